@@ -1,1 +1,12 @@
+//! The reference (scalar) evaluator: one firm, one period → per clause the exact amount and an
+//! explanation; the allocation stage over a population; the test runner; firm files.
 
+pub mod alloc;
+pub mod clause;
+pub mod explain;
+pub mod expr;
+pub mod firmfile;
+pub mod runner;
+
+pub use alloc::{evaluate_population, FirmOutcome};
+pub use clause::{eval_clause, ClauseOutcome, Reason};

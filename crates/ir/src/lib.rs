@@ -1,1 +1,15 @@
+//! The checked intermediate representation of a policy pack, the value and money types, and the
+//! firm data model. Both evaluators (scalar reference, columnar) consume this; it knows nothing of
+//! syntax (that is `huiqi-lang`) or of storage.
 
+pub mod date;
+pub mod firm;
+pub mod money;
+pub mod program;
+pub mod uscc;
+pub mod value;
+
+pub use date::Date;
+pub use firm::{Award, EventRec, FactData, Firm};
+pub use program::*;
+pub use value::Value;

@@ -1,1 +1,13 @@
+//! The huiqi policy language: lexer, parser, checker (AST → IR), formatter and pack loader.
+//! It knows nothing of evaluation, data ingestion or the ledger.
 
+pub mod ast;
+pub mod check;
+pub mod diag;
+pub mod fmt;
+pub mod lexer;
+pub mod pack;
+pub mod parser;
+
+pub use diag::{Diag, Lang, SourceMap, Span};
+pub use pack::{load_pack, find_packs, Loaded};

@@ -1,0 +1,293 @@
+//! Explanations for people and for machines: every condition with its value, threshold and
+//! data source; how the amount was derived; for a near miss, what would have been needed.
+
+use huiqi_ir::money::{fmt_money_en, fmt_money_zh};
+use huiqi_ir::*;
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::fmt::Write as _;
+
+use crate::alloc::FirmOutcome;
+use crate::clause::{CondOutcome, Reason, TrancheOutcome};
+use crate::expr::{FactRead, TableHit};
+
+fn money(d: Decimal, en: bool) -> String {
+    if en {
+        fmt_money_en(d)
+    } else {
+        fmt_money_zh(d)
+    }
+}
+
+pub fn reason_text(r: &Reason, en: bool) -> String {
+    match (r, en) {
+        (Reason::Condition { name, missing: true }, false) => format!("数据缺失：{name}"),
+        (Reason::Condition { name, missing: true }, true) => format!("missing data: {name}"),
+        (Reason::Condition { name, .. }, false) => format!("不满足条件：{name}"),
+        (Reason::Condition { name, .. }, true) => format!("condition not met: {name}"),
+        (Reason::OutOfWindow, false) => "不在条款有效期内".into(),
+        (Reason::OutOfWindow, true) => "outside the clause's effective window".into(),
+        (Reason::ZeroAmount, false) => "计算金额为零".into(),
+        (Reason::ZeroAmount, true) => "the computed amount is zero".into(),
+        (Reason::ClauseCap, false) => "条款封顶".into(),
+        (Reason::ClauseCap, true) => "clause cap".into(),
+        (Reason::TotalCap, false) => "已达累计上限".into(),
+        (Reason::TotalCap, true) => "cumulative cap reached".into(),
+        (Reason::Excluded { rule }, false) => format!("负面清单：{rule}"),
+        (Reason::Excluded { rule }, true) => format!("negative list: {rule}"),
+        (Reason::NotSelected { rule, rank, top }, false) => match rank {
+            Some(r) => format!("{rule}：排名第{r}，名额{top}"),
+            None => format!("{rule}：未入选（名额{top}）"),
+        },
+        (Reason::NotSelected { rule, rank, top }, true) => match rank {
+            Some(r) => format!("{rule}: ranked {r}, {top} places"),
+            None => format!("{rule}: not selected ({top} places)"),
+        },
+        (Reason::Exclusive { group, winner }, false) => format!("就高不重复（{group}）：已享受 {winner}"),
+        (Reason::Exclusive { group, winner }, true) => format!("highest only ({group}): receives {winner} instead"),
+        (Reason::Pool { pool }, false) => format!("资金池 {pool} 按比例分配"),
+        (Reason::Pool { pool }, true) => format!("budget pool {pool} scaled pro rata"),
+        (Reason::FirmCap { cap }, false) => format!("单企业上限 {cap}"),
+        (Reason::FirmCap { cap }, true) => format!("per-firm cap {cap}"),
+    }
+}
+
+fn value(p: &Program, v: &Value, ty_hint: Option<Ty>, en: bool) -> String {
+    let names = match (v, ty_hint) {
+        (Value::Enum(_), Some(t)) => p.enum_names(t),
+        _ => None,
+    };
+    v.display(names, en)
+}
+
+fn fact_line(p: &Program, r: &FactRead, en: bool) -> String {
+    let f = &p.facts[r.fact];
+    let period = match (r.year, f.kind) {
+        (Some(y), PeriodKind::Year | PeriodKind::Month) => format!("({y})"),
+        (Some(y), PeriodKind::Event) => format!("({y})"),
+        _ => String::new(),
+    };
+    let src = if en { format!("[source: {}]", f.source) } else { format!("〔来源：{}〕", f.source) };
+    format!("{}{period} = {} {src}", f.label, value(p, &r.value, Some(f.ty), en))
+}
+
+/// "营收还差3.2亿元" for a failed threshold.
+pub fn near_miss(p: &Program, c: &CondOutcome, en: bool) -> Option<String> {
+    if c.passed() {
+        return None;
+    }
+    let (l, op, r) = c.sides.as_ref()?;
+    let (a, b) = (l.num()?, r.num()?);
+    let subject = c.source.split(|ch: char| ch.is_whitespace() || "<>=!≥≤".contains(ch)).next().unwrap_or("");
+    let subject = p.fact_by_name(subject).map(|f| p.facts[f].label.clone()).unwrap_or(subject.to_string());
+    let diff = match op {
+        BinOp::Ge | BinOp::Gt => b - a,
+        BinOp::Le | BinOp::Lt => a - b,
+        _ => return None,
+    };
+    if diff <= Decimal::ZERO {
+        return None;
+    }
+    let amount = match l {
+        Value::Money(_) => money(diff, en),
+        Value::Ratio(_) => huiqi_ir::money::fmt_ratio(diff).replace('%', if en { " percentage points" } else { "个百分点" }),
+        _ => huiqi_ir::money::fmt_plain(diff),
+    };
+    let strict = matches!(op, BinOp::Gt | BinOp::Lt);
+    Some(match (op, en) {
+        (BinOp::Ge | BinOp::Gt, false) => format!("{subject}还差{amount}{}", if strict { "以上" } else { "" }),
+        (BinOp::Ge | BinOp::Gt, true) => format!("{subject} is {amount} short{}", if strict { " (or more)" } else { "" }),
+        (_, false) => format!("{subject}超出{amount}"),
+        (_, true) => format!("{subject} exceeds the limit by {amount}"),
+    })
+}
+
+fn table_line(p: &Program, h: &TableHit, en: bool) -> String {
+    let t = &p.tables[h.table];
+    let name = if t.name.starts_with("tiers@") { if en { "tiers".to_string() } else { "档位".to_string() } } else { t.name.clone() };
+    let input = value(p, &h.input, None, en);
+    match h.arm {
+        Some(i) => {
+            if en {
+                format!("{name}({input}) → tier {}", t.arms[i].label)
+            } else {
+                format!("{name}({input}) → 档位 {}", t.arms[i].label)
+            }
+        }
+        None => {
+            let gap = match (h.input.num(), t.arms.first()) {
+                (Some(x), Some(a)) if x < a.lo.value => Some(a.lo.value - x),
+                _ => None,
+            };
+            match (gap, en) {
+                (Some(g), false) => format!("{name}({input}) 未达最低档 {}，还差{}", t.arms[0].label, if t.input == Ty::Money { money(g, en) } else { huiqi_ir::money::fmt_plain(g) }),
+                (Some(g), true) => format!("{name}({input}) below the lowest tier {}, {} short", t.arms[0].label, if t.input == Ty::Money { money(g, en) } else { huiqi_ir::money::fmt_plain(g) }),
+                (None, false) => format!("{name}({input}) 不在任何档位"),
+                (None, true) => format!("{name}({input}) falls in no tier"),
+            }
+        }
+    }
+}
+
+fn cond_text(p: &Program, c: &CondOutcome, en: bool, out: &mut String) {
+    let mark = match &c.value {
+        Value::Bool(true) => "✓",
+        Value::Bool(false) => "✗",
+        _ => "?",
+    };
+    let sides = c.sides.as_ref().map(|(l, op, r)| format!("  [{} {} {}]", value(p, l, None, en), op.symbol(), value(p, r, None, en))).unwrap_or_default();
+    let _ = writeln!(out, "    {mark} {}: {}{sides}", c.name, c.source);
+    for f in &c.facts {
+        let _ = writeln!(out, "        {}", fact_line(p, f, en));
+    }
+    for h in &c.tables {
+        let _ = writeln!(out, "        {}", table_line(p, h, en));
+    }
+    if c.value.is_missing() {
+        let _ = writeln!(out, "        → {}", if en { "missing data: the condition cannot be decided" } else { "数据缺失，无法判断" });
+    }
+    if let Some(n) = near_miss(p, c, en) {
+        let _ = writeln!(out, "        → {n}");
+    }
+}
+
+fn tranche_text(p: &Program, t: &TrancheOutcome, en: bool, out: &mut String, show_conditions: bool) {
+    if show_conditions && !t.conditions.is_empty() {
+        let _ = writeln!(out, "  {}", if en { "conditions:" } else { "条件：" });
+        for c in &t.conditions {
+            cond_text(p, c, en, out);
+        }
+    }
+    if !t.amount_source.is_empty() && (t.reason.is_none() || !matches!(t.reason, Some(Reason::Condition { .. }))) {
+        let raw = if t.raw.is_missing() { value(p, &t.raw, None, en) } else { value(p, &t.raw, None, en) };
+        let _ = writeln!(out, "  {} {} = {raw}", if en { "amount:" } else { "金额：" }, t.amount_source);
+        for f in &t.amount_facts {
+            let _ = writeln!(out, "        {}", fact_line(p, f, en));
+        }
+        for h in &t.amount_tables {
+            let _ = writeln!(out, "        {}", table_line(p, h, en));
+        }
+        for (c, d) in &t.awarded {
+            let _ = writeln!(out, "        {} {}: {}", if en { "already awarded by" } else { "已获奖励" }, p.clauses[*c].name, money(*d, en));
+        }
+    }
+    for a in &t.adjustments {
+        let _ = writeln!(out, "  {} {} → {}（{}）", if en { "adjusted:" } else { "调整：" }, money(a.before, en), money(a.after, en), reason_text(&a.reason, en));
+    }
+    if let Some(r) = &t.reason {
+        if t.amount.is_zero() {
+            let _ = writeln!(out, "  {} {}", if en { "reason:" } else { "原因：" }, reason_text(r, en));
+        }
+    }
+}
+
+/// Human-readable explanation of one firm's outcome (optionally one clause).
+pub fn explain_text(p: &Program, firm: &Firm, o: &FirmOutcome, year: i32, only: Option<ClauseId>, en: bool) -> String {
+    let mut out = String::new();
+    if en {
+        let _ = writeln!(out, "{} ({})  period {year}  policy {} v{}", firm.name, firm.id, p.policy.name, p.policy.version);
+    } else {
+        let _ = writeln!(out, "{}（{}）  {year}年度  政策 {} 版本 {}", firm.name, firm.id, p.policy.name, p.policy.version);
+    }
+    if !o.excluded_by.is_empty() {
+        let _ = writeln!(out, "{} {}", if en { "negative list:" } else { "负面清单：" }, o.excluded_by.join(", "));
+    }
+    for c in &o.clauses {
+        if only.is_some_and(|x| x != c.clause) {
+            continue;
+        }
+        let cl = &p.clauses[c.clause];
+        let _ = writeln!(out, "\n━ {}  {}  → {}", cl.name, cl.reference, money(c.total(), en));
+        let _ = writeln!(out, "  {} {}", if en { "text:" } else { "原文：" }, cl.text);
+        for (n, v) in &c.lets {
+            let _ = writeln!(out, "  {n} = {}", value(p, v, None, en));
+        }
+        let multi = c.tranches.len() > 1 || c.tranches.first().is_some_and(|t| !t.tranche.is_empty());
+        for (i, t) in c.tranches.iter().enumerate() {
+            if multi {
+                let _ = writeln!(out, "  ┄ {} {} → {}", if en { "tranche" } else { "分期" }, t.tranche, money(t.amount, en));
+            }
+            tranche_text(p, t, en, &mut out, i == 0 || t.conditions.len() > c.tranches[0].conditions.len());
+        }
+    }
+    let _ = writeln!(out, "\n{} {}", if en { "total:" } else { "合计：" }, money(o.total(), en));
+    out
+}
+
+fn json_value(p: &Program, v: &Value, ty: Option<Ty>) -> serde_json::Value {
+    match v {
+        Value::Missing => serde_json::Value::Null,
+        Value::Bool(b) => json!(b),
+        Value::Money(d) => json!({"money_yuan": d.to_string()}),
+        Value::Ratio(d) => json!({"ratio": d.to_string()}),
+        Value::Count(d) => json!({"count": d.to_string()}),
+        Value::Date(d) => json!({"date": d.to_string()}),
+        Value::Enum(_) => json!({"enum": value(p, v, ty, false)}),
+        Value::Text(t) => json!(t),
+    }
+}
+
+fn fact_json(p: &Program, r: &FactRead) -> serde_json::Value {
+    let f = &p.facts[r.fact];
+    json!({"fact": f.name, "label": f.label, "source": f.source, "period": r.year, "value": json_value(p, &r.value, Some(f.ty))})
+}
+
+/// Machine-readable explanation.
+pub fn explain_json(p: &Program, firm: &Firm, o: &FirmOutcome, year: i32, only: Option<ClauseId>) -> serde_json::Value {
+    let clauses: Vec<serde_json::Value> = o
+        .clauses
+        .iter()
+        .filter(|c| only.is_none_or(|x| x == c.clause))
+        .map(|c| {
+            let cl = &p.clauses[c.clause];
+            let tranches: Vec<serde_json::Value> = c
+                .tranches
+                .iter()
+                .map(|t| {
+                    json!({
+                        "tranche": t.tranche,
+                        "amount_yuan": t.amount.round_dp(2).to_string(),
+                        "amount_fen": huiqi_ir::money::to_fen(t.amount),
+                        "reason": t.reason,
+                        "reason_text": t.reason.as_ref().map(|r| reason_text(r, false)),
+                        "conditions": t.conditions.iter().map(|cd| json!({
+                            "name": cd.name,
+                            "source": cd.source,
+                            "value": json_value(p, &cd.value, None),
+                            "lhs": cd.sides.as_ref().map(|s| json_value(p, &s.0, None)),
+                            "op": cd.sides.as_ref().map(|s| s.1.symbol()),
+                            "rhs": cd.sides.as_ref().map(|s| json_value(p, &s.2, None)),
+                            "facts": cd.facts.iter().map(|f| fact_json(p, f)).collect::<Vec<_>>(),
+                            "near_miss": near_miss(p, cd, false),
+                        })).collect::<Vec<_>>(),
+                        "amount": {
+                            "expression": t.amount_source,
+                            "raw": json_value(p, &t.raw, None),
+                            "facts": t.amount_facts.iter().map(|f| fact_json(p, f)).collect::<Vec<_>>(),
+                            "tiers": t.amount_tables.iter().map(|h| table_line(p, h, false)).collect::<Vec<_>>(),
+                            "awarded_before": t.awarded.iter().map(|(c, d)| json!({"clause": p.clauses[*c].name, "amount_yuan": d.to_string()})).collect::<Vec<_>>(),
+                        },
+                        "adjustments": t.adjustments,
+                    })
+                })
+                .collect();
+            json!({
+                "clause": cl.name,
+                "ref": cl.reference,
+                "text": cl.text,
+                "amount_yuan": c.total().round_dp(2).to_string(),
+                "amount_fen": huiqi_ir::money::to_fen(c.total()),
+                "tranches": tranches,
+            })
+        })
+        .collect();
+    json!({
+        "firm": {"id": firm.id, "name": firm.name},
+        "period": year,
+        "policy": {"name": p.policy.name, "version": p.policy.version, "hash": p.hash},
+        "excluded_by": o.excluded_by,
+        "total_yuan": o.total().round_dp(2).to_string(),
+        "total_fen": huiqi_ir::money::to_fen(o.total()),
+        "clauses": clauses,
+    })
+}

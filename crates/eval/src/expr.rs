@@ -1,0 +1,396 @@
+//! The reference semantics of one expression for one firm and one period. Obviously right
+//! rather than fast: the columnar engine must agree with this to the 分.
+
+use huiqi_ir::money;
+use huiqi_ir::*;
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+
+/// A fact value read while evaluating, for explanations ("营业收入(2023) = 96.8亿元 〔税务〕").
+#[derive(Clone, Debug, PartialEq)]
+pub struct FactRead {
+    pub fact: FactId,
+    /// Year, or None for static facts; event reads use the period year.
+    pub year: Option<i32>,
+    pub value: Value,
+}
+
+/// A tier lookup: which arm matched (None: below every tier).
+#[derive(Clone, Debug)]
+pub struct TableHit {
+    pub table: TableId,
+    pub input: Value,
+    pub arm: Option<usize>,
+    pub year: i32,
+}
+
+#[derive(Default, Debug)]
+pub struct Trace {
+    pub facts: Vec<FactRead>,
+    pub tables: Vec<TableHit>,
+    pub awarded: Vec<(ClauseId, Decimal)>,
+}
+
+pub struct Evaluator<'a> {
+    pub program: &'a Program,
+    pub firm: &'a Firm,
+    pub lets: &'a [Named],
+    pub trace: Option<Trace>,
+    first_year: Option<i32>,
+}
+
+fn tag_like(v: &Value, d: Decimal) -> Value {
+    match v {
+        Value::Money(_) => Value::Money(d),
+        Value::Count(_) => Value::Count(d),
+        _ => Value::Ratio(d),
+    }
+}
+
+fn arith(op: BinOp, a: &Value, b: &Value) -> Value {
+    let (Some(x), Some(y)) = (a.num(), b.num()) else { return Value::Missing };
+    let r = match op {
+        BinOp::Add => money::add(x, y),
+        BinOp::Sub => money::sub(x, y),
+        BinOp::Mul => money::mul(x, y),
+        _ => money::div(x, y),
+    };
+    let Some(r) = r else { return Value::Missing };
+    use Value::*;
+    match (op, a, b) {
+        (BinOp::Add | BinOp::Sub, Money(_), _) => Money(r),
+        (BinOp::Add | BinOp::Sub, Count(_), Count(_)) => Count(r),
+        (BinOp::Add | BinOp::Sub, _, _) => Ratio(r),
+        (BinOp::Mul, Money(_), _) | (BinOp::Mul, _, Money(_)) => Money(r),
+        (BinOp::Mul, Count(_), Count(_)) => Count(r),
+        (BinOp::Mul, _, _) => Ratio(r),
+        (_, Money(_), Money(_)) => Ratio(r),
+        (_, Money(_), _) => Money(r),
+        _ => Ratio(r),
+    }
+}
+
+pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
+        (Value::Enum(x), Value::Enum(y)) => Some(x.cmp(y)),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
+        _ => Some(a.num()?.cmp(&b.num()?)),
+    }
+}
+
+fn in_arm(arm: &TierArm, x: Decimal) -> bool {
+    let lo_ok = if arm.lo.inclusive { x >= arm.lo.value } else { x > arm.lo.value };
+    let hi_ok = match arm.hi {
+        None => true,
+        Some(h) => {
+            if h.inclusive {
+                x <= h.value
+            } else {
+                x < h.value
+            }
+        }
+    };
+    lo_ok && hi_ok
+}
+
+/// The arm a value falls in, if any.
+pub fn find_arm(t: &Table, x: Decimal) -> Option<usize> {
+    t.arms.iter().position(|a| in_arm(a, x))
+}
+
+fn zero_of(t: Ty) -> Value {
+    match t {
+        Ty::Money => Value::Money(Decimal::ZERO),
+        Ty::Count => Value::Count(Decimal::ZERO),
+        Ty::Bool => Value::Bool(false),
+        _ => Value::Ratio(Decimal::ZERO),
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(program: &'a Program, firm: &'a Firm, lets: &'a [Named], tracing: bool) -> Self {
+        Evaluator { program, firm, lets, trace: tracing.then(Trace::default), first_year: firm.first_year() }
+    }
+
+    fn read(&mut self, fact: FactId, year: Option<i32>, value: &Value) {
+        if let Some(t) = &mut self.trace {
+            let r = FactRead { fact, year, value: value.clone() };
+            if !t.facts.contains(&r) {
+                t.facts.push(r);
+            }
+        }
+    }
+
+    fn events(&self, f: FactId) -> &'a [EventRec] {
+        match &self.firm.facts[f] {
+            FactData::Events(es) => es,
+            _ => &[],
+        }
+    }
+
+    fn bool_at(&mut self, e: &Expr, y: i32) -> Option<bool> {
+        self.eval(e, y).as_bool()
+    }
+
+    pub fn eval(&mut self, e: &Expr, y: i32) -> Value {
+        match e {
+            Expr::Lit(v) => v.clone(),
+            Expr::Fact(f) => {
+                let v = self.firm.value_at(*f, y);
+                let yr = (self.program.facts[*f].kind == PeriodKind::Year).then_some(y);
+                self.read(*f, yr, &v);
+                v
+            }
+            Expr::Param(p) => {
+                let at = Date::year_end(y);
+                self.program.params[*p].values.iter().rev().find(|(d, _)| *d <= at).map(|(_, v)| v.clone()).unwrap_or(Value::Missing)
+            }
+            Expr::Local(i) => {
+                let lets = self.lets;
+                self.eval(&lets[*i].expr, y)
+            }
+            Expr::Not(x) => match self.eval(x, y) {
+                Value::Bool(b) => Value::Bool(!b),
+                _ => Value::Missing,
+            },
+            Expr::Neg(x) => {
+                let v = self.eval(x, y);
+                match v.num() {
+                    Some(d) => tag_like(&v, -d),
+                    None => Value::Missing,
+                }
+            }
+            Expr::Bin(op, a, b) => match op {
+                BinOp::And => {
+                    let l = self.bool_at(a, y);
+                    if l == Some(false) {
+                        return Value::Bool(false);
+                    }
+                    match (l, self.bool_at(b, y)) {
+                        (_, Some(false)) => Value::Bool(false),
+                        (Some(true), Some(true)) => Value::Bool(true),
+                        _ => Value::Missing,
+                    }
+                }
+                BinOp::Or => {
+                    let l = self.bool_at(a, y);
+                    if l == Some(true) {
+                        return Value::Bool(true);
+                    }
+                    match (l, self.bool_at(b, y)) {
+                        (_, Some(true)) => Value::Bool(true),
+                        (Some(false), Some(false)) => Value::Bool(false),
+                        _ => Value::Missing,
+                    }
+                }
+                BinOp::Coalesce => {
+                    let l = self.eval(a, y);
+                    if l.is_missing() {
+                        self.eval(b, y)
+                    } else {
+                        l
+                    }
+                }
+                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                    let l = self.eval(a, y);
+                    let r = self.eval(b, y);
+                    arith(*op, &l, &r)
+                }
+                _ => {
+                    let l = self.eval(a, y);
+                    let r = self.eval(b, y);
+                    if l.is_missing() || r.is_missing() {
+                        return Value::Missing;
+                    }
+                    let Some(o) = compare(&l, &r) else { return Value::Missing };
+                    Value::Bool(match op {
+                        BinOp::Ge => o != Ordering::Less,
+                        BinOp::Gt => o == Ordering::Greater,
+                        BinOp::Le => o != Ordering::Greater,
+                        BinOp::Lt => o == Ordering::Less,
+                        BinOp::Eq => o == Ordering::Equal,
+                        _ => o != Ordering::Equal,
+                    })
+                }
+            },
+            Expr::In(x, vals, neg) => {
+                let v = self.eval(x, y);
+                if v.is_missing() {
+                    return Value::Missing;
+                }
+                let found = vals.iter().any(|c| compare(&v, c) == Some(Ordering::Equal));
+                Value::Bool(found != *neg)
+            }
+            Expr::If(c, a, b) => match self.bool_at(c, y) {
+                Some(true) => self.eval(a, y),
+                Some(false) => self.eval(b, y),
+                None => Value::Missing,
+            },
+            Expr::Table(t, x) => {
+                let input = self.eval(x, y);
+                let table = &self.program.tables[*t];
+                let arm = input.num().and_then(|d| find_arm(table, d));
+                if let Some(tr) = &mut self.trace {
+                    tr.tables.push(TableHit { table: *t, input: input.clone(), arm, year: y });
+                }
+                if input.is_missing() {
+                    return Value::Missing;
+                }
+                match arm {
+                    Some(i) => {
+                        let program = self.program;
+                        self.eval(&program.tables[*t].arms[i].value, y)
+                    }
+                    None => zero_of(table.output),
+                }
+            }
+            Expr::Prev(x, n) => self.eval(x, y - *n as i32),
+            Expr::Growth(x) => {
+                let cur = self.eval(x, y);
+                let prev = self.eval(x, y - 1);
+                match (cur.num(), prev.num()) {
+                    (Some(c), Some(p)) => money::sub(c, p).and_then(|d| money::div(d, p)).map(Value::Ratio).unwrap_or(Value::Missing),
+                    _ => Value::Missing,
+                }
+            }
+            Expr::Cagr(x, n) => {
+                let cur = self.eval(x, y);
+                let base = self.eval(x, y - *n as i32);
+                match (cur.num(), base.num()) {
+                    (Some(c), Some(b)) => money::cagr(c, b, *n).map(Value::Ratio).unwrap_or(Value::Missing),
+                    _ => Value::Missing,
+                }
+            }
+            Expr::AggBefore(agg, x) => {
+                let Some(first) = self.first_year else { return Value::Missing };
+                let mut best: Option<Value> = None;
+                for yy in first..y {
+                    let v = self.eval(x, yy);
+                    if v.is_missing() {
+                        continue;
+                    }
+                    let better = match &best {
+                        None => true,
+                        Some(b) => {
+                            let o = compare(&v, b);
+                            match agg {
+                                AggBefore::Highest => o == Some(Ordering::Greater),
+                                AggBefore::Lowest => o == Some(Ordering::Less),
+                            }
+                        }
+                    };
+                    if better {
+                        best = Some(v);
+                    }
+                }
+                best.unwrap_or(Value::Missing)
+            }
+            Expr::FirstTime(c) => match self.bool_at(c, y) {
+                None => Value::Missing,
+                Some(false) => Value::Bool(false),
+                Some(true) => {
+                    let first = self.first_year.unwrap_or(y);
+                    Value::Bool(!(first..y).any(|yy| self.bool_at(c, yy) == Some(true)))
+                }
+            },
+            Expr::EverBefore(c) => {
+                let first = self.first_year.unwrap_or(y);
+                Value::Bool((first..y).any(|yy| self.bool_at(c, yy) == Some(true)))
+            }
+            Expr::Consecutive(c, n) => match self.bool_at(c, y) {
+                None => Value::Missing,
+                Some(false) => Value::Bool(false),
+                Some(true) => Value::Bool((1..*n as i32).all(|k| self.bool_at(c, y - k) == Some(true))),
+            },
+            Expr::Held(f, vals, at) => {
+                let date = match at {
+                    Some(d) => match self.eval(d, y) {
+                        Value::Date(d) => d,
+                        _ => return Value::Missing,
+                    },
+                    None => Date::year_end(y),
+                };
+                let held = self.events(*f).iter().any(|r| {
+                    vals.as_ref().is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v))) && r.date <= date && r.until.is_none_or(|u| date <= u)
+                });
+                let v = Value::Bool(held);
+                self.read(*f, Some(y), &v);
+                v
+            }
+            Expr::Issued(f, vals) => {
+                let v = Value::Bool(self.events(*f).iter().any(|r| r.date.y == y && vals.as_ref().is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))));
+                self.read(*f, Some(y), &v);
+                v
+            }
+            Expr::IssuedBefore(f) => Value::Count(Decimal::from(self.events(*f).iter().filter(|r| r.date.y < y).count())),
+            Expr::Occurred(f, v) => {
+                let r = Value::Bool(self.events(*f).iter().any(|r| r.date.y == y && r.value == Some(*v)));
+                self.read(*f, Some(y), &r);
+                r
+            }
+            Expr::DateOf(f, v) => {
+                let r = self.events(*f).iter().find(|r| r.date.y == y && r.value == Some(*v)).map(|r| Value::Date(r.date)).unwrap_or(Value::Missing);
+                self.read(*f, Some(y), &r);
+                r
+            }
+            Expr::Total(f) | Expr::Latest(f) => {
+                let FactData::Monthly(ms) = &self.firm.facts[*f] else { return Value::Missing };
+                let months: Vec<&Value> = ms.iter().filter(|((yy, _), _)| *yy == y).map(|(_, v)| v).collect();
+                let v = if months.is_empty() {
+                    Value::Missing
+                } else if matches!(e, Expr::Latest(_)) {
+                    months.last().unwrap().to_owned().clone()
+                } else {
+                    let mut acc = months[0].clone();
+                    for m in &months[1..] {
+                        acc = arith(BinOp::Add, &acc, m);
+                    }
+                    acc
+                };
+                self.read(*f, Some(y), &v);
+                v
+            }
+            Expr::Awarded(c) => {
+                let d = self.firm.awarded_before(*c, y);
+                if let Some(t) = &mut self.trace {
+                    t.awarded.push((*c, d));
+                }
+                Value::Money(d)
+            }
+            Expr::Min(xs) | Expr::Max(xs) => {
+                let want = if matches!(e, Expr::Min(_)) { Ordering::Less } else { Ordering::Greater };
+                let mut best: Option<Value> = None;
+                for x in xs {
+                    let v = self.eval(x, y);
+                    if v.is_missing() {
+                        return Value::Missing;
+                    }
+                    if best.as_ref().is_none_or(|b| compare(&v, b) == Some(want)) {
+                        best = Some(v);
+                    }
+                }
+                best.unwrap_or(Value::Missing)
+            }
+            Expr::Abs(x) => {
+                let v = self.eval(x, y);
+                match v.num() {
+                    Some(d) => tag_like(&v, d.abs()),
+                    None => Value::Missing,
+                }
+            }
+            Expr::Floor(x) => match self.eval(x, y).num() {
+                Some(d) => Value::Count(d.floor()),
+                None => Value::Missing,
+            },
+            Expr::Round(x, u) => match self.eval(x, y).num() {
+                Some(d) => Value::Money(money::round(d, *u)),
+                None => Value::Missing,
+            },
+            Expr::PeriodStart => Value::Date(Date::year_start(y)),
+            Expr::PeriodEnd => Value::Date(Date::year_end(y)),
+        }
+    }
+}
+

@@ -1,0 +1,192 @@
+//! Exact decimal arithmetic rules and the display of money in the units policy texts use.
+//!
+//! Every arithmetic result keeps at most [`SCALE`] decimal places, truncated toward −∞, so a
+//! columnar implementation on Decimal128(38, 12) reproduces it bit for bit. Money is in 元.
+
+use rust_decimal::prelude::*;
+use rust_decimal::RoundingStrategy;
+
+/// Decimal places kept by every intermediate result.
+pub const SCALE: u32 = 12;
+
+pub fn wan() -> Decimal {
+    Decimal::from(10_000)
+}
+pub fn yi() -> Decimal {
+    Decimal::from(100_000_000)
+}
+
+/// Truncates toward −∞ to [`SCALE`] places.
+pub fn trunc(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(SCALE, RoundingStrategy::ToNegativeInfinity)
+}
+
+pub fn add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_add(b).map(trunc)
+}
+pub fn sub(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_sub(b).map(trunc)
+}
+pub fn mul(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_mul(b).map(trunc)
+}
+/// Division by zero is `None` (the evaluators turn it into a missing value).
+pub fn div(a: Decimal, b: Decimal) -> Option<Decimal> {
+    if b.is_zero() {
+        return None;
+    }
+    a.checked_div(b).map(trunc)
+}
+
+/// Rounding units for amounts (half up, away from zero at .5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RoundUnit {
+    Fen,
+    Yuan,
+    Wan,
+}
+
+impl RoundUnit {
+    pub fn name(self) -> &'static str {
+        match self {
+            RoundUnit::Fen => "分",
+            RoundUnit::Yuan => "元",
+            RoundUnit::Wan => "万元",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<RoundUnit> {
+        match s {
+            "分" => Some(RoundUnit::Fen),
+            "元" => Some(RoundUnit::Yuan),
+            "万元" | "万" => Some(RoundUnit::Wan),
+            _ => None,
+        }
+    }
+}
+
+pub fn round(d: Decimal, unit: RoundUnit) -> Decimal {
+    let s = RoundingStrategy::MidpointAwayFromZero;
+    match unit {
+        RoundUnit::Fen => d.round_dp_with_strategy(2, s),
+        RoundUnit::Yuan => d.round_dp_with_strategy(0, s),
+        RoundUnit::Wan => (d / wan()).round_dp_with_strategy(0, s) * wan(),
+    }
+}
+
+/// Amount in 元 (at most 2 decimals) → integer 分.
+pub fn to_fen(d: Decimal) -> i64 {
+    (round(d, RoundUnit::Fen) * Decimal::from(100)).to_i64().unwrap_or(i64::MAX)
+}
+pub fn from_fen(f: i64) -> Decimal {
+    Decimal::new(f, 2)
+}
+
+fn plain(d: Decimal) -> String {
+    let s = d.normalize().to_string();
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+/// Money the way a Chinese policy text writes it: `3.2亿元`, `300万元`, `1234.56元`.
+pub fn fmt_money_zh(d: Decimal) -> String {
+    let a = d.abs();
+    if a >= yi() && (a % Decimal::from(1_000_000)).is_zero() {
+        format!("{}亿元", plain(d / yi()))
+    } else if a >= wan() && (a % Decimal::from(100)).is_zero() {
+        format!("{}万元", plain(d / wan()))
+    } else {
+        format!("{}元", plain(trunc(d).round_dp(2)))
+    }
+}
+
+/// English display: `CNY 3.2 bn` style is unfamiliar to officers, so keep 万/亿 but spell the unit.
+pub fn fmt_money_en(d: Decimal) -> String {
+    let a = d.abs();
+    if a >= yi() && (a % Decimal::from(1_000_000)).is_zero() {
+        format!("{} yi yuan", plain(d / yi()))
+    } else if a >= wan() && (a % Decimal::from(100)).is_zero() {
+        format!("{} wan yuan", plain(d / wan()))
+    } else {
+        format!("{} yuan", plain(trunc(d).round_dp(2)))
+    }
+}
+
+/// A ratio as a percentage, e.g. `3.2%`.
+pub fn fmt_ratio(d: Decimal) -> String {
+    let p = (d * Decimal::from(100)).round_dp(4);
+    format!("{}%", plain(p))
+}
+
+pub fn fmt_plain(d: Decimal) -> String {
+    plain(d)
+}
+
+/// The n-th root of `a / b` minus one, truncated toward −∞ to [`SCALE`] places, computed exactly
+/// with big integers (no floating point): the largest R with (R/10^12)^n ≤ a/b.
+pub fn cagr(a: Decimal, b: Decimal, n: u32) -> Option<Decimal> {
+    use num_bigint::BigInt;
+    if n == 0 || b <= Decimal::ZERO || a < Decimal::ZERO {
+        return None;
+    }
+    // a/b as a fraction of integers.
+    let (am, asc) = (a.mantissa(), a.scale());
+    let (bm, bsc) = (b.mantissa(), b.scale());
+    let sc = asc.max(bsc);
+    let an = BigInt::from(am) * BigInt::from(10).pow(sc - asc);
+    let bn = BigInt::from(bm) * BigInt::from(10).pow(sc - bsc);
+    let one = BigInt::from(10).pow(SCALE);
+    // R^n * b <= a * 10^(12n)
+    let rhs = &an * one.pow(n);
+    let mut lo = BigInt::from(0);
+    let mut hi = one.clone();
+    while hi.pow(n) * &bn <= rhs {
+        hi *= 2;
+    }
+    while &hi - &lo > BigInt::from(1) {
+        let mid: BigInt = (&lo + &hi) / 2;
+        if mid.pow(n) * &bn <= rhs {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let r: i128 = lo.try_into().ok()?;
+    let root = Decimal::try_from_i128_with_scale(r, SCALE).ok()?;
+    Some(root - Decimal::ONE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+    #[test]
+    fn displays_in_policy_units() {
+        assert_eq!(fmt_money_zh(d("320000000")), "3.2亿元");
+        assert_eq!(fmt_money_zh(d("3000000")), "300万元");
+        assert_eq!(fmt_money_zh(d("1234.56")), "1234.56元");
+        assert_eq!(fmt_money_zh(d("12345.67")), "12345.67元");
+        assert_eq!(fmt_ratio(d("0.032")), "3.2%");
+    }
+    #[test]
+    fn cagr_is_exact_and_truncated() {
+        // 144/100 over 2 periods = 20% exactly.
+        assert_eq!(cagr(d("144"), d("100"), 2), Some(d("0.2")));
+        // sqrt(2) - 1 truncated to 12 places.
+        assert_eq!(cagr(d("2"), d("1"), 2), Some(d("0.414213562373")));
+        assert_eq!(cagr(d("1"), d("0"), 2), None);
+    }
+    #[test]
+    fn rounding_half_up() {
+        assert_eq!(round(d("0.005"), RoundUnit::Fen), d("0.01"));
+        assert_eq!(round(d("15000"), RoundUnit::Wan), d("20000"));
+        assert_eq!(to_fen(d("1.235")), 124);
+        assert_eq!(div(d("1"), d("3")), Some(d("0.333333333333")));
+        assert_eq!(div(d("-1"), d("3")), Some(d("-0.333333333334")));
+    }
+}

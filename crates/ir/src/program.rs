@@ -1,0 +1,363 @@
+//! The checked program: names resolved to indices, every expression well typed.
+//!
+//! Expressions are total and loop-free over one firm's periods and events, so they compile
+//! to columnar plans: history operators look back a bounded number of periods (`Prev`,
+//! `Consecutive`) or aggregate over all earlier periods (`HighestBefore`, `FirstTime`, …).
+
+use rust_decimal::Decimal;
+
+use crate::date::Date;
+use crate::firm::Firm;
+use crate::money::RoundUnit;
+use crate::value::Value;
+
+pub type FactId = usize;
+pub type EnumId = usize;
+pub type ParamId = usize;
+pub type TableId = usize;
+pub type ClauseId = usize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    Money,
+    Ratio,
+    Count,
+    Bool,
+    Date,
+    Enum(EnumId),
+    Text,
+}
+
+impl Ty {
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Ty::Money | Ty::Ratio | Ty::Count)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeriodKind {
+    Static,
+    Year,
+    Month,
+    Event,
+}
+
+/// Where a declaration came from, for diagnostics and explanations.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct PolicyHeader {
+    pub name: String,
+    pub title: String,
+    pub issuer: String,
+    pub version: String,
+    pub window: (Date, Date),
+    pub rounding: RoundUnit,
+}
+
+#[derive(Clone, Debug)]
+pub struct EnumDef {
+    pub name: String,
+    pub variants: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Fact {
+    pub name: String,
+    /// Value type. For events: `Enum(e)` when the events carry a value, else `Bool`.
+    pub ty: Ty,
+    pub kind: PeriodKind,
+    pub label: String,
+    pub source: String,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub ty: Ty,
+    /// Sorted by date: the value in force from that date on.
+    pub values: Vec<(Date, Value)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bound {
+    pub value: Decimal,
+    pub inclusive: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct TierArm {
+    pub lo: Bound,
+    /// None: open to ∞.
+    pub hi: Option<Bound>,
+    pub value: Expr,
+    /// Source text of the interval, e.g. `[100亿, 500亿)`.
+    pub label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub name: String,
+    /// Type of the looked-up value (money, ratio or count).
+    pub input: Ty,
+    pub output: Ty,
+    pub arms: Vec<TierArm>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Ge,
+    Gt,
+    Le,
+    Lt,
+    Eq,
+    Ne,
+    And,
+    Or,
+    Coalesce,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Ge => ">=",
+            BinOp::Gt => ">",
+            BinOp::Le => "<=",
+            BinOp::Lt => "<",
+            BinOp::Eq => "=",
+            BinOp::Ne => "!=",
+            BinOp::And => "and",
+            BinOp::Or => "or",
+            BinOp::Coalesce => "??",
+        }
+    }
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Ge | BinOp::Gt | BinOp::Le | BinOp::Lt | BinOp::Eq | BinOp::Ne)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggBefore {
+    Highest,
+    Lowest,
+}
+
+/// A typed expression. `ty` of every node is known to the checker; nodes that an explanation
+/// shows keep their source text in `Let`/`Cond`.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Lit(Value),
+    /// Value of a static or yearly fact in the evaluated period.
+    Fact(FactId),
+    Param(ParamId),
+    /// A clause-local `let`, by index.
+    Local(usize),
+    Not(Box<Expr>),
+    Neg(Box<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+    /// `x in [..]` over literal values; `negated` for `not in`.
+    In(Box<Expr>, Vec<Value>, bool),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    Table(TableId, Box<Expr>),
+    Prev(Box<Expr>, u32),
+    Growth(Box<Expr>),
+    Cagr(Box<Expr>, u32),
+    AggBefore(AggBefore, Box<Expr>),
+    FirstTime(Box<Expr>),
+    EverBefore(Box<Expr>),
+    Consecutive(Box<Expr>, u32),
+    /// A record of an event fact (value in the list, if given) valid on the date (default: period end).
+    Held(FactId, Option<Vec<u32>>, Option<Box<Expr>>),
+    Issued(FactId, Option<Vec<u32>>),
+    IssuedBefore(FactId),
+    Occurred(FactId, u32),
+    DateOf(FactId, u32),
+    /// Sum / last value of a monthly fact over the months of the period.
+    Total(FactId),
+    Latest(FactId),
+    Awarded(ClauseId),
+    Min(Vec<Expr>),
+    Max(Vec<Expr>),
+    Abs(Box<Expr>),
+    Floor(Box<Expr>),
+    Round(Box<Expr>, RoundUnit),
+    PeriodStart,
+    PeriodEnd,
+}
+
+#[derive(Clone, Debug)]
+pub struct Named {
+    pub name: String,
+    pub expr: Expr,
+    pub ty: Ty,
+    /// The source text, shown in explanations.
+    pub source: String,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tranche {
+    pub name: String,
+    pub requires: Vec<Named>,
+    pub amount: Named,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleMode {
+    Each,
+    Cumulative,
+}
+
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub fact: FactId,
+    pub mode: ScheduleMode,
+    /// (enum variant, amount) in stage order.
+    pub stages: Vec<(u32, Decimal)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ClauseBody {
+    /// One amount; the tranche name is empty.
+    Amount(Named),
+    Tranches(Vec<Tranche>),
+    Schedule(Schedule),
+}
+
+#[derive(Clone, Debug)]
+pub struct Clause {
+    pub name: String,
+    pub reference: String,
+    pub text: String,
+    pub window: (Date, Date),
+    pub lets: Vec<Named>,
+    pub requires: Vec<Named>,
+    pub body: ClauseBody,
+    /// Per firm per period.
+    pub cap: Option<Decimal>,
+    /// Per firm over all periods (history included).
+    pub total_cap: Option<Decimal>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug)]
+pub struct Exclude {
+    pub name: String,
+    pub cond: Named,
+    /// None: every clause.
+    pub clauses: Option<Vec<ClauseId>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Select {
+    pub name: String,
+    pub clause: ClauseId,
+    pub score: Named,
+    pub top: u32,
+    pub tie: Vec<(Named, Order)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Exclusive {
+    pub name: String,
+    pub clauses: Vec<ClauseId>,
+}
+
+#[derive(Clone, Debug)]
+pub enum PoolMethod {
+    /// Scale every award by budget / demand; largest remainder to the 分, ties by credit code.
+    ProRata,
+    /// Full awards in score order while the budget lasts; the marginal firm gets the remainder.
+    ByScore(Named, Order),
+}
+
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub name: String,
+    pub clauses: Vec<ClauseId>,
+    pub budget: Decimal,
+    pub method: PoolMethod,
+}
+
+#[derive(Clone, Debug)]
+pub struct FirmCap {
+    pub name: String,
+    pub limit: Decimal,
+    /// Every clause, highest priority first.
+    pub priority: Vec<ClauseId>,
+}
+
+/// An expectation of a test: firm, clause (None: the firm's total), tranche, amount, reason.
+#[derive(Clone, Debug)]
+pub struct Expect {
+    pub firm: usize,
+    pub clause: Option<ClauseId>,
+    pub tranche: Option<String>,
+    pub amount: Decimal,
+    pub because: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug)]
+pub struct TestCase {
+    pub name: String,
+    pub period: i32,
+    pub firms: Vec<Firm>,
+    /// Names the test uses for its firms (甲, 乙 …).
+    pub firm_labels: Vec<String>,
+    pub expects: Vec<Expect>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub policy: PolicyHeader,
+    pub enums: Vec<EnumDef>,
+    pub facts: Vec<Fact>,
+    pub params: Vec<Param>,
+    pub tables: Vec<Table>,
+    pub clauses: Vec<Clause>,
+    pub excludes: Vec<Exclude>,
+    pub selects: Vec<Select>,
+    pub exclusives: Vec<Exclusive>,
+    pub pools: Vec<Pool>,
+    pub firm_caps: Vec<FirmCap>,
+    pub tests: Vec<TestCase>,
+    /// Content hash of the pack's sources (sorted by path), for run manifests.
+    pub hash: String,
+}
+
+impl Program {
+    pub fn fact_by_name(&self, name: &str) -> Option<FactId> {
+        self.facts.iter().position(|f| f.name == name)
+    }
+    pub fn clause_by_name(&self, name: &str) -> Option<ClauseId> {
+        self.clauses.iter().position(|c| c.name == name)
+    }
+    pub fn enum_names(&self, ty: Ty) -> Option<&[String]> {
+        match ty {
+            Ty::Enum(e) => Some(&self.enums[e].variants),
+            _ => None,
+        }
+    }
+}

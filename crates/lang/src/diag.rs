@@ -1,0 +1,143 @@
+//! Diagnostics in the style of rustc: `file:line:col`, the source line with a caret, a hint —
+//! in Chinese or English. Rendering goes through miette's graphical handler.
+
+use std::fmt::Write as _;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report, Severity};
+use unicode_width::UnicodeWidthStr;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub file: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn to(self, other: Span) -> Span {
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+#[derive(Clone, Debug)]
+pub struct Diag {
+    pub code: &'static str,
+    pub span: Span,
+    pub msg_zh: String,
+    pub msg_en: String,
+    pub hint_zh: String,
+    pub hint_en: String,
+    pub warning: bool,
+}
+
+impl Diag {
+    pub fn new(
+        code: &'static str,
+        span: Span,
+        msg_zh: impl Into<String>,
+        msg_en: impl Into<String>,
+        hint_zh: impl Into<String>,
+        hint_en: impl Into<String>,
+    ) -> Diag {
+        Diag {
+            code,
+            span,
+            msg_zh: msg_zh.into(),
+            msg_en: msg_en.into(),
+            hint_zh: hint_zh.into(),
+            hint_en: hint_en.into(),
+            warning: false,
+        }
+    }
+    pub fn warning(mut self) -> Diag {
+        self.warning = true;
+        self
+    }
+    pub fn msg(&self, lang: Lang) -> &str {
+        if lang == Lang::En {
+            &self.msg_en
+        } else {
+            &self.msg_zh
+        }
+    }
+    pub fn hint(&self, lang: Lang) -> &str {
+        if lang == Lang::En {
+            &self.hint_en
+        } else {
+            &self.hint_zh
+        }
+    }
+}
+
+/// The files of a pack, for turning spans into `file:line:col`.
+#[derive(Default, Clone, Debug)]
+pub struct SourceMap {
+    pub files: Vec<(String, String)>,
+}
+
+impl SourceMap {
+    pub fn add(&mut self, path: String, text: String) -> u32 {
+        self.files.push((path, text));
+        (self.files.len() - 1) as u32
+    }
+    pub fn path(&self, span: Span) -> &str {
+        &self.files[span.file as usize].0
+    }
+    pub fn text(&self, span: Span) -> &str {
+        let src = &self.files[span.file as usize].1;
+        src.get(span.start as usize..span.end as usize).unwrap_or("")
+    }
+    /// 1-based line and column (in characters).
+    pub fn line_col(&self, span: Span) -> (u32, u32) {
+        let src = &self.files[span.file as usize].1;
+        let upto = &src[..(span.start as usize).min(src.len())];
+        let line = upto.matches('\n').count() as u32 + 1;
+        let col = upto.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
+        (line, col)
+    }
+    pub fn origin(&self, span: Span) -> huiqi_ir::Origin {
+        let (line, col) = self.line_col(span);
+        huiqi_ir::Origin { file: self.path(span).to_string(), line, col }
+    }
+
+    /// Renders one diagnostic: a greppable first line, then miette's source snippet with a caret.
+    pub fn render(&self, d: &Diag, lang: Lang, color: bool) -> String {
+        let (line, col) = self.line_col(d.span);
+        let (level, hint_word) = match (d.warning, lang) {
+            (false, Lang::Zh) => ("错误", "提示"),
+            (true, Lang::Zh) => ("警告", "提示"),
+            (false, Lang::En) => ("error", "hint"),
+            (true, Lang::En) => ("warning", "hint"),
+        };
+        let mut out = String::new();
+        let _ = writeln!(out, "{}:{}:{}: {}[{}]: {}", self.path(d.span), line, col, level, d.code, d.msg(lang));
+        let (path, src) = &self.files[d.span.file as usize];
+        let len = (d.span.end.saturating_sub(d.span.start)).max(1) as usize;
+        let start = (d.span.start as usize).min(src.len());
+        let len = len.min(src.len().saturating_sub(start)).max(if start < src.len() { 1 } else { 0 });
+        let diag = MietteDiagnostic::new(d.msg(lang).to_string())
+            .with_code(d.code)
+            .with_severity(if d.warning { Severity::Warning } else { Severity::Error })
+            .with_help(format!("{hint_word}: {}", d.hint(lang)))
+            .with_labels(vec![LabeledSpan::at(start..start + len, "")]);
+        let report = Report::new(diag).with_source_code(NamedSource::new(path.clone(), src.clone()));
+        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+        let mut body = String::new();
+        if handler.render_report(&mut body, report.as_ref()).is_ok() {
+            out.push_str(&body);
+        } else {
+            // Fallback: plain caret rendering.
+            let text = src.lines().nth(line as usize - 1).unwrap_or("");
+            let pad = UnicodeWidthStr::width(text.chars().take(col as usize - 1).collect::<String>().as_str());
+            let _ = writeln!(out, "  | {text}\n  | {}^\n  = {hint_word}: {}", " ".repeat(pad), d.hint(lang));
+        }
+        out
+    }
+}

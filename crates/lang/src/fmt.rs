@@ -1,0 +1,460 @@
+//! The canonical form of a policy file. Comments are kept: a comment goes back before the
+//! statement that followed it, or at the end of the line it trailed. Formatting is idempotent.
+
+use unicode_width::UnicodeWidthStr;
+
+use crate::ast::*;
+use crate::lexer::Comment;
+
+struct Printer<'a> {
+    src: &'a str,
+    out: String,
+    indent: usize,
+    comments: &'a [Comment],
+    ci: usize,
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\\\""))
+}
+
+pub fn expr(e: &Expr) -> String {
+    let mut s = String::new();
+    write_expr(&mut s, e, 0);
+    s
+}
+
+fn write_expr(s: &mut String, e: &Expr, indent: usize) {
+    match &e.kind {
+        ExprKind::Num { text, unit, yuan_suffix, .. } => {
+            s.push_str(text);
+            s.push_str(unit.suffix());
+            if *yuan_suffix && !matches!(unit, crate::lexer::Unit::Yuan) {
+                s.push('元');
+            }
+        }
+        ExprKind::Date(d) => s.push_str(&d.to_string()),
+        ExprKind::Bool(b) => s.push_str(if *b { "true" } else { "false" }),
+        ExprKind::Name(id) => s.push_str(&id.name),
+        ExprKind::Call { func, args } => {
+            s.push_str(&func.name);
+            s.push('(');
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                write_expr(s, a, indent);
+            }
+            s.push(')');
+        }
+        ExprKind::List(xs) => {
+            s.push('[');
+            for (i, a) in xs.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                write_expr(s, a, indent);
+            }
+            s.push(']');
+        }
+        ExprKind::Unary(UnOp::Not, x) => {
+            s.push_str("not ");
+            write_expr(s, x, indent);
+        }
+        ExprKind::Unary(UnOp::Neg, x) => {
+            s.push('-');
+            write_expr(s, x, indent);
+        }
+        ExprKind::Binary(op, a, b) => {
+            write_expr(s, a, indent);
+            s.push(' ');
+            s.push_str(op.symbol());
+            s.push(' ');
+            write_expr(s, b, indent);
+        }
+        ExprKind::In { subject, list, negated } => {
+            write_expr(s, subject, indent);
+            s.push_str(if *negated { " not in [" } else { " in [" });
+            for (i, a) in list.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                write_expr(s, a, indent);
+            }
+            s.push(']');
+        }
+        ExprKind::If(c, a, b) => {
+            s.push_str("if ");
+            write_expr(s, c, indent);
+            s.push_str(" then ");
+            write_expr(s, a, indent);
+            s.push_str(" else ");
+            write_expr(s, b, indent);
+        }
+        ExprKind::Tiers { subject, arms } => {
+            s.push_str("tiers ");
+            write_expr(s, subject, indent);
+            s.push_str(" {\n");
+            for line in arm_lines(arms, indent + 1) {
+                s.push_str(&line);
+                s.push('\n');
+            }
+            s.push_str(&"  ".repeat(indent));
+            s.push('}');
+        }
+        ExprKind::Paren(x) => {
+            s.push('(');
+            write_expr(s, x, indent);
+            s.push(')');
+        }
+    }
+}
+
+fn interval(i: &Interval) -> String {
+    let mut s = String::from(if i.lo_inclusive { "[" } else { "(" });
+    s.push_str(&expr(&i.lo));
+    s.push_str(", ");
+    match &i.hi {
+        Some(h) => s.push_str(&expr(h)),
+        None => s.push('∞'),
+    }
+    s.push(if i.hi_inclusive { ']' } else { ')' });
+    s
+}
+
+/// Tier arms with their `=>` aligned.
+fn arm_lines(arms: &[TierArmAst], indent: usize) -> Vec<String> {
+    let heads: Vec<String> = arms.iter().map(|a| interval(&a.interval)).collect();
+    let w = heads.iter().map(|h| UnicodeWidthStr::width(h.as_str())).max().unwrap_or(0);
+    arms.iter()
+        .zip(heads)
+        .map(|(a, h)| {
+            let pad = w - UnicodeWidthStr::width(h.as_str());
+            let mut v = String::new();
+            write_expr(&mut v, &a.value, indent);
+            format!("{}{}{} => {}", "  ".repeat(indent), h, " ".repeat(pad), v)
+        })
+        .collect()
+}
+
+impl<'a> Printer<'a> {
+    fn pad(&self) -> String {
+        "  ".repeat(self.indent)
+    }
+
+    /// Emits comments that start before `upto`.
+    fn comments_before(&mut self, upto: u32) {
+        while self.ci < self.comments.len() && self.comments[self.ci].span.start < upto {
+            let c = &self.comments[self.ci];
+            if c.trailing && self.out.ends_with('\n') && !self.out.ends_with("\n\n") && !self.out.ends_with("{\n") || (c.trailing && self.out.ends_with("{\n")) {
+                self.out.pop();
+                self.out.push_str("  ");
+                self.out.push_str(&c.text);
+                self.out.push('\n');
+            } else {
+                let p = self.pad();
+                self.out.push_str(&p);
+                self.out.push_str(&c.text);
+                self.out.push('\n');
+            }
+            self.ci += 1;
+        }
+    }
+
+    fn blank_before(&mut self, start: u32, prev_end: Option<u32>) {
+        if let Some(pe) = prev_end {
+            let between = &self.src[(pe as usize).min(self.src.len())..(start as usize).min(self.src.len())];
+            let first_code_or_comment = between.find('#').unwrap_or(between.len());
+            if between[..first_code_or_comment].matches('\n').count() >= 2 && !self.out.ends_with("{\n") && !self.out.ends_with("\n\n") {
+                self.out.push('\n');
+            }
+        }
+    }
+
+    fn line(&mut self, start: u32, prev_end: Option<u32>, text: &str) {
+        self.blank_before(start, prev_end);
+        self.comments_before(start);
+        let p = self.pad();
+        for (i, l) in text.lines().enumerate() {
+            if i == 0 {
+                self.out.push_str(&p);
+            }
+            self.out.push_str(l);
+            self.out.push('\n');
+        }
+    }
+
+    fn open(&mut self, start: u32, prev_end: Option<u32>, head: &str) {
+        self.line(start, prev_end, &format!("{head} {{"));
+        self.indent += 1;
+    }
+
+    fn close(&mut self, close_start: u32) {
+        self.comments_before(close_start);
+        self.indent -= 1;
+        let p = self.pad();
+        self.out.push_str(&p);
+        self.out.push_str("}\n");
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt]) {
+        let mut prev: Option<u32> = None;
+        for st in stmts {
+            let s = st.span.start;
+            match &st.kind {
+                StmtKind::Ref(r) => self.line(s, prev, &format!("ref {}", quote(r))),
+                StmtKind::Text(t) => self.line(s, prev, &format!("text {}", quote(t))),
+                StmtKind::Effective(w) => self.line(s, prev, &format!("effective {} .. {}", w.from, w.to)),
+                StmtKind::Let(ne) => self.line(s, prev, &format!("let {} = {}", ne.name.name, self.expr_at(&ne.expr))),
+                StmtKind::Require(ne) => self.line(s, prev, &format!("require {}: {}", ne.name.name, self.expr_at(&ne.expr))),
+                StmtKind::Amount(e) => self.line(s, prev, &format!("amount {}", self.expr_at(e))),
+                StmtKind::Cap(e) => self.line(s, prev, &format!("cap {}", expr(e))),
+                StmtKind::TotalCap(e) => self.line(s, prev, &format!("total cap {}", expr(e))),
+                StmtKind::Tranche(t) => {
+                    self.open(s, prev, &format!("tranche {}", t.name.name));
+                    self.stmts(&t.stmts);
+                    self.close(t.close.start);
+                }
+                StmtKind::Schedule(sc) => {
+                    self.open(s, prev, &format!("schedule {} {}", sc.fact.name, sc.mode.name));
+                    let w = sc.stages.iter().map(|(n, _, _)| UnicodeWidthStr::width(n.name.as_str())).max().unwrap_or(0);
+                    let mut p2 = None;
+                    for (n, e, sp) in &sc.stages {
+                        let pad = " ".repeat(w - UnicodeWidthStr::width(n.name.as_str()));
+                        self.line(sp.start, p2, &format!("{}{pad} => {}", n.name, expr(e)));
+                        p2 = Some(sp.end);
+                    }
+                    self.close(sc.close.start);
+                }
+            }
+            prev = Some(st.span.end);
+        }
+    }
+
+    fn expr_at(&self, e: &Expr) -> String {
+        let mut s = String::new();
+        write_expr(&mut s, e, self.indent);
+        s
+    }
+
+    fn arms(&mut self, arms: &[TierArmAst]) {
+        let lines = arm_lines(arms, 0);
+        let mut prev = None;
+        for (a, l) in arms.iter().zip(lines) {
+            self.line(a.span.start, prev, &l);
+            prev = Some(a.span.end);
+        }
+    }
+
+    fn names(ids: &[Ident]) -> String {
+        format!("[{}]", ids.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "))
+    }
+
+    fn data(v: &DataValue) -> String {
+        match v {
+            DataValue::Scalar(e) => expr(e),
+            DataValue::Periods(ps) => {
+                let parts: Vec<String> = ps
+                    .iter()
+                    .map(|(k, e, _)| match k {
+                        PeriodKey::Year(y) => format!("{y}: {}", expr(e)),
+                        PeriodKey::Month(y, m) => format!("{y}-{m:02}: {}", expr(e)),
+                    })
+                    .collect();
+                format!("{{{}}}", parts.join(", "))
+            }
+            DataValue::Events(es) => {
+                let parts: Vec<String> = es
+                    .iter()
+                    .map(|e| {
+                        let mut s = e.date.to_string();
+                        if let Some(u) = e.until {
+                            s.push_str(&format!(" .. {u}"));
+                        }
+                        if let Some(v) = &e.value {
+                            s.push_str(&format!(": {}", v.name));
+                        }
+                        s
+                    })
+                    .collect();
+                format!("[{}]", parts.join(", "))
+            }
+        }
+    }
+
+    fn item(&mut self, it: &Item, prev_end: Option<u32>) {
+        let s = it.span.start;
+        if prev_end.is_some() && !self.out.ends_with("\n\n") {
+            self.out.push('\n');
+        }
+        match &it.kind {
+            ItemKind::Policy(p) => {
+                self.open(s, None, &format!("policy {}", p.name.name));
+                let mut prev = None;
+                for (f, sp) in &p.fields {
+                    let text = match f {
+                        HeaderField::Text { key, value } => format!("{} {}", key.name, quote(value)),
+                        HeaderField::Effective(w) => format!("effective {} .. {}", w.from, w.to),
+                        HeaderField::Rounding(id) => format!("rounding {}", id.name),
+                    };
+                    self.line(sp.start, prev, &text);
+                    prev = Some(sp.end);
+                }
+                self.close(it.span.end - 1);
+            }
+            ItemKind::Enum { name, variants } => {
+                let vs: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+                self.line(s, None, &format!("enum {} {{ {} }}", name.name, vs.join(", ")));
+            }
+            ItemKind::Fact(f) => {
+                let ty = match (f.kind.as_str(), &f.ty) {
+                    ("event", Some(t)) => format!("event {}", t.name),
+                    ("event", None) => "event".to_string(),
+                    ("static", Some(t)) => format!("{} static", t.name),
+                    (k, Some(t)) => format!("{} per {k}", t.name),
+                    _ => String::new(),
+                };
+                let fields: Vec<String> = f.fields.iter().map(|(k, v, _)| format!("{} {}", k.name, quote(v))).collect();
+                let body = if fields.is_empty() { String::new() } else { format!(" {{ {} }}", fields.join(" ")) };
+                self.line(s, None, &format!("fact {}: {ty}{body}", f.name.name));
+            }
+            ItemKind::Param(p) => {
+                self.open(s, None, &format!("param {}: {}", p.name.name, p.ty.name));
+                let mut prev = None;
+                for (d, e, sp) in &p.values {
+                    self.line(sp.start, prev, &format!("{d}: {}", expr(e)));
+                    prev = Some(sp.end);
+                }
+                self.close(it.span.end - 1);
+            }
+            ItemKind::Table(t) => {
+                self.open(s, None, &format!("table {}: {}", t.name.name, t.ty.name));
+                self.arms(&t.arms);
+                self.close(t.close.start);
+            }
+            ItemKind::Clause(c) => {
+                self.open(s, None, &format!("clause {}", c.name.name));
+                self.stmts(&c.stmts);
+                self.close(c.close.start);
+            }
+            ItemKind::Exclude { name, cond, only } => {
+                let mut l = format!("exclude {}: {}", name.name, expr(cond));
+                if let Some(o) = only {
+                    l.push_str(&format!(" for {}", Self::names(o)));
+                }
+                self.line(s, None, &l);
+            }
+            ItemKind::Select { name, fields, close } => {
+                self.open(s, None, &format!("select {}", name.name));
+                let mut prev = None;
+                for (f, sp) in fields {
+                    let text = match f {
+                        SelectField::Clause(id) => format!("clause {}", id.name),
+                        SelectField::Score(e) => format!("score {}", expr(e)),
+                        SelectField::Top(e) => format!("top {}", expr(e)),
+                        SelectField::Tie(keys) => format!("tie {}", keys.iter().map(sort_key).collect::<Vec<_>>().join(", ")),
+                    };
+                    self.line(sp.start, prev, &text);
+                    prev = Some(sp.end);
+                }
+                self.close(close.start);
+            }
+            ItemKind::Exclusive { name, clauses } => self.line(s, None, &format!("exclusive {} {}", name.name, Self::names(clauses))),
+            ItemKind::Pool { name, fields, close } => {
+                self.open(s, None, &format!("pool {}", name.name));
+                let mut prev = None;
+                for (f, sp) in fields {
+                    let text = match f {
+                        PoolField::Clauses(ids) => format!("clauses {}", Self::names(ids)),
+                        PoolField::Budget(e) => format!("budget {}", expr(e)),
+                        PoolField::ProRata => "pro_rata".into(),
+                        PoolField::ByScore(k) => format!("by score {}", sort_key(k)),
+                    };
+                    self.line(sp.start, prev, &text);
+                    prev = Some(sp.end);
+                }
+                self.close(close.start);
+            }
+            ItemKind::FirmCap { name, limit, priority } => {
+                let mut l = format!("firm cap {} {}", name.name, expr(limit));
+                if !priority.is_empty() {
+                    l.push_str(&format!(" priority {}", Self::names(priority)));
+                }
+                self.line(s, None, &l);
+            }
+            ItemKind::Test(t) => {
+                self.open(s, None, &format!("test {}", quote(&t.name)));
+                let mut prev: Option<u32> = None;
+                for st in &t.stmts {
+                    match st {
+                        TestStmt::Period(y, sp) => {
+                            self.line(sp.start, prev, &format!("period {y}"));
+                            prev = Some(sp.end);
+                        }
+                        TestStmt::Firm(f) => {
+                            let head = match &f.id {
+                                Some((code, _)) => format!("firm {} {}", f.label.name, quote(code)),
+                                None => format!("firm {}", f.label.name),
+                            };
+                            self.open(f.label.span.start, prev, &head);
+                            let mut p2 = None;
+                            for fs in &f.stmts {
+                                match fs {
+                                    FirmStmt::Fact { name, value, span } => {
+                                        self.line(span.start, p2, &format!("{} = {}", name.name, Self::data(value)));
+                                        p2 = Some(span.end);
+                                    }
+                                    FirmStmt::Awarded { clause, tranche, period, amount, span } => {
+                                        let tr = tranche.as_ref().map(|t| format!(".{}", t.name)).unwrap_or_default();
+                                        self.line(span.start, p2, &format!("awarded {}{tr} {period} = {}", clause.name, expr(amount)));
+                                        p2 = Some(span.end);
+                                    }
+                                }
+                            }
+                            self.close(f.close.start);
+                            prev = Some(f.close.end);
+                        }
+                        TestStmt::Expect(e) => {
+                            let tr = e.tranche.as_ref().map(|t| format!(".{}", t.name)).unwrap_or_default();
+                            let because = e.because.as_ref().map(|b| format!(" because {}", b.name)).unwrap_or_default();
+                            self.line(e.span.start, prev, &format!("expect {}.{}{tr} = {}{because}", e.firm.name, e.clause.name, expr(&e.amount)));
+                            prev = Some(e.span.end);
+                        }
+                    }
+                }
+                self.close(t.close.start);
+            }
+        }
+    }
+}
+
+fn sort_key(k: &SortKey) -> String {
+    format!("{}{}", expr(&k.expr), if k.desc { " desc" } else { "" })
+}
+
+/// Formats a parsed file back to canonical source.
+pub fn format_file(file: &File, src: &str) -> String {
+    let mut p = Printer { src, out: String::new(), indent: 0, comments: &file.comments, ci: 0 };
+    let mut prev_end = None;
+    for it in &file.items {
+        // Comments between items belong to the next item; keep one blank line before them.
+        if prev_end.is_some() && p.ci < p.comments.len() && p.comments[p.ci].span.start < it.span.start && !p.comments[p.ci].trailing {
+            if !p.out.ends_with("\n\n") {
+                p.out.push('\n');
+            }
+            p.comments_before(it.span.start);
+            p.item(it, None);
+        } else {
+            p.item(it, prev_end);
+        }
+        prev_end = Some(it.span.end);
+    }
+    p.comments_before(u32::MAX);
+    p.out
+}
+
+/// Parses and formats source text.
+pub fn format_source(src: &str) -> Result<String, crate::Diag> {
+    let f = crate::parser::parse_file(0, src)?;
+    Ok(format_file(&f, src))
+}

@@ -1,0 +1,129 @@
+//! A policy pack is a directory of `.hq` files sharing one namespace; subdirectories are
+//! separate packs.
+
+use std::path::{Path, PathBuf};
+
+use huiqi_ir::Program;
+use sha2::{Digest, Sha256};
+
+use crate::ast;
+use crate::diag::{Diag, SourceMap};
+
+pub struct Loaded {
+    pub program: Program,
+    pub sources: SourceMap,
+    pub files: Vec<ast::File>,
+    pub warnings: Vec<Diag>,
+}
+
+/// The `.hq` files directly inside `dir`, sorted by name.
+pub fn pack_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "hq"))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Every directory under `root` (itself included) that holds `.hq` files; a file path is its own pack.
+pub fn find_packs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = vec![];
+    if root.is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        if !pack_files(d)?.is_empty() {
+            out.push(d.to_path_buf());
+        }
+        let mut subs: Vec<PathBuf> = std::fs::read_dir(d)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+        subs.sort();
+        for s in subs {
+            walk(&s, out)?;
+        }
+        Ok(())
+    }
+    walk(root, &mut out)?;
+    Ok(out)
+}
+
+/// Reads, parses and checks a pack (a directory, or a single file as a one-file pack).
+/// On failure returns the source map (for rendering) and every diagnostic.
+pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
+    let mut sm = SourceMap::default();
+    let paths = if path.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        match pack_files(path) {
+            Ok(p) => p,
+            Err(e) => {
+                let f = sm.add(path.display().to_string(), String::new());
+                return Err((sm, vec![io_diag(f, &e)]));
+            }
+        }
+    };
+    let mut files = vec![];
+    let mut diags = vec![];
+    let mut hasher = Sha256::new();
+    for p in &paths {
+        let shown = p.display().to_string();
+        let bytes = match std::fs::read(p) {
+            Ok(b) => b,
+            Err(e) => {
+                let f = sm.add(shown, String::new());
+                diags.push(io_diag(f, &e));
+                continue;
+            }
+        };
+        hasher.update(p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
+        hasher.update([0]);
+        hasher.update(&bytes);
+        let text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let valid = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+                let f = sm.add(shown, text);
+                diags.push(Diag::new(
+                    "E0100",
+                    crate::Span { file: f, start: valid as u32, end: valid as u32 },
+                    "文件不是 UTF-8 编码",
+                    "the file is not UTF-8",
+                    "请另存为 UTF-8（GBK 等编码不受支持）",
+                    "save the file as UTF-8 (GBK and other encodings are not supported)",
+                ));
+                continue;
+            }
+        };
+        let f = sm.add(shown, text);
+        match crate::parser::parse_file(f, &sm.files[f as usize].1) {
+            Ok(file) => files.push(file),
+            Err(d) => diags.push(d),
+        }
+    }
+    if paths.is_empty() {
+        let f = sm.add(path.display().to_string(), String::new());
+        diags.push(Diag::new("E0100", crate::Span { file: f, start: 0, end: 0 }, "目录中没有 .hq 文件", "no .hq files in the directory", "政策包是一个包含 .hq 文件的目录", "a policy pack is a directory of .hq files"));
+    }
+    if !diags.is_empty() {
+        return Err((sm, diags));
+    }
+    match crate::check::check(&files, &sm) {
+        Ok((mut program, warnings)) => {
+            program.hash = format!("{:x}", hasher.finalize());
+            Ok(Loaded { program, sources: sm, files, warnings })
+        }
+        Err(d) => Err((sm, d)),
+    }
+}
+
+fn io_diag(f: u32, e: &std::io::Error) -> Diag {
+    Diag::new(
+        "E0100",
+        crate::Span { file: f, start: 0, end: 0 },
+        format!("无法读取：{e}"),
+        format!("cannot read: {e}"),
+        "检查路径和权限",
+        "check the path and permissions",
+    )
+}

@@ -1,0 +1,877 @@
+//! Recursive-descent parser: tokens → [`ast::File`]. Stops at the first syntax error with a
+//! diagnostic that says what was expected and how to fix it.
+
+use crate::ast::*;
+use crate::diag::{Diag, Span};
+use crate::lexer::{lex, Tok, Token};
+
+pub struct Parser {
+    toks: Vec<Token>,
+    pos: usize,
+}
+
+type PResult<T> = Result<T, Diag>;
+
+const ITEM_KEYWORDS: &str = "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, test";
+const CLAUSE_KEYWORDS: &str = "ref, text, effective, let, require, amount, cap, total cap, tranche, schedule";
+
+fn near(word: &str, options: &[&str]) -> Option<String> {
+    // A keyword one or two edits away, for "did you mean".
+    fn dist(a: &str, b: &str) -> usize {
+        let a: Vec<char> = a.chars().collect();
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for i in 1..=a.len() {
+            let mut cur = vec![i; b.len() + 1];
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    options.iter().filter(|o| dist(word, o) <= 2 && word.len() > 2).min_by_key(|o| dist(word, o)).map(|s| s.to_string())
+}
+
+pub fn parse_file(file: u32, src: &str) -> PResult<File> {
+    let lexed = lex(file, src)?;
+    let mut p = Parser { toks: lexed.tokens, pos: 0 };
+    let mut items = Vec::new();
+    while !p.at_eof() {
+        items.push(p.item()?);
+    }
+    Ok(File { file, items, comments: lexed.comments })
+}
+
+/// Parses a standalone expression (used by firm files: `"80亿"`).
+pub fn parse_expr(src: &str) -> PResult<Expr> {
+    let lexed = lex(u32::MAX, src)?;
+    let mut p = Parser { toks: lexed.tokens, pos: 0 };
+    let e = p.expr()?;
+    if !p.at_eof() {
+        return Err(p.unexpected("表达式结束", "end of expression", "删除多余的内容", "remove what follows"));
+    }
+    Ok(e)
+}
+
+impl Parser {
+    fn peek(&self) -> &Tok {
+        &self.toks[self.pos].tok
+    }
+    fn peek_at(&self, n: usize) -> &Tok {
+        &self.toks[(self.pos + n).min(self.toks.len() - 1)].tok
+    }
+    fn span(&self) -> Span {
+        self.toks[self.pos].span
+    }
+    fn prev_span(&self) -> Span {
+        self.toks[self.pos.saturating_sub(1)].span
+    }
+    fn at_eof(&self) -> bool {
+        matches!(self.peek(), Tok::Eof)
+    }
+    fn bump(&mut self) -> Token {
+        let t = self.toks[self.pos].clone();
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(s) if s == w)
+    }
+    fn eat_word(&mut self, w: &str) -> bool {
+        if self.is_word(w) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+    fn eat(&mut self, t: &Tok) -> bool {
+        if self.peek() == t {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn unexpected(&self, want_zh: &str, want_en: &str, hint_zh: &str, hint_en: &str) -> Diag {
+        let found = self.peek().describe();
+        let found_zh = if self.at_eof() { "文件结尾".to_string() } else { found.clone() };
+        Diag::new(
+            "E0201",
+            self.span(),
+            format!("此处应为{want_zh}，却是 {found_zh}"),
+            format!("expected {want_en}, found {found}"),
+            hint_zh,
+            hint_en,
+        )
+    }
+
+    fn expect(&mut self, t: Tok, hint_zh: &str, hint_en: &str) -> PResult<Span> {
+        if self.peek() == &t {
+            Ok(self.bump().span)
+        } else {
+            let p = crate::lexer::punct(&t);
+            Err(self.unexpected(&format!(" `{p}`"), &format!("`{p}`"), hint_zh, hint_en))
+        }
+    }
+
+    fn ident(&mut self, what_zh: &str, what_en: &str) -> PResult<Ident> {
+        match self.peek().clone() {
+            Tok::Ident(name) => {
+                let span = self.bump().span;
+                Ok(Ident { name, span })
+            }
+            _ => Err(self.unexpected(
+                what_zh,
+                what_en,
+                "名称可以是中文或英文，不能以数字开头，也不能放在引号中",
+                "names may be Chinese or ASCII; they cannot start with a digit or be quoted",
+            )),
+        }
+    }
+
+    fn string(&mut self, what_zh: &str, what_en: &str) -> PResult<(String, Span)> {
+        match self.peek().clone() {
+            Tok::Str(s) => Ok((s, self.bump().span)),
+            _ => Err(self.unexpected(what_zh, what_en, "文本请放在双引号中", "put text in double quotes")),
+        }
+    }
+
+    fn date(&mut self) -> PResult<(huiqi_ir::Date, Span)> {
+        match self.peek().clone() {
+            Tok::Date(d) => Ok((d, self.bump().span)),
+            _ => Err(self.unexpected("日期", "a date", "日期写作 YYYY-MM-DD", "write dates as YYYY-MM-DD")),
+        }
+    }
+
+    fn window(&mut self) -> PResult<Window> {
+        let (from, s) = self.date()?;
+        self.expect(Tok::DotDot, "有效期写作 2022-01-01 .. 2024-12-31", "write windows as 2022-01-01 .. 2024-12-31")?;
+        let (to, e) = self.date()?;
+        Ok(Window { from, to, span: s.to(e) })
+    }
+
+    fn year(&mut self) -> PResult<(i32, Span)> {
+        match self.peek().clone() {
+            Tok::Num { text, unit: crate::lexer::Unit::None, .. } if text.len() == 4 && !text.contains('.') => {
+                Ok((text.parse().unwrap(), self.bump().span))
+            }
+            _ => Err(self.unexpected("年份", "a year", "年份写作四位数字，例如 2023", "write a year as four digits, e.g. 2023")),
+        }
+    }
+
+    fn ident_list(&mut self) -> PResult<Vec<Ident>> {
+        self.expect(Tok::LBracket, "名单写在方括号中，例如 [条款甲, 条款乙]", "lists are written in brackets: [a, b]")?;
+        let mut out = Vec::new();
+        while !self.eat(&Tok::RBracket) {
+            out.push(self.ident("条款名称", "a clause name")?);
+            if !self.eat(&Tok::Comma) {
+                self.expect(Tok::RBracket, "名称之间用逗号分隔，以 ] 结束", "separate names with commas and close with ]")?;
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn item(&mut self) -> PResult<Item> {
+        let kw = self.span();
+        let word = match self.peek().clone() {
+            Tok::Ident(w) => w,
+            _ => {
+                return Err(self.unexpected(
+                    "声明（policy、fact、clause 等）",
+                    "an item (policy, fact, clause, …)",
+                    &format!("每个声明以关键字开头：{ITEM_KEYWORDS}"),
+                    &format!("every item starts with a keyword: {ITEM_KEYWORDS}"),
+                ))
+            }
+        };
+        self.bump();
+        let kind = match word.as_str() {
+            "policy" => self.policy()?,
+            "enum" => {
+                let name = self.ident("枚举名称", "an enum name")?;
+                self.expect(Tok::LBrace, "枚举写作 enum 名称 { 值1, 值2 }", "write enum Name { A, B }")?;
+                let mut variants = Vec::new();
+                while !self.eat(&Tok::RBrace) {
+                    variants.push(self.ident("枚举值", "an enum variant")?);
+                    if !self.eat(&Tok::Comma) {
+                        self.expect(Tok::RBrace, "枚举值之间用逗号分隔，以 } 结束", "separate variants with commas, close with }")?;
+                        break;
+                    }
+                }
+                ItemKind::Enum { name, variants }
+            }
+            "fact" => self.fact()?,
+            "param" => self.param()?,
+            "table" => {
+                let name = self.ident("表名", "a table name")?;
+                self.expect(Tok::Colon, "写作 table 名称: money { … }", "write table Name: money { … }")?;
+                let ty = self.ident("类型", "a type")?;
+                let (arms, close) = self.tier_arms()?;
+                ItemKind::Table(TableAst { name, ty, arms, close })
+            }
+            "clause" => self.clause()?,
+            "exclude" => {
+                let name = self.ident("负面清单名称", "a name for the exclusion")?;
+                self.expect(Tok::Colon, "写作 exclude 名称: 条件", "write exclude Name: condition")?;
+                let cond = self.expr()?;
+                let only = if self.eat_word("for") { Some(self.ident_list()?) } else { None };
+                ItemKind::Exclude { name, cond, only }
+            }
+            "select" => self.select()?,
+            "exclusive" => {
+                let name = self.ident("组名", "a group name")?;
+                let clauses = self.ident_list()?;
+                ItemKind::Exclusive { name, clauses }
+            }
+            "pool" => self.pool()?,
+            "firm" => {
+                if !self.eat_word("cap") {
+                    return Err(self.unexpected("`cap`", "`cap`", "单企业上限写作 firm cap 名称 金额 priority [..]", "write firm cap Name amount priority [..]"));
+                }
+                let name = self.ident("上限名称", "a name for the cap")?;
+                let limit = self.expr()?;
+                let priority = if self.eat_word("priority") { self.ident_list()? } else { vec![] };
+                ItemKind::FirmCap { name, limit, priority }
+            }
+            "test" => self.test()?,
+            other => {
+                let hint_zh = match near(other, &["policy", "enum", "fact", "param", "table", "clause", "exclude", "select", "exclusive", "pool", "firm", "test"]) {
+                    Some(k) => format!("是否想写 `{k}`？声明关键字：{ITEM_KEYWORDS}"),
+                    None => format!("声明关键字：{ITEM_KEYWORDS}"),
+                };
+                let hint_en = hint_zh.replace("是否想写", "did you mean").replace("？声明关键字：", "? item keywords: ").replace("声明关键字：", "item keywords: ");
+                return Err(Diag::new(
+                    "E0202",
+                    kw,
+                    format!("未知的声明 `{other}`"),
+                    format!("unknown item `{other}`"),
+                    hint_zh,
+                    hint_en,
+                ));
+            }
+        };
+        Ok(Item { kind, span: kw.to(self.prev_span()), keyword: kw })
+    }
+
+    fn policy(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("政策名称", "a policy name")?;
+        self.expect(Tok::LBrace, "写作 policy 名称 { … }", "write policy Name { … }")?;
+        let mut fields = Vec::new();
+        while !self.eat(&Tok::RBrace) {
+            let start = self.span();
+            let key = self.ident("字段（title、issuer、version、effective、rounding）", "a field (title, issuer, version, effective, rounding)")?;
+            let f = match key.name.as_str() {
+                "title" | "issuer" | "version" => {
+                    let (value, _) = self.string("文本", "text")?;
+                    HeaderField::Text { key, value }
+                }
+                "effective" => HeaderField::Effective(self.window()?),
+                "rounding" => HeaderField::Rounding(self.ident("取整单位（分、元、万元）", "a rounding unit (分, 元, 万元)")?),
+                other => {
+                    return Err(Diag::new(
+                        "E0203",
+                        key.span,
+                        format!("政策头中未知的字段 `{other}`"),
+                        format!("unknown policy field `{other}`"),
+                        "可用字段：title、issuer、version、effective、rounding",
+                        "fields: title, issuer, version, effective, rounding",
+                    ))
+                }
+            };
+            fields.push((f, start.to(self.prev_span())));
+        }
+        Ok(ItemKind::Policy(PolicyAst { name, fields }))
+    }
+
+    fn fact(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("事实名称", "a fact name")?;
+        self.expect(Tok::Colon, "写作 fact 名称: money per year { … }", "write fact Name: money per year { … }")?;
+        let (ty, kind) = if self.eat_word("event") {
+            let ty = if let Tok::Ident(_) = self.peek() { Some(self.ident("枚举名称", "an enum name")?) } else { None };
+            (ty, "event".to_string())
+        } else {
+            let ty = self.ident("类型（money、ratio、count、bool、date 或枚举名）", "a type (money, ratio, count, bool, date or an enum)")?;
+            let kind = if self.eat_word("static") {
+                "static"
+            } else if self.eat_word("per") {
+                if self.eat_word("year") {
+                    "year"
+                } else if self.eat_word("month") {
+                    "month"
+                } else {
+                    return Err(self.unexpected("`year` 或 `month`", "`year` or `month`", "期间写作 per year 或 per month", "write per year or per month"));
+                }
+            } else {
+                return Err(self.unexpected(
+                    "期间（static、per year、per month）",
+                    "a period (static, per year, per month)",
+                    "例如 fact 营业收入: money per year { … }",
+                    "e.g. fact revenue: money per year { … }",
+                ));
+            };
+            (Some(ty), kind.to_string())
+        };
+        let mut fields = Vec::new();
+        if self.eat(&Tok::LBrace) {
+            while !self.eat(&Tok::RBrace) {
+                let key = self.ident("`label` 或 `source`", "`label` or `source`")?;
+                if key.name != "label" && key.name != "source" {
+                    return Err(Diag::new(
+                        "E0203",
+                        key.span,
+                        format!("事实声明中未知的字段 `{}`", key.name),
+                        format!("unknown fact field `{}`", key.name),
+                        "可用字段：label（名称）、source（数据来源系统）",
+                        "fields: label, source (the source system)",
+                    ));
+                }
+                let (v, s) = self.string("文本", "text")?;
+                let sp = key.span.to(s);
+                fields.push((key, v, sp));
+            }
+        }
+        Ok(ItemKind::Fact(FactAst { name, ty, kind, fields }))
+    }
+
+    fn param(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("参数名称", "a parameter name")?;
+        self.expect(Tok::Colon, "写作 param 名称: money { 2022-01-01: 5万 }", "write param Name: money { 2022-01-01: 5万 }")?;
+        let ty = self.ident("类型", "a type")?;
+        self.expect(Tok::LBrace, "参数值写在花括号中", "parameter values go in braces")?;
+        let mut values = Vec::new();
+        while !self.eat(&Tok::RBrace) {
+            let (d, s) = self.date()?;
+            self.expect(Tok::Colon, "写作 生效日期: 值", "write date: value")?;
+            let e = self.expr()?;
+            let sp = s.to(e.span);
+            values.push((d, e, sp));
+        }
+        Ok(ItemKind::Param(ParamAst { name, ty, values }))
+    }
+
+    fn tier_arms(&mut self) -> PResult<(Vec<TierArmAst>, Span)> {
+        self.expect(Tok::LBrace, "档位写在花括号中", "tiers go in braces")?;
+        let mut arms = Vec::new();
+        loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                let close = self.bump().span;
+                return Ok((arms, close));
+            }
+            let interval = self.interval()?;
+            self.expect(Tok::Arrow, "档位写作 [下限, 上限) => 金额", "write a tier as [lo, hi) => amount")?;
+            let value = self.expr()?;
+            let span = interval.span.to(value.span);
+            arms.push(TierArmAst { interval, value, span });
+            self.eat(&Tok::Comma);
+        }
+    }
+
+    fn interval(&mut self) -> PResult<Interval> {
+        let start = self.span();
+        let lo_inclusive = match self.peek() {
+            Tok::LBracket => true,
+            Tok::LParen => false,
+            _ => {
+                return Err(self.unexpected(
+                    "区间（[ 或 ( 开头）",
+                    "an interval starting with [ or (",
+                    "档位写作 [100亿, 500亿) => 100万；∞ 表示无上限",
+                    "write tiers as [100亿, 500亿) => 100万; ∞ for no upper bound",
+                ))
+            }
+        };
+        self.bump();
+        let lo = self.expr()?;
+        self.expect(Tok::Comma, "区间写作 [下限, 上限)", "write an interval as [lo, hi)")?;
+        let hi = if self.eat(&Tok::Infinity) { None } else { Some(self.expr()?) };
+        let hi_inclusive = match self.peek() {
+            Tok::RBracket => true,
+            Tok::RParen => false,
+            _ => return Err(self.unexpected("`]` 或 `)`", "`]` or `)`", "区间以 ] （含）或 ) （不含）结束", "close an interval with ] (inclusive) or ) (exclusive)")),
+        };
+        let end = self.bump().span;
+        Ok(Interval { lo_inclusive, lo, hi, hi_inclusive, span: start.to(end) })
+    }
+
+    fn clause_stmts(&mut self, in_tranche: bool) -> PResult<(Vec<Stmt>, Span)> {
+        self.expect(Tok::LBrace, "条款内容写在花括号中", "a clause body goes in braces")?;
+        let mut stmts = Vec::new();
+        loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                let close = self.bump().span;
+                return Ok((stmts, close));
+            }
+            let start = self.span();
+            let word = match self.peek().clone() {
+                Tok::Ident(w) => w,
+                Tok::Eof => {
+                    return Err(self.unexpected("`}`", "`}`", "条款缺少结束的 }", "the clause is missing its closing }"));
+                }
+                _ => {
+                    return Err(self.unexpected(
+                        "条款语句",
+                        "a clause statement",
+                        &format!("条款中的语句以关键字开头：{CLAUSE_KEYWORDS}"),
+                        &format!("clause statements start with: {CLAUSE_KEYWORDS}"),
+                    ))
+                }
+            };
+            self.bump();
+            let kind = match word.as_str() {
+                "ref" if !in_tranche => StmtKind::Ref(self.string("条款出处（如 \"第三条第（一）款\"）", "a source reference string")?.0),
+                "text" if !in_tranche => StmtKind::Text(self.string("原文", "the original text")?.0),
+                "effective" if !in_tranche => StmtKind::Effective(self.window()?),
+                "let" | "require" => {
+                    let name = self.ident("名称", "a name")?;
+                    let sep = if word == "let" { Tok::Assign } else { Tok::Colon };
+                    let (hz, he) = if word == "let" {
+                        ("写作 let 名称 = 表达式", "write let name = expression")
+                    } else {
+                        ("每个条件都有名称：require 名称: 条件", "every condition has a name: require name: condition")
+                    };
+                    self.expect(sep, hz, he)?;
+                    let expr = self.expr()?;
+                    let ne = NamedExpr { span: start.to(expr.span), name, expr };
+                    if word == "let" {
+                        StmtKind::Let(ne)
+                    } else {
+                        StmtKind::Require(ne)
+                    }
+                }
+                "amount" => StmtKind::Amount(self.expr()?),
+                "cap" if !in_tranche => StmtKind::Cap(self.expr()?),
+                "total" if !in_tranche => {
+                    if !self.eat_word("cap") {
+                        return Err(self.unexpected("`cap`", "`cap`", "累计上限写作 total cap 1000万", "write total cap 1000万"));
+                    }
+                    StmtKind::TotalCap(self.expr()?)
+                }
+                "tranche" if !in_tranche => {
+                    let name = self.ident("分期名称", "a tranche name")?;
+                    let (stmts, close) = self.clause_stmts(true)?;
+                    StmtKind::Tranche(TrancheAst { name, stmts, close })
+                }
+                "schedule" if !in_tranche => {
+                    let fact = self.ident("事件事实名称", "an event fact")?;
+                    let mode = self.ident("`each` 或 `cumulative`", "`each` or `cumulative`")?;
+                    self.expect(Tok::LBrace, "阶段写在花括号中：阶段 => 金额", "stages go in braces: stage => amount")?;
+                    let mut stages = Vec::new();
+                    let close = loop {
+                        if matches!(self.peek(), Tok::RBrace) {
+                            break self.bump().span;
+                        }
+                        let st = self.ident("阶段名称", "a stage name")?;
+                        self.expect(Tok::Arrow, "写作 阶段 => 金额", "write stage => amount")?;
+                        let e = self.expr()?;
+                        let sp = st.span.to(e.span);
+                        stages.push((st, e, sp));
+                        self.eat(&Tok::Comma);
+                    };
+                    StmtKind::Schedule(ScheduleAst { fact, mode, stages, close })
+                }
+                other => {
+                    let opts = ["ref", "text", "effective", "let", "require", "amount", "cap", "total", "tranche", "schedule"];
+                    let guess = near(other, &opts);
+                    let (hz, he) = match guess {
+                        Some(g) => (format!("是否想写 `{g}`？可用：{CLAUSE_KEYWORDS}"), format!("did you mean `{g}`? statements: {CLAUSE_KEYWORDS}")),
+                        None => (format!("可用：{CLAUSE_KEYWORDS}"), format!("statements: {CLAUSE_KEYWORDS}")),
+                    };
+                    return Err(Diag::new(
+                        "E0204",
+                        start,
+                        format!("条款中未知的语句 `{other}`"),
+                        format!("unknown clause statement `{other}`"),
+                        hz,
+                        he,
+                    ));
+                }
+            };
+            stmts.push(Stmt { kind, span: start.to(self.prev_span()) });
+        }
+    }
+
+    fn clause(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("条款名称", "a clause name")?;
+        let (stmts, close) = self.clause_stmts(false)?;
+        Ok(ItemKind::Clause(ClauseAst { name, stmts, close }))
+    }
+
+    fn sort_key(&mut self) -> PResult<SortKey> {
+        let expr = self.expr()?;
+        let mut span = expr.span;
+        let desc = if self.is_word("desc") {
+            span = span.to(self.bump().span);
+            true
+        } else {
+            if self.is_word("asc") {
+                span = span.to(self.bump().span);
+            }
+            false
+        };
+        Ok(SortKey { expr, desc, span })
+    }
+
+    fn select(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("遴选名称", "a selection name")?;
+        self.expect(Tok::LBrace, "写作 select 名称 { clause … score … top … tie … }", "write select Name { clause … score … top … tie … }")?;
+        let mut fields = Vec::new();
+        let close = loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                break self.bump().span;
+            }
+            let key = self.ident("`clause`、`score`、`top` 或 `tie`", "`clause`, `score`, `top` or `tie`")?;
+            let f = match key.name.as_str() {
+                "clause" => SelectField::Clause(self.ident("条款名称", "a clause name")?),
+                "score" => SelectField::Score(self.expr()?),
+                "top" => SelectField::Top(self.expr()?),
+                "tie" => {
+                    let mut keys = vec![self.sort_key()?];
+                    while self.eat(&Tok::Comma) {
+                        keys.push(self.sort_key()?);
+                    }
+                    SelectField::Tie(keys)
+                }
+                other => {
+                    return Err(Diag::new(
+                        "E0203",
+                        key.span,
+                        format!("select 中未知的字段 `{other}`"),
+                        format!("unknown select field `{other}`"),
+                        "可用字段：clause、score、top、tie",
+                        "fields: clause, score, top, tie",
+                    ))
+                }
+            };
+            fields.push((f, key.span.to(self.prev_span())));
+        };
+        Ok(ItemKind::Select { name, fields, close })
+    }
+
+    fn pool(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("资金池名称", "a pool name")?;
+        self.expect(Tok::LBrace, "写作 pool 名称 { clauses [..] budget 金额 pro_rata }", "write pool Name { clauses [..] budget amount pro_rata }")?;
+        let mut fields = Vec::new();
+        let close = loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                break self.bump().span;
+            }
+            let key = self.ident("`clauses`、`budget`、`pro_rata` 或 `by`", "`clauses`, `budget`, `pro_rata` or `by`")?;
+            let f = match key.name.as_str() {
+                "clauses" => PoolField::Clauses(self.ident_list()?),
+                "budget" => PoolField::Budget(self.expr()?),
+                "pro_rata" => PoolField::ProRata,
+                "by" => {
+                    if !self.eat_word("score") {
+                        return Err(self.unexpected("`score`", "`score`", "按排名分配写作 by score 表达式 desc", "write by score expr desc"));
+                    }
+                    PoolField::ByScore(self.sort_key()?)
+                }
+                other => {
+                    return Err(Diag::new(
+                        "E0203",
+                        key.span,
+                        format!("pool 中未知的字段 `{other}`"),
+                        format!("unknown pool field `{other}`"),
+                        "可用字段：clauses、budget、pro_rata、by score",
+                        "fields: clauses, budget, pro_rata, by score",
+                    ))
+                }
+            };
+            fields.push((f, key.span.to(self.prev_span())));
+        };
+        Ok(ItemKind::Pool { name, fields, close })
+    }
+
+    fn test(&mut self) -> PResult<ItemKind> {
+        let (name, name_span) = self.string("测试名称（带引号）", "a quoted test name")?;
+        self.expect(Tok::LBrace, "测试内容写在花括号中", "a test body goes in braces")?;
+        let mut stmts = Vec::new();
+        let close = loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                break self.bump().span;
+            }
+            let key = self.ident("`period`、`firm` 或 `expect`", "`period`, `firm` or `expect`")?;
+            match key.name.as_str() {
+                "period" => {
+                    let (y, s) = self.year()?;
+                    stmts.push(TestStmt::Period(y, key.span.to(s)));
+                }
+                "firm" => stmts.push(TestStmt::Firm(self.firm()?)),
+                "expect" => {
+                    let firm = self.ident("企业名称", "a firm label")?;
+                    self.expect(Tok::Dot, "写作 expect 企业.条款 = 金额", "write expect firm.clause = amount")?;
+                    let clause = self.ident("条款名称或 total", "a clause name or total")?;
+                    let tranche = if self.eat(&Tok::Dot) { Some(self.ident("分期名称", "a tranche name")?) } else { None };
+                    self.expect(Tok::Assign, "写作 expect 企业.条款 = 金额", "write expect firm.clause = amount")?;
+                    let amount = self.expr()?;
+                    let because = if self.eat_word("because") { Some(self.ident("原因（条件或规则名称）", "a reason (condition or rule name)")?) } else { None };
+                    stmts.push(TestStmt::Expect(ExpectAst { span: key.span.to(self.prev_span()), firm, clause, tranche, amount, because }));
+                }
+                other => {
+                    return Err(Diag::new(
+                        "E0203",
+                        key.span,
+                        format!("测试中未知的语句 `{other}`"),
+                        format!("unknown test statement `{other}`"),
+                        "可用：period、firm、expect",
+                        "statements: period, firm, expect",
+                    ))
+                }
+            }
+        };
+        Ok(ItemKind::Test(TestAst { name, name_span, stmts, close }))
+    }
+
+    fn firm(&mut self) -> PResult<FirmAst> {
+        let label = self.ident("企业名称", "a firm label")?;
+        let id = if let Tok::Str(_) = self.peek() { Some(self.string("", "")?) } else { None };
+        self.expect(Tok::LBrace, "企业数据写在花括号中", "firm data goes in braces")?;
+        let mut stmts = Vec::new();
+        let close = loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                break self.bump().span;
+            }
+            let name = self.ident("事实名称或 awarded", "a fact name or awarded")?;
+            if name.name == "awarded" && !matches!(self.peek(), Tok::Assign) {
+                let clause = self.ident("条款名称", "a clause name")?;
+                let tranche = if self.eat(&Tok::Dot) { Some(self.ident("分期名称", "a tranche name")?) } else { None };
+                let (period, _) = self.year()?;
+                self.expect(Tok::Assign, "写作 awarded 条款 年份 = 金额", "write awarded clause year = amount")?;
+                let amount = self.expr()?;
+                stmts.push(FirmStmt::Awarded { span: name.span.to(amount.span), clause, tranche, period, amount });
+                continue;
+            }
+            self.expect(Tok::Assign, "写作 事实 = 值", "write fact = value")?;
+            let value = self.data_value()?;
+            stmts.push(FirmStmt::Fact { span: name.span.to(self.prev_span()), name, value });
+        };
+        Ok(FirmAst { label, id, stmts, close })
+    }
+
+    fn data_value(&mut self) -> PResult<DataValue> {
+        match self.peek() {
+            Tok::LBrace => {
+                self.bump();
+                let mut out = Vec::new();
+                while !self.eat(&Tok::RBrace) {
+                    let s = self.span();
+                    let key = match self.peek().clone() {
+                        Tok::Month(y, m) => {
+                            self.bump();
+                            PeriodKey::Month(y, m)
+                        }
+                        _ => PeriodKey::Year(self.year()?.0),
+                    };
+                    self.expect(Tok::Colon, "写作 {2022: 90亿, 2023: 120亿}", "write {2022: 90亿, 2023: 120亿}")?;
+                    let e = self.expr()?;
+                    out.push((key, e.clone(), s.to(e.span)));
+                    if !self.eat(&Tok::Comma) {
+                        self.expect(Tok::RBrace, "各期之间用逗号分隔，以 } 结束", "separate periods with commas, close with }")?;
+                        break;
+                    }
+                }
+                Ok(DataValue::Periods(out))
+            }
+            Tok::LBracket if matches!(self.peek_at(1), Tok::Date(_) | Tok::RBracket) => {
+                self.bump();
+                let mut out = Vec::new();
+                while !self.eat(&Tok::RBracket) {
+                    let (date, s) = self.date()?;
+                    let until = if self.eat(&Tok::DotDot) { Some(self.date()?.0) } else { None };
+                    let value = if self.eat(&Tok::Colon) { Some(self.ident("事件值", "an event value")?) } else { None };
+                    out.push(EventAst { date, until, value, span: s.to(self.prev_span()) });
+                    if !self.eat(&Tok::Comma) {
+                        self.expect(Tok::RBracket, "事件之间用逗号分隔，以 ] 结束", "separate events with commas, close with ]")?;
+                        break;
+                    }
+                }
+                Ok(DataValue::Events(out))
+            }
+            _ => Ok(DataValue::Scalar(self.expr()?)),
+        }
+    }
+
+    // ---- expressions ----
+
+    pub fn expr(&mut self) -> PResult<Expr> {
+        self.binary(1)
+    }
+
+    fn binop(&self) -> Option<BinOpAst> {
+        Some(match self.peek() {
+            Tok::Ident(w) if w == "or" => BinOpAst::Or,
+            Tok::Ident(w) if w == "and" => BinOpAst::And,
+            Tok::Ge => BinOpAst::Ge,
+            Tok::Gt => BinOpAst::Gt,
+            Tok::Le => BinOpAst::Le,
+            Tok::Lt => BinOpAst::Lt,
+            Tok::Assign => BinOpAst::Eq,
+            Tok::Ne => BinOpAst::Ne,
+            Tok::Coalesce => BinOpAst::Coalesce,
+            Tok::Plus => BinOpAst::Add,
+            Tok::Minus => BinOpAst::Sub,
+            Tok::Star => BinOpAst::Mul,
+            Tok::Slash => BinOpAst::Div,
+            _ => return None,
+        })
+    }
+
+    fn binary(&mut self, min: u8) -> PResult<Expr> {
+        let mut lhs = if min <= 3 && self.is_word("not") {
+            let s = self.bump().span;
+            let e = self.binary(3)?;
+            Expr { span: s.to(e.span), kind: ExprKind::Unary(UnOp::Not, Box::new(e)) }
+        } else {
+            self.unary()?
+        };
+        loop {
+            // `x in [..]` / `x not in [..]` bind like comparisons.
+            if min <= 4 && (self.is_word("in") || (self.is_word("not") && matches!(self.peek_at(1), Tok::Ident(w) if w == "in"))) {
+                let negated = self.eat_word("not");
+                self.bump();
+                self.expect(Tok::LBracket, "写作 x in [值1, 值2]", "write x in [a, b]")?;
+                let mut list = Vec::new();
+                while !self.eat(&Tok::RBracket) {
+                    list.push(self.expr()?);
+                    if !self.eat(&Tok::Comma) {
+                        self.expect(Tok::RBracket, "值之间用逗号分隔，以 ] 结束", "separate values with commas, close with ]")?;
+                        break;
+                    }
+                }
+                let span = lhs.span.to(self.prev_span());
+                lhs = Expr { span, kind: ExprKind::In { subject: Box::new(lhs), list, negated } };
+                continue;
+            }
+            let Some(op) = self.binop() else { break };
+            let p = op.prec();
+            if p < min {
+                break;
+            }
+            self.bump();
+            if matches!(self.peek(), Tok::Eof | Tok::RBrace) || (self.toks[self.pos].newline_before && self.binop().is_some()) {
+                return Err(self.unexpected(
+                    &format!(" `{}` 右侧的表达式", op.symbol()),
+                    &format!("an expression after `{}`", op.symbol()),
+                    "运算符两侧都需要值",
+                    "an operator needs a value on both sides",
+                ));
+            }
+            // Comparisons do not chain: a < b < c is an error.
+            let next_min = if p == 4 { 5 } else { p + 1 };
+            let rhs = self.binary(next_min)?;
+            let span = lhs.span.to(rhs.span);
+            lhs = Expr { span, kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)) };
+            if p == 4 && matches!(self.binop(), Some(o) if o.prec() == 4) {
+                return Err(Diag::new(
+                    "E0205",
+                    self.span(),
+                    "比较运算不能连写",
+                    "comparisons cannot be chained",
+                    "用 and 连接两个比较，例如 a >= 1 and a < 5",
+                    "join two comparisons with and, e.g. a >= 1 and a < 5",
+                ));
+            }
+        }
+        Ok(lhs)
+    }
+
+    fn unary(&mut self) -> PResult<Expr> {
+        if matches!(self.peek(), Tok::Minus) {
+            let s = self.bump().span;
+            let e = self.unary()?;
+            return Ok(Expr { span: s.to(e.span), kind: ExprKind::Unary(UnOp::Neg, Box::new(e)) });
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> PResult<Expr> {
+        let t = self.toks[self.pos].clone();
+        let span = t.span;
+        let kind = match t.tok {
+            Tok::Num { text, unit, value, yuan_suffix } => {
+                self.bump();
+                ExprKind::Num { text, unit, value, yuan_suffix }
+            }
+            Tok::Date(d) => {
+                self.bump();
+                ExprKind::Date(d)
+            }
+            Tok::LParen => {
+                self.bump();
+                let e = self.expr()?;
+                self.expect(Tok::RParen, "括号不匹配：缺少 )", "unbalanced parentheses: missing )")?;
+                ExprKind::Paren(Box::new(e))
+            }
+            Tok::LBracket => {
+                self.bump();
+                let mut list = Vec::new();
+                while !self.eat(&Tok::RBracket) {
+                    list.push(self.expr()?);
+                    if !self.eat(&Tok::Comma) {
+                        self.expect(Tok::RBracket, "值之间用逗号分隔，以 ] 结束", "separate values with commas, close with ]")?;
+                        break;
+                    }
+                }
+                ExprKind::List(list)
+            }
+            Tok::Ident(w) if w == "true" || w == "false" => {
+                self.bump();
+                ExprKind::Bool(w == "true")
+            }
+            Tok::Ident(w) if w == "if" => {
+                self.bump();
+                let c = self.expr()?;
+                if !self.eat_word("then") {
+                    return Err(self.unexpected("`then`", "`then`", "写作 if 条件 then 值 else 值", "write if cond then a else b"));
+                }
+                let a = self.expr()?;
+                if !self.eat_word("else") {
+                    return Err(self.unexpected("`else`", "`else`", "if 必须有 else 分支", "if needs an else branch"));
+                }
+                let b = self.expr()?;
+                let span = span.to(b.span);
+                return Ok(Expr { span, kind: ExprKind::If(Box::new(c), Box::new(a), Box::new(b)) });
+            }
+            Tok::Ident(w) if w == "tiers" => {
+                self.bump();
+                let subject = self.binary(6)?;
+                let (arms, close) = self.tier_arms()?;
+                return Ok(Expr { span: span.to(close), kind: ExprKind::Tiers { subject: Box::new(subject), arms } });
+            }
+            Tok::Ident(w) => {
+                let id = Ident { name: w, span };
+                self.bump();
+                if matches!(self.peek(), Tok::LParen) && !self.toks[self.pos].newline_before {
+                    self.bump();
+                    let mut args = Vec::new();
+                    while !self.eat(&Tok::RParen) {
+                        args.push(self.expr()?);
+                        if !self.eat(&Tok::Comma) {
+                            self.expect(Tok::RParen, "参数之间用逗号分隔，以 ) 结束", "separate arguments with commas, close with )")?;
+                            break;
+                        }
+                    }
+                    let span = span.to(self.prev_span());
+                    return Ok(Expr { span, kind: ExprKind::Call { func: id, args } });
+                }
+                ExprKind::Name(id)
+            }
+            _ => {
+                return Err(self.unexpected(
+                    "表达式",
+                    "an expression",
+                    "表达式可以是数值（1000万、3%）、日期、名称或函数调用",
+                    "an expression is a number (1000万, 3%), a date, a name or a call",
+                ))
+            }
+        };
+        Ok(Expr { kind, span: span.to(self.prev_span()) })
+    }
+}
