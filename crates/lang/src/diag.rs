@@ -1,9 +1,8 @@
 //! Diagnostics in the style of rustc: `file:line:col`, the source line with a caret, a hint —
-//! in Chinese or English. Rendering goes through miette's graphical handler.
+//! in Chinese or English.
 
 use std::fmt::Write as _;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report, Severity};
 use unicode_width::UnicodeWidthStr;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -106,7 +105,7 @@ impl SourceMap {
         huiqi_ir::Origin { file: self.path(span).to_string(), line, col }
     }
 
-    /// Renders one diagnostic: a greppable first line, then miette's source snippet with a caret.
+    /// Renders one diagnostic: a greppable `file:line:col` first line, the source line, a caret, a hint.
     pub fn render(&self, d: &Diag, lang: Lang, color: bool) -> String {
         let (line, col) = self.line_col(d.span);
         let (level, hint_word) = match (d.warning, lang) {
@@ -117,27 +116,19 @@ impl SourceMap {
         };
         let mut out = String::new();
         let _ = writeln!(out, "{}:{}:{}: {}[{}]: {}", self.path(d.span), line, col, level, d.code, d.msg(lang));
-        let (path, src) = &self.files[d.span.file as usize];
-        let len = (d.span.end.saturating_sub(d.span.start)).max(1) as usize;
-        let start = (d.span.start as usize).min(src.len());
-        let len = len.min(src.len().saturating_sub(start)).max(if start < src.len() { 1 } else { 0 });
-        let diag = MietteDiagnostic::new(d.msg(lang).to_string())
-            .with_code(d.code)
-            .with_severity(if d.warning { Severity::Warning } else { Severity::Error })
-            .with_help(format!("{hint_word}: {}", d.hint(lang)))
-            .with_labels(vec![LabeledSpan::at(start..start + len, "")]);
-        let report = Report::new(diag).with_source_code(NamedSource::new(path.clone(), src.clone()));
-        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
-        let mut body = String::new();
-        if handler.render_report(&mut body, report.as_ref()).is_ok() {
-            out.push_str(&body);
-        } else {
-            // Fallback: plain caret rendering.
-            let text = src.lines().nth(line as usize - 1).unwrap_or("");
-            let pad = UnicodeWidthStr::width(text.chars().take(col as usize - 1).collect::<String>().as_str());
-            let _ = writeln!(out, "  | {text}\n  | {}^\n  = {hint_word}: {}", " ".repeat(pad), d.hint(lang));
-        }
+        // The source line with a caret under the span (display width aware: CJK is 2 columns).
+        let src = &self.files[d.span.file as usize].1;
+        let text = src.lines().nth(line as usize - 1).unwrap_or("");
+        let before: String = text.chars().take(col as usize - 1).collect();
+        let pad = UnicodeWidthStr::width(before.as_str());
+        let on_line = self.text(d.span).lines().next().unwrap_or("");
+        let marks = UnicodeWidthStr::width(on_line).max(1);
+        let gutter = line.to_string().len();
+        let (blue, red, reset) = if color { ("\x1b[34m", if d.warning { "\x1b[33m" } else { "\x1b[31m" }, "\x1b[0m") } else { ("", "", "") };
+        let _ = writeln!(out, "{blue}{:gutter$} |{reset}", "");
+        let _ = writeln!(out, "{blue}{line} |{reset} {text}");
+        let _ = writeln!(out, "{blue}{:gutter$} |{reset} {}{red}{}{reset}", "", " ".repeat(pad), "^".repeat(marks));
+        let _ = writeln!(out, "{blue}{:gutter$} ={reset} {hint_word}: {}", "", d.hint(lang));
         out
     }
 }

@@ -12,6 +12,8 @@ struct Printer<'a> {
     indent: usize,
     comments: &'a [Comment],
     ci: usize,
+    /// Source offset of the last thing printed, for blank-line preservation.
+    last: u32,
 }
 
 fn quote(s: &str) -> String {
@@ -142,38 +144,39 @@ impl<'a> Printer<'a> {
         "  ".repeat(self.indent)
     }
 
+    /// Keeps one blank line where the source had one or more since the last thing printed.
+    fn blank_before(&mut self, start: u32) {
+        let (a, b) = ((self.last as usize).min(self.src.len()), (start as usize).min(self.src.len()));
+        if a < b && self.src[a..b].matches('\n').count() >= 2 && !self.out.is_empty() && !self.out.ends_with("{\n") && !self.out.ends_with("\n\n") {
+            self.out.push('\n');
+        }
+    }
+
     /// Emits comments that start before `upto`.
     fn comments_before(&mut self, upto: u32) {
         while self.ci < self.comments.len() && self.comments[self.ci].span.start < upto {
             let c = &self.comments[self.ci];
-            if c.trailing && self.out.ends_with('\n') && !self.out.ends_with("\n\n") && !self.out.ends_with("{\n") || (c.trailing && self.out.ends_with("{\n")) {
+            let (start, end, trailing) = (c.span.start, c.span.end, c.trailing);
+            if trailing && self.out.ends_with('\n') {
                 self.out.pop();
                 self.out.push_str("  ");
-                self.out.push_str(&c.text);
+                self.out.push_str(&self.comments[self.ci].text.clone());
                 self.out.push('\n');
             } else {
+                self.blank_before(start);
                 let p = self.pad();
                 self.out.push_str(&p);
-                self.out.push_str(&c.text);
+                self.out.push_str(&self.comments[self.ci].text.clone());
                 self.out.push('\n');
             }
+            self.last = end;
             self.ci += 1;
         }
     }
 
-    fn blank_before(&mut self, start: u32, prev_end: Option<u32>) {
-        if let Some(pe) = prev_end {
-            let between = &self.src[(pe as usize).min(self.src.len())..(start as usize).min(self.src.len())];
-            let first_code_or_comment = between.find('#').unwrap_or(between.len());
-            if between[..first_code_or_comment].matches('\n').count() >= 2 && !self.out.ends_with("{\n") && !self.out.ends_with("\n\n") {
-                self.out.push('\n');
-            }
-        }
-    }
-
-    fn line(&mut self, start: u32, prev_end: Option<u32>, text: &str) {
-        self.blank_before(start, prev_end);
+    fn line(&mut self, start: u32, end: u32, text: &str) {
         self.comments_before(start);
+        self.blank_before(start);
         let p = self.pad();
         for (i, l) in text.lines().enumerate() {
             if i == 0 {
@@ -182,10 +185,11 @@ impl<'a> Printer<'a> {
             self.out.push_str(l);
             self.out.push('\n');
         }
+        self.last = end;
     }
 
-    fn open(&mut self, start: u32, prev_end: Option<u32>, head: &str) {
-        self.line(start, prev_end, &format!("{head} {{"));
+    fn open(&mut self, start: u32, head: &str) {
+        self.line(start, start, &format!("{head} {{"));
         self.indent += 1;
     }
 
@@ -195,39 +199,36 @@ impl<'a> Printer<'a> {
         let p = self.pad();
         self.out.push_str(&p);
         self.out.push_str("}\n");
+        self.last = close_start + 1;
     }
 
     fn stmts(&mut self, stmts: &[Stmt]) {
-        let mut prev: Option<u32> = None;
         for st in stmts {
             let s = st.span.start;
             match &st.kind {
-                StmtKind::Ref(r) => self.line(s, prev, &format!("ref {}", quote(r))),
-                StmtKind::Text(t) => self.line(s, prev, &format!("text {}", quote(t))),
-                StmtKind::Effective(w) => self.line(s, prev, &format!("effective {} .. {}", w.from, w.to)),
-                StmtKind::Let(ne) => self.line(s, prev, &format!("let {} = {}", ne.name.name, self.expr_at(&ne.expr))),
-                StmtKind::Require(ne) => self.line(s, prev, &format!("require {}: {}", ne.name.name, self.expr_at(&ne.expr))),
-                StmtKind::Amount(e) => self.line(s, prev, &format!("amount {}", self.expr_at(e))),
-                StmtKind::Cap(e) => self.line(s, prev, &format!("cap {}", expr(e))),
-                StmtKind::TotalCap(e) => self.line(s, prev, &format!("total cap {}", expr(e))),
+                StmtKind::Ref(r) => self.line(s, st.span.end, &format!("ref {}", quote(r))),
+                StmtKind::Text(t) => self.line(s, st.span.end, &format!("text {}", quote(t))),
+                StmtKind::Effective(w) => self.line(s, st.span.end, &format!("effective {} .. {}", w.from, w.to)),
+                StmtKind::Let(ne) => self.line(s, st.span.end, &format!("let {} = {}", ne.name.name, self.expr_at(&ne.expr))),
+                StmtKind::Require(ne) => self.line(s, st.span.end, &format!("require {}: {}", ne.name.name, self.expr_at(&ne.expr))),
+                StmtKind::Amount(e) => self.line(s, st.span.end, &format!("amount {}", self.expr_at(e))),
+                StmtKind::Cap(e) => self.line(s, st.span.end, &format!("cap {}", expr(e))),
+                StmtKind::TotalCap(e) => self.line(s, st.span.end, &format!("total cap {}", expr(e))),
                 StmtKind::Tranche(t) => {
-                    self.open(s, prev, &format!("tranche {}", t.name.name));
+                    self.open(s, &format!("tranche {}", t.name.name));
                     self.stmts(&t.stmts);
                     self.close(t.close.start);
                 }
                 StmtKind::Schedule(sc) => {
-                    self.open(s, prev, &format!("schedule {} {}", sc.fact.name, sc.mode.name));
+                    self.open(s, &format!("schedule {} {}", sc.fact.name, sc.mode.name));
                     let w = sc.stages.iter().map(|(n, _, _)| UnicodeWidthStr::width(n.name.as_str())).max().unwrap_or(0);
-                    let mut p2 = None;
                     for (n, e, sp) in &sc.stages {
                         let pad = " ".repeat(w - UnicodeWidthStr::width(n.name.as_str()));
-                        self.line(sp.start, p2, &format!("{}{pad} => {}", n.name, expr(e)));
-                        p2 = Some(sp.end);
+                        self.line(sp.start, sp.end, &format!("{}{pad} => {}", n.name, expr(e)));
                     }
                     self.close(sc.close.start);
                 }
             }
-            prev = Some(st.span.end);
         }
     }
 
@@ -239,10 +240,8 @@ impl<'a> Printer<'a> {
 
     fn arms(&mut self, arms: &[TierArmAst]) {
         let lines = arm_lines(arms, 0);
-        let mut prev = None;
         for (a, l) in arms.iter().zip(lines) {
-            self.line(a.span.start, prev, &l);
-            prev = Some(a.span.end);
+            self.line(a.span.start, a.span.end, &l);
         }
     }
 
@@ -282,29 +281,24 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn item(&mut self, it: &Item, prev_end: Option<u32>) {
+    fn item(&mut self, it: &Item) {
         let s = it.span.start;
-        if prev_end.is_some() && !self.out.ends_with("\n\n") {
-            self.out.push('\n');
-        }
         match &it.kind {
             ItemKind::Policy(p) => {
-                self.open(s, None, &format!("policy {}", p.name.name));
-                let mut prev = None;
+                self.open(s, &format!("policy {}", p.name.name));
                 for (f, sp) in &p.fields {
                     let text = match f {
                         HeaderField::Text { key, value } => format!("{} {}", key.name, quote(value)),
                         HeaderField::Effective(w) => format!("effective {} .. {}", w.from, w.to),
                         HeaderField::Rounding(id) => format!("rounding {}", id.name),
                     };
-                    self.line(sp.start, prev, &text);
-                    prev = Some(sp.end);
+                    self.line(sp.start, sp.end, &text);
                 }
                 self.close(it.span.end - 1);
             }
             ItemKind::Enum { name, variants } => {
                 let vs: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-                self.line(s, None, &format!("enum {} {{ {} }}", name.name, vs.join(", ")));
+                self.line(s, it.span.end, &format!("enum {} {{ {} }}", name.name, vs.join(", ")));
             }
             ItemKind::Fact(f) => {
                 let ty = match (f.kind.as_str(), &f.ty) {
@@ -316,24 +310,22 @@ impl<'a> Printer<'a> {
                 };
                 let fields: Vec<String> = f.fields.iter().map(|(k, v, _)| format!("{} {}", k.name, quote(v))).collect();
                 let body = if fields.is_empty() { String::new() } else { format!(" {{ {} }}", fields.join(" ")) };
-                self.line(s, None, &format!("fact {}: {ty}{body}", f.name.name));
+                self.line(s, it.span.end, &format!("fact {}: {ty}{body}", f.name.name));
             }
             ItemKind::Param(p) => {
-                self.open(s, None, &format!("param {}: {}", p.name.name, p.ty.name));
-                let mut prev = None;
+                self.open(s, &format!("param {}: {}", p.name.name, p.ty.name));
                 for (d, e, sp) in &p.values {
-                    self.line(sp.start, prev, &format!("{d}: {}", expr(e)));
-                    prev = Some(sp.end);
+                    self.line(sp.start, sp.end, &format!("{d}: {}", expr(e)));
                 }
                 self.close(it.span.end - 1);
             }
             ItemKind::Table(t) => {
-                self.open(s, None, &format!("table {}: {}", t.name.name, t.ty.name));
+                self.open(s, &format!("table {}: {}", t.name.name, t.ty.name));
                 self.arms(&t.arms);
                 self.close(t.close.start);
             }
             ItemKind::Clause(c) => {
-                self.open(s, None, &format!("clause {}", c.name.name));
+                self.open(s, &format!("clause {}", c.name.name));
                 self.stmts(&c.stmts);
                 self.close(c.close.start);
             }
@@ -342,11 +334,10 @@ impl<'a> Printer<'a> {
                 if let Some(o) = only {
                     l.push_str(&format!(" for {}", Self::names(o)));
                 }
-                self.line(s, None, &l);
+                self.line(s, it.span.end, &l);
             }
             ItemKind::Select { name, fields, close } => {
-                self.open(s, None, &format!("select {}", name.name));
-                let mut prev = None;
+                self.open(s, &format!("select {}", name.name));
                 for (f, sp) in fields {
                     let text = match f {
                         SelectField::Clause(id) => format!("clause {}", id.name),
@@ -354,15 +345,13 @@ impl<'a> Printer<'a> {
                         SelectField::Top(e) => format!("top {}", expr(e)),
                         SelectField::Tie(keys) => format!("tie {}", keys.iter().map(sort_key).collect::<Vec<_>>().join(", ")),
                     };
-                    self.line(sp.start, prev, &text);
-                    prev = Some(sp.end);
+                    self.line(sp.start, sp.end, &text);
                 }
                 self.close(close.start);
             }
-            ItemKind::Exclusive { name, clauses } => self.line(s, None, &format!("exclusive {} {}", name.name, Self::names(clauses))),
+            ItemKind::Exclusive { name, clauses } => self.line(s, it.span.end, &format!("exclusive {} {}", name.name, Self::names(clauses))),
             ItemKind::Pool { name, fields, close } => {
-                self.open(s, None, &format!("pool {}", name.name));
-                let mut prev = None;
+                self.open(s, &format!("pool {}", name.name));
                 for (f, sp) in fields {
                     let text = match f {
                         PoolField::Clauses(ids) => format!("clauses {}", Self::names(ids)),
@@ -370,8 +359,7 @@ impl<'a> Printer<'a> {
                         PoolField::ProRata => "pro_rata".into(),
                         PoolField::ByScore(k) => format!("by score {}", sort_key(k)),
                     };
-                    self.line(sp.start, prev, &text);
-                    prev = Some(sp.end);
+                    self.line(sp.start, sp.end, &text);
                 }
                 self.close(close.start);
             }
@@ -380,45 +368,38 @@ impl<'a> Printer<'a> {
                 if !priority.is_empty() {
                     l.push_str(&format!(" priority {}", Self::names(priority)));
                 }
-                self.line(s, None, &l);
+                self.line(s, it.span.end, &l);
             }
             ItemKind::Test(t) => {
-                self.open(s, None, &format!("test {}", quote(&t.name)));
-                let mut prev: Option<u32> = None;
+                self.open(s, &format!("test {}", quote(&t.name)));
                 for st in &t.stmts {
                     match st {
                         TestStmt::Period(y, sp) => {
-                            self.line(sp.start, prev, &format!("period {y}"));
-                            prev = Some(sp.end);
+                            self.line(sp.start, sp.end, &format!("period {y}"));
                         }
                         TestStmt::Firm(f) => {
                             let head = match &f.id {
                                 Some((code, _)) => format!("firm {} {}", f.label.name, quote(code)),
                                 None => format!("firm {}", f.label.name),
                             };
-                            self.open(f.label.span.start, prev, &head);
-                            let mut p2 = None;
+                            self.open(f.label.span.start, &head);
                             for fs in &f.stmts {
                                 match fs {
                                     FirmStmt::Fact { name, value, span } => {
-                                        self.line(span.start, p2, &format!("{} = {}", name.name, Self::data(value)));
-                                        p2 = Some(span.end);
+                                        self.line(span.start, span.end, &format!("{} = {}", name.name, Self::data(value)));
                                     }
                                     FirmStmt::Awarded { clause, tranche, period, amount, span } => {
                                         let tr = tranche.as_ref().map(|t| format!(".{}", t.name)).unwrap_or_default();
-                                        self.line(span.start, p2, &format!("awarded {}{tr} {period} = {}", clause.name, expr(amount)));
-                                        p2 = Some(span.end);
+                                        self.line(span.start, span.end, &format!("awarded {}{tr} {period} = {}", clause.name, expr(amount)));
                                     }
                                 }
                             }
                             self.close(f.close.start);
-                            prev = Some(f.close.end);
                         }
                         TestStmt::Expect(e) => {
                             let tr = e.tranche.as_ref().map(|t| format!(".{}", t.name)).unwrap_or_default();
                             let because = e.because.as_ref().map(|b| format!(" because {}", b.name)).unwrap_or_default();
-                            self.line(e.span.start, prev, &format!("expect {}.{}{tr} = {}{because}", e.firm.name, e.clause.name, expr(&e.amount)));
-                            prev = Some(e.span.end);
+                            self.line(e.span.start, e.span.end, &format!("expect {}.{}{tr} = {}{because}", e.firm.name, e.clause.name, expr(&e.amount)));
                         }
                     }
                 }
@@ -434,20 +415,9 @@ fn sort_key(k: &SortKey) -> String {
 
 /// Formats a parsed file back to canonical source.
 pub fn format_file(file: &File, src: &str) -> String {
-    let mut p = Printer { src, out: String::new(), indent: 0, comments: &file.comments, ci: 0 };
-    let mut prev_end = None;
+    let mut p = Printer { src, out: String::new(), indent: 0, comments: &file.comments, ci: 0, last: 0 };
     for it in &file.items {
-        // Comments between items belong to the next item; keep one blank line before them.
-        if prev_end.is_some() && p.ci < p.comments.len() && p.comments[p.ci].span.start < it.span.start && !p.comments[p.ci].trailing {
-            if !p.out.ends_with("\n\n") {
-                p.out.push('\n');
-            }
-            p.comments_before(it.span.start);
-            p.item(it, None);
-        } else {
-            p.item(it, prev_end);
-        }
-        prev_end = Some(it.span.end);
+        p.item(it);
     }
     p.comments_before(u32::MAX);
     p.out

@@ -8,6 +8,8 @@ use crate::lexer::{lex, Tok, Token};
 pub struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    /// Spans of `{` not yet closed: an unexpected end of file points at the innermost one.
+    open: Vec<crate::diag::Span>,
 }
 
 type PResult<T> = Result<T, Diag>;
@@ -36,7 +38,7 @@ fn near(word: &str, options: &[&str]) -> Option<String> {
 
 pub fn parse_file(file: u32, src: &str) -> PResult<File> {
     let lexed = lex(file, src)?;
-    let mut p = Parser { toks: lexed.tokens, pos: 0 };
+    let mut p = Parser { toks: lexed.tokens, pos: 0, open: vec![] };
     let mut items = Vec::new();
     while !p.at_eof() {
         items.push(p.item()?);
@@ -47,7 +49,7 @@ pub fn parse_file(file: u32, src: &str) -> PResult<File> {
 /// Parses a standalone expression (used by firm files: `"80亿"`).
 pub fn parse_expr(src: &str) -> PResult<Expr> {
     let lexed = lex(u32::MAX, src)?;
-    let mut p = Parser { toks: lexed.tokens, pos: 0 };
+    let mut p = Parser { toks: lexed.tokens, pos: 0, open: vec![] };
     let e = p.expr()?;
     if !p.at_eof() {
         return Err(p.unexpected("表达式结束", "end of expression", "删除多余的内容", "remove what follows"));
@@ -73,6 +75,13 @@ impl Parser {
     }
     fn bump(&mut self) -> Token {
         let t = self.toks[self.pos].clone();
+        match t.tok {
+            Tok::LBrace => self.open.push(t.span),
+            Tok::RBrace => {
+                self.open.pop();
+            }
+            _ => {}
+        }
         if self.pos < self.toks.len() - 1 {
             self.pos += 1;
         }
@@ -99,6 +108,18 @@ impl Parser {
     }
 
     fn unexpected(&self, want_zh: &str, want_en: &str, hint_zh: &str, hint_en: &str) -> Diag {
+        if self.at_eof() {
+            if let Some(open) = self.open.last() {
+                return Diag::new(
+                    "E0206",
+                    *open,
+                    "这个 { 没有配对的 }，文件就结束了",
+                    "this { is never closed before the end of the file",
+                    "在块的末尾补上 }",
+                    "add the missing } at the end of the block",
+                );
+            }
+        }
         let found = self.peek().describe();
         let found_zh = if self.at_eof() { "文件结尾".to_string() } else { found.clone() };
         Diag::new(

@@ -291,12 +291,15 @@ pub fn check(files: &[ast::File], sm: &SourceMap) -> Result<(Program, Vec<Diag>)
                     }
                 }
                 let missing = |c: &mut Checker, what: &str| c.diags.push(err("E0312", *close, format!("select 缺少 {what}"), format!("select lacks {what}"), "select 须有 clause、score、top", "a select needs clause, score and top"));
-                if clause.is_none() {
-                    missing(&mut c, "clause");
-                } else if score.is_none() {
-                    missing(&mut c, "score");
-                } else if top.is_none() {
-                    missing(&mut c, "top");
+                let has = |k: fn(&ast::SelectField) -> bool| fields.iter().any(|(f, _)| k(f));
+                if clause.is_none() || score.is_none() || top.is_none() {
+                    if !has(|f| matches!(f, ast::SelectField::Clause(_))) {
+                        missing(&mut c, "clause");
+                    } else if !has(|f| matches!(f, ast::SelectField::Score(_))) {
+                        missing(&mut c, "score");
+                    } else if !has(|f| matches!(f, ast::SelectField::Top(_))) {
+                        missing(&mut c, "top");
+                    }
                 } else {
                     selects.push(Select { name: name.name.clone(), clause: clause.unwrap(), score: score.unwrap(), top: top.unwrap(), tie });
                 }
