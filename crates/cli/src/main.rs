@@ -120,7 +120,12 @@ fn load(o: &Out, path: &Path) -> Option<Loaded> {
         }
         Err((sm, ds)) => {
             o.diags(&sm, &ds);
-            eprintln!("{}: {} {}", path.display(), ds.len(), o.t("个错误", if ds.len() == 1 { "error" } else { "errors" }));
+            eprintln!(
+                "{}: {} {}",
+                path.display(),
+                ds.len(),
+                o.t("个错误", if ds.len() == 1 { "error" } else { "errors" })
+            );
             None
         }
     }
@@ -130,12 +135,20 @@ fn packs(o: &Out, paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
     let mut out = vec![];
     for p in paths {
         if !p.exists() {
-            eprintln!("{}: {}", p.display(), o.t("路径不存在", "no such file or directory"));
+            eprintln!(
+                "{}: {}",
+                p.display(),
+                o.t("路径不存在", "no such file or directory")
+            );
             return Err(ExitCode::from(2));
         }
         match huiqi_lang::find_packs(p) {
             Ok(ps) if ps.is_empty() => {
-                eprintln!("{}: {}", p.display(), o.t("没有找到 .hq 文件", "no .hq files found"));
+                eprintln!(
+                    "{}: {}",
+                    p.display(),
+                    o.t("没有找到 .hq 文件", "no .hq files found")
+                );
                 return Err(ExitCode::from(1));
             }
             Ok(ps) => out.extend(ps),
@@ -185,7 +198,9 @@ fn hq_files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         out.push(p.to_path_buf());
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     entries.sort();
     for e in entries {
         if e.is_dir() {
@@ -238,7 +253,17 @@ fn cmd_fmt(o: &Out, paths: &[PathBuf], check: bool) -> ExitCode {
             }
         }
     }
-    println!("{} {}, {} {}", files.len(), o.t("个文件", "files"), changed, if check { o.t("个需要格式化", "need formatting") } else { o.t("个已改写", "rewritten") });
+    println!(
+        "{} {}, {} {}",
+        files.len(),
+        o.t("个文件", "files"),
+        changed,
+        if check {
+            o.t("个需要格式化", "need formatting")
+        } else {
+            o.t("个已改写", "rewritten")
+        }
+    );
     if errors > 0 || (check && changed > 0) {
         ExitCode::from(1)
     } else {
@@ -259,9 +284,23 @@ fn cmd_test(o: &Out, paths: &[PathBuf], filter: Option<&str>) -> ExitCode {
         };
         let rep = runner::run_tests(&l.program, filter, o.en());
         for f in &rep.failed {
-            println!("{} {} ({}:{})\n{}", o.t("✗ 失败", "✗ FAILED"), f.test, f.origin.file, f.origin.line, f.message);
+            println!(
+                "{} {} ({}:{})\n{}",
+                o.t("✗ 失败", "✗ FAILED"),
+                f.test,
+                f.origin.file,
+                f.origin.line,
+                f.message
+            );
         }
-        println!("{}: {} {}, {} {}", p.display(), rep.passed, o.t("通过", "passed"), rep.failed.len(), o.t("失败", "failed"));
+        println!(
+            "{}: {} {}, {} {}",
+            p.display(),
+            rep.passed,
+            o.t("通过", "passed"),
+            rep.failed.len(),
+            o.t("失败", "failed")
+        );
         passed += rep.passed;
         failed += rep.failed.len();
     }
@@ -273,7 +312,14 @@ fn cmd_test(o: &Out, paths: &[PathBuf], filter: Option<&str>) -> ExitCode {
     }
 }
 
-fn explain_one(o: &Out, l: &Loaded, firm_path: &Path, period: Option<i32>, clause: Option<&str>, json: bool) -> ExitCode {
+fn explain_one(
+    o: &Out,
+    l: &Loaded,
+    firm_path: &Path,
+    period: Option<i32>,
+    clause: Option<&str>,
+    json: bool,
+) -> ExitCode {
     let p = &l.program;
     let text = match std::fs::read_to_string(firm_path) {
         Ok(t) => t,
@@ -286,8 +332,18 @@ fn explain_one(o: &Out, l: &Loaded, firm_path: &Path, period: Option<i32>, claus
     let firm = match firmfile::parse_firm(p, &text, is_json) {
         Ok(f) => f,
         Err(e) => {
-            let (msg, hint) = if o.en() { (&e.en, &e.hint_en) } else { (&e.zh, &e.hint_zh) };
-            eprintln!("{}: {}[{}]: {msg}\n  = {}: {hint}", firm_path.display(), o.t("错误", "error"), e.field, o.t("提示", "hint"));
+            let (msg, hint) = if o.en() {
+                (&e.en, &e.hint_en)
+            } else {
+                (&e.zh, &e.hint_zh)
+            };
+            eprintln!(
+                "{}: {}[{}]: {msg}\n  = {}: {hint}",
+                firm_path.display(),
+                o.t("错误", "error"),
+                e.field,
+                o.t("提示", "hint")
+            );
             return ExitCode::from(1);
         }
     };
@@ -302,7 +358,13 @@ fn explain_one(o: &Out, l: &Loaded, firm_path: &Path, period: Option<i32>, claus
     }) {
         Some(y) => y,
         None => {
-            eprintln!("{}", o.t("请用 --period 指定年度（企业数据中没有年度数据）", "give --period (the firm has no yearly data)"));
+            eprintln!(
+                "{}",
+                o.t(
+                    "请用 --period 指定年度（企业数据中没有年度数据）",
+                    "give --period (the firm has no yearly data)"
+                )
+            );
             return ExitCode::from(2);
         }
     };
@@ -311,7 +373,12 @@ fn explain_one(o: &Out, l: &Loaded, firm_path: &Path, period: Option<i32>, claus
             Some(id) => Some(id),
             None => {
                 let names: Vec<&str> = p.clauses.iter().map(|c| c.name.as_str()).collect();
-                eprintln!("{} `{c}`; {}: {}", o.t("未知的条款", "unknown clause"), o.t("可用条款", "clauses"), names.join(", "));
+                eprintln!(
+                    "{} `{c}`; {}: {}",
+                    o.t("未知的条款", "unknown clause"),
+                    o.t("可用条款", "clauses"),
+                    names.join(", ")
+                );
                 return ExitCode::from(2);
             }
         },
@@ -319,9 +386,16 @@ fn explain_one(o: &Out, l: &Loaded, firm_path: &Path, period: Option<i32>, claus
     };
     let outs = evaluate_population(p, std::slice::from_ref(&firm), year, true);
     if json {
-        println!("{}", serde_json::to_string_pretty(&explain::explain_json(p, &firm, &outs[0], year, only)).unwrap());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&explain::explain_json(p, &firm, &outs[0], year, only))
+                .unwrap()
+        );
     } else {
-        print!("{}", explain::explain_text(p, &firm, &outs[0], year, only, o.en()));
+        print!(
+            "{}",
+            explain::explain_text(p, &firm, &outs[0], year, only, o.en())
+        );
         if !p.selects.is_empty() || !p.pools.is_empty() {
             println!(
                 "{}",
@@ -340,7 +414,11 @@ fn cmd_demo(o: &Out, policies: Option<PathBuf>, firms: Option<PathBuf>) -> ExitC
     let policies = policies.unwrap_or_else(|| root.join("policies"));
     let firms = firms.unwrap_or_else(|| root.join("examples/firms"));
     println!("== huiqi demo ==\n");
-    println!("1. {} {}", o.t("检查政策包", "check the policy packs in"), policies.display());
+    println!(
+        "1. {} {}",
+        o.t("检查政策包", "check the policy packs in"),
+        policies.display()
+    );
     if cmd_check(o, std::slice::from_ref(&policies)) != ExitCode::SUCCESS {
         return ExitCode::from(1);
     }
@@ -352,10 +430,22 @@ fn cmd_demo(o: &Out, policies: Option<PathBuf>, firms: Option<PathBuf>) -> ExitC
         Ok(ps) if !ps.is_empty() => ps[0].clone(),
         _ => return ExitCode::from(1),
     };
-    let Some(l) = load(o, &pack) else { return ExitCode::from(1) };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&firms).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml" || x == "json")).collect()).unwrap_or_default();
+    let Some(l) = load(o, &pack) else {
+        return ExitCode::from(1);
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&firms)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml" || x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
     files.sort();
-    println!("\n3. {} ({})", o.t("逐户解释样例企业", "explain the sample firms"), firms.display());
+    println!(
+        "\n3. {} ({})",
+        o.t("逐户解释样例企业", "explain the sample firms"),
+        firms.display()
+    );
     for f in &files {
         println!("\n──────── {} ────────", f.display());
         if explain_one(o, &l, f, None, None, false) != ExitCode::SUCCESS {
@@ -367,12 +457,25 @@ fn cmd_demo(o: &Out, policies: Option<PathBuf>, firms: Option<PathBuf>) -> ExitC
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let o = Out { lang: if matches!(cli.lang, LangArg::En) { Lang::En } else { Lang::Zh }, color: std::io::stderr().is_terminal() };
+    let o = Out {
+        lang: if matches!(cli.lang, LangArg::En) {
+            Lang::En
+        } else {
+            Lang::Zh
+        },
+        color: std::io::stderr().is_terminal(),
+    };
     match cli.cmd {
         Cmd::Check { paths } => cmd_check(&o, &paths),
         Cmd::Fmt { paths, check } => cmd_fmt(&o, &paths, check),
         Cmd::Test { paths, filter } => cmd_test(&o, &paths, filter.as_deref()),
-        Cmd::Explain { pack, firm, period, clause, json } => match load(&o, &pack) {
+        Cmd::Explain {
+            pack,
+            firm,
+            period,
+            clause,
+            json,
+        } => match load(&o, &pack) {
             Some(l) => explain_one(&o, &l, &firm, period, clause.as_deref(), json),
             None => ExitCode::from(1),
         },

@@ -5,15 +5,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn huiqi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_huiqi")).args(args).current_dir(root()).output().expect("run huiqi")
+    Command::new(env!("CARGO_BIN_EXE_huiqi"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run huiqi")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -25,7 +36,10 @@ fn seed_pack_checks_formats_and_passes_its_tests() {
     let o = huiqi(&["test", "policies"]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
-    let line = out.lines().find(|l| l.ends_with(" failed") && l.contains(" passed, ")).expect("summary line");
+    let line = out
+        .lines()
+        .find(|l| l.ends_with(" failed") && l.contains(" passed, "))
+        .expect("summary line");
     let passed: usize = line.split(' ').next().unwrap().parse().unwrap();
     assert!(passed >= 80, "only {passed} tests in the seed pack");
     assert!(line.ends_with(", 0 failed"), "{line}");
@@ -37,7 +51,14 @@ fn a_wrong_expectation_fails_with_a_diff() {
     let src = std::fs::read_to_string(root().join("tests/bad/firm/pack/policy.hq")).unwrap();
     std::fs::write(dir.join("p.hq"), src).unwrap();
     let clause = std::fs::read_to_string(dir.join("p.hq")).unwrap();
-    let name = clause.split("clause ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let name = clause
+        .split("clause ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     std::fs::write(dir.join("t.hq"), format!("test \"故意写错\" {{\n  period 2023\n  firm 甲 {{\n  }}\n  expect 甲.{name} = 1元\n}}\n")).unwrap();
     let o = huiqi(&["test", dir.to_str().unwrap()]);
     let out = text(&o);
@@ -48,7 +69,10 @@ fn a_wrong_expectation_fails_with_a_diff() {
 
 #[test]
 fn explain_says_why_and_why_not() {
-    let firms: Vec<PathBuf> = std::fs::read_dir(root().join("examples/firms")).unwrap().map(|e| e.unwrap().path()).collect();
+    let firms: Vec<PathBuf> = std::fs::read_dir(root().join("examples/firms"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert!(!firms.is_empty());
     for f in &firms {
         let o = huiqi(&["explain", "policies/ningbo", f.to_str().unwrap()]);
@@ -72,13 +96,21 @@ fn tempdir(tag: &str) -> PathBuf {
 #[test]
 fn every_malformed_policy_fails_at_its_line_with_a_hint() {
     let dir = root().join("tests/bad/policy");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "hq")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hq"))
+        .collect();
     files.sort();
     assert!(files.len() >= 30, "the corpus has {} files", files.len());
     let mut problems = vec![];
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap();
-        let want: u32 = src.lines().find_map(|l| l.strip_prefix("# expect-line:")).map(|n| n.trim().parse().unwrap()).expect("expect-line header");
+        let want: u32 = src
+            .lines()
+            .find_map(|l| l.strip_prefix("# expect-line:"))
+            .map(|n| n.trim().parse().unwrap())
+            .expect("expect-line header");
         let name = f.file_name().unwrap().to_str().unwrap();
         let d = tempdir(&format!("bad-{}", name.trim_end_matches(".hq")));
         std::fs::copy(f, d.join(name)).unwrap();
@@ -87,8 +119,15 @@ fn every_malformed_policy_fails_at_its_line_with_a_hint() {
             let out = text(&o);
             let at = format!("{name}:{want}:");
             let hint = if lang == "zh" { "= 提示:" } else { "= hint:" };
-            if o.status.code() != Some(1) || !out.contains(&at) || !out.contains(hint) || out.contains("panicked") {
-                problems.push(format!("{name} [{lang}]: want exit 1 at line {want} with a hint, got {:?}\n{out}", o.status.code()));
+            if o.status.code() != Some(1)
+                || !out.contains(&at)
+                || !out.contains(hint)
+                || out.contains("panicked")
+            {
+                problems.push(format!(
+                    "{name} [{lang}]: want exit 1 at line {want} with a hint, got {:?}\n{out}",
+                    o.status.code()
+                ));
             }
         }
         let _ = std::fs::remove_dir_all(&d);
@@ -99,20 +138,40 @@ fn every_malformed_policy_fails_at_its_line_with_a_hint() {
 #[test]
 fn every_malformed_firm_file_names_the_field() {
     let dir = root().join("tests/bad/firm");
-    let expect: toml::Table = toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
+    let expect: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
     assert!(expect.len() >= 10);
     let mut problems = vec![];
     for (file, want) in &expect {
         let want = want.as_str().unwrap();
         let path = dir.join(file);
-        let o = huiqi(&["explain", "tests/bad/firm/pack", path.to_str().unwrap(), "--period", "2023"]);
+        let o = huiqi(&[
+            "explain",
+            "tests/bad/firm/pack",
+            path.to_str().unwrap(),
+            "--period",
+            "2023",
+        ]);
         let out = text(&o);
-        if o.status.code() != Some(1) || !out.contains(want) || out.contains("panicked") || !out.contains("提示") {
-            problems.push(format!("{file}: want exit 1 naming `{want}`, got {:?}\n{out}", o.status.code()));
+        if o.status.code() != Some(1)
+            || !out.contains(want)
+            || out.contains("panicked")
+            || !out.contains("提示")
+        {
+            problems.push(format!(
+                "{file}: want exit 1 naming `{want}`, got {:?}\n{out}",
+                o.status.code()
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    let o = huiqi(&["explain", "tests/bad/firm/pack", "tests/bad/firm/pack/ok.toml", "--period", "2023"]);
+    let o = huiqi(&[
+        "explain",
+        "tests/bad/firm/pack",
+        "tests/bad/firm/pack/ok.toml",
+        "--period",
+        "2023",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
 }
 

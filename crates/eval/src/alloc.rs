@@ -29,7 +29,11 @@ impl FirmOutcome {
 fn zero_all(c: &mut ClauseOutcome, reason: Reason) {
     for t in &mut c.tranches {
         if !t.amount.is_zero() {
-            t.adjustments.push(Adjustment { reason: reason.clone(), before: t.amount, after: Decimal::ZERO });
+            t.adjustments.push(Adjustment {
+                reason: reason.clone(),
+                before: t.amount,
+                after: Decimal::ZERO,
+            });
         }
         t.amount = Decimal::ZERO;
         if t.reason.is_none() || matches!(t.reason, Some(Reason::ZeroAmount)) {
@@ -56,13 +60,20 @@ fn cmp_values(a: &Value, b: &Value, order: Order) -> Ordering {
 }
 
 /// Evaluates every firm against every clause for `year`, then allocates.
-pub fn evaluate_population(p: &Program, firms: &[Firm], year: i32, explain: bool) -> Vec<FirmOutcome> {
+pub fn evaluate_population(
+    p: &Program,
+    firms: &[Firm],
+    year: i32,
+    explain: bool,
+) -> Vec<FirmOutcome> {
     let mut outs: Vec<FirmOutcome> = firms
         .iter()
         .enumerate()
         .map(|(fi, firm)| {
             let mut excluded_by = vec![];
-            let mut clauses: Vec<ClauseOutcome> = (0..p.clauses.len()).map(|c| eval_clause(p, c, firm, year, explain)).collect();
+            let mut clauses: Vec<ClauseOutcome> = (0..p.clauses.len())
+                .map(|c| eval_clause(p, c, firm, year, explain))
+                .collect();
             for x in &p.excludes {
                 let mut ev = Evaluator::new(p, firm, &[], false);
                 if ev.eval(&x.cond.expr, year) == Value::Bool(true) {
@@ -71,13 +82,19 @@ pub fn evaluate_population(p: &Program, firms: &[Firm], year: i32, explain: bool
                         if x.clauses.as_ref().is_none_or(|cs| cs.contains(&ci)) {
                             for t in &mut c.tranches {
                                 t.amount = Decimal::ZERO;
-                                t.reason = Some(Reason::Excluded { rule: x.name.clone() });
+                                t.reason = Some(Reason::Excluded {
+                                    rule: x.name.clone(),
+                                });
                             }
                         }
                     }
                 }
             }
-            FirmOutcome { firm: fi, clauses, excluded_by }
+            FirmOutcome {
+                firm: fi,
+                clauses,
+                excluded_by,
+            }
         })
         .collect();
 
@@ -109,7 +126,14 @@ pub fn evaluate_population(p: &Program, firms: &[Firm], year: i32, explain: bool
         });
         for (rank, (fi, score, _)) in cands.iter().enumerate() {
             if rank as u32 >= s.top || score.is_missing() {
-                zero_all(&mut outs[*fi].clauses[s.clause], Reason::NotSelected { rule: s.name.clone(), rank: Some(rank + 1), top: s.top });
+                zero_all(
+                    &mut outs[*fi].clauses[s.clause],
+                    Reason::NotSelected {
+                        rule: s.name.clone(),
+                        rank: Some(rank + 1),
+                        top: s.top,
+                    },
+                );
             }
         }
     }
@@ -127,7 +151,13 @@ pub fn evaluate_population(p: &Program, firms: &[Firm], year: i32, explain: bool
             if let Some((w, _)) = best {
                 for &c in &g.clauses {
                     if c != w && o.clauses[c].total() > Decimal::ZERO {
-                        zero_all(&mut o.clauses[c], Reason::Exclusive { group: g.name.clone(), winner: p.clauses[w].name.clone() });
+                        zero_all(
+                            &mut o.clauses[c],
+                            Reason::Exclusive {
+                                group: g.name.clone(),
+                                winner: p.clauses[w].name.clone(),
+                            },
+                        );
                     }
                 }
             }
@@ -155,12 +185,27 @@ pub fn evaluate_population(p: &Program, firms: &[Firm], year: i32, explain: bool
         }
         let shares: Vec<i64> = match &pool.method {
             PoolMethod::ProRata => {
-                let mut base: Vec<i64> = claims.iter().map(|c| ((c.3 as i128 * budget) / demand) as i64).collect();
-                let rem: Vec<i128> = claims.iter().map(|c| (c.3 as i128 * budget) % demand).collect();
+                let mut base: Vec<i64> = claims
+                    .iter()
+                    .map(|c| ((c.3 as i128 * budget) / demand) as i64)
+                    .collect();
+                let rem: Vec<i128> = claims
+                    .iter()
+                    .map(|c| (c.3 as i128 * budget) % demand)
+                    .collect();
                 let mut left = budget - base.iter().map(|&b| b as i128).sum::<i128>();
                 let mut order: Vec<usize> = (0..claims.len()).collect();
                 // Largest remainder first; ties by credit code, then clause and tranche order.
-                order.sort_by(|&a, &b| rem[b].cmp(&rem[a]).then_with(|| firms[outs[claims[a].0].firm].id.cmp(&firms[outs[claims[b].0].firm].id)).then_with(|| (claims[a].1, claims[a].2).cmp(&(claims[b].1, claims[b].2))));
+                order.sort_by(|&a, &b| {
+                    rem[b]
+                        .cmp(&rem[a])
+                        .then_with(|| {
+                            firms[outs[claims[a].0].firm]
+                                .id
+                                .cmp(&firms[outs[claims[b].0].firm].id)
+                        })
+                        .then_with(|| (claims[a].1, claims[a].2).cmp(&(claims[b].1, claims[b].2)))
+                });
                 for i in order {
                     if left == 0 {
                         break;
@@ -171,9 +216,23 @@ pub fn evaluate_population(p: &Program, firms: &[Firm], year: i32, explain: bool
                 base
             }
             PoolMethod::ByScore(score, ord) => {
-                let scores: Vec<Value> = claims.iter().map(|c| Evaluator::new(p, &firms[outs[c.0].firm], &[], false).eval(&score.expr, year)).collect();
+                let scores: Vec<Value> = claims
+                    .iter()
+                    .map(|c| {
+                        Evaluator::new(p, &firms[outs[c.0].firm], &[], false)
+                            .eval(&score.expr, year)
+                    })
+                    .collect();
                 let mut order: Vec<usize> = (0..claims.len()).collect();
-                order.sort_by(|&a, &b| cmp_values(&scores[a], &scores[b], *ord).then_with(|| firms[outs[claims[a].0].firm].id.cmp(&firms[outs[claims[b].0].firm].id)).then_with(|| (claims[a].1, claims[a].2).cmp(&(claims[b].1, claims[b].2))));
+                order.sort_by(|&a, &b| {
+                    cmp_values(&scores[a], &scores[b], *ord)
+                        .then_with(|| {
+                            firms[outs[claims[a].0].firm]
+                                .id
+                                .cmp(&firms[outs[claims[b].0].firm].id)
+                        })
+                        .then_with(|| (claims[a].1, claims[a].2).cmp(&(claims[b].1, claims[b].2)))
+                });
                 let mut left = budget as i64;
                 let mut out = vec![0i64; claims.len()];
                 for i in order {
@@ -187,10 +246,18 @@ pub fn evaluate_population(p: &Program, firms: &[Firm], year: i32, explain: bool
         for (k, (oi, c, ti, f)) in claims.iter().enumerate() {
             let t = &mut outs[*oi].clauses[*c].tranches[*ti];
             if shares[k] != *f {
-                t.adjustments.push(Adjustment { reason: Reason::Pool { pool: pool.name.clone() }, before: from_fen(*f), after: from_fen(shares[k]) });
+                t.adjustments.push(Adjustment {
+                    reason: Reason::Pool {
+                        pool: pool.name.clone(),
+                    },
+                    before: from_fen(*f),
+                    after: from_fen(shares[k]),
+                });
                 t.amount = from_fen(shares[k]);
                 if shares[k] == 0 {
-                    t.reason = Some(Reason::Pool { pool: pool.name.clone() });
+                    t.reason = Some(Reason::Pool {
+                        pool: pool.name.clone(),
+                    });
                 }
             }
         }
@@ -216,9 +283,17 @@ pub fn evaluate_population(p: &Program, firms: &[Firm], year: i32, explain: bool
                     let before = t.amount;
                     t.amount -= cut;
                     excess -= cut;
-                    t.adjustments.push(Adjustment { reason: Reason::FirmCap { cap: cap.name.clone() }, before, after: t.amount });
+                    t.adjustments.push(Adjustment {
+                        reason: Reason::FirmCap {
+                            cap: cap.name.clone(),
+                        },
+                        before,
+                        after: t.amount,
+                    });
                     if t.amount.is_zero() {
-                        t.reason = Some(Reason::FirmCap { cap: cap.name.clone() });
+                        t.reason = Some(Reason::FirmCap {
+                            cap: cap.name.clone(),
+                        });
                     }
                 }
             }

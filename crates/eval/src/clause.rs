@@ -13,17 +13,33 @@ use crate::expr::{Evaluator, FactRead, TableHit};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     /// A `require` failed (`missing`: for lack of data).
-    Condition { name: String, missing: bool },
+    Condition {
+        name: String,
+        missing: bool,
+    },
     OutOfWindow,
     ZeroAmount,
     /// The clause's own per-period cap (`cap`).
     ClauseCap,
     TotalCap,
-    Excluded { rule: String },
-    NotSelected { rule: String, rank: Option<usize>, top: u32 },
-    Exclusive { group: String, winner: String },
-    Pool { pool: String },
-    FirmCap { cap: String },
+    Excluded {
+        rule: String,
+    },
+    NotSelected {
+        rule: String,
+        rank: Option<usize>,
+        top: u32,
+    },
+    Exclusive {
+        group: String,
+        winner: String,
+    },
+    Pool {
+        pool: String,
+    },
+    FirmCap {
+        cap: String,
+    },
 }
 
 impl Reason {
@@ -118,7 +134,14 @@ fn eval_cond(ev: &mut Evaluator, n: &Named, year: i32, explain: bool) -> CondOut
         Some(t) => (t.facts, t.tables),
         None => (vec![], vec![]),
     };
-    CondOutcome { name: n.name.clone(), source: n.source.clone(), value, sides, facts, tables }
+    CondOutcome {
+        name: n.name.clone(),
+        source: n.source.clone(),
+        value,
+        sides,
+        facts,
+        tables,
+    }
 }
 
 fn tranche_blank(name: &str) -> TrancheOutcome {
@@ -137,11 +160,28 @@ fn tranche_blank(name: &str) -> TrancheOutcome {
 }
 
 /// Evaluates a clause. `explain` records the evidence (slower); amounts are identical either way.
-pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: bool) -> ClauseOutcome {
+pub fn eval_clause(
+    p: &Program,
+    cid: ClauseId,
+    firm: &Firm,
+    year: i32,
+    explain: bool,
+) -> ClauseOutcome {
     let c = &p.clauses[cid];
     let mut ev = Evaluator::new(p, firm, &c.lets, false);
-    let lets = if explain { c.lets.iter().map(|l| (l.name.clone(), ev.eval(&l.expr, year))).collect() } else { vec![] };
-    let mut out = ClauseOutcome { clause: cid, lets, tranches: vec![] };
+    let lets = if explain {
+        c.lets
+            .iter()
+            .map(|l| (l.name.clone(), ev.eval(&l.expr, year)))
+            .collect()
+    } else {
+        vec![]
+    };
+    let mut out = ClauseOutcome {
+        clause: cid,
+        lets,
+        tranches: vec![],
+    };
     let names: Vec<String> = match &c.body {
         ClauseBody::Amount(_) => vec![String::new()],
         ClauseBody::Tranches(ts) => ts.iter().map(|t| t.name.clone()).collect(),
@@ -149,7 +189,11 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
     };
     // Effective window: the period must overlap it.
     if c.window.1 < Date::year_start(year) || c.window.0 > Date::year_end(year) {
-        for n in names.iter().cloned().chain(names.is_empty().then(String::new)) {
+        for n in names
+            .iter()
+            .cloned()
+            .chain(names.is_empty().then(String::new))
+        {
             let mut t = tranche_blank(&n);
             t.reason = Some(Reason::OutOfWindow);
             out.tranches.push(t);
@@ -162,7 +206,10 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
     for r in &c.requires {
         let o = eval_cond(&mut ev, r, year, explain);
         if failed.is_none() && !o.passed() {
-            failed = Some(Reason::Condition { name: o.name.clone(), missing: o.value.is_missing() });
+            failed = Some(Reason::Condition {
+                name: o.name.clone(),
+                missing: o.value.is_missing(),
+            });
             common.push(o);
             if !explain {
                 break;
@@ -178,14 +225,22 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
         if let Some(cap) = c.cap {
             let room = (cap - *cap_used).max(Decimal::ZERO);
             if a > room {
-                t.adjustments.push(Adjustment { reason: Reason::ClauseCap, before: a, after: room });
+                t.adjustments.push(Adjustment {
+                    reason: Reason::ClauseCap,
+                    before: a,
+                    after: room,
+                });
                 a = room;
             }
         }
         if let Some(tc) = c.total_cap {
             let room = (tc - awarded_total - *cap_used).max(Decimal::ZERO);
             if a > room {
-                t.adjustments.push(Adjustment { reason: Reason::TotalCap, before: a, after: room });
+                t.adjustments.push(Adjustment {
+                    reason: Reason::TotalCap,
+                    before: a,
+                    after: room,
+                });
                 a = room;
                 if a.is_zero() {
                     t.reason = Some(Reason::TotalCap);
@@ -218,7 +273,12 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
             let raw = t.raw.num();
             match raw {
                 Some(d) => finish(d, &mut used, &mut t),
-                None => t.reason = Some(Reason::Condition { name: "amount".into(), missing: true }),
+                None => {
+                    t.reason = Some(Reason::Condition {
+                        name: "amount".into(),
+                        missing: true,
+                    })
+                }
             }
             out.tranches.push(t);
         }
@@ -230,7 +290,10 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
                 for r in &tr.requires {
                     let o = eval_cond(&mut ev, r, year, explain);
                     if tfail.is_none() && !o.passed() {
-                        tfail = Some(Reason::Condition { name: o.name.clone(), missing: o.value.is_missing() });
+                        tfail = Some(Reason::Condition {
+                            name: o.name.clone(),
+                            missing: o.value.is_missing(),
+                        });
                     }
                     t.conditions.push(o);
                     if tfail.is_some() && !explain {
@@ -246,7 +309,12 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
                     amount_into(&mut ev, &tr.amount, year, explain, &mut t);
                     match t.raw.num() {
                         Some(d) => finish(d, &mut used, &mut t),
-                        None => t.reason = Some(Reason::Condition { name: "amount".into(), missing: true }),
+                        None => {
+                            t.reason = Some(Reason::Condition {
+                                name: "amount".into(),
+                                missing: true,
+                            })
+                        }
                     }
                 }
                 out.tranches.push(t);
@@ -271,7 +339,17 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
                 _ => &[],
             };
             // Earliest date each stage was reached.
-            let reached: Vec<Option<Date>> = s.stages.iter().map(|(v, _)| events.iter().filter(|e| e.value == Some(*v)).map(|e| e.date).min()).collect();
+            let reached: Vec<Option<Date>> = s
+                .stages
+                .iter()
+                .map(|(v, _)| {
+                    events
+                        .iter()
+                        .filter(|e| e.value == Some(*v))
+                        .map(|e| e.date)
+                        .min()
+                })
+                .collect();
             let cutoff = c.window.0;
             let in_period = |d: Date| d.y == year && d >= cutoff && d <= c.window.1;
             let cum = |i: usize| -> Decimal {
@@ -282,8 +360,17 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
             };
             // Stages reached before the effective start never pay; in cumulative mode their
             // cumulative amount is deducted from later stages.
-            let forfeited = (0..s.stages.len()).filter(|&i| reached[i].is_some_and(|d| d < cutoff)).map(cum).max().unwrap_or(Decimal::ZERO);
-            let mut base = awarded_total + if s.mode == ScheduleMode::Cumulative { forfeited } else { Decimal::ZERO };
+            let forfeited = (0..s.stages.len())
+                .filter(|&i| reached[i].is_some_and(|d| d < cutoff))
+                .map(cum)
+                .max()
+                .unwrap_or(Decimal::ZERO);
+            let mut base = awarded_total
+                + if s.mode == ScheduleMode::Cumulative {
+                    forfeited
+                } else {
+                    Decimal::ZERO
+                };
             for (i, (v, amt)) in s.stages.iter().enumerate() {
                 let Some(d) = reached[i] else { continue };
                 if !in_period(d) {
@@ -293,7 +380,11 @@ pub fn eval_clause(p: &Program, cid: ClauseId, firm: &Firm, year: i32, explain: 
                 t.conditions = common.clone();
                 if explain {
                     t.amount_source = format!("{} ({})", stage_name(*v), d);
-                    t.amount_facts.push(FactRead { fact: s.fact, year: Some(year), value: Value::Date(d) });
+                    t.amount_facts.push(FactRead {
+                        fact: s.fact,
+                        year: Some(year),
+                        value: Value::Date(d),
+                    });
                 }
                 let a = match s.mode {
                     ScheduleMode::Each => *amt,

@@ -21,8 +21,20 @@ fn money(d: Decimal, en: bool) -> String {
 
 pub fn reason_text(r: &Reason, en: bool) -> String {
     match (r, en) {
-        (Reason::Condition { name, missing: true }, false) => format!("数据缺失：{name}"),
-        (Reason::Condition { name, missing: true }, true) => format!("missing data: {name}"),
+        (
+            Reason::Condition {
+                name,
+                missing: true,
+            },
+            false,
+        ) => format!("数据缺失：{name}"),
+        (
+            Reason::Condition {
+                name,
+                missing: true,
+            },
+            true,
+        ) => format!("missing data: {name}"),
         (Reason::Condition { name, .. }, false) => format!("不满足条件：{name}"),
         (Reason::Condition { name, .. }, true) => format!("condition not met: {name}"),
         (Reason::OutOfWindow, false) => "不在条款有效期内".into(),
@@ -43,8 +55,12 @@ pub fn reason_text(r: &Reason, en: bool) -> String {
             Some(r) => format!("{rule}: ranked {r}, {top} places"),
             None => format!("{rule}: not selected ({top} places)"),
         },
-        (Reason::Exclusive { group, winner }, false) => format!("就高不重复（{group}）：已享受 {winner}"),
-        (Reason::Exclusive { group, winner }, true) => format!("highest only ({group}): receives {winner} instead"),
+        (Reason::Exclusive { group, winner }, false) => {
+            format!("就高不重复（{group}）：已享受 {winner}")
+        }
+        (Reason::Exclusive { group, winner }, true) => {
+            format!("highest only ({group}): receives {winner} instead")
+        }
         (Reason::Pool { pool }, false) => format!("资金池 {pool} 按比例分配"),
         (Reason::Pool { pool }, true) => format!("budget pool {pool} scaled pro rata"),
         (Reason::FirmCap { cap }, false) => format!("单企业上限 {cap}"),
@@ -67,8 +83,16 @@ fn fact_line(p: &Program, r: &FactRead, en: bool) -> String {
         (Some(y), PeriodKind::Event) => format!("({y})"),
         _ => String::new(),
     };
-    let src = if en { format!("[source: {}]", f.source) } else { format!("〔来源：{}〕", f.source) };
-    format!("{}{period} = {} {src}", f.label, value(p, &r.value, Some(f.ty), en))
+    let src = if en {
+        format!("[source: {}]", f.source)
+    } else {
+        format!("〔来源：{}〕", f.source)
+    };
+    format!(
+        "{}{period} = {} {src}",
+        f.label,
+        value(p, &r.value, Some(f.ty), en)
+    )
 }
 
 /// "营收还差3.2亿元" for a failed threshold.
@@ -78,8 +102,15 @@ pub fn near_miss(p: &Program, c: &CondOutcome, en: bool) -> Option<String> {
     }
     let (l, op, r) = c.sides.as_ref()?;
     let (a, b) = (l.num()?, r.num()?);
-    let subject = c.source.split(|ch: char| ch.is_whitespace() || "<>=!≥≤".contains(ch)).next().unwrap_or("");
-    let subject = p.fact_by_name(subject).map(|f| p.facts[f].label.clone()).unwrap_or(subject.to_string());
+    let subject = c
+        .source
+        .split(|ch: char| ch.is_whitespace() || "<>=!≥≤".contains(ch))
+        .next()
+        .unwrap_or("");
+    let subject = p
+        .fact_by_name(subject)
+        .map(|f| p.facts[f].label.clone())
+        .unwrap_or(subject.to_string());
     let diff = match op {
         BinOp::Ge | BinOp::Gt => b - a,
         BinOp::Le | BinOp::Lt => a - b,
@@ -90,13 +121,25 @@ pub fn near_miss(p: &Program, c: &CondOutcome, en: bool) -> Option<String> {
     }
     let amount = match l {
         Value::Money(_) => money(diff, en),
-        Value::Ratio(_) => huiqi_ir::money::fmt_ratio(diff).replace('%', if en { " percentage points" } else { "个百分点" }),
+        Value::Ratio(_) => huiqi_ir::money::fmt_ratio(diff).replace(
+            '%',
+            if en {
+                " percentage points"
+            } else {
+                "个百分点"
+            },
+        ),
         _ => huiqi_ir::money::fmt_plain(diff),
     };
     let strict = matches!(op, BinOp::Gt | BinOp::Lt);
     Some(match (op, en) {
-        (BinOp::Ge | BinOp::Gt, false) => format!("{subject}还差{amount}{}", if strict { "以上" } else { "" }),
-        (BinOp::Ge | BinOp::Gt, true) => format!("{subject} is {amount} short{}", if strict { " (or more)" } else { "" }),
+        (BinOp::Ge | BinOp::Gt, false) => {
+            format!("{subject}还差{amount}{}", if strict { "以上" } else { "" })
+        }
+        (BinOp::Ge | BinOp::Gt, true) => format!(
+            "{subject} is {amount} short{}",
+            if strict { " (or more)" } else { "" }
+        ),
         (_, false) => format!("{subject}超出{amount}"),
         (_, true) => format!("{subject} exceeds the limit by {amount}"),
     })
@@ -104,7 +147,15 @@ pub fn near_miss(p: &Program, c: &CondOutcome, en: bool) -> Option<String> {
 
 fn table_line(p: &Program, h: &TableHit, en: bool) -> String {
     let t = &p.tables[h.table];
-    let name = if t.name.starts_with("tiers@") { if en { "tiers".to_string() } else { "档位".to_string() } } else { t.name.clone() };
+    let name = if t.name.starts_with("tiers@") {
+        if en {
+            "tiers".to_string()
+        } else {
+            "档位".to_string()
+        }
+    } else {
+        t.name.clone()
+    };
     let input = value(p, &h.input, None, en);
     match h.arm {
         Some(i) => {
@@ -120,8 +171,24 @@ fn table_line(p: &Program, h: &TableHit, en: bool) -> String {
                 _ => None,
             };
             match (gap, en) {
-                (Some(g), false) => format!("{name}({input}) 未达最低档 {}，还差{}", t.arms[0].label, if t.input == Ty::Money { money(g, en) } else { huiqi_ir::money::fmt_plain(g) }),
-                (Some(g), true) => format!("{name}({input}) below the lowest tier {}, {} short", t.arms[0].label, if t.input == Ty::Money { money(g, en) } else { huiqi_ir::money::fmt_plain(g) }),
+                (Some(g), false) => format!(
+                    "{name}({input}) 未达最低档 {}，还差{}",
+                    t.arms[0].label,
+                    if t.input == Ty::Money {
+                        money(g, en)
+                    } else {
+                        huiqi_ir::money::fmt_plain(g)
+                    }
+                ),
+                (Some(g), true) => format!(
+                    "{name}({input}) below the lowest tier {}, {} short",
+                    t.arms[0].label,
+                    if t.input == Ty::Money {
+                        money(g, en)
+                    } else {
+                        huiqi_ir::money::fmt_plain(g)
+                    }
+                ),
                 (None, false) => format!("{name}({input}) 不在任何档位"),
                 (None, true) => format!("{name}({input}) falls in no tier"),
             }
@@ -135,7 +202,18 @@ fn cond_text(p: &Program, c: &CondOutcome, en: bool, out: &mut String) {
         Value::Bool(false) => "✗",
         _ => "?",
     };
-    let sides = c.sides.as_ref().map(|(l, op, r)| format!("  [{} {} {}]", value(p, l, None, en), op.symbol(), value(p, r, None, en))).unwrap_or_default();
+    let sides = c
+        .sides
+        .as_ref()
+        .map(|(l, op, r)| {
+            format!(
+                "  [{} {} {}]",
+                value(p, l, None, en),
+                op.symbol(),
+                value(p, r, None, en)
+            )
+        })
+        .unwrap_or_default();
     let _ = writeln!(out, "    {mark} {}: {}{sides}", c.name, c.source);
     for f in &c.facts {
         let _ = writeln!(out, "        {}", fact_line(p, f, en));
@@ -144,23 +222,53 @@ fn cond_text(p: &Program, c: &CondOutcome, en: bool, out: &mut String) {
         let _ = writeln!(out, "        {}", table_line(p, h, en));
     }
     if c.value.is_missing() {
-        let _ = writeln!(out, "        → {}", if en { "missing data: the condition cannot be decided" } else { "数据缺失，无法判断" });
+        let _ = writeln!(
+            out,
+            "        → {}",
+            if en {
+                "missing data: the condition cannot be decided"
+            } else {
+                "数据缺失，无法判断"
+            }
+        );
     }
     if let Some(n) = near_miss(p, c, en) {
         let _ = writeln!(out, "        → {n}");
     }
 }
 
-fn tranche_text(p: &Program, t: &TrancheOutcome, en: bool, out: &mut String, show_conditions: bool) {
+fn tranche_text(
+    p: &Program,
+    t: &TrancheOutcome,
+    en: bool,
+    out: &mut String,
+    show_conditions: bool,
+) {
     if show_conditions && !t.conditions.is_empty() {
         let _ = writeln!(out, "  {}", if en { "conditions:" } else { "条件：" });
         for c in &t.conditions {
             cond_text(p, c, en, out);
         }
     }
-    if !t.amount_source.is_empty() && (t.reason.is_none() || !matches!(t.reason, Some(Reason::Condition { .. }))) {
-        let raw = if t.raw.is_missing() { value(p, &t.raw, None, en) } else { value(p, &t.raw, None, en) };
-        let _ = writeln!(out, "  {} {} = {raw}", if en { "amount:" } else { "金额：" }, t.amount_source);
+    if !t.amount_source.is_empty()
+        && (t.reason.is_none() || !matches!(t.reason, Some(Reason::Condition { .. })))
+    {
+        let raw = if t.raw.is_missing() && t.amount_source.starts_with("schedule ") {
+            (if en {
+                "no stage reached in this period"
+            } else {
+                "本期没有到达新的阶段"
+            })
+            .to_string()
+        } else {
+            value(p, &t.raw, None, en)
+        };
+        let _ = writeln!(
+            out,
+            "  {} {} = {raw}",
+            if en { "amount:" } else { "金额：" },
+            t.amount_source
+        );
         for f in &t.amount_facts {
             let _ = writeln!(out, "        {}", fact_line(p, f, en));
         }
@@ -168,49 +276,124 @@ fn tranche_text(p: &Program, t: &TrancheOutcome, en: bool, out: &mut String, sho
             let _ = writeln!(out, "        {}", table_line(p, h, en));
         }
         for (c, d) in &t.awarded {
-            let _ = writeln!(out, "        {} {}: {}", if en { "already awarded by" } else { "已获奖励" }, p.clauses[*c].name, money(*d, en));
+            let _ = writeln!(
+                out,
+                "        {} {}: {}",
+                if en {
+                    "already awarded by"
+                } else {
+                    "已获奖励"
+                },
+                p.clauses[*c].name,
+                money(*d, en)
+            );
         }
     }
     for a in &t.adjustments {
-        let _ = writeln!(out, "  {} {} → {}（{}）", if en { "adjusted:" } else { "调整：" }, money(a.before, en), money(a.after, en), reason_text(&a.reason, en));
+        let _ = writeln!(
+            out,
+            "  {} {} → {}（{}）",
+            if en { "adjusted:" } else { "调整：" },
+            money(a.before, en),
+            money(a.after, en),
+            reason_text(&a.reason, en)
+        );
     }
     if let Some(r) = &t.reason {
         if t.amount.is_zero() {
-            let _ = writeln!(out, "  {} {}", if en { "reason:" } else { "原因：" }, reason_text(r, en));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                if en { "reason:" } else { "原因：" },
+                reason_text(r, en)
+            );
         }
     }
 }
 
 /// Human-readable explanation of one firm's outcome (optionally one clause).
-pub fn explain_text(p: &Program, firm: &Firm, o: &FirmOutcome, year: i32, only: Option<ClauseId>, en: bool) -> String {
+pub fn explain_text(
+    p: &Program,
+    firm: &Firm,
+    o: &FirmOutcome,
+    year: i32,
+    only: Option<ClauseId>,
+    en: bool,
+) -> String {
     let mut out = String::new();
     if en {
-        let _ = writeln!(out, "{} ({})  period {year}  policy {} v{}", firm.name, firm.id, p.policy.name, p.policy.version);
+        let _ = writeln!(
+            out,
+            "{} ({})  period {year}  policy {} v{}",
+            firm.name, firm.id, p.policy.name, p.policy.version
+        );
     } else {
-        let _ = writeln!(out, "{}（{}）  {year}年度  政策 {} 版本 {}", firm.name, firm.id, p.policy.name, p.policy.version);
+        let _ = writeln!(
+            out,
+            "{}（{}）  {year}年度  政策 {} 版本 {}",
+            firm.name, firm.id, p.policy.name, p.policy.version
+        );
     }
     if !o.excluded_by.is_empty() {
-        let _ = writeln!(out, "{} {}", if en { "negative list:" } else { "负面清单：" }, o.excluded_by.join(", "));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            if en {
+                "negative list:"
+            } else {
+                "负面清单："
+            },
+            o.excluded_by.join(", ")
+        );
     }
     for c in &o.clauses {
         if only.is_some_and(|x| x != c.clause) {
             continue;
         }
         let cl = &p.clauses[c.clause];
-        let _ = writeln!(out, "\n━ {}  {}  → {}", cl.name, cl.reference, money(c.total(), en));
-        let _ = writeln!(out, "  {} {}", if en { "text:" } else { "原文：" }, cl.text);
+        let _ = writeln!(
+            out,
+            "\n━ {}  {}  → {}",
+            cl.name,
+            cl.reference,
+            money(c.total(), en)
+        );
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            if en { "text: " } else { "原文：" },
+            cl.text
+        );
         for (n, v) in &c.lets {
             let _ = writeln!(out, "  {n} = {}", value(p, v, None, en));
         }
-        let multi = c.tranches.len() > 1 || c.tranches.first().is_some_and(|t| !t.tranche.is_empty());
+        let multi =
+            c.tranches.len() > 1 || c.tranches.first().is_some_and(|t| !t.tranche.is_empty());
         for (i, t) in c.tranches.iter().enumerate() {
             if multi {
-                let _ = writeln!(out, "  ┄ {} {} → {}", if en { "tranche" } else { "分期" }, t.tranche, money(t.amount, en));
+                let _ = writeln!(
+                    out,
+                    "  ┄ {} {} → {}",
+                    if en { "tranche" } else { "分期" },
+                    t.tranche,
+                    money(t.amount, en)
+                );
             }
-            tranche_text(p, t, en, &mut out, i == 0 || t.conditions.len() > c.tranches[0].conditions.len());
+            tranche_text(
+                p,
+                t,
+                en,
+                &mut out,
+                i == 0 || t.conditions.len() > c.tranches[0].conditions.len(),
+            );
         }
     }
-    let _ = writeln!(out, "\n{} {}", if en { "total:" } else { "合计：" }, money(o.total(), en));
+    let _ = writeln!(
+        out,
+        "\n{} {}",
+        if en { "total:" } else { "合计：" },
+        money(o.total(), en)
+    );
     out
 }
 
@@ -233,7 +416,13 @@ fn fact_json(p: &Program, r: &FactRead) -> serde_json::Value {
 }
 
 /// Machine-readable explanation.
-pub fn explain_json(p: &Program, firm: &Firm, o: &FirmOutcome, year: i32, only: Option<ClauseId>) -> serde_json::Value {
+pub fn explain_json(
+    p: &Program,
+    firm: &Firm,
+    o: &FirmOutcome,
+    year: i32,
+    only: Option<ClauseId>,
+) -> serde_json::Value {
     let clauses: Vec<serde_json::Value> = o
         .clauses
         .iter()

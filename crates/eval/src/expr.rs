@@ -48,7 +48,9 @@ fn tag_like(v: &Value, d: Decimal) -> Value {
 }
 
 fn arith(op: BinOp, a: &Value, b: &Value) -> Value {
-    let (Some(x), Some(y)) = (a.num(), b.num()) else { return Value::Missing };
+    let (Some(x), Some(y)) = (a.num(), b.num()) else {
+        return Value::Missing;
+    };
     let r = match op {
         BinOp::Add => money::add(x, y),
         BinOp::Sub => money::sub(x, y),
@@ -81,7 +83,11 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 fn in_arm(arm: &TierArm, x: Decimal) -> bool {
-    let lo_ok = if arm.lo.inclusive { x >= arm.lo.value } else { x > arm.lo.value };
+    let lo_ok = if arm.lo.inclusive {
+        x >= arm.lo.value
+    } else {
+        x > arm.lo.value
+    };
     let hi_ok = match arm.hi {
         None => true,
         Some(h) => {
@@ -111,12 +117,22 @@ fn zero_of(t: Ty) -> Value {
 
 impl<'a> Evaluator<'a> {
     pub fn new(program: &'a Program, firm: &'a Firm, lets: &'a [Named], tracing: bool) -> Self {
-        Evaluator { program, firm, lets, trace: tracing.then(Trace::default), first_year: firm.first_year() }
+        Evaluator {
+            program,
+            firm,
+            lets,
+            trace: tracing.then(Trace::default),
+            first_year: firm.first_year(),
+        }
     }
 
     fn read(&mut self, fact: FactId, year: Option<i32>, value: &Value) {
         if let Some(t) = &mut self.trace {
-            let r = FactRead { fact, year, value: value.clone() };
+            let r = FactRead {
+                fact,
+                year,
+                value: value.clone(),
+            };
             if !t.facts.contains(&r) {
                 t.facts.push(r);
             }
@@ -145,7 +161,13 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Param(p) => {
                 let at = Date::year_end(y);
-                self.program.params[*p].values.iter().rev().find(|(d, _)| *d <= at).map(|(_, v)| v.clone()).unwrap_or(Value::Missing)
+                self.program.params[*p]
+                    .values
+                    .iter()
+                    .rev()
+                    .find(|(d, _)| *d <= at)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or(Value::Missing)
             }
             Expr::Local(i) => {
                 let lets = self.lets;
@@ -204,7 +226,9 @@ impl<'a> Evaluator<'a> {
                     if l.is_missing() || r.is_missing() {
                         return Value::Missing;
                     }
-                    let Some(o) = compare(&l, &r) else { return Value::Missing };
+                    let Some(o) = compare(&l, &r) else {
+                        return Value::Missing;
+                    };
                     Value::Bool(match op {
                         BinOp::Ge => o != Ordering::Less,
                         BinOp::Gt => o == Ordering::Greater,
@@ -233,7 +257,12 @@ impl<'a> Evaluator<'a> {
                 let table = &self.program.tables[*t];
                 let arm = input.num().and_then(|d| find_arm(table, d));
                 if let Some(tr) = &mut self.trace {
-                    tr.tables.push(TableHit { table: *t, input: input.clone(), arm, year: y });
+                    tr.tables.push(TableHit {
+                        table: *t,
+                        input: input.clone(),
+                        arm,
+                        year: y,
+                    });
                 }
                 if input.is_missing() {
                     return Value::Missing;
@@ -251,7 +280,10 @@ impl<'a> Evaluator<'a> {
                 let cur = self.eval(x, y);
                 let prev = self.eval(x, y - 1);
                 match (cur.num(), prev.num()) {
-                    (Some(c), Some(p)) => money::sub(c, p).and_then(|d| money::div(d, p)).map(Value::Ratio).unwrap_or(Value::Missing),
+                    (Some(c), Some(p)) => money::sub(c, p)
+                        .and_then(|d| money::div(d, p))
+                        .map(Value::Ratio)
+                        .unwrap_or(Value::Missing),
                     _ => Value::Missing,
                 }
             }
@@ -259,12 +291,16 @@ impl<'a> Evaluator<'a> {
                 let cur = self.eval(x, y);
                 let base = self.eval(x, y - *n as i32);
                 match (cur.num(), base.num()) {
-                    (Some(c), Some(b)) => money::cagr(c, b, *n).map(Value::Ratio).unwrap_or(Value::Missing),
+                    (Some(c), Some(b)) => money::cagr(c, b, *n)
+                        .map(Value::Ratio)
+                        .unwrap_or(Value::Missing),
                     _ => Value::Missing,
                 }
             }
             Expr::AggBefore(agg, x) => {
-                let Some(first) = self.first_year else { return Value::Missing };
+                let Some(first) = self.first_year else {
+                    return Value::Missing;
+                };
                 let mut best: Option<Value> = None;
                 for yy in first..y {
                     let v = self.eval(x, yy);
@@ -302,7 +338,9 @@ impl<'a> Evaluator<'a> {
             Expr::Consecutive(c, n) => match self.bool_at(c, y) {
                 None => Value::Missing,
                 Some(false) => Value::Bool(false),
-                Some(true) => Value::Bool((1..*n as i32).all(|k| self.bool_at(c, y - k) == Some(true))),
+                Some(true) => {
+                    Value::Bool((1..*n as i32).all(|k| self.bool_at(c, y - k) == Some(true)))
+                }
             },
             Expr::Held(f, vals, at) => {
                 let date = match at {
@@ -313,31 +351,56 @@ impl<'a> Evaluator<'a> {
                     None => Date::year_end(y),
                 };
                 let held = self.events(*f).iter().any(|r| {
-                    vals.as_ref().is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v))) && r.date <= date && r.until.is_none_or(|u| date <= u)
+                    vals.as_ref()
+                        .is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
+                        && r.date <= date
+                        && r.until.is_none_or(|u| date <= u)
                 });
                 let v = Value::Bool(held);
                 self.read(*f, Some(y), &v);
                 v
             }
             Expr::Issued(f, vals) => {
-                let v = Value::Bool(self.events(*f).iter().any(|r| r.date.y == y && vals.as_ref().is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))));
+                let v = Value::Bool(self.events(*f).iter().any(|r| {
+                    r.date.y == y
+                        && vals
+                            .as_ref()
+                            .is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
+                }));
                 self.read(*f, Some(y), &v);
                 v
             }
-            Expr::IssuedBefore(f) => Value::Count(Decimal::from(self.events(*f).iter().filter(|r| r.date.y < y).count())),
+            Expr::IssuedBefore(f) => Value::Count(Decimal::from(
+                self.events(*f).iter().filter(|r| r.date.y < y).count(),
+            )),
             Expr::Occurred(f, v) => {
-                let r = Value::Bool(self.events(*f).iter().any(|r| r.date.y == y && r.value == Some(*v)));
+                let r = Value::Bool(
+                    self.events(*f)
+                        .iter()
+                        .any(|r| r.date.y == y && r.value == Some(*v)),
+                );
                 self.read(*f, Some(y), &r);
                 r
             }
             Expr::DateOf(f, v) => {
-                let r = self.events(*f).iter().find(|r| r.date.y == y && r.value == Some(*v)).map(|r| Value::Date(r.date)).unwrap_or(Value::Missing);
+                let r = self
+                    .events(*f)
+                    .iter()
+                    .find(|r| r.date.y == y && r.value == Some(*v))
+                    .map(|r| Value::Date(r.date))
+                    .unwrap_or(Value::Missing);
                 self.read(*f, Some(y), &r);
                 r
             }
             Expr::Total(f) | Expr::Latest(f) => {
-                let FactData::Monthly(ms) = &self.firm.facts[*f] else { return Value::Missing };
-                let months: Vec<&Value> = ms.iter().filter(|((yy, _), _)| *yy == y).map(|(_, v)| v).collect();
+                let FactData::Monthly(ms) = &self.firm.facts[*f] else {
+                    return Value::Missing;
+                };
+                let months: Vec<&Value> = ms
+                    .iter()
+                    .filter(|((yy, _), _)| *yy == y)
+                    .map(|(_, v)| v)
+                    .collect();
                 let v = if months.is_empty() {
                     Value::Missing
                 } else if matches!(e, Expr::Latest(_)) {
@@ -360,7 +423,11 @@ impl<'a> Evaluator<'a> {
                 Value::Money(d)
             }
             Expr::Min(xs) | Expr::Max(xs) => {
-                let want = if matches!(e, Expr::Min(_)) { Ordering::Less } else { Ordering::Greater };
+                let want = if matches!(e, Expr::Min(_)) {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                };
                 let mut best: Option<Value> = None;
                 for x in xs {
                     let v = self.eval(x, y);
@@ -393,4 +460,3 @@ impl<'a> Evaluator<'a> {
         }
     }
 }
-

@@ -35,18 +35,43 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
             let o = &outs[e.firm];
             let (got, reasons): (Decimal, Vec<&Reason>) = match (e.clause, &e.tranche) {
                 (None, _) => (o.total(), vec![]),
-                (Some(c), None) => (o.clauses[c].total(), o.clauses[c].tranches.iter().filter_map(|t| t.reason.as_ref()).collect()),
+                (Some(c), None) => (
+                    o.clauses[c].total(),
+                    o.clauses[c]
+                        .tranches
+                        .iter()
+                        .filter_map(|t| t.reason.as_ref())
+                        .collect(),
+                ),
                 (Some(c), Some(tn)) => {
-                    let ts: Vec<_> = o.clauses[c].tranches.iter().filter(|t| &t.tranche == tn).collect();
-                    (ts.iter().map(|t| t.amount).sum(), ts.iter().filter_map(|t| t.reason.as_ref()).collect())
+                    let ts: Vec<_> = o.clauses[c]
+                        .tranches
+                        .iter()
+                        .filter(|t| &t.tranche == tn)
+                        .collect();
+                    (
+                        ts.iter().map(|t| t.amount).sum(),
+                        ts.iter().filter_map(|t| t.reason.as_ref()).collect(),
+                    )
                 }
             };
             let what = match e.clause {
                 None => format!("{}.total", t.firm_labels[e.firm]),
-                Some(c) => format!("{}.{}{}", t.firm_labels[e.firm], p.clauses[c].name, e.tranche.as_ref().map(|x| format!(".{x}")).unwrap_or_default()),
+                Some(c) => format!(
+                    "{}.{}{}",
+                    t.firm_labels[e.firm],
+                    p.clauses[c].name,
+                    e.tranche
+                        .as_ref()
+                        .map(|x| format!(".{x}"))
+                        .unwrap_or_default()
+                ),
             };
             if got != e.amount {
-                let why = reasons.first().map(|r| format!(" ({})", reason_text(r, en))).unwrap_or_default();
+                let why = reasons
+                    .first()
+                    .map(|r| format!(" ({})", reason_text(r, en)))
+                    .unwrap_or_default();
                 problems.push(format!(
                     "  {}:{}: {what}\n    {} {}\n    {} {}{why}",
                     e.origin.line,
@@ -63,9 +88,21 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
                         "  {}:{}: {what}\n    {} {b}\n    {} {}",
                         e.origin.line,
                         e.origin.col,
-                        if en { "expected reason:" } else { "期望原因：" },
-                        if en { "actual reason:  " } else { "实际原因：" },
-                        if actual.is_empty() { "-".into() } else { actual.join("; ") }
+                        if en {
+                            "expected reason:"
+                        } else {
+                            "期望原因："
+                        },
+                        if en {
+                            "actual reason:  "
+                        } else {
+                            "实际原因："
+                        },
+                        if actual.is_empty() {
+                            "-".into()
+                        } else {
+                            actual.join("; ")
+                        }
                     ));
                 }
             }
@@ -73,7 +110,11 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
         if problems.is_empty() {
             rep.passed += 1;
         } else {
-            rep.failed.push(Failure { test: t.name.clone(), origin: t.origin.clone(), message: problems.join("\n") });
+            rep.failed.push(Failure {
+                test: t.name.clone(),
+                origin: t.origin.clone(),
+                message: problems.join("\n"),
+            });
         }
     }
     rep

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Date {
     pub y: i32,
     pub m: u32,
@@ -61,7 +63,14 @@ mod tests {
     use super::*;
     #[test]
     fn parses_and_validates() {
-        assert_eq!(Date::parse("2024-02-29"), Some(Date { y: 2024, m: 2, d: 29 }));
+        assert_eq!(
+            Date::parse("2024-02-29"),
+            Some(Date {
+                y: 2024,
+                m: 2,
+                d: 29
+            })
+        );
         assert_eq!(Date::parse("2023-02-29"), None);
         assert_eq!(Date::parse("2022-13-01"), None);
         assert_eq!(Date::parse("2022-1-01"), None);

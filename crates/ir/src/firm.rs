@@ -48,7 +48,12 @@ pub struct Firm {
 
 impl Firm {
     pub fn new(id: impl Into<String>, name: impl Into<String>, n_facts: usize) -> Firm {
-        Firm { id: id.into(), name: name.into(), facts: vec![FactData::None; n_facts], awards: vec![] }
+        Firm {
+            id: id.into(),
+            name: name.into(),
+            facts: vec![FactData::None; n_facts],
+            awards: vec![],
+        }
     }
 
     /// Value of a yearly or static fact in a year; `Missing` when absent.
@@ -77,6 +82,10 @@ impl Firm {
 
     /// Sum of this firm's earlier awards of a clause (periods before `period`).
     pub fn awarded_before(&self, clause: ClauseId, period: i32) -> Decimal {
-        self.awards.iter().filter(|a| a.clause == clause && a.period < period).map(|a| a.amount).sum()
+        self.awards
+            .iter()
+            .filter(|a| a.clause == clause && a.period < period)
+            .map(|a| a.amount)
+            .sum()
     }
 }

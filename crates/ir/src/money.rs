@@ -75,7 +75,9 @@ pub fn round(d: Decimal, unit: RoundUnit) -> Decimal {
 
 /// Amount in 元 (at most 2 decimals) → integer 分.
 pub fn to_fen(d: Decimal) -> i64 {
-    (round(d, RoundUnit::Fen) * Decimal::from(100)).to_i64().unwrap_or(i64::MAX)
+    (round(d, RoundUnit::Fen) * Decimal::from(100))
+        .to_i64()
+        .unwrap_or(i64::MAX)
 }
 pub fn from_fen(f: i64) -> Decimal {
     Decimal::new(f, 2)

@@ -2,7 +2,9 @@
 //! check character.
 
 const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum UsccError {
@@ -15,15 +17,27 @@ impl UsccError {
     pub fn zh(&self) -> String {
         match self {
             UsccError::Length(n) => format!("统一社会信用代码应为18位，实为{n}位"),
-            UsccError::BadChar(i, c) => format!("统一社会信用代码第{}位字符 `{c}` 不合法（不使用 I、O、Z、S、V）", i + 1),
-            UsccError::Check { expected, found } => format!("统一社会信用代码校验位错误：应为 `{expected}`，实为 `{found}`"),
+            UsccError::BadChar(i, c) => format!(
+                "统一社会信用代码第{}位字符 `{c}` 不合法（不使用 I、O、Z、S、V）",
+                i + 1
+            ),
+            UsccError::Check { expected, found } => {
+                format!("统一社会信用代码校验位错误：应为 `{expected}`，实为 `{found}`")
+            }
         }
     }
     pub fn en(&self) -> String {
         match self {
-            UsccError::Length(n) => format!("a unified social credit code has 18 characters, this one has {n}"),
-            UsccError::BadChar(i, c) => format!("character {} `{c}` is not allowed in a credit code (I, O, Z, S, V are never used)", i + 1),
-            UsccError::Check { expected, found } => format!("credit code check character is wrong: expected `{expected}`, found `{found}`"),
+            UsccError::Length(n) => {
+                format!("a unified social credit code has 18 characters, this one has {n}")
+            }
+            UsccError::BadChar(i, c) => format!(
+                "character {} `{c}` is not allowed in a credit code (I, O, Z, S, V are never used)",
+                i + 1
+            ),
+            UsccError::Check { expected, found } => format!(
+                "credit code check character is wrong: expected `{expected}`, found `{found}`"
+            ),
         }
     }
 }
@@ -62,8 +76,17 @@ mod tests {
     fn known_codes() {
         // A published code (Huawei Technologies Co., Ltd.).
         assert_eq!(validate("914403001922038216"), Ok(()));
-        assert!(matches!(validate("914403001922038217"), Err(UsccError::Check { .. })));
-        assert!(matches!(validate("91440300192203821"), Err(UsccError::Length(17))));
-        assert!(matches!(validate("9144030019220382I6"), Err(UsccError::BadChar(16, 'I'))));
+        assert!(matches!(
+            validate("914403001922038217"),
+            Err(UsccError::Check { .. })
+        ));
+        assert!(matches!(
+            validate("91440300192203821"),
+            Err(UsccError::Length(17))
+        ));
+        assert!(matches!(
+            validate("9144030019220382I6"),
+            Err(UsccError::BadChar(16, 'I'))
+        ));
     }
 }

@@ -57,7 +57,12 @@ impl BinOpAst {
         match self {
             BinOpAst::Or => 1,
             BinOpAst::And => 2,
-            BinOpAst::Ge | BinOpAst::Gt | BinOpAst::Le | BinOpAst::Lt | BinOpAst::Eq | BinOpAst::Ne => 4,
+            BinOpAst::Ge
+            | BinOpAst::Gt
+            | BinOpAst::Le
+            | BinOpAst::Lt
+            | BinOpAst::Eq
+            | BinOpAst::Ne => 4,
             BinOpAst::Coalesce => 5,
             BinOpAst::Add | BinOpAst::Sub => 6,
             BinOpAst::Mul | BinOpAst::Div => 7,
@@ -84,17 +89,32 @@ pub struct TierArmAst {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
-    Num { text: String, unit: Unit, value: Decimal, yuan_suffix: bool },
+    Num {
+        text: String,
+        unit: Unit,
+        value: Decimal,
+        yuan_suffix: bool,
+    },
     Date(Date),
     Bool(bool),
     Name(Ident),
-    Call { func: Ident, args: Vec<Expr> },
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+    },
     List(Vec<Expr>),
     Unary(UnOp, Box<Expr>),
     Binary(BinOpAst, Box<Expr>, Box<Expr>),
-    In { subject: Box<Expr>, list: Vec<Expr>, negated: bool },
+    In {
+        subject: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
     If(Box<Expr>, Box<Expr>, Box<Expr>),
-    Tiers { subject: Box<Expr>, arms: Vec<TierArmAst> },
+    Tiers {
+        subject: Box<Expr>,
+        arms: Vec<TierArmAst>,
+    },
     Paren(Box<Expr>),
 }
 
@@ -247,8 +267,18 @@ pub struct EventAst {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum FirmStmt {
-    Fact { name: Ident, value: DataValue, span: Span },
-    Awarded { clause: Ident, tranche: Option<Ident>, period: i32, amount: Expr, span: Span },
+    Fact {
+        name: Ident,
+        value: DataValue,
+        span: Span,
+    },
+    Awarded {
+        clause: Ident,
+        tranche: Option<Ident>,
+        period: i32,
+        amount: Expr,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -288,16 +318,38 @@ pub struct TestAst {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemKind {
     Policy(PolicyAst),
-    Enum { name: Ident, variants: Vec<Ident> },
+    Enum {
+        name: Ident,
+        variants: Vec<Ident>,
+    },
     Fact(FactAst),
     Param(ParamAst),
     Table(TableAst),
     Clause(ClauseAst),
-    Exclude { name: Ident, cond: Expr, only: Option<Vec<Ident>> },
-    Select { name: Ident, fields: Vec<(SelectField, Span)>, close: Span },
-    Exclusive { name: Ident, clauses: Vec<Ident> },
-    Pool { name: Ident, fields: Vec<(PoolField, Span)>, close: Span },
-    FirmCap { name: Ident, limit: Expr, priority: Vec<Ident> },
+    Exclude {
+        name: Ident,
+        cond: Expr,
+        only: Option<Vec<Ident>>,
+    },
+    Select {
+        name: Ident,
+        fields: Vec<(SelectField, Span)>,
+        close: Span,
+    },
+    Exclusive {
+        name: Ident,
+        clauses: Vec<Ident>,
+    },
+    Pool {
+        name: Ident,
+        fields: Vec<(PoolField, Span)>,
+        close: Span,
+    },
+    FirmCap {
+        name: Ident,
+        limit: Expr,
+        priority: Vec<Ident>,
+    },
     Test(TestAst),
 }
 

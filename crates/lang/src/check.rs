@@ -8,7 +8,10 @@ use huiqi_ir::money::RoundUnit;
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 
-use crate::ast::{self, BinOpAst, DataValue, ExprKind, FirmStmt, HeaderField, Ident, ItemKind, StmtKind, TestStmt, UnOp};
+use crate::ast::{
+    self, BinOpAst, DataValue, ExprKind, FirmStmt, HeaderField, Ident, ItemKind, StmtKind,
+    TestStmt, UnOp,
+};
 use crate::diag::{Diag, SourceMap, Span};
 use crate::lexer::Unit;
 
@@ -18,6 +21,8 @@ pub const REASON_WINDOW: &str = "有效期外";
 pub const REASON_ZERO: &str = "金额为零";
 pub const REASON_TOTAL_CAP: &str = "累计上限";
 pub const REASON_CAP: &str = "封顶";
+/// Code of a follow-on error caused by an earlier one; such diagnostics are dropped.
+const CASCADE: &str = "E0000";
 
 fn ty_name(p: Option<&[EnumDef]>, t: Ty) -> String {
     match t {
@@ -27,7 +32,10 @@ fn ty_name(p: Option<&[EnumDef]>, t: Ty) -> String {
         Ty::Bool => "bool(是/否)".into(),
         Ty::Date => "date(日期)".into(),
         Ty::Text => "text(文本)".into(),
-        Ty::Enum(e) => p.and_then(|es| es.get(e)).map(|e| format!("enum {}", e.name)).unwrap_or("enum".into()),
+        Ty::Enum(e) => p
+            .and_then(|es| es.get(e))
+            .map(|e| format!("enum {}", e.name))
+            .unwrap_or("enum".into()),
     }
 }
 
@@ -43,6 +51,8 @@ struct Checker<'a> {
     tables: Vec<Table>,
     table_idx: HashMap<String, usize>,
     clause_idx: HashMap<String, usize>,
+    /// Names whose declaration already failed: uses of them are not reported again.
+    failed: std::collections::HashSet<String>,
 }
 
 /// What names an expression may see.
@@ -54,7 +64,14 @@ struct Scope<'s> {
 
 type R<T> = Result<T, Diag>;
 
-fn err(code: &'static str, span: Span, zh: impl Into<String>, en: impl Into<String>, hz: impl Into<String>, he: impl Into<String>) -> Diag {
+fn err(
+    code: &'static str,
+    span: Span,
+    zh: impl Into<String>,
+    en: impl Into<String>,
+    hz: impl Into<String>,
+    he: impl Into<String>,
+) -> Diag {
     Diag::new(code, span, zh, en, hz, he)
 }
 
@@ -73,7 +90,11 @@ fn const_value(e: &Expr) -> Option<Value> {
 
 impl<'a> Checker<'a> {
     fn text(&self, span: Span) -> String {
-        self.sm.text(span).split_whitespace().collect::<Vec<_>>().join(" ")
+        self.sm
+            .text(span)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn parse_ty(&mut self, id: &Ident) -> R<Ty> {
@@ -99,16 +120,33 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn type_mismatch(&self, span: Span, want: &str, want_en: &str, got: Ty, hz: &str, he: &str) -> Diag {
+    fn type_mismatch(
+        &self,
+        span: Span,
+        want: &str,
+        want_en: &str,
+        got: Ty,
+        hz: &str,
+        he: &str,
+    ) -> Diag {
         let g = ty_name(Some(&self.enums), got);
-        err("E0401", span, format!("类型错误：应为{want}，实为 {g}"), format!("type error: expected {want_en}, found {g}"), hz, he)
+        err(
+            "E0401",
+            span,
+            format!("类型错误：应为{want}，实为 {g}"),
+            format!("type error: expected {want_en}, found {g}"),
+            hz,
+            he,
+        )
     }
 
     // ---------------------------------------------------------------- expressions
 
     fn lower(&mut self, e: &ast::Expr, sc: &Scope, want: Option<Ty>) -> R<(Expr, Ty)> {
         match &e.kind {
-            ExprKind::Num { unit, value, text, .. } => Ok(match unit {
+            ExprKind::Num {
+                unit, value, text, ..
+            } => Ok(match unit {
                 Unit::Yuan | Unit::Wan | Unit::Yi => (Expr::Lit(Value::Money(*value)), Ty::Money),
                 Unit::Percent => (Expr::Lit(Value::Ratio(*value)), Ty::Ratio),
                 Unit::None => {
@@ -136,19 +174,37 @@ impl<'a> Checker<'a> {
             ExprKind::Unary(UnOp::Not, inner) => {
                 let (x, t) = self.lower(inner, sc, Some(Ty::Bool))?;
                 if t != Ty::Bool {
-                    return Err(self.type_mismatch(inner.span, "是/否", "bool", t, "not 只能用于条件", "not applies to conditions"));
+                    return Err(self.type_mismatch(
+                        inner.span,
+                        "是/否",
+                        "bool",
+                        t,
+                        "not 只能用于条件",
+                        "not applies to conditions",
+                    ));
                 }
                 Ok((Expr::Not(Box::new(x)), Ty::Bool))
             }
             ExprKind::Unary(UnOp::Neg, inner) => {
                 let (x, t) = self.lower(inner, sc, want)?;
                 if !t.is_numeric() {
-                    return Err(self.type_mismatch(inner.span, "数值", "a number", t, "负号只能用于数值", "minus applies to numbers"));
+                    return Err(self.type_mismatch(
+                        inner.span,
+                        "数值",
+                        "a number",
+                        t,
+                        "负号只能用于数值",
+                        "minus applies to numbers",
+                    ));
                 }
                 Ok((Expr::Neg(Box::new(x)), t))
             }
             ExprKind::Binary(op, l, r) => self.lower_binary(e.span, *op, l, r, sc, want),
-            ExprKind::In { subject, list, negated } => {
+            ExprKind::In {
+                subject,
+                list,
+                negated,
+            } => {
                 let (s, t) = self.lower(subject, sc, None)?;
                 let mut vals = Vec::new();
                 for item in list {
@@ -163,8 +219,17 @@ impl<'a> Checker<'a> {
                             "list literal values, e.g. [A, B]",
                         ));
                     };
-                    if vt != t && !(t.is_numeric() && vt.is_numeric() && t != Ty::Money && vt != Ty::Money) {
-                        return Err(self.type_mismatch(item.span, &ty_name(Some(&self.enums), t), &ty_name(Some(&self.enums), t), vt, "列表中的值须与左侧同类型", "list values must have the subject's type"));
+                    if vt != t
+                        && !(t.is_numeric() && vt.is_numeric() && t != Ty::Money && vt != Ty::Money)
+                    {
+                        return Err(self.type_mismatch(
+                            item.span,
+                            &ty_name(Some(&self.enums), t),
+                            &ty_name(Some(&self.enums), t),
+                            vt,
+                            "列表中的值须与左侧同类型",
+                            "list values must have the subject's type",
+                        ));
                     }
                     vals.push(cv);
                 }
@@ -173,7 +238,14 @@ impl<'a> Checker<'a> {
             ExprKind::If(c, a, b) => {
                 let (c2, ct) = self.lower(c, sc, Some(Ty::Bool))?;
                 if ct != Ty::Bool {
-                    return Err(self.type_mismatch(c.span, "条件", "a condition", ct, "if 后面是条件", "if takes a condition"));
+                    return Err(self.type_mismatch(
+                        c.span,
+                        "条件",
+                        "a condition",
+                        ct,
+                        "if 后面是条件",
+                        "if takes a condition",
+                    ));
                 }
                 let (a2, at) = self.lower(a, sc, want)?;
                 let (b2, bt) = self.lower(b, sc, Some(at))?;
@@ -182,7 +254,13 @@ impl<'a> Checker<'a> {
             }
             ExprKind::Tiers { subject, arms } => {
                 let (s, st) = self.lower(subject, sc, None)?;
-                let id = self.lower_table(format!("tiers@{}", self.sm.line_col(e.span).0), arms, sc, e.span, Some(want.unwrap_or(Ty::Money)))?;
+                let id = self.lower_table(
+                    format!("tiers@{}", self.sm.line_col(e.span).0),
+                    arms,
+                    sc,
+                    e.span,
+                    Some(want.unwrap_or(Ty::Money)),
+                )?;
                 self.check_table_input(id, st, subject.span)?;
                 let out = self.tables[id].output;
                 Ok((Expr::Table(id, Box::new(s)), out))
@@ -208,8 +286,16 @@ impl<'a> Checker<'a> {
         Err(err(
             "E0404",
             span,
-            format!("两个分支类型不一致：{} 与 {}", ty_name(Some(&self.enums), at), ty_name(Some(&self.enums), bt)),
-            format!("branches have different types: {} and {}", ty_name(Some(&self.enums), at), ty_name(Some(&self.enums), bt)),
+            format!(
+                "两个分支类型不一致：{} 与 {}",
+                ty_name(Some(&self.enums), at),
+                ty_name(Some(&self.enums), bt)
+            ),
+            format!(
+                "branches have different types: {} and {}",
+                ty_name(Some(&self.enums), at),
+                ty_name(Some(&self.enums), bt)
+            ),
             "两个分支须同为金额、同为比例……",
             "both branches must have the same type",
         ))
@@ -257,22 +343,69 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        if self.failed.contains(n) {
+            return Err(err(CASCADE, id.span, "", "", "", ""));
+        }
+        if let Some(Ty::Enum(e)) = want {
+            let vs: Vec<&str> = self.enums[e].variants.iter().map(|s| s.as_str()).collect();
+            let g = closest(n, &vs);
+            let all = self.enums[e].variants.join("、");
+            return Err(err(
+                "E0303",
+                id.span,
+                format!("`{n}` 不是 {} 的取值", self.enums[e].name),
+                format!("`{n}` is not a value of {}", self.enums[e].name),
+                match g {
+                    Some(g) => format!("是否想写 `{g}`？可用取值：{all}"),
+                    None => format!("可用取值：{all}"),
+                },
+                match g {
+                    Some(g) => format!("did you mean `{g}`? values: {all}"),
+                    None => format!("values: {all}"),
+                },
+            ));
+        }
         let mut known: Vec<&str> = sc.lets.iter().map(|l| l.0).collect();
         known.extend(self.facts.iter().map(|f| f.name.as_str()));
         known.extend(self.params.iter().map(|p| p.name.as_str()));
         let guess = closest(n, &known);
         let (hz, he) = match (guess, want) {
-            (Some(g), _) => (format!("是否想写 `{g}`？事实须先用 fact 声明"), format!("did you mean `{g}`? facts must be declared with fact")),
+            (Some(g), _) => (
+                format!("是否想写 `{g}`？事实须先用 fact 声明"),
+                format!("did you mean `{g}`? facts must be declared with fact"),
+            ),
             (None, Some(Ty::Enum(e))) => {
                 let vs = self.enums[e].variants.join("、");
-                (format!("{} 的取值：{vs}", self.enums[e].name), format!("values of {}: {vs}", self.enums[e].name))
+                (
+                    format!("{} 的取值：{vs}", self.enums[e].name),
+                    format!("values of {}: {vs}", self.enums[e].name),
+                )
             }
-            _ => ("事实、参数须先声明（fact / param），局部值用 let 定义".into(), "declare facts and params first (fact / param); define local values with let".into()),
+            _ => (
+                "事实、参数须先声明（fact / param），局部值用 let 定义".into(),
+                "declare facts and params first (fact / param); define local values with let"
+                    .into(),
+            ),
         };
-        Err(err("E0302", id.span, format!("未知的名称 `{n}`"), format!("unknown name `{n}`"), hz, he))
+        Err(err(
+            "E0302",
+            id.span,
+            format!("未知的名称 `{n}`"),
+            format!("unknown name `{n}`"),
+            hz,
+            he,
+        ))
     }
 
-    fn lower_binary(&mut self, span: Span, op: BinOpAst, l: &ast::Expr, r: &ast::Expr, sc: &Scope, want: Option<Ty>) -> R<(Expr, Ty)> {
+    fn lower_binary(
+        &mut self,
+        span: Span,
+        op: BinOpAst,
+        l: &ast::Expr,
+        r: &ast::Expr,
+        sc: &Scope,
+        want: Option<Ty>,
+    ) -> R<(Expr, Ty)> {
         use BinOpAst::*;
         let irop = match op {
             Add => BinOp::Add,
@@ -305,7 +438,11 @@ impl<'a> Checker<'a> {
         if at == Ty::Money && zero(&b) {
             b = Expr::Lit(Value::Money(Decimal::ZERO));
         }
-        let bt = if at == Ty::Money && matches!(b, Expr::Lit(Value::Money(_))) { Ty::Money } else { bt };
+        let bt = if at == Ty::Money && matches!(b, Expr::Lit(Value::Money(_))) {
+            Ty::Money
+        } else {
+            bt
+        };
         let at = if bt == Ty::Money && zero(&a) {
             a = Expr::Lit(Value::Money(Decimal::ZERO));
             Ty::Money
@@ -314,7 +451,8 @@ impl<'a> Checker<'a> {
         };
         let tn = |t: Ty| ty_name(Some(&self.enums), t);
         let mix = |x: Ty, y: Ty| matches!((x, y), (Ty::Ratio, Ty::Count) | (Ty::Count, Ty::Ratio));
-        let unit_err = |zh: String, en: String, hz: &str, he: &str| Err(err("E0406", span, zh, en, hz, he));
+        let unit_err =
+            |zh: String, en: String, hz: &str, he: &str| Err(err("E0406", span, zh, en, hz, he));
         let out = match op {
             And | Or => {
                 if at != Ty::Bool {
@@ -384,8 +522,15 @@ impl<'a> Checker<'a> {
     }
 
     fn const_int(&self, e: &ast::Expr, min: i64, what_zh: &str, what_en: &str) -> R<u32> {
-        if let ExprKind::Num { unit: Unit::None, value, text, .. } = &e.kind {
-            if !text.contains('.') && *value >= Decimal::from(min) && *value <= Decimal::from(1000) {
+        if let ExprKind::Num {
+            unit: Unit::None,
+            value,
+            text,
+            ..
+        } = &e.kind
+        {
+            if !text.contains('.') && *value >= Decimal::from(min) && *value <= Decimal::from(1000)
+            {
                 return Ok(value.to_string().parse().unwrap());
             }
         }
@@ -414,9 +559,23 @@ impl<'a> Checker<'a> {
                     "declare event facts as fact Name: event Enum { … } (certificates, titles, stages)",
                 ));
             }
-            return Err(err("E0302", id.span, format!("未知的事实 `{}`", id.name), format!("unknown fact `{}`", id.name), "事实须先用 fact 声明", "declare the fact with fact first"));
+            return Err(err(
+                "E0302",
+                id.span,
+                format!("未知的事实 `{}`", id.name),
+                format!("unknown fact `{}`", id.name),
+                "事实须先用 fact 声明",
+                "declare the fact with fact first",
+            ));
         }
-        Err(err("E0408", e.span, format!("{fname}() 的第一个参数须是事件事实名称"), format!("the first argument of {fname}() must name an event fact"), "例如 held(高企证书)", "e.g. held(certificate)"))
+        Err(err(
+            "E0408",
+            e.span,
+            format!("{fname}() 的第一个参数须是事件事实名称"),
+            format!("the first argument of {fname}() must name an event fact"),
+            "例如 held(高企证书)",
+            "e.g. held(certificate)",
+        ))
     }
 
     fn variants(&mut self, fact: FactId, e: &ast::Expr) -> R<Vec<u32>> {
@@ -424,8 +583,14 @@ impl<'a> Checker<'a> {
             return Err(err(
                 "E0409",
                 e.span,
-                format!("事件事实 `{}` 没有取值，不能按值筛选", self.facts[fact].name),
-                format!("event fact `{}` carries no value to filter on", self.facts[fact].name),
+                format!(
+                    "事件事实 `{}` 没有取值，不能按值筛选",
+                    self.facts[fact].name
+                ),
+                format!(
+                    "event fact `{}` carries no value to filter on",
+                    self.facts[fact].name
+                ),
                 "声明时写出枚举：fact 名称: event 枚举",
                 "declare it with an enum: fact Name: event Enum",
             ));
@@ -437,7 +602,18 @@ impl<'a> Checker<'a> {
         let mut out = Vec::new();
         for it in items {
             let ExprKind::Name(id) = &it.kind else {
-                return Err(err("E0409", it.span, "此处应为枚举值", "expected an enum value", format!("{} 的取值：{}", self.enums[en].name, self.enums[en].variants.join("、")), format!("values: {}", self.enums[en].variants.join(", "))));
+                return Err(err(
+                    "E0409",
+                    it.span,
+                    "此处应为枚举值",
+                    "expected an enum value",
+                    format!(
+                        "{} 的取值：{}",
+                        self.enums[en].name,
+                        self.enums[en].variants.join("、")
+                    ),
+                    format!("values: {}", self.enums[en].variants.join(", ")),
+                ));
             };
             match self.enums[en].variants.iter().position(|v| *v == id.name) {
                 Some(v) => out.push(v as u32),
@@ -456,7 +632,14 @@ impl<'a> Checker<'a> {
         Ok(out)
     }
 
-    fn lower_call(&mut self, span: Span, func: &Ident, args: &[ast::Expr], sc: &Scope, want: Option<Ty>) -> R<(Expr, Ty)> {
+    fn lower_call(
+        &mut self,
+        span: Span,
+        func: &Ident,
+        args: &[ast::Expr],
+        sc: &Scope,
+        want: Option<Ty>,
+    ) -> R<(Expr, Ty)> {
         let name = func.name.as_str();
         let arity = |lo: usize, hi: usize, usage: &str| -> R<()> {
             if args.len() < lo || args.len() > hi {
@@ -473,13 +656,27 @@ impl<'a> Checker<'a> {
         };
         let numeric = |me: &Self, t: Ty, s: Span| -> R<()> {
             if !t.is_numeric() {
-                return Err(me.type_mismatch(s, "数值", "a number", t, &format!("{name}() 需要数值"), &format!("{name}() needs a number")));
+                return Err(me.type_mismatch(
+                    s,
+                    "数值",
+                    "a number",
+                    t,
+                    &format!("{name}() 需要数值"),
+                    &format!("{name}() needs a number"),
+                ));
             }
             Ok(())
         };
         let boolean = |me: &Self, t: Ty, s: Span| -> R<()> {
             if t != Ty::Bool {
-                return Err(me.type_mismatch(s, "条件", "a condition", t, &format!("{name}() 需要一个条件，例如 {name}(营业收入 >= 100亿)"), &format!("{name}() takes a condition")));
+                return Err(me.type_mismatch(
+                    s,
+                    "条件",
+                    "a condition",
+                    t,
+                    &format!("{name}() 需要一个条件，例如 {name}(营业收入 >= 100亿)"),
+                    &format!("{name}() takes a condition"),
+                ));
             }
             Ok(())
         };
@@ -492,7 +689,11 @@ impl<'a> Checker<'a> {
         Ok(match name {
             "prev" => {
                 arity(1, 2, "prev(x) 或 prev(x, n)")?;
-                let n = if args.len() == 2 { self.const_int(&args[1], 1, "期数", "the number of periods")? } else { 1 };
+                let n = if args.len() == 2 {
+                    self.const_int(&args[1], 1, "期数", "the number of periods")?
+                } else {
+                    1
+                };
                 let (x, t) = self.lower(&args[0], sc, want)?;
                 (Expr::Prev(Box::new(x), n), t)
             }
@@ -515,7 +716,11 @@ impl<'a> Checker<'a> {
                 if !(t.is_numeric() || t == Ty::Date) {
                     numeric(self, t, args[0].span)?;
                 }
-                let agg = if name == "highest_before" { AggBefore::Highest } else { AggBefore::Lowest };
+                let agg = if name == "highest_before" {
+                    AggBefore::Highest
+                } else {
+                    AggBefore::Lowest
+                };
                 (Expr::AggBefore(agg, Box::new(x)), t)
             }
             "first_time" | "ever_before" => {
@@ -536,7 +741,11 @@ impl<'a> Checker<'a> {
                 (Expr::Consecutive(Box::new(x), n), Ty::Bool)
             }
             "held" | "held_at" => {
-                let (lo, hi, usage) = if name == "held" { (1, 2, "held(事实) 或 held(事实, [取值…])") } else { (2, 3, "held_at(事实, [取值…], 日期)") };
+                let (lo, hi, usage) = if name == "held" {
+                    (1, 2, "held(事实) 或 held(事实, [取值…])")
+                } else {
+                    (2, 3, "held_at(事实, [取值…], 日期)")
+                };
                 arity(lo, hi, usage)?;
                 let f = self.event_fact(&args[0], name)?;
                 let (vals, date_arg) = match (name, args.len()) {
@@ -549,7 +758,14 @@ impl<'a> Checker<'a> {
                     Some(d) => {
                         let (x, t) = self.lower(d, sc, Some(Ty::Date))?;
                         if t != Ty::Date {
-                            return Err(self.type_mismatch(d.span, "日期", "a date", t, "例如 date_of(上市进程, 上市)", "e.g. date_of(stages, listed)"));
+                            return Err(self.type_mismatch(
+                                d.span,
+                                "日期",
+                                "a date",
+                                t,
+                                "例如 date_of(上市进程, 上市)",
+                                "e.g. date_of(stages, listed)",
+                            ));
                         }
                         Some(Box::new(x))
                     }
@@ -560,19 +776,33 @@ impl<'a> Checker<'a> {
             "issued" => {
                 arity(1, 2, "issued(事实) 或 issued(事实, [取值…])")?;
                 let f = self.event_fact(&args[0], name)?;
-                let vals = if args.len() == 2 { Some(self.variants(f, &args[1])?) } else { None };
+                let vals = if args.len() == 2 {
+                    Some(self.variants(f, &args[1])?)
+                } else {
+                    None
+                };
                 (Expr::Issued(f, vals), Ty::Bool)
             }
             "issued_before" => {
                 arity(1, 1, "issued_before(事实)")?;
-                (Expr::IssuedBefore(self.event_fact(&args[0], name)?), Ty::Count)
+                (
+                    Expr::IssuedBefore(self.event_fact(&args[0], name)?),
+                    Ty::Count,
+                )
             }
             "occurred" | "date_of" => {
                 arity(2, 2, &format!("{name}(事实, 取值)"))?;
                 let f = self.event_fact(&args[0], name)?;
                 let v = self.variants(f, &args[1])?;
                 if v.len() != 1 {
-                    return Err(err("E0409", args[1].span, "此处只能写一个取值", "exactly one value expected here", "例如 occurred(上市进程, 上市)", "e.g. occurred(stages, listed)"));
+                    return Err(err(
+                        "E0409",
+                        args[1].span,
+                        "此处只能写一个取值",
+                        "exactly one value expected here",
+                        "例如 occurred(上市进程, 上市)",
+                        "e.g. occurred(stages, listed)",
+                    ));
                 }
                 if name == "occurred" {
                     (Expr::Occurred(f, v[0]), Ty::Bool)
@@ -583,14 +813,28 @@ impl<'a> Checker<'a> {
             "total" | "latest" => {
                 arity(1, 1, &format!("{name}(月度事实)"))?;
                 let ExprKind::Name(id) = &args[0].kind else {
-                    return Err(err("E0411", args[0].span, format!("{name}() 需要月度事实名称"), format!("{name}() needs a monthly fact"), "例如 total(月用电量)", "e.g. total(monthly_power)"));
+                    return Err(err(
+                        "E0411",
+                        args[0].span,
+                        format!("{name}() 需要月度事实名称"),
+                        format!("{name}() needs a monthly fact"),
+                        "例如 total(月用电量)",
+                        "e.g. total(monthly_power)",
+                    ));
                 };
                 match self.fact_idx.get(&id.name) {
                     Some(&f) if self.facts[f].kind == PeriodKind::Month => {
                         let t = self.facts[f].ty;
                         if name == "total" {
                             if !t.is_numeric() {
-                                return Err(self.type_mismatch(args[0].span, "数值", "a number", t, "只有数值可以求和", "only numbers can be summed"));
+                                return Err(self.type_mismatch(
+                                    args[0].span,
+                                    "数值",
+                                    "a number",
+                                    t,
+                                    "只有数值可以求和",
+                                    "only numbers can be summed",
+                                ));
                             }
                             (Expr::Total(f), t)
                         } else {
@@ -598,36 +842,71 @@ impl<'a> Checker<'a> {
                         }
                     }
                     Some(_) => {
-                        return Err(err("E0411", id.span, format!("`{}` 不是月度事实", id.name), format!("`{}` is not a monthly fact", id.name), "年度事实直接引用即可", "refer to yearly facts directly"))
+                        return Err(err(
+                            "E0411",
+                            id.span,
+                            format!("`{}` 不是月度事实", id.name),
+                            format!("`{}` is not a monthly fact", id.name),
+                            "年度事实直接引用即可",
+                            "refer to yearly facts directly",
+                        ))
                     }
-                    None => return Err(err("E0302", id.span, format!("未知的事实 `{}`", id.name), format!("unknown fact `{}`", id.name), "事实须先用 fact 声明", "declare the fact first")),
+                    None => {
+                        return Err(err(
+                            "E0302",
+                            id.span,
+                            format!("未知的事实 `{}`", id.name),
+                            format!("unknown fact `{}`", id.name),
+                            "事实须先用 fact 声明",
+                            "declare the fact first",
+                        ))
+                    }
                 }
             }
             "awarded" => {
                 arity(0, 1, "awarded() 或 awarded(条款)")?;
                 let c = if let Some(a) = args.first() {
                     let ExprKind::Name(id) = &a.kind else {
-                        return Err(err("E0412", a.span, "awarded() 的参数须是条款名称", "awarded() takes a clause name", "例如 awarded(营收首次突破)", "e.g. awarded(clause)"));
+                        return Err(err(
+                            "E0412",
+                            a.span,
+                            "awarded() 的参数须是条款名称",
+                            "awarded() takes a clause name",
+                            "例如 awarded(营收首次突破)",
+                            "e.g. awarded(clause)",
+                        ));
                     };
                     match self.clause_idx.get(&id.name) {
                         Some(&c) => c,
                         None => {
-                            let names: Vec<&str> = self.clause_idx.keys().map(|s| s.as_str()).collect();
+                            let names: Vec<&str> =
+                                self.clause_idx.keys().map(|s| s.as_str()).collect();
                             let g = closest(&id.name, &names);
                             return Err(err(
                                 "E0304",
                                 id.span,
                                 format!("未知的条款 `{}`", id.name),
                                 format!("unknown clause `{}`", id.name),
-                                g.map(|g| format!("是否想写 `{g}`？")).unwrap_or("条款须用 clause 声明".into()),
-                                g.map(|g| format!("did you mean `{g}`?")).unwrap_or("declare clauses with clause".into()),
+                                g.map(|g| format!("是否想写 `{g}`？"))
+                                    .unwrap_or("条款须用 clause 声明".into()),
+                                g.map(|g| format!("did you mean `{g}`?"))
+                                    .unwrap_or("declare clauses with clause".into()),
                             ));
                         }
                     }
                 } else {
                     match sc.clause {
                         Some(c) => c,
-                        None => return Err(err("E0412", span, "awarded() 只能在条款内使用", "awarded() without an argument only works inside a clause", "在条款外请写 awarded(条款名称)", "outside a clause write awarded(ClauseName)")),
+                        None => {
+                            return Err(err(
+                                "E0412",
+                                span,
+                                "awarded() 只能在条款内使用",
+                                "awarded() without an argument only works inside a clause",
+                                "在条款外请写 awarded(条款名称)",
+                                "outside a clause write awarded(ClauseName)",
+                            ))
+                        }
                     }
                 };
                 (Expr::Awarded(c), Ty::Money)
@@ -650,7 +929,14 @@ impl<'a> Checker<'a> {
                 if !(t.is_numeric() || t == Ty::Date) {
                     numeric(self, t, span)?;
                 }
-                (if name == "min" { Expr::Min(xs) } else { Expr::Max(xs) }, t)
+                (
+                    if name == "min" {
+                        Expr::Min(xs)
+                    } else {
+                        Expr::Max(xs)
+                    },
+                    t,
+                )
             }
             "abs" => {
                 arity(1, 1, "abs(x)")?;
@@ -662,7 +948,14 @@ impl<'a> Checker<'a> {
                 arity(1, 1, "floor(x)")?;
                 let (x, t) = self.lower(&args[0], sc, None)?;
                 if t == Ty::Money {
-                    return Err(err("E0413", args[0].span, "floor() 不能用于金额", "floor() does not apply to money", "金额取整请用 round(x, 元) 或 round(x, 万元)", "round money with round(x, 元) or round(x, 万元)"));
+                    return Err(err(
+                        "E0413",
+                        args[0].span,
+                        "floor() 不能用于金额",
+                        "floor() does not apply to money",
+                        "金额取整请用 round(x, 元) 或 round(x, 万元)",
+                        "round money with round(x, 元) or round(x, 万元)",
+                    ));
                 }
                 numeric(self, t, args[0].span)?;
                 (Expr::Floor(Box::new(x)), Ty::Count)
@@ -671,25 +964,69 @@ impl<'a> Checker<'a> {
                 arity(2, 2, "round(金额, 分|元|万元)")?;
                 let (x, t) = self.lower(&args[0], sc, Some(Ty::Money))?;
                 if t != Ty::Money {
-                    return Err(self.type_mismatch(args[0].span, "金额", "money", t, "round() 用于金额", "round() applies to money"));
+                    return Err(self.type_mismatch(
+                        args[0].span,
+                        "金额",
+                        "money",
+                        t,
+                        "round() 用于金额",
+                        "round() applies to money",
+                    ));
                 }
                 let unit = match &args[1].kind {
                     ExprKind::Name(id) => RoundUnit::from_name(&id.name),
                     _ => None,
                 };
                 let Some(unit) = unit else {
-                    return Err(err("E0413", args[1].span, "取整单位须为 分、元 或 万元", "the rounding unit must be 分, 元 or 万元", "例如 round(x, 元)", "e.g. round(x, 元)"));
+                    return Err(err(
+                        "E0413",
+                        args[1].span,
+                        "取整单位须为 分、元 或 万元",
+                        "the rounding unit must be 分, 元 or 万元",
+                        "例如 round(x, 元)",
+                        "e.g. round(x, 元)",
+                    ));
                 };
                 (Expr::Round(Box::new(x), unit), Ty::Money)
             }
             "period_start" | "period_end" => {
                 arity(0, 0, &format!("{name}()"))?;
-                (if name == "period_start" { Expr::PeriodStart } else { Expr::PeriodEnd }, Ty::Date)
+                (
+                    if name == "period_start" {
+                        Expr::PeriodStart
+                    } else {
+                        Expr::PeriodEnd
+                    },
+                    Ty::Date,
+                )
             }
+            _ if self.failed.contains(name) => return Err(err(CASCADE, func.span, "", "", "", "")),
             _ => {
                 const BUILTINS: [&str; 24] = [
-                    "prev", "growth", "cagr", "highest_before", "lowest_before", "first_time", "ever_before", "consecutive", "held", "held_at", "issued", "issued_before", "occurred", "date_of", "total", "latest", "awarded",
-                    "min", "max", "abs", "floor", "round", "period_start", "period_end",
+                    "prev",
+                    "growth",
+                    "cagr",
+                    "highest_before",
+                    "lowest_before",
+                    "first_time",
+                    "ever_before",
+                    "consecutive",
+                    "held",
+                    "held_at",
+                    "issued",
+                    "issued_before",
+                    "occurred",
+                    "date_of",
+                    "total",
+                    "latest",
+                    "awarded",
+                    "min",
+                    "max",
+                    "abs",
+                    "floor",
+                    "round",
+                    "period_start",
+                    "period_end",
                 ];
                 let mut names: Vec<&str> = BUILTINS.to_vec();
                 names.extend(self.table_idx.keys().map(|s| s.as_str()));
@@ -699,8 +1036,13 @@ impl<'a> Checker<'a> {
                     func.span,
                     format!("未知的函数或表 `{name}`"),
                     format!("unknown function or table `{name}`"),
-                    g.map(|g| format!("是否想写 `{g}`？")).unwrap_or_else(|| "可用函数见 docs/LANGUAGE.md；档位表须先用 table 声明".into()),
-                    g.map(|g| format!("did you mean `{g}`?")).unwrap_or_else(|| "see docs/LANGUAGE.md for functions; declare tables with table".into()),
+                    g.map(|g| format!("是否想写 `{g}`？")).unwrap_or_else(|| {
+                        "可用函数见 docs/LANGUAGE.md；档位表须先用 table 声明".into()
+                    }),
+                    g.map(|g| format!("did you mean `{g}`?"))
+                        .unwrap_or_else(|| {
+                            "see docs/LANGUAGE.md for functions; declare tables with table".into()
+                        }),
                 ));
             }
         })
@@ -711,13 +1053,34 @@ impl<'a> Checker<'a> {
         if t == want || (t != Ty::Money && want != Ty::Money && t.is_numeric()) {
             return Ok(());
         }
-        Err(self.type_mismatch(span, &ty_name(Some(&self.enums), want), &ty_name(Some(&self.enums), want), t, "档位表的区间与查表值须同一单位", "the table's bounds and the looked-up value need the same unit"))
+        Err(self.type_mismatch(
+            span,
+            &ty_name(Some(&self.enums), want),
+            &ty_name(Some(&self.enums), want),
+            t,
+            "档位表的区间与查表值须同一单位",
+            "the table's bounds and the looked-up value need the same unit",
+        ))
     }
 
     /// Lowers tier arms into a table; checks bounds, overlaps and gaps.
-    fn lower_table(&mut self, name: String, arms: &[ast::TierArmAst], sc: &Scope, span: Span, out_want: Option<Ty>) -> R<TableId> {
+    fn lower_table(
+        &mut self,
+        name: String,
+        arms: &[ast::TierArmAst],
+        sc: &Scope,
+        span: Span,
+        out_want: Option<Ty>,
+    ) -> R<TableId> {
         if arms.is_empty() {
-            return Err(err("E0501", span, "档位表没有任何档位", "the table has no tiers", "至少写一档：[下限, 上限) => 金额", "write at least one tier: [lo, hi) => amount"));
+            return Err(err(
+                "E0501",
+                span,
+                "档位表没有任何档位",
+                "the table has no tiers",
+                "至少写一档：[下限, 上限) => 金额",
+                "write at least one tier: [lo, hi) => amount",
+            ));
         }
         let mut ir_arms: Vec<TierArm> = Vec::new();
         let mut input: Option<Ty> = None;
@@ -726,12 +1089,28 @@ impl<'a> Checker<'a> {
             let mut bound = |me: &mut Self, e: &ast::Expr| -> R<Decimal> {
                 let (x, t) = me.lower(e, sc, input)?;
                 let Some(v) = const_value(&x).and_then(|v| v.num()) else {
-                    return Err(err("E0502", e.span, "档位的上下限须为常量", "tier bounds must be constants", "例如 [100亿, 500亿)", "e.g. [100亿, 500亿)"));
+                    return Err(err(
+                        "E0502",
+                        e.span,
+                        "档位的上下限须为常量",
+                        "tier bounds must be constants",
+                        "例如 [100亿, 500亿)",
+                        "e.g. [100亿, 500亿)",
+                    ));
                 };
                 match input {
                     None => input = Some(t),
                     Some(it) if it == t || (it != Ty::Money && t != Ty::Money) => {}
-                    Some(it) => return Err(me.type_mismatch(e.span, &ty_name(None, it), &ty_name(None, it), t, "同一张表的区间须同一单位", "all bounds of a table need one unit")),
+                    Some(it) => {
+                        return Err(me.type_mismatch(
+                            e.span,
+                            &ty_name(None, it),
+                            &ty_name(None, it),
+                            t,
+                            "同一张表的区间须同一单位",
+                            "all bounds of a table need one unit",
+                        ))
+                    }
                 }
                 Ok(v)
             };
@@ -748,16 +1127,42 @@ impl<'a> Checker<'a> {
                     self.unify(prev, ot, v.clone(), vt, arm.value.span)?.2
                 }
             };
-            let v = if vt == Ty::Money { if let Expr::Lit(Value::Count(d)) = &v { if d.is_zero() { Expr::Lit(Value::Money(Decimal::ZERO)) } else { v } } else { v } } else { v };
+            let v = if vt == Ty::Money {
+                if let Expr::Lit(Value::Count(d)) = &v {
+                    if d.is_zero() {
+                        Expr::Lit(Value::Money(Decimal::ZERO))
+                    } else {
+                        v
+                    }
+                } else {
+                    v
+                }
+            } else {
+                v
+            };
             output = Some(vt);
             if let Some(h) = hi {
-                if h < lo || (h == lo && !(arm.interval.lo_inclusive && arm.interval.hi_inclusive)) {
-                    return Err(err("E0503", arm.interval.span, "区间的下限大于上限（空区间）", "the interval's lower bound is above its upper bound (empty interval)", "区间写作 [下限, 上限)，下限在前", "write [lo, hi) with the lower bound first"));
+                if h < lo || (h == lo && !(arm.interval.lo_inclusive && arm.interval.hi_inclusive))
+                {
+                    return Err(err(
+                        "E0503",
+                        arm.interval.span,
+                        "区间的下限大于上限（空区间）",
+                        "the interval's lower bound is above its upper bound (empty interval)",
+                        "区间写作 [下限, 上限)，下限在前",
+                        "write [lo, hi) with the lower bound first",
+                    ));
                 }
             }
             ir_arms.push(TierArm {
-                lo: Bound { value: lo, inclusive: arm.interval.lo_inclusive },
-                hi: hi.map(|h| Bound { value: h, inclusive: arm.interval.hi_inclusive }),
+                lo: Bound {
+                    value: lo,
+                    inclusive: arm.interval.lo_inclusive,
+                },
+                hi: hi.map(|h| Bound {
+                    value: h,
+                    inclusive: arm.interval.hi_inclusive,
+                }),
                 value: v,
                 label: self.text(arm.interval.span),
             });
@@ -767,9 +1172,17 @@ impl<'a> Checker<'a> {
             let (a, b) = (&w[0], &w[1]);
             let sp = arms[i + 1].interval.span;
             let Some(ahi) = a.hi else {
-                return Err(err("E0504", sp, "此档位永远不会命中：前一档已到 ∞", "this tier is unreachable: the previous tier runs to ∞", "∞ 只能用于最后一档；请按从低到高排列档位", "only the last tier may run to ∞; order tiers from low to high"));
+                return Err(err(
+                    "E0504",
+                    sp,
+                    "此档位永远不会命中：前一档已到 ∞",
+                    "this tier is unreachable: the previous tier runs to ∞",
+                    "∞ 只能用于最后一档；请按从低到高排列档位",
+                    "only the last tier may run to ∞; order tiers from low to high",
+                ));
             };
-            let overlap = b.lo.value < ahi.value || (b.lo.value == ahi.value && b.lo.inclusive && ahi.inclusive);
+            let overlap = b.lo.value < ahi.value
+                || (b.lo.value == ahi.value && b.lo.inclusive && ahi.inclusive);
             if overlap {
                 return Err(err(
                     "E0505",
@@ -792,16 +1205,37 @@ impl<'a> Checker<'a> {
                 ));
             }
         }
-        let t = Table { name: name.clone(), input: input.unwrap_or(Ty::Money), output: output.unwrap_or(Ty::Money), arms: ir_arms };
+        let t = Table {
+            name: name.clone(),
+            input: input.unwrap_or(Ty::Money),
+            output: output.unwrap_or(Ty::Money),
+            arms: ir_arms,
+        };
         self.tables.push(t);
         let id = self.tables.len() - 1;
         self.table_idx.entry(name).or_insert(id);
         Ok(id)
     }
 
-    fn named(&mut self, ne: &ast::NamedExpr, sc: &Scope, want: Ty, what_zh: &str, what_en: &str, hz: &str, he: &str) -> Option<Named> {
+    #[allow(clippy::too_many_arguments)] // the two languages' wording travels with each call
+    fn named(
+        &mut self,
+        ne: &ast::NamedExpr,
+        sc: &Scope,
+        want: Ty,
+        what_zh: &str,
+        what_en: &str,
+        hz: &str,
+        he: &str,
+    ) -> Option<Named> {
         match self.lower(&ne.expr, sc, Some(want)) {
-            Ok((e, t)) if t == want || want == Ty::Text => Some(Named { name: ne.name.name.clone(), expr: e, ty: t, source: self.text(ne.expr.span), origin: self.sm.origin(ne.span) }),
+            Ok((e, t)) if t == want || want == Ty::Text => Some(Named {
+                name: ne.name.name.clone(),
+                expr: e,
+                ty: t,
+                source: self.text(ne.expr.span),
+                origin: self.sm.origin(ne.span),
+            }),
             Ok((_, t)) => {
                 let d = self.type_mismatch(ne.expr.span, what_zh, what_en, t, hz, he);
                 self.diags.push(d);
@@ -819,12 +1253,26 @@ impl<'a> Checker<'a> {
             Ok((x, Ty::Money)) => match const_value(&x) {
                 Some(Value::Money(d)) => Some(d),
                 _ => {
-                    self.diags.push(err("E0414", e.span, format!("{what_zh}须为金额常量"), format!("{what_en} must be a money constant"), "例如 1000万", "e.g. 1000万"));
+                    self.diags.push(err(
+                        "E0414",
+                        e.span,
+                        format!("{what_zh}须为金额常量"),
+                        format!("{what_en} must be a money constant"),
+                        "例如 1000万",
+                        "e.g. 1000万",
+                    ));
                     None
                 }
             },
             Ok((_, t)) => {
-                let d = self.type_mismatch(e.span, "金额", "money", t, &format!("{what_zh}须为金额，例如 1000万"), &format!("{what_en} must be money, e.g. 1000万"));
+                let d = self.type_mismatch(
+                    e.span,
+                    "金额",
+                    "money",
+                    t,
+                    &format!("{what_zh}须为金额，例如 1000万"),
+                    &format!("{what_en} must be money, e.g. 1000万"),
+                );
                 self.diags.push(d);
                 None
             }
@@ -844,7 +1292,9 @@ fn closest<'x>(word: &str, options: &[&'x str]) -> Option<&'x str> {
         for i in 1..=a.len() {
             let mut cur = vec![i; b.len() + 1];
             for j in 1..=b.len() {
-                cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + usize::from(a[i - 1] != b[j - 1]));
+                cur[j] = (prev[j] + 1)
+                    .min(cur[j - 1] + 1)
+                    .min(prev[j - 1] + usize::from(a[i - 1] != b[j - 1]));
             }
             prev = cur;
         }
@@ -852,7 +1302,11 @@ fn closest<'x>(word: &str, options: &[&'x str]) -> Option<&'x str> {
     };
     let n = word.chars().count();
     let limit = if n <= 2 { 1 } else { 2 };
-    options.iter().copied().filter(|o| *o != word && dist(word, o) <= limit).min_by_key(|o| dist(word, o))
+    options
+        .iter()
+        .copied()
+        .filter(|o| *o != word && dist(word, o) <= limit)
+        .min_by_key(|o| dist(word, o))
 }
 
 mod items;

@@ -14,7 +14,11 @@ pub struct Span {
 
 impl Span {
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -24,8 +28,25 @@ pub enum Lang {
     En,
 }
 
+/// A diagnostic. Boxed so `Result<_, Diag>` stays small on the checker's hot paths.
 #[derive(Clone, Debug)]
-pub struct Diag {
+pub struct Diag(Box<DiagData>);
+
+impl std::ops::Deref for Diag {
+    type Target = DiagData;
+    fn deref(&self) -> &DiagData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Diag {
+    fn deref_mut(&mut self) -> &mut DiagData {
+        &mut self.0
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DiagData {
     pub code: &'static str,
     pub span: Span,
     pub msg_zh: String,
@@ -44,7 +65,7 @@ impl Diag {
         hint_zh: impl Into<String>,
         hint_en: impl Into<String>,
     ) -> Diag {
-        Diag {
+        Diag(Box::new(DiagData {
             code,
             span,
             msg_zh: msg_zh.into(),
@@ -52,7 +73,7 @@ impl Diag {
             hint_zh: hint_zh.into(),
             hint_en: hint_en.into(),
             warning: false,
-        }
+        }))
     }
     pub fn warning(mut self) -> Diag {
         self.warning = true;
@@ -90,19 +111,29 @@ impl SourceMap {
     }
     pub fn text(&self, span: Span) -> &str {
         let src = &self.files[span.file as usize].1;
-        src.get(span.start as usize..span.end as usize).unwrap_or("")
+        src.get(span.start as usize..span.end as usize)
+            .unwrap_or("")
     }
     /// 1-based line and column (in characters).
     pub fn line_col(&self, span: Span) -> (u32, u32) {
         let src = &self.files[span.file as usize].1;
         let upto = &src[..(span.start as usize).min(src.len())];
         let line = upto.matches('\n').count() as u32 + 1;
-        let col = upto.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
+        let col = upto
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0) as u32
+            + 1;
         (line, col)
     }
     pub fn origin(&self, span: Span) -> huiqi_ir::Origin {
         let (line, col) = self.line_col(span);
-        huiqi_ir::Origin { file: self.path(span).to_string(), line, col }
+        huiqi_ir::Origin {
+            file: self.path(span).to_string(),
+            line,
+            col,
+        }
     }
 
     /// Renders one diagnostic: a greppable `file:line:col` first line, the source line, a caret, a hint.
@@ -115,7 +146,16 @@ impl SourceMap {
             (true, Lang::En) => ("warning", "hint"),
         };
         let mut out = String::new();
-        let _ = writeln!(out, "{}:{}:{}: {}[{}]: {}", self.path(d.span), line, col, level, d.code, d.msg(lang));
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {}[{}]: {}",
+            self.path(d.span),
+            line,
+            col,
+            level,
+            d.code,
+            d.msg(lang)
+        );
         // The source line with a caret under the span (display width aware: CJK is 2 columns).
         let src = &self.files[d.span.file as usize].1;
         let text = src.lines().nth(line as usize - 1).unwrap_or("");
@@ -124,11 +164,30 @@ impl SourceMap {
         let on_line = self.text(d.span).lines().next().unwrap_or("");
         let marks = UnicodeWidthStr::width(on_line).max(1);
         let gutter = line.to_string().len();
-        let (blue, red, reset) = if color { ("\x1b[34m", if d.warning { "\x1b[33m" } else { "\x1b[31m" }, "\x1b[0m") } else { ("", "", "") };
+        let (blue, red, reset) = if color {
+            (
+                "\x1b[34m",
+                if d.warning { "\x1b[33m" } else { "\x1b[31m" },
+                "\x1b[0m",
+            )
+        } else {
+            ("", "", "")
+        };
         let _ = writeln!(out, "{blue}{:gutter$} |{reset}", "");
         let _ = writeln!(out, "{blue}{line} |{reset} {text}");
-        let _ = writeln!(out, "{blue}{:gutter$} |{reset} {}{red}{}{reset}", "", " ".repeat(pad), "^".repeat(marks));
-        let _ = writeln!(out, "{blue}{:gutter$} ={reset} {hint_word}: {}", "", d.hint(lang));
+        let _ = writeln!(
+            out,
+            "{blue}{:gutter$} |{reset} {}{red}{}{reset}",
+            "",
+            " ".repeat(pad),
+            "^".repeat(marks)
+        );
+        let _ = writeln!(
+            out,
+            "{blue}{:gutter$} ={reset} {hint_word}: {}",
+            "",
+            d.hint(lang)
+        );
         out
     }
 }

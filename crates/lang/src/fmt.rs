@@ -28,7 +28,12 @@ pub fn expr(e: &Expr) -> String {
 
 fn write_expr(s: &mut String, e: &Expr, indent: usize) {
     match &e.kind {
-        ExprKind::Num { text, unit, yuan_suffix, .. } => {
+        ExprKind::Num {
+            text,
+            unit,
+            yuan_suffix,
+            ..
+        } => {
             s.push_str(text);
             s.push_str(unit.suffix());
             if *yuan_suffix && !matches!(unit, crate::lexer::Unit::Yuan) {
@@ -74,7 +79,11 @@ fn write_expr(s: &mut String, e: &Expr, indent: usize) {
             s.push(' ');
             write_expr(s, b, indent);
         }
-        ExprKind::In { subject, list, negated } => {
+        ExprKind::In {
+            subject,
+            list,
+            negated,
+        } => {
             write_expr(s, subject, indent);
             s.push_str(if *negated { " not in [" } else { " in [" });
             for (i, a) in list.iter().enumerate() {
@@ -127,7 +136,11 @@ fn interval(i: &Interval) -> String {
 /// Tier arms with their `=>` aligned.
 fn arm_lines(arms: &[TierArmAst], indent: usize) -> Vec<String> {
     let heads: Vec<String> = arms.iter().map(|a| interval(&a.interval)).collect();
-    let w = heads.iter().map(|h| UnicodeWidthStr::width(h.as_str())).max().unwrap_or(0);
+    let w = heads
+        .iter()
+        .map(|h| UnicodeWidthStr::width(h.as_str()))
+        .max()
+        .unwrap_or(0);
     arms.iter()
         .zip(heads)
         .map(|(a, h)| {
@@ -146,8 +159,16 @@ impl<'a> Printer<'a> {
 
     /// Keeps one blank line where the source had one or more since the last thing printed.
     fn blank_before(&mut self, start: u32) {
-        let (a, b) = ((self.last as usize).min(self.src.len()), (start as usize).min(self.src.len()));
-        if a < b && self.src[a..b].matches('\n').count() >= 2 && !self.out.is_empty() && !self.out.ends_with("{\n") && !self.out.ends_with("\n\n") {
+        let (a, b) = (
+            (self.last as usize).min(self.src.len()),
+            (start as usize).min(self.src.len()),
+        );
+        if a < b
+            && self.src[a..b].matches('\n').count() >= 2
+            && !self.out.is_empty()
+            && !self.out.ends_with("{\n")
+            && !self.out.ends_with("\n\n")
+        {
             self.out.push('\n');
         }
     }
@@ -208,12 +229,26 @@ impl<'a> Printer<'a> {
             match &st.kind {
                 StmtKind::Ref(r) => self.line(s, st.span.end, &format!("ref {}", quote(r))),
                 StmtKind::Text(t) => self.line(s, st.span.end, &format!("text {}", quote(t))),
-                StmtKind::Effective(w) => self.line(s, st.span.end, &format!("effective {} .. {}", w.from, w.to)),
-                StmtKind::Let(ne) => self.line(s, st.span.end, &format!("let {} = {}", ne.name.name, self.expr_at(&ne.expr))),
-                StmtKind::Require(ne) => self.line(s, st.span.end, &format!("require {}: {}", ne.name.name, self.expr_at(&ne.expr))),
-                StmtKind::Amount(e) => self.line(s, st.span.end, &format!("amount {}", self.expr_at(e))),
+                StmtKind::Effective(w) => {
+                    self.line(s, st.span.end, &format!("effective {} .. {}", w.from, w.to))
+                }
+                StmtKind::Let(ne) => self.line(
+                    s,
+                    st.span.end,
+                    &format!("let {} = {}", ne.name.name, self.expr_at(&ne.expr)),
+                ),
+                StmtKind::Require(ne) => self.line(
+                    s,
+                    st.span.end,
+                    &format!("require {}: {}", ne.name.name, self.expr_at(&ne.expr)),
+                ),
+                StmtKind::Amount(e) => {
+                    self.line(s, st.span.end, &format!("amount {}", self.expr_at(e)))
+                }
                 StmtKind::Cap(e) => self.line(s, st.span.end, &format!("cap {}", expr(e))),
-                StmtKind::TotalCap(e) => self.line(s, st.span.end, &format!("total cap {}", expr(e))),
+                StmtKind::TotalCap(e) => {
+                    self.line(s, st.span.end, &format!("total cap {}", expr(e)))
+                }
                 StmtKind::Tranche(t) => {
                     self.open(s, &format!("tranche {}", t.name.name));
                     self.stmts(&t.stmts);
@@ -221,7 +256,12 @@ impl<'a> Printer<'a> {
                 }
                 StmtKind::Schedule(sc) => {
                     self.open(s, &format!("schedule {} {}", sc.fact.name, sc.mode.name));
-                    let w = sc.stages.iter().map(|(n, _, _)| UnicodeWidthStr::width(n.name.as_str())).max().unwrap_or(0);
+                    let w = sc
+                        .stages
+                        .iter()
+                        .map(|(n, _, _)| UnicodeWidthStr::width(n.name.as_str()))
+                        .max()
+                        .unwrap_or(0);
                     for (n, e, sp) in &sc.stages {
                         let pad = " ".repeat(w - UnicodeWidthStr::width(n.name.as_str()));
                         self.line(sp.start, sp.end, &format!("{}{pad} => {}", n.name, expr(e)));
@@ -246,7 +286,13 @@ impl<'a> Printer<'a> {
     }
 
     fn names(ids: &[Ident]) -> String {
-        format!("[{}]", ids.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "))
+        format!(
+            "[{}]",
+            ids.iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 
     fn data(v: &DataValue) -> String {
@@ -288,7 +334,9 @@ impl<'a> Printer<'a> {
                 self.open(s, &format!("policy {}", p.name.name));
                 for (f, sp) in &p.fields {
                     let text = match f {
-                        HeaderField::Text { key, value } => format!("{} {}", key.name, quote(value)),
+                        HeaderField::Text { key, value } => {
+                            format!("{} {}", key.name, quote(value))
+                        }
                         HeaderField::Effective(w) => format!("effective {} .. {}", w.from, w.to),
                         HeaderField::Rounding(id) => format!("rounding {}", id.name),
                     };
@@ -298,7 +346,11 @@ impl<'a> Printer<'a> {
             }
             ItemKind::Enum { name, variants } => {
                 let vs: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-                self.line(s, it.span.end, &format!("enum {} {{ {} }}", name.name, vs.join(", ")));
+                self.line(
+                    s,
+                    it.span.end,
+                    &format!("enum {} {{ {} }}", name.name, vs.join(", ")),
+                );
             }
             ItemKind::Fact(f) => {
                 let ty = match (f.kind.as_str(), &f.ty) {
@@ -308,8 +360,16 @@ impl<'a> Printer<'a> {
                     (k, Some(t)) => format!("{} per {k}", t.name),
                     _ => String::new(),
                 };
-                let fields: Vec<String> = f.fields.iter().map(|(k, v, _)| format!("{} {}", k.name, quote(v))).collect();
-                let body = if fields.is_empty() { String::new() } else { format!(" {{ {} }}", fields.join(" ")) };
+                let fields: Vec<String> = f
+                    .fields
+                    .iter()
+                    .map(|(k, v, _)| format!("{} {}", k.name, quote(v)))
+                    .collect();
+                let body = if fields.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {{ {} }}", fields.join(" "))
+                };
                 self.line(s, it.span.end, &format!("fact {}: {ty}{body}", f.name.name));
             }
             ItemKind::Param(p) => {
@@ -336,21 +396,36 @@ impl<'a> Printer<'a> {
                 }
                 self.line(s, it.span.end, &l);
             }
-            ItemKind::Select { name, fields, close } => {
+            ItemKind::Select {
+                name,
+                fields,
+                close,
+            } => {
                 self.open(s, &format!("select {}", name.name));
                 for (f, sp) in fields {
                     let text = match f {
                         SelectField::Clause(id) => format!("clause {}", id.name),
                         SelectField::Score(e) => format!("score {}", expr(e)),
                         SelectField::Top(e) => format!("top {}", expr(e)),
-                        SelectField::Tie(keys) => format!("tie {}", keys.iter().map(sort_key).collect::<Vec<_>>().join(", ")),
+                        SelectField::Tie(keys) => format!(
+                            "tie {}",
+                            keys.iter().map(sort_key).collect::<Vec<_>>().join(", ")
+                        ),
                     };
                     self.line(sp.start, sp.end, &text);
                 }
                 self.close(close.start);
             }
-            ItemKind::Exclusive { name, clauses } => self.line(s, it.span.end, &format!("exclusive {} {}", name.name, Self::names(clauses))),
-            ItemKind::Pool { name, fields, close } => {
+            ItemKind::Exclusive { name, clauses } => self.line(
+                s,
+                it.span.end,
+                &format!("exclusive {} {}", name.name, Self::names(clauses)),
+            ),
+            ItemKind::Pool {
+                name,
+                fields,
+                close,
+            } => {
                 self.open(s, &format!("pool {}", name.name));
                 for (f, sp) in fields {
                     let text = match f {
@@ -363,7 +438,11 @@ impl<'a> Printer<'a> {
                 }
                 self.close(close.start);
             }
-            ItemKind::FirmCap { name, limit, priority } => {
+            ItemKind::FirmCap {
+                name,
+                limit,
+                priority,
+            } => {
                 let mut l = format!("firm cap {} {}", name.name, expr(limit));
                 if !priority.is_empty() {
                     l.push_str(&format!(" priority {}", Self::names(priority)));
@@ -386,20 +465,58 @@ impl<'a> Printer<'a> {
                             for fs in &f.stmts {
                                 match fs {
                                     FirmStmt::Fact { name, value, span } => {
-                                        self.line(span.start, span.end, &format!("{} = {}", name.name, Self::data(value)));
+                                        self.line(
+                                            span.start,
+                                            span.end,
+                                            &format!("{} = {}", name.name, Self::data(value)),
+                                        );
                                     }
-                                    FirmStmt::Awarded { clause, tranche, period, amount, span } => {
-                                        let tr = tranche.as_ref().map(|t| format!(".{}", t.name)).unwrap_or_default();
-                                        self.line(span.start, span.end, &format!("awarded {}{tr} {period} = {}", clause.name, expr(amount)));
+                                    FirmStmt::Awarded {
+                                        clause,
+                                        tranche,
+                                        period,
+                                        amount,
+                                        span,
+                                    } => {
+                                        let tr = tranche
+                                            .as_ref()
+                                            .map(|t| format!(".{}", t.name))
+                                            .unwrap_or_default();
+                                        self.line(
+                                            span.start,
+                                            span.end,
+                                            &format!(
+                                                "awarded {}{tr} {period} = {}",
+                                                clause.name,
+                                                expr(amount)
+                                            ),
+                                        );
                                     }
                                 }
                             }
                             self.close(f.close.start);
                         }
                         TestStmt::Expect(e) => {
-                            let tr = e.tranche.as_ref().map(|t| format!(".{}", t.name)).unwrap_or_default();
-                            let because = e.because.as_ref().map(|b| format!(" because {}", b.name)).unwrap_or_default();
-                            self.line(e.span.start, e.span.end, &format!("expect {}.{}{tr} = {}{because}", e.firm.name, e.clause.name, expr(&e.amount)));
+                            let tr = e
+                                .tranche
+                                .as_ref()
+                                .map(|t| format!(".{}", t.name))
+                                .unwrap_or_default();
+                            let because = e
+                                .because
+                                .as_ref()
+                                .map(|b| format!(" because {}", b.name))
+                                .unwrap_or_default();
+                            self.line(
+                                e.span.start,
+                                e.span.end,
+                                &format!(
+                                    "expect {}.{}{tr} = {}{because}",
+                                    e.firm.name,
+                                    e.clause.name,
+                                    expr(&e.amount)
+                                ),
+                            );
                         }
                     }
                 }
@@ -415,7 +532,14 @@ fn sort_key(k: &SortKey) -> String {
 
 /// Formats a parsed file back to canonical source.
 pub fn format_file(file: &File, src: &str) -> String {
-    let mut p = Printer { src, out: String::new(), indent: 0, comments: &file.comments, ci: 0, last: 0 };
+    let mut p = Printer {
+        src,
+        out: String::new(),
+        indent: 0,
+        comments: &file.comments,
+        ci: 0,
+        last: 0,
+    };
     for it in &file.items {
         p.item(it);
     }

@@ -32,7 +32,12 @@ pub enum Tok {
     Ident(String),
     Str(String),
     /// Number as written (digits and dot) with its unit; `value` is already scaled to 元 or ratio.
-    Num { text: String, unit: Unit, value: Decimal, yuan_suffix: bool },
+    Num {
+        text: String,
+        unit: Unit,
+        value: Decimal,
+        yuan_suffix: bool,
+    },
     Date(Date),
     Month(i32, u32),
     Infinity,
@@ -143,7 +148,11 @@ pub fn lex(file: u32, src: &str) -> Result<Lexed, Diag> {
     while i < src.len() {
         let c = src[i..].chars().next().unwrap();
         let start = i;
-        let sp = |end: usize| Span { file, start: start as u32, end: end as u32 };
+        let sp = |end: usize| Span {
+            file,
+            start: start as u32,
+            end: end as u32,
+        };
         if c == '\n' {
             newline = true;
             code_on_line = false;
@@ -165,7 +174,15 @@ pub fn lex(file: u32, src: &str) -> Result<Lexed, Diag> {
             continue;
         }
         let push = |tokens: &mut Vec<Token>, tok: Tok, end: usize, newline: &mut bool| {
-            tokens.push(Token { tok, span: Span { file, start: start as u32, end: end as u32 }, newline_before: *newline });
+            tokens.push(Token {
+                tok,
+                span: Span {
+                    file,
+                    start: start as u32,
+                    end: end as u32,
+                },
+                newline_before: *newline,
+            });
             *newline = false;
         };
         code_on_line = true;
@@ -187,7 +204,11 @@ pub fn lex(file: u32, src: &str) -> Result<Lexed, Diag> {
                 if ch == '\n' {
                     return Err(Diag::new(
                         "E0101",
-                        Span { file, start: start as u32, end: j as u32 },
+                        Span {
+                            file,
+                            start: start as u32,
+                            end: j as u32,
+                        },
                         "字符串没有结束引号",
                         "unterminated string",
                         "字符串不能跨行；在行尾加上 \"",
@@ -226,12 +247,20 @@ pub fn lex(file: u32, src: &str) -> Result<Lexed, Diag> {
                 }
             }
             let word = &src[i..j];
-            let tok = if word == "inf" { Tok::Infinity } else { Tok::Ident(word.to_string()) };
+            let tok = if word == "inf" {
+                Tok::Infinity
+            } else {
+                Tok::Ident(word.to_string())
+            };
             push(&mut tokens, tok, j, &mut newline);
             i = j;
             continue;
         }
-        let two = if i + 1 < src.len() { &bytes[i..i + 2] } else { &bytes[i..i + 1] };
+        let two = if i + 1 < src.len() {
+            &bytes[i..i + 2]
+        } else {
+            &bytes[i..i + 1]
+        };
         let (tok, len) = match (c, two) {
             (_, b"=>") => (Tok::Arrow, 2),
             (_, b"..") => (Tok::DotDot, 2),
@@ -276,7 +305,11 @@ pub fn lex(file: u32, src: &str) -> Result<Lexed, Diag> {
     }
     tokens.push(Token {
         tok: Tok::Eof,
-        span: Span { file, start: src.len() as u32, end: src.len() as u32 },
+        span: Span {
+            file,
+            start: src.len() as u32,
+            end: src.len() as u32,
+        },
         newline_before: true,
     });
     Ok(Lexed { tokens, comments })
@@ -292,7 +325,11 @@ fn digits(src: &str, mut j: usize) -> usize {
 fn lex_number(file: u32, src: &str, i: usize) -> Result<(Tok, usize), Diag> {
     let b = src.as_bytes();
     let mut j = digits(src, i);
-    let sp = |end: usize| Span { file, start: i as u32, end: end as u32 };
+    let sp = |end: usize| Span {
+        file,
+        start: i as u32,
+        end: end as u32,
+    };
     // Dates and months: 2022-01-01, 2023-01.
     if j - i == 4 && j < b.len() && b[j] == b'-' && j + 1 < b.len() && b[j + 1].is_ascii_digit() {
         let k = digits(src, j + 1);
@@ -346,7 +383,9 @@ fn lex_number(file: u32, src: &str, i: usize) -> Result<(Tok, usize), Diag> {
         (Unit::None, false, 0)
     };
     let end = j + ulen;
-    let bad = |zh: String, en: String, hz: &str, he: &str| Err(Diag::new("E0104", sp(end), zh, en, hz, he));
+    let bad = |zh: String, en: String, hz: &str, he: &str| {
+        Err(Diag::new("E0104", sp(end), zh, en, hz, he))
+    };
     let Ok(raw) = Decimal::from_str(text) else {
         return bad(
             format!("数值 `{}` 超出范围", &src[i..end]),
@@ -377,21 +416,40 @@ fn lex_number(file: u32, src: &str, i: usize) -> Result<(Tok, usize), Diag> {
             "amounts are exact to the 分 (0.01 yuan) at most",
         );
     }
-    Ok((Tok::Num { text: text.to_string(), unit, value: value.normalize(), yuan_suffix }, end))
+    Ok((
+        Tok::Num {
+            text: text.to_string(),
+            unit,
+            value: value.normalize(),
+            yuan_suffix,
+        },
+        end,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     fn toks(s: &str) -> Vec<Tok> {
-        lex(0, s).unwrap().tokens.into_iter().map(|t| t.tok).collect()
+        lex(0, s)
+            .unwrap()
+            .tokens
+            .into_iter()
+            .map(|t| t.tok)
+            .collect()
     }
     #[test]
     fn units_and_dates() {
         let t = toks("1000万 3.2亿元 3% 2022-01-01 2023-02 营业收入>=100亿");
-        assert!(matches!(&t[0], Tok::Num { unit: Unit::Wan, value, .. } if *value == Decimal::from(10_000_000)));
-        assert!(matches!(&t[1], Tok::Num { unit: Unit::Yi, value, .. } if *value == Decimal::from(320_000_000)));
-        assert!(matches!(&t[2], Tok::Num { unit: Unit::Percent, value, .. } if *value == Decimal::new(3, 2)));
+        assert!(
+            matches!(&t[0], Tok::Num { unit: Unit::Wan, value, .. } if *value == Decimal::from(10_000_000))
+        );
+        assert!(
+            matches!(&t[1], Tok::Num { unit: Unit::Yi, value, .. } if *value == Decimal::from(320_000_000))
+        );
+        assert!(
+            matches!(&t[2], Tok::Num { unit: Unit::Percent, value, .. } if *value == Decimal::new(3, 2))
+        );
         assert!(matches!(&t[3], Tok::Date(_)));
         assert!(matches!(&t[4], Tok::Month(2023, 2)));
         assert_eq!(t[5], Tok::Ident("营业收入".into()));

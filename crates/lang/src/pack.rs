@@ -36,7 +36,10 @@ pub fn find_packs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
         if !pack_files(d)?.is_empty() {
             out.push(d.to_path_buf());
         }
-        let mut subs: Vec<PathBuf> = std::fs::read_dir(d)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+        let mut subs: Vec<PathBuf> = std::fs::read_dir(d)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
         subs.sort();
         for s in subs {
             walk(&s, out)?;
@@ -75,7 +78,12 @@ pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
                 continue;
             }
         };
-        hasher.update(p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
+        hasher.update(
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
         hasher.update([0]);
         hasher.update(&bytes);
         let text = match String::from_utf8(bytes) {
@@ -86,7 +94,11 @@ pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
                 let f = sm.add(shown, text);
                 diags.push(Diag::new(
                     "E0100",
-                    crate::Span { file: f, start: valid as u32, end: valid as u32 },
+                    crate::Span {
+                        file: f,
+                        start: valid as u32,
+                        end: valid as u32,
+                    },
                     "文件不是 UTF-8 编码",
                     "the file is not UTF-8",
                     "请另存为 UTF-8（GBK 等编码不受支持）",
@@ -103,7 +115,18 @@ pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
     }
     if paths.is_empty() {
         let f = sm.add(path.display().to_string(), String::new());
-        diags.push(Diag::new("E0100", crate::Span { file: f, start: 0, end: 0 }, "目录中没有 .hq 文件", "no .hq files in the directory", "政策包是一个包含 .hq 文件的目录", "a policy pack is a directory of .hq files"));
+        diags.push(Diag::new(
+            "E0100",
+            crate::Span {
+                file: f,
+                start: 0,
+                end: 0,
+            },
+            "目录中没有 .hq 文件",
+            "no .hq files in the directory",
+            "政策包是一个包含 .hq 文件的目录",
+            "a policy pack is a directory of .hq files",
+        ));
     }
     if !diags.is_empty() {
         return Err((sm, diags));
@@ -111,7 +134,12 @@ pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
     match crate::check::check(&files, &sm) {
         Ok((mut program, warnings)) => {
             program.hash = format!("{:x}", hasher.finalize());
-            Ok(Loaded { program, sources: sm, files, warnings })
+            Ok(Loaded {
+                program,
+                sources: sm,
+                files,
+                warnings,
+            })
         }
         Err(d) => Err((sm, d)),
     }
@@ -120,7 +148,11 @@ pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
 fn io_diag(f: u32, e: &std::io::Error) -> Diag {
     Diag::new(
         "E0100",
-        crate::Span { file: f, start: 0, end: 0 },
+        crate::Span {
+            file: f,
+            start: 0,
+            end: 0,
+        },
         format!("无法读取：{e}"),
         format!("cannot read: {e}"),
         "检查路径和权限",

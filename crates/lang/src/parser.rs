@@ -14,8 +14,10 @@ pub struct Parser {
 
 type PResult<T> = Result<T, Diag>;
 
-const ITEM_KEYWORDS: &str = "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, test";
-const CLAUSE_KEYWORDS: &str = "ref, text, effective, let, require, amount, cap, total cap, tranche, schedule";
+const ITEM_KEYWORDS: &str =
+    "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, test";
+const CLAUSE_KEYWORDS: &str =
+    "ref, text, effective, let, require, amount, cap, total cap, tranche, schedule";
 
 fn near(word: &str, options: &[&str]) -> Option<String> {
     // A keyword one or two edits away, for "did you mean".
@@ -33,26 +35,47 @@ fn near(word: &str, options: &[&str]) -> Option<String> {
         }
         prev[b.len()]
     }
-    options.iter().filter(|o| dist(word, o) <= 2 && word.len() > 2).min_by_key(|o| dist(word, o)).map(|s| s.to_string())
+    options
+        .iter()
+        .filter(|o| dist(word, o) <= 2 && word.len() > 2)
+        .min_by_key(|o| dist(word, o))
+        .map(|s| s.to_string())
 }
 
 pub fn parse_file(file: u32, src: &str) -> PResult<File> {
     let lexed = lex(file, src)?;
-    let mut p = Parser { toks: lexed.tokens, pos: 0, open: vec![] };
+    let mut p = Parser {
+        toks: lexed.tokens,
+        pos: 0,
+        open: vec![],
+    };
     let mut items = Vec::new();
     while !p.at_eof() {
         items.push(p.item()?);
     }
-    Ok(File { file, items, comments: lexed.comments })
+    Ok(File {
+        file,
+        items,
+        comments: lexed.comments,
+    })
 }
 
 /// Parses a standalone expression (used by firm files: `"80亿"`).
 pub fn parse_expr(src: &str) -> PResult<Expr> {
     let lexed = lex(u32::MAX, src)?;
-    let mut p = Parser { toks: lexed.tokens, pos: 0, open: vec![] };
+    let mut p = Parser {
+        toks: lexed.tokens,
+        pos: 0,
+        open: vec![],
+    };
     let e = p.expr()?;
     if !p.at_eof() {
-        return Err(p.unexpected("表达式结束", "end of expression", "删除多余的内容", "remove what follows"));
+        return Err(p.unexpected(
+            "表达式结束",
+            "end of expression",
+            "删除多余的内容",
+            "remove what follows",
+        ));
     }
     Ok(e)
 }
@@ -121,7 +144,11 @@ impl Parser {
             }
         }
         let found = self.peek().describe();
-        let found_zh = if self.at_eof() { "文件结尾".to_string() } else { found.clone() };
+        let found_zh = if self.at_eof() {
+            "文件结尾".to_string()
+        } else {
+            found.clone()
+        };
         Diag::new(
             "E0201",
             self.span(),
@@ -159,40 +186,75 @@ impl Parser {
     fn string(&mut self, what_zh: &str, what_en: &str) -> PResult<(String, Span)> {
         match self.peek().clone() {
             Tok::Str(s) => Ok((s, self.bump().span)),
-            _ => Err(self.unexpected(what_zh, what_en, "文本请放在双引号中", "put text in double quotes")),
+            _ => Err(self.unexpected(
+                what_zh,
+                what_en,
+                "文本请放在双引号中",
+                "put text in double quotes",
+            )),
         }
     }
 
     fn date(&mut self) -> PResult<(huiqi_ir::Date, Span)> {
         match self.peek().clone() {
             Tok::Date(d) => Ok((d, self.bump().span)),
-            _ => Err(self.unexpected("日期", "a date", "日期写作 YYYY-MM-DD", "write dates as YYYY-MM-DD")),
+            _ => Err(self.unexpected(
+                "日期",
+                "a date",
+                "日期写作 YYYY-MM-DD",
+                "write dates as YYYY-MM-DD",
+            )),
         }
     }
 
     fn window(&mut self) -> PResult<Window> {
         let (from, s) = self.date()?;
-        self.expect(Tok::DotDot, "有效期写作 2022-01-01 .. 2024-12-31", "write windows as 2022-01-01 .. 2024-12-31")?;
+        self.expect(
+            Tok::DotDot,
+            "有效期写作 2022-01-01 .. 2024-12-31",
+            "write windows as 2022-01-01 .. 2024-12-31",
+        )?;
         let (to, e) = self.date()?;
-        Ok(Window { from, to, span: s.to(e) })
+        Ok(Window {
+            from,
+            to,
+            span: s.to(e),
+        })
     }
 
     fn year(&mut self) -> PResult<(i32, Span)> {
         match self.peek().clone() {
-            Tok::Num { text, unit: crate::lexer::Unit::None, .. } if text.len() == 4 && !text.contains('.') => {
+            Tok::Num {
+                text,
+                unit: crate::lexer::Unit::None,
+                ..
+            } if text.len() == 4 && !text.contains('.') => {
                 Ok((text.parse().unwrap(), self.bump().span))
             }
-            _ => Err(self.unexpected("年份", "a year", "年份写作四位数字，例如 2023", "write a year as four digits, e.g. 2023")),
+            _ => Err(self.unexpected(
+                "年份",
+                "a year",
+                "年份写作四位数字，例如 2023",
+                "write a year as four digits, e.g. 2023",
+            )),
         }
     }
 
     fn ident_list(&mut self) -> PResult<Vec<Ident>> {
-        self.expect(Tok::LBracket, "名单写在方括号中，例如 [条款甲, 条款乙]", "lists are written in brackets: [a, b]")?;
+        self.expect(
+            Tok::LBracket,
+            "名单写在方括号中，例如 [条款甲, 条款乙]",
+            "lists are written in brackets: [a, b]",
+        )?;
         let mut out = Vec::new();
         while !self.eat(&Tok::RBracket) {
             out.push(self.ident("条款名称", "a clause name")?);
             if !self.eat(&Tok::Comma) {
-                self.expect(Tok::RBracket, "名称之间用逗号分隔，以 ] 结束", "separate names with commas and close with ]")?;
+                self.expect(
+                    Tok::RBracket,
+                    "名称之间用逗号分隔，以 ] 结束",
+                    "separate names with commas and close with ]",
+                )?;
                 break;
             }
         }
@@ -217,12 +279,20 @@ impl Parser {
             "policy" => self.policy()?,
             "enum" => {
                 let name = self.ident("枚举名称", "an enum name")?;
-                self.expect(Tok::LBrace, "枚举写作 enum 名称 { 值1, 值2 }", "write enum Name { A, B }")?;
+                self.expect(
+                    Tok::LBrace,
+                    "枚举写作 enum 名称 { 值1, 值2 }",
+                    "write enum Name { A, B }",
+                )?;
                 let mut variants = Vec::new();
                 while !self.eat(&Tok::RBrace) {
                     variants.push(self.ident("枚举值", "an enum variant")?);
                     if !self.eat(&Tok::Comma) {
-                        self.expect(Tok::RBrace, "枚举值之间用逗号分隔，以 } 结束", "separate variants with commas, close with }")?;
+                        self.expect(
+                            Tok::RBrace,
+                            "枚举值之间用逗号分隔，以 } 结束",
+                            "separate variants with commas, close with }",
+                        )?;
                         break;
                     }
                 }
@@ -232,17 +302,34 @@ impl Parser {
             "param" => self.param()?,
             "table" => {
                 let name = self.ident("表名", "a table name")?;
-                self.expect(Tok::Colon, "写作 table 名称: money { … }", "write table Name: money { … }")?;
+                self.expect(
+                    Tok::Colon,
+                    "写作 table 名称: money { … }",
+                    "write table Name: money { … }",
+                )?;
                 let ty = self.ident("类型", "a type")?;
                 let (arms, close) = self.tier_arms()?;
-                ItemKind::Table(TableAst { name, ty, arms, close })
+                ItemKind::Table(TableAst {
+                    name,
+                    ty,
+                    arms,
+                    close,
+                })
             }
             "clause" => self.clause()?,
             "exclude" => {
                 let name = self.ident("负面清单名称", "a name for the exclusion")?;
-                self.expect(Tok::Colon, "写作 exclude 名称: 条件", "write exclude Name: condition")?;
+                self.expect(
+                    Tok::Colon,
+                    "写作 exclude 名称: 条件",
+                    "write exclude Name: condition",
+                )?;
                 let cond = self.expr()?;
-                let only = if self.eat_word("for") { Some(self.ident_list()?) } else { None };
+                let only = if self.eat_word("for") {
+                    Some(self.ident_list()?)
+                } else {
+                    None
+                };
                 ItemKind::Exclude { name, cond, only }
             }
             "select" => self.select()?,
@@ -254,20 +341,52 @@ impl Parser {
             "pool" => self.pool()?,
             "firm" => {
                 if !self.eat_word("cap") {
-                    return Err(self.unexpected("`cap`", "`cap`", "单企业上限写作 firm cap 名称 金额 priority [..]", "write firm cap Name amount priority [..]"));
+                    return Err(self.unexpected(
+                        "`cap`",
+                        "`cap`",
+                        "单企业上限写作 firm cap 名称 金额 priority [..]",
+                        "write firm cap Name amount priority [..]",
+                    ));
                 }
                 let name = self.ident("上限名称", "a name for the cap")?;
                 let limit = self.expr()?;
-                let priority = if self.eat_word("priority") { self.ident_list()? } else { vec![] };
-                ItemKind::FirmCap { name, limit, priority }
+                let priority = if self.eat_word("priority") {
+                    self.ident_list()?
+                } else {
+                    vec![]
+                };
+                ItemKind::FirmCap {
+                    name,
+                    limit,
+                    priority,
+                }
             }
             "test" => self.test()?,
             other => {
-                let hint_zh = match near(other, &["policy", "enum", "fact", "param", "table", "clause", "exclude", "select", "exclusive", "pool", "firm", "test"]) {
+                let hint_zh = match near(
+                    other,
+                    &[
+                        "policy",
+                        "enum",
+                        "fact",
+                        "param",
+                        "table",
+                        "clause",
+                        "exclude",
+                        "select",
+                        "exclusive",
+                        "pool",
+                        "firm",
+                        "test",
+                    ],
+                ) {
                     Some(k) => format!("是否想写 `{k}`？声明关键字：{ITEM_KEYWORDS}"),
                     None => format!("声明关键字：{ITEM_KEYWORDS}"),
                 };
-                let hint_en = hint_zh.replace("是否想写", "did you mean").replace("？声明关键字：", "? item keywords: ").replace("声明关键字：", "item keywords: ");
+                let hint_en = hint_zh
+                    .replace("是否想写", "did you mean")
+                    .replace("？声明关键字：", "? item keywords: ")
+                    .replace("声明关键字：", "item keywords: ");
                 return Err(Diag::new(
                     "E0202",
                     kw,
@@ -278,23 +397,36 @@ impl Parser {
                 ));
             }
         };
-        Ok(Item { kind, span: kw.to(self.prev_span()), keyword: kw })
+        Ok(Item {
+            kind,
+            span: kw.to(self.prev_span()),
+            keyword: kw,
+        })
     }
 
     fn policy(&mut self) -> PResult<ItemKind> {
         let name = self.ident("政策名称", "a policy name")?;
-        self.expect(Tok::LBrace, "写作 policy 名称 { … }", "write policy Name { … }")?;
+        self.expect(
+            Tok::LBrace,
+            "写作 policy 名称 { … }",
+            "write policy Name { … }",
+        )?;
         let mut fields = Vec::new();
         while !self.eat(&Tok::RBrace) {
             let start = self.span();
-            let key = self.ident("字段（title、issuer、version、effective、rounding）", "a field (title, issuer, version, effective, rounding)")?;
+            let key = self.ident(
+                "字段（title、issuer、version、effective、rounding）",
+                "a field (title, issuer, version, effective, rounding)",
+            )?;
             let f = match key.name.as_str() {
                 "title" | "issuer" | "version" => {
                     let (value, _) = self.string("文本", "text")?;
                     HeaderField::Text { key, value }
                 }
                 "effective" => HeaderField::Effective(self.window()?),
-                "rounding" => HeaderField::Rounding(self.ident("取整单位（分、元、万元）", "a rounding unit (分, 元, 万元)")?),
+                "rounding" => HeaderField::Rounding(
+                    self.ident("取整单位（分、元、万元）", "a rounding unit (分, 元, 万元)")?,
+                ),
                 other => {
                     return Err(Diag::new(
                         "E0203",
@@ -313,12 +445,23 @@ impl Parser {
 
     fn fact(&mut self) -> PResult<ItemKind> {
         let name = self.ident("事实名称", "a fact name")?;
-        self.expect(Tok::Colon, "写作 fact 名称: money per year { … }", "write fact Name: money per year { … }")?;
+        self.expect(
+            Tok::Colon,
+            "写作 fact 名称: money per year { … }",
+            "write fact Name: money per year { … }",
+        )?;
         let (ty, kind) = if self.eat_word("event") {
-            let ty = if let Tok::Ident(_) = self.peek() { Some(self.ident("枚举名称", "an enum name")?) } else { None };
+            let ty = if let Tok::Ident(_) = self.peek() {
+                Some(self.ident("枚举名称", "an enum name")?)
+            } else {
+                None
+            };
             (ty, "event".to_string())
         } else {
-            let ty = self.ident("类型（money、ratio、count、bool、date 或枚举名）", "a type (money, ratio, count, bool, date or an enum)")?;
+            let ty = self.ident(
+                "类型（money、ratio、count、bool、date 或枚举名）",
+                "a type (money, ratio, count, bool, date or an enum)",
+            )?;
             let kind = if self.eat_word("static") {
                 "static"
             } else if self.eat_word("per") {
@@ -327,7 +470,12 @@ impl Parser {
                 } else if self.eat_word("month") {
                     "month"
                 } else {
-                    return Err(self.unexpected("`year` 或 `month`", "`year` or `month`", "期间写作 per year 或 per month", "write per year or per month"));
+                    return Err(self.unexpected(
+                        "`year` 或 `month`",
+                        "`year` or `month`",
+                        "期间写作 per year 或 per month",
+                        "write per year or per month",
+                    ));
                 }
             } else {
                 return Err(self.unexpected(
@@ -358,14 +506,27 @@ impl Parser {
                 fields.push((key, v, sp));
             }
         }
-        Ok(ItemKind::Fact(FactAst { name, ty, kind, fields }))
+        Ok(ItemKind::Fact(FactAst {
+            name,
+            ty,
+            kind,
+            fields,
+        }))
     }
 
     fn param(&mut self) -> PResult<ItemKind> {
         let name = self.ident("参数名称", "a parameter name")?;
-        self.expect(Tok::Colon, "写作 param 名称: money { 2022-01-01: 5万 }", "write param Name: money { 2022-01-01: 5万 }")?;
+        self.expect(
+            Tok::Colon,
+            "写作 param 名称: money { 2022-01-01: 5万 }",
+            "write param Name: money { 2022-01-01: 5万 }",
+        )?;
         let ty = self.ident("类型", "a type")?;
-        self.expect(Tok::LBrace, "参数值写在花括号中", "parameter values go in braces")?;
+        self.expect(
+            Tok::LBrace,
+            "参数值写在花括号中",
+            "parameter values go in braces",
+        )?;
         let mut values = Vec::new();
         while !self.eat(&Tok::RBrace) {
             let (d, s) = self.date()?;
@@ -386,10 +547,18 @@ impl Parser {
                 return Ok((arms, close));
             }
             let interval = self.interval()?;
-            self.expect(Tok::Arrow, "档位写作 [下限, 上限) => 金额", "write a tier as [lo, hi) => amount")?;
+            self.expect(
+                Tok::Arrow,
+                "档位写作 [下限, 上限) => 金额",
+                "write a tier as [lo, hi) => amount",
+            )?;
             let value = self.expr()?;
             let span = interval.span.to(value.span);
-            arms.push(TierArmAst { interval, value, span });
+            arms.push(TierArmAst {
+                interval,
+                value,
+                span,
+            });
             self.eat(&Tok::Comma);
         }
     }
@@ -410,19 +579,44 @@ impl Parser {
         };
         self.bump();
         let lo = self.expr()?;
-        self.expect(Tok::Comma, "区间写作 [下限, 上限)", "write an interval as [lo, hi)")?;
-        let hi = if self.eat(&Tok::Infinity) { None } else { Some(self.expr()?) };
+        self.expect(
+            Tok::Comma,
+            "区间写作 [下限, 上限)",
+            "write an interval as [lo, hi)",
+        )?;
+        let hi = if self.eat(&Tok::Infinity) {
+            None
+        } else {
+            Some(self.expr()?)
+        };
         let hi_inclusive = match self.peek() {
             Tok::RBracket => true,
             Tok::RParen => false,
-            _ => return Err(self.unexpected("`]` 或 `)`", "`]` or `)`", "区间以 ] （含）或 ) （不含）结束", "close an interval with ] (inclusive) or ) (exclusive)")),
+            _ => {
+                return Err(self.unexpected(
+                    "`]` 或 `)`",
+                    "`]` or `)`",
+                    "区间以 ] （含）或 ) （不含）结束",
+                    "close an interval with ] (inclusive) or ) (exclusive)",
+                ))
+            }
         };
         let end = self.bump().span;
-        Ok(Interval { lo_inclusive, lo, hi, hi_inclusive, span: start.to(end) })
+        Ok(Interval {
+            lo_inclusive,
+            lo,
+            hi,
+            hi_inclusive,
+            span: start.to(end),
+        })
     }
 
     fn clause_stmts(&mut self, in_tranche: bool) -> PResult<(Vec<Stmt>, Span)> {
-        self.expect(Tok::LBrace, "条款内容写在花括号中", "a clause body goes in braces")?;
+        self.expect(
+            Tok::LBrace,
+            "条款内容写在花括号中",
+            "a clause body goes in braces",
+        )?;
         let mut stmts = Vec::new();
         loop {
             if matches!(self.peek(), Tok::RBrace) {
@@ -433,7 +627,12 @@ impl Parser {
             let word = match self.peek().clone() {
                 Tok::Ident(w) => w,
                 Tok::Eof => {
-                    return Err(self.unexpected("`}`", "`}`", "条款缺少结束的 }", "the clause is missing its closing }"));
+                    return Err(self.unexpected(
+                        "`}`",
+                        "`}`",
+                        "条款缺少结束的 }",
+                        "the clause is missing its closing }",
+                    ));
                 }
                 _ => {
                     return Err(self.unexpected(
@@ -446,20 +645,39 @@ impl Parser {
             };
             self.bump();
             let kind = match word.as_str() {
-                "ref" if !in_tranche => StmtKind::Ref(self.string("条款出处（如 \"第三条第（一）款\"）", "a source reference string")?.0),
-                "text" if !in_tranche => StmtKind::Text(self.string("原文", "the original text")?.0),
+                "ref" if !in_tranche => StmtKind::Ref(
+                    self.string(
+                        "条款出处（如 \"第三条第（一）款\"）",
+                        "a source reference string",
+                    )?
+                    .0,
+                ),
+                "text" if !in_tranche => {
+                    StmtKind::Text(self.string("原文", "the original text")?.0)
+                }
                 "effective" if !in_tranche => StmtKind::Effective(self.window()?),
                 "let" | "require" => {
                     let name = self.ident("名称", "a name")?;
-                    let sep = if word == "let" { Tok::Assign } else { Tok::Colon };
+                    let sep = if word == "let" {
+                        Tok::Assign
+                    } else {
+                        Tok::Colon
+                    };
                     let (hz, he) = if word == "let" {
                         ("写作 let 名称 = 表达式", "write let name = expression")
                     } else {
-                        ("每个条件都有名称：require 名称: 条件", "every condition has a name: require name: condition")
+                        (
+                            "每个条件都有名称：require 名称: 条件",
+                            "every condition has a name: require name: condition",
+                        )
                     };
                     self.expect(sep, hz, he)?;
                     let expr = self.expr()?;
-                    let ne = NamedExpr { span: start.to(expr.span), name, expr };
+                    let ne = NamedExpr {
+                        span: start.to(expr.span),
+                        name,
+                        expr,
+                    };
                     if word == "let" {
                         StmtKind::Let(ne)
                     } else {
@@ -470,7 +688,12 @@ impl Parser {
                 "cap" if !in_tranche => StmtKind::Cap(self.expr()?),
                 "total" if !in_tranche => {
                     if !self.eat_word("cap") {
-                        return Err(self.unexpected("`cap`", "`cap`", "累计上限写作 total cap 1000万", "write total cap 1000万"));
+                        return Err(self.unexpected(
+                            "`cap`",
+                            "`cap`",
+                            "累计上限写作 total cap 1000万",
+                            "write total cap 1000万",
+                        ));
                     }
                     StmtKind::TotalCap(self.expr()?)
                 }
@@ -482,7 +705,11 @@ impl Parser {
                 "schedule" if !in_tranche => {
                     let fact = self.ident("事件事实名称", "an event fact")?;
                     let mode = self.ident("`each` 或 `cumulative`", "`each` or `cumulative`")?;
-                    self.expect(Tok::LBrace, "阶段写在花括号中：阶段 => 金额", "stages go in braces: stage => amount")?;
+                    self.expect(
+                        Tok::LBrace,
+                        "阶段写在花括号中：阶段 => 金额",
+                        "stages go in braces: stage => amount",
+                    )?;
                     let mut stages = Vec::new();
                     let close = loop {
                         if matches!(self.peek(), Tok::RBrace) {
@@ -495,14 +722,36 @@ impl Parser {
                         stages.push((st, e, sp));
                         self.eat(&Tok::Comma);
                     };
-                    StmtKind::Schedule(ScheduleAst { fact, mode, stages, close })
+                    StmtKind::Schedule(ScheduleAst {
+                        fact,
+                        mode,
+                        stages,
+                        close,
+                    })
                 }
                 other => {
-                    let opts = ["ref", "text", "effective", "let", "require", "amount", "cap", "total", "tranche", "schedule"];
+                    let opts = [
+                        "ref",
+                        "text",
+                        "effective",
+                        "let",
+                        "require",
+                        "amount",
+                        "cap",
+                        "total",
+                        "tranche",
+                        "schedule",
+                    ];
                     let guess = near(other, &opts);
                     let (hz, he) = match guess {
-                        Some(g) => (format!("是否想写 `{g}`？可用：{CLAUSE_KEYWORDS}"), format!("did you mean `{g}`? statements: {CLAUSE_KEYWORDS}")),
-                        None => (format!("可用：{CLAUSE_KEYWORDS}"), format!("statements: {CLAUSE_KEYWORDS}")),
+                        Some(g) => (
+                            format!("是否想写 `{g}`？可用：{CLAUSE_KEYWORDS}"),
+                            format!("did you mean `{g}`? statements: {CLAUSE_KEYWORDS}"),
+                        ),
+                        None => (
+                            format!("可用：{CLAUSE_KEYWORDS}"),
+                            format!("statements: {CLAUSE_KEYWORDS}"),
+                        ),
                     };
                     return Err(Diag::new(
                         "E0204",
@@ -514,7 +763,10 @@ impl Parser {
                     ));
                 }
             };
-            stmts.push(Stmt { kind, span: start.to(self.prev_span()) });
+            stmts.push(Stmt {
+                kind,
+                span: start.to(self.prev_span()),
+            });
         }
     }
 
@@ -541,13 +793,20 @@ impl Parser {
 
     fn select(&mut self) -> PResult<ItemKind> {
         let name = self.ident("遴选名称", "a selection name")?;
-        self.expect(Tok::LBrace, "写作 select 名称 { clause … score … top … tie … }", "write select Name { clause … score … top … tie … }")?;
+        self.expect(
+            Tok::LBrace,
+            "写作 select 名称 { clause … score … top … tie … }",
+            "write select Name { clause … score … top … tie … }",
+        )?;
         let mut fields = Vec::new();
         let close = loop {
             if matches!(self.peek(), Tok::RBrace) {
                 break self.bump().span;
             }
-            let key = self.ident("`clause`、`score`、`top` 或 `tie`", "`clause`, `score`, `top` or `tie`")?;
+            let key = self.ident(
+                "`clause`、`score`、`top` 或 `tie`",
+                "`clause`, `score`, `top` or `tie`",
+            )?;
             let f = match key.name.as_str() {
                 "clause" => SelectField::Clause(self.ident("条款名称", "a clause name")?),
                 "score" => SelectField::Score(self.expr()?),
@@ -572,25 +831,41 @@ impl Parser {
             };
             fields.push((f, key.span.to(self.prev_span())));
         };
-        Ok(ItemKind::Select { name, fields, close })
+        Ok(ItemKind::Select {
+            name,
+            fields,
+            close,
+        })
     }
 
     fn pool(&mut self) -> PResult<ItemKind> {
         let name = self.ident("资金池名称", "a pool name")?;
-        self.expect(Tok::LBrace, "写作 pool 名称 { clauses [..] budget 金额 pro_rata }", "write pool Name { clauses [..] budget amount pro_rata }")?;
+        self.expect(
+            Tok::LBrace,
+            "写作 pool 名称 { clauses [..] budget 金额 pro_rata }",
+            "write pool Name { clauses [..] budget amount pro_rata }",
+        )?;
         let mut fields = Vec::new();
         let close = loop {
             if matches!(self.peek(), Tok::RBrace) {
                 break self.bump().span;
             }
-            let key = self.ident("`clauses`、`budget`、`pro_rata` 或 `by`", "`clauses`, `budget`, `pro_rata` or `by`")?;
+            let key = self.ident(
+                "`clauses`、`budget`、`pro_rata` 或 `by`",
+                "`clauses`, `budget`, `pro_rata` or `by`",
+            )?;
             let f = match key.name.as_str() {
                 "clauses" => PoolField::Clauses(self.ident_list()?),
                 "budget" => PoolField::Budget(self.expr()?),
                 "pro_rata" => PoolField::ProRata,
                 "by" => {
                     if !self.eat_word("score") {
-                        return Err(self.unexpected("`score`", "`score`", "按排名分配写作 by score 表达式 desc", "write by score expr desc"));
+                        return Err(self.unexpected(
+                            "`score`",
+                            "`score`",
+                            "按排名分配写作 by score 表达式 desc",
+                            "write by score expr desc",
+                        ));
                     }
                     PoolField::ByScore(self.sort_key()?)
                 }
@@ -607,18 +882,29 @@ impl Parser {
             };
             fields.push((f, key.span.to(self.prev_span())));
         };
-        Ok(ItemKind::Pool { name, fields, close })
+        Ok(ItemKind::Pool {
+            name,
+            fields,
+            close,
+        })
     }
 
     fn test(&mut self) -> PResult<ItemKind> {
         let (name, name_span) = self.string("测试名称（带引号）", "a quoted test name")?;
-        self.expect(Tok::LBrace, "测试内容写在花括号中", "a test body goes in braces")?;
+        self.expect(
+            Tok::LBrace,
+            "测试内容写在花括号中",
+            "a test body goes in braces",
+        )?;
         let mut stmts = Vec::new();
         let close = loop {
             if matches!(self.peek(), Tok::RBrace) {
                 break self.bump().span;
             }
-            let key = self.ident("`period`、`firm` 或 `expect`", "`period`, `firm` or `expect`")?;
+            let key = self.ident(
+                "`period`、`firm` 或 `expect`",
+                "`period`, `firm` or `expect`",
+            )?;
             match key.name.as_str() {
                 "period" => {
                     let (y, s) = self.year()?;
@@ -627,13 +913,39 @@ impl Parser {
                 "firm" => stmts.push(TestStmt::Firm(self.firm()?)),
                 "expect" => {
                     let firm = self.ident("企业名称", "a firm label")?;
-                    self.expect(Tok::Dot, "写作 expect 企业.条款 = 金额", "write expect firm.clause = amount")?;
+                    self.expect(
+                        Tok::Dot,
+                        "写作 expect 企业.条款 = 金额",
+                        "write expect firm.clause = amount",
+                    )?;
                     let clause = self.ident("条款名称或 total", "a clause name or total")?;
-                    let tranche = if self.eat(&Tok::Dot) { Some(self.ident("分期名称", "a tranche name")?) } else { None };
-                    self.expect(Tok::Assign, "写作 expect 企业.条款 = 金额", "write expect firm.clause = amount")?;
+                    let tranche = if self.eat(&Tok::Dot) {
+                        Some(self.ident("分期名称", "a tranche name")?)
+                    } else {
+                        None
+                    };
+                    self.expect(
+                        Tok::Assign,
+                        "写作 expect 企业.条款 = 金额",
+                        "write expect firm.clause = amount",
+                    )?;
                     let amount = self.expr()?;
-                    let because = if self.eat_word("because") { Some(self.ident("原因（条件或规则名称）", "a reason (condition or rule name)")?) } else { None };
-                    stmts.push(TestStmt::Expect(ExpectAst { span: key.span.to(self.prev_span()), firm, clause, tranche, amount, because }));
+                    let because = if self.eat_word("because") {
+                        Some(self.ident(
+                            "原因（条件或规则名称）",
+                            "a reason (condition or rule name)",
+                        )?)
+                    } else {
+                        None
+                    };
+                    stmts.push(TestStmt::Expect(ExpectAst {
+                        span: key.span.to(self.prev_span()),
+                        firm,
+                        clause,
+                        tranche,
+                        amount,
+                        because,
+                    }));
                 }
                 other => {
                     return Err(Diag::new(
@@ -647,13 +959,26 @@ impl Parser {
                 }
             }
         };
-        Ok(ItemKind::Test(TestAst { name, name_span, stmts, close }))
+        Ok(ItemKind::Test(TestAst {
+            name,
+            name_span,
+            stmts,
+            close,
+        }))
     }
 
     fn firm(&mut self) -> PResult<FirmAst> {
         let label = self.ident("企业名称", "a firm label")?;
-        let id = if let Tok::Str(_) = self.peek() { Some(self.string("", "")?) } else { None };
-        self.expect(Tok::LBrace, "企业数据写在花括号中", "firm data goes in braces")?;
+        let id = if let Tok::Str(_) = self.peek() {
+            Some(self.string("", "")?)
+        } else {
+            None
+        };
+        self.expect(
+            Tok::LBrace,
+            "企业数据写在花括号中",
+            "firm data goes in braces",
+        )?;
         let mut stmts = Vec::new();
         let close = loop {
             if matches!(self.peek(), Tok::RBrace) {
@@ -662,18 +987,41 @@ impl Parser {
             let name = self.ident("事实名称或 awarded", "a fact name or awarded")?;
             if name.name == "awarded" && !matches!(self.peek(), Tok::Assign) {
                 let clause = self.ident("条款名称", "a clause name")?;
-                let tranche = if self.eat(&Tok::Dot) { Some(self.ident("分期名称", "a tranche name")?) } else { None };
+                let tranche = if self.eat(&Tok::Dot) {
+                    Some(self.ident("分期名称", "a tranche name")?)
+                } else {
+                    None
+                };
                 let (period, _) = self.year()?;
-                self.expect(Tok::Assign, "写作 awarded 条款 年份 = 金额", "write awarded clause year = amount")?;
+                self.expect(
+                    Tok::Assign,
+                    "写作 awarded 条款 年份 = 金额",
+                    "write awarded clause year = amount",
+                )?;
                 let amount = self.expr()?;
-                stmts.push(FirmStmt::Awarded { span: name.span.to(amount.span), clause, tranche, period, amount });
+                stmts.push(FirmStmt::Awarded {
+                    span: name.span.to(amount.span),
+                    clause,
+                    tranche,
+                    period,
+                    amount,
+                });
                 continue;
             }
             self.expect(Tok::Assign, "写作 事实 = 值", "write fact = value")?;
             let value = self.data_value()?;
-            stmts.push(FirmStmt::Fact { span: name.span.to(self.prev_span()), name, value });
+            stmts.push(FirmStmt::Fact {
+                span: name.span.to(self.prev_span()),
+                name,
+                value,
+            });
         };
-        Ok(FirmAst { label, id, stmts, close })
+        Ok(FirmAst {
+            label,
+            id,
+            stmts,
+            close,
+        })
     }
 
     fn data_value(&mut self) -> PResult<DataValue> {
@@ -690,11 +1038,19 @@ impl Parser {
                         }
                         _ => PeriodKey::Year(self.year()?.0),
                     };
-                    self.expect(Tok::Colon, "写作 {2022: 90亿, 2023: 120亿}", "write {2022: 90亿, 2023: 120亿}")?;
+                    self.expect(
+                        Tok::Colon,
+                        "写作 {2022: 90亿, 2023: 120亿}",
+                        "write {2022: 90亿, 2023: 120亿}",
+                    )?;
                     let e = self.expr()?;
                     out.push((key, e.clone(), s.to(e.span)));
                     if !self.eat(&Tok::Comma) {
-                        self.expect(Tok::RBrace, "各期之间用逗号分隔，以 } 结束", "separate periods with commas, close with }")?;
+                        self.expect(
+                            Tok::RBrace,
+                            "各期之间用逗号分隔，以 } 结束",
+                            "separate periods with commas, close with }",
+                        )?;
                         break;
                     }
                 }
@@ -705,11 +1061,28 @@ impl Parser {
                 let mut out = Vec::new();
                 while !self.eat(&Tok::RBracket) {
                     let (date, s) = self.date()?;
-                    let until = if self.eat(&Tok::DotDot) { Some(self.date()?.0) } else { None };
-                    let value = if self.eat(&Tok::Colon) { Some(self.ident("事件值", "an event value")?) } else { None };
-                    out.push(EventAst { date, until, value, span: s.to(self.prev_span()) });
+                    let until = if self.eat(&Tok::DotDot) {
+                        Some(self.date()?.0)
+                    } else {
+                        None
+                    };
+                    let value = if self.eat(&Tok::Colon) {
+                        Some(self.ident("事件值", "an event value")?)
+                    } else {
+                        None
+                    };
+                    out.push(EventAst {
+                        date,
+                        until,
+                        value,
+                        span: s.to(self.prev_span()),
+                    });
                     if !self.eat(&Tok::Comma) {
-                        self.expect(Tok::RBracket, "事件之间用逗号分隔，以 ] 结束", "separate events with commas, close with ]")?;
+                        self.expect(
+                            Tok::RBracket,
+                            "事件之间用逗号分隔，以 ] 结束",
+                            "separate events with commas, close with ]",
+                        )?;
                         break;
                     }
                 }
@@ -748,13 +1121,20 @@ impl Parser {
         let mut lhs = if min <= 3 && self.is_word("not") {
             let s = self.bump().span;
             let e = self.binary(3)?;
-            Expr { span: s.to(e.span), kind: ExprKind::Unary(UnOp::Not, Box::new(e)) }
+            Expr {
+                span: s.to(e.span),
+                kind: ExprKind::Unary(UnOp::Not, Box::new(e)),
+            }
         } else {
             self.unary()?
         };
         loop {
             // `x in [..]` / `x not in [..]` bind like comparisons.
-            if min <= 4 && (self.is_word("in") || (self.is_word("not") && matches!(self.peek_at(1), Tok::Ident(w) if w == "in"))) {
+            if min <= 4
+                && (self.is_word("in")
+                    || (self.is_word("not")
+                        && matches!(self.peek_at(1), Tok::Ident(w) if w == "in")))
+            {
                 let negated = self.eat_word("not");
                 self.bump();
                 self.expect(Tok::LBracket, "写作 x in [值1, 值2]", "write x in [a, b]")?;
@@ -762,12 +1142,23 @@ impl Parser {
                 while !self.eat(&Tok::RBracket) {
                     list.push(self.expr()?);
                     if !self.eat(&Tok::Comma) {
-                        self.expect(Tok::RBracket, "值之间用逗号分隔，以 ] 结束", "separate values with commas, close with ]")?;
+                        self.expect(
+                            Tok::RBracket,
+                            "值之间用逗号分隔，以 ] 结束",
+                            "separate values with commas, close with ]",
+                        )?;
                         break;
                     }
                 }
                 let span = lhs.span.to(self.prev_span());
-                lhs = Expr { span, kind: ExprKind::In { subject: Box::new(lhs), list, negated } };
+                lhs = Expr {
+                    span,
+                    kind: ExprKind::In {
+                        subject: Box::new(lhs),
+                        list,
+                        negated,
+                    },
+                };
                 continue;
             }
             let Some(op) = self.binop() else { break };
@@ -776,7 +1167,9 @@ impl Parser {
                 break;
             }
             self.bump();
-            if matches!(self.peek(), Tok::Eof | Tok::RBrace) || (self.toks[self.pos].newline_before && self.binop().is_some()) {
+            if matches!(self.peek(), Tok::Eof | Tok::RBrace)
+                || (self.toks[self.pos].newline_before && self.binop().is_some())
+            {
                 return Err(self.unexpected(
                     &format!(" `{}` 右侧的表达式", op.symbol()),
                     &format!("an expression after `{}`", op.symbol()),
@@ -788,7 +1181,10 @@ impl Parser {
             let next_min = if p == 4 { 5 } else { p + 1 };
             let rhs = self.binary(next_min)?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr { span, kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)) };
+            lhs = Expr {
+                span,
+                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            };
             if p == 4 && matches!(self.binop(), Some(o) if o.prec() == 4) {
                 return Err(Diag::new(
                     "E0205",
@@ -807,7 +1203,10 @@ impl Parser {
         if matches!(self.peek(), Tok::Minus) {
             let s = self.bump().span;
             let e = self.unary()?;
-            return Ok(Expr { span: s.to(e.span), kind: ExprKind::Unary(UnOp::Neg, Box::new(e)) });
+            return Ok(Expr {
+                span: s.to(e.span),
+                kind: ExprKind::Unary(UnOp::Neg, Box::new(e)),
+            });
         }
         self.primary()
     }
@@ -816,9 +1215,19 @@ impl Parser {
         let t = self.toks[self.pos].clone();
         let span = t.span;
         let kind = match t.tok {
-            Tok::Num { text, unit, value, yuan_suffix } => {
+            Tok::Num {
+                text,
+                unit,
+                value,
+                yuan_suffix,
+            } => {
                 self.bump();
-                ExprKind::Num { text, unit, value, yuan_suffix }
+                ExprKind::Num {
+                    text,
+                    unit,
+                    value,
+                    yuan_suffix,
+                }
             }
             Tok::Date(d) => {
                 self.bump();
@@ -827,7 +1236,11 @@ impl Parser {
             Tok::LParen => {
                 self.bump();
                 let e = self.expr()?;
-                self.expect(Tok::RParen, "括号不匹配：缺少 )", "unbalanced parentheses: missing )")?;
+                self.expect(
+                    Tok::RParen,
+                    "括号不匹配：缺少 )",
+                    "unbalanced parentheses: missing )",
+                )?;
                 ExprKind::Paren(Box::new(e))
             }
             Tok::LBracket => {
@@ -836,7 +1249,11 @@ impl Parser {
                 while !self.eat(&Tok::RBracket) {
                     list.push(self.expr()?);
                     if !self.eat(&Tok::Comma) {
-                        self.expect(Tok::RBracket, "值之间用逗号分隔，以 ] 结束", "separate values with commas, close with ]")?;
+                        self.expect(
+                            Tok::RBracket,
+                            "值之间用逗号分隔，以 ] 结束",
+                            "separate values with commas, close with ]",
+                        )?;
                         break;
                     }
                 }
@@ -850,21 +1267,40 @@ impl Parser {
                 self.bump();
                 let c = self.expr()?;
                 if !self.eat_word("then") {
-                    return Err(self.unexpected("`then`", "`then`", "写作 if 条件 then 值 else 值", "write if cond then a else b"));
+                    return Err(self.unexpected(
+                        "`then`",
+                        "`then`",
+                        "写作 if 条件 then 值 else 值",
+                        "write if cond then a else b",
+                    ));
                 }
                 let a = self.expr()?;
                 if !self.eat_word("else") {
-                    return Err(self.unexpected("`else`", "`else`", "if 必须有 else 分支", "if needs an else branch"));
+                    return Err(self.unexpected(
+                        "`else`",
+                        "`else`",
+                        "if 必须有 else 分支",
+                        "if needs an else branch",
+                    ));
                 }
                 let b = self.expr()?;
                 let span = span.to(b.span);
-                return Ok(Expr { span, kind: ExprKind::If(Box::new(c), Box::new(a), Box::new(b)) });
+                return Ok(Expr {
+                    span,
+                    kind: ExprKind::If(Box::new(c), Box::new(a), Box::new(b)),
+                });
             }
             Tok::Ident(w) if w == "tiers" => {
                 self.bump();
                 let subject = self.binary(6)?;
                 let (arms, close) = self.tier_arms()?;
-                return Ok(Expr { span: span.to(close), kind: ExprKind::Tiers { subject: Box::new(subject), arms } });
+                return Ok(Expr {
+                    span: span.to(close),
+                    kind: ExprKind::Tiers {
+                        subject: Box::new(subject),
+                        arms,
+                    },
+                });
             }
             Tok::Ident(w) => {
                 let id = Ident { name: w, span };
@@ -875,12 +1311,19 @@ impl Parser {
                     while !self.eat(&Tok::RParen) {
                         args.push(self.expr()?);
                         if !self.eat(&Tok::Comma) {
-                            self.expect(Tok::RParen, "参数之间用逗号分隔，以 ) 结束", "separate arguments with commas, close with )")?;
+                            self.expect(
+                                Tok::RParen,
+                                "参数之间用逗号分隔，以 ) 结束",
+                                "separate arguments with commas, close with )",
+                            )?;
                             break;
                         }
                     }
                     let span = span.to(self.prev_span());
-                    return Ok(Expr { span, kind: ExprKind::Call { func: id, args } });
+                    return Ok(Expr {
+                        span,
+                        kind: ExprKind::Call { func: id, args },
+                    });
                 }
                 ExprKind::Name(id)
             }
@@ -893,6 +1336,9 @@ impl Parser {
                 ))
             }
         };
-        Ok(Expr { kind, span: span.to(self.prev_span()) })
+        Ok(Expr {
+            kind,
+            span: span.to(self.prev_span()),
+        })
     }
 }
