@@ -94,7 +94,7 @@ const TOKENS: &[&str] = &[
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // 256 cases by default; `PROPTEST_CASES=50000 cargo test -p huiqi-lang --test fuzz` fuzzes for a while.
 
     #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
@@ -121,11 +121,17 @@ proptest! {
 
 #[test]
 fn kept_corpus_replays() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-corpus");
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "hq") {
-            front_end(&std::fs::read_to_string(&p).unwrap());
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Kept fuzz finds, and the hand-written bad-input corpus.
+    for dir in [
+        here.join("tests/fuzz-corpus"),
+        here.join("../../tests/bad/policy"),
+    ] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "hq") {
+                front_end(&std::fs::read_to_string(&p).unwrap());
+            }
         }
     }
 }
