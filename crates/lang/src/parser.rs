@@ -228,7 +228,7 @@ impl Parser {
                 text,
                 unit: crate::lexer::Unit::None,
                 ..
-            } if text.len() == 4 && !text.contains('.') => {
+            } if text.len() == 4 && !text.contains('.') && !text.starts_with('0') => {
                 Ok((text.parse().unwrap(), self.bump().span))
             }
             _ => Err(self.unexpected(
