@@ -20,7 +20,7 @@ A policy pack is a directory of .hq files (see docs/LANGUAGE.md). Typical sessio
   huiqi check policies/                 # static checks: names, units, tiers, references\n\
   huiqi fmt policies/                   # canonical formatting (--check in CI)\n\
   huiqi test policies/                  # run the example firms in the pack's test blocks\n\
-  huiqi explain policies/ningbo examples/firms/big-manufacturer.toml --period 2023\n\
+  huiqi explain policies/ningbo examples/firms/meixu_jingmi.toml --period 2023\n\
   huiqi demo                            # all of the above on the seed pack",
     after_help = "Exit codes: 0 ok, 1 the input has errors (diagnostics printed), 2 usage error."
 )]

@@ -202,15 +202,21 @@ fn cond_text(p: &Program, c: &CondOutcome, en: bool, out: &mut String) {
         Value::Bool(false) => "✗",
         _ => "?",
     };
+    // Enum values print by name: take the enum of a fact the condition read.
+    let enum_ty = c
+        .facts
+        .iter()
+        .map(|f| p.facts[f.fact].ty)
+        .find(|t| matches!(t, Ty::Enum(_)));
     let sides = c
         .sides
         .as_ref()
         .map(|(l, op, r)| {
             format!(
                 "  [{} {} {}]",
-                value(p, l, None, en),
+                value(p, l, enum_ty, en),
                 op.symbol(),
-                value(p, r, None, en)
+                value(p, r, enum_ty, en)
             )
         })
         .unwrap_or_default();
@@ -250,9 +256,8 @@ fn tranche_text(
             cond_text(p, c, en, out);
         }
     }
-    if !t.amount_source.is_empty()
-        && (t.reason.is_none() || !matches!(t.reason, Some(Reason::Condition { .. })))
-    {
+    let computed = !t.raw.is_missing() || t.amount_source.starts_with("schedule ");
+    if !t.amount_source.is_empty() && computed {
         let raw = if t.raw.is_missing() && t.amount_source.starts_with("schedule ") {
             (if en {
                 "no stage reached in this period"
@@ -443,9 +448,9 @@ pub fn explain_json(
                             "name": cd.name,
                             "source": cd.source,
                             "value": json_value(p, &cd.value, None),
-                            "lhs": cd.sides.as_ref().map(|s| json_value(p, &s.0, None)),
+                            "lhs": cd.sides.as_ref().map(|s| json_value(p, &s.0, cd.facts.iter().map(|f| p.facts[f.fact].ty).find(|t| matches!(t, Ty::Enum(_))))),
                             "op": cd.sides.as_ref().map(|s| s.1.symbol()),
-                            "rhs": cd.sides.as_ref().map(|s| json_value(p, &s.2, None)),
+                            "rhs": cd.sides.as_ref().map(|s| json_value(p, &s.2, cd.facts.iter().map(|f| p.facts[f.fact].ty).find(|t| matches!(t, Ty::Enum(_))))),
                             "facts": cd.facts.iter().map(|f| fact_json(p, f)).collect::<Vec<_>>(),
                             "near_miss": near_miss(p, cd, false),
                         })).collect::<Vec<_>>(),
@@ -479,4 +484,12 @@ pub fn explain_json(
         "total_fen": huiqi_ir::money::to_fen(o.total()),
         "clauses": clauses,
     })
+}
+
+/// The enum of a fact a condition read, so enum values print by name.
+fn enum_of(p: &Program, c: &CondOutcome) -> Option<Ty> {
+    c.facts
+        .iter()
+        .map(|f| p.facts[f.fact].ty)
+        .find(|t| matches!(t, Ty::Enum(_)))
 }
