@@ -203,11 +203,7 @@ fn cond_text(p: &Program, c: &CondOutcome, en: bool, out: &mut String) {
         _ => "?",
     };
     // Enum values print by name: take the enum of a fact the condition read.
-    let enum_ty = c
-        .facts
-        .iter()
-        .map(|f| p.facts[f.fact].ty)
-        .find(|t| matches!(t, Ty::Enum(_)));
+    let enum_ty = enum_of(p, c);
     let sides = c
         .sides
         .as_ref()
@@ -448,9 +444,9 @@ pub fn explain_json(
                             "name": cd.name,
                             "source": cd.source,
                             "value": json_value(p, &cd.value, None),
-                            "lhs": cd.sides.as_ref().map(|s| json_value(p, &s.0, cd.facts.iter().map(|f| p.facts[f.fact].ty).find(|t| matches!(t, Ty::Enum(_))))),
+                            "lhs": cd.sides.as_ref().map(|s| json_value(p, &s.0, enum_of(p, cd))),
                             "op": cd.sides.as_ref().map(|s| s.1.symbol()),
-                            "rhs": cd.sides.as_ref().map(|s| json_value(p, &s.2, cd.facts.iter().map(|f| p.facts[f.fact].ty).find(|t| matches!(t, Ty::Enum(_))))),
+                            "rhs": cd.sides.as_ref().map(|s| json_value(p, &s.2, enum_of(p, cd))),
                             "facts": cd.facts.iter().map(|f| fact_json(p, f)).collect::<Vec<_>>(),
                             "near_miss": near_miss(p, cd, false),
                         })).collect::<Vec<_>>(),
