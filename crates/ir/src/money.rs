@@ -21,21 +21,79 @@ pub fn trunc(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(SCALE, RoundingStrategy::ToNegativeInfinity)
 }
 
+/// 10^12: one unit of the fixed-point representation shared with the columnar engine.
+pub const ONE: i128 = 1_000_000_000_000;
+
+/// A decimal as an integer count of 10^-12 (truncated toward −∞ if it had more places).
+pub fn to_scaled(d: Decimal) -> Option<i128> {
+    let d = trunc(d);
+    let m = d.mantissa();
+    let sc = d.scale();
+    m.checked_mul(10i128.checked_pow(SCALE - sc)?)
+}
+
+pub fn from_scaled(v: i128) -> Option<Decimal> {
+    Decimal::try_from_i128_with_scale(v, SCALE).ok().map(|d| d.normalize())
+}
+
+fn floor_div_big(a: num_bigint::BigInt, b: &num_bigint::BigInt) -> num_bigint::BigInt {
+    use num_bigint::Sign;
+    let q = &a / b;
+    let r = &a - &q * b;
+    if r.sign() != Sign::NoSign && ((r.sign() == Sign::Minus) != (b.sign() == Sign::Minus)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+fn floor_div(a: i128, b: i128) -> i128 {
+    let q = a / b;
+    if a % b != 0 && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+/// a × b on the fixed-point scale, floored; None on overflow of i128.
+pub fn mul_scaled(a: i128, b: i128) -> Option<i128> {
+    match a.checked_mul(b) {
+        Some(p) => Some(floor_div(p, ONE)),
+        None => {
+            let p = num_bigint::BigInt::from(a) * num_bigint::BigInt::from(b);
+            floor_div_big(p, &num_bigint::BigInt::from(ONE)).try_into().ok()
+        }
+    }
+}
+
+/// a ÷ b on the fixed-point scale, floored; None for b = 0 or overflow.
+pub fn div_scaled(a: i128, b: i128) -> Option<i128> {
+    if b == 0 {
+        return None;
+    }
+    match a.checked_mul(ONE) {
+        Some(n) => Some(floor_div(n, b)),
+        None => {
+            let n = num_bigint::BigInt::from(a) * num_bigint::BigInt::from(ONE);
+            floor_div_big(n, &num_bigint::BigInt::from(b)).try_into().ok()
+        }
+    }
+}
+
 pub fn add(a: Decimal, b: Decimal) -> Option<Decimal> {
-    a.checked_add(b).map(trunc)
+    from_scaled(to_scaled(a)?.checked_add(to_scaled(b)?)?)
 }
 pub fn sub(a: Decimal, b: Decimal) -> Option<Decimal> {
-    a.checked_sub(b).map(trunc)
+    from_scaled(to_scaled(a)?.checked_sub(to_scaled(b)?)?)
 }
+/// Exact product, floored to [`SCALE`] places (the same integer arithmetic the columnar engine uses).
 pub fn mul(a: Decimal, b: Decimal) -> Option<Decimal> {
-    a.checked_mul(b).map(trunc)
+    from_scaled(mul_scaled(to_scaled(a)?, to_scaled(b)?)?)
 }
 /// Division by zero is `None` (the evaluators turn it into a missing value).
 pub fn div(a: Decimal, b: Decimal) -> Option<Decimal> {
-    if b.is_zero() {
-        return None;
-    }
-    a.checked_div(b).map(trunc)
+    from_scaled(div_scaled(to_scaled(a)?, to_scaled(b)?)?)
 }
 
 /// Rounding units for amounts (half up, away from zero at .5).
@@ -190,5 +248,7 @@ mod tests {
         assert_eq!(to_fen(d("1.235")), 124);
         assert_eq!(div(d("1"), d("3")), Some(d("0.333333333333")));
         assert_eq!(div(d("-1"), d("3")), Some(d("-0.333333333334")));
+        // A product too wide for rust_decimal's 96-bit mantissa is still exact, then floored.
+        assert_eq!(mul(d("123456789012.345678901234"), d("0.123456789012")), Some(d("15241578753.196160343319")));
     }
 }

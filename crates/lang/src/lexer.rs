@@ -408,6 +408,14 @@ fn lex_number(file: u32, src: &str, i: usize) -> Result<(Tok, usize), Diag> {
             "check the digits and the unit",
         );
     };
+    if value.normalize().scale() > huiqi_ir::money::SCALE {
+        return bad(
+            format!("数值 `{}` 超过12位小数", &src[i..end]),
+            format!("number `{}` has more than 12 decimal places", &src[i..end]),
+            "比例和数值最多12位小数",
+            "ratios and numbers carry at most 12 decimal places",
+        );
+    }
     if matches!(unit, Unit::Yuan | Unit::Wan | Unit::Yi) && value.normalize().scale() > 2 {
         return bad(
             format!("金额 `{}` 精确到分以下", &src[i..end]),
