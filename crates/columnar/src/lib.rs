@@ -1,0 +1,1 @@
+//! The columnar engine: IR → DataFusion plans over a snapshot.
