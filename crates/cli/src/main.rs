@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use huiqi_eval::{evaluate_population, explain, firmfile, runner};
 use huiqi_lang::{fmt, load_pack, Lang, Loaded, SourceMap};
 
+mod data_cmds;
+
 #[derive(Parser)]
 #[command(
     name = "huiqi",
@@ -87,6 +89,12 @@ enum Cmd {
         #[arg(long)]
         firms: Option<PathBuf>,
     },
+    /// Validate enterprise data (CSV/XLSX/Parquet, via a mapping file) and write an immutable snapshot.
+    Ingest(data_cmds::IngestArgs),
+    /// Generate a realistic demo zone's data files and their mapping (seeded).
+    Gen(data_cmds::GenArgs),
+    /// Print a snapshot's manifest.
+    SnapshotInfo(data_cmds::SnapshotInfoArgs),
 }
 
 struct Out {
@@ -480,5 +488,8 @@ fn main() -> ExitCode {
             None => ExitCode::from(1),
         },
         Cmd::Demo { policies, firms } => cmd_demo(&o, policies, firms),
+        Cmd::Ingest(a) => data_cmds::ingest(&a, o.en()),
+        Cmd::Gen(a) => data_cmds::gen(&a, o.en()),
+        Cmd::SnapshotInfo(a) => data_cmds::snapshot_info(&a, o.en()),
     }
 }

@@ -1,0 +1,741 @@
+//! `generate`: a seeded, realistic demo zone for the seed pack (policies/ningbo) — the files a
+//! zone's departments would export, and the mapping that ingests them.
+//!
+//! Each firm is generated from its own ChaCha stream (seed, firm index) and written straight to
+//! the files, so memory does not grow with the number of firms and the output depends only on
+//! the seed. Amounts are integer 分 throughout; floats only drive the random draws.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use huiqi_ir::date::days_in_month;
+use huiqi_ir::Date;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::dates::{from_days, to_days, validity_end};
+use crate::mapping::Unit;
+
+/// What `generate` wrote: file name and data rows.
+#[derive(Clone, Debug, Default)]
+pub struct GenStats {
+    pub files: Vec<(String, u64)>,
+}
+
+const INDUSTRIES: [&str; 7] = [
+    "制造业",
+    "信息技术服务业",
+    "科学研究和技术服务业",
+    "批发零售业",
+    "房地产业",
+    "金融业",
+    "其他",
+];
+/// Shares of firms by industry (‰), in the order above.
+const INDUSTRY_SHARE: [u32; 7] = [430, 150, 90, 170, 40, 30, 90];
+const MANUFACTURING: usize = 0;
+const WHOLESALE: usize = 3;
+
+const STAGES: [&str; 4] = ["创新层挂牌", "辅导期", "材料受理", "上市"];
+const TITLES: [&str; 4] = [
+    "国家级单项冠军",
+    "专精特新小巨人",
+    "省级隐形冠军",
+    "省级专精特新",
+];
+
+const BRANDS: &str = "华启瑞丰达鑫恒盛德隆兴泰宏博源汇新天科海甬明东越港江峰晨光远诚信安康宇联创智优嘉和众邦凯迪奥顺利通力金银豪佳美正中天舜慈姚镇北仑象奉";
+const WORDS: [&[&str]; 7] = [
+    &[
+        "精密机械",
+        "电子科技",
+        "新材料科技",
+        "智能装备",
+        "汽车零部件",
+        "模具",
+        "光电科技",
+        "电气",
+        "医疗器械",
+        "化工",
+    ],
+    &["信息技术", "软件", "网络科技", "数据科技", "智能科技"],
+    &["检测技术", "生物科技", "工程技术", "技术服务", "环保科技"],
+    &["贸易", "商贸", "进出口", "供应链管理", "电子商务"],
+    &["置业", "房地产开发", "物业服务"],
+    &["融资租赁", "小额贷款", "投资管理", "商业保理"],
+    &["文化传媒", "餐饮管理", "物流", "人力资源", "企业管理咨询"],
+];
+
+const WAN: f64 = 1_000_000.0; // 分 per 万元
+const YI: f64 = 10_000_000_000.0; // 分 per 亿元
+
+/// Rows per sheet in XLSX.
+const XLSX_MAX_ROWS: u32 = 1_048_576;
+
+/// One output file: CSV always, the same rows as an XLSX sheet when asked.
+struct Sheet {
+    name: String,
+    csv: csv::Writer<BufWriter<File>>,
+    xlsx: Option<rust_xlsxwriter::Worksheet>,
+    row: u32,
+    rows: u64,
+    buf: String,
+}
+
+/// A field of a row.
+enum F<'a> {
+    T(&'a str),
+    /// 分, written in `unit` with `dp` decimals (`grouped`: with thousands separators in CSV).
+    Money(i64, Unit, u32, bool),
+    Empty,
+}
+
+fn fmt_money(out: &mut String, fen: i64, unit: Unit, dp: u32, grouped: bool) {
+    out.clear();
+    let per = unit.fen() as i64;
+    let natural = match unit {
+        Unit::Yuan => 2,
+        Unit::Wan => 6,
+        Unit::Yi => 10,
+    };
+    if fen < 0 {
+        out.push('-');
+    }
+    let a = fen.unsigned_abs();
+    let int = (a / per as u64).to_string();
+    if grouped {
+        for (i, ch) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+    } else {
+        out.push_str(&int);
+    }
+    if dp > 0 {
+        let frac = format!("{:0w$}", a % per as u64, w = natural as usize);
+        out.push('.');
+        out.push_str(&frac[..dp as usize]);
+    }
+}
+
+impl Sheet {
+    fn create(dir: &Path, name: &str, header: &[&str], xlsx: bool) -> Result<Sheet, String> {
+        let path = dir.join(format!("{name}.csv"));
+        let f = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut csv = csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 20, f));
+        csv.write_record(header).map_err(|e| e.to_string())?;
+        let xlsx = if xlsx {
+            let mut ws = rust_xlsxwriter::Worksheet::new();
+            ws.set_name("Sheet1").map_err(|e| e.to_string())?;
+            for (c, h) in header.iter().enumerate() {
+                ws.write_string(0, c as u16, *h)
+                    .map_err(|e| e.to_string())?;
+            }
+            Some(ws)
+        } else {
+            None
+        };
+        Ok(Sheet {
+            name: name.to_string(),
+            csv,
+            xlsx,
+            row: 0,
+            rows: 0,
+            buf: String::new(),
+        })
+    }
+
+    fn row(&mut self, fields: &[F]) -> Result<(), String> {
+        self.row += 1;
+        self.rows += 1;
+        for (c, f) in fields.iter().enumerate() {
+            match f {
+                F::T(s) => {
+                    self.csv.write_field(s).map_err(|e| e.to_string())?;
+                    if let Some(ws) = &mut self.xlsx {
+                        ws.write_string(self.row, c as u16, *s)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                F::Money(fen, unit, dp, grouped) => {
+                    fmt_money(&mut self.buf, *fen, *unit, *dp, *grouped);
+                    self.csv.write_field(&self.buf).map_err(|e| e.to_string())?;
+                    if let Some(ws) = &mut self.xlsx {
+                        // The shortest decimal of this f64 is the text just formatted (≤ 15
+                        // significant digits), so a reader gets the exact amount back.
+                        fmt_money(&mut self.buf, *fen, *unit, *dp, false);
+                        let x: f64 = self.buf.parse().map_err(|e| format!("{e}"))?;
+                        ws.write_number(self.row, c as u16, x)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                F::Empty => self.csv.write_field("").map_err(|e| e.to_string())?,
+            }
+        }
+        self.csv
+            .write_record(None::<&[u8]>)
+            .map_err(|e| e.to_string())?;
+        if self.xlsx.is_some() && self.row >= XLSX_MAX_ROWS {
+            return Err(format!(
+                "{}: more than {} rows do not fit an XLSX sheet; generate fewer firms or years, or CSV only",
+                self.name,
+                XLSX_MAX_ROWS - 1
+            ));
+        }
+        Ok(())
+    }
+
+    fn finish(self, dir: &Path) -> Result<(String, u64), String> {
+        let mut w = self.csv.into_inner().map_err(|e| e.to_string())?;
+        w.flush().map_err(|e| e.to_string())?;
+        if let Some(ws) = self.xlsx {
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            // A fixed creation time keeps the file identical for the same seed.
+            let t =
+                rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 1, 1).map_err(|e| e.to_string())?;
+            wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&t));
+            wb.push_worksheet(ws);
+            let p = dir.join(format!("{}.xlsx", self.name));
+            wb.save(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        Ok((self.name, self.rows))
+    }
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(r: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = r.random::<f64>().max(1e-300);
+    let u2: f64 = r.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+fn pick<'a>(r: &mut ChaCha8Rng, xs: &[&'a str]) -> &'a str {
+    xs[r.random_range(0..xs.len())]
+}
+
+fn random_date(r: &mut ChaCha8Rng, y: i32, months: std::ops::RangeInclusive<u32>) -> Date {
+    let m = r.random_range(months);
+    let d = r.random_range(1..=days_in_month(y, m));
+    Date { y, m, d }
+}
+
+/// Rounds 分 to a granularity (a multiple of `g` 分), at least `g`.
+fn round_to(fen: f64, g: i64) -> i64 {
+    ((fen / g as f64).round() as i64).max(1) * g
+}
+
+/// A unique, valid 统一社会信用代码 for firm `i`: 91 (enterprise) + region 330201 + an
+/// organisation code (MA + 6 symbols from a bijection of `i`, GB 11714 check digit) + check character.
+pub fn credit_code(i: u64, seed: u64) -> String {
+    const ALPHA: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const SPACE: u64 = 887_503_681; // 31^6
+    let mut x = (i % SPACE * 387_420_489 + seed % SPACE) % SPACE;
+    let mut body = [b'0'; 6];
+    for c in body.iter_mut().rev() {
+        *c = ALPHA[(x % 31) as usize];
+        x /= 31;
+    }
+    let mut org = b"MA".to_vec();
+    org.extend_from_slice(&body);
+    // GB 11714: letters count as 10..35.
+    let w = [3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = org
+        .iter()
+        .zip(w)
+        .map(|(&c, w)| {
+            w * if c.is_ascii_digit() {
+                (c - b'0') as u32
+            } else {
+                (c - b'A') as u32 + 10
+            }
+        })
+        .sum();
+    let check = match 11 - sum % 11 {
+        10 => 'X',
+        11 => '0',
+        n => char::from_digit(n, 10).unwrap(),
+    };
+    let mut s = String::from("91330201");
+    s.push_str(std::str::from_utf8(&org).unwrap());
+    s.push(check);
+    let c = huiqi_ir::uscc::check_char(&s).expect("alphabet");
+    s.push(c);
+    s
+}
+
+fn firm_rng(seed: u64, i: u64) -> ChaCha8Rng {
+    // SplitMix64 of (seed, i): independent streams per firm.
+    let mut z = seed
+        ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x6A09_E667_F3BC_C909);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
+}
+
+struct Out {
+    firms: Sheet,
+    tax: Sheet,
+    stats: Sheet,
+    loans: Sheet,
+    listing: Sheet,
+    titles: Sheet,
+    hightech: Sheet,
+    credit: Sheet,
+}
+
+/// Writes `firms` firms' data for `first_year..=last_year` into `out_dir`: CSV files with
+/// Chinese headers (and XLSX copies when `xlsx`), `mapping.toml` (and `mapping-xlsx.toml`).
+pub fn generate(
+    out_dir: &Path,
+    firms: usize,
+    first_year: i32,
+    last_year: i32,
+    seed: u64,
+    xlsx: bool,
+) -> Result<GenStats, String> {
+    if first_year > last_year || !(1950..=2100).contains(&first_year) || last_year > 2100 {
+        return Err(format!("bad year range {first_year}..{last_year}"));
+    }
+    if firms == 0 {
+        return Err("--firms must be at least 1".into());
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let d = out_dir;
+    let mut o = Out {
+        firms: Sheet::create(
+            d,
+            "企业名录",
+            &[
+                "统一社会信用代码",
+                "企业名称",
+                "国民经济行业门类",
+                "成立日期",
+            ],
+            xlsx,
+        )?,
+        tax: Sheet::create(
+            d,
+            "税务_年度申报",
+            &[
+                "统一社会信用代码",
+                "企业名称",
+                "年度",
+                "营业收入（万元）",
+                "研发费用（万元）",
+            ],
+            xlsx,
+        )?,
+        stats: Sheet::create(
+            d,
+            "统计_年度",
+            &[
+                "统一社会信用代码",
+                "统计年度",
+                "规模以上工业企业",
+                "限额以上批零商品销售额（万元）",
+            ],
+            xlsx,
+        )?,
+        loans: Sheet::create(
+            d,
+            "金融办_贷款贴息",
+            &[
+                "统一社会信用代码",
+                "年度",
+                "当年新增贷款本金（元）",
+                "实际支付利息（元）",
+            ],
+            xlsx,
+        )?,
+        listing: Sheet::create(
+            d,
+            "金融办_上市进程",
+            &["统一社会信用代码", "企业名称", "上市阶段", "日期"],
+            xlsx,
+        )?,
+        titles: Sheet::create(
+            d,
+            "经信_荣誉称号",
+            &["统一社会信用代码", "称号", "认定日期", "有效期至"],
+            xlsx,
+        )?,
+        hightech: Sheet::create(
+            d,
+            "科技_高新技术企业",
+            &["统一社会信用代码", "证书编号", "发证日期", "有效期至"],
+            xlsx,
+        )?,
+        credit: Sheet::create(
+            d,
+            "信用_严重失信名单",
+            &["统一社会信用代码", "列入日期", "移出日期"],
+            xlsx,
+        )?,
+    };
+    for i in 0..firms as u64 {
+        gen_firm(&mut o, i, seed, first_year, last_year)?;
+    }
+    let mut stats = GenStats::default();
+    for s in [
+        o.firms, o.tax, o.stats, o.loans, o.listing, o.titles, o.hightech, o.credit,
+    ] {
+        stats.files.push(s.finish(d)?);
+    }
+    let head = format!(
+        "# 由 huiqi gen 生成：模拟宁波高新区 {firms} 家企业 {first_year}–{last_year} 年的数据（种子 {seed}）。\n\
+         # Generated by huiqi gen: {firms} firms, {first_year}–{last_year}, seed {seed}.\n\
+         # huiqi ingest --policy policies/ningbo --mapping <this file> --snapshots var/snapshots\n"
+    );
+    let write_mapping = |name: &str, ext: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, format!("{head}{}", mapping_text(ext)))
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
+    write_mapping("mapping.toml", "csv")?;
+    if xlsx {
+        write_mapping("mapping-xlsx.toml", "xlsx")?;
+    }
+    Ok(stats)
+}
+
+fn mapping_text(ext: &str) -> String {
+    format!(
+        r#"
+[firms]                                   # 市场监管：企业名录
+file = "企业名录.{ext}"
+id = "统一社会信用代码"
+name = "企业名称"
+facts = {{ "行业" = "国民经济行业门类" }}
+
+[[yearly]]                                # 税务：年度申报（万元）
+file = "税务_年度申报.{ext}"
+id = "统一社会信用代码"
+year = "年度"
+unit = "万元"
+facts = {{ "营业收入" = "营业收入（万元）", "研发费用" = "研发费用（万元）" }}
+
+[[yearly]]                                # 统计：规上名录、限上批零销售额
+file = "统计_年度.{ext}"
+id = "统一社会信用代码"
+year = "统计年度"
+unit = "万元"
+bools = "是/否"
+facts = {{ "规上企业" = "规模以上工业企业", "商品销售额" = "限额以上批零商品销售额（万元）" }}
+
+[[yearly]]                                # 金融办：贷款贴息（元，带千分位）
+file = "金融办_贷款贴息.{ext}"
+id = "统一社会信用代码"
+year = "年度"
+unit = "元"
+facts = {{ "贷款本金" = "当年新增贷款本金（元）", "实付利息" = "实际支付利息（元）" }}
+
+[[events]]                                # 金融办：上市进程节点
+file = "金融办_上市进程.{ext}"
+fact = "上市进程"
+id = "统一社会信用代码"
+date = "日期"
+value = "上市阶段"
+
+[[events]]                                # 经信：荣誉称号（含有效期）
+file = "经信_荣誉称号.{ext}"
+fact = "荣誉称号"
+id = "统一社会信用代码"
+date = "认定日期"
+until = "有效期至"
+value = "称号"
+
+[[events]]                                # 科技：高新技术企业证书
+file = "科技_高新技术企业.{ext}"
+fact = "高企证书"
+id = "统一社会信用代码"
+date = "发证日期"
+until = "有效期至"
+
+[[events]]                                # 信用：严重失信主体名单
+file = "信用_严重失信名单.{ext}"
+fact = "严重失信名单"
+id = "统一社会信用代码"
+date = "列入日期"
+until = "移出日期"
+"#
+    )
+}
+
+fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), String> {
+    let r = &mut firm_rng(seed, i);
+    let id = credit_code(i, seed);
+    let flagship = i == 0;
+
+    let industry = if flagship {
+        MANUFACTURING
+    } else {
+        let x = r.random_range(0..1000u32);
+        let mut acc = 0;
+        INDUSTRY_SHARE
+            .iter()
+            .position(|&s| {
+                acc += s;
+                x < acc
+            })
+            .unwrap_or(6)
+    };
+    let tech = industry <= 2;
+
+    // Size: a log-normal body and a Pareto tail (a few firms above 100亿).
+    let large = flagship || r.random_bool(0.01);
+    let mut rev = if flagship {
+        80.0 * YI
+    } else if large {
+        let u: f64 = r.random::<f64>().max(1e-9);
+        (5.0 * YI * u.powf(-1.0 / 0.9)).min(3000.0 * YI)
+    } else {
+        (600.0 * WAN * (1.5 * normal(r)).exp()).max(10.0 * WAN)
+    };
+    let old = flagship || r.random_bool(0.8);
+    let founded = if old {
+        y0 - r.random_range(1..=25)
+    } else {
+        r.random_range(y0..=y1)
+    };
+    if !old {
+        rev /= 5.0;
+    }
+    let trend = if flagship {
+        0.12
+    } else {
+        0.06 + 0.08 * normal(r)
+    };
+    let vol = if flagship {
+        0.02
+    } else {
+        r.random_range(0.08..0.25)
+    };
+    let dp = r.random_range(2..=6u32);
+    let grain = 10i64.pow(6 - dp); // 分 per last decimal of 万元
+    let rnd_intensity = if tech {
+        (!r.random_bool(0.15)).then(|| 0.001 + 0.099 * r.random::<f64>().powf(1.6))
+    } else {
+        (!r.random_bool(0.6)).then(|| 0.01 * r.random::<f64>())
+    };
+    let rnd_intensity = if flagship { Some(0.045) } else { rnd_intensity };
+
+    let name = {
+        let chars: Vec<char> = BRANDS.chars().collect();
+        let a = chars[r.random_range(0..chars.len())];
+        let b = chars[r.random_range(0..chars.len())];
+        let form = if large || r.random_bool(0.1) {
+            pick(r, &["股份有限公司", "集团有限公司"])
+        } else {
+            "有限公司"
+        };
+        let region = if r.random_bool(0.85) {
+            "宁波"
+        } else {
+            "浙江"
+        };
+        format!("{region}{a}{b}{}{form}", pick(r, WORDS[industry]))
+    };
+    let founded_on = random_date(r, founded, 1..=12).to_string();
+    o.firms.row(&[
+        F::T(&id),
+        F::T(&name),
+        F::T(INDUSTRIES[industry]),
+        F::T(&founded_on),
+    ])?;
+
+    // Yearly data while the firm exists.
+    let start = founded.max(y0);
+    let mut in_scale = false;
+    let rev0 = rev;
+    for y in start..=y1 {
+        if y > start {
+            if !flagship && r.random_bool(0.02) {
+                break; // deregistered
+            }
+            let shock = if y == 2020 && !flagship { -0.06 } else { 0.0 };
+            let dip = if !flagship && r.random_bool(0.08) {
+                -0.35
+            } else {
+                0.0
+            };
+            rev *= (trend + vol * normal(r) + shock + dip).exp();
+        }
+        let rev_fen = round_to(rev, grain);
+        let rnd = rnd_intensity
+            .map(|k| round_to(rev * k * (0.2 * normal(r)).exp(), grain).min(rev_fen / 5));
+        let ys = y.to_string();
+        let rev_f = if r.random_bool(0.01) {
+            F::Empty
+        } else {
+            F::Money(rev_fen, Unit::Wan, dp, false)
+        };
+        let rnd_f = rnd.map_or(F::Empty, |v| F::Money(v, Unit::Wan, dp, false));
+        o.tax
+            .row(&[F::T(&id), F::T(&name), F::T(&ys), rev_f, rnd_f])?;
+
+        if industry == MANUFACTURING {
+            // 规上: enter at 2000万; once in, stay while above 1500万.
+            in_scale = rev >= 2000.0 * WAN || (in_scale && rev >= 1500.0 * WAN);
+            o.stats.row(&[
+                F::T(&id),
+                F::T(&ys),
+                F::T(if in_scale { "是" } else { "否" }),
+                F::Empty,
+            ])?;
+        } else if industry == WHOLESALE && rev >= 500.0 * WAN {
+            let sales = round_to(rev * r.random_range(0.85..1.0), grain);
+            o.stats.row(&[
+                F::T(&id),
+                F::T(&ys),
+                F::Empty,
+                F::Money(sales, Unit::Wan, dp, false),
+            ])?;
+        }
+
+        let p_loan = if rev >= 1.0 * YI { 0.4 } else { 0.2 };
+        if r.random_bool(p_loan) {
+            let principal = round_to(rev * r.random_range(0.05..0.4), 10 * WAN as i64);
+            let interest =
+                (principal as f64 * r.random_range(0.0345..0.06) * r.random_range(0.25..1.0))
+                    .round() as i64;
+            o.loans.row(&[
+                F::T(&id),
+                F::T(&ys),
+                F::Money(principal, Unit::Yuan, 2, true),
+                F::Money(interest.max(1), Unit::Yuan, 2, true),
+            ])?;
+        }
+    }
+
+    // 高企证书: three-year certificates issued in the autumn batches, often renewed.
+    let eligible = tech && rnd_intensity.is_some_and(|k| k >= 0.03);
+    if flagship || (eligible && r.random_bool(0.6)) {
+        let mut y = r.random_range((y0 - 5).max(founded + 1)..=y1.max(founded + 1));
+        while y <= y1 {
+            let d = random_date(r, y, 10..=12);
+            let until = validity_end(d, 3);
+            let no = format!("GR{y}33{:06}", r.random_range(0..1_000_000));
+            o.hightech.row(&[
+                F::T(&id),
+                F::T(&no),
+                F::T(&d.to_string()),
+                F::T(&until.to_string()),
+            ])?;
+            y += if r.random_bool(0.75) {
+                3
+            } else if r.random_bool(0.3) {
+                4
+            } else {
+                break;
+            };
+        }
+    }
+
+    // 荣誉称号 for established industrial and tech firms.
+    if (tech && rev0 >= 3000.0 * WAN) || flagship {
+        let chances = [if rev0 >= 5.0 * YI { 0.05 } else { 0.0 }, 0.04, 0.02, 0.10];
+        for (t, &p) in chances.iter().enumerate() {
+            let forced = flagship && t == 1;
+            if !(forced || r.random_bool(p)) {
+                continue;
+            }
+            let mut y = r.random_range((y0 - 4).max(founded + 1)..=y1.max(founded + 1));
+            while y <= y1 {
+                let d = random_date(r, y, 1..=12);
+                let until = validity_end(d, 3);
+                let slash = |d: Date| format!("{}/{}/{}", d.y, d.m, d.d);
+                o.titles.row(&[
+                    F::T(&id),
+                    F::T(TITLES[t]),
+                    F::T(&slash(d)),
+                    F::T(&slash(until)),
+                ])?;
+                if !r.random_bool(0.5) {
+                    break;
+                }
+                y += 3;
+            }
+        }
+    }
+
+    // 上市进程: a small share, more among larger firms; stages may be skipped, some predate 2022.
+    let p_list: f64 = 0.01
+        + if rev0 >= 1.0 * YI { 0.06 } else { 0.0 }
+        + if rev0 >= 10.0 * YI { 0.1 } else { 0.0 };
+    if flagship || r.random_bool(p_list.min(1.0)) {
+        let mut stage = if r.random_bool(0.4) { 0 } else { 1 };
+        let start = if flagship {
+            y0 + 1
+        } else {
+            r.random_range((y0 - 3).max(founded + 1)..=y1.max(founded + 1))
+        };
+        let mut day = to_days(random_date(r, start, 1..=12));
+        let end = to_days(Date::year_end(y1));
+        while day <= end {
+            o.listing.row(&[
+                F::T(&id),
+                F::T(&name),
+                F::T(STAGES[stage]),
+                F::T(&from_days(day).to_string()),
+            ])?;
+            if stage == 3 || !(flagship || r.random_bool(0.7)) {
+                break;
+            }
+            // Some go from the innovation layer straight to the filing, skipping 辅导期 in the records.
+            stage += if stage == 0 && r.random_bool(0.2) {
+                2
+            } else {
+                1
+            };
+            day += r.random_range(60..540);
+        }
+    }
+
+    // 严重失信名单: a few firms, some of them later repaired.
+    if r.random_bool(0.003) {
+        let y = r.random_range((y0 - 2).max(founded + 1)..=y1.max(founded + 1));
+        let d = random_date(r, y, 1..=12);
+        let cn = |d: Date| format!("{}年{}月{}日", d.y, d.m, d.d);
+        let until = r.random_bool(0.5).then(|| {
+            let k = r.random_range(1..=3);
+            cn(validity_end(d, k))
+        });
+        if y <= y1 {
+            let u = until.as_deref().map_or(F::Empty, F::T);
+            o.credit.row(&[F::T(&id), F::T(&cn(d)), u])?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_valid_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..20_000 {
+            let c = credit_code(i, 42);
+            assert_eq!(huiqi_ir::uscc::validate(&c), Ok(()), "{c}");
+            assert!(seen.insert(c));
+        }
+    }
+
+    #[test]
+    fn money_text() {
+        let mut s = String::new();
+        fmt_money(&mut s, 1_234_567_891, Unit::Wan, 6, false);
+        assert_eq!(s, "1234.567891");
+        fmt_money(&mut s, 1_234_500_000, Unit::Wan, 2, false);
+        assert_eq!(s, "1234.50");
+        fmt_money(&mut s, 123_456_789, Unit::Yuan, 2, true);
+        assert_eq!(s, "1,234,567.89");
+        fmt_money(&mut s, -5, Unit::Yuan, 2, true);
+        assert_eq!(s, "-0.05");
+    }
+}

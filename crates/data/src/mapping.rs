@@ -1,0 +1,709 @@
+//! Mapping files: which source file and which (Chinese) column header holds the firm id, the
+//! period and each fact, in which unit money is written and how yes/no is spelled.
+//!
+//! ```toml
+//! [firms]                                  # the firm register: one row per firm
+//! file = "企业名录.csv"                     # relative to this mapping file; .csv, .xlsx/.xls, .parquet
+//! id   = "统一社会信用代码"
+//! name = "企业名称"
+//! facts = { "行业" = "国民经济行业门类" }    # static facts: fact = column
+//!
+//! [[yearly]]                               # any number of per-year files, joined on (firm, year)
+//! file  = "税务_年度.csv"
+//! id    = "统一社会信用代码"
+//! year  = "年度"
+//! unit  = "万元"                           # money columns of this file: 元 | 万元 | 亿元 (default 元)
+//! bools = "是/否"                          # how true/false are written (default 是/否)
+//! facts = { "营业收入" = "营业收入（万元）", "贷款本金" = { column = "贷款（元）", unit = "元" } }
+//!
+//! [[monthly]]                              # like yearly, plus `month`
+//!
+//! [[events]]                               # dated records of event facts
+//! file  = "上市进程.csv"
+//! fact  = "上市进程"                        # every row is this fact; or fact_column = "事项"
+//! id    = "统一社会信用代码"
+//! date  = "日期"
+//! until = "有效期至"                        # optional
+//! value = "阶段"                            # required for facts with an enum value
+//!
+//! [[awards]]                               # award history (the ledger's export), optional
+//! file = "兑现记录.csv"
+//! id = "统一社会信用代码"
+//! clause = "条款"
+//! period = "年度"
+//! tranche = "分项"                          # optional
+//! amount = "金额（元）"
+//! unit = "元"
+//! ```
+//!
+//! Every source may also say `sheet = "…"` (XLSX; default the first sheet), `encoding = "gbk"`
+//! (CSV; default UTF-8) and `delimiter = "\t"` (CSV; default `,`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use huiqi_ir::{FactId, PeriodKind, Program, Ty};
+use serde::Deserialize;
+
+use crate::error::DataError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub firms: FirmSource,
+    #[serde(default)]
+    pub yearly: Vec<PeriodSource>,
+    #[serde(default)]
+    pub monthly: Vec<PeriodSource>,
+    #[serde(default)]
+    pub events: Vec<EventSource>,
+    #[serde(default)]
+    pub awards: Vec<AwardSource>,
+}
+
+/// A fact's column: just the header, or the header with its own unit / yes-no words.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FactColumn {
+    Header(String),
+    Detailed(DetailedColumn),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetailedColumn {
+    pub column: String,
+    pub unit: Option<String>,
+    pub bools: Option<String>,
+}
+
+// serde's `flatten` cannot be combined with `deny_unknown_fields` (which catches typos in
+// keys), so the file options are repeated in each source kind.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmSource {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub id: String,
+    pub name: String,
+    pub unit: Option<String>,
+    pub bools: Option<String>,
+    #[serde(default)]
+    pub facts: BTreeMap<String, FactColumn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodSource {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub id: String,
+    pub year: String,
+    /// Only for `[[monthly]]`.
+    pub month: Option<String>,
+    pub unit: Option<String>,
+    pub bools: Option<String>,
+    #[serde(default)]
+    pub facts: BTreeMap<String, FactColumn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSource {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub id: String,
+    /// Every row is this fact …
+    pub fact: Option<String>,
+    /// … or this column names the fact of each row.
+    pub fact_column: Option<String>,
+    pub date: String,
+    pub until: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwardSource {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub id: String,
+    pub clause: String,
+    pub period: String,
+    pub tranche: Option<String>,
+    pub amount: String,
+    pub unit: Option<String>,
+}
+
+/// Money units of source columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Yuan,
+    Wan,
+    Yi,
+}
+
+impl Unit {
+    pub fn parse(s: &str) -> Option<Unit> {
+        match s.trim() {
+            "元" => Some(Unit::Yuan),
+            "万元" | "万" => Some(Unit::Wan),
+            "亿元" | "亿" => Some(Unit::Yi),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Yuan => "元",
+            Unit::Wan => "万元",
+            Unit::Yi => "亿元",
+        }
+    }
+    /// 分 per unit.
+    pub fn fen(self) -> i128 {
+        match self {
+            Unit::Yuan => 100,
+            Unit::Wan => 1_000_000,
+            Unit::Yi => 10_000_000_000,
+        }
+    }
+}
+
+/// How a source spells true and false, e.g. `是/否`, `true/false`, `1/0`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoolWords {
+    pub yes: String,
+    pub no: String,
+}
+
+impl BoolWords {
+    pub fn parse(s: &str) -> Option<BoolWords> {
+        let (a, b) = s.split_once('/')?;
+        let (a, b) = (a.trim(), b.trim());
+        if a.is_empty() || b.is_empty() || a == b || b.contains('/') {
+            return None;
+        }
+        Some(BoolWords {
+            yes: a.into(),
+            no: b.into(),
+        })
+    }
+    pub fn spec(&self) -> String {
+        format!("{}/{}", self.yes, self.no)
+    }
+}
+
+impl Default for BoolWords {
+    fn default() -> Self {
+        BoolWords {
+            yes: "是".into(),
+            no: "否".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    /// GBK / GB2312 / GB18030, decoded as GB18030 (a superset).
+    Gb18030,
+}
+
+/// A source file, resolved against the mapping's directory.
+#[derive(Clone, Debug)]
+pub struct FileRef {
+    /// The path as the mapping writes it (recorded in the manifest).
+    pub name: String,
+    pub path: PathBuf,
+    /// How errors name the file.
+    pub shown: String,
+    pub sheet: Option<String>,
+    pub encoding: Encoding,
+    pub delimiter: u8,
+}
+
+/// One fact's column in a source.
+#[derive(Clone, Debug)]
+pub struct FactCol {
+    pub fact: FactId,
+    pub column: String,
+    pub unit: Unit,
+    pub bools: BoolWords,
+}
+
+#[derive(Clone, Debug)]
+pub struct FirmPlan {
+    pub file: FileRef,
+    pub id: String,
+    pub name: String,
+    pub facts: Vec<FactCol>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PeriodPlan {
+    pub file: FileRef,
+    pub id: String,
+    pub year: String,
+    pub month: Option<String>,
+    pub facts: Vec<FactCol>,
+}
+
+#[derive(Clone, Debug)]
+pub enum EventFact {
+    Fixed(FactId),
+    Column(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct EventPlan {
+    pub file: FileRef,
+    pub id: String,
+    pub fact: EventFact,
+    pub date: String,
+    pub until: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AwardPlan {
+    pub file: FileRef,
+    pub id: String,
+    pub clause: String,
+    pub period: String,
+    pub tranche: Option<String>,
+    pub amount: String,
+    pub unit: Unit,
+}
+
+/// A mapping checked against a program: every fact exists and sits in a source of its period kind.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub firms: FirmPlan,
+    pub yearly: Vec<PeriodPlan>,
+    pub monthly: Vec<PeriodPlan>,
+    pub events: Vec<EventPlan>,
+    pub awards: Vec<AwardPlan>,
+}
+
+impl Plan {
+    /// Every source file, in mapping order (firms, yearly, monthly, events, awards).
+    pub fn files(&self) -> Vec<&FileRef> {
+        let mut v = vec![&self.firms.file];
+        v.extend(self.yearly.iter().map(|s| &s.file));
+        v.extend(self.monthly.iter().map(|s| &s.file));
+        v.extend(self.events.iter().map(|s| &s.file));
+        v.extend(self.awards.iter().map(|s| &s.file));
+        v
+    }
+}
+
+/// Reads and checks a mapping file.
+pub fn load(path: &Path, program: &Program) -> Result<Plan, Vec<DataError>> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![DataError::new(
+            &shown,
+            format!("无法读取映射文件：{e}"),
+            format!("cannot read the mapping file: {e}"),
+        )]
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    parse(&text, &shown, &dir, program)
+}
+
+/// Parses and checks mapping text; `shown` names it in errors, `dir` resolves its paths.
+pub fn parse(
+    text: &str,
+    shown: &str,
+    dir: &Path,
+    program: &Program,
+) -> Result<Plan, Vec<DataError>> {
+    let m: Mapping = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() as u64 + 1);
+        let msg = e.message().to_string();
+        let mut d = DataError::new(
+            shown,
+            format!("映射文件格式错误：{msg}"),
+            format!("malformed mapping file: {msg}"),
+        );
+        d.row = line;
+        vec![d]
+    })?;
+    Checker {
+        shown,
+        dir,
+        program,
+        errors: vec![],
+        seen: BTreeMap::new(),
+    }
+    .check(m)
+}
+
+struct Checker<'a> {
+    shown: &'a str,
+    dir: &'a Path,
+    program: &'a Program,
+    errors: Vec<DataError>,
+    /// Fact → the mapping key that first mapped it (a fact may come from one source only).
+    seen: BTreeMap<FactId, String>,
+}
+
+fn kind_zh(k: PeriodKind) -> &'static str {
+    match k {
+        PeriodKind::Static => "静态（static）",
+        PeriodKind::Year => "按年（per year）",
+        PeriodKind::Month => "按月（per month）",
+        PeriodKind::Event => "事件（event）",
+    }
+}
+
+fn kind_en(k: PeriodKind) -> &'static str {
+    match k {
+        PeriodKind::Static => "static",
+        PeriodKind::Year => "per year",
+        PeriodKind::Month => "per month",
+        PeriodKind::Event => "event",
+    }
+}
+
+fn section(k: PeriodKind) -> &'static str {
+    match k {
+        PeriodKind::Static => "[firms] facts",
+        PeriodKind::Year => "[[yearly]]",
+        PeriodKind::Month => "[[monthly]]",
+        PeriodKind::Event => "[[events]]",
+    }
+}
+
+impl Checker<'_> {
+    fn err(&mut self, key: &str, zh: String, en: String) {
+        self.errors
+            .push(DataError::new(self.shown, zh, en).col(key.to_string()));
+    }
+
+    fn file(
+        &mut self,
+        key: &str,
+        file: &str,
+        sheet: &Option<String>,
+        encoding: &Option<String>,
+        delimiter: &Option<String>,
+    ) -> FileRef {
+        let path = self.dir.join(file);
+        let enc = match encoding.as_deref().map(|s| s.trim().to_ascii_lowercase()) {
+            None => Encoding::Utf8,
+            Some(e) if e == "utf-8" || e == "utf8" => Encoding::Utf8,
+            Some(e) if e == "gbk" || e == "gb2312" || e == "gb18030" => Encoding::Gb18030,
+            Some(e) => {
+                self.err(
+                    &format!("{key}.encoding"),
+                    format!("不支持的编码 `{e}`（可用：utf-8、gbk、gb18030）"),
+                    format!("unsupported encoding `{e}` (use utf-8, gbk or gb18030)"),
+                );
+                Encoding::Utf8
+            }
+        };
+        let delim = match delimiter.as_deref() {
+            None => b',',
+            Some(d) if d.len() == 1 => d.as_bytes()[0],
+            Some(d) => {
+                self.err(
+                    &format!("{key}.delimiter"),
+                    format!("分隔符应为单个 ASCII 字符，实为 `{d}`"),
+                    format!("the delimiter must be one ASCII character, not `{d}`"),
+                );
+                b','
+            }
+        };
+        FileRef {
+            name: file.to_string(),
+            shown: path.display().to_string(),
+            path,
+            sheet: sheet.clone(),
+            encoding: enc,
+            delimiter: delim,
+        }
+    }
+
+    fn unit(&mut self, key: &str, u: &Option<String>, default: Unit) -> Unit {
+        match u {
+            None => default,
+            Some(s) => Unit::parse(s).unwrap_or_else(|| {
+                self.err(
+                    key,
+                    format!("金额单位 `{s}` 不对（可用：元、万元、亿元）"),
+                    format!("unknown money unit `{s}` (use 元, 万元 or 亿元)"),
+                );
+                default
+            }),
+        }
+    }
+
+    fn bools(&mut self, key: &str, b: &Option<String>, default: &BoolWords) -> BoolWords {
+        match b {
+            None => default.clone(),
+            Some(s) => BoolWords::parse(s).unwrap_or_else(|| {
+                self.err(
+                    key,
+                    format!("是/否的写法 `{s}` 不对，应写成“真/假”两个词，如 是/否、true/false、1/0"),
+                    format!("`{s}` is not a yes/no spelling; write the two words as yes/no, e.g. 是/否, true/false, 1/0"),
+                );
+                default.clone()
+            }),
+        }
+    }
+
+    /// A mapped fact: it exists, has the source's period kind, and is mapped only once.
+    fn fact(&mut self, key: &str, name: &str, kind: PeriodKind) -> Option<FactId> {
+        let Some(id) = self.program.fact_by_name(name) else {
+            let mut names: Vec<&str> = self
+                .program
+                .facts
+                .iter()
+                .filter(|f| f.kind == kind)
+                .map(|f| f.name.as_str())
+                .collect();
+            if names.is_empty() {
+                names.push("—");
+            }
+            self.err(
+                key,
+                format!(
+                    "政策包中没有事实 `{name}`；{}事实有：{}",
+                    kind_zh(kind),
+                    names.join("、")
+                ),
+                format!(
+                    "the pack declares no fact `{name}`; its {} facts are: {}",
+                    kind_en(kind),
+                    names.join(", ")
+                ),
+            );
+            return None;
+        };
+        let f = &self.program.facts[id];
+        if f.kind != kind {
+            self.err(
+                key,
+                format!(
+                    "事实 `{name}` 是{}的，不能放在{}里；应放在 {}",
+                    kind_zh(f.kind),
+                    section(kind),
+                    section(f.kind)
+                ),
+                format!(
+                    "fact `{name}` is {}, it cannot be mapped in {}; map it in {}",
+                    kind_en(f.kind),
+                    section(kind),
+                    section(f.kind)
+                ),
+            );
+            return None;
+        }
+        if let Some(prev) = self.seen.get(&id) {
+            let prev = prev.clone();
+            self.err(
+                key,
+                format!("事实 `{name}` 已在 {prev} 映射过；一个事实只能来自一个数据源"),
+                format!(
+                    "fact `{name}` is already mapped at {prev}; a fact comes from one source only"
+                ),
+            );
+            return None;
+        }
+        self.seen.insert(id, key.to_string());
+        Some(id)
+    }
+
+    fn fact_cols(
+        &mut self,
+        key: &str,
+        facts: &BTreeMap<String, FactColumn>,
+        kind: PeriodKind,
+        unit: Unit,
+        bools: &BoolWords,
+    ) -> Vec<FactCol> {
+        let mut out = vec![];
+        for (name, col) in facts {
+            let k = format!("{key}.facts.{name}");
+            let Some(id) = self.fact(&k, name, kind) else {
+                continue;
+            };
+            let ty = self.program.facts[id].ty;
+            let (column, u, b) = match col {
+                FactColumn::Header(h) => (h.clone(), unit, bools.clone()),
+                FactColumn::Detailed(d) => {
+                    if d.unit.is_some() && ty != Ty::Money {
+                        self.err(
+                            &format!("{k}.unit"),
+                            format!("事实 `{name}` 不是金额，不能指定金额单位"),
+                            format!("fact `{name}` is not money; it takes no unit"),
+                        );
+                    }
+                    if d.bools.is_some() && ty != Ty::Bool {
+                        self.err(
+                            &format!("{k}.bools"),
+                            format!("事实 `{name}` 不是是/否型，不能指定 bools"),
+                            format!("fact `{name}` is not a bool; it takes no `bools`"),
+                        );
+                    }
+                    let u = self.unit(&format!("{k}.unit"), &d.unit, unit);
+                    let b = self.bools(&format!("{k}.bools"), &d.bools, bools);
+                    (d.column.clone(), u, b)
+                }
+            };
+            if column.trim().is_empty() {
+                self.err(&k, "列名为空".into(), "the column header is empty".into());
+                continue;
+            }
+            if ty == Ty::Text {
+                self.err(
+                    &k,
+                    format!("事实 `{name}` 是文本类型，不能导入"),
+                    format!("fact `{name}` has type text, which cannot be ingested"),
+                );
+                continue;
+            }
+            out.push(FactCol {
+                fact: id,
+                column: column.trim().to_string(),
+                unit: u,
+                bools: b,
+            });
+        }
+        out
+    }
+
+    fn period(&mut self, key: &str, s: &PeriodSource, kind: PeriodKind) -> PeriodPlan {
+        let file = self.file(key, &s.file, &s.sheet, &s.encoding, &s.delimiter);
+        let unit = self.unit(&format!("{key}.unit"), &s.unit, Unit::Yuan);
+        let bools = self.bools(&format!("{key}.bools"), &s.bools, &BoolWords::default());
+        match (kind, &s.month) {
+            (PeriodKind::Month, None) => self.err(
+                &format!("{key}.month"),
+                "按月数据源缺少 month（月份列）".into(),
+                "a monthly source needs `month` (the month column)".into(),
+            ),
+            (PeriodKind::Year, Some(_)) => self.err(
+                &format!("{key}.month"),
+                "按年数据源不能有 month；按月数据请写在 [[monthly]] 中".into(),
+                "a yearly source has no `month`; put monthly data in [[monthly]]".into(),
+            ),
+            _ => {}
+        }
+        let facts = self.fact_cols(key, &s.facts, kind, unit, &bools);
+        PeriodPlan {
+            file,
+            id: s.id.trim().into(),
+            year: s.year.trim().into(),
+            month: s.month.as_ref().map(|m| m.trim().to_string()),
+            facts,
+        }
+    }
+
+    fn check(mut self, m: Mapping) -> Result<Plan, Vec<DataError>> {
+        let f = &m.firms;
+        let file = self.file("firms", &f.file, &f.sheet, &f.encoding, &f.delimiter);
+        let unit = self.unit("firms.unit", &f.unit, Unit::Yuan);
+        let bools = self.bools("firms.bools", &f.bools, &BoolWords::default());
+        let facts = self.fact_cols("firms", &f.facts, PeriodKind::Static, unit, &bools);
+        let firms = FirmPlan {
+            file,
+            id: f.id.trim().into(),
+            name: f.name.trim().into(),
+            facts,
+        };
+        let yearly = (m.yearly.iter().enumerate())
+            .map(|(i, s)| self.period(&format!("yearly[{i}]"), s, PeriodKind::Year))
+            .collect();
+        let monthly = (m.monthly.iter().enumerate())
+            .map(|(i, s)| self.period(&format!("monthly[{i}]"), s, PeriodKind::Month))
+            .collect();
+        let mut events = vec![];
+        for (i, s) in m.events.iter().enumerate() {
+            let key = format!("events[{i}]");
+            let file = self.file(&key, &s.file, &s.sheet, &s.encoding, &s.delimiter);
+            let fact = match (&s.fact, &s.fact_column) {
+                (Some(name), None) => {
+                    let Some(id) =
+                        self.fact(&format!("{key}.fact"), name.trim(), PeriodKind::Event)
+                    else {
+                        continue;
+                    };
+                    let enum_valued = matches!(self.program.facts[id].ty, Ty::Enum(_));
+                    if enum_valued && s.value.is_none() {
+                        self.err(
+                            &format!("{key}.value"),
+                            format!("事件 `{name}` 带枚举值，需要 value（取值列）"),
+                            format!(
+                                "event fact `{name}` carries a value; give `value` (its column)"
+                            ),
+                        );
+                    }
+                    if !enum_valued && s.value.is_some() {
+                        self.err(
+                            &format!("{key}.value"),
+                            format!("事件 `{name}` 不带取值，不能指定 value"),
+                            format!("event fact `{name}` carries no value; remove `value`"),
+                        );
+                    }
+                    EventFact::Fixed(id)
+                }
+                (None, Some(col)) => EventFact::Column(col.trim().into()),
+                _ => {
+                    self.err(
+                        &key,
+                        "事件数据源需要 fact（固定事实名）或 fact_column（事实名所在列），二者取一".into(),
+                        "an event source needs exactly one of `fact` (a fact name) or `fact_column` (the column naming the fact)".into(),
+                    );
+                    continue;
+                }
+            };
+            events.push(EventPlan {
+                file,
+                id: s.id.trim().into(),
+                fact,
+                date: s.date.trim().into(),
+                until: s.until.as_ref().map(|x| x.trim().to_string()),
+                value: s.value.as_ref().map(|x| x.trim().to_string()),
+            });
+        }
+        let mut awards = vec![];
+        for (i, s) in m.awards.iter().enumerate() {
+            let key = format!("awards[{i}]");
+            let file = self.file(&key, &s.file, &s.sheet, &s.encoding, &s.delimiter);
+            let unit = self.unit(&format!("{key}.unit"), &s.unit, Unit::Yuan);
+            awards.push(AwardPlan {
+                file,
+                id: s.id.trim().into(),
+                clause: s.clause.trim().into(),
+                period: s.period.trim().into(),
+                tranche: s.tranche.as_ref().map(|x| x.trim().to_string()),
+                amount: s.amount.trim().into(),
+                unit,
+            });
+        }
+        if self.errors.is_empty() {
+            Ok(Plan {
+                firms,
+                yearly,
+                monthly,
+                events,
+                awards,
+            })
+        } else {
+            Err(self.errors)
+        }
+    }
+}

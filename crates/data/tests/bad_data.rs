@@ -1,0 +1,249 @@
+//! The bad-data corpus (tests/bad/data) and bad inputs too big or too binary to commit (a 2 MB
+//! line, GBK text, an XLSX text cell): each must fail at the right file:row:column and leave
+//! nothing in the snapshots directory.
+
+use std::path::{Path, PathBuf};
+
+use huiqi_data::{ingest, IngestReport};
+use huiqi_ir::Program;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn ningbo() -> Program {
+    match huiqi_lang::load_pack(&root().join("policies/ningbo")) {
+        Ok(l) => l.program,
+        Err((_, ds)) => panic!("seed pack does not load: {} errors", ds.len()),
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn corpus() -> PathBuf {
+    root().join("tests/bad/data")
+}
+
+/// Ingests and expects failure with an error at `location` whose reason contains `reason`;
+/// the snapshots directory must be left empty.
+fn fails_at(mapping: &Path, location: &str, reason: &str) -> IngestReport {
+    let p = ningbo();
+    let snaps = tmp(&format!(
+        "snaps-{}",
+        mapping
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+    ));
+    let rep = match ingest(mapping, &p, &snaps, 20) {
+        Ok(i) => panic!("{} ingested as {}", mapping.display(), i.hash),
+        Err(r) => r,
+    };
+    assert!(
+        rep.errors
+            .iter()
+            .any(|e| e.location().contains(location)
+                && (e.zh.contains(reason) || e.en.contains(reason))),
+        "{}: expected an error at `{location}` about `{reason}`, got:\n{rep}",
+        mapping.display()
+    );
+    for e in &rep.errors {
+        assert!(!e.zh.is_empty() && !e.en.is_empty(), "{e}");
+        assert!(
+            e.en.is_ascii() || e.en.chars().any(|c| c.is_ascii_alphabetic()),
+            "{e}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&snaps).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "{}: left {} entries in the snapshots dir",
+        mapping.display(),
+        left.len()
+    );
+    rep
+}
+
+#[test]
+fn corpus_cases_fail_at_the_right_place() {
+    let text = std::fs::read_to_string(corpus().join("expect.toml")).unwrap();
+    let expect: toml::Table = toml::from_str(&text).unwrap();
+    let mut dirs: Vec<String> = std::fs::read_dir(corpus())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir() && e.file_name() != "common")
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 15, "{dirs:?}");
+    for d in &dirs {
+        let e = expect
+            .get(d)
+            .unwrap_or_else(|| panic!("no expectation for case {d}"));
+        let loc = e["location"].as_str().unwrap();
+        let reason = e["reason"].as_str().unwrap();
+        fails_at(&corpus().join(d).join("mapping.toml"), loc, reason);
+    }
+    for k in expect.keys() {
+        assert!(
+            dirs.contains(k),
+            "expectation without a case directory: {k}"
+        );
+    }
+}
+
+#[test]
+fn the_common_files_are_valid() {
+    let snaps = tmp("common-ok");
+    let info = ingest(&corpus().join("common/mapping.toml"), &ningbo(), &snaps, 20)
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(
+        (info.rows.firms, info.rows.yearly, info.rows.events),
+        (3, 3, 3)
+    );
+}
+
+/// A case directory in the temp dir: the common files, plus `files`, plus a mapping whose
+/// yearly source is `tax` (with `extra` mapping lines for it).
+fn case(name: &str, tax: &str, tax_extra: &str) -> PathBuf {
+    let d = tmp(name);
+    for f in ["企业名录.csv", "上市.csv", "高企.csv"] {
+        std::fs::copy(corpus().join("common").join(f), d.join(f)).unwrap();
+    }
+    let m = std::fs::read_to_string(corpus().join("common/mapping.toml"))
+        .unwrap()
+        .replace("../common/", "")
+        .replace(
+            "file = \"税务.csv\"",
+            &format!("file = \"{tax}\"\n{tax_extra}"),
+        );
+    std::fs::write(d.join("mapping.toml"), m).unwrap();
+    d
+}
+
+const J: &str = "91330201MA2H4A3X2L";
+
+#[test]
+fn a_2mb_line_is_refused_without_reading_it_whole() {
+    let d = case("long-line", "税务.csv", "");
+    let mut s =
+        format!("统一社会信用代码,年度,营业收入（万元）,研发费用（万元）\n{J},2022,1,1\n{J},2023,");
+    s.push_str(&"9".repeat(2 << 20));
+    s.push_str(",1\n");
+    std::fs::write(d.join("税务.csv"), s).unwrap();
+    fails_at(&d.join("mapping.toml"), "税务.csv:3", "MiB");
+}
+
+#[test]
+fn gbk_is_detected_and_decoded_when_declared() {
+    let text = format!(
+        "统一社会信用代码,年度,营业收入（万元）,研发费用（万元）\n{J},2023,12000.50,600.25\n"
+    );
+    let (bytes, _, bad) = encoding_rs::GBK.encode(&text);
+    assert!(!bad);
+    let d = case("gbk", "税务.csv", "");
+    std::fs::write(d.join("税务.csv"), &bytes).unwrap();
+    fails_at(&d.join("mapping.toml"), "税务.csv:1", "GBK");
+
+    let d = case("gbk-declared", "税务.csv", "encoding = \"gbk\"");
+    std::fs::write(d.join("税务.csv"), &bytes).unwrap();
+    let info = ingest(&d.join("mapping.toml"), &ningbo(), &d.join("snaps"), 20)
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(info.rows.yearly, 1);
+
+    // Declared GBK but the bytes are not GBK at all.
+    let d = case("gbk-broken", "税务.csv", "encoding = \"gbk\"");
+    let mut broken = bytes.to_vec();
+    broken.extend_from_slice(b"91330201MA2H4B1Y3L,2023,\x81\x20,1\n");
+    std::fs::write(d.join("税务.csv"), &broken).unwrap();
+    fails_at(&d.join("mapping.toml"), "税务.csv", "GBK");
+}
+
+#[test]
+fn xlsx_text_in_a_money_column() {
+    let d = case("xlsx-text", "税务.xlsx", "");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in [
+        "统一社会信用代码",
+        "年度",
+        "营业收入（万元）",
+        "研发费用（万元）",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, J).unwrap();
+    ws.write_number(1, 1, 2022).unwrap();
+    ws.write_number(1, 2, 12000.5).unwrap();
+    ws.write_number(1, 3, 600.25).unwrap();
+    ws.write_string(2, 0, J).unwrap();
+    ws.write_number(2, 1, 2023).unwrap();
+    ws.write_string(2, 2, "约1.5亿").unwrap();
+    wb.save(d.join("税务.xlsx")).unwrap();
+    fails_at(
+        &d.join("mapping.toml"),
+        "税务.xlsx:3:营业收入（万元）",
+        "金额",
+    );
+}
+
+#[test]
+fn xlsx_float_more_precise_than_fen() {
+    let d = case("xlsx-subfen", "税务.xlsx", "");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in [
+        "统一社会信用代码",
+        "年度",
+        "营业收入（万元）",
+        "研发费用（万元）",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, J).unwrap();
+    ws.write_number(1, 1, 2023).unwrap();
+    ws.write_number(1, 2, 1.0 / 3.0).unwrap();
+    wb.save(d.join("税务.xlsx")).unwrap();
+    fails_at(
+        &d.join("mapping.toml"),
+        "税务.xlsx:2:营业收入（万元）",
+        "分",
+    );
+}
+
+#[test]
+fn errors_stop_at_max_errors() {
+    let d = case("many", "税务.csv", "");
+    let mut s = "统一社会信用代码,年度,营业收入（万元）,研发费用（万元）\n".to_string();
+    for y in 1950..2000 {
+        s.push_str(&format!("{J},{y},abc,1\n"));
+    }
+    std::fs::write(d.join("税务.csv"), s).unwrap();
+    let snaps = d.join("snaps");
+    let rep = ingest(&d.join("mapping.toml"), &ningbo(), &snaps, 5).unwrap_err();
+    assert_eq!(rep.errors.len(), 5);
+    assert!(rep.truncated);
+    assert!(
+        rep.errors[0]
+            .location()
+            .ends_with("税务.csv:2:营业收入（万元）"),
+        "{rep}"
+    );
+    assert!(!snaps.exists());
+}
