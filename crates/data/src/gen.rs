@@ -465,13 +465,33 @@ until = "移出日期"
     )
 }
 
+/// Two planted firms make every clause of the seed pack pay somewhere, whatever the seed: a
+/// manufacturer crossing 100亿 in 2022 (or the generated year nearest to it) that lists that
+/// year while holding a 专精特新小巨人 title, and a large wholesaler growing fast.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Flagship,
+    Trader,
+    Ordinary,
+}
+
 fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), String> {
     let r = &mut firm_rng(seed, i);
     let id = credit_code(i, seed);
-    let flagship = i == 0;
+    let role = match i {
+        0 => Role::Flagship,
+        1 => Role::Trader,
+        _ => Role::Ordinary,
+    };
+    let flagship = role == Role::Flagship;
+    let planted = role != Role::Ordinary;
+    // The flagship's year of crossing 100亿.
+    let yc = 2022.clamp(y0, y1);
 
     let industry = if flagship {
         MANUFACTURING
+    } else if planted {
+        WHOLESALE
     } else {
         let x = r.random_range(0..1000u32);
         let mut acc = 0;
@@ -486,16 +506,19 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
     let tech = industry <= 2;
 
     // Size: a log-normal body and a Pareto tail (a few firms above 100亿).
-    let large = flagship || r.random_bool(0.01);
+    let large = planted || r.random_bool(0.01);
     let mut rev = if flagship {
-        80.0 * YI
+        // 95亿 the year before crossing, growing e^0.12 a year.
+        95.0 * YI * (-0.12 * (yc - 1 - y0) as f64).exp()
+    } else if planted {
+        6.0 * YI
     } else if large {
         let u: f64 = r.random::<f64>().max(1e-9);
         (5.0 * YI * u.powf(-1.0 / 0.9)).min(3000.0 * YI)
     } else {
         (600.0 * WAN * (1.5 * normal(r)).exp()).max(10.0 * WAN)
     };
-    let old = flagship || r.random_bool(0.8);
+    let old = planted || r.random_bool(0.8);
     let founded = if old {
         y0 - r.random_range(1..=25)
     } else {
@@ -504,13 +527,13 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
     if !old {
         rev /= 5.0;
     }
-    let trend = if flagship {
-        0.12
-    } else {
-        0.06 + 0.08 * normal(r)
+    let trend = match role {
+        Role::Flagship => 0.12,
+        Role::Trader => 0.15,
+        Role::Ordinary => 0.06 + 0.08 * normal(r),
     };
-    let vol = if flagship {
-        0.02
+    let vol = if planted {
+        0.0
     } else {
         r.random_range(0.08..0.25)
     };
@@ -553,11 +576,11 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
     let rev0 = rev;
     for y in start..=y1 {
         if y > start {
-            if !flagship && r.random_bool(0.02) {
+            if !planted && r.random_bool(0.02) {
                 break; // deregistered
             }
-            let shock = if y == 2020 && !flagship { -0.06 } else { 0.0 };
-            let dip = if !flagship && r.random_bool(0.08) {
+            let shock = if y == 2020 && !planted { -0.06 } else { 0.0 };
+            let dip = if !planted && r.random_bool(0.08) {
                 -0.35
             } else {
                 0.0
@@ -568,7 +591,7 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
         let rnd = rnd_intensity
             .map(|k| round_to(rev * k * (0.2 * normal(r)).exp(), grain).min(rev_fen / 5));
         let ys = y.to_string();
-        let rev_f = if r.random_bool(0.01) {
+        let rev_f = if !planted && r.random_bool(0.01) {
             F::Empty
         } else {
             F::Money(rev_fen, Unit::Wan, dp, false)
@@ -614,7 +637,11 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
     // 高企证书: three-year certificates issued in the autumn batches, often renewed.
     let eligible = tech && rnd_intensity.is_some_and(|k| k >= 0.03);
     if flagship || (eligible && r.random_bool(0.6)) {
-        let mut y = r.random_range((y0 - 5).max(founded + 1)..=y1.max(founded + 1));
+        let mut y = if flagship {
+            y0 - 1
+        } else {
+            r.random_range((y0 - 5).max(founded + 1)..=y1.max(founded + 1))
+        };
         while y <= y1 {
             let d = random_date(r, y, 10..=12);
             let until = validity_end(d, 3);
@@ -625,7 +652,7 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
                 F::T(&d.to_string()),
                 F::T(&until.to_string()),
             ])?;
-            y += if r.random_bool(0.75) {
+            y += if flagship || r.random_bool(0.75) {
                 3
             } else if r.random_bool(0.3) {
                 4
@@ -643,7 +670,11 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
             if !(forced || r.random_bool(p)) {
                 continue;
             }
-            let mut y = r.random_range((y0 - 4).max(founded + 1)..=y1.max(founded + 1));
+            let mut y = if forced {
+                y0 - 1
+            } else {
+                r.random_range((y0 - 4).max(founded + 1)..=y1.max(founded + 1))
+            };
             while y <= y1 {
                 let d = random_date(r, y, 1..=12);
                 let until = validity_end(d, 3);
@@ -654,7 +685,7 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
                     F::T(&slash(d)),
                     F::T(&slash(until)),
                 ])?;
-                if !r.random_bool(0.5) {
+                if !(forced || r.random_bool(0.5)) {
                     break;
                 }
                 y += 3;
@@ -666,13 +697,37 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
     let p_list: f64 = 0.01
         + if rev0 >= 1.0 * YI { 0.06 } else { 0.0 }
         + if rev0 >= 10.0 * YI { 0.1 } else { 0.0 };
-    if flagship || r.random_bool(p_list.min(1.0)) {
+    if flagship {
+        let stages = [
+            (
+                1,
+                Date {
+                    y: yc - 1,
+                    m: 3,
+                    d: 15,
+                },
+            ),
+            (
+                2,
+                Date {
+                    y: yc - 1,
+                    m: 11,
+                    d: 20,
+                },
+            ),
+            (3, Date { y: yc, m: 6, d: 18 }),
+        ];
+        for (stage, d) in stages {
+            o.listing.row(&[
+                F::T(&id),
+                F::T(&name),
+                F::T(STAGES[stage]),
+                F::T(&d.to_string()),
+            ])?;
+        }
+    } else if r.random_bool(p_list.min(1.0)) {
         let mut stage = if r.random_bool(0.4) { 0 } else { 1 };
-        let start = if flagship {
-            y0 + 1
-        } else {
-            r.random_range((y0 - 3).max(founded + 1)..=y1.max(founded + 1))
-        };
+        let start = r.random_range((y0 - 3).max(founded + 1)..=y1.max(founded + 1));
         let mut day = to_days(random_date(r, start, 1..=12));
         let end = to_days(Date::year_end(y1));
         while day <= end {
@@ -682,7 +737,7 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
                 F::T(STAGES[stage]),
                 F::T(&from_days(day).to_string()),
             ])?;
-            if stage == 3 || !(flagship || r.random_bool(0.7)) {
+            if stage == 3 || !r.random_bool(0.7) {
                 break;
             }
             // Some go from the innovation layer straight to the filing, skipping 辅导期 in the records.

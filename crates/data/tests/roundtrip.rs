@@ -152,12 +152,35 @@ fn generated_zone_round_trips_exactly() {
         assert_eq!(e.until, Date::parse(&r[3]));
         assert_eq!(e.value, None);
     }
-    // The flagship (firm 0) starts at exactly 80亿.
-    let flagship = csv_rows(&gen.join("企业名录.csv"))[0][0].clone();
-    assert_eq!(
-        by_id(&flagship).value_at(fact("营业收入"), 2019),
-        Value::Money(Decimal::from(8_000_000_000u64))
-    );
+    // The flagship (firm 0) crosses 100亿 in 2022.
+    let flagship = by_id(&csv_rows(&gen.join("企业名录.csv"))[0][0]);
+    let yi100 = Decimal::from(10_000_000_000u64);
+    assert!(money(&flagship.value_at(fact("营业收入"), 2021)) < yi100);
+    assert!(money(&flagship.value_at(fact("营业收入"), 2022)) >= yi100);
+}
+
+#[test]
+fn the_generated_zone_exercises_every_clause() {
+    let p = ningbo();
+    let d = tmp("clauses");
+    generate(&d.join("gen"), 2000, 2019, 2023, 42, false).unwrap();
+    let info = ingest(&d.join("gen/mapping.toml"), &p, &d.join("snap"), 10)
+        .unwrap_or_else(|r| panic!("{r}"));
+    let firms = load_snapshot(&info.dir, &p).unwrap();
+    let mut paid = vec![0usize; p.clauses.len()];
+    for year in [2022, 2023] {
+        for o in huiqi_eval::evaluate_population(&p, &firms, year, false) {
+            for c in &o.clauses {
+                if c.total() > Decimal::ZERO {
+                    paid[c.clause] += 1;
+                }
+            }
+        }
+    }
+    for (c, n) in paid.iter().enumerate() {
+        eprintln!("{}: {n}", p.clauses[c].name);
+        assert!(*n > 0, "no firm gets {} in 2022–2023", p.clauses[c].name);
+    }
 }
 
 #[test]

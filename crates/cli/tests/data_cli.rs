@@ -1,0 +1,116 @@
+//! `huiqi gen`, `huiqi ingest` and `huiqi snapshot-info` through the binary: output, exit codes,
+//! and the data-error report (`file:row:column: reason`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn huiqi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_huiqi"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run huiqi")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-data-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn gen_then_ingest_then_info() {
+    let d = tmp("ok");
+    let out = d.join("zone");
+    let snaps = d.join("snaps");
+    let o = huiqi(&[
+        "gen",
+        "--firms",
+        "50",
+        "--years",
+        "2021..2023",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(out.join("mapping.toml").is_file());
+    let o = huiqi(&[
+        "ingest",
+        "--policy",
+        "policies/ningbo",
+        "--mapping",
+        out.join("mapping.toml").to_str().unwrap(),
+        "--snapshots",
+        snaps.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("firms 50"), "{t}");
+    let hash16 = t.split_whitespace().nth(1).unwrap().to_string();
+    assert_eq!(hash16.len(), 16, "{t}");
+    assert!(snaps.join(&hash16).join("manifest.json").is_file());
+    let o = huiqi(&["snapshot-info", snaps.join(&hash16).to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("\"created_by\""));
+}
+
+#[test]
+fn data_errors_exit_1_with_locations() {
+    let snaps = tmp("bad").join("snaps");
+    for (case, loc) in [
+        ("text-amount", "税务.csv:3:营业收入（万元）: "),
+        ("unknown-firm-event", "高企.csv:3:统一社会信用代码: "),
+    ] {
+        let mapping = format!("tests/bad/data/{case}/mapping.toml");
+        let o = huiqi(&[
+            "ingest",
+            "--policy",
+            "policies/ningbo",
+            "--mapping",
+            &mapping,
+            "--snapshots",
+            snaps.to_str().unwrap(),
+        ]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains(loc), "{t}");
+        let o = huiqi(&[
+            "--lang",
+            "en",
+            "ingest",
+            "--policy",
+            "policies/ningbo",
+            "--mapping",
+            &mapping,
+            "--snapshots",
+            snaps.to_str().unwrap(),
+        ]);
+        assert!(text(&o).contains("no snapshot was written"), "{}", text(&o));
+    }
+    assert!(!snaps.exists() || std::fs::read_dir(&snaps).unwrap().next().is_none());
+}
+
+#[test]
+fn bad_year_range_is_a_usage_error() {
+    let d = tmp("years");
+    let o = huiqi(&["gen", "--years", "2023..2019", "--out", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

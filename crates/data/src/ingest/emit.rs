@@ -1,0 +1,246 @@
+//! Writing the validated rows as the snapshot's Parquet tables and manifest, into a temporary
+//! directory renamed to the hash at the end.
+
+use std::path::{Path, PathBuf};
+
+use huiqi_ir::{PeriodKind, Program, Ty};
+use sha2::{Digest, Sha256};
+
+use super::store::*;
+use super::SnapshotInfo;
+use crate::mapping::Plan;
+use crate::schema;
+use crate::snapshot::{Manifest, Rows, SourceInfo};
+use crate::write::Table;
+
+pub(super) struct Data<'a> {
+    pub(super) program: &'a Program,
+    pub(super) plan: &'a Plan,
+    pub(super) firms: Firms,
+    pub(super) yearly: Vec<PeriodRows>,
+    pub(super) monthly: Vec<PeriodRows>,
+    pub(super) events: Vec<Event>,
+    pub(super) awards: Vec<AwardRow>,
+}
+
+/// Removes the temporary directory unless the snapshot was committed.
+pub(super) struct TempDir(Option<PathBuf>);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+pub(super) fn put(col: &mut crate::write::Col, p: &Program, fact: usize, v: Val) {
+    let ty = p.facts[fact].ty;
+    match (ty, v) {
+        (Ty::Money, Val::I64(f)) => col.dec(Some(f as i128 * FEN_TO_DEC)),
+        (Ty::Ratio, Val::I128(r)) => col.dec(Some(r)),
+        (Ty::Money | Ty::Ratio, _) => col.dec(None),
+        (Ty::Count, Val::I64(c)) => col.i64(Some(c)),
+        (Ty::Count, _) => col.i64(None),
+        (Ty::Bool, Val::I64(b)) => col.bool(Some(b != 0)),
+        (Ty::Bool, _) => col.bool(None),
+        (Ty::Date, Val::I64(d)) => col.i32(Some(d as i32)),
+        (Ty::Date, _) => col.i32(None),
+        (Ty::Enum(e), Val::I64(i)) => col.str(Some(&p.enums[e].variants[i as usize])),
+        (Ty::Enum(_) | Ty::Text, _) => col.str(None),
+    }
+}
+
+impl Data<'_> {
+    pub(super) fn write(
+        self,
+        snapshots: &Path,
+        sources: Vec<SourceInfo>,
+    ) -> Result<SnapshotInfo, String> {
+        std::fs::create_dir_all(snapshots).map_err(|e| e.to_string())?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let tmp = snapshots.join(format!(".tmp-{}-{stamp}", std::process::id()));
+        std::fs::create_dir(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let mut guard = TempDir(Some(tmp.clone()));
+        let p = self.program;
+        let mut rows = Rows::default();
+
+        let mut t = Table::create(&tmp, "firms", schema::firms(p), Sha256::new())?;
+        let statics = schema::facts_of(p, PeriodKind::Static);
+        let static_col: Vec<Option<usize>> = statics
+            .iter()
+            .map(|&f| self.plan.firms.facts.iter().position(|c| c.fact == f))
+            .collect();
+        for i in 0..self.firms.ids.len() {
+            t.cols[0].str(Some(self.firms.id(i)));
+            t.cols[1].str(Some(self.firms.name(i)));
+            for (k, &f) in statics.iter().enumerate() {
+                let v = static_col[k].map_or(Val::Null, |c| self.firms.facts[c].get(i));
+                put(&mut t.cols[2 + k], p, f, v);
+            }
+            t.end_row()?;
+        }
+        rows.firms = t.rows;
+        let h = t.finish()?;
+
+        let (h, n) = self.write_periods(&tmp, h, PeriodKind::Year)?;
+        rows.yearly = n;
+        let (h, n) = self.write_periods(&tmp, h, PeriodKind::Month)?;
+        rows.monthly = n;
+
+        let mut t = Table::create(&tmp, "events", schema::events(), h)?;
+        for e in &self.events {
+            let f = &p.facts[e.fact as usize];
+            t.cols[0].str(Some(self.firms.id(e.firm as usize)));
+            t.cols[1].str(Some(&f.name));
+            t.cols[2].i32(Some(e.date));
+            t.cols[3].i32((e.until != NO_DATE).then_some(e.until));
+            let value = match f.ty {
+                Ty::Enum(en) if e.value != NO_VALUE => {
+                    Some(p.enums[en].variants[e.value as usize].as_str())
+                }
+                _ => None,
+            };
+            t.cols[4].str(value);
+            t.end_row()?;
+        }
+        rows.events = t.rows;
+        let h = t.finish()?;
+
+        let mut t = Table::create(&tmp, "awards", schema::awards(), h)?;
+        for a in &self.awards {
+            t.cols[0].str(Some(self.firms.id(a.firm as usize)));
+            t.cols[1].str(Some(&p.clauses[a.clause as usize].name));
+            t.cols[2].i32(Some(a.period));
+            t.cols[3].str(Some(&a.tranche));
+            t.cols[4].dec(Some(a.fen as i128 * FEN_TO_DEC));
+            t.end_row()?;
+        }
+        rows.awards = t.rows;
+        let hash = crate::source::hex(&t.finish()?.finalize());
+
+        let manifest = Manifest {
+            hash: hash.clone(),
+            schema: manifest_schema(p),
+            sources,
+            rows,
+            created_by: format!("huiqi-data {}", env!("CARGO_PKG_VERSION")),
+        };
+        let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
+        std::fs::write(tmp.join("manifest.json"), json).map_err(|e| e.to_string())?;
+
+        let dir = snapshots.join(&hash[..16]);
+        let reused = if dir.exists() {
+            true
+        } else {
+            match std::fs::rename(&tmp, &dir) {
+                Ok(()) => {
+                    guard.0 = None;
+                    false
+                }
+                // Another ingest of the same data won the race: the snapshot is immutable, reuse it.
+                Err(_) if dir.exists() => true,
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            }
+        };
+        drop(guard);
+        Ok(SnapshotInfo {
+            hash,
+            dir,
+            rows,
+            reused,
+        })
+    }
+
+    /// Merges the sources of one period kind in key order into one table; rows where every
+    /// fact is missing carry no data and are left out.
+    fn write_periods(
+        &self,
+        tmp: &Path,
+        h: Sha256,
+        kind: PeriodKind,
+    ) -> Result<(Sha256, u64), String> {
+        let p = self.program;
+        let (name, sch, plans, srcs) = match kind {
+            PeriodKind::Year => ("yearly", schema::yearly(p), &self.plan.yearly, &self.yearly),
+            _ => (
+                "monthly",
+                schema::monthly(p),
+                &self.plan.monthly,
+                &self.monthly,
+            ),
+        };
+        let monthly = kind == PeriodKind::Month;
+        let base = if monthly { 3 } else { 2 };
+        let facts = schema::facts_of(p, kind);
+        // (source, column in source) → column in the table.
+        let target: Vec<Vec<usize>> = plans
+            .iter()
+            .map(|s| {
+                s.facts
+                    .iter()
+                    .map(|fc| {
+                        facts
+                            .iter()
+                            .position(|&f| f == fc.fact)
+                            .expect("checked kind")
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut t = Table::create(tmp, name, sch, h)?;
+        let mut heads = vec![0usize; srcs.len()];
+        let mut vals = vec![Val::Null; facts.len()];
+        loop {
+            let key = (0..srcs.len())
+                .filter(|&s| heads[s] < srcs[s].keys.len())
+                .map(|s| srcs[s].keys[heads[s]])
+                .min();
+            let Some(key) = key else { break };
+            vals.iter_mut().for_each(|v| *v = Val::Null);
+            for s in 0..srcs.len() {
+                let i = heads[s];
+                if i < srcs[s].keys.len() && srcs[s].keys[i] == key {
+                    for (c, &tc) in target[s].iter().enumerate() {
+                        vals[tc] = srcs[s].facts[c].get(i);
+                    }
+                    heads[s] += 1;
+                }
+            }
+            if vals.iter().all(|v| *v == Val::Null) {
+                continue;
+            }
+            t.cols[0].str(Some(self.firms.id(key_firm(key))));
+            t.cols[1].i32(Some(key_year(key)));
+            if monthly {
+                t.cols[2].i32(Some(key_month(key)));
+            }
+            for (k, &f) in facts.iter().enumerate() {
+                put(&mut t.cols[base + k], p, f, vals[k]);
+            }
+            t.end_row()?;
+        }
+        let n = t.rows;
+        Ok((t.finish()?, n))
+    }
+}
+
+pub(super) fn manifest_schema(p: &Program) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    for f in &p.facts {
+        let mut e = serde_json::Map::new();
+        e.insert(
+            "type".into(),
+            schema::type_name(p, f).map_or(serde_json::Value::Null, Into::into),
+        );
+        e.insert("period".into(), schema::period_name(f.kind).into());
+        if let Ty::Enum(en) = f.ty {
+            e.insert("values".into(), p.enums[en].variants.clone().into());
+        }
+        m.insert(f.name.clone(), e.into());
+    }
+    m
+}
