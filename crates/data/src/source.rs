@@ -147,12 +147,15 @@ fn empty_file(file: &FileRef, errs: &mut Errors) {
 mod csv_src {
     use super::*;
 
-    /// Stops reading when one record grows past [`MAX_RECORD_BYTES`].
+    /// Stops reading when one record grows past [`MAX_RECORD_BYTES`], and ends the input with a
+    /// newline if it lacks one (so every record's last line is counted the same way).
     struct Capped<R> {
         inner: R,
         read: u64,
         /// Absolute offset the current record may not reach; set after each record.
         limit: Rc<StdCell<u64>>,
+        last: u8,
+        eof: bool,
     }
 
     impl<R: Read> Read for Capped<R> {
@@ -161,8 +164,21 @@ mod csv_src {
             if self.read >= limit {
                 return Err(io::Error::other(TooLong));
             }
+            if self.eof || buf.is_empty() {
+                return Ok(0);
+            }
             let room = (limit - self.read).min(buf.len() as u64) as usize;
-            let n = self.inner.read(&mut buf[..room])?;
+            let mut n = self.inner.read(&mut buf[..room])?;
+            if n == 0 {
+                self.eof = true;
+                if self.read > 0 && self.last != b'\n' {
+                    buf[0] = b'\n';
+                    n = 1;
+                }
+            }
+            if n > 0 {
+                self.last = buf[n - 1];
+            }
             self.read += n as u64;
             Ok(n)
         }
@@ -300,6 +316,8 @@ mod csv_src {
             inner,
             read: 0,
             limit: limit.clone(),
+            last: 0,
+            eof: false,
         };
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -378,12 +396,10 @@ mod csv_src {
                 return None;
             }
             limit.set(rdr.position().byte() + MAX_RECORD_BYTES);
-            let row = rec
-                .position()
-                .map(|p| p.line())
-                .unwrap_or(next_row)
-                .saturating_sub(inner_newlines);
+            // The reader is now past this record's final newline; its first line, less the
+            // newlines inside quoted fields so far, is the row a spreadsheet shows.
             inner_newlines += count_newlines(&rec);
+            let row = rdr.position().line().saturating_sub(1 + inner_newlines);
             if rec
                 .iter()
                 .all(|x| x.iter().all(|b| b.is_ascii_whitespace()))

@@ -247,3 +247,18 @@ fn errors_stop_at_max_errors() {
     );
     assert!(!snaps.exists());
 }
+
+#[test]
+fn rows_are_counted_as_a_spreadsheet_shows_them() {
+    // Row 2 holds a quoted note spanning two lines, row 3 is blank: the bad amount is row 4.
+    let d = case("multiline", "税务.csv", "");
+    let s = format!(
+        "统一社会信用代码,年度,营业收入（万元）,研发费用（万元）,备注\n{J},2022,1,1,\"第一行\n第二行\"\n\n{J},2023,x,1,\n"
+    );
+    std::fs::write(d.join("税务.csv"), s).unwrap();
+    fails_at(
+        &d.join("mapping.toml"),
+        "税务.csv:4:营业收入（万元）",
+        "金额格式不对",
+    );
+}

@@ -496,3 +496,70 @@ amount = "amount"
     assert_eq!(again.hash, info.hash);
     assert!(again.reused);
 }
+
+#[test]
+fn hash_is_sha256_of_names_and_bytes_in_table_order() {
+    use sha2::{Digest, Sha256};
+    let p = ningbo();
+    let d = tmp("hash");
+    generate(&d.join("gen"), 30, 2022, 2023, 5, false).unwrap();
+    let info = ingest(&d.join("gen/mapping.toml"), &p, &d.join("snap"), 10).unwrap();
+    let mut h = Sha256::new();
+    for t in ["firms", "yearly", "monthly", "events", "awards"] {
+        let name = format!("{t}.parquet");
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        h.update(std::fs::read(info.dir.join(&name)).unwrap());
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, info.hash);
+}
+
+#[test]
+fn xlsx_date_cells_and_numbers() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let p = ningbo();
+    let d = tmp("xlsx-dates");
+    let common = root().join("tests/bad/data/common");
+    for f in ["企业名录.csv", "税务.csv", "上市.csv"] {
+        std::fs::copy(common.join(f), d.join(f)).unwrap();
+    }
+    let m = std::fs::read_to_string(common.join("mapping.toml"))
+        .unwrap()
+        .replace("../common/", "")
+        .replace("高企.csv", "高企.xlsx");
+    std::fs::write(d.join("mapping.toml"), m).unwrap();
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for (c, h) in ["统一社会信用代码", "发证日期", "有效期至"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, B).unwrap();
+    ws.write_datetime_with_format(1, 1, ExcelDateTime::from_ymd(2021, 11, 20).unwrap(), &date)
+        .unwrap();
+    ws.write_string(1, 2, "2024/11/19").unwrap();
+    ws.write_string(2, 0, A).unwrap();
+    ws.write_datetime_with_format(2, 1, ExcelDateTime::from_ymd(2022, 12, 1).unwrap(), &date)
+        .unwrap();
+    wb.save(d.join("高企.xlsx")).unwrap();
+    let info =
+        ingest(&d.join("mapping.toml"), &p, &d.join("snap"), 10).unwrap_or_else(|r| panic!("{r}"));
+    let firms = load_snapshot(&info.dir, &p).unwrap();
+    let cert = p.fact_by_name("高企证书").unwrap();
+    let FactData::Events(es) = &firms.iter().find(|f| f.id == B).unwrap().facts[cert] else {
+        panic!()
+    };
+    assert_eq!(es[0].date, Date::new(2021, 11, 20).unwrap());
+    assert_eq!(es[0].until, Date::new(2024, 11, 19));
+    let FactData::Events(es) = &firms.iter().find(|f| f.id == A).unwrap().facts[cert] else {
+        panic!()
+    };
+    assert_eq!(
+        (es[0].date, es[0].until),
+        (Date::new(2022, 12, 1).unwrap(), None)
+    );
+}
