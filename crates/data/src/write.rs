@@ -24,7 +24,9 @@ const BATCH: usize = 65_536;
 
 /// Every property that affects the bytes is pinned here, including `created_by` (which would
 /// otherwise change with the parquet crate's version). Uncompressed: no codec version can
-/// change the bytes, and every reader can read it.
+/// change the bytes, and every reader can read it. Row groups of 256Ki rows keep the writer's
+/// buffer small, give a columnar reader units to parallelise over, and let dictionaries (which
+/// stop at 1 MiB per column chunk) cover more of the data.
 fn props() -> WriterProperties {
     WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
@@ -34,7 +36,7 @@ fn props() -> WriterProperties {
         .set_dictionary_page_size_limit(1 << 20)
         .set_data_page_size_limit(1 << 20)
         .set_write_batch_size(1024)
-        .set_max_row_group_row_count(Some(1 << 20))
+        .set_max_row_group_row_count(Some(1 << 18))
         .set_max_row_group_bytes(None)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_bloom_filter_enabled(false)
