@@ -514,7 +514,7 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
         6.0 * YI
     } else if large {
         let u: f64 = r.random::<f64>().max(1e-9);
-        (5.0 * YI * u.powf(-1.0 / 0.9)).min(3000.0 * YI)
+        (5.0 * YI * u.powf(-1.0 / 0.9)).min(2000.0 * YI)
     } else {
         (600.0 * WAN * (1.5 * normal(r)).exp()).max(10.0 * WAN)
     };
@@ -527,13 +527,18 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
     if !old {
         rev /= 5.0;
     }
+    // Giants grow slower and steadier than small firms.
+    let giant = rev >= 50.0 * YI;
     let trend = match role {
         Role::Flagship => 0.12,
         Role::Trader => 0.15,
+        Role::Ordinary if giant => 0.04 + 0.03 * normal(r),
         Role::Ordinary => 0.06 + 0.08 * normal(r),
     };
     let vol = if planted {
         0.0
+    } else if giant {
+        r.random_range(0.03..0.08)
     } else {
         r.random_range(0.08..0.25)
     };
