@@ -31,6 +31,7 @@ pub struct GenArgs {
     /// Years, both ends included, e.g. 2019..2023.
     #[arg(long, default_value = "2019..2023")]
     pub years: String,
+    /// Random seed: the same seed gives byte-identical files.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Output directory (created if missing).

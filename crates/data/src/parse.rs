@@ -427,6 +427,17 @@ pub fn uscc(c: &Cell) -> Result<[u8; 18], Reason> {
             ));
         }
     };
+    if t.contains(['E', 'e'])
+        && t.contains('+')
+        && t.replace(['E', 'e', '+', '.'], "")
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(reason(
+            format!("统一社会信用代码 `{t}` 被电子表格改成了科学计数法：请把该列设为文本格式后重新导出"),
+            format!("credit code `{t}` was turned into scientific notation by a spreadsheet: format the column as text and export again"),
+        ));
+    }
     // uscc::validate slices bytes; full-width characters must be caught before it.
     if let Some(ch) = t.chars().find(|c| !c.is_ascii()) {
         return Err(reason(
@@ -513,5 +524,9 @@ mod tests {
         assert!(uscc(&t("91330200MA2H4A3X27")).is_err());
         assert!(uscc(&t("９1330200MA2H4A3X26")).is_err());
         assert!(uscc(&Cell::Float(9.1e17)).is_err());
+        assert!(uscc(&t("9.13302E+17"))
+            .unwrap_err()
+            .zh
+            .contains("科学计数法"));
     }
 }
