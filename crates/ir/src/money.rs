@@ -33,7 +33,9 @@ pub fn to_scaled(d: Decimal) -> Option<i128> {
 }
 
 pub fn from_scaled(v: i128) -> Option<Decimal> {
-    Decimal::try_from_i128_with_scale(v, SCALE).ok().map(|d| d.normalize())
+    Decimal::try_from_i128_with_scale(v, SCALE)
+        .ok()
+        .map(|d| d.normalize())
 }
 
 fn floor_div_big(a: num_bigint::BigInt, b: &num_bigint::BigInt) -> num_bigint::BigInt {
@@ -62,7 +64,9 @@ pub fn mul_scaled(a: i128, b: i128) -> Option<i128> {
         Some(p) => Some(floor_div(p, ONE)),
         None => {
             let p = num_bigint::BigInt::from(a) * num_bigint::BigInt::from(b);
-            floor_div_big(p, &num_bigint::BigInt::from(ONE)).try_into().ok()
+            floor_div_big(p, &num_bigint::BigInt::from(ONE))
+                .try_into()
+                .ok()
         }
     }
 }
@@ -76,7 +80,9 @@ pub fn div_scaled(a: i128, b: i128) -> Option<i128> {
         Some(n) => Some(floor_div(n, b)),
         None => {
             let n = num_bigint::BigInt::from(a) * num_bigint::BigInt::from(ONE);
-            floor_div_big(n, &num_bigint::BigInt::from(b)).try_into().ok()
+            floor_div_big(n, &num_bigint::BigInt::from(b))
+                .try_into()
+                .ok()
         }
     }
 }
@@ -249,6 +255,9 @@ mod tests {
         assert_eq!(div(d("1"), d("3")), Some(d("0.333333333333")));
         assert_eq!(div(d("-1"), d("3")), Some(d("-0.333333333334")));
         // A product too wide for rust_decimal's 96-bit mantissa is still exact, then floored.
-        assert_eq!(mul(d("123456789012.345678901234"), d("0.123456789012")), Some(d("15241578753.196160343319")));
+        assert_eq!(
+            mul(d("123456789012.345678901234"), d("0.123456789012")),
+            Some(d("15241578753.196160343319"))
+        );
     }
 }

@@ -1,0 +1,257 @@
+//! `huiqi run`: the whole pack over a snapshot with the columnar engine; results as Parquet,
+//! CSV and XLSX plus a manifest (policy hash, snapshot hash, engine version, timings).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use huiqi_columnar::{output, Options, Row};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The policy pack directory.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// The snapshot directory (written by `huiqi ingest`).
+    #[arg(long)]
+    pub snapshot: PathBuf,
+    /// The year to evaluate.
+    #[arg(long)]
+    pub period: i32,
+    /// Where to write results.parquet, results.csv, results.xlsx and manifest.json.
+    #[arg(long, default_value = "var/runs/latest")]
+    pub out: PathBuf,
+    /// Memory limit for the engine, e.g. 2G or 512M (sorts and aggregates spill beyond it).
+    #[arg(long)]
+    pub memory_limit: Option<String>,
+    /// Skip the XLSX file (it is skipped anyway above 1,048,575 rows).
+    #[arg(long)]
+    pub no_xlsx: bool,
+}
+
+fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let (n, m) = match s.chars().last()? {
+        'G' | 'g' => (&s[..s.len() - 1], 1usize << 30),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'K' | 'k' => (&s[..s.len() - 1], 1 << 10),
+        _ => (s, 1),
+    };
+    n.parse::<usize>().ok().map(|n| n * m)
+}
+
+/// Runs with a large stack: DataFusion's planner recurses over wide expression trees.
+pub fn run_engine(
+    program: &huiqi_ir::Program,
+    snapshot: &Path,
+    period: i32,
+    opts: Options,
+) -> Result<(Vec<Row>, huiqi_columnar::Timings), String> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .thread_stack_size(64 << 20)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rt.block_on(huiqi_columnar::run(program, snapshot, period, &opts))
+            })
+            .map_err(|e| e.to_string())?
+            .join()
+            .map_err(|_| "the engine thread panicked".to_string())?
+    })
+}
+
+pub fn run(a: &RunArgs, en: bool) -> ExitCode {
+    let t = |zh: &'static str, e: &'static str| if en { e } else { zh };
+    let loaded = match huiqi_lang::load_pack(&a.policy) {
+        Ok(l) => l,
+        Err((sm, ds)) => {
+            for d in &ds {
+                eprint!(
+                    "{}",
+                    sm.render(
+                        d,
+                        if en {
+                            huiqi_lang::Lang::En
+                        } else {
+                            huiqi_lang::Lang::Zh
+                        },
+                        false
+                    )
+                );
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let p = &loaded.program;
+    let snap = match huiqi_data::snapshot::read_manifest(&a.snapshot) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{}: {e}", a.snapshot.display());
+            return ExitCode::from(1);
+        }
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(Duration::from_millis(120));
+        b
+    });
+    let step = |msg: &str| {
+        if let Some(b) = &bar {
+            b.set_message(msg.to_string());
+        }
+    };
+    step(t(
+        "计算中：编译政策并扫描数据快照…",
+        "evaluating: compiling the pack and scanning the snapshot…",
+    ));
+    let opts = Options {
+        memory_limit: a.memory_limit.as_deref().and_then(parse_size),
+        ..Options::default()
+    };
+    let started = Instant::now();
+    let (rows, timings) = match run_engine(p, &a.snapshot, a.period, opts) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            eprintln!("{}: {e}", t("运行失败", "run failed"));
+            return ExitCode::from(1);
+        }
+    };
+    step(t("写出结果…", "writing results…"));
+    if let Err(e) = std::fs::create_dir_all(&a.out) {
+        eprintln!("{}: {e}", a.out.display());
+        return ExitCode::from(1);
+    }
+    let tw = Instant::now();
+    let pq = a.out.join("results.parquet");
+    let csv = a.out.join("results.csv");
+    let xlsx = a.out.join("results.xlsx");
+    let mut files = vec![];
+    let r = output::write_parquet(&rows, &pq).and_then(|_| output::write_csv(&rows, &csv));
+    if let Err(e) = r {
+        eprintln!("{e}");
+        return ExitCode::from(1);
+    }
+    files.push(pq);
+    files.push(csv);
+    if !a.no_xlsx {
+        match output::write_xlsx(&rows, &xlsx) {
+            Ok(true) => files.push(xlsx),
+            Ok(false) => {
+                let _ = std::fs::remove_file(&xlsx);
+                eprintln!(
+                    "{} ({} > {})",
+                    t(
+                        "结果行数超过 XLSX 上限，未写 XLSX",
+                        "too many rows for XLSX; skipped"
+                    ),
+                    rows.len(),
+                    output::XLSX_MAX_ROWS
+                );
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let write_time = tw.elapsed();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+
+    // Money by clause.
+    let mut by_clause: BTreeMap<usize, (u64, i64)> = BTreeMap::new();
+    let firms: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.firm_id.as_str()).collect();
+    let idx = |name: &str| {
+        p.clauses
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or(usize::MAX)
+    };
+    for r in rows.iter().filter(|r| r.amount_fen > 0) {
+        let e = by_clause.entry(idx(&r.clause)).or_default();
+        e.0 += 1;
+        e.1 += r.amount_fen;
+    }
+    let total: i64 = by_clause.values().map(|v| v.1).sum();
+    let manifest = serde_json::json!({
+        "engine": {"name": "huiqi", "version": env!("CARGO_PKG_VERSION"), "columnar": "datafusion 55"},
+        "policy": {"name": p.policy.name, "version": p.policy.version, "hash": p.hash},
+        "snapshot": {"hash": snap.hash, "dir": a.snapshot.display().to_string()},
+        "period": a.period,
+        "rows": rows.len(),
+        "firms": firms.len(),
+        "total_fen": total,
+        "by_clause": by_clause.iter().map(|(c, (n, f))| serde_json::json!({"clause": p.clauses.get(*c).map(|c| c.name.clone()), "awards": n, "amount_fen": f})).collect::<Vec<_>>(),
+        "files": files.iter().map(|f| serde_json::json!({"file": f.file_name().map(|n| n.to_string_lossy().into_owned()), "sha256": output::file_sha256(f).unwrap_or_default()})).collect::<Vec<_>>(),
+    });
+    // Timings differ from run to run, so they live beside the manifest, not in it.
+    let timing = serde_json::json!({
+        "plan_ms": timings.plan.as_millis(), "execute_ms": timings.execute.as_millis(), "allocate_ms": timings.allocate.as_millis(),
+        "write_ms": write_time.as_millis(), "total_ms": started.elapsed().as_millis(),
+    });
+    let _ = std::fs::write(
+        a.out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap() + "\n",
+    );
+    let _ = std::fs::write(
+        a.out.join("timings.json"),
+        serde_json::to_string_pretty(&timing).unwrap() + "\n",
+    );
+
+    println!(
+        "{} {}  {} {}  {} {}",
+        t("政策", "policy"),
+        p.policy.name,
+        t("年度", "period"),
+        a.period,
+        t("快照", "snapshot"),
+        &snap.hash[..16.min(snap.hash.len())]
+    );
+    println!(
+        "{:<16} {:>10} {:>20}",
+        t("条款", "clause"),
+        t("获奖企业", "awards"),
+        t("金额（元）", "amount (yuan)")
+    );
+    for (c, (n, f)) in &by_clause {
+        let name = p.clauses.get(*c).map(|c| c.name.as_str()).unwrap_or("?");
+        println!(
+            "{:<16} {:>10} {:>20}",
+            name,
+            n,
+            format!("{}.{:02}", f / 100, f % 100)
+        );
+    }
+    println!(
+        "{:<16} {:>10} {:>20}",
+        t("合计", "total"),
+        by_clause.values().map(|v| v.0).sum::<u64>(),
+        format!("{}.{:02}", total / 100, total % 100)
+    );
+    println!(
+        "{} {} {}, {} {:.2}s ({} {:.2}s, {} {:.2}s), {} {}",
+        firms.len(),
+        t("家企业", "firms"),
+        rows.len(),
+        t("用时", "in"),
+        started.elapsed().as_secs_f64(),
+        t("计算", "engine"),
+        (timings.plan + timings.execute + timings.allocate).as_secs_f64(),
+        t("写出", "write"),
+        write_time.as_secs_f64(),
+        t("结果写入", "results in"),
+        a.out.display()
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,415 @@
+//! Clause results as columns: each condition its own boolean column, then per tranche an exact
+//! amount (rounded, capped) and the reason when it is zero — the same rules as
+//! `huiqi_eval::clause`, written as expressions.
+
+use datafusion::logical_expr::Expr as DExpr;
+use datafusion::prelude::*;
+use datafusion::scalar::ScalarValue;
+use huiqi_ir::Expr;
+use huiqi_ir::*;
+use rust_decimal::Decimal;
+
+use crate::compile::{colref as c, days, Compiler, Ctx, EventAgg};
+
+/// One output slot: a (clause, tranche) with its columns.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    pub clause: ClauseId,
+    pub tranche: String,
+    pub amount: String,
+    pub reason: String,
+    /// Column that says whether this slot is a row of the result (schedules); None: always.
+    pub present: Option<String>,
+}
+
+pub struct Plan {
+    /// (column name, expression), in dependency order.
+    pub columns: Vec<(String, DExpr)>,
+    pub slots: Vec<Slot>,
+    /// Exclusion rule k matched: column `x{k}`.
+    pub excludes: Vec<String>,
+    /// Per select: score column and tie columns.
+    pub selects: Vec<(String, Vec<String>)>,
+    /// Per pool with a score: its column.
+    pub pool_scores: Vec<Option<String>>,
+}
+
+type R<T> = Result<T, String>;
+
+fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
+    r.map_err(|x| x.to_string())
+}
+
+fn s(v: &str) -> DExpr {
+    lit(v.to_string())
+}
+
+fn null_str() -> DExpr {
+    lit(ScalarValue::Utf8(None))
+}
+
+struct Finish {
+    amount: DExpr,
+    reason: DExpr,
+}
+
+impl Compiler<'_> {
+    /// Rounding, clause cap and total cap, like `finish` in the reference; `used` is what earlier
+    /// tranches of this clause took in this period.
+    /// Intermediate values become their own columns (named from `tag`), so expressions stay
+    /// linear in size instead of doubling at every CASE.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        cols: &mut Vec<(String, DExpr)>,
+        tag: &str,
+        cl: &Clause,
+        raw: DExpr,
+        used: DExpr,
+        awarded: DExpr,
+        fail: DExpr,
+    ) -> R<Finish> {
+        let zero = self.dlit(Decimal::ZERO);
+        let mut put = |name: &str, x: DExpr| -> DExpr {
+            let n = format!("{tag}_{name}");
+            cols.push((n.clone(), x));
+            c(&n)
+        };
+        let raw = put("raw", raw);
+        let used = put("used", used);
+        let pos = e(when(raw.clone().lt(zero.clone()), zero.clone()).otherwise(raw.clone()))?;
+        let a0 = put("a0", self.round(pos, self.p.policy.rounding));
+        let a1 = match cl.cap {
+            Some(cap) => {
+                let room = e(when(
+                    (self.dlit(cap) - used.clone()).lt(zero.clone()),
+                    zero.clone(),
+                )
+                .otherwise(self.dlit(cap) - used.clone()))?;
+                put(
+                    "a1",
+                    e(when(a0.clone().gt(room.clone()), room).otherwise(a0))?,
+                )
+            }
+            None => a0,
+        };
+        let (a2, tc_zero) = match cl.total_cap {
+            Some(tc) => {
+                let left = self.dlit(tc) - awarded - used;
+                let room = put(
+                    "room",
+                    e(when(left.clone().lt(zero.clone()), zero.clone()).otherwise(left))?,
+                );
+                let cut = put("cut", a1.clone().gt(room.clone()));
+                (
+                    put("a2", e(when(cut.clone(), room.clone()).otherwise(a1))?),
+                    cut.and(room.eq(zero.clone())),
+                )
+            }
+            None => (a1, lit(false)),
+        };
+        let reason = e(when(fail.clone().is_not_null(), fail.clone())
+            .when(raw.clone().is_null(), s("miss:amount"))
+            .when(tc_zero, s("totalcap"))
+            .when(a2.clone().eq(zero.clone()), s("zero"))
+            .otherwise(null_str()))?;
+        let amount = e(when(fail.is_not_null().or(raw.is_null()), zero).otherwise(a2))?;
+        Ok(Finish { amount, reason })
+    }
+
+    fn fail_reason(&mut self, conds: &[(String, DExpr)]) -> R<DExpr> {
+        if conds.is_empty() {
+            return Ok(null_str());
+        }
+        let mut b = when(
+            conds[0].1.clone().is_null(),
+            s(&format!("miss:{}", conds[0].0)),
+        );
+        b.when(conds[0].1.clone().not(), s(&format!("cond:{}", conds[0].0)));
+        for (n, x) in &conds[1..] {
+            b.when(x.clone().is_null(), s(&format!("miss:{n}")));
+            b.when(x.clone().not(), s(&format!("cond:{n}")));
+        }
+        e(b.otherwise(null_str()))
+    }
+
+    /// Compiles every clause and rule of the program into named columns.
+    pub fn plan(&mut self) -> R<Plan> {
+        let p = self.p;
+        let y = self.year;
+        let mut columns: Vec<(String, DExpr)> = vec![];
+        let mut slots = vec![];
+        let zero = self.dlit(Decimal::ZERO);
+        for (ci, cl) in p.clauses.iter().enumerate() {
+            let names_for = |cl: &Clause| -> Vec<String> {
+                match &cl.body {
+                    ClauseBody::Amount(_) => vec![String::new()],
+                    ClauseBody::Tranches(ts) => ts.iter().map(|t| t.name.clone()).collect(),
+                    ClauseBody::Schedule(_) => vec![String::new()],
+                }
+            };
+            let out_of_window =
+                cl.window.1 < Date::year_start(y) || cl.window.0 > Date::year_end(y);
+            if out_of_window {
+                for (k, tn) in names_for(cl).into_iter().enumerate() {
+                    let (a, r) = (format!("c{ci}_{k}_a"), format!("c{ci}_{k}_r"));
+                    columns.push((a.clone(), zero.clone()));
+                    columns.push((r.clone(), s("window")));
+                    slots.push(Slot {
+                        clause: ci,
+                        tranche: tn,
+                        amount: a,
+                        reason: r,
+                        present: None,
+                    });
+                }
+                continue;
+            }
+            let lets = cl.lets.clone();
+            let mut conds = vec![];
+            for (k, r) in cl.requires.iter().enumerate() {
+                let x = self.cx(&r.expr, 0, Ctx::Target, &lets)?;
+                let name = format!("c{ci}_q{k}");
+                columns.push((name.clone(), x));
+                conds.push((r.name.clone(), c(&name)));
+            }
+            let fail = self.fail_reason(&conds)?;
+            let failname = format!("c{ci}_fail");
+            columns.push((failname.clone(), fail));
+            let fail = c(&failname);
+            let awarded = {
+                let x = self.cx(&Expr::Awarded(ci), 0, Ctx::Target, &lets)?;
+                let n = format!("c{ci}_awarded");
+                columns.push((n.clone(), x));
+                c(&n)
+            };
+            match &cl.body {
+                ClauseBody::Amount(a) => {
+                    let raw = self.cx(&a.expr, 0, Ctx::Target, &lets)?;
+                    let f = self.finish(
+                        &mut columns,
+                        &format!("c{ci}_0"),
+                        cl,
+                        raw,
+                        zero.clone(),
+                        awarded,
+                        fail,
+                    )?;
+                    let (an, rn) = (format!("c{ci}_0_a"), format!("c{ci}_0_r"));
+                    columns.push((an.clone(), f.amount));
+                    columns.push((rn.clone(), f.reason));
+                    slots.push(Slot {
+                        clause: ci,
+                        tranche: String::new(),
+                        amount: an,
+                        reason: rn,
+                        present: None,
+                    });
+                }
+                ClauseBody::Tranches(ts) => {
+                    let mut used = zero.clone();
+                    for (k, t) in ts.iter().enumerate() {
+                        let mut tconds = vec![];
+                        for (j, r) in t.requires.iter().enumerate() {
+                            let x = self.cx(&r.expr, 0, Ctx::Target, &lets)?;
+                            let name = format!("c{ci}_t{k}_q{j}");
+                            columns.push((name.clone(), x));
+                            tconds.push((r.name.clone(), c(&name)));
+                        }
+                        let tfail = self.fail_reason(&tconds)?;
+                        let both =
+                            e(when(fail.clone().is_not_null(), fail.clone()).otherwise(tfail))?;
+                        let raw = self.cx(&t.amount.expr, 0, Ctx::Target, &lets)?;
+                        let f = self.finish(
+                            &mut columns,
+                            &format!("c{ci}_{k}"),
+                            cl,
+                            raw,
+                            used.clone(),
+                            awarded.clone(),
+                            both,
+                        )?;
+                        let (an, rn) = (format!("c{ci}_{k}_a"), format!("c{ci}_{k}_r"));
+                        columns.push((an.clone(), f.amount));
+                        columns.push((rn.clone(), f.reason));
+                        used = used + c(&an);
+                        slots.push(Slot {
+                            clause: ci,
+                            tranche: t.name.clone(),
+                            amount: an,
+                            reason: rn,
+                            present: None,
+                        });
+                    }
+                }
+                ClauseBody::Schedule(sc) => {
+                    let fact = p.facts[sc.fact].name.clone();
+                    let stage_names = p
+                        .enum_names(p.facts[sc.fact].ty)
+                        .map(|n| n.to_vec())
+                        .unwrap_or_default();
+                    let cutoff = days(cl.window.0);
+                    let lo = days(cl.window.0.max(Date::year_start(y)));
+                    let hi = days(cl.window.1.min(Date::year_end(y)));
+                    let date = |d: i32| lit(ScalarValue::Date32(Some(d)));
+                    let cum = |i: usize| -> Decimal {
+                        match sc.mode {
+                            ScheduleMode::Cumulative => sc.stages[i].1,
+                            ScheduleMode::Each => sc.stages[..=i].iter().map(|x| x.1).sum(),
+                        }
+                    };
+                    let mut reached = vec![];
+                    for (v, _) in &sc.stages {
+                        let n = format!("e{}", self.events.len());
+                        self.events.push(EventAgg::FirstDate {
+                            fact: fact.clone(),
+                            value: stage_names[*v as usize].clone(),
+                            from: i32::MIN / 2,
+                            to: i32::MAX / 2,
+                        });
+                        reached.push(c(&n));
+                    }
+                    let mut forfeited = zero.clone();
+                    for (i, r) in reached.iter().enumerate() {
+                        forfeited = e(when(
+                            r.clone()
+                                .lt(date(cutoff))
+                                .and(self.dlit(cum(i)).gt(forfeited.clone())),
+                            self.dlit(cum(i)),
+                        )
+                        .otherwise(forfeited))?;
+                    }
+                    let mut base = match sc.mode {
+                        ScheduleMode::Cumulative => awarded.clone() + forfeited,
+                        ScheduleMode::Each => awarded.clone(),
+                    };
+                    let mut used = zero.clone();
+                    let mut any = lit(false);
+                    for (i, (v, amt)) in sc.stages.iter().enumerate() {
+                        let payable = reached[i]
+                            .clone()
+                            .is_not_null()
+                            .and(reached[i].clone().gt_eq(date(lo)))
+                            .and(reached[i].clone().lt_eq(date(hi)));
+                        let pn = format!("c{ci}_{}_p", i + 1);
+                        columns.push((pn.clone(), payable));
+                        let raw = match sc.mode {
+                            ScheduleMode::Each => self.dlit(*amt),
+                            ScheduleMode::Cumulative => {
+                                let d = self.dlit(*amt) - base.clone();
+                                e(when(d.clone().lt(zero.clone()), zero.clone()).otherwise(d))?
+                            }
+                        };
+                        if sc.mode == ScheduleMode::Cumulative {
+                            let bn = format!("c{ci}_{}_base", i + 1);
+                            let next = e(when(
+                                c(&pn).and(self.dlit(*amt).gt(base.clone())),
+                                self.dlit(*amt),
+                            )
+                            .otherwise(base.clone()))?;
+                            columns.push((bn.clone(), next));
+                            base = c(&bn);
+                        }
+                        let f = self.finish(
+                            &mut columns,
+                            &format!("c{ci}_{}", i + 1),
+                            cl,
+                            raw,
+                            used.clone(),
+                            awarded.clone(),
+                            null_str(),
+                        )?;
+                        let (an, rn) = (format!("c{ci}_{}_a", i + 1), format!("c{ci}_{}_r", i + 1));
+                        columns.push((
+                            an.clone(),
+                            e(when(c(&pn).and(fail.clone().is_null()), f.amount)
+                                .otherwise(zero.clone()))?,
+                        ));
+                        columns.push((rn.clone(), f.reason));
+                        used = used + c(&an);
+                        any = any.or(c(&pn));
+                        slots.push(Slot {
+                            clause: ci,
+                            tranche: stage_names[*v as usize].clone(),
+                            amount: an,
+                            reason: rn,
+                            present: Some(pn),
+                        });
+                    }
+                    // The empty tranche stands for "nothing this period" (or a failed condition).
+                    let (an, rn, pn) = (
+                        format!("c{ci}_0_a"),
+                        format!("c{ci}_0_r"),
+                        format!("c{ci}_0_p"),
+                    );
+                    columns.push((pn.clone(), fail.clone().is_not_null().or(any.clone().not())));
+                    columns.push((an.clone(), zero.clone()));
+                    columns.push((
+                        rn.clone(),
+                        e(when(fail.clone().is_not_null(), fail.clone()).otherwise(s("zero")))?,
+                    ));
+                    // Stage slots only exist when the clause did not fail.
+                    for sl in slots
+                        .iter_mut()
+                        .filter(|sl| sl.clause == ci && sl.present.is_some())
+                    {
+                        let pres = sl.present.clone().unwrap();
+                        let gated = format!("{pres}g");
+                        columns.push((gated.clone(), c(&pres).and(fail.clone().is_null())));
+                        sl.present = Some(gated);
+                    }
+                    slots.push(Slot {
+                        clause: ci,
+                        tranche: String::new(),
+                        amount: an,
+                        reason: rn,
+                        present: Some(pn),
+                    });
+                }
+            }
+        }
+        let mut excludes = vec![];
+        for (k, x) in p.excludes.iter().enumerate() {
+            let v = self.cx(&x.cond.expr, 0, Ctx::Target, &[])?;
+            let n = format!("x{k}");
+            columns.push((
+                n.clone(),
+                datafusion::functions::expr_fn::coalesce(vec![v, lit(false)]),
+            ));
+            excludes.push(n);
+        }
+        let mut selects = vec![];
+        for (k, sel) in p.selects.iter().enumerate() {
+            let score = self.cx(&sel.score.expr, 0, Ctx::Target, &[])?;
+            let sn = format!("sel{k}");
+            columns.push((sn.clone(), score));
+            let mut ties = vec![];
+            for (j, (t, _)) in sel.tie.iter().enumerate() {
+                let x = self.cx(&t.expr, 0, Ctx::Target, &[])?;
+                let tn = format!("sel{k}_t{j}");
+                columns.push((tn.clone(), x));
+                ties.push(tn);
+            }
+            selects.push((sn, ties));
+        }
+        let mut pool_scores = vec![];
+        for (k, pool) in p.pools.iter().enumerate() {
+            match &pool.method {
+                PoolMethod::ByScore(n, _) => {
+                    let x = self.cx(&n.expr, 0, Ctx::Target, &[])?;
+                    let name = format!("pool{k}");
+                    columns.push((name.clone(), x));
+                    pool_scores.push(Some(name));
+                }
+                PoolMethod::ProRata => pool_scores.push(None),
+            }
+        }
+        Ok(Plan {
+            columns,
+            slots,
+            excludes,
+            selects,
+            pool_scores,
+        })
+    }
+}

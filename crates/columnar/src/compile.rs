@@ -1,0 +1,565 @@
+//! IR expressions → DataFusion expressions over one row per firm (the "target" frame, period Y)
+//! or one row per firm and earlier year (the "panel", for history aggregates).
+//!
+//! Compilation records what the expressions need — facts at year offsets, history aggregates,
+//! event and award aggregates — and `frame.rs` builds the joins that provide those columns.
+//! History is joins and grouped aggregates, never `LAG` (wrong across missing years, and slow).
+
+use std::collections::BTreeSet;
+
+use datafusion::logical_expr::{expr::ScalarFunction, Expr as DExpr, ScalarUDF};
+use datafusion::prelude::*;
+use datafusion::scalar::ScalarValue;
+use huiqi_ir::Expr;
+use huiqi_ir::*;
+use rust_decimal::Decimal;
+
+use crate::udf::dec_lit;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ctx {
+    /// One row per firm, evaluated for the run's period.
+    Target,
+    /// One row per (firm, earlier year): the inside of `first_time`, `highest_before`, …
+    Panel,
+}
+
+#[derive(Clone, Debug)]
+pub enum HistKind {
+    /// bool_or(inner) over earlier years (first_time / ever_before).
+    Ever,
+    Max,
+    Min,
+}
+
+/// A history aggregate: `inner` (compiled on the panel) aggregated over years < Y − offset.
+#[derive(Clone, Debug)]
+pub struct Hist {
+    pub kind: HistKind,
+    pub inner: DExpr,
+    pub offset: u32,
+}
+
+/// An aggregate over one firm's events with fixed dates (the period is fixed for a run).
+#[derive(Clone, Debug)]
+pub enum EventAgg {
+    /// Any record of `fact` (value in the list) valid on `date`.
+    HeldOn {
+        fact: String,
+        values: Option<Vec<String>>,
+        date: i32,
+    },
+    /// Any record dated in [from, to] (value in the list).
+    DatedIn {
+        fact: String,
+        values: Option<Vec<String>>,
+        from: i32,
+        to: i32,
+    },
+    /// Number of records dated before `before`.
+    CountBefore { fact: String, before: i32 },
+    /// Earliest date of a record with this value dated in [from, to].
+    FirstDate {
+        fact: String,
+        value: String,
+        from: i32,
+        to: i32,
+    },
+    /// Held on a per-firm date given by a target column.
+    HeldAt {
+        fact: String,
+        values: Option<Vec<String>>,
+        date_col: String,
+    },
+}
+
+pub struct Compiler<'p> {
+    pub p: &'p Program,
+    pub year: i32,
+    udfs: Vec<ScalarUDF>,
+    /// (fact, offset) of yearly facts read on the target frame.
+    pub target_yearly: BTreeSet<(FactId, u32)>,
+    /// (fact, offset) read on the panel.
+    pub panel_yearly: BTreeSet<(FactId, u32)>,
+    pub statics: BTreeSet<FactId>,
+    pub hists: Vec<Hist>,
+    pub events: Vec<EventAgg>,
+    /// Dynamic-date inputs of `HeldAt`: (column name, expression on the target frame).
+    pub dyn_dates: Vec<(String, DExpr)>,
+    /// (monthly fact, year) → sum of the months of that year.
+    pub monthly_totals: BTreeSet<(FactId, i32)>,
+    pub monthly_latest: BTreeSet<(FactId, i32)>,
+    /// (clause, period bound): awards with period < bound.
+    pub awards: BTreeSet<(ClauseId, i32)>,
+}
+
+pub fn days(d: Date) -> i32 {
+    // Days since 1970-01-01 (Arrow Date32).
+    let (y, m, dd) = (d.y as i64, d.m as i64, d.d as i64);
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + dd - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146097 + doe - 719468) as i32
+}
+
+pub fn col_name_yearly(f: FactId, o: u32) -> String {
+    format!("y{f}_{o}")
+}
+
+fn c(name: &str) -> DExpr {
+    col(datafusion::common::Column::new_unqualified(name))
+}
+
+pub fn colref(name: &str) -> DExpr {
+    c(name)
+}
+
+fn dlit(d: Decimal) -> DExpr {
+    lit(dec_lit(d))
+}
+
+fn null_dec() -> DExpr {
+    lit(ScalarValue::Decimal128(None, 38, 12))
+}
+
+fn value_lit(p: &Program, v: &Value, ty: Option<Ty>) -> DExpr {
+    match v {
+        Value::Missing => lit(ScalarValue::Null),
+        Value::Bool(b) => lit(*b),
+        Value::Money(d) | Value::Ratio(d) | Value::Count(d) => dlit(*d),
+        Value::Date(d) => lit(ScalarValue::Date32(Some(days(*d)))),
+        Value::Enum(i) => {
+            let name = ty
+                .and_then(|t| p.enum_names(t))
+                .and_then(|n| n.get(*i as usize).cloned())
+                .unwrap_or_else(|| format!("#{i}"));
+            lit(name)
+        }
+        Value::Text(t) => lit(t.clone()),
+    }
+}
+
+impl<'p> Compiler<'p> {
+    pub fn new(p: &'p Program, year: i32) -> Self {
+        Compiler {
+            p,
+            year,
+            udfs: crate::udf::all(),
+            target_yearly: BTreeSet::new(),
+            panel_yearly: BTreeSet::new(),
+            statics: BTreeSet::new(),
+            hists: vec![],
+            events: vec![],
+            dyn_dates: vec![],
+            monthly_totals: BTreeSet::new(),
+            monthly_latest: BTreeSet::new(),
+            awards: BTreeSet::new(),
+        }
+    }
+
+    pub fn udf(&self, name: &str, args: Vec<DExpr>) -> DExpr {
+        let f = self
+            .udfs
+            .iter()
+            .find(|u| u.name() == name)
+            .expect("registered udf")
+            .clone();
+        DExpr::ScalarFunction(ScalarFunction::new_udf(std::sync::Arc::new(f), args))
+    }
+
+    fn event_values(&self, f: FactId, vals: &Option<Vec<u32>>) -> Option<Vec<String>> {
+        let names = self.p.enum_names(self.p.facts[f].ty);
+        vals.as_ref().map(|vs| {
+            vs.iter()
+                .map(|v| {
+                    names
+                        .and_then(|n| n.get(*v as usize).cloned())
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+    }
+
+    fn event_col(&mut self, agg: EventAgg) -> DExpr {
+        let name = format!("e{}", self.events.len());
+        self.events.push(agg);
+        c(&name)
+    }
+
+    fn unsupported(&self, what: &str) -> String {
+        format!("the columnar engine does not support {what} inside a history operator (first_time, highest_before, …) yet; use the reference evaluator")
+    }
+
+    /// Type of an IR expression's value, where it matters for literals (enums).
+    fn enum_ty(&self, e: &Expr, lets: &[Named]) -> Option<Ty> {
+        match e {
+            Expr::Fact(f) => Some(self.p.facts[*f].ty),
+            Expr::Local(i) => Some(lets[*i].ty),
+            Expr::Param(i) => Some(self.p.params[*i].ty),
+            Expr::Prev(x, _) | Expr::AggBefore(_, x) => self.enum_ty(x, lets),
+            Expr::If(_, a, _) | Expr::Bin(BinOp::Coalesce, a, _) => self.enum_ty(a, lets),
+            _ => None,
+        }
+    }
+
+    /// Compiles `e` evaluated `o` periods before the row's period.
+    pub fn cx(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
+        let y = self.year - o as i32;
+        Ok(match e {
+            Expr::Lit(v) => value_lit(self.p, v, None),
+            Expr::Fact(f) => match self.p.facts[*f].kind {
+                PeriodKind::Static => {
+                    self.statics.insert(*f);
+                    c(&format!("s{f}"))
+                }
+                _ => match cx {
+                    Ctx::Target => {
+                        self.target_yearly.insert((*f, o));
+                        c(&col_name_yearly(*f, o))
+                    }
+                    Ctx::Panel => {
+                        self.panel_yearly.insert((*f, o));
+                        c(&format!("p{f}_{o}"))
+                    }
+                },
+            },
+            Expr::Param(i) => {
+                let prm = &self.p.params[*i];
+                match cx {
+                    Ctx::Target => {
+                        let at = Date::year_end(y);
+                        let v = prm
+                            .values
+                            .iter()
+                            .rev()
+                            .find(|(d, _)| *d <= at)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or(Value::Missing);
+                        value_lit(self.p, &v, Some(prm.ty))
+                    }
+                    Ctx::Panel => {
+                        // The value in force at each panel row's year end.
+                        let mut w =
+                            None::<datafusion::logical_expr::conditional_expressions::CaseBuilder>;
+                        let yr = c("year") - lit(o as i32);
+                        for (d, v) in prm.values.iter().rev() {
+                            let cond = yr.clone().gt_eq(lit(d.y));
+                            // In force at year end Y ⇔ effective date ≤ Y-12-31 ⇔ d.y ≤ Y.
+                            let val = value_lit(self.p, v, Some(prm.ty));
+                            w = Some(match w {
+                                None => when(cond, val),
+                                Some(mut b) => {
+                                    b.when(cond, val);
+                                    b
+                                }
+                            });
+                        }
+                        match w {
+                            Some(b) => b.end().map_err(|e| e.to_string())?,
+                            None => lit(ScalarValue::Null),
+                        }
+                    }
+                }
+            }
+            Expr::Local(i) => {
+                let l = lets[*i].expr.clone();
+                self.cx(&l, o, cx, lets)?
+            }
+            Expr::Not(x) => self.cx(x, o, cx, lets)?.not(),
+            Expr::Neg(x) => DExpr::Negative(Box::new(self.cx(x, o, cx, lets)?)),
+            Expr::Bin(op, a, b) => {
+                let ety = self.enum_ty(a, lets).or_else(|| self.enum_ty(b, lets));
+                let l = match &**a {
+                    Expr::Lit(v) => value_lit(self.p, v, ety),
+                    _ => self.cx(a, o, cx, lets)?,
+                };
+                let r = match &**b {
+                    Expr::Lit(v) => value_lit(self.p, v, ety),
+                    _ => self.cx(b, o, cx, lets)?,
+                };
+                match op {
+                    BinOp::Add => l + r,
+                    BinOp::Sub => l - r,
+                    BinOp::Mul => self.udf("hq_mul", vec![l, r]),
+                    BinOp::Div => self.udf("hq_div", vec![l, r]),
+                    BinOp::Ge => l.gt_eq(r),
+                    BinOp::Gt => l.gt(r),
+                    BinOp::Le => l.lt_eq(r),
+                    BinOp::Lt => l.lt(r),
+                    BinOp::Eq => l.eq(r),
+                    BinOp::Ne => l.not_eq(r),
+                    BinOp::And => l.and(r),
+                    BinOp::Or => l.or(r),
+                    BinOp::Coalesce => datafusion::functions::expr_fn::coalesce(vec![l, r]),
+                }
+            }
+            Expr::In(x, vals, neg) => {
+                let ety = self.enum_ty(x, lets);
+                let s = self.cx(x, o, cx, lets)?;
+                let list = vals.iter().map(|v| value_lit(self.p, v, ety)).collect();
+                s.in_list(list, *neg)
+            }
+            Expr::If(cnd, a, b) => {
+                let cc = self.cx(cnd, o, cx, lets)?;
+                let (aa, bb) = (self.cx(a, o, cx, lets)?, self.cx(b, o, cx, lets)?);
+                when(cc.clone().is_null(), lit(ScalarValue::Null))
+                    .when(cc, aa)
+                    .otherwise(bb)
+                    .map_err(|e| e.to_string())?
+            }
+            Expr::Table(t, x) => {
+                let xv = self.cx(x, o, cx, lets)?;
+                let table = self.p.tables[*t].clone();
+                let mut b = when(xv.clone().is_null(), lit(ScalarValue::Null));
+                for arm in &table.arms {
+                    let lo = if arm.lo.inclusive {
+                        xv.clone().gt_eq(dlit(arm.lo.value))
+                    } else {
+                        xv.clone().gt(dlit(arm.lo.value))
+                    };
+                    let cond = match arm.hi {
+                        None => lo,
+                        Some(h) => lo.and(if h.inclusive {
+                            xv.clone().lt_eq(dlit(h.value))
+                        } else {
+                            xv.clone().lt(dlit(h.value))
+                        }),
+                    };
+                    let v = self.cx(&arm.value, o, cx, lets)?;
+                    b.when(cond, v);
+                }
+                let zero = match table.output {
+                    Ty::Bool => lit(false),
+                    _ => dlit(Decimal::ZERO),
+                };
+                b.otherwise(zero).map_err(|e| e.to_string())?
+            }
+            Expr::Prev(x, n) => self.cx(x, o + n, cx, lets)?,
+            Expr::Growth(x) => {
+                let cur = self.cx(x, o, cx, lets)?;
+                let prev = self.cx(x, o + 1, cx, lets)?;
+                self.udf("hq_div", vec![cur - prev.clone(), prev])
+            }
+            Expr::Cagr(x, n) => {
+                let cur = self.cx(x, o, cx, lets)?;
+                let base = self.cx(x, o + n, cx, lets)?;
+                self.udf("hq_cagr", vec![cur, base, lit(*n as i64)])
+            }
+            Expr::AggBefore(..) | Expr::FirstTime(_) | Expr::EverBefore(_) if cx == Ctx::Panel => {
+                return Err(self.unsupported("a history operator"));
+            }
+            Expr::AggBefore(kind, x) => {
+                let inner = self.cx(x, 0, Ctx::Panel, lets)?;
+                let k = match kind {
+                    AggBefore::Highest => HistKind::Max,
+                    AggBefore::Lowest => HistKind::Min,
+                };
+                self.hists.push(Hist {
+                    kind: k,
+                    inner,
+                    offset: o,
+                });
+                c(&format!("h{}", self.hists.len() - 1))
+            }
+            Expr::EverBefore(x) => {
+                let inner = self.cx(x, 0, Ctx::Panel, lets)?;
+                self.hists.push(Hist {
+                    kind: HistKind::Ever,
+                    inner,
+                    offset: o,
+                });
+                datafusion::functions::expr_fn::coalesce(vec![
+                    c(&format!("h{}", self.hists.len() - 1)),
+                    lit(false),
+                ])
+            }
+            Expr::FirstTime(x) => {
+                let now = self.cx(x, o, cx, lets)?;
+                let inner = self.cx(x, 0, Ctx::Panel, lets)?;
+                self.hists.push(Hist {
+                    kind: HistKind::Ever,
+                    inner,
+                    offset: o,
+                });
+                let ever = datafusion::functions::expr_fn::coalesce(vec![
+                    c(&format!("h{}", self.hists.len() - 1)),
+                    lit(false),
+                ]);
+                when(now.clone().is_null(), lit(ScalarValue::Null))
+                    .when(now, ever.not())
+                    .otherwise(lit(false))
+                    .map_err(|e| e.to_string())?
+            }
+            Expr::Consecutive(x, n) => {
+                let now = self.cx(x, o, cx, lets)?;
+                let mut all = lit(true);
+                for k in 1..*n {
+                    let v = self.cx(x, o + k, cx, lets)?;
+                    all = all.and(datafusion::functions::expr_fn::coalesce(vec![
+                        v,
+                        lit(false),
+                    ]));
+                }
+                when(now.clone().is_null(), lit(ScalarValue::Null))
+                    .when(now, all)
+                    .otherwise(lit(false))
+                    .map_err(|e| e.to_string())?
+            }
+            Expr::Held(..)
+            | Expr::Issued(..)
+            | Expr::IssuedBefore(..)
+            | Expr::Occurred(..)
+            | Expr::DateOf(..)
+            | Expr::Total(..)
+            | Expr::Latest(..)
+            | Expr::Awarded(..)
+                if cx == Ctx::Panel =>
+            {
+                return Err(self.unsupported("event, monthly or award data"));
+            }
+            Expr::Held(f, vals, None) => {
+                let agg = EventAgg::HeldOn {
+                    fact: self.p.facts[*f].name.clone(),
+                    values: self.event_values(*f, vals),
+                    date: days(Date::year_end(y)),
+                };
+                datafusion::functions::expr_fn::coalesce(vec![self.event_col(agg), lit(false)])
+            }
+            Expr::Held(f, vals, Some(d)) => {
+                let dx = self.cx(d, o, cx, lets)?;
+                let name = format!("dd{}", self.dyn_dates.len());
+                self.dyn_dates.push((name.clone(), dx.clone()));
+                let agg = EventAgg::HeldAt {
+                    fact: self.p.facts[*f].name.clone(),
+                    values: self.event_values(*f, vals),
+                    date_col: name,
+                };
+                let e = self.event_col(agg);
+                when(dx.is_null(), lit(ScalarValue::Null))
+                    .otherwise(datafusion::functions::expr_fn::coalesce(vec![
+                        e,
+                        lit(false),
+                    ]))
+                    .map_err(|e| e.to_string())?
+            }
+            Expr::Issued(f, vals) => {
+                let agg = EventAgg::DatedIn {
+                    fact: self.p.facts[*f].name.clone(),
+                    values: self.event_values(*f, vals),
+                    from: days(Date::year_start(y)),
+                    to: days(Date::year_end(y)),
+                };
+                datafusion::functions::expr_fn::coalesce(vec![self.event_col(agg), lit(false)])
+            }
+            Expr::Occurred(f, v) => {
+                let agg = EventAgg::DatedIn {
+                    fact: self.p.facts[*f].name.clone(),
+                    values: self.event_values(*f, &Some(vec![*v])),
+                    from: days(Date::year_start(y)),
+                    to: days(Date::year_end(y)),
+                };
+                datafusion::functions::expr_fn::coalesce(vec![self.event_col(agg), lit(false)])
+            }
+            Expr::IssuedBefore(f) => {
+                let agg = EventAgg::CountBefore {
+                    fact: self.p.facts[*f].name.clone(),
+                    before: days(Date::year_start(y)),
+                };
+                datafusion::functions::expr_fn::coalesce(vec![
+                    self.event_col(agg),
+                    dlit(Decimal::ZERO),
+                ])
+            }
+            Expr::DateOf(f, v) => {
+                let value = self.event_values(*f, &Some(vec![*v])).unwrap().remove(0);
+                let agg = EventAgg::FirstDate {
+                    fact: self.p.facts[*f].name.clone(),
+                    value,
+                    from: days(Date::year_start(y)),
+                    to: days(Date::year_end(y)),
+                };
+                self.event_col(agg)
+            }
+            Expr::Total(f) => {
+                self.monthly_totals.insert((*f, y));
+                c(&format!("mt{f}_{y}"))
+            }
+            Expr::Latest(f) => {
+                self.monthly_latest.insert((*f, y));
+                c(&format!("ml{f}_{y}"))
+            }
+            Expr::Awarded(cl) => {
+                self.awards.insert((*cl, y));
+                datafusion::functions::expr_fn::coalesce(vec![
+                    c(&format!("aw{cl}_{y}")),
+                    dlit(Decimal::ZERO),
+                ])
+            }
+            Expr::Min(xs) | Expr::Max(xs) => {
+                let mut acc = self.cx(&xs[0], o, cx, lets)?;
+                for x in &xs[1..] {
+                    let v = self.cx(x, o, cx, lets)?;
+                    let pick_new = if matches!(e, Expr::Min(_)) {
+                        v.clone().lt(acc.clone())
+                    } else {
+                        v.clone().gt(acc.clone())
+                    };
+                    acc = when(
+                        acc.clone().is_null().or(v.clone().is_null()),
+                        lit(ScalarValue::Null),
+                    )
+                    .when(pick_new, v)
+                    .otherwise(acc)
+                    .map_err(|e| e.to_string())?;
+                }
+                acc
+            }
+            Expr::Abs(x) => {
+                let v = self.cx(x, o, cx, lets)?;
+                when(
+                    v.clone().lt(dlit(Decimal::ZERO)),
+                    DExpr::Negative(Box::new(v.clone())),
+                )
+                .otherwise(v)
+                .map_err(|e| e.to_string())?
+            }
+            Expr::Floor(x) => {
+                let v = self.cx(x, o, cx, lets)?;
+                self.udf("hq_floor", vec![v])
+            }
+            Expr::Round(x, u) => {
+                let v = self.cx(x, o, cx, lets)?;
+                self.round(v, *u)
+            }
+            Expr::PeriodStart => match cx {
+                Ctx::Target => lit(ScalarValue::Date32(Some(days(Date::year_start(y))))),
+                Ctx::Panel => return Err(self.unsupported("period_start()")),
+            },
+            Expr::PeriodEnd => match cx {
+                Ctx::Target => lit(ScalarValue::Date32(Some(days(Date::year_end(y))))),
+                Ctx::Panel => return Err(self.unsupported("period_end()")),
+            },
+        })
+    }
+
+    pub fn round(&self, v: DExpr, u: money::RoundUnit) -> DExpr {
+        let name = match u {
+            money::RoundUnit::Fen => "hq_round_fen",
+            money::RoundUnit::Yuan => "hq_round_yuan",
+            money::RoundUnit::Wan => "hq_round_wan",
+        };
+        self.udf(name, vec![v])
+    }
+
+    pub fn null_dec(&self) -> DExpr {
+        null_dec()
+    }
+    pub fn dlit(&self, d: Decimal) -> DExpr {
+        dlit(d)
+    }
+}
+
+use huiqi_ir::money;

@@ -1,0 +1,156 @@
+//! Run results on disk: one row per firm × clause × tranche as Parquet, CSV and XLSX, and a
+//! manifest naming the policy and snapshot hashes, the engine version and the timings.
+//! Every file is byte-identical for the same inputs (fixed writer metadata, sorted rows).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::WriterProperties;
+use sha2::{Digest, Sha256};
+
+use crate::Row;
+
+/// XLSX holds at most this many data rows on a sheet.
+pub const XLSX_MAX_ROWS: usize = 1_048_575;
+
+fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let a = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
+pub fn write_parquet(rows: &[Row], path: &Path) -> Result<(), String> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("firm_id", DataType::Utf8, false),
+        Field::new("clause", DataType::Utf8, false),
+        Field::new("tranche", DataType::Utf8, false),
+        Field::new("amount_yuan", DataType::Decimal128(20, 2), false),
+        Field::new("amount_fen", DataType::Int64, false),
+        Field::new("reason", DataType::Utf8, true),
+    ]));
+    let props = WriterProperties::builder()
+        .set_created_by("huiqi run v1".into())
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .build();
+    let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w = ArrowWriter::try_new(f, schema.clone(), Some(props)).map_err(|e| e.to_string())?;
+    for chunk in rows.chunks(256 * 1024) {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|r| r.firm_id.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|r| r.clause.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|r| r.tranche.as_str()),
+            )),
+            Arc::new(
+                Decimal128Array::from_iter_values(chunk.iter().map(|r| r.amount_fen as i128))
+                    .with_precision_and_scale(20, 2)
+                    .map_err(|e| e.to_string())?,
+            ),
+            Arc::new(Int64Array::from_iter_values(
+                chunk.iter().map(|r| r.amount_fen),
+            )),
+            Arc::new(StringArray::from_iter(
+                chunk.iter().map(|r| r.reason.as_deref()),
+            )),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
+        w.write(&batch).map_err(|e| e.to_string())?;
+    }
+    w.close().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn write_csv(rows: &[Row], path: &Path) -> Result<(), String> {
+    let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w = BufWriter::new(f);
+    let err = |e: std::io::Error| e.to_string();
+    // A BOM so spreadsheet programs read the Chinese headers as UTF-8.
+    w.write_all("\u{feff}统一社会信用代码,条款,分期,金额（元）,金额（分）,原因\n".as_bytes())
+        .map_err(err)?;
+    for r in rows {
+        writeln!(
+            w,
+            "{},{},{},{},{},{}",
+            r.firm_id,
+            csv_field(&r.clause),
+            csv_field(&r.tranche),
+            yuan(r.amount_fen),
+            r.amount_fen,
+            csv_field(r.reason.as_deref().unwrap_or(""))
+        )
+        .map_err(err)?;
+    }
+    w.flush().map_err(err)
+}
+
+/// Writes the rows to XLSX, or returns false when they do not fit on one sheet.
+pub fn write_xlsx(rows: &[Row], path: &Path) -> Result<bool, String> {
+    use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
+    if rows.len() > XLSX_MAX_ROWS {
+        return Ok(false);
+    }
+    let e = |x: rust_xlsxwriter::XlsxError| x.to_string();
+    let mut wb = Workbook::new();
+    // A fixed creation date keeps the file byte-identical between runs.
+    let when = ExcelDateTime::from_ymd(2000, 1, 1).map_err(e)?;
+    wb.set_properties(
+        &DocProperties::new()
+            .set_creation_datetime(&when)
+            .set_title("huiqi run results"),
+    );
+    let ws = wb.add_worksheet();
+    ws.set_name("结果").map_err(e)?;
+    let bold = Format::new().set_bold();
+    let money = Format::new().set_num_format("#,##0.00");
+    for (c, h) in [
+        "统一社会信用代码",
+        "条款",
+        "分期",
+        "金额（元）",
+        "金额（分）",
+        "原因",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(e)?;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        ws.write_string(row, 0, &r.firm_id).map_err(e)?;
+        ws.write_string(row, 1, &r.clause).map_err(e)?;
+        ws.write_string(row, 2, &r.tranche).map_err(e)?;
+        // The 分 column is an exact integer; the 元 column is Excel's number, for display and sums.
+        ws.write_number_with_format(row, 3, r.amount_fen as f64 / 100.0, &money)
+            .map_err(e)?;
+        ws.write_number(row, 4, r.amount_fen as f64).map_err(e)?;
+        ws.write_string(row, 5, r.reason.as_deref().unwrap_or(""))
+            .map_err(e)?;
+    }
+    wb.save(path).map_err(e)?;
+    Ok(true)
+}
+
+pub fn file_sha256(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}

@@ -1,0 +1,129 @@
+//! Exact decimal kernels as DataFusion UDFs. Every number is Decimal128(38, 12) — the same
+//! 10^-12 fixed point the reference evaluator uses (`huiqi_ir::money`) — so both engines
+//! compute the same integers. Add, subtract and compare are native; these are the rest.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Decimal128Array, Int64Array};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+use huiqi_ir::money::{self, RoundUnit, ONE};
+use rust_decimal::Decimal;
+
+pub const DEC: DataType = DataType::Decimal128(38, 12);
+
+fn to_array(v: &ColumnarValue, n: usize) -> Result<ArrayRef> {
+    v.clone().into_array(n)
+}
+
+fn dec(a: &ArrayRef) -> Result<&Decimal128Array> {
+    a.as_any().downcast_ref::<Decimal128Array>().ok_or_else(|| {
+        DataFusionError::Internal(format!(
+            "expected Decimal128(38, 12), got {}",
+            a.data_type()
+        ))
+    })
+}
+
+fn rows(args: &[ColumnarValue]) -> usize {
+    args.iter()
+        .map(|a| match a {
+            ColumnarValue::Array(x) => x.len(),
+            ColumnarValue::Scalar(_) => 1,
+        })
+        .max()
+        .unwrap_or(1)
+}
+
+fn binary(name: &str, f: fn(i128, i128) -> Option<i128>) -> ScalarUDF {
+    let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let a = to_array(&args[0], n)?;
+        let b = to_array(&args[1], n)?;
+        let (a, b) = (dec(&a)?, dec(&b)?);
+        let out: Decimal128Array = a
+            .iter()
+            .zip(b.iter())
+            .map(|(x, y)| match (x, y) {
+                (Some(x), Some(y)) => f(x, y),
+                _ => None,
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(
+            out.with_precision_and_scale(38, 12)?,
+        )))
+    });
+    create_udf(name, vec![DEC, DEC], DEC, Volatility::Immutable, fun)
+}
+
+fn unary(name: &str, f: fn(i128) -> Option<i128>) -> ScalarUDF {
+    let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let a = to_array(&args[0], n)?;
+        let out: Decimal128Array = dec(&a)?.iter().map(|x| x.and_then(f)).collect();
+        Ok(ColumnarValue::Array(Arc::new(
+            out.with_precision_and_scale(38, 12)?,
+        )))
+    });
+    create_udf(name, vec![DEC], DEC, Volatility::Immutable, fun)
+}
+
+fn round_with(x: i128, unit: RoundUnit) -> Option<i128> {
+    let d = money::from_scaled(x)?;
+    money::to_scaled(money::round(d, unit))
+}
+
+fn cagr_udf() -> ScalarUDF {
+    let fun = Arc::new(|args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let a = to_array(&args[0], n)?;
+        let b = to_array(&args[1], n)?;
+        let k = to_array(&args[2], n)?;
+        let k = k
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| DataFusionError::Internal("cagr periods".into()))?;
+        let (a, b) = (dec(&a)?, dec(&b)?);
+        let out: Decimal128Array = (0..n)
+            .map(|i| {
+                if a.is_null(i) || b.is_null(i) || k.is_null(i) {
+                    return None;
+                }
+                let (x, y) = (
+                    money::from_scaled(a.value(i))?,
+                    money::from_scaled(b.value(i))?,
+                );
+                money::cagr(x, y, k.value(i) as u32).and_then(money::to_scaled)
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(
+            out.with_precision_and_scale(38, 12)?,
+        )))
+    });
+    create_udf(
+        "hq_cagr",
+        vec![DEC, DEC, DataType::Int64],
+        DEC,
+        Volatility::Immutable,
+        fun,
+    )
+}
+
+/// Every UDF the compiler may emit, in one registry (so a cluster's executors can be built from it).
+pub fn all() -> Vec<ScalarUDF> {
+    vec![
+        binary("hq_mul", money::mul_scaled),
+        binary("hq_div", money::div_scaled),
+        unary("hq_floor", |x| Some(x.div_euclid(ONE) * ONE)),
+        unary("hq_round_fen", |x| round_with(x, RoundUnit::Fen)),
+        unary("hq_round_yuan", |x| round_with(x, RoundUnit::Yuan)),
+        unary("hq_round_wan", |x| round_with(x, RoundUnit::Wan)),
+        cagr_udf(),
+    ]
+}
+
+/// A Decimal128(38, 12) literal.
+pub fn dec_lit(d: Decimal) -> ScalarValue {
+    ScalarValue::Decimal128(money::to_scaled(d), 38, 12)
+}

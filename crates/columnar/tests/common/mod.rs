@@ -1,0 +1,113 @@
+//! Shared by the differential tests: run both engines on the same data and compare.
+
+pub mod support;
+
+use std::path::{Path, PathBuf};
+
+use huiqi_columnar::{run, Options, Row};
+use huiqi_eval::{evaluate_population, Reason};
+use huiqi_ir::*;
+
+fn reason_key(r: &Reason) -> String {
+    match r {
+        Reason::Condition {
+            name,
+            missing: true,
+        } => format!("miss:{name}"),
+        Reason::Condition { name, .. } => format!("cond:{name}"),
+        Reason::OutOfWindow => "window".into(),
+        Reason::ZeroAmount => "zero".into(),
+        Reason::ClauseCap => "cap".into(),
+        Reason::TotalCap => "totalcap".into(),
+        Reason::Excluded { rule } => format!("excl:{rule}"),
+        Reason::NotSelected { rule, .. } => format!("select:{rule}"),
+        Reason::Exclusive { group, .. } => format!("exclusive:{group}"),
+        Reason::Pool { pool } => format!("pool:{pool}"),
+        Reason::FirmCap { cap } => format!("firmcap:{cap}"),
+    }
+}
+
+pub fn reference_rows(p: &Program, firms: &[Firm], year: i32) -> Vec<Row> {
+    let outs = evaluate_population(p, firms, year, false);
+    let mut rows = vec![];
+    for o in &outs {
+        for c in &o.clauses {
+            for t in &c.tranches {
+                rows.push(Row {
+                    firm_id: firms[o.firm].id.clone(),
+                    clause: p.clauses[c.clause].name.clone(),
+                    tranche: t.tranche.clone(),
+                    amount_fen: money::to_fen(t.amount),
+                    reason: t.reason.as_ref().map(reason_key),
+                });
+            }
+        }
+    }
+    rows
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("huiqi-diff-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+pub fn compare(p: &Program, firms: &mut [Firm], year: i32, tag: &str) -> Result<(), String> {
+    firms.sort_by(|a, b| a.id.cmp(&b.id));
+    let dir = tmp(tag);
+    support::write_snapshot(p, firms, &dir);
+    let r = compare_on(p, firms, &dir, year, tag);
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+/// Runs the columnar engine on the snapshot `dir` and the reference on `firms` (the same data,
+/// sorted by credit code) and compares every row.
+pub fn compare_on(
+    p: &Program,
+    firms: &[Firm],
+    dir: &Path,
+    year: i32,
+    tag: &str,
+) -> Result<(), String> {
+    let (rows, timings) = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_stack_size(64 << 20)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(run(
+                    p,
+                    dir,
+                    year,
+                    &Options {
+                        memory_limit: None,
+                        partitions: 2,
+                    },
+                ))
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    })?;
+    if std::env::var("HUIQI_TIMINGS").is_ok() {
+        eprintln!("{tag}: {timings:?}");
+    }
+    let want = reference_rows(p, firms, year);
+    if rows != want {
+        let mut msg = format!(
+            "{tag}: columnar and reference disagree ({} vs {} rows)\n",
+            rows.len(),
+            want.len()
+        );
+        for (a, b) in rows.iter().zip(want.iter()).filter(|(a, b)| a != b).take(8) {
+            msg.push_str(&format!("  columnar {a:?}\n  ref      {b:?}\n"));
+        }
+        return Err(msg);
+    }
+    Ok(())
+}
