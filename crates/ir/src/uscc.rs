@@ -58,6 +58,9 @@ pub fn validate(code: &str) -> Result<(), UsccError> {
     if n != 18 {
         return Err(UsccError::Length(n));
     }
+    if let Some((i, c)) = code.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+        return Err(UsccError::BadChar(i, c));
+    }
     let expected = check_char(&code[..17])?;
     let found = code.chars().last().unwrap();
     if !ALPHABET.contains(found) {
