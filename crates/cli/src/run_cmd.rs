@@ -171,7 +171,7 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
 
     // Money by clause.
     let mut by_clause: BTreeMap<usize, (u64, i64)> = BTreeMap::new();
-    let firms: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.firm_id.as_str()).collect();
+    let firms: std::collections::BTreeSet<&str> = rows.iter().map(|r| &*r.firm_id).collect();
     let idx = |name: &str| {
         p.clauses
             .iter()

@@ -177,7 +177,12 @@ impl Compiler<'_> {
             let failname = format!("c{ci}_fail");
             columns.push((failname.clone(), fail));
             let fail = c(&failname);
-            let awarded = {
+            // What this clause awarded before: only needed for a total cap or a schedule.
+            let needs_awarded =
+                cl.total_cap.is_some() || matches!(cl.body, ClauseBody::Schedule(_));
+            let awarded = if !needs_awarded {
+                zero.clone()
+            } else {
                 let x = self.cx(&Expr::Awarded(ci), 0, Ctx::Target, &lets)?;
                 let n = format!("c{ci}_awarded");
                 columns.push((n.clone(), x));

@@ -43,13 +43,13 @@ pub fn write_parquet(rows: &[Row], path: &Path) -> Result<(), String> {
     for chunk in rows.chunks(256 * 1024) {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|r| r.firm_id.as_str()),
+                chunk.iter().map(|r| &*r.firm_id),
             )),
             Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|r| r.clause.as_str()),
+                chunk.iter().map(|r| &*r.clause),
             )),
             Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|r| r.tranche.as_str()),
+                chunk.iter().map(|r| &*r.tranche),
             )),
             Arc::new(
                 Decimal128Array::from_iter_values(chunk.iter().map(|r| r.amount_fen as i128))
@@ -136,9 +136,9 @@ pub fn write_xlsx(rows: &[Row], path: &Path) -> Result<bool, String> {
     }
     for (i, r) in rows.iter().enumerate() {
         let row = i as u32 + 1;
-        ws.write_string(row, 0, &r.firm_id).map_err(e)?;
-        ws.write_string(row, 1, &r.clause).map_err(e)?;
-        ws.write_string(row, 2, &r.tranche).map_err(e)?;
+        ws.write_string(row, 0, &*r.firm_id).map_err(e)?;
+        ws.write_string(row, 1, &*r.clause).map_err(e)?;
+        ws.write_string(row, 2, &*r.tranche).map_err(e)?;
         // The 分 column is an exact integer; the 元 column is Excel's number, for display and sums.
         ws.write_number_with_format(row, 3, r.amount_fen as f64 / 100.0, &money)
             .map_err(e)?;

@@ -34,9 +34,9 @@ pub fn reference_rows(p: &Program, firms: &[Firm], year: i32) -> Vec<Row> {
         for c in &o.clauses {
             for t in &c.tranches {
                 rows.push(Row {
-                    firm_id: firms[o.firm].id.clone(),
-                    clause: p.clauses[c.clause].name.clone(),
-                    tranche: t.tranche.clone(),
+                    firm_id: firms[o.firm].id.as_str().into(),
+                    clause: p.clauses[c.clause].name.as_str().into(),
+                    tranche: t.tranche.as_str().into(),
                     amount_fen: money::to_fen(t.amount),
                     reason: t.reason.as_ref().map(reason_key),
                 });
