@@ -371,14 +371,14 @@ pub async fn run(
     for f in 0..table.firm_ids.len() {
         let firm: std::sync::Arc<str> = table.firm_ids[f].as_str().into();
         for (c, clause_name) in clause_names.iter().enumerate() {
-            for s in 0..ns {
+            for (s, tranche_name) in tranche_names.iter().enumerate() {
                 if table.slots[s].clause != c || !table.present[s][f] {
                     continue;
                 }
                 rows.push(Row {
                     firm_id: firm.clone(),
                     clause: clause_name.clone(),
-                    tranche: tranche_names[s].clone(),
+                    tranche: tranche_name.clone(),
                     amount_fen: table.amount[s][f],
                     reason: table.reason[s][f].clone(),
                 });
