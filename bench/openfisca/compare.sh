@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# One clause, two engines: bench/simple's 营收分档奖励 by huiqi (`huiqi run`, columnar engine) and
+# by OpenFisca (compare.py), on the same generated firms.
+#
+#   bash bench/openfisca/compare.sh            # N=1000000 firms
+#   N=100000 REPEAT=5 bash bench/openfisca/compare.sh
+#
+# Data under /var/tmp/huiqi-bench/openfisca/<N>/ (never in the repository). The generated data is
+# ingested against policies/ningbo with the generated mapping — the same snapshot the zone
+# benchmark runs — and `huiqi run --policy bench/simple` reads that snapshot (it has more fact
+# columns than bench/simple declares). If huiqi refuses it, the script says so and falls back to a
+# snapshot ingested against bench/simple with a trimmed mapping (revenue only).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/huiqi-target}"
+N="${N:-1000000}"
+REPEAT="${REPEAT:-5}"
+PERIOD="${PERIOD:-2023}"
+ROOT="${BENCH_ROOT:-/var/tmp/huiqi-bench}/openfisca/$N"
+VENV="${VENV:-/var/tmp/huiqi-of-venv}"
+WAIT_IDLE="${WAIT_IDLE:-600}"
+
+[[ -x /usr/bin/time ]] || { echo "compare.sh: /usr/bin/time (GNU time) is required" >&2; exit 2; }
+
+echo "== build (release) → $CARGO_TARGET_DIR" >&2
+(cd "$REPO" && cargo build --release -p huiqi-cli)
+mkdir -p "$ROOT"
+cp -f "$CARGO_TARGET_DIR/release/huiqi" "$ROOT/huiqi"
+BIN="$ROOT/huiqi"
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  echo "== venv $VENV" >&2
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q -r "$REPO/bench/openfisca/requirements.txt"
+
+busy() { pgrep -x rustc >/dev/null 2>&1 || pgrep -x cargo >/dev/null 2>&1; }
+wait_idle() {
+  local waited=0
+  while busy && ((waited < WAIT_IDLE)); do
+    ((waited == 0)) && echo "   (waiting for other cargo/rustc processes to finish…)" >&2
+    sleep 10
+    waited=$((waited + 10))
+  done
+}
+
+# Generate (deterministic: reuse a complete earlier generation of the same size and seed).
+if [[ ! -f "$ROOT/gen/.done" ]]; then
+  rm -rf "$ROOT/gen"
+  echo "== gen $N firms" >&2
+  "$BIN" --lang en gen --firms "$N" --years 2019..2023 --seed 42 --out "$ROOT/gen" >&2
+  touch "$ROOT/gen/.done"
+fi
+
+echo "== ingest against policies/ningbo" >&2
+"$BIN" --lang en ingest --policy "$REPO/policies/ningbo" --mapping "$ROOT/gen/mapping.toml" --snapshots "$ROOT/snapshots" | tee "$ROOT/ingest.log" >&2
+SNAP=$(awk '/^  dir: / {print $2}' "$ROOT/ingest.log")
+
+if ! /usr/bin/time -v -o "$ROOT/probe.time" "$BIN" --lang en run --policy "$REPO/bench/simple" --snapshot "$SNAP" --period "$PERIOD" --out "$ROOT/probe" --no-xlsx >"$ROOT/probe.log" 2>&1; then
+  echo "!! huiqi run --policy bench/simple refused the snapshot ingested against policies/ningbo:" >&2
+  cat "$ROOT/probe.log" >&2
+  echo "!! falling back to a snapshot ingested against bench/simple with a trimmed mapping" >&2
+  python3 - "$ROOT/gen/mapping.toml" "$ROOT/gen/mapping-simple.toml" <<'PY'
+import re, sys
+src = open(sys.argv[1], encoding="utf-8").read()
+firms = re.search(r"\[firms\].*?(?=\n\[)", src, re.S).group(0)
+firms = re.sub(r"\nfacts = .*", "", firms)
+tax = re.search(r"\[\[yearly\]\][^\n]*税务.*?(?=\n\[)", src, re.S).group(0)
+tax = re.sub(r'facts = \{.*\}', 'facts = { "营业收入" = "营业收入（万元）" }', tax)
+open(sys.argv[2], "w", encoding="utf-8").write("# bench: only what bench/simple needs\n" + firms + "\n\n" + tax + "\n")
+PY
+  "$BIN" --lang en ingest --policy "$REPO/bench/simple" --mapping "$ROOT/gen/mapping-simple.toml" --snapshots "$ROOT/snapshots-simple" | tee "$ROOT/ingest-simple.log" >&2
+  SNAP=$(awk '/^  dir: / {print $2}' "$ROOT/ingest-simple.log")
+  SNAPSHOT_NOTE="trimmed snapshot (ningbo snapshot refused)"
+else
+  SNAPSHOT_NOTE="the policies/ningbo snapshot, accepted as is"
+fi
+
+walls=() engines=()
+for i in $(seq "$REPEAT"); do
+  wait_idle
+  t0=$(date +%s.%N)
+  /usr/bin/time -v -o "$ROOT/run.time" "$BIN" --lang en run --policy "$REPO/bench/simple" --snapshot "$SNAP" --period "$PERIOD" --out "$ROOT/run" --no-xlsx >"$ROOT/run.log" 2>"$ROOT/run.err"
+  t1=$(date +%s.%N)
+  walls+=("$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$t1")")
+  engines+=("$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print((t["plan_ms"]+t["execute_ms"]+t["allocate_ms"])/1000)' "$ROOT/run/timings.json")")
+done
+rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$ROOT/run.time")
+load=idle
+busy && load=busy
+
+echo
+echo "== $(date '+%Y-%m-%d %H:%M'), $(nproc) cores, huiqi $(cd "$REPO" && git rev-parse --short HEAD); snapshot: $SNAPSHOT_NOTE; load at end: $load"
+cat "$ROOT/run.log"
+echo "huiqi run walls (s): ${walls[*]}; engine (s): ${engines[*]}; peak RSS of the last run: $rss MB"
+echo
+wait_idle
+"$VENV/bin/python" "$REPO/bench/openfisca/compare.py" --snapshot "$SNAP" --huiqi-out "$ROOT/run" --period "$PERIOD" --repeat "$REPEAT" \
+  --huiqi-wall "${walls[@]}" --huiqi-engine "${engines[@]}" --json "$ROOT/figures.json"
