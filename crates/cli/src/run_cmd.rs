@@ -240,10 +240,11 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
         format!("{}.{:02}", total / 100, total % 100)
     );
     println!(
-        "{} {} {}, {} {:.2}s ({} {:.2}s, {} {:.2}s), {} {}",
+        "{} {}, {} {}, {} {:.2}s ({} {:.2}s, {} {:.2}s), {} {}",
         firms.len(),
         t("家企业", "firms"),
         rows.len(),
+        t("行结果", "result rows"),
         t("用时", "in"),
         started.elapsed().as_secs_f64(),
         t("计算", "engine"),

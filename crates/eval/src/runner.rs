@@ -37,10 +37,15 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
                 (None, _) => (o.total(), vec![]),
                 (Some(c), None) => (
                     o.clauses[c].total(),
+                    // A cap that cut the amount is a reason too (封顶 is an adjustment, not a zero).
                     o.clauses[c]
                         .tranches
                         .iter()
-                        .filter_map(|t| t.reason.as_ref())
+                        .flat_map(|t| {
+                            t.reason
+                                .iter()
+                                .chain(t.adjustments.iter().map(|a| &a.reason))
+                        })
                         .collect(),
                 ),
                 (Some(c), Some(tn)) => {
@@ -51,7 +56,13 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
                         .collect();
                     (
                         ts.iter().map(|t| t.amount).sum(),
-                        ts.iter().filter_map(|t| t.reason.as_ref()).collect(),
+                        ts.iter()
+                            .flat_map(|t| {
+                                t.reason
+                                    .iter()
+                                    .chain(t.adjustments.iter().map(|a| &a.reason))
+                            })
+                            .collect(),
                     )
                 }
             };
