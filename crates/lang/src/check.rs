@@ -1285,21 +1285,7 @@ impl<'a> Checker<'a> {
 }
 
 fn closest<'x>(word: &str, options: &[&'x str]) -> Option<&'x str> {
-    let dist = |a: &str, b: &str| -> usize {
-        let a: Vec<char> = a.chars().collect();
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for i in 1..=a.len() {
-            let mut cur = vec![i; b.len() + 1];
-            for j in 1..=b.len() {
-                cur[j] = (prev[j] + 1)
-                    .min(cur[j - 1] + 1)
-                    .min(prev[j - 1] + usize::from(a[i - 1] != b[j - 1]));
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    };
+    use crate::diag::edit_distance as dist;
     let n = word.chars().count();
     let limit = if n <= 2 { 1 } else { 2 };
     options

@@ -21,20 +21,7 @@ const CLAUSE_KEYWORDS: &str =
 
 fn near(word: &str, options: &[&str]) -> Option<String> {
     // A keyword one or two edits away, for "did you mean".
-    fn dist(a: &str, b: &str) -> usize {
-        let a: Vec<char> = a.chars().collect();
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for i in 1..=a.len() {
-            let mut cur = vec![i; b.len() + 1];
-            for j in 1..=b.len() {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    }
+    use crate::diag::edit_distance as dist;
     options
         .iter()
         .filter(|o| dist(word, o) <= 2 && word.len() > 2)
