@@ -10,6 +10,7 @@ use huiqi_eval::{evaluate_population, explain, firmfile, runner};
 use huiqi_lang::{fmt, load_pack, Lang, Loaded, SourceMap};
 
 mod data_cmds;
+mod ledger_cmd;
 mod run_cmd;
 
 #[derive(Parser)]
@@ -44,7 +45,18 @@ enum LangArg {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the whole pack over a data snapshot (columnar engine); write results and a manifest.
-    Run(run_cmd::RunArgs),
+    Run {
+        #[command(flatten)]
+        run: run_cmd::RunArgs,
+        /// Read award history from this ledger (SQLite file or postgres:// URL): the run reads a
+        /// snapshot derived from --snapshot whose awards table is what the ledger says was
+        /// awarded before --period (written beside --snapshot; the manifest names it).
+        #[arg(long)]
+        ledger: Option<String>,
+        /// With --ledger: only what was paid counts as awarded.
+        #[arg(long, requires = "ledger")]
+        ledger_paid_only: bool,
+    },
     /// Parse and type-check policy packs; report every error with file:line:col and a hint.
     Check {
         /// Pack directories (searched recursively) or single .hq files.
@@ -98,6 +110,10 @@ enum Cmd {
     Gen(data_cmds::GenArgs),
     /// Print a snapshot's manifest.
     SnapshotInfo(data_cmds::SnapshotInfoArgs),
+    /// The entitlement ledger: record runs, approve/announce/confirm/pay, export, verify.
+    Ledger(ledger_cmd::LedgerArgs),
+    /// Every award of one firm (credit code), its state and the date of each step.
+    Status(ledger_cmd::StatusArgs),
 }
 
 struct Out {
@@ -547,6 +563,26 @@ fn main() -> ExitCode {
         Cmd::Ingest(a) => data_cmds::ingest(&a, o.en()),
         Cmd::Gen(a) => data_cmds::gen(&a, o.en()),
         Cmd::SnapshotInfo(a) => data_cmds::snapshot_info(&a, o.en()),
-        Cmd::Run(a) => run_cmd::run(&a, o.en()),
+        Cmd::Run {
+            mut run,
+            ledger,
+            ledger_paid_only,
+        } => {
+            if let Some(db) = ledger {
+                match ledger_cmd::ledger_snapshot(
+                    &db,
+                    &run.snapshot,
+                    run.period,
+                    ledger_paid_only,
+                    o.en(),
+                ) {
+                    Ok(dir) => run.snapshot = dir,
+                    Err(c) => return c,
+                }
+            }
+            run_cmd::run(&run, o.en())
+        }
+        Cmd::Ledger(a) => ledger_cmd::ledger(&a, o.en()),
+        Cmd::Status(a) => ledger_cmd::status(&a, o.en()),
     }
 }

@@ -4,6 +4,7 @@
 //! Money never passes through floating point: cells become integer 分 on reading, Decimal128 at
 //! scale 12 in Parquet, and `rust_decimal::Decimal` when loaded back.
 
+pub mod awards;
 pub mod dates;
 pub mod error;
 pub mod gen;

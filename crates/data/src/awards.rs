@@ -1,0 +1,197 @@
+//! A snapshot derived from another with a new `awards` table: the award history a ledger says
+//! was awarded. The other tables are copied byte for byte; the result is content-hashed like
+//! any snapshot, so a run over it names exactly what it read.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Decimal128Type, Int32Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sha2::{Digest, Sha256};
+
+use crate::ingest::SnapshotInfo;
+use crate::schema;
+use crate::snapshot::{read_manifest, SourceInfo};
+use crate::write::Table;
+
+/// One earlier award, in 分.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AwardIn {
+    pub firm_id: String,
+    pub clause: String,
+    pub period: i32,
+    pub tranche: String,
+    pub fen: i64,
+}
+
+/// What `with_awards` wrote.
+#[derive(Clone, Debug)]
+pub struct Derived {
+    pub info: SnapshotInfo,
+    /// Awards of firms the snapshot does not hold (left out).
+    pub unknown_firms: usize,
+    /// Awards of the source snapshot that `awards` replaced (same firm, clause, period, tranche).
+    pub replaced: usize,
+}
+
+const FEN_TO_DEC: i128 = 10_000_000_000;
+
+fn read_firm_ids(dir: &Path) -> Result<HashSet<String>, String> {
+    let p = dir.join("firms.parquet");
+    let f = File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+    let mask = parquet::arrow::ProjectionMask::roots(b.parquet_schema(), [0]);
+    let mut out = HashSet::new();
+    for batch in b.with_projection(mask).build().map_err(|e| e.to_string())? {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let ids = batch.column(0).as_string::<i32>();
+        for i in 0..batch.num_rows() {
+            out.insert(ids.value(i).to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// (firm, clause, period, tranche, amount at scale 12) of a snapshot's awards table.
+type Row = (String, String, i32, String, i128);
+
+fn read_awards(dir: &Path) -> Result<Vec<Row>, String> {
+    let p = dir.join("awards.parquet");
+    let f = File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+    let mut out = vec![];
+    for batch in b.build().map_err(|e| e.to_string())? {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let id = batch.column(0).as_string::<i32>();
+        let cl = batch.column(1).as_string::<i32>();
+        let pe = batch.column(2).as_primitive::<Int32Type>();
+        let tr = batch.column(3).as_string::<i32>();
+        let am = batch.column(4).as_primitive::<Decimal128Type>();
+        for i in 0..batch.num_rows() {
+            out.push((
+                id.value(i).to_string(),
+                cl.value(i).to_string(),
+                pe.value(i),
+                tr.value(i).to_string(),
+                if am.is_null(i) { 0 } else { am.value(i) },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `<snapshots>/<hash16>/`: the tables of `src` with an awards table holding `awards`
+/// plus those of `src`'s awards that `awards` does not replace (same key). Awards of firms
+/// `src` does not hold are left out (counted). Reuses the directory when it already exists.
+pub fn with_awards(
+    src: &Path,
+    awards: &[AwardIn],
+    snapshots: &Path,
+    origin: &str,
+) -> Result<Derived, String> {
+    let mut manifest = read_manifest(src)?;
+    let firms = read_firm_ids(src)?;
+    let keys: HashSet<(&str, &str, i32, &str)> = awards
+        .iter()
+        .map(|a| (&*a.firm_id, &*a.clause, a.period, &*a.tranche))
+        .collect();
+    let mut rows: Vec<Row> = vec![];
+    let mut replaced = 0;
+    for r in read_awards(src)? {
+        if keys.contains(&(&*r.0, &*r.1, r.2, &*r.3)) {
+            replaced += 1;
+        } else {
+            rows.push(r);
+        }
+    }
+    let mut unknown_firms = 0;
+    for a in awards {
+        if firms.contains(&a.firm_id) {
+            rows.push((
+                a.firm_id.clone(),
+                a.clause.clone(),
+                a.period,
+                a.tranche.clone(),
+                a.fen as i128 * FEN_TO_DEC,
+            ));
+        } else {
+            unknown_firms += 1;
+        }
+    }
+    rows.sort();
+
+    std::fs::create_dir_all(snapshots).map_err(|e| format!("{}: {e}", snapshots.display()))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let tmp = snapshots.join(format!(".tmp-awards-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let result = (|| {
+        let mut h = Sha256::new();
+        for name in &schema::TABLES[..4] {
+            let file = format!("{name}.parquet");
+            let mut bytes = vec![];
+            File::open(src.join(&file))
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(|e| format!("{}: {e}", src.join(&file).display()))?;
+            h.update(file.as_bytes());
+            h.update([0u8]);
+            h.update(&bytes);
+            let mut out = File::create(tmp.join(&file)).map_err(|e| e.to_string())?;
+            out.write_all(&bytes).map_err(|e| e.to_string())?;
+            out.sync_all().map_err(|e| e.to_string())?;
+        }
+        let mut t = Table::create(&tmp, "awards", schema::awards(), h)?;
+        let mut list = Sha256::new();
+        for r in &rows {
+            t.cols[0].str(Some(&r.0));
+            t.cols[1].str(Some(&r.1));
+            t.cols[2].i32(Some(r.2));
+            t.cols[3].str(Some(&r.3));
+            t.cols[4].dec(Some(r.4));
+            t.end_row()?;
+            list.update(format!("{},{},{},{},{}\n", r.0, r.1, r.2, r.3, r.4).as_bytes());
+        }
+        manifest.rows.awards = t.rows;
+        let hash = crate::source::hex(&t.finish()?.finalize());
+        manifest.sources.push(SourceInfo {
+            file: origin.to_string(),
+            sha256: crate::source::hex(&list.finalize()),
+            rows: rows.len() as u64,
+        });
+        manifest.created_by = format!(
+            "huiqi-data {} (snapshot {} with awards from {origin})",
+            env!("CARGO_PKG_VERSION"),
+            &manifest.hash[..16.min(manifest.hash.len())]
+        );
+        manifest.hash = hash.clone();
+        let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
+        std::fs::write(tmp.join("manifest.json"), json).map_err(|e| e.to_string())?;
+        let dir = snapshots.join(&hash[..16]);
+        let reused = if dir.exists() {
+            true
+        } else {
+            match std::fs::rename(&tmp, &dir) {
+                Ok(()) => false,
+                Err(_) if dir.exists() => true,
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            }
+        };
+        Ok(SnapshotInfo {
+            hash,
+            dir,
+            rows: manifest.rows,
+            reused,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(Derived {
+        info: result?,
+        unknown_firms,
+        replaced,
+    })
+}

@@ -1,0 +1,386 @@
+//! One connection to either backend, with the few operations the ledger needs: statements with
+//! typed arguments, rows as integers and text, write transactions that serialise every writer
+//! (SQLite `BEGIN IMMEDIATE`; PostgreSQL `BEGIN` + the audit chain head locked `FOR UPDATE`), and
+//! bulk inserts (multi-row `INSERT` on SQLite, `COPY` on PostgreSQL).
+//!
+//! Every SQL text is written once, with `$1`-style parameters that both backends accept.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, Row as _};
+
+use crate::Error;
+
+/// A statement argument. Typed even when null: PostgreSQL checks parameter types.
+#[derive(Clone, Debug)]
+pub enum Arg {
+    I(Option<i64>),
+    S(Option<String>),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg::I(Some(v))
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Arg {
+        Arg::S(Some(v.to_string()))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Arg {
+        Arg::S(Some(v))
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Arg {
+        Arg::S(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Arg {
+        Arg::S(v)
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Arg {
+        Arg::I(v)
+    }
+}
+
+/// `args![a, b, …]` → `[Arg; N]` (`.to_vec()` for a row of a bulk insert).
+#[macro_export]
+macro_rules! args {
+    ($($x:expr),* $(,)?) => { [$($crate::db::Arg::from($x)),*] };
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    I(i64),
+    S(String),
+    Null,
+}
+
+/// A result row: integers and text.
+#[derive(Clone, Debug)]
+pub struct Row(pub Vec<Val>);
+
+impl Row {
+    pub fn i(&self, k: usize) -> i64 {
+        match &self.0[k] {
+            Val::I(v) => *v,
+            Val::S(s) => s.parse().unwrap_or(0),
+            Val::Null => 0,
+        }
+    }
+    pub fn oi(&self, k: usize) -> Option<i64> {
+        match &self.0[k] {
+            Val::Null => None,
+            _ => Some(self.i(k)),
+        }
+    }
+    pub fn s(&self, k: usize) -> String {
+        self.os(k).unwrap_or_default()
+    }
+    pub fn os(&self, k: usize) -> Option<String> {
+        match &self.0[k] {
+            Val::S(s) => Some(s.clone()),
+            Val::I(v) => Some(v.to_string()),
+            Val::Null => None,
+        }
+    }
+}
+
+enum Inner {
+    Lite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+pub struct Db {
+    inner: Inner,
+    in_tx: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::I(v) => q.bind(*v),
+                Arg::S(v) => q.bind(v.as_deref()),
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! to_row {
+    ($r:expr) => {{
+        let r = $r;
+        let mut vals = Vec::with_capacity(r.len());
+        for k in 0..r.len() {
+            let v = if let Ok(v) = r.try_get::<Option<i64>, _>(k) {
+                v.map(Val::I).unwrap_or(Val::Null)
+            } else if let Ok(v) = r.try_get::<Option<String>, _>(k) {
+                v.map(Val::S).unwrap_or(Val::Null)
+            } else {
+                Val::Null
+            };
+            vals.push(v);
+        }
+        Row(vals)
+    }};
+}
+
+fn dberr(e: sqlx::Error) -> Error {
+    Error::db(e)
+}
+
+impl Db {
+    /// `postgres://…` / `postgresql://…`, `sqlite://path`, or a plain file path (SQLite, created
+    /// when missing, with its parent directory).
+    pub async fn open(target: &str) -> Result<Db, Error> {
+        let inner = if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(target).map_err(dberr)?;
+            let mut c = PgConnection::connect_with(&opts).await.map_err(dberr)?;
+            sqlx::raw_sql("SET client_min_messages = warning")
+                .execute(&mut c)
+                .await
+                .map_err(dberr)?;
+            Inner::Pg(c)
+        } else {
+            let path = target.strip_prefix("sqlite://").unwrap_or(target);
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
+                }
+            }
+            let opts = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(60))
+                .foreign_keys(true);
+            Inner::Lite(SqliteConnection::connect_with(&opts).await.map_err(dberr)?)
+        };
+        Ok(Db {
+            inner,
+            in_tx: false,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Lite(_) => Backend::Sqlite,
+            Inner::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs SQL without parameters (several statements allowed).
+    pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
+        match &mut self.inner {
+            Inner::Lite(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
+            Inner::Pg(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
+        }
+        .map_err(dberr)
+    }
+
+    /// Executes one statement; returns the rows affected.
+    pub async fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<u64, Error> {
+        match &mut self.inner {
+            Inner::Lite(c) => bind_all!(sqlx::query(sql), args)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
+            Inner::Pg(c) => bind_all!(sqlx::query(sql), args)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .map_err(dberr)
+    }
+
+    pub async fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, Error> {
+        match &mut self.inner {
+            Inner::Lite(c) => {
+                let rs = bind_all!(sqlx::query(sql), args)
+                    .fetch_all(c)
+                    .await
+                    .map_err(dberr)?;
+                Ok(rs.iter().map(|r| to_row!(r)).collect())
+            }
+            Inner::Pg(c) => {
+                let rs = bind_all!(sqlx::query(sql), args)
+                    .fetch_all(c)
+                    .await
+                    .map_err(dberr)?;
+                Ok(rs.iter().map(|r| to_row!(r)).collect())
+            }
+        }
+    }
+
+    pub async fn row(&mut self, sql: &str, args: &[Arg]) -> Result<Option<Row>, Error> {
+        Ok(self.rows(sql, args).await?.into_iter().next())
+    }
+
+    /// A single integer (0 when there is no row or it is null).
+    pub async fn int(&mut self, sql: &str, args: &[Arg]) -> Result<i64, Error> {
+        Ok(self.row(sql, args).await?.map(|r| r.i(0)).unwrap_or(0))
+    }
+
+    /// Starts a write transaction that excludes every other writer until commit: SQLite takes
+    /// the write lock at `BEGIN IMMEDIATE`; PostgreSQL locks the audit chain head row.
+    pub async fn begin_write(&mut self) -> Result<(), Error> {
+        match self.backend() {
+            Backend::Sqlite => self.batch("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                self.batch("BEGIN").await?;
+                self.in_tx = true;
+                self.exec("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", &[])
+                    .await?;
+            }
+        }
+        self.in_tx = true;
+        Ok(())
+    }
+
+    /// A read-only snapshot-consistent transaction (for exports and verify).
+    pub async fn begin_read(&mut self) -> Result<(), Error> {
+        match self.backend() {
+            Backend::Sqlite => self.batch("BEGIN").await?,
+            Backend::Postgres => {
+                self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        }
+        self.in_tx = true;
+        Ok(())
+    }
+
+    pub async fn commit(&mut self) -> Result<(), Error> {
+        self.in_tx = false;
+        self.batch("COMMIT").await
+    }
+
+    pub async fn rollback(&mut self) {
+        if self.in_tx {
+            self.in_tx = false;
+            let _ = self.batch("ROLLBACK").await;
+        }
+    }
+
+    /// Inserts many rows into `table`, all-or-nothing within the current transaction.
+    /// Every row has `cols.len()` arguments.
+    pub async fn bulk_insert(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        rows: &[Vec<Arg>],
+    ) -> Result<(), Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if self.backend() == Backend::Postgres {
+            return self.copy_in(table, cols, rows).await;
+        }
+        // SQLite allows 32766 parameters per statement; a fixed chunk keeps one cached statement.
+        let per = (30_000 / cols.len()).clamp(1, 500);
+        let stmt = |n: usize| {
+            let mut s = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+            let mut k = 1;
+            for r in 0..n {
+                if r > 0 {
+                    s.push(',');
+                }
+                s.push('(');
+                for c in 0..cols.len() {
+                    if c > 0 {
+                        s.push(',');
+                    }
+                    s.push_str(&format!("${k}"));
+                    k += 1;
+                }
+                s.push(')');
+            }
+            s
+        };
+        let full = stmt(per);
+        for chunk in rows.chunks(per) {
+            let sql = if chunk.len() == per {
+                full.clone()
+            } else {
+                stmt(chunk.len())
+            };
+            let flat: Vec<Arg> = chunk.iter().flatten().cloned().collect();
+            self.exec(&sql, &flat).await?;
+        }
+        Ok(())
+    }
+
+    async fn copy_in(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        rows: &[Vec<Arg>],
+    ) -> Result<(), Error> {
+        let Inner::Pg(c) = &mut self.inner else {
+            unreachable!()
+        };
+        let sql = format!("COPY {table} ({}) FROM STDIN", cols.join(", "));
+        let mut copy = c.copy_in_raw(&sql).await.map_err(dberr)?;
+        let mut buf = Vec::with_capacity(1 << 20);
+        for r in rows {
+            for (k, a) in r.iter().enumerate() {
+                if k > 0 {
+                    buf.push(b'\t');
+                }
+                match a {
+                    Arg::I(Some(v)) => buf.extend_from_slice(v.to_string().as_bytes()),
+                    Arg::S(Some(s)) => copy_text(&mut buf, s),
+                    Arg::I(None) | Arg::S(None) => buf.extend_from_slice(b"\\N"),
+                }
+            }
+            buf.push(b'\n');
+            if buf.len() >= 1 << 20 {
+                copy.send(std::mem::take(&mut buf)).await.map_err(dberr)?;
+            }
+        }
+        if !buf.is_empty() {
+            copy.send(buf).await.map_err(dberr)?;
+        }
+        copy.finish().await.map_err(dberr)?;
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        let _ = match self.inner {
+            Inner::Lite(c) => c.close().await,
+            Inner::Pg(c) => c.close().await,
+        };
+    }
+}
+
+/// PostgreSQL COPY text format escaping.
+fn copy_text(buf: &mut Vec<u8>, s: &str) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+}

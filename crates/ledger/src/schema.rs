@@ -1,0 +1,178 @@
+//! The schema, as numbered migrations that both SQLite and PostgreSQL accept unchanged.
+//! `schema_migrations` records which were applied (with a checksum of their text, so an edited
+//! migration is refused rather than silently skipped).
+
+use sha2::{Digest, Sha256};
+
+use crate::db::{Backend, Db};
+use crate::{args, Error};
+
+/// The hash before the first audit event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// (version, name, SQL). Append only: never edit an applied migration, add a new one.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "ledger",
+    r#"
+CREATE TABLE audit_head (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+CREATE TABLE audit_events (
+    seq BIGINT PRIMARY KEY,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    before_json TEXT NOT NULL,
+    after_json TEXT NOT NULL
+);
+CREATE INDEX audit_events_entity ON audit_events (entity);
+
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    period BIGINT NOT NULL,
+    policy_name TEXT NOT NULL,
+    policy_hash TEXT NOT NULL,
+    snapshot_hash TEXT NOT NULL,
+    engine_version TEXT NOT NULL,
+    results_sha256 TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL
+);
+
+CREATE TABLE firms (
+    firm_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+
+CREATE TABLE entitlements (
+    id BIGINT PRIMARY KEY,
+    firm_id TEXT NOT NULL,
+    clause TEXT NOT NULL,
+    period BIGINT NOT NULL,
+    tranche TEXT NOT NULL,
+    computed_fen BIGINT NOT NULL CHECK (computed_fen >= 0),
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    last_run_id TEXT NOT NULL REFERENCES runs (run_id),
+    UNIQUE (firm_id, clause, period, tranche)
+);
+CREATE INDEX entitlements_period_clause ON entitlements (period, clause);
+
+CREATE TABLE notices (
+    id BIGINT PRIMARY KEY,
+    title TEXT NOT NULL,
+    opens TEXT NOT NULL,
+    closes TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+
+CREATE TABLE items (
+    id BIGINT PRIMARY KEY,
+    entitlement_id BIGINT NOT NULL REFERENCES entitlements (id),
+    version BIGINT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('award', 'topup', 'recovery')),
+    amount_fen BIGINT NOT NULL CHECK (amount_fen <> 0),
+    state TEXT NOT NULL CHECK (state IN ('computed', 'approved', 'rejected', 'announced', 'objected',
+        'confirmed', 'paid', 'recovered', 'superseded')),
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    original_id BIGINT,
+    reason TEXT,
+    notice_id BIGINT REFERENCES notices (id),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (entitlement_id, version)
+);
+CREATE INDEX items_state ON items (state);
+-- At most one open (not yet paid, rejected or superseded) line per entitlement.
+CREATE UNIQUE INDEX items_one_open ON items (entitlement_id)
+    WHERE state IN ('computed', 'approved', 'announced', 'objected', 'confirmed');
+
+-- One payment per award line, ever; a bank reference pays one line.
+CREATE TABLE payments (
+    id BIGINT PRIMARY KEY,
+    item_id BIGINT NOT NULL UNIQUE REFERENCES items (id),
+    reference TEXT NOT NULL UNIQUE,
+    amount_fen BIGINT NOT NULL,
+    paid_at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+
+-- Clawbacks of paid lines.
+CREATE TABLE recoveries (
+    id BIGINT PRIMARY KEY,
+    item_id BIGINT NOT NULL UNIQUE REFERENCES items (id),
+    amount_fen BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+"#,
+)];
+
+fn checksum(sql: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(sql.as_bytes());
+    format!("{:x}", h.finalize())
+}
+
+/// Applies the migrations not applied yet, each in its own transaction.
+pub async fn migrate(db: &mut Db) -> Result<(), Error> {
+    db.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL)",
+    )
+    .await?;
+    for (v, name, sql) in MIGRATIONS {
+        let sum = checksum(sql);
+        match db.backend() {
+            Backend::Sqlite => db.batch("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                db.batch("BEGIN").await?;
+                // Two processes migrating a fresh database at once: one waits for the other.
+                db.batch("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                    .await?;
+            }
+        }
+        let r = async {
+            let have = db
+                .row(
+                    "SELECT checksum FROM schema_migrations WHERE version = $1",
+                    &args![*v],
+                )
+                .await?;
+            match have {
+                Some(r) if r.s(0) == sum => Ok(()),
+                Some(_) => Err(Error::input(
+                    format!("数据库中第{v}号迁移（{name}）与本程序的不一致"),
+                    format!("migration {v} ({name}) in the database differs from this build's"),
+                )),
+                None => {
+                    db.batch(sql).await?;
+                    db.exec(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                        &args![*v, *name, sum.clone()],
+                    )
+                    .await?;
+                    Ok(())
+                }
+            }
+        }
+        .await;
+        match r {
+            Ok(()) => db.batch("COMMIT").await?,
+            Err(e) => {
+                let _ = db.batch("ROLLBACK").await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
