@@ -1,0 +1,715 @@
+//! The ledger through the real `huiqi` binary: award history back into the engine (a deferred
+//! tranche pays once the ledger says the first one was awarded), crash safety (SIGKILL at random
+//! points while recording and while paying, then restart), bad input, tampering, status.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use huiqi_ledger::Ledger;
+use rand::{Rng, SeedableRng};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_huiqi"));
+    c.args(args).current_dir(root());
+    c
+}
+
+fn huiqi(args: &[&str]) -> Output {
+    cmd(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = huiqi(args);
+    assert!(
+        o.status.success(),
+        "huiqi {}: {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn work(name: &str) -> PathBuf {
+    let w = std::env::temp_dir().join(format!("huiqi-ledger-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&w);
+    std::fs::create_dir_all(&w).unwrap();
+    w
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// gen → ingest → run `periods`; returns (snapshot dir, run dirs).
+fn zone(w: &Path, firms: usize, years: &str, periods: &[i32]) -> (PathBuf, Vec<PathBuf>) {
+    ok(&[
+        "gen",
+        "--firms",
+        &firms.to_string(),
+        "--years",
+        years,
+        "--seed",
+        "5",
+        "--out",
+        &s(&w.join("zone")),
+    ]);
+    ok(&[
+        "ingest",
+        "--policy",
+        "policies/ningbo",
+        "--mapping",
+        &s(&w.join("zone/mapping.toml")),
+        "--snapshots",
+        &s(&w.join("snaps")),
+    ]);
+    let snap = std::fs::read_dir(w.join("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let runs = periods
+        .iter()
+        .map(|p| {
+            let out = w.join(format!("run-{p}"));
+            ok(&[
+                "run",
+                "--policy",
+                "policies/ningbo",
+                "--snapshot",
+                &s(&snap),
+                "--period",
+                &p.to_string(),
+                "--out",
+                &s(&out),
+                "--no-xlsx",
+            ]);
+            out
+        })
+        .collect();
+    (snap, runs)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn query(db: &str, sql: &str) -> i64 {
+    rt().block_on(async {
+        let mut l = Ledger::open(db).await.unwrap();
+        let n = l.db.int(sql, &[]).await.unwrap();
+        l.close().await;
+        n
+    })
+}
+
+fn pg_admin() -> String {
+    std::env::var("HUIQI_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn pg_exec(sql: &str) {
+    let admin = pg_admin();
+    rt().block_on(async {
+        let mut db = huiqi_ledger::Db::open(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required: {e}"));
+        // One statement at a time: CREATE/DROP DATABASE cannot run in a multi-statement block.
+        for stmt in sql.split(';').map(str::trim).filter(|x| !x.is_empty()) {
+            db.batch(stmt).await.unwrap();
+        }
+        db.close().await;
+    })
+}
+
+fn pg_url(name: &str) -> String {
+    let a = pg_admin();
+    format!("{}/{name}", a.rsplit_once('/').unwrap().0)
+}
+
+#[test]
+fn a_deferred_tranche_pays_once_the_ledger_says_the_first_was_awarded() {
+    let w = work("deferred");
+    let (snap, runs) = zone(&w, 3000, "2019..2024", &[2022]);
+    let db = s(&w.join("ledger.sqlite"));
+    ok(&[
+        "ledger",
+        "record",
+        &s(&runs[0]),
+        "--db",
+        &db,
+        "--at",
+        "2023-02-01",
+    ]);
+    ok(&[
+        "ledger",
+        "approve",
+        "--all",
+        "--clause",
+        "小升规奖励",
+        "--db",
+        &db,
+        "--at",
+        "2023-02-02",
+    ]);
+    let plain = w.join("r2024-plain");
+    let with = w.join("r2024-ledger");
+    ok(&[
+        "run",
+        "--policy",
+        "policies/ningbo",
+        "--snapshot",
+        &s(&snap),
+        "--period",
+        "2024",
+        "--out",
+        &s(&plain),
+        "--no-xlsx",
+    ]);
+    ok(&[
+        "run",
+        "--policy",
+        "policies/ningbo",
+        "--snapshot",
+        &s(&snap),
+        "--period",
+        "2024",
+        "--out",
+        &s(&with),
+        "--no-xlsx",
+        "--ledger",
+        &db,
+    ]);
+    let paid = |d: &Path| {
+        std::fs::read_to_string(d.join("results.csv"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(",小升规奖励,持续在库,") && !l.contains(",0.00,0,"))
+            .count()
+    };
+    assert_eq!(
+        paid(&plain),
+        0,
+        "without award history the second tranche cannot pay"
+    );
+    let n = paid(&with);
+    assert!(
+        n > 0,
+        "with the ledger's history some firms get the deferred tranche"
+    );
+    // The run names the derived snapshot (the exact inputs), not the original.
+    let m = std::fs::read_to_string(with.join("manifest.json")).unwrap();
+    let orig = huiqi_data::read_manifest(&snap).unwrap().hash;
+    assert!(
+        !m.contains(&orig),
+        "the manifest should name the derived snapshot"
+    );
+    // Recording the 2024 run makes the deferred tranche an entitlement of 2024, payable.
+    let out = ok(&[
+        "ledger",
+        "record",
+        &s(&with),
+        "--db",
+        &db,
+        "--at",
+        "2025-02-01",
+    ]);
+    assert!(out.contains("2024"), "{out}");
+    let payable = query(
+        &db,
+        "SELECT COUNT(*) FROM entitlements WHERE period = 2024 AND tranche = '持续在库'",
+    );
+    assert_eq!(payable as usize, n);
+}
+
+/// Takes a fresh ledger to `lines` confirmed lines and writes the filled-in payment file.
+fn confirmed_ledger(db: &str, run: &Path, w: &Path, lines: usize) -> PathBuf {
+    ok(&[
+        "ledger",
+        "record",
+        &s(run),
+        "--db",
+        db,
+        "--at",
+        "2024-02-01",
+    ]);
+    ok(&[
+        "ledger",
+        "approve",
+        "--all",
+        "--limit",
+        &lines.to_string(),
+        "--db",
+        db,
+        "--at",
+        "2024-02-02",
+    ]);
+    ok(&[
+        "ledger",
+        "announce",
+        "--all",
+        "--db",
+        db,
+        "--at",
+        "2024-03-01",
+        "--days",
+        "7",
+    ]);
+    ok(&[
+        "ledger",
+        "confirm",
+        "--all",
+        "--db",
+        db,
+        "--at",
+        "2024-03-02",
+    ]);
+    let f = w.join("payments.csv");
+    ok(&["ledger", "export", "payments", "--out", &s(&f), "--db", db]);
+    let text = std::fs::read_to_string(&f).unwrap();
+    let mut out = String::new();
+    for (k, l) in text.lines().enumerate() {
+        if k == 0 {
+            out.push_str(l);
+        } else {
+            let id = l.split(',').next().unwrap();
+            out.push_str(&format!("{l}BANK-{id}"));
+        }
+        out.push('\n');
+    }
+    let paid = w.join("paid.csv");
+    std::fs::write(&paid, out).unwrap();
+    paid
+}
+
+/// Spawns `args`, SIGKILLs it after `after` (if still running); true if it was killed.
+fn kill_after(args: &[&str], after: Duration) -> bool {
+    let mut c = cmd(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while t.elapsed() < after {
+        if c.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let killed = c.try_wait().unwrap().is_none();
+    c.kill().ok(); // SIGKILL
+    c.wait().unwrap();
+    killed
+}
+
+fn timed(args: &[&str]) -> Duration {
+    let t = Instant::now();
+    ok(args);
+    t.elapsed()
+}
+
+fn verify(db: &str) {
+    let o = huiqi(&["ledger", "verify", "--db", db]);
+    assert!(
+        o.status.success(),
+        "verify failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `trials` kills while recording and `trials` while paying; `fresh(k)` gives a new empty
+/// ledger, `copy(k)` a copy of the template ledger with confirmed lines.
+#[allow(clippy::too_many_arguments)]
+fn crash_trials(
+    label: &str,
+    trials: usize,
+    run: &Path,
+    paid_file: &Path,
+    expect_ents: i64,
+    expect_pay: i64,
+    fresh: &dyn Fn(usize) -> String,
+    copy: &dyn Fn(usize) -> String,
+) -> (usize, usize) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20240301);
+    let run = s(run);
+    let paid_file = s(paid_file);
+    let t_rec = timed(&[
+        "ledger",
+        "record",
+        &run,
+        "--db",
+        &fresh(9999),
+        "--at",
+        "2024-02-01",
+    ]);
+    let t_pay = timed(&[
+        "ledger",
+        "pay",
+        "--file",
+        &paid_file,
+        "--db",
+        &copy(9999),
+        "--at",
+        "2024-03-20",
+    ]);
+    let mut killed = 0;
+    let mut mid = 0;
+    for k in 0..trials {
+        // While recording.
+        let db = fresh(k);
+        let at = Duration::from_secs_f64(t_rec.as_secs_f64() * rng.random_range(0.05..1.1));
+        killed += kill_after(
+            &["ledger", "record", &run, "--db", &db, "--at", "2024-02-01"],
+            at,
+        ) as usize;
+        let n = query(&db, "SELECT COUNT(*) FROM entitlements");
+        assert!(
+            n == 0 || n == expect_ents,
+            "{label}: a killed record left {n} of {expect_ents} entitlements"
+        );
+        verify(&db);
+        ok(&["ledger", "record", &run, "--db", &db, "--at", "2024-02-01"]);
+        assert_eq!(query(&db, "SELECT COUNT(*) FROM entitlements"), expect_ents);
+        assert_eq!(query(&db, "SELECT COUNT(*) FROM items"), expect_ents);
+        assert_eq!(query(&db, "SELECT COUNT(*) FROM runs"), 1);
+        verify(&db);
+
+        // While paying.
+        let db = copy(k);
+        let at = Duration::from_secs_f64(t_pay.as_secs_f64() * rng.random_range(0.05..1.1));
+        killed += kill_after(
+            &[
+                "ledger",
+                "pay",
+                "--file",
+                &paid_file,
+                "--db",
+                &db,
+                "--at",
+                "2024-03-20",
+            ],
+            at,
+        ) as usize;
+        let p = query(&db, "SELECT COUNT(*) FROM payments");
+        assert!(
+            p == 0 || p == expect_pay,
+            "{label}: a killed payment file left {p} of {expect_pay} payments"
+        );
+        mid += (p == 0) as usize;
+        assert_eq!(
+            p,
+            query(&db, "SELECT COUNT(*) FROM items WHERE state = 'paid'")
+        );
+        verify(&db);
+        ok(&[
+            "ledger",
+            "pay",
+            "--file",
+            &paid_file,
+            "--db",
+            &db,
+            "--at",
+            "2024-03-20",
+        ]);
+        // Restarted, the file applies once: every line paid exactly once.
+        assert_eq!(query(&db, "SELECT COUNT(*) FROM payments"), expect_pay);
+        assert_eq!(
+            query(&db, "SELECT COUNT(DISTINCT item_id) FROM payments"),
+            expect_pay
+        );
+        assert_eq!(
+            query(&db, "SELECT COUNT(*) FROM items WHERE state = 'paid'"),
+            expect_pay
+        );
+        verify(&db);
+    }
+    eprintln!(
+        "{label}: {} crash trials ({trials} recording, {trials} paying), {killed} killed while running, {mid} payment runs killed before commit",
+        2 * trials
+    );
+    (2 * trials, killed)
+}
+
+#[test]
+fn crash_safety_sqlite() {
+    let w = work("crash-sqlite");
+    let (_, runs) = zone(&w, 4000, "2019..2023", &[2023]);
+    let tmpl = s(&w.join("template.sqlite"));
+    let paid = confirmed_ledger(&tmpl, &runs[0], &w, 400);
+    let ents = query(&tmpl, "SELECT COUNT(*) FROM entitlements");
+    let fresh = |k: usize| s(&w.join(format!("rec-{k}.sqlite")));
+    let copy = |k: usize| {
+        let p = w.join(format!("pay-{k}.sqlite"));
+        std::fs::copy(&tmpl, &p).unwrap();
+        s(&p)
+    };
+    let (n, _) = crash_trials("sqlite", 30, &runs[0], &paid, ents, 400, &fresh, &copy);
+    assert!(n >= 60);
+}
+
+#[test]
+fn crash_safety_postgres() {
+    let w = work("crash-pg");
+    let (_, runs) = zone(&w, 4000, "2019..2023", &[2023]);
+    let tag = format!("huiqi_crash_{}", std::process::id());
+    let tmpl_name = format!("{tag}_tmpl");
+    pg_exec(&format!(
+        "DROP DATABASE IF EXISTS {tmpl_name} WITH (FORCE); CREATE DATABASE {tmpl_name}"
+    ));
+    let tmpl = pg_url(&tmpl_name);
+    let paid = confirmed_ledger(&tmpl, &runs[0], &w, 200);
+    let ents = query(&tmpl, "SELECT COUNT(*) FROM entitlements");
+    let fresh = |k: usize| {
+        let n = format!("{tag}_r{k}");
+        pg_exec(&format!(
+            "DROP DATABASE IF EXISTS {n} WITH (FORCE); CREATE DATABASE {n}"
+        ));
+        pg_url(&n)
+    };
+    let copy = |k: usize| {
+        let n = format!("{tag}_p{k}");
+        pg_exec(&format!(
+            "DROP DATABASE IF EXISTS {n} WITH (FORCE); CREATE DATABASE {n} TEMPLATE {tmpl_name}"
+        ));
+        pg_url(&n)
+    };
+    let trials = 10;
+    crash_trials(
+        "postgres", trials, &runs[0], &paid, ents, 200, &fresh, &copy,
+    );
+    let mut drop = format!("DROP DATABASE IF EXISTS {tmpl_name} WITH (FORCE);");
+    for k in (0..trials).chain([9999]) {
+        drop.push_str(&format!(
+            "DROP DATABASE IF EXISTS {tag}_r{k} WITH (FORCE); DROP DATABASE IF EXISTS {tag}_p{k} WITH (FORCE);"
+        ));
+    }
+    pg_exec(&drop);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
+    let w = work("bad");
+    let (_, runs) = zone(&w, 300, "2019..2023", &[2023]);
+    let db = s(&w.join("l.sqlite"));
+    ok(&[
+        "ledger",
+        "record",
+        &s(&runs[0]),
+        "--db",
+        &db,
+        "--at",
+        "2024-02-01",
+    ]);
+    ok(&[
+        "ledger",
+        "reject",
+        "--id",
+        "1",
+        "--reason",
+        "严重失信",
+        "--db",
+        &db,
+        "--at",
+        "2024-02-02",
+    ]);
+    ok(&[
+        "ledger",
+        "approve",
+        "--id",
+        "2,3",
+        "--db",
+        &db,
+        "--at",
+        "2024-02-02",
+    ]);
+    ok(&[
+        "ledger",
+        "announce",
+        "--id",
+        "2,3",
+        "--db",
+        &db,
+        "--at",
+        "2024-03-01",
+        "--closes",
+        "2024-03-08",
+    ]);
+    let snapshot = |db: &str| {
+        (
+            query(db, "SELECT COUNT(*) FROM audit_events"),
+            query(db, "SELECT COUNT(*) FROM payments"),
+            query(db, "SELECT COUNT(*) FROM items WHERE state = 'announced'"),
+        )
+    };
+    let before = snapshot(&db);
+    let bad_file = w.join("bad-pay.csv");
+    std::fs::write(
+        &bad_file,
+        "明细号,统一社会信用代码,金额（分）,支付流水号\n999999,91330200MA2H4A3X26,100,BANK-X\n",
+    )
+    .unwrap();
+    let bad_path = s(&bad_file);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "ledger",
+                "pay",
+                "--id",
+                "1",
+                "--reference",
+                "B-1",
+                "--at",
+                "2024-03-20",
+            ],
+            "line 1 is rejected",
+        ),
+        (
+            vec!["ledger", "confirm", "--id", "2", "--at", "2024-03-09"],
+            "outside",
+        ),
+        (
+            vec!["ledger", "pay", "--file", &bad_path, "--at", "2024-03-20"],
+            "no award line 999999 (unknown entitlement)",
+        ),
+        (
+            vec![
+                "ledger",
+                "pay",
+                "--id",
+                "2",
+                "--reference",
+                "B-2",
+                "--at",
+                "2024-03-20",
+            ],
+            "line 2 is announced",
+        ),
+        (vec!["ledger", "approve", "--at", "2024-03-20"], "--all"),
+    ];
+    for (args, want) in cases {
+        let mut a = args.clone();
+        a.extend(["--db", &db, "--lang", "en"]);
+        let o = huiqi(&a);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{a:?}: {err}");
+        assert!(err.contains(want), "{a:?}: {err} (wanted {want})");
+        assert_eq!(snapshot(&db), before, "{a:?} changed something");
+    }
+    // In Chinese by default.
+    let o = huiqi(&[
+        "ledger",
+        "pay",
+        "--id",
+        "1",
+        "--reference",
+        "B-1",
+        "--db",
+        &db,
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("已驳回"));
+}
+
+#[test]
+fn verify_through_the_cli_names_the_tampered_event_and_status_shows_the_steps() {
+    let w = work("tamper");
+    let (_, runs) = zone(&w, 300, "2019..2023", &[2023]);
+    let db = s(&w.join("l.sqlite"));
+    ok(&[
+        "ledger",
+        "record",
+        &s(&runs[0]),
+        "--db",
+        &db,
+        "--at",
+        "2024-02-01",
+    ]);
+    ok(&[
+        "ledger",
+        "approve",
+        "--id",
+        "1",
+        "--db",
+        &db,
+        "--at",
+        "2024-02-02",
+        "--actor",
+        "审核员甲",
+    ]);
+    ok(&[
+        "ledger",
+        "announce",
+        "--id",
+        "1",
+        "--db",
+        &db,
+        "--at",
+        "2024-03-01",
+    ]);
+    ok(&[
+        "ledger",
+        "confirm",
+        "--id",
+        "1",
+        "--db",
+        &db,
+        "--at",
+        "2024-03-02",
+    ]);
+    ok(&[
+        "ledger",
+        "pay",
+        "--id",
+        "1",
+        "--reference",
+        "BANK-1",
+        "--db",
+        &db,
+        "--at",
+        "2024-03-20",
+    ]);
+    assert!(ok(&["ledger", "verify", "--db", &db]).contains("审计链完整"));
+    let firm = rt().block_on(async {
+        let mut l = Ledger::open(&db).await.unwrap();
+        let r = l
+            .db
+            .row("SELECT e.firm_id FROM items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.id = 1", &[])
+            .await
+            .unwrap()
+            .unwrap();
+        l.close().await;
+        r.s(0)
+    });
+    let st = ok(&["status", &firm, "--db", &db, "--lang", "en"]);
+    for want in [
+        "paid",
+        "BANK-1",
+        "2024-02-02",
+        "2024-03-20",
+        "record",
+        "confirm",
+    ] {
+        assert!(st.contains(want), "{want} missing from:\n{st}");
+    }
+    rt().block_on(async {
+        let mut l = Ledger::open(&db).await.unwrap();
+        l.db.batch("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
+            .await
+            .unwrap();
+        l.close().await;
+    });
+    let o = huiqi(&["ledger", "verify", "--db", &db, "--lang", "en"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("audit event #3 was edited"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
