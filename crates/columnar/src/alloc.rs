@@ -39,7 +39,7 @@ pub struct Table {
     pub slots: Vec<Slot>,
     /// [slot][firm] in 分.
     pub amount: Vec<Vec<i64>>,
-    pub reason: Vec<Vec<Option<String>>>,
+    pub reason: Vec<Vec<Option<std::sync::Arc<str>>>>,
     pub present: Vec<Vec<bool>>,
     pub excludes: Vec<Vec<bool>>,
     /// Per select: score and tie columns.
@@ -70,7 +70,7 @@ impl Table {
             self.amount[s][f] = 0;
             let r = &mut self.reason[s][f];
             if r.is_none() || r.as_deref() == Some("zero") {
-                *r = Some(reason.to_string());
+                *r = Some(reason.into());
             }
         }
     }
@@ -86,7 +86,7 @@ impl Table {
                     let c = self.slots[s].clause;
                     if self.present[s][f] && x.clauses.as_ref().is_none_or(|cs| cs.contains(&c)) {
                         self.amount[s][f] = 0;
-                        self.reason[s][f] = Some(format!("excl:{}", x.name));
+                        self.reason[s][f] = Some(format!("excl:{}", x.name).into());
                     }
                 }
             }
@@ -216,7 +216,7 @@ impl Table {
                 if shares[i] != c.4 {
                     self.amount[c.3][c.0] = shares[i];
                     if shares[i] == 0 {
-                        self.reason[c.3][c.0] = Some(format!("pool:{}", pool.name));
+                        self.reason[c.3][c.0] = Some(format!("pool:{}", pool.name).into());
                     }
                 }
             }
@@ -244,7 +244,7 @@ impl Table {
                         self.amount[s][f] -= cut;
                         excess -= cut;
                         if self.amount[s][f] == 0 {
-                            self.reason[s][f] = Some(format!("firmcap:{}", cap.name));
+                            self.reason[s][f] = Some(format!("firmcap:{}", cap.name).into());
                         }
                     }
                 }

@@ -7,10 +7,13 @@ pub mod alloc;
 pub mod clause;
 pub mod compile;
 pub mod frame;
+pub mod load;
 pub mod output;
 pub mod udf;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{
@@ -30,18 +33,20 @@ use compile::{colref, Compiler};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     // Shared strings: a 1M-firm run has ~11M rows but only 1M firms and a few dozen tranches.
-    pub firm_id: std::sync::Arc<str>,
-    pub clause: std::sync::Arc<str>,
-    pub tranche: std::sync::Arc<str>,
+    pub firm_id: Arc<str>,
+    pub clause: Arc<str>,
+    pub tranche: Arc<str>,
     /// 分.
     pub amount_fen: i64,
     /// Why zero (or cut): `cond:名称`, `miss:名称`, `window`, `zero`, `totalcap`, `excl:规则`,
     /// `select:规则`, `exclusive:组`, `pool:资金池`, `firmcap:上限`.
-    pub reason: Option<String>,
+    pub reason: Option<Arc<str>>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Timings {
+    /// Reading the snapshot's Parquet and aligning it to firms.
+    pub load: Duration,
     pub plan: Duration,
     pub execute: Duration,
     pub allocate: Duration,
@@ -208,6 +213,39 @@ fn add_columns(
     Ok(df)
 }
 
+/// Turns a reason column into shared strings (a handful of distinct values over millions of
+/// rows; adjacent rows usually repeat, so most rows cost one comparison).
+fn reasons(
+    a: &dyn Array,
+    intern: &mut HashMap<String, Arc<str>>,
+) -> Result<Vec<Option<Arc<str>>>, String> {
+    let a = datafusion::arrow::compute::cast(a, &datafusion::arrow::datatypes::DataType::Utf8)
+        .map_err(|e| e.to_string())?;
+    let a = a
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or("reason type")?;
+    let mut out = Vec::with_capacity(a.len());
+    let mut last: Option<Arc<str>> = None;
+    for i in 0..a.len() {
+        if a.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let v = a.value(i);
+        let r = match &last {
+            Some(l) if &**l == v => l.clone(),
+            _ => intern
+                .entry(v.to_string())
+                .or_insert_with(|| v.into())
+                .clone(),
+        };
+        last = Some(r.clone());
+        out.push(Some(r));
+    }
+    Ok(out)
+}
+
 /// Evaluates every firm of the snapshot against the program for `year`, then allocates.
 /// Rows come sorted by credit code, then clause order, then tranche order.
 pub async fn run(
@@ -221,9 +259,13 @@ pub async fn run(
     let ctx = session(opts)?;
     let mut cm = Compiler::new(p, year);
     let plan = cm.plan()?;
-    let df = frame::build(&ctx, snapshot, &cm).await?;
+    let loaded = load::load(snapshot, &cm)?;
+    let firm_ids = loaded.firm_ids.clone();
+    timings.load = t0.elapsed();
+    let t0 = Instant::now();
+    let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
     let df = add_columns(df, &plan.columns)?;
-    let mut keep = vec![colref("firm_id")];
+    let mut keep = vec![colref("fi")];
     for s in &plan.slots {
         keep.push(colref(&s.amount));
         keep.push(colref(&s.reason));
@@ -248,137 +290,165 @@ pub async fn run(
     timings.execute = t1.elapsed();
     let t2 = Instant::now();
 
-    let mut firm_ids = vec![];
+    // Scatter every batch row to its firm's position: the firms table is sorted by credit code,
+    // so the result is in credit-code order without a sort.
+    let n = firm_ids.len();
     let ns = plan.slots.len();
     let mut table = Table {
         firm_ids: vec![],
         slots: plan.slots.clone(),
-        amount: vec![vec![]; ns],
-        reason: vec![vec![]; ns],
-        present: vec![vec![]; ns],
-        excludes: vec![vec![]; plan.excludes.len()],
+        amount: vec![vec![0; n]; ns],
+        reason: vec![vec![None; n]; ns],
+        present: vec![vec![false; n]; ns],
+        excludes: vec![vec![false; n]; plan.excludes.len()],
         selects: plan
             .selects
             .iter()
-            .map(|(_, t)| (vec![], vec![vec![]; t.len()]))
+            .map(|(_, t)| (vec![Cell::Null; n], vec![vec![Cell::Null; n]; t.len()]))
             .collect(),
         pool_scores: plan
             .pool_scores
             .iter()
-            .map(|s| s.as_ref().map(|_| vec![]))
+            .map(|s| s.as_ref().map(|_| vec![Cell::Null; n]))
             .collect(),
     };
+    let mut seen = vec![false; n];
+    let mut intern = HashMap::new();
     for b in &batches {
-        for c in cells(column(b, "firm_id")?) {
-            firm_ids.push(match c {
-                Cell::Text(t) => t,
-                _ => String::new(),
-            });
+        let fi = column(b, "fi")?
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .ok_or("fi type")?
+            .values()
+            .iter()
+            .map(|&x| x as usize)
+            .collect::<Vec<usize>>();
+        for &f in &fi {
+            if f >= n || std::mem::replace(&mut seen[f], true) {
+                return Err(format!("engine: firm index {f} out of range or repeated"));
+            }
         }
         for (si, s) in plan.slots.iter().enumerate() {
             let a = column(b, &s.amount)?
                 .as_any()
                 .downcast_ref::<Decimal128Array>()
                 .ok_or("amount type")?;
-            table.amount[si].extend((0..a.len()).map(|i| {
-                if a.is_null(i) {
+            for (i, &f) in fi.iter().enumerate() {
+                table.amount[si][f] = if a.is_null(i) {
                     0
                 } else {
                     (a.value(i) / 10_000_000_000) as i64
-                }
-            }));
-            table.reason[si].extend(cells(column(b, &s.reason)?).into_iter().map(|c| match c {
-                Cell::Text(t) => Some(t),
-                _ => None,
-            }));
+                };
+            }
+            for (r, &f) in reasons(column(b, &s.reason)?, &mut intern)?
+                .into_iter()
+                .zip(&fi)
+            {
+                table.reason[si][f] = r;
+            }
             match &s.present {
-                Some(pr) => table.present[si].extend(
-                    cells(column(b, pr)?)
-                        .into_iter()
-                        .map(|c| c == Cell::Bool(true)),
-                ),
-                None => table.present[si].extend(std::iter::repeat_n(true, b.num_rows())),
+                Some(pr) => {
+                    for (c, &f) in cells(column(b, pr)?).into_iter().zip(&fi) {
+                        table.present[si][f] = c == Cell::Bool(true);
+                    }
+                }
+                None => {
+                    for &f in &fi {
+                        table.present[si][f] = true;
+                    }
+                }
             }
         }
         for (k, x) in plan.excludes.iter().enumerate() {
-            table.excludes[k].extend(
-                cells(column(b, x)?)
-                    .into_iter()
-                    .map(|c| c == Cell::Bool(true)),
-            );
+            for (c, &f) in cells(column(b, x)?).into_iter().zip(&fi) {
+                table.excludes[k][f] = c == Cell::Bool(true);
+            }
         }
         for (k, (s, ties)) in plan.selects.iter().enumerate() {
-            table.selects[k].0.extend(cells(column(b, s)?));
+            for (c, &f) in cells(column(b, s)?).into_iter().zip(&fi) {
+                table.selects[k].0[f] = c;
+            }
             for (j, t) in ties.iter().enumerate() {
-                table.selects[k].1[j].extend(cells(column(b, t)?));
+                for (c, &f) in cells(column(b, t)?).into_iter().zip(&fi) {
+                    table.selects[k].1[j][f] = c;
+                }
             }
         }
         for (k, s) in plan.pool_scores.iter().enumerate() {
             if let Some(s) = s {
-                table.pool_scores[k]
-                    .as_mut()
-                    .unwrap()
-                    .extend(cells(column(b, s)?));
+                let dst = table.pool_scores[k].as_mut().unwrap();
+                for (c, &f) in cells(column(b, s)?).into_iter().zip(&fi) {
+                    dst[f] = c;
+                }
             }
         }
     }
-    // Deterministic order: by credit code.
-    let mut order: Vec<usize> = (0..firm_ids.len()).collect();
-    order.sort_by(|a, b| firm_ids[*a].cmp(&firm_ids[*b]));
-    fn permute<T: Clone>(order: &[usize], v: &[T]) -> Vec<T> {
-        order.iter().map(|&i| v[i].clone()).collect()
+    if let Some(f) = seen.iter().position(|s| !s) {
+        return Err(format!("engine: no result for firm {}", firm_ids.value(f)));
     }
-    table.firm_ids = order.iter().map(|&i| firm_ids[i].clone()).collect();
-    table.amount = table.amount.iter().map(|v| permute(&order, v)).collect();
-    table.present = table.present.iter().map(|v| permute(&order, v)).collect();
-    table.reason = table
-        .reason
+    // Firms are sorted by credit code in a snapshot (docs/SNAPSHOT.md); sort anyway if a
+    // hand-made one is not, so output order never depends on the input's.
+    let mut order: Vec<usize> = (0..n).collect();
+    if !(1..n).all(|i| firm_ids.value(i - 1) <= firm_ids.value(i)) {
+        order.sort_by(|a, b| firm_ids.value(*a).cmp(firm_ids.value(*b)));
+    }
+    table.firm_ids = order
         .iter()
-        .map(|v| order.iter().map(|&i| v[i].clone()).collect())
+        .map(|&i| firm_ids.value(i).to_string())
         .collect();
-    table.excludes = table.excludes.iter().map(|v| permute(&order, v)).collect();
-    table.selects = table
-        .selects
-        .iter()
-        .map(|(s, t)| {
-            (
-                order.iter().map(|&i| s[i].clone()).collect(),
-                t.iter()
-                    .map(|tt| order.iter().map(|&i| tt[i].clone()).collect())
-                    .collect(),
-            )
-        })
-        .collect();
-    table.pool_scores = table
-        .pool_scores
-        .iter()
-        .map(|s| {
-            s.as_ref()
-                .map(|s| order.iter().map(|&i| s[i].clone()).collect())
-        })
-        .collect();
+    if order.iter().enumerate().any(|(i, &o)| i != o) {
+        fn permute<T: Clone>(order: &[usize], v: &[T]) -> Vec<T> {
+            order.iter().map(|&i| v[i].clone()).collect()
+        }
+        table.amount = table.amount.iter().map(|v| permute(&order, v)).collect();
+        table.present = table.present.iter().map(|v| permute(&order, v)).collect();
+        table.reason = table.reason.iter().map(|v| permute(&order, v)).collect();
+        table.excludes = table.excludes.iter().map(|v| permute(&order, v)).collect();
+        table.selects = table
+            .selects
+            .iter()
+            .map(|(s, t)| {
+                (
+                    permute(&order, s),
+                    t.iter().map(|tt| permute(&order, tt)).collect(),
+                )
+            })
+            .collect();
+        table.pool_scores = table
+            .pool_scores
+            .iter()
+            .map(|s| s.as_ref().map(|s| permute(&order, s)))
+            .collect();
+    }
 
     table.allocate(p);
 
-    let clause_names: Vec<std::sync::Arc<str>> =
-        p.clauses.iter().map(|c| c.name.as_str().into()).collect();
-    let tranche_names: Vec<std::sync::Arc<str>> = table
+    let clause_names: Vec<Arc<str>> = p.clauses.iter().map(|c| c.name.as_str().into()).collect();
+    let tranche_names: Vec<Arc<str>> = table
         .slots
         .iter()
         .map(|s| s.tranche.as_str().into())
         .collect();
-    let mut rows = vec![];
+    // Slots of each clause, in tranche order.
+    let by_clause: Vec<Vec<usize>> = (0..clause_names.len())
+        .map(|c| {
+            (0..table.slots.len())
+                .filter(|&s| table.slots[s].clause == c)
+                .collect()
+        })
+        .collect();
+    let mut rows = Vec::with_capacity(n * ns);
     for f in 0..table.firm_ids.len() {
-        let firm: std::sync::Arc<str> = table.firm_ids[f].as_str().into();
-        for (c, clause_name) in clause_names.iter().enumerate() {
-            for (s, tranche_name) in tranche_names.iter().enumerate() {
-                if table.slots[s].clause != c || !table.present[s][f] {
+        let firm: Arc<str> = table.firm_ids[f].as_str().into();
+        for (c, slots) in by_clause.iter().enumerate() {
+            for &s in slots {
+                if !table.present[s][f] {
                     continue;
                 }
                 rows.push(Row {
                     firm_id: firm.clone(),
-                    clause: clause_name.clone(),
-                    tranche: tranche_name.clone(),
+                    clause: clause_names[c].clone(),
+                    tranche: tranche_names[s].clone(),
                     amount_fen: table.amount[s][f],
                     reason: table.reason[s][f].clone(),
                 });

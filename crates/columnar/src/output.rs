@@ -19,12 +19,6 @@ use crate::Row;
 /// XLSX holds at most this many data rows on a sheet.
 pub const XLSX_MAX_ROWS: usize = 1_048_575;
 
-fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let a = fen.unsigned_abs();
-    format!("{sign}{}.{:02}", a / 100, a % 100)
-}
-
 pub fn write_parquet(rows: &[Row], path: &Path) -> Result<(), String> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("firm_id", DataType::Utf8, false),
@@ -70,32 +64,37 @@ pub fn write_parquet(rows: &[Row], path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn csv_field(s: &str) -> String {
+/// Writes one CSV field, quoted only when it must be.
+fn csv_field(w: &mut impl Write, s: &str) -> std::io::Result<()> {
     if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        write!(w, "\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        w.write_all(s.as_bytes())
     }
 }
 
 pub fn write_csv(rows: &[Row], path: &Path) -> Result<(), String> {
     let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut w = BufWriter::new(f);
+    let mut w = BufWriter::with_capacity(1 << 20, f);
     let err = |e: std::io::Error| e.to_string();
     // A BOM so spreadsheet programs read the Chinese headers as UTF-8.
     w.write_all("\u{feff}统一社会信用代码,条款,分期,金额（元）,金额（分）,原因\n".as_bytes())
         .map_err(err)?;
     for r in rows {
-        writeln!(
-            w,
-            "{},{},{},{},{},{}",
-            r.firm_id,
-            csv_field(&r.clause),
-            csv_field(&r.tranche),
-            yuan(r.amount_fen),
-            r.amount_fen,
-            csv_field(r.reason.as_deref().unwrap_or(""))
-        )
+        (|| {
+            csv_field(&mut w, &r.firm_id)?;
+            w.write_all(b",")?;
+            csv_field(&mut w, &r.clause)?;
+            w.write_all(b",")?;
+            csv_field(&mut w, &r.tranche)?;
+            let (sign, a) = (
+                if r.amount_fen < 0 { "-" } else { "" },
+                r.amount_fen.unsigned_abs(),
+            );
+            write!(w, ",{sign}{}.{:02},{},", a / 100, a % 100, r.amount_fen)?;
+            csv_field(&mut w, r.reason.as_deref().unwrap_or(""))?;
+            w.write_all(b"\n")
+        })()
         .map_err(err)?;
     }
     w.flush().map_err(err)
