@@ -26,7 +26,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::*;
 use huiqi_ir::Program;
 
-use alloc::{Cell, Table};
+use alloc::{Cell, Reasons, Table};
 use compile::{colref, Compiler};
 
 /// One result row: a firm × clause × tranche.
@@ -180,7 +180,6 @@ fn add_columns(
     mut df: DataFrame,
     cols: &[(String, datafusion::logical_expr::Expr)],
 ) -> Result<DataFrame, String> {
-    use std::collections::HashMap;
     let mut level: HashMap<&str, usize> = HashMap::new();
     let mut by_level: Vec<Vec<usize>> = vec![];
     for (i, (name, expr)) in cols.iter().enumerate() {
@@ -213,37 +212,102 @@ fn add_columns(
     Ok(df)
 }
 
-/// Turns a reason column into shared strings (a handful of distinct values over millions of
-/// rows; adjacent rows usually repeat, so most rows cost one comparison).
-fn reasons(
-    a: &dyn Array,
-    intern: &mut HashMap<String, Arc<str>>,
-) -> Result<Vec<Option<Arc<str>>>, String> {
-    let a = datafusion::arrow::compute::cast(a, &datafusion::arrow::datatypes::DataType::Utf8)
-        .map_err(|e| e.to_string())?;
+/// A boolean column as "is true" (null is not true).
+fn truths(a: &dyn Array) -> Result<impl Iterator<Item = bool> + '_, String> {
     let a = a
         .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or("reason type")?;
-    let mut out = Vec::with_capacity(a.len());
-    let mut last: Option<Arc<str>> = None;
-    for i in 0..a.len() {
-        if a.is_null(i) {
-            out.push(None);
-            continue;
+        .downcast_ref::<BooleanArray>()
+        .ok_or("expected a boolean column")?;
+    Ok((0..a.len()).map(move |i| a.is_valid(i) && a.value(i)))
+}
+
+/// A reason column as codes (a handful of distinct values over millions of rows; adjacent rows
+/// usually repeat, so most rows cost one comparison).
+fn reason_codes(a: &dyn Array, reasons: &mut Reasons) -> Result<Vec<u32>, String> {
+    fn codes<'a>(
+        n: usize,
+        null: impl Fn(usize) -> bool,
+        value: impl Fn(usize) -> &'a str,
+        reasons: &mut Reasons,
+    ) -> Vec<u32> {
+        let mut out = Vec::with_capacity(n);
+        let mut last: Option<(&str, u32)> = None;
+        for i in 0..n {
+            if null(i) {
+                out.push(0);
+                continue;
+            }
+            let v = value(i);
+            let code = match last {
+                Some((l, c)) if l == v => c,
+                _ => reasons.code(v),
+            };
+            last = Some((v, code));
+            out.push(code);
         }
-        let v = a.value(i);
-        let r = match &last {
-            Some(l) if &**l == v => l.clone(),
-            _ => intern
-                .entry(v.to_string())
-                .or_insert_with(|| v.into())
-                .clone(),
-        };
-        last = Some(r.clone());
-        out.push(Some(r));
+        out
     }
-    Ok(out)
+    let any = a.as_any();
+    if let Some(x) = any.downcast_ref::<StringViewArray>() {
+        return Ok(codes(x.len(), |i| x.is_null(i), |i| x.value(i), reasons));
+    }
+    if let Some(x) = any.downcast_ref::<StringArray>() {
+        return Ok(codes(x.len(), |i| x.is_null(i), |i| x.value(i), reasons));
+    }
+    Err(format!("reason column of type {}", a.data_type()))
+}
+
+/// A run's results column-wise: entry i is one firm × clause × tranche row, in output order
+/// (credit code, then clause order, then tranche order). Firm, clause, tranche and reason texts
+/// are stored once and referenced by index.
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    /// Credit codes, sorted.
+    pub firm_ids: Vec<String>,
+    /// Per slot (clause × tranche): clause and tranche names.
+    pub clauses: Vec<Arc<str>>,
+    pub tranches: Vec<Arc<str>>,
+    pub reasons: Reasons,
+    pub firm: Vec<u32>,
+    pub slot: Vec<u32>,
+    /// 分.
+    pub amount_fen: Vec<i64>,
+    /// Reason code (0: none).
+    pub reason: Vec<u32>,
+}
+
+impl Results {
+    pub fn len(&self) -> usize {
+        self.firm.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.firm.is_empty()
+    }
+    pub fn firm_id(&self, i: usize) -> &str {
+        &self.firm_ids[self.firm[i] as usize]
+    }
+    pub fn clause(&self, i: usize) -> &str {
+        &self.clauses[self.slot[i] as usize]
+    }
+    pub fn tranche(&self, i: usize) -> &str {
+        &self.tranches[self.slot[i] as usize]
+    }
+    pub fn reason(&self, i: usize) -> Option<&str> {
+        self.reasons.text(self.reason[i])
+    }
+    /// Row by row (for comparisons and small runs).
+    pub fn rows(&self) -> Vec<Row> {
+        let firms: Vec<Arc<str>> = self.firm_ids.iter().map(|f| f.as_str().into()).collect();
+        (0..self.len())
+            .map(|i| Row {
+                firm_id: firms[self.firm[i] as usize].clone(),
+                clause: self.clauses[self.slot[i] as usize].clone(),
+                tranche: self.tranches[self.slot[i] as usize].clone(),
+                amount_fen: self.amount_fen[i],
+                reason: self.reasons.shared(self.reason[i]),
+            })
+            .collect()
+    }
 }
 
 /// Evaluates every firm of the snapshot against the program for `year`, then allocates.
@@ -253,7 +317,7 @@ pub async fn run(
     snapshot: &Path,
     year: i32,
     opts: &Options,
-) -> Result<(Vec<Row>, Timings), String> {
+) -> Result<(Results, Timings), String> {
     let mut timings = Timings::default();
     let t0 = Instant::now();
     let ctx = session(opts)?;
@@ -298,7 +362,8 @@ pub async fn run(
         firm_ids: vec![],
         slots: plan.slots.clone(),
         amount: vec![vec![0; n]; ns],
-        reason: vec![vec![None; n]; ns],
+        reason: vec![vec![0; n]; ns],
+        reasons: Reasons::default(),
         present: vec![vec![false; n]; ns],
         excludes: vec![vec![false; n]; plan.excludes.len()],
         selects: plan
@@ -313,7 +378,6 @@ pub async fn run(
             .collect(),
     };
     let mut seen = vec![false; n];
-    let mut intern = HashMap::new();
     for b in &batches {
         let fi = column(b, "fi")?
             .as_any()
@@ -340,7 +404,7 @@ pub async fn run(
                     (a.value(i) / 10_000_000_000) as i64
                 };
             }
-            for (r, &f) in reasons(column(b, &s.reason)?, &mut intern)?
+            for (r, &f) in reason_codes(column(b, &s.reason)?, &mut table.reasons)?
                 .into_iter()
                 .zip(&fi)
             {
@@ -348,8 +412,8 @@ pub async fn run(
             }
             match &s.present {
                 Some(pr) => {
-                    for (c, &f) in cells(column(b, pr)?).into_iter().zip(&fi) {
-                        table.present[si][f] = c == Cell::Bool(true);
+                    for (v, &f) in truths(column(b, pr)?)?.zip(&fi) {
+                        table.present[si][f] = v;
                     }
                 }
                 None => {
@@ -360,8 +424,8 @@ pub async fn run(
             }
         }
         for (k, x) in plan.excludes.iter().enumerate() {
-            for (c, &f) in cells(column(b, x)?).into_iter().zip(&fi) {
-                table.excludes[k][f] = c == Cell::Bool(true);
+            for (v, &f) in truths(column(b, x)?)?.zip(&fi) {
+                table.excludes[k][f] = v;
             }
         }
         for (k, (s, ties)) in plan.selects.iter().enumerate() {
@@ -424,37 +488,40 @@ pub async fn run(
     table.allocate(p);
 
     let clause_names: Vec<Arc<str>> = p.clauses.iter().map(|c| c.name.as_str().into()).collect();
-    let tranche_names: Vec<Arc<str>> = table
-        .slots
-        .iter()
-        .map(|s| s.tranche.as_str().into())
-        .collect();
     // Slots of each clause, in tranche order.
-    let by_clause: Vec<Vec<usize>> = (0..clause_names.len())
-        .map(|c| {
-            (0..table.slots.len())
-                .filter(|&s| table.slots[s].clause == c)
-                .collect()
-        })
-        .collect();
-    let mut rows = Vec::with_capacity(n * ns);
-    for f in 0..table.firm_ids.len() {
-        let firm: Arc<str> = table.firm_ids[f].as_str().into();
-        for (c, slots) in by_clause.iter().enumerate() {
-            for &s in slots {
-                if !table.present[s][f] {
-                    continue;
-                }
-                rows.push(Row {
-                    firm_id: firm.clone(),
-                    clause: clause_names[c].clone(),
-                    tranche: tranche_names[s].clone(),
-                    amount_fen: table.amount[s][f],
-                    reason: table.reason[s][f].clone(),
-                });
+    let mut by_clause: Vec<usize> = (0..ns).collect();
+    by_clause.sort_by_key(|&s| plan.slots[s].clause); // stable: tranche order within a clause
+    let mut res = Results {
+        clauses: table
+            .slots
+            .iter()
+            .map(|s| clause_names[s.clause].clone())
+            .collect(),
+        tranches: table
+            .slots
+            .iter()
+            .map(|s| s.tranche.as_str().into())
+            .collect(),
+        ..Default::default()
+    };
+    let cap = n * ns;
+    res.firm.reserve(cap);
+    res.slot.reserve(cap);
+    res.amount_fen.reserve(cap);
+    res.reason.reserve(cap);
+    for f in 0..n {
+        for &s in &by_clause {
+            if !table.present[s][f] {
+                continue;
             }
+            res.firm.push(f as u32);
+            res.slot.push(s as u32);
+            res.amount_fen.push(table.amount[s][f]);
+            res.reason.push(table.reason[s][f]);
         }
     }
+    res.firm_ids = std::mem::take(&mut table.firm_ids);
+    res.reasons = table.reasons;
     timings.allocate = t2.elapsed();
-    Ok((rows, timings))
+    Ok((res, timings))
 }

@@ -97,6 +97,7 @@ pub fn compare_on(
     if std::env::var("HUIQI_TIMINGS").is_ok() {
         eprintln!("{tag}: {timings:?}");
     }
+    let rows = rows.rows();
     let want = reference_rows(p, firms, year);
     if rows != want {
         let mut msg = format!(
