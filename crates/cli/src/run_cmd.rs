@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use huiqi_columnar::{output, Options, Row};
+use huiqi_columnar::{output, Options, Results};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -49,7 +49,7 @@ pub fn run_engine(
     snapshot: &Path,
     period: i32,
     opts: Options,
-) -> Result<(Vec<Row>, huiqi_columnar::Timings), String> {
+) -> Result<(Results, huiqi_columnar::Timings), String> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(256 << 20)
@@ -136,7 +136,15 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
     let csv = a.out.join("results.csv");
     let xlsx = a.out.join("results.xlsx");
     let mut files = vec![];
-    let r = output::write_parquet(&rows, &pq).and_then(|_| output::write_csv(&rows, &csv));
+    // Parquet and CSV are independent files: write them side by side.
+    let r = std::thread::scope(|s| {
+        let c = s.spawn(|| output::write_csv(&rows, &csv));
+        let p = output::write_parquet(&rows, &pq);
+        let c = c
+            .join()
+            .unwrap_or_else(|_| Err("CSV writer panicked".into()));
+        p.and(c)
+    });
     if let Err(e) = r {
         eprintln!("{e}");
         return ExitCode::from(1);
@@ -171,17 +179,23 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
 
     // Money by clause.
     let mut by_clause: BTreeMap<usize, (u64, i64)> = BTreeMap::new();
-    let firms: std::collections::BTreeSet<&str> = rows.iter().map(|r| &*r.firm_id).collect();
+    // Firms with at least one result row (rows come grouped by firm).
+    let firms = (0..rows.len())
+        .filter(|&i| i == 0 || rows.firm[i] != rows.firm[i - 1])
+        .count();
     let idx = |name: &str| {
         p.clauses
             .iter()
             .position(|c| c.name == name)
             .unwrap_or(usize::MAX)
     };
-    for r in rows.iter().filter(|r| r.amount_fen > 0) {
-        let e = by_clause.entry(idx(&r.clause)).or_default();
+    let slot_clause: Vec<usize> = rows.clauses.iter().map(|c| idx(c)).collect();
+    for i in (0..rows.len()).filter(|&i| rows.amount_fen[i] > 0) {
+        let e = by_clause
+            .entry(slot_clause[rows.slot[i] as usize])
+            .or_default();
         e.0 += 1;
-        e.1 += r.amount_fen;
+        e.1 += rows.amount_fen[i];
     }
     let total: i64 = by_clause.values().map(|v| v.1).sum();
     let manifest = serde_json::json!({
@@ -190,14 +204,14 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
         "snapshot": {"hash": snap.hash, "dir": a.snapshot.display().to_string()},
         "period": a.period,
         "rows": rows.len(),
-        "firms": firms.len(),
+        "firms": firms,
         "total_fen": total,
         "by_clause": by_clause.iter().map(|(c, (n, f))| serde_json::json!({"clause": p.clauses.get(*c).map(|c| c.name.clone()), "awards": n, "amount_fen": f})).collect::<Vec<_>>(),
         "files": files.iter().map(|f| serde_json::json!({"file": f.file_name().map(|n| n.to_string_lossy().into_owned()), "sha256": output::file_sha256(f).unwrap_or_default()})).collect::<Vec<_>>(),
     });
     // Timings differ from run to run, so they live beside the manifest, not in it.
     let timing = serde_json::json!({
-        "plan_ms": timings.plan.as_millis(), "execute_ms": timings.execute.as_millis(), "allocate_ms": timings.allocate.as_millis(),
+        "load_ms": timings.load.as_millis(), "plan_ms": timings.plan.as_millis(), "execute_ms": timings.execute.as_millis(), "allocate_ms": timings.allocate.as_millis(),
         "write_ms": write_time.as_millis(), "total_ms": started.elapsed().as_millis(),
     });
     let _ = std::fs::write(
@@ -241,14 +255,14 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
     );
     println!(
         "{} {}, {} {}, {} {:.2}s ({} {:.2}s, {} {:.2}s), {} {}",
-        firms.len(),
+        firms,
         t("家企业", "firms"),
         rows.len(),
         t("行结果", "result rows"),
         t("用时", "in"),
         started.elapsed().as_secs_f64(),
         t("计算", "engine"),
-        (timings.plan + timings.execute + timings.allocate).as_secs_f64(),
+        (timings.load + timings.plan + timings.execute + timings.allocate).as_secs_f64(),
         t("写出", "write"),
         write_time.as_secs_f64(),
         t("结果写入", "results in"),

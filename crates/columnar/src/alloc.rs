@@ -34,12 +34,51 @@ fn cmp_cells(a: &Cell, b: &Cell, desc: bool) -> Ordering {
     }
 }
 
+/// Reason texts by code: millions of rows share a few dozen reasons. Code 0 is "no reason".
+#[derive(Clone, Debug)]
+pub struct Reasons {
+    texts: Vec<std::sync::Arc<str>>,
+    codes: std::collections::HashMap<std::sync::Arc<str>, u32>,
+}
+
+impl Default for Reasons {
+    fn default() -> Self {
+        Reasons {
+            texts: vec!["".into()],
+            codes: Default::default(),
+        }
+    }
+}
+
+impl Reasons {
+    pub fn code(&mut self, text: &str) -> u32 {
+        if let Some(c) = self.codes.get(text) {
+            return *c;
+        }
+        let c = self.texts.len() as u32;
+        let t: std::sync::Arc<str> = text.into();
+        self.texts.push(t.clone());
+        self.codes.insert(t, c);
+        c
+    }
+
+    pub fn text(&self, code: u32) -> Option<&str> {
+        (code != 0).then(|| &*self.texts[code as usize])
+    }
+
+    pub fn shared(&self, code: u32) -> Option<std::sync::Arc<str>> {
+        (code != 0).then(|| self.texts[code as usize].clone())
+    }
+}
+
 pub struct Table {
     pub firm_ids: Vec<String>,
     pub slots: Vec<Slot>,
     /// [slot][firm] in 分.
     pub amount: Vec<Vec<i64>>,
-    pub reason: Vec<Vec<Option<String>>>,
+    /// [slot][firm] reason code (0: none), texts in `reasons`.
+    pub reason: Vec<Vec<u32>>,
+    pub reasons: Reasons,
     pub present: Vec<Vec<bool>>,
     pub excludes: Vec<Vec<bool>>,
     /// Per select: score and tie columns.
@@ -68,9 +107,9 @@ impl Table {
                 continue;
             }
             self.amount[s][f] = 0;
-            let r = &mut self.reason[s][f];
-            if r.is_none() || r.as_deref() == Some("zero") {
-                *r = Some(reason.to_string());
+            let r = self.reason[s][f];
+            if r == 0 || self.reasons.text(r) == Some("zero") {
+                self.reason[s][f] = self.reasons.code(reason);
             }
         }
     }
@@ -86,7 +125,7 @@ impl Table {
                     let c = self.slots[s].clause;
                     if self.present[s][f] && x.clauses.as_ref().is_none_or(|cs| cs.contains(&c)) {
                         self.amount[s][f] = 0;
-                        self.reason[s][f] = Some(format!("excl:{}", x.name));
+                        self.reason[s][f] = self.reasons.code(&format!("excl:{}", x.name));
                     }
                 }
             }
@@ -216,7 +255,7 @@ impl Table {
                 if shares[i] != c.4 {
                     self.amount[c.3][c.0] = shares[i];
                     if shares[i] == 0 {
-                        self.reason[c.3][c.0] = Some(format!("pool:{}", pool.name));
+                        self.reason[c.3][c.0] = self.reasons.code(&format!("pool:{}", pool.name));
                     }
                 }
             }
@@ -244,7 +283,7 @@ impl Table {
                         self.amount[s][f] -= cut;
                         excess -= cut;
                         if self.amount[s][f] == 0 {
-                            self.reason[s][f] = Some(format!("firmcap:{}", cap.name));
+                            self.reason[s][f] = self.reasons.code(&format!("firmcap:{}", cap.name));
                         }
                     }
                 }

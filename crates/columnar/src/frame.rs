@@ -1,19 +1,21 @@
-//! Builds the target frame: one row per firm of the snapshot with every column the compiled
-//! expressions reference — facts at year offsets (joins on the yearly table), history
-//! aggregates (a dense firm × year panel, grouped), event, monthly and award aggregates.
+//! Builds the target frame: one row per firm with every column the compiled expressions
+//! reference. Statics and yearly facts at offsets come aligned from `load.rs`; history
+//! aggregates are one grouped aggregate over the dense firm × year panel, and the event,
+//! monthly and award aggregates one each over their tables (a filter per output column as a
+//! CASE inside the aggregate), each joined once onto the frame by the Int32 firm index.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, Int32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemTable;
 use datafusion::common::{JoinType, ScalarValue};
 use datafusion::functions_aggregate::expr_fn::{bool_or, count, max, min, sum};
 use datafusion::logical_expr::{cast, Expr as DExpr};
 use datafusion::prelude::*;
 
-use crate::compile::{col_name_yearly, colref as c, Compiler, EventAgg, HistKind};
+use crate::compile::{colref as c, Compiler, EventAgg, HistKind};
+use crate::load::Loaded;
 
 type R<T> = Result<T, String>;
 
@@ -25,130 +27,90 @@ fn fact_col(name: &str) -> DExpr {
     col(datafusion::common::Column::new_unqualified(name))
 }
 
-pub async fn read(ctx: &SessionContext, dir: &Path, table: &str) -> R<DataFrame> {
-    let path = dir.join(format!("{table}.parquet"));
-    e(ctx
-        .read_parquet(
-            path.to_string_lossy().to_string(),
-            ParquetReadOptions::default(),
-        )
-        .await)
+/// Registers a batch as an in-memory table split into `parts` partitions (so the plan uses
+/// every core) and returns it as a DataFrame.
+fn table(ctx: &SessionContext, b: RecordBatch, parts: usize) -> R<DataFrame> {
+    let n = b.num_rows();
+    let parts = parts.max(1);
+    let chunk = n.div_ceil(parts).max(1);
+    let mut partitions = vec![];
+    let mut off = 0;
+    while off < n {
+        let len = chunk.min(n - off);
+        partitions.push(vec![b.slice(off, len)]);
+        off += len;
+    }
+    if partitions.is_empty() {
+        partitions.push(vec![]);
+    }
+    let t = e(MemTable::try_new(b.schema(), partitions))?;
+    e(ctx.read_table(Arc::new(t)))
 }
 
-/// Left-joins `right` (keyed by `key`) onto `t` by firm.
+/// Left-joins `right` (keyed by `key`) onto `t` by firm index.
 fn join_firm(t: DataFrame, right: DataFrame, key: &str) -> R<DataFrame> {
-    e(t.join(right, JoinType::Left, &["firm_id"], &[key], None))
+    e(t.join(right, JoinType::Left, &["fi"], &[key], None))
 }
 
-pub async fn build(ctx: &SessionContext, dir: &Path, cm: &Compiler<'_>) -> R<DataFrame> {
+/// Renames a per-firm aggregate's `fi` to `key` for the join.
+fn keyed(a: DataFrame, key: &str, names: &[String]) -> R<DataFrame> {
+    let mut sel = vec![c("fi").alias(key)];
+    sel.extend(names.iter().map(|n| c(n)));
+    e(a.select(sel))
+}
+
+/// Keeps `x` where `pred` holds (null elsewhere): one aggregate serves several filters.
+fn only(pred: DExpr, x: DExpr) -> R<DExpr> {
+    e(when(pred, x).end())
+}
+
+pub async fn build(
+    ctx: &SessionContext,
+    loaded: Loaded,
+    cm: &Compiler<'_>,
+    parts: usize,
+) -> R<DataFrame> {
     let p = cm.p;
     let y = cm.year;
-    let firms = read(ctx, dir, "firms").await?;
-    let mut sel = vec![c("firm_id")];
-    for f in &cm.statics {
-        sel.push(fact_col(&p.facts[*f].name).alias(format!("s{f}")));
-    }
-    let mut t = e(firms.select(sel))?;
+    let mut t = table(ctx, loaded.base, parts)?;
 
-    let yearly = read(ctx, dir, "yearly").await?;
-    let offsets: std::collections::BTreeSet<u32> =
-        cm.target_yearly.iter().map(|(_, o)| *o).collect();
-    for o in offsets {
-        let key = format!("ky{o}");
-        let mut sel = vec![c("firm_id").alias(key.as_str())];
-        for (f, _) in cm.target_yearly.iter().filter(|(_, oo)| *oo == o) {
-            sel.push(fact_col(&p.facts[*f].name).alias(col_name_yearly(*f, o)));
-        }
-        let right = e(e(yearly.clone().filter(c("year").eq(lit(y - o as i32))))?.select(sel))?;
-        t = join_firm(t, right, &key)?;
-    }
-
+    // Every history aggregate in one pass over the panel.
     if !cm.hists.is_empty() {
-        let monthly = read(ctx, dir, "monthly").await?;
-        let years = e(e(yearly.clone().select(vec![c("firm_id"), c("year")]))?
-            .union(e(monthly.select(vec![c("firm_id"), c("year")]))?))?;
-        let fy = e(years.aggregate(vec![c("firm_id")], vec![min(c("year")).alias("fy")]))?;
-        let gmin = e(
-            e(fy.clone().aggregate(vec![], vec![min(c("fy")).alias("g")]))?
-                .collect()
-                .await,
-        )?;
-        let gmin = gmin.first().and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<Int32Array>()
-                .and_then(|a| (!a.is_null(0)).then(|| a.value(0)))
-        });
-        let mut panel = None;
-        if let Some(g) = gmin.filter(|g| *g < y) {
-            let schema = Arc::new(Schema::new(vec![Field::new(
-                "year",
-                DataType::Int32,
-                false,
-            )]));
-            let batch = e(RecordBatch::try_new(
-                schema,
-                vec![Arc::new(Int32Array::from((g..y).collect::<Vec<i32>>()))],
-            ))?;
-            let years = e(ctx.read_batch(batch))?;
-            let mut pn = e(e(fy.join(years, JoinType::Inner, &[], &[], None))?
-                .filter(c("year").gt_eq(c("fy"))))?;
-            let ks: std::collections::BTreeSet<u32> =
-                cm.panel_yearly.iter().map(|(_, k)| *k).collect();
-            for k in ks {
-                let (kf, ky) = (format!("pkf{k}"), format!("pky{k}"));
-                let mut sel = vec![
-                    c("firm_id").alias(kf.as_str()),
-                    (c("year") + lit(k as i32)).alias(ky.as_str()),
-                ];
-                for (f, _) in cm.panel_yearly.iter().filter(|(_, kk)| *kk == k) {
-                    sel.push(fact_col(&p.facts[*f].name).alias(format!("p{f}_{k}")));
-                }
-                let right = e(yearly.clone().select(sel))?;
-                pn = e(pn.join(
-                    right,
-                    JoinType::Left,
-                    &["firm_id", "year"],
-                    &[kf.as_str(), ky.as_str()],
-                    None,
-                ))?;
-            }
-            panel = Some(pn);
-        }
+        let mut aggs = vec![];
+        let mut names = vec![];
         for (n, h) in cm.hists.iter().enumerate() {
-            let key = format!("kh{n}");
-            let right = match &panel {
-                Some(pn) => {
-                    let agg = match h.kind {
-                        HistKind::Ever => bool_or(h.inner.clone()),
-                        HistKind::Max => max(h.inner.clone()),
-                        HistKind::Min => min(h.inner.clone()),
-                    };
-                    let a = e(
-                        e(pn.clone().filter(c("year").lt(lit(y - h.offset as i32))))?
-                            .aggregate(vec![c("firm_id")], vec![agg.alias(format!("h{n}"))]),
-                    )?;
-                    e(a.select(vec![c("firm_id").alias(key.as_str()), c(&format!("h{n}"))]))?
-                }
-                None => {
-                    // No earlier years anywhere: an empty aggregate with the right columns.
+            let x = only(c("year").lt(lit(y - h.offset as i32)), h.inner.clone())?;
+            let agg = match h.kind {
+                HistKind::Ever => bool_or(x),
+                HistKind::Max => max(x),
+                HistKind::Min => min(x),
+            };
+            aggs.push(agg.alias(format!("h{n}")));
+            names.push(format!("h{n}"));
+        }
+        let right = match loaded.panel {
+            Some(pn) => keyed(
+                e(table(ctx, pn, parts)?.aggregate(vec![c("fi")], aggs))?,
+                "kh",
+                &names,
+            )?,
+            None => {
+                // No earlier years anywhere: an empty aggregate with the right columns.
+                let mut fields = vec![Field::new("kh", DataType::Int32, true)];
+                for (n, h) in cm.hists.iter().enumerate() {
                     let dt = if matches!(h.kind, HistKind::Ever) {
                         DataType::Boolean
                     } else {
                         crate::udf::DEC
                     };
-                    let schema = Arc::new(Schema::new(vec![
-                        Field::new(key.as_str(), DataType::Utf8, true),
-                        Field::new(format!("h{n}"), dt, true),
-                    ]));
-                    e(ctx.read_batch(RecordBatch::new_empty(schema)))?
+                    fields.push(Field::new(format!("h{n}"), dt, true));
                 }
-            };
-            t = join_firm(t, right, &key)?;
-        }
+                e(ctx.read_batch(RecordBatch::new_empty(Arc::new(Schema::new(fields)))))?
+            }
+        };
+        t = join_firm(t, right, "kh")?;
     }
 
-    let events = read(ctx, dir, "events").await?;
     let date32 = |d: i32| lit(ScalarValue::Date32(Some(d)));
     let vals_pred = |values: &Option<Vec<String>>| -> DExpr {
         match values {
@@ -156,119 +118,139 @@ pub async fn build(ctx: &SessionContext, dir: &Path, cm: &Compiler<'_>) -> R<Dat
             Some(vs) => c("value").in_list(vs.iter().map(|v| lit(v.clone())).collect(), false),
         }
     };
+    let events = match loaded.events {
+        Some(b) => Some(table(ctx, b, parts)?),
+        None => None,
+    };
+    // Every fixed-date event aggregate in one pass over the events.
+    let mut aggs = vec![];
+    let mut names = vec![];
     for (n, agg) in cm.events.iter().enumerate() {
-        let key = format!("ke{n}");
         let name = format!("e{n}");
-        let (pred, a) = match agg {
-            EventAgg::HeldOn { fact, values, date } => (
+        let a = match agg {
+            EventAgg::HeldOn { fact, values, date } => bool_or(only(
                 c("fact")
                     .eq(lit(fact.clone()))
                     .and(vals_pred(values))
                     .and(c("date").lt_eq(date32(*date)))
                     .and(c("until").is_null().or(c("until").gt_eq(date32(*date)))),
-                bool_or(lit(true)),
-            ),
+                lit(true),
+            )?),
             EventAgg::DatedIn {
                 fact,
                 values,
                 from,
                 to,
-            } => (
+            } => bool_or(only(
                 c("fact")
                     .eq(lit(fact.clone()))
                     .and(vals_pred(values))
                     .and(c("date").gt_eq(date32(*from)))
                     .and(c("date").lt_eq(date32(*to))),
-                bool_or(lit(true)),
-            ),
-            EventAgg::CountBefore { fact, before } => (
-                c("fact")
-                    .eq(lit(fact.clone()))
-                    .and(c("date").lt(date32(*before))),
-                cast(count(lit(1)), crate::udf::DEC),
+                lit(true),
+            )?),
+            EventAgg::CountBefore { fact, before } => cast(
+                sum(e(when(
+                    c("fact")
+                        .eq(lit(fact.clone()))
+                        .and(c("date").lt(date32(*before))),
+                    lit(1i64),
+                )
+                .otherwise(lit(0i64)))?),
+                crate::udf::DEC,
             ),
             EventAgg::FirstDate {
                 fact,
                 value,
                 from,
                 to,
-            } => (
+            } => min(only(
                 c("fact")
                     .eq(lit(fact.clone()))
                     .and(c("value").eq(lit(value.clone())))
                     .and(c("date").gt_eq(date32(*from)))
                     .and(c("date").lt_eq(date32(*to))),
-                min(c("date")),
-            ),
+                c("date"),
+            )?),
             EventAgg::HeldAt { .. } => continue,
         };
-        let right = e(e(e(events.clone().filter(pred))?
-            .aggregate(vec![c("firm_id")], vec![a.alias(name.as_str())]))?
-        .select(vec![c("firm_id").alias(key.as_str()), c(&name)]))?;
-        t = join_firm(t, right, &key)?;
+        aggs.push(a.alias(name.as_str()));
+        names.push(name);
+    }
+    if !aggs.is_empty() {
+        let ev = events.clone().ok_or("events not loaded")?;
+        let a = e(ev.aggregate(vec![c("fi")], aggs))?;
+        t = join_firm(t, keyed(a, "ke", &names)?, "ke")?;
     }
 
-    if !cm.monthly_totals.is_empty() || !cm.monthly_latest.is_empty() {
-        let monthly = read(ctx, dir, "monthly").await?;
+    if !cm.monthly_totals.is_empty() {
+        let monthly = table(ctx, loaded.monthly.ok_or("monthly not loaded")?, parts)?;
+        // Per (fact, year): the sum of its months, null unless every month present has a value.
+        let mut aggs = vec![];
+        let mut totals = vec![];
+        let mut names = vec![];
         for (f, yy) in &cm.monthly_totals {
-            let key = format!("km{f}_{yy}");
-            let name = format!("mt{f}_{yy}");
             let fc = fact_col(&p.facts[*f].name);
-            let a = e(
-                e(monthly.clone().filter(c("year").eq(lit(*yy))))?.aggregate(
-                    vec![c("firm_id")],
-                    vec![
-                        sum(fc.clone()).alias("s"),
-                        count(fc).alias("n"),
-                        count(lit(1)).alias("all"),
-                    ],
-                ),
-            )?;
-            let total = when(c("n").eq(c("all")), c("s"))
-                .otherwise(lit(ScalarValue::Decimal128(None, 38, 12)))
-                .map_err(|x| x.to_string())?;
-            t = join_firm(
-                t,
-                e(a.select(vec![
-                    c("firm_id").alias(key.as_str()),
-                    total.alias(name.as_str()),
-                ]))?,
-                &key,
-            )?;
+            let in_year = c("year").eq(lit(*yy));
+            let (s, n, all) = (
+                format!("s{f}_{yy}"),
+                format!("n{f}_{yy}"),
+                format!("a{f}_{yy}"),
+            );
+            aggs.push(sum(only(in_year.clone(), fc.clone())?).alias(s.as_str()));
+            aggs.push(count(only(in_year.clone(), fc)?).alias(n.as_str()));
+            aggs.push(count(only(in_year, lit(1))?).alias(all.as_str()));
+            let name = format!("mt{f}_{yy}");
+            totals.push(
+                e(when(c(&n).eq(c(&all)), c(&s))
+                    .otherwise(lit(ScalarValue::Decimal128(None, 38, 12))))?
+                .alias(name.as_str()),
+            );
+            names.push(name);
         }
-        if let Some((f, _)) = cm.monthly_latest.iter().next() {
-            return Err(format!(
-                "the columnar engine does not support latest({}) yet; use the reference evaluator",
-                p.facts[*f].name
-            ));
-        }
+        let a = e(e(monthly.aggregate(vec![c("fi")], aggs))?
+            .select(std::iter::once(c("fi")).chain(totals).collect::<Vec<_>>()))?;
+        t = join_firm(t, keyed(a, "km", &names)?, "km")?;
+    }
+    if let Some((f, _)) = cm.monthly_latest.iter().next() {
+        return Err(format!(
+            "the columnar engine does not support latest({}) yet; use the reference evaluator",
+            p.facts[*f].name
+        ));
     }
 
     if !cm.awards.is_empty() {
-        let awards = read(ctx, dir, "awards").await?;
+        let awards = table(ctx, loaded.awards.ok_or("awards not loaded")?, parts)?;
+        let mut aggs = vec![];
+        let mut names = vec![];
         for (cl, bound) in &cm.awards {
-            let key = format!("ka{cl}_{bound}");
             let name = format!("aw{cl}_{bound}");
-            let a = e(e(awards.clone().filter(
-                c("clause")
-                    .eq(lit(p.clauses[*cl].name.clone()))
-                    .and(c("period").lt(lit(*bound))),
-            ))?
-            .aggregate(
-                vec![c("firm_id")],
-                vec![sum(c("amount")).alias(name.as_str())],
-            ))?;
-            t = join_firm(
-                t,
-                e(a.select(vec![c("firm_id").alias(key.as_str()), c(&name)]))?,
-                &key,
-            )?;
+            aggs.push(
+                sum(only(
+                    c("clause")
+                        .eq(lit(p.clauses[*cl].name.clone()))
+                        .and(c("period").lt(lit(*bound))),
+                    c("amount"),
+                )?)
+                .alias(name.as_str()),
+            );
+            names.push(name);
         }
+        let a = e(awards.aggregate(vec![c("fi")], aggs))?;
+        t = join_firm(t, keyed(a, "ka", &names)?, "ka")?;
     }
 
     // Held on a per-firm date: needs the date column first, then a join with the events.
     for (name, expr) in &cm.dyn_dates {
         t = e(t.with_column(name, expr.clone()))?;
+    }
+    if cm
+        .events
+        .iter()
+        .any(|a| matches!(a, EventAgg::HeldAt { .. }))
+    {
+        // The dates feed a second join onto the same frame: compute the frame once, not twice.
+        t = e(t.cache().await)?;
     }
     for (n, agg) in cm.events.iter().enumerate() {
         if let EventAgg::HeldAt {
@@ -281,23 +263,21 @@ pub async fn build(ctx: &SessionContext, dir: &Path, cm: &Compiler<'_>) -> R<Dat
             let name = format!("e{n}");
             let dates = e(t
                 .clone()
-                .select(vec![c("firm_id").alias("kd"), c(date_col).alias("dd")]))?;
+                .select(vec![c("fi").alias("kd"), c(date_col).alias("dd")]))?;
             let ev = e(events
                 .clone()
+                .ok_or("events not loaded")?
                 .filter(c("fact").eq(lit(fact.clone())).and(vals_pred(values))))?;
             let joined = e(
-                e(ev.join(dates, JoinType::Inner, &["firm_id"], &["kd"], None))?.filter(
+                e(ev.join(dates, JoinType::Inner, &["fi"], &["kd"], None))?.filter(
                     c("date")
                         .lt_eq(c("dd"))
                         .and(c("until").is_null().or(c("until").gt_eq(c("dd")))),
                 ),
             )?;
-            let right = e(e(joined.aggregate(
-                vec![c("firm_id")],
-                vec![bool_or(lit(true)).alias(name.as_str())],
-            ))?
-            .select(vec![c("firm_id").alias(key.as_str()), c(&name)]))?;
-            t = join_firm(t, right, &key)?;
+            let a =
+                e(joined.aggregate(vec![c("fi")], vec![bool_or(lit(true)).alias(name.as_str())]))?;
+            t = join_firm(t, keyed(a, &key, &[name])?, &key)?;
         }
     }
     Ok(t)

@@ -7,10 +7,13 @@ pub mod alloc;
 pub mod clause;
 pub mod compile;
 pub mod frame;
+pub mod load;
 pub mod output;
 pub mod udf;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{
@@ -23,25 +26,27 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::*;
 use huiqi_ir::Program;
 
-use alloc::{Cell, Table};
+use alloc::{Cell, Reasons, Table};
 use compile::{colref, Compiler};
 
 /// One result row: a firm × clause × tranche.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     // Shared strings: a 1M-firm run has ~11M rows but only 1M firms and a few dozen tranches.
-    pub firm_id: std::sync::Arc<str>,
-    pub clause: std::sync::Arc<str>,
-    pub tranche: std::sync::Arc<str>,
+    pub firm_id: Arc<str>,
+    pub clause: Arc<str>,
+    pub tranche: Arc<str>,
     /// 分.
     pub amount_fen: i64,
     /// Why zero (or cut): `cond:名称`, `miss:名称`, `window`, `zero`, `totalcap`, `excl:规则`,
     /// `select:规则`, `exclusive:组`, `pool:资金池`, `firmcap:上限`.
-    pub reason: Option<String>,
+    pub reason: Option<Arc<str>>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Timings {
+    /// Reading the snapshot's Parquet and aligning it to firms.
+    pub load: Duration,
     pub plan: Duration,
     pub execute: Duration,
     pub allocate: Duration,
@@ -175,7 +180,6 @@ fn add_columns(
     mut df: DataFrame,
     cols: &[(String, datafusion::logical_expr::Expr)],
 ) -> Result<DataFrame, String> {
-    use std::collections::HashMap;
     let mut level: HashMap<&str, usize> = HashMap::new();
     let mut by_level: Vec<Vec<usize>> = vec![];
     for (i, (name, expr)) in cols.iter().enumerate() {
@@ -208,6 +212,104 @@ fn add_columns(
     Ok(df)
 }
 
+/// A boolean column as "is true" (null is not true).
+fn truths(a: &dyn Array) -> Result<impl Iterator<Item = bool> + '_, String> {
+    let a = a
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .ok_or("expected a boolean column")?;
+    Ok((0..a.len()).map(move |i| a.is_valid(i) && a.value(i)))
+}
+
+/// A reason column as codes (a handful of distinct values over millions of rows; adjacent rows
+/// usually repeat, so most rows cost one comparison).
+fn reason_codes(a: &dyn Array, reasons: &mut Reasons) -> Result<Vec<u32>, String> {
+    fn codes<'a>(
+        n: usize,
+        null: impl Fn(usize) -> bool,
+        value: impl Fn(usize) -> &'a str,
+        reasons: &mut Reasons,
+    ) -> Vec<u32> {
+        let mut out = Vec::with_capacity(n);
+        let mut last: Option<(&str, u32)> = None;
+        for i in 0..n {
+            if null(i) {
+                out.push(0);
+                continue;
+            }
+            let v = value(i);
+            let code = match last {
+                Some((l, c)) if l == v => c,
+                _ => reasons.code(v),
+            };
+            last = Some((v, code));
+            out.push(code);
+        }
+        out
+    }
+    let any = a.as_any();
+    if let Some(x) = any.downcast_ref::<StringViewArray>() {
+        return Ok(codes(x.len(), |i| x.is_null(i), |i| x.value(i), reasons));
+    }
+    if let Some(x) = any.downcast_ref::<StringArray>() {
+        return Ok(codes(x.len(), |i| x.is_null(i), |i| x.value(i), reasons));
+    }
+    Err(format!("reason column of type {}", a.data_type()))
+}
+
+/// A run's results column-wise: entry i is one firm × clause × tranche row, in output order
+/// (credit code, then clause order, then tranche order). Firm, clause, tranche and reason texts
+/// are stored once and referenced by index.
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    /// Credit codes, sorted.
+    pub firm_ids: Vec<String>,
+    /// Per slot (clause × tranche): clause and tranche names.
+    pub clauses: Vec<Arc<str>>,
+    pub tranches: Vec<Arc<str>>,
+    pub reasons: Reasons,
+    pub firm: Vec<u32>,
+    pub slot: Vec<u32>,
+    /// 分.
+    pub amount_fen: Vec<i64>,
+    /// Reason code (0: none).
+    pub reason: Vec<u32>,
+}
+
+impl Results {
+    pub fn len(&self) -> usize {
+        self.firm.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.firm.is_empty()
+    }
+    pub fn firm_id(&self, i: usize) -> &str {
+        &self.firm_ids[self.firm[i] as usize]
+    }
+    pub fn clause(&self, i: usize) -> &str {
+        &self.clauses[self.slot[i] as usize]
+    }
+    pub fn tranche(&self, i: usize) -> &str {
+        &self.tranches[self.slot[i] as usize]
+    }
+    pub fn reason(&self, i: usize) -> Option<&str> {
+        self.reasons.text(self.reason[i])
+    }
+    /// Row by row (for comparisons and small runs).
+    pub fn rows(&self) -> Vec<Row> {
+        let firms: Vec<Arc<str>> = self.firm_ids.iter().map(|f| f.as_str().into()).collect();
+        (0..self.len())
+            .map(|i| Row {
+                firm_id: firms[self.firm[i] as usize].clone(),
+                clause: self.clauses[self.slot[i] as usize].clone(),
+                tranche: self.tranches[self.slot[i] as usize].clone(),
+                amount_fen: self.amount_fen[i],
+                reason: self.reasons.shared(self.reason[i]),
+            })
+            .collect()
+    }
+}
+
 /// Evaluates every firm of the snapshot against the program for `year`, then allocates.
 /// Rows come sorted by credit code, then clause order, then tranche order.
 pub async fn run(
@@ -215,15 +317,19 @@ pub async fn run(
     snapshot: &Path,
     year: i32,
     opts: &Options,
-) -> Result<(Vec<Row>, Timings), String> {
+) -> Result<(Results, Timings), String> {
     let mut timings = Timings::default();
     let t0 = Instant::now();
     let ctx = session(opts)?;
     let mut cm = Compiler::new(p, year);
     let plan = cm.plan()?;
-    let df = frame::build(&ctx, snapshot, &cm).await?;
+    let loaded = load::load(snapshot, &cm)?;
+    let firm_ids = loaded.firm_ids.clone();
+    timings.load = t0.elapsed();
+    let t0 = Instant::now();
+    let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
     let df = add_columns(df, &plan.columns)?;
-    let mut keep = vec![colref("firm_id")];
+    let mut keep = vec![colref("fi")];
     for s in &plan.slots {
         keep.push(colref(&s.amount));
         keep.push(colref(&s.reason));
@@ -248,143 +354,174 @@ pub async fn run(
     timings.execute = t1.elapsed();
     let t2 = Instant::now();
 
-    let mut firm_ids = vec![];
+    // Scatter every batch row to its firm's position: the firms table is sorted by credit code,
+    // so the result is in credit-code order without a sort.
+    let n = firm_ids.len();
     let ns = plan.slots.len();
     let mut table = Table {
         firm_ids: vec![],
         slots: plan.slots.clone(),
-        amount: vec![vec![]; ns],
-        reason: vec![vec![]; ns],
-        present: vec![vec![]; ns],
-        excludes: vec![vec![]; plan.excludes.len()],
+        amount: vec![vec![0; n]; ns],
+        reason: vec![vec![0; n]; ns],
+        reasons: Reasons::default(),
+        present: vec![vec![false; n]; ns],
+        excludes: vec![vec![false; n]; plan.excludes.len()],
         selects: plan
             .selects
             .iter()
-            .map(|(_, t)| (vec![], vec![vec![]; t.len()]))
+            .map(|(_, t)| (vec![Cell::Null; n], vec![vec![Cell::Null; n]; t.len()]))
             .collect(),
         pool_scores: plan
             .pool_scores
             .iter()
-            .map(|s| s.as_ref().map(|_| vec![]))
+            .map(|s| s.as_ref().map(|_| vec![Cell::Null; n]))
             .collect(),
     };
+    let mut seen = vec![false; n];
     for b in &batches {
-        for c in cells(column(b, "firm_id")?) {
-            firm_ids.push(match c {
-                Cell::Text(t) => t,
-                _ => String::new(),
-            });
+        let fi = column(b, "fi")?
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .ok_or("fi type")?
+            .values()
+            .iter()
+            .map(|&x| x as usize)
+            .collect::<Vec<usize>>();
+        for &f in &fi {
+            if f >= n || std::mem::replace(&mut seen[f], true) {
+                return Err(format!("engine: firm index {f} out of range or repeated"));
+            }
         }
         for (si, s) in plan.slots.iter().enumerate() {
             let a = column(b, &s.amount)?
                 .as_any()
                 .downcast_ref::<Decimal128Array>()
                 .ok_or("amount type")?;
-            table.amount[si].extend((0..a.len()).map(|i| {
-                if a.is_null(i) {
+            for (i, &f) in fi.iter().enumerate() {
+                table.amount[si][f] = if a.is_null(i) {
                     0
                 } else {
                     (a.value(i) / 10_000_000_000) as i64
-                }
-            }));
-            table.reason[si].extend(cells(column(b, &s.reason)?).into_iter().map(|c| match c {
-                Cell::Text(t) => Some(t),
-                _ => None,
-            }));
+                };
+            }
+            for (r, &f) in reason_codes(column(b, &s.reason)?, &mut table.reasons)?
+                .into_iter()
+                .zip(&fi)
+            {
+                table.reason[si][f] = r;
+            }
             match &s.present {
-                Some(pr) => table.present[si].extend(
-                    cells(column(b, pr)?)
-                        .into_iter()
-                        .map(|c| c == Cell::Bool(true)),
-                ),
-                None => table.present[si].extend(std::iter::repeat_n(true, b.num_rows())),
+                Some(pr) => {
+                    for (v, &f) in truths(column(b, pr)?)?.zip(&fi) {
+                        table.present[si][f] = v;
+                    }
+                }
+                None => {
+                    for &f in &fi {
+                        table.present[si][f] = true;
+                    }
+                }
             }
         }
         for (k, x) in plan.excludes.iter().enumerate() {
-            table.excludes[k].extend(
-                cells(column(b, x)?)
-                    .into_iter()
-                    .map(|c| c == Cell::Bool(true)),
-            );
+            for (v, &f) in truths(column(b, x)?)?.zip(&fi) {
+                table.excludes[k][f] = v;
+            }
         }
         for (k, (s, ties)) in plan.selects.iter().enumerate() {
-            table.selects[k].0.extend(cells(column(b, s)?));
+            for (c, &f) in cells(column(b, s)?).into_iter().zip(&fi) {
+                table.selects[k].0[f] = c;
+            }
             for (j, t) in ties.iter().enumerate() {
-                table.selects[k].1[j].extend(cells(column(b, t)?));
+                for (c, &f) in cells(column(b, t)?).into_iter().zip(&fi) {
+                    table.selects[k].1[j][f] = c;
+                }
             }
         }
         for (k, s) in plan.pool_scores.iter().enumerate() {
             if let Some(s) = s {
-                table.pool_scores[k]
-                    .as_mut()
-                    .unwrap()
-                    .extend(cells(column(b, s)?));
+                let dst = table.pool_scores[k].as_mut().unwrap();
+                for (c, &f) in cells(column(b, s)?).into_iter().zip(&fi) {
+                    dst[f] = c;
+                }
             }
         }
     }
-    // Deterministic order: by credit code.
-    let mut order: Vec<usize> = (0..firm_ids.len()).collect();
-    order.sort_by(|a, b| firm_ids[*a].cmp(&firm_ids[*b]));
-    fn permute<T: Clone>(order: &[usize], v: &[T]) -> Vec<T> {
-        order.iter().map(|&i| v[i].clone()).collect()
+    if let Some(f) = seen.iter().position(|s| !s) {
+        return Err(format!("engine: no result for firm {}", firm_ids.value(f)));
     }
-    table.firm_ids = order.iter().map(|&i| firm_ids[i].clone()).collect();
-    table.amount = table.amount.iter().map(|v| permute(&order, v)).collect();
-    table.present = table.present.iter().map(|v| permute(&order, v)).collect();
-    table.reason = table
-        .reason
+    // Firms are sorted by credit code in a snapshot (docs/SNAPSHOT.md); sort anyway if a
+    // hand-made one is not, so output order never depends on the input's.
+    let mut order: Vec<usize> = (0..n).collect();
+    if !(1..n).all(|i| firm_ids.value(i - 1) <= firm_ids.value(i)) {
+        order.sort_by(|a, b| firm_ids.value(*a).cmp(firm_ids.value(*b)));
+    }
+    table.firm_ids = order
         .iter()
-        .map(|v| order.iter().map(|&i| v[i].clone()).collect())
+        .map(|&i| firm_ids.value(i).to_string())
         .collect();
-    table.excludes = table.excludes.iter().map(|v| permute(&order, v)).collect();
-    table.selects = table
-        .selects
-        .iter()
-        .map(|(s, t)| {
-            (
-                order.iter().map(|&i| s[i].clone()).collect(),
-                t.iter()
-                    .map(|tt| order.iter().map(|&i| tt[i].clone()).collect())
-                    .collect(),
-            )
-        })
-        .collect();
-    table.pool_scores = table
-        .pool_scores
-        .iter()
-        .map(|s| {
-            s.as_ref()
-                .map(|s| order.iter().map(|&i| s[i].clone()).collect())
-        })
-        .collect();
+    if order.iter().enumerate().any(|(i, &o)| i != o) {
+        fn permute<T: Clone>(order: &[usize], v: &[T]) -> Vec<T> {
+            order.iter().map(|&i| v[i].clone()).collect()
+        }
+        table.amount = table.amount.iter().map(|v| permute(&order, v)).collect();
+        table.present = table.present.iter().map(|v| permute(&order, v)).collect();
+        table.reason = table.reason.iter().map(|v| permute(&order, v)).collect();
+        table.excludes = table.excludes.iter().map(|v| permute(&order, v)).collect();
+        table.selects = table
+            .selects
+            .iter()
+            .map(|(s, t)| {
+                (
+                    permute(&order, s),
+                    t.iter().map(|tt| permute(&order, tt)).collect(),
+                )
+            })
+            .collect();
+        table.pool_scores = table
+            .pool_scores
+            .iter()
+            .map(|s| s.as_ref().map(|s| permute(&order, s)))
+            .collect();
+    }
 
     table.allocate(p);
 
-    let clause_names: Vec<std::sync::Arc<str>> =
-        p.clauses.iter().map(|c| c.name.as_str().into()).collect();
-    let tranche_names: Vec<std::sync::Arc<str>> = table
-        .slots
-        .iter()
-        .map(|s| s.tranche.as_str().into())
-        .collect();
-    let mut rows = vec![];
-    for f in 0..table.firm_ids.len() {
-        let firm: std::sync::Arc<str> = table.firm_ids[f].as_str().into();
-        for (c, clause_name) in clause_names.iter().enumerate() {
-            for (s, tranche_name) in tranche_names.iter().enumerate() {
-                if table.slots[s].clause != c || !table.present[s][f] {
-                    continue;
-                }
-                rows.push(Row {
-                    firm_id: firm.clone(),
-                    clause: clause_name.clone(),
-                    tranche: tranche_name.clone(),
-                    amount_fen: table.amount[s][f],
-                    reason: table.reason[s][f].clone(),
-                });
+    let clause_names: Vec<Arc<str>> = p.clauses.iter().map(|c| c.name.as_str().into()).collect();
+    // Slots of each clause, in tranche order.
+    let mut by_clause: Vec<usize> = (0..ns).collect();
+    by_clause.sort_by_key(|&s| plan.slots[s].clause); // stable: tranche order within a clause
+    let mut res = Results {
+        clauses: table
+            .slots
+            .iter()
+            .map(|s| clause_names[s.clause].clone())
+            .collect(),
+        tranches: table
+            .slots
+            .iter()
+            .map(|s| s.tranche.as_str().into())
+            .collect(),
+        ..Default::default()
+    };
+    let cap = n * ns;
+    res.firm.reserve(cap);
+    res.slot.reserve(cap);
+    res.amount_fen.reserve(cap);
+    res.reason.reserve(cap);
+    for f in 0..n {
+        for &s in &by_clause {
+            if !table.present[s][f] {
+                continue;
             }
+            res.firm.push(f as u32);
+            res.slot.push(s as u32);
+            res.amount_fen.push(table.amount[s][f]);
+            res.reason.push(table.reason[s][f]);
         }
     }
+    res.firm_ids = std::mem::take(&mut table.firm_ids);
+    res.reasons = table.reasons;
     timings.allocate = t2.elapsed();
-    Ok((rows, timings))
+    Ok((res, timings))
 }

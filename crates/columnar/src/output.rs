@@ -14,18 +14,12 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
-use crate::Row;
+use crate::Results;
 
 /// XLSX holds at most this many data rows on a sheet.
 pub const XLSX_MAX_ROWS: usize = 1_048_575;
 
-fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let a = fen.unsigned_abs();
-    format!("{sign}{}.{:02}", a / 100, a % 100)
-}
-
-pub fn write_parquet(rows: &[Row], path: &Path) -> Result<(), String> {
+pub fn write_parquet(rows: &Results, path: &Path) -> Result<(), String> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("firm_id", DataType::Utf8, false),
         Field::new("clause", DataType::Utf8, false),
@@ -40,28 +34,31 @@ pub fn write_parquet(rows: &[Row], path: &Path) -> Result<(), String> {
         .build();
     let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut w = ArrowWriter::try_new(f, schema.clone(), Some(props)).map_err(|e| e.to_string())?;
-    for chunk in rows.chunks(256 * 1024) {
+    let n = rows.len();
+    let step = 256 * 1024;
+    for start in (0..n).step_by(step) {
+        let r = start..(start + step).min(n);
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|r| &*r.firm_id),
+                r.clone().map(|i| rows.firm_id(i)),
             )),
             Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|r| &*r.clause),
+                r.clone().map(|i| rows.clause(i)),
             )),
             Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|r| &*r.tranche),
+                r.clone().map(|i| rows.tranche(i)),
             )),
             Arc::new(
-                Decimal128Array::from_iter_values(chunk.iter().map(|r| r.amount_fen as i128))
-                    .with_precision_and_scale(20, 2)
-                    .map_err(|e| e.to_string())?,
+                Decimal128Array::from_iter_values(
+                    rows.amount_fen[r.clone()].iter().map(|&a| a as i128),
+                )
+                .with_precision_and_scale(20, 2)
+                .map_err(|e| e.to_string())?,
             ),
             Arc::new(Int64Array::from_iter_values(
-                chunk.iter().map(|r| r.amount_fen),
+                rows.amount_fen[r.clone()].iter().copied(),
             )),
-            Arc::new(StringArray::from_iter(
-                chunk.iter().map(|r| r.reason.as_deref()),
-            )),
+            Arc::new(StringArray::from_iter(r.map(|i| rows.reason(i)))),
         ];
         let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
         w.write(&batch).map_err(|e| e.to_string())?;
@@ -70,39 +67,42 @@ pub fn write_parquet(rows: &[Row], path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn csv_field(s: &str) -> String {
+/// Writes one CSV field, quoted only when it must be.
+fn csv_field(w: &mut impl Write, s: &str) -> std::io::Result<()> {
     if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        write!(w, "\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        w.write_all(s.as_bytes())
     }
 }
 
-pub fn write_csv(rows: &[Row], path: &Path) -> Result<(), String> {
+pub fn write_csv(rows: &Results, path: &Path) -> Result<(), String> {
     let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut w = BufWriter::new(f);
+    let mut w = BufWriter::with_capacity(1 << 20, f);
     let err = |e: std::io::Error| e.to_string();
     // A BOM so spreadsheet programs read the Chinese headers as UTF-8.
     w.write_all("\u{feff}统一社会信用代码,条款,分期,金额（元）,金额（分）,原因\n".as_bytes())
         .map_err(err)?;
-    for r in rows {
-        writeln!(
-            w,
-            "{},{},{},{},{},{}",
-            r.firm_id,
-            csv_field(&r.clause),
-            csv_field(&r.tranche),
-            yuan(r.amount_fen),
-            r.amount_fen,
-            csv_field(r.reason.as_deref().unwrap_or(""))
-        )
+    for i in 0..rows.len() {
+        (|| {
+            csv_field(&mut w, rows.firm_id(i))?;
+            w.write_all(b",")?;
+            csv_field(&mut w, rows.clause(i))?;
+            w.write_all(b",")?;
+            csv_field(&mut w, rows.tranche(i))?;
+            let fen = rows.amount_fen[i];
+            let (sign, a) = (if fen < 0 { "-" } else { "" }, fen.unsigned_abs());
+            write!(w, ",{sign}{}.{:02},{fen},", a / 100, a % 100)?;
+            csv_field(&mut w, rows.reason(i).unwrap_or(""))?;
+            w.write_all(b"\n")
+        })()
         .map_err(err)?;
     }
     w.flush().map_err(err)
 }
 
 /// Writes the rows to XLSX, or returns false when they do not fit on one sheet.
-pub fn write_xlsx(rows: &[Row], path: &Path) -> Result<bool, String> {
+pub fn write_xlsx(rows: &Results, path: &Path) -> Result<bool, String> {
     use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
     if rows.len() > XLSX_MAX_ROWS {
         return Ok(false);
@@ -134,16 +134,17 @@ pub fn write_xlsx(rows: &[Row], path: &Path) -> Result<bool, String> {
         ws.write_string_with_format(0, c as u16, *h, &bold)
             .map_err(e)?;
     }
-    for (i, r) in rows.iter().enumerate() {
+    for i in 0..rows.len() {
         let row = i as u32 + 1;
-        ws.write_string(row, 0, &*r.firm_id).map_err(e)?;
-        ws.write_string(row, 1, &*r.clause).map_err(e)?;
-        ws.write_string(row, 2, &*r.tranche).map_err(e)?;
+        let fen = rows.amount_fen[i];
+        ws.write_string(row, 0, rows.firm_id(i)).map_err(e)?;
+        ws.write_string(row, 1, rows.clause(i)).map_err(e)?;
+        ws.write_string(row, 2, rows.tranche(i)).map_err(e)?;
         // The 分 column is an exact integer; the 元 column is Excel's number, for display and sums.
-        ws.write_number_with_format(row, 3, r.amount_fen as f64 / 100.0, &money)
+        ws.write_number_with_format(row, 3, fen as f64 / 100.0, &money)
             .map_err(e)?;
-        ws.write_number(row, 4, r.amount_fen as f64).map_err(e)?;
-        ws.write_string(row, 5, r.reason.as_deref().unwrap_or(""))
+        ws.write_number(row, 4, fen as f64).map_err(e)?;
+        ws.write_string(row, 5, rows.reason(i).unwrap_or(""))
             .map_err(e)?;
     }
     wb.save(path).map_err(e)?;

@@ -36,20 +36,46 @@ fn rows(args: &[ColumnarValue]) -> usize {
         .unwrap_or(1)
 }
 
+/// Applies `f` to every non-null pair (a scalar side is read once, not expanded).
 fn binary(name: &str, f: fn(i128, i128) -> Option<i128>) -> ScalarUDF {
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
-        let a = to_array(&args[0], n)?;
-        let b = to_array(&args[1], n)?;
-        let (a, b) = (dec(&a)?, dec(&b)?);
-        let out: Decimal128Array = a
-            .iter()
-            .zip(b.iter())
-            .map(|(x, y)| match (x, y) {
-                (Some(x), Some(y)) => f(x, y),
+        let scalar = |v: &ColumnarValue| -> Option<Option<i128>> {
+            match v {
+                ColumnarValue::Scalar(ScalarValue::Decimal128(x, 38, 12)) => Some(*x),
                 _ => None,
-            })
-            .collect();
+            }
+        };
+        let out: Decimal128Array = match (scalar(&args[0]), scalar(&args[1])) {
+            (_, Some(b)) => {
+                let a = to_array(&args[0], n)?;
+                let a = dec(&a)?;
+                match b {
+                    None => Decimal128Array::new_null(a.len()),
+                    Some(b) => a.iter().map(|x| x.and_then(|x| f(x, b))).collect(),
+                }
+            }
+            (Some(a), None) => {
+                let b = to_array(&args[1], n)?;
+                let b = dec(&b)?;
+                match a {
+                    None => Decimal128Array::new_null(b.len()),
+                    Some(a) => b.iter().map(|y| y.and_then(|y| f(a, y))).collect(),
+                }
+            }
+            (None, None) => {
+                let a = to_array(&args[0], n)?;
+                let b = to_array(&args[1], n)?;
+                let (a, b) = (dec(&a)?, dec(&b)?);
+                a.iter()
+                    .zip(b.iter())
+                    .map(|(x, y)| match (x, y) {
+                        (Some(x), Some(y)) => f(x, y),
+                        _ => None,
+                    })
+                    .collect()
+            }
+        };
         Ok(ColumnarValue::Array(Arc::new(
             out.with_precision_and_scale(38, 12)?,
         )))
@@ -67,11 +93,6 @@ fn unary(name: &str, f: fn(i128) -> Option<i128>) -> ScalarUDF {
         )))
     });
     create_udf(name, vec![DEC], DEC, Volatility::Immutable, fun)
-}
-
-fn round_with(x: i128, unit: RoundUnit) -> Option<i128> {
-    let d = money::from_scaled(x)?;
-    money::to_scaled(money::round(d, unit))
 }
 
 fn cagr_udf() -> ScalarUDF {
@@ -116,9 +137,15 @@ pub fn all() -> Vec<ScalarUDF> {
         binary("hq_mul", money::mul_scaled),
         binary("hq_div", money::div_scaled),
         unary("hq_floor", |x| Some(x.div_euclid(ONE) * ONE)),
-        unary("hq_round_fen", |x| round_with(x, RoundUnit::Fen)),
-        unary("hq_round_yuan", |x| round_with(x, RoundUnit::Yuan)),
-        unary("hq_round_wan", |x| round_with(x, RoundUnit::Wan)),
+        unary("hq_round_fen", |x| {
+            Some(money::round_scaled(x, RoundUnit::Fen))
+        }),
+        unary("hq_round_yuan", |x| {
+            Some(money::round_scaled(x, RoundUnit::Yuan))
+        }),
+        unary("hq_round_wan", |x| {
+            Some(money::round_scaled(x, RoundUnit::Wan))
+        }),
         cagr_udf(),
     ]
 }

@@ -38,7 +38,7 @@ pub fn reference_rows(p: &Program, firms: &[Firm], year: i32) -> Vec<Row> {
                     clause: p.clauses[c.clause].name.as_str().into(),
                     tranche: t.tranche.as_str().into(),
                     amount_fen: money::to_fen(t.amount),
-                    reason: t.reason.as_ref().map(reason_key),
+                    reason: t.reason.as_ref().map(|r| reason_key(r).into()),
                 });
             }
         }
@@ -97,6 +97,7 @@ pub fn compare_on(
     if std::env::var("HUIQI_TIMINGS").is_ok() {
         eprintln!("{tag}: {timings:?}");
     }
+    let rows = rows.rows();
     let want = reference_rows(p, firms, year);
     if rows != want {
         let mut msg = format!(

@@ -1,0 +1,369 @@
+//! Loads the parts of a snapshot a plan needs into memory, keyed by a dense firm index `fi`
+//! (the firm's row in `firms.parquet`), and does the per-firm lookups there: a fact at year
+//! offset k and the dense firm × earlier-year panel are gathers (`take`) along the sorted yearly
+//! table — a merge join on (firm, year) in O(rows) — instead of hash joins on the 18-character
+//! credit code. Everything after this (conditions, amounts, history and event aggregates) is a
+//! DataFusion plan over these batches, grouped and joined on the Int32 `fi`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Array, RecordBatch, RecordBatchReader, StringArray, UInt32Array,
+};
+use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ProjectionMask;
+
+use crate::compile::{col_name_yearly, Compiler};
+
+type R<T> = Result<T, String>;
+
+fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
+    r.map_err(|x| x.to_string())
+}
+
+/// What the plan reads, already aligned to firms.
+pub struct Loaded {
+    /// Credit codes; position = `fi`.
+    pub firm_ids: StringArray,
+    /// One row per firm: `fi`, statics `s{f}`, yearly facts at offsets `y{f}_{o}`.
+    pub base: RecordBatch,
+    /// One row per firm and earlier year from the firm's first year with data: `fi`, `year`,
+    /// statics `s{f}`, yearly facts `p{f}_{k}` at `year − k`. None: no history operators, or no
+    /// earlier year anywhere.
+    pub panel: Option<RecordBatch>,
+    /// Whole tables with `fi` in front, when the plan reads them.
+    pub events: Option<RecordBatch>,
+    pub monthly: Option<RecordBatch>,
+    pub awards: Option<RecordBatch>,
+}
+
+/// Reads `columns` of a snapshot table (all of them when None) into one batch.
+fn read(dir: &Path, table: &str, columns: Option<&[String]>) -> R<RecordBatch> {
+    let path = dir.join(format!("{table}.parquet"));
+    let f = File::open(&path).map_err(|x| format!("{}: {x}", path.display()))?;
+    let b = e(ParquetRecordBatchReaderBuilder::try_new(f))?;
+    let schema = b.schema().clone();
+    let b = match columns {
+        None => b,
+        Some(cols) => {
+            let mut idx = vec![];
+            for c in cols {
+                idx.push(schema.index_of(c).map_err(|_| {
+                    format!(
+                        "{}: no column {c} (was the snapshot ingested for this policy?)",
+                        path.display()
+                    )
+                })?);
+            }
+            idx.sort_unstable();
+            idx.dedup();
+            let mask = ProjectionMask::roots(b.parquet_schema(), idx);
+            b.with_projection(mask)
+        }
+    };
+    let reader = e(b.with_batch_size(128 * 1024).build())?;
+    let out_schema = reader.schema();
+    let batches: Vec<RecordBatch> = e(reader.collect::<Result<_, _>>())?;
+    e(concat_batches(&out_schema, &batches))
+}
+
+fn utf8(a: &ArrayRef) -> R<StringArray> {
+    let a = e(cast(a, &DataType::Utf8))?;
+    Ok(a.as_string::<i32>().clone())
+}
+
+fn col<'a>(b: &'a RecordBatch, name: &str) -> R<&'a ArrayRef> {
+    b.column_by_name(name)
+        .ok_or_else(|| format!("snapshot: missing column {name}"))
+}
+
+/// `fi` of every row (rows of one firm are usually adjacent, so most rows skip the lookup).
+fn index_rows(map: &HashMap<&str, u32>, ids: &StringArray, table: &str) -> R<Vec<u32>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut last: Option<(&str, u32)> = None;
+    for i in 0..ids.len() {
+        let id = ids.value(i);
+        let fi = match last {
+            Some((l, fi)) if l == id => fi,
+            _ => *map
+                .get(id)
+                .ok_or_else(|| format!("snapshot: {table} names firm {id}, not in firms"))?,
+        };
+        last = Some((id, fi));
+        out.push(fi);
+    }
+    Ok(out)
+}
+
+/// Puts `fi` in front of a table's columns.
+fn with_fi(b: &RecordBatch, fi: Vec<u32>) -> R<RecordBatch> {
+    let mut fields = vec![Field::new("fi", DataType::Int32, false)];
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(Int32Array::from_iter_values(
+        fi.into_iter().map(|x| x as i32),
+    ))];
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        if f.name() == "firm_id" {
+            continue;
+        }
+        fields.push(f.as_ref().clone());
+        cols.push(c.clone());
+    }
+    e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))
+}
+
+/// The yearly table sorted by (fi, year) with each firm's row range.
+struct Yearly {
+    batch: RecordBatch,
+    years: Vec<i32>,
+    /// Rows of firm fi: start[fi] .. start[fi + 1].
+    start: Vec<u32>,
+}
+
+impl Yearly {
+    fn new(batch: RecordBatch, fi: Vec<u32>, n: usize) -> R<Yearly> {
+        let years: Vec<i32> = col(&batch, "year")?
+            .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
+            .ok_or("snapshot: yearly.year is not Int32")?
+            .values()
+            .to_vec();
+        let sorted = (1..fi.len()).all(|i| (fi[i - 1], years[i - 1]) <= (fi[i], years[i]));
+        let (batch, fi, years) = if sorted {
+            (batch, fi, years)
+        } else {
+            let mut order: Vec<u32> = (0..fi.len() as u32).collect();
+            order.sort_by_key(|&i| (fi[i as usize], years[i as usize]));
+            let idx = UInt32Array::from(order.clone());
+            let cols = batch
+                .columns()
+                .iter()
+                .map(|c| e(take(c.as_ref(), &idx, None)))
+                .collect::<R<Vec<_>>>()?;
+            (
+                e(RecordBatch::try_new(batch.schema(), cols))?,
+                order.iter().map(|&i| fi[i as usize]).collect(),
+                order.iter().map(|&i| years[i as usize]).collect(),
+            )
+        };
+        let mut start = vec![0u32; n + 1];
+        for &f in &fi {
+            start[f as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        Ok(Yearly {
+            batch,
+            years,
+            start,
+        })
+    }
+
+    fn row(&self, fi: usize, year: i32) -> Option<u32> {
+        (self.start[fi]..self.start[fi + 1]).find(|&r| self.years[r as usize] == year)
+    }
+
+    fn first_year(&self, fi: usize) -> Option<i32> {
+        let s = self.start[fi];
+        (s < self.start[fi + 1]).then(|| self.years[s as usize])
+    }
+}
+
+fn gather(a: &ArrayRef, idx: &UInt32Array) -> R<ArrayRef> {
+    e(take(a.as_ref(), idx, None))
+}
+
+pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
+    let p = cm.p;
+    let y = cm.year;
+    let statics: Vec<(String, String)> = cm
+        .statics
+        .iter()
+        .map(|f| (p.facts[*f].name.clone(), format!("s{f}")))
+        .collect();
+    let yearly_facts: BTreeSet<usize> = cm
+        .target_yearly
+        .iter()
+        .chain(cm.panel_yearly.iter())
+        .map(|(f, _)| *f)
+        .collect();
+    let need_panel = !cm.hists.is_empty();
+    let need_yearly = !yearly_facts.is_empty() || need_panel;
+    let need_events = !cm.events.is_empty();
+    let monthly_facts = !cm.monthly_totals.is_empty() || !cm.monthly_latest.is_empty();
+    let need_monthly = need_panel || monthly_facts;
+    // For the panel alone only the years matter.
+    let monthly_cols = (!monthly_facts).then(|| vec!["firm_id".to_string(), "year".to_string()]);
+    let need_awards = !cm.awards.is_empty();
+
+    let mut firm_cols = vec!["firm_id".to_string()];
+    firm_cols.extend(statics.iter().map(|(n, _)| n.clone()));
+    let mut yearly_cols = vec!["firm_id".to_string(), "year".to_string()];
+    yearly_cols.extend(yearly_facts.iter().map(|f| p.facts[*f].name.clone()));
+
+    // The tables are independent files: decode them side by side.
+    let (firms, yearly, events, monthly, awards) = std::thread::scope(|s| {
+        let yearly = s.spawn(|| {
+            need_yearly
+                .then(|| read(dir, "yearly", Some(&yearly_cols)))
+                .transpose()
+        });
+        let events = s.spawn(|| need_events.then(|| read(dir, "events", None)).transpose());
+        let monthly = s.spawn(|| {
+            need_monthly
+                .then(|| read(dir, "monthly", monthly_cols.as_deref()))
+                .transpose()
+        });
+        let awards = s.spawn(|| need_awards.then(|| read(dir, "awards", None)).transpose());
+        let firms = read(dir, "firms", Some(&firm_cols));
+        let j = |h: std::thread::ScopedJoinHandle<'_, R<Option<RecordBatch>>>| {
+            h.join()
+                .map_err(|_| "snapshot reader panicked".to_string())?
+        };
+        Ok::<_, String>((firms?, j(yearly)?, j(events)?, j(monthly)?, j(awards)?))
+    })?;
+
+    let firm_ids = utf8(col(&firms, "firm_id")?)?;
+    let n = firm_ids.len();
+    let mut map: HashMap<&str, u32> = HashMap::with_capacity(n);
+    for i in 0..n {
+        if map.insert(firm_ids.value(i), i as u32).is_some() {
+            return Err(format!(
+                "snapshot: firm {} appears twice in firms",
+                firm_ids.value(i)
+            ));
+        }
+    }
+
+    let mut fields = vec![Field::new("fi", DataType::Int32, false)];
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(Int32Array::from_iter_values(0..n as i32))];
+    for (name, alias) in &statics {
+        let a = col(&firms, name)?;
+        fields.push(Field::new(alias, a.data_type().clone(), true));
+        cols.push(a.clone());
+    }
+
+    let yearly = match yearly {
+        Some(b) => {
+            let fi = index_rows(&map, &utf8(col(&b, "firm_id")?)?, "yearly")?;
+            Some(Yearly::new(b, fi, n)?)
+        }
+        None => None,
+    };
+
+    // Yearly facts at offset o: the firm's row for year Y − o, or null.
+    if let Some(yr) = &yearly {
+        let offsets: BTreeSet<u32> = cm.target_yearly.iter().map(|(_, o)| *o).collect();
+        for o in offsets {
+            let idx: UInt32Array = (0..n).map(|fi| yr.row(fi, y - o as i32)).collect();
+            for (f, _) in cm.target_yearly.iter().filter(|(_, oo)| *oo == o) {
+                let a = gather(col(&yr.batch, &p.facts[*f].name)?, &idx)?;
+                fields.push(Field::new(
+                    col_name_yearly(*f, o),
+                    a.data_type().clone(),
+                    true,
+                ));
+                cols.push(a);
+            }
+        }
+    }
+    let base = e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))?;
+
+    let monthly = match monthly {
+        Some(b) => {
+            let fi = index_rows(&map, &utf8(col(&b, "firm_id")?)?, "monthly")?;
+            Some(with_fi(&b, fi)?)
+        }
+        None => None,
+    };
+
+    // The panel: every firm × every year from its first year with any data up to Y − 1.
+    let mut panel = None;
+    if need_panel {
+        let yr = yearly.as_ref().ok_or("panel without yearly table")?;
+        let mut first: Vec<Option<i32>> = (0..n).map(|fi| yr.first_year(fi)).collect();
+        if let Some(m) = &monthly {
+            let fis = m
+                .column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+            let years = col(m, "year")?
+                .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
+                .ok_or("snapshot: monthly.year is not Int32")?;
+            for i in 0..m.num_rows() {
+                let (f, yy) = (fis.value(i) as usize, years.value(i));
+                first[f] = Some(first[f].map_or(yy, |x| x.min(yy)));
+            }
+        }
+        let mut pfi: Vec<i32> = vec![];
+        let mut pyear: Vec<i32> = vec![];
+        for (fi, fy) in first.iter().enumerate() {
+            if let Some(fy) = fy {
+                for yy in *fy..y {
+                    pfi.push(fi as i32);
+                    pyear.push(yy);
+                }
+            }
+        }
+        if !pfi.is_empty() {
+            let mut fields = vec![
+                Field::new("fi", DataType::Int32, false),
+                Field::new("year", DataType::Int32, false),
+            ];
+            let fidx = UInt32Array::from_iter_values(pfi.iter().map(|&x| x as u32));
+            let mut cols: Vec<ArrayRef> = vec![
+                Arc::new(Int32Array::from(pfi.clone())),
+                Arc::new(Int32Array::from(pyear.clone())),
+            ];
+            for (name, alias) in &statics {
+                let a = gather(col(&firms, name)?, &fidx)?;
+                fields.push(Field::new(alias, a.data_type().clone(), true));
+                cols.push(a);
+            }
+            let ks: BTreeSet<u32> = cm.panel_yearly.iter().map(|(_, k)| *k).collect();
+            for k in ks {
+                let idx: UInt32Array = pfi
+                    .iter()
+                    .zip(&pyear)
+                    .map(|(&fi, &yy)| yr.row(fi as usize, yy - k as i32))
+                    .collect();
+                for (f, _) in cm.panel_yearly.iter().filter(|(_, kk)| *kk == k) {
+                    let a = gather(col(&yr.batch, &p.facts[*f].name)?, &idx)?;
+                    fields.push(Field::new(format!("p{f}_{k}"), a.data_type().clone(), true));
+                    cols.push(a);
+                }
+            }
+            panel = Some(e(RecordBatch::try_new(
+                Arc::new(Schema::new(fields)),
+                cols,
+            ))?);
+        }
+    }
+
+    let events = match events {
+        Some(b) => {
+            let fi = index_rows(&map, &utf8(col(&b, "firm_id")?)?, "events")?;
+            Some(with_fi(&b, fi)?)
+        }
+        None => None,
+    };
+    let awards = match awards {
+        Some(b) => {
+            let fi = index_rows(&map, &utf8(col(&b, "firm_id")?)?, "awards")?;
+            Some(with_fi(&b, fi)?)
+        }
+        None => None,
+    };
+    drop(map);
+    Ok(Loaded {
+        firm_ids,
+        base,
+        panel,
+        events,
+        monthly,
+        awards,
+    })
+}
