@@ -802,9 +802,13 @@ pub async fn reconcile(
         println!(
             "{:<24} {:>16} {:>8} {:>16} {:>16} {:>16} {:>14}",
             label,
-            r.budget
-                .map(yuan)
-                .unwrap_or_else(|| t("未设预算", "no budget").to_string()),
+            if r.label == "合计" {
+                "—".to_string()
+            } else {
+                r.budget
+                    .map(yuan)
+                    .unwrap_or_else(|| t("未设预算", "no budget").to_string())
+            },
             r.entitlements,
             yuan(r.computed),
             yuan(r.approved),

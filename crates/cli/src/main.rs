@@ -532,7 +532,159 @@ fn cmd_demo(o: &Out, policies: Option<PathBuf>, firms: Option<PathBuf>) -> ExitC
         memory_limit: None,
         no_xlsx: false,
     };
-    run_cmd::run(&run, o.en())
+    if run_cmd::run(&run, o.en()) != ExitCode::SUCCESS {
+        return ExitCode::from(1);
+    }
+    demo_ledger(o, &work)
+}
+
+/// Demo steps 7–11: the run into the embedded ledger, then review, 公示, confirmation and
+/// payment of a few awards, a firm's status, the reconciliation and the audit check.
+fn demo_ledger(o: &Out, work: &Path) -> ExitCode {
+    use ledger_cmd::{Common, ExportCmd, LedgerArgs, LedgerCmd, Sel};
+    let db = work.join("ledger.sqlite");
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+    }
+    let step = |at: &str, cmd: LedgerCmd| {
+        let a = LedgerArgs {
+            common: Common {
+                db: db.display().to_string(),
+                actor: Some("demo".into()),
+                at: Some(at.into()),
+            },
+            cmd,
+        };
+        ledger_cmd::ledger(&a, o.en())
+    };
+    let sel = |ids: Vec<i64>, clause: Option<&str>| Sel {
+        id: ids.clone(),
+        all: ids.is_empty(),
+        clause: clause.map(str::to_string),
+        ..Sel::default()
+    };
+    println!(
+        "\n7. {} {}",
+        o.t("把运行结果记入台账", "record the run in the ledger"),
+        db.display()
+    );
+    let mut ok = step(
+        "2024-02-01",
+        LedgerCmd::Record {
+            run: work.join("run-2023"),
+            snapshot: None,
+        },
+    ) == ExitCode::SUCCESS;
+    println!(
+        "\n8. {}",
+        o.t(
+            "审核高企认定奖励并公示（7天），三家企业确认，拨付",
+            "approve the 高企 awards and publish them (公示, 7 days); three firms confirm; pay them"
+        )
+    );
+    ok = ok
+        && step(
+            "2024-02-10",
+            LedgerCmd::Approve(sel(vec![], Some("高企认定奖励"))),
+        ) == ExitCode::SUCCESS;
+    ok = ok
+        && step(
+            "2024-03-01",
+            LedgerCmd::Announce {
+                sel: sel(vec![], None),
+                title: "2023年度高企认定奖励拟兑现名单公示".into(),
+                opens: None,
+                closes: None,
+                days: Some(7),
+            },
+        ) == ExitCode::SUCCESS;
+    ok = ok
+        && step(
+            "2024-03-01",
+            LedgerCmd::Export {
+                what: ExportCmd::Notice {
+                    notice: None,
+                    out: work.join("ledger-export"),
+                },
+            },
+        ) == ExitCode::SUCCESS;
+    if !ok {
+        return ExitCode::from(1);
+    }
+    let first: Vec<(i64, String)> = {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut l = huiqi_ledger::Ledger::open(&db.display().to_string()).await.ok()?;
+            let r = l
+                .db
+                .rows(
+                    "SELECT i.id, e.firm_id FROM items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.state = 'announced' ORDER BY i.id LIMIT 3",
+                    &[],
+                )
+                .await
+                .ok()?;
+            l.close().await;
+            Some(r.iter().map(|r| (r.i(0), r.s(1))).collect())
+        })
+        .unwrap_or_default()
+    };
+    let ids: Vec<i64> = first.iter().map(|x| x.0).collect();
+    ok = !ids.is_empty()
+        && step("2024-03-03", LedgerCmd::Confirm(sel(ids.clone(), None))) == ExitCode::SUCCESS;
+    for id in &ids {
+        ok = ok
+            && step(
+                "2024-03-20",
+                LedgerCmd::Pay {
+                    sel: sel(vec![*id], None),
+                    reference: Some(format!("GK2024032000{id:04}")),
+                    file: None,
+                },
+            ) == ExitCode::SUCCESS;
+    }
+    if !ok {
+        return ExitCode::from(1);
+    }
+    println!(
+        "\n9. {} {}",
+        o.t(
+            "企业查询兑现进度：huiqi status",
+            "a firm's status: huiqi status"
+        ),
+        first[0].1
+    );
+    let st = ledger_cmd::StatusArgs {
+        credit_code: first[0].1.clone(),
+        db: db.display().to_string(),
+    };
+    if ledger_cmd::status(&st, o.en()) != ExitCode::SUCCESS {
+        return ExitCode::from(1);
+    }
+    println!(
+        "\n10. {}",
+        o.t(
+            "对账：预算、审核与拨付",
+            "reconciliation: budget vs approved vs paid"
+        )
+    );
+    if step(
+        "2024-03-31",
+        LedgerCmd::Reconcile {
+            period: Some(2023),
+            policy: None,
+        },
+    ) != ExitCode::SUCCESS
+    {
+        return ExitCode::from(1);
+    }
+    println!(
+        "\n11. {}",
+        o.t("校验审计哈希链", "verify the audit hash chain")
+    );
+    step("2024-03-31", LedgerCmd::Verify)
 }
 
 fn main() -> ExitCode {

@@ -296,7 +296,7 @@ impl Db {
             return self.copy_in(table, cols, rows).await;
         }
         // SQLite allows 32766 parameters per statement; a fixed chunk keeps one cached statement.
-        let per = (30_000 / cols.len()).clamp(1, 500);
+        let per = (30_000 / cols.len()).clamp(1, 16);
         let stmt = |n: usize| {
             let mut s = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
             let mut k = 1;
