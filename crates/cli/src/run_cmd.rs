@@ -143,17 +143,24 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
         let c = c
             .join()
             .unwrap_or_else(|_| Err("CSV writer panicked".into()));
-        p.and(c)
+        Ok::<_, String>((p?, c?))
     });
-    if let Err(e) = r {
-        eprintln!("{e}");
-        return ExitCode::from(1);
+    match r {
+        Ok((hp, hc)) => {
+            files.push((pq, hp));
+            files.push((csv, hc));
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
     }
-    files.push(pq);
-    files.push(csv);
     if !a.no_xlsx {
         match output::write_xlsx(&rows, &xlsx) {
-            Ok(true) => files.push(xlsx),
+            Ok(true) => {
+                let h = output::file_sha256(&xlsx).unwrap_or_default();
+                files.push((xlsx, h));
+            }
             Ok(false) => {
                 let _ = std::fs::remove_file(&xlsx);
                 eprintln!(
@@ -207,7 +214,7 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
         "firms": firms,
         "total_fen": total,
         "by_clause": by_clause.iter().map(|(c, (n, f))| serde_json::json!({"clause": p.clauses.get(*c).map(|c| c.name.clone()), "awards": n, "amount_fen": f})).collect::<Vec<_>>(),
-        "files": files.iter().map(|f| serde_json::json!({"file": f.file_name().map(|n| n.to_string_lossy().into_owned()), "sha256": output::file_sha256(f).unwrap_or_default()})).collect::<Vec<_>>(),
+        "files": files.iter().map(|(f, h)| serde_json::json!({"file": f.file_name().map(|n| n.to_string_lossy().into_owned()), "sha256": h})).collect::<Vec<_>>(),
     });
     // Timings differ from run to run, so they live beside the manifest, not in it.
     let timing = serde_json::json!({

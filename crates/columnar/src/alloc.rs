@@ -93,17 +93,17 @@ impl Table {
             .collect()
     }
 
+    // Called per firm and clause: no allocation.
     fn clause_total(&self, c: ClauseId, f: usize) -> i64 {
-        self.clause_slots(c)
-            .into_iter()
-            .filter(|&s| self.present[s][f])
+        (0..self.slots.len())
+            .filter(|&s| self.slots[s].clause == c && self.present[s][f])
             .map(|s| self.amount[s][f])
             .sum()
     }
 
     fn zero_all(&mut self, c: ClauseId, f: usize, reason: &str) {
-        for s in self.clause_slots(c) {
-            if !self.present[s][f] {
+        for s in 0..self.slots.len() {
+            if self.slots[s].clause != c || !self.present[s][f] {
                 continue;
             }
             self.amount[s][f] = 0;

@@ -212,6 +212,15 @@ fn add_columns(
     Ok(df)
 }
 
+/// A rounded amount (10^-12 元) in 分. i128 division is a library call; almost every amount
+/// fits an i64, where it is one instruction.
+fn fen(v: i128) -> i64 {
+    match i64::try_from(v) {
+        Ok(x) => x / 10_000_000_000,
+        Err(_) => (v / 10_000_000_000) as i64,
+    }
+}
+
 /// A boolean column as "is true" (null is not true).
 fn truths(a: &dyn Array) -> Result<impl Iterator<Item = bool> + '_, String> {
     let a = a
@@ -397,12 +406,9 @@ pub async fn run(
                 .as_any()
                 .downcast_ref::<Decimal128Array>()
                 .ok_or("amount type")?;
+            let dst = &mut table.amount[si];
             for (i, &f) in fi.iter().enumerate() {
-                table.amount[si][f] = if a.is_null(i) {
-                    0
-                } else {
-                    (a.value(i) / 10_000_000_000) as i64
-                };
+                dst[f] = if a.is_null(i) { 0 } else { fen(a.value(i)) };
             }
             for (r, &f) in reason_codes(column(b, &s.reason)?, &mut table.reasons)?
                 .into_iter()

@@ -16,10 +16,36 @@ use sha2::{Digest, Sha256};
 
 use crate::Results;
 
+/// Hashes what passes through, so a file's sha256 comes without reading it back.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn create(path: &Path) -> Result<Hashing<BufWriter<File>>, String> {
+    let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Hashing {
+        inner: BufWriter::with_capacity(1 << 20, f),
+        hash: Sha256::new(),
+    })
+}
+
 /// XLSX holds at most this many data rows on a sheet.
 pub const XLSX_MAX_ROWS: usize = 1_048_575;
 
-pub fn write_parquet(rows: &Results, path: &Path) -> Result<(), String> {
+/// Writes results.parquet; returns its sha256.
+pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("firm_id", DataType::Utf8, false),
         Field::new("clause", DataType::Utf8, false),
@@ -32,8 +58,8 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<(), String> {
         .set_created_by("huiqi run v1".into())
         .set_max_row_group_row_count(Some(256 * 1024))
         .build();
-    let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut w = ArrowWriter::try_new(f, schema.clone(), Some(props)).map_err(|e| e.to_string())?;
+    let mut w = ArrowWriter::try_new(create(path)?, schema.clone(), Some(props))
+        .map_err(|e| e.to_string())?;
     let n = rows.len();
     let step = 256 * 1024;
     for start in (0..n).step_by(step) {
@@ -63,8 +89,9 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<(), String> {
         let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
         w.write(&batch).map_err(|e| e.to_string())?;
     }
-    w.close().map_err(|e| e.to_string())?;
-    Ok(())
+    let mut h = w.into_inner().map_err(|e| e.to_string())?;
+    h.flush().map_err(|e| e.to_string())?;
+    Ok(format!("{:x}", h.hash.finalize()))
 }
 
 /// Writes one CSV field, quoted only when it must be.
@@ -76,9 +103,9 @@ fn csv_field(w: &mut impl Write, s: &str) -> std::io::Result<()> {
     }
 }
 
-pub fn write_csv(rows: &Results, path: &Path) -> Result<(), String> {
-    let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut w = BufWriter::with_capacity(1 << 20, f);
+/// Writes results.csv; returns its sha256.
+pub fn write_csv(rows: &Results, path: &Path) -> Result<String, String> {
+    let mut w = create(path)?;
     let err = |e: std::io::Error| e.to_string();
     // A BOM so spreadsheet programs read the Chinese headers as UTF-8.
     w.write_all("\u{feff}统一社会信用代码,条款,分期,金额（元）,金额（分）,原因\n".as_bytes())
@@ -98,7 +125,8 @@ pub fn write_csv(rows: &Results, path: &Path) -> Result<(), String> {
         })()
         .map_err(err)?;
     }
-    w.flush().map_err(err)
+    w.flush().map_err(err)?;
+    Ok(format!("{:x}", w.hash.finalize()))
 }
 
 /// Writes the rows to XLSX, or returns false when they do not fit on one sheet.
