@@ -40,12 +40,9 @@ fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
     r.map_err(|x| x.to_string())
 }
 
-fn s(v: &str) -> DExpr {
-    lit(v.to_string())
-}
-
+/// No reason (a reason column is an Int32 code, see `Compiler::reason`).
 fn null_str() -> DExpr {
-    lit(ScalarValue::Utf8(None))
+    lit(ScalarValue::Int32(None))
 }
 
 struct Finish {
@@ -109,9 +106,9 @@ impl Compiler<'_> {
             None => (a1, lit(false)),
         };
         let reason = e(when(fail.clone().is_not_null(), fail.clone())
-            .when(raw.clone().is_null(), s("miss:amount"))
-            .when(tc_zero, s("totalcap"))
-            .when(a2.clone().eq(zero.clone()), s("zero"))
+            .when(raw.clone().is_null(), self.reason("miss:amount"))
+            .when(tc_zero, self.reason("totalcap"))
+            .when(a2.clone().eq(zero.clone()), self.reason("zero"))
             .otherwise(null_str()))?;
         let amount = e(when(fail.is_not_null().or(raw.is_null()), zero).otherwise(a2))?;
         Ok(Finish { amount, reason })
@@ -123,12 +120,15 @@ impl Compiler<'_> {
         }
         let mut b = when(
             conds[0].1.clone().is_null(),
-            s(&format!("miss:{}", conds[0].0)),
+            self.reason(&format!("miss:{}", conds[0].0)),
         );
-        b.when(conds[0].1.clone().not(), s(&format!("cond:{}", conds[0].0)));
+        b.when(
+            conds[0].1.clone().not(),
+            self.reason(&format!("cond:{}", conds[0].0)),
+        );
         for (n, x) in &conds[1..] {
-            b.when(x.clone().is_null(), s(&format!("miss:{n}")));
-            b.when(x.clone().not(), s(&format!("cond:{n}")));
+            b.when(x.clone().is_null(), self.reason(&format!("miss:{n}")));
+            b.when(x.clone().not(), self.reason(&format!("cond:{n}")));
         }
         e(b.otherwise(null_str()))
     }
@@ -154,7 +154,7 @@ impl Compiler<'_> {
                 for (k, tn) in names_for(cl).into_iter().enumerate() {
                     let (a, r) = (format!("c{ci}_{k}_a"), format!("c{ci}_{k}_r"));
                     columns.push((a.clone(), zero.clone()));
-                    columns.push((r.clone(), s("window")));
+                    columns.push((r.clone(), self.reason("window")));
                     slots.push(Slot {
                         clause: ci,
                         tranche: tn,
@@ -351,7 +351,8 @@ impl Compiler<'_> {
                     columns.push((an.clone(), zero.clone()));
                     columns.push((
                         rn.clone(),
-                        e(when(fail.clone().is_not_null(), fail.clone()).otherwise(s("zero")))?,
+                        e(when(fail.clone().is_not_null(), fail.clone())
+                            .otherwise(self.reason("zero")))?,
                     ));
                     // Stage slots only exist when the clause did not fail.
                     for sl in slots

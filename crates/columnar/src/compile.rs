@@ -91,6 +91,9 @@ pub struct Compiler<'p> {
     pub monthly_latest: BTreeSet<(FactId, i32)>,
     /// (clause, period bound): awards with period < bound.
     pub awards: BTreeSet<(ClauseId, i32)>,
+    /// Reason texts; a reason column holds `index + 1` (Int32: cheaper than strings to build in
+    /// every CASE and to read back).
+    pub reason_texts: std::cell::RefCell<Vec<String>>,
 }
 
 pub fn days(d: Date) -> i32 {
@@ -157,7 +160,21 @@ impl<'p> Compiler<'p> {
             monthly_totals: BTreeSet::new(),
             monthly_latest: BTreeSet::new(),
             awards: BTreeSet::new(),
+            reason_texts: Default::default(),
         }
+    }
+
+    /// The code of a reason text, as a literal.
+    pub fn reason(&self, text: &str) -> DExpr {
+        let mut t = self.reason_texts.borrow_mut();
+        let i = match t.iter().position(|x| x == text) {
+            Some(i) => i,
+            None => {
+                t.push(text.to_string());
+                t.len() - 1
+            }
+        };
+        lit(ScalarValue::Int32(Some(i as i32 + 1)))
     }
 
     pub fn udf(&self, name: &str, args: Vec<DExpr>) -> DExpr {

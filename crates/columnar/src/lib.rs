@@ -230,42 +230,6 @@ fn truths(a: &dyn Array) -> Result<impl Iterator<Item = bool> + '_, String> {
     Ok((0..a.len()).map(move |i| a.is_valid(i) && a.value(i)))
 }
 
-/// A reason column as codes (a handful of distinct values over millions of rows; adjacent rows
-/// usually repeat, so most rows cost one comparison).
-fn reason_codes(a: &dyn Array, reasons: &mut Reasons) -> Result<Vec<u32>, String> {
-    fn codes<'a>(
-        n: usize,
-        null: impl Fn(usize) -> bool,
-        value: impl Fn(usize) -> &'a str,
-        reasons: &mut Reasons,
-    ) -> Vec<u32> {
-        let mut out = Vec::with_capacity(n);
-        let mut last: Option<(&str, u32)> = None;
-        for i in 0..n {
-            if null(i) {
-                out.push(0);
-                continue;
-            }
-            let v = value(i);
-            let code = match last {
-                Some((l, c)) if l == v => c,
-                _ => reasons.code(v),
-            };
-            last = Some((v, code));
-            out.push(code);
-        }
-        out
-    }
-    let any = a.as_any();
-    if let Some(x) = any.downcast_ref::<StringViewArray>() {
-        return Ok(codes(x.len(), |i| x.is_null(i), |i| x.value(i), reasons));
-    }
-    if let Some(x) = any.downcast_ref::<StringArray>() {
-        return Ok(codes(x.len(), |i| x.is_null(i), |i| x.value(i), reasons));
-    }
-    Err(format!("reason column of type {}", a.data_type()))
-}
-
 /// A run's results column-wise: entry i is one firm × clause × tranche row, in output order
 /// (credit code, then clause order, then tranche order). Firm, clause, tranche and reason texts
 /// are stored once and referenced by index.
@@ -386,6 +350,15 @@ pub async fn run(
             .map(|s| s.as_ref().map(|_| vec![Cell::Null; n]))
             .collect(),
     };
+    // The plan's reason codes → the table's.
+    let plan_reason: Vec<u32> = std::iter::once(0)
+        .chain(
+            cm.reason_texts
+                .borrow()
+                .iter()
+                .map(|t| table.reasons.code(t)),
+        )
+        .collect();
     let mut seen = vec![false; n];
     for b in &batches {
         let fi = column(b, "fi")?
@@ -410,11 +383,17 @@ pub async fn run(
             for (i, &f) in fi.iter().enumerate() {
                 dst[f] = if a.is_null(i) { 0 } else { fen(a.value(i)) };
             }
-            for (r, &f) in reason_codes(column(b, &s.reason)?, &mut table.reasons)?
-                .into_iter()
-                .zip(&fi)
-            {
-                table.reason[si][f] = r;
+            let r = column(b, &s.reason)?
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .ok_or("reason type")?;
+            let dst = &mut table.reason[si];
+            for (i, &f) in fi.iter().enumerate() {
+                dst[f] = if r.is_null(i) {
+                    0
+                } else {
+                    plan_reason[r.value(i) as usize]
+                };
             }
             match &s.present {
                 Some(pr) => {

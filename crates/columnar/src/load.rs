@@ -42,14 +42,18 @@ pub struct Loaded {
     pub awards: Option<RecordBatch>,
 }
 
-/// Reads `columns` of a snapshot table (all of them when None) into one batch.
+/// Reads `columns` of a snapshot table (all of them when None) into one batch. Row groups
+/// decode independently, so they are split over the cores.
 fn read(dir: &Path, table: &str, columns: Option<&[String]>) -> R<RecordBatch> {
     let path = dir.join(format!("{table}.parquet"));
-    let f = File::open(&path).map_err(|x| format!("{}: {x}", path.display()))?;
-    let b = e(ParquetRecordBatchReaderBuilder::try_new(f))?;
+    let open = || -> R<ParquetRecordBatchReaderBuilder<File>> {
+        let f = File::open(&path).map_err(|x| format!("{}: {x}", path.display()))?;
+        e(ParquetRecordBatchReaderBuilder::try_new(f))
+    };
+    let b = open()?;
     let schema = b.schema().clone();
-    let b = match columns {
-        None => b,
+    let mask = match columns {
+        None => ProjectionMask::all(),
         Some(cols) => {
             let mut idx = vec![];
             for c in cols {
@@ -62,14 +66,43 @@ fn read(dir: &Path, table: &str, columns: Option<&[String]>) -> R<RecordBatch> {
             }
             idx.sort_unstable();
             idx.dedup();
-            let mask = ProjectionMask::roots(b.parquet_schema(), idx);
-            b.with_projection(mask)
+            ProjectionMask::roots(b.parquet_schema(), idx)
         }
     };
-    let reader = e(b.with_batch_size(128 * 1024).build())?;
-    let out_schema = reader.schema();
-    let batches: Vec<RecordBatch> = e(reader.collect::<Result<_, _>>())?;
-    e(concat_batches(&out_schema, &batches))
+    let groups = b.metadata().num_row_groups();
+    let parts = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, groups.max(1));
+    let decode = |b: ParquetRecordBatchReaderBuilder<File>, rg: Vec<usize>| -> R<RecordBatch> {
+        let reader = e(b
+            .with_projection(mask.clone())
+            .with_row_groups(rg)
+            .with_batch_size(128 * 1024)
+            .build())?;
+        let sch = reader.schema();
+        let batches: Vec<RecordBatch> = e(reader.collect::<Result<_, _>>())?;
+        e(concat_batches(&sch, &batches))
+    };
+    let chunks: Vec<Vec<usize>> = (0..parts)
+        .map(|k| (k * groups / parts..(k + 1) * groups / parts).collect())
+        .collect();
+    if parts <= 1 {
+        return decode(b, (0..groups).collect());
+    }
+    let parts: Vec<RecordBatch> = std::thread::scope(|s| {
+        let hs: Vec<_> = chunks
+            .into_iter()
+            .map(|rg| s.spawn(move || decode(open()?, rg)))
+            .collect();
+        hs.into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("Parquet reader panicked".into()))
+            })
+            .collect::<R<Vec<_>>>()
+    })?;
+    e(concat_batches(&parts[0].schema(), &parts))
 }
 
 fn utf8(a: &ArrayRef) -> R<StringArray> {
@@ -82,22 +115,87 @@ fn col<'a>(b: &'a RecordBatch, name: &str) -> R<&'a ArrayRef> {
         .ok_or_else(|| format!("snapshot: missing column {name}"))
 }
 
-/// `fi` of every row (rows of one firm are usually adjacent, so most rows skip the lookup).
-fn index_rows(map: &HashMap<&str, u32>, ids: &StringArray, table: &str) -> R<Vec<u32>> {
-    let mut out = Vec::with_capacity(ids.len());
-    let mut last: Option<(&str, u32)> = None;
-    for i in 0..ids.len() {
-        let id = ids.value(i);
-        let fi = match last {
-            Some((l, fi)) if l == id => fi,
-            _ => *map
-                .get(id)
-                .ok_or_else(|| format!("snapshot: {table} names firm {id}, not in firms"))?,
+/// Finds each row's firm. Snapshots are sorted by credit code (docs/SNAPSHOT.md), so this is a
+/// merge of two sorted lists; a table out of order (a hand-made snapshot) falls back to a hash map.
+struct FirmIndex<'a> {
+    ids: &'a StringArray,
+    sorted: bool,
+    map: std::cell::OnceCell<HashMap<&'a str, u32>>,
+}
+
+impl<'a> FirmIndex<'a> {
+    fn new(ids: &'a StringArray) -> R<FirmIndex<'a>> {
+        let mut sorted = true;
+        for i in 1..ids.len() {
+            match ids.value(i - 1).cmp(ids.value(i)) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => {
+                    return Err(format!(
+                        "snapshot: firm {} appears twice in firms",
+                        ids.value(i)
+                    ))
+                }
+                std::cmp::Ordering::Greater => sorted = false,
+            }
+        }
+        let fx = FirmIndex {
+            ids,
+            sorted,
+            map: Default::default(),
         };
-        last = Some((id, fi));
-        out.push(fi);
+        if !sorted && fx.hashed().len() != ids.len() {
+            return Err("snapshot: a firm appears twice in firms".into());
+        }
+        Ok(fx)
     }
-    Ok(out)
+
+    fn hashed(&self) -> &HashMap<&'a str, u32> {
+        self.map.get_or_init(|| {
+            (0..self.ids.len())
+                .map(|i| (self.ids.value(i), i as u32))
+                .collect()
+        })
+    }
+
+    /// `fi` of every row of a table.
+    fn rows(&self, col: &StringArray, table: &str) -> R<Vec<u32>> {
+        let missing = |id: &str| format!("snapshot: {table} names firm {id}, not in firms");
+        if self.sorted {
+            let mut out = Vec::with_capacity(col.len());
+            let (mut j, n) = (0usize, self.ids.len());
+            let mut ok = true;
+            for i in 0..col.len() {
+                let id = col.value(i);
+                if i > 0 && col.value(i - 1) > id {
+                    ok = false; // not sorted: use the map
+                    break;
+                }
+                while j < n && self.ids.value(j) < id {
+                    j += 1;
+                }
+                if j == n || self.ids.value(j) != id {
+                    return Err(missing(id));
+                }
+                out.push(j as u32);
+            }
+            if ok {
+                return Ok(out);
+            }
+        }
+        let map = self.hashed();
+        let mut out = Vec::with_capacity(col.len());
+        let mut last: Option<(&str, u32)> = None;
+        for i in 0..col.len() {
+            let id = col.value(i);
+            let fi = match last {
+                Some((l, fi)) if l == id => fi,
+                _ => *map.get(id).ok_or_else(|| missing(id))?,
+            };
+            last = Some((id, fi));
+            out.push(fi);
+        }
+        Ok(out)
+    }
 }
 
 /// Puts `fi` in front of a table's columns.
@@ -229,15 +327,7 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
 
     let firm_ids = utf8(col(&firms, "firm_id")?)?;
     let n = firm_ids.len();
-    let mut map: HashMap<&str, u32> = HashMap::with_capacity(n);
-    for i in 0..n {
-        if map.insert(firm_ids.value(i), i as u32).is_some() {
-            return Err(format!(
-                "snapshot: firm {} appears twice in firms",
-                firm_ids.value(i)
-            ));
-        }
-    }
+    let index = FirmIndex::new(&firm_ids)?;
 
     let mut fields = vec![Field::new("fi", DataType::Int32, false)];
     let mut cols: Vec<ArrayRef> = vec![Arc::new(Int32Array::from_iter_values(0..n as i32))];
@@ -249,7 +339,7 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
 
     let yearly = match yearly {
         Some(b) => {
-            let fi = index_rows(&map, &utf8(col(&b, "firm_id")?)?, "yearly")?;
+            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "yearly")?;
             Some(Yearly::new(b, fi, n)?)
         }
         None => None,
@@ -275,7 +365,7 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
 
     let monthly = match monthly {
         Some(b) => {
-            let fi = index_rows(&map, &utf8(col(&b, "firm_id")?)?, "monthly")?;
+            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "monthly")?;
             Some(with_fi(&b, fi)?)
         }
         None => None,
@@ -345,19 +435,19 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
 
     let events = match events {
         Some(b) => {
-            let fi = index_rows(&map, &utf8(col(&b, "firm_id")?)?, "events")?;
+            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "events")?;
             Some(with_fi(&b, fi)?)
         }
         None => None,
     };
     let awards = match awards {
         Some(b) => {
-            let fi = index_rows(&map, &utf8(col(&b, "firm_id")?)?, "awards")?;
+            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "awards")?;
             Some(with_fi(&b, fi)?)
         }
         None => None,
     };
-    drop(map);
+    drop(index);
     Ok(Loaded {
         firm_ids,
         base,
