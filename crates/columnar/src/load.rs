@@ -457,3 +457,81 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
         awards,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[&str]) -> StringArray {
+        StringArray::from(v.to_vec())
+    }
+
+    #[test]
+    fn firm_index_merges_sorted_and_hashes_unsorted() {
+        let firms = ids(&["A", "B", "C"]);
+        let fx = FirmIndex::new(&firms).unwrap();
+        assert!(fx.sorted);
+        assert_eq!(
+            fx.rows(&ids(&["A", "A", "C", "C"]), "yearly").unwrap(),
+            vec![0, 0, 2, 2]
+        );
+        // A table out of order falls back to the map and still finds every firm.
+        assert_eq!(
+            fx.rows(&ids(&["C", "A", "B", "A"]), "events").unwrap(),
+            vec![2, 0, 1, 0]
+        );
+        let e = fx.rows(&ids(&["A", "Z"]), "events").unwrap_err();
+        assert!(e.contains("events names firm Z"), "{e}");
+        let e = fx.rows(&ids(&["Z", "A"]), "events").unwrap_err();
+        assert!(e.contains("firm Z"), "{e}");
+
+        // Firms out of order: the map from the start.
+        let firms = ids(&["C", "A", "B"]);
+        let fx = FirmIndex::new(&firms).unwrap();
+        assert!(!fx.sorted);
+        assert_eq!(
+            fx.rows(&ids(&["A", "B", "C"]), "yearly").unwrap(),
+            vec![1, 2, 0]
+        );
+    }
+
+    #[test]
+    fn a_firm_twice_is_an_error() {
+        assert!(FirmIndex::new(&ids(&["A", "A"])).is_err());
+        assert!(FirmIndex::new(&ids(&["B", "A", "B"])).is_err());
+    }
+
+    #[test]
+    fn yearly_rows_are_found_by_firm_and_year_in_any_order() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("year", DataType::Int32, false),
+            Field::new("v", DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int32Array::from(vec![2022, 2021, 2023, 2021])),
+                Arc::new(Int32Array::from(vec![10, 11, 12, 13])),
+            ],
+        )
+        .unwrap();
+        // Rows: (firm 1, 2022), (firm 0, 2021), (firm 1, 2023), (firm 1, 2021) — not sorted.
+        let y = Yearly::new(batch, vec![1, 0, 1, 1], 3).unwrap();
+        let v = |r: Option<u32>| {
+            r.map(|r| {
+                y.batch
+                    .column(1)
+                    .as_primitive::<datafusion::arrow::datatypes::Int32Type>()
+                    .value(r as usize)
+            })
+        };
+        assert_eq!(v(y.row(1, 2021)), Some(13));
+        assert_eq!(v(y.row(1, 2022)), Some(10));
+        assert_eq!(v(y.row(1, 2023)), Some(12));
+        assert_eq!(v(y.row(0, 2021)), Some(11));
+        assert_eq!(y.row(0, 2022), None);
+        assert_eq!(y.row(2, 2021), None);
+        assert_eq!(y.first_year(1), Some(2021));
+        assert_eq!(y.first_year(2), None);
+    }
+}
