@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use datafusion::arrow::array::Array;
 use huiqi_ir::*;
 
 use crate::clause::Slot;
@@ -72,7 +73,8 @@ impl Reasons {
 }
 
 pub struct Table {
-    pub firm_ids: Vec<String>,
+    /// Credit codes by firm position (an Arrow array: no per-firm String).
+    pub firm_ids: datafusion::arrow::array::StringArray,
     pub slots: Vec<Slot>,
     /// [slot][firm] in 分.
     pub amount: Vec<Vec<i64>>,
@@ -146,7 +148,7 @@ impl Table {
                         }
                         Ordering::Equal
                     })
-                    .then_with(|| self.firm_ids[a].cmp(&self.firm_ids[b]))
+                    .then_with(|| self.firm_ids.value(a).cmp(self.firm_ids.value(b)))
             });
             let losers: Vec<usize> = cands
                 .iter()
@@ -200,8 +202,9 @@ impl Table {
             }
             let tie = |a: &(usize, ClauseId, usize, usize, i64),
                        b: &(usize, ClauseId, usize, usize, i64)| {
-                self.firm_ids[a.0]
-                    .cmp(&self.firm_ids[b.0])
+                self.firm_ids
+                    .value(a.0)
+                    .cmp(self.firm_ids.value(b.0))
                     .then_with(|| (a.1, a.2).cmp(&(b.1, b.2)))
             };
             let shares: Vec<i64> = match &pool.method {

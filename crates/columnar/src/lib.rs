@@ -233,10 +233,10 @@ fn truths(a: &dyn Array) -> Result<impl Iterator<Item = bool> + '_, String> {
 /// A run's results column-wise: entry i is one firm × clause × tranche row, in output order
 /// (credit code, then clause order, then tranche order). Firm, clause, tranche and reason texts
 /// are stored once and referenced by index.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Results {
     /// Credit codes, sorted.
-    pub firm_ids: Vec<String>,
+    pub firm_ids: StringArray,
     /// Per slot (clause × tranche): clause and tranche names.
     pub clauses: Vec<Arc<str>>,
     pub tranches: Vec<Arc<str>>,
@@ -249,6 +249,21 @@ pub struct Results {
     pub reason: Vec<u32>,
 }
 
+impl Default for Results {
+    fn default() -> Self {
+        Results {
+            firm_ids: StringArray::from(Vec::<&str>::new()),
+            clauses: vec![],
+            tranches: vec![],
+            reasons: Reasons::default(),
+            firm: vec![],
+            slot: vec![],
+            amount_fen: vec![],
+            reason: vec![],
+        }
+    }
+}
+
 impl Results {
     pub fn len(&self) -> usize {
         self.firm.len()
@@ -257,7 +272,7 @@ impl Results {
         self.firm.is_empty()
     }
     pub fn firm_id(&self, i: usize) -> &str {
-        &self.firm_ids[self.firm[i] as usize]
+        self.firm_ids.value(self.firm[i] as usize)
     }
     pub fn clause(&self, i: usize) -> &str {
         &self.clauses[self.slot[i] as usize]
@@ -270,7 +285,9 @@ impl Results {
     }
     /// Row by row (for comparisons and small runs).
     pub fn rows(&self) -> Vec<Row> {
-        let firms: Vec<Arc<str>> = self.firm_ids.iter().map(|f| f.as_str().into()).collect();
+        let firms: Vec<Arc<str>> = (0..self.firm_ids.len())
+            .map(|f| self.firm_ids.value(f).into())
+            .collect();
         (0..self.len())
             .map(|i| Row {
                 firm_id: firms[self.firm[i] as usize].clone(),
@@ -298,6 +315,7 @@ pub async fn run(
     let plan = cm.plan()?;
     let loaded = load::load(snapshot, &cm)?;
     let firm_ids = loaded.firm_ids.clone();
+    let sorted = loaded.sorted;
     timings.load = t0.elapsed();
     let t0 = Instant::now();
     let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
@@ -332,7 +350,7 @@ pub async fn run(
     let n = firm_ids.len();
     let ns = plan.slots.len();
     let mut table = Table {
-        firm_ids: vec![],
+        firm_ids: StringArray::from(Vec::<&str>::new()),
         slots: plan.slots.clone(),
         amount: vec![vec![0; n]; ns],
         reason: vec![vec![0; n]; ns],
@@ -437,15 +455,19 @@ pub async fn run(
     }
     // Firms are sorted by credit code in a snapshot (docs/SNAPSHOT.md); sort anyway if a
     // hand-made one is not, so output order never depends on the input's.
-    let mut order: Vec<usize> = (0..n).collect();
-    if !(1..n).all(|i| firm_ids.value(i - 1) <= firm_ids.value(i)) {
+    table.firm_ids = firm_ids.clone();
+    if !sorted {
+        let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|a, b| firm_ids.value(*a).cmp(firm_ids.value(*b)));
-    }
-    table.firm_ids = order
-        .iter()
-        .map(|&i| firm_ids.value(i).to_string())
-        .collect();
-    if order.iter().enumerate().any(|(i, &o)| i != o) {
+        let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
+            order.iter().map(|&i| i as u32),
+        );
+        table.firm_ids = datafusion::arrow::compute::take(&firm_ids, &idx, None)
+            .map_err(|e| e.to_string())?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or("firm ids")?
+            .clone();
         fn permute<T: Clone>(order: &[usize], v: &[T]) -> Vec<T> {
             order.iter().map(|&i| v[i].clone()).collect()
         }
@@ -505,7 +527,7 @@ pub async fn run(
             res.reason.push(table.reason[s][f]);
         }
     }
-    res.firm_ids = std::mem::take(&mut table.firm_ids);
+    res.firm_ids = table.firm_ids.clone();
     res.reasons = table.reasons;
     timings.allocate = t2.elapsed();
     Ok((res, timings))

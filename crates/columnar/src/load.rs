@@ -30,6 +30,8 @@ fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
 pub struct Loaded {
     /// Credit codes; position = `fi`.
     pub firm_ids: StringArray,
+    /// Whether `firm_ids` is in credit-code order (always, for a snapshot `huiqi ingest` wrote).
+    pub sorted: bool,
     /// One row per firm: `fi`, statics `s{f}`, yearly facts at offsets `y{f}_{o}`.
     pub base: RecordBatch,
     /// One row per firm and earlier year from the firm's first year with data: `fi`, `year`,
@@ -447,9 +449,11 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
         }
         None => None,
     };
+    let sorted = index.sorted;
     drop(index);
     Ok(Loaded {
         firm_ids,
+        sorted,
         base,
         panel,
         events,
