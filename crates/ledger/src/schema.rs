@@ -126,6 +126,21 @@ fn checksum(sql: &str) -> String {
 
 /// Applies the migrations not applied yet, each in its own transaction.
 pub async fn migrate(db: &mut Db) -> Result<(), Error> {
+    // PostgreSQL: two sessions creating `schema_migrations` at once collide in the catalog
+    // (pg_type_typname_nsp_index), so migrating is serialised by a session advisory lock —
+    // released by the server if the process dies (seen in the SIGKILL trials).
+    let pg = db.backend() == Backend::Postgres;
+    if pg {
+        db.batch("SELECT pg_advisory_lock(4834219)").await?;
+    }
+    let r = migrate_locked(db).await;
+    if pg {
+        let _ = db.batch("SELECT pg_advisory_unlock(4834219)").await;
+    }
+    r
+}
+
+async fn migrate_locked(db: &mut Db) -> Result<(), Error> {
     db.batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL)",
     )
