@@ -23,10 +23,6 @@ fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
     r.map_err(|x| x.to_string())
 }
 
-fn fact_col(name: &str) -> DExpr {
-    col(datafusion::common::Column::new_unqualified(name))
-}
-
 /// Registers a batch as an in-memory table split into `parts` partitions (so the plan uses
 /// every core) and returns it as a DataFrame.
 fn table(ctx: &SessionContext, b: RecordBatch, parts: usize) -> R<DataFrame> {
@@ -190,7 +186,7 @@ pub async fn build(
         let mut totals = vec![];
         let mut names = vec![];
         for (f, yy) in &cm.monthly_totals {
-            let fc = fact_col(&p.facts[*f].name);
+            let fc = c(&p.facts[*f].name);
             let in_year = c("year").eq(lit(*yy));
             let (s, n, all) = (
                 format!("s{f}_{yy}"),

@@ -85,83 +85,33 @@ fn session(opts: &Options) -> Result<SessionContext, String> {
 
 fn cells(a: &dyn Array) -> Vec<Cell> {
     let n = a.len();
+    // One loop for every type: null → Null, else the type's own cell.
+    fn each<A: Array>(x: &A, cell: impl Fn(&A, usize) -> Cell) -> Vec<Cell> {
+        (0..x.len())
+            .map(|i| if x.is_null(i) { Cell::Null } else { cell(x, i) })
+            .collect()
+    }
     let any = a.as_any();
     if let Some(x) = any.downcast_ref::<Decimal128Array>() {
-        return (0..n)
-            .map(|i| {
-                if x.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Num(x.value(i))
-                }
-            })
-            .collect();
+        return each(x, |x, i| Cell::Num(x.value(i)));
     }
     if let Some(x) = any.downcast_ref::<StringArray>() {
-        return (0..n)
-            .map(|i| {
-                if x.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Text(x.value(i).to_string())
-                }
-            })
-            .collect();
+        return each(x, |x, i| Cell::Text(x.value(i).to_string()));
     }
     if let Some(x) = any.downcast_ref::<StringViewArray>() {
-        return (0..n)
-            .map(|i| {
-                if x.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Text(x.value(i).to_string())
-                }
-            })
-            .collect();
+        return each(x, |x, i| Cell::Text(x.value(i).to_string()));
     }
     if let Some(x) = any.downcast_ref::<BooleanArray>() {
-        return (0..n)
-            .map(|i| {
-                if x.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Bool(x.value(i))
-                }
-            })
-            .collect();
+        return each(x, |x, i| Cell::Bool(x.value(i)));
     }
     if let Some(x) = any.downcast_ref::<Date32Array>() {
-        return (0..n)
-            .map(|i| {
-                if x.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Num(x.value(i) as i128)
-                }
-            })
-            .collect();
+        return each(x, |x, i| Cell::Num(x.value(i) as i128));
     }
     if let Some(x) = any.downcast_ref::<Int64Array>() {
-        return (0..n)
-            .map(|i| {
-                if x.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Num(x.value(i) as i128)
-                }
-            })
-            .collect();
+        return each(x, |x, i| Cell::Num(x.value(i) as i128));
     }
     if let Some(x) = any.downcast_ref::<Int32Array>() {
-        return (0..n)
-            .map(|i| {
-                if x.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Num(x.value(i) as i128)
-                }
-            })
-            .collect();
+        return each(x, |x, i| Cell::Num(x.value(i) as i128));
     }
     vec![Cell::Null; n]
 }
