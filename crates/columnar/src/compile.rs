@@ -164,8 +164,8 @@ impl<'p> Compiler<'p> {
         }
     }
 
-    /// The code of a reason text, as a literal.
-    pub fn reason(&self, text: &str) -> DExpr {
+    /// The code of a reason text (registered on first use; 0 is "no reason").
+    pub fn reason_code(&self, text: &str) -> i32 {
         let mut t = self.reason_texts.borrow_mut();
         let i = match t.iter().position(|x| x == text) {
             Some(i) => i,
@@ -174,7 +174,12 @@ impl<'p> Compiler<'p> {
                 t.len() - 1
             }
         };
-        lit(ScalarValue::Int32(Some(i as i32 + 1)))
+        i as i32 + 1
+    }
+
+    /// The code of a reason text, as a literal.
+    pub fn reason(&self, text: &str) -> DExpr {
+        lit(ScalarValue::Int32(Some(self.reason_code(text))))
     }
 
     pub fn udf(&self, name: &str, args: Vec<DExpr>) -> DExpr {

@@ -3,12 +3,13 @@
 //! Exactness: every number is Decimal128(38, 12) with the reference's integer arithmetic
 //! (`udf.rs`), so results agree with `huiqi-eval` to the 分 (checked by differential tests).
 
-pub mod alloc;
+pub mod allocate;
 pub mod clause;
 pub mod compile;
 pub mod frame;
 pub mod load;
 pub mod output;
+pub mod reasons;
 pub mod udf;
 
 use std::collections::HashMap;
@@ -16,18 +17,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{
-    Array, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray,
-    StringViewArray,
-};
+use datafusion::arrow::array::{Array, BooleanArray, Int32Array, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::*;
 use huiqi_ir::Program;
 
-use alloc::{Cell, Reasons, Table};
 use compile::{colref, Compiler};
+pub use reasons::Reasons;
 
 /// One result row: a firm × clause × tranche.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,39 +81,6 @@ fn session(opts: &Options) -> Result<SessionContext, String> {
     Ok(ctx)
 }
 
-fn cells(a: &dyn Array) -> Vec<Cell> {
-    let n = a.len();
-    // One loop for every type: null → Null, else the type's own cell.
-    fn each<A: Array>(x: &A, cell: impl Fn(&A, usize) -> Cell) -> Vec<Cell> {
-        (0..x.len())
-            .map(|i| if x.is_null(i) { Cell::Null } else { cell(x, i) })
-            .collect()
-    }
-    let any = a.as_any();
-    if let Some(x) = any.downcast_ref::<Decimal128Array>() {
-        return each(x, |x, i| Cell::Num(x.value(i)));
-    }
-    if let Some(x) = any.downcast_ref::<StringArray>() {
-        return each(x, |x, i| Cell::Text(x.value(i).to_string()));
-    }
-    if let Some(x) = any.downcast_ref::<StringViewArray>() {
-        return each(x, |x, i| Cell::Text(x.value(i).to_string()));
-    }
-    if let Some(x) = any.downcast_ref::<BooleanArray>() {
-        return each(x, |x, i| Cell::Bool(x.value(i)));
-    }
-    if let Some(x) = any.downcast_ref::<Date32Array>() {
-        return each(x, |x, i| Cell::Num(x.value(i) as i128));
-    }
-    if let Some(x) = any.downcast_ref::<Int64Array>() {
-        return each(x, |x, i| Cell::Num(x.value(i) as i128));
-    }
-    if let Some(x) = any.downcast_ref::<Int32Array>() {
-        return each(x, |x, i| Cell::Num(x.value(i) as i128));
-    }
-    vec![Cell::Null; n]
-}
-
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, String> {
     batch
         .column_by_name(name)
@@ -160,15 +125,6 @@ fn add_columns(
         df = df.select(sel).map_err(|e| e.to_string())?;
     }
     Ok(df)
-}
-
-/// A rounded amount (10^-12 元) in 分. i128 division is a library call; almost every amount
-/// fits an i64, where it is one instruction.
-fn fen(v: i128) -> i64 {
-    match i64::try_from(v) {
-        Ok(x) => x / 10_000_000_000,
-        Err(_) => (v / 10_000_000_000) as i64,
-    }
 }
 
 /// A boolean column as "is true" (null is not true).
@@ -250,6 +206,40 @@ impl Results {
     }
 }
 
+/// Firm positions in credit-code order.
+fn credit_order(ids: &StringArray) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by(|a, b| ids.value(*a).cmp(ids.value(*b)));
+    order
+}
+
+/// Adds `fo`, each firm's position in credit-code order, to the per-firm batch: ties in
+/// rankings and pools go by credit code, and an unsorted snapshot's `fi` is not that order.
+fn with_order(base: RecordBatch, ids: &StringArray) -> Result<RecordBatch, String> {
+    let mut rank = vec![0i32; ids.len()];
+    for (r, f) in credit_order(ids).into_iter().enumerate() {
+        rank[f] = r as i32;
+    }
+    let fi = column(&base, "fi")?
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .ok_or("fi type")?;
+    let fo: Int32Array = fi.values().iter().map(|&f| rank[f as usize]).collect();
+    let mut fields: Vec<_> = base.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
+        "fo",
+        datafusion::arrow::datatypes::DataType::Int32,
+        false,
+    )));
+    let mut cols = base.columns().to_vec();
+    cols.push(Arc::new(fo));
+    RecordBatch::try_new(
+        Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        cols,
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// Evaluates every firm of the snapshot against the program for `year`, then allocates.
 /// Rows come sorted by credit code, then clause order, then tranche order.
 pub async fn run(
@@ -263,32 +253,20 @@ pub async fn run(
     let ctx = session(opts)?;
     let mut cm = Compiler::new(p, year);
     let plan = cm.plan()?;
-    let loaded = load::load(snapshot, &cm)?;
+    let mut loaded = load::load(snapshot, &cm)?;
     let firm_ids = loaded.firm_ids.clone();
     let sorted = loaded.sorted;
     timings.load = t0.elapsed();
     let t0 = Instant::now();
+    let order = if sorted {
+        "fi"
+    } else {
+        loaded.base = with_order(loaded.base, &firm_ids)?;
+        "fo"
+    };
     let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
     let df = add_columns(df, &plan.columns)?;
-    let mut keep = vec![colref("fi")];
-    for s in &plan.slots {
-        keep.push(colref(&s.amount));
-        keep.push(colref(&s.reason));
-        if let Some(pr) = &s.present {
-            keep.push(colref(pr));
-        }
-    }
-    for x in &plan.excludes {
-        keep.push(colref(x));
-    }
-    for (s, ties) in &plan.selects {
-        keep.push(colref(s));
-        keep.extend(ties.iter().map(|t| colref(t)));
-    }
-    for s in plan.pool_scores.iter().flatten() {
-        keep.push(colref(s));
-    }
-    let df = df.select(keep).map_err(|e| e.to_string())?;
+    let df = allocate::stages(df, &cm, &plan, order).await?;
     timings.plan = t0.elapsed();
     let t1 = Instant::now();
     let batches = df.collect().await.map_err(|e| e.to_string())?;
@@ -299,33 +277,13 @@ pub async fn run(
     // so the result is in credit-code order without a sort.
     let n = firm_ids.len();
     let ns = plan.slots.len();
-    let mut table = Table {
-        firm_ids: StringArray::from(Vec::<&str>::new()),
-        slots: plan.slots.clone(),
-        amount: vec![vec![0; n]; ns],
-        reason: vec![vec![0; n]; ns],
-        reasons: Reasons::default(),
-        present: vec![vec![false; n]; ns],
-        excludes: vec![vec![false; n]; plan.excludes.len()],
-        selects: plan
-            .selects
-            .iter()
-            .map(|(_, t)| (vec![Cell::Null; n], vec![vec![Cell::Null; n]; t.len()]))
-            .collect(),
-        pool_scores: plan
-            .pool_scores
-            .iter()
-            .map(|s| s.as_ref().map(|_| vec![Cell::Null; n]))
-            .collect(),
-    };
-    // The plan's reason codes → the table's.
+    let mut amount = vec![vec![0i64; n]; ns];
+    let mut reason = vec![vec![0u32; n]; ns];
+    let mut present = vec![vec![false; n]; ns];
+    let mut reasons = Reasons::default();
+    // The plan's reason codes → the results'.
     let plan_reason: Vec<u32> = std::iter::once(0)
-        .chain(
-            cm.reason_texts
-                .borrow()
-                .iter()
-                .map(|t| table.reasons.code(t)),
-        )
+        .chain(cm.reason_texts.borrow().iter().map(|t| reasons.code(t)))
         .collect();
     let mut seen = vec![false; n];
     for b in &batches {
@@ -342,61 +300,26 @@ pub async fn run(
                 return Err(format!("engine: firm index {f} out of range or repeated"));
             }
         }
-        for (si, s) in plan.slots.iter().enumerate() {
-            let a = column(b, &s.amount)?
+        for s in 0..ns {
+            let a = column(b, &allocate::amount_col(s))?
                 .as_any()
-                .downcast_ref::<Decimal128Array>()
+                .downcast_ref::<Int64Array>()
                 .ok_or("amount type")?;
-            let dst = &mut table.amount[si];
-            for (i, &f) in fi.iter().enumerate() {
-                dst[f] = if a.is_null(i) { 0 } else { fen(a.value(i)) };
+            let dst = &mut amount[s];
+            for (&v, &f) in a.values().iter().zip(&fi) {
+                dst[f] = v;
             }
-            let r = column(b, &s.reason)?
+            let r = column(b, &allocate::reason_col(s))?
                 .as_any()
                 .downcast_ref::<Int32Array>()
                 .ok_or("reason type")?;
-            let dst = &mut table.reason[si];
-            for (i, &f) in fi.iter().enumerate() {
-                dst[f] = if r.is_null(i) {
-                    0
-                } else {
-                    plan_reason[r.value(i) as usize]
-                };
+            let dst = &mut reason[s];
+            for (&v, &f) in r.values().iter().zip(&fi) {
+                dst[f] = plan_reason[v as usize];
             }
-            match &s.present {
-                Some(pr) => {
-                    for (v, &f) in truths(column(b, pr)?)?.zip(&fi) {
-                        table.present[si][f] = v;
-                    }
-                }
-                None => {
-                    for &f in &fi {
-                        table.present[si][f] = true;
-                    }
-                }
-            }
-        }
-        for (k, x) in plan.excludes.iter().enumerate() {
-            for (v, &f) in truths(column(b, x)?)?.zip(&fi) {
-                table.excludes[k][f] = v;
-            }
-        }
-        for (k, (s, ties)) in plan.selects.iter().enumerate() {
-            for (c, &f) in cells(column(b, s)?).into_iter().zip(&fi) {
-                table.selects[k].0[f] = c;
-            }
-            for (j, t) in ties.iter().enumerate() {
-                for (c, &f) in cells(column(b, t)?).into_iter().zip(&fi) {
-                    table.selects[k].1[j][f] = c;
-                }
-            }
-        }
-        for (k, s) in plan.pool_scores.iter().enumerate() {
-            if let Some(s) = s {
-                let dst = table.pool_scores[k].as_mut().unwrap();
-                for (c, &f) in cells(column(b, s)?).into_iter().zip(&fi) {
-                    dst[f] = c;
-                }
+            let dst = &mut present[s];
+            for (v, &f) in truths(column(b, &allocate::present_col(s))?)?.zip(&fi) {
+                dst[f] = v;
             }
         }
     }
@@ -405,56 +328,37 @@ pub async fn run(
     }
     // Firms are sorted by credit code in a snapshot (docs/SNAPSHOT.md); sort anyway if a
     // hand-made one is not, so output order never depends on the input's.
-    table.firm_ids = firm_ids.clone();
+    let mut firm_ids = firm_ids;
     if !sorted {
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|a, b| firm_ids.value(*a).cmp(firm_ids.value(*b)));
+        let order = credit_order(&firm_ids);
         let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
             order.iter().map(|&i| i as u32),
         );
-        table.firm_ids = datafusion::arrow::compute::take(&firm_ids, &idx, None)
+        firm_ids = datafusion::arrow::compute::take(&firm_ids, &idx, None)
             .map_err(|e| e.to_string())?
             .as_any()
             .downcast_ref::<StringArray>()
             .ok_or("firm ids")?
             .clone();
-        fn permute<T: Clone>(order: &[usize], v: &[T]) -> Vec<T> {
-            order.iter().map(|&i| v[i].clone()).collect()
+        fn permute<T: Copy>(order: &[usize], v: &[T]) -> Vec<T> {
+            order.iter().map(|&i| v[i]).collect()
         }
-        table.amount = table.amount.iter().map(|v| permute(&order, v)).collect();
-        table.present = table.present.iter().map(|v| permute(&order, v)).collect();
-        table.reason = table.reason.iter().map(|v| permute(&order, v)).collect();
-        table.excludes = table.excludes.iter().map(|v| permute(&order, v)).collect();
-        table.selects = table
-            .selects
-            .iter()
-            .map(|(s, t)| {
-                (
-                    permute(&order, s),
-                    t.iter().map(|tt| permute(&order, tt)).collect(),
-                )
-            })
-            .collect();
-        table.pool_scores = table
-            .pool_scores
-            .iter()
-            .map(|s| s.as_ref().map(|s| permute(&order, s)))
-            .collect();
+        amount = amount.iter().map(|v| permute(&order, v)).collect();
+        present = present.iter().map(|v| permute(&order, v)).collect();
+        reason = reason.iter().map(|v| permute(&order, v)).collect();
     }
-
-    table.allocate(p);
 
     let clause_names: Vec<Arc<str>> = p.clauses.iter().map(|c| c.name.as_str().into()).collect();
     // Slots of each clause, in tranche order.
     let mut by_clause: Vec<usize> = (0..ns).collect();
     by_clause.sort_by_key(|&s| plan.slots[s].clause); // stable: tranche order within a clause
     let mut res = Results {
-        clauses: table
+        clauses: plan
             .slots
             .iter()
             .map(|s| clause_names[s.clause].clone())
             .collect(),
-        tranches: table
+        tranches: plan
             .slots
             .iter()
             .map(|s| s.tranche.as_str().into())
@@ -468,17 +372,17 @@ pub async fn run(
     res.reason.reserve(cap);
     for f in 0..n {
         for &s in &by_clause {
-            if !table.present[s][f] {
+            if !present[s][f] {
                 continue;
             }
             res.firm.push(f as u32);
             res.slot.push(s as u32);
-            res.amount_fen.push(table.amount[s][f]);
-            res.reason.push(table.reason[s][f]);
+            res.amount_fen.push(amount[s][f]);
+            res.reason.push(reason[s][f]);
         }
     }
-    res.firm_ids = table.firm_ids.clone();
-    res.reasons = table.reasons;
+    res.firm_ids = firm_ids;
+    res.reasons = reasons;
     timings.allocate = t2.elapsed();
     Ok((res, timings))
 }

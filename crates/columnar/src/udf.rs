@@ -131,6 +131,70 @@ fn cagr_udf() -> ScalarUDF {
     )
 }
 
+/// A rounded amount (10^-12 元) → integer 分, truncated like `huiqi_ir::money::to_fen` of a
+/// rounded value. i128 division is a library call; almost every amount fits an i64, where it
+/// is one instruction.
+fn fen_udf() -> ScalarUDF {
+    let fun = Arc::new(|args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let a = to_array(&args[0], n)?;
+        let out: Int64Array = dec(&a)?
+            .iter()
+            .map(|v| {
+                v.map(|v| match i64::try_from(v) {
+                    Ok(x) => x / 10_000_000_000,
+                    Err(_) => (v / 10_000_000_000) as i64,
+                })
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    });
+    create_udf(
+        "hq_fen",
+        vec![DEC],
+        DataType::Int64,
+        Volatility::Immutable,
+        fun,
+    )
+}
+
+/// A pro-rata share in 分: `f(claim, budget, demand)` with the product in i128 (it can pass
+/// i64); null for a zero demand.
+fn share_udf(name: &str, f: fn(i128, i128, i128) -> i128) -> ScalarUDF {
+    let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let cols = args
+            .iter()
+            .map(|x| to_array(x, n))
+            .collect::<Result<Vec<_>>>()?;
+        let ints = cols
+            .iter()
+            .map(|x| {
+                x.as_any()
+                    .downcast_ref::<Int64Array>()
+                    .ok_or_else(|| DataFusionError::Internal("share: expected Int64".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let out: Int64Array = (0..n)
+            .map(|i| {
+                if ints.iter().any(|x| x.is_null(i)) || ints[2].value(i) == 0 {
+                    return None;
+                }
+                let v = |k: usize| ints[k].value(i) as i128;
+                i64::try_from(f(v(0), v(1), v(2))).ok()
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    });
+    create_udf(
+        name,
+        vec![DataType::Int64, DataType::Int64, DataType::Int64],
+        DataType::Int64,
+        Volatility::Immutable,
+        fun,
+    )
+}
+
 /// Every UDF the compiler may emit, in one registry (so a cluster's executors can be built from it).
 pub fn all() -> Vec<ScalarUDF> {
     vec![
@@ -147,6 +211,10 @@ pub fn all() -> Vec<ScalarUDF> {
             Some(money::round_scaled(x, RoundUnit::Wan))
         }),
         cagr_udf(),
+        fen_udf(),
+        // Claims and budgets are non-negative: truncation is the floor.
+        share_udf("hq_share", |a, b, d| a * b / d),
+        share_udf("hq_share_rem", |a, b, d| a * b % d),
     ]
 }
 

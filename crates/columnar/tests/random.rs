@@ -82,6 +82,14 @@ fn program_text(r: &mut Rng) -> String {
     if r.below(2) == 0 {
         s.push_str("exclude 负面: 行业 = 丙类\n");
     }
+    if r.below(3) == 0 {
+        // A second list, for some clauses only: the later rule names the reason.
+        s.push_str(&format!(
+            "exclude 限定: 营收 < {}万 for [条款{}]\n",
+            r.wan(3000),
+            r.below(n as u64)
+        ));
+    }
     if r.below(2) == 0 {
         s.push_str(&format!(
             "exclusive 就高 [条款0, 条款{}]\n",
@@ -89,21 +97,32 @@ fn program_text(r: &mut Rng) -> String {
         ));
     }
     if r.below(2) == 0 {
+        let method = if r.below(2) == 0 {
+            "pro_rata".to_string()
+        } else {
+            format!("by score 营收 {}", r.pick(&["desc", "asc"]))
+        };
         s.push_str(&format!(
-            "pool 资金池 {{\n  clauses [条款{}]\n  budget {}.{:02}元\n  pro_rata\n}}\n",
+            "pool 资金池 {{\n  clauses [条款{}]\n  budget {}.{:02}元\n  {method}\n}}\n",
             r.below(n as u64),
             r.wan(500_000),
             r.below(100)
         ));
     }
     if r.below(3) == 0 {
-        s.push_str(&format!("select 遴选 {{\n  clause 条款{}\n  score growth(营收)\n  top {}\n  tie 营收 desc\n}}\n", r.below(n as u64), 1 + r.below(4)));
+        s.push_str(&format!(
+            "select 遴选 {{\n  clause 条款{}\n  score growth(营收)\n  top {}\n  tie 营收 {}\n}}\n",
+            r.below(n as u64),
+            1 + r.below(4),
+            r.pick(&["desc", "asc"])
+        ));
     }
     if r.below(2) == 0 {
+        let first = r.below(n as u64);
+        let second = (first + 1 + r.below(n as u64 - 1)) % n as u64;
         s.push_str(&format!(
-            "firm cap 上限 {}万 priority [条款{}]\n",
+            "firm cap 上限 {}万 priority [条款{first}, 条款{second}]\n",
             r.wan(150),
-            r.below(n as u64)
         ));
     }
     s

@@ -1,0 +1,447 @@
+//! The allocation stage as DataFusion plan stages, in the reference's order
+//! (`huiqi_eval::alloc`): negative lists → select → exclusive (就高) → pools → firm caps.
+//!
+//! Every slot (clause × tranche) is three columns on the firm row: `A{s}` (Int64 分), `R{s}`
+//! (Int32 reason code, 0 = none) and `P{s}` (whether the slot is a row of the result). A rule
+//! that only looks at one firm is a projection; rankings are window functions over the whole
+//! population; a pool unpivots its claims (one row per firm × slot), shares its budget with
+//! window aggregates and joins the shares back by firm index.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::JoinType;
+use datafusion::functions_aggregate::expr_fn::max;
+use datafusion::functions_aggregate::sum::sum_udaf;
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::expr::{Sort, WindowFunction};
+use datafusion::logical_expr::{
+    cast, Expr as DExpr, ExprFunctionExt, WindowFrame, WindowFrameBound, WindowFrameUnits,
+};
+use datafusion::prelude::*;
+use datafusion::scalar::ScalarValue;
+use huiqi_ir::*;
+
+use crate::clause::Plan;
+use crate::compile::{colref as c, Compiler};
+
+type R<T> = Result<T, String>;
+
+fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
+    r.map_err(|x| x.to_string())
+}
+
+pub fn amount_col(s: usize) -> String {
+    format!("A{s}")
+}
+pub fn reason_col(s: usize) -> String {
+    format!("R{s}")
+}
+pub fn present_col(s: usize) -> String {
+    format!("P{s}")
+}
+
+fn a(s: usize) -> DExpr {
+    c(&amount_col(s))
+}
+fn r(s: usize) -> DExpr {
+    c(&reason_col(s))
+}
+fn pr(s: usize) -> DExpr {
+    c(&present_col(s))
+}
+fn fen(v: i64) -> DExpr {
+    lit(v)
+}
+fn code(cm: &Compiler<'_>, text: &str) -> DExpr {
+    lit(cm.reason_code(text))
+}
+
+/// Replaces the named columns of `df` (keeping every other column, in place) and appends new ones.
+fn restate(df: DataFrame, updates: Vec<(String, DExpr)>) -> R<DataFrame> {
+    let mut updates = updates;
+    let mut sel = vec![];
+    for f in df.schema().fields() {
+        match updates.iter().position(|(n, _)| n == f.name()) {
+            Some(i) => {
+                let (n, x) = updates.remove(i);
+                sel.push(x.alias(n));
+            }
+            None => sel.push(c(f.name())),
+        }
+    }
+    sel.extend(updates.into_iter().map(|(n, x)| x.alias(n)));
+    e(df.select(sel))
+}
+
+/// `sum(x) OVER (ORDER BY order ROWS …)` or, without an order, over the whole population.
+fn window_sum(x: DExpr, order: Vec<Sort>, frame: Option<WindowFrame>) -> R<DExpr> {
+    let w = DExpr::from(WindowFunction::new(sum_udaf(), vec![x]));
+    if order.is_empty() {
+        // DataFusion rejects an empty ORDER BY; without one the frame is the whole partition.
+        return Ok(w);
+    }
+    let mut b = w.order_by(order);
+    if let Some(f) = frame {
+        b = b.window_frame(f);
+    }
+    e(b.build())
+}
+
+fn sort(x: DExpr, asc: bool) -> Sort {
+    // Nulls last in both directions, like the reference's comparison.
+    x.sort(asc, false)
+}
+
+struct Slots<'a> {
+    plan: &'a Plan,
+}
+
+impl Slots<'_> {
+    fn of(&self, cl: ClauseId) -> Vec<usize> {
+        (0..self.plan.slots.len())
+            .filter(|&s| self.plan.slots[s].clause == cl)
+            .collect()
+    }
+    fn total(&self, cl: ClauseId) -> DExpr {
+        // Amounts of absent slots are 0 (stage 0), so a plain sum is the reference's total.
+        self.of(cl).into_iter().fold(fen(0), |t, s| t + a(s))
+    }
+    /// Zeroes a clause where `cond` holds; the reason becomes `why` unless one is already there
+    /// (a "zero" reason is replaced: the rule is the better explanation).
+    fn zero_all(
+        &self,
+        cl: ClauseId,
+        cond: DExpr,
+        why: DExpr,
+        zero: DExpr,
+    ) -> R<Vec<(String, DExpr)>> {
+        let mut out = vec![];
+        for s in self.of(cl) {
+            out.push((
+                amount_col(s),
+                e(when(cond.clone(), fen(0)).otherwise(a(s)))?,
+            ));
+            out.push((
+                reason_col(s),
+                e(when(
+                    cond.clone()
+                        .and(pr(s))
+                        .and(r(s).eq(lit(0i32)).or(r(s).eq(zero.clone()))),
+                    why.clone(),
+                )
+                .otherwise(r(s)))?,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Adds the allocation stages to `df` (one row per firm with the plan's columns and `order`, the
+/// firm's position in credit-code order) and returns `fi` with `A{s}`, `R{s}`, `P{s}` per slot.
+pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) -> R<DataFrame> {
+    let p = cm.p;
+    let sl = Slots { plan };
+    let ns = plan.slots.len();
+    let zero = code(cm, "zero");
+
+    // Stage 0: slot amounts in 分, reasons as codes, presence as a plain boolean.
+    let mut sel = vec![c("fi"), c(order).alias("fo")];
+    for (s, slot) in plan.slots.iter().enumerate() {
+        let present = match &slot.present {
+            Some(x) => datafusion::functions::expr_fn::coalesce(vec![c(x), lit(false)]),
+            None => lit(true),
+        };
+        sel.push(present.clone().alias(present_col(s)));
+        let fen_amount = datafusion::functions::expr_fn::coalesce(vec![
+            cm.udf("hq_fen", vec![c(&slot.amount)]),
+            fen(0),
+        ]);
+        sel.push(e(when(present, fen_amount).otherwise(fen(0)))?.alias(amount_col(s)));
+        sel.push(
+            datafusion::functions::expr_fn::coalesce(vec![c(&slot.reason), lit(0i32)])
+                .alias(reason_col(s)),
+        );
+    }
+    for x in &plan.excludes {
+        sel.push(c(x));
+    }
+    for (s, ties) in &plan.selects {
+        sel.push(c(s));
+        sel.extend(ties.iter().map(|t| c(t)));
+    }
+    for s in plan.pool_scores.iter().flatten() {
+        sel.push(c(s));
+    }
+    let mut df = e(df.select(sel))?;
+
+    // Negative lists: every covered slot is zeroed; the last matching rule names the reason.
+    if !p.excludes.is_empty() {
+        let mut up = vec![];
+        for (s, slot) in plan.slots.iter().enumerate() {
+            let rules: Vec<usize> = (0..p.excludes.len())
+                .filter(|&k| {
+                    p.excludes[k]
+                        .clauses
+                        .as_ref()
+                        .is_none_or(|cs| cs.contains(&slot.clause))
+                })
+                .collect();
+            if rules.is_empty() {
+                continue;
+            }
+            let hit = rules
+                .iter()
+                .map(|&k| c(&plan.excludes[k]))
+                .reduce(|x, y| x.or(y))
+                .unwrap();
+            up.push((
+                amount_col(s),
+                e(when(pr(s).and(hit), fen(0)).otherwise(a(s)))?,
+            ));
+            let mut why: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> =
+                None;
+            for &k in rules.iter().rev() {
+                let cond = pr(s).and(c(&plan.excludes[k]));
+                let then = code(cm, &format!("excl:{}", p.excludes[k].name));
+                match why.as_mut() {
+                    None => why = Some(when(cond, then)),
+                    Some(b) => {
+                        b.when(cond, then);
+                    }
+                }
+            }
+            up.push((reason_col(s), e(why.unwrap().otherwise(r(s)))?));
+        }
+        df = restate(df, up)?;
+    }
+
+    // Select: rank the clause's candidates (total > 0) by score, ties, credit code.
+    for (k, sel) in p.selects.iter().enumerate() {
+        let score: &str = &plan.selects[k].0;
+        let ties: &[String] = &plan.selects[k].1;
+        df = restate(df, vec![("cand".into(), sl.total(sel.clause).gt(fen(0)))])?;
+        let mut order = vec![sort(c(score), false)];
+        for (j, (_, ord)) in sel.tie.iter().enumerate() {
+            order.push(sort(c(&ties[j]), *ord == Order::Asc));
+        }
+        order.push(sort(c("fo"), true));
+        let rank = e(row_number()
+            .partition_by(vec![c("cand")])
+            .order_by(order)
+            .build())?;
+        df = restate(df, vec![("rank".into(), rank)])?;
+        let loser = c("cand").and(c("rank").gt(lit(sel.top as u64)).or(c(score).is_null()));
+        let why = code(cm, &format!("select:{}", sel.name));
+        df = restate(df, sl.zero_all(sel.clause, loser, why, zero.clone())?)?;
+        df = e(df.drop_columns(&["cand", "rank"]))?;
+    }
+
+    // Exclusive (就高): the highest positive total wins, the first listed on a tie.
+    for g in &p.exclusives {
+        let totals: Vec<(String, DExpr)> = g
+            .clauses
+            .iter()
+            .enumerate()
+            .map(|(i, &cl)| (format!("gt{i}"), sl.total(cl)))
+            .collect();
+        df = restate(df, totals)?;
+        let t = |i: usize| c(&format!("gt{i}"));
+        let why = code(cm, &format!("exclusive:{}", g.name));
+        let mut up = vec![];
+        for (i, &cl) in g.clauses.iter().enumerate() {
+            let beaten = (0..g.clauses.len())
+                .filter(|&j| j != i)
+                .map(|j| {
+                    if j < i {
+                        t(j).gt_eq(t(i))
+                    } else {
+                        t(j).gt(t(i))
+                    }
+                })
+                .reduce(|x, y| x.or(y))
+                .unwrap_or(lit(false));
+            up.extend(sl.zero_all(cl, t(i).gt(fen(0)).and(beaten), why.clone(), zero.clone())?);
+        }
+        df = restate(df, up)?;
+        let drop: Vec<String> = (0..g.clauses.len()).map(|i| format!("gt{i}")).collect();
+        df = e(df.drop_columns(&drop.iter().map(|s| s.as_str()).collect::<Vec<_>>()))?;
+    }
+
+    for (k, pool) in p.pools.iter().enumerate() {
+        df = pool_stage(df, cm, &sl, pool, plan.pool_scores[k].as_deref()).await?;
+    }
+
+    // Firm caps: cut the lowest priority first. The cut of a slot is what is left of the
+    // excess after the slots cut before it, so every slot is one expression of the same row.
+    for cap in &p.firm_caps {
+        let limit = money::to_fen(cap.limit);
+        let total = (0..ns).fold(fen(0), |t, s| t + a(s));
+        df = restate(df, vec![("excess".into(), total - fen(limit))])?;
+        let why = code(cm, &format!("firmcap:{}", cap.name));
+        let mut before = fen(0);
+        let mut up = vec![];
+        for &cl in cap.priority.iter().rev() {
+            for s in sl.of(cl).into_iter().rev() {
+                let left = c("excess") - before.clone();
+                let cut = e(when(
+                    left.clone().gt(fen(0)),
+                    datafusion::functions::expr_fn::least(vec![a(s), left]),
+                )
+                .otherwise(fen(0)))?;
+                up.push((amount_col(s), a(s) - cut.clone()));
+                up.push((
+                    reason_col(s),
+                    e(when(a(s).gt(fen(0)).and(a(s).eq(cut)), why.clone()).otherwise(r(s)))?,
+                ));
+                before = before + a(s);
+            }
+        }
+        df = restate(df, up)?;
+        df = e(df.drop_columns(&["excess"]))?;
+    }
+
+    let mut out = vec![c("fi")];
+    for s in 0..ns {
+        out.extend([a(s), r(s), pr(s)]);
+    }
+    e(df.select(out))
+}
+
+/// A pool's claims — one row per firm and present slot with an amount — shared out, then joined
+/// back onto the firms.
+async fn pool_stage(
+    df: DataFrame,
+    cm: &Compiler<'_>,
+    sl: &Slots<'_>,
+    pool: &Pool,
+    score: Option<&str>,
+) -> R<DataFrame> {
+    // The claims and the join both read the firm rows: materialise them once, or every branch
+    // would evaluate the whole plan again.
+    let df = e(df.cache().await)?;
+    let budget = money::to_fen(pool.budget);
+    let mut claims: Option<DataFrame> = None;
+    let mut pool_slots = vec![];
+    for &cl in &pool.clauses {
+        let slots = sl.of(cl);
+        for (j, &s) in slots.iter().enumerate() {
+            // Index among the clause's present slots (the reference's tie-break after the firm).
+            let ti = slots[..j]
+                .iter()
+                .fold(lit(0i64), |t, &q| t + cast(pr(q), DataType::Int64));
+            let mut sel = vec![
+                c("fi").alias("pf"),
+                c("fo").alias("po"),
+                lit(cl as i64).alias("pc"),
+                ti.alias("pt"),
+                lit(s as i64).alias("ps"),
+                a(s).alias("pa"),
+            ];
+            if let Some(sc) = score {
+                sel.push(c(sc).alias("pscore"));
+            }
+            let one = e(e(df.clone().filter(pr(s).and(a(s).gt(fen(0)))))?.select(sel))?;
+            claims = Some(match claims {
+                None => one,
+                Some(u) => e(u.union(one))?,
+            });
+            pool_slots.push(s);
+        }
+    }
+    let Some(claims) = claims else {
+        return Ok(df);
+    };
+    let tie = || {
+        vec![
+            sort(c("po"), true),
+            sort(c("pc"), true),
+            sort(c("pt"), true),
+        ]
+    };
+    let shares = match score {
+        None => {
+            // Pro rata: ⌊a·budget/demand⌋, then the 分 left over go one each to the largest
+            // remainders (ties by credit code, clause, tranche).
+            let claims = restate(
+                claims,
+                vec![("demand".into(), window_sum(c("pa"), vec![], None)?)],
+            )?;
+            let claims = restate(
+                claims,
+                vec![
+                    (
+                        "base".into(),
+                        cm.udf("hq_share", vec![c("pa"), fen(budget), c("demand")]),
+                    ),
+                    (
+                        "rem".into(),
+                        cm.udf("hq_share_rem", vec![c("pa"), fen(budget), c("demand")]),
+                    ),
+                ],
+            )?;
+            let mut order = vec![sort(c("rem"), false)];
+            order.extend(tie());
+            let claims = restate(
+                claims,
+                vec![
+                    ("given".into(), window_sum(c("base"), vec![], None)?),
+                    (
+                        "rn".into(),
+                        cast(e(row_number().order_by(order).build())?, DataType::Int64),
+                    ),
+                ],
+            )?;
+            let share = e(when(c("demand").lt_eq(fen(budget)), c("pa")).otherwise(
+                c("base")
+                    + e(when(c("rn").lt_eq(fen(budget) - c("given")), fen(1)).otherwise(fen(0)))?,
+            ))?;
+            restate(claims, vec![("share".into(), share)])?
+        }
+        Some(_) => {
+            // By score: full awards in order while the budget lasts.
+            let desc = matches!(&pool.method, PoolMethod::ByScore(_, Order::Desc));
+            let mut order = vec![sort(c("pscore"), !desc)];
+            order.extend(tie());
+            let frame = WindowFrame::new_bounds(
+                WindowFrameUnits::Rows,
+                WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
+                WindowFrameBound::Preceding(ScalarValue::UInt64(Some(1))),
+            );
+            let claims = restate(
+                claims,
+                vec![("before".into(), window_sum(c("pa"), order, Some(frame))?)],
+            )?;
+            let left =
+                fen(budget) - datafusion::functions::expr_fn::coalesce(vec![c("before"), fen(0)]);
+            let share = e(when(left.clone().lt(fen(0)), fen(0))
+                .otherwise(datafusion::functions::expr_fn::least(vec![c("pa"), left])))?;
+            restate(claims, vec![("share".into(), share)])?
+        }
+    };
+    // Back to one row per firm: the share of each pool slot, null where the firm had no claim.
+    let aggs: Vec<DExpr> = pool_slots
+        .iter()
+        .map(|&s| {
+            max(e(when(c("ps").eq(lit(s as i64)), c("share")).end()).unwrap())
+                .alias(format!("S{s}"))
+        })
+        .collect();
+    let back = e(shares.aggregate(vec![c("pf")], aggs))?;
+    let df = e(df.join(back, JoinType::Left, &["fi"], &["pf"], None))?;
+    let why = code(cm, &format!("pool:{}", pool.name));
+    let mut up = vec![];
+    for &s in &pool_slots {
+        let sh = c(&format!("S{s}"));
+        up.push((
+            amount_col(s),
+            datafusion::functions::expr_fn::coalesce(vec![sh.clone(), a(s)]),
+        ));
+        up.push((
+            reason_col(s),
+            e(when(sh.clone().eq(fen(0)), why.clone()).otherwise(r(s)))?,
+        ));
+    }
+    let df = restate(df, up)?;
+    let mut drop: Vec<String> = pool_slots.iter().map(|s| format!("S{s}")).collect();
+    drop.push("pf".into());
+    e(df.drop_columns(&drop.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
+}
