@@ -90,7 +90,7 @@ for N in $SIZES; do
   busy && load=busy
   run_s=$(secs "$t0" "$t1")
   tj="$D/run/timings.json"
-  engine_s=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print("%.2f" % ((t.get("load_ms",0)+t["plan_ms"]+t["execute_ms"]+t["allocate_ms"])/1000))' "$tj")
+  engine_s=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print("%.2f" % ((t.get("load_ms",0)+t["plan_ms"]+t["execute_ms"]+t["results_ms"])/1000))' "$tj")
   write_s=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print("%.2f" % (t["write_ms"]/1000))' "$tj")
   fps=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):,.0f}')" "$N" "$run_s")
   rss=$(rss_mb "$D/run.time")

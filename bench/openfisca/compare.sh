@@ -84,9 +84,9 @@ for i in $(seq "$REPEAT"); do
   /usr/bin/time -v -o "$ROOT/run.time" "$BIN" --lang en run --policy "$REPO/bench/simple" --snapshot "$SNAP" --period "$PERIOD" --out "$ROOT/run" --no-xlsx >"$ROOT/run.log" 2>"$ROOT/run.err"
   t1=$(date +%s.%N)
   walls+=("$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$t1")")
-  engines+=("$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print((t.get("load_ms",0)+t["plan_ms"]+t["execute_ms"]+t["allocate_ms"])/1000)' "$ROOT/run/timings.json")")
+  engines+=("$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print((t.get("load_ms",0)+t["plan_ms"]+t["execute_ms"]+t["results_ms"])/1000)' "$ROOT/run/timings.json")")
   # Like OpenFisca's calculate(): the columns already in memory (the snapshot read excluded).
-  computes+=("$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print((t["plan_ms"]+t["execute_ms"]+t["allocate_ms"])/1000)' "$ROOT/run/timings.json")")
+  computes+=("$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print((t["plan_ms"]+t["execute_ms"]+t["results_ms"])/1000)' "$ROOT/run/timings.json")")
 done
 rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$ROOT/run.time")
 load=idle

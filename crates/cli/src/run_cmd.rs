@@ -218,7 +218,7 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
     });
     // Timings differ from run to run, so they live beside the manifest, not in it.
     let timing = serde_json::json!({
-        "load_ms": timings.load.as_millis(), "plan_ms": timings.plan.as_millis(), "execute_ms": timings.execute.as_millis(), "allocate_ms": timings.allocate.as_millis(),
+        "load_ms": timings.load.as_millis(), "plan_ms": timings.plan.as_millis(), "execute_ms": timings.execute.as_millis(), "results_ms": timings.results.as_millis(),
         "write_ms": write_time.as_millis(), "total_ms": started.elapsed().as_millis(),
     });
     let _ = std::fs::write(
@@ -269,7 +269,7 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
         t("用时", "in"),
         started.elapsed().as_secs_f64(),
         t("计算", "engine"),
-        (timings.load + timings.plan + timings.execute + timings.allocate).as_secs_f64(),
+        (timings.load + timings.plan + timings.execute + timings.results).as_secs_f64(),
         t("写出", "write"),
         write_time.as_secs_f64(),
         t("结果写入", "results in"),

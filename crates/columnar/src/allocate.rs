@@ -155,7 +155,11 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
             cm.udf("hq_fen", vec![c(&slot.amount)]),
             fen(0),
         ]);
-        sel.push(e(when(present, fen_amount).otherwise(fen(0)))?.alias(amount_col(s)));
+        let amount = match &slot.present {
+            Some(_) => e(when(present, fen_amount).otherwise(fen(0)))?,
+            None => fen_amount,
+        };
+        sel.push(amount.alias(amount_col(s)));
         sel.push(
             datafusion::functions::expr_fn::coalesce(vec![c(&slot.reason), lit(0i32)])
                 .alias(reason_col(s)),

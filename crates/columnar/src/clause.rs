@@ -74,19 +74,13 @@ impl Compiler<'_> {
         };
         let raw = put("raw", raw);
         let used = put("used", used);
-        let pos = e(when(raw.clone().lt(zero.clone()), zero.clone()).otherwise(raw.clone()))?;
+        // Null stays null (a missing amount), as with the CASEs these replace.
+        let pos = self.udf("hq_max", vec![raw.clone(), zero.clone()]);
         let a0 = put("a0", self.round(pos, self.p.policy.rounding));
         let a1 = match cl.cap {
             Some(cap) => {
-                let room = e(when(
-                    (self.dlit(cap) - used.clone()).lt(zero.clone()),
-                    zero.clone(),
-                )
-                .otherwise(self.dlit(cap) - used.clone()))?;
-                put(
-                    "a1",
-                    e(when(a0.clone().gt(room.clone()), room).otherwise(a0))?,
-                )
+                let room = self.udf("hq_max", vec![self.dlit(cap) - used.clone(), zero.clone()]);
+                put("a1", self.udf("hq_min", vec![a0, room]))
             }
             None => a0,
         };

@@ -521,21 +521,16 @@ impl<'p> Compiler<'p> {
                 ])
             }
             Expr::Min(xs) | Expr::Max(xs) => {
+                // Null if any argument is null, like the reference.
+                let f = if matches!(e, Expr::Min(_)) {
+                    "hq_min"
+                } else {
+                    "hq_max"
+                };
                 let mut acc = self.cx(&xs[0], o, cx, lets)?;
                 for x in &xs[1..] {
                     let v = self.cx(x, o, cx, lets)?;
-                    let pick_new = if matches!(e, Expr::Min(_)) {
-                        v.clone().lt(acc.clone())
-                    } else {
-                        v.clone().gt(acc.clone())
-                    };
-                    acc = when(
-                        acc.clone().is_null().or(v.clone().is_null()),
-                        lit(ScalarValue::Null),
-                    )
-                    .when(pick_new, v)
-                    .otherwise(acc)
-                    .map_err(|e| e.to_string())?;
+                    acc = self.udf(f, vec![acc, v]);
                 }
                 acc
             }

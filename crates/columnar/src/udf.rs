@@ -211,6 +211,9 @@ pub fn all() -> Vec<ScalarUDF> {
             Some(money::round_scaled(x, RoundUnit::Wan))
         }),
         cagr_udf(),
+        // min/max with nulls propagated: a CASE would filter and merge every batch.
+        binary("hq_min", |a, b| Some(a.min(b))),
+        binary("hq_max", |a, b| Some(a.max(b))),
         fen_udf(),
         // Claims and budgets are non-negative: truncation is the floor.
         share_udf("hq_share", |a, b, d| a * b / d),
