@@ -36,15 +36,8 @@ cp -f "$CARGO_TARGET_DIR/release/huiqi" "$ROOT/bin/huiqi"
 BIN="$ROOT/bin/huiqi"
 COMMIT="$(cd "$REPO" && git rev-parse --short HEAD)$(cd "$REPO" && git diff --quiet HEAD -- crates Cargo.toml Cargo.lock || echo '+dirty')"
 
-busy() { pgrep -x rustc >/dev/null 2>&1 || pgrep -x cargo >/dev/null 2>&1; }
-wait_idle() {
-  local waited=0
-  while busy && ((waited < WAIT_IDLE)); do
-    ((waited == 0)) && echo "   (waiting for other cargo/rustc processes to finish…)" >&2
-    sleep 10
-    waited=$((waited + 10))
-  done
-}
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 now() { date +%s.%N; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
 rss_mb() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"; }

@@ -35,15 +35,8 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 "$VENV/bin/pip" install -q -r "$REPO/bench/openfisca/requirements.txt"
 
-busy() { pgrep -x rustc >/dev/null 2>&1 || pgrep -x cargo >/dev/null 2>&1; }
-wait_idle() {
-  local waited=0
-  while busy && ((waited < WAIT_IDLE)); do
-    ((waited == 0)) && echo "   (waiting for other cargo/rustc processes to finish…)" >&2
-    sleep 10
-    waited=$((waited + 10))
-  done
-}
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
 # Generate (deterministic: reuse a complete earlier generation of the same size and seed).
 if [[ ! -f "$ROOT/gen/.done" ]]; then
