@@ -332,6 +332,25 @@ impl<'p> Compiler<'p> {
                     .otherwise(bb)
                     .map_err(|e| e.to_string())?
             }
+            Expr::Table(t, x) if self.p.tables[*t].output != Ty::Bool => {
+                // Amount tables: one kernel (`udf::tiers_udf`). Every arm's amount is computed
+                // for every row; the kernel picks one per row.
+                let xv = self.cx(x, o, cx, lets)?;
+                let table = self.p.tables[*t].clone();
+                let scaled = |d: Decimal| money::to_scaled(d).ok_or("tier bound out of range");
+                let mut bounds = vec![];
+                let mut args = vec![xv];
+                for arm in &table.arms {
+                    let hi = match arm.hi {
+                        Some(h) => Some((scaled(h.value)?, h.inclusive)),
+                        None => None,
+                    };
+                    bounds.push((scaled(arm.lo.value)?, arm.lo.inclusive, hi));
+                    args.push(self.cx(&arm.value, o, cx, lets)?);
+                }
+                let f = crate::udf::tiers_udf(&format!("hq_tiers_{t}"), bounds);
+                DExpr::ScalarFunction(ScalarFunction::new_udf(std::sync::Arc::new(f), args))
+            }
             Expr::Table(t, x) => {
                 let xv = self.cx(x, o, cx, lets)?;
                 let table = self.p.tables[*t].clone();

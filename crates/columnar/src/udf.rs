@@ -36,6 +36,25 @@ fn rows(args: &[ColumnarValue]) -> usize {
         .unwrap_or(1)
 }
 
+/// Marks a failed kernel (overflow, division by zero) in a values buffer; outside Decimal128(38)'s
+/// range, so no result equals it.
+const FAILED: i128 = i128::MIN;
+
+/// `f` over every value of `a` as a plain loop over the values buffer (nulls kept as they are),
+/// so it vectorises; only if some valid row failed is it redone with a null per failure.
+fn map_values(a: &Decimal128Array, f: impl Fn(i128) -> Option<i128>) -> Decimal128Array {
+    use datafusion::arrow::datatypes::Decimal128Type;
+    let out: Decimal128Array = a.unary::<_, Decimal128Type>(|x| f(x).unwrap_or(FAILED));
+    let failed = out
+        .iter()
+        .zip(a.iter())
+        .any(|(o, x)| x.is_some() && o == Some(FAILED));
+    if !failed {
+        return out;
+    }
+    a.unary_opt::<_, Decimal128Type>(&f)
+}
+
 /// Applies `f` to every non-null pair (a scalar side is read once, not expanded).
 fn binary(name: &str, f: fn(i128, i128) -> Option<i128>) -> ScalarUDF {
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
@@ -52,7 +71,7 @@ fn binary(name: &str, f: fn(i128, i128) -> Option<i128>) -> ScalarUDF {
                 let a = dec(&a)?;
                 match b {
                     None => Decimal128Array::new_null(a.len()),
-                    Some(b) => a.iter().map(|x| x.and_then(|x| f(x, b))).collect(),
+                    Some(b) => map_values(a, |x| f(x, b)),
                 }
             }
             (Some(a), None) => {
@@ -60,7 +79,7 @@ fn binary(name: &str, f: fn(i128, i128) -> Option<i128>) -> ScalarUDF {
                 let b = dec(&b)?;
                 match a {
                     None => Decimal128Array::new_null(b.len()),
-                    Some(a) => b.iter().map(|y| y.and_then(|y| f(a, y))).collect(),
+                    Some(a) => map_values(b, |y| f(a, y)),
                 }
             }
             (None, None) => {
@@ -87,7 +106,7 @@ fn unary(name: &str, f: fn(i128) -> Option<i128>) -> ScalarUDF {
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
         let a = to_array(&args[0], n)?;
-        let out: Decimal128Array = dec(&a)?.iter().map(|x| x.and_then(f)).collect();
+        let out = map_values(dec(&a)?, f);
         Ok(ColumnarValue::Array(Arc::new(
             out.with_precision_and_scale(38, 12)?,
         )))
@@ -193,6 +212,64 @@ fn share_udf(name: &str, f: fn(i128, i128, i128) -> i128) -> ScalarUDF {
         Volatility::Immutable,
         fun,
     )
+}
+
+/// One arm of a tier table: the lower bound (inclusive?) and the upper bound, if any.
+pub type TierBounds = (i128, bool, Option<(i128, bool)>);
+
+/// A tier table as one kernel: `args[0]` is the looked-up value, `args[1 + k]` arm k's amount.
+/// Null for a null value, the first arm whose bounds hold otherwise, 0 when none does. A CASE
+/// would filter the batch and merge the results once per arm.
+pub fn tiers_udf(name: &str, arms: Vec<TierBounds>) -> ScalarUDF {
+    let k = arms.len();
+    let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let x = to_array(&args[0], n)?;
+        let x = dec(&x)?;
+        // Scalar arms (the usual fixed amounts) are read once, not expanded to arrays.
+        enum V {
+            Scalar(Option<i128>),
+            Array(ArrayRef),
+        }
+        let vals = args[1..]
+            .iter()
+            .map(|v| match v {
+                ColumnarValue::Scalar(ScalarValue::Decimal128(s, _, _)) => Ok(V::Scalar(*s)),
+                other => to_array(other, n).map(V::Array),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let arrays = vals
+            .iter()
+            .map(|v| match v {
+                V::Array(a) => dec(a).map(Some),
+                V::Scalar(_) => Ok(None),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let out: Decimal128Array = (0..n)
+            .map(|i| {
+                if x.is_null(i) {
+                    return None;
+                }
+                let v = x.value(i);
+                let arm = arms.iter().position(|&(lo, lo_in, hi)| {
+                    (if lo_in { v >= lo } else { v > lo })
+                        && hi.is_none_or(|(h, h_in)| if h_in { v <= h } else { v < h })
+                });
+                match arm {
+                    None => Some(0),
+                    Some(a) => match (&vals[a], arrays[a]) {
+                        (V::Scalar(s), _) => *s,
+                        (_, Some(arr)) => (!arr.is_null(i)).then(|| arr.value(i)),
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(
+            out.with_precision_and_scale(38, 12)?,
+        )))
+    });
+    create_udf(name, vec![DEC; k + 1], DEC, Volatility::Immutable, fun)
 }
 
 /// Every UDF the compiler may emit, in one registry (so a cluster's executors can be built from it).
