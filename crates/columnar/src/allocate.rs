@@ -218,25 +218,37 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
         df = restate(df, up)?;
     }
 
-    // Select: rank the clause's candidates (total > 0) by score, ties, credit code.
+    // Select: rank the clause's candidates (total > 0) by score, ties, credit code. Only the
+    // candidates (a narrow frame: a few columns of usually few firms) are sorted; the losers
+    // are joined back by firm index, with the small side as the join's build side.
     for (k, sel) in p.selects.iter().enumerate() {
         let score: &str = &plan.selects[k].0;
         let ties: &[String] = &plan.selects[k].1;
-        df = restate(df, vec![("cand".into(), sl.total(sel.clause).gt(fen(0)))])?;
+        // The candidates and the join both read the firm rows: materialise them once.
+        df = e(df.cache().await)?;
         let mut order = vec![sort(c(score), false)];
         for (j, (_, ord)) in sel.tie.iter().enumerate() {
             order.push(sort(c(&ties[j]), *ord == Order::Asc));
         }
         order.push(sort(c("fo"), true));
-        let rank = e(row_number()
-            .partition_by(vec![c("cand")])
-            .order_by(order)
-            .build())?;
-        df = restate(df, vec![("rank".into(), rank)])?;
-        let loser = c("cand").and(c("rank").gt(lit(sel.top as u64)).or(c(score).is_null()));
+        let rank = e(row_number().order_by(order).build())?;
+        let mut narrow = vec![c("fi").alias("sf"), c(score), c("fo")];
+        narrow.extend(ties.iter().map(|t| c(t)));
+        let ranked = e(e(df.clone().filter(sl.total(sel.clause).gt(fen(0))))?.select(narrow))?;
+        let ranked = e(ranked.select(vec![
+            c("sf"),
+            rank.alias("rank"),
+            c(score).is_null().alias("snull"),
+        ]))?;
+        let losers = e(
+            e(ranked.filter(c("rank").gt(lit(sel.top as u64)).or(c("snull"))))?
+                .select(vec![c("sf"), lit(true).alias("lose")]),
+        )?;
+        df = e(losers.join(df, JoinType::Right, &["sf"], &["fi"], None))?;
+        let loser = datafusion::functions::expr_fn::coalesce(vec![c("lose"), lit(false)]);
         let why = code(cm, &format!("select:{}", sel.name));
         df = restate(df, sl.zero_all(sel.clause, loser, why, zero.clone())?)?;
-        df = e(df.drop_columns(&["cand", "rank"]))?;
+        df = e(df.drop_columns(&["sf", "lose"]))?;
     }
 
     // Exclusive (就高): the highest positive total wins, the first listed on a tie.
@@ -430,7 +442,8 @@ async fn pool_stage(
         })
         .collect();
     let back = e(shares.aggregate(vec![c("pf")], aggs))?;
-    let df = e(df.join(back, JoinType::Left, &["fi"], &["pf"], None))?;
+    // Right join: the claims side (one row per claiming firm) builds the hash table.
+    let df = e(back.join(df, JoinType::Right, &["pf"], &["fi"], None))?;
     let why = code(cm, &format!("pool:{}", pool.name));
     let mut up = vec![];
     for &s in &pool_slots {
