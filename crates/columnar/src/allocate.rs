@@ -9,6 +9,7 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::JoinType;
+use datafusion::functions::expr_fn::{coalesce, least};
 use datafusion::functions_aggregate::expr_fn::max;
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_window::expr_fn::row_number;
@@ -147,23 +148,17 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
     let mut sel = vec![c("fi"), c(order).alias("fo")];
     for (s, slot) in plan.slots.iter().enumerate() {
         let present = match &slot.present {
-            Some(x) => datafusion::functions::expr_fn::coalesce(vec![c(x), lit(false)]),
+            Some(x) => coalesce(vec![c(x), lit(false)]),
             None => lit(true),
         };
         sel.push(present.clone().alias(present_col(s)));
-        let fen_amount = datafusion::functions::expr_fn::coalesce(vec![
-            cm.udf("hq_fen", vec![c(&slot.amount)]),
-            fen(0),
-        ]);
+        let fen_amount = coalesce(vec![cm.udf("hq_fen", vec![c(&slot.amount)]), fen(0)]);
         let amount = match &slot.present {
             Some(_) => e(when(present, fen_amount).otherwise(fen(0)))?,
             None => fen_amount,
         };
         sel.push(amount.alias(amount_col(s)));
-        sel.push(
-            datafusion::functions::expr_fn::coalesce(vec![c(&slot.reason), lit(0i32)])
-                .alias(reason_col(s)),
-        );
+        sel.push(coalesce(vec![c(&slot.reason), lit(0i32)]).alias(reason_col(s)));
     }
     for x in &plan.excludes {
         sel.push(c(x));
@@ -245,7 +240,7 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
                 .select(vec![c("sf"), lit(true).alias("lose")]),
         )?;
         df = e(losers.join(df, JoinType::Right, &["sf"], &["fi"], None))?;
-        let loser = datafusion::functions::expr_fn::coalesce(vec![c("lose"), lit(false)]);
+        let loser = coalesce(vec![c("lose"), lit(false)]);
         let why = code(cm, &format!("select:{}", sel.name));
         df = restate(df, sl.zero_all(sel.clause, loser, why, zero.clone())?)?;
         df = e(df.drop_columns(&["sf", "lose"]))?;
@@ -298,11 +293,8 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
         for &cl in cap.priority.iter().rev() {
             for s in sl.of(cl).into_iter().rev() {
                 let left = c("excess") - before.clone();
-                let cut = e(when(
-                    left.clone().gt(fen(0)),
-                    datafusion::functions::expr_fn::least(vec![a(s), left]),
-                )
-                .otherwise(fen(0)))?;
+                let cut =
+                    e(when(left.clone().gt(fen(0)), least(vec![a(s), left])).otherwise(fen(0)))?;
                 up.push((amount_col(s), a(s) - cut.clone()));
                 up.push((
                     reason_col(s),
@@ -426,10 +418,9 @@ async fn pool_stage(
                 claims,
                 vec![("before".into(), window_sum(c("pa"), order, Some(frame))?)],
             )?;
-            let left =
-                fen(budget) - datafusion::functions::expr_fn::coalesce(vec![c("before"), fen(0)]);
-            let share = e(when(left.clone().lt(fen(0)), fen(0))
-                .otherwise(datafusion::functions::expr_fn::least(vec![c("pa"), left])))?;
+            let left = fen(budget) - coalesce(vec![c("before"), fen(0)]);
+            let share =
+                e(when(left.clone().lt(fen(0)), fen(0)).otherwise(least(vec![c("pa"), left])))?;
             restate(claims, vec![("share".into(), share)])?
         }
     };
@@ -448,10 +439,7 @@ async fn pool_stage(
     let mut up = vec![];
     for &s in &pool_slots {
         let sh = c(&format!("S{s}"));
-        up.push((
-            amount_col(s),
-            datafusion::functions::expr_fn::coalesce(vec![sh.clone(), a(s)]),
-        ));
+        up.push((amount_col(s), coalesce(vec![sh.clone(), a(s)])));
         up.push((
             reason_col(s),
             e(when(sh.clone().eq(fen(0)), why.clone()).otherwise(r(s)))?,
