@@ -531,6 +531,7 @@ fn cmd_demo(o: &Out, policies: Option<PathBuf>, firms: Option<PathBuf>) -> ExitC
         out: work.join("run-2023"),
         memory_limit: None,
         no_xlsx: false,
+        repeat: 1,
     };
     if run_cmd::run(&run, o.en()) != ExitCode::SUCCESS {
         return ExitCode::from(1);

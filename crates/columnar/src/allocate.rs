@@ -152,13 +152,16 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
             None => lit(true),
         };
         sel.push(present.clone().alias(present_col(s)));
-        let fen_amount = coalesce(vec![cm.udf("hq_fen", vec![c(&slot.amount)]), fen(0)]);
+        let fen_amount = cm.udf("hq_nz64", vec![cm.udf("hq_fen", vec![c(&slot.amount)])]);
         let amount = match &slot.present {
             Some(_) => e(when(present, fen_amount).otherwise(fen(0)))?,
             None => fen_amount,
         };
         sel.push(amount.alias(amount_col(s)));
-        sel.push(coalesce(vec![c(&slot.reason), lit(0i32)]).alias(reason_col(s)));
+        sel.push(
+            cm.udf("hq_nz32", vec![c(&slot.reason)])
+                .alias(reason_col(s)),
+        );
     }
     for x in &plan.excludes {
         sel.push(c(x));

@@ -52,9 +52,8 @@ struct Finish {
 
 impl Compiler<'_> {
     /// Rounding, clause cap and total cap, like `finish` in the reference; `used` is what earlier
-    /// tranches of this clause took in this period.
-    /// Intermediate values become their own columns (named from `tag`), so expressions stay
-    /// linear in size instead of doubling at every CASE.
+    /// tranches of this clause took in this period. One kernel per slot
+    /// (`udf::finish_udf`) makes a struct column of the amount and the reason.
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
@@ -66,65 +65,55 @@ impl Compiler<'_> {
         awarded: DExpr,
         fail: DExpr,
     ) -> R<Finish> {
-        let zero = self.dlit(Decimal::ZERO);
-        let mut put = |name: &str, x: DExpr| -> DExpr {
-            let n = format!("{tag}_{name}");
-            cols.push((n.clone(), x));
-            c(&n)
+        let raw_name = format!("{tag}_raw");
+        cols.push((raw_name.clone(), raw));
+        let scaled = |d: Decimal| {
+            huiqi_ir::money::to_scaled(d).ok_or_else(|| format!("{}: cap out of range", cl.name))
         };
-        let raw = put("raw", raw);
-        let used = put("used", used);
-        // Null stays null (a missing amount), as with the CASEs these replace.
-        let pos = self.udf("hq_max", vec![raw.clone(), zero.clone()]);
-        let a0 = put("a0", self.round(pos, self.p.policy.rounding));
-        let a1 = match cl.cap {
-            Some(cap) => {
-                let room = self.udf("hq_max", vec![self.dlit(cap) - used.clone(), zero.clone()]);
-                put("a1", self.udf("hq_min", vec![a0, room]))
-            }
-            None => a0,
+        let spec = crate::udf::FinishSpec {
+            unit: self.p.policy.rounding,
+            cap: cl.cap.map(scaled).transpose()?,
+            total_cap: cl.total_cap.map(scaled).transpose()?,
+            miss_amount: self.reason_code("miss:amount"),
+            totalcap: self.reason_code("totalcap"),
+            zero: self.reason_code("zero"),
         };
-        let (a2, tc_zero) = match cl.total_cap {
-            Some(tc) => {
-                let left = self.dlit(tc) - awarded - used;
-                let room = put(
-                    "room",
-                    e(when(left.clone().lt(zero.clone()), zero.clone()).otherwise(left))?,
-                );
-                let cut = put("cut", a1.clone().gt(room.clone()));
-                (
-                    put("a2", e(when(cut.clone(), room.clone()).otherwise(a1))?),
-                    cut.and(room.eq(zero.clone())),
-                )
-            }
-            None => (a1, lit(false)),
-        };
-        let reason = e(when(fail.clone().is_not_null(), fail.clone())
-            .when(raw.clone().is_null(), self.reason("miss:amount"))
-            .when(tc_zero, self.reason("totalcap"))
-            .when(a2.clone().eq(zero.clone()), self.reason("zero"))
-            .otherwise(null_str()))?;
-        let amount = e(when(fail.is_not_null().or(raw.is_null()), zero).otherwise(a2))?;
-        Ok(Finish { amount, reason })
+        let f = crate::udf::finish_udf(tag, spec);
+        let both = format!("{tag}_f");
+        cols.push((
+            both.clone(),
+            DExpr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                std::sync::Arc::new(f),
+                vec![c(&raw_name), used, awarded, fail],
+            )),
+        ));
+        Ok(Finish {
+            amount: self.udf("hq_finish_amount", vec![c(&both)]),
+            reason: self.udf("hq_finish_reason", vec![c(&both)]),
+        })
     }
 
-    fn fail_reason(&mut self, conds: &[(String, DExpr)]) -> R<DExpr> {
+    /// The first failed condition's reason (null when all hold), as one kernel.
+    fn fail_reason(&mut self, tag: &str, conds: &[(String, DExpr)]) -> R<DExpr> {
         if conds.is_empty() {
             return Ok(null_str());
         }
-        let mut b = when(
-            conds[0].1.clone().is_null(),
-            self.reason(&format!("miss:{}", conds[0].0)),
-        );
-        b.when(
-            conds[0].1.clone().not(),
-            self.reason(&format!("cond:{}", conds[0].0)),
-        );
-        for (n, x) in &conds[1..] {
-            b.when(x.clone().is_null(), self.reason(&format!("miss:{n}")));
-            b.when(x.clone().not(), self.reason(&format!("cond:{n}")));
-        }
-        e(b.otherwise(null_str()))
+        let codes = conds
+            .iter()
+            .map(|(n, _)| {
+                (
+                    self.reason_code(&format!("miss:{n}")),
+                    self.reason_code(&format!("cond:{n}")),
+                )
+            })
+            .collect();
+        let f = crate::udf::first_fail_udf(&format!("hq_fail_{tag}"), codes);
+        Ok(DExpr::ScalarFunction(
+            datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                std::sync::Arc::new(f),
+                conds.iter().map(|(_, x)| x.clone()).collect(),
+            ),
+        ))
     }
 
     /// Compiles every clause and rule of the program into named columns.
@@ -167,7 +156,7 @@ impl Compiler<'_> {
                 columns.push((name.clone(), x));
                 conds.push((r.name.clone(), c(&name)));
             }
-            let fail = self.fail_reason(&conds)?;
+            let fail = self.fail_reason(&format!("c{ci}"), &conds)?;
             let failname = format!("c{ci}_fail");
             columns.push((failname.clone(), fail));
             let fail = c(&failname);
@@ -215,9 +204,9 @@ impl Compiler<'_> {
                             columns.push((name.clone(), x));
                             tconds.push((r.name.clone(), c(&name)));
                         }
-                        let tfail = self.fail_reason(&tconds)?;
-                        let both =
-                            e(when(fail.clone().is_not_null(), fail.clone()).otherwise(tfail))?;
+                        // The clause's conditions first, then the tranche's: the first failure.
+                        let all: Vec<_> = conds.iter().chain(&tconds).cloned().collect();
+                        let both = self.fail_reason(&format!("c{ci}_t{k}"), &all)?;
                         let raw = self.cx(&t.amount.expr, 0, Ctx::Target, &lets)?;
                         let f = self.finish(
                             &mut columns,

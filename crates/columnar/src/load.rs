@@ -27,6 +27,7 @@ fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
 }
 
 /// What the plan reads, already aligned to firms.
+#[derive(Clone)]
 pub struct Loaded {
     /// Credit codes; position = `fi`.
     pub firm_ids: StringArray,

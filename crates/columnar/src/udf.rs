@@ -4,8 +4,12 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Decimal128Array, Int64Array};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int32Array, Int64Array, PrimitiveArray,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::ArrowPrimitiveType;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
 use huiqi_ir::money::{self, RoundUnit, ONE};
@@ -53,6 +57,15 @@ fn map_values(a: &Decimal128Array, f: impl Fn(i128) -> Option<i128>) -> Decimal1
         return out;
     }
     a.unary_opt::<_, Decimal128Type>(&f)
+}
+
+/// A Decimal128(38, 12) array from computed values, with a null wherever a value is `FAILED`
+/// (the null buffer is built only if there is one).
+fn dec_values(v: Vec<i128>) -> Result<Decimal128Array> {
+    let nulls = v
+        .contains(&FAILED)
+        .then(|| NullBuffer::from(v.iter().map(|&x| x != FAILED).collect::<Vec<bool>>()));
+    Ok(Decimal128Array::new(v.into(), nulls).with_precision_and_scale(38, 12)?)
 }
 
 /// Applies `f` to every non-null pair (a scalar side is read once, not expanded).
@@ -154,18 +167,14 @@ fn cagr_udf() -> ScalarUDF {
 /// rounded value. i128 division is a library call; almost every amount fits an i64, where it
 /// is one instruction.
 fn fen_udf() -> ScalarUDF {
+    use datafusion::arrow::datatypes::Int64Type;
     let fun = Arc::new(|args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
         let a = to_array(&args[0], n)?;
-        let out: Int64Array = dec(&a)?
-            .iter()
-            .map(|v| {
-                v.map(|v| match i64::try_from(v) {
-                    Ok(x) => x / 10_000_000_000,
-                    Err(_) => (v / 10_000_000_000) as i64,
-                })
-            })
-            .collect();
+        let out: Int64Array = dec(&a)?.unary::<_, Int64Type>(|v| match i64::try_from(v) {
+            Ok(x) => x / 10_000_000_000,
+            Err(_) => (v / 10_000_000_000) as i64,
+        });
         Ok(ColumnarValue::Array(Arc::new(out)))
     });
     create_udf(
@@ -245,31 +254,271 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>) -> ScalarUDF {
                 V::Scalar(_) => Ok(None),
             })
             .collect::<Result<Vec<_>>>()?;
-        let out: Decimal128Array = (0..n)
-            .map(|i| {
+        // A plain loop over the values; FAILED marks a null (a null value or a null arm).
+        let out: Vec<i128> = x
+            .values()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
                 if x.is_null(i) {
-                    return None;
+                    return FAILED;
                 }
-                let v = x.value(i);
                 let arm = arms.iter().position(|&(lo, lo_in, hi)| {
                     (if lo_in { v >= lo } else { v > lo })
                         && hi.is_none_or(|(h, h_in)| if h_in { v <= h } else { v < h })
                 });
-                match arm {
+                let picked = match arm {
                     None => Some(0),
                     Some(a) => match (&vals[a], arrays[a]) {
                         (V::Scalar(s), _) => *s,
                         (_, Some(arr)) => (!arr.is_null(i)).then(|| arr.value(i)),
                         _ => None,
                     },
-                }
+                };
+                picked.unwrap_or(FAILED)
             })
             .collect();
-        Ok(ColumnarValue::Array(Arc::new(
-            out.with_precision_and_scale(38, 12)?,
-        )))
+        Ok(ColumnarValue::Array(Arc::new(dec_values(out)?)))
     });
     create_udf(name, vec![DEC; k + 1], DEC, Volatility::Immutable, fun)
+}
+
+/// One argument of a row kernel: a scalar read once, or an array read per row.
+enum Arg<T: ArrowPrimitiveType> {
+    Scalar(Option<T::Native>),
+    Array(PrimitiveArray<T>),
+}
+
+impl<T: ArrowPrimitiveType> Arg<T> {
+    fn of(v: &ColumnarValue) -> Result<Self> {
+        match v {
+            ColumnarValue::Scalar(s) => {
+                let a = s.to_array_of_size(1)?;
+                let a = a.as_primitive_opt::<T>().ok_or_else(|| {
+                    DataFusionError::Internal(format!("kernel argument: got {}", s.data_type()))
+                })?;
+                Ok(Arg::Scalar((!a.is_null(0)).then(|| a.value(0))))
+            }
+            ColumnarValue::Array(a) => Ok(Arg::Array(
+                a.as_primitive_opt::<T>()
+                    .ok_or_else(|| {
+                        DataFusionError::Internal(format!("kernel argument: got {}", a.data_type()))
+                    })?
+                    .clone(),
+            )),
+        }
+    }
+    #[inline]
+    fn get(&self, i: usize) -> Option<T::Native> {
+        match self {
+            Arg::Scalar(s) => *s,
+            Arg::Array(a) => (!a.is_null(i)).then(|| a.value(i)),
+        }
+    }
+}
+
+/// A clause's finish for one slot (the reference's `finish` in `huiqi_eval::clause`):
+/// rounding, the clause cap against what earlier tranches used, the total cap against what the
+/// clause awarded before, and the reason when the amount is zero. One kernel per slot instead
+/// of a projection per step and a CASE each for the amount and the reason.
+#[derive(Clone, Debug)]
+pub struct FinishSpec {
+    pub unit: RoundUnit,
+    pub cap: Option<i128>,
+    pub total_cap: Option<i128>,
+    /// Reason codes (`Compiler::reason_code`) for a missing amount, a total cap that left
+    /// nothing, and a zero amount.
+    pub miss_amount: i32,
+    pub totalcap: i32,
+    pub zero: i32,
+}
+
+impl FinishSpec {
+    /// (amount, reason) of one row from its raw amount, what earlier tranches used, what the
+    /// clause awarded before and the first failed condition's reason. Null inputs behave as
+    /// the SQL the kernel replaced: a null room leaves the amount uncut.
+    #[inline(always)]
+    fn row(
+        &self,
+        raw: Option<i128>,
+        used: Option<i128>,
+        awarded: Option<i128>,
+        fail: Option<i32>,
+    ) -> (Option<i128>, Option<i32>) {
+        if fail.is_some() {
+            return (Some(0), fail);
+        }
+        let Some(raw) = raw else {
+            return (Some(0), Some(self.miss_amount));
+        };
+        let mut a = Some(money::round_scaled(raw.max(0), self.unit));
+        if let Some(cap) = self.cap {
+            let room = used.and_then(|u| cap.checked_sub(u)).map(|r| r.max(0));
+            a = a.zip(room).map(|(a, r)| a.min(r));
+        }
+        let mut emptied = false;
+        if let Some(tc) = self.total_cap {
+            let room = awarded
+                .zip(used)
+                .and_then(|(w, u)| tc.checked_sub(w)?.checked_sub(u))
+                .map(|r| r.max(0));
+            if let (Some(x), Some(r)) = (a, room) {
+                if x > r {
+                    a = Some(r);
+                    emptied = r == 0;
+                }
+            }
+        }
+        let reason = if emptied {
+            Some(self.totalcap)
+        } else if a == Some(0) {
+            Some(self.zero)
+        } else {
+            None
+        };
+        (a, reason)
+    }
+}
+
+/// The kernel of one slot's finish over (raw DEC, used DEC, awarded DEC, fail Int32): a struct
+/// of `a` (the amount) and `r` (the reason), computed in one pass. Neither is ever null: the
+/// reason is 0 for none, and an amount the SQL would have left null (a cap room that overflowed
+/// i128, ~10^26 元) is 0.
+pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
+    use datafusion::arrow::array::StructArray;
+    use datafusion::arrow::datatypes::{Decimal128Type, Fields, Int32Type};
+    let fields = Fields::from(vec![
+        Field::new("a", DEC, false),
+        Field::new("r", DataType::Int32, false),
+    ]);
+    let out_fields = fields.clone();
+    let fun = Arc::new(move |a: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(a);
+        let raw = Arg::<Decimal128Type>::of(&a[0])?;
+        let used = Arg::<Decimal128Type>::of(&a[1])?;
+        let awarded = Arg::<Decimal128Type>::of(&a[2])?;
+        let fail = Arg::<Int32Type>::of(&a[3])?;
+        let mut amounts = Vec::with_capacity(n);
+        let mut reasons = Vec::with_capacity(n);
+        for i in 0..n {
+            let (x, r) = spec.row(raw.get(i), used.get(i), awarded.get(i), fail.get(i));
+            amounts.push(x.unwrap_or(0));
+            reasons.push(r.unwrap_or(0));
+        }
+        let amounts =
+            Decimal128Array::new(amounts.into(), None).with_precision_and_scale(38, 12)?;
+        let reasons = Int32Array::new(reasons.into(), None);
+        Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
+            out_fields.clone(),
+            vec![Arc::new(amounts), Arc::new(reasons)],
+            None,
+        )?)))
+    });
+    create_udf(
+        &format!("hq_finish_{tag}"),
+        vec![DEC, DEC, DEC, DataType::Int32],
+        DataType::Struct(fields),
+        Volatility::Immutable,
+        fun,
+    )
+}
+
+/// Field `k` of a struct column (a finish's amount or reason). DataFusion's own `get_field` is
+/// pushed down into the projection that computes the struct, which would inline the finish
+/// kernel into both field reads and run it twice; a plain UDF stays where it is.
+fn struct_field_udf(name: &str, k: usize, ty: DataType) -> ScalarUDF {
+    use datafusion::arrow::array::StructArray;
+    let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let a = to_array(&args[0], n)?;
+        let s = a
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .ok_or_else(|| DataFusionError::Internal("expected a struct".into()))?;
+        Ok(ColumnarValue::Array(s.column(k).clone()))
+    });
+    let input = DataType::Struct(
+        vec![
+            Field::new("a", DEC, false),
+            Field::new("r", DataType::Int32, false),
+        ]
+        .into(),
+    );
+    create_udf(name, vec![input], ty, Volatility::Immutable, fun)
+}
+
+/// The first failed condition of a list, as a reason code: `codes[k]` is condition k's
+/// (missing, false) pair; null when every condition holds. One pass instead of a CASE with two
+/// arms per condition.
+pub fn first_fail_udf(name: &str, codes: Vec<(i32, i32)>) -> ScalarUDF {
+    let k = codes.len();
+    let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let conds = args
+            .iter()
+            .map(|v| {
+                let a = to_array(v, n)?;
+                a.as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .cloned()
+                    .ok_or_else(|| DataFusionError::Internal("condition: expected Boolean".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let out: Vec<i32> = (0..n)
+            .map(|i| {
+                conds
+                    .iter()
+                    .zip(&codes)
+                    .find_map(|(c, &(miss, no))| {
+                        if c.is_null(i) {
+                            Some(miss)
+                        } else if !c.value(i) {
+                            Some(no)
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or(0)
+            })
+            .collect();
+        // Codes start at 1: 0 is "every condition holds", a null in the output.
+        let nulls = NullBuffer::from(out.iter().map(|&x| x != 0).collect::<Vec<bool>>());
+        Ok(ColumnarValue::Array(Arc::new(Int32Array::new(
+            out.into(),
+            Some(nulls),
+        ))))
+    });
+    create_udf(
+        name,
+        vec![DataType::Boolean; k],
+        DataType::Int32,
+        Volatility::Immutable,
+        fun,
+    )
+}
+
+/// Nulls as 0 for an Int32 or Int64 column; the column itself when it has none (the usual
+/// case: a COALESCE would still filter and merge every batch).
+fn zero_nulls_udf<T: ArrowPrimitiveType>(name: &str) -> ScalarUDF {
+    let fun = Arc::new(|args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let a = to_array(&args[0], n)?;
+        if a.null_count() == 0 {
+            return Ok(ColumnarValue::Array(a));
+        }
+        let p = a
+            .as_primitive_opt::<T>()
+            .ok_or_else(|| DataFusionError::Internal("zero_nulls: type".into()))?;
+        let out: PrimitiveArray<T> = p.iter().map(|v| Some(v.unwrap_or_default())).collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    });
+    create_udf(
+        name,
+        vec![T::DATA_TYPE],
+        T::DATA_TYPE,
+        Volatility::Immutable,
+        fun,
+    )
 }
 
 /// Every UDF the compiler may emit, in one registry (so a cluster's executors can be built from it).
@@ -292,6 +541,10 @@ pub fn all() -> Vec<ScalarUDF> {
         binary("hq_min", |a, b| Some(a.min(b))),
         binary("hq_max", |a, b| Some(a.max(b))),
         fen_udf(),
+        struct_field_udf("hq_finish_amount", 0, DEC),
+        struct_field_udf("hq_finish_reason", 1, DataType::Int32),
+        zero_nulls_udf::<datafusion::arrow::datatypes::Int64Type>("hq_nz64"),
+        zero_nulls_udf::<datafusion::arrow::datatypes::Int32Type>("hq_nz32"),
         // Claims and budgets are non-negative: truncation is the floor.
         share_udf("hq_share", |a, b, d| a * b / d),
         share_udf("hq_share_rem", |a, b, d| a * b % d),

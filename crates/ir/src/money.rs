@@ -87,6 +87,7 @@ fn div_fen(x: u128) -> u128 {
 }
 
 /// ⌊p / 10^12⌋ toward −∞.
+#[inline]
 fn floor_div_one(p: i128) -> i128 {
     let m = p.unsigned_abs();
     let q = div_one(m);
@@ -100,16 +101,21 @@ fn floor_div_one(p: i128) -> i128 {
 }
 
 /// a × b on the fixed-point scale, floored; None on overflow of i128.
+#[inline]
 pub fn mul_scaled(a: i128, b: i128) -> Option<i128> {
     match a.checked_mul(b) {
         Some(p) => Some(floor_div_one(p)),
-        None => {
-            let p = num_bigint::BigInt::from(a) * num_bigint::BigInt::from(b);
-            floor_div_big(p, &num_bigint::BigInt::from(ONE))
-                .try_into()
-                .ok()
-        }
+        None => mul_scaled_big(a, b),
     }
+}
+
+/// The rare product that overflows i128 before the division.
+#[cold]
+fn mul_scaled_big(a: i128, b: i128) -> Option<i128> {
+    let p = num_bigint::BigInt::from(a) * num_bigint::BigInt::from(b);
+    floor_div_big(p, &num_bigint::BigInt::from(ONE))
+        .try_into()
+        .ok()
 }
 
 /// a ÷ b on the fixed-point scale, floored; None for b = 0 or overflow.
@@ -180,6 +186,7 @@ pub fn round(d: Decimal, unit: RoundUnit) -> Decimal {
 
 /// [`round`] on the fixed-point scale (half away from zero), without leaving integers: the
 /// columnar engine rounds millions of amounts per run. Equal to `round` (tested below).
+#[inline]
 pub fn round_scaled(x: i128, unit: RoundUnit) -> i128 {
     let u: i128 = match unit {
         RoundUnit::Fen => ONE / 100,

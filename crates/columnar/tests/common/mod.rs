@@ -87,6 +87,7 @@ pub fn compare_on(
                     &Options {
                         memory_limit: None,
                         partitions: 2,
+                        repeat: 1,
                     },
                 ))
             })
