@@ -142,7 +142,7 @@ def main():
     ap.add_argument("--huiqi-out", type=Path, required=True, help="the --out directory of `huiqi run --policy bench/simple`")
     ap.add_argument("--huiqi-wall", type=float, nargs="*", default=[], help="wall-clock seconds of the `huiqi run` processes")
     ap.add_argument("--huiqi-engine", type=float, nargs="*", default=[], help="engine seconds (timings.json) of the same runs")
-    ap.add_argument("--huiqi-compute", type=float, nargs="*", default=[], help="engine seconds without the snapshot read (plan + execute + allocate)")
+    ap.add_argument("--huiqi-compute", type=float, nargs="*", default=[], help="compute seconds without the snapshot read (plan + execute + results), one per `huiqi run --repeat` computation")
     ap.add_argument("--period", type=int, default=2023)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", type=Path, help="also write the figures here")
@@ -195,7 +195,7 @@ def main():
     print(f"  OpenFisca load + set_input           {(load_s + min(setup)) * 1000:8.1f} ms  (pyarrow read of the snapshot, Decimal128 → float, simulation build)")
     print(f"  huiqi engine (timings.json)     best {hq_engine * 1000:8.1f} ms  (load {timings.get('load_ms', 0)} + plan {timings['plan_ms']} + execute {timings['execute_ms']} + results {timings['results_ms']} ms in the last run;")
     print(f"                                                  load = reading and decoding the Parquet snapshot; DataFusion, 2 cores)")
-    print(f"  huiqi compute (columns in memory) best {hq_compute * 1000:6.1f} ms  (plan + execute + results: what calculate() does)")
+    print(f"  huiqi compute (columns in memory) best {hq_compute * 1000:6.1f} ms  median {statistics.median(a.huiqi_compute or [hq_compute]) * 1000:6.1f} ms  (plan + execute + results, `run --repeat`: what calculate() does)")
     if hq_wall is not None:
         print(f"  huiqi run, whole process        best {hq_wall * 1000:8.1f} ms  (start, pack load + check, engine, writing results.parquet/csv; no xlsx)")
     print(f"  ratio huiqi compute / OpenFisca calculate()           = {hq_compute / best:6.1f}×  (like for like: inputs in memory)")

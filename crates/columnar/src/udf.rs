@@ -49,10 +49,12 @@ const FAILED: i128 = i128::MIN;
 fn map_values(a: &Decimal128Array, f: impl Fn(i128) -> Option<i128>) -> Decimal128Array {
     use datafusion::arrow::datatypes::Decimal128Type;
     let out: Decimal128Array = a.unary::<_, Decimal128Type>(|x| f(x).unwrap_or(FAILED));
-    let failed = out
-        .iter()
-        .zip(a.iter())
-        .any(|(o, x)| x.is_some() && o == Some(FAILED));
+    // A plain scan first; rows already null may hold anything, so only a hit is checked row by row.
+    let failed = out.values().contains(&FAILED)
+        && out
+            .iter()
+            .zip(a.iter())
+            .any(|(o, x)| x.is_some() && o == Some(FAILED));
     if !failed {
         return out;
     }
@@ -69,7 +71,11 @@ fn dec_values(v: Vec<i128>) -> Result<Decimal128Array> {
 }
 
 /// Applies `f` to every non-null pair (a scalar side is read once, not expanded).
-fn binary(name: &str, f: fn(i128, i128) -> Option<i128>) -> ScalarUDF {
+/// Generic over the kernel (a function item, not a pointer) so it is inlined into the loop.
+fn binary<F>(name: &str, f: F) -> ScalarUDF
+where
+    F: Fn(i128, i128) -> Option<i128> + Copy + Send + Sync + 'static,
+{
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
         let scalar = |v: &ColumnarValue| -> Option<Option<i128>> {
@@ -115,7 +121,10 @@ fn binary(name: &str, f: fn(i128, i128) -> Option<i128>) -> ScalarUDF {
     create_udf(name, vec![DEC, DEC], DEC, Volatility::Immutable, fun)
 }
 
-fn unary(name: &str, f: fn(i128) -> Option<i128>) -> ScalarUDF {
+fn unary<F>(name: &str, f: F) -> ScalarUDF
+where
+    F: Fn(i128) -> Option<i128> + Copy + Send + Sync + 'static,
+{
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
         let a = to_array(&args[0], n)?;
@@ -380,6 +389,26 @@ impl FinishSpec {
     }
 }
 
+impl FinishSpec {
+    /// Appends `n` rows' amounts and reasons (null outputs as 0, see `finish_udf`).
+    #[inline(always)]
+    fn fill(
+        &self,
+        n: usize,
+        raw: impl Fn(usize) -> Option<i128>,
+        rest: impl Fn(usize) -> (Option<i128>, Option<i128>, Option<i32>),
+        amounts: &mut Vec<i128>,
+        reasons: &mut Vec<i32>,
+    ) {
+        for i in 0..n {
+            let (u, w, f) = rest(i);
+            let (x, r) = self.row(raw(i), u, w, f);
+            amounts.push(x.unwrap_or(0));
+            reasons.push(r.unwrap_or(0));
+        }
+    }
+}
+
 /// The kernel of one slot's finish over (raw DEC, used DEC, awarded DEC, fail Int32): a struct
 /// of `a` (the amount) and `r` (the reason), computed in one pass. Neither is ever null: the
 /// reason is 0 for none, and an amount the SQL would have left null (a cap room that overflowed
@@ -400,10 +429,27 @@ pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
         let fail = Arg::<Int32Type>::of(&a[3])?;
         let mut amounts = Vec::with_capacity(n);
         let mut reasons = Vec::with_capacity(n);
-        for i in 0..n {
-            let (x, r) = spec.row(raw.get(i), used.get(i), awarded.get(i), fail.get(i));
-            amounts.push(x.unwrap_or(0));
-            reasons.push(r.unwrap_or(0));
+        // Monomorphised per argument shape, so the common one (only the raw amount varies) is
+        // a loop without a branch on each argument's kind.
+        match (&raw, &used, &awarded, &fail) {
+            (Arg::Array(r), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f)) => {
+                let (u, w, f) = (*u, *w, *f);
+                let (vals, nulls) = (r.values(), r.nulls());
+                spec.fill(
+                    n,
+                    |i| nulls.is_none_or(|b| b.is_valid(i)).then(|| vals[i]),
+                    |_| (u, w, f),
+                    &mut amounts,
+                    &mut reasons,
+                )
+            }
+            _ => spec.fill(
+                n,
+                |i| raw.get(i),
+                |i| (used.get(i), awarded.get(i), fail.get(i)),
+                &mut amounts,
+                &mut reasons,
+            ),
         }
         let amounts =
             Decimal128Array::new(amounts.into(), None).with_precision_and_scale(38, 12)?;

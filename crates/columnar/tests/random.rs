@@ -46,7 +46,8 @@ fn clause(r: &mut Rng, i: usize) -> String {
     let head = format!("clause {name} {{\n  ref \"第{i}条\"\n  text \"随机条款\"\n");
     let cmp = r.pick(&[">=", ">", "<", "<="]);
     let body = match r.below(12) {
-        0 => format!("  require 门槛: 营收 {cmp} {}万\n  amount {}万\n", r.wan(5000), r.wan(100)),
+        // A small total cap against the award history: often cut, sometimes to nothing.
+        0 => format!("  require 门槛: 营收 {cmp} {}万\n  amount {}万\n  total cap {}万\n", r.wan(5000), r.wan(100), r.wan(40)),
         1 => {
             let (a, b) = (r.wan(1000), r.wan(1000) + 1000);
             format!("  amount tiers 营收 {{\n    [{a}万, {b}万) => {}万\n    [{b}万, ∞) => {}万\n  }}\n  cap {}万\n", r.wan(50), r.wan(100), r.wan(80))

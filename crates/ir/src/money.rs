@@ -63,6 +63,10 @@ fn floor_div(a: i128, b: i128) -> i128 {
 /// division by a constant (a multiply). 10^12 = 2^12 · 5^12 and 10^10 = 2^10 · 5^10.
 #[inline(always)]
 fn div_2s_d<const S: u32, const D: u64>(x: u128) -> u128 {
+    // Most amounts (below 1.8e7 元 on this scale) fit 64 bits: one multiply and a shift.
+    if let Ok(x) = u64::try_from(x) {
+        return (x / (D << S)) as u128;
+    }
     let y = x >> S;
     let (h, l) = ((y >> 64) as u64, y as u64);
     let (qh, rh) = (h / D, h % D);
