@@ -223,7 +223,7 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
         let score: &str = &plan.selects[k].0;
         let ties: &[String] = &plan.selects[k].1;
         // The candidates and the join both read the firm rows: materialise them once.
-        df = e(df.cache().await)?;
+        df = crate::materialise(df, &format!("before select {}", sel.name)).await?;
         let mut order = vec![sort(c(score), false)];
         for (j, (_, ord)) in sel.tie.iter().enumerate() {
             order.push(sort(c(&ties[j]), *ord == Order::Asc));
@@ -328,7 +328,7 @@ async fn pool_stage(
 ) -> R<DataFrame> {
     // The claims and the join both read the firm rows: materialise them once, or every branch
     // would evaluate the whole plan again.
-    let df = e(df.cache().await)?;
+    let df = crate::materialise(df, &format!("before pool {}", pool.name)).await?;
     let budget = money::to_fen(pool.budget);
     let mut claims: Option<DataFrame> = None;
     let mut pool_slots = vec![];

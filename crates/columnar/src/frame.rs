@@ -246,7 +246,7 @@ pub async fn build(
         .any(|a| matches!(a, EventAgg::HeldAt { .. }))
     {
         // The dates feed a second join onto the same frame: compute the frame once, not twice.
-        t = e(t.cache().await)?;
+        t = crate::materialise(t, "frame before held_at").await?;
     }
     for (n, agg) in cm.events.iter().enumerate() {
         if let EventAgg::HeldAt {

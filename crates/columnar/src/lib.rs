@@ -91,6 +91,34 @@ fn session(opts: &Options) -> Result<SessionContext, String> {
     Ok(ctx)
 }
 
+/// Executes `df` once and keeps its partitions in memory (`DataFrame::cache`), for a stage that
+/// reads the same rows twice. With `HUIQI_EXPLAIN` set, prints the executed plan with each
+/// operator's rows and time, under `what`.
+pub(crate) async fn materialise(df: DataFrame, what: &str) -> Result<DataFrame, String> {
+    let e = |x: datafusion::error::DataFusionError| x.to_string();
+    let task = Arc::new(df.task_ctx());
+    let (state, plan) = df.into_parts();
+    let ctx = SessionContext::new_with_state(state.clone());
+    let physical = state.create_physical_plan(&plan).await.map_err(e)?;
+    let parts = datafusion::physical_plan::collect_partitioned(physical.clone(), task)
+        .await
+        .map_err(e)?;
+    explain(what, physical.as_ref());
+    let table = datafusion::catalog::MemTable::try_new(physical.schema(), parts).map_err(e)?;
+    ctx.read_table(Arc::new(table)).map_err(e)
+}
+
+/// For profiling (`HUIQI_EXPLAIN`): an executed plan with each operator's metrics, on stderr.
+fn explain(what: &str, plan: &dyn datafusion::physical_plan::ExecutionPlan) {
+    if std::env::var_os("HUIQI_EXPLAIN").is_some() {
+        eprintln!(
+            "== {what}\n{}",
+            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan)
+                .indent(true)
+        );
+    }
+}
+
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, String> {
     batch
         .column_by_name(name)
@@ -377,16 +405,7 @@ async fn compute(
         .await
         .map_err(|e| e.to_string())?;
     timings.execute = t1.elapsed();
-    // For profiling: the executed plan with each operator's rows and time.
-    if std::env::var_os("HUIQI_EXPLAIN").is_some() {
-        eprintln!(
-            "{}",
-            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
-                physical.as_ref()
-            )
-            .indent(true)
-        );
-    }
+    explain("results", physical.as_ref());
     let t2 = Instant::now();
 
     // Scatter every batch row to its firm's position: the firms table is sorted by credit code,

@@ -152,11 +152,7 @@ fn cagr_udf() -> ScalarUDF {
                 if a.is_null(i) || b.is_null(i) || k.is_null(i) {
                     return None;
                 }
-                let (x, y) = (
-                    money::from_scaled(a.value(i))?,
-                    money::from_scaled(b.value(i))?,
-                );
-                money::cagr(x, y, k.value(i) as u32).and_then(money::to_scaled)
+                money::cagr_scaled(a.value(i), b.value(i), k.value(i) as u32)
             })
             .collect();
         Ok(ColumnarValue::Array(Arc::new(

@@ -289,6 +289,54 @@ pub fn cagr(a: Decimal, b: Decimal, n: u32) -> Option<Decimal> {
     Some(root - Decimal::ONE)
 }
 
+/// `cagr` on the fixed-point scale (`a`, `b` and the result are 10^-12 units), in 128-bit
+/// integers when the intermediate quotient fits (growth ratios below ~10^14 for n = 2), else
+/// through `cagr`. Same result: R = ⌊(a · 10^(12n) / b)^(1/n)⌋ − 10^12, as an exact integer root.
+pub fn cagr_scaled(a: i128, b: i128, n: u32) -> Option<i128> {
+    // Decimal's mantissa is 96 bits: beyond it the reference has no value either.
+    const DEC_MAX: i128 = (1 << 96) - 1;
+    if n == 0 || b <= 0 || !(0..=DEC_MAX).contains(&a) || b > DEC_MAX {
+        return None;
+    }
+    let slow = || cagr(from_scaled(a)?, from_scaled(b)?, n).and_then(to_scaled);
+    let (ua, ub, one) = (a as u128, b as u128, ONE as u128);
+    // q = ⌊a / b · 10^(12n)⌋ by long division, 10^12 at a time (⌊x^(1/n)⌋ = ⌊⌊x⌋^(1/n)⌋).
+    let (mut q, mut r) = (ua / ub, ua % ub);
+    for _ in 0..n {
+        let Some(x) = r.checked_mul(one) else {
+            return slow();
+        };
+        let Some(next) = q.checked_mul(one).and_then(|q| q.checked_add(x / ub)) else {
+            return slow();
+        };
+        q = next;
+        r = x % ub;
+    }
+    let root = iroot(q, n);
+    (root <= DEC_MAX as u128).then(|| root as i128 - ONE)
+}
+
+/// ⌊x^(1/n)⌋ for n ≥ 1, by integer Newton steps from above (exact; no floating point).
+fn iroot(x: u128, n: u32) -> u128 {
+    if n == 1 || x < 2 {
+        return x;
+    }
+    if n == 2 {
+        return x.isqrt();
+    }
+    // r^n > x for r = 2^⌈bits/n⌉; Newton's step decreases monotonically to the floor root.
+    let bits = 128 - x.leading_zeros();
+    let mut r: u128 = 1 << bits.div_ceil(n);
+    loop {
+        let p = r.pow(n - 1); // r ≤ 2^⌈bits/n⌉, so r^(n-1) < 2^128
+        let next = ((n as u128 - 1) * r + x / p) / n as u128;
+        if next >= r {
+            return r;
+        }
+        r = next;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// The definition, by bisection: the largest R with R^n * b <= a * 10^(12n).
@@ -323,6 +371,26 @@ mod tests {
             prop_assume!(b > Decimal::ZERO);
             prop_assert_eq!(cagr(a, b, n), cagr_by_bisection(a, b, n));
         });
+    }
+
+    #[test]
+    fn cagr_in_integers_is_cagr() {
+        use proptest::prelude::*;
+        let scaled = prop_oneof![
+            0i128..1_000_000_000_000_000_000_000,
+            0i128..10_000_000_000_000,
+            any::<i128>()
+        ];
+        proptest!(|(a in scaled.clone(), b in scaled, n in 1u32..6)| {
+            let want = match (from_scaled(a), from_scaled(b)) {
+                (Some(x), Some(y)) if b > 0 && a >= 0 => cagr(x, y, n).and_then(to_scaled),
+                _ => None,
+            };
+            prop_assert_eq!(cagr_scaled(a, b, n), want);
+        });
+        assert_eq!(iroot(u128::MAX, 3), 6_981_463_658_331);
+        assert_eq!(iroot(27, 3), 3);
+        assert_eq!(iroot(26, 3), 2);
     }
 
     #[test]
