@@ -278,6 +278,39 @@ fn gather(a: &ArrayRef, idx: &UInt32Array) -> R<ArrayRef> {
     e(take(a.as_ref(), idx, None))
 }
 
+/// Every (column, rows) gather, split over the cores: each is an independent `take` of up to
+/// millions of values.
+fn gather_all(jobs: &[(&ArrayRef, &UInt32Array)]) -> R<Vec<ArrayRef>> {
+    let parts = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    if parts <= 1 {
+        return jobs.iter().map(|(a, i)| gather(a, i)).collect();
+    }
+    let done: Vec<Vec<(usize, ArrayRef)>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..parts)
+            .map(|k| {
+                s.spawn(move || {
+                    (k..jobs.len())
+                        .step_by(parts)
+                        .map(|j| gather(jobs[j].0, jobs[j].1).map(|a| (j, a)))
+                        .collect::<R<Vec<_>>>()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("gather panicked".into())))
+            .collect::<R<Vec<_>>>()
+    })?;
+    let mut out: Vec<Option<ArrayRef>> = vec![None; jobs.len()];
+    for (j, a) in done.into_iter().flatten() {
+        out[j] = Some(a);
+    }
+    out.into_iter()
+        .map(|a| a.ok_or_else(|| "gather: a column is missing".to_string()))
+        .collect()
+}
+
 pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
     let p = cm.p;
     let y = cm.year;
@@ -351,17 +384,21 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
     // Yearly facts at offset o: the firm's row for year Y − o, or null.
     if let Some(yr) = &yearly {
         let offsets: BTreeSet<u32> = cm.target_yearly.iter().map(|(_, o)| *o).collect();
-        for o in offsets {
-            let idx: UInt32Array = (0..n).map(|fi| yr.row(fi, y - o as i32)).collect();
-            for (f, _) in cm.target_yearly.iter().filter(|(_, oo)| *oo == o) {
-                let a = gather(col(&yr.batch, &p.facts[*f].name)?, &idx)?;
-                fields.push(Field::new(
-                    col_name_yearly(*f, o),
-                    a.data_type().clone(),
-                    true,
-                ));
-                cols.push(a);
+        let idx: Vec<(u32, UInt32Array)> = offsets
+            .into_iter()
+            .map(|o| (o, (0..n).map(|fi| yr.row(fi, y - o as i32)).collect()))
+            .collect();
+        let mut names = vec![];
+        let mut jobs = vec![];
+        for (o, rows) in &idx {
+            for (f, _) in cm.target_yearly.iter().filter(|(_, oo)| oo == o) {
+                names.push(col_name_yearly(*f, *o));
+                jobs.push((col(&yr.batch, &p.facts[*f].name)?, rows));
             }
+        }
+        for (name, a) in names.into_iter().zip(gather_all(&jobs)?) {
+            fields.push(Field::new(name, a.data_type().clone(), true));
+            cols.push(a);
         }
     }
     let base = e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))?;
@@ -411,23 +448,33 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
                 Arc::new(Int32Array::from(pfi.clone())),
                 Arc::new(Int32Array::from(pyear.clone())),
             ];
-            for (name, alias) in &statics {
-                let a = gather(col(&firms, name)?, &fidx)?;
-                fields.push(Field::new(alias, a.data_type().clone(), true));
-                cols.push(a);
-            }
             let ks: BTreeSet<u32> = cm.panel_yearly.iter().map(|(_, k)| *k).collect();
-            for k in ks {
-                let idx: UInt32Array = pfi
-                    .iter()
-                    .zip(&pyear)
-                    .map(|(&fi, &yy)| yr.row(fi as usize, yy - k as i32))
-                    .collect();
-                for (f, _) in cm.panel_yearly.iter().filter(|(_, kk)| *kk == k) {
-                    let a = gather(col(&yr.batch, &p.facts[*f].name)?, &idx)?;
-                    fields.push(Field::new(format!("p{f}_{k}"), a.data_type().clone(), true));
-                    cols.push(a);
+            let idx: Vec<(u32, UInt32Array)> = ks
+                .into_iter()
+                .map(|k| {
+                    let rows = pfi
+                        .iter()
+                        .zip(&pyear)
+                        .map(|(&fi, &yy)| yr.row(fi as usize, yy - k as i32))
+                        .collect();
+                    (k, rows)
+                })
+                .collect();
+            let mut names = vec![];
+            let mut jobs = vec![];
+            for (name, alias) in &statics {
+                names.push(alias.clone());
+                jobs.push((col(&firms, name)?, &fidx));
+            }
+            for (k, rows) in &idx {
+                for (f, _) in cm.panel_yearly.iter().filter(|(_, kk)| kk == k) {
+                    names.push(format!("p{f}_{k}"));
+                    jobs.push((col(&yr.batch, &p.facts[*f].name)?, rows));
                 }
+            }
+            for (name, a) in names.into_iter().zip(gather_all(&jobs)?) {
+                fields.push(Field::new(name, a.data_type().clone(), true));
+                cols.push(a);
             }
             panel = Some(e(RecordBatch::try_new(
                 Arc::new(Schema::new(fields)),
