@@ -2,11 +2,15 @@
 //! reference. Statics and yearly facts at offsets come aligned from `load.rs`; history
 //! aggregates are one grouped aggregate over the dense firm × year panel, and the event,
 //! monthly and award aggregates one each over their tables (a filter per output column as a
-//! CASE inside the aggregate), each joined once onto the frame by the Int32 firm index.
+//! CASE inside the aggregate). Firm indexes are dense, so each aggregate's columns are scattered
+//! to firm order and join the base batch as plain columns; only `held_at` on a per-firm date
+//! needs a join.
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{new_null_array, ArrayRef, AsArray, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
 use datafusion::common::{JoinType, ScalarValue};
@@ -48,6 +52,34 @@ fn join_firm(t: DataFrame, right: DataFrame, key: &str) -> R<DataFrame> {
     e(t.join(right, JoinType::Left, &["fi"], &[key], None))
 }
 
+/// A per-firm aggregate (grouped by `fi`) as columns aligned to the firm table: firm `fi`'s value
+/// at row `fi`, null where the aggregate has no row (what a left join gives). Firm indexes are
+/// dense, so this is a scatter, not a hash join of a million rows.
+async fn dense(a: DataFrame, n: usize, names: &[String]) -> R<Vec<(String, ArrayRef)>> {
+    let schema = Arc::new(a.schema().as_arrow().clone());
+    let batches = e(a.collect().await)?;
+    let b = e(concat_batches(&schema, &batches))?;
+    let fi = b
+        .column_by_name("fi")
+        .and_then(|x| x.as_primitive_opt::<Int32Type>())
+        .ok_or("aggregate: no Int32 fi")?;
+    let mut pos: Vec<Option<u32>> = vec![None; n];
+    for (row, f) in fi.iter().enumerate() {
+        let f = f.ok_or("aggregate: null fi")? as usize;
+        *pos.get_mut(f).ok_or("aggregate: firm index out of range")? = Some(row as u32);
+    }
+    let idx = UInt32Array::from(pos);
+    names
+        .iter()
+        .map(|name| {
+            let col = b
+                .column_by_name(name)
+                .ok_or_else(|| format!("aggregate: no column {name}"))?;
+            Ok((name.clone(), e(take(col.as_ref(), &idx, None))?))
+        })
+        .collect()
+}
+
 /// Renames a per-firm aggregate's `fi` to `key` for the join.
 fn keyed(a: DataFrame, key: &str, names: &[String]) -> R<DataFrame> {
     let mut sel = vec![c("fi").alias(key)];
@@ -68,7 +100,9 @@ pub async fn build(
 ) -> R<DataFrame> {
     let p = cm.p;
     let y = cm.year;
-    let mut t = table(ctx, loaded.base, parts)?;
+    let n = loaded.base.num_rows();
+    // Aggregated columns, aligned to the firms; they join the base batch in one table.
+    let mut extra: Vec<(String, ArrayRef)> = vec![];
 
     // Every history aggregate in one pass over the panel.
     if !cm.hists.is_empty() {
@@ -84,27 +118,27 @@ pub async fn build(
             aggs.push(agg.alias(format!("h{n}")));
             names.push(format!("h{n}"));
         }
-        let right = match loaded.panel {
-            Some(pn) => keyed(
-                e(table(ctx, pn, parts)?.aggregate(vec![c("fi")], aggs))?,
-                "kh",
-                &names,
-            )?,
+        match loaded.panel {
+            Some(pn) => extra.extend(
+                dense(
+                    e(table(ctx, pn, parts)?.aggregate(vec![c("fi")], aggs))?,
+                    n,
+                    &names,
+                )
+                .await?,
+            ),
             None => {
-                // No earlier years anywhere: an empty aggregate with the right columns.
-                let mut fields = vec![Field::new("kh", DataType::Int32, true)];
-                for (n, h) in cm.hists.iter().enumerate() {
+                // No earlier years anywhere: every history value is null.
+                for (k, h) in cm.hists.iter().enumerate() {
                     let dt = if matches!(h.kind, HistKind::Ever) {
                         DataType::Boolean
                     } else {
                         crate::udf::DEC
                     };
-                    fields.push(Field::new(format!("h{n}"), dt, true));
+                    extra.push((format!("h{k}"), new_null_array(&dt, n)));
                 }
-                e(ctx.read_batch(RecordBatch::new_empty(Arc::new(Schema::new(fields)))))?
             }
-        };
-        t = join_firm(t, right, "kh")?;
+        }
     }
 
     let date32 = |d: i32| lit(ScalarValue::Date32(Some(d)));
@@ -176,7 +210,7 @@ pub async fn build(
     if !aggs.is_empty() {
         let ev = events.clone().ok_or("events not loaded")?;
         let a = e(ev.aggregate(vec![c("fi")], aggs))?;
-        t = join_firm(t, keyed(a, "ke", &names)?, "ke")?;
+        extra.extend(dense(a, n, &names).await?);
     }
 
     if !cm.monthly_totals.is_empty() {
@@ -206,7 +240,7 @@ pub async fn build(
         }
         let a = e(e(monthly.aggregate(vec![c("fi")], aggs))?
             .select(std::iter::once(c("fi")).chain(totals).collect::<Vec<_>>()))?;
-        t = join_firm(t, keyed(a, "km", &names)?, "km")?;
+        extra.extend(dense(a, n, &names).await?);
     }
     if let Some((f, _)) = cm.monthly_latest.iter().next() {
         return Err(format!(
@@ -233,8 +267,23 @@ pub async fn build(
             names.push(name);
         }
         let a = e(awards.aggregate(vec![c("fi")], aggs))?;
-        t = join_firm(t, keyed(a, "ka", &names)?, "ka")?;
+        extra.extend(dense(a, n, &names).await?);
     }
+
+    let mut fields: Vec<Field> = loaded
+        .base
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut cols = loaded.base.columns().to_vec();
+    for (name, a) in extra {
+        fields.push(Field::new(name, a.data_type().clone(), true));
+        cols.push(a);
+    }
+    let frame = e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))?;
+    let mut t = table(ctx, frame, parts)?;
 
     // Held on a per-firm date: needs the date column first, then a join with the events.
     for (name, expr) in &cm.dyn_dates {
