@@ -339,16 +339,44 @@ impl<'p> Compiler<'p> {
                 let table = self.p.tables[*t].clone();
                 let scaled = |d: Decimal| money::to_scaled(d).ok_or("tier bound out of range");
                 let mut bounds = vec![];
-                let mut args = vec![xv];
+                let mut rates = vec![];
+                let mut args = vec![xv.clone()];
                 for arm in &table.arms {
                     let hi = match arm.hi {
                         Some(h) => Some((scaled(h.value)?, h.inclusive)),
                         None => None,
                     };
                     bounds.push((scaled(arm.lo.value)?, arm.lo.inclusive, hi));
-                    args.push(self.cx(&arm.value, o, cx, lets)?);
+                    let v = self.cx(&arm.value, o, cx, lets)?;
+                    // `x * rate` of the looked-up value: the kernel multiplies in that arm only.
+                    let rate = match &v {
+                        DExpr::ScalarFunction(f) if f.name() == "hq_mul" && f.args.len() == 2 => {
+                            match (&f.args[0], &f.args[1]) {
+                                (
+                                    a,
+                                    DExpr::Literal(ScalarValue::Decimal128(Some(r), 38, 12), _),
+                                )
+                                | (
+                                    DExpr::Literal(ScalarValue::Decimal128(Some(r), 38, 12), _),
+                                    a,
+                                ) if *a == xv => Some(*r),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    rates.push(rate);
+                    args.push(match rate {
+                        Some(r) => lit(ScalarValue::Decimal128(Some(r), 38, 12)),
+                        None => v,
+                    });
                 }
-                let f = crate::udf::tiers_udf(&format!("hq_tiers_{t}"), bounds);
+                // The name says which arms are rates: UDFs are told apart by name and signature.
+                let tag: String = rates
+                    .iter()
+                    .map(|r| if r.is_some() { 'r' } else { 'v' })
+                    .collect();
+                let f = crate::udf::tiers_udf(&format!("hq_tiers_{t}_{tag}"), bounds, rates);
                 DExpr::ScalarFunction(ScalarFunction::new_udf(std::sync::Arc::new(f), args))
             }
             Expr::Table(t, x) => {

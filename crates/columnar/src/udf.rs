@@ -233,8 +233,10 @@ pub type TierBounds = (i128, bool, Option<(i128, bool)>);
 
 /// A tier table as one kernel: `args[0]` is the looked-up value, `args[1 + k]` arm k's amount.
 /// Null for a null value, the first arm whose bounds hold otherwise, 0 when none does. A CASE
-/// would filter the batch and merge the results once per arm.
-pub fn tiers_udf(name: &str, arms: Vec<TierBounds>) -> ScalarUDF {
+/// would filter the batch and merge the results once per arm. An arm with `rates[k]` = r is
+/// "the looked-up value × r" (`按营业收入的0.2%`), multiplied only for the rows in that arm
+/// instead of for every row before the kernel; its argument is unused.
+pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) -> ScalarUDF {
     let k = arms.len();
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
@@ -274,6 +276,7 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>) -> ScalarUDF {
                 });
                 let picked = match arm {
                     None => Some(0),
+                    Some(a) if rates[a].is_some() => money::mul_scaled(v, rates[a].unwrap_or(0)),
                     Some(a) => match (&vals[a], arrays[a]) {
                         (V::Scalar(s), _) => *s,
                         (_, Some(arr)) => (!arr.is_null(i)).then(|| arr.value(i)),

@@ -49,8 +49,10 @@ fn clause(r: &mut Rng, i: usize) -> String {
         // A small total cap against the award history: often cut, sometimes to nothing.
         0 => format!("  require 门槛: 营收 {cmp} {}万\n  amount {}万\n  total cap {}万\n", r.wan(5000), r.wan(100), r.wan(40)),
         1 => {
+            // The last arm a rate of the looked-up value (the kernel multiplies in that arm only).
             let (a, b) = (r.wan(1000), r.wan(1000) + 1000);
-            format!("  amount tiers 营收 {{\n    [{a}万, {b}万) => {}万\n    [{b}万, ∞) => {}万\n  }}\n  cap {}万\n", r.wan(50), r.wan(100), r.wan(80))
+            let c = b + r.wan(3000);
+            format!("  amount tiers 营收 {{\n    [{a}万, {b}万) => {}万\n    [{b}万, {c}万) => {}万\n    [{c}万, ∞) => 营收 * {}%\n  }}\n  cap {}万\n", r.wan(50), r.wan(100), r.wan(5), r.wan(80))
         }
         2 => format!("  let 增量 = 研发 - prev(研发)\n  require 增长: 增量 > 0\n  amount 增量 * {}%\n  cap {}万\n", r.wan(30), r.wan(500)),
         3 => format!("  require 成长: growth(营收) >= {}%\n  require 有研发: 研发 ?? 0 > 0\n  amount min(研发 * 7%, {}万)\n", r.below(60), r.wan(90)),
