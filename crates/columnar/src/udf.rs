@@ -61,15 +61,6 @@ fn map_values(a: &Decimal128Array, f: impl Fn(i128) -> Option<i128>) -> Decimal1
     a.unary_opt::<_, Decimal128Type>(&f)
 }
 
-/// A Decimal128(38, 12) array from computed values, with a null wherever a value is `FAILED`
-/// (the null buffer is built only if there is one).
-fn dec_values(v: Vec<i128>) -> Result<Decimal128Array> {
-    let nulls = v
-        .contains(&FAILED)
-        .then(|| NullBuffer::from(v.iter().map(|&x| x != FAILED).collect::<Vec<bool>>()));
-    Ok(Decimal128Array::new(v.into(), nulls).with_precision_and_scale(38, 12)?)
-}
-
 /// Applies `f` to every non-null pair (a scalar side is read once, not expanded).
 /// Generic over the kernel (a function item, not a pointer) so it is inlined into the loop.
 fn binary<F>(name: &str, f: F) -> ScalarUDF
@@ -261,32 +252,41 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
                 V::Scalar(_) => Ok(None),
             })
             .collect::<Result<Vec<_>>>()?;
-        // A plain loop over the values; FAILED marks a null (a null value or a null arm).
-        let out: Vec<i128> = x
-            .values()
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                if x.is_null(i) {
-                    return FAILED;
-                }
-                let arm = arms.iter().position(|&(lo, lo_in, hi)| {
-                    (if lo_in { v >= lo } else { v > lo })
-                        && hi.is_none_or(|(h, h_in)| if h_in { v <= h } else { v < h })
-                });
-                let picked = match arm {
-                    None => Some(0),
-                    Some(a) if rates[a].is_some() => money::mul_scaled(v, rates[a].unwrap_or(0)),
-                    Some(a) => match (&vals[a], arrays[a]) {
-                        (V::Scalar(s), _) => *s,
-                        (_, Some(arr)) => (!arr.is_null(i)).then(|| arr.value(i)),
-                        _ => None,
-                    },
-                };
-                picked.unwrap_or(FAILED)
-            })
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(dec_values(out)?)))
+        // A plain loop over the values. A null value gives a null (the input's null buffer is
+        // reused); a null arm or an overflow is marked FAILED, and only then are the nulls
+        // rebuilt from the values.
+        let mut out: Vec<i128> = Vec::with_capacity(n);
+        let mut failed = false;
+        for (i, &v) in x.values().iter().enumerate() {
+            if x.is_null(i) {
+                out.push(0);
+                continue;
+            }
+            let arm = arms.iter().position(|&(lo, lo_in, hi)| {
+                (if lo_in { v >= lo } else { v > lo })
+                    && hi.is_none_or(|(h, h_in)| if h_in { v <= h } else { v < h })
+            });
+            let picked = match arm {
+                None => Some(0),
+                Some(a) if rates[a].is_some() => money::mul_scaled(v, rates[a].unwrap_or(0)),
+                Some(a) => match (&vals[a], arrays[a]) {
+                    (V::Scalar(s), _) => *s,
+                    (_, Some(arr)) => (!arr.is_null(i)).then(|| arr.value(i)),
+                    _ => None,
+                },
+            };
+            failed |= picked.is_none();
+            out.push(picked.unwrap_or(FAILED));
+        }
+        let out = if failed {
+            let valid: Vec<bool> = (0..n).map(|i| x.is_valid(i) && out[i] != FAILED).collect();
+            Decimal128Array::new(out.into(), Some(NullBuffer::from(valid)))
+        } else {
+            Decimal128Array::new(out.into(), x.nulls().cloned())
+        };
+        Ok(ColumnarValue::Array(Arc::new(
+            out.with_precision_and_scale(38, 12)?,
+        )))
     });
     create_udf(name, vec![DEC; k + 1], DEC, Volatility::Immutable, fun)
 }
@@ -341,17 +341,39 @@ pub struct FinishSpec {
     pub zero: i32,
 }
 
+/// The room each cap leaves a row, from what earlier tranches used and what the clause awarded
+/// before: None without that cap, Some(None) when an input is null (the amount is not cut).
+#[derive(Clone, Copy)]
+struct Rooms {
+    cap: Option<Option<i128>>,
+    total: Option<Option<i128>>,
+}
+
 impl FinishSpec {
-    /// (amount, reason) of one row from its raw amount, what earlier tranches used, what the
-    /// clause awarded before and the first failed condition's reason. Null inputs behave as
-    /// the SQL the kernel replaced: a null room leaves the amount uncut.
+    #[inline(always)]
+    fn rooms(&self, used: Option<i128>, awarded: Option<i128>) -> Rooms {
+        Rooms {
+            cap: self
+                .cap
+                .map(|cap| used.and_then(|u| cap.checked_sub(u)).map(|r| r.max(0))),
+            total: self.total_cap.map(|tc| {
+                awarded
+                    .zip(used)
+                    .and_then(|(w, u)| tc.checked_sub(w)?.checked_sub(u))
+                    .map(|r| r.max(0))
+            }),
+        }
+    }
+
+    /// (amount, reason) of one row from its raw amount, the first failed condition's reason and
+    /// the caps' rooms. Null inputs behave as the SQL the kernel replaced: a null room leaves the
+    /// amount uncut, except the clause cap, whose null room makes the amount null.
     #[inline(always)]
     fn row(
         &self,
         raw: Option<i128>,
-        used: Option<i128>,
-        awarded: Option<i128>,
         fail: Option<i32>,
+        rooms: Rooms,
     ) -> (Option<i128>, Option<i32>) {
         if fail.is_some() {
             return (Some(0), fail);
@@ -360,21 +382,14 @@ impl FinishSpec {
             return (Some(0), Some(self.miss_amount));
         };
         let mut a = Some(money::round_scaled(raw.max(0), self.unit));
-        if let Some(cap) = self.cap {
-            let room = used.and_then(|u| cap.checked_sub(u)).map(|r| r.max(0));
+        if let Some(room) = rooms.cap {
             a = a.zip(room).map(|(a, r)| a.min(r));
         }
         let mut emptied = false;
-        if let Some(tc) = self.total_cap {
-            let room = awarded
-                .zip(used)
-                .and_then(|(w, u)| tc.checked_sub(w)?.checked_sub(u))
-                .map(|r| r.max(0));
-            if let (Some(x), Some(r)) = (a, room) {
-                if x > r {
-                    a = Some(r);
-                    emptied = r == 0;
-                }
+        if let (Some(x), Some(Some(r))) = (a, rooms.total) {
+            if x > r {
+                a = Some(r);
+                emptied = r == 0;
             }
         }
         let reason = if emptied {
@@ -386,22 +401,20 @@ impl FinishSpec {
         };
         (a, reason)
     }
-}
 
-impl FinishSpec {
     /// Appends `n` rows' amounts and reasons (null outputs as 0, see `finish_udf`).
     #[inline(always)]
     fn fill(
         &self,
         n: usize,
         raw: impl Fn(usize) -> Option<i128>,
-        rest: impl Fn(usize) -> (Option<i128>, Option<i128>, Option<i32>),
+        rest: impl Fn(usize) -> (Option<i32>, Rooms),
         amounts: &mut Vec<i128>,
         reasons: &mut Vec<i32>,
     ) {
         for i in 0..n {
-            let (u, w, f) = rest(i);
-            let (x, r) = self.row(raw(i), u, w, f);
+            let (f, rooms) = rest(i);
+            let (x, r) = self.row(raw(i), f, rooms);
             amounts.push(x.unwrap_or(0));
             reasons.push(r.unwrap_or(0));
         }
@@ -432,12 +445,13 @@ pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
         // a loop without a branch on each argument's kind.
         match (&raw, &used, &awarded, &fail) {
             (Arg::Array(r), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f)) => {
-                let (u, w, f) = (*u, *w, *f);
+                // The rooms are the same for every row: computed once.
+                let (f, rooms) = (*f, spec.rooms(*u, *w));
                 let (vals, nulls) = (r.values(), r.nulls());
                 spec.fill(
                     n,
                     |i| nulls.is_none_or(|b| b.is_valid(i)).then(|| vals[i]),
-                    |_| (u, w, f),
+                    |_| (f, rooms),
                     &mut amounts,
                     &mut reasons,
                 )
@@ -445,7 +459,7 @@ pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
             _ => spec.fill(
                 n,
                 |i| raw.get(i),
-                |i| (used.get(i), awarded.get(i), fail.get(i)),
+                |i| (fail.get(i), spec.rooms(used.get(i), awarded.get(i))),
                 &mut amounts,
                 &mut reasons,
             ),

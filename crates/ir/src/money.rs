@@ -198,6 +198,14 @@ pub fn round_scaled(x: i128, unit: RoundUnit) -> i128 {
         RoundUnit::Wan => ONE * 10_000,
     };
     let m = x.unsigned_abs();
+    // Most amounts fit 64 bits: divide, take the remainder and compare there.
+    if let Ok(m) = u64::try_from(m) {
+        let u = u as u64; // at most 10^16
+        let q = m / u;
+        let q = q + ((m - q * u) * 2 >= u) as u64;
+        let v = (q as u128 * u as u128) as i128;
+        return if x < 0 { -v } else { v };
+    }
     let q = match unit {
         RoundUnit::Fen => div_fen(m),
         RoundUnit::Yuan => div_one(m),
