@@ -49,7 +49,8 @@ pub struct Timings {
     pub plan: Duration,
     /// Executing it: clause columns and the allocation stages.
     pub execute: Duration,
-    /// Scattering the collected columns into `Results`, in credit-code order.
+    /// Copying the collected columns into `Results`, in credit-code order (a scatter for
+    /// batches whose firms are not consecutive).
     pub results: Duration,
     /// With `Options::repeat` > 1: plan + execute + results of every repeat (the fields above
     /// are the last one's).
