@@ -234,23 +234,9 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
         let x = to_array(&args[0], n)?;
         let x = dec(&x)?;
         // Scalar arms (the usual fixed amounts) are read once, not expanded to arrays.
-        enum V {
-            Scalar(Option<i128>),
-            Array(ArrayRef),
-        }
         let vals = args[1..]
             .iter()
-            .map(|v| match v {
-                ColumnarValue::Scalar(ScalarValue::Decimal128(s, _, _)) => Ok(V::Scalar(*s)),
-                other => to_array(other, n).map(V::Array),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let arrays = vals
-            .iter()
-            .map(|v| match v {
-                V::Array(a) => dec(a).map(Some),
-                V::Scalar(_) => Ok(None),
-            })
+            .map(Arg::<datafusion::arrow::datatypes::Decimal128Type>::of)
             .collect::<Result<Vec<_>>>()?;
         // A plain loop over the values. A null value gives a null (the input's null buffer is
         // reused); a null arm or an overflow is marked FAILED, and only then are the nulls
@@ -269,11 +255,7 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
             let picked = match arm {
                 None => Some(0),
                 Some(a) if rates[a].is_some() => money::mul_scaled(v, rates[a].unwrap_or(0)),
-                Some(a) => match (&vals[a], arrays[a]) {
-                    (V::Scalar(s), _) => *s,
-                    (_, Some(arr)) => (!arr.is_null(i)).then(|| arr.value(i)),
-                    _ => None,
-                },
+                Some(a) => vals[a].get(i),
             };
             failed |= picked.is_none();
             out.push(picked.unwrap_or(FAILED));
@@ -421,17 +403,22 @@ impl FinishSpec {
     }
 }
 
+/// The finish kernel's output: `a` the amount, `r` the reason code.
+fn finish_fields() -> datafusion::arrow::datatypes::Fields {
+    datafusion::arrow::datatypes::Fields::from(vec![
+        Field::new("a", DEC, false),
+        Field::new("r", DataType::Int32, false),
+    ])
+}
+
 /// The kernel of one slot's finish over (raw DEC, used DEC, awarded DEC, fail Int32): a struct
 /// of `a` (the amount) and `r` (the reason), computed in one pass. Neither is ever null: the
 /// reason is 0 for none, and an amount the SQL would have left null (a cap room that overflowed
 /// i128, ~10^26 元) is 0.
 pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
     use datafusion::arrow::array::StructArray;
-    use datafusion::arrow::datatypes::{Decimal128Type, Fields, Int32Type};
-    let fields = Fields::from(vec![
-        Field::new("a", DEC, false),
-        Field::new("r", DataType::Int32, false),
-    ]);
+    use datafusion::arrow::datatypes::{Decimal128Type, Int32Type};
+    let fields = finish_fields();
     let out_fields = fields.clone();
     let fun = Arc::new(move |a: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(a);
@@ -496,14 +483,13 @@ fn struct_field_udf(name: &str, k: usize, ty: DataType) -> ScalarUDF {
             .ok_or_else(|| DataFusionError::Internal("expected a struct".into()))?;
         Ok(ColumnarValue::Array(s.column(k).clone()))
     });
-    let input = DataType::Struct(
-        vec![
-            Field::new("a", DEC, false),
-            Field::new("r", DataType::Int32, false),
-        ]
-        .into(),
-    );
-    create_udf(name, vec![input], ty, Volatility::Immutable, fun)
+    create_udf(
+        name,
+        vec![DataType::Struct(finish_fields())],
+        ty,
+        Volatility::Immutable,
+        fun,
+    )
 }
 
 /// The first failed condition of a list, as a reason code: `codes[k]` is condition k's
