@@ -229,6 +229,21 @@ pub type TierBounds = (i128, bool, Option<(i128, bool)>);
 /// instead of for every row before the kernel; its argument is unused.
 pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) -> ScalarUDF {
     let k = arms.len();
+    // Each arm as inclusive integer bounds on the fixed-point scale: an open end moves by one
+    // unit of the last place, so a row tests two comparisons per arm and no flags. An arm that
+    // no integer satisfies becomes (1, 0).
+    let spans: Vec<(i128, i128)> = arms
+        .iter()
+        .map(|&(lo, lo_in, hi)| {
+            let lo = if lo_in { Some(lo) } else { lo.checked_add(1) };
+            let hi = match hi {
+                None => Some(i128::MAX),
+                Some((h, true)) => Some(h),
+                Some((h, false)) => h.checked_sub(1),
+            };
+            lo.zip(hi).unwrap_or((1, 0))
+        })
+        .collect();
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
         let x = to_array(&args[0], n)?;
@@ -241,25 +256,33 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
         // A plain loop over the values. A null value gives a null (the input's null buffer is
         // reused); a null arm or an overflow is marked FAILED, and only then are the nulls
         // rebuilt from the values.
-        let mut out: Vec<i128> = Vec::with_capacity(n);
         let mut failed = false;
-        for (i, &v) in x.values().iter().enumerate() {
-            if x.is_null(i) {
-                out.push(0);
-                continue;
-            }
-            let arm = arms.iter().position(|&(lo, lo_in, hi)| {
-                (if lo_in { v >= lo } else { v > lo })
-                    && hi.is_none_or(|(h, h_in)| if h_in { v <= h } else { v < h })
-            });
-            let picked = match arm {
+        let mut pick = |v: i128, i: usize| -> i128 {
+            let picked = match spans.iter().position(|&(lo, hi)| lo <= v && v <= hi) {
                 None => Some(0),
-                Some(a) if rates[a].is_some() => money::mul_scaled(v, rates[a].unwrap_or(0)),
-                Some(a) => vals[a].get(i),
+                Some(a) => match rates[a] {
+                    Some(r) => money::mul_scaled(v, r),
+                    None => vals[a].get(i),
+                },
             };
             failed |= picked.is_none();
-            out.push(picked.unwrap_or(FAILED));
-        }
+            picked.unwrap_or(FAILED)
+        };
+        // Collected, not pushed: the loop then has no capacity check per row.
+        let out: Vec<i128> = match x.nulls() {
+            None => x
+                .values()
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| pick(v, i))
+                .collect(),
+            Some(nulls) => x
+                .values()
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| if nulls.is_valid(i) { pick(v, i) } else { 0 })
+                .collect(),
+        };
         let out = if failed {
             let valid: Vec<bool> = (0..n).map(|i| x.is_valid(i) && out[i] != FAILED).collect();
             Decimal128Array::new(out.into(), Some(NullBuffer::from(valid)))
@@ -384,21 +407,21 @@ impl FinishSpec {
         (a, reason)
     }
 
-    /// Appends `n` rows' amounts and reasons (null outputs as 0, see `finish_udf`).
+    /// Writes each row's amount and reason (null outputs as 0, see `finish_udf`).
     #[inline(always)]
     fn fill(
         &self,
-        n: usize,
         raw: impl Fn(usize) -> Option<i128>,
         rest: impl Fn(usize) -> (Option<i32>, Rooms),
-        amounts: &mut Vec<i128>,
-        reasons: &mut Vec<i32>,
+        amounts: &mut [i128],
+        reasons: &mut [i32],
     ) {
-        for i in 0..n {
+        // Zipped slices, not pushes: no capacity or bounds check per row.
+        for (i, (a, r)) in amounts.iter_mut().zip(reasons.iter_mut()).enumerate() {
             let (f, rooms) = rest(i);
-            let (x, r) = self.row(raw(i), f, rooms);
-            amounts.push(x.unwrap_or(0));
-            reasons.push(r.unwrap_or(0));
+            let (x, why) = self.row(raw(i), f, rooms);
+            *a = x.unwrap_or(0);
+            *r = why.unwrap_or(0);
         }
     }
 }
@@ -426,8 +449,8 @@ pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
         let used = Arg::<Decimal128Type>::of(&a[1])?;
         let awarded = Arg::<Decimal128Type>::of(&a[2])?;
         let fail = Arg::<Int32Type>::of(&a[3])?;
-        let mut amounts = Vec::with_capacity(n);
-        let mut reasons = Vec::with_capacity(n);
+        let mut amounts = vec![0i128; n];
+        let mut reasons = vec![0i32; n];
         // Monomorphised per argument shape, so the common one (only the raw amount varies) is
         // a loop without a branch on each argument's kind.
         match (&raw, &used, &awarded, &fail) {
@@ -436,7 +459,6 @@ pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
                 let (f, rooms) = (*f, spec.rooms(*u, *w));
                 let (vals, nulls) = (r.values(), r.nulls());
                 spec.fill(
-                    n,
                     |i| nulls.is_none_or(|b| b.is_valid(i)).then(|| vals[i]),
                     |_| (f, rooms),
                     &mut amounts,
@@ -444,7 +466,6 @@ pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
                 )
             }
             _ => spec.fill(
-                n,
                 |i| raw.get(i),
                 |i| (fail.get(i), spec.rooms(used.get(i), awarded.get(i))),
                 &mut amounts,

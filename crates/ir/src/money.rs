@@ -192,28 +192,30 @@ pub fn round(d: Decimal, unit: RoundUnit) -> Decimal {
 /// columnar engine rounds millions of amounts per run. Equal to `round` (tested below).
 #[inline]
 pub fn round_scaled(x: i128, unit: RoundUnit) -> i128 {
-    let u: i128 = match unit {
-        RoundUnit::Fen => ONE / 100,
-        RoundUnit::Yuan => ONE,
-        RoundUnit::Wan => ONE * 10_000,
-    };
+    // One arm per unit, so each divides by a constant (a multiply and a shift, not a `div`).
+    match unit {
+        RoundUnit::Fen => round_to::<{ (ONE / 100) as u64 }>(x, div_fen),
+        RoundUnit::Yuan => round_to::<{ ONE as u64 }>(x, div_one),
+        RoundUnit::Wan => round_to::<{ (ONE * 10_000) as u64 }>(x, |m| m / (ONE as u128 * 10_000)),
+    }
+}
+
+/// `x` rounded half away from zero to a multiple of `U` (at most 10^16), `div` being ⌊m / U⌋
+/// for the values past 64 bits.
+#[inline(always)]
+fn round_to<const U: u64>(x: i128, div: impl Fn(u128) -> u128) -> i128 {
     let m = x.unsigned_abs();
     // Most amounts fit 64 bits: divide, take the remainder and compare there.
-    if let Ok(m) = u64::try_from(m) {
-        let u = u as u64; // at most 10^16
-        let q = m / u;
-        let q = q + ((m - q * u) * 2 >= u) as u64;
-        let v = (q as u128 * u as u128) as i128;
-        return if x < 0 { -v } else { v };
-    }
-    let q = match unit {
-        RoundUnit::Fen => div_fen(m),
-        RoundUnit::Yuan => div_one(m),
-        RoundUnit::Wan => m / u as u128,
+    let v = if let Ok(m) = u64::try_from(m) {
+        let q = m / U;
+        let q = q + ((m - q * U) * 2 >= U) as u64;
+        (q as u128 * U as u128) as i128
+    } else {
+        let q = div(m);
+        let r = m - q * U as u128;
+        let q = if r * 2 >= U as u128 { q + 1 } else { q };
+        (q * U as u128) as i128
     };
-    let r = m - q * u as u128;
-    let q = if r * 2 >= u as u128 { q + 1 } else { q };
-    let v = (q * u as u128) as i128;
     if x < 0 {
         -v
     } else {
