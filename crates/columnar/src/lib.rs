@@ -10,6 +10,7 @@ pub mod frame;
 pub mod load;
 pub mod output;
 pub mod reasons;
+mod runs;
 pub mod udf;
 
 use std::collections::HashMap;
@@ -309,6 +310,106 @@ fn rows_by_firm(
     });
 }
 
+/// The result rows when some batch is not a run of consecutive firms (or the firms are not
+/// sorted): every batch row is scattered to its firm's position first, each firm checked to
+/// come exactly once. Returns the firm ids in credit-code order.
+fn scattered(
+    batches: &[RecordBatch],
+    firm_ids: StringArray,
+    sorted: bool,
+    ns: usize,
+    by_clause: &[usize],
+    res: &mut Results,
+) -> Result<StringArray, String> {
+    let n = firm_ids.len();
+    // Scatter every batch row to its firm's position: the firms table is sorted by credit code,
+    // so the result is in credit-code order without a sort.
+    let mut amount = vec![vec![0i64; n]; ns];
+    let mut reason = vec![vec![0u32; n]; ns];
+    let mut present = vec![vec![false; n]; ns];
+    let mut seen = vec![false; n];
+    for b in batches {
+        let fi = column(b, "fi")?
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .ok_or("fi type")?
+            .values();
+        for &f in fi.iter() {
+            let f = f as usize;
+            if f >= n || std::mem::replace(&mut seen[f], true) {
+                return Err(format!("engine: firm index {f} out of range or repeated"));
+            }
+        }
+        // Batches straight from the firm table hold a run of consecutive firms: copy, don't
+        // scatter.
+        let run = fi
+            .first()
+            .map(|&f0| f0 as usize)
+            .filter(|&f0| fi.iter().enumerate().all(|(j, &f)| f as usize == f0 + j));
+        for s in 0..ns {
+            let a = column(b, &allocate::amount_col(s))?
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or("amount type")?
+                .values();
+            let r = column(b, &allocate::reason_col(s))?
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .ok_or("reason type")?
+                .values();
+            let p = truths(column(b, &allocate::present_col(s))?)?;
+            match run {
+                Some(f0) => {
+                    let to = f0..f0 + fi.len();
+                    amount[s][to.clone()].copy_from_slice(a);
+                    for (d, &v) in reason[s][to.clone()].iter_mut().zip(r.iter()) {
+                        *d = v as u32;
+                    }
+                    for (d, v) in present[s][to].iter_mut().zip(p) {
+                        *d = v;
+                    }
+                }
+                None => {
+                    for (j, &f) in fi.iter().enumerate() {
+                        amount[s][f as usize] = a[j];
+                        reason[s][f as usize] = r[j] as u32;
+                    }
+                    for (v, &f) in p.zip(fi.iter()) {
+                        present[s][f as usize] = v;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(f) = seen.iter().position(|s| !s) {
+        return Err(format!("engine: no result for firm {}", firm_ids.value(f)));
+    }
+    // Firms are sorted by credit code in a snapshot (docs/SNAPSHOT.md); sort anyway if a
+    // hand-made one is not, so output order never depends on the input's.
+    let mut firm_ids = firm_ids;
+    if !sorted {
+        let order = credit_order(&firm_ids);
+        let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
+            order.iter().map(|&i| i as u32),
+        );
+        firm_ids = datafusion::arrow::compute::take(&firm_ids, &idx, None)
+            .map_err(|e| e.to_string())?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or("firm ids")?
+            .clone();
+        fn permute<T: Copy>(order: &[usize], v: &[T]) -> Vec<T> {
+            order.iter().map(|&i| v[i]).collect()
+        }
+        amount = amount.iter().map(|v| permute(&order, v)).collect();
+        present = present.iter().map(|v| permute(&order, v)).collect();
+        reason = reason.iter().map(|v| permute(&order, v)).collect();
+    }
+
+    rows_by_firm(&amount, &reason, &present, by_clause, res);
+    Ok(firm_ids)
+}
+
 /// Firm positions in credit-code order.
 fn credit_order(ids: &StringArray) -> Vec<usize> {
     let mut order: Vec<usize> = (0..ids.len()).collect();
@@ -409,13 +510,8 @@ async fn compute(
     explain("results", physical.as_ref());
     let t2 = Instant::now();
 
-    // Scatter every batch row to its firm's position: the firms table is sorted by credit code,
-    // so the result is in credit-code order without a sort.
     let n = firm_ids.len();
     let ns = plan.slots.len();
-    let mut amount = vec![vec![0i64; n]; ns];
-    let mut reason = vec![vec![0u32; n]; ns];
-    let mut present = vec![vec![false; n]; ns];
     // The plan's reason codes are the results' (both number texts from 1 in first-use order).
     let mut reasons = Reasons::default();
     for (i, t) in cm.reason_texts.borrow().iter().enumerate() {
@@ -423,85 +519,6 @@ async fn compute(
             return Err(format!("engine: reason {t} numbered twice"));
         }
     }
-    let mut seen = vec![false; n];
-    for b in &batches {
-        let fi = column(b, "fi")?
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .ok_or("fi type")?
-            .values();
-        for &f in fi.iter() {
-            let f = f as usize;
-            if f >= n || std::mem::replace(&mut seen[f], true) {
-                return Err(format!("engine: firm index {f} out of range or repeated"));
-            }
-        }
-        // Batches straight from the firm table hold a run of consecutive firms: copy, don't
-        // scatter.
-        let run = fi
-            .first()
-            .map(|&f0| f0 as usize)
-            .filter(|&f0| fi.iter().enumerate().all(|(j, &f)| f as usize == f0 + j));
-        for s in 0..ns {
-            let a = column(b, &allocate::amount_col(s))?
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or("amount type")?
-                .values();
-            let r = column(b, &allocate::reason_col(s))?
-                .as_any()
-                .downcast_ref::<Int32Array>()
-                .ok_or("reason type")?
-                .values();
-            let p = truths(column(b, &allocate::present_col(s))?)?;
-            match run {
-                Some(f0) => {
-                    let to = f0..f0 + fi.len();
-                    amount[s][to.clone()].copy_from_slice(a);
-                    for (d, &v) in reason[s][to.clone()].iter_mut().zip(r.iter()) {
-                        *d = v as u32;
-                    }
-                    for (d, v) in present[s][to].iter_mut().zip(p) {
-                        *d = v;
-                    }
-                }
-                None => {
-                    for (j, &f) in fi.iter().enumerate() {
-                        amount[s][f as usize] = a[j];
-                        reason[s][f as usize] = r[j] as u32;
-                    }
-                    for (v, &f) in p.zip(fi.iter()) {
-                        present[s][f as usize] = v;
-                    }
-                }
-            }
-        }
-    }
-    if let Some(f) = seen.iter().position(|s| !s) {
-        return Err(format!("engine: no result for firm {}", firm_ids.value(f)));
-    }
-    // Firms are sorted by credit code in a snapshot (docs/SNAPSHOT.md); sort anyway if a
-    // hand-made one is not, so output order never depends on the input's.
-    let mut firm_ids = firm_ids;
-    if !sorted {
-        let order = credit_order(&firm_ids);
-        let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
-            order.iter().map(|&i| i as u32),
-        );
-        firm_ids = datafusion::arrow::compute::take(&firm_ids, &idx, None)
-            .map_err(|e| e.to_string())?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or("firm ids")?
-            .clone();
-        fn permute<T: Copy>(order: &[usize], v: &[T]) -> Vec<T> {
-            order.iter().map(|&i| v[i]).collect()
-        }
-        amount = amount.iter().map(|v| permute(&order, v)).collect();
-        present = present.iter().map(|v| permute(&order, v)).collect();
-        reason = reason.iter().map(|v| permute(&order, v)).collect();
-    }
-
     let clause_names: Vec<Arc<str>> = p.clauses.iter().map(|c| c.name.as_str().into()).collect();
     // Slots of each clause, in tranche order.
     let mut by_clause: Vec<usize> = (0..ns).collect();
@@ -519,8 +536,18 @@ async fn compute(
             .collect(),
         ..Default::default()
     };
-    rows_by_firm(&amount, &reason, &present, &by_clause, &mut res);
-    res.firm_ids = firm_ids;
+    // Sorted firms and batches of consecutive firms: the rows are written straight from the
+    // batches. Otherwise every batch row is scattered to its firm's position first.
+    let direct = match sorted {
+        true => runs::runs(&batches, n, ns)?,
+        false => None,
+    };
+    if let Some(runs) = direct {
+        runs::fill(&runs, &by_clause, &mut res);
+        res.firm_ids = firm_ids;
+    } else {
+        res.firm_ids = scattered(&batches, firm_ids, sorted, ns, &by_clause, &mut res)?;
+    }
     res.reasons = reasons;
     timings.results = t2.elapsed();
     Ok((res, timings))
