@@ -7,9 +7,12 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{
+    ArrayRef, Decimal128Array, DictionaryArray, Int64Array, StringArray, UInt32Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
@@ -47,13 +50,19 @@ pub const XLSX_MAX_ROWS: usize = 1_048_575;
 
 /// Writes results.parquet; returns its sha256.
 pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
+    let dict = || DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8));
+    // The text columns go in as dictionaries over the texts the results store once (firm ids,
+    // slot names, reasons), keyed by the results' own indices: 12M rows at 1M firms would
+    // otherwise build about 1 GB of strings only for the writer to hash them again. The file
+    // has plain string columns either way; the Arrow schema is not embedded, so readers see
+    // Utf8 rather than the writer's dictionaries.
     let schema = Arc::new(Schema::new(vec![
-        Field::new("firm_id", DataType::Utf8, false),
-        Field::new("clause", DataType::Utf8, false),
-        Field::new("tranche", DataType::Utf8, false),
+        Field::new("firm_id", dict(), false),
+        Field::new("clause", dict(), false),
+        Field::new("tranche", dict(), false),
         Field::new("amount_yuan", DataType::Decimal128(20, 2), false),
         Field::new("amount_fen", DataType::Int64, false),
-        Field::new("reason", DataType::Utf8, true),
+        Field::new("reason", dict(), true),
     ]));
     // Min/max statistics cost a string comparison per value (a third of a 1M-firm run's writing
     // CPU); clause, tranche and reason have a few dozen values each and are never pruned on, so
@@ -64,23 +73,33 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
     for c in ["clause", "tranche", "reason"] {
         props = props.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
     }
-    let props = props.build();
-    let mut w = ArrowWriter::try_new(create(path)?, schema.clone(), Some(props))
+    let options = ArrowWriterOptions::new()
+        .with_properties(props.build())
+        .with_skip_arrow_metadata(true);
+    let mut w = ArrowWriter::try_new_with_options(create(path)?, schema.clone(), options)
         .map_err(|e| e.to_string())?;
+    let texts = |t: &[Arc<str>]| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(t.iter().map(|s| &**s)))
+    };
+    let firm_ids: ArrayRef = Arc::new(rows.firm_ids.clone());
+    let clauses = texts(&rows.clauses);
+    let tranches = texts(&rows.tranches);
+    let reasons: ArrayRef = Arc::new(StringArray::from_iter_values(rows.reasons.texts()));
+    let keyed = |keys: UInt32Array, values: &ArrayRef| -> Result<ArrayRef, String> {
+        Ok(Arc::new(
+            DictionaryArray::<UInt32Type>::try_new(keys, values.clone())
+                .map_err(|e| e.to_string())?,
+        ))
+    };
     let n = rows.len();
     let step = 256 * 1024;
     for start in (0..n).step_by(step) {
         let r = start..(start + step).min(n);
+        let slots = || UInt32Array::from(rows.slot[r.clone()].to_vec());
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                r.clone().map(|i| rows.firm_id(i)),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                r.clone().map(|i| rows.clause(i)),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                r.clone().map(|i| rows.tranche(i)),
-            )),
+            keyed(UInt32Array::from(rows.firm[r.clone()].to_vec()), &firm_ids)?,
+            keyed(slots(), &clauses)?,
+            keyed(slots(), &tranches)?,
             Arc::new(
                 Decimal128Array::from_iter_values(
                     rows.amount_fen[r.clone()].iter().map(|&a| a as i128),
@@ -88,10 +107,15 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
                 .with_precision_and_scale(20, 2)
                 .map_err(|e| e.to_string())?,
             ),
-            Arc::new(Int64Array::from_iter_values(
-                rows.amount_fen[r.clone()].iter().copied(),
-            )),
-            Arc::new(StringArray::from_iter(r.map(|i| rows.reason(i)))),
+            Arc::new(Int64Array::from(rows.amount_fen[r.clone()].to_vec())),
+            // Code 0 (no reason) is a null.
+            keyed(
+                rows.reason[r]
+                    .iter()
+                    .map(|&c| (c != 0).then_some(c))
+                    .collect(),
+                &reasons,
+            )?,
         ];
         let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
         w.write(&batch).map_err(|e| e.to_string())?;

@@ -32,6 +32,11 @@ impl Reasons {
         (code != 0).then(|| &*self.texts[code as usize])
     }
 
+    /// Every text by code (code 0, "no reason", as the empty text).
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.texts.iter().map(|t| &**t)
+    }
+
     pub fn shared(&self, code: u32) -> Option<std::sync::Arc<str>> {
         (code != 0).then(|| self.texts[code as usize].clone())
     }
