@@ -10,7 +10,7 @@ pub mod frame;
 pub mod load;
 pub mod output;
 pub mod reasons;
-mod runs;
+mod rows;
 pub mod udf;
 
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, BooleanArray, Int32Array, Int64Array, StringArray};
+use datafusion::arrow::array::{Array, Int32Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -167,15 +167,6 @@ fn add_columns(
     Ok(df)
 }
 
-/// A boolean column as "is true" (null is not true).
-fn truths(a: &dyn Array) -> Result<impl Iterator<Item = bool> + '_, String> {
-    let a = a
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .ok_or("expected a boolean column")?;
-    Ok((0..a.len()).map(move |i| a.is_valid(i) && a.value(i)))
-}
-
 /// A run's results column-wise: entry i is one firm × clause × tranche row, in output order
 /// (credit code, then clause order, then tranche order). Firm, clause, tranche and reason texts
 /// are stored once and referenced by index.
@@ -244,170 +235,6 @@ impl Results {
             })
             .collect()
     }
-}
-
-/// The result rows, firm by firm and in `by_clause` slot order within a firm, from per-slot
-/// columns in firm order. The firms are split over the cores: each part counts its rows, then
-/// fills its own range of the output.
-fn rows_by_firm(
-    amount: &[Vec<i64>],
-    reason: &[Vec<u32>],
-    present: &[Vec<bool>],
-    by_clause: &[usize],
-    res: &mut Results,
-) {
-    let n = present.first().map_or(0, |p| p.len());
-    let parts = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(n.div_ceil(1 << 16).max(1));
-    let bounds: Vec<(usize, usize)> = (0..parts)
-        .map(|k| (n * k / parts, n * (k + 1) / parts))
-        .collect();
-    let count = |(lo, hi): (usize, usize)| -> usize {
-        by_clause
-            .iter()
-            .map(|&s| present[s][lo..hi].iter().filter(|&&p| p).count())
-            .sum()
-    };
-    let counts: Vec<usize> = bounds.iter().map(|&b| count(b)).collect();
-    let total: usize = counts.iter().sum();
-    res.firm = vec![0; total];
-    res.slot = vec![0; total];
-    res.amount_fen = vec![0; total];
-    res.reason = vec![0; total];
-    std::thread::scope(|sc| {
-        let (mut firm, mut slot, mut amt, mut why) = (
-            &mut res.firm[..],
-            &mut res.slot[..],
-            &mut res.amount_fen[..],
-            &mut res.reason[..],
-        );
-        for (&(lo, hi), &c) in bounds.iter().zip(&counts) {
-            let (f, rest) = std::mem::take(&mut firm).split_at_mut(c);
-            firm = rest;
-            let (sl, rest) = std::mem::take(&mut slot).split_at_mut(c);
-            slot = rest;
-            let (a, rest) = std::mem::take(&mut amt).split_at_mut(c);
-            amt = rest;
-            let (w, rest) = std::mem::take(&mut why).split_at_mut(c);
-            why = rest;
-            sc.spawn(move || {
-                let mut i = 0;
-                for fi in lo..hi {
-                    for &s in by_clause {
-                        if !present[s][fi] {
-                            continue;
-                        }
-                        f[i] = fi as u32;
-                        sl[i] = s as u32;
-                        a[i] = amount[s][fi];
-                        w[i] = reason[s][fi];
-                        i += 1;
-                    }
-                }
-            });
-        }
-    });
-}
-
-/// The result rows when some batch is not a run of consecutive firms (or the firms are not
-/// sorted): every batch row is scattered to its firm's position first, each firm checked to
-/// come exactly once. Returns the firm ids in credit-code order.
-fn scattered(
-    batches: &[RecordBatch],
-    firm_ids: StringArray,
-    sorted: bool,
-    ns: usize,
-    by_clause: &[usize],
-    res: &mut Results,
-) -> Result<StringArray, String> {
-    let n = firm_ids.len();
-    // Scatter every batch row to its firm's position: the firms table is sorted by credit code,
-    // so the result is in credit-code order without a sort.
-    let mut amount = vec![vec![0i64; n]; ns];
-    let mut reason = vec![vec![0u32; n]; ns];
-    let mut present = vec![vec![false; n]; ns];
-    let mut seen = vec![false; n];
-    for b in batches {
-        let fi = column(b, "fi")?
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .ok_or("fi type")?
-            .values();
-        for &f in fi.iter() {
-            let f = f as usize;
-            if f >= n || std::mem::replace(&mut seen[f], true) {
-                return Err(format!("engine: firm index {f} out of range or repeated"));
-            }
-        }
-        // Batches straight from the firm table hold a run of consecutive firms: copy, don't
-        // scatter.
-        let run = fi
-            .first()
-            .map(|&f0| f0 as usize)
-            .filter(|&f0| fi.iter().enumerate().all(|(j, &f)| f as usize == f0 + j));
-        for s in 0..ns {
-            let a = column(b, &allocate::amount_col(s))?
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or("amount type")?
-                .values();
-            let r = column(b, &allocate::reason_col(s))?
-                .as_any()
-                .downcast_ref::<Int32Array>()
-                .ok_or("reason type")?
-                .values();
-            let p = truths(column(b, &allocate::present_col(s))?)?;
-            match run {
-                Some(f0) => {
-                    let to = f0..f0 + fi.len();
-                    amount[s][to.clone()].copy_from_slice(a);
-                    for (d, &v) in reason[s][to.clone()].iter_mut().zip(r.iter()) {
-                        *d = v as u32;
-                    }
-                    for (d, v) in present[s][to].iter_mut().zip(p) {
-                        *d = v;
-                    }
-                }
-                None => {
-                    for (j, &f) in fi.iter().enumerate() {
-                        amount[s][f as usize] = a[j];
-                        reason[s][f as usize] = r[j] as u32;
-                    }
-                    for (v, &f) in p.zip(fi.iter()) {
-                        present[s][f as usize] = v;
-                    }
-                }
-            }
-        }
-    }
-    if let Some(f) = seen.iter().position(|s| !s) {
-        return Err(format!("engine: no result for firm {}", firm_ids.value(f)));
-    }
-    // Firms are sorted by credit code in a snapshot (docs/SNAPSHOT.md); sort anyway if a
-    // hand-made one is not, so output order never depends on the input's.
-    let mut firm_ids = firm_ids;
-    if !sorted {
-        let order = credit_order(&firm_ids);
-        let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
-            order.iter().map(|&i| i as u32),
-        );
-        firm_ids = datafusion::arrow::compute::take(&firm_ids, &idx, None)
-            .map_err(|e| e.to_string())?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or("firm ids")?
-            .clone();
-        fn permute<T: Copy>(order: &[usize], v: &[T]) -> Vec<T> {
-            order.iter().map(|&i| v[i]).collect()
-        }
-        amount = amount.iter().map(|v| permute(&order, v)).collect();
-        present = present.iter().map(|v| permute(&order, v)).collect();
-        reason = reason.iter().map(|v| permute(&order, v)).collect();
-    }
-
-    rows_by_firm(&amount, &reason, &present, by_clause, res);
-    Ok(firm_ids)
 }
 
 /// Firm positions in credit-code order.
@@ -536,17 +363,17 @@ async fn compute(
             .collect(),
         ..Default::default()
     };
-    // Sorted firms and batches of consecutive firms: the rows are written straight from the
-    // batches. Otherwise every batch row is scattered to its firm's position first.
+    // Sorted firms and batches of consecutive firms: the runs are copied on every core.
+    // Otherwise each batch's rows are placed by per-firm counts.
     let direct = match sorted {
-        true => runs::runs(&batches, n, ns)?,
+        true => rows::runs(&batches, n, ns)?,
         false => None,
     };
     if let Some(runs) = direct {
-        runs::fill(&runs, &by_clause, &mut res);
+        rows::fill(&runs, &by_clause, &mut res);
         res.firm_ids = firm_ids;
     } else {
-        res.firm_ids = scattered(&batches, firm_ids, sorted, ns, &by_clause, &mut res)?;
+        res.firm_ids = rows::scatter(&batches, firm_ids, sorted, ns, &by_clause, &mut res)?;
     }
     res.reasons = reasons;
     timings.results = t2.elapsed();

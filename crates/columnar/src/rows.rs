@@ -1,0 +1,255 @@
+//! The result rows, written once into `Results`' columns straight from the collected batches:
+//! firm by firm (credit-code order), and in clause-then-tranche slot order within a firm.
+//!
+//! When every batch holds a run of consecutive firms (a sorted snapshot's firm table split into
+//! contiguous partitions) the runs are copied on every core (`runs`, `fill`). Otherwise (batches
+//! after a join, an unsorted snapshot) each firm's first row is found from per-firm row counts
+//! and every batch writes its rows there (`scatter`): no per-slot columns in firm order are
+//! built first.
+
+use datafusion::arrow::array::{Array, BooleanArray, Int32Array, Int64Array, UInt32Array};
+use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::compute::take;
+use datafusion::arrow::record_batch::RecordBatch;
+
+use datafusion::arrow::array::StringArray;
+
+use crate::{allocate, column, credit_order, Results};
+
+/// One batch's slot columns, borrowed: per slot the amount (分), the reason code and which rows
+/// are present.
+struct SlotColumns<'a> {
+    amount: Vec<&'a [i64]>,
+    reason: Vec<&'a [i32]>,
+    /// None when every row is present.
+    present: Vec<Option<BooleanBuffer>>,
+    /// Present rows over all slots: the result rows this batch gives.
+    present_rows: usize,
+}
+
+impl<'a> SlotColumns<'a> {
+    fn of(b: &'a RecordBatch, slots: usize) -> Result<Self, String> {
+        let mut c = SlotColumns {
+            amount: Vec::with_capacity(slots),
+            reason: Vec::with_capacity(slots),
+            present: Vec::with_capacity(slots),
+            present_rows: 0,
+        };
+        for s in 0..slots {
+            c.amount
+                .push(typed::<Int64Array>(b, &allocate::amount_col(s))?.values());
+            c.reason
+                .push(typed::<Int32Array>(b, &allocate::reason_col(s))?.values());
+            let p = typed::<BooleanArray>(b, &allocate::present_col(s))?;
+            // Present means true and not null.
+            let p = match p.nulls() {
+                Some(v) => p.values() & v.inner(),
+                None => p.values().clone(),
+            };
+            let count = p.count_set_bits();
+            c.present_rows += count;
+            c.present.push((count < p.len()).then_some(p));
+        }
+        Ok(c)
+    }
+
+    #[inline(always)]
+    fn present(&self, s: usize, j: usize) -> bool {
+        self.present[s].as_ref().is_none_or(|p| p.value(j))
+    }
+}
+
+/// One batch whose rows are the firms `f0 .. f0 + len`.
+pub(crate) struct Run<'a> {
+    f0: usize,
+    len: usize,
+    cols: SlotColumns<'a>,
+    /// Result rows this batch gives.
+    rows: usize,
+}
+
+fn typed<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
+    column(b, name)?
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| format!("engine: column {name} has an unexpected type"))
+}
+
+/// The batches as runs tiling the firms `0 .. n` in order, or None when some batch is not a
+/// run or the runs do not tile (the caller then scatters, which reports a missing or repeated
+/// firm).
+pub(crate) fn runs(
+    batches: &[RecordBatch],
+    n: usize,
+    slots: usize,
+) -> Result<Option<Vec<Run<'_>>>, String> {
+    let mut runs = Vec::with_capacity(batches.len());
+    for b in batches {
+        let fi = typed::<Int32Array>(b, "fi")?.values();
+        let Some(&f0) = fi.first() else { continue };
+        let f0 = f0 as usize;
+        if fi.iter().enumerate().any(|(j, &f)| f as usize != f0 + j) {
+            return Ok(None);
+        }
+        let cols = SlotColumns::of(b, slots)?;
+        let run = Run {
+            f0,
+            len: fi.len(),
+            rows: cols.present_rows,
+            cols,
+        };
+        runs.push(run);
+    }
+    runs.sort_by_key(|r| r.f0);
+    let mut next = 0;
+    for r in &runs {
+        if r.f0 != next {
+            return Ok(None);
+        }
+        next += r.len;
+    }
+    Ok((next == n).then_some(runs))
+}
+
+/// Fills `res`'s row columns from the runs, firm by firm and in `by_clause` slot order within
+/// a firm. The runs are split over the cores by their row counts; each part fills its own range.
+pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
+    let total: usize = runs.iter().map(|r| r.rows).sum();
+    let parts = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(total.div_ceil(1 << 16).max(1));
+    // Consecutive runs per part, cut where the rows so far pass k / parts of the total.
+    let mut cuts = vec![0];
+    let mut sum = 0;
+    for (i, r) in runs.iter().enumerate() {
+        sum += r.rows;
+        if cuts.len() < parts && sum * parts >= total * cuts.len() {
+            cuts.push(i + 1);
+        }
+    }
+    cuts.push(runs.len());
+    res.firm = vec![0; total];
+    res.slot = vec![0; total];
+    res.amount_fen = vec![0; total];
+    res.reason = vec![0; total];
+    std::thread::scope(|sc| {
+        let (mut firm, mut slot, mut amt, mut why) = (
+            &mut res.firm[..],
+            &mut res.slot[..],
+            &mut res.amount_fen[..],
+            &mut res.reason[..],
+        );
+        for w in cuts.windows(2) {
+            let part = &runs[w[0]..w[1]];
+            let c: usize = part.iter().map(|r| r.rows).sum();
+            let (f, rest) = std::mem::take(&mut firm).split_at_mut(c);
+            firm = rest;
+            let (sl, rest) = std::mem::take(&mut slot).split_at_mut(c);
+            slot = rest;
+            let (a, rest) = std::mem::take(&mut amt).split_at_mut(c);
+            amt = rest;
+            let (r, rest) = std::mem::take(&mut why).split_at_mut(c);
+            why = rest;
+            sc.spawn(move || {
+                let mut i = 0;
+                for run in part {
+                    for j in 0..run.len {
+                        for &s in by_clause {
+                            if !run.cols.present(s, j) {
+                                continue;
+                            }
+                            f[i] = (run.f0 + j) as u32;
+                            sl[i] = s as u32;
+                            a[i] = run.cols.amount[s][j];
+                            r[i] = run.cols.reason[s][j] as u32;
+                            i += 1;
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// Fills `res`'s row columns from batches in any order (each firm exactly once over all of
+/// them) and returns the firm ids in credit-code order. A firm's rows start after the rows of
+/// every firm before it in that order, so a count per firm and a prefix sum place every
+/// batch's rows.
+pub(crate) fn scatter(
+    batches: &[RecordBatch],
+    firm_ids: StringArray,
+    sorted: bool,
+    slots: usize,
+    by_clause: &[usize],
+    res: &mut Results,
+) -> Result<StringArray, String> {
+    let n = firm_ids.len();
+    // rank[fi]: the firm's position in credit-code order.
+    let (rank, firm_ids): (Vec<u32>, StringArray) = if sorted {
+        ((0..n as u32).collect(), firm_ids)
+    } else {
+        let order = credit_order(&firm_ids);
+        let mut rank = vec![0u32; n];
+        for (r, &f) in order.iter().enumerate() {
+            rank[f] = r as u32;
+        }
+        let idx = UInt32Array::from_iter_values(order.iter().map(|&i| i as u32));
+        let ids = take(&firm_ids, &idx, None).map_err(|e| e.to_string())?;
+        let ids = ids
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or("firm ids")?
+            .clone();
+        (rank, ids)
+    };
+    let mut parts = Vec::with_capacity(batches.len());
+    // Rows per firm, by rank; then each firm's first row.
+    let mut start = vec![0u32; n + 1];
+    let mut seen = vec![false; n];
+    for b in batches {
+        let fi = typed::<Int32Array>(b, "fi")?.values();
+        let cols = SlotColumns::of(b, slots)?;
+        for (j, &f) in fi.iter().enumerate() {
+            let f = usize::try_from(f).ok().filter(|&f| f < n);
+            let Some(f) = f.filter(|&f| !std::mem::replace(&mut seen[f], true)) else {
+                return Err(format!(
+                    "engine: firm index {} out of range or repeated",
+                    fi[j]
+                ));
+            };
+            start[rank[f] as usize + 1] = (0..slots).filter(|&s| cols.present(s, j)).count() as u32;
+        }
+        parts.push((fi, cols));
+    }
+    if let Some(f) = seen.iter().position(|s| !s) {
+        return Err(format!(
+            "engine: no result for firm {}",
+            firm_ids.value(rank[f] as usize)
+        ));
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let total = start[n] as usize;
+    res.firm = vec![0; total];
+    res.slot = vec![0; total];
+    res.amount_fen = vec![0; total];
+    res.reason = vec![0; total];
+    for (fi, cols) in &parts {
+        for (j, &f) in fi.iter().enumerate() {
+            let r = rank[f as usize];
+            let mut i = start[r as usize] as usize;
+            for &s in by_clause {
+                if !cols.present(s, j) {
+                    continue;
+                }
+                res.firm[i] = r;
+                res.slot[i] = s as u32;
+                res.amount_fen[i] = cols.amount[s][j];
+                res.reason[i] = cols.reason[s][j] as u32;
+                i += 1;
+            }
+        }
+    }
+    Ok(firm_ids)
+}
