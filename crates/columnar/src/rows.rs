@@ -7,12 +7,12 @@
 //! and every batch writes its rows there (`scatter`): no per-slot columns in firm order are
 //! built first.
 
-use datafusion::arrow::array::{Array, BooleanArray, Int32Array, Int64Array, UInt32Array};
+use datafusion::arrow::array::{
+    Array, BooleanArray, Int32Array, Int64Array, StringArray, UInt32Array,
+};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::take;
 use datafusion::arrow::record_batch::RecordBatch;
-
-use datafusion::arrow::array::StringArray;
 
 use crate::{allocate, column, credit_order, Results};
 
@@ -64,8 +64,6 @@ pub(crate) struct Run<'a> {
     f0: usize,
     len: usize,
     cols: SlotColumns<'a>,
-    /// Result rows this batch gives.
-    rows: usize,
 }
 
 fn typed<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
@@ -87,18 +85,18 @@ pub(crate) fn runs(
     for b in batches {
         let fi = typed::<Int32Array>(b, "fi")?.values();
         let Some(&f0) = fi.first() else { continue };
-        let f0 = f0 as usize;
+        // A negative index is no run (the scatter reports it).
+        let Ok(f0) = usize::try_from(f0) else {
+            return Ok(None);
+        };
         if fi.iter().enumerate().any(|(j, &f)| f as usize != f0 + j) {
             return Ok(None);
         }
-        let cols = SlotColumns::of(b, slots)?;
-        let run = Run {
+        runs.push(Run {
             f0,
             len: fi.len(),
-            rows: cols.present_rows,
-            cols,
-        };
-        runs.push(run);
+            cols: SlotColumns::of(b, slots)?,
+        });
     }
     runs.sort_by_key(|r| r.f0);
     let mut next = 0;
@@ -114,7 +112,7 @@ pub(crate) fn runs(
 /// Fills `res`'s row columns from the runs, firm by firm and in `by_clause` slot order within
 /// a firm. The runs are split over the cores by their row counts; each part fills its own range.
 pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
-    let total: usize = runs.iter().map(|r| r.rows).sum();
+    let total: usize = runs.iter().map(|r| r.cols.present_rows).sum();
     let parts = std::thread::available_parallelism()
         .map_or(1, |p| p.get())
         .min(total.div_ceil(1 << 16).max(1));
@@ -122,7 +120,7 @@ pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
     let mut cuts = vec![0];
     let mut sum = 0;
     for (i, r) in runs.iter().enumerate() {
-        sum += r.rows;
+        sum += r.cols.present_rows;
         if cuts.len() < parts && sum * parts >= total * cuts.len() {
             cuts.push(i + 1);
         }
@@ -141,7 +139,7 @@ pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
         );
         for w in cuts.windows(2) {
             let part = &runs[w[0]..w[1]];
-            let c: usize = part.iter().map(|r| r.rows).sum();
+            let c: usize = part.iter().map(|r| r.cols.present_rows).sum();
             let (f, rest) = std::mem::take(&mut firm).split_at_mut(c);
             firm = rest;
             let (sl, rest) = std::mem::take(&mut slot).split_at_mut(c);
