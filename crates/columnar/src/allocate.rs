@@ -5,12 +5,18 @@
 //! (Int32 reason code, 0 = none) and `P{s}` (whether the slot is a row of the result). A rule
 //! that only looks at one firm is a projection; rankings are window functions over the whole
 //! population; a pool unpivots its claims (one row per firm × slot), shares its budget with
-//! window aggregates and joins the shares back by firm index.
+//! window aggregates and gathers the shares back onto the firm rows by firm index.
 
-use datafusion::arrow::datatypes::DataType;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::{cast as arrow_cast, take};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Int64Type, Schema, SchemaRef, UInt32Type,
+};
 use datafusion::common::JoinType;
 use datafusion::functions::expr_fn::{coalesce, least};
-use datafusion::functions_aggregate::expr_fn::max;
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::expr::{Sort, WindowFunction};
@@ -317,8 +323,97 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
     e(df.select(out))
 }
 
-/// A pool's claims — one row per firm and present slot with an amount — shared out, then joined
-/// back onto the firms.
+/// The firm rows with a column `S{s}` per pool slot: the share of (firm, slot) from `shares`
+/// (columns pf, ps, share), null where the firm had no claim on that slot.
+fn with_shares(
+    ctx: &SessionContext,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+    shares: &[RecordBatch],
+    pool_slots: &[usize],
+) -> R<DataFrame> {
+    let int = |b: &RecordBatch, name: &str| -> R<ArrayRef> {
+        let x = b
+            .column_by_name(name)
+            .ok_or_else(|| format!("engine: no column {name}"))?;
+        e(arrow_cast(x, &DataType::Int64))
+    };
+    let n = parts
+        .iter()
+        .flatten()
+        .map(|b| int(b, "fi").map(|f| max_of(&f).map_or(0, |m| m + 1)))
+        .try_fold(0i64, |m, x| x.map(|x| m.max(x)))? as usize;
+    let slot_of: std::collections::HashMap<i64, usize> = pool_slots
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| (s as i64, k))
+        .collect();
+    let mut value = vec![vec![0i64; n]; pool_slots.len()];
+    let mut given = vec![vec![false; n]; pool_slots.len()];
+    for b in shares {
+        let (pf, ps, sh) = (int(b, "pf")?, int(b, "ps")?, int(b, "share")?);
+        let (pf, ps, sh) = (
+            pf.as_primitive::<Int64Type>(),
+            ps.as_primitive::<Int64Type>(),
+            sh.as_primitive::<Int64Type>(),
+        );
+        for i in 0..b.num_rows() {
+            if pf.is_null(i) || ps.is_null(i) || sh.is_null(i) {
+                continue;
+            }
+            let (Some(&k), Ok(f)) = (slot_of.get(&ps.value(i)), usize::try_from(pf.value(i)))
+            else {
+                return Err(format!(
+                    "engine: share for slot {} of firm {}",
+                    ps.value(i),
+                    pf.value(i)
+                ));
+            };
+            if f >= n {
+                return Err(format!("engine: share for unknown firm index {f}"));
+            }
+            // One claim per firm and slot; `max` keeps the aggregate's meaning regardless.
+            let v = sh.value(i);
+            value[k][f] = if given[k][f] { value[k][f].max(v) } else { v };
+            given[k][f] = true;
+        }
+    }
+    let dense: Vec<ArrayRef> = value
+        .into_iter()
+        .zip(given)
+        .map(|(v, g)| Arc::new(Int64Array::new(v.into(), Some(NullBuffer::from(g)))) as ArrayRef)
+        .collect();
+    let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+    for &s in pool_slots {
+        fields.push(Arc::new(Field::new(format!("S{s}"), DataType::Int64, true)));
+    }
+    let out_schema = Arc::new(Schema::new(fields));
+    let parts = parts
+        .into_iter()
+        .map(|p| {
+            p.into_iter()
+                .map(|b| {
+                    let fi = int(&b, "fi")?;
+                    let idx = e(arrow_cast(&fi, &DataType::UInt32))?;
+                    let idx = idx.as_primitive::<UInt32Type>();
+                    let mut cols = b.columns().to_vec();
+                    for d in &dense {
+                        cols.push(e(take(d.as_ref(), idx, None))?);
+                    }
+                    e(RecordBatch::try_new(out_schema.clone(), cols))
+                })
+                .collect::<R<Vec<_>>>()
+        })
+        .collect::<R<Vec<_>>>()?;
+    crate::read_parts(ctx, out_schema, parts)
+}
+
+fn max_of(a: &ArrayRef) -> Option<i64> {
+    datafusion::arrow::compute::max(a.as_primitive::<Int64Type>())
+}
+
+/// A pool's claims — one row per firm and present slot with an amount — shared out, then
+/// gathered back onto the firms.
 async fn pool_stage(
     df: DataFrame,
     cm: &Compiler<'_>,
@@ -326,9 +421,11 @@ async fn pool_stage(
     pool: &Pool,
     score: Option<&str>,
 ) -> R<DataFrame> {
-    // The claims and the join both read the firm rows: materialise them once, or every branch
-    // would evaluate the whole plan again.
-    let df = crate::materialise(df, &format!("before pool {}", pool.name)).await?;
+    // The claims and the shares' way back both read the firm rows: materialise them once, or
+    // every branch would evaluate the whole plan again.
+    let (ctx, schema, parts) =
+        crate::materialise_parts(df, &format!("before pool {}", pool.name)).await?;
+    let df = crate::read_parts(&ctx, schema.clone(), parts.clone())?;
     let budget = money::to_fen(pool.budget);
     let mut claims: Option<DataFrame> = None;
     let mut pool_slots = vec![];
@@ -428,16 +525,13 @@ async fn pool_stage(
         }
     };
     // Back to one row per firm: the share of each pool slot, null where the firm had no claim.
-    let aggs: Vec<DExpr> = pool_slots
-        .iter()
-        .map(|&s| {
-            max(e(when(c("ps").eq(lit(s as i64)), c("share")).end()).unwrap())
-                .alias(format!("S{s}"))
-        })
-        .collect();
-    let back = e(shares.aggregate(vec![c("pf")], aggs))?;
-    // Right join: the claims side (one row per claiming firm) builds the hash table.
-    let df = e(back.join(df, JoinType::Right, &["pf"], &["fi"], None))?;
+    // The shares are few (one per claim); they are scattered by firm index into one dense column
+    // per slot and gathered onto the firm rows by their `fi` (a hash aggregate by firm and a
+    // hash join onto every firm row did the same at several times the cost).
+    let shares = e(e(shares.select(vec![c("pf"), c("ps"), c("share")]))?
+        .collect()
+        .await)?;
+    let df = with_shares(&ctx, schema, parts, &shares, &pool_slots)?;
     let why = code(cm, &format!("pool:{}", pool.name));
     let mut up = vec![];
     for &s in &pool_slots {
@@ -449,7 +543,6 @@ async fn pool_stage(
         ));
     }
     let df = restate(df, up)?;
-    let mut drop: Vec<String> = pool_slots.iter().map(|s| format!("S{s}")).collect();
-    drop.push("pf".into());
+    let drop: Vec<String> = pool_slots.iter().map(|s| format!("S{s}")).collect();
     e(df.drop_columns(&drop.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
 }

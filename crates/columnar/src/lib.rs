@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, Int32Array, StringArray};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -97,6 +98,15 @@ fn session(opts: &Options) -> Result<SessionContext, String> {
 /// reads the same rows twice. With `HUIQI_EXPLAIN` set, prints the executed plan with each
 /// operator's rows and time, under `what`.
 pub(crate) async fn materialise(df: DataFrame, what: &str) -> Result<DataFrame, String> {
+    let (ctx, schema, parts) = materialise_parts(df, what).await?;
+    read_parts(&ctx, schema, parts)
+}
+
+/// `materialise`, returning the session and the collected partitions themselves.
+pub(crate) async fn materialise_parts(
+    df: DataFrame,
+    what: &str,
+) -> Result<(SessionContext, SchemaRef, Vec<Vec<RecordBatch>>), String> {
     let e = |x: datafusion::error::DataFusionError| x.to_string();
     let task = Arc::new(df.task_ctx());
     let (state, plan) = df.into_parts();
@@ -106,8 +116,17 @@ pub(crate) async fn materialise(df: DataFrame, what: &str) -> Result<DataFrame, 
         .await
         .map_err(e)?;
     explain(what, physical.as_ref());
-    let table = datafusion::catalog::MemTable::try_new(physical.schema(), parts).map_err(e)?;
-    ctx.read_table(Arc::new(table)).map_err(e)
+    Ok((ctx, physical.schema(), parts))
+}
+
+/// Partitions in memory as a DataFrame of `ctx`.
+pub(crate) fn read_parts(
+    ctx: &SessionContext,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+) -> Result<DataFrame, String> {
+    let table = datafusion::catalog::MemTable::try_new(schema, parts).map_err(|x| x.to_string())?;
+    ctx.read_table(Arc::new(table)).map_err(|x| x.to_string())
 }
 
 /// For profiling (`HUIQI_EXPLAIN`): an executed plan with each operator's metrics, on stderr.
