@@ -151,6 +151,32 @@ pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
             sc.spawn(move || {
                 let mut i = 0;
                 for run in part {
+                    let ns = by_clause.len();
+                    if ns > 0 && run.cols.present.iter().all(Option::is_none) {
+                        // Every slot present: each firm's rows are the slots in order, copied
+                        // without a test per row.
+                        let rows = run.len * ns;
+                        let (f, sl) = (&mut f[i..i + rows], &mut sl[i..i + rows]);
+                        let (a, r) = (&mut a[i..i + rows], &mut r[i..i + rows]);
+                        let cols: Vec<(u32, &[i64], &[i32])> = by_clause
+                            .iter()
+                            .map(|&s| (s as u32, run.cols.amount[s], run.cols.reason[s]))
+                            .collect();
+                        let rows_of = f
+                            .chunks_exact_mut(ns)
+                            .zip(sl.chunks_exact_mut(ns))
+                            .zip(a.chunks_exact_mut(ns).zip(r.chunks_exact_mut(ns)));
+                        for (j, ((f, sl), (a, r))) in rows_of.enumerate() {
+                            f.fill((run.f0 + j) as u32);
+                            for (k, &(s, amount, reason)) in cols.iter().enumerate() {
+                                sl[k] = s;
+                                a[k] = amount[j];
+                                r[k] = reason[j] as u32;
+                            }
+                        }
+                        i += rows;
+                        continue;
+                    }
                     for j in 0..run.len {
                         for &s in by_clause {
                             if !run.cols.present(s, j) {

@@ -222,6 +222,95 @@ fn share_udf(name: &str, f: fn(i128, i128, i128) -> i128) -> ScalarUDF {
 /// One arm of a tier table: the lower bound (inclusive?) and the upper bound, if any.
 pub type TierBounds = (i128, bool, Option<(i128, bool)>);
 
+/// A tier table's arms as an interval map over the fixed-point line: `edges` sorted and
+/// distinct, interval 0 below `edges[0]`, interval j ≥ 1 from `edges[j - 1]` up to (not
+/// including) `edges[j]`; `arm[j]` is the first arm whose bounds hold in interval j (None: no
+/// arm does, the amount is 0). A value's interval is the number of edges at or below it: a
+/// few comparisons without a branch on the data, where a scan of the arms in order would
+/// branch on every row's arm.
+#[derive(Debug, Clone, PartialEq)]
+struct TierMap {
+    edges: Vec<i128>,
+    arm: Vec<Option<usize>>,
+}
+
+impl TierMap {
+    /// From each arm's inclusive integer bounds (an empty arm has lo > hi).
+    fn new(spans: &[(i128, i128)]) -> Self {
+        let mut edges: Vec<i128> = spans
+            .iter()
+            .filter(|(lo, hi)| lo <= hi)
+            .flat_map(|&(lo, hi)| [Some(lo), hi.checked_add(1)])
+            .flatten()
+            .collect();
+        edges.sort_unstable();
+        edges.dedup();
+        // Every arm starts at an edge, so no arm holds below the first one; within an interval
+        // every arm holds everywhere or nowhere, so its first value decides.
+        let arm = std::iter::once(None)
+            .chain(
+                edges
+                    .iter()
+                    .map(|&v| spans.iter().position(|&(lo, hi)| lo <= v && v <= hi)),
+            )
+            .collect();
+        TierMap { edges, arm }
+    }
+
+    #[inline(always)]
+    fn interval(&self, v: i128) -> usize {
+        self.edges.iter().map(|&e| (v >= e) as usize).sum()
+    }
+}
+
+/// What one interval of a tier table gives when every arm is a fixed amount or a rate.
+#[derive(Clone, Copy)]
+struct Fixed {
+    amount: i128,
+    /// `x × rate` instead of `amount`.
+    rate: Option<i128>,
+}
+
+/// Every row's amount when every arm is a fixed amount or a rate: the interval from a fixed
+/// number of comparisons (`N` edges, so the count unrolls), the amount from a table, and the
+/// multiplication only in a rate's interval. Null rows get whatever their (unused) value
+/// gives; the input's null buffer marks them. Returns the amounts and whether some row
+/// overflowed (marked FAILED).
+#[inline(always)]
+fn fixed_tiers<const N: usize>(edges: &[i128], by: &[Fixed], values: &[i128]) -> (Vec<i128>, bool) {
+    let edges: [i128; N] = edges.try_into().expect("N edges");
+    let mut failed = false;
+    let out = values
+        .iter()
+        .map(|&v| {
+            let f = by[edges.iter().map(|&e| (v >= e) as usize).sum::<usize>()];
+            match f.rate {
+                None => f.amount,
+                Some(r) => money::mul_scaled(v, r).unwrap_or_else(|| {
+                    failed = true;
+                    FAILED
+                }),
+            }
+        })
+        .collect();
+    (out, failed)
+}
+
+/// `fixed_tiers` for tables of up to 6 edges (None beyond).
+fn by_table(map: &TierMap, by: &[Fixed], values: &[i128]) -> Option<(Vec<i128>, bool)> {
+    let e = &map.edges;
+    Some(match e.len() {
+        0 => fixed_tiers::<0>(e, by, values),
+        1 => fixed_tiers::<1>(e, by, values),
+        2 => fixed_tiers::<2>(e, by, values),
+        3 => fixed_tiers::<3>(e, by, values),
+        4 => fixed_tiers::<4>(e, by, values),
+        5 => fixed_tiers::<5>(e, by, values),
+        6 => fixed_tiers::<6>(e, by, values),
+        _ => return None,
+    })
+}
+
 /// A tier table as one kernel: `args[0]` is the looked-up value, `args[1 + k]` arm k's amount.
 /// Null for a null value, the first arm whose bounds hold otherwise, 0 when none does. A CASE
 /// would filter the batch and merge the results once per arm. An arm with `rates[k]` = r is
@@ -230,8 +319,7 @@ pub type TierBounds = (i128, bool, Option<(i128, bool)>);
 pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) -> ScalarUDF {
     let k = arms.len();
     // Each arm as inclusive integer bounds on the fixed-point scale: an open end moves by one
-    // unit of the last place, so a row tests two comparisons per arm and no flags. An arm that
-    // no integer satisfies becomes (1, 0).
+    // unit of the last place. An arm that no integer satisfies becomes (1, 0).
     let spans: Vec<(i128, i128)> = arms
         .iter()
         .map(|&(lo, lo_in, hi)| {
@@ -244,6 +332,7 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
             lo.zip(hi).unwrap_or((1, 0))
         })
         .collect();
+    let map = TierMap::new(&spans);
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
         let x = to_array(&args[0], n)?;
@@ -253,35 +342,34 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
             .iter()
             .map(Arg::<datafusion::arrow::datatypes::Decimal128Type>::of)
             .collect::<Result<Vec<_>>>()?;
-        // A plain loop over the values. A null value gives a null (the input's null buffer is
-        // reused); a null arm or an overflow is marked FAILED, and only then are the nulls
-        // rebuilt from the values.
-        let mut failed = false;
-        let mut pick = |v: i128, i: usize| -> i128 {
-            let picked = match spans.iter().position(|&(lo, hi)| lo <= v && v <= hi) {
-                None => Some(0),
-                Some(a) => match rates[a] {
-                    Some(r) => money::mul_scaled(v, r),
-                    None => vals[a].get(i),
+        // Every interval's amount when no arm varies by row (nor is null): the usual table.
+        let fixed: Option<Vec<Fixed>> = map
+            .arm
+            .iter()
+            .map(|a| match a {
+                None => Some(Fixed {
+                    amount: 0,
+                    rate: None,
+                }),
+                Some(a) => match (rates[*a], &vals[*a]) {
+                    (Some(r), _) => Some(Fixed {
+                        amount: 0,
+                        rate: Some(r),
+                    }),
+                    (None, Arg::Scalar(Some(v))) => Some(Fixed {
+                        amount: *v,
+                        rate: None,
+                    }),
+                    _ => None,
                 },
-            };
-            failed |= picked.is_none();
-            picked.unwrap_or(FAILED)
-        };
-        // Collected, not pushed: the loop then has no capacity check per row.
-        let out: Vec<i128> = match x.nulls() {
-            None => x
-                .values()
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| pick(v, i))
-                .collect(),
-            Some(nulls) => x
-                .values()
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| if nulls.is_valid(i) { pick(v, i) } else { 0 })
-                .collect(),
+            })
+            .collect();
+        let values = x.values();
+        // A null arm or an overflow is marked FAILED, and only then are the nulls rebuilt from
+        // the values; a null value gives a null (the input's null buffer is reused).
+        let (out, failed) = match fixed.and_then(|by| by_table(&map, &by, values)) {
+            Some(r) => r,
+            None => general_tiers(&map, &rates, &vals, x),
         };
         let out = if failed {
             let valid: Vec<bool> = (0..n).map(|i| x.is_valid(i) && out[i] != FAILED).collect();
@@ -294,6 +382,33 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
         )))
     });
     create_udf(name, vec![DEC; k + 1], DEC, Volatility::Immutable, fun)
+}
+
+/// Any tier table, row by row: arms whose amount is a column or null. Returns the amounts and
+/// whether some valid row failed (a null arm or an overflow, marked FAILED).
+fn general_tiers(
+    map: &TierMap,
+    rates: &[Option<i128>],
+    vals: &[Arg<datafusion::arrow::datatypes::Decimal128Type>],
+    x: &Decimal128Array,
+) -> (Vec<i128>, bool) {
+    let mut out = vec![0i128; x.len()];
+    let mut failed = false;
+    for (i, (o, &v)) in out.iter_mut().zip(x.values()).enumerate() {
+        if x.is_null(i) {
+            continue;
+        }
+        let picked = match map.arm[map.interval(v)] {
+            None => Some(0),
+            Some(a) => match rates[a] {
+                Some(r) => money::mul_scaled(v, r),
+                None => vals[a].get(i),
+            },
+        };
+        failed |= picked.is_none();
+        *o = picked.unwrap_or(FAILED);
+    }
+    (out, failed)
 }
 
 /// One argument of a row kernel: a scalar read once, or an array read per row.
@@ -407,6 +522,65 @@ impl FinishSpec {
         (a, reason)
     }
 
+    /// The usual shape — only the raw amount varies, the caps' rooms are known (or absent) —
+    /// as a loop without a branch on the data: every row is rounded and cut as if present
+    /// (a null row's value is unused), then the null rows get their reason. Returns false,
+    /// writing nothing, for the shapes `row` must decide row by row.
+    fn uniform(
+        &self,
+        fail: Option<i32>,
+        rooms: Rooms,
+        raw: &Decimal128Array,
+        amounts: &mut [i128],
+        reasons: &mut [i32],
+    ) -> bool {
+        if let Some(f) = fail {
+            // A failed condition decides every row: 0 and its reason.
+            reasons.fill(f);
+            return true;
+        }
+        // A null cap room makes every amount null: left to `row`.
+        let cap = match rooms.cap {
+            None => i128::MAX,
+            Some(Some(r)) => r,
+            Some(None) => return false,
+        };
+        // A null total-cap room leaves the amount uncut.
+        let total = match rooms.total {
+            Some(Some(r)) => r,
+            _ => i128::MAX,
+        };
+        let unit = self.unit;
+        let (zero, totalcap) = (self.zero, self.totalcap);
+        for ((a, why), &x) in amounts.iter_mut().zip(reasons.iter_mut()).zip(raw.values()) {
+            let v = money::round_scaled(x.max(0), unit).min(cap);
+            // Cut to nothing by the total cap (its own reason), or zero anyway.
+            let emptied = v > total && total == 0;
+            let v = v.min(total);
+            *a = v;
+            *why = if emptied {
+                totalcap
+            } else if v == 0 {
+                zero
+            } else {
+                0
+            };
+        }
+        if let Some(nulls) = raw.nulls() {
+            let mut next = 0;
+            let mut missing = |from: usize, to: usize| {
+                amounts[from..to].fill(0);
+                reasons[from..to].fill(self.miss_amount);
+            };
+            for (start, end) in nulls.inner().set_slices() {
+                missing(next, start);
+                next = end;
+            }
+            missing(next, raw.len());
+        }
+        true
+    }
+
     /// Writes each row's amount and reason (null outputs as 0, see `finish_udf`).
     #[inline(always)]
     fn fill(
@@ -454,6 +628,8 @@ pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
         // Monomorphised per argument shape, so the common one (only the raw amount varies) is
         // a loop without a branch on each argument's kind.
         match (&raw, &used, &awarded, &fail) {
+            (Arg::Array(r), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f))
+                if spec.uniform(*f, spec.rooms(*u, *w), r, &mut amounts, &mut reasons) => {}
             (Arg::Array(r), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f)) => {
                 // The rooms are the same for every row: computed once.
                 let (f, rooms) = (*f, spec.rooms(*u, *w));
@@ -620,4 +796,100 @@ pub fn all() -> Vec<ScalarUDF> {
 /// A Decimal128(38, 12) literal.
 pub fn dec_lit(d: Decimal) -> ScalarValue {
     ScalarValue::Decimal128(money::to_scaled(d), 38, 12)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::Decimal128Type;
+    use proptest::prelude::*;
+
+    /// Bounds near each other (so arms overlap, touch and leave gaps) and at the ends of i128.
+    fn bound() -> impl Strategy<Value = i128> {
+        prop_oneof![8 => -6i128..6, 1 => Just(i128::MIN), 1 => Just(i128::MAX)]
+    }
+
+    fn spans() -> impl Strategy<Value = Vec<(i128, i128)>> {
+        prop::collection::vec((bound(), bound()), 0..4)
+    }
+
+    /// Values near the bounds, and large ones whose product with a rate overflows.
+    fn value() -> impl Strategy<Value = i128> {
+        prop_oneof![8 => -8i128..8, 1 => Just(i128::MIN), 1 => Just(i128::MAX), 1 => any::<i128>()]
+    }
+
+    proptest! {
+        #[test]
+        fn tier_map_finds_the_first_arm(spans in spans(), v in value()) {
+            let map = TierMap::new(&spans);
+            let first = spans.iter().position(|&(lo, hi)| lo <= v && v <= hi);
+            prop_assert_eq!(map.arm[map.interval(v)], first);
+        }
+
+        #[test]
+        fn table_kernel_equals_row_by_row(
+            spans in spans(),
+            arms in prop::collection::vec(
+                prop_oneof![(-5i128..5).prop_map(|a| (a * ONE, None)), (-3i128..3).prop_map(|r| (0, Some(r * ONE / 2)))],
+                5,
+            ),
+            values in prop::collection::vec(prop::option::weighted(0.9, value()), 0..40),
+        ) {
+            let map = TierMap::new(&spans);
+            let rates: Vec<Option<i128>> = arms.iter().map(|a| a.1).collect();
+            let vals: Vec<Arg<Decimal128Type>> =
+                arms.iter().map(|a| Arg::Scalar(Some(a.0))).collect();
+            let by: Vec<Fixed> = map
+                .arm
+                .iter()
+                .map(|a| match a {
+                    None => Fixed { amount: 0, rate: None },
+                    Some(k) => Fixed { amount: arms[*k].0, rate: arms[*k].1 },
+                })
+                .collect();
+            let x = Decimal128Array::from(values.clone());
+            let (got, _) = by_table(&map, &by, x.values()).expect("at most 6 edges here");
+            let (want, _) = general_tiers(&map, &rates, &vals, &x);
+            for (i, v) in values.iter().enumerate() {
+                if v.is_some() {
+                    prop_assert_eq!(got[i], want[i], "row {}", i);
+                }
+            }
+        }
+
+        #[test]
+        fn uniform_finish_equals_row_by_row(
+            raw in prop::collection::vec(prop::option::weighted(0.8, prop_oneof![-3i128..30, any::<i128>()]), 0..40),
+            unit in prop_oneof![Just(RoundUnit::Fen), Just(RoundUnit::Yuan), Just(RoundUnit::Wan)],
+            cap in prop::option::of(0i128..20),
+            total_cap in prop::option::of(0i128..20),
+            used in prop::option::weighted(0.9, 0i128..10),
+            awarded in prop::option::weighted(0.9, 0i128..10),
+            fail in prop::option::weighted(0.2, 1i32..4),
+        ) {
+            // Small amounts on a coarse unit so rounding, caps and zero all happen.
+            let scale = |x: i128| x.saturating_mul(ONE);
+            let raw: Vec<Option<i128>> = raw.into_iter().map(|x| x.map(scale)).collect();
+            let spec = FinishSpec {
+                unit,
+                cap: cap.map(scale),
+                total_cap: total_cap.map(scale),
+                miss_amount: 7,
+                totalcap: 8,
+                zero: 9,
+            };
+            let rooms = spec.rooms(used.map(scale), awarded.map(scale));
+            let x = Decimal128Array::from(raw.clone());
+            let n = raw.len();
+            let (mut a, mut r) = (vec![0i128; n], vec![0i32; n]);
+            if spec.uniform(fail, rooms, &x, &mut a, &mut r) {
+                for (i, v) in raw.iter().enumerate() {
+                    let (wa, wr) = spec.row(*v, fail, rooms);
+                    prop_assert_eq!((a[i], r[i]), (wa.unwrap_or(0), wr.unwrap_or(0)), "row {}", i);
+                }
+            } else {
+                prop_assert_eq!(rooms.cap, Some(None));
+            }
+        }
+    }
 }
