@@ -15,7 +15,6 @@ use datafusion::arrow::compute::{cast as arrow_cast, take};
 use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Int64Type, Schema, SchemaRef, UInt32Type,
 };
-use datafusion::common::JoinType;
 use datafusion::functions::expr_fn::{coalesce, least};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_window::expr_fn::row_number;
@@ -224,12 +223,14 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
 
     // Select: rank the clause's candidates (total > 0) by score, ties, credit code. Only the
     // candidates (a narrow frame: a few columns of usually few firms) are sorted; the losers
-    // are joined back by firm index, with the small side as the join's build side.
+    // go back onto the firm rows by firm index (`with_losers`).
     for (k, sel) in p.selects.iter().enumerate() {
         let score: &str = &plan.selects[k].0;
         let ties: &[String] = &plan.selects[k].1;
-        // The candidates and the join both read the firm rows: materialise them once.
-        df = crate::materialise(df, &format!("before select {}", sel.name)).await?;
+        // The candidates and the way back both read the firm rows: materialise them once.
+        let (ctx, schema, parts) =
+            crate::materialise_parts(df, &format!("before select {}", sel.name)).await?;
+        let firms = crate::read_parts(&ctx, schema.clone(), parts.clone())?;
         let mut order = vec![sort(c(score), false)];
         for (j, (_, ord)) in sel.tie.iter().enumerate() {
             order.push(sort(c(&ties[j]), *ord == Order::Asc));
@@ -238,7 +239,7 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
         let rank = e(row_number().order_by(order).build())?;
         let mut narrow = vec![c("fi").alias("sf"), c(score), c("fo")];
         narrow.extend(ties.iter().map(|t| c(t)));
-        let ranked = e(e(df.clone().filter(sl.total(sel.clause).gt(fen(0))))?.select(narrow))?;
+        let ranked = e(e(firms.filter(sl.total(sel.clause).gt(fen(0))))?.select(narrow))?;
         let ranked = e(ranked.select(vec![
             c("sf"),
             rank.alias("rank"),
@@ -246,13 +247,13 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
         ]))?;
         let losers = e(
             e(ranked.filter(c("rank").gt(lit(sel.top as u64)).or(c("snull"))))?
-                .select(vec![c("sf"), lit(true).alias("lose")]),
+                .select(vec![c("sf")]),
         )?;
-        df = e(losers.join(df, JoinType::Right, &["sf"], &["fi"], None))?;
-        let loser = coalesce(vec![c("lose"), lit(false)]);
+        let losers = e(losers.collect().await)?;
+        df = with_losers(&ctx, schema, parts, &losers)?;
         let why = code(cm, &format!("select:{}", sel.name));
-        df = restate(df, sl.zero_all(sel.clause, loser, why, zero.clone())?)?;
-        df = e(df.drop_columns(&["sf", "lose"]))?;
+        df = restate(df, sl.zero_all(sel.clause, c("lose"), why, zero.clone())?)?;
+        df = e(df.drop_columns(&["lose"]))?;
     }
 
     // Exclusive (就高): the highest positive total wins, the first listed on a tie.
@@ -323,6 +324,61 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
     e(df.select(out))
 }
 
+/// Each batch's firm indexes (`fi`) as gather indexes.
+fn firm_index(b: &RecordBatch) -> R<ArrayRef> {
+    let fi = b
+        .column_by_name("fi")
+        .ok_or_else(|| "engine: no column fi".to_string())?;
+    e(arrow_cast(fi, &DataType::UInt32))
+}
+
+/// The number of firms the rows index: one more than the largest `fi`.
+fn firm_count(parts: &[Vec<RecordBatch>]) -> R<usize> {
+    let mut n = 0;
+    for b in parts.iter().flatten() {
+        let fi = firm_index(b)?;
+        if let Some(m) = datafusion::arrow::compute::max(fi.as_primitive::<UInt32Type>()) {
+            n = n.max(m as usize + 1);
+        }
+    }
+    Ok(n)
+}
+
+/// The firm rows with more columns, each given dense by firm index (entry f is firm f's value)
+/// and gathered onto every batch by its `fi`. A rule's few results (a ranking's losers, a
+/// pool's shares) come back onto the million firm rows this way, not by a hash join (which
+/// repartitions and hashes every firm row).
+fn with_dense(
+    ctx: &SessionContext,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+    dense: Vec<(String, ArrayRef)>,
+) -> R<DataFrame> {
+    let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+    for (name, d) in &dense {
+        let nullable = d.null_count() > 0;
+        fields.push(Arc::new(Field::new(name, d.data_type().clone(), nullable)));
+    }
+    let out_schema = Arc::new(Schema::new(fields));
+    let parts = parts
+        .into_iter()
+        .map(|p| {
+            p.into_iter()
+                .map(|b| {
+                    let idx = firm_index(&b)?;
+                    let idx = idx.as_primitive::<UInt32Type>();
+                    let mut cols = b.columns().to_vec();
+                    for (_, d) in &dense {
+                        cols.push(e(take(d.as_ref(), idx, None))?);
+                    }
+                    e(RecordBatch::try_new(out_schema.clone(), cols))
+                })
+                .collect::<R<Vec<_>>>()
+        })
+        .collect::<R<Vec<_>>>()?;
+    crate::read_parts(ctx, out_schema, parts)
+}
+
 /// The firm rows with a column `S{s}` per pool slot: the share of (firm, slot) from `shares`
 /// (columns pf, ps, share), null where the firm had no claim on that slot.
 fn with_shares(
@@ -338,11 +394,7 @@ fn with_shares(
             .ok_or_else(|| format!("engine: no column {name}"))?;
         e(arrow_cast(x, &DataType::Int64))
     };
-    let n = parts
-        .iter()
-        .flatten()
-        .map(|b| int(b, "fi").map(|f| max_of(&f).map_or(0, |m| m + 1)))
-        .try_fold(0i64, |m, x| x.map(|x| m.max(x)))? as usize;
+    let n = firm_count(&parts)?;
     let slot_of: std::collections::HashMap<i64, usize> = pool_slots
         .iter()
         .enumerate()
@@ -378,38 +430,42 @@ fn with_shares(
             given[k][f] = true;
         }
     }
-    let dense: Vec<ArrayRef> = value
+    let dense = value
         .into_iter()
         .zip(given)
-        .map(|(v, g)| Arc::new(Int64Array::new(v.into(), Some(NullBuffer::from(g)))) as ArrayRef)
-        .collect();
-    let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
-    for &s in pool_slots {
-        fields.push(Arc::new(Field::new(format!("S{s}"), DataType::Int64, true)));
-    }
-    let out_schema = Arc::new(Schema::new(fields));
-    let parts = parts
-        .into_iter()
-        .map(|p| {
-            p.into_iter()
-                .map(|b| {
-                    let fi = int(&b, "fi")?;
-                    let idx = e(arrow_cast(&fi, &DataType::UInt32))?;
-                    let idx = idx.as_primitive::<UInt32Type>();
-                    let mut cols = b.columns().to_vec();
-                    for d in &dense {
-                        cols.push(e(take(d.as_ref(), idx, None))?);
-                    }
-                    e(RecordBatch::try_new(out_schema.clone(), cols))
-                })
-                .collect::<R<Vec<_>>>()
+        .zip(pool_slots)
+        .map(|((v, g), s)| {
+            let col: ArrayRef = Arc::new(Int64Array::new(v.into(), Some(NullBuffer::from(g))));
+            (format!("S{s}"), col)
         })
-        .collect::<R<Vec<_>>>()?;
-    crate::read_parts(ctx, out_schema, parts)
+        .collect();
+    with_dense(ctx, schema, parts, dense)
 }
 
-fn max_of(a: &ArrayRef) -> Option<i64> {
-    datafusion::arrow::compute::max(a.as_primitive::<Int64Type>())
+/// The firm rows with a column `lose`: whether the firm is among `losers` (column sf, firm
+/// indexes).
+fn with_losers(
+    ctx: &SessionContext,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+    losers: &[RecordBatch],
+) -> R<DataFrame> {
+    let n = firm_count(&parts)?;
+    let mut lose = vec![false; n];
+    for b in losers {
+        let sf = b
+            .column_by_name("sf")
+            .ok_or_else(|| "engine: no column sf".to_string())?;
+        let sf = e(arrow_cast(sf, &DataType::Int64))?;
+        for f in sf.as_primitive::<Int64Type>().iter().flatten() {
+            match usize::try_from(f).ok().filter(|&f| f < n) {
+                Some(f) => lose[f] = true,
+                None => return Err(format!("engine: ranking of unknown firm index {f}")),
+            }
+        }
+    }
+    let col: ArrayRef = Arc::new(datafusion::arrow::array::BooleanArray::from(lose));
+    with_dense(ctx, schema, parts, vec![("lose".into(), col)])
 }
 
 /// A pool's claims — one row per firm and present slot with an amount — shared out, then
