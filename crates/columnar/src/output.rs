@@ -134,6 +134,13 @@ fn csv_field(w: &mut impl Write, s: &str) -> std::io::Result<()> {
     }
 }
 
+/// One CSV field as bytes.
+fn field(s: &str) -> Vec<u8> {
+    let mut v = vec![];
+    csv_field(&mut v, s).expect("writing to a Vec");
+    v
+}
+
 /// Writes results.csv; returns its sha256.
 pub fn write_csv(rows: &Results, path: &Path) -> Result<String, String> {
     let mut w = create(path)?;
@@ -143,11 +150,6 @@ pub fn write_csv(rows: &Results, path: &Path) -> Result<String, String> {
         .map_err(err)?;
     // 12M rows at 1M firms: clause, tranche and reason fields are escaped once per slot and
     // reason, numbers are formatted by hand, and lines go out in large blocks.
-    let field = |s: &str| -> Vec<u8> {
-        let mut v = vec![];
-        csv_field(&mut v, s).expect("writing to a Vec");
-        v
-    };
     let slot_fields: Vec<Vec<u8>> = (0..rows.clauses.len())
         .map(|s| {
             let mut v = vec![b','];
@@ -160,24 +162,39 @@ pub fn write_csv(rows: &Results, path: &Path) -> Result<String, String> {
         .collect();
     let mut reason_fields: Vec<Vec<u8>> = vec![];
     let mut buf: Vec<u8> = Vec::with_capacity(8 << 20);
+    // A firm's rows are consecutive: its credit code is escaped once for all of them.
+    let mut firm: Option<(u32, Vec<u8>)> = None;
     for i in 0..rows.len() {
-        csv_field(&mut buf, rows.firm_id(i)).map_err(err)?;
+        let f = rows.firm[i];
+        match &firm {
+            Some((g, field)) if *g == f => buf.extend_from_slice(field),
+            _ => {
+                let field = field(rows.firm_ids.value(f as usize));
+                buf.extend_from_slice(&field);
+                firm = Some((f, field));
+            }
+        }
         buf.extend_from_slice(&slot_fields[rows.slot[i] as usize]);
         let fen = rows.amount_fen[i];
-        if fen < 0 {
-            buf.push(b'-');
+        if fen == 0 {
+            // Most rows: no award.
+            buf.extend_from_slice(b"0.00,0,");
+        } else {
+            if fen < 0 {
+                buf.push(b'-');
+            }
+            let a = fen.unsigned_abs();
+            push_u64(&mut buf, a / 100);
+            buf.push(b'.');
+            buf.push(b'0' + (a % 100 / 10) as u8);
+            buf.push(b'0' + (a % 10) as u8);
+            buf.push(b',');
+            if fen < 0 {
+                buf.push(b'-');
+            }
+            push_u64(&mut buf, a);
+            buf.push(b',');
         }
-        let a = fen.unsigned_abs();
-        push_u64(&mut buf, a / 100);
-        buf.push(b'.');
-        buf.push(b'0' + (a % 100 / 10) as u8);
-        buf.push(b'0' + (a % 10) as u8);
-        buf.push(b',');
-        if fen < 0 {
-            buf.push(b'-');
-        }
-        push_u64(&mut buf, a);
-        buf.push(b',');
         let code = rows.reason[i] as usize;
         while reason_fields.len() <= code {
             let c = reason_fields.len() as u32;
