@@ -60,7 +60,9 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
         Field::new("firm_id", dict(), false),
         Field::new("clause", dict(), false),
         Field::new("tranche", dict(), false),
-        Field::new("amount_yuan", DataType::Decimal128(20, 2), false),
+        // 18 digits: Parquet stores it as INT64 (cheap to encode and to take min/max of)
+        // rather than as 9-byte strings; 10^16 元 is beyond any award (checked below).
+        Field::new("amount_yuan", DataType::Decimal128(18, 2), false),
         Field::new("amount_fen", DataType::Int64, false),
         Field::new("reason", dict(), true),
     ]));
@@ -91,6 +93,15 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
                 .map_err(|e| e.to_string())?,
         ))
     };
+    if let Some(&a) = rows
+        .amount_fen
+        .iter()
+        .find(|a| a.unsigned_abs() >= 1_000_000_000_000_000_000)
+    {
+        return Err(format!(
+            "amount {a} 分 does not fit results.parquet's amount_yuan (18 digits)"
+        ));
+    }
     let n = rows.len();
     let step = 256 * 1024;
     for start in (0..n).step_by(step) {
@@ -104,7 +115,7 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
                 Decimal128Array::from_iter_values(
                     rows.amount_fen[r.clone()].iter().map(|&a| a as i128),
                 )
-                .with_precision_and_scale(20, 2)
+                .with_precision_and_scale(18, 2)
                 .map_err(|e| e.to_string())?,
             ),
             Arc::new(Int64Array::from(rows.amount_fen[r.clone()].to_vec())),
