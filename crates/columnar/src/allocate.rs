@@ -11,10 +11,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::{cast as arrow_cast, take};
-use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Int64Type, Schema, SchemaRef, UInt32Type,
-};
+use datafusion::arrow::compute::cast as arrow_cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef, UInt32Type};
 use datafusion::functions::expr_fn::{coalesce, least};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_window::expr_fn::row_number;
@@ -324,59 +322,16 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
     e(df.select(out))
 }
 
-/// Each batch's firm indexes (`fi`) as gather indexes.
-fn firm_index(b: &RecordBatch) -> R<ArrayRef> {
-    let fi = b
-        .column_by_name("fi")
-        .ok_or_else(|| "engine: no column fi".to_string())?;
-    e(arrow_cast(fi, &DataType::UInt32))
-}
-
 /// The number of firms the rows index: one more than the largest `fi`.
 fn firm_count(parts: &[Vec<RecordBatch>]) -> R<usize> {
     let mut n = 0;
     for b in parts.iter().flatten() {
-        let fi = firm_index(b)?;
+        let fi = crate::firm_index(b)?;
         if let Some(m) = datafusion::arrow::compute::max(fi.as_primitive::<UInt32Type>()) {
             n = n.max(m as usize + 1);
         }
     }
     Ok(n)
-}
-
-/// The firm rows with more columns, each given dense by firm index (entry f is firm f's value)
-/// and gathered onto every batch by its `fi`. A rule's few results (a ranking's losers, a
-/// pool's shares) come back onto the million firm rows this way, not by a hash join (which
-/// repartitions and hashes every firm row).
-fn with_dense(
-    ctx: &SessionContext,
-    schema: SchemaRef,
-    parts: Vec<Vec<RecordBatch>>,
-    dense: Vec<(String, ArrayRef)>,
-) -> R<DataFrame> {
-    let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
-    for (name, d) in &dense {
-        let nullable = d.null_count() > 0;
-        fields.push(Arc::new(Field::new(name, d.data_type().clone(), nullable)));
-    }
-    let out_schema = Arc::new(Schema::new(fields));
-    let parts = parts
-        .into_iter()
-        .map(|p| {
-            p.into_iter()
-                .map(|b| {
-                    let idx = firm_index(&b)?;
-                    let idx = idx.as_primitive::<UInt32Type>();
-                    let mut cols = b.columns().to_vec();
-                    for (_, d) in &dense {
-                        cols.push(e(take(d.as_ref(), idx, None))?);
-                    }
-                    e(RecordBatch::try_new(out_schema.clone(), cols))
-                })
-                .collect::<R<Vec<_>>>()
-        })
-        .collect::<R<Vec<_>>>()?;
-    crate::read_parts(ctx, out_schema, parts)
 }
 
 /// The firm rows with a column `S{s}` per pool slot: the share of (firm, slot) from `shares`
@@ -439,7 +394,7 @@ fn with_shares(
             (format!("S{s}"), col)
         })
         .collect();
-    with_dense(ctx, schema, parts, dense)
+    crate::with_dense(ctx, schema, parts, dense)
 }
 
 /// The firm rows with a column `lose`: whether the firm is among `losers` (column sf, firm
@@ -465,7 +420,7 @@ fn with_losers(
         }
     }
     let col: ArrayRef = Arc::new(datafusion::arrow::array::BooleanArray::from(lose));
-    with_dense(ctx, schema, parts, vec![("lose".into(), col)])
+    crate::with_dense(ctx, schema, parts, vec![("lose".into(), col)])
 }
 
 /// A pool's claims — one row per firm and present slot with an amount — shared out, then

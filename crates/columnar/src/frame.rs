@@ -47,11 +47,6 @@ fn table(ctx: &SessionContext, b: RecordBatch, parts: usize) -> R<DataFrame> {
     e(ctx.read_table(Arc::new(t)))
 }
 
-/// Left-joins `right` (keyed by `key`) onto `t` by firm index.
-fn join_firm(t: DataFrame, right: DataFrame, key: &str) -> R<DataFrame> {
-    e(t.join(right, JoinType::Left, &["fi"], &[key], None))
-}
-
 /// A per-firm aggregate (grouped by `fi`) as columns aligned to the firm table: firm `fi`'s value
 /// at row `fi`, null where the aggregate has no row (what a left join gives). Firm indexes are
 /// dense, so this is a scatter, not a hash join of a million rows.
@@ -78,13 +73,6 @@ async fn dense(a: DataFrame, n: usize, names: &[String]) -> R<Vec<(String, Array
             Ok((name.clone(), e(take(col.as_ref(), &idx, None))?))
         })
         .collect()
-}
-
-/// Renames a per-firm aggregate's `fi` to `key` for the join.
-fn keyed(a: DataFrame, key: &str, names: &[String]) -> R<DataFrame> {
-    let mut sel = vec![c("fi").alias(key)];
-    sel.extend(names.iter().map(|n| c(n)));
-    e(a.select(sel))
 }
 
 /// Keeps `x` where `pred` holds (null elsewhere): one aggregate serves several filters.
@@ -289,23 +277,26 @@ pub async fn build(
     for (name, expr) in &cm.dyn_dates {
         t = e(t.with_column(name, expr.clone()))?;
     }
-    if cm
+    if !cm
         .events
         .iter()
         .any(|a| matches!(a, EventAgg::HeldAt { .. }))
     {
-        // The dates feed a second join onto the same frame: compute the frame once, not twice.
-        t = crate::materialise(t, "frame before held_at").await?;
+        return Ok(t);
     }
-    for (n, agg) in cm.events.iter().enumerate() {
+    // The dates feed a join with the events and the results go back onto the same frame:
+    // compute the frame once, not twice.
+    let (fctx, schema, parts) = crate::materialise_parts(t, "frame before held_at").await?;
+    let t = crate::read_parts(&fctx, schema.clone(), parts.clone())?;
+    let mut held = vec![];
+    for (n_ev, agg) in cm.events.iter().enumerate() {
         if let EventAgg::HeldAt {
             fact,
             values,
             date_col,
         } = agg
         {
-            let key = format!("ke{n}");
-            let name = format!("e{n}");
+            let name = format!("e{n_ev}");
             let dates = e(t
                 .clone()
                 .select(vec![c("fi").alias("kd"), c(date_col).alias("dd")]))?;
@@ -322,8 +313,10 @@ pub async fn build(
             )?;
             let a =
                 e(joined.aggregate(vec![c("fi")], vec![bool_or(lit(true)).alias(name.as_str())]))?;
-            t = join_firm(t, keyed(a, &key, &[name])?, &key)?;
+            // Few firms hold it: a dense column by firm index, gathered onto the frame's rows
+            // (which keep their order) instead of a join of every firm row.
+            held.extend(dense(a, n, &[name]).await?);
         }
     }
-    Ok(t)
+    crate::with_dense(&fctx, schema, parts, held)
 }

@@ -18,8 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, Int32Array, StringArray};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, StringArray};
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -94,15 +95,9 @@ fn session(opts: &Options) -> Result<SessionContext, String> {
     Ok(ctx)
 }
 
-/// Executes `df` once and keeps its partitions in memory (`DataFrame::cache`), for a stage that
-/// reads the same rows twice. With `HUIQI_EXPLAIN` set, prints the executed plan with each
-/// operator's rows and time, under `what`.
-pub(crate) async fn materialise(df: DataFrame, what: &str) -> Result<DataFrame, String> {
-    let (ctx, schema, parts) = materialise_parts(df, what).await?;
-    read_parts(&ctx, schema, parts)
-}
-
-/// `materialise`, returning the session and the collected partitions themselves.
+/// Executes `df` once and keeps its partitions in memory, for a stage that reads the same rows
+/// twice (read them back with `read_parts`). With `HUIQI_EXPLAIN` set, prints the executed plan
+/// with each operator's rows and time, under `what`.
 pub(crate) async fn materialise_parts(
     df: DataFrame,
     what: &str,
@@ -127,6 +122,49 @@ pub(crate) fn read_parts(
 ) -> Result<DataFrame, String> {
     let table = datafusion::catalog::MemTable::try_new(schema, parts).map_err(|x| x.to_string())?;
     ctx.read_table(Arc::new(table)).map_err(|x| x.to_string())
+}
+
+/// A batch's firm indexes (`fi`) as gather indexes.
+pub(crate) fn firm_index(b: &RecordBatch) -> Result<ArrayRef, String> {
+    let fi = b
+        .column_by_name("fi")
+        .ok_or_else(|| "engine: no column fi".to_string())?;
+    cast(fi, &DataType::UInt32).map_err(|x| x.to_string())
+}
+
+/// The firm rows with more columns, each given dense by firm index (entry f is firm f's value)
+/// and gathered onto every batch by its `fi`. A few results per firm (a ranking's losers, a
+/// pool's shares, `held_at` on a per-firm date) come back onto the million firm rows this way,
+/// not by a hash join (which repartitions or probes every firm row, and reorders them).
+pub(crate) fn with_dense(
+    ctx: &SessionContext,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+    dense: Vec<(String, ArrayRef)>,
+) -> Result<DataFrame, String> {
+    let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+    for (name, d) in &dense {
+        let nullable = d.null_count() > 0;
+        fields.push(Arc::new(Field::new(name, d.data_type().clone(), nullable)));
+    }
+    let out_schema = Arc::new(Schema::new(fields));
+    let parts = parts
+        .into_iter()
+        .map(|p| {
+            p.into_iter()
+                .map(|b| {
+                    let idx = firm_index(&b)?;
+                    let idx = idx.as_primitive::<UInt32Type>();
+                    let mut cols = b.columns().to_vec();
+                    for (_, d) in &dense {
+                        cols.push(take(d.as_ref(), idx, None).map_err(|x| x.to_string())?);
+                    }
+                    RecordBatch::try_new(out_schema.clone(), cols).map_err(|x| x.to_string())
+                })
+                .collect::<Result<Vec<_>, String>>()
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    read_parts(ctx, out_schema, parts)
 }
 
 /// For profiling (`HUIQI_EXPLAIN`): an executed plan with each operator's metrics, on stderr.
