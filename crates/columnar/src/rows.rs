@@ -109,90 +109,62 @@ pub(crate) fn runs(
     Ok((next == n).then_some(runs))
 }
 
-/// Fills `res`'s row columns from the runs, firm by firm and in `by_clause` slot order within
-/// a firm. The runs are split over the cores by their row counts; each part fills its own range.
-pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
-    let total: usize = runs.iter().map(|r| r.cols.present_rows).sum();
-    let parts = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(total.div_ceil(1 << 16).max(1));
-    // Consecutive runs per part, cut where the rows so far pass k / parts of the total.
-    let mut cuts = vec![0];
-    let mut sum = 0;
-    for (i, r) in runs.iter().enumerate() {
-        sum += r.cols.present_rows;
-        if cuts.len() < parts && sum * parts >= total * cuts.len() {
-            cuts.push(i + 1);
-        }
-    }
-    cuts.push(runs.len());
-    res.firm = vec![0; total];
-    res.slot = vec![0; total];
-    res.amount_fen = vec![0; total];
-    res.reason = vec![0; total];
-    std::thread::scope(|sc| {
-        let (mut firm, mut slot, mut amt, mut why) = (
-            &mut res.firm[..],
-            &mut res.slot[..],
-            &mut res.amount_fen[..],
-            &mut res.reason[..],
-        );
-        for w in cuts.windows(2) {
-            let part = &runs[w[0]..w[1]];
-            let c: usize = part.iter().map(|r| r.cols.present_rows).sum();
-            let (f, rest) = std::mem::take(&mut firm).split_at_mut(c);
-            firm = rest;
-            let (sl, rest) = std::mem::take(&mut slot).split_at_mut(c);
-            slot = rest;
-            let (a, rest) = std::mem::take(&mut amt).split_at_mut(c);
-            amt = rest;
-            let (r, rest) = std::mem::take(&mut why).split_at_mut(c);
-            why = rest;
-            sc.spawn(move || {
-                let mut i = 0;
-                for run in part {
-                    let ns = by_clause.len();
-                    if ns > 0 && run.cols.present.iter().all(Option::is_none) {
-                        // Every slot present: each firm's rows are the slots in order, copied
-                        // without a test per row.
-                        let rows = run.len * ns;
-                        let (f, sl) = (&mut f[i..i + rows], &mut sl[i..i + rows]);
-                        let (a, r) = (&mut a[i..i + rows], &mut r[i..i + rows]);
-                        let cols: Vec<(u32, &[i64], &[i32])> = by_clause
-                            .iter()
-                            .map(|&s| (s as u32, run.cols.amount[s], run.cols.reason[s]))
-                            .collect();
-                        let rows_of = f
-                            .chunks_exact_mut(ns)
-                            .zip(sl.chunks_exact_mut(ns))
-                            .zip(a.chunks_exact_mut(ns).zip(r.chunks_exact_mut(ns)));
-                        for (j, ((f, sl), (a, r))) in rows_of.enumerate() {
-                            f.fill((run.f0 + j) as u32);
-                            for (k, &(s, amount, reason)) in cols.iter().enumerate() {
-                                sl[k] = s;
-                                a[k] = amount[j];
-                                r[k] = reason[j] as u32;
-                            }
-                        }
-                        i += rows;
-                        continue;
-                    }
-                    for j in 0..run.len {
-                        for &s in by_clause {
-                            if !run.cols.present(s, j) {
-                                continue;
-                            }
-                            f[i] = (run.f0 + j) as u32;
-                            sl[i] = s as u32;
-                            a[i] = run.cols.amount[s][j];
-                            r[i] = run.cols.reason[s][j] as u32;
-                            i += 1;
-                        }
+/// One result column from the runs, firm by firm and in `by_clause` slot order within a firm:
+/// `cell(run, s)` gives slot s's value for each of the run's firms. Built by appending, so the
+/// column is written once (a zeroed column filled in place is written twice).
+fn result_column<T: Copy>(
+    runs: &[Run],
+    by_clause: &[usize],
+    total: usize,
+    cell: impl Fn(&Run, usize, usize) -> T,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(total);
+    for run in runs {
+        if by_clause.len() == 1 {
+            // One slot (a single-clause pack): a straight copy of its present rows.
+            let s = by_clause[0];
+            match &run.cols.present[s] {
+                None => out.extend((0..run.len).map(|j| cell(run, s, j))),
+                Some(p) => out.extend(p.set_indices().map(|j| cell(run, s, j))),
+            }
+        } else if run.cols.present.iter().all(Option::is_none) {
+            // Every slot present: no test per row.
+            out.extend(
+                (0..run.len)
+                    .flat_map(|j| by_clause.iter().map(move |&s| (s, j)))
+                    .map(|(s, j)| cell(run, s, j)),
+            );
+        } else {
+            for j in 0..run.len {
+                for &s in by_clause {
+                    if run.cols.present(s, j) {
+                        out.push(cell(run, s, j));
                     }
                 }
-            });
+            }
         }
+    }
+    out
+}
+
+/// Fills `res`'s row columns from the runs, firm by firm and in `by_clause` slot order within
+/// a firm: the firm and slot columns on one core, the amounts and reasons on another.
+pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
+    let total: usize = runs.iter().map(|r| r.cols.present_rows).sum();
+    let ((firm, slot), (amount, reason)) = std::thread::scope(|sc| {
+        let ids = sc.spawn(|| {
+            (
+                result_column(runs, by_clause, total, |r, _, j| (r.f0 + j) as u32),
+                result_column(runs, by_clause, total, |_, s, _| s as u32),
+            )
+        });
+        let values = (
+            result_column(runs, by_clause, total, |r, s, j| r.cols.amount[s][j]),
+            result_column(runs, by_clause, total, |r, s, j| r.cols.reason[s][j] as u32),
+        );
+        (ids.join().expect("result columns"), values)
     });
+    (res.firm, res.slot, res.amount_fen, res.reason) = (firm, slot, amount, reason);
 }
 
 /// Fills `res`'s row columns from batches in any order (each firm exactly once over all of
