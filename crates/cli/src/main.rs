@@ -532,6 +532,7 @@ fn cmd_demo(o: &Out, policies: Option<PathBuf>, firms: Option<PathBuf>) -> ExitC
         memory_limit: None,
         no_xlsx: false,
         repeat: 1,
+        chunk_firms: None,
     };
     if run_cmd::run(&run, o.en()) != ExitCode::SUCCESS {
         return ExitCode::from(1);

@@ -34,6 +34,10 @@ pub struct RunArgs {
     /// timings.json (`compute_ms`); the results written are the last computation's.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub repeat: usize,
+    /// Load and evaluate N firms at a time, keeping only their slot amounts for the
+    /// cross-clause rules: memory follows N, not the population (for one larger than RAM).
+    #[arg(long, value_name = "N")]
+    pub chunk_firms: Option<usize>,
 }
 
 fn parse_size(s: &str) -> Option<usize> {
@@ -118,6 +122,7 @@ pub fn run(a: &RunArgs, en: bool) -> ExitCode {
     let opts = Options {
         memory_limit: a.memory_limit.as_deref().and_then(parse_size),
         repeat: a.repeat,
+        chunk_firms: a.chunk_firms.filter(|&n| n > 0),
         ..Options::default()
     };
     let started = Instant::now();

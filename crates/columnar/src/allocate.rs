@@ -142,13 +142,21 @@ impl Slots<'_> {
 /// Adds the allocation stages to `df` (one row per firm with the plan's columns and `order`, the
 /// firm's position in credit-code order) and returns `fi` with `A{s}`, `R{s}`, `P{s}` per slot.
 pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) -> R<DataFrame> {
-    let p = cm.p;
-    let sl = Slots { plan };
-    let ns = plan.slots.len();
-    let zero = code(cm, "zero");
+    rules(slot_columns(df, cm, plan, order, 0)?, cm, plan).await
+}
 
-    // Stage 0: slot amounts in 分, reasons as codes, presence as a plain boolean.
-    let mut sel = vec![c("fi"), c(order).alias("fo")];
+/// Stage 0, per firm: slot amounts in 分, reasons as codes, presence as a plain boolean, and
+/// the columns the cross-clause rules read (negative lists, scores, ties). `offset` is added to
+/// `fi` and the order: a chunk of firms (`lib.rs` `run_chunked`) numbers its firms from 0.
+pub fn slot_columns(
+    df: DataFrame,
+    cm: &Compiler<'_>,
+    plan: &Plan,
+    order: &str,
+    offset: i32,
+) -> R<DataFrame> {
+    let at = |x: DExpr| if offset == 0 { x } else { x + lit(offset) };
+    let mut sel = vec![at(c("fi")).alias("fi"), at(c(order)).alias("fo")];
     for (s, slot) in plan.slots.iter().enumerate() {
         let present = match &slot.present {
             Some(x) => coalesce(vec![c(x), lit(false)]),
@@ -176,7 +184,16 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
     for s in plan.pool_scores.iter().flatten() {
         sel.push(c(s));
     }
-    let mut df = e(df.select(sel))?;
+    e(df.select(sel))
+}
+
+/// The cross-clause rules over stage 0's columns (`slot_columns`) of every firm, in the
+/// reference's order.
+pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataFrame> {
+    let p = cm.p;
+    let sl = Slots { plan };
+    let ns = plan.slots.len();
+    let zero = code(cm, "zero");
 
     // Negative lists: every covered slot is zeroed; the last matching rule names the reason.
     if !p.excludes.is_empty() {

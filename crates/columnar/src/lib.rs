@@ -67,6 +67,10 @@ pub struct Options {
     /// Compute this many times over the same loaded snapshot, keeping the last results: the
     /// steady-state compute time, for benchmarks (1 for a normal run).
     pub repeat: usize,
+    /// Load and evaluate at most this many firms at a time (None: all at once). Only stage 0's
+    /// slot columns of every firm are kept for the cross-clause rules, so memory follows the
+    /// chunk, not the snapshot. Needs a snapshot in credit-code order (as `huiqi ingest` writes).
+    pub chunk_firms: Option<usize>,
 }
 
 impl Default for Options {
@@ -77,6 +81,7 @@ impl Default for Options {
                 .map(|n| n.get())
                 .unwrap_or(2),
             repeat: 1,
+            chunk_firms: None,
         }
     }
 }
@@ -336,6 +341,11 @@ pub async fn run(
     year: i32,
     opts: &Options,
 ) -> Result<(Results, Timings), String> {
+    if let Some(size) = opts.chunk_firms {
+        if let Some(chunks) = load::chunks(snapshot, size)?.filter(|c| c.len() > 1) {
+            return run_chunked(p, snapshot, year, &chunks, opts).await;
+        }
+    }
     let t0 = Instant::now();
     // The plan says which columns to read.
     let loaded = {
@@ -394,6 +404,21 @@ async fn compute(
     explain("results", physical.as_ref());
     let t2 = Instant::now();
 
+    res_from(p, &cm, &plan, &batches, firm_ids, sorted, &mut timings, t2)
+}
+
+/// The collected rows as `Results` (`rows.rs`), timed from `t2`.
+#[allow(clippy::too_many_arguments)]
+fn res_from(
+    p: &Program,
+    cm: &Compiler<'_>,
+    plan: &clause::Plan,
+    batches: &[RecordBatch],
+    firm_ids: StringArray,
+    sorted: bool,
+    timings: &mut Timings,
+    t2: Instant,
+) -> Result<(Results, Timings), String> {
     let n = firm_ids.len();
     let ns = plan.slots.len();
     // The plan's reason codes are the results' (both number texts from 1 in first-use order).
@@ -423,16 +448,86 @@ async fn compute(
     // Sorted firms and batches of consecutive firms: the runs are copied on every core.
     // Otherwise each batch's rows are placed by per-firm counts.
     let direct = match sorted {
-        true => rows::runs(&batches, n, ns)?,
+        true => rows::runs(batches, n, ns)?,
         false => None,
     };
     if let Some(runs) = direct {
         rows::fill(&runs, &by_clause, &mut res);
         res.firm_ids = firm_ids;
     } else {
-        res.firm_ids = rows::scatter(&batches, firm_ids, sorted, ns, &by_clause, &mut res)?;
+        res.firm_ids = rows::scatter(batches, firm_ids, sorted, ns, &by_clause, &mut res)?;
     }
     res.reasons = reasons;
     timings.results = t2.elapsed();
-    Ok((res, timings))
+    Ok((res, timings.clone()))
+}
+
+/// `run` a chunk of firms at a time (`Options::chunk_firms`): each chunk is loaded, evaluated
+/// up to stage 0 of the allocation (`allocate::slot_columns`) and kept only as those columns;
+/// the cross-clause rules then run once over every firm's slot columns.
+async fn run_chunked(
+    p: &Program,
+    snapshot: &Path,
+    year: i32,
+    chunks: &[load::Chunk],
+    opts: &Options,
+) -> Result<(Results, Timings), String> {
+    let mut timings = Timings::default();
+    let ctx = session(opts)?;
+    let mut cm = Compiler::new(p, year);
+    let plan = cm.plan()?;
+    let width = opts.partitions.max(1);
+    let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; width];
+    let mut ids: Vec<StringArray> = vec![];
+    let mut schema = None;
+    for chunk in chunks {
+        let t0 = Instant::now();
+        let loaded = load::load_rows(snapshot, &cm, Some(chunk))?;
+        timings.load += t0.elapsed();
+        if !loaded.sorted {
+            return Err("engine: a chunk of firms is not in credit-code order".into());
+        }
+        ids.push(loaded.firm_ids.clone());
+        let t1 = Instant::now();
+        let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
+        let df = add_columns(df, &plan.columns)?;
+        let offset = i32::try_from(chunk.firms.start).map_err(|_| "engine: too many firms")?;
+        let df = allocate::slot_columns(df, &cm, &plan, "fi", offset)?;
+        timings.plan += t1.elapsed();
+        let t2 = Instant::now();
+        let (_, sch, got) = materialise_parts(df, "chunk").await?;
+        timings.execute += t2.elapsed();
+        // Each batch is a run of consecutive firms, whichever partition it lands in.
+        for (k, part) in got.into_iter().enumerate() {
+            parts[k % width].extend(part);
+        }
+        schema = Some(sch);
+    }
+    let schema = schema.ok_or("engine: no chunks")?;
+    let t1 = Instant::now();
+    let df = allocate::rules(read_parts(&ctx, schema, parts)?, &cm, &plan).await?;
+    let task = df.task_ctx();
+    let physical = df.create_physical_plan().await.map_err(|e| e.to_string())?;
+    let batches = datafusion::physical_plan::collect(physical.clone(), Arc::new(task))
+        .await
+        .map_err(|e| e.to_string())?;
+    timings.execute += t1.elapsed();
+    explain("results", physical.as_ref());
+    let refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
+    let firm_ids = datafusion::arrow::compute::concat(&refs).map_err(|e| e.to_string())?;
+    let firm_ids = firm_ids
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or("engine: firm ids")?
+        .clone();
+    res_from(
+        p,
+        &cm,
+        &plan,
+        &batches,
+        firm_ids,
+        true,
+        &mut timings,
+        Instant::now(),
+    )
 }

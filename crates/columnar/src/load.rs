@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +16,9 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
 use datafusion::parquet::arrow::ProjectionMask;
 
 use crate::compile::{col_name_yearly, Compiler};
@@ -50,7 +53,12 @@ pub struct Loaded {
 /// over all row groups into one array each: no concatenation copies them afterwards. (Split by
 /// row groups, every loaded column was copied once more to join the parts: at 1M firms, a
 /// sixth of the run's page faults.)
-fn read(dir: &Path, table: &str, columns: Option<&[String]>) -> R<RecordBatch> {
+fn read(
+    dir: &Path,
+    table: &str,
+    columns: Option<&[String]>,
+    rows: Option<&Range<usize>>,
+) -> R<RecordBatch> {
     let path = dir.join(format!("{table}.parquet"));
     let open = || -> R<ParquetRecordBatchReaderBuilder<File>> {
         let f = File::open(&path).map_err(|x| format!("{}: {x}", path.display()))?;
@@ -74,7 +82,16 @@ fn read(dir: &Path, table: &str, columns: Option<&[String]>) -> R<RecordBatch> {
     };
     idx.sort_unstable();
     idx.dedup();
-    let rows = b.metadata().file_metadata().num_rows().max(1) as usize;
+    let all = b.metadata().file_metadata().num_rows() as usize;
+    let rows_wanted = rows.map_or(all, |r| r.len());
+    // A row range is read through a selection: the pages outside it are skipped.
+    let selection = rows.map(|r| {
+        RowSelection::from(vec![
+            RowSelector::skip(r.start),
+            RowSelector::select(r.len()),
+            RowSelector::skip(all.saturating_sub(r.end)),
+        ])
+    });
     // Compressed bytes of each root column (its leaves, over every row group).
     let descr = b.parquet_schema();
     let mut size = vec![0i64; schema.fields().len()];
@@ -102,7 +119,11 @@ fn read(dir: &Path, table: &str, columns: Option<&[String]>) -> R<RecordBatch> {
     let decode = |b: ParquetRecordBatchReaderBuilder<File>, cols: &[usize]| -> R<RecordBatch> {
         let mask = ProjectionMask::roots(b.parquet_schema(), cols.iter().copied());
         // One batch of every row: the reader decodes straight into it.
-        let reader = e(b.with_projection(mask).with_batch_size(rows).build())?;
+        let mut b = b.with_projection(mask).with_batch_size(rows_wanted.max(1));
+        if let Some(sel) = &selection {
+            b = b.with_row_selection(sel.clone());
+        }
+        let reader = e(b.build())?;
         let sch = reader.schema();
         let batches: Vec<RecordBatch> = e(reader.collect::<Result<_, _>>())?;
         match batches.len() {
@@ -351,7 +372,78 @@ fn gather_all(jobs: &[(&ArrayRef, &UInt32Array)]) -> R<Vec<ArrayRef>> {
         .collect()
 }
 
+/// Every firm of the snapshot.
 pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
+    load_rows(dir, cm, None)
+}
+
+/// A consecutive range of firms (`firms.parquet` rows) and the rows of every other table that
+/// belong to them (each table is sorted by credit code, so they are consecutive too).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chunk {
+    pub firms: Range<usize>,
+    /// Rows of yearly, monthly, events and awards, in that order.
+    pub tables: [Range<usize>; 4],
+}
+
+const CHUNKED: [&str; 4] = ["yearly", "monthly", "events", "awards"];
+
+/// The snapshot cut into chunks of at most `size` firms, from the credit codes alone (each
+/// table's `firm_id` column is read once). None when a table is not in credit-code order (a
+/// hand-made snapshot): then only a whole load is possible.
+pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
+    let ids = utf8(col(
+        &read(dir, "firms", Some(&["firm_id".into()]), None)?,
+        "firm_id",
+    )?)?;
+    let sorted = |a: &StringArray| (1..a.len()).all(|i| a.value(i - 1) <= a.value(i));
+    if !sorted(&ids) {
+        return Ok(None);
+    }
+    let n = ids.len();
+    let starts: Vec<usize> = (0..n).step_by(size.max(1)).collect();
+    let mut cuts: Vec<Vec<usize>> = vec![];
+    for t in CHUNKED {
+        let a = utf8(col(
+            &read(dir, t, Some(&["firm_id".into()]), None)?,
+            "firm_id",
+        )?)?;
+        if !sorted(&a) {
+            return Ok(None);
+        }
+        // A chunk's rows start at the first row whose firm is not before the chunk's first firm.
+        let first = |id: &str| -> usize {
+            let (mut lo, mut hi) = (0, a.len());
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if a.value(mid) < id {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        let mut c: Vec<usize> = starts.iter().map(|&f| first(ids.value(f))).collect();
+        c.push(a.len());
+        c[0] = 0; // rows before the first firm name no firm: the load reports them
+        cuts.push(c);
+    }
+    Ok(Some(
+        starts
+            .iter()
+            .enumerate()
+            .map(|(k, &f)| Chunk {
+                firms: f..(f + size).min(n),
+                tables: std::array::from_fn(|t| cuts[t][k]..cuts[t][k + 1]),
+            })
+            .collect(),
+    ))
+}
+
+/// The firms of `chunk` (all firms when None), with `fi` counted from the chunk's first firm.
+pub fn load_rows(dir: &Path, cm: &Compiler<'_>, chunk: Option<&Chunk>) -> R<Loaded> {
+    let rows = |t: usize| chunk.map(|c| &c.tables[t]);
     let p = cm.p;
     let y = cm.year;
     let statics: Vec<(String, String)> = cm
@@ -383,17 +475,25 @@ pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
     let (firms, yearly, events, monthly, awards) = std::thread::scope(|s| {
         let yearly = s.spawn(|| {
             need_yearly
-                .then(|| read(dir, "yearly", Some(&yearly_cols)))
+                .then(|| read(dir, "yearly", Some(&yearly_cols), rows(0)))
                 .transpose()
         });
-        let events = s.spawn(|| need_events.then(|| read(dir, "events", None)).transpose());
+        let events = s.spawn(|| {
+            need_events
+                .then(|| read(dir, "events", None, rows(2)))
+                .transpose()
+        });
         let monthly = s.spawn(|| {
             need_monthly
-                .then(|| read(dir, "monthly", monthly_cols.as_deref()))
+                .then(|| read(dir, "monthly", monthly_cols.as_deref(), rows(1)))
                 .transpose()
         });
-        let awards = s.spawn(|| need_awards.then(|| read(dir, "awards", None)).transpose());
-        let firms = read(dir, "firms", Some(&firm_cols));
+        let awards = s.spawn(|| {
+            need_awards
+                .then(|| read(dir, "awards", None, rows(3)))
+                .transpose()
+        });
+        let firms = read(dir, "firms", Some(&firm_cols), chunk.map(|c| &c.firms));
         let j = |h: std::thread::ScopedJoinHandle<'_, R<Option<RecordBatch>>>| {
             h.join()
                 .map_err(|_| "snapshot reader panicked".to_string())?

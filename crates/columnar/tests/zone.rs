@@ -26,6 +26,18 @@ fn generated_zone_agrees() {
     for year in [2022, 2023] {
         common::compare_on(&p, &firms, &info.dir, year, &format!("zone{year}")).unwrap();
     }
+    // A chunk of firms at a time (uneven chunks; the last one short): the same rows.
+    for year in [2022, 2023] {
+        common::compare_chunked(
+            &p,
+            &firms,
+            &info.dir,
+            year,
+            &format!("zone{year}-chunked"),
+            Some(97),
+        )
+        .unwrap();
+    }
     // A hand-made snapshot out of credit-code order: the engine still finds every firm's rows
     // and returns them in credit-code order.
     let mut reversed = firms.clone();
@@ -33,5 +45,15 @@ fn generated_zone_agrees() {
     let unsorted = work.join("unsorted");
     common::support::write_snapshot(&p, &reversed, &unsorted);
     common::compare_on(&p, &firms, &unsorted, 2023, "zone-unsorted").unwrap();
+    // … which cannot be cut into chunks by credit code: a whole load instead.
+    common::compare_chunked(
+        &p,
+        &firms,
+        &unsorted,
+        2023,
+        "zone-unsorted-chunked",
+        Some(97),
+    )
+    .unwrap();
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -70,6 +70,18 @@ pub fn compare_on(
     year: i32,
     tag: &str,
 ) -> Result<(), String> {
+    compare_chunked(p, firms, dir, year, tag, None)
+}
+
+/// `compare_on`, with the engine loading and evaluating `chunk` firms at a time.
+pub fn compare_chunked(
+    p: &Program,
+    firms: &[Firm],
+    dir: &Path,
+    year: i32,
+    tag: &str,
+    chunk: Option<usize>,
+) -> Result<(), String> {
     let (rows, timings) = std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(256 << 20)
@@ -88,6 +100,7 @@ pub fn compare_on(
                         memory_limit: None,
                         partitions: 2,
                         repeat: 1,
+                        chunk_firms: chunk,
                     },
                 ))
             })
