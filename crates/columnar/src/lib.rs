@@ -369,6 +369,17 @@ pub async fn run(
     Ok((res, timings))
 }
 
+/// Executes the last stage (with `HUIQI_EXPLAIN`, prints it under "results").
+async fn collect_final(df: DataFrame) -> Result<Vec<RecordBatch>, String> {
+    let task = df.task_ctx();
+    let physical = df.create_physical_plan().await.map_err(|e| e.to_string())?;
+    let batches = datafusion::physical_plan::collect(physical.clone(), Arc::new(task))
+        .await
+        .map_err(|e| e.to_string())?;
+    explain("results", physical.as_ref());
+    Ok(batches)
+}
+
 /// One evaluation over loaded columns: plan, execute, results.
 async fn compute(
     p: &Program,
@@ -395,13 +406,8 @@ async fn compute(
     let t1 = Instant::now();
     // Stages before a pool are materialised while they are added: execution time.
     let df = allocate::stages(df, &cm, &plan, order).await?;
-    let task = df.task_ctx();
-    let physical = df.create_physical_plan().await.map_err(|e| e.to_string())?;
-    let batches = datafusion::physical_plan::collect(physical.clone(), Arc::new(task))
-        .await
-        .map_err(|e| e.to_string())?;
+    let batches = collect_final(df).await?;
     timings.execute = t1.elapsed();
-    explain("results", physical.as_ref());
     let t2 = Instant::now();
 
     res_from(p, &cm, &plan, &batches, firm_ids, sorted, &mut timings, t2)
@@ -506,13 +512,8 @@ async fn run_chunked(
     let schema = schema.ok_or("engine: no chunks")?;
     let t1 = Instant::now();
     let df = allocate::rules(read_parts(&ctx, schema, parts)?, &cm, &plan).await?;
-    let task = df.task_ctx();
-    let physical = df.create_physical_plan().await.map_err(|e| e.to_string())?;
-    let batches = datafusion::physical_plan::collect(physical.clone(), Arc::new(task))
-        .await
-        .map_err(|e| e.to_string())?;
+    let batches = collect_final(df).await?;
     timings.execute += t1.elapsed();
-    explain("results", physical.as_ref());
     let refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
     let firm_ids = datafusion::arrow::compute::concat(&refs).map_err(|e| e.to_string())?;
     let firm_ids = firm_ids
