@@ -397,8 +397,15 @@ pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
         "firm_id",
     )?)?;
     let sorted = |a: &StringArray| (1..a.len()).all(|i| a.value(i - 1) <= a.value(i));
-    if !sorted(&ids) {
+    if !sorted(&ids) || ids.is_empty() {
         return Ok(None);
+    }
+    // A firm twice would fall into two chunks, where neither load could see it.
+    if let Some(i) = (1..ids.len()).find(|&i| ids.value(i - 1) == ids.value(i)) {
+        return Err(format!(
+            "snapshot: firm {} appears twice in firms",
+            ids.value(i)
+        ));
     }
     let n = ids.len();
     let starts: Vec<usize> = (0..n).step_by(size.max(1)).collect();
@@ -426,7 +433,7 @@ pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
         };
         let mut c: Vec<usize> = starts.iter().map(|&f| first(ids.value(f))).collect();
         c.push(a.len());
-        c[0] = 0; // rows before the first firm name no firm: the load reports them
+        c[0] = 0; // rows before the first firm name no firm: the first chunk's load reports them
         cuts.push(c);
     }
     Ok(Some(

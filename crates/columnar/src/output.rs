@@ -78,6 +78,16 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
     let options = ArrowWriterOptions::new()
         .with_properties(props.build())
         .with_skip_arrow_metadata(true);
+    // Before the file is created: a refused run leaves no partial file.
+    if let Some(&a) = rows
+        .amount_fen
+        .iter()
+        .find(|a| a.unsigned_abs() >= 1_000_000_000_000_000_000)
+    {
+        return Err(format!(
+            "amount {a} 分 does not fit results.parquet's amount_yuan (18 digits)"
+        ));
+    }
     let mut w = ArrowWriter::try_new_with_options(create(path)?, schema.clone(), options)
         .map_err(|e| e.to_string())?;
     let texts = |t: &[Arc<str>]| -> ArrayRef {
@@ -93,15 +103,6 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
                 .map_err(|e| e.to_string())?,
         ))
     };
-    if let Some(&a) = rows
-        .amount_fen
-        .iter()
-        .find(|a| a.unsigned_abs() >= 1_000_000_000_000_000_000)
-    {
-        return Err(format!(
-            "amount {a} 分 does not fit results.parquet's amount_yuan (18 digits)"
-        ));
-    }
     let n = rows.len();
     let step = 256 * 1024;
     for start in (0..n).step_by(step) {

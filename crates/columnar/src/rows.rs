@@ -110,7 +110,7 @@ pub(crate) fn runs(
 }
 
 /// One result column from the runs, firm by firm and in `by_clause` slot order within a firm:
-/// `cell(run, s)` gives slot s's value for each of the run's firms. Built by appending, so the
+/// `cell(run, s, j)` gives slot s's value for the run's firm j. Built by appending, so the
 /// column is written once (a zeroed column filled in place is written twice).
 fn result_column<T: Copy>(
     runs: &[Run],

@@ -61,6 +61,25 @@ pub fn compare(p: &Program, firms: &mut [Firm], year: i32, tag: &str) -> Result<
     r
 }
 
+/// `compare`, then again one firm per chunk (`Options::chunk_firms`): each firm loaded and
+/// evaluated on its own, the rankings, pools and caps across them.
+pub fn compare_whole_and_chunked(
+    p: &Program,
+    firms: &mut [Firm],
+    year: i32,
+    tag: &str,
+) -> Result<(), String> {
+    firms.sort_by(|a, b| a.id.cmp(&b.id));
+    let dir = tmp(tag);
+    support::write_snapshot(p, firms, &dir);
+    let mut r = compare_on(p, firms, &dir, year, tag);
+    if r.is_ok() && firms.len() > 1 {
+        r = compare_chunked(p, firms, &dir, year, &format!("{tag}-chunked"), Some(1));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
 /// Runs the columnar engine on the snapshot `dir` and the reference on `firms` (the same data,
 /// sorted by credit code) and compares every row.
 pub fn compare_on(
