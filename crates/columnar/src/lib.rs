@@ -416,11 +416,12 @@ async fn compute(
     timings.execute = t1.elapsed();
     let t2 = Instant::now();
 
-    res_from(p, &cm, &plan, &batches, firm_ids, sorted, &mut timings, t2)
+    let res = res_from(p, &cm, &plan, &batches, firm_ids, sorted)?;
+    timings.results = t2.elapsed();
+    Ok((res, timings))
 }
 
-/// The collected rows as `Results` (`rows.rs`), timed from `t2`.
-#[allow(clippy::too_many_arguments)]
+/// The collected rows as `Results` (`rows.rs`).
 fn res_from(
     p: &Program,
     cm: &Compiler<'_>,
@@ -428,9 +429,7 @@ fn res_from(
     batches: &[RecordBatch],
     firm_ids: StringArray,
     sorted: bool,
-    timings: &mut Timings,
-    t2: Instant,
-) -> Result<(Results, Timings), String> {
+) -> Result<Results, String> {
     let n = firm_ids.len();
     let ns = plan.slots.len();
     // The plan's reason codes are the results' (both number texts from 1 in first-use order).
@@ -470,8 +469,7 @@ fn res_from(
         res.firm_ids = rows::scatter(batches, firm_ids, sorted, ns, &by_clause, &mut res)?;
     }
     res.reasons = reasons;
-    timings.results = t2.elapsed();
-    Ok((res, timings.clone()))
+    Ok(res)
 }
 
 /// `run` a chunk of firms at a time (`Options::chunk_firms`): each chunk is loaded, evaluated
@@ -535,14 +533,8 @@ async fn run_chunked(
         .downcast_ref::<StringArray>()
         .ok_or("engine: firm ids")?
         .clone();
-    res_from(
-        p,
-        &cm,
-        &plan,
-        &batches,
-        firm_ids,
-        true,
-        &mut timings,
-        Instant::now(),
-    )
+    let t2 = Instant::now();
+    let res = res_from(p, &cm, &plan, &batches, firm_ids, true)?;
+    timings.results = t2.elapsed();
+    Ok((res, timings))
 }

@@ -450,7 +450,14 @@ pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
 
 /// The firms of `chunk` (all firms when None), with `fi` counted from the chunk's first firm.
 pub fn load_rows(dir: &Path, cm: &Compiler<'_>, chunk: Option<&Chunk>) -> R<Loaded> {
-    let rows = |t: usize| chunk.map(|c| &c.tables[t]);
+    // The chunk's rows of a table, by name.
+    let rows = |t: &str| {
+        let k = CHUNKED
+            .iter()
+            .position(|x| *x == t)
+            .expect("a chunked table");
+        chunk.map(|c| &c.tables[k])
+    };
     let p = cm.p;
     let y = cm.year;
     let statics: Vec<(String, String)> = cm
@@ -482,22 +489,22 @@ pub fn load_rows(dir: &Path, cm: &Compiler<'_>, chunk: Option<&Chunk>) -> R<Load
     let (firms, yearly, events, monthly, awards) = std::thread::scope(|s| {
         let yearly = s.spawn(|| {
             need_yearly
-                .then(|| read(dir, "yearly", Some(&yearly_cols), rows(0)))
+                .then(|| read(dir, "yearly", Some(&yearly_cols), rows("yearly")))
                 .transpose()
         });
         let events = s.spawn(|| {
             need_events
-                .then(|| read(dir, "events", None, rows(2)))
+                .then(|| read(dir, "events", None, rows("events")))
                 .transpose()
         });
         let monthly = s.spawn(|| {
             need_monthly
-                .then(|| read(dir, "monthly", monthly_cols.as_deref(), rows(1)))
+                .then(|| read(dir, "monthly", monthly_cols.as_deref(), rows("monthly")))
                 .transpose()
         });
         let awards = s.spawn(|| {
             need_awards
-                .then(|| read(dir, "awards", None, rows(3)))
+                .then(|| read(dir, "awards", None, rows("awards")))
                 .transpose()
         });
         let firms = read(dir, "firms", Some(&firm_cols), chunk.map(|c| &c.firms));
