@@ -163,7 +163,10 @@ pub fn slot_columns(
             None => lit(true),
         };
         sel.push(present.clone().alias(present_col(s)));
-        let fen_amount = cm.udf("hq_nz64", vec![cm.udf("hq_fen", vec![c(&slot.amount)])]);
+        let fen_amount = match &slot.fen {
+            Some(f) => c(f),
+            None => cm.udf("hq_nz64", vec![cm.udf("hq_fen", vec![c(&slot.amount)])]),
+        };
         let amount = match &slot.present {
             Some(_) => e(when(present, fen_amount).otherwise(fen(0)))?,
             None => fen_amount,

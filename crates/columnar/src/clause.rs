@@ -17,6 +17,9 @@ pub struct Slot {
     pub clause: ClauseId,
     pub tranche: String,
     pub amount: String,
+    /// The amount in 分 when a finish computed it (`udf::finish_fields`); otherwise stage 0
+    /// converts `amount`.
+    pub fen: Option<String>,
     pub reason: String,
     /// Column that says whether this slot is a row of the result (schedules); None: always.
     pub present: Option<String>,
@@ -48,6 +51,8 @@ fn null_str() -> DExpr {
 struct Finish {
     amount: DExpr,
     reason: DExpr,
+    /// The amount in 分.
+    fen: DExpr,
 }
 
 impl Compiler<'_> {
@@ -66,7 +71,6 @@ impl Compiler<'_> {
         fail: DExpr,
     ) -> R<Finish> {
         let raw_name = format!("{tag}_raw");
-        cols.push((raw_name.clone(), raw));
         let scaled = |d: Decimal| {
             huiqi_ir::money::to_scaled(d).ok_or_else(|| format!("{}: cap out of range", cl.name))
         };
@@ -78,18 +82,30 @@ impl Compiler<'_> {
             totalcap: self.reason_code("totalcap"),
             zero: self.reason_code("zero"),
         };
-        let f = crate::udf::finish_udf(tag, spec);
+        let (f, args) = match crate::udf::as_tiers(&raw) {
+            // A tier table's amounts are finished in the table's own kernel.
+            Some((tiers, mut args)) => {
+                args.extend([used, awarded, fail]);
+                (crate::udf::tier_finish_udf(tag, tiers, spec), args)
+            }
+            None => {
+                cols.push((raw_name.clone(), raw));
+                let args = vec![c(&raw_name), used, awarded, fail];
+                (crate::udf::finish_udf(tag, spec), args)
+            }
+        };
         let both = format!("{tag}_f");
         cols.push((
             both.clone(),
             DExpr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
                 std::sync::Arc::new(f),
-                vec![c(&raw_name), used, awarded, fail],
+                args,
             )),
         ));
         Ok(Finish {
             amount: self.udf("hq_finish_amount", vec![c(&both)]),
             reason: self.udf("hq_finish_reason", vec![c(&both)]),
+            fen: self.udf("hq_finish_fen", vec![c(&both)]),
         })
     }
 
@@ -142,6 +158,7 @@ impl Compiler<'_> {
                         clause: ci,
                         tranche: tn,
                         amount: a,
+                        fen: None,
                         reason: r,
                         present: None,
                     });
@@ -183,13 +200,19 @@ impl Compiler<'_> {
                         awarded,
                         fail,
                     )?;
-                    let (an, rn) = (format!("c{ci}_0_a"), format!("c{ci}_0_r"));
+                    let (an, rn, fenn) = (
+                        format!("c{ci}_0_a"),
+                        format!("c{ci}_0_r"),
+                        format!("c{ci}_0_fen"),
+                    );
                     columns.push((an.clone(), f.amount));
                     columns.push((rn.clone(), f.reason));
+                    columns.push((fenn.clone(), f.fen));
                     slots.push(Slot {
                         clause: ci,
                         tranche: String::new(),
                         amount: an,
+                        fen: Some(fenn),
                         reason: rn,
                         present: None,
                     });
@@ -217,14 +240,20 @@ impl Compiler<'_> {
                             awarded.clone(),
                             both,
                         )?;
-                        let (an, rn) = (format!("c{ci}_{k}_a"), format!("c{ci}_{k}_r"));
+                        let (an, rn, fenn) = (
+                            format!("c{ci}_{k}_a"),
+                            format!("c{ci}_{k}_r"),
+                            format!("c{ci}_{k}_fen"),
+                        );
                         columns.push((an.clone(), f.amount));
                         columns.push((rn.clone(), f.reason));
+                        columns.push((fenn.clone(), f.fen));
                         used = used + c(&an);
                         slots.push(Slot {
                             clause: ci,
                             tranche: t.name.clone(),
                             amount: an,
+                            fen: Some(fenn),
                             reason: rn,
                             present: None,
                         });
@@ -320,6 +349,7 @@ impl Compiler<'_> {
                             clause: ci,
                             tranche: stage_names[*v as usize].clone(),
                             amount: an,
+                            fen: None,
                             reason: rn,
                             present: Some(pn),
                         });
@@ -351,6 +381,7 @@ impl Compiler<'_> {
                         clause: ci,
                         tranche: String::new(),
                         amount: an,
+                        fen: None,
                         reason: rn,
                         present: Some(pn),
                     });

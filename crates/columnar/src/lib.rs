@@ -379,11 +379,13 @@ pub async fn run(
 async fn collect_final(df: DataFrame) -> Result<Vec<RecordBatch>, String> {
     let task = df.task_ctx();
     let physical = df.create_physical_plan().await.map_err(|e| e.to_string())?;
-    let batches = datafusion::physical_plan::collect(physical.clone(), Arc::new(task))
+    // Each partition collected by its own task: `collect` would merge them through a channel,
+    // a wake-up per batch. The results place rows by firm, so batch order does not matter.
+    let parts = datafusion::physical_plan::collect_partitioned(physical.clone(), Arc::new(task))
         .await
         .map_err(|e| e.to_string())?;
     explain("results", physical.as_ref());
-    Ok(batches)
+    Ok(parts.into_iter().flatten().collect())
 }
 
 /// One evaluation over loaded columns: plan, execute, results.

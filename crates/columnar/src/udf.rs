@@ -9,9 +9,12 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::ArrowPrimitiveType;
+use datafusion::arrow::datatypes::Decimal128Type;
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+use datafusion::logical_expr::{
+    create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use huiqi_ir::money::{self, RoundUnit, ONE};
 use rust_decimal::Decimal;
 
@@ -159,6 +162,15 @@ fn cagr_udf() -> ScalarUDF {
     )
 }
 
+/// A rounded amount (10^-12 元) → integer 分 (`hq_fen`'s kernel).
+#[inline(always)]
+fn to_fen(v: i128) -> i64 {
+    match i64::try_from(v) {
+        Ok(x) => x / 10_000_000_000,
+        Err(_) => (v / 10_000_000_000) as i64,
+    }
+}
+
 /// A rounded amount (10^-12 元) → integer 分, truncated like `huiqi_ir::money::to_fen` of a
 /// rounded value. i128 division is a library call; almost every amount fits an i64, where it
 /// is one instruction.
@@ -167,10 +179,7 @@ fn fen_udf() -> ScalarUDF {
     let fun = Arc::new(|args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
         let a = to_array(&args[0], n)?;
-        let out: Int64Array = dec(&a)?.unary::<_, Int64Type>(|v| match i64::try_from(v) {
-            Ok(x) => x / 10_000_000_000,
-            Err(_) => (v / 10_000_000_000) as i64,
-        });
+        let out: Int64Array = dec(&a)?.unary::<_, Int64Type>(to_fen);
         Ok(ColumnarValue::Array(Arc::new(out)))
     });
     create_udf(
@@ -228,7 +237,7 @@ pub type TierBounds = (i128, bool, Option<(i128, bool)>);
 /// arm does, the amount is 0). A value's interval is the number of edges at or below it: a
 /// few comparisons without a branch on the data, where a scan of the arms in order would
 /// branch on every row's arm.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TierMap {
     edges: Vec<i128>,
     arm: Vec<Option<usize>>,
@@ -271,19 +280,70 @@ struct Fixed {
     rate: Option<i128>,
 }
 
-/// Every row's amount when every arm is a fixed amount or a rate: the interval from a fixed
-/// number of comparisons (`N` edges, so the count unrolls), the amount from a table, and the
-/// multiplication only in a rate's interval. Null rows get whatever their (unused) value
-/// gives; the input's null buffer marks them. Returns the amounts and whether some row
-/// overflowed (marked FAILED).
+/// A value's interval among `N` edges as a fixed number of comparisons (the count unrolls).
 #[inline(always)]
-fn fixed_tiers<const N: usize>(edges: &[i128], by: &[Fixed], values: &[i128]) -> (Vec<i128>, bool) {
+fn edges_fn<const N: usize>(edges: &[i128]) -> impl Fn(i128) -> usize + Copy {
     let edges: [i128; N] = edges.try_into().expect("N edges");
+    move |v| edges.iter().map(|&e| (v >= e) as usize).sum()
+}
+
+/// Binds `$iv` to `$map`'s interval function and evaluates `$body` with it: unrolled for up to
+/// 6 edges (one copy of `$body` per count), the map's own loop beyond.
+macro_rules! with_interval {
+    ($map:expr, $iv:ident => $body:expr) => {{
+        let e = &$map.edges;
+        match e.len() {
+            0 => {
+                let $iv = edges_fn::<0>(e);
+                $body
+            }
+            1 => {
+                let $iv = edges_fn::<1>(e);
+                $body
+            }
+            2 => {
+                let $iv = edges_fn::<2>(e);
+                $body
+            }
+            3 => {
+                let $iv = edges_fn::<3>(e);
+                $body
+            }
+            4 => {
+                let $iv = edges_fn::<4>(e);
+                $body
+            }
+            5 => {
+                let $iv = edges_fn::<5>(e);
+                $body
+            }
+            6 => {
+                let $iv = edges_fn::<6>(e);
+                $body
+            }
+            _ => {
+                let $iv = |v| $map.interval(v);
+                $body
+            }
+        }
+    }};
+}
+
+/// Every row's amount when every arm is a fixed amount or a rate: the interval from
+/// `interval`, the amount from a table, and the multiplication only in a rate's interval.
+/// Null rows get whatever their (unused) value gives; the input's null buffer marks them.
+/// Returns the amounts and whether some row overflowed (marked FAILED).
+#[inline(always)]
+fn fixed_tiers(
+    interval: impl Fn(i128) -> usize,
+    by: &[Fixed],
+    values: &[i128],
+) -> (Vec<i128>, bool) {
     let mut failed = false;
     let out = values
         .iter()
         .map(|&v| {
-            let f = by[edges.iter().map(|&e| (v >= e) as usize).sum::<usize>()];
+            let f = by[interval(v)];
             match f.rate {
                 None => f.amount,
                 Some(r) => money::mul_scaled(v, r).unwrap_or_else(|| {
@@ -296,54 +356,40 @@ fn fixed_tiers<const N: usize>(edges: &[i128], by: &[Fixed], values: &[i128]) ->
     (out, failed)
 }
 
-/// `fixed_tiers` for tables of up to 6 edges (None beyond).
-fn by_table(map: &TierMap, by: &[Fixed], values: &[i128]) -> Option<(Vec<i128>, bool)> {
-    let e = &map.edges;
-    Some(match e.len() {
-        0 => fixed_tiers::<0>(e, by, values),
-        1 => fixed_tiers::<1>(e, by, values),
-        2 => fixed_tiers::<2>(e, by, values),
-        3 => fixed_tiers::<3>(e, by, values),
-        4 => fixed_tiers::<4>(e, by, values),
-        5 => fixed_tiers::<5>(e, by, values),
-        6 => fixed_tiers::<6>(e, by, values),
-        _ => return None,
-    })
+/// A tier table (`金额 tiers x { [lo, hi) => amount … }`) as a kernel over Decimal128 values:
+/// `tiers_udf` evaluates it alone, `tier_finish_udf` together with its slot's finish.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tiers {
+    map: TierMap,
+    /// Arm k is "the looked-up value × rates[k]" when set.
+    rates: Vec<Option<i128>>,
 }
 
-/// A tier table as one kernel: `args[0]` is the looked-up value, `args[1 + k]` arm k's amount.
-/// Null for a null value, the first arm whose bounds hold otherwise, 0 when none does. A CASE
-/// would filter the batch and merge the results once per arm. An arm with `rates[k]` = r is
-/// "the looked-up value × r" (`按营业收入的0.2%`), multiplied only for the rows in that arm
-/// instead of for every row before the kernel; its argument is unused.
-pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) -> ScalarUDF {
-    let k = arms.len();
-    // Each arm as inclusive integer bounds on the fixed-point scale: an open end moves by one
-    // unit of the last place. An arm that no integer satisfies becomes (1, 0).
-    let spans: Vec<(i128, i128)> = arms
-        .iter()
-        .map(|&(lo, lo_in, hi)| {
-            let lo = if lo_in { Some(lo) } else { lo.checked_add(1) };
-            let hi = match hi {
-                None => Some(i128::MAX),
-                Some((h, true)) => Some(h),
-                Some((h, false)) => h.checked_sub(1),
-            };
-            lo.zip(hi).unwrap_or((1, 0))
-        })
-        .collect();
-    let map = TierMap::new(&spans);
-    let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
-        let n = rows(args);
-        let x = to_array(&args[0], n)?;
-        let x = dec(&x)?;
-        // Scalar arms (the usual fixed amounts) are read once, not expanded to arrays.
-        let vals = args[1..]
+impl Tiers {
+    pub fn new(arms: &[TierBounds], rates: Vec<Option<i128>>) -> Self {
+        // Each arm as inclusive integer bounds on the fixed-point scale: an open end moves by
+        // one unit of the last place. An arm that no integer satisfies becomes (1, 0).
+        let spans: Vec<(i128, i128)> = arms
             .iter()
-            .map(Arg::<datafusion::arrow::datatypes::Decimal128Type>::of)
-            .collect::<Result<Vec<_>>>()?;
-        // Every interval's amount when no arm varies by row (nor is null): the usual table.
-        let fixed: Option<Vec<Fixed>> = map
+            .map(|&(lo, lo_in, hi)| {
+                let lo = if lo_in { Some(lo) } else { lo.checked_add(1) };
+                let hi = match hi {
+                    None => Some(i128::MAX),
+                    Some((h, true)) => Some(h),
+                    Some((h, false)) => h.checked_sub(1),
+                };
+                lo.zip(hi).unwrap_or((1, 0))
+            })
+            .collect();
+        Tiers {
+            map: TierMap::new(&spans),
+            rates,
+        }
+    }
+
+    /// Every interval's amount when no arm varies by row (nor is null): the usual table.
+    fn fixed(&self, vals: &[Arg<Decimal128Type>]) -> Option<Vec<Fixed>> {
+        self.map
             .arm
             .iter()
             .map(|a| match a {
@@ -351,7 +397,7 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
                     amount: 0,
                     rate: None,
                 }),
-                Some(a) => match (rates[*a], &vals[*a]) {
+                Some(a) => match (self.rates[*a], &vals[*a]) {
                     (Some(r), _) => Some(Fixed {
                         amount: 0,
                         rate: Some(r),
@@ -363,13 +409,24 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
                     _ => None,
                 },
             })
-            .collect();
+            .collect()
+    }
+
+    /// `args[0]` is the looked-up value, `args[1 + k]` arm k's amount (unused for a rate arm).
+    fn eval(&self, args: &[ColumnarValue], n: usize) -> Result<Decimal128Array> {
+        let x = to_array(&args[0], n)?;
+        let x = dec(&x)?;
+        // Scalar arms (the usual fixed amounts) are read once, not expanded to arrays.
+        let vals = args[1..]
+            .iter()
+            .map(Arg::<Decimal128Type>::of)
+            .collect::<Result<Vec<_>>>()?;
         let values = x.values();
         // A null arm or an overflow is marked FAILED, and only then are the nulls rebuilt from
         // the values; a null value gives a null (the input's null buffer is reused).
-        let (out, failed) = match fixed.and_then(|by| by_table(&map, &by, values)) {
-            Some(r) => r,
-            None => general_tiers(&map, &rates, &vals, x),
+        let (out, failed) = match self.fixed(&vals) {
+            Some(by) => with_interval!(self.map, iv => fixed_tiers(iv, &by, values)),
+            None => general_tiers(&self.map, &self.rates, &vals, x),
         };
         let out = if failed {
             let valid: Vec<bool> = (0..n).map(|i| x.is_valid(i) && out[i] != FAILED).collect();
@@ -377,11 +434,60 @@ pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) ->
         } else {
             Decimal128Array::new(out.into(), x.nulls().cloned())
         };
-        Ok(ColumnarValue::Array(Arc::new(
-            out.with_precision_and_scale(38, 12)?,
-        )))
-    });
-    create_udf(name, vec![DEC; k + 1], DEC, Volatility::Immutable, fun)
+        Ok(out.with_precision_and_scale(38, 12)?)
+    }
+}
+
+/// `Tiers` as a DataFusion function: its own type, so the compiler can recognise a tier
+/// table's expression (`as_tiers`) and fuse it with the slot's finish.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TiersUdf {
+    name: String,
+    signature: Signature,
+    tiers: Tiers,
+}
+
+impl ScalarUDFImpl for TiersUdf {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DEC)
+    }
+    fn invoke_with_args(&self, a: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let out = self.tiers.eval(&a.args, a.number_rows)?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// A tier table as one kernel: `args[0]` is the looked-up value, `args[1 + k]` arm k's amount.
+/// Null for a null value, the first arm whose bounds hold otherwise, 0 when none does. A CASE
+/// would filter the batch and merge the results once per arm. An arm with `rates[k]` = r is
+/// "the looked-up value × r" (`按营业收入的0.2%`), multiplied only for the rows in that arm
+/// instead of for every row before the kernel; its argument is unused.
+pub fn tiers_udf(name: &str, arms: Vec<TierBounds>, rates: Vec<Option<i128>>) -> ScalarUDF {
+    let k = arms.len();
+    ScalarUDF::new_from_impl(TiersUdf {
+        name: name.into(),
+        signature: Signature::exact(vec![DEC; k + 1], Volatility::Immutable),
+        tiers: Tiers::new(&arms, rates),
+    })
+}
+
+/// The table and arguments of a tier table's expression (`tiers_udf`), if `e` is one.
+pub fn as_tiers(
+    e: &datafusion::logical_expr::Expr,
+) -> Option<(Tiers, Vec<datafusion::logical_expr::Expr>)> {
+    match e {
+        datafusion::logical_expr::Expr::ScalarFunction(f) => {
+            let t = f.func.inner().downcast_ref::<TiersUdf>()?;
+            Some((t.tiers.clone(), f.args.clone()))
+        }
+        _ => None,
+    }
 }
 
 /// Any tier table, row by row: arms whose amount is a column or null. Returns the amounts and
@@ -600,12 +706,62 @@ impl FinishSpec {
     }
 }
 
-/// The finish kernel's output: `a` the amount, `r` the reason code.
+/// The finish kernel's output: `a` the amount, `r` the reason code, `f` the amount in 分 (what
+/// stage 0 reads: converted here, while the amounts are in cache, not by another pass).
 fn finish_fields() -> datafusion::arrow::datatypes::Fields {
     datafusion::arrow::datatypes::Fields::from(vec![
         Field::new("a", DEC, false),
         Field::new("r", DataType::Int32, false),
+        Field::new("f", DataType::Int64, false),
     ])
+}
+
+/// The finish's struct column from its amounts and reasons.
+fn finish_struct(amounts: Vec<i128>, reasons: Vec<i32>) -> Result<ColumnarValue> {
+    use datafusion::arrow::array::StructArray;
+    let fens = Int64Array::from_iter_values(amounts.iter().map(|&a| to_fen(a)));
+    let amounts = Decimal128Array::new(amounts.into(), None).with_precision_and_scale(38, 12)?;
+    let reasons = Int32Array::new(reasons.into(), None);
+    Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
+        finish_fields(),
+        vec![Arc::new(amounts), Arc::new(reasons), Arc::new(fens)],
+        None,
+    )?)))
+}
+
+/// One slot's finish over (raw DEC, used DEC, awarded DEC, fail Int32) for `n` rows.
+fn finish_eval(spec: &FinishSpec, a: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
+    use datafusion::arrow::datatypes::Int32Type;
+    let raw = Arg::<Decimal128Type>::of(&a[0])?;
+    let used = Arg::<Decimal128Type>::of(&a[1])?;
+    let awarded = Arg::<Decimal128Type>::of(&a[2])?;
+    let fail = Arg::<Int32Type>::of(&a[3])?;
+    let mut amounts = vec![0i128; n];
+    let mut reasons = vec![0i32; n];
+    // Monomorphised per argument shape, so the common one (only the raw amount varies) is
+    // a loop without a branch on each argument's kind.
+    match (&raw, &used, &awarded, &fail) {
+        (Arg::Array(r), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f))
+            if spec.uniform(*f, spec.rooms(*u, *w), r, &mut amounts, &mut reasons) => {}
+        (Arg::Array(r), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f)) => {
+            // The rooms are the same for every row: computed once.
+            let (f, rooms) = (*f, spec.rooms(*u, *w));
+            let (vals, nulls) = (r.values(), r.nulls());
+            spec.fill(
+                |i| nulls.is_none_or(|b| b.is_valid(i)).then(|| vals[i]),
+                |_| (f, rooms),
+                &mut amounts,
+                &mut reasons,
+            )
+        }
+        _ => spec.fill(
+            |i| raw.get(i),
+            |i| (fail.get(i), spec.rooms(used.get(i), awarded.get(i))),
+            &mut amounts,
+            &mut reasons,
+        ),
+    }
+    finish_struct(amounts, reasons)
 }
 
 /// The kernel of one slot's finish over (raw DEC, used DEC, awarded DEC, fail Int32): a struct
@@ -613,54 +769,123 @@ fn finish_fields() -> datafusion::arrow::datatypes::Fields {
 /// reason is 0 for none, and an amount the SQL would have left null (a cap room that overflowed
 /// i128, ~10^26 元) is 0.
 pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
-    use datafusion::arrow::array::StructArray;
-    use datafusion::arrow::datatypes::{Decimal128Type, Int32Type};
-    let fields = finish_fields();
-    let out_fields = fields.clone();
     let fun = Arc::new(move |a: &[ColumnarValue]| -> Result<ColumnarValue> {
-        let n = rows(a);
-        let raw = Arg::<Decimal128Type>::of(&a[0])?;
-        let used = Arg::<Decimal128Type>::of(&a[1])?;
-        let awarded = Arg::<Decimal128Type>::of(&a[2])?;
-        let fail = Arg::<Int32Type>::of(&a[3])?;
-        let mut amounts = vec![0i128; n];
-        let mut reasons = vec![0i32; n];
-        // Monomorphised per argument shape, so the common one (only the raw amount varies) is
-        // a loop without a branch on each argument's kind.
-        match (&raw, &used, &awarded, &fail) {
-            (Arg::Array(r), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f))
-                if spec.uniform(*f, spec.rooms(*u, *w), r, &mut amounts, &mut reasons) => {}
-            (Arg::Array(r), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f)) => {
-                // The rooms are the same for every row: computed once.
-                let (f, rooms) = (*f, spec.rooms(*u, *w));
-                let (vals, nulls) = (r.values(), r.nulls());
-                spec.fill(
-                    |i| nulls.is_none_or(|b| b.is_valid(i)).then(|| vals[i]),
-                    |_| (f, rooms),
-                    &mut amounts,
-                    &mut reasons,
-                )
-            }
-            _ => spec.fill(
-                |i| raw.get(i),
-                |i| (fail.get(i), spec.rooms(used.get(i), awarded.get(i))),
-                &mut amounts,
-                &mut reasons,
-            ),
-        }
-        let amounts =
-            Decimal128Array::new(amounts.into(), None).with_precision_and_scale(38, 12)?;
-        let reasons = Int32Array::new(reasons.into(), None);
-        Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
-            out_fields.clone(),
-            vec![Arc::new(amounts), Arc::new(reasons)],
-            None,
-        )?)))
+        finish_eval(&spec, a, rows(a))
     });
     create_udf(
         &format!("hq_finish_{tag}"),
         vec![DEC, DEC, DEC, DataType::Int32],
-        DataType::Struct(fields),
+        DataType::Struct(finish_fields()),
+        Volatility::Immutable,
+        fun,
+    )
+}
+
+/// One interval of a fused tier table and finish: its finished amount and reason, or the
+/// rate its rows are multiplied by (and then finished one by one).
+#[derive(Clone, Copy)]
+struct Finished {
+    amount: i128,
+    reason: i32,
+    rate: Option<i128>,
+}
+
+/// `finish(tiers(x))` when the table is fixed and the rooms and failure are the same for every
+/// row: each interval's outcome is computed once, so a row costs its interval's comparisons
+/// and a lookup; only a rate's rows are multiplied and finished one by one. Null rows get
+/// `missing`.
+#[inline(always)]
+fn finished_rows(
+    interval: impl Fn(i128) -> usize,
+    by: &[Finished],
+    rate_row: impl Fn(Option<i128>) -> (i128, i32),
+    missing: (i128, i32),
+    x: &Decimal128Array,
+) -> (Vec<i128>, Vec<i32>) {
+    let n = x.len();
+    let (mut amounts, mut reasons) = (vec![0i128; n], vec![0i32; n]);
+    for ((a, r), &v) in amounts.iter_mut().zip(reasons.iter_mut()).zip(x.values()) {
+        let f = by[interval(v)];
+        (*a, *r) = match f.rate {
+            None => (f.amount, f.reason),
+            Some(rate) => rate_row(money::mul_scaled(v, rate)),
+        };
+    }
+    if let Some(nulls) = x.nulls() {
+        let mut next = 0;
+        let mut fill = |from: usize, to: usize| {
+            amounts[from..to].fill(missing.0);
+            reasons[from..to].fill(missing.1);
+        };
+        for (start, end) in nulls.inner().set_slices() {
+            fill(next, start);
+            next = end;
+        }
+        fill(next, n);
+    }
+    (amounts, reasons)
+}
+
+/// A slot whose raw amount is a tier table, finished in the same kernel: arguments are the
+/// table's (`Tiers::eval`) followed by the finish's used, awarded and fail. The same struct as
+/// `finish_udf` of `tiers_udf`, without the table's amounts as a column in between; shapes the
+/// fused loop does not cover are evaluated as exactly that composition.
+pub fn tier_finish_udf(tag: &str, tiers: Tiers, spec: FinishSpec) -> ScalarUDF {
+    use datafusion::arrow::datatypes::Int32Type;
+    let k = tiers.rates.len();
+    let fun = Arc::new(move |a: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(a);
+        let (targs, fargs) = a.split_at(1 + k);
+        let vals = targs[1..]
+            .iter()
+            .map(Arg::<Decimal128Type>::of)
+            .collect::<Result<Vec<_>>>()?;
+        let used = Arg::<Decimal128Type>::of(&fargs[0])?;
+        let awarded = Arg::<Decimal128Type>::of(&fargs[1])?;
+        let fail = Arg::<Int32Type>::of(&fargs[2])?;
+        if let (ColumnarValue::Array(x), Some(by), Arg::Scalar(u), Arg::Scalar(w), Arg::Scalar(f)) =
+            (&targs[0], tiers.fixed(&vals), &used, &awarded, &fail)
+        {
+            let (f, rooms) = (*f, spec.rooms(*u, *w));
+            let done = |raw: Option<i128>| {
+                let (a, r) = spec.row(raw, f, rooms);
+                (a.unwrap_or(0), r.unwrap_or(0))
+            };
+            let by: Vec<Finished> = by
+                .iter()
+                .map(|b| match b.rate {
+                    None => {
+                        let (amount, reason) = done(Some(b.amount));
+                        Finished {
+                            amount,
+                            reason,
+                            rate: None,
+                        }
+                    }
+                    Some(_) => Finished {
+                        amount: 0,
+                        reason: 0,
+                        rate: b.rate,
+                    },
+                })
+                .collect();
+            let x = dec(x)?;
+            let (amounts, reasons) = with_interval!(
+                tiers.map,
+                iv => finished_rows(iv, &by, done, done(None), x)
+            );
+            return finish_struct(amounts, reasons);
+        }
+        let raw = ColumnarValue::Array(Arc::new(tiers.eval(targs, n)?));
+        let rest: Vec<ColumnarValue> = std::iter::once(raw).chain(fargs.iter().cloned()).collect();
+        finish_eval(&spec, &rest, n)
+    });
+    let mut args = vec![DEC; k + 1];
+    args.extend([DEC, DEC, DataType::Int32]);
+    create_udf(
+        &format!("hq_tierfinish_{tag}"),
+        args,
+        DataType::Struct(finish_fields()),
         Volatility::Immutable,
         fun,
     )
@@ -785,6 +1010,7 @@ pub fn all() -> Vec<ScalarUDF> {
         fen_udf(),
         struct_field_udf("hq_finish_amount", 0, DEC),
         struct_field_udf("hq_finish_reason", 1, DataType::Int32),
+        struct_field_udf("hq_finish_fen", 2, DataType::Int64),
         zero_nulls_udf::<datafusion::arrow::datatypes::Int64Type>("hq_nz64"),
         zero_nulls_udf::<datafusion::arrow::datatypes::Int32Type>("hq_nz32"),
         // Claims and budgets are non-negative: truncation is the floor.
@@ -801,7 +1027,7 @@ pub fn dec_lit(d: Decimal) -> ScalarValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::datatypes::Decimal128Type;
+    use datafusion::arrow::array::StructArray;
     use proptest::prelude::*;
 
     /// Bounds near each other (so arms overlap, touch and leave gaps) and at the ends of i128.
@@ -848,7 +1074,7 @@ mod tests {
                 })
                 .collect();
             let x = Decimal128Array::from(values.clone());
-            let (got, _) = by_table(&map, &by, x.values()).expect("at most 6 edges here");
+            let (got, _) = with_interval!(map, iv => fixed_tiers(iv, &by, x.values()));
             let (want, _) = general_tiers(&map, &rates, &vals, &x);
             for (i, v) in values.iter().enumerate() {
                 if v.is_some() {
@@ -890,6 +1116,71 @@ mod tests {
             } else {
                 prop_assert_eq!(rooms.cap, Some(None));
             }
+        }
+
+        #[test]
+        fn fused_tier_finish_equals_the_composition(
+            arms in prop::collection::vec(
+                ((-4i128..4, any::<bool>(), prop::option::of((-4i128..8, any::<bool>()))),
+                 prop_oneof![
+                     (-3i128..12).prop_map(|a| (Some(a * ONE / 2), None)),
+                     (-3i128..3).prop_map(|r| (None, Some(r * ONE / 2))),
+                     Just((None, None)),
+                 ]),
+                0..5,
+            ),
+            values in prop::collection::vec(prop::option::weighted(0.85, prop_oneof![8 => (-10i128..10).prop_map(|x| x * ONE / 2), 1 => any::<i128>()]), 1..40),
+            unit in prop_oneof![Just(RoundUnit::Fen), Just(RoundUnit::Yuan), Just(RoundUnit::Wan)],
+            cap in prop::option::of(0i128..8),
+            total_cap in prop::option::of(0i128..8),
+            used in prop::option::weighted(0.9, 0i128..4),
+            awarded in prop::option::weighted(0.9, 0i128..4),
+            fail in prop::option::weighted(0.2, 1i32..4),
+        ) {
+            let scale = |x: i128| x * ONE;
+            let bounds: Vec<TierBounds> = arms
+                .iter()
+                .map(|((lo, lo_in, hi), _)| (scale(*lo), *lo_in, hi.map(|(h, i)| (scale(h), i))))
+                .collect();
+            let rates: Vec<Option<i128>> = arms.iter().map(|(_, (_, r))| *r).collect();
+            let tiers = Tiers::new(&bounds, rates);
+            let spec = FinishSpec {
+                unit,
+                cap: cap.map(scale),
+                total_cap: total_cap.map(scale),
+                miss_amount: 7,
+                totalcap: 8,
+                zero: 9,
+            };
+            let dec_scalar = |v: Option<i128>| ColumnarValue::Scalar(ScalarValue::Decimal128(v, 38, 12));
+            let n = values.len();
+            let x = Decimal128Array::from(values).with_precision_and_scale(38, 12).unwrap();
+            let mut targs = vec![ColumnarValue::Array(Arc::new(x))];
+            targs.extend(arms.iter().map(|(_, (a, _))| dec_scalar(*a)));
+            let fargs = vec![
+                dec_scalar(used.map(scale)),
+                dec_scalar(awarded.map(scale)),
+                ColumnarValue::Scalar(ScalarValue::Int32(fail)),
+            ];
+            let all: Vec<ColumnarValue> = targs.iter().chain(&fargs).cloned().collect();
+            let f = tier_finish_udf("t", tiers.clone(), spec.clone());
+            let rf = Arc::new(Field::new("f", DataType::Struct(finish_fields()), false));
+            let got = f
+                .invoke_with_args(ScalarFunctionArgs {
+                    arg_fields: all.iter().map(|a| Arc::new(Field::new("a", a.data_type(), true))).collect(),
+                    args: all,
+                    number_rows: n,
+                    return_field: rf,
+                    config_options: Arc::new(Default::default()),
+                })
+                .unwrap()
+                .to_array(n)
+                .unwrap();
+            let raw = ColumnarValue::Array(Arc::new(tiers.eval(&targs, n).unwrap()));
+            let rest: Vec<ColumnarValue> = std::iter::once(raw).chain(fargs).collect();
+            let want = finish_eval(&spec, &rest, n).unwrap().to_array(n).unwrap();
+            let (g, w) = (got.as_any().downcast_ref::<StructArray>().unwrap(), want.as_any().downcast_ref::<StructArray>().unwrap());
+            prop_assert_eq!(g, w);
         }
     }
 }
