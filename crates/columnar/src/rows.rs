@@ -89,7 +89,12 @@ pub(crate) fn runs(
         let Ok(f0) = usize::try_from(f0) else {
             return Ok(None);
         };
-        if fi.iter().enumerate().any(|(j, &f)| f as usize != f0 + j) {
+        // Every row checked (an OR of differences, which vectorises; `any` stops per row).
+        let off = fi
+            .iter()
+            .zip(f0 as i64..)
+            .fold(0, |acc, (&f, k)| acc | (f as i64 ^ k));
+        if off != 0 {
             return Ok(None);
         }
         runs.push(Run {
@@ -112,11 +117,14 @@ pub(crate) fn runs(
 /// One result column from the runs, firm by firm and in `by_clause` slot order within a firm:
 /// `cell(run, s, j)` gives slot s's value for the run's firm j. Built by appending, so the
 /// column is written once (a zeroed column filled in place is written twice).
+/// `whole(run, s, out)` appends slot s's values for every firm of the run (the one-slot case,
+/// where a column is a straight copy).
 fn result_column<T: Copy>(
     runs: &[Run],
     by_clause: &[usize],
     total: usize,
     cell: impl Fn(&Run, usize, usize) -> T,
+    whole: impl Fn(&Run, usize, &mut Vec<T>),
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(total);
     for run in runs {
@@ -124,7 +132,7 @@ fn result_column<T: Copy>(
             // One slot (a single-clause pack): a straight copy of its present rows.
             let s = by_clause[0];
             match &run.cols.present[s] {
-                None => out.extend((0..run.len).map(|j| cell(run, s, j))),
+                None => whole(run, s, &mut out),
                 Some(p) => out.extend(p.set_indices().map(|j| cell(run, s, j))),
             }
         } else if run.cols.present.iter().all(Option::is_none) {
@@ -154,13 +162,37 @@ pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
     let ((firm, slot), (amount, reason)) = std::thread::scope(|sc| {
         let ids = sc.spawn(|| {
             (
-                result_column(runs, by_clause, total, |r, _, j| (r.f0 + j) as u32),
-                result_column(runs, by_clause, total, |_, s, _| s as u32),
+                result_column(
+                    runs,
+                    by_clause,
+                    total,
+                    |r, _, j| (r.f0 + j) as u32,
+                    |r, _, out| out.extend(r.f0 as u32..(r.f0 + r.len) as u32),
+                ),
+                result_column(
+                    runs,
+                    by_clause,
+                    total,
+                    |_, s, _| s as u32,
+                    |r, s, out| out.resize(out.len() + r.len, s as u32),
+                ),
             )
         });
         let values = (
-            result_column(runs, by_clause, total, |r, s, j| r.cols.amount[s][j]),
-            result_column(runs, by_clause, total, |r, s, j| r.cols.reason[s][j] as u32),
+            result_column(
+                runs,
+                by_clause,
+                total,
+                |r, s, j| r.cols.amount[s][j],
+                |r, s, out| out.extend_from_slice(r.cols.amount[s]),
+            ),
+            result_column(
+                runs,
+                by_clause,
+                total,
+                |r, s, j| r.cols.reason[s][j] as u32,
+                |r, s, out| out.extend(r.cols.reason[s].iter().map(|&x| x as u32)),
+            ),
         );
         (ids.join().expect("result columns"), values)
     });

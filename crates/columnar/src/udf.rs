@@ -717,9 +717,15 @@ fn finish_fields() -> datafusion::arrow::datatypes::Fields {
 }
 
 /// The finish's struct column from its amounts and reasons.
-fn finish_struct(amounts: Vec<i128>, reasons: Vec<i32>) -> Result<ColumnarValue> {
+/// `fens` when the caller has them, else converted from the amounts.
+fn finish_struct(
+    amounts: Vec<i128>,
+    reasons: Vec<i32>,
+    fens: Option<Vec<i64>>,
+) -> Result<ColumnarValue> {
     use datafusion::arrow::array::StructArray;
-    let fens = Int64Array::from_iter_values(amounts.iter().map(|&a| to_fen(a)));
+    let fens = fens.unwrap_or_else(|| amounts.iter().map(|&a| to_fen(a)).collect());
+    let fens = Int64Array::new(fens.into(), None);
     let amounts = Decimal128Array::new(amounts.into(), None).with_precision_and_scale(38, 12)?;
     let reasons = Int32Array::new(reasons.into(), None);
     Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
@@ -761,7 +767,7 @@ fn finish_eval(spec: &FinishSpec, a: &[ColumnarValue], n: usize) -> Result<Colum
             &mut reasons,
         ),
     }
-    finish_struct(amounts, reasons)
+    finish_struct(amounts, reasons, None)
 }
 
 /// The kernel of one slot's finish over (raw DEC, used DEC, awarded DEC, fail Int32): a struct
@@ -787,6 +793,7 @@ pub fn finish_udf(tag: &str, spec: FinishSpec) -> ScalarUDF {
 struct Finished {
     amount: i128,
     reason: i32,
+    fen: i64,
     rate: Option<i128>,
 }
 
@@ -801,14 +808,21 @@ fn finished_rows(
     rate_row: impl Fn(Option<i128>) -> (i128, i32),
     missing: (i128, i32),
     x: &Decimal128Array,
-) -> (Vec<i128>, Vec<i32>) {
+) -> (Vec<i128>, Vec<i32>, Vec<i64>) {
     let n = x.len();
-    let (mut amounts, mut reasons) = (vec![0i128; n], vec![0i32; n]);
-    for ((a, r), &v) in amounts.iter_mut().zip(reasons.iter_mut()).zip(x.values()) {
+    let (mut amounts, mut reasons, mut fens) = (vec![0i128; n], vec![0i32; n], vec![0i64; n]);
+    let rows = amounts
+        .iter_mut()
+        .zip(reasons.iter_mut())
+        .zip(fens.iter_mut());
+    for (((a, r), y), &v) in rows.zip(x.values()) {
         let f = by[interval(v)];
-        (*a, *r) = match f.rate {
-            None => (f.amount, f.reason),
-            Some(rate) => rate_row(money::mul_scaled(v, rate)),
+        (*a, *r, *y) = match f.rate {
+            None => (f.amount, f.reason, f.fen),
+            Some(rate) => {
+                let (a, r) = rate_row(money::mul_scaled(v, rate));
+                (a, r, to_fen(a))
+            }
         };
     }
     if let Some(nulls) = x.nulls() {
@@ -816,6 +830,7 @@ fn finished_rows(
         let mut fill = |from: usize, to: usize| {
             amounts[from..to].fill(missing.0);
             reasons[from..to].fill(missing.1);
+            fens[from..to].fill(to_fen(missing.0));
         };
         for (start, end) in nulls.inner().set_slices() {
             fill(next, start);
@@ -823,7 +838,7 @@ fn finished_rows(
         }
         fill(next, n);
     }
-    (amounts, reasons)
+    (amounts, reasons, fens)
 }
 
 /// A slot whose raw amount is a tier table, finished in the same kernel: arguments are the
@@ -859,22 +874,24 @@ pub fn tier_finish_udf(tag: &str, tiers: Tiers, spec: FinishSpec) -> ScalarUDF {
                         Finished {
                             amount,
                             reason,
+                            fen: to_fen(amount),
                             rate: None,
                         }
                     }
                     Some(_) => Finished {
                         amount: 0,
                         reason: 0,
+                        fen: 0,
                         rate: b.rate,
                     },
                 })
                 .collect();
             let x = dec(x)?;
-            let (amounts, reasons) = with_interval!(
+            let (amounts, reasons, fens) = with_interval!(
                 tiers.map,
                 iv => finished_rows(iv, &by, done, done(None), x)
             );
-            return finish_struct(amounts, reasons);
+            return finish_struct(amounts, reasons, Some(fens));
         }
         let raw = ColumnarValue::Array(Arc::new(tiers.eval(targs, n)?));
         let rest: Vec<ColumnarValue> = std::iter::once(raw).chain(fargs.iter().cloned()).collect();
