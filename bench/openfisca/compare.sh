@@ -15,9 +15,9 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/huiqi-target}"
 N="${N:-1000000}"
-# 20 calls each: both engines' first calls in a process are slower (huiqi's first 3-4 computes
-# took 10-19 ms against 6-7 ms later; OpenFisca's best of 5 was 9.2 ms, of 20 7.5 ms), so a best
-# of 5 mostly compares warm-ups. Both get the same count; best and median are printed.
+# 20 calls each by default: both engines' first calls in a process are slower (huiqi's first two
+# computes take 9-12 ms against about 6 ms later; OpenFisca's best of 5 was 9.1-9.2 ms, of 20
+# 7.3-7.5 ms), and 20 give a median worth printing. Both engines get the same count.
 REPEAT="${REPEAT:-20}"
 PERIOD="${PERIOD:-2023}"
 ROOT="${BENCH_ROOT:-/var/tmp/huiqi-bench}/openfisca/$N"
