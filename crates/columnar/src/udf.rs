@@ -292,41 +292,14 @@ fn edges_fn<const N: usize>(edges: &[i128]) -> impl Fn(i128) -> usize + Copy {
 macro_rules! with_interval {
     ($map:expr, $iv:ident => $body:expr) => {{
         let e = &$map.edges;
-        match e.len() {
-            0 => {
-                let $iv = edges_fn::<0>(e);
-                $body
-            }
-            1 => {
-                let $iv = edges_fn::<1>(e);
-                $body
-            }
-            2 => {
-                let $iv = edges_fn::<2>(e);
-                $body
-            }
-            3 => {
-                let $iv = edges_fn::<3>(e);
-                $body
-            }
-            4 => {
-                let $iv = edges_fn::<4>(e);
-                $body
-            }
-            5 => {
-                let $iv = edges_fn::<5>(e);
-                $body
-            }
-            6 => {
-                let $iv = edges_fn::<6>(e);
-                $body
-            }
-            _ => {
-                let $iv = |v| $map.interval(v);
-                $body
-            }
-        }
+        with_interval!(@counts e, $map, $iv, $body; 0 1 2 3 4 5 6)
     }};
+    (@counts $e:ident, $map:expr, $iv:ident, $body:expr; $($n:literal)*) => {
+        match $e.len() {
+            $($n => { let $iv = edges_fn::<$n>($e); $body })*
+            _ => { let $iv = |v| $map.interval(v); $body }
+        }
+    };
 }
 
 /// Every row's amount when every arm is a fixed amount or a rate: the interval from
@@ -1047,6 +1020,18 @@ mod tests {
     use datafusion::arrow::array::StructArray;
     use proptest::prelude::*;
 
+    /// A finish with reason codes 7 (missing amount), 8 (total cap) and 9 (zero).
+    fn test_spec(unit: RoundUnit, cap: Option<i128>, total_cap: Option<i128>) -> FinishSpec {
+        FinishSpec {
+            unit,
+            cap,
+            total_cap,
+            miss_amount: 7,
+            totalcap: 8,
+            zero: 9,
+        }
+    }
+
     /// Bounds near each other (so arms overlap, touch and leave gaps) and at the ends of i128.
     fn bound() -> impl Strategy<Value = i128> {
         prop_oneof![8 => -6i128..6, 1 => Just(i128::MIN), 1 => Just(i128::MAX)]
@@ -1113,14 +1098,7 @@ mod tests {
             // Small amounts on a coarse unit so rounding, caps and zero all happen.
             let scale = |x: i128| x.saturating_mul(ONE);
             let raw: Vec<Option<i128>> = raw.into_iter().map(|x| x.map(scale)).collect();
-            let spec = FinishSpec {
-                unit,
-                cap: cap.map(scale),
-                total_cap: total_cap.map(scale),
-                miss_amount: 7,
-                totalcap: 8,
-                zero: 9,
-            };
+            let spec = test_spec(unit, cap.map(scale), total_cap.map(scale));
             let rooms = spec.rooms(used.map(scale), awarded.map(scale));
             let x = Decimal128Array::from(raw.clone());
             let n = raw.len();
@@ -1161,14 +1139,7 @@ mod tests {
                 .collect();
             let rates: Vec<Option<i128>> = arms.iter().map(|(_, (_, r))| *r).collect();
             let tiers = Tiers::new(&bounds, rates);
-            let spec = FinishSpec {
-                unit,
-                cap: cap.map(scale),
-                total_cap: total_cap.map(scale),
-                miss_amount: 7,
-                totalcap: 8,
-                zero: 9,
-            };
+            let spec = test_spec(unit, cap.map(scale), total_cap.map(scale));
             let dec_scalar = |v: Option<i128>| ColumnarValue::Scalar(ScalarValue::Decimal128(v, 38, 12));
             let n = values.len();
             let x = Decimal128Array::from(values).with_precision_and_scale(38, 12).unwrap();
