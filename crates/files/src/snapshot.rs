@@ -1,0 +1,85 @@
+//! A snapshot directory (docs/SNAPSHOT.md): one Parquet file per table, sorted by credit code,
+//! and a `manifest.json` whose `hash` names the content.
+
+use serde::{Deserialize, Serialize};
+
+/// The manifest's file name inside a snapshot directory.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The tables of a snapshot, in the order their files enter the content hash.
+pub const TABLES: [&str; 5] = [FIRMS, YEARLY, MONTHLY, EVENTS, AWARDS];
+
+/// Static facts, one row per firm: `firm_id`, `name`, then one column per static fact.
+pub const FIRMS: &str = "firms";
+/// Yearly facts: `firm_id`, `year`, then one column per yearly fact.
+pub const YEARLY: &str = "yearly";
+/// Monthly facts: `firm_id`, `year`, `month`, then one column per monthly fact.
+pub const MONTHLY: &str = "monthly";
+/// Events: `firm_id`, `fact`, `date`, `until`, `value`.
+pub const EVENTS: &str = "events";
+/// Award history: `firm_id`, `clause`, `period`, `tranche`, `amount`.
+pub const AWARDS: &str = "awards";
+
+/// Column names shared by the tables.
+pub mod col {
+    /// The firm's 统一社会信用代码; every table is sorted by it.
+    pub const FIRM_ID: &str = "firm_id";
+    /// The firm's registered name (firms table).
+    pub const NAME: &str = "name";
+    pub const YEAR: &str = "year";
+    pub const MONTH: &str = "month";
+    /// Events: the event fact's name.
+    pub const FACT: &str = "fact";
+    /// Events: the day it happened (Date32).
+    pub const DATE: &str = "date";
+    /// Events: the day it ends (Date32, nullable).
+    pub const UNTIL: &str = "until";
+    /// Events: the enum value (nullable).
+    pub const VALUE: &str = "value";
+    /// Awards: the clause's name.
+    pub const CLAUSE: &str = "clause";
+    /// Awards: the period awarded.
+    pub const PERIOD: &str = "period";
+    /// Awards: the tranche's name ("" for a clause without tranches).
+    pub const TRANCHE: &str = "tranche";
+    /// Awards: the amount in 元, Decimal128(38, 12).
+    pub const AMOUNT: &str = "amount";
+}
+
+/// `<table>.parquet`.
+pub fn table_file(table: &str) -> String {
+    format!("{table}.parquet")
+}
+
+/// Rows per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rows {
+    pub firms: u64,
+    pub yearly: u64,
+    pub monthly: u64,
+    pub events: u64,
+    pub awards: u64,
+}
+
+/// One source file an ingest read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// As the mapping names it (relative to the mapping file).
+    pub file: String,
+    pub sha256: String,
+    /// Data rows read (the header not counted).
+    pub rows: u64,
+}
+
+/// A snapshot's `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// SHA-256 over the tables' files in [`TABLES`] order (each as its file name, a zero byte,
+    /// then its bytes): the snapshot's name and the identity a run manifest certifies.
+    pub hash: String,
+    /// Fact name → `{ "type": …, "period": …, "values": [...] }` in declaration order.
+    pub schema: serde_json::Map<String, serde_json::Value>,
+    pub sources: Vec<SourceInfo>,
+    pub rows: Rows,
+    pub created_by: String,
+}
