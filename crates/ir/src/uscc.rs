@@ -62,7 +62,10 @@ pub fn validate(code: &str) -> Result<(), UsccError> {
         return Err(UsccError::BadChar(i, c));
     }
     let expected = check_char(&code[..17])?;
-    let found = code.chars().last().unwrap();
+    // 18 ASCII characters (checked above): the last is at byte 17.
+    let Some(found) = code.chars().nth(17) else {
+        return Err(UsccError::Length(n));
+    };
     if !ALPHABET.contains(found) {
         return Err(UsccError::BadChar(17, found));
     }
