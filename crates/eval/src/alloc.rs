@@ -36,7 +36,7 @@ fn zero_all(c: &mut ClauseOutcome, reason: Reason) {
             });
         }
         t.amount = Decimal::ZERO;
-        if t.reason.is_none() || matches!(t.reason, Some(Reason::ZeroAmount)) {
+        if t.reason.as_ref().is_none_or(Reason::yields_to_rule) {
             t.reason = Some(reason.clone());
         }
     }
@@ -69,235 +69,269 @@ pub fn evaluate_population(
     let mut outs: Vec<FirmOutcome> = firms
         .iter()
         .enumerate()
-        .map(|(fi, firm)| {
-            let mut excluded_by = vec![];
-            let mut clauses: Vec<ClauseOutcome> = (0..p.clauses.len())
-                .map(|c| eval_clause(p, c, firm, year, explain))
-                .collect();
-            for x in &p.excludes {
-                let mut ev = Evaluator::new(p, firm, &[], false);
-                if ev.eval(&x.cond.expr, year) == Value::Bool(true) {
-                    excluded_by.push(x.name.clone());
-                    for (ci, c) in clauses.iter_mut().enumerate() {
-                        if x.clauses.as_ref().is_none_or(|cs| cs.contains(&ci)) {
-                            for t in &mut c.tranches {
-                                t.amount = Decimal::ZERO;
-                                t.reason = Some(Reason::Excluded {
-                                    rule: x.name.clone(),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            FirmOutcome {
-                firm: fi,
-                clauses,
-                excluded_by,
-            }
-        })
+        .map(|(fi, firm)| evaluate_firm(p, fi, firm, year, explain))
         .collect();
-
-    // Select: rank eligible firms; only the top N keep the clause.
     for s in &p.selects {
-        let mut cands: Vec<(usize, Value, Vec<Value>)> = outs
-            .iter()
-            .filter(|o| o.clauses[s.clause].total() > Decimal::ZERO)
-            .map(|o| {
-                let firm = &firms[o.firm];
-                let mut ev = Evaluator::new(p, firm, &[], false);
-                let score = ev.eval(&s.score.expr, year);
-                let ties = s.tie.iter().map(|(n, _)| ev.eval(&n.expr, year)).collect();
-                (o.firm, score, ties)
-            })
-            .collect();
-        cands.sort_by(|a, b| {
-            cmp_values(&a.1, &b.1, Order::Desc)
-                .then_with(|| {
-                    for (i, (_, ord)) in s.tie.iter().enumerate() {
-                        let o = cmp_values(&a.2[i], &b.2[i], *ord);
-                        if o != Ordering::Equal {
-                            return o;
-                        }
-                    }
-                    Ordering::Equal
-                })
-                .then_with(|| firms[a.0].id.cmp(&firms[b.0].id))
-        });
-        for (rank, (fi, score, _)) in cands.iter().enumerate() {
-            if rank as u32 >= s.top || score.is_missing() {
-                zero_all(
-                    &mut outs[*fi].clauses[s.clause],
-                    Reason::NotSelected {
-                        rule: s.name.clone(),
-                        rank: Some(rank + 1),
-                        top: s.top,
-                    },
-                );
-            }
-        }
+        select(p, s, firms, year, &mut outs);
     }
-
-    // Exclusive groups: the highest clause per firm; ties go to the first listed.
     for g in &p.exclusives {
         for o in outs.iter_mut() {
-            let mut best: Option<(ClauseId, Decimal)> = None;
-            for &c in &g.clauses {
-                let t = o.clauses[c].total();
-                if t > Decimal::ZERO && best.is_none_or(|(_, b)| t > b) {
-                    best = Some((c, t));
-                }
-            }
-            if let Some((w, _)) = best {
-                for &c in &g.clauses {
-                    if c != w && o.clauses[c].total() > Decimal::ZERO {
-                        zero_all(
-                            &mut o.clauses[c],
-                            Reason::Exclusive {
-                                group: g.name.clone(),
-                                winner: p.clauses[w].name.clone(),
-                            },
-                        );
-                    }
-                }
-            }
+            exclusive(p, g, o);
         }
     }
-
-    // Pools.
     for pool in &p.pools {
-        // (firm index, clause, tranche index, 分)
-        let mut claims: Vec<(usize, ClauseId, usize, i64)> = vec![];
-        for (oi, o) in outs.iter().enumerate() {
-            for &c in &pool.clauses {
-                for (ti, t) in o.clauses[c].tranches.iter().enumerate() {
-                    let f = to_fen(t.amount);
-                    if f > 0 {
-                        claims.push((oi, c, ti, f));
-                    }
-                }
-            }
-        }
-        let demand: i128 = claims.iter().map(|c| c.3 as i128).sum();
-        let budget = to_fen(pool.budget) as i128;
-        if demand <= budget {
-            continue;
-        }
-        let shares: Vec<i64> = match &pool.method {
-            PoolMethod::ProRata => {
-                let mut base: Vec<i64> = claims
-                    .iter()
-                    .map(|c| ((c.3 as i128 * budget) / demand) as i64)
-                    .collect();
-                let rem: Vec<i128> = claims
-                    .iter()
-                    .map(|c| (c.3 as i128 * budget) % demand)
-                    .collect();
-                let mut left = budget - base.iter().map(|&b| b as i128).sum::<i128>();
-                let mut order: Vec<usize> = (0..claims.len()).collect();
-                // Largest remainder first; ties by credit code, then clause and tranche order.
-                order.sort_by(|&a, &b| {
-                    rem[b]
-                        .cmp(&rem[a])
-                        .then_with(|| {
-                            firms[outs[claims[a].0].firm]
-                                .id
-                                .cmp(&firms[outs[claims[b].0].firm].id)
-                        })
-                        .then_with(|| (claims[a].1, claims[a].2).cmp(&(claims[b].1, claims[b].2)))
-                });
-                for i in order {
-                    if left == 0 {
-                        break;
-                    }
-                    base[i] += 1;
-                    left -= 1;
-                }
-                base
-            }
-            PoolMethod::ByScore(score, ord) => {
-                let scores: Vec<Value> = claims
-                    .iter()
-                    .map(|c| {
-                        Evaluator::new(p, &firms[outs[c.0].firm], &[], false)
-                            .eval(&score.expr, year)
-                    })
-                    .collect();
-                let mut order: Vec<usize> = (0..claims.len()).collect();
-                order.sort_by(|&a, &b| {
-                    cmp_values(&scores[a], &scores[b], *ord)
-                        .then_with(|| {
-                            firms[outs[claims[a].0].firm]
-                                .id
-                                .cmp(&firms[outs[claims[b].0].firm].id)
-                        })
-                        .then_with(|| (claims[a].1, claims[a].2).cmp(&(claims[b].1, claims[b].2)))
-                });
-                let mut left = budget as i64;
-                let mut out = vec![0i64; claims.len()];
-                for i in order {
-                    let give = claims[i].3.min(left);
-                    out[i] = give;
-                    left -= give;
-                }
-                out
-            }
-        };
-        for (k, (oi, c, ti, f)) in claims.iter().enumerate() {
-            let t = &mut outs[*oi].clauses[*c].tranches[*ti];
-            if shares[k] != *f {
-                t.adjustments.push(Adjustment {
-                    reason: Reason::Pool {
-                        pool: pool.name.clone(),
-                    },
-                    before: from_fen(*f),
-                    after: from_fen(shares[k]),
-                });
-                t.amount = from_fen(shares[k]);
-                if shares[k] == 0 {
-                    t.reason = Some(Reason::Pool {
-                        pool: pool.name.clone(),
-                    });
-                }
-            }
-        }
+        share_pool(p, pool, firms, year, &mut outs);
     }
-
-    // Firm caps: cut the lowest-priority clauses first (later tranches first).
     for cap in &p.firm_caps {
         for o in outs.iter_mut() {
-            let total = o.total();
-            if total <= cap.limit {
-                continue;
-            }
-            let mut excess = total - cap.limit;
-            for &c in cap.priority.iter().rev() {
-                for t in o.clauses[c].tranches.iter_mut().rev() {
-                    if excess.is_zero() {
-                        break;
-                    }
-                    if t.amount.is_zero() {
-                        continue;
-                    }
-                    let cut = t.amount.min(excess);
-                    let before = t.amount;
-                    t.amount -= cut;
-                    excess -= cut;
-                    t.adjustments.push(Adjustment {
-                        reason: Reason::FirmCap {
-                            cap: cap.name.clone(),
-                        },
-                        before,
-                        after: t.amount,
-                    });
-                    if t.amount.is_zero() {
-                        t.reason = Some(Reason::FirmCap {
-                            cap: cap.name.clone(),
-                        });
-                    }
-                }
-            }
+            firm_cap(cap, o);
         }
     }
     outs
+}
+
+/// One firm's clauses, then the negative lists that zero them (the last matching rule names
+/// the reason).
+fn evaluate_firm(p: &Program, fi: usize, firm: &Firm, year: i32, explain: bool) -> FirmOutcome {
+    let mut excluded_by = vec![];
+    let mut clauses: Vec<ClauseOutcome> = (0..p.clauses.len())
+        .map(|c| eval_clause(p, c, firm, year, explain))
+        .collect();
+    for x in &p.excludes {
+        let mut ev = Evaluator::new(p, firm, &[], false);
+        if ev.eval(&x.cond.expr, year) != Value::Bool(true) {
+            continue;
+        }
+        excluded_by.push(x.name.clone());
+        for (ci, c) in clauses.iter_mut().enumerate() {
+            if x.clauses.as_ref().is_none_or(|cs| cs.contains(&ci)) {
+                for t in &mut c.tranches {
+                    t.amount = Decimal::ZERO;
+                    t.reason = Some(Reason::Excluded {
+                        rule: x.name.clone(),
+                    });
+                }
+            }
+        }
+    }
+    FirmOutcome {
+        firm: fi,
+        clauses,
+        excluded_by,
+    }
+}
+
+/// Select: rank the firms the clause pays by score, ties, credit code; only the top N keep it
+/// (a missing score never does).
+fn select(p: &Program, s: &Select, firms: &[Firm], year: i32, outs: &mut [FirmOutcome]) {
+    let mut cands: Vec<(usize, Value, Vec<Value>)> = outs
+        .iter()
+        .filter(|o| o.clauses[s.clause].total() > Decimal::ZERO)
+        .map(|o| {
+            let firm = &firms[o.firm];
+            let mut ev = Evaluator::new(p, firm, &[], false);
+            let score = ev.eval(&s.score.expr, year);
+            let ties = s.tie.iter().map(|(n, _)| ev.eval(&n.expr, year)).collect();
+            (o.firm, score, ties)
+        })
+        .collect();
+    cands.sort_by(|a, b| {
+        cmp_values(&a.1, &b.1, Order::Desc)
+            .then_with(|| {
+                for (i, (_, ord)) in s.tie.iter().enumerate() {
+                    let o = cmp_values(&a.2[i], &b.2[i], *ord);
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            })
+            .then_with(|| firms[a.0].id.cmp(&firms[b.0].id))
+    });
+    for (rank, (fi, score, _)) in cands.iter().enumerate() {
+        if rank as u32 >= s.top || score.is_missing() {
+            zero_all(
+                &mut outs[*fi].clauses[s.clause],
+                Reason::NotSelected {
+                    rule: s.name.clone(),
+                    rank: Some(rank + 1),
+                    top: s.top,
+                },
+            );
+        }
+    }
+}
+
+/// Exclusive group (就高): the firm keeps its highest clause; ties go to the first listed.
+fn exclusive(p: &Program, g: &Exclusive, o: &mut FirmOutcome) {
+    let mut best: Option<(ClauseId, Decimal)> = None;
+    for &c in &g.clauses {
+        let t = o.clauses[c].total();
+        if t > Decimal::ZERO && best.is_none_or(|(_, b)| t > b) {
+            best = Some((c, t));
+        }
+    }
+    let Some((w, _)) = best else { return };
+    for &c in &g.clauses {
+        if c != w && o.clauses[c].total() > Decimal::ZERO {
+            zero_all(
+                &mut o.clauses[c],
+                Reason::Exclusive {
+                    group: g.name.clone(),
+                    winner: p.clauses[w].name.clone(),
+                },
+            );
+        }
+    }
+}
+
+/// A claim on a pool: (firm outcome, clause, tranche index, 分).
+type Claim = (usize, ClauseId, usize, i64);
+
+/// A pool: when the claims on it exceed its budget, each tranche gets its share in 分.
+fn share_pool(p: &Program, pool: &Pool, firms: &[Firm], year: i32, outs: &mut [FirmOutcome]) {
+    let mut claims: Vec<Claim> = vec![];
+    for (oi, o) in outs.iter().enumerate() {
+        for &c in &pool.clauses {
+            for (ti, t) in o.clauses[c].tranches.iter().enumerate() {
+                let f = to_fen(t.amount);
+                if f > 0 {
+                    claims.push((oi, c, ti, f));
+                }
+            }
+        }
+    }
+    let demand: i128 = claims.iter().map(|c| c.3 as i128).sum();
+    let budget = to_fen(pool.budget) as i128;
+    if demand <= budget {
+        return;
+    }
+    // Ties by credit code, then clause and tranche order.
+    let by_firm = |a: &Claim, b: &Claim| {
+        firms[outs[a.0].firm]
+            .id
+            .cmp(&firms[outs[b.0].firm].id)
+            .then_with(|| (a.1, a.2).cmp(&(b.1, b.2)))
+    };
+    let shares: Vec<i64> = match &pool.method {
+        PoolMethod::ProRata => pro_rata(&claims, budget, demand, by_firm),
+        PoolMethod::ByScore(score, ord) => {
+            let scores: Vec<Value> = claims
+                .iter()
+                .map(|c| {
+                    Evaluator::new(p, &firms[outs[c.0].firm], &[], false).eval(&score.expr, year)
+                })
+                .collect();
+            by_score(&claims, &scores, *ord, budget, by_firm)
+        }
+    };
+    for (k, (oi, c, ti, f)) in claims.iter().enumerate() {
+        let t = &mut outs[*oi].clauses[*c].tranches[*ti];
+        if shares[k] != *f {
+            t.adjustments.push(Adjustment {
+                reason: Reason::Pool {
+                    pool: pool.name.clone(),
+                },
+                before: from_fen(*f),
+                after: from_fen(shares[k]),
+            });
+            t.amount = from_fen(shares[k]);
+            if shares[k] == 0 {
+                t.reason = Some(Reason::Pool {
+                    pool: pool.name.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Pro rata: every claim's floor share of the budget, then the 分 left over one each to the
+/// largest remainders (ties by `tie`).
+fn pro_rata(
+    claims: &[Claim],
+    budget: i128,
+    demand: i128,
+    tie: impl Fn(&Claim, &Claim) -> Ordering,
+) -> Vec<i64> {
+    let mut base: Vec<i64> = claims
+        .iter()
+        .map(|c| ((c.3 as i128 * budget) / demand) as i64)
+        .collect();
+    let rem: Vec<i128> = claims
+        .iter()
+        .map(|c| (c.3 as i128 * budget) % demand)
+        .collect();
+    let mut left = budget - base.iter().map(|&b| b as i128).sum::<i128>();
+    let mut order: Vec<usize> = (0..claims.len()).collect();
+    order.sort_by(|&a, &b| {
+        rem[b]
+            .cmp(&rem[a])
+            .then_with(|| tie(&claims[a], &claims[b]))
+    });
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        base[i] += 1;
+        left -= 1;
+    }
+    base
+}
+
+/// By score: full claims in score order (ties by `tie`) while the budget lasts; the marginal
+/// claim gets the remainder.
+fn by_score(
+    claims: &[Claim],
+    scores: &[Value],
+    ord: Order,
+    budget: i128,
+    tie: impl Fn(&Claim, &Claim) -> Ordering,
+) -> Vec<i64> {
+    let mut order: Vec<usize> = (0..claims.len()).collect();
+    order.sort_by(|&a, &b| {
+        cmp_values(&scores[a], &scores[b], ord).then_with(|| tie(&claims[a], &claims[b]))
+    });
+    let mut left = budget as i64;
+    let mut out = vec![0i64; claims.len()];
+    for i in order {
+        let give = claims[i].3.min(left);
+        out[i] = give;
+        left -= give;
+    }
+    out
+}
+
+/// Firm cap: cut the lowest-priority clauses first (later tranches first).
+fn firm_cap(cap: &FirmCap, o: &mut FirmOutcome) {
+    let total = o.total();
+    if total <= cap.limit {
+        return;
+    }
+    let mut excess = total - cap.limit;
+    for &c in cap.priority.iter().rev() {
+        for t in o.clauses[c].tranches.iter_mut().rev() {
+            if excess.is_zero() {
+                break;
+            }
+            if t.amount.is_zero() {
+                continue;
+            }
+            let cut = t.amount.min(excess);
+            let before = t.amount;
+            t.amount -= cut;
+            excess -= cut;
+            t.adjustments.push(Adjustment {
+                reason: Reason::FirmCap {
+                    cap: cap.name.clone(),
+                },
+                before,
+                after: t.amount,
+            });
+            if t.amount.is_zero() {
+                t.reason = Some(Reason::FirmCap {
+                    cap: cap.name.clone(),
+                });
+            }
+        }
+    }
 }

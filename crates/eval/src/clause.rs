@@ -1,63 +1,15 @@
 //! One clause for one firm and one period: conditions, amount, clause caps — with the evidence
 //! an explanation needs.
 
-use huiqi_ir::money;
+use huiqi_ir::money::{self, RoundUnit};
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::expr::{Evaluator, FactRead, TableHit};
 
-/// Why an entitlement is zero (or was reduced).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Reason {
-    /// A `require` failed (`missing`: for lack of data).
-    Condition {
-        name: String,
-        missing: bool,
-    },
-    OutOfWindow,
-    ZeroAmount,
-    /// The clause's own per-period cap (`cap`).
-    ClauseCap,
-    TotalCap,
-    Excluded {
-        rule: String,
-    },
-    NotSelected {
-        rule: String,
-        rank: Option<usize>,
-        top: u32,
-    },
-    Exclusive {
-        group: String,
-        winner: String,
-    },
-    Pool {
-        pool: String,
-    },
-    FirmCap {
-        cap: String,
-    },
-}
-
-impl Reason {
-    /// The name a test's `because` matches.
-    pub fn matches(&self, name: &str) -> bool {
-        match self {
-            Reason::Condition { name: n, missing } => n == name || (*missing && name == "数据缺失"),
-            Reason::OutOfWindow => name == "有效期外",
-            Reason::ZeroAmount => name == "金额为零",
-            Reason::ClauseCap => name == "封顶",
-            Reason::TotalCap => name == "累计上限",
-            Reason::Excluded { rule } | Reason::NotSelected { rule, .. } => rule == name,
-            Reason::Exclusive { group, .. } => group == name,
-            Reason::Pool { pool } => pool == name,
-            Reason::FirmCap { cap } => cap == name,
-        }
-    }
-}
+/// Why an entitlement is zero (or was cut): defined once for both engines in `huiqi_ir::reason`.
+pub use huiqi_ir::reason::Reason;
 
 /// A condition's outcome with what went into it.
 #[derive(Clone, Debug)]
@@ -182,48 +134,102 @@ pub fn eval_clause(
         lets,
         tranches: vec![],
     };
-    let names: Vec<String> = match &c.body {
-        ClauseBody::Amount(_) => vec![String::new()],
-        ClauseBody::Tranches(ts) => ts.iter().map(|t| t.name.clone()).collect(),
-        ClauseBody::Schedule(_) => vec![],
-    };
     // Effective window: the period must overlap it.
     if c.window.1 < Date::year_start(year) || c.window.0 > Date::year_end(year) {
-        for n in names
-            .iter()
-            .cloned()
-            .chain(names.is_empty().then(String::new))
-        {
-            let mut t = tranche_blank(&n);
-            t.reason = Some(Reason::OutOfWindow);
-            out.tranches.push(t);
+        let mut names = tranche_names(&c.body);
+        if names.is_empty() {
+            names.push(String::new());
         }
+        out.tranches = names
+            .iter()
+            .map(|n| TrancheOutcome {
+                reason: Some(Reason::OutOfWindow),
+                ..tranche_blank(n)
+            })
+            .collect();
         return out;
     }
+    let mut cx = ClauseEval {
+        p,
+        cid,
+        c,
+        firm,
+        year,
+        explain,
+        ev,
+        caps: Caps {
+            rounding: p.policy.rounding,
+            cap: c.cap,
+            total_cap: c.total_cap,
+            awarded: firm.awarded_before(cid, year),
+            used: Decimal::ZERO,
+        },
+    };
     // Clause-level conditions, in written order; the first failure is the reason.
     let mut common = vec![];
-    let mut failed: Option<Reason> = None;
-    for r in &c.requires {
-        let o = eval_cond(&mut ev, r, year, explain);
-        if failed.is_none() && !o.passed() {
-            failed = Some(Reason::Condition {
-                name: o.name.clone(),
-                missing: o.value.is_missing(),
-            });
-            common.push(o);
-            if !explain {
-                break;
-            }
-            continue;
+    let failed = cx.conditions(&c.requires, &mut common);
+    out.tranches = match (&c.body, failed) {
+        (_, Some(r)) => failed_tranches(c, &common, &r, explain),
+        (ClauseBody::Amount(a), None) => {
+            let mut t = tranche_blank("");
+            t.conditions = common;
+            cx.price(a, &mut t);
+            vec![t]
         }
-        common.push(o);
+        (ClauseBody::Tranches(ts), None) => ts.iter().map(|tr| cx.tranche(tr, &common)).collect(),
+        (ClauseBody::Schedule(s), None) => cx.schedule(s, common),
+    };
+    out
+}
+
+/// The tranches a clause reports when it does not get to its amount: one per tranche, or one
+/// unnamed for a single amount or a schedule.
+fn tranche_names(body: &ClauseBody) -> Vec<String> {
+    match body {
+        ClauseBody::Tranches(ts) => ts.iter().map(|t| t.name.clone()).collect(),
+        ClauseBody::Amount(_) | ClauseBody::Schedule(_) => vec![String::new()],
     }
-    let awarded_total = firm.awarded_before(cid, year);
-    let rounding = p.policy.rounding;
-    let finish = |amount: Decimal, cap_used: &mut Decimal, t: &mut TrancheOutcome| {
-        let mut a = money::round(amount.max(Decimal::ZERO), rounding);
-        if let Some(cap) = c.cap {
-            let room = (cap - *cap_used).max(Decimal::ZERO);
+}
+
+/// Every tranche of a clause whose own conditions failed, with that reason.
+fn failed_tranches(
+    c: &Clause,
+    common: &[CondOutcome],
+    failed: &Reason,
+    explain: bool,
+) -> Vec<TrancheOutcome> {
+    tranche_names(&c.body)
+        .iter()
+        .map(|n| {
+            let mut t = tranche_blank(n);
+            t.conditions = common.to_vec();
+            t.reason = Some(failed.clone());
+            if let (ClauseBody::Amount(a), true) = (&c.body, explain) {
+                t.amount_source = a.source.clone();
+            }
+            t
+        })
+        .collect()
+}
+
+/// Rounding and the clause's caps, applied to each tranche in turn.
+struct Caps {
+    rounding: RoundUnit,
+    cap: Option<Decimal>,
+    total_cap: Option<Decimal>,
+    /// What the clause awarded the firm in earlier periods (against `total cap`).
+    awarded: Decimal,
+    /// What the clause's earlier tranches took this period.
+    used: Decimal,
+}
+
+impl Caps {
+    /// Rounds a tranche's raw amount and cuts it to the rooms left under `cap` and
+    /// `total cap`; the amount, the cuts and a zero's reason go into `t`.
+    fn finish(&mut self, amount: Decimal, t: &mut TrancheOutcome) {
+        let mut a = money::round(amount.max(Decimal::ZERO), self.rounding);
+        if let Some(cap) = self.cap {
+            let room = (cap - self.used).max(Decimal::ZERO);
             if a > room {
                 t.adjustments.push(Adjustment {
                     reason: Reason::ClauseCap,
@@ -233,8 +239,8 @@ pub fn eval_clause(
                 a = room;
             }
         }
-        if let Some(tc) = c.total_cap {
-            let room = (tc - awarded_total - *cap_used).max(Decimal::ZERO);
+        if let Some(tc) = self.total_cap {
+            let room = (tc - self.awarded - self.used).max(Decimal::ZERO);
             if a > room {
                 t.adjustments.push(Adjustment {
                     reason: Reason::TotalCap,
@@ -247,172 +253,173 @@ pub fn eval_clause(
                 }
             }
         }
-        *cap_used += a;
+        self.used += a;
         if a.is_zero() && t.reason.is_none() {
             t.reason = Some(Reason::ZeroAmount);
         }
         t.amount = a;
-    };
-    let mut used = Decimal::ZERO;
-    match &c.body {
-        ClauseBody::Amount(_) | ClauseBody::Tranches(_) if failed.is_some() => {
-            for n2 in &names {
-                let mut t = tranche_blank(n2);
-                t.conditions = common.clone();
-                t.reason = failed.clone();
-                if let (ClauseBody::Amount(a), true) = (&c.body, explain) {
-                    t.amount_source = a.source.clone();
-                }
-                out.tranches.push(t);
+    }
+}
+
+/// One clause being evaluated for one firm and period, past its window.
+struct ClauseEval<'a> {
+    p: &'a Program,
+    cid: ClauseId,
+    c: &'a Clause,
+    firm: &'a Firm,
+    year: i32,
+    explain: bool,
+    ev: Evaluator<'a>,
+    caps: Caps,
+}
+
+impl ClauseEval<'_> {
+    /// Evaluates `requires` in written order onto `into` and returns the first failure's
+    /// reason. Without `explain` the conditions after it are not evaluated.
+    fn conditions(&mut self, requires: &[Named], into: &mut Vec<CondOutcome>) -> Option<Reason> {
+        let mut failed = None;
+        for r in requires {
+            let o = eval_cond(&mut self.ev, r, self.year, self.explain);
+            if failed.is_none() && !o.passed() {
+                failed = Some(Reason::Condition {
+                    name: o.name.clone(),
+                    missing: o.value.is_missing(),
+                });
+            }
+            into.push(o);
+            if failed.is_some() && !self.explain {
+                break;
             }
         }
-        ClauseBody::Amount(a) => {
-            let mut t = tranche_blank("");
-            t.conditions = common;
-            amount_into(&mut ev, a, year, explain, &mut t);
-            let raw = t.raw.num();
-            match raw {
-                Some(d) => finish(d, &mut used, &mut t),
-                None => {
-                    t.reason = Some(Reason::Condition {
-                        name: "amount".into(),
-                        missing: true,
-                    })
-                }
-            }
-            out.tranches.push(t);
-        }
-        ClauseBody::Tranches(ts) => {
-            for tr in ts {
-                let mut t = tranche_blank(&tr.name);
-                t.conditions = common.clone();
-                let mut tfail = None;
-                for r in &tr.requires {
-                    let o = eval_cond(&mut ev, r, year, explain);
-                    if tfail.is_none() && !o.passed() {
-                        tfail = Some(Reason::Condition {
-                            name: o.name.clone(),
-                            missing: o.value.is_missing(),
-                        });
-                    }
-                    t.conditions.push(o);
-                    if tfail.is_some() && !explain {
-                        break;
-                    }
-                }
-                if let Some(r) = tfail {
-                    t.reason = Some(r);
-                    if explain {
-                        t.amount_source = tr.amount.source.clone();
-                    }
-                } else {
-                    amount_into(&mut ev, &tr.amount, year, explain, &mut t);
-                    match t.raw.num() {
-                        Some(d) => finish(d, &mut used, &mut t),
-                        None => {
-                            t.reason = Some(Reason::Condition {
-                                name: "amount".into(),
-                                missing: true,
-                            })
-                        }
-                    }
-                }
-                out.tranches.push(t);
-            }
-        }
-        ClauseBody::Schedule(s) => {
-            let stage_name = |v: u32| -> String {
-                match p.facts[s.fact].ty {
-                    Ty::Enum(e) => p.enums[e].variants[v as usize].clone(),
-                    _ => v.to_string(),
-                }
-            };
-            if let Some(r) = failed {
-                let mut t = tranche_blank("");
-                t.conditions = common;
-                t.reason = Some(r);
-                out.tranches.push(t);
-                return out;
-            }
-            let events = match &firm.facts[s.fact] {
-                FactData::Events(es) => es.as_slice(),
-                _ => &[],
-            };
-            // Earliest date each stage was reached.
-            let reached: Vec<Option<Date>> = s
-                .stages
-                .iter()
-                .map(|(v, _)| {
-                    events
-                        .iter()
-                        .filter(|e| e.value == Some(*v))
-                        .map(|e| e.date)
-                        .min()
-                })
-                .collect();
-            let cutoff = c.window.0;
-            let in_period = |d: Date| d.y == year && d >= cutoff && d <= c.window.1;
-            let cum = |i: usize| -> Decimal {
-                match s.mode {
-                    ScheduleMode::Cumulative => s.stages[i].1,
-                    ScheduleMode::Each => s.stages[..=i].iter().map(|x| x.1).sum(),
-                }
-            };
-            // Stages reached before the effective start never pay; in cumulative mode their
-            // cumulative amount is deducted from later stages.
-            let forfeited = (0..s.stages.len())
-                .filter(|&i| reached[i].is_some_and(|d| d < cutoff))
-                .map(cum)
-                .max()
-                .unwrap_or(Decimal::ZERO);
-            let mut base = awarded_total
-                + if s.mode == ScheduleMode::Cumulative {
-                    forfeited
-                } else {
-                    Decimal::ZERO
-                };
-            for (i, (v, amt)) in s.stages.iter().enumerate() {
-                let Some(d) = reached[i] else { continue };
-                if !in_period(d) {
-                    continue;
-                }
-                let mut t = tranche_blank(&stage_name(*v));
-                t.conditions = common.clone();
-                if explain {
-                    t.amount_source = format!("{} ({})", stage_name(*v), d);
-                    t.amount_facts.push(FactRead {
-                        fact: s.fact,
-                        year: Some(year),
-                        value: Value::Date(d),
-                    });
-                }
-                let a = match s.mode {
-                    ScheduleMode::Each => *amt,
-                    ScheduleMode::Cumulative => {
-                        let a = (*amt - base).max(Decimal::ZERO);
-                        base = base.max(*amt);
-                        if explain {
-                            t.awarded.push((cid, awarded_total));
-                        }
-                        a
-                    }
-                };
-                t.raw = Value::Money(a);
-                finish(a, &mut used, &mut t);
-                out.tranches.push(t);
-            }
-            if out.tranches.is_empty() {
-                let mut t = tranche_blank("");
-                t.conditions = common;
-                t.reason = Some(Reason::ZeroAmount);
-                if explain {
-                    t.amount_source = format!("schedule {}", p.facts[s.fact].name);
-                }
-                out.tranches.push(t);
-            }
+        failed
+    }
+
+    /// The amount's raw value, rounded and capped; an amount that cannot be computed is a
+    /// lack of data.
+    fn price(&mut self, a: &Named, t: &mut TrancheOutcome) {
+        amount_into(&mut self.ev, a, self.year, self.explain, t);
+        match t.raw.num() {
+            Some(d) => self.caps.finish(d, t),
+            None => t.reason = Some(Reason::missing_amount()),
         }
     }
-    out
+
+    /// A tranche: the clause's conditions, then its own, then its amount.
+    fn tranche(&mut self, tr: &Tranche, common: &[CondOutcome]) -> TrancheOutcome {
+        let mut t = tranche_blank(&tr.name);
+        t.conditions = common.to_vec();
+        match self.conditions(&tr.requires, &mut t.conditions) {
+            Some(r) => {
+                t.reason = Some(r);
+                if self.explain {
+                    t.amount_source = tr.amount.source.clone();
+                }
+            }
+            None => self.price(&tr.amount, &mut t),
+        }
+        t
+    }
+
+    /// A staged schedule: one tranche per stage first reached in this period (within the
+    /// window), or one unnamed zero when none was.
+    fn schedule(&mut self, s: &Schedule, common: Vec<CondOutcome>) -> Vec<TrancheOutcome> {
+        let (p, c, year, explain) = (self.p, self.c, self.year, self.explain);
+        let reached = reached_stages(s, self.firm);
+        let cutoff = c.window.0;
+        let in_period = |d: Date| d.y == year && d >= cutoff && d <= c.window.1;
+        let awarded = self.caps.awarded;
+        // What later stages pay on top of: in cumulative mode, the award history and what the
+        // stages reached before the window would have paid.
+        let mut base = awarded
+            + if s.mode == ScheduleMode::Cumulative {
+                forfeited(s, &reached, cutoff)
+            } else {
+                Decimal::ZERO
+            };
+        let mut out = vec![];
+        for (i, (v, amt)) in s.stages.iter().enumerate() {
+            let Some(d) = reached[i] else { continue };
+            if !in_period(d) {
+                continue;
+            }
+            let mut t = tranche_blank(&stage_name(p, s, *v));
+            t.conditions = common.clone();
+            if explain {
+                t.amount_source = format!("{} ({})", stage_name(p, s, *v), d);
+                t.amount_facts.push(FactRead {
+                    fact: s.fact,
+                    year: Some(year),
+                    value: Value::Date(d),
+                });
+            }
+            let a = match s.mode {
+                ScheduleMode::Each => *amt,
+                ScheduleMode::Cumulative => {
+                    let a = (*amt - base).max(Decimal::ZERO);
+                    base = base.max(*amt);
+                    if explain {
+                        t.awarded.push((self.cid, awarded));
+                    }
+                    a
+                }
+            };
+            t.raw = Value::Money(a);
+            self.caps.finish(a, &mut t);
+            out.push(t);
+        }
+        if out.is_empty() {
+            let mut t = tranche_blank("");
+            t.conditions = common;
+            t.reason = Some(Reason::ZeroAmount);
+            if explain {
+                t.amount_source = format!("schedule {}", p.facts[s.fact].name);
+            }
+            out.push(t);
+        }
+        out
+    }
+}
+
+/// A stage's name: its enum variant, or the number.
+fn stage_name(p: &Program, s: &Schedule, v: u32) -> String {
+    match p.facts[s.fact].ty {
+        Ty::Enum(e) => p.enums[e].variants[v as usize].clone(),
+        _ => v.to_string(),
+    }
+}
+
+/// The earliest date each stage was reached.
+fn reached_stages(s: &Schedule, firm: &Firm) -> Vec<Option<Date>> {
+    let events = match &firm.facts[s.fact] {
+        FactData::Events(es) => es.as_slice(),
+        _ => &[],
+    };
+    s.stages
+        .iter()
+        .map(|(v, _)| {
+            events
+                .iter()
+                .filter(|e| e.value == Some(*v))
+                .map(|e| e.date)
+                .min()
+        })
+        .collect()
+}
+
+/// Stages reached before the effective start never pay; in cumulative mode the highest
+/// cumulative amount among them is deducted from later stages.
+fn forfeited(s: &Schedule, reached: &[Option<Date>], cutoff: Date) -> Decimal {
+    let cum = |i: usize| -> Decimal {
+        match s.mode {
+            ScheduleMode::Cumulative => s.stages[i].1,
+            ScheduleMode::Each => s.stages[..=i].iter().map(|x| x.1).sum(),
+        }
+    };
+    (0..s.stages.len())
+        .filter(|&i| reached[i].is_some_and(|d| d < cutoff))
+        .map(cum)
+        .max()
+        .unwrap_or(Decimal::ZERO)
 }
 
 fn amount_into(ev: &mut Evaluator, a: &Named, year: i32, explain: bool, t: &mut TrancheOutcome) {

@@ -19,53 +19,9 @@ fn money(d: Decimal, en: bool) -> String {
     }
 }
 
+/// A reason's explanation in Chinese or (`en`) English (`huiqi_ir::reason::Reason::text`).
 pub fn reason_text(r: &Reason, en: bool) -> String {
-    match (r, en) {
-        (
-            Reason::Condition {
-                name,
-                missing: true,
-            },
-            false,
-        ) => format!("数据缺失：{name}"),
-        (
-            Reason::Condition {
-                name,
-                missing: true,
-            },
-            true,
-        ) => format!("missing data: {name}"),
-        (Reason::Condition { name, .. }, false) => format!("不满足条件：{name}"),
-        (Reason::Condition { name, .. }, true) => format!("condition not met: {name}"),
-        (Reason::OutOfWindow, false) => "不在条款有效期内".into(),
-        (Reason::OutOfWindow, true) => "outside the clause's effective window".into(),
-        (Reason::ZeroAmount, false) => "计算金额为零".into(),
-        (Reason::ZeroAmount, true) => "the computed amount is zero".into(),
-        (Reason::ClauseCap, false) => "条款封顶".into(),
-        (Reason::ClauseCap, true) => "clause cap".into(),
-        (Reason::TotalCap, false) => "已达累计上限".into(),
-        (Reason::TotalCap, true) => "cumulative cap reached".into(),
-        (Reason::Excluded { rule }, false) => format!("负面清单：{rule}"),
-        (Reason::Excluded { rule }, true) => format!("negative list: {rule}"),
-        (Reason::NotSelected { rule, rank, top }, false) => match rank {
-            Some(r) => format!("{rule}：排名第{r}，名额{top}"),
-            None => format!("{rule}：未入选（名额{top}）"),
-        },
-        (Reason::NotSelected { rule, rank, top }, true) => match rank {
-            Some(r) => format!("{rule}: ranked {r}, {top} places"),
-            None => format!("{rule}: not selected ({top} places)"),
-        },
-        (Reason::Exclusive { group, winner }, false) => {
-            format!("就高不重复（{group}）：已享受 {winner}")
-        }
-        (Reason::Exclusive { group, winner }, true) => {
-            format!("highest only ({group}): receives {winner} instead")
-        }
-        (Reason::Pool { pool }, false) => format!("资金池 {pool} 按比例分配"),
-        (Reason::Pool { pool }, true) => format!("budget pool {pool} scaled pro rata"),
-        (Reason::FirmCap { cap }, false) => format!("单企业上限 {cap}"),
-        (Reason::FirmCap { cap }, true) => format!("per-firm cap {cap}"),
-    }
+    r.text(en)
 }
 
 fn value(p: &Program, v: &Value, ty_hint: Option<Ty>, en: bool) -> String {
@@ -488,4 +444,37 @@ fn enum_of(p: &Program, c: &CondOutcome) -> Option<Ty> {
         .iter()
         .map(|f| p.facts[f.fact].ty)
         .find(|t| matches!(t, Ty::Enum(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `explain_json` carries reasons as serialised: tagged by kind, fields by name.
+    #[test]
+    fn reasons_serialise_with_their_kind() {
+        let json = |r: &Reason| serde_json::to_string(r).unwrap();
+        assert_eq!(
+            json(&Reason::missing_amount()),
+            r#"{"kind":"condition","name":"amount","missing":true}"#
+        );
+        assert_eq!(json(&Reason::OutOfWindow), r#"{"kind":"out_of_window"}"#);
+        assert_eq!(json(&Reason::TotalCap), r#"{"kind":"total_cap"}"#);
+        assert_eq!(
+            json(&Reason::NotSelected {
+                rule: "遴选".into(),
+                rank: None,
+                top: 2
+            }),
+            r#"{"kind":"not_selected","rule":"遴选","rank":null,"top":2}"#
+        );
+        assert_eq!(
+            json(&Reason::Exclusive {
+                group: "就高".into(),
+                winner: "条款0".into()
+            }),
+            r#"{"kind":"exclusive","group":"就高","winner":"条款0"}"#
+        );
+        assert_eq!(reason_text(&Reason::TotalCap, false), "已达累计上限");
+    }
 }

@@ -82,6 +82,24 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
+/// A comparison operator over two values (Missing if either is, or if they do not compare).
+fn comparison(op: BinOp, l: &Value, r: &Value) -> Value {
+    if l.is_missing() || r.is_missing() {
+        return Value::Missing;
+    }
+    let Some(o) = compare(l, r) else {
+        return Value::Missing;
+    };
+    Value::Bool(match op {
+        BinOp::Ge => o != Ordering::Less,
+        BinOp::Gt => o == Ordering::Greater,
+        BinOp::Le => o != Ordering::Greater,
+        BinOp::Lt => o == Ordering::Less,
+        BinOp::Eq => o == Ordering::Equal,
+        _ => o != Ordering::Equal,
+    })
+}
+
 fn in_arm(arm: &TierArm, x: Decimal) -> bool {
     let lo_ok = if arm.lo.inclusive {
         x >= arm.lo.value
@@ -150,25 +168,12 @@ impl<'a> Evaluator<'a> {
         self.eval(e, y).as_bool()
     }
 
+    /// The value of `e` for the firm in period `y` (Missing where data is lacking).
     pub fn eval(&mut self, e: &Expr, y: i32) -> Value {
         match e {
             Expr::Lit(v) => v.clone(),
-            Expr::Fact(f) => {
-                let v = self.firm.value_at(*f, y);
-                let yr = (self.program.facts[*f].kind == PeriodKind::Year).then_some(y);
-                self.read(*f, yr, &v);
-                v
-            }
-            Expr::Param(p) => {
-                let at = Date::year_end(y);
-                self.program.params[*p]
-                    .values
-                    .iter()
-                    .rev()
-                    .find(|(d, _)| *d <= at)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or(Value::Missing)
-            }
+            Expr::Fact(f) => self.fact(*f, y),
+            Expr::Param(p) => self.param(*p, y),
             Expr::Local(i) => {
                 let lets = self.lets;
                 self.eval(&lets[*i].expr, y)
@@ -177,68 +182,8 @@ impl<'a> Evaluator<'a> {
                 Value::Bool(b) => Value::Bool(!b),
                 _ => Value::Missing,
             },
-            Expr::Neg(x) => {
-                let v = self.eval(x, y);
-                match v.num() {
-                    Some(d) => tag_like(&v, -d),
-                    None => Value::Missing,
-                }
-            }
-            Expr::Bin(op, a, b) => match op {
-                BinOp::And => {
-                    let l = self.bool_at(a, y);
-                    if l == Some(false) {
-                        return Value::Bool(false);
-                    }
-                    match (l, self.bool_at(b, y)) {
-                        (_, Some(false)) => Value::Bool(false),
-                        (Some(true), Some(true)) => Value::Bool(true),
-                        _ => Value::Missing,
-                    }
-                }
-                BinOp::Or => {
-                    let l = self.bool_at(a, y);
-                    if l == Some(true) {
-                        return Value::Bool(true);
-                    }
-                    match (l, self.bool_at(b, y)) {
-                        (_, Some(true)) => Value::Bool(true),
-                        (Some(false), Some(false)) => Value::Bool(false),
-                        _ => Value::Missing,
-                    }
-                }
-                BinOp::Coalesce => {
-                    let l = self.eval(a, y);
-                    if l.is_missing() {
-                        self.eval(b, y)
-                    } else {
-                        l
-                    }
-                }
-                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
-                    let l = self.eval(a, y);
-                    let r = self.eval(b, y);
-                    arith(*op, &l, &r)
-                }
-                _ => {
-                    let l = self.eval(a, y);
-                    let r = self.eval(b, y);
-                    if l.is_missing() || r.is_missing() {
-                        return Value::Missing;
-                    }
-                    let Some(o) = compare(&l, &r) else {
-                        return Value::Missing;
-                    };
-                    Value::Bool(match op {
-                        BinOp::Ge => o != Ordering::Less,
-                        BinOp::Gt => o == Ordering::Greater,
-                        BinOp::Le => o != Ordering::Greater,
-                        BinOp::Lt => o == Ordering::Less,
-                        BinOp::Eq => o == Ordering::Equal,
-                        _ => o != Ordering::Equal,
-                    })
-                }
-            },
+            Expr::Neg(x) => self.numeric(x, y, |v, d| tag_like(v, -d)),
+            Expr::Bin(op, a, b) => self.binary(*op, a, b, y),
             Expr::In(x, vals, neg) => {
                 let v = self.eval(x, y);
                 if v.is_missing() {
@@ -252,169 +197,26 @@ impl<'a> Evaluator<'a> {
                 Some(false) => self.eval(b, y),
                 None => Value::Missing,
             },
-            Expr::Table(t, x) => {
-                let input = self.eval(x, y);
-                let table = &self.program.tables[*t];
-                let arm = input.num().and_then(|d| find_arm(table, d));
-                if let Some(tr) = &mut self.trace {
-                    tr.tables.push(TableHit {
-                        table: *t,
-                        input: input.clone(),
-                        arm,
-                        year: y,
-                    });
-                }
-                if input.is_missing() {
-                    return Value::Missing;
-                }
-                match arm {
-                    Some(i) => {
-                        let program = self.program;
-                        self.eval(&program.tables[*t].arms[i].value, y)
-                    }
-                    None => zero_of(table.output),
-                }
-            }
+            Expr::Table(t, x) => self.table(*t, x, y),
             Expr::Prev(x, n) => self.eval(x, y - *n as i32),
-            Expr::Growth(x) => {
-                let cur = self.eval(x, y);
-                let prev = self.eval(x, y - 1);
-                match (cur.num(), prev.num()) {
-                    (Some(c), Some(p)) => money::sub(c, p)
-                        .and_then(|d| money::div(d, p))
-                        .map(Value::Ratio)
-                        .unwrap_or(Value::Missing),
-                    _ => Value::Missing,
-                }
-            }
-            Expr::Cagr(x, n) => {
-                let cur = self.eval(x, y);
-                let base = self.eval(x, y - *n as i32);
-                match (cur.num(), base.num()) {
-                    (Some(c), Some(b)) => money::cagr(c, b, *n)
-                        .map(Value::Ratio)
-                        .unwrap_or(Value::Missing),
-                    _ => Value::Missing,
-                }
-            }
-            Expr::AggBefore(agg, x) => {
-                let Some(first) = self.first_year else {
-                    return Value::Missing;
-                };
-                let mut best: Option<Value> = None;
-                for yy in first..y {
-                    let v = self.eval(x, yy);
-                    if v.is_missing() {
-                        continue;
-                    }
-                    let better = match &best {
-                        None => true,
-                        Some(b) => {
-                            let o = compare(&v, b);
-                            match agg {
-                                AggBefore::Highest => o == Some(Ordering::Greater),
-                                AggBefore::Lowest => o == Some(Ordering::Less),
-                            }
-                        }
-                    };
-                    if better {
-                        best = Some(v);
-                    }
-                }
-                best.unwrap_or(Value::Missing)
-            }
-            Expr::FirstTime(c) => match self.bool_at(c, y) {
-                None => Value::Missing,
-                Some(false) => Value::Bool(false),
-                Some(true) => {
-                    let first = self.first_year.unwrap_or(y);
-                    Value::Bool(!(first..y).any(|yy| self.bool_at(c, yy) == Some(true)))
-                }
-            },
+            Expr::Growth(x) => self.growth(x, y),
+            Expr::Cagr(x, n) => self.cagr(x, *n, y),
+            Expr::AggBefore(agg, x) => self.agg_before(*agg, x, y),
+            Expr::FirstTime(c) => self.first_time(c, y),
             Expr::EverBefore(c) => {
                 let first = self.first_year.unwrap_or(y);
                 Value::Bool((first..y).any(|yy| self.bool_at(c, yy) == Some(true)))
             }
-            Expr::Consecutive(c, n) => match self.bool_at(c, y) {
-                None => Value::Missing,
-                Some(false) => Value::Bool(false),
-                Some(true) => {
-                    Value::Bool((1..*n as i32).all(|k| self.bool_at(c, y - k) == Some(true)))
-                }
-            },
-            Expr::Held(f, vals, at) => {
-                let date = match at {
-                    Some(d) => match self.eval(d, y) {
-                        Value::Date(d) => d,
-                        _ => return Value::Missing,
-                    },
-                    None => Date::year_end(y),
-                };
-                let held = self.events(*f).iter().any(|r| {
-                    vals.as_ref()
-                        .is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
-                        && r.date <= date
-                        && r.until.is_none_or(|u| date <= u)
-                });
-                let v = Value::Bool(held);
-                self.read(*f, Some(y), &v);
-                v
-            }
-            Expr::Issued(f, vals) => {
-                let v = Value::Bool(self.events(*f).iter().any(|r| {
-                    r.date.y == y
-                        && vals
-                            .as_ref()
-                            .is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
-                }));
-                self.read(*f, Some(y), &v);
-                v
-            }
+            Expr::Consecutive(c, n) => self.consecutive(c, *n, y),
+            Expr::Held(f, vals, at) => self.held(*f, vals.as_deref(), at.as_deref(), y),
+            Expr::Issued(f, vals) => self.issued(*f, vals.as_deref(), y),
             Expr::IssuedBefore(f) => Value::Count(Decimal::from(
                 self.events(*f).iter().filter(|r| r.date.y < y).count(),
             )),
-            Expr::Occurred(f, v) => {
-                let r = Value::Bool(
-                    self.events(*f)
-                        .iter()
-                        .any(|r| r.date.y == y && r.value == Some(*v)),
-                );
-                self.read(*f, Some(y), &r);
-                r
-            }
-            Expr::DateOf(f, v) => {
-                let r = self
-                    .events(*f)
-                    .iter()
-                    .find(|r| r.date.y == y && r.value == Some(*v))
-                    .map(|r| Value::Date(r.date))
-                    .unwrap_or(Value::Missing);
-                self.read(*f, Some(y), &r);
-                r
-            }
-            Expr::Total(f) | Expr::Latest(f) => {
-                let FactData::Monthly(ms) = &self.firm.facts[*f] else {
-                    return Value::Missing;
-                };
-                let months: Vec<&Value> = ms
-                    .iter()
-                    .filter(|((yy, _), _)| *yy == y)
-                    .map(|(_, v)| v)
-                    .collect();
-                let v = if months.is_empty() {
-                    Value::Missing
-                } else if matches!(e, Expr::Latest(_)) {
-                    months.last().unwrap().to_owned().clone()
-                } else {
-                    let mut acc = months[0].clone();
-                    for m in &months[1..] {
-                        acc = arith(BinOp::Add, &acc, m);
-                    }
-                    acc
-                };
-                self.read(*f, Some(y), &v);
-                v
-            }
+            Expr::Occurred(f, v) => self.occurred(*f, *v, y),
+            Expr::DateOf(f, v) => self.date_of(*f, *v, y),
+            Expr::Total(f) => self.monthly(*f, false, y),
+            Expr::Latest(f) => self.monthly(*f, true, y),
             Expr::Awarded(c) => {
                 let d = self.firm.awarded_before(*c, y);
                 if let Some(t) = &mut self.trace {
@@ -422,41 +224,254 @@ impl<'a> Evaluator<'a> {
                 }
                 Value::Money(d)
             }
-            Expr::Min(xs) | Expr::Max(xs) => {
-                let want = if matches!(e, Expr::Min(_)) {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                };
-                let mut best: Option<Value> = None;
-                for x in xs {
-                    let v = self.eval(x, y);
-                    if v.is_missing() {
-                        return Value::Missing;
-                    }
-                    if best.as_ref().is_none_or(|b| compare(&v, b) == Some(want)) {
-                        best = Some(v);
-                    }
-                }
-                best.unwrap_or(Value::Missing)
-            }
-            Expr::Abs(x) => {
-                let v = self.eval(x, y);
-                match v.num() {
-                    Some(d) => tag_like(&v, d.abs()),
-                    None => Value::Missing,
-                }
-            }
-            Expr::Floor(x) => match self.eval(x, y).num() {
-                Some(d) => Value::Count(d.floor()),
-                None => Value::Missing,
-            },
-            Expr::Round(x, u) => match self.eval(x, y).num() {
-                Some(d) => Value::Money(money::round(d, *u)),
-                None => Value::Missing,
-            },
+            Expr::Min(xs) => self.extreme(xs, Ordering::Less, y),
+            Expr::Max(xs) => self.extreme(xs, Ordering::Greater, y),
+            Expr::Abs(x) => self.numeric(x, y, |v, d| tag_like(v, d.abs())),
+            Expr::Floor(x) => self.numeric(x, y, |_, d| Value::Count(d.floor())),
+            Expr::Round(x, u) => self.numeric(x, y, |_, d| Value::Money(money::round(d, *u))),
             Expr::PeriodStart => Value::Date(Date::year_start(y)),
             Expr::PeriodEnd => Value::Date(Date::year_end(y)),
         }
+    }
+
+    /// `f` of a number and its value; Missing stays Missing.
+    fn numeric(&mut self, x: &Expr, y: i32, f: impl FnOnce(&Value, Decimal) -> Value) -> Value {
+        let v = self.eval(x, y);
+        match v.num() {
+            Some(d) => f(&v, d),
+            None => Value::Missing,
+        }
+    }
+
+    fn fact(&mut self, f: FactId, y: i32) -> Value {
+        let v = self.firm.value_at(f, y);
+        let yr = (self.program.facts[f].kind == PeriodKind::Year).then_some(y);
+        self.read(f, yr, &v);
+        v
+    }
+
+    /// A parameter's value in force at the end of the period.
+    fn param(&self, p: ParamId, y: i32) -> Value {
+        let at = Date::year_end(y);
+        self.program.params[p]
+            .values
+            .iter()
+            .rev()
+            .find(|(d, _)| *d <= at)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Missing)
+    }
+
+    fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, y: i32) -> Value {
+        match op {
+            BinOp::And | BinOp::Or => self.kleene(op == BinOp::And, a, b, y),
+            BinOp::Coalesce => {
+                let l = self.eval(a, y);
+                if l.is_missing() {
+                    self.eval(b, y)
+                } else {
+                    l
+                }
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                let l = self.eval(a, y);
+                let r = self.eval(b, y);
+                arith(op, &l, &r)
+            }
+            _ => {
+                let l = self.eval(a, y);
+                let r = self.eval(b, y);
+                comparison(op, &l, &r)
+            }
+        }
+    }
+
+    /// `and` / `or` in Kleene logic: a decisive left side skips the right one, and a decisive
+    /// right side decides even when the left is missing.
+    fn kleene(&mut self, and: bool, a: &Expr, b: &Expr, y: i32) -> Value {
+        // `and` is decided by a false, `or` by a true.
+        let decisive = !and;
+        let l = self.bool_at(a, y);
+        if l == Some(decisive) {
+            return Value::Bool(decisive);
+        }
+        match (l, self.bool_at(b, y)) {
+            (_, Some(r)) if r == decisive => Value::Bool(decisive),
+            (Some(_), Some(_)) => Value::Bool(!decisive),
+            _ => Value::Missing,
+        }
+    }
+
+    /// A tier lookup: the matched arm's value, zero below every tier.
+    fn table(&mut self, t: TableId, x: &Expr, y: i32) -> Value {
+        let input = self.eval(x, y);
+        let program = self.program;
+        let table = &program.tables[t];
+        let arm = input.num().and_then(|d| find_arm(table, d));
+        if let Some(tr) = &mut self.trace {
+            tr.tables.push(TableHit {
+                table: t,
+                input: input.clone(),
+                arm,
+                year: y,
+            });
+        }
+        if input.is_missing() {
+            return Value::Missing;
+        }
+        match arm {
+            Some(i) => self.eval(&table.arms[i].value, y),
+            None => zero_of(table.output),
+        }
+    }
+
+    fn growth(&mut self, x: &Expr, y: i32) -> Value {
+        let cur = self.eval(x, y);
+        let prev = self.eval(x, y - 1);
+        match (cur.num(), prev.num()) {
+            (Some(c), Some(p)) => money::sub(c, p)
+                .and_then(|d| money::div(d, p))
+                .map(Value::Ratio)
+                .unwrap_or(Value::Missing),
+            _ => Value::Missing,
+        }
+    }
+
+    fn cagr(&mut self, x: &Expr, n: u32, y: i32) -> Value {
+        let cur = self.eval(x, y);
+        let base = self.eval(x, y - n as i32);
+        match (cur.num(), base.num()) {
+            (Some(c), Some(b)) => money::cagr(c, b, n)
+                .map(Value::Ratio)
+                .unwrap_or(Value::Missing),
+            _ => Value::Missing,
+        }
+    }
+
+    /// `highest_before` / `lowest_before`: over the periods with data from the firm's first
+    /// year up to (not including) `y`.
+    fn agg_before(&mut self, agg: AggBefore, x: &Expr, y: i32) -> Value {
+        let Some(first) = self.first_year else {
+            return Value::Missing;
+        };
+        let want = match agg {
+            AggBefore::Highest => Ordering::Greater,
+            AggBefore::Lowest => Ordering::Less,
+        };
+        let mut best: Option<Value> = None;
+        for yy in first..y {
+            let v = self.eval(x, yy);
+            if v.is_missing() {
+                continue;
+            }
+            if best.as_ref().is_none_or(|b| compare(&v, b) == Some(want)) {
+                best = Some(v);
+            }
+        }
+        best.unwrap_or(Value::Missing)
+    }
+
+    fn first_time(&mut self, c: &Expr, y: i32) -> Value {
+        match self.bool_at(c, y) {
+            None => Value::Missing,
+            Some(false) => Value::Bool(false),
+            Some(true) => {
+                let first = self.first_year.unwrap_or(y);
+                Value::Bool(!(first..y).any(|yy| self.bool_at(c, yy) == Some(true)))
+            }
+        }
+    }
+
+    fn consecutive(&mut self, c: &Expr, n: u32, y: i32) -> Value {
+        match self.bool_at(c, y) {
+            None => Value::Missing,
+            Some(false) => Value::Bool(false),
+            Some(true) => Value::Bool((1..n as i32).all(|k| self.bool_at(c, y - k) == Some(true))),
+        }
+    }
+
+    /// Whether a record (with a value in `vals`, if given) is valid on the date `at`
+    /// evaluates to (default: the period's end).
+    fn held(&mut self, f: FactId, vals: Option<&[u32]>, at: Option<&Expr>, y: i32) -> Value {
+        let date = match at {
+            Some(d) => match self.eval(d, y) {
+                Value::Date(d) => d,
+                _ => return Value::Missing,
+            },
+            None => Date::year_end(y),
+        };
+        let held = self.events(f).iter().any(|r| {
+            vals.is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
+                && r.date <= date
+                && r.until.is_none_or(|u| date <= u)
+        });
+        let v = Value::Bool(held);
+        self.read(f, Some(y), &v);
+        v
+    }
+
+    fn issued(&mut self, f: FactId, vals: Option<&[u32]>, y: i32) -> Value {
+        let v = Value::Bool(self.events(f).iter().any(|r| {
+            r.date.y == y && vals.is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
+        }));
+        self.read(f, Some(y), &v);
+        v
+    }
+
+    fn occurred(&mut self, f: FactId, v: u32, y: i32) -> Value {
+        let r = Value::Bool(
+            self.events(f)
+                .iter()
+                .any(|r| r.date.y == y && r.value == Some(v)),
+        );
+        self.read(f, Some(y), &r);
+        r
+    }
+
+    fn date_of(&mut self, f: FactId, v: u32, y: i32) -> Value {
+        let r = self
+            .events(f)
+            .iter()
+            .find(|r| r.date.y == y && r.value == Some(v))
+            .map(|r| Value::Date(r.date))
+            .unwrap_or(Value::Missing);
+        self.read(f, Some(y), &r);
+        r
+    }
+
+    /// A monthly fact over the months of the period: their sum, or (`latest`) the last.
+    fn monthly(&mut self, f: FactId, latest: bool, y: i32) -> Value {
+        let FactData::Monthly(ms) = &self.firm.facts[f] else {
+            return Value::Missing;
+        };
+        let months: Vec<&Value> = ms
+            .iter()
+            .filter(|((yy, _), _)| *yy == y)
+            .map(|(_, v)| v)
+            .collect();
+        let v = match months.split_first() {
+            None => Value::Missing,
+            Some((first, rest)) if latest => (*rest.last().unwrap_or(first)).clone(),
+            Some((first, rest)) => rest
+                .iter()
+                .fold((*first).clone(), |acc, m| arith(BinOp::Add, &acc, m)),
+        };
+        self.read(f, Some(y), &v);
+        v
+    }
+
+    /// `min` / `max`: Missing if any argument is; the first of equal values.
+    fn extreme(&mut self, xs: &[Expr], want: Ordering, y: i32) -> Value {
+        let mut best: Option<Value> = None;
+        for x in xs {
+            let v = self.eval(x, y);
+            if v.is_missing() {
+                return Value::Missing;
+            }
+            if best.as_ref().is_none_or(|b| compare(&v, b) == Some(want)) {
+                best = Some(v);
+            }
+        }
+        best.unwrap_or(Value::Missing)
     }
 }
