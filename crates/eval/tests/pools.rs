@@ -1,6 +1,8 @@
 //! Budget pools: whatever the demands, an oversubscribed pro-rata pool pays out exactly its
 //! budget to the 分, nobody gets more than they were entitled to, and the split is reproducible.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use huiqi_eval::evaluate_population;
 use huiqi_ir::{FactData, Firm, Value};
 use proptest::prelude::*;
