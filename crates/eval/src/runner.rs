@@ -5,8 +5,8 @@ use huiqi_ir::money::{fmt_money_en, fmt_money_zh};
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 
-use crate::alloc::evaluate_population;
-use crate::clause::Reason;
+use crate::alloc::{evaluate_population, FirmOutcome};
+use crate::clause::{Reason, TrancheOutcome};
 use crate::explain::reason_text;
 
 #[derive(Debug)]
@@ -22,6 +22,33 @@ pub struct Report {
     pub failed: Vec<Failure>,
 }
 
+/// What an expectation looks at: the amount (the firm's total, a clause's or a tranche's) and
+/// the reasons behind it. A cap that cut the amount is a reason too (封顶 is an adjustment, not
+/// a zero).
+fn expected_of<'o>(o: &'o FirmOutcome, e: &Expect) -> (Decimal, Vec<&'o Reason>) {
+    let Some(c) = e.clause else {
+        return (o.total(), vec![]);
+    };
+    let ts: Vec<&TrancheOutcome> = o.clauses[c]
+        .tranches
+        .iter()
+        .filter(|t| e.tranche.as_ref().is_none_or(|tn| &t.tranche == tn))
+        .collect();
+    let amount = match &e.tranche {
+        None => o.clauses[c].total(),
+        Some(_) => ts.iter().map(|t| t.amount).sum(),
+    };
+    let reasons = ts
+        .iter()
+        .flat_map(|t| {
+            t.reason
+                .iter()
+                .chain(t.adjustments.iter().map(|a| &a.reason))
+        })
+        .collect();
+    (amount, reasons)
+}
+
 pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
     let mut rep = Report::default();
     let money = |d: Decimal| if en { fmt_money_en(d) } else { fmt_money_zh(d) };
@@ -33,39 +60,7 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
         let mut problems = vec![];
         for e in &t.expects {
             let o = &outs[e.firm];
-            let (got, reasons): (Decimal, Vec<&Reason>) = match (e.clause, &e.tranche) {
-                (None, _) => (o.total(), vec![]),
-                (Some(c), None) => (
-                    o.clauses[c].total(),
-                    // A cap that cut the amount is a reason too (封顶 is an adjustment, not a zero).
-                    o.clauses[c]
-                        .tranches
-                        .iter()
-                        .flat_map(|t| {
-                            t.reason
-                                .iter()
-                                .chain(t.adjustments.iter().map(|a| &a.reason))
-                        })
-                        .collect(),
-                ),
-                (Some(c), Some(tn)) => {
-                    let ts: Vec<_> = o.clauses[c]
-                        .tranches
-                        .iter()
-                        .filter(|t| &t.tranche == tn)
-                        .collect();
-                    (
-                        ts.iter().map(|t| t.amount).sum(),
-                        ts.iter()
-                            .flat_map(|t| {
-                                t.reason
-                                    .iter()
-                                    .chain(t.adjustments.iter().map(|a| &a.reason))
-                            })
-                            .collect(),
-                    )
-                }
-            };
+            let (got, reasons) = expected_of(o, e);
             let what = match e.clause {
                 None => format!("{}.total", t.firm_labels[e.firm]),
                 Some(c) => format!(
