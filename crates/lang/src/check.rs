@@ -1285,14 +1285,7 @@ impl<'a> Checker<'a> {
 }
 
 fn closest<'x>(word: &str, options: &[&'x str]) -> Option<&'x str> {
-    use crate::diag::edit_distance as dist;
-    let n = word.chars().count();
-    let limit = if n <= 2 { 1 } else { 2 };
-    options
-        .iter()
-        .copied()
-        .filter(|o| *o != word && dist(word, o) <= limit)
-        .min_by_key(|o| dist(word, o))
+    crate::diag::did_you_mean(word, options.iter().copied(), crate::diag::Near::Name)
 }
 
 mod items;

@@ -193,17 +193,70 @@ impl SourceMap {
 }
 
 /// Levenshtein distance in characters, for "did you mean" hints.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + cost);
         }
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// How close a "did you mean" guess must be to what was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Near {
+    /// A keyword: at most two edits away, for words longer than two bytes. The word itself may
+    /// come back (a keyword written where it is not allowed).
+    Keyword,
+    /// A declared name: at most two edits away (one for names of one or two characters), never
+    /// the word itself.
+    Name,
+}
+
+/// The option closest to `word` by edit distance, if one is close enough; the first of equally
+/// close options wins.
+pub(crate) fn did_you_mean<'o>(
+    word: &str,
+    options: impl IntoIterator<Item = &'o str>,
+    near: Near,
+) -> Option<&'o str> {
+    let limit = match near {
+        Near::Keyword if word.len() <= 2 => return None,
+        Near::Keyword => 2,
+        Near::Name if word.chars().count() <= 2 => 1,
+        Near::Name => 2,
+    };
+    options
+        .into_iter()
+        .filter(|o| near == Near::Keyword || *o != word)
+        .map(|o| (edit_distance(word, o), o))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| o)
+}
+
+/// A hint in both languages that starts with "did you mean `guess`?" and goes on with `then`;
+/// `otherwise` when there is no guess.
+pub(crate) fn guess_hint(
+    guess: Option<&str>,
+    then: (&str, &str),
+    otherwise: (&str, &str),
+) -> (String, String) {
+    match guess {
+        Some(g) => (
+            format!("是否想写 `{g}`？{}", then.0),
+            if then.1.is_empty() {
+                format!("did you mean `{g}`?")
+            } else {
+                format!("did you mean `{g}`? {}", then.1)
+            },
+        ),
+        None => (otherwise.0.to_string(), otherwise.1.to_string()),
+    }
 }

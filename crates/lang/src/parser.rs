@@ -1,15 +1,21 @@
 //! Recursive-descent parser: tokens → [`ast::File`]. Stops at the first syntax error with a
-//! diagnostic that says what was expected and how to fix it.
+//! diagnostic that says what was expected and how to fix it. Items and statements are here,
+//! expressions (and the nesting limits) in `expr`.
 
 use crate::ast::*;
-use crate::diag::{Diag, Span};
+use crate::diag::{did_you_mean, guess_hint, Diag, Near, Span};
 use crate::lexer::{lex, Tok, Token};
+
+mod expr;
+pub use expr::{MAX_HEIGHT, MAX_NESTING};
 
 pub struct Parser {
     toks: Vec<Token>,
     pos: usize,
     /// Spans of `{` not yet closed: an unexpected end of file points at the innermost one.
     open: Vec<crate::diag::Span>,
+    /// Expressions open around the current token (see [`MAX_NESTING`]).
+    depth: u32,
 }
 
 type PResult<T> = Result<T, Diag>;
@@ -19,23 +25,9 @@ const ITEM_KEYWORDS: &str =
 const CLAUSE_KEYWORDS: &str =
     "ref, text, effective, let, require, amount, cap, total cap, tranche, schedule";
 
-fn near(word: &str, options: &[&str]) -> Option<String> {
-    // A keyword one or two edits away, for "did you mean".
-    use crate::diag::edit_distance as dist;
-    options
-        .iter()
-        .filter(|o| dist(word, o) <= 2 && word.len() > 2)
-        .min_by_key(|o| dist(word, o))
-        .map(|s| s.to_string())
-}
-
 pub fn parse_file(file: u32, src: &str) -> PResult<File> {
     let lexed = lex(file, src)?;
-    let mut p = Parser {
-        toks: lexed.tokens,
-        pos: 0,
-        open: vec![],
-    };
+    let mut p = Parser::new(lexed.tokens);
     let mut items = Vec::new();
     while !p.at_eof() {
         items.push(p.item()?);
@@ -50,11 +42,7 @@ pub fn parse_file(file: u32, src: &str) -> PResult<File> {
 /// Parses a standalone expression (used by firm files: `"80亿"`).
 pub fn parse_expr(src: &str) -> PResult<Expr> {
     let lexed = lex(u32::MAX, src)?;
-    let mut p = Parser {
-        toks: lexed.tokens,
-        pos: 0,
-        open: vec![],
-    };
+    let mut p = Parser::new(lexed.tokens);
     let e = p.expr()?;
     if !p.at_eof() {
         return Err(p.unexpected(
@@ -68,6 +56,15 @@ pub fn parse_expr(src: &str) -> PResult<Expr> {
 }
 
 impl Parser {
+    /// `toks` ends with [`Tok::Eof`], as the lexer makes them.
+    fn new(toks: Vec<Token>) -> Parser {
+        Parser {
+            toks,
+            pos: 0,
+            open: vec![],
+            depth: 0,
+        }
+    }
     fn peek(&self) -> &Tok {
         &self.toks[self.pos].tok
     }
@@ -210,15 +207,19 @@ impl Parser {
     }
 
     fn year(&mut self) -> PResult<(i32, Span)> {
-        match self.peek().clone() {
+        let year = match self.peek() {
             Tok::Num {
                 text,
                 unit: crate::lexer::Unit::None,
                 ..
             } if text.len() == 4 && !text.contains('.') && !text.starts_with('0') => {
-                Ok((text.parse().unwrap(), self.bump().span))
+                text.parse().ok()
             }
-            _ => Err(self.unexpected(
+            _ => None,
+        };
+        match year {
+            Some(y) => Ok((y, self.bump().span)),
+            None => Err(self.unexpected(
                 "年份",
                 "a year",
                 "年份写作四位数字，例如 2023",
@@ -264,61 +265,12 @@ impl Parser {
         self.bump();
         let kind = match word.as_str() {
             "policy" => self.policy()?,
-            "enum" => {
-                let name = self.ident("枚举名称", "an enum name")?;
-                self.expect(
-                    Tok::LBrace,
-                    "枚举写作 enum 名称 { 值1, 值2 }",
-                    "write enum Name { A, B }",
-                )?;
-                let mut variants = Vec::new();
-                while !self.eat(&Tok::RBrace) {
-                    variants.push(self.ident("枚举值", "an enum variant")?);
-                    if !self.eat(&Tok::Comma) {
-                        self.expect(
-                            Tok::RBrace,
-                            "枚举值之间用逗号分隔，以 } 结束",
-                            "separate variants with commas, close with }",
-                        )?;
-                        break;
-                    }
-                }
-                ItemKind::Enum { name, variants }
-            }
+            "enum" => self.enum_item()?,
             "fact" => self.fact()?,
             "param" => self.param()?,
-            "table" => {
-                let name = self.ident("表名", "a table name")?;
-                self.expect(
-                    Tok::Colon,
-                    "写作 table 名称: money { … }",
-                    "write table Name: money { … }",
-                )?;
-                let ty = self.ident("类型", "a type")?;
-                let (arms, close) = self.tier_arms()?;
-                ItemKind::Table(TableAst {
-                    name,
-                    ty,
-                    arms,
-                    close,
-                })
-            }
+            "table" => self.table()?,
             "clause" => self.clause()?,
-            "exclude" => {
-                let name = self.ident("负面清单名称", "a name for the exclusion")?;
-                self.expect(
-                    Tok::Colon,
-                    "写作 exclude 名称: 条件",
-                    "write exclude Name: condition",
-                )?;
-                let cond = self.expr()?;
-                let only = if self.eat_word("for") {
-                    Some(self.ident_list()?)
-                } else {
-                    None
-                };
-                ItemKind::Exclude { name, cond, only }
-            }
+            "exclude" => self.exclude()?,
             "select" => self.select()?,
             "exclusive" => {
                 let name = self.ident("组名", "a group name")?;
@@ -326,68 +278,93 @@ impl Parser {
                 ItemKind::Exclusive { name, clauses }
             }
             "pool" => self.pool()?,
-            "firm" => {
-                if !self.eat_word("cap") {
-                    return Err(self.unexpected(
-                        "`cap`",
-                        "`cap`",
-                        "单企业上限写作 firm cap 名称 金额 priority [..]",
-                        "write firm cap Name amount priority [..]",
-                    ));
-                }
-                let name = self.ident("上限名称", "a name for the cap")?;
-                let limit = self.expr()?;
-                let priority = if self.eat_word("priority") {
-                    self.ident_list()?
-                } else {
-                    vec![]
-                };
-                ItemKind::FirmCap {
-                    name,
-                    limit,
-                    priority,
-                }
-            }
+            "firm" => self.firm_cap()?,
             "test" => self.test()?,
-            other => {
-                let hint_zh = match near(
-                    other,
-                    &[
-                        "policy",
-                        "enum",
-                        "fact",
-                        "param",
-                        "table",
-                        "clause",
-                        "exclude",
-                        "select",
-                        "exclusive",
-                        "pool",
-                        "firm",
-                        "test",
-                    ],
-                ) {
-                    Some(k) => format!("是否想写 `{k}`？声明关键字：{ITEM_KEYWORDS}"),
-                    None => format!("声明关键字：{ITEM_KEYWORDS}"),
-                };
-                let hint_en = hint_zh
-                    .replace("是否想写", "did you mean")
-                    .replace("？声明关键字：", "? item keywords: ")
-                    .replace("声明关键字：", "item keywords: ");
-                return Err(Diag::new(
-                    "E0202",
-                    kw,
-                    format!("未知的声明 `{other}`"),
-                    format!("unknown item `{other}`"),
-                    hint_zh,
-                    hint_en,
-                ));
-            }
+            other => return Err(unknown_item(other, kw)),
         };
         Ok(Item {
             kind,
             span: kw.to(self.prev_span()),
             keyword: kw,
+        })
+    }
+
+    fn enum_item(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("枚举名称", "an enum name")?;
+        self.expect(
+            Tok::LBrace,
+            "枚举写作 enum 名称 { 值1, 值2 }",
+            "write enum Name { A, B }",
+        )?;
+        let mut variants = Vec::new();
+        while !self.eat(&Tok::RBrace) {
+            variants.push(self.ident("枚举值", "an enum variant")?);
+            if !self.eat(&Tok::Comma) {
+                self.expect(
+                    Tok::RBrace,
+                    "枚举值之间用逗号分隔，以 } 结束",
+                    "separate variants with commas, close with }",
+                )?;
+                break;
+            }
+        }
+        Ok(ItemKind::Enum { name, variants })
+    }
+
+    fn table(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("表名", "a table name")?;
+        self.expect(
+            Tok::Colon,
+            "写作 table 名称: money { … }",
+            "write table Name: money { … }",
+        )?;
+        let ty = self.ident("类型", "a type")?;
+        let (arms, close, _) = self.tier_arms()?;
+        Ok(ItemKind::Table(TableAst {
+            name,
+            ty,
+            arms,
+            close,
+        }))
+    }
+
+    fn exclude(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("负面清单名称", "a name for the exclusion")?;
+        self.expect(
+            Tok::Colon,
+            "写作 exclude 名称: 条件",
+            "write exclude Name: condition",
+        )?;
+        let cond = self.expr()?;
+        let only = if self.eat_word("for") {
+            Some(self.ident_list()?)
+        } else {
+            None
+        };
+        Ok(ItemKind::Exclude { name, cond, only })
+    }
+
+    /// `firm cap Name amount priority [..]`, after `firm`.
+    fn firm_cap(&mut self) -> PResult<ItemKind> {
+        if !self.eat_word("cap") {
+            return Err(self.unexpected(
+                "`cap`",
+                "`cap`",
+                "单企业上限写作 firm cap 名称 金额 priority [..]",
+                "write firm cap Name amount priority [..]",
+            ));
+        }
+        let name = self.ident("上限名称", "a name for the cap")?;
+        let limit = self.expr()?;
+        let priority = if self.eat_word("priority") {
+            self.ident_list()?
+        } else {
+            vec![]
+        };
+        Ok(ItemKind::FirmCap {
+            name,
+            limit,
+            priority,
         })
     }
 
@@ -525,79 +502,6 @@ impl Parser {
         Ok(ItemKind::Param(ParamAst { name, ty, values }))
     }
 
-    fn tier_arms(&mut self) -> PResult<(Vec<TierArmAst>, Span)> {
-        self.expect(Tok::LBrace, "档位写在花括号中", "tiers go in braces")?;
-        let mut arms = Vec::new();
-        loop {
-            if matches!(self.peek(), Tok::RBrace) {
-                let close = self.bump().span;
-                return Ok((arms, close));
-            }
-            let interval = self.interval()?;
-            self.expect(
-                Tok::Arrow,
-                "档位写作 [下限, 上限) => 金额",
-                "write a tier as [lo, hi) => amount",
-            )?;
-            let value = self.expr()?;
-            let span = interval.span.to(value.span);
-            arms.push(TierArmAst {
-                interval,
-                value,
-                span,
-            });
-            self.eat(&Tok::Comma);
-        }
-    }
-
-    fn interval(&mut self) -> PResult<Interval> {
-        let start = self.span();
-        let lo_inclusive = match self.peek() {
-            Tok::LBracket => true,
-            Tok::LParen => false,
-            _ => {
-                return Err(self.unexpected(
-                    "区间（[ 或 ( 开头）",
-                    "an interval starting with [ or (",
-                    "档位写作 [100亿, 500亿) => 100万；∞ 表示无上限",
-                    "write tiers as [100亿, 500亿) => 100万; ∞ for no upper bound",
-                ))
-            }
-        };
-        self.bump();
-        let lo = self.expr()?;
-        self.expect(
-            Tok::Comma,
-            "区间写作 [下限, 上限)",
-            "write an interval as [lo, hi)",
-        )?;
-        let hi = if self.eat(&Tok::Infinity) {
-            None
-        } else {
-            Some(self.expr()?)
-        };
-        let hi_inclusive = match self.peek() {
-            Tok::RBracket => true,
-            Tok::RParen => false,
-            _ => {
-                return Err(self.unexpected(
-                    "`]` 或 `)`",
-                    "`]` or `)`",
-                    "区间以 ] （含）或 ) （不含）结束",
-                    "close an interval with ] (inclusive) or ) (exclusive)",
-                ))
-            }
-        };
-        let end = self.bump().span;
-        Ok(Interval {
-            lo_inclusive,
-            lo,
-            hi,
-            hi_inclusive,
-            span: start.to(end),
-        })
-    }
-
     fn clause_stmts(&mut self, in_tranche: bool) -> PResult<(Vec<Stmt>, Span)> {
         self.expect(
             Tok::LBrace,
@@ -610,151 +514,123 @@ impl Parser {
                 let close = self.bump().span;
                 return Ok((stmts, close));
             }
-            let start = self.span();
-            let word = match self.peek().clone() {
-                Tok::Ident(w) => w,
-                Tok::Eof => {
-                    return Err(self.unexpected(
-                        "`}`",
-                        "`}`",
-                        "条款缺少结束的 }",
-                        "the clause is missing its closing }",
-                    ));
-                }
-                _ => {
-                    return Err(self.unexpected(
-                        "条款语句",
-                        "a clause statement",
-                        &format!("条款中的语句以关键字开头：{CLAUSE_KEYWORDS}"),
-                        &format!("clause statements start with: {CLAUSE_KEYWORDS}"),
-                    ))
-                }
-            };
-            self.bump();
-            let kind = match word.as_str() {
-                "ref" if !in_tranche => StmtKind::Ref(
-                    self.string(
-                        "条款出处（如 \"第三条第（一）款\"）",
-                        "a source reference string",
-                    )?
-                    .0,
-                ),
-                "text" if !in_tranche => {
-                    StmtKind::Text(self.string("原文", "the original text")?.0)
-                }
-                "effective" if !in_tranche => StmtKind::Effective(self.window()?),
-                "let" | "require" => {
-                    let name = self.ident("名称", "a name")?;
-                    let sep = if word == "let" {
-                        Tok::Assign
-                    } else {
-                        Tok::Colon
-                    };
-                    let (hz, he) = if word == "let" {
-                        ("写作 let 名称 = 表达式", "write let name = expression")
-                    } else {
-                        (
-                            "每个条件都有名称：require 名称: 条件",
-                            "every condition has a name: require name: condition",
-                        )
-                    };
-                    self.expect(sep, hz, he)?;
-                    let expr = self.expr()?;
-                    let ne = NamedExpr {
-                        span: start.to(expr.span),
-                        name,
-                        expr,
-                    };
-                    if word == "let" {
-                        StmtKind::Let(ne)
-                    } else {
-                        StmtKind::Require(ne)
-                    }
-                }
-                "amount" => StmtKind::Amount(self.expr()?),
-                "cap" if !in_tranche => StmtKind::Cap(self.expr()?),
-                "total" if !in_tranche => {
-                    if !self.eat_word("cap") {
-                        return Err(self.unexpected(
-                            "`cap`",
-                            "`cap`",
-                            "累计上限写作 total cap 1000万",
-                            "write total cap 1000万",
-                        ));
-                    }
-                    StmtKind::TotalCap(self.expr()?)
-                }
-                "tranche" if !in_tranche => {
-                    let name = self.ident("分期名称", "a tranche name")?;
-                    let (stmts, close) = self.clause_stmts(true)?;
-                    StmtKind::Tranche(TrancheAst { name, stmts, close })
-                }
-                "schedule" if !in_tranche => {
-                    let fact = self.ident("事件事实名称", "an event fact")?;
-                    let mode = self.ident("`each` 或 `cumulative`", "`each` or `cumulative`")?;
-                    self.expect(
-                        Tok::LBrace,
-                        "阶段写在花括号中：阶段 => 金额",
-                        "stages go in braces: stage => amount",
-                    )?;
-                    let mut stages = Vec::new();
-                    let close = loop {
-                        if matches!(self.peek(), Tok::RBrace) {
-                            break self.bump().span;
-                        }
-                        let st = self.ident("阶段名称", "a stage name")?;
-                        self.expect(Tok::Arrow, "写作 阶段 => 金额", "write stage => amount")?;
-                        let e = self.expr()?;
-                        let sp = st.span.to(e.span);
-                        stages.push((st, e, sp));
-                        self.eat(&Tok::Comma);
-                    };
-                    StmtKind::Schedule(ScheduleAst {
-                        fact,
-                        mode,
-                        stages,
-                        close,
-                    })
-                }
-                other => {
-                    let opts = [
-                        "ref",
-                        "text",
-                        "effective",
-                        "let",
-                        "require",
-                        "amount",
-                        "cap",
-                        "total",
-                        "tranche",
-                        "schedule",
-                    ];
-                    let guess = near(other, &opts);
-                    let (hz, he) = match guess {
-                        Some(g) => (
-                            format!("是否想写 `{g}`？可用：{CLAUSE_KEYWORDS}"),
-                            format!("did you mean `{g}`? statements: {CLAUSE_KEYWORDS}"),
-                        ),
-                        None => (
-                            format!("可用：{CLAUSE_KEYWORDS}"),
-                            format!("statements: {CLAUSE_KEYWORDS}"),
-                        ),
-                    };
-                    return Err(Diag::new(
-                        "E0204",
-                        start,
-                        format!("条款中未知的语句 `{other}`"),
-                        format!("unknown clause statement `{other}`"),
-                        hz,
-                        he,
-                    ));
-                }
-            };
-            stmts.push(Stmt {
-                kind,
-                span: start.to(self.prev_span()),
-            });
+            stmts.push(self.clause_stmt(in_tranche)?);
         }
+    }
+
+    /// One statement of a clause body (or of a tranche: fewer statements are allowed there).
+    fn clause_stmt(&mut self, in_tranche: bool) -> PResult<Stmt> {
+        let start = self.span();
+        let word = match self.peek().clone() {
+            Tok::Ident(w) => w,
+            Tok::Eof => {
+                return Err(self.unexpected(
+                    "`}`",
+                    "`}`",
+                    "条款缺少结束的 }",
+                    "the clause is missing its closing }",
+                ));
+            }
+            _ => {
+                return Err(self.unexpected(
+                    "条款语句",
+                    "a clause statement",
+                    &format!("条款中的语句以关键字开头：{CLAUSE_KEYWORDS}"),
+                    &format!("clause statements start with: {CLAUSE_KEYWORDS}"),
+                ))
+            }
+        };
+        self.bump();
+        let kind = match word.as_str() {
+            "ref" if !in_tranche => StmtKind::Ref(
+                self.string(
+                    "条款出处（如 \"第三条第（一）款\"）",
+                    "a source reference string",
+                )?
+                .0,
+            ),
+            "text" if !in_tranche => StmtKind::Text(self.string("原文", "the original text")?.0),
+            "effective" if !in_tranche => StmtKind::Effective(self.window()?),
+            "let" => StmtKind::Let(self.named_stmt(start, true)?),
+            "require" => StmtKind::Require(self.named_stmt(start, false)?),
+            "amount" => StmtKind::Amount(self.expr()?),
+            "cap" if !in_tranche => StmtKind::Cap(self.expr()?),
+            "total" if !in_tranche => {
+                if !self.eat_word("cap") {
+                    return Err(self.unexpected(
+                        "`cap`",
+                        "`cap`",
+                        "累计上限写作 total cap 1000万",
+                        "write total cap 1000万",
+                    ));
+                }
+                StmtKind::TotalCap(self.expr()?)
+            }
+            "tranche" if !in_tranche => {
+                let name = self.ident("分期名称", "a tranche name")?;
+                let (stmts, close) = self.clause_stmts(true)?;
+                StmtKind::Tranche(TrancheAst { name, stmts, close })
+            }
+            "schedule" if !in_tranche => StmtKind::Schedule(self.schedule()?),
+            other => return Err(unknown_clause_stmt(other, start)),
+        };
+        Ok(Stmt {
+            kind,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    /// `let name = expr` or `require name: expr`, after the keyword at `start`.
+    fn named_stmt(&mut self, start: Span, is_let: bool) -> PResult<NamedExpr> {
+        let name = self.ident("名称", "a name")?;
+        if is_let {
+            self.expect(
+                Tok::Assign,
+                "写作 let 名称 = 表达式",
+                "write let name = expression",
+            )?;
+        } else {
+            self.expect(
+                Tok::Colon,
+                "每个条件都有名称：require 名称: 条件",
+                "every condition has a name: require name: condition",
+            )?;
+        }
+        let expr = self.expr()?;
+        Ok(NamedExpr {
+            span: start.to(expr.span),
+            name,
+            expr,
+        })
+    }
+
+    /// `schedule fact mode { stage => amount, … }`, after `schedule`.
+    fn schedule(&mut self) -> PResult<ScheduleAst> {
+        let fact = self.ident("事件事实名称", "an event fact")?;
+        let mode = self.ident("`each` 或 `cumulative`", "`each` or `cumulative`")?;
+        self.expect(
+            Tok::LBrace,
+            "阶段写在花括号中：阶段 => 金额",
+            "stages go in braces: stage => amount",
+        )?;
+        let mut stages = Vec::new();
+        let close = loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                break self.bump().span;
+            }
+            let st = self.ident("阶段名称", "a stage name")?;
+            self.expect(Tok::Arrow, "写作 阶段 => 金额", "write stage => amount")?;
+            let e = self.expr()?;
+            let sp = st.span.to(e.span);
+            stages.push((st, e, sp));
+            self.eat(&Tok::Comma);
+        };
+        Ok(ScheduleAst {
+            fact,
+            mode,
+            stages,
+            close,
+        })
     }
 
     fn clause(&mut self) -> PResult<ItemKind> {
@@ -898,42 +774,7 @@ impl Parser {
                     stmts.push(TestStmt::Period(y, key.span.to(s)));
                 }
                 "firm" => stmts.push(TestStmt::Firm(self.firm()?)),
-                "expect" => {
-                    let firm = self.ident("企业名称", "a firm label")?;
-                    self.expect(
-                        Tok::Dot,
-                        "写作 expect 企业.条款 = 金额",
-                        "write expect firm.clause = amount",
-                    )?;
-                    let clause = self.ident("条款名称或 total", "a clause name or total")?;
-                    let tranche = if self.eat(&Tok::Dot) {
-                        Some(self.ident("分期名称", "a tranche name")?)
-                    } else {
-                        None
-                    };
-                    self.expect(
-                        Tok::Assign,
-                        "写作 expect 企业.条款 = 金额",
-                        "write expect firm.clause = amount",
-                    )?;
-                    let amount = self.expr()?;
-                    let because = if self.eat_word("because") {
-                        Some(self.ident(
-                            "原因（条件或规则名称）",
-                            "a reason (condition or rule name)",
-                        )?)
-                    } else {
-                        None
-                    };
-                    stmts.push(TestStmt::Expect(ExpectAst {
-                        span: key.span.to(self.prev_span()),
-                        firm,
-                        clause,
-                        tranche,
-                        amount,
-                        because,
-                    }));
-                }
+                "expect" => stmts.push(TestStmt::Expect(self.expect_stmt(key.span)?)),
                 other => {
                     return Err(Diag::new(
                         "E0203",
@@ -952,6 +793,44 @@ impl Parser {
             stmts,
             close,
         }))
+    }
+
+    /// `expect firm.clause[.tranche] = amount [because reason]`, after the keyword at `start`.
+    fn expect_stmt(&mut self, start: Span) -> PResult<ExpectAst> {
+        let firm = self.ident("企业名称", "a firm label")?;
+        self.expect(
+            Tok::Dot,
+            "写作 expect 企业.条款 = 金额",
+            "write expect firm.clause = amount",
+        )?;
+        let clause = self.ident("条款名称或 total", "a clause name or total")?;
+        let tranche = if self.eat(&Tok::Dot) {
+            Some(self.ident("分期名称", "a tranche name")?)
+        } else {
+            None
+        };
+        self.expect(
+            Tok::Assign,
+            "写作 expect 企业.条款 = 金额",
+            "write expect firm.clause = amount",
+        )?;
+        let amount = self.expr()?;
+        let because = if self.eat_word("because") {
+            Some(self.ident(
+                "原因（条件或规则名称）",
+                "a reason (condition or rule name)",
+            )?)
+        } else {
+            None
+        };
+        Ok(ExpectAst {
+            span: start.to(self.prev_span()),
+            firm,
+            clause,
+            tranche,
+            amount,
+            because,
+        })
     }
 
     fn firm(&mut self) -> PResult<FirmAst> {
@@ -1015,317 +894,140 @@ impl Parser {
         match self.peek() {
             Tok::LBrace => {
                 self.bump();
-                let mut out = Vec::new();
-                while !self.eat(&Tok::RBrace) {
-                    let s = self.span();
-                    let key = match self.peek().clone() {
-                        Tok::Month(y, m) => {
-                            self.bump();
-                            PeriodKey::Month(y, m)
-                        }
-                        _ => PeriodKey::Year(self.year()?.0),
-                    };
-                    self.expect(
-                        Tok::Colon,
-                        "写作 {2022: 90亿, 2023: 120亿}",
-                        "write {2022: 90亿, 2023: 120亿}",
-                    )?;
-                    let e = self.expr()?;
-                    out.push((key, e.clone(), s.to(e.span)));
-                    if !self.eat(&Tok::Comma) {
-                        self.expect(
-                            Tok::RBrace,
-                            "各期之间用逗号分隔，以 } 结束",
-                            "separate periods with commas, close with }",
-                        )?;
-                        break;
-                    }
-                }
-                Ok(DataValue::Periods(out))
+                self.periods()
             }
             Tok::LBracket if matches!(self.peek_at(1), Tok::Date(_) | Tok::RBracket) => {
                 self.bump();
-                let mut out = Vec::new();
-                while !self.eat(&Tok::RBracket) {
-                    let (date, s) = self.date()?;
-                    let until = if self.eat(&Tok::DotDot) {
-                        Some(self.date()?.0)
-                    } else {
-                        None
-                    };
-                    let value = if self.eat(&Tok::Colon) {
-                        Some(self.ident("事件值", "an event value")?)
-                    } else {
-                        None
-                    };
-                    out.push(EventAst {
-                        date,
-                        until,
-                        value,
-                        span: s.to(self.prev_span()),
-                    });
-                    if !self.eat(&Tok::Comma) {
-                        self.expect(
-                            Tok::RBracket,
-                            "事件之间用逗号分隔，以 ] 结束",
-                            "separate events with commas, close with ]",
-                        )?;
-                        break;
-                    }
-                }
-                Ok(DataValue::Events(out))
+                self.events()
             }
             _ => Ok(DataValue::Scalar(self.expr()?)),
         }
     }
 
-    // ---- expressions ----
-
-    pub fn expr(&mut self) -> PResult<Expr> {
-        self.binary(1)
-    }
-
-    fn binop(&self) -> Option<BinOpAst> {
-        Some(match self.peek() {
-            Tok::Ident(w) if w == "or" => BinOpAst::Or,
-            Tok::Ident(w) if w == "and" => BinOpAst::And,
-            Tok::Ge => BinOpAst::Ge,
-            Tok::Gt => BinOpAst::Gt,
-            Tok::Le => BinOpAst::Le,
-            Tok::Lt => BinOpAst::Lt,
-            Tok::Assign => BinOpAst::Eq,
-            Tok::Ne => BinOpAst::Ne,
-            Tok::Coalesce => BinOpAst::Coalesce,
-            Tok::Plus => BinOpAst::Add,
-            Tok::Minus => BinOpAst::Sub,
-            Tok::Star => BinOpAst::Mul,
-            Tok::Slash => BinOpAst::Div,
-            _ => return None,
-        })
-    }
-
-    fn binary(&mut self, min: u8) -> PResult<Expr> {
-        let mut lhs = if min <= 3 && self.is_word("not") {
-            let s = self.bump().span;
-            let e = self.binary(3)?;
-            Expr {
-                span: s.to(e.span),
-                kind: ExprKind::Unary(UnOp::Not, Box::new(e)),
-            }
-        } else {
-            self.unary()?
-        };
-        loop {
-            // `x in [..]` / `x not in [..]` bind like comparisons.
-            if min <= 4
-                && (self.is_word("in")
-                    || (self.is_word("not")
-                        && matches!(self.peek_at(1), Tok::Ident(w) if w == "in")))
-            {
-                let negated = self.eat_word("not");
-                self.bump();
-                self.expect(Tok::LBracket, "写作 x in [值1, 值2]", "write x in [a, b]")?;
-                let mut list = Vec::new();
-                while !self.eat(&Tok::RBracket) {
-                    list.push(self.expr()?);
-                    if !self.eat(&Tok::Comma) {
-                        self.expect(
-                            Tok::RBracket,
-                            "值之间用逗号分隔，以 ] 结束",
-                            "separate values with commas, close with ]",
-                        )?;
-                        break;
-                    }
+    /// `{2022: 90亿, 2023-01: 5, …}` after the `{`.
+    fn periods(&mut self) -> PResult<DataValue> {
+        let mut out = Vec::new();
+        while !self.eat(&Tok::RBrace) {
+            let s = self.span();
+            let key = match self.peek().clone() {
+                Tok::Month(y, m) => {
+                    self.bump();
+                    PeriodKey::Month(y, m)
                 }
-                let span = lhs.span.to(self.prev_span());
-                lhs = Expr {
-                    span,
-                    kind: ExprKind::In {
-                        subject: Box::new(lhs),
-                        list,
-                        negated,
-                    },
-                };
-                continue;
-            }
-            let Some(op) = self.binop() else { break };
-            let p = op.prec();
-            if p < min {
+                _ => PeriodKey::Year(self.year()?.0),
+            };
+            self.expect(
+                Tok::Colon,
+                "写作 {2022: 90亿, 2023: 120亿}",
+                "write {2022: 90亿, 2023: 120亿}",
+            )?;
+            let e = self.expr()?;
+            let span = s.to(e.span);
+            out.push((key, e, span));
+            if !self.eat(&Tok::Comma) {
+                self.expect(
+                    Tok::RBrace,
+                    "各期之间用逗号分隔，以 } 结束",
+                    "separate periods with commas, close with }",
+                )?;
                 break;
             }
-            self.bump();
-            if matches!(self.peek(), Tok::Eof | Tok::RBrace)
-                || (self.toks[self.pos].newline_before && self.binop().is_some())
-            {
-                return Err(self.unexpected(
-                    &format!(" `{}` 右侧的表达式", op.symbol()),
-                    &format!("an expression after `{}`", op.symbol()),
-                    "运算符两侧都需要值",
-                    "an operator needs a value on both sides",
-                ));
-            }
-            // Comparisons do not chain: a < b < c is an error.
-            let next_min = if p == 4 { 5 } else { p + 1 };
-            let rhs = self.binary(next_min)?;
-            let span = lhs.span.to(rhs.span);
-            lhs = Expr {
-                span,
-                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+        }
+        Ok(DataValue::Periods(out))
+    }
+
+    /// `[2023-03-01: value, 2021-11-20 .. 2024-11-19, …]` after the `[`.
+    fn events(&mut self) -> PResult<DataValue> {
+        let mut out = Vec::new();
+        while !self.eat(&Tok::RBracket) {
+            let (date, s) = self.date()?;
+            let until = if self.eat(&Tok::DotDot) {
+                Some(self.date()?.0)
+            } else {
+                None
             };
-            if p == 4 && matches!(self.binop(), Some(o) if o.prec() == 4) {
-                return Err(Diag::new(
-                    "E0205",
-                    self.span(),
-                    "比较运算不能连写",
-                    "comparisons cannot be chained",
-                    "用 and 连接两个比较，例如 a >= 1 and a < 5",
-                    "join two comparisons with and, e.g. a >= 1 and a < 5",
-                ));
-            }
-        }
-        Ok(lhs)
-    }
-
-    fn unary(&mut self) -> PResult<Expr> {
-        if matches!(self.peek(), Tok::Minus) {
-            let s = self.bump().span;
-            let e = self.unary()?;
-            return Ok(Expr {
-                span: s.to(e.span),
-                kind: ExprKind::Unary(UnOp::Neg, Box::new(e)),
-            });
-        }
-        self.primary()
-    }
-
-    fn primary(&mut self) -> PResult<Expr> {
-        let t = self.toks[self.pos].clone();
-        let span = t.span;
-        let kind = match t.tok {
-            Tok::Num {
-                text,
-                unit,
+            let value = if self.eat(&Tok::Colon) {
+                Some(self.ident("事件值", "an event value")?)
+            } else {
+                None
+            };
+            out.push(EventAst {
+                date,
+                until,
                 value,
-                yuan_suffix,
-            } => {
-                self.bump();
-                ExprKind::Num {
-                    text,
-                    unit,
-                    value,
-                    yuan_suffix,
-                }
-            }
-            Tok::Date(d) => {
-                self.bump();
-                ExprKind::Date(d)
-            }
-            Tok::LParen => {
-                self.bump();
-                let e = self.expr()?;
+                span: s.to(self.prev_span()),
+            });
+            if !self.eat(&Tok::Comma) {
                 self.expect(
-                    Tok::RParen,
-                    "括号不匹配：缺少 )",
-                    "unbalanced parentheses: missing )",
+                    Tok::RBracket,
+                    "事件之间用逗号分隔，以 ] 结束",
+                    "separate events with commas, close with ]",
                 )?;
-                ExprKind::Paren(Box::new(e))
+                break;
             }
-            Tok::LBracket => {
-                self.bump();
-                let mut list = Vec::new();
-                while !self.eat(&Tok::RBracket) {
-                    list.push(self.expr()?);
-                    if !self.eat(&Tok::Comma) {
-                        self.expect(
-                            Tok::RBracket,
-                            "值之间用逗号分隔，以 ] 结束",
-                            "separate values with commas, close with ]",
-                        )?;
-                        break;
-                    }
-                }
-                ExprKind::List(list)
-            }
-            Tok::Ident(w) if w == "true" || w == "false" => {
-                self.bump();
-                ExprKind::Bool(w == "true")
-            }
-            Tok::Ident(w) if w == "if" => {
-                self.bump();
-                let c = self.expr()?;
-                if !self.eat_word("then") {
-                    return Err(self.unexpected(
-                        "`then`",
-                        "`then`",
-                        "写作 if 条件 then 值 else 值",
-                        "write if cond then a else b",
-                    ));
-                }
-                let a = self.expr()?;
-                if !self.eat_word("else") {
-                    return Err(self.unexpected(
-                        "`else`",
-                        "`else`",
-                        "if 必须有 else 分支",
-                        "if needs an else branch",
-                    ));
-                }
-                let b = self.expr()?;
-                let span = span.to(b.span);
-                return Ok(Expr {
-                    span,
-                    kind: ExprKind::If(Box::new(c), Box::new(a), Box::new(b)),
-                });
-            }
-            Tok::Ident(w) if w == "tiers" => {
-                self.bump();
-                let subject = self.binary(6)?;
-                let (arms, close) = self.tier_arms()?;
-                return Ok(Expr {
-                    span: span.to(close),
-                    kind: ExprKind::Tiers {
-                        subject: Box::new(subject),
-                        arms,
-                    },
-                });
-            }
-            Tok::Ident(w) => {
-                let id = Ident { name: w, span };
-                self.bump();
-                if matches!(self.peek(), Tok::LParen) && !self.toks[self.pos].newline_before {
-                    self.bump();
-                    let mut args = Vec::new();
-                    while !self.eat(&Tok::RParen) {
-                        args.push(self.expr()?);
-                        if !self.eat(&Tok::Comma) {
-                            self.expect(
-                                Tok::RParen,
-                                "参数之间用逗号分隔，以 ) 结束",
-                                "separate arguments with commas, close with )",
-                            )?;
-                            break;
-                        }
-                    }
-                    let span = span.to(self.prev_span());
-                    return Ok(Expr {
-                        span,
-                        kind: ExprKind::Call { func: id, args },
-                    });
-                }
-                ExprKind::Name(id)
-            }
-            _ => {
-                return Err(self.unexpected(
-                    "表达式",
-                    "an expression",
-                    "表达式可以是数值（1000万、3%）、日期、名称或函数调用",
-                    "an expression is a number (1000万, 3%), a date, a name or a call",
-                ))
-            }
-        };
-        Ok(Expr {
-            kind,
-            span: span.to(self.prev_span()),
-        })
+        }
+        Ok(DataValue::Events(out))
     }
+}
+
+fn unknown_item(word: &str, at: Span) -> Diag {
+    const ITEMS: [&str; 12] = [
+        "policy",
+        "enum",
+        "fact",
+        "param",
+        "table",
+        "clause",
+        "exclude",
+        "select",
+        "exclusive",
+        "pool",
+        "firm",
+        "test",
+    ];
+    let keywords = (
+        format!("声明关键字：{ITEM_KEYWORDS}"),
+        format!("item keywords: {ITEM_KEYWORDS}"),
+    );
+    let keywords = (keywords.0.as_str(), keywords.1.as_str());
+    let (hint_zh, hint_en) =
+        guess_hint(did_you_mean(word, ITEMS, Near::Keyword), keywords, keywords);
+    Diag::new(
+        "E0202",
+        at,
+        format!("未知的声明 `{word}`"),
+        format!("unknown item `{word}`"),
+        hint_zh,
+        hint_en,
+    )
+}
+
+fn unknown_clause_stmt(word: &str, at: Span) -> Diag {
+    const STATEMENTS: [&str; 10] = [
+        "ref",
+        "text",
+        "effective",
+        "let",
+        "require",
+        "amount",
+        "cap",
+        "total",
+        "tranche",
+        "schedule",
+    ];
+    let keywords = (
+        format!("可用：{CLAUSE_KEYWORDS}"),
+        format!("statements: {CLAUSE_KEYWORDS}"),
+    );
+    let keywords = (keywords.0.as_str(), keywords.1.as_str());
+    let guess = did_you_mean(word, STATEMENTS, Near::Keyword);
+    let (hint_zh, hint_en) = guess_hint(guess, keywords, keywords);
+    Diag::new(
+        "E0204",
+        at,
+        format!("条款中未知的语句 `{word}`"),
+        format!("unknown clause statement `{word}`"),
+        hint_zh,
+        hint_en,
+    )
 }
