@@ -48,6 +48,18 @@ fn grow(kind: ExprKind, span: Span, child: u32, at: Span) -> PResult<Node> {
     })
 }
 
+/// `lhs op rhs`; `at` is the operator.
+fn binary_node(op: BinOpAst, lhs: Node, rhs: Node, at: Span) -> PResult<Node> {
+    let span = lhs.expr.span.to(rhs.expr.span);
+    let child = lhs.height.max(rhs.height);
+    grow(
+        ExprKind::Binary(op, Box::new(lhs.expr), Box::new(rhs.expr)),
+        span,
+        child,
+        at,
+    )
+}
+
 /// Separators and closers of the three comma lists (values, list literals, call arguments).
 const VALUES: (&str, &str) = (
     "值之间用逗号分隔，以 ] 结束",
@@ -138,20 +150,12 @@ impl Parser {
             if matches!(self.peek(), Tok::Eof | Tok::RBrace)
                 || (self.toks[self.pos].newline_before && self.binop().is_some())
             {
-                return Err(self.unexpected(
-                    &format!(" `{}` 右侧的表达式", op.symbol()),
-                    &format!("an expression after `{}`", op.symbol()),
-                    "运算符两侧都需要值",
-                    "an operator needs a value on both sides",
-                ));
+                return Err(self.missing_rhs(op));
             }
             // Comparisons do not chain: a < b < c is an error.
             let next_min = if p == 4 { 5 } else { p + 1 };
             let rhs = self.binary(next_min)?;
-            let span = lhs.expr.span.to(rhs.expr.span);
-            let child = lhs.height.max(rhs.height);
-            let kind = ExprKind::Binary(op, Box::new(lhs.expr), Box::new(rhs.expr));
-            lhs = grow(kind, span, child, at)?;
+            lhs = binary_node(op, lhs, rhs, at)?;
             if p == 4 && matches!(self.binop(), Some(o) if o.prec() == 4) {
                 return Err(Diag::new(
                     "E0205",
@@ -164,6 +168,16 @@ impl Parser {
             }
         }
         Ok(lhs)
+    }
+
+    /// An operator at the end of the input, a block or a line.
+    fn missing_rhs(&self, op: BinOpAst) -> Diag {
+        self.unexpected(
+            &format!(" `{}` 右侧的表达式", op.symbol()),
+            &format!("an expression after `{}`", op.symbol()),
+            "运算符两侧都需要值",
+            "an operator needs a value on both sides",
+        )
     }
 
     /// `subject in [..]` or `subject not in [..]`, at `not` or `in`.
@@ -214,50 +228,19 @@ impl Parser {
     }
 
     fn primary(&mut self) -> PResult<Node> {
-        let t = self.toks[self.pos].clone();
-        let span = t.span;
-        match t.tok {
-            Tok::Num {
-                text,
-                unit,
-                value,
-                yuan_suffix,
-            } => {
-                self.bump();
-                let kind = ExprKind::Num {
-                    text,
-                    unit,
-                    value,
-                    yuan_suffix,
-                };
-                Ok(leaf(kind, span))
-            }
-            Tok::Date(d) => {
-                self.bump();
-                Ok(leaf(ExprKind::Date(d), span))
-            }
+        if let Some(lit) = self.literal() {
+            return Ok(lit);
+        }
+        let span = self.span();
+        match self.peek() {
             Tok::LParen => {
                 self.bump();
-                let e = self.nested(span, |p| {
-                    let e = p.node()?;
-                    p.expect(
-                        Tok::RParen,
-                        "括号不匹配：缺少 )",
-                        "unbalanced parentheses: missing )",
-                    )?;
-                    Ok(e)
-                })?;
-                let whole = span.to(self.prev_span());
-                grow(ExprKind::Paren(Box::new(e.expr)), whole, e.height, span)
+                self.nested(span, |p| p.paren_rest(span))
             }
             Tok::LBracket => {
                 self.bump();
                 let (list, h) = self.nested(span, |p| p.items(Tok::RBracket, VALUES))?;
                 grow(ExprKind::List(list), span.to(self.prev_span()), h, span)
-            }
-            Tok::Ident(w) if w == "true" || w == "false" => {
-                self.bump();
-                Ok(leaf(ExprKind::Bool(w == "true"), span))
             }
             Tok::Ident(w) if w == "if" => {
                 self.bump();
@@ -267,7 +250,13 @@ impl Parser {
                 self.bump();
                 self.nested(span, |p| p.tiers_rest(span))
             }
-            Tok::Ident(w) => self.name_or_call(Ident { name: w, span }),
+            Tok::Ident(w) => {
+                let id = Ident {
+                    name: w.clone(),
+                    span,
+                };
+                self.name_or_call(id)
+            }
             _ => Err(self.unexpected(
                 "表达式",
                 "an expression",
@@ -275,6 +264,40 @@ impl Parser {
                 "an expression is a number (1000万, 3%), a date, a name or a call",
             )),
         }
+    }
+
+    /// A number, a date, `true` or `false`, if that is what comes next.
+    fn literal(&mut self) -> Option<Node> {
+        let kind = match self.peek() {
+            Tok::Num {
+                text,
+                unit,
+                value,
+                yuan_suffix,
+            } => ExprKind::Num {
+                text: text.clone(),
+                unit: *unit,
+                value: *value,
+                yuan_suffix: *yuan_suffix,
+            },
+            Tok::Date(d) => ExprKind::Date(*d),
+            Tok::Ident(w) if w == "true" || w == "false" => ExprKind::Bool(w == "true"),
+            _ => return None,
+        };
+        let span = self.bump().span;
+        Some(leaf(kind, span))
+    }
+
+    /// `( e )` after the `(` at `start`.
+    fn paren_rest(&mut self, start: Span) -> PResult<Node> {
+        let e = self.node()?;
+        self.expect(
+            Tok::RParen,
+            "括号不匹配：缺少 )",
+            "unbalanced parentheses: missing )",
+        )?;
+        let whole = start.to(self.prev_span());
+        grow(ExprKind::Paren(Box::new(e.expr)), whole, e.height, start)
     }
 
     /// `if c then a else b` after the `if` at `start`.

@@ -1,0 +1,374 @@
+//! Cross-clause rules: negative lists, selections, exclusive groups, pools and firm caps.
+
+use super::items::Declared;
+use super::*;
+use crate::ast::ItemKind;
+
+/// The cross-clause rules of a pack, in written order per kind.
+#[derive(Default)]
+pub(super) struct Rules {
+    pub(super) excludes: Vec<Exclude>,
+    pub(super) selects: Vec<Select>,
+    pub(super) exclusives: Vec<Exclusive>,
+    pub(super) pools: Vec<Pool>,
+    pub(super) firm_caps: Vec<FirmCap>,
+}
+
+impl Rules {
+    /// The names an `expect … because X` may give: the built-in reasons, rule names and the
+    /// clauses' condition names.
+    pub(super) fn reasons(&self, clauses: &[Clause]) -> Vec<String> {
+        let mut reasons: Vec<String> = vec![
+            REASON_MISSING.into(),
+            REASON_WINDOW.into(),
+            REASON_ZERO.into(),
+            REASON_TOTAL_CAP.into(),
+            REASON_CAP.into(),
+        ];
+        reasons.extend(self.excludes.iter().map(|x| x.name.clone()));
+        reasons.extend(self.selects.iter().map(|x| x.name.clone()));
+        reasons.extend(self.exclusives.iter().map(|x| x.name.clone()));
+        reasons.extend(self.pools.iter().map(|x| x.name.clone()));
+        reasons.extend(self.firm_caps.iter().map(|x| x.name.clone()));
+        for cl in clauses {
+            reasons.extend(cl.requires.iter().map(|r| r.name.clone()));
+            if let ClauseBody::Tranches(ts) = &cl.body {
+                for t in ts {
+                    reasons.extend(t.requires.iter().map(|r| r.name.clone()));
+                }
+            }
+        }
+        reasons
+    }
+}
+
+fn order(desc: bool) -> Order {
+    if desc {
+        Order::Desc
+    } else {
+        Order::Asc
+    }
+}
+
+impl Checker<'_> {
+    pub(super) fn rules(&mut self, items: &[&ast::Item], declared: &mut Declared) -> Rules {
+        let mut rules = Rules::default();
+        for it in items {
+            let name = match &it.kind {
+                ItemKind::Exclude { name, .. }
+                | ItemKind::Select { name, .. }
+                | ItemKind::Exclusive { name, .. }
+                | ItemKind::Pool { name, .. }
+                | ItemKind::FirmCap { name, .. } => name,
+                _ => continue,
+            };
+            if declared.dup(self, name, "规则", "rule") {
+                continue;
+            }
+            match &it.kind {
+                ItemKind::Exclude { name, cond, only } => {
+                    if let Some(x) = self.exclude(it, name, cond, only.as_deref()) {
+                        rules.excludes.push(x);
+                    }
+                }
+                ItemKind::Select {
+                    name,
+                    fields,
+                    close,
+                } => {
+                    if let Some(x) = self.select(name, fields, *close) {
+                        rules.selects.push(x);
+                    }
+                }
+                ItemKind::Exclusive { name, clauses } => {
+                    if let Some(x) = self.exclusive(name, clauses) {
+                        rules.exclusives.push(x);
+                    }
+                }
+                ItemKind::Pool {
+                    name,
+                    fields,
+                    close,
+                } => {
+                    if let Some(x) = self.pool(name, fields, *close) {
+                        rules.pools.push(x);
+                    }
+                }
+                ItemKind::FirmCap {
+                    name,
+                    limit,
+                    priority,
+                } => {
+                    if let Some(x) = self.firm_cap(name, limit, priority) {
+                        rules.firm_caps.push(x);
+                    }
+                }
+                _ => {}
+            }
+        }
+        rules
+    }
+
+    /// Clause names to ids; None (with a diagnostic) on an unknown or repeated name.
+    fn clause_list(&mut self, ids: &[Ident]) -> Option<Vec<ClauseId>> {
+        let mut out = vec![];
+        for id in ids {
+            let Some(&x) = self.clause_idx.get(&id.name) else {
+                let d = self
+                    .unknown_clause(id, ("条款须用 clause 声明", "declare clauses with clause"));
+                self.diags.push(d);
+                return None;
+            };
+            if out.contains(&x) {
+                self.diags.push(err(
+                    "E0311",
+                    id.span,
+                    format!("条款 `{}` 重复列出", id.name),
+                    format!("clause `{}` is listed twice", id.name),
+                    "每个条款只列一次",
+                    "list each clause once",
+                ));
+                return None;
+            }
+            out.push(x);
+        }
+        Some(out)
+    }
+
+    /// A ranking score: numeric.
+    fn lower_score(&mut self, name: &str, e: &ast::Expr) -> Option<Named> {
+        match self.lower(e, &Scope::default(), None) {
+            Ok((x, t)) if t.is_numeric() => Some(Named {
+                name: name.to_string(),
+                expr: x,
+                ty: t,
+                source: self.text(e.span),
+                origin: self.sm.origin(e.span),
+            }),
+            Ok((_, t)) => {
+                let d = self.type_mismatch(
+                    e.span,
+                    "数值",
+                    "a number",
+                    t,
+                    "排名依据须为数值",
+                    "a ranking score must be numeric",
+                );
+                self.diags.push(d);
+                None
+            }
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    fn exclude(
+        &mut self,
+        it: &ast::Item,
+        name: &Ident,
+        cond: &ast::Expr,
+        only: Option<&[Ident]>,
+    ) -> Option<Exclude> {
+        let ne = ast::NamedExpr {
+            name: name.clone(),
+            expr: cond.clone(),
+            span: it.span,
+        };
+        let cond = self.named(
+            &ne,
+            &Scope::default(),
+            Ty::Bool,
+            "条件",
+            "a condition",
+            "负面清单写作 exclude 名称: 条件",
+            "write exclude Name: condition",
+        );
+        let clauses = match only {
+            Some(ids) => Some(self.clause_list(ids)?),
+            None => None,
+        };
+        Some(Exclude {
+            name: name.name.clone(),
+            cond: cond?,
+            clauses,
+        })
+    }
+
+    fn select(
+        &mut self,
+        name: &Ident,
+        fields: &[(ast::SelectField, Span)],
+        close: Span,
+    ) -> Option<Select> {
+        let (mut clause, mut score, mut top, mut tie) = (None, None, None, vec![]);
+        for (f, _) in fields {
+            match f {
+                ast::SelectField::Clause(id) => {
+                    clause = self
+                        .clause_list(std::slice::from_ref(id))
+                        .and_then(|v| v.first().copied())
+                }
+                ast::SelectField::Score(e) => score = self.lower_score(&name.name, e),
+                ast::SelectField::Top(e) => {
+                    top = self
+                        .const_int(e, 1, "名额", "top")
+                        .map_err(|d| self.diags.push(d))
+                        .ok()
+                }
+                ast::SelectField::Tie(keys) => {
+                    for k in keys {
+                        if let Some(n) = self.lower_score("tie", &k.expr) {
+                            tie.push((n, order(k.desc)));
+                        }
+                    }
+                }
+            }
+        }
+        if let (Some(clause), Some(score), Some(top)) = (clause, score, top) {
+            return Some(Select {
+                name: name.name.clone(),
+                clause,
+                score,
+                top,
+                tie,
+            });
+        }
+        // Report the first field missing altogether (a field given but wrong is reported already).
+        let has = |k: fn(&ast::SelectField) -> bool| fields.iter().any(|(f, _)| k(f));
+        let missing = if !has(|f| matches!(f, ast::SelectField::Clause(_))) {
+            "clause"
+        } else if !has(|f| matches!(f, ast::SelectField::Score(_))) {
+            "score"
+        } else if !has(|f| matches!(f, ast::SelectField::Top(_))) {
+            "top"
+        } else {
+            return None;
+        };
+        self.diags.push(err(
+            "E0312",
+            close,
+            format!("select 缺少 {missing}"),
+            format!("select lacks {missing}"),
+            "select 须有 clause、score、top",
+            "a select needs clause, score and top",
+        ));
+        None
+    }
+
+    fn exclusive(&mut self, name: &Ident, ids: &[Ident]) -> Option<Exclusive> {
+        if ids.len() < 2 {
+            self.diags.push(err(
+                "E0313",
+                name.span,
+                "就高不重复组至少要有两个条款",
+                "an exclusive group needs at least two clauses",
+                "列出互斥的条款，例如 [条款甲, 条款乙]",
+                "list the clauses that exclude each other",
+            ));
+            return None;
+        }
+        Some(Exclusive {
+            name: name.name.clone(),
+            clauses: self.clause_list(ids)?,
+        })
+    }
+
+    fn pool(
+        &mut self,
+        name: &Ident,
+        fields: &[(ast::PoolField, Span)],
+        close: Span,
+    ) -> Option<Pool> {
+        let (mut cls, mut budget, mut method) = (None, None, PoolMethod::ProRata);
+        for (f, _) in fields {
+            match f {
+                ast::PoolField::Clauses(ids) => cls = self.clause_list(ids),
+                ast::PoolField::Budget(e) => budget = self.pool_budget(e),
+                ast::PoolField::ProRata => method = PoolMethod::ProRata,
+                ast::PoolField::ByScore(k) => {
+                    if let Some(n) = self.lower_score("score", &k.expr) {
+                        method = PoolMethod::ByScore(n, order(k.desc));
+                    }
+                }
+            }
+        }
+        let has = |k: fn(&ast::PoolField) -> bool| fields.iter().any(|(f, _)| k(f));
+        let (what, hint_zh, hint_en) = match (cls, budget) {
+            (Some(clauses), Some(budget)) if !clauses.is_empty() => {
+                return Some(Pool {
+                    name: name.name.clone(),
+                    clauses,
+                    budget,
+                    method,
+                })
+            }
+            (None, _) if !has(|f| matches!(f, ast::PoolField::Clauses(_))) => (
+                "clauses",
+                "写出资金池覆盖的条款：clauses [..]",
+                "list the pool's clauses: clauses [..]",
+            ),
+            (_, None) if !has(|f| matches!(f, ast::PoolField::Budget(_))) => (
+                "budget",
+                "写出预算：budget 3000万",
+                "give the budget: budget 3000万",
+            ),
+            _ => return None,
+        };
+        self.diags.push(err(
+            "E0312",
+            close,
+            format!("pool 缺少 {what}"),
+            format!("pool lacks {what}"),
+            hint_zh,
+            hint_en,
+        ));
+        None
+    }
+
+    /// A pool's budget: positive money.
+    fn pool_budget(&mut self, e: &ast::Expr) -> Option<Decimal> {
+        let budget = self.const_money(e, "资金池预算", "the pool budget")?;
+        if budget <= Decimal::ZERO {
+            self.diags.push(err(
+                "E0314",
+                e.span,
+                "资金池预算须大于 0",
+                "the pool budget must be positive",
+                "写出预算金额，例如 budget 3000万",
+                "give the budget, e.g. budget 3000万",
+            ));
+            return None;
+        }
+        Some(budget)
+    }
+
+    /// A firm cap; clauses it does not list come after the listed ones, in declaration order.
+    fn firm_cap(&mut self, name: &Ident, limit: &ast::Expr, priority: &[Ident]) -> Option<FirmCap> {
+        let lim = self.const_money(limit, "单企业上限", "the firm cap");
+        if lim.is_some_and(|l| l <= Decimal::ZERO) {
+            self.diags.push(err(
+                "E0314",
+                limit.span,
+                "单企业上限须大于 0",
+                "the firm cap must be positive",
+                "例如 firm cap 单企业年度上限 1000万",
+                "e.g. firm cap Name 1000万",
+            ));
+            return None;
+        }
+        let mut order = self.clause_list(priority)?;
+        let lim = lim?;
+        for i in 0..self.clause_idx.len() {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        Some(FirmCap {
+            name: name.name.clone(),
+            limit: lim,
+            priority: order,
+        })
+    }
+}
