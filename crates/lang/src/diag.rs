@@ -106,18 +106,28 @@ impl SourceMap {
         self.files.push((path, text));
         (self.files.len() - 1) as u32
     }
+    /// The path and text of the file `span` is in; empty for a span from elsewhere (such as
+    /// `parser::parse_expr`'s).
+    fn file(&self, span: Span) -> (&str, &str) {
+        self.files
+            .get(span.file as usize)
+            .map_or(("", ""), |(p, t)| (p.as_str(), t.as_str()))
+    }
     pub fn path(&self, span: Span) -> &str {
-        &self.files[span.file as usize].0
+        self.file(span).0
     }
     pub fn text(&self, span: Span) -> &str {
-        let src = &self.files[span.file as usize].1;
-        src.get(span.start as usize..span.end as usize)
+        self.file(span)
+            .1
+            .get(span.start as usize..span.end as usize)
             .unwrap_or("")
     }
     /// 1-based line and column (in characters).
     pub fn line_col(&self, span: Span) -> (u32, u32) {
-        let src = &self.files[span.file as usize].1;
-        let upto = &src[..(span.start as usize).min(src.len())];
+        let src = self.file(span).1;
+        let upto = src
+            .get(..(span.start as usize).min(src.len()))
+            .unwrap_or("");
         let line = upto.matches('\n').count() as u32 + 1;
         let col = upto
             .rsplit('\n')
@@ -157,7 +167,7 @@ impl SourceMap {
             d.msg(lang)
         );
         // The source line with a caret under the span (display width aware: CJK is 2 columns).
-        let src = &self.files[d.span.file as usize].1;
+        let src = self.file(d.span).1;
         let text = src.lines().nth(line as usize - 1).unwrap_or("");
         let before: String = text.chars().take(col as usize - 1).collect();
         let pad = UnicodeWidthStr::width(before.as_str());

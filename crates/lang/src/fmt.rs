@@ -4,6 +4,7 @@
 use unicode_width::UnicodeWidthStr;
 
 use crate::ast::*;
+use crate::diag::Span;
 use crate::lexer::Comment;
 
 struct Printer<'a> {
@@ -352,26 +353,7 @@ impl<'a> Printer<'a> {
                     &format!("enum {} {{ {} }}", name.name, vs.join(", ")),
                 );
             }
-            ItemKind::Fact(f) => {
-                let ty = match (f.kind.as_str(), &f.ty) {
-                    ("event", Some(t)) => format!("event {}", t.name),
-                    ("event", None) => "event".to_string(),
-                    ("static", Some(t)) => format!("{} static", t.name),
-                    (k, Some(t)) => format!("{} per {k}", t.name),
-                    _ => String::new(),
-                };
-                let fields: Vec<String> = f
-                    .fields
-                    .iter()
-                    .map(|(k, v, _)| format!("{} {}", k.name, quote(v)))
-                    .collect();
-                let body = if fields.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {{ {} }}", fields.join(" "))
-                };
-                self.line(s, it.span.end, &format!("fact {}: {ty}{body}", f.name.name));
-            }
+            ItemKind::Fact(f) => self.line(s, it.span.end, &fact_line(f)),
             ItemKind::Param(p) => {
                 self.open(s, &format!("param {}: {}", p.name.name, p.ty.name));
                 for (d, e, sp) in &p.values {
@@ -389,6 +371,17 @@ impl<'a> Printer<'a> {
                 self.stmts(&c.stmts);
                 self.close(c.close.start);
             }
+            ItemKind::Select {
+                name,
+                fields,
+                close,
+            } => self.select(s, name, fields, *close),
+            ItemKind::Pool {
+                name,
+                fields,
+                close,
+            } => self.pool(s, name, fields, *close),
+            ItemKind::Test(t) => self.test(s, t),
             ItemKind::Exclude { name, cond, only } => {
                 let mut l = format!("exclude {}: {}", name.name, expr(cond));
                 if let Some(o) = only {
@@ -396,48 +389,11 @@ impl<'a> Printer<'a> {
                 }
                 self.line(s, it.span.end, &l);
             }
-            ItemKind::Select {
-                name,
-                fields,
-                close,
-            } => {
-                self.open(s, &format!("select {}", name.name));
-                for (f, sp) in fields {
-                    let text = match f {
-                        SelectField::Clause(id) => format!("clause {}", id.name),
-                        SelectField::Score(e) => format!("score {}", expr(e)),
-                        SelectField::Top(e) => format!("top {}", expr(e)),
-                        SelectField::Tie(keys) => format!(
-                            "tie {}",
-                            keys.iter().map(sort_key).collect::<Vec<_>>().join(", ")
-                        ),
-                    };
-                    self.line(sp.start, sp.end, &text);
-                }
-                self.close(close.start);
-            }
             ItemKind::Exclusive { name, clauses } => self.line(
                 s,
                 it.span.end,
                 &format!("exclusive {} {}", name.name, Self::names(clauses)),
             ),
-            ItemKind::Pool {
-                name,
-                fields,
-                close,
-            } => {
-                self.open(s, &format!("pool {}", name.name));
-                for (f, sp) in fields {
-                    let text = match f {
-                        PoolField::Clauses(ids) => format!("clauses {}", Self::names(ids)),
-                        PoolField::Budget(e) => format!("budget {}", expr(e)),
-                        PoolField::ProRata => "pro_rata".into(),
-                        PoolField::ByScore(k) => format!("by score {}", sort_key(k)),
-                    };
-                    self.line(sp.start, sp.end, &text);
-                }
-                self.close(close.start);
-            }
             ItemKind::FirmCap {
                 name,
                 limit,
@@ -449,81 +405,132 @@ impl<'a> Printer<'a> {
                 }
                 self.line(s, it.span.end, &l);
             }
-            ItemKind::Test(t) => {
-                self.open(s, &format!("test {}", quote(&t.name)));
-                for st in &t.stmts {
-                    match st {
-                        TestStmt::Period(y, sp) => {
-                            self.line(sp.start, sp.end, &format!("period {y}"));
-                        }
-                        TestStmt::Firm(f) => {
-                            let head = match &f.id {
-                                Some((code, _)) => format!("firm {} {}", f.label.name, quote(code)),
-                                None => format!("firm {}", f.label.name),
-                            };
-                            self.open(f.label.span.start, &head);
-                            for fs in &f.stmts {
-                                match fs {
-                                    FirmStmt::Fact { name, value, span } => {
-                                        self.line(
-                                            span.start,
-                                            span.end,
-                                            &format!("{} = {}", name.name, Self::data(value)),
-                                        );
-                                    }
-                                    FirmStmt::Awarded {
-                                        clause,
-                                        tranche,
-                                        period,
-                                        amount,
-                                        span,
-                                    } => {
-                                        let tr = tranche
-                                            .as_ref()
-                                            .map(|t| format!(".{}", t.name))
-                                            .unwrap_or_default();
-                                        self.line(
-                                            span.start,
-                                            span.end,
-                                            &format!(
-                                                "awarded {}{tr} {period} = {}",
-                                                clause.name,
-                                                expr(amount)
-                                            ),
-                                        );
-                                    }
-                                }
-                            }
-                            self.close(f.close.start);
-                        }
-                        TestStmt::Expect(e) => {
-                            let tr = e
-                                .tranche
-                                .as_ref()
-                                .map(|t| format!(".{}", t.name))
-                                .unwrap_or_default();
-                            let because = e
-                                .because
-                                .as_ref()
-                                .map(|b| format!(" because {}", b.name))
-                                .unwrap_or_default();
-                            self.line(
-                                e.span.start,
-                                e.span.end,
-                                &format!(
-                                    "expect {}.{}{tr} = {}{because}",
-                                    e.firm.name,
-                                    e.clause.name,
-                                    expr(&e.amount)
-                                ),
-                            );
-                        }
-                    }
-                }
-                self.close(t.close.start);
-            }
         }
     }
+
+    fn select(&mut self, s: u32, name: &Ident, fields: &[(SelectField, Span)], close: Span) {
+        self.open(s, &format!("select {}", name.name));
+        for (f, sp) in fields {
+            let text = match f {
+                SelectField::Clause(id) => format!("clause {}", id.name),
+                SelectField::Score(e) => format!("score {}", expr(e)),
+                SelectField::Top(e) => format!("top {}", expr(e)),
+                SelectField::Tie(keys) => format!(
+                    "tie {}",
+                    keys.iter().map(sort_key).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.line(sp.start, sp.end, &text);
+        }
+        self.close(close.start);
+    }
+
+    fn pool(&mut self, s: u32, name: &Ident, fields: &[(PoolField, Span)], close: Span) {
+        self.open(s, &format!("pool {}", name.name));
+        for (f, sp) in fields {
+            let text = match f {
+                PoolField::Clauses(ids) => format!("clauses {}", Self::names(ids)),
+                PoolField::Budget(e) => format!("budget {}", expr(e)),
+                PoolField::ProRata => "pro_rata".into(),
+                PoolField::ByScore(k) => format!("by score {}", sort_key(k)),
+            };
+            self.line(sp.start, sp.end, &text);
+        }
+        self.close(close.start);
+    }
+
+    fn test(&mut self, s: u32, t: &TestAst) {
+        self.open(s, &format!("test {}", quote(&t.name)));
+        for st in &t.stmts {
+            match st {
+                TestStmt::Period(y, sp) => {
+                    self.line(sp.start, sp.end, &format!("period {y}"));
+                }
+                TestStmt::Firm(f) => self.firm(f),
+                TestStmt::Expect(e) => {
+                    let tr = e
+                        .tranche
+                        .as_ref()
+                        .map(|t| format!(".{}", t.name))
+                        .unwrap_or_default();
+                    let because = e
+                        .because
+                        .as_ref()
+                        .map(|b| format!(" because {}", b.name))
+                        .unwrap_or_default();
+                    self.line(
+                        e.span.start,
+                        e.span.end,
+                        &format!(
+                            "expect {}.{}{tr} = {}{because}",
+                            e.firm.name,
+                            e.clause.name,
+                            expr(&e.amount)
+                        ),
+                    );
+                }
+            }
+        }
+        self.close(t.close.start);
+    }
+
+    fn firm(&mut self, f: &FirmAst) {
+        let head = match &f.id {
+            Some((code, _)) => format!("firm {} {}", f.label.name, quote(code)),
+            None => format!("firm {}", f.label.name),
+        };
+        self.open(f.label.span.start, &head);
+        for fs in &f.stmts {
+            match fs {
+                FirmStmt::Fact { name, value, span } => {
+                    self.line(
+                        span.start,
+                        span.end,
+                        &format!("{} = {}", name.name, Self::data(value)),
+                    );
+                }
+                FirmStmt::Awarded {
+                    clause,
+                    tranche,
+                    period,
+                    amount,
+                    span,
+                } => {
+                    let tr = tranche
+                        .as_ref()
+                        .map(|t| format!(".{}", t.name))
+                        .unwrap_or_default();
+                    self.line(
+                        span.start,
+                        span.end,
+                        &format!("awarded {}{tr} {period} = {}", clause.name, expr(amount)),
+                    );
+                }
+            }
+        }
+        self.close(f.close.start);
+    }
+}
+
+fn fact_line(f: &FactAst) -> String {
+    let ty = match (f.kind.as_str(), &f.ty) {
+        ("event", Some(t)) => format!("event {}", t.name),
+        ("event", None) => "event".to_string(),
+        ("static", Some(t)) => format!("{} static", t.name),
+        (k, Some(t)) => format!("{} per {k}", t.name),
+        _ => String::new(),
+    };
+    let fields: Vec<String> = f
+        .fields
+        .iter()
+        .map(|(k, v, _)| format!("{} {}", k.name, quote(v)))
+        .collect();
+    let body = if fields.is_empty() {
+        String::new()
+    } else {
+        format!(" {{ {} }}", fields.join(" "))
+    };
+    format!("fact {}: {ty}{body}", f.name.name)
 }
 
 fn sort_key(k: &SortKey) -> String {

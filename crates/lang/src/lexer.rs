@@ -141,18 +141,11 @@ pub struct Lexed {
 pub fn lex(file: u32, src: &str) -> Result<Lexed, Diag> {
     let mut tokens = Vec::new();
     let mut comments = Vec::new();
-    let bytes = src.as_bytes();
     let mut i = 0usize;
     let mut newline = true;
     let mut code_on_line = false;
-    while i < src.len() {
-        let c = src[i..].chars().next().unwrap();
+    while let Some(c) = src[i..].chars().next() {
         let start = i;
-        let sp = |end: usize| Span {
-            file,
-            start: start as u32,
-            end: end as u32,
-        };
         if c == '\n' {
             newline = true;
             code_on_line = false;
@@ -166,142 +159,38 @@ pub fn lex(file: u32, src: &str) -> Result<Lexed, Diag> {
         if c == '#' {
             let end = src[i..].find('\n').map(|e| i + e).unwrap_or(src.len());
             comments.push(Comment {
-                span: sp(end),
+                span: Span {
+                    file,
+                    start: start as u32,
+                    end: end as u32,
+                },
                 text: src[i..end].trim_end().to_string(),
                 trailing: code_on_line,
             });
             i = end;
             continue;
         }
-        let push = |tokens: &mut Vec<Token>, tok: Tok, end: usize, newline: &mut bool| {
-            tokens.push(Token {
-                tok,
-                span: Span {
-                    file,
-                    start: start as u32,
-                    end: end as u32,
-                },
-                newline_before: *newline,
-            });
-            *newline = false;
-        };
         code_on_line = true;
-        if c == '"' || c == '“' {
-            let close = if c == '"' { '"' } else { '”' };
-            let mut j = i + c.len_utf8();
-            let mut out = String::new();
-            loop {
-                let Some(ch) = src[j..].chars().next() else {
-                    return Err(Diag::new(
-                        "E0101",
-                        sp(j.min(src.len())),
-                        "字符串没有结束引号",
-                        "unterminated string",
-                        "在字符串末尾加上 \"",
-                        "add a closing \" at the end of the string",
-                    ));
-                };
-                if ch == '\n' {
-                    return Err(Diag::new(
-                        "E0101",
-                        Span {
-                            file,
-                            start: start as u32,
-                            end: j as u32,
-                        },
-                        "字符串没有结束引号",
-                        "unterminated string",
-                        "字符串不能跨行；在行尾加上 \"",
-                        "strings cannot span lines; close it with \" on the same line",
-                    ));
-                }
-                if ch == close {
-                    j += ch.len_utf8();
-                    break;
-                }
-                if ch == '\\' && src[j + 1..].starts_with('"') {
-                    out.push('"');
-                    j += 2;
-                    continue;
-                }
-                out.push(ch);
-                j += ch.len_utf8();
-            }
-            push(&mut tokens, Tok::Str(out), j, &mut newline);
-            i = j;
-            continue;
-        }
-        if c.is_ascii_digit() {
-            let (tok, end) = lex_number(file, src, i)?;
-            push(&mut tokens, tok, end, &mut newline);
-            i = end;
-            continue;
-        }
-        if is_ident_start(c) {
-            let mut j = i;
-            while let Some(ch) = src[j..].chars().next() {
-                if is_ident_continue(ch) {
-                    j += ch.len_utf8();
-                } else {
-                    break;
-                }
-            }
-            let word = &src[i..j];
-            let tok = if word == "inf" {
-                Tok::Infinity
-            } else {
-                Tok::Ident(word.to_string())
-            };
-            push(&mut tokens, tok, j, &mut newline);
-            i = j;
-            continue;
-        }
-        let two = if i + 1 < src.len() {
-            &bytes[i..i + 2]
+        let (tok, end) = if c == '"' || c == '“' {
+            lex_string(file, src, i, c)?
+        } else if c.is_ascii_digit() {
+            lex_number(file, src, i)?
+        } else if is_ident_start(c) {
+            lex_word(src, i)
         } else {
-            &bytes[i..i + 1]
+            lex_punct(file, src, i, c)?
         };
-        let (tok, len) = match (c, two) {
-            (_, b"=>") => (Tok::Arrow, 2),
-            (_, b"..") => (Tok::DotDot, 2),
-            (_, b"!=") => (Tok::Ne, 2),
-            (_, b">=") => (Tok::Ge, 2),
-            (_, b"<=") => (Tok::Le, 2),
-            (_, b"==") => (Tok::Assign, 2),
-            (_, b"??") => (Tok::Coalesce, 2),
-            ('{', _) => (Tok::LBrace, 1),
-            ('}', _) => (Tok::RBrace, 1),
-            ('[', _) => (Tok::LBracket, 1),
-            (']', _) => (Tok::RBracket, 1),
-            ('(', _) | ('（', _) => (Tok::LParen, c.len_utf8()),
-            (')', _) | ('）', _) => (Tok::RParen, c.len_utf8()),
-            (',', _) | ('，', _) => (Tok::Comma, c.len_utf8()),
-            (':', _) | ('：', _) => (Tok::Colon, c.len_utf8()),
-            ('.', _) => (Tok::Dot, 1),
-            ('=', _) => (Tok::Assign, 1),
-            ('>', _) => (Tok::Gt, 1),
-            ('<', _) => (Tok::Lt, 1),
-            ('≥', _) => (Tok::Ge, c.len_utf8()),
-            ('≤', _) => (Tok::Le, c.len_utf8()),
-            ('≠', _) => (Tok::Ne, c.len_utf8()),
-            ('+', _) => (Tok::Plus, 1),
-            ('-', _) => (Tok::Minus, 1),
-            ('*', _) | ('×', _) => (Tok::Star, c.len_utf8()),
-            ('/', _) => (Tok::Slash, 1),
-            ('∞', _) => (Tok::Infinity, c.len_utf8()),
-            _ => {
-                return Err(Diag::new(
-                    "E0102",
-                    sp(i + c.len_utf8()),
-                    format!("无法识别的字符 `{c}`"),
-                    format!("unexpected character `{c}`"),
-                    "注释请以 # 开头；文本请放在引号中",
-                    "comments start with #; text goes inside quotes",
-                ))
-            }
-        };
-        push(&mut tokens, tok, i + len, &mut newline);
-        i += len;
+        tokens.push(Token {
+            tok,
+            span: Span {
+                file,
+                start: start as u32,
+                end: end as u32,
+            },
+            newline_before: newline,
+        });
+        newline = false;
+        i = end;
     }
     tokens.push(Token {
         tok: Tok::Eof,
@@ -313,6 +202,118 @@ pub fn lex(file: u32, src: &str) -> Result<Lexed, Diag> {
         newline_before: true,
     });
     Ok(Lexed { tokens, comments })
+}
+
+/// A string at `i`, opened by `open` (`"` or `“`); `\"` is a quote inside it.
+fn lex_string(file: u32, src: &str, i: usize, open: char) -> Result<(Tok, usize), Diag> {
+    let close = if open == '"' { '"' } else { '”' };
+    let mut j = i + open.len_utf8();
+    let mut out = String::new();
+    loop {
+        let Some(ch) = src[j..].chars().next() else {
+            return Err(Diag::new(
+                "E0101",
+                Span {
+                    file,
+                    start: i as u32,
+                    end: j.min(src.len()) as u32,
+                },
+                "字符串没有结束引号",
+                "unterminated string",
+                "在字符串末尾加上 \"",
+                "add a closing \" at the end of the string",
+            ));
+        };
+        if ch == '\n' {
+            return Err(Diag::new(
+                "E0101",
+                Span {
+                    file,
+                    start: i as u32,
+                    end: j as u32,
+                },
+                "字符串没有结束引号",
+                "unterminated string",
+                "字符串不能跨行；在行尾加上 \"",
+                "strings cannot span lines; close it with \" on the same line",
+            ));
+        }
+        if ch == close {
+            return Ok((Tok::Str(out), j + ch.len_utf8()));
+        }
+        if ch == '\\' && src[j + 1..].starts_with('"') {
+            out.push('"');
+            j += 2;
+            continue;
+        }
+        out.push(ch);
+        j += ch.len_utf8();
+    }
+}
+
+/// A name (or `inf`) at `i`.
+fn lex_word(src: &str, i: usize) -> (Tok, usize) {
+    let j = src[i..]
+        .char_indices()
+        .find(|(_, ch)| !is_ident_continue(*ch))
+        .map_or(src.len(), |(k, _)| i + k);
+    let word = &src[i..j];
+    let tok = if word == "inf" {
+        Tok::Infinity
+    } else {
+        Tok::Ident(word.to_string())
+    };
+    (tok, j)
+}
+
+/// An operator or punctuation mark at `i` (some have a full-width form), or E0102.
+fn lex_punct(file: u32, src: &str, i: usize, c: char) -> Result<(Tok, usize), Diag> {
+    let bytes = src.as_bytes();
+    let two = &bytes[i..(i + 2).min(src.len())];
+    let (tok, len) = match (c, two) {
+        (_, b"=>") => (Tok::Arrow, 2),
+        (_, b"..") => (Tok::DotDot, 2),
+        (_, b"!=") => (Tok::Ne, 2),
+        (_, b">=") => (Tok::Ge, 2),
+        (_, b"<=") => (Tok::Le, 2),
+        (_, b"==") => (Tok::Assign, 2),
+        (_, b"??") => (Tok::Coalesce, 2),
+        ('{', _) => (Tok::LBrace, 1),
+        ('}', _) => (Tok::RBrace, 1),
+        ('[', _) => (Tok::LBracket, 1),
+        (']', _) => (Tok::RBracket, 1),
+        ('(', _) | ('（', _) => (Tok::LParen, c.len_utf8()),
+        (')', _) | ('）', _) => (Tok::RParen, c.len_utf8()),
+        (',', _) | ('，', _) => (Tok::Comma, c.len_utf8()),
+        (':', _) | ('：', _) => (Tok::Colon, c.len_utf8()),
+        ('.', _) => (Tok::Dot, 1),
+        ('=', _) => (Tok::Assign, 1),
+        ('>', _) => (Tok::Gt, 1),
+        ('<', _) => (Tok::Lt, 1),
+        ('≥', _) => (Tok::Ge, c.len_utf8()),
+        ('≤', _) => (Tok::Le, c.len_utf8()),
+        ('≠', _) => (Tok::Ne, c.len_utf8()),
+        ('+', _) => (Tok::Plus, 1),
+        ('-', _) => (Tok::Minus, 1),
+        ('*', _) | ('×', _) => (Tok::Star, c.len_utf8()),
+        ('/', _) => (Tok::Slash, 1),
+        ('∞', _) => (Tok::Infinity, c.len_utf8()),
+        _ => {
+            return Err(Diag::new(
+                "E0102",
+                Span {
+                    file,
+                    start: i as u32,
+                    end: (i + c.len_utf8()) as u32,
+                },
+                format!("无法识别的字符 `{c}`"),
+                format!("unexpected character `{c}`"),
+                "注释请以 # 开头；文本请放在引号中",
+                "comments start with #; text goes inside quotes",
+            ))
+        }
+    };
+    Ok((tok, i + len))
 }
 
 fn digits(src: &str, mut j: usize) -> usize {
@@ -333,7 +334,10 @@ fn lex_number(file: u32, src: &str, i: usize) -> Result<(Tok, usize), Diag> {
     // Dates and months: 2022-01-01, 2023-01.
     if j - i == 4 && j < b.len() && b[j] == b'-' && j + 1 < b.len() && b[j + 1].is_ascii_digit() {
         let k = digits(src, j + 1);
-        let y: i32 = src[i..j].parse().unwrap();
+        // Four ASCII digits.
+        let y = src[i..j]
+            .bytes()
+            .fold(0i32, |y, d| y * 10 + i32::from(d - b'0'));
         let m: u32 = src[j + 1..k].parse().unwrap_or(0);
         if k < b.len() && b[k] == b'-' && k + 1 < b.len() && b[k + 1].is_ascii_digit() {
             let e = digits(src, k + 1);

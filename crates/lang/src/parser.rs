@@ -65,6 +65,8 @@ impl Parser {
             depth: 0,
         }
     }
+    // PANIC SAFETY (indexing `toks` at `pos`): the lexer ends every token list with `Eof` and
+    // `bump` never moves past it, so `pos` is always a valid index.
     fn peek(&self) -> &Tok {
         &self.toks[self.pos].tok
     }
