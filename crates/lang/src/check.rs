@@ -18,8 +18,11 @@ mod items;
 mod rules;
 mod table;
 mod testcase;
+mod weight;
 
 pub use items::check;
+use weight::Weight;
+pub use weight::MAX_EXPANDED_NODES;
 
 /// Reasons an `expect … because X` may name besides rule and condition names.
 pub const REASON_MISSING: &str = "数据缺失";
@@ -56,6 +59,8 @@ struct Checker<'a> {
     params: Vec<Param>,
     param_idx: HashMap<String, usize>,
     tables: Vec<Table>,
+    /// The expanded size of each table, by id (see `weight`).
+    table_weights: Vec<Weight>,
     table_idx: HashMap<String, usize>,
     clause_idx: HashMap<String, usize>,
     /// Names whose declaration already failed: uses of them are not reported again.
@@ -66,6 +71,8 @@ struct Checker<'a> {
 #[derive(Default)]
 struct Scope<'s> {
     lets: Vec<(&'s str, Ty)>,
+    /// The expanded size of each let (see `weight`).
+    let_weights: &'s [Weight],
     clause: Option<ClauseId>,
 }
 
@@ -107,6 +114,7 @@ impl<'a> Checker<'a> {
             params: vec![],
             param_idx: HashMap::new(),
             tables: vec![],
+            table_weights: vec![],
             table_idx: HashMap::new(),
             clause_idx: HashMap::new(),
             failed: Default::default(),
@@ -176,13 +184,19 @@ impl<'a> Checker<'a> {
         he: &str,
     ) -> Option<Named> {
         match self.lower(&ne.expr, sc, Some(want)) {
-            Ok((e, t)) if t == want || want == Ty::Text => Some(Named {
-                name: ne.name.name.clone(),
-                expr: e,
-                ty: t,
-                source: self.text(ne.expr.span),
-                origin: self.sm.origin(ne.span),
-            }),
+            Ok((e, t)) if t == want || want == Ty::Text => {
+                if let Err(d) = self.check_expanded(&e, sc, ne.expr.span) {
+                    self.diags.push(d);
+                    return None;
+                }
+                Some(Named {
+                    name: ne.name.name.clone(),
+                    expr: e,
+                    ty: t,
+                    source: self.text(ne.expr.span),
+                    origin: self.sm.origin(ne.span),
+                })
+            }
             Ok((_, t)) => {
                 let d = self.type_mismatch(ne.expr.span, what_zh, what_en, t, hz, he);
                 self.diags.push(d);
@@ -228,6 +242,16 @@ impl<'a> Checker<'a> {
                 None
             }
         }
+    }
+
+    /// The expanded size of `e` (lets and tables as the scope and the checker know them).
+    fn weigh(&self, e: &Expr, sc: &Scope) -> Weight {
+        weight::weight(e, sc.let_weights, &self.table_weights)
+    }
+
+    /// E0415/E0416 at `span` when `e`, expanded, is too deep or too large for the evaluators.
+    fn check_expanded(&self, e: &Expr, sc: &Scope, span: Span) -> R<()> {
+        weight::check_weight(self.weigh(e, sc), span)
     }
 
     /// Declared clause names in declaration order, for "did you mean".

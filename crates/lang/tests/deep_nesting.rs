@@ -1,15 +1,17 @@
-//! Stack safety: pathologically nested or long expressions get a diagnostic from the parser,
-//! never a stack overflow in a later pass (checker, formatter, evaluators).
+//! Stack safety: pathologically nested or long expressions get a diagnostic from the parser
+//! (or, for chains of lets and tables, the checker), never a stack overflow in a later pass
+//! (checker, formatter, evaluators).
 //!
 //! The sources are built here as strings (no huge files in the repository) and go through the
 //! same public API as `huiqi check` / `huiqi test` (`load_pack`) and `huiqi fmt`
 //! (`parser::parse_file` + `fmt::format_file`). Each case runs on a thread with an explicit
-//! 2 MiB stack — the test harness's default and a quarter of the CLI's 8 MiB main thread — so
-//! the limits are shown to be safe with room to spare.
+//! 2 MiB stack — the test harness's default and a quarter of the CLI's 8 MiB main thread — and
+//! the largest trees the limits accept are checked and formatted there too, in a debug build.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 
+use huiqi_lang::parser::{MAX_HEIGHT, MAX_NESTING};
 use huiqi_lang::{fmt, load_pack, parser, Lang, SourceMap};
 
 /// A valid one-clause pack whose amount is `amount`, plus `extra` items.
@@ -190,4 +192,103 @@ fn expression_parser_rejects_deep_input() {
         let d = parser::parse_expr(&vec!["1"; 10_000].join(" + ")).unwrap_err();
         assert_eq!(d.code, "E0208");
     })
+}
+
+/// `lets` (one per line) before the amount.
+fn with_lets(lets: &[String], amount: &str) -> String {
+    let lets: String = lets.iter().map(|l| format!("  {l}\n")).collect();
+    pack(amount, "").replace("  amount", &format!("{lets}  amount"))
+}
+
+#[test]
+fn chain_of_5000_lets() {
+    // Each let is shallow, but both evaluators expand a let where it is used: before this was
+    // checked, `huiqi test` overflowed its stack evaluating the last one.
+    let lets: Vec<String> = (0..5000)
+        .map(|i| match i {
+            0 => "let x0 = 1万".to_string(),
+            _ => format!("let x{i} = x{} + 1万", i - 1),
+        })
+        .collect();
+    let en = check_rejects("let-chain", with_lets(&lets, "x4999"), "E0415");
+    assert!(en.contains("p.hq:"), "{en}");
+}
+
+#[test]
+fn lets_that_double() {
+    // x{i} uses x{i-1} twice: 2^30 nodes once expanded (the limit is
+    // huiqi_lang::check::MAX_EXPANDED_NODES), and as many evaluations per firm.
+    let lets: Vec<String> = (0..30)
+        .map(|i| match i {
+            0 => "let x0 = 1万".to_string(),
+            _ => format!("let x{i} = x{} + x{}", i - 1, i - 1),
+        })
+        .collect();
+    check_rejects("let-doubling", with_lets(&lets, "x29"), "E0416");
+}
+
+#[test]
+fn chain_of_5000_tables() {
+    let mut tables = String::from("table T0: money { [0元, ∞) => 1万 }\n");
+    for i in 1..5000 {
+        tables.push_str(&format!(
+            "table T{i}: money {{ [0元, ∞) => T{}(营业收入) }}\n",
+            i - 1
+        ));
+    }
+    check_rejects("table-chain", pack("T4999(营业收入)", &tables), "E0415");
+}
+
+/// The largest trees the limits accept, through check and fmt (and formatted output parses
+/// back unchanged).
+fn accepted(name: &'static str, src: String) {
+    on_small_stack(move || {
+        let dir = write_pack(name, &src);
+        if let Err((sm, ds)) = load_pack(&dir) {
+            panic!("{name}: {}", sm.render(&ds[0], Lang::En, false));
+        }
+        let file = parser::parse_file(0, &src).unwrap();
+        let out = fmt::format_file(&file, &src);
+        let again = parser::parse_file(0, &out).unwrap();
+        assert_eq!(fmt::format_file(&again, &out), out, "{name}");
+    })
+}
+
+#[test]
+fn the_limits_are_exact_and_safe_on_a_2_mib_stack() {
+    let (nest, height) = (MAX_NESTING as usize, MAX_HEIGHT as usize);
+    // Nesting: MAX_NESTING levels pass, one more does not.
+    accepted("parens-max", pack(&nested("(", "1万", ")", nest), ""));
+    rejected(
+        "parens-over",
+        nested("(", "1万", ")", nest + 1),
+        "",
+        "E0207",
+    );
+    let ifs = |n| format!("{}0", "if 营业收入 > 0 then 1万 else ".repeat(n));
+    accepted("if-max", pack(&ifs(nest), ""));
+    rejected("if-over", ifs(nest + 1), "", "E0207");
+    // Height: a chain of MAX_HEIGHT terms passes, one more does not.
+    let sum = |n| vec!["1万"; n].join(" + ");
+    accepted("sum-max", pack(&sum(height), ""));
+    rejected("sum-over", sum(height + 1), "", "E0208");
+    // The most stack per level: nested tables, calls and ifs at the nesting limit, topped up
+    // to the height limit with a chain.
+    let top_up =
+        |inner: String, levels: usize| format!("{inner}{}", " + 1万".repeat(height - levels));
+    let tiers = nested("tiers 营业收入 { [0元, ∞) => ", "1万", " }", nest - 1);
+    accepted("tiers-max", pack(&top_up(tiers, nest), ""));
+    let calls = nested("round(", "1万", ", 元)", nest - 1);
+    accepted("calls-max", pack(&top_up(calls, nest), ""));
+    let ifs = nested("if 营业收入 > 0 then ", "1万", " else 0", nest - 1);
+    accepted("ifs-max", pack(&top_up(ifs, nest), ""));
+    // Lets: a chain as tall as one expression may be passes.
+    let lets: Vec<String> = (0..height / 2 - 2)
+        .map(|i| match i {
+            0 => "let x0 = 1万".to_string(),
+            _ => format!("let x{i} = x{} + 1万", i - 1),
+        })
+        .collect();
+    let last = format!("x{}", lets.len() - 1);
+    accepted("lets-max", with_lets(&lets, &last));
 }

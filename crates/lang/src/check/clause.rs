@@ -2,6 +2,8 @@
 //! clause as a whole — a source reference, the original text, exactly one way of paying, and
 //! conditions that can hold together.
 
+use std::rc::Rc;
+
 use super::items::window_err;
 use super::*;
 use crate::ast::{ExprKind, StmtKind};
@@ -16,7 +18,10 @@ struct ClauseParts<'a> {
     text: Option<String>,
     window: (Date, Date),
     lets: Vec<Named>,
-    let_names: Vec<(String, Ty)>,
+    /// Names, types and expanded sizes of the lets so far, shared with each statement's scope
+    /// (an `Rc`, so a statement costs no copy of them).
+    let_names: Rc<Vec<(String, Ty)>>,
+    let_weights: Rc<Vec<Weight>>,
     requires: Vec<Named>,
     req_ast: Vec<&'a ast::NamedExpr>,
     amount: Option<Named>,
@@ -65,7 +70,8 @@ impl<'a> ClauseParts<'a> {
             text: None,
             window: policy_window,
             lets: vec![],
-            let_names: vec![],
+            let_names: Rc::default(),
+            let_weights: Rc::default(),
             requires: vec![],
             req_ast: vec![],
             amount: None,
@@ -80,16 +86,30 @@ impl<'a> ClauseParts<'a> {
 
     fn stmt(&mut self, c: &mut Checker, st: &'a ast::Stmt) {
         // The lets written so far.
-        let let_names = self.let_names.clone();
+        let let_names = Rc::clone(&self.let_names);
+        let let_weights = Rc::clone(&self.let_weights);
         let scope = Scope {
             lets: let_names.iter().map(|(n, t)| (n.as_str(), *t)).collect(),
+            let_weights: &let_weights,
             clause: Some(self.id),
         };
+        if let StmtKind::Let(ne) = &st.kind {
+            let new = self.let_stmt(c, ne, &scope);
+            // The scope shares the lets: let it go before adding one, so nothing is copied.
+            drop(scope);
+            drop((let_names, let_weights));
+            if let Some((named, ty, w)) = new {
+                Rc::make_mut(&mut self.let_names).push((named.name.clone(), ty));
+                Rc::make_mut(&mut self.let_weights).push(w);
+                self.lets.push(named);
+            }
+            return;
+        }
         match &st.kind {
             StmtKind::Ref(s) => self.reference = Some(s.clone()),
             StmtKind::Text(s) => self.text = Some(s.clone()),
             StmtKind::Effective(w) => self.effective(c, w),
-            StmtKind::Let(ne) => self.let_stmt(c, ne, &scope),
+            StmtKind::Let(_) => {}
             StmtKind::Require(ne) => {
                 name_dup(&mut self.names_seen, c, &ne.name);
                 if let Some(n) = c.named(
@@ -148,21 +168,32 @@ impl<'a> ClauseParts<'a> {
         self.window = (w.from, w.to);
     }
 
-    fn let_stmt(&mut self, c: &mut Checker, ne: &ast::NamedExpr, scope: &Scope) {
+    /// A let, its type and its expanded size; None (with a diagnostic) when it does not check.
+    fn let_stmt(
+        &mut self,
+        c: &mut Checker,
+        ne: &ast::NamedExpr,
+        scope: &Scope,
+    ) -> Option<(Named, Ty, Weight)> {
         name_dup(&mut self.names_seen, c, &ne.name);
-        match c.lower(&ne.expr, scope, None) {
-            Ok((e, t)) => {
-                self.lets.push(Named {
-                    name: ne.name.name.clone(),
-                    expr: e,
-                    ty: t,
-                    source: c.text(ne.expr.span),
-                    origin: c.sm.origin(ne.span),
-                });
-                self.let_names.push((ne.name.name.clone(), t));
-            }
-            Err(d) => c.diags.push(d),
+        let (e, t) = c
+            .lower(&ne.expr, scope, None)
+            .map_err(|d| c.diags.push(d))
+            .ok()?;
+        // A let too large expanded is still declared, so its uses are not reported too.
+        let mut w = c.weigh(&e, scope);
+        if let Err(d) = weight::check_weight(w, ne.expr.span) {
+            c.diags.push(d);
+            w = w.reported();
         }
+        let named = Named {
+            name: ne.name.name.clone(),
+            expr: e,
+            ty: t,
+            source: c.text(ne.expr.span),
+            origin: c.sm.origin(ne.span),
+        };
+        Some((named, t, w))
     }
 
     /// A tranche: its own conditions (checked together with the clause's) and its amount.

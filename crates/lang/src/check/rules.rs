@@ -138,13 +138,19 @@ impl Checker<'_> {
     /// A ranking score: numeric.
     fn lower_score(&mut self, name: &str, e: &ast::Expr) -> Option<Named> {
         match self.lower(e, &Scope::default(), None) {
-            Ok((x, t)) if t.is_numeric() => Some(Named {
-                name: name.to_string(),
-                expr: x,
-                ty: t,
-                source: self.text(e.span),
-                origin: self.sm.origin(e.span),
-            }),
+            Ok((x, t)) if t.is_numeric() => {
+                if let Err(d) = self.check_expanded(&x, &Scope::default(), e.span) {
+                    self.diags.push(d);
+                    return None;
+                }
+                Some(Named {
+                    name: name.to_string(),
+                    expr: x,
+                    ty: t,
+                    source: self.text(e.span),
+                    origin: self.sm.origin(e.span),
+                })
+            }
             Ok((_, t)) => {
                 let d = self.type_mismatch(
                     e.span,

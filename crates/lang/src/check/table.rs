@@ -51,6 +51,10 @@ impl Checker<'_> {
             ir_arms.push(self.lower_arm(arm, sc, &mut units, out_want)?);
         }
         check_order(&ir_arms, arms)?;
+        // Every arm is computed where the table is used.
+        let w = weight::merge(ir_arms.iter().map(|a| self.weigh(&a.value, sc)));
+        weight::check_weight(w, span)?;
+        self.table_weights.push(w);
         self.tables.push(Table {
             name: name.clone(),
             input: units.input.unwrap_or(Ty::Money),
