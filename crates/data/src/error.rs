@@ -1,6 +1,7 @@
 //! Data errors: where (file, spreadsheet row, column header) and why, in Chinese and English.
 
 use std::fmt;
+use std::path::Path;
 
 /// One problem with the input data or the mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,5 +155,93 @@ impl Errors {
             errors: self.list,
             truncated: self.truncated,
         }
+    }
+}
+
+/// Everything but cell validation that can fail in this crate: a file that cannot be read or
+/// written, a snapshot whose tables are not what docs/SNAPSHOT.md describes, a generator request
+/// out of range. `Display` is the English text; [`Error::zh`] the Chinese.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The operating system or a format library failed on `path`.
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: String },
+    /// A format library (Parquet, Arrow, CSV, XLSX, JSON) failed without naming a file.
+    #[error("{0}")]
+    Lib(String),
+    /// A snapshot that is not what its layout promises (written by another tool, or damaged).
+    #[error("{en}")]
+    Snapshot { zh: String, en: String },
+    /// `generate` was asked for an empty or out-of-range year range.
+    #[error("bad year range {first}..{last}")]
+    YearRange { first: i32, last: i32 },
+    /// `generate` was asked for no firms.
+    #[error("--firms must be at least 1")]
+    NoFirms,
+    /// More generated rows than one XLSX sheet holds.
+    #[error(
+        "{sheet}: more than {max} rows do not fit an XLSX sheet; generate fewer firms or years, or CSV only"
+    )]
+    SheetFull { sheet: String, max: u32 },
+}
+
+impl Error {
+    /// `path: cause`, as the OS or the library says it.
+    pub fn io(path: impl AsRef<Path>, cause: impl fmt::Display) -> Error {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            cause: cause.to_string(),
+        }
+    }
+
+    /// A library's own message.
+    pub fn lib(cause: impl fmt::Display) -> Error {
+        Error::Lib(cause.to_string())
+    }
+
+    /// A snapshot table that breaks the layout contract, in both languages.
+    pub fn snapshot(zh: impl Into<String>, en: impl Into<String>) -> Error {
+        Error::Snapshot {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    /// The message in Chinese (file paths and library causes stay as they are).
+    pub fn zh(&self) -> String {
+        match self {
+            Error::Io { .. } | Error::Lib(_) => self.to_string(),
+            Error::Snapshot { zh, .. } => zh.clone(),
+            Error::YearRange { first, last } => {
+                format!(
+                    "年份范围 {first}..{last} 不对（应在 1950–2100 之间，且起始年不晚于结束年）"
+                )
+            }
+            Error::NoFirms => "--firms 至少为 1".into(),
+            Error::SheetFull { sheet, max } => format!(
+                "{sheet}：超过 {max} 行，一个 XLSX 工作表放不下；请减少企业数或年数，或只生成 CSV"
+            ),
+        }
+    }
+
+    /// The message in English (the `Display` text).
+    pub fn en(&self) -> String {
+        self.to_string()
+    }
+
+    /// One language.
+    pub fn msg(&self, en: bool) -> String {
+        if en {
+            self.en()
+        } else {
+            self.zh()
+        }
+    }
+}
+
+/// Callers that still collect errors as text (`?` into `Result<_, String>`) get the `Display` text.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
     }
 }

@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::dates::{from_days, to_days, validity_end};
+use crate::error::Error;
 use crate::mapping::Unit;
 
 /// What `generate` wrote: file name and data rows.
@@ -122,17 +123,16 @@ fn fmt_money(out: &mut String, fen: i64, unit: Unit, dp: u32, grouped: bool) {
 }
 
 impl Sheet {
-    fn create(dir: &Path, name: &str, header: &[&str], xlsx: bool) -> Result<Sheet, String> {
+    fn create(dir: &Path, name: &str, header: &[&str], xlsx: bool) -> Result<Sheet, Error> {
         let path = dir.join(format!("{name}.csv"));
-        let f = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let mut csv = csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 20, f));
-        csv.write_record(header).map_err(|e| e.to_string())?;
+        csv.write_record(header).map_err(Error::lib)?;
         let xlsx = if xlsx {
             let mut ws = rust_xlsxwriter::Worksheet::new();
-            ws.set_name("Sheet1").map_err(|e| e.to_string())?;
+            ws.set_name("Sheet1").map_err(Error::lib)?;
             for (c, h) in header.iter().enumerate() {
-                ws.write_string(0, c as u16, *h)
-                    .map_err(|e| e.to_string())?;
+                ws.write_string(0, c as u16, *h).map_err(Error::lib)?;
             }
             Some(ws)
         } else {
@@ -148,58 +148,53 @@ impl Sheet {
         })
     }
 
-    fn row(&mut self, fields: &[F]) -> Result<(), String> {
+    fn row(&mut self, fields: &[F]) -> Result<(), Error> {
         self.row += 1;
         self.rows += 1;
         for (c, f) in fields.iter().enumerate() {
             match f {
                 F::T(s) => {
-                    self.csv.write_field(s).map_err(|e| e.to_string())?;
+                    self.csv.write_field(s).map_err(Error::lib)?;
                     if let Some(ws) = &mut self.xlsx {
                         ws.write_string(self.row, c as u16, *s)
-                            .map_err(|e| e.to_string())?;
+                            .map_err(Error::lib)?;
                     }
                 }
                 F::Money(fen, unit, dp, grouped) => {
                     fmt_money(&mut self.buf, *fen, *unit, *dp, *grouped);
-                    self.csv.write_field(&self.buf).map_err(|e| e.to_string())?;
+                    self.csv.write_field(&self.buf).map_err(Error::lib)?;
                     if let Some(ws) = &mut self.xlsx {
                         // The shortest decimal of this f64 is the text just formatted (≤ 15
                         // significant digits), so a reader gets the exact amount back.
                         fmt_money(&mut self.buf, *fen, *unit, *dp, false);
-                        let x: f64 = self.buf.parse().map_err(|e| format!("{e}"))?;
-                        ws.write_number(self.row, c as u16, x)
-                            .map_err(|e| e.to_string())?;
+                        let x: f64 = self.buf.parse().map_err(Error::lib)?;
+                        ws.write_number(self.row, c as u16, x).map_err(Error::lib)?;
                     }
                 }
-                F::Empty => self.csv.write_field("").map_err(|e| e.to_string())?,
+                F::Empty => self.csv.write_field("").map_err(Error::lib)?,
             }
         }
-        self.csv
-            .write_record(None::<&[u8]>)
-            .map_err(|e| e.to_string())?;
+        self.csv.write_record(None::<&[u8]>).map_err(Error::lib)?;
         if self.xlsx.is_some() && self.row >= XLSX_MAX_ROWS {
-            return Err(format!(
-                "{}: more than {} rows do not fit an XLSX sheet; generate fewer firms or years, or CSV only",
-                self.name,
-                XLSX_MAX_ROWS - 1
-            ));
+            return Err(Error::SheetFull {
+                sheet: self.name.clone(),
+                max: XLSX_MAX_ROWS - 1,
+            });
         }
         Ok(())
     }
 
-    fn finish(self, dir: &Path) -> Result<(String, u64), String> {
-        let mut w = self.csv.into_inner().map_err(|e| e.to_string())?;
-        w.flush().map_err(|e| e.to_string())?;
+    fn finish(self, dir: &Path) -> Result<(String, u64), Error> {
+        let mut w = self.csv.into_inner().map_err(Error::lib)?;
+        w.flush().map_err(Error::lib)?;
         if let Some(ws) = self.xlsx {
             let mut wb = rust_xlsxwriter::Workbook::new();
             // A fixed creation time keeps the file identical for the same seed.
-            let t =
-                rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 1, 1).map_err(|e| e.to_string())?;
+            let t = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 1, 1).map_err(Error::lib)?;
             wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&t));
             wb.push_worksheet(ws);
             let p = dir.join(format!("{}.xlsx", self.name));
-            wb.save(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            wb.save(&p).map_err(|e| Error::io(&p, e))?;
         }
         Ok((self.name, self.rows))
     }
@@ -256,14 +251,21 @@ pub fn credit_code(i: u64, seed: u64) -> String {
     let check = match 11 - sum % 11 {
         10 => 'X',
         11 => '0',
-        n => char::from_digit(n, 10).unwrap(),
+        n => char::from(b'0' + n as u8),
     };
     let mut s = String::from("91330201");
-    s.push_str(std::str::from_utf8(&org).unwrap());
+    s.extend(org.iter().map(|&c| char::from(c)));
     s.push(check);
-    let c = huiqi_ir::uscc::check_char(&s).expect("alphabet");
-    s.push(c);
+    s.push(uscc_check(&s));
     s
+}
+
+/// The GB 32100 check character of a 17-character code built from the code's alphabet.
+#[allow(clippy::expect_used)]
+fn uscc_check(first17: &str) -> char {
+    // PANIC SAFETY: `credit_code` builds every character from GB 32100's alphabet (digits,
+    // `ALPHA`, `MA`, a GB 11714 check digit or X), so the check character exists.
+    huiqi_ir::uscc::check_char(first17).expect("alphabet")
 }
 
 fn firm_rng(seed: u64, i: u64) -> ChaCha8Rng {
@@ -276,6 +278,7 @@ fn firm_rng(seed: u64, i: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
 }
 
+/// The generated files, one per department export.
 struct Out {
     firms: Sheet,
     tax: Sheet,
@@ -287,6 +290,101 @@ struct Out {
     credit: Sheet,
 }
 
+impl Out {
+    /// Creates every file with its header row.
+    fn create(d: &Path, xlsx: bool) -> Result<Out, Error> {
+        Ok(Out {
+            firms: Sheet::create(
+                d,
+                "企业名录",
+                &[
+                    "统一社会信用代码",
+                    "企业名称",
+                    "国民经济行业门类",
+                    "成立日期",
+                ],
+                xlsx,
+            )?,
+            tax: Sheet::create(
+                d,
+                "税务_年度申报",
+                &[
+                    "统一社会信用代码",
+                    "企业名称",
+                    "年度",
+                    "营业收入（万元）",
+                    "研发费用（万元）",
+                ],
+                xlsx,
+            )?,
+            stats: Sheet::create(
+                d,
+                "统计_年度",
+                &[
+                    "统一社会信用代码",
+                    "统计年度",
+                    "规模以上工业企业",
+                    "限额以上批零商品销售额（万元）",
+                ],
+                xlsx,
+            )?,
+            loans: Sheet::create(
+                d,
+                "金融办_贷款贴息",
+                &[
+                    "统一社会信用代码",
+                    "年度",
+                    "当年新增贷款本金（元）",
+                    "实际支付利息（元）",
+                ],
+                xlsx,
+            )?,
+            listing: Sheet::create(
+                d,
+                "金融办_上市进程",
+                &["统一社会信用代码", "企业名称", "上市阶段", "日期"],
+                xlsx,
+            )?,
+            titles: Sheet::create(
+                d,
+                "经信_荣誉称号",
+                &["统一社会信用代码", "称号", "认定日期", "有效期至"],
+                xlsx,
+            )?,
+            hightech: Sheet::create(
+                d,
+                "科技_高新技术企业",
+                &["统一社会信用代码", "证书编号", "发证日期", "有效期至"],
+                xlsx,
+            )?,
+            credit: Sheet::create(
+                d,
+                "信用_严重失信名单",
+                &["统一社会信用代码", "列入日期", "移出日期"],
+                xlsx,
+            )?,
+        })
+    }
+
+    /// Closes every file (writing the XLSX copies): file name and data rows, in creation order.
+    fn finish(self, d: &Path) -> Result<GenStats, Error> {
+        let mut stats = GenStats::default();
+        for s in [
+            self.firms,
+            self.tax,
+            self.stats,
+            self.loans,
+            self.listing,
+            self.titles,
+            self.hightech,
+            self.credit,
+        ] {
+            stats.files.push(s.finish(d)?);
+        }
+        Ok(stats)
+    }
+}
+
 /// Writes `firms` firms' data for `first_year..=last_year` into `out_dir`: CSV files with
 /// Chinese headers (and XLSX copies when `xlsx`), `mapping.toml` (and `mapping-xlsx.toml`).
 pub fn generate(
@@ -296,95 +394,23 @@ pub fn generate(
     last_year: i32,
     seed: u64,
     xlsx: bool,
-) -> Result<GenStats, String> {
+) -> Result<GenStats, Error> {
     if first_year > last_year || !(1950..=2100).contains(&first_year) || last_year > 2100 {
-        return Err(format!("bad year range {first_year}..{last_year}"));
+        return Err(Error::YearRange {
+            first: first_year,
+            last: last_year,
+        });
     }
     if firms == 0 {
-        return Err("--firms must be at least 1".into());
+        return Err(Error::NoFirms);
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let d = out_dir;
-    let mut o = Out {
-        firms: Sheet::create(
-            d,
-            "企业名录",
-            &[
-                "统一社会信用代码",
-                "企业名称",
-                "国民经济行业门类",
-                "成立日期",
-            ],
-            xlsx,
-        )?,
-        tax: Sheet::create(
-            d,
-            "税务_年度申报",
-            &[
-                "统一社会信用代码",
-                "企业名称",
-                "年度",
-                "营业收入（万元）",
-                "研发费用（万元）",
-            ],
-            xlsx,
-        )?,
-        stats: Sheet::create(
-            d,
-            "统计_年度",
-            &[
-                "统一社会信用代码",
-                "统计年度",
-                "规模以上工业企业",
-                "限额以上批零商品销售额（万元）",
-            ],
-            xlsx,
-        )?,
-        loans: Sheet::create(
-            d,
-            "金融办_贷款贴息",
-            &[
-                "统一社会信用代码",
-                "年度",
-                "当年新增贷款本金（元）",
-                "实际支付利息（元）",
-            ],
-            xlsx,
-        )?,
-        listing: Sheet::create(
-            d,
-            "金融办_上市进程",
-            &["统一社会信用代码", "企业名称", "上市阶段", "日期"],
-            xlsx,
-        )?,
-        titles: Sheet::create(
-            d,
-            "经信_荣誉称号",
-            &["统一社会信用代码", "称号", "认定日期", "有效期至"],
-            xlsx,
-        )?,
-        hightech: Sheet::create(
-            d,
-            "科技_高新技术企业",
-            &["统一社会信用代码", "证书编号", "发证日期", "有效期至"],
-            xlsx,
-        )?,
-        credit: Sheet::create(
-            d,
-            "信用_严重失信名单",
-            &["统一社会信用代码", "列入日期", "移出日期"],
-            xlsx,
-        )?,
-    };
+    let mut o = Out::create(d, xlsx)?;
     for i in 0..firms as u64 {
         gen_firm(&mut o, i, seed, first_year, last_year)?;
     }
-    let mut stats = GenStats::default();
-    for s in [
-        o.firms, o.tax, o.stats, o.loans, o.listing, o.titles, o.hightech, o.credit,
-    ] {
-        stats.files.push(s.finish(d)?);
-    }
+    let stats = o.finish(d)?;
     let head = format!(
         "# 由 huiqi gen 生成：模拟宁波高新区 {firms} 家企业 {first_year}–{last_year} 年的数据（种子 {seed}）。\n\
          # Generated by huiqi gen: {firms} firms, {first_year}–{last_year}, seed {seed}.\n\
@@ -392,8 +418,7 @@ pub fn generate(
     );
     let write_mapping = |name: &str, ext: &str| {
         let p = d.join(name);
-        std::fs::write(&p, format!("{head}{}", mapping_text(ext)))
-            .map_err(|e| format!("{}: {e}", p.display()))
+        std::fs::write(&p, format!("{head}{}", mapping_text(ext))).map_err(|e| Error::io(&p, e))
     };
     write_mapping("mapping.toml", "csv")?;
     if xlsx {
@@ -475,49 +500,74 @@ enum Role {
     Ordinary,
 }
 
-fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), String> {
+/// What the first draws of a firm's stream decide; every later record follows from it.
+struct Profile {
+    id: String,
+    name: String,
+    role: Role,
+    industry: usize,
+    /// 制造业, 信息技术 or 科研技术服务: candidates for 高企 certificates and titles.
+    tech: bool,
+    /// First generated year and last year of the range.
+    y0: i32,
+    y1: i32,
+    /// The flagship's year of crossing 100亿.
+    yc: i32,
+    founded: i32,
+    /// Revenue (分, as a float) in the firm's first generated year.
+    rev0: f64,
+    /// Mean log growth per year and its volatility.
+    trend: f64,
+    vol: f64,
+    /// Decimals written in 万元 columns, and the 分 per last decimal.
+    dp: u32,
+    grain: i64,
+    /// R&D spending as a share of revenue; None: the firm reports none.
+    rnd_intensity: Option<f64>,
+}
+
+impl Profile {
+    fn flagship(&self) -> bool {
+        self.role == Role::Flagship
+    }
+    fn planted(&self) -> bool {
+        self.role != Role::Ordinary
+    }
+}
+
+/// One firm: its register row, then its yearly figures, certificates, titles, listing stages
+/// and credit record, each drawn from the firm's own stream in this order (the order is part
+/// of the output: the same seed must give the same bytes).
+fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Error> {
     let r = &mut firm_rng(seed, i);
-    let id = credit_code(i, seed);
     let role = match i {
         0 => Role::Flagship,
         1 => Role::Trader,
         _ => Role::Ordinary,
     };
+    let (pf, founded_on) = profile(r, credit_code(i, seed), role, y0, y1);
+    o.firms.row(&[
+        F::T(&pf.id),
+        F::T(&pf.name),
+        F::T(INDUSTRIES[pf.industry]),
+        F::T(&founded_on),
+    ])?;
+    write_years(o, r, &pf)?;
+    write_hightech(o, r, &pf)?;
+    write_titles(o, r, &pf)?;
+    write_listing(o, r, &pf)?;
+    write_credit(o, r, &pf)
+}
+
+/// Draws the firm's profile and its founding date (as written in the register).
+fn profile(r: &mut ChaCha8Rng, id: String, role: Role, y0: i32, y1: i32) -> (Profile, String) {
     let flagship = role == Role::Flagship;
     let planted = role != Role::Ordinary;
-    // The flagship's year of crossing 100亿.
     let yc = 2022.clamp(y0, y1);
-
-    let industry = if flagship {
-        MANUFACTURING
-    } else if planted {
-        WHOLESALE
-    } else {
-        let x = r.random_range(0..1000u32);
-        let mut acc = 0;
-        INDUSTRY_SHARE
-            .iter()
-            .position(|&s| {
-                acc += s;
-                x < acc
-            })
-            .unwrap_or(6)
-    };
+    let industry = draw_industry(r, role);
     let tech = industry <= 2;
-
-    // Size: a log-normal body and a Pareto tail (a few firms above 100亿).
     let large = planted || r.random_bool(0.01);
-    let mut rev = if flagship {
-        // 95亿 the year before crossing, growing e^0.12 a year.
-        95.0 * YI * (-0.12 * (yc - 1 - y0) as f64).exp()
-    } else if planted {
-        6.0 * YI
-    } else if large {
-        let u: f64 = r.random::<f64>().max(1e-9);
-        (5.0 * YI * u.powf(-1.0 / 0.9)).min(2000.0 * YI)
-    } else {
-        (600.0 * WAN * (1.5 * normal(r)).exp()).max(10.0 * WAN)
-    };
+    let mut rev = initial_revenue(r, role, large, y0, yc);
     let old = planted || r.random_bool(0.8);
     let founded = if old {
         y0 - r.random_range(1..=25)
@@ -543,43 +593,91 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
         r.random_range(0.08..0.25)
     };
     let dp = r.random_range(2..=6u32);
-    let grain = 10i64.pow(6 - dp); // 分 per last decimal of 万元
     let rnd_intensity = if tech {
         (!r.random_bool(0.15)).then(|| 0.001 + 0.099 * r.random::<f64>().powf(1.6))
     } else {
         (!r.random_bool(0.6)).then(|| 0.01 * r.random::<f64>())
     };
-    let rnd_intensity = if flagship { Some(0.045) } else { rnd_intensity };
-
-    let name = {
-        let chars: Vec<char> = BRANDS.chars().collect();
-        let a = chars[r.random_range(0..chars.len())];
-        let b = chars[r.random_range(0..chars.len())];
-        let form = if large || r.random_bool(0.1) {
-            pick(r, &["股份有限公司", "集团有限公司"])
-        } else {
-            "有限公司"
-        };
-        let region = if r.random_bool(0.85) {
-            "宁波"
-        } else {
-            "浙江"
-        };
-        format!("{region}{a}{b}{}{form}", pick(r, WORDS[industry]))
-    };
+    let name = firm_name(r, industry, large);
     let founded_on = random_date(r, founded, 1..=12).to_string();
-    o.firms.row(&[
-        F::T(&id),
-        F::T(&name),
-        F::T(INDUSTRIES[industry]),
-        F::T(&founded_on),
-    ])?;
+    let pf = Profile {
+        id,
+        name,
+        role,
+        industry,
+        tech,
+        y0,
+        y1,
+        yc,
+        founded,
+        rev0: rev,
+        trend,
+        vol,
+        dp,
+        grain: 10i64.pow(6 - dp),
+        rnd_intensity: if flagship { Some(0.045) } else { rnd_intensity },
+    };
+    (pf, founded_on)
+}
 
-    // Yearly data while the firm exists.
-    let start = founded.max(y0);
+/// The planted firms' industries are fixed; the others follow [`INDUSTRY_SHARE`].
+fn draw_industry(r: &mut ChaCha8Rng, role: Role) -> usize {
+    match role {
+        Role::Flagship => MANUFACTURING,
+        Role::Trader => WHOLESALE,
+        Role::Ordinary => {
+            let x = r.random_range(0..1000u32);
+            let mut acc = 0;
+            INDUSTRY_SHARE
+                .iter()
+                .position(|&s| {
+                    acc += s;
+                    x < acc
+                })
+                .unwrap_or(6)
+        }
+    }
+}
+
+/// Size: a log-normal body and a Pareto tail (a few firms above 100亿).
+fn initial_revenue(r: &mut ChaCha8Rng, role: Role, large: bool, y0: i32, yc: i32) -> f64 {
+    match role {
+        // 95亿 the year before crossing, growing e^0.12 a year.
+        Role::Flagship => 95.0 * YI * (-0.12 * (yc - 1 - y0) as f64).exp(),
+        Role::Trader => 6.0 * YI,
+        Role::Ordinary if large => {
+            let u: f64 = r.random::<f64>().max(1e-9);
+            (5.0 * YI * u.powf(-1.0 / 0.9)).min(2000.0 * YI)
+        }
+        Role::Ordinary => (600.0 * WAN * (1.5 * normal(r)).exp()).max(10.0 * WAN),
+    }
+}
+
+/// `宁波` + two brand characters + a trade word of the industry + the legal form.
+fn firm_name(r: &mut ChaCha8Rng, industry: usize, large: bool) -> String {
+    let chars: Vec<char> = BRANDS.chars().collect();
+    let a = chars[r.random_range(0..chars.len())];
+    let b = chars[r.random_range(0..chars.len())];
+    let form = if large || r.random_bool(0.1) {
+        pick(r, &["股份有限公司", "集团有限公司"])
+    } else {
+        "有限公司"
+    };
+    let region = if r.random_bool(0.85) {
+        "宁波"
+    } else {
+        "浙江"
+    };
+    format!("{region}{a}{b}{}{form}", pick(r, WORDS[industry]))
+}
+
+/// Tax, statistics and loan rows for every year the firm exists (it may deregister).
+fn write_years(o: &mut Out, r: &mut ChaCha8Rng, pf: &Profile) -> Result<(), Error> {
+    let (id, planted, grain, dp) = (&pf.id, pf.planted(), pf.grain, pf.dp);
+    let start = pf.founded.max(pf.y0);
     let mut in_scale = false;
-    let rev0 = rev;
-    for y in start..=y1 {
+    let mut rev = pf.rev0;
+    for y in start..=pf.y1 {
         if y > start {
             if !planted && r.random_bool(0.02) {
                 break; // deregistered
@@ -590,10 +688,11 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
             } else {
                 0.0
             };
-            rev *= (trend + vol * normal(r) + shock + dip).exp();
+            rev *= (pf.trend + pf.vol * normal(r) + shock + dip).exp();
         }
         let rev_fen = round_to(rev, grain);
-        let rnd = rnd_intensity
+        let rnd = pf
+            .rnd_intensity
             .map(|k| round_to(rev * k * (0.2 * normal(r)).exp(), grain).min(rev_fen / 5));
         let ys = y.to_string();
         let rev_f = if !planted && r.random_bool(0.01) {
@@ -603,106 +702,133 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
         };
         let rnd_f = rnd.map_or(F::Empty, |v| F::Money(v, Unit::Wan, dp, false));
         o.tax
-            .row(&[F::T(&id), F::T(&name), F::T(&ys), rev_f, rnd_f])?;
+            .row(&[F::T(id), F::T(&pf.name), F::T(&ys), rev_f, rnd_f])?;
 
-        if industry == MANUFACTURING {
+        if pf.industry == MANUFACTURING {
             // 规上: enter at 2000万; once in, stay while above 1500万.
             in_scale = rev >= 2000.0 * WAN || (in_scale && rev >= 1500.0 * WAN);
             o.stats.row(&[
-                F::T(&id),
+                F::T(id),
                 F::T(&ys),
                 F::T(if in_scale { "是" } else { "否" }),
                 F::Empty,
             ])?;
-        } else if industry == WHOLESALE && rev >= 500.0 * WAN {
+        } else if pf.industry == WHOLESALE && rev >= 500.0 * WAN {
             let sales = round_to(rev * r.random_range(0.85..1.0), grain);
             o.stats.row(&[
-                F::T(&id),
+                F::T(id),
                 F::T(&ys),
                 F::Empty,
                 F::Money(sales, Unit::Wan, dp, false),
             ])?;
         }
-
-        let p_loan = if rev >= 1.0 * YI { 0.4 } else { 0.2 };
-        if r.random_bool(p_loan) {
-            let principal = round_to(rev * r.random_range(0.05..0.4), 10 * WAN as i64);
-            let interest =
-                (principal as f64 * r.random_range(0.0345..0.06) * r.random_range(0.25..1.0))
-                    .round() as i64;
-            o.loans.row(&[
-                F::T(&id),
-                F::T(&ys),
-                F::Money(principal, Unit::Yuan, 2, true),
-                F::Money(interest.max(1), Unit::Yuan, 2, true),
-            ])?;
-        }
+        write_loan(o, r, id, &ys, rev)?;
     }
+    Ok(())
+}
 
-    // 高企证书: three-year certificates issued in the autumn batches, often renewed.
-    let eligible = tech && rnd_intensity.is_some_and(|k| k >= 0.03);
-    if flagship || (eligible && r.random_bool(0.6)) {
-        let mut y = if flagship {
+/// A year's new loan and the interest paid on it, for some firms (more of the larger ones).
+fn write_loan(o: &mut Out, r: &mut ChaCha8Rng, id: &str, ys: &str, rev: f64) -> Result<(), Error> {
+    let p_loan = if rev >= 1.0 * YI { 0.4 } else { 0.2 };
+    if r.random_bool(p_loan) {
+        let principal = round_to(rev * r.random_range(0.05..0.4), 10 * WAN as i64);
+        let interest = (principal as f64 * r.random_range(0.0345..0.06) * r.random_range(0.25..1.0))
+            .round() as i64;
+        o.loans.row(&[
+            F::T(id),
+            F::T(ys),
+            F::Money(principal, Unit::Yuan, 2, true),
+            F::Money(interest.max(1), Unit::Yuan, 2, true),
+        ])?;
+    }
+    Ok(())
+}
+
+/// 高企证书: three-year certificates issued in the autumn batches, often renewed.
+fn write_hightech(o: &mut Out, r: &mut ChaCha8Rng, pf: &Profile) -> Result<(), Error> {
+    let (y0, y1, founded, flagship) = (pf.y0, pf.y1, pf.founded, pf.flagship());
+    let eligible = pf.tech && pf.rnd_intensity.is_some_and(|k| k >= 0.03);
+    if !(flagship || (eligible && r.random_bool(0.6))) {
+        return Ok(());
+    }
+    let mut y = if flagship {
+        y0 - 1
+    } else {
+        r.random_range((y0 - 5).max(founded + 1)..=y1.max(founded + 1))
+    };
+    while y <= y1 {
+        let d = random_date(r, y, 10..=12);
+        let until = validity_end(d, 3);
+        let no = format!("GR{y}33{:06}", r.random_range(0..1_000_000));
+        o.hightech.row(&[
+            F::T(&pf.id),
+            F::T(&no),
+            F::T(&d.to_string()),
+            F::T(&until.to_string()),
+        ])?;
+        y += if flagship || r.random_bool(0.75) {
+            3
+        } else if r.random_bool(0.3) {
+            4
+        } else {
+            break;
+        };
+    }
+    Ok(())
+}
+
+/// 荣誉称号 for established industrial and tech firms, dated `2023/3/1` as 经信 exports them.
+fn write_titles(o: &mut Out, r: &mut ChaCha8Rng, pf: &Profile) -> Result<(), Error> {
+    let (y0, y1, founded, flagship, rev0) = (pf.y0, pf.y1, pf.founded, pf.flagship(), pf.rev0);
+    if !((pf.tech && rev0 >= 3000.0 * WAN) || flagship) {
+        return Ok(());
+    }
+    let chances = [if rev0 >= 5.0 * YI { 0.05 } else { 0.0 }, 0.04, 0.02, 0.10];
+    for (t, &p) in chances.iter().enumerate() {
+        let forced = flagship && t == 1;
+        if !(forced || r.random_bool(p)) {
+            continue;
+        }
+        let mut y = if forced {
             y0 - 1
         } else {
-            r.random_range((y0 - 5).max(founded + 1)..=y1.max(founded + 1))
+            r.random_range((y0 - 4).max(founded + 1)..=y1.max(founded + 1))
         };
         while y <= y1 {
-            let d = random_date(r, y, 10..=12);
+            let d = random_date(r, y, 1..=12);
             let until = validity_end(d, 3);
-            let no = format!("GR{y}33{:06}", r.random_range(0..1_000_000));
-            o.hightech.row(&[
-                F::T(&id),
-                F::T(&no),
-                F::T(&d.to_string()),
-                F::T(&until.to_string()),
+            let slash = |d: Date| format!("{}/{}/{}", d.y, d.m, d.d);
+            o.titles.row(&[
+                F::T(&pf.id),
+                F::T(TITLES[t]),
+                F::T(&slash(d)),
+                F::T(&slash(until)),
             ])?;
-            y += if flagship || r.random_bool(0.75) {
-                3
-            } else if r.random_bool(0.3) {
-                4
-            } else {
+            if !(forced || r.random_bool(0.5)) {
                 break;
-            };
+            }
+            y += 3;
         }
     }
+    Ok(())
+}
 
-    // 荣誉称号 for established industrial and tech firms.
-    if (tech && rev0 >= 3000.0 * WAN) || flagship {
-        let chances = [if rev0 >= 5.0 * YI { 0.05 } else { 0.0 }, 0.04, 0.02, 0.10];
-        for (t, &p) in chances.iter().enumerate() {
-            let forced = flagship && t == 1;
-            if !(forced || r.random_bool(p)) {
-                continue;
-            }
-            let mut y = if forced {
-                y0 - 1
-            } else {
-                r.random_range((y0 - 4).max(founded + 1)..=y1.max(founded + 1))
-            };
-            while y <= y1 {
-                let d = random_date(r, y, 1..=12);
-                let until = validity_end(d, 3);
-                let slash = |d: Date| format!("{}/{}/{}", d.y, d.m, d.d);
-                o.titles.row(&[
-                    F::T(&id),
-                    F::T(TITLES[t]),
-                    F::T(&slash(d)),
-                    F::T(&slash(until)),
-                ])?;
-                if !(forced || r.random_bool(0.5)) {
-                    break;
-                }
-                y += 3;
-            }
-        }
-    }
-
-    // 上市进程: a small share, more among larger firms; stages may be skipped, some predate 2022.
+/// 上市进程: a small share, more among larger firms; stages may be skipped, some predate 2022.
+/// The flagship files in the year before crossing 100亿 and lists in that year.
+fn write_listing(o: &mut Out, r: &mut ChaCha8Rng, pf: &Profile) -> Result<(), Error> {
+    let (y0, y1, founded, yc, rev0) = (pf.y0, pf.y1, pf.founded, pf.yc, pf.rev0);
     let p_list: f64 = 0.01
         + if rev0 >= 1.0 * YI { 0.06 } else { 0.0 }
         + if rev0 >= 10.0 * YI { 0.1 } else { 0.0 };
-    if flagship {
+    let mut row = |stage: usize, d: Date| {
+        o.listing.row(&[
+            F::T(&pf.id),
+            F::T(&pf.name),
+            F::T(STAGES[stage]),
+            F::T(&d.to_string()),
+        ])
+    };
+    if pf.flagship() {
         let stages = [
             (
                 1,
@@ -723,12 +849,7 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
             (3, Date { y: yc, m: 6, d: 18 }),
         ];
         for (stage, d) in stages {
-            o.listing.row(&[
-                F::T(&id),
-                F::T(&name),
-                F::T(STAGES[stage]),
-                F::T(&d.to_string()),
-            ])?;
+            row(stage, d)?;
         }
     } else if r.random_bool(p_list.min(1.0)) {
         let mut stage = if r.random_bool(0.4) { 0 } else { 1 };
@@ -736,12 +857,7 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
         let mut day = to_days(random_date(r, start, 1..=12));
         let end = to_days(Date::year_end(y1));
         while day <= end {
-            o.listing.row(&[
-                F::T(&id),
-                F::T(&name),
-                F::T(STAGES[stage]),
-                F::T(&from_days(day).to_string()),
-            ])?;
+            row(stage, from_days(day))?;
             if stage == 3 || !r.random_bool(0.7) {
                 break;
             }
@@ -754,8 +870,12 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
             day += r.random_range(60..540);
         }
     }
+    Ok(())
+}
 
-    // 严重失信名单: a few firms, some of them later repaired.
+/// 严重失信名单: a few firms, some of them later repaired; dated `2023年3月1日`.
+fn write_credit(o: &mut Out, r: &mut ChaCha8Rng, pf: &Profile) -> Result<(), Error> {
+    let (y0, y1, founded) = (pf.y0, pf.y1, pf.founded);
     if r.random_bool(0.003) {
         let y = r.random_range((y0 - 2).max(founded + 1)..=y1.max(founded + 1));
         let d = random_date(r, y, 1..=12);
@@ -766,7 +886,7 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Stri
         });
         if y <= y1 {
             let u = until.as_deref().map_or(F::Empty, F::T);
-            o.credit.row(&[F::T(&id), F::T(&cn(d)), u])?;
+            o.credit.row(&[F::T(&pf.id), F::T(&cn(d)), u])?;
         }
     }
     Ok(())

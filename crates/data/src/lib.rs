@@ -16,7 +16,7 @@ pub mod snapshot;
 pub mod source;
 mod write;
 
-pub use error::{DataError, IngestReport};
+pub use error::{DataError, Error, IngestReport};
 pub use gen::{generate, GenStats};
 pub use ingest::{ingest, SnapshotInfo};
 pub use snapshot::{load_snapshot, read_manifest, Manifest, Rows, SourceInfo};
