@@ -9,12 +9,14 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Decimal128Type, Int32Type};
+use huiqi_files::snapshot as layout;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
+use crate::error::Error;
 use crate::ingest::SnapshotInfo;
 use crate::schema;
-use crate::snapshot::{read_manifest, SourceInfo};
+use crate::snapshot::{read_manifest, Manifest, SourceInfo};
 use crate::write::Table;
 
 /// One earlier award, in 分.
@@ -39,14 +41,19 @@ pub struct Derived {
 
 const FEN_TO_DEC: i128 = 10_000_000_000;
 
-fn read_firm_ids(dir: &Path) -> Result<HashSet<String>, String> {
-    let p = dir.join("firms.parquet");
-    let f = File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+/// Opens `<dir>/<table>.parquet` for reading.
+fn open_table(dir: &Path, table: &str) -> Result<ParquetRecordBatchReaderBuilder<File>, Error> {
+    let p = dir.join(layout::table_file(table));
+    let f = File::open(&p).map_err(|e| Error::io(&p, e))?;
+    ParquetRecordBatchReaderBuilder::try_new(f).map_err(Error::lib)
+}
+
+fn read_firm_ids(dir: &Path) -> Result<HashSet<String>, Error> {
+    let b = open_table(dir, layout::FIRMS)?;
     let mask = parquet::arrow::ProjectionMask::roots(b.parquet_schema(), [0]);
     let mut out = HashSet::new();
-    for batch in b.with_projection(mask).build().map_err(|e| e.to_string())? {
-        let batch = batch.map_err(|e| e.to_string())?;
+    for batch in b.with_projection(mask).build().map_err(Error::lib)? {
+        let batch = batch.map_err(Error::lib)?;
         let ids = batch.column(0).as_string::<i32>();
         for i in 0..batch.num_rows() {
             out.insert(ids.value(i).to_string());
@@ -58,13 +65,12 @@ fn read_firm_ids(dir: &Path) -> Result<HashSet<String>, String> {
 /// (firm, clause, period, tranche, amount at scale 12) of a snapshot's awards table.
 type Row = (String, String, i32, String, i128);
 
-fn read_awards(dir: &Path) -> Result<Vec<Row>, String> {
-    let p = dir.join("awards.parquet");
-    let f = File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+/// The awards table's rows; its columns in the order of [`schema::awards`].
+fn read_awards(dir: &Path) -> Result<Vec<Row>, Error> {
+    let b = open_table(dir, layout::AWARDS)?;
     let mut out = vec![];
-    for batch in b.build().map_err(|e| e.to_string())? {
-        let batch = batch.map_err(|e| e.to_string())?;
+    for batch in b.build().map_err(Error::lib)? {
+        let batch = batch.map_err(Error::lib)?;
         let id = batch.column(0).as_string::<i32>();
         let cl = batch.column(1).as_string::<i32>();
         let pe = batch.column(2).as_primitive::<Int32Type>();
@@ -83,16 +89,9 @@ fn read_awards(dir: &Path) -> Result<Vec<Row>, String> {
     Ok(out)
 }
 
-/// Writes `<snapshots>/<hash16>/`: the tables of `src` with an awards table holding `awards`
-/// plus those of `src`'s awards that `awards` does not replace (same key). Awards of firms
-/// `src` does not hold are left out (counted). Reuses the directory when it already exists.
-pub fn with_awards(
-    src: &Path,
-    awards: &[AwardIn],
-    snapshots: &Path,
-    origin: &str,
-) -> Result<Derived, String> {
-    let mut manifest = read_manifest(src)?;
+/// The source's awards that `awards` does not replace, plus `awards` for firms the source
+/// holds, sorted: (rows, replaced, unknown firms).
+fn merge(src: &Path, awards: &[AwardIn]) -> Result<(Vec<Row>, usize, usize), Error> {
     let firms = read_firm_ids(src)?;
     let keys: HashSet<(&str, &str, i32, &str)> = awards
         .iter()
@@ -122,76 +121,100 @@ pub fn with_awards(
         }
     }
     rows.sort();
+    Ok((rows, replaced, unknown_firms))
+}
 
-    std::fs::create_dir_all(snapshots).map_err(|e| format!("{}: {e}", snapshots.display()))?;
+/// Writes `<snapshots>/<hash16>/`: the tables of `src` with an awards table holding `awards`
+/// plus those of `src`'s awards that `awards` does not replace (same key). Awards of firms
+/// `src` does not hold are left out (counted). Reuses the directory when it already exists.
+pub fn with_awards(
+    src: &Path,
+    awards: &[AwardIn],
+    snapshots: &Path,
+    origin: &str,
+) -> Result<Derived, Error> {
+    let manifest = read_manifest(src)?;
+    let (rows, replaced, unknown_firms) = merge(src, awards)?;
+    std::fs::create_dir_all(snapshots).map_err(|e| Error::io(snapshots, e))?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let tmp = snapshots.join(format!(".tmp-awards-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    let result = (|| {
-        let mut h = Sha256::new();
-        for name in &schema::TABLES[..4] {
-            let file = format!("{name}.parquet");
-            let mut bytes = vec![];
-            File::open(src.join(&file))
-                .and_then(|mut f| f.read_to_end(&mut bytes))
-                .map_err(|e| format!("{}: {e}", src.join(&file).display()))?;
-            h.update(file.as_bytes());
-            h.update([0u8]);
-            h.update(&bytes);
-            let mut out = File::create(tmp.join(&file)).map_err(|e| e.to_string())?;
-            out.write_all(&bytes).map_err(|e| e.to_string())?;
-            out.sync_all().map_err(|e| e.to_string())?;
-        }
-        let mut t = Table::create(&tmp, "awards", schema::awards(), h)?;
-        let mut list = Sha256::new();
-        for r in &rows {
-            t.cols[0].str(Some(&r.0));
-            t.cols[1].str(Some(&r.1));
-            t.cols[2].i32(Some(r.2));
-            t.cols[3].str(Some(&r.3));
-            t.cols[4].dec(Some(r.4));
-            t.end_row()?;
-            list.update(format!("{},{},{},{},{}\n", r.0, r.1, r.2, r.3, r.4).as_bytes());
-        }
-        manifest.rows.awards = t.rows;
-        let hash = crate::source::hex(&t.finish()?.finalize());
-        manifest.sources.push(SourceInfo {
-            file: origin.to_string(),
-            sha256: crate::source::hex(&list.finalize()),
-            rows: rows.len() as u64,
-        });
-        manifest.created_by = format!(
-            "huiqi-data {} (snapshot {} with awards from {origin})",
-            env!("CARGO_PKG_VERSION"),
-            &manifest.hash[..16.min(manifest.hash.len())]
-        );
-        manifest.hash = hash.clone();
-        let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
-        std::fs::write(tmp.join("manifest.json"), json).map_err(|e| e.to_string())?;
-        let dir = snapshots.join(&hash[..16]);
-        let reused = if dir.exists() {
-            true
-        } else {
-            match std::fs::rename(&tmp, &dir) {
-                Ok(()) => false,
-                Err(_) if dir.exists() => true,
-                Err(e) => return Err(format!("{}: {e}", dir.display())),
-            }
-        };
-        Ok(SnapshotInfo {
-            hash,
-            dir,
-            rows: manifest.rows,
-            reused,
-        })
-    })();
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let result = write_derived(src, &tmp, snapshots, manifest, &rows, origin);
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(Derived {
         info: result?,
         unknown_firms,
         replaced,
+    })
+}
+
+/// Copies the tables before `awards` into `tmp` (hashing them), writes the new awards table and
+/// manifest, and renames `tmp` to the hash unless that snapshot exists already.
+fn write_derived(
+    src: &Path,
+    tmp: &Path,
+    snapshots: &Path,
+    mut manifest: Manifest,
+    rows: &[Row],
+    origin: &str,
+) -> Result<SnapshotInfo, Error> {
+    let mut h = Sha256::new();
+    for name in &layout::TABLES[..4] {
+        let file = layout::table_file(name);
+        let mut bytes = vec![];
+        File::open(src.join(&file))
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| Error::io(src.join(&file), e))?;
+        h.update(file.as_bytes());
+        h.update([0u8]);
+        h.update(&bytes);
+        let mut out = File::create(tmp.join(&file)).map_err(Error::lib)?;
+        out.write_all(&bytes).map_err(Error::lib)?;
+        out.sync_all().map_err(Error::lib)?;
+    }
+    let mut t = Table::create(tmp, layout::AWARDS, schema::awards(), h)?;
+    let mut list = Sha256::new();
+    for r in rows {
+        t.cols[0].str(Some(&r.0));
+        t.cols[1].str(Some(&r.1));
+        t.cols[2].i32(Some(r.2));
+        t.cols[3].str(Some(&r.3));
+        t.cols[4].dec(Some(r.4));
+        t.end_row()?;
+        list.update(format!("{},{},{},{},{}\n", r.0, r.1, r.2, r.3, r.4).as_bytes());
+    }
+    manifest.rows.awards = t.rows;
+    let hash = crate::source::hex(&t.finish()?.finalize());
+    manifest.sources.push(SourceInfo {
+        file: origin.to_string(),
+        sha256: crate::source::hex(&list.finalize()),
+        rows: rows.len() as u64,
+    });
+    manifest.created_by = format!(
+        "huiqi-data {} (snapshot {} with awards from {origin})",
+        env!("CARGO_PKG_VERSION"),
+        &manifest.hash[..16.min(manifest.hash.len())]
+    );
+    manifest.hash = hash.clone();
+    let json = serde_json::to_string_pretty(&manifest).map_err(Error::lib)? + "\n";
+    std::fs::write(tmp.join(layout::MANIFEST), json).map_err(Error::lib)?;
+    let dir = snapshots.join(&hash[..16]);
+    let reused = if dir.exists() {
+        true
+    } else {
+        match std::fs::rename(tmp, &dir) {
+            Ok(()) => false,
+            Err(_) if dir.exists() => true,
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+    };
+    Ok(SnapshotInfo {
+        hash,
+        dir,
+        rows: manifest.rows,
+        reused,
     })
 }

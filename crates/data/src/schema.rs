@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use huiqi_files::snapshot::{self as layout, col};
 use huiqi_ir::{Fact, PeriodKind, Program, Ty};
 
 /// Decimal places of money and ratio columns.
@@ -10,7 +11,7 @@ pub const DECIMAL_SCALE: i8 = 12;
 pub const DECIMAL_PRECISION: u8 = 38;
 
 /// Snapshot files in hash order.
-pub const TABLES: [&str; 5] = ["firms", "yearly", "monthly", "events", "awards"];
+pub const TABLES: [&str; 5] = layout::TABLES;
 
 pub fn decimal() -> DataType {
     DataType::Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)
@@ -48,7 +49,10 @@ fn with_facts(mut fields: Vec<Field>, p: &Program, kind: PeriodKind) -> SchemaRe
 
 pub fn firms(p: &Program) -> SchemaRef {
     with_facts(
-        vec![key("firm_id", DataType::Utf8), key("name", DataType::Utf8)],
+        vec![
+            key(col::FIRM_ID, DataType::Utf8),
+            key(col::NAME, DataType::Utf8),
+        ],
         p,
         PeriodKind::Static,
     )
@@ -56,7 +60,10 @@ pub fn firms(p: &Program) -> SchemaRef {
 
 pub fn yearly(p: &Program) -> SchemaRef {
     with_facts(
-        vec![key("firm_id", DataType::Utf8), key("year", DataType::Int32)],
+        vec![
+            key(col::FIRM_ID, DataType::Utf8),
+            key(col::YEAR, DataType::Int32),
+        ],
         p,
         PeriodKind::Year,
     )
@@ -65,9 +72,9 @@ pub fn yearly(p: &Program) -> SchemaRef {
 pub fn monthly(p: &Program) -> SchemaRef {
     with_facts(
         vec![
-            key("firm_id", DataType::Utf8),
-            key("year", DataType::Int32),
-            key("month", DataType::Int32),
+            key(col::FIRM_ID, DataType::Utf8),
+            key(col::YEAR, DataType::Int32),
+            key(col::MONTH, DataType::Int32),
         ],
         p,
         PeriodKind::Month,
@@ -76,21 +83,21 @@ pub fn monthly(p: &Program) -> SchemaRef {
 
 pub fn events() -> SchemaRef {
     Arc::new(Schema::new(vec![
-        key("firm_id", DataType::Utf8),
-        key("fact", DataType::Utf8),
-        key("date", DataType::Date32),
-        Field::new("until", DataType::Date32, true),
-        Field::new("value", DataType::Utf8, true),
+        key(col::FIRM_ID, DataType::Utf8),
+        key(col::FACT, DataType::Utf8),
+        key(col::DATE, DataType::Date32),
+        Field::new(col::UNTIL, DataType::Date32, true),
+        Field::new(col::VALUE, DataType::Utf8, true),
     ]))
 }
 
 pub fn awards() -> SchemaRef {
     Arc::new(Schema::new(vec![
-        key("firm_id", DataType::Utf8),
-        key("clause", DataType::Utf8),
-        key("period", DataType::Int32),
-        key("tranche", DataType::Utf8),
-        key("amount", decimal()),
+        key(col::FIRM_ID, DataType::Utf8),
+        key(col::CLAUSE, DataType::Utf8),
+        key(col::PERIOD, DataType::Int32),
+        key(col::TRANCHE, DataType::Utf8),
+        key(col::AMOUNT, decimal()),
     ]))
 }
 

@@ -12,11 +12,13 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use huiqi_files::snapshot::table_file;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use sha2::{Digest, Sha256};
 
+use crate::error::Error;
 use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE};
 
 /// Rows per record batch handed to the writer (bounded memory while writing).
@@ -77,7 +79,11 @@ impl Col {
             DataType::Int64 => Col::I64(Int64Builder::new()),
             DataType::Boolean => Col::Bool(BooleanBuilder::new()),
             DataType::Date32 => Col::Date(Date32Builder::new()),
-            DataType::Decimal128(..) => Col::Dec(Decimal128Builder::new()),
+            // The builder carries the snapshot's decimal type, so its arrays need no cast.
+            DataType::Decimal128(..) => Col::Dec(
+                Decimal128Builder::new()
+                    .with_data_type(DataType::Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)),
+            ),
             t => unreachable!("snapshot column type {t}"),
         }
     }
@@ -88,11 +94,7 @@ impl Col {
             Col::I64(b) => Arc::new(b.finish()),
             Col::Bool(b) => Arc::new(b.finish()),
             Col::Date(b) => Arc::new(b.finish()),
-            Col::Dec(b) => Arc::new(
-                b.finish()
-                    .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
-                    .expect("decimal type"),
-            ),
+            Col::Dec(b) => Arc::new(b.finish()),
         }
     }
     fn len(&self) -> usize {
@@ -153,9 +155,9 @@ impl Table {
         name: &str,
         schema: SchemaRef,
         mut hasher: Sha256,
-    ) -> Result<Table, String> {
-        let file_name = format!("{name}.parquet");
-        let f = File::create(dir.join(&file_name)).map_err(|e| format!("{file_name}: {e}"))?;
+    ) -> Result<Table, Error> {
+        let file_name = table_file(name);
+        let f = File::create(dir.join(&file_name)).map_err(|e| Error::io(&file_name, e))?;
         hasher.update(file_name.as_bytes());
         hasher.update([0u8]);
         let hw = HashWrite {
@@ -163,7 +165,7 @@ impl Table {
             hasher,
         };
         let w = ArrowWriter::try_new(hw, schema.clone(), Some(props()))
-            .map_err(|e| format!("{file_name}: {e}"))?;
+            .map_err(|e| Error::io(&file_name, e))?;
         let cols = schema
             .fields()
             .iter()
@@ -178,7 +180,7 @@ impl Table {
     }
 
     /// Call after appending one value to every column.
-    pub fn end_row(&mut self) -> Result<(), String> {
+    pub fn end_row(&mut self) -> Result<(), Error> {
         self.rows += 1;
         if self.cols[0].len() >= BATCH {
             self.flush()?;
@@ -186,21 +188,21 @@ impl Table {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), Error> {
         if self.cols[0].len() == 0 {
             return Ok(());
         }
         let arrays: Vec<ArrayRef> = self.cols.iter_mut().map(Col::finish).collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| e.to_string())?;
-        self.w.write(&batch).map_err(|e| e.to_string())
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(Error::lib)?;
+        self.w.write(&batch).map_err(Error::lib)
     }
 
     /// Finishes the file and hands the running hash on to the next table.
-    pub fn finish(mut self) -> Result<Sha256, String> {
+    pub fn finish(mut self) -> Result<Sha256, Error> {
         self.flush()?;
-        let mut hw = self.w.into_inner().map_err(|e| e.to_string())?;
-        hw.file.flush().map_err(|e| e.to_string())?;
-        hw.file.get_ref().sync_all().map_err(|e| e.to_string())?;
+        let mut hw = self.w.into_inner().map_err(Error::lib)?;
+        hw.file.flush().map_err(Error::lib)?;
+        hw.file.get_ref().sync_all().map_err(Error::lib)?;
         Ok(hw.hasher)
     }
 }

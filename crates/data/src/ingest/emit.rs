@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use huiqi_files::snapshot as layout;
 use huiqi_ir::{PeriodKind, Program, Ty};
 use sha2::{Digest, Sha256};
 
 use super::store::*;
 use super::SnapshotInfo;
+use crate::error::Error;
 use crate::mapping::Plan;
 use crate::schema;
 use crate::snapshot::{Manifest, Rows, SourceInfo};
@@ -52,23 +54,73 @@ pub(super) fn put(col: &mut crate::write::Col, p: &Program, fact: usize, v: Val)
 }
 
 impl Data<'_> {
+    /// Writes every table and the manifest into a temporary directory under `snapshots`, then
+    /// renames it to the content hash (or reuses the snapshot already there).
     pub(super) fn write(
         self,
         snapshots: &Path,
         sources: Vec<SourceInfo>,
-    ) -> Result<SnapshotInfo, String> {
-        std::fs::create_dir_all(snapshots).map_err(|e| e.to_string())?;
+    ) -> Result<SnapshotInfo, Error> {
+        std::fs::create_dir_all(snapshots).map_err(Error::lib)?;
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let tmp = snapshots.join(format!(".tmp-{}-{stamp}", std::process::id()));
-        std::fs::create_dir(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut guard = TempDir(Some(tmp.clone()));
-        let p = self.program;
         let mut rows = Rows::default();
 
-        let mut t = Table::create(&tmp, "firms", schema::firms(p), Sha256::new())?;
+        // The tables in hash order, each handing the running hash on to the next.
+        let (h, n) = self.write_firms(&tmp)?;
+        rows.firms = n;
+        let (h, n) = self.write_periods(&tmp, h, PeriodKind::Year)?;
+        rows.yearly = n;
+        let (h, n) = self.write_periods(&tmp, h, PeriodKind::Month)?;
+        rows.monthly = n;
+        let (h, n) = self.write_events(&tmp, h)?;
+        rows.events = n;
+        let (h, n) = self.write_awards(&tmp, h)?;
+        rows.awards = n;
+        let hash = crate::source::hex(&h.finalize());
+
+        let manifest = Manifest {
+            hash: hash.clone(),
+            schema: manifest_schema(self.program),
+            sources,
+            rows,
+            created_by: format!("huiqi-data {}", env!("CARGO_PKG_VERSION")),
+        };
+        let json = serde_json::to_string_pretty(&manifest).map_err(Error::lib)? + "\n";
+        std::fs::write(tmp.join(layout::MANIFEST), json).map_err(Error::lib)?;
+
+        let dir = snapshots.join(&hash[..16]);
+        let reused = if dir.exists() {
+            true
+        } else {
+            match std::fs::rename(&tmp, &dir) {
+                Ok(()) => {
+                    guard.0 = None;
+                    false
+                }
+                // Another ingest of the same data won the race: the snapshot is immutable, reuse it.
+                Err(_) if dir.exists() => true,
+                Err(e) => return Err(Error::io(&dir, e)),
+            }
+        };
+        drop(guard);
+        Ok(SnapshotInfo {
+            hash,
+            dir,
+            rows,
+            reused,
+        })
+    }
+
+    /// The firms table: id, name and every static fact (missing where the register has no column).
+    fn write_firms(&self, tmp: &Path) -> Result<(Sha256, u64), Error> {
+        let p = self.program;
+        let mut t = Table::create(tmp, layout::FIRMS, schema::firms(p), Sha256::new())?;
         let statics = schema::facts_of(p, PeriodKind::Static);
         let static_col: Vec<Option<usize>> = statics
             .iter()
@@ -83,15 +135,13 @@ impl Data<'_> {
             }
             t.end_row()?;
         }
-        rows.firms = t.rows;
-        let h = t.finish()?;
+        let n = t.rows;
+        Ok((t.finish()?, n))
+    }
 
-        let (h, n) = self.write_periods(&tmp, h, PeriodKind::Year)?;
-        rows.yearly = n;
-        let (h, n) = self.write_periods(&tmp, h, PeriodKind::Month)?;
-        rows.monthly = n;
-
-        let mut t = Table::create(&tmp, "events", schema::events(), h)?;
+    fn write_events(&self, tmp: &Path, h: Sha256) -> Result<(Sha256, u64), Error> {
+        let p = self.program;
+        let mut t = Table::create(tmp, layout::EVENTS, schema::events(), h)?;
         for e in &self.events {
             let f = &p.facts[e.fact as usize];
             t.cols[0].str(Some(self.firms.id(e.firm as usize)));
@@ -107,10 +157,13 @@ impl Data<'_> {
             t.cols[4].str(value);
             t.end_row()?;
         }
-        rows.events = t.rows;
-        let h = t.finish()?;
+        let n = t.rows;
+        Ok((t.finish()?, n))
+    }
 
-        let mut t = Table::create(&tmp, "awards", schema::awards(), h)?;
+    fn write_awards(&self, tmp: &Path, h: Sha256) -> Result<(Sha256, u64), Error> {
+        let p = self.program;
+        let mut t = Table::create(tmp, layout::AWARDS, schema::awards(), h)?;
         for a in &self.awards {
             t.cols[0].str(Some(self.firms.id(a.firm as usize)));
             t.cols[1].str(Some(&p.clauses[a.clause as usize].name));
@@ -119,40 +172,8 @@ impl Data<'_> {
             t.cols[4].dec(Some(a.fen as i128 * FEN_TO_DEC));
             t.end_row()?;
         }
-        rows.awards = t.rows;
-        let hash = crate::source::hex(&t.finish()?.finalize());
-
-        let manifest = Manifest {
-            hash: hash.clone(),
-            schema: manifest_schema(p),
-            sources,
-            rows,
-            created_by: format!("huiqi-data {}", env!("CARGO_PKG_VERSION")),
-        };
-        let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
-        std::fs::write(tmp.join("manifest.json"), json).map_err(|e| e.to_string())?;
-
-        let dir = snapshots.join(&hash[..16]);
-        let reused = if dir.exists() {
-            true
-        } else {
-            match std::fs::rename(&tmp, &dir) {
-                Ok(()) => {
-                    guard.0 = None;
-                    false
-                }
-                // Another ingest of the same data won the race: the snapshot is immutable, reuse it.
-                Err(_) if dir.exists() => true,
-                Err(e) => return Err(format!("{}: {e}", dir.display())),
-            }
-        };
-        drop(guard);
-        Ok(SnapshotInfo {
-            hash,
-            dir,
-            rows,
-            reused,
-        })
+        let n = t.rows;
+        Ok((t.finish()?, n))
     }
 
     /// Merges the sources of one period kind in key order into one table; rows where every
@@ -162,12 +183,17 @@ impl Data<'_> {
         tmp: &Path,
         h: Sha256,
         kind: PeriodKind,
-    ) -> Result<(Sha256, u64), String> {
+    ) -> Result<(Sha256, u64), Error> {
         let p = self.program;
         let (name, sch, plans, srcs) = match kind {
-            PeriodKind::Year => ("yearly", schema::yearly(p), &self.plan.yearly, &self.yearly),
+            PeriodKind::Year => (
+                layout::YEARLY,
+                schema::yearly(p),
+                &self.plan.yearly,
+                &self.yearly,
+            ),
             _ => (
-                "monthly",
+                layout::MONTHLY,
                 schema::monthly(p),
                 &self.plan.monthly,
                 &self.monthly,
@@ -176,18 +202,14 @@ impl Data<'_> {
         let monthly = kind == PeriodKind::Month;
         let base = if monthly { 3 } else { 2 };
         let facts = schema::facts_of(p, kind);
-        // (source, column in source) → column in the table.
-        let target: Vec<Vec<usize>> = plans
+        // (source, column in source) → column in the table. The mapping was checked to put
+        // only facts of this kind here.
+        let target: Vec<Vec<Option<usize>>> = plans
             .iter()
             .map(|s| {
                 s.facts
                     .iter()
-                    .map(|fc| {
-                        facts
-                            .iter()
-                            .position(|&f| f == fc.fact)
-                            .expect("checked kind")
-                    })
+                    .map(|fc| facts.iter().position(|&f| f == fc.fact))
                     .collect()
             })
             .collect();
@@ -204,8 +226,10 @@ impl Data<'_> {
             for s in 0..srcs.len() {
                 let i = heads[s];
                 if i < srcs[s].keys.len() && srcs[s].keys[i] == key {
-                    for (c, &tc) in target[s].iter().enumerate() {
-                        vals[tc] = srcs[s].facts[c].get(i);
+                    for (c, tc) in target[s].iter().enumerate() {
+                        if let Some(tc) = *tc {
+                            vals[tc] = srcs[s].facts[c].get(i);
+                        }
                     }
                     heads[s] += 1;
                 }

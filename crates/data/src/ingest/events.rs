@@ -6,11 +6,13 @@ use huiqi_ir::{ClauseBody, PeriodKind, Program, Ty};
 use super::read::{err, unknown_firm};
 use super::store::*;
 use crate::dates::{from_days, to_days};
-use crate::error::{DataError, Errors, Reason};
-use crate::mapping::{EventFact, FileRef, Plan};
+use crate::error::{reason, DataError, Errors};
+use crate::mapping::{AwardPlan, EventFact, EventPlan, FileRef, Plan};
 use crate::parse;
-use crate::source;
+use crate::source::{self, Cell};
 
+/// Every event source: checked rows, sorted as the snapshot stores them (firm, fact name, date,
+/// value name), with duplicates reported.
 pub(super) fn read_events(
     plan: &Plan,
     p: &Program,
@@ -18,8 +20,64 @@ pub(super) fn read_events(
     errs: &mut Errors,
     sources: &mut Vec<(FileRef, u64)>,
 ) -> Vec<Event> {
+    let event_facts: Vec<&str> = p
+        .facts
+        .iter()
+        .filter(|f| f.kind == PeriodKind::Event)
+        .map(|f| f.name.as_str())
+        .collect();
     let mut out = vec![];
     for (si, s) in plan.events.iter().enumerate() {
+        let src = EventSrc {
+            p,
+            s,
+            si: si as u16,
+            firms,
+            event_facts: &event_facts,
+        };
+        if let Some(n) = src.scan(errs, &mut out) {
+            sources.push((s.file.clone(), n));
+        }
+    }
+    sort_events(p, &mut out);
+    report_duplicate_events(plan, p, firms, &out, errs);
+    out
+}
+
+/// The firm a row's credit code names, or None after reporting why not.
+pub(super) fn row_firm(
+    file: &FileRef,
+    row: u64,
+    col: &str,
+    firms: &Firms,
+    cell: &Cell,
+    errs: &mut Errors,
+) -> Option<u32> {
+    match parse::uscc(cell) {
+        Ok(id) => firms.find(&id).or_else(|| {
+            errs.push(unknown_firm(file, row, col, &id));
+            None
+        }),
+        Err(r) => {
+            errs.push(err(file, row, col, r));
+            None
+        }
+    }
+}
+
+/// One event source being read: its cells are, in order, id, date, [fact column], [until], [value].
+struct EventSrc<'a> {
+    p: &'a Program,
+    s: &'a EventPlan,
+    si: u16,
+    firms: &'a Firms,
+    event_facts: &'a [&'a str],
+}
+
+impl EventSrc<'_> {
+    /// Reads the file into `out`; the number of data rows, or None after a file-level problem.
+    fn scan(&self, errs: &mut Errors, out: &mut Vec<Event>) -> Option<u64> {
+        let s = self.s;
         let mut cols: Vec<&str> = vec![&s.id, &s.date];
         if let EventFact::Column(c) = &s.fact {
             cols.push(c);
@@ -32,173 +90,185 @@ pub(super) fn read_events(
             cols.push(v);
             cols.len() - 1
         });
+        source::scan(&s.file, &cols, errs, &mut |errs, row, cells| {
+            if let Some(e) = self.row(errs, row, cells, until_at, value_at) {
+                out.push(e);
+            }
+        })
+    }
+
+    /// One row: every cell is checked (all problems reported) before the event is kept.
+    fn row(
+        &self,
+        errs: &mut Errors,
+        row: u64,
+        cells: &[Cell],
+        until_at: Option<usize>,
+        value_at: Option<usize>,
+    ) -> Option<Event> {
+        let s = self.s;
         let file = &s.file;
-        let event_facts: Vec<&str> = p
-            .facts
-            .iter()
-            .filter(|f| f.kind == PeriodKind::Event)
-            .map(|f| f.name.as_str())
-            .collect();
-        let n = source::scan(file, &cols, errs, &mut |errs, row, cells| {
-            let firm = match parse::uscc(&cells[0]) {
-                Ok(id) => firms.find(&id).or_else(|| {
-                    errs.push(unknown_firm(file, row, &s.id, &id));
-                    None
-                }),
-                Err(r) => {
-                    errs.push(err(file, row, &s.id, r));
-                    None
-                }
-            };
-            let fact = match &s.fact {
-                EventFact::Fixed(f) => Some(*f),
-                EventFact::Column(c) => {
-                    let mut buf = String::new();
-                    let name = parse::text(&cells[2], &mut buf)
-                        .ok()
-                        .flatten()
-                        .unwrap_or("");
-                    match p.fact_by_name(name) {
-                        Some(f) if p.facts[f].kind == PeriodKind::Event => Some(f),
-                        _ => {
-                            errs.push(
-                                DataError::new(
-                                    &file.shown,
-                                    format!("`{name}` 不是政策包中的事件事实；事件事实有：{}", event_facts.join("、")),
-                                    format!("`{name}` is not an event fact of the pack; the event facts are: {}", event_facts.join(", ")),
-                                )
-                                .at(row)
-                                .col(c.as_str()),
-                            );
-                            None
-                        }
-                    }
-                }
-            };
-            let date = match parse::date(&cells[1]) {
-                Ok(Some(d)) => Some(d),
-                Ok(None) => {
-                    errs.push(err(
-                        file,
-                        row,
-                        &s.date,
-                        Reason {
-                            zh: "日期为空".into(),
-                            en: "the date is empty".into(),
-                        },
-                    ));
-                    None
-                }
-                Err(r) => {
-                    errs.push(err(file, row, &s.date, r));
-                    None
-                }
-            };
-            let until = match until_at {
-                Some(k) => match parse::date(&cells[k]) {
-                    Ok(u) => u,
-                    Err(r) => {
-                        errs.push(err(file, row, s.until.as_deref().unwrap_or(""), r));
-                        None
-                    }
-                },
-                None => None,
-            };
-            if let (Some(d), Some(u)) = (date, until) {
-                if u < d {
-                    errs.push(err(
-                        file,
-                        row,
-                        s.until.as_deref().unwrap_or(""),
-                        Reason {
-                            zh: format!("有效期止 {u} 早于日期 {d}"),
-                            en: format!("valid-until {u} is before the date {d}"),
-                        },
-                    ));
-                }
+        let firm = row_firm(file, row, &s.id, self.firms, &cells[0], errs);
+        let fact = self.fact(errs, row, cells);
+        let date = match parse::date(&cells[1]) {
+            Ok(Some(d)) => Some(d),
+            Ok(None) => {
+                errs.push(err(
+                    file,
+                    row,
+                    &s.date,
+                    reason("日期为空", "the date is empty"),
+                ));
+                None
             }
-            let Some(fact) = fact else { return };
-            let value = match (p.facts[fact].ty, value_at) {
-                (Ty::Enum(e), Some(k)) => {
-                    let en = &p.enums[e];
-                    match parse::variant(&cells[k], &en.name, &en.variants) {
-                        Ok(Some(v)) => Some(v),
-                        Ok(None) => {
-                            errs.push(err(
-                                file,
-                                row,
-                                s.value.as_deref().unwrap_or(""),
-                                Reason {
-                                    zh: format!(
-                                        "事件 `{}` 需要取值（{}），此处为空",
-                                        p.facts[fact].name,
-                                        en.variants.join("、")
-                                    ),
-                                    en: format!(
-                                        "event `{}` needs a value ({}); the cell is empty",
-                                        p.facts[fact].name,
-                                        en.variants.join(", ")
-                                    ),
-                                },
-                            ));
-                            return;
-                        }
-                        Err(r) => {
-                            errs.push(err(file, row, s.value.as_deref().unwrap_or(""), r));
-                            return;
-                        }
-                    }
-                }
-                (Ty::Enum(_), None) => {
-                    errs.push(
-                        DataError::new(
-                            &file.shown,
-                            format!(
-                                "事件 `{}` 需要取值，但映射文件没有给出 value 列",
-                                p.facts[fact].name
-                            ),
-                            format!(
-                                "event `{}` needs a value but the mapping gives no `value` column",
-                                p.facts[fact].name
-                            ),
-                        )
-                        .at(row),
-                    );
-                    return;
-                }
-                (_, Some(k)) if !cells[k].is_empty() => {
-                    errs.push(err(
-                        file,
-                        row,
-                        s.value.as_deref().unwrap_or(""),
-                        Reason {
-                            zh: format!("事件 `{}` 不带取值，此格应为空", p.facts[fact].name),
-                            en: format!(
-                                "event `{}` carries no value; this cell should be empty",
-                                p.facts[fact].name
-                            ),
-                        },
-                    ));
-                    return;
-                }
-                _ => None,
-            };
-            if let (Some(firm), Some(date)) = (firm, date) {
-                out.push(Event {
-                    firm,
-                    fact: fact as u32,
-                    date: to_days(date),
-                    until: until.map_or(NO_DATE, to_days),
-                    value: value.unwrap_or(NO_VALUE),
-                    row: row as u32,
-                    src: si as u16,
-                });
+            Err(r) => {
+                errs.push(err(file, row, &s.date, r));
+                None
             }
+        };
+        let until_col = s.until.as_deref().unwrap_or("");
+        let until = until_at.and_then(|k| {
+            parse::date(&cells[k]).unwrap_or_else(|r| {
+                errs.push(err(file, row, until_col, r));
+                None
+            })
         });
-        if let Some(n) = n {
-            sources.push((file.clone(), n));
+        if let (Some(d), Some(u)) = (date, until) {
+            if u < d {
+                errs.push(err(
+                    file,
+                    row,
+                    until_col,
+                    reason(
+                        format!("有效期止 {u} 早于日期 {d}"),
+                        format!("valid-until {u} is before the date {d}"),
+                    ),
+                ));
+            }
+        }
+        let fact = fact?;
+        let value = self.value(errs, row, cells, fact, value_at).ok()?;
+        Some(Event {
+            firm: firm?,
+            fact: fact as u32,
+            date: to_days(date?),
+            until: until.map_or(NO_DATE, to_days),
+            value: value.unwrap_or(NO_VALUE),
+            row: row as u32,
+            src: self.si,
+        })
+    }
+
+    /// The row's event fact: the source's, or the one its fact column names.
+    fn fact(&self, errs: &mut Errors, row: u64, cells: &[Cell]) -> Option<usize> {
+        let p = self.p;
+        let c = match &self.s.fact {
+            EventFact::Fixed(f) => return Some(*f),
+            EventFact::Column(c) => c,
+        };
+        let mut buf = String::new();
+        let name = parse::text(&cells[2], &mut buf)
+            .ok()
+            .flatten()
+            .unwrap_or("");
+        match p.fact_by_name(name) {
+            Some(f) if p.facts[f].kind == PeriodKind::Event => Some(f),
+            _ => {
+                let known = self.event_facts;
+                errs.push(
+                    DataError::new(
+                        &self.s.file.shown,
+                        format!(
+                            "`{name}` 不是政策包中的事件事实；事件事实有：{}",
+                            known.join("、")
+                        ),
+                        format!(
+                            "`{name}` is not an event fact of the pack; the event facts are: {}",
+                            known.join(", ")
+                        ),
+                    )
+                    .at(row)
+                    .col(c.as_str()),
+                );
+                None
+            }
         }
     }
+
+    /// The event's enum value (None for facts without one); Err after reporting a problem.
+    fn value(
+        &self,
+        errs: &mut Errors,
+        row: u64,
+        cells: &[Cell],
+        fact: usize,
+        value_at: Option<usize>,
+    ) -> Result<Option<u32>, ()> {
+        let (p, s, file) = (self.p, self.s, &self.s.file);
+        let fact_name = &p.facts[fact].name;
+        let value_col = s.value.as_deref().unwrap_or("");
+        match (p.facts[fact].ty, value_at) {
+            (Ty::Enum(e), Some(k)) => {
+                let en = &p.enums[e];
+                match parse::variant(&cells[k], &en.name, &en.variants) {
+                    Ok(Some(v)) => Ok(Some(v)),
+                    Ok(None) => {
+                        errs.push(err(
+                            file,
+                            row,
+                            value_col,
+                            reason(
+                                format!(
+                                    "事件 `{fact_name}` 需要取值（{}），此处为空",
+                                    en.variants.join("、")
+                                ),
+                                format!(
+                                    "event `{fact_name}` needs a value ({}); the cell is empty",
+                                    en.variants.join(", ")
+                                ),
+                            ),
+                        ));
+                        Err(())
+                    }
+                    Err(r) => {
+                        errs.push(err(file, row, value_col, r));
+                        Err(())
+                    }
+                }
+            }
+            (Ty::Enum(_), None) => {
+                errs.push(
+                    DataError::new(
+                        &file.shown,
+                        format!("事件 `{fact_name}` 需要取值，但映射文件没有给出 value 列"),
+                        format!(
+                            "event `{fact_name}` needs a value but the mapping gives no `value` column"
+                        ),
+                    )
+                    .at(row),
+                );
+                Err(())
+            }
+            (_, Some(k)) if !cells[k].is_empty() => {
+                errs.push(err(
+                    file,
+                    row,
+                    value_col,
+                    reason(
+                        format!("事件 `{fact_name}` 不带取值，此格应为空"),
+                        format!("event `{fact_name}` carries no value; this cell should be empty"),
+                    ),
+                ));
+                Err(())
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The snapshot's order: firm, then fact, date and value by name (byte order), then source and
+/// row (so duplicate reports name the earlier row).
+fn sort_events(p: &Program, out: &mut [Event]) {
     let fact_names: Vec<&str> = p.facts.iter().map(|f| f.name.as_str()).collect();
     let fact_rank = ranks(&fact_names);
     let value_rank: Vec<Vec<u32>> = p
@@ -232,42 +302,43 @@ pub(super) fn read_events(
             e.row,
         )
     });
+}
+
+/// Two sorted events with the same firm, fact, date and value: the later row is reported.
+fn report_duplicate_events(
+    plan: &Plan,
+    p: &Program,
+    firms: &Firms,
+    out: &[Event],
+    errs: &mut Errors,
+) {
     for w in out.windows(2) {
         let (a, b) = (&w[0], &w[1]);
-        if (a.firm, a.fact, a.date, a.value) == (b.firm, b.fact, b.date, b.value) {
-            let s = &plan.events[b.src as usize];
-            let other = if a.src == b.src {
-                format!("第{}行", a.row)
-            } else {
-                format!("{} 第{}行", plan.events[a.src as usize].file.shown, a.row)
-            };
-            let other_en = if a.src == b.src {
-                format!("row {}", a.row)
-            } else {
-                format!("{} row {}", plan.events[a.src as usize].file.shown, a.row)
-            };
-            errs.push(
-                DataError::new(
-                    &s.file.shown,
-                    format!(
-                        "重复的事件记录：企业 `{}` 的 `{}` 在 {} 已有一条（{other}）",
-                        firms.id(a.firm as usize),
-                        p.facts[a.fact as usize].name,
-                        from_days(a.date)
-                    ),
-                    format!(
-                        "duplicate event: firm `{}` already has `{}` on {} ({other_en})",
-                        firms.id(a.firm as usize),
-                        p.facts[a.fact as usize].name,
-                        from_days(a.date)
-                    ),
-                )
-                .at(b.row as u64)
-                .col(&s.date),
-            );
+        if (a.firm, a.fact, a.date, a.value) != (b.firm, b.fact, b.date, b.value) {
+            continue;
         }
+        let s = &plan.events[b.src as usize];
+        let (other, other_en) = if a.src == b.src {
+            (format!("第{}行", a.row), format!("row {}", a.row))
+        } else {
+            let f = &plan.events[a.src as usize].file.shown;
+            (format!("{f} 第{}行", a.row), format!("{f} row {}", a.row))
+        };
+        let (id, fact, day) = (
+            firms.id(a.firm as usize),
+            &p.facts[a.fact as usize].name,
+            from_days(a.date),
+        );
+        errs.push(
+            DataError::new(
+                &s.file.shown,
+                format!("重复的事件记录：企业 `{id}` 的 `{fact}` 在 {day} 已有一条（{other}）"),
+                format!("duplicate event: firm `{id}` already has `{fact}` on {day} ({other_en})"),
+            )
+            .at(b.row as u64)
+            .col(&s.date),
+        );
     }
-    out
 }
 
 pub(super) fn tranche_names(p: &Program, clause: usize) -> Vec<String> {
@@ -287,6 +358,8 @@ pub(super) fn tranche_names(p: &Program, clause: usize) -> Vec<String> {
     }
 }
 
+/// Every award source: checked rows sorted by (firm, clause name, period, tranche), with
+/// duplicates reported.
 pub(super) fn read_awards(
     plan: &Plan,
     p: &Program,
@@ -301,117 +374,20 @@ pub(super) fn read_awards(
         if let Some(t) = &s.tranche {
             cols.push(t);
         }
-        let file = &s.file;
-        let n = source::scan(file, &cols, errs, &mut |errs, row, cells| {
-            let firm = match parse::uscc(&cells[0]) {
-                Ok(id) => firms.find(&id).or_else(|| {
-                    errs.push(unknown_firm(file, row, &s.id, &id));
-                    None
-                }),
-                Err(r) => {
-                    errs.push(err(file, row, &s.id, r));
-                    None
-                }
-            };
-            let mut buf = String::new();
-            let name = parse::text(&cells[1], &mut buf)
-                .ok()
-                .flatten()
-                .unwrap_or("")
-                .to_string();
-            let clause = p.clause_by_name(&name);
-            if clause.is_none() {
-                errs.push(err(
-                    file,
-                    row,
-                    &s.clause,
-                    Reason {
-                        zh: format!(
-                            "政策包中没有条款 `{name}`；条款有：{}",
-                            clause_names.join("、")
-                        ),
-                        en: format!(
-                            "the pack has no clause `{name}`; its clauses are: {}",
-                            clause_names.join(", ")
-                        ),
-                    },
-                ));
-            }
-            let period =
-                parse::year(&cells[2]).map_err(|r| errs.push(err(file, row, &s.period, r)));
-            let fen = match parse::money(&cells[3], s.unit) {
-                Ok(Some(f)) if f >= 0 => Some(f),
-                Ok(_) => {
-                    errs.push(err(
-                        file,
-                        row,
-                        &s.amount,
-                        Reason {
-                            zh: "兑现金额为空或为负".into(),
-                            en: "the amount is empty or negative".into(),
-                        },
-                    ));
-                    None
-                }
-                Err(r) => {
-                    errs.push(err(file, row, &s.amount, r));
-                    None
-                }
-            };
-            let mut buf = String::new();
-            let tranche = if s.tranche.is_some() {
-                parse::text(&cells[4], &mut buf)
-                    .ok()
-                    .flatten()
-                    .unwrap_or("")
-                    .to_string()
-            } else {
-                String::new()
-            };
-            let Some(c) = clause else { return };
-            let allowed = tranche_names(p, c);
-            if !allowed.contains(&tranche) {
-                let list = allowed
-                    .iter()
-                    .map(|t| {
-                        if t.is_empty() {
-                            "（空）".to_string()
-                        } else {
-                            t.clone()
-                        }
-                    })
-                    .collect::<Vec<_>>();
-                errs.push(err(
-                    file,
-                    row,
-                    s.tranche.as_deref().unwrap_or(&s.clause),
-                    Reason {
-                        zh: format!(
-                            "条款 `{name}` 没有分项 `{tranche}`；可用：{}",
-                            list.join("、")
-                        ),
-                        en: format!(
-                            "clause `{name}` has no tranche `{tranche}`; use one of: {}",
-                            list.join(", ")
-                        ),
-                    },
-                ));
-                return;
-            }
-            if let (Some(firm), Ok(period), Some(fen)) = (firm, period, fen) {
-                out.push(AwardRow {
-                    firm,
-                    clause: c as u32,
-                    period,
-                    tranche,
-                    fen,
-                    row: row as u32,
-                    src: si as u16,
-                });
+        let src = AwardSrc {
+            p,
+            s,
+            si: si as u16,
+            firms,
+            clause_names: &clause_names,
+        };
+        let n = source::scan(&s.file, &cols, errs, &mut |errs, row, cells| {
+            if let Some(a) = src.row(errs, row, cells) {
+                out.push(a);
             }
         });
         if let Some(n) = n {
-            sources.push((file.clone(), n));
+            sources.push((s.file.clone(), n));
         }
     }
     let crank = ranks(&clause_names);
@@ -455,4 +431,117 @@ pub(super) fn read_awards(
         }
     }
     out
+}
+
+/// One award source being read: its cells are id, clause, period, amount, [tranche].
+struct AwardSrc<'a> {
+    p: &'a Program,
+    s: &'a AwardPlan,
+    si: u16,
+    firms: &'a Firms,
+    clause_names: &'a [&'a str],
+}
+
+impl AwardSrc<'_> {
+    fn row(&self, errs: &mut Errors, row: u64, cells: &[Cell]) -> Option<AwardRow> {
+        let (p, s, file) = (self.p, self.s, &self.s.file);
+        let firm = row_firm(file, row, &s.id, self.firms, &cells[0], errs);
+        let mut buf = String::new();
+        let name = parse::text(&cells[1], &mut buf)
+            .ok()
+            .flatten()
+            .unwrap_or("")
+            .to_string();
+        let clause = p.clause_by_name(&name);
+        if clause.is_none() {
+            let names = self.clause_names;
+            errs.push(err(
+                file,
+                row,
+                &s.clause,
+                reason(
+                    format!("政策包中没有条款 `{name}`；条款有：{}", names.join("、")),
+                    format!(
+                        "the pack has no clause `{name}`; its clauses are: {}",
+                        names.join(", ")
+                    ),
+                ),
+            ));
+        }
+        let period = parse::year(&cells[2]).map_err(|r| errs.push(err(file, row, &s.period, r)));
+        let fen = match parse::money(&cells[3], s.unit) {
+            Ok(Some(f)) if f >= 0 => Some(f),
+            Ok(_) => {
+                errs.push(err(
+                    file,
+                    row,
+                    &s.amount,
+                    reason("兑现金额为空或为负", "the amount is empty or negative"),
+                ));
+                None
+            }
+            Err(r) => {
+                errs.push(err(file, row, &s.amount, r));
+                None
+            }
+        };
+        let mut buf = String::new();
+        let tranche = if s.tranche.is_some() {
+            parse::text(&cells[4], &mut buf)
+                .ok()
+                .flatten()
+                .unwrap_or("")
+                .to_string()
+        } else {
+            String::new()
+        };
+        let c = clause?;
+        if !self.tranche_ok(errs, row, c, &name, &tranche) {
+            return None;
+        }
+        Some(AwardRow {
+            firm: firm?,
+            clause: c as u32,
+            period: period.ok()?,
+            tranche,
+            fen: fen?,
+            row: row as u32,
+            src: self.si,
+        })
+    }
+
+    /// The tranche is one of the clause's (or empty for a clause without tranches).
+    fn tranche_ok(&self, errs: &mut Errors, row: u64, c: usize, name: &str, tranche: &str) -> bool {
+        let allowed = tranche_names(self.p, c);
+        if allowed.iter().any(|t| t == tranche) {
+            return true;
+        }
+        let list = allowed
+            .iter()
+            .map(|t| {
+                if t.is_empty() {
+                    "（空）".to_string()
+                } else {
+                    t.clone()
+                }
+            })
+            .collect::<Vec<_>>();
+        let s = self.s;
+        errs.push(err(
+            &s.file,
+            row,
+            s.tranche.as_deref().unwrap_or(&s.clause),
+            reason(
+                format!(
+                    "条款 `{name}` 没有分项 `{tranche}`；可用：{}",
+                    list.join("、")
+                ),
+                format!(
+                    "clause `{name}` has no tranche `{tranche}`; use one of: {}",
+                    list.join(", ")
+                ),
+            ),
+        ));
+        false
+    }
 }

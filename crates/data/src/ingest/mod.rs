@@ -95,7 +95,7 @@ pub fn ingest(
         .map_err(|e| IngestReport {
             errors: vec![DataError::new(
                 snapshots_dir.display().to_string(),
-                format!("写入快照失败：{e}"),
+                format!("写入快照失败：{}", e.zh()),
                 format!("writing the snapshot failed: {e}"),
             )],
             truncated: false,
