@@ -7,6 +7,7 @@
 pub mod awards;
 pub mod dates;
 pub mod error;
+pub mod firmfile;
 pub mod gen;
 pub mod ingest;
 pub mod mapping;
