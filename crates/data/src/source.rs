@@ -262,12 +262,9 @@ mod csv_src {
         errs.push(e);
     }
 
-    pub fn scan(
-        file: &FileRef,
-        columns: &[&str],
-        errs: &mut Errors,
-        f: &mut RowFn<'_>,
-    ) -> Option<u64> {
+    /// The file's bytes as UTF-8: decoded from GB18030 when the mapping says so; None after
+    /// reporting a file that cannot be opened or is UTF-16.
+    fn open(file: &FileRef, errs: &mut Errors) -> Option<Box<dyn Read>> {
         let raw = match File::open(&file.path) {
             Ok(h) => h,
             Err(e) => {
@@ -299,7 +296,7 @@ mod csv_src {
             ));
             return None;
         }
-        let inner: Box<dyn Read> = match file.encoding {
+        Some(match file.encoding {
             Encoding::Utf8 => Box::new(raw),
             Encoding::Gb18030 => Box::new(Decode {
                 inner: raw,
@@ -310,56 +307,55 @@ mod csv_src {
                 eof: false,
                 consumed: 0,
             }),
+        })
+    }
+
+    /// A reader's failure on `row`: a record past the length cap, bad GBK, or an I/O error.
+    fn read_error(file: &FileRef, e: csv::Error, row: u64, errs: &mut Errors) {
+        let too_long = matches!(e.kind(), csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|x| x.is::<TooLong>()));
+        let bad_gbk =
+            matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::InvalidData);
+        let d = if too_long {
+            DataError::new(
+                &file.shown,
+                format!("这一行超过 {} MiB，读取中止（引号不配对，或不是 CSV 文件？）", MAX_RECORD_BYTES >> 20),
+                format!("this row is longer than {} MiB; reading stopped (an unclosed quote, or not a CSV file?)", MAX_RECORD_BYTES >> 20),
+            )
+        } else if bad_gbk {
+            DataError::new(
+                &file.shown,
+                format!("不是合法的 GBK 编码（{e}）"),
+                format!("not valid GBK ({e})"),
+            )
+        } else {
+            DataError::new(
+                &file.shown,
+                format!("读取失败：{e}"),
+                format!("read error: {e}"),
+            )
         };
-        let limit = Rc::new(StdCell::new(MAX_RECORD_BYTES));
-        let capped = Capped {
-            inner,
-            read: 0,
-            limit: limit.clone(),
-            last: 0,
-            eof: false,
-        };
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(file.delimiter)
-            .buffer_capacity(1 << 16)
-            .from_reader(capped);
-        let mut rec = csv::ByteRecord::new();
-        // Rows as a spreadsheet counts them: csv lines minus newlines inside quoted fields.
-        let mut inner_newlines = 0u64;
-        let read_err = |e: csv::Error, row: u64, errs: &mut Errors| {
-            let too_long = matches!(e.kind(), csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|x| x.is::<TooLong>()));
-            let bad_gbk = matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::InvalidData);
-            let d = if too_long {
-                DataError::new(
-                    &file.shown,
-                    format!("这一行超过 {} MiB，读取中止（引号不配对，或不是 CSV 文件？）", MAX_RECORD_BYTES >> 20),
-                    format!("this row is longer than {} MiB; reading stopped (an unclosed quote, or not a CSV file?)", MAX_RECORD_BYTES >> 20),
-                )
-            } else if bad_gbk {
-                DataError::new(
-                    &file.shown,
-                    format!("不是合法的 GBK 编码（{e}）"),
-                    format!("not valid GBK ({e})"),
-                )
-            } else {
-                DataError::new(
-                    &file.shown,
-                    format!("读取失败：{e}"),
-                    format!("read error: {e}"),
-                )
-            };
-            errs.push(d.at(row));
-        };
-        match rdr.read_byte_record(&mut rec) {
+        errs.push(d.at(row));
+    }
+
+    type Rdr = csv::Reader<Capped<Box<dyn Read>>>;
+
+    /// The header row (into `rec`) as trimmed texts; None after reporting an empty or
+    /// non-UTF-8 file.
+    fn header(
+        file: &FileRef,
+        rdr: &mut Rdr,
+        rec: &mut csv::ByteRecord,
+        limit: &StdCell<u64>,
+        errs: &mut Errors,
+    ) -> Option<Vec<String>> {
+        match rdr.read_byte_record(rec) {
             Ok(true) => {}
             Ok(false) => {
                 empty_file(file, errs);
                 return None;
             }
             Err(e) => {
-                read_err(e, 1, errs);
+                read_error(file, e, 1, errs);
                 return None;
             }
         }
@@ -378,35 +374,111 @@ mod csv_src {
             empty_file(file, errs);
             return None;
         }
-        inner_newlines += count_newlines(&rec);
-        let header_line = 1u64;
-        let idx = resolve(file, header_line, &headers, columns, errs)?;
-        let mut rows = 0u64;
-        loop {
-            let next_row = rdr.position().line().saturating_sub(inner_newlines);
-            match rdr.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    read_err(e, next_row.max(2), errs);
+        Some(headers)
+    }
+
+    pub fn scan(
+        file: &FileRef,
+        columns: &[&str],
+        errs: &mut Errors,
+        f: &mut RowFn<'_>,
+    ) -> Option<u64> {
+        let inner = open(file, errs)?;
+        let limit = Rc::new(StdCell::new(MAX_RECORD_BYTES));
+        let capped = Capped {
+            inner,
+            read: 0,
+            limit: limit.clone(),
+            last: 0,
+            eof: false,
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(file.delimiter)
+            .buffer_capacity(1 << 16)
+            .from_reader(capped);
+        let mut rec = csv::ByteRecord::new();
+        let headers = header(file, &mut rdr, &mut rec, &limit, errs)?;
+        let idx = resolve(file, 1, &headers, columns, errs)?;
+        let mut rows = Rows {
+            file,
+            headers: &headers,
+            columns,
+            idx: &idx,
+            // Rows as a spreadsheet counts them: csv lines minus newlines inside quoted fields.
+            inner_newlines: count_newlines(&rec),
+            count: 0,
+        };
+        rows.read(&mut rdr, &mut rec, &limit, errs, f)?;
+        Some(rows.count)
+    }
+
+    /// The data rows of one file being read.
+    struct Rows<'a> {
+        file: &'a FileRef,
+        headers: &'a [String],
+        columns: &'a [&'a str],
+        /// The header position of each requested column.
+        idx: &'a [usize],
+        /// Newlines inside quoted fields so far.
+        inner_newlines: u64,
+        /// Data rows read (blank ones not counted).
+        count: u64,
+    }
+
+    impl Rows<'_> {
+        /// Every record after the header; None when reading had to stop.
+        fn read(
+            &mut self,
+            rdr: &mut Rdr,
+            rec: &mut csv::ByteRecord,
+            limit: &StdCell<u64>,
+            errs: &mut Errors,
+            f: &mut RowFn<'_>,
+        ) -> Option<()> {
+            let file = self.file;
+            loop {
+                let next_row = rdr.position().line().saturating_sub(self.inner_newlines);
+                match rdr.read_byte_record(rec) {
+                    Ok(true) => {}
+                    Ok(false) => return Some(()),
+                    Err(e) => {
+                        read_error(file, e, next_row.max(2), errs);
+                        return None;
+                    }
+                }
+                if errs.stop() {
                     return None;
                 }
+                limit.set(rdr.position().byte() + MAX_RECORD_BYTES);
+                // The reader is now past this record's final newline; its first line, less the
+                // newlines inside quoted fields so far, is the row a spreadsheet shows.
+                self.inner_newlines += count_newlines(rec);
+                let row = rdr
+                    .position()
+                    .line()
+                    .saturating_sub(1 + self.inner_newlines);
+                if rec
+                    .iter()
+                    .all(|x| x.iter().all(|b| b.is_ascii_whitespace()))
+                {
+                    continue;
+                }
+                self.count += 1;
+                self.record(rec, row, errs, f)?;
             }
-            if errs.stop() {
-                return None;
-            }
-            limit.set(rdr.position().byte() + MAX_RECORD_BYTES);
-            // The reader is now past this record's final newline; its first line, less the
-            // newlines inside quoted fields so far, is the row a spreadsheet shows.
-            inner_newlines += count_newlines(&rec);
-            let row = rdr.position().line().saturating_sub(1 + inner_newlines);
-            if rec
-                .iter()
-                .all(|x| x.iter().all(|b| b.is_ascii_whitespace()))
-            {
-                continue;
-            }
-            rows += 1;
+        }
+
+        /// One non-blank record: its cells to `f`, or the reason it has none.
+        fn record(
+            &self,
+            rec: &csv::ByteRecord,
+            row: u64,
+            errs: &mut Errors,
+            f: &mut RowFn<'_>,
+        ) -> Option<()> {
+            let (file, headers) = (self.file, self.headers);
             if rec.len() != headers.len() {
                 errs.push(
                     DataError::new(
@@ -420,22 +492,22 @@ mod csv_src {
                     )
                     .at(row),
                 );
-                continue;
+                return Some(());
             }
-            let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
-            for (k, &i) in idx.iter().enumerate() {
+            let mut cells: Vec<Cell> = Vec::with_capacity(self.columns.len());
+            for (k, &i) in self.idx.iter().enumerate() {
                 match std::str::from_utf8(&rec[i]) {
                     Ok(s) if s.trim().is_empty() => cells.push(Cell::Empty),
                     Ok(s) => cells.push(Cell::Text(s)),
                     Err(_) => {
-                        utf8_error(file, row, Some(columns[k]), &rec[i], errs);
+                        utf8_error(file, row, Some(self.columns[k]), &rec[i], errs);
                         return None;
                     }
                 }
             }
             f(errs, row, &cells);
+            Some(())
         }
-        Some(rows)
     }
 
     fn count_newlines(rec: &csv::ByteRecord) -> u64 {
