@@ -5,6 +5,8 @@
 //! and tranche names, amounts in 分), one non-zero entitlement per firm. PostgreSQL at
 //! `$HUIQI_TEST_PG` or postgres://postgres@127.0.0.1:5432/test (skipped if unreachable).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
@@ -50,7 +52,7 @@ fn input(n: usize) -> RunInput {
 }
 
 async fn bench(label: &str, target: &str, run: &RunInput) {
-    let mut l = Ledger::open(target).await.unwrap();
+    let mut l = Ledger::open_or_create(target).await.unwrap();
     let ctx = Ctx {
         actor: "bench".into(),
         at: "2024-02-01T00:00:00Z".into(),

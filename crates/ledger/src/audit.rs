@@ -156,6 +156,31 @@ pub enum Problem {
     Reordered { seq: i64, originally: i64 },
     /// The current state of a row disagrees with what the audit trail says.
     StateMismatch { entity: String, detail: String },
+    /// A column of a row differs from what the audit events wrote (`row`: the row's key; for
+    /// `payments` and `recoveries`, the award line's id).
+    Mismatch {
+        table: String,
+        row: String,
+        column: String,
+        found: String,
+        expected: String,
+    },
+    /// A row no audit event created (inserted, or renumbered, behind the chain's back).
+    Unrecorded { table: String, row: String },
+    /// A row an audit event created is gone (deleted, or renumbered).
+    Missing { table: String, row: String },
+    /// More differences than listed.
+    More { count: u64 },
+}
+
+/// `items 3` / `payments of line 3`, for messages.
+fn row_name(table: &str, row: &str, en: bool) -> String {
+    match (table, en) {
+        ("payments" | "recoveries", true) => format!("{table} row of line {row}"),
+        ("payments" | "recoveries", false) => format!("{table} 表中明细 {row} 的行"),
+        (_, true) => format!("{table} row {row}"),
+        (_, false) => format!("{table} 表的 {row} 行"),
+    }
 }
 
 impl Problem {
@@ -199,6 +224,48 @@ impl Problem {
             (Problem::StateMismatch { entity, detail }, true) => {
                 format!("{entity}: the current state disagrees with the audit trail: {detail}")
             }
+            (
+                Problem::Mismatch {
+                    table,
+                    row,
+                    column,
+                    found,
+                    expected,
+                },
+                false,
+            ) => format!(
+                "{}的 {column} 为 {found}，审计记录为 {expected}",
+                row_name(table, row, false)
+            ),
+            (
+                Problem::Mismatch {
+                    table,
+                    row,
+                    column,
+                    found,
+                    expected,
+                },
+                true,
+            ) => format!(
+                "{}, column {column}: the table has {found}, the audit trail says {expected}",
+                row_name(table, row, true)
+            ),
+            (Problem::Unrecorded { table, row }, false) => {
+                format!("{}没有任何审计事件记录（在审计链之外写入）", row_name(table, row, false))
+            }
+            (Problem::Unrecorded { table, row }, true) => format!(
+                "{}: no audit event wrote it (written behind the audit trail's back)",
+                row_name(table, row, true)
+            ),
+            (Problem::Missing { table, row }, false) => {
+                format!("{}已不存在，但审计事件记录了它", row_name(table, row, false))
+            }
+            (Problem::Missing { table, row }, true) => format!(
+                "{}: an audit event wrote it, but it is gone",
+                row_name(table, row, true)
+            ),
+            (Problem::More { count }, false) => format!("另有 {count} 处不符未列出"),
+            (Problem::More { count }, true) => format!("{count} more differences not listed"),
         }
     }
 }
@@ -216,27 +283,59 @@ impl VerifyReport {
     }
 }
 
+const EVENT_COLS: &str = "seq, prev_hash, hash, actor, at, action, entity, before_json, after_json";
+
+fn event_of(r: crate::db::Row) -> Event {
+    Event {
+        seq: r.i(0),
+        prev_hash: r.s(1),
+        hash: r.s(2),
+        actor: r.s(3),
+        at: r.s(4),
+        action: r.s(5),
+        entity: r.s(6),
+        before: r.s(7),
+        after: r.s(8),
+    }
+}
+
 pub async fn load_events(db: &mut Db) -> Result<Vec<Event>, Error> {
     let rows = db
         .rows(
-            "SELECT seq, prev_hash, hash, actor, at, action, entity, before_json, after_json FROM audit_events ORDER BY seq",
+            &format!("SELECT {EVENT_COLS} FROM audit_events ORDER BY seq"),
             &[],
         )
         .await?;
-    Ok(rows
+    Ok(rows.into_iter().map(event_of).collect())
+}
+
+/// The events about these entities (`item:3`, `run:…`), of `action` when given, in seq order,
+/// each checked against its own hash (the links between events are `verify`'s job).
+pub(crate) async fn events_of(
+    db: &mut Db,
+    entities: &[String],
+    action: Option<&str>,
+) -> Result<Vec<Event>, Error> {
+    let args: Vec<Arg> = entities.iter().map(Arg::from).collect();
+    let filter = match action {
+        Some(a) => format!("action = '{a}' AND "),
+        None => String::new(),
+    };
+    let sql = format!("SELECT {EVENT_COLS} FROM audit_events WHERE {filter}entity IN (");
+    let mut out: Vec<Event> = crate::content::rows_in(db, &sql, &args)
+        .await?
         .into_iter()
-        .map(|r| Event {
-            seq: r.i(0),
-            prev_hash: r.s(1),
-            hash: r.s(2),
-            actor: r.s(3),
-            at: r.s(4),
-            action: r.s(5),
-            entity: r.s(6),
-            before: r.s(7),
-            after: r.s(8),
-        })
-        .collect())
+        .map(event_of)
+        .collect();
+    out.sort_by_key(|e| e.seq);
+    if let Some(e) = out.iter().find(|e| e.recompute(e.seq) != e.hash) {
+        let p = Problem::Edited { seq: e.seq };
+        return Err(Error::integrity(
+            format!("{}；请运行 huiqi ledger verify", p.describe(false)),
+            format!("{}; run `huiqi ledger verify`", p.describe(true)),
+        ));
+    }
+    Ok(out)
 }
 
 /// Checks the chain: consecutive seqs from 1, each hash recomputed, each link, the head.

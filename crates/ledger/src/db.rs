@@ -146,34 +146,113 @@ fn dberr(e: sqlx::Error) -> Error {
     Error::db(e)
 }
 
+async fn open_sqlite(path: &str, create: bool) -> Result<SqliteConnection, Error> {
+    let p = std::path::Path::new(path);
+    if create {
+        if let Some(dir) = p.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
+            }
+        }
+    } else if !p.is_file() {
+        return Err(Error::input(
+            format!("台账 {path} 不存在（ledger record 会创建台账）"),
+            format!("the ledger {path} does not exist (ledger record creates one)"),
+        ));
+    }
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(60))
+        .foreign_keys(true);
+    SqliteConnection::connect_with(&opts).await.map_err(dberr)
+}
+
+/// Where a ledger lives, from `--db`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// A file path (`sqlite://path`, `sqlite:path` or a plain path).
+    Sqlite(&'a str),
+    /// A `postgres://` / `postgresql://` URL.
+    Postgres(&'a str),
+}
+
+impl<'a> Target<'a> {
+    /// Parses `--db`. A URL scheme other than `sqlite` and `postgres(ql)` is refused rather
+    /// than taken for a file name (`mysql://x` would otherwise become an SQLite file `mysql:`).
+    /// A scheme is letters, digits, `+`, `-`, `.` (two or more, starting with a letter) before
+    /// the first `:` with no `/` before it; write `./a:b` for a file named like that.
+    pub fn parse(target: &'a str) -> Result<Target<'a>, Error> {
+        let Some((scheme, rest)) = target.split_once(':') else {
+            return Ok(Target::Sqlite(target));
+        };
+        let looks_like_scheme = scheme.len() >= 2
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !looks_like_scheme {
+            return Ok(Target::Sqlite(target));
+        }
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" if rest.starts_with("//") => Ok(Target::Postgres(target)),
+            "sqlite" => Ok(Target::Sqlite(rest.strip_prefix("//").unwrap_or(rest))),
+            _ => Err(Error::input(
+                format!(
+                    "不支持的数据库地址 {}（协议 {scheme}）：请给出 SQLite 文件路径（或 sqlite://路径）或 postgres:// 地址",
+                    redact(target)
+                ),
+                format!(
+                    "unsupported database URL scheme `{scheme}` in {}: give an SQLite file path (or sqlite://path) or a postgres:// URL",
+                    redact(target)
+                ),
+            )),
+        }
+    }
+}
+
+/// The target with any password in a URL hidden, for messages.
+pub fn redact(target: &str) -> String {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some(x) => x,
+        None => return target.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => target.to_string(),
+    }
+}
+
 impl Db {
     /// `postgres://…` / `postgresql://…`, `sqlite://path`, or a plain file path (SQLite, created
-    /// when missing, with its parent directory).
+    /// when missing, with its parent directory). Other URL schemes are refused.
     pub async fn open(target: &str) -> Result<Db, Error> {
-        let inner = if target.starts_with("postgres://") || target.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(target).map_err(dberr)?;
-            let mut c = PgConnection::connect_with(&opts).await.map_err(dberr)?;
-            sqlx::raw_sql("SET client_min_messages = warning")
-                .execute(&mut c)
-                .await
-                .map_err(dberr)?;
-            Inner::Pg(c)
-        } else {
-            let path = target.strip_prefix("sqlite://").unwrap_or(target);
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
-                }
+        Db::connect(Target::parse(target)?, true).await
+    }
+
+    /// Like [`Db::open`], but an SQLite file that does not exist is an error, not created.
+    pub async fn open_existing(target: &str) -> Result<Db, Error> {
+        Db::connect(Target::parse(target)?, false).await
+    }
+
+    async fn connect(target: Target<'_>, create: bool) -> Result<Db, Error> {
+        let inner = match target {
+            Target::Postgres(url) => {
+                let opts = PgConnectOptions::from_str(url).map_err(dberr)?;
+                let mut c = PgConnection::connect_with(&opts).await.map_err(dberr)?;
+                sqlx::raw_sql("SET client_min_messages = warning")
+                    .execute(&mut c)
+                    .await
+                    .map_err(dberr)?;
+                Inner::Pg(c)
             }
-            let opts = SqliteConnectOptions::new()
-                .filename(path)
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(60))
-                .foreign_keys(true);
-            Inner::Lite(SqliteConnection::connect_with(&opts).await.map_err(dberr)?)
+            Target::Sqlite(path) => Inner::Lite(open_sqlite(path, create).await?),
         };
         Ok(Db {
             inner,
@@ -336,7 +415,7 @@ impl Db {
         rows: &[Vec<Arg>],
     ) -> Result<(), Error> {
         let Inner::Pg(c) = &mut self.inner else {
-            unreachable!()
+            return Err(Error::db("COPY needs PostgreSQL"));
         };
         let sql = format!("COPY {table} ({}) FROM STDIN", cols.join(", "));
         let mut copy = c.copy_in_raw(&sql).await.map_err(dberr)?;

@@ -7,24 +7,40 @@
 //!   Recording the same run again changes nothing; a changed figure supersedes any line not yet
 //!   paid and adds one line for the difference to what was paid.
 //! * Each line moves through the 免申即享 workflow (docs/LEDGER.md): computed → approved /
-//!   rejected → announced (公示) → objected / confirmed → paid → recovered. Every transition is a
-//!   conditional update inside a write transaction and an audit event in a hash chain.
-//! * A payment is a row in `payments`, UNIQUE per line: the database refuses a second one.
+//!   rejected → announced (公示) → objected / confirmed → exported (in a payment batch sent to
+//!   the treasury) → paid → recovered. Every transition is a conditional update inside a write
+//!   transaction and an audit event in a hash chain; the events carry every amount and key they
+//!   create or change, a step refuses a line whose row no longer matches them, and `verify`
+//!   replays them against every table.
+//! * A payment is a row in `payments`, UNIQUE per line: the database refuses a second one. A
+//!   rerun never supersedes an exported line: its difference waits for the payment.
 //!
 //! Money is integer 分 (`i64`) throughout.
 
 pub mod audit;
+pub mod batch;
+mod check;
+pub mod content;
 pub mod db;
+pub mod payfile;
 pub mod record;
+mod replay;
 pub mod report;
+pub mod results;
 pub mod schema;
+mod settle;
 pub mod workflow;
 
 pub use audit::{Problem, VerifyReport};
+pub use batch::{Batch, BatchInfo, BatchPaySummary, BatchState, CancelSummary};
 pub use db::{Backend, Db};
-pub use record::{read_results, RecordSummary, ResultRow, RunInput};
+pub use payfile::{
+    read_paid_file, read_payment_file, LineError, PaidFile, PayFileSummary, PaymentLine,
+};
+pub use record::{RecordSummary, ResultRow, RunInput};
 pub use report::{AwardOut, Budget, ListRow, ReconRow, StatusLine};
-pub use workflow::{read_payment_file, Action, PayFileSummary, PaymentLine, Selection};
+pub use results::read_results;
+pub use workflow::{Action, Selection};
 
 /// A ledger error: a message in Chinese and English, and whether it was the input's fault.
 #[derive(Clone, Debug)]
@@ -40,12 +56,22 @@ pub enum ErrorKind {
     Input,
     /// The database or the file system failed.
     Db,
+    /// A row no longer holds what the audit chain says (edited behind its back): the step was
+    /// refused and nothing changed; `verify` lists every difference.
+    Integrity,
 }
 
 impl Error {
     pub fn input(zh: impl Into<String>, en: impl Into<String>) -> Error {
         Error {
             kind: ErrorKind::Input,
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+    pub fn integrity(zh: impl Into<String>, en: impl Into<String>) -> Error {
+        Error {
+            kind: ErrorKind::Integrity,
             zh: zh.into(),
             en: en.into(),
         }
@@ -134,19 +160,23 @@ pub enum State {
     Announced,
     Objected,
     Confirmed,
+    /// In a payment batch sent to the treasury (待拨付): only a payment or the batch's
+    /// cancellation moves it, and a rerun does not supersede it.
+    Exported,
     Paid,
     Recovered,
     Superseded,
 }
 
 impl State {
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 10] = [
         State::Computed,
         State::Approved,
         State::Rejected,
         State::Announced,
         State::Objected,
         State::Confirmed,
+        State::Exported,
         State::Paid,
         State::Recovered,
         State::Superseded,
@@ -159,6 +189,7 @@ impl State {
             State::Announced => "announced",
             State::Objected => "objected",
             State::Confirmed => "confirmed",
+            State::Exported => "exported",
             State::Paid => "paid",
             State::Recovered => "recovered",
             State::Superseded => "superseded",
@@ -172,6 +203,7 @@ impl State {
             State::Announced => "公示中",
             State::Objected => "有异议",
             State::Confirmed => "企业已确认",
+            State::Exported => "已送国库待拨付",
             State::Paid => "已拨付",
             State::Recovered => "已追回",
             State::Superseded => "已被更正取代",
@@ -187,7 +219,7 @@ impl State {
     pub fn parse(s: &str) -> Option<State> {
         State::ALL.into_iter().find(|x| x.as_str() == s)
     }
-    /// Not yet paid, rejected or superseded: a rerun may still replace it.
+    /// Not yet paid, rejected, superseded or sent to the treasury: a rerun may still replace it.
     pub fn open(self) -> bool {
         matches!(
             self,
@@ -206,9 +238,31 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens (creating and migrating when needed) the ledger at `target`: a file path for
-    /// SQLite or a `postgres://` URL.
+    /// Opens an existing ledger (migrating it to this build's schema): an SQLite file path
+    /// (or `sqlite://path`) or a `postgres://` URL. A missing file, a database without the
+    /// ledger's tables or an unknown URL scheme is an error; nothing is created.
     pub async fn open(target: &str) -> Result<Ledger, Error> {
+        let mut db = Db::open_existing(target).await?;
+        if !schema::has_ledger(&mut db).await? {
+            db.close().await;
+            return Err(Error::input(
+                format!(
+                    "{} 不是 huiqi 台账（其中没有台账的表）",
+                    crate::db::redact(target)
+                ),
+                format!(
+                    "{} is not a huiqi ledger (it has none of the ledger's tables)",
+                    crate::db::redact(target)
+                ),
+            ));
+        }
+        schema::migrate(&mut db).await?;
+        Ok(Ledger { db })
+    }
+
+    /// Opens the ledger, creating it when it does not exist (`ledger record`'s path): the
+    /// SQLite file and its directory, or the schema in an empty PostgreSQL database.
+    pub async fn open_or_create(target: &str) -> Result<Ledger, Error> {
         let mut db = Db::open(target).await?;
         schema::migrate(&mut db).await?;
         Ok(Ledger { db })
@@ -236,9 +290,10 @@ impl Ledger {
         }
     }
 
+    /// Checks the audit chain, then replays its events and compares every table with them.
     pub async fn verify(&mut self) -> Result<VerifyReport, Error> {
         self.db.begin_read().await?;
-        let r = report::verify(&mut self.db).await;
+        let r = check::verify(&mut self.db).await;
         self.db.rollback().await;
         r
     }

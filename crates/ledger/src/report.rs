@@ -1,81 +1,16 @@
 //! Reading the ledger: verify, a firm's status, the 公示 list, the payment file, the
 //! reconciliation, and the award history the engine reads back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::audit::{check_chain, load_events, Problem, VerifyReport};
-use crate::db::Db;
+use huiqi_files::csv::push_field;
+
+use crate::batch::Batch;
 use crate::{args, wan, yuan, Error, Ledger, State};
 
 /// States whose amount counts as awarded (decided and not undone).
-const AWARDED: &str = "'approved', 'announced', 'objected', 'confirmed', 'paid'";
-
-pub(crate) async fn verify(db: &mut Db) -> Result<VerifyReport, Error> {
-    let head = db
-        .row("SELECT seq, hash FROM audit_head WHERE id = 1", &[])
-        .await?
-        .ok_or_else(|| Error::db("audit_head is missing"))?;
-    let events = load_events(db).await?;
-    let mut problems = check_chain(&events, head.i(0), &head.s(1));
-    if problems.is_empty() {
-        // The current state of every line is the state its last audit event left it in.
-        let mut last: HashMap<i64, String> = HashMap::new();
-        for e in &events {
-            if let Some(id) = e.entity.strip_prefix("item:").and_then(|s| s.parse().ok()) {
-                let st = serde_json::from_str::<serde_json::Value>(&e.after)
-                    .ok()
-                    .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
-                    .unwrap_or_default();
-                last.insert(id, st);
-            }
-        }
-        for r in db
-            .rows("SELECT id, state FROM items ORDER BY id", &[])
-            .await?
-        {
-            let (id, st) = (r.i(0), r.s(1));
-            let want = last
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| State::Computed.as_str().to_string());
-            if st != want {
-                problems.push(Problem::StateMismatch {
-                    entity: format!("item:{id}"),
-                    detail: format!("state is {st}, the audit trail says {want}"),
-                });
-                break;
-            }
-        }
-        // Every paid line has its one payment of its amount, and every payment a paid line.
-        for r in db
-            .rows(
-                "SELECT i.id, i.state, i.amount_fen, p.amount_fen FROM items i LEFT JOIN payments p ON p.item_id = i.id WHERE i.state IN ('paid', 'recovered') OR p.id IS NOT NULL ORDER BY i.id",
-                &[],
-            )
-            .await?
-        {
-            let ok = matches!(r.s(1).as_str(), "paid" | "recovered") && r.oi(3) == Some(r.i(2));
-            if !ok {
-                problems.push(Problem::StateMismatch {
-                    entity: format!("item:{}", r.i(0)),
-                    detail: format!(
-                        "state {} with payment {:?} of a line of {} fen",
-                        r.s(1),
-                        r.oi(3),
-                        r.i(2)
-                    ),
-                });
-                break;
-            }
-        }
-    }
-    Ok(VerifyReport {
-        events: events.len() as i64,
-        head_seq: head.i(0),
-        problems,
-    })
-}
+const AWARDED: &str = "'approved', 'announced', 'objected', 'confirmed', 'exported', 'paid'";
 
 /// One award line of a firm, with the date of each step.
 #[derive(Clone, Debug)]
@@ -184,7 +119,11 @@ impl Ledger {
         Ok(out)
     }
 
-    async fn list(&mut self, cond: &str, a: Vec<crate::db::Arg>) -> Result<Vec<ListRow>, Error> {
+    pub(crate) async fn list(
+        &mut self,
+        cond: &str,
+        a: Vec<crate::db::Arg>,
+    ) -> Result<Vec<ListRow>, Error> {
         let rows = self
             .db
             .rows(
@@ -381,14 +320,6 @@ impl Ledger {
     }
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn io(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(format!("{}: {e}", p.display()))
 }
@@ -405,26 +336,29 @@ const NOTICE_HEAD: [&str; 9] = [
     "明细号",
 ];
 
-/// Writes the 公示 list as CSV (UTF-8 with BOM, for spreadsheet programs).
+/// Writes the 公示 list as CSV (UTF-8 with BOM, for spreadsheet programs). Every text cell
+/// goes through `huiqi_files::csv::push_field`: a name a spreadsheet would run as a formula is
+/// neutralised, bidirectional controls are shown as code points.
 pub fn write_notice_csv(rows: &[ListRow], p: &Path) -> Result<(), Error> {
     let mut s = String::from("\u{feff}");
     s.push_str(&NOTICE_HEAD.join(","));
     s.push('\n');
     for (k, r) in rows.iter().enumerate() {
-        s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
-            k + 1,
-            csv_field(&r.name),
-            r.firm_id,
-            csv_field(&r.clause),
-            r.period,
-            csv_field(&r.tranche),
-            wan(r.fen),
-            yuan(r.fen),
-            r.line
-        ));
+        s.push_str(&format!("{},", k + 1));
+        text_cells(&mut s, &[&r.name, &r.firm_id, &r.clause]);
+        s.push_str(&format!("{},", r.period));
+        text_cells(&mut s, &[&r.tranche]);
+        s.push_str(&format!("{},{},{}\n", wan(r.fen), yuan(r.fen), r.line));
     }
     std::fs::write(p, s).map_err(io(p))
+}
+
+/// Text cells, each followed by a comma.
+fn text_cells(s: &mut String, cells: &[&str]) {
+    for c in cells {
+        push_field(s, c);
+        s.push(',');
+    }
 }
 
 /// Writes the 公示 list as XLSX: a title row with the window, then the table.
@@ -477,24 +411,37 @@ pub fn write_notice_xlsx(
     Ok(())
 }
 
+/// One row of a payment file from 明细号 on (text cells neutralised like the 公示 list's).
+fn payment_row(s: &mut String, r: &ListRow) {
+    s.push_str(&format!("{},", r.line));
+    text_cells(s, &[&r.firm_id, &r.name, &r.clause]);
+    s.push_str(&format!("{},", r.period));
+    text_cells(s, &[&r.tranche]);
+    s.push_str(&format!("{},{},\n", yuan(r.fen), r.fen));
+}
+
 /// The payment file for the treasury: confirmed lines; the treasury fills `支付流水号` and
-/// returns it to `huiqi ledger pay --file`.
+/// returns it to `huiqi ledger pay --file`. (Prefer a batch: [`write_batch_csv`].)
 pub fn write_payment_csv(rows: &[ListRow], p: &Path) -> Result<(), Error> {
     let mut s = String::from(
         "\u{feff}明细号,统一社会信用代码,企业名称,条款,年度,分期,金额（元）,金额（分）,支付流水号\n",
     );
     for r in rows {
-        s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},\n",
-            r.line,
-            r.firm_id,
-            csv_field(&r.name),
-            csv_field(&r.clause),
-            r.period,
-            csv_field(&r.tranche),
-            yuan(r.fen),
-            r.fen
-        ));
+        payment_row(&mut s, r);
+    }
+    std::fs::write(p, s).map_err(io(p))
+}
+
+/// A payment batch's file for the treasury: the batch id (`批次号`) on every line, then the
+/// columns of [`write_payment_csv`]. The treasury fills `支付流水号` and returns it to
+/// `Ledger::pay_batch` (read with `read_paid_file`).
+pub fn write_batch_csv(b: &Batch, p: &Path) -> Result<(), Error> {
+    let mut s = String::from(
+        "\u{feff}批次号,明细号,统一社会信用代码,企业名称,条款,年度,分期,金额（元）,金额（分）,支付流水号\n",
+    );
+    for r in &b.rows {
+        s.push_str(&format!("{},", b.id));
+        payment_row(&mut s, r);
     }
     std::fs::write(p, s).map_err(io(p))
 }

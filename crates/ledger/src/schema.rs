@@ -11,10 +11,9 @@ use crate::{args, Error};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// (version, name, SQL). Append only: never edit an applied migration, add a new one.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "ledger",
-    r#"
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "ledger", V1), (2, "payment batches", V2)];
+
+const V1: &str = r#"
 CREATE TABLE audit_head (
     id BIGINT PRIMARY KEY CHECK (id = 1),
     seq BIGINT NOT NULL,
@@ -115,9 +114,92 @@ CREATE TABLE recoveries (
     at TEXT NOT NULL,
     actor TEXT NOT NULL
 );
-"#,
-)];
+"#;
 
+/// Payment batches, and the `exported` state of a line sent to the treasury in one. `items`
+/// (its state CHECK) and the tables that reference it are rebuilt — the one way to change a
+/// CHECK that both SQLite and PostgreSQL accept — children first, so no foreign key ever points
+/// at a dropped table; renaming rewrites SQLite's references (PostgreSQL's follow the table).
+const V2: &str = r#"
+CREATE TABLE payment_batches (
+    id BIGINT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('exported', 'paid', 'cancelled')),
+    lines BIGINT NOT NULL,
+    total_fen BIGINT NOT NULL,
+    created_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    closed_at TEXT,
+    reason TEXT
+);
+
+CREATE TABLE items_v2 (
+    id BIGINT PRIMARY KEY,
+    entitlement_id BIGINT NOT NULL REFERENCES entitlements (id),
+    version BIGINT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('award', 'topup', 'recovery')),
+    amount_fen BIGINT NOT NULL CHECK (amount_fen <> 0),
+    state TEXT NOT NULL CHECK (state IN ('computed', 'approved', 'rejected', 'announced', 'objected',
+        'confirmed', 'exported', 'paid', 'recovered', 'superseded')),
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    original_id BIGINT,
+    reason TEXT,
+    notice_id BIGINT REFERENCES notices (id),
+    batch_id BIGINT REFERENCES payment_batches (id),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (entitlement_id, version)
+);
+INSERT INTO items_v2 (id, entitlement_id, version, kind, amount_fen, state, run_id, original_id, reason, notice_id, created_at, updated_at)
+    SELECT id, entitlement_id, version, kind, amount_fen, state, run_id, original_id, reason, notice_id, created_at, updated_at FROM items;
+
+CREATE TABLE payments_v2 (
+    id BIGINT PRIMARY KEY,
+    item_id BIGINT NOT NULL UNIQUE REFERENCES items_v2 (id),
+    reference TEXT NOT NULL UNIQUE,
+    amount_fen BIGINT NOT NULL,
+    paid_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    batch_id BIGINT REFERENCES payment_batches (id)
+);
+INSERT INTO payments_v2 (id, item_id, reference, amount_fen, paid_at, actor)
+    SELECT id, item_id, reference, amount_fen, paid_at, actor FROM payments;
+
+CREATE TABLE recoveries_v2 (
+    id BIGINT PRIMARY KEY,
+    item_id BIGINT NOT NULL UNIQUE REFERENCES items_v2 (id),
+    amount_fen BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+INSERT INTO recoveries_v2 (id, item_id, amount_fen, reason, at, actor)
+    SELECT id, item_id, amount_fen, reason, at, actor FROM recoveries;
+
+DROP TABLE recoveries;
+DROP TABLE payments;
+DROP TABLE items;
+ALTER TABLE items_v2 RENAME TO items;
+ALTER TABLE payments_v2 RENAME TO payments;
+ALTER TABLE recoveries_v2 RENAME TO recoveries;
+CREATE INDEX items_state ON items (state);
+CREATE INDEX items_batch ON items (batch_id);
+-- At most one outstanding (open or exported) line per entitlement.
+CREATE UNIQUE INDEX items_one_open ON items (entitlement_id)
+    WHERE state IN ('computed', 'approved', 'announced', 'objected', 'confirmed', 'exported');
+"#;
+
+/// Whether the database holds a ledger (its migrations table).
+pub async fn has_ledger(db: &mut Db) -> Result<bool, Error> {
+    let sql = match db.backend() {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+        }
+    };
+    Ok(db.int(sql, &[]).await? > 0)
+}
 fn checksum(sql: &str) -> String {
     let mut h = Sha256::new();
     h.update(sql.as_bytes());

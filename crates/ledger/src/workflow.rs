@@ -1,14 +1,19 @@
 //! The 免申即享 workflow: each step a checked transition of award lines, inside one write
 //! transaction, all or nothing. A transition is `UPDATE … WHERE id = ? AND state = <expected>`
 //! with the rows affected checked, so two processes can never both move the same line; a
-//! payment is also a row in `payments`, UNIQUE per line.
+//! payment is also a row in `payments`, UNIQUE per line. Before moving a line, a step replays
+//! its audit events and refuses it if its row no longer holds what they say (amount, keys,
+//! state, notice, batch); each step's event carries the whole line.
 
-use std::collections::HashSet;
-use std::path::Path;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::audit::Chain;
-use crate::db::{Arg, Db};
+use crate::batch::close_batches;
+use crate::check::check_lines;
+use crate::content::{snap, EntKey, ItemRow, ITEM_COLS};
+use crate::db::{Arg, Db, Row};
 use crate::record::state_json;
+use crate::settle::settle_waiting;
 use crate::{args, Ctx, Error, Ledger, State};
 
 /// Which award lines a step applies to: explicit line ids (each must be in a state the step
@@ -63,7 +68,7 @@ impl Action {
             Action::Recover { .. } => "recover",
         }
     }
-    fn zh(&self) -> &'static str {
+    pub(crate) fn zh(&self) -> &'static str {
         match self {
             Action::Approve => "审核通过",
             Action::Reject { .. } => "驳回",
@@ -81,7 +86,7 @@ impl Action {
             Action::Reject { .. } => &[State::Computed, State::Approved, State::Objected],
             Action::Announce { .. } => &[State::Approved, State::Objected],
             Action::Object { .. } | Action::Confirm => &[State::Announced],
-            Action::Pay { .. } => &[State::Confirmed],
+            Action::Pay { .. } => &[State::Confirmed, State::Exported],
             Action::Recover { .. } => &[State::Paid],
         }
     }
@@ -106,7 +111,7 @@ impl Action {
     }
 }
 
-fn illegal(id: i64, st: State, a: &Action) -> Error {
+pub(crate) fn illegal(id: i64, st: State, a: &Action) -> Error {
     let need: Vec<&str> = a.from().iter().map(|s| s.zh()).collect();
     let need_en: Vec<&str> = a.from().iter().map(|s| s.as_str()).collect();
     Error::input(
@@ -125,44 +130,80 @@ fn illegal(id: i64, st: State, a: &Action) -> Error {
     )
 }
 
-struct Line {
-    id: i64,
-    state: State,
-    amount: i64,
-    notice: Option<i64>,
+/// A line as a step reads it: the row and its entitlement's key.
+#[derive(Clone, Debug)]
+pub(crate) struct Line {
+    pub row: ItemRow,
+    pub key: EntKey,
 }
 
-async fn select(db: &mut Db, sel: &Selection, a: &Action) -> Result<Vec<Line>, Error> {
-    let base = "SELECT i.id, i.state, i.amount_fen, i.notice_id FROM items i JOIN entitlements e ON e.id = i.entitlement_id";
-    let to_line = |r: &crate::db::Row| Line {
-        id: r.i(0),
-        state: State::parse(&r.s(1)).unwrap_or(State::Superseded),
-        amount: r.i(2),
-        notice: r.oi(3),
-    };
-    if !sel.ids.is_empty() {
-        let mut out = vec![];
-        let mut seen = HashSet::new();
-        for &id in &sel.ids {
-            if !seen.insert(id) {
-                continue;
-            }
-            let r = db
-                .row(&format!("{base} WHERE i.id = $1"), &args![id])
-                .await?
-                .ok_or_else(|| {
-                    Error::input(
-                        format!("没有编号为 {id} 的奖励明细"),
-                        format!("no award line {id}"),
-                    )
-                })?;
-            let l = to_line(&r);
-            if !a.from().contains(&l.state) {
-                return Err(illegal(id, l.state, a));
-            }
-            out.push(l);
+impl Line {
+    pub fn id(&self) -> i64 {
+        self.row.id
+    }
+    pub fn state(&self) -> State {
+        self.row.state()
+    }
+}
+
+const LINE_SELECT: &str = "FROM items i JOIN entitlements e ON e.id = i.entitlement_id";
+
+fn line_of(r: &Row) -> Line {
+    Line {
+        row: ItemRow::of(r),
+        key: EntKey {
+            firm: r.s(11),
+            clause: r.s(12),
+            period: r.i(13),
+            tranche: r.s(14),
+        },
+    }
+}
+
+/// The lines `ids`, in the order given (duplicates dropped), each in one of the states `from`;
+/// an error for the first unknown line or line in another state.
+pub(crate) async fn lines_by_id(
+    db: &mut Db,
+    ids: &[i64],
+    from: &[State],
+    illegal: impl Fn(i64, State) -> Error,
+) -> Result<Vec<Line>, Error> {
+    let mut out = vec![];
+    let mut seen = HashSet::new();
+    for &id in ids {
+        if !seen.insert(id) {
+            continue;
         }
-        return Ok(out);
+        let r = db
+            .row(
+                &format!("SELECT {ITEM_COLS}, e.firm_id, e.clause, e.period, e.tranche {LINE_SELECT} WHERE i.id = $1"),
+                &args![id],
+            )
+            .await?
+            .ok_or_else(|| {
+                Error::input(
+                    format!("没有编号为 {id} 的奖励明细"),
+                    format!("no award line {id}"),
+                )
+            })?;
+        let l = line_of(&r);
+        if !from.contains(&l.state()) {
+            return Err(illegal(id, l.state()));
+        }
+        out.push(l);
+    }
+    Ok(out)
+}
+
+/// The lines a selection names in the states `from`.
+pub(crate) async fn select_lines(
+    db: &mut Db,
+    sel: &Selection,
+    from: &[State],
+    illegal: impl Fn(i64, State) -> Error,
+) -> Result<Vec<Line>, Error> {
+    if !sel.ids.is_empty() {
+        return lines_by_id(db, &sel.ids, from, illegal).await;
     }
     if !sel.all {
         return Err(Error::input(
@@ -170,12 +211,11 @@ async fn select(db: &mut Db, sel: &Selection, a: &Action) -> Result<Vec<Line>, E
             "name lines with --id, or select every line in the right state with --all (filter with --firm/--clause/--period)",
         ));
     }
-    let states: Vec<String> = a
-        .from()
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
-    let mut sql = format!("{base} WHERE i.state IN ({})", states.join(", "));
+    let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let mut sql = format!(
+        "SELECT {ITEM_COLS}, e.firm_id, e.clause, e.period, e.tranche {LINE_SELECT} WHERE i.state IN ({})",
+        states.join(", ")
+    );
     let mut args: Vec<Arg> = vec![];
     if let Some(f) = &sel.firm {
         args.push(f.into());
@@ -193,36 +233,46 @@ async fn select(db: &mut Db, sel: &Selection, a: &Action) -> Result<Vec<Line>, E
     if let Some(n) = sel.limit {
         sql.push_str(&format!(" LIMIT {}", n.max(0)));
     }
-    Ok(db.rows(&sql, &args).await?.iter().map(to_line).collect())
+    Ok(db.rows(&sql, &args).await?.iter().map(line_of).collect())
 }
 
-/// Moves one line from `from` to `a.to()`, or fails if another writer moved it first.
-async fn step(
+/// Moves one line from its state to `to`, or fails if another writer moved it first; the
+/// event carries the line as it is after the step, and `extra`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn transition(
     db: &mut Db,
     chain: &mut Chain,
     ctx: &Ctx,
     l: &Line,
-    a: &Action,
-    notice: Option<i64>,
+    action: &str,
+    to: State,
+    reason: Option<&str>,
     extra: serde_json::Value,
+    on_race: impl Fn(State) -> Error,
 ) -> Result<(), Error> {
-    let to = a.to();
+    let mut after_row = l.row.clone();
+    if let Some(n) = extra.get("notice").and_then(serde_json::Value::as_i64) {
+        after_row.notice = Some(n);
+    }
+    if let Some(b) = extra.get("batch") {
+        after_row.batch = b.as_i64();
+    }
     let n = db
         .exec(
-            "UPDATE items SET state = $1, updated_at = $2, reason = COALESCE($3, reason), notice_id = COALESCE($4, notice_id) WHERE id = $5 AND state = $6",
-            &args![to.as_str(), &ctx.at, a.reason().map(str::to_string), notice, l.id, l.state.as_str()],
+            "UPDATE items SET state = $1, updated_at = $2, reason = COALESCE($3, reason), notice_id = $4, batch_id = $5 WHERE id = $6 AND state = $7",
+            &args![to.as_str(), &ctx.at, reason.map(str::to_string), after_row.notice, after_row.batch, l.id(), l.state().as_str()],
         )
         .await?;
     if n != 1 {
         let now = db
-            .row("SELECT state FROM items WHERE id = $1", &args![l.id])
+            .row("SELECT state FROM items WHERE id = $1", &args![l.id()])
             .await?
             .and_then(|r| State::parse(&r.s(0)))
-            .unwrap_or(l.state);
-        return Err(illegal(l.id, now, a));
+            .unwrap_or(l.state());
+        return Err(on_race(now));
     }
     let mut after = serde_json::json!({"state": to.as_str()});
-    if let Some(r) = a.reason() {
+    if let Some(r) = reason {
         after["reason"] = r.into();
     }
     if let serde_json::Value::Object(m) = extra {
@@ -230,18 +280,19 @@ async fn step(
             after[k] = v;
         }
     }
+    after["line"] = serde_json::to_value(snap(&after_row, &l.key)).map_err(Error::db)?;
     chain.push(
         ctx,
-        a.name(),
-        &format!("item:{}", l.id),
-        &state_json(l.state, None),
+        action,
+        &format!("item:{}", l.id()),
+        &state_json(l.state(), None),
         &after.to_string(),
     );
     Ok(())
 }
 
 async fn window_check(db: &mut Db, ctx: &Ctx, l: &Line, a: &Action) -> Result<(), Error> {
-    let Some(nid) = l.notice else {
+    let Some(nid) = l.row.notice else {
         return Ok(());
     };
     let r = db
@@ -256,13 +307,13 @@ async fn window_check(db: &mut Db, ctx: &Ctx, l: &Line, a: &Action) -> Result<()
         return Err(Error::input(
             format!(
                 "明细 {} 的公示期为 {opens} 至 {closes}，{} 不在公示期内，不能{}",
-                l.id,
+                l.id(),
                 ctx.at,
                 a.zh()
             ),
             format!(
                 "line {}: the notice window is {opens} to {closes}; {} is outside it, so it cannot be {}",
-                l.id,
+                l.id(),
                 ctx.at,
                 match a {
                     Action::Confirm => "confirmed",
@@ -274,6 +325,39 @@ async fn window_check(db: &mut Db, ctx: &Ctx, l: &Line, a: &Action) -> Result<()
     Ok(())
 }
 
+async fn new_notice(
+    db: &mut Db,
+    chain: &mut Chain,
+    ctx: &Ctx,
+    (title, opens, closes): (&str, &str, &str),
+    lines: usize,
+) -> Result<i64, Error> {
+    if opens >= closes {
+        return Err(Error::input(
+            format!("公示期的开始 {opens} 不早于结束 {closes}"),
+            format!("the notice window opens at {opens}, not before it closes at {closes}"),
+        ));
+    }
+    let id = db
+        .int("SELECT COALESCE(MAX(id), 0) FROM notices", &[])
+        .await?
+        + 1;
+    db.exec(
+        "INSERT INTO notices (id, title, opens, closes, created_at, actor) VALUES ($1, $2, $3, $4, $5, $6)",
+        &args![id, title, opens, closes, &ctx.at, &ctx.actor],
+    )
+    .await?;
+    chain.push(
+        ctx,
+        "notice",
+        &format!("notice:{id}"),
+        "{}",
+        &serde_json::json!({"title": title, "opens": opens, "closes": closes, "lines": lines})
+            .to_string(),
+    );
+    Ok(id)
+}
+
 async fn apply_tx(db: &mut Db, ctx: &Ctx, sel: &Selection, a: &Action) -> Result<Vec<i64>, Error> {
     if let Some(r) = a.reason() {
         if r.trim().is_empty() {
@@ -283,54 +367,28 @@ async fn apply_tx(db: &mut Db, ctx: &Ctx, sel: &Selection, a: &Action) -> Result
             ));
         }
     }
-    let lines = select(db, sel, a).await?;
+    let lines = select_lines(db, sel, a.from(), |id, st| illegal(id, st, a)).await?;
     if lines.is_empty() {
         return Ok(vec![]);
     }
+    if matches!(a, Action::Pay { .. }) && lines.len() != 1 {
+        return Err(Error::input(
+            "一个支付流水号只能拨付一条明细；批量拨付请用 --file（支付结果文件）",
+            "one payment reference pays one line; pay many with --file (a payment result file)",
+        ));
+    }
+    let ids: Vec<i64> = lines.iter().map(Line::id).collect();
+    check_lines(db, &ids).await?;
     let mut chain = Chain::open(db).await?;
     let mut notice = None;
-    match a {
-        Action::Announce {
-            title,
-            opens,
-            closes,
-        } => {
-            if opens >= closes {
-                return Err(Error::input(
-                    format!("公示期的开始 {opens} 不早于结束 {closes}"),
-                    format!("the notice window opens at {opens}, not before it closes at {closes}"),
-                ));
-            }
-            let id = db
-                .int("SELECT COALESCE(MAX(id), 0) FROM notices", &[])
-                .await?
-                + 1;
-            db.exec(
-                "INSERT INTO notices (id, title, opens, closes, created_at, actor) VALUES ($1, $2, $3, $4, $5, $6)",
-                &args![id, title, opens, closes, &ctx.at, &ctx.actor],
-            )
-            .await?;
-            chain.push(
-                ctx,
-                "notice",
-                &format!("notice:{id}"),
-                "{}",
-                &serde_json::json!({"title": title, "opens": opens, "closes": closes, "lines": lines.len()}).to_string(),
-            );
-            notice = Some(id);
-        }
-        Action::Pay { .. } if lines.len() != 1 => {
-            return Err(Error::input(
-                "一个支付流水号只能拨付一条明细；批量拨付请用 --file（支付结果文件）",
-                "one payment reference pays one line; pay many with --file (a payment result file)",
-            ));
-        }
-        _ => {}
+    if let Action::Announce {
+        title,
+        opens,
+        closes,
+    } = a
+    {
+        notice = Some(new_notice(db, &mut chain, ctx, (title, opens, closes), lines.len()).await?);
     }
-    let mut next_pay = db
-        .int("SELECT COALESCE(MAX(id), 0) FROM payments", &[])
-        .await?
-        + 1;
     let mut next_rec = db
         .int("SELECT COALESCE(MAX(id), 0) FROM recoveries", &[])
         .await?
@@ -341,34 +399,61 @@ async fn apply_tx(db: &mut Db, ctx: &Ctx, sel: &Selection, a: &Action) -> Result
             Action::Confirm | Action::Object { .. } => window_check(db, ctx, l, a).await?,
             Action::Announce { .. } => extra = serde_json::json!({"notice": notice}),
             Action::Pay { reference } => {
-                pay_row(db, ctx, l.id, l.amount, reference, next_pay).await?;
-                next_pay += 1;
-                extra = serde_json::json!({"reference": reference, "amount_fen": l.amount});
+                let id = next_payment(db).await?;
+                pay_line(db, &mut chain, ctx, l, reference, id, |st| {
+                    illegal(l.id(), st, a)
+                })
+                .await?;
+                continue;
             }
             Action::Recover { reason } => {
                 db.exec(
                     "INSERT INTO recoveries (id, item_id, amount_fen, reason, at, actor) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &args![next_rec, l.id, l.amount, reason, &ctx.at, &ctx.actor],
+                    &args![next_rec, l.id(), l.row.amount_fen, reason, &ctx.at, &ctx.actor],
                 )
                 .await?;
+                extra = serde_json::json!({"amount_fen": l.row.amount_fen, "recovery": next_rec});
                 next_rec += 1;
-                extra = serde_json::json!({"amount_fen": l.amount});
             }
             _ => {}
         }
-        step(db, &mut chain, ctx, l, a, notice, extra).await?;
+        transition(
+            db,
+            &mut chain,
+            ctx,
+            l,
+            a.name(),
+            a.to(),
+            a.reason(),
+            extra,
+            |st| illegal(l.id(), st, a),
+        )
+        .await?;
+    }
+    if matches!(a, Action::Pay { .. }) {
+        after_payments(db, &mut chain, ctx, &lines).await?;
     }
     chain.flush(db).await?;
-    Ok(lines.iter().map(|l| l.id).collect())
+    Ok(ids)
 }
 
-async fn pay_row(
+pub(crate) async fn next_payment(db: &mut Db) -> Result<i64, Error> {
+    Ok(db
+        .int("SELECT COALESCE(MAX(id), 0) FROM payments", &[])
+        .await?
+        + 1)
+}
+
+/// Pays one line (confirmed, or exported in a batch) its amount under `reference`: a
+/// `payments` row and the transition, in the caller's transaction.
+pub(crate) async fn pay_line(
     db: &mut Db,
+    chain: &mut Chain,
     ctx: &Ctx,
-    item: i64,
-    amount: i64,
+    l: &Line,
     reference: &str,
     id: i64,
+    on_race: impl Fn(State) -> Error,
 ) -> Result<(), Error> {
     if reference.trim().is_empty() {
         return Err(Error::input(
@@ -388,250 +473,29 @@ async fn pay_row(
             format!("payment reference {reference} already paid line {}", r.i(0)),
         ));
     }
+    let amount = l.row.amount_fen;
     db.exec(
-        "INSERT INTO payments (id, item_id, reference, amount_fen, paid_at, actor) VALUES ($1, $2, $3, $4, $5, $6)",
-        &args![id, item, reference, amount, &ctx.at, &ctx.actor],
+        "INSERT INTO payments (id, item_id, reference, amount_fen, paid_at, actor, batch_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &args![id, l.id(), reference, amount, &ctx.at, &ctx.actor, l.row.batch],
     )
     .await?;
-    Ok(())
+    let extra = serde_json::json!({"reference": reference, "amount_fen": amount, "payment": id, "batch": l.row.batch});
+    transition(db, chain, ctx, l, "pay", State::Paid, None, extra, on_race).await
 }
 
-/// One line of a payment result file.
-#[derive(Clone, Debug)]
-pub struct PaymentLine {
-    pub line: usize,
-    pub item: i64,
-    pub reference: String,
-    pub fen: Option<i64>,
-    pub firm_id: Option<String>,
-}
-
-/// Reads a payment result file: CSV with the header of `huiqi ledger export payments`
-/// (`明细号`, …, `金额（分）`, `支付流水号`), the reference filled in by the treasury.
-pub fn read_payment_file(p: &Path) -> Result<Vec<PaymentLine>, Error> {
-    let bad = |zh: String, en: String| {
-        Error::input(
-            format!("{}：{zh}", p.display()),
-            format!("{}: {en}", p.display()),
-        )
-    };
-    let text = std::fs::read_to_string(p).map_err(|e| bad(e.to_string(), e.to_string()))?;
-    let text = text.trim_start_matches('\u{feff}');
-    let mut rd = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let head: Vec<String> = rd
-        .headers()
-        .map_err(|e| bad(e.to_string(), e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let col = |names: &[&str]| head.iter().position(|h| names.contains(&h.as_str()));
-    let ci = col(&["明细号", "line"])
-        .ok_or_else(|| bad("缺少“明细号”列".into(), "no 明细号 (line) column".into()))?;
-    let cr = col(&["支付流水号", "reference"]).ok_or_else(|| {
-        bad(
-            "缺少“支付流水号”列".into(),
-            "no 支付流水号 (reference) column".into(),
-        )
-    })?;
-    let cf = col(&["金额（分）", "amount_fen"]);
-    let cc = col(&["统一社会信用代码", "firm_id"]);
-    let mut out = vec![];
-    let mut errs = vec![];
-    for (k, rec) in rd.records().enumerate() {
-        let line = k + 2;
-        let rec = rec.map_err(|e| bad(e.to_string(), e.to_string()))?;
-        if rec.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        let get = |c: usize| rec.get(c).unwrap_or("").trim().to_string();
-        let item = match get(ci).parse::<i64>() {
-            Ok(v) => v,
-            Err(_) => {
-                errs.push((
-                    format!("第{line}行：明细号“{}”不是整数", get(ci)),
-                    format!("line {line}: line number `{}` is not an integer", get(ci)),
-                ));
-                continue;
-            }
-        };
-        let fen = match cf.map(get) {
-            Some(s) if !s.is_empty() => match s.parse::<i64>() {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    errs.push((
-                        format!("第{line}行：金额（分）“{s}”不是整数"),
-                        format!("line {line}: amount (fen) `{s}` is not an integer"),
-                    ));
-                    continue;
-                }
-            },
-            _ => None,
-        };
-        out.push(PaymentLine {
-            line,
-            item,
-            reference: get(cr),
-            fen,
-            firm_id: cc.map(get).filter(|s| !s.is_empty()),
-        });
-    }
-    if !errs.is_empty() {
-        let (zh, en): (Vec<String>, Vec<String>) = errs.into_iter().unzip();
-        return Err(bad(zh.join("；"), en.join("; ")));
-    }
-    Ok(out)
-}
-
-/// What applying a payment file did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PayFileSummary {
-    pub paid: u64,
-    pub paid_fen: i64,
-    /// Lines already paid with the same reference (the file was applied before).
-    pub already: u64,
-}
-
-async fn pay_file_tx(
+/// After lines were paid: differences that waited for them become lines; batches with no line
+/// left to pay are closed. Returns the new lines.
+pub(crate) async fn after_payments(
     db: &mut Db,
+    chain: &mut Chain,
     ctx: &Ctx,
-    lines: &[PaymentLine],
-) -> Result<PayFileSummary, Error> {
-    let mut errs: Vec<(String, String)> = vec![];
-    let mut todo = vec![];
-    let mut sum = PayFileSummary::default();
-    let mut refs = HashSet::new();
-    let mut items = HashSet::new();
-    for pl in lines {
-        let line = pl.line;
-        if pl.reference.is_empty() {
-            errs.push((
-                format!("第{line}行：没有支付流水号"),
-                format!("line {line}: no payment reference"),
-            ));
-            continue;
-        }
-        if !refs.insert(pl.reference.clone()) {
-            errs.push((
-                format!("第{line}行：支付流水号 {} 在文件中重复", pl.reference),
-                format!(
-                    "line {line}: payment reference {} appears twice in the file",
-                    pl.reference
-                ),
-            ));
-            continue;
-        }
-        if !items.insert(pl.item) {
-            errs.push((
-                format!("第{line}行：明细 {} 在文件中重复", pl.item),
-                format!("line {line}: line {} appears twice in the file", pl.item),
-            ));
-            continue;
-        }
-        let Some(r) = db
-            .row(
-                "SELECT i.state, i.amount_fen, e.firm_id, p.reference FROM items i JOIN entitlements e ON e.id = i.entitlement_id LEFT JOIN payments p ON p.item_id = i.id WHERE i.id = $1",
-                &args![pl.item],
-            )
-            .await?
-        else {
-            errs.push((
-                format!("第{line}行：没有编号为 {} 的奖励明细", pl.item),
-                format!("line {line}: no award line {} (unknown entitlement)", pl.item),
-            ));
-            continue;
-        };
-        let st = State::parse(&r.s(0)).unwrap_or(State::Superseded);
-        let amount = r.i(1);
-        if let Some(f) = &pl.firm_id {
-            if *f != r.s(2) {
-                errs.push((
-                    format!("第{line}行：明细 {} 属于 {}，不是 {f}", pl.item, r.s(2)),
-                    format!(
-                        "line {line}: line {} belongs to {}, not {f}",
-                        pl.item,
-                        r.s(2)
-                    ),
-                ));
-                continue;
-            }
-        }
-        if let Some(f) = pl.fen {
-            if f != amount {
-                errs.push((
-                    format!(
-                        "第{line}行：金额 {f} 分与明细 {} 的 {amount} 分不符",
-                        pl.item
-                    ),
-                    format!(
-                        "line {line}: amount {f} fen differs from line {}'s {amount} fen",
-                        pl.item
-                    ),
-                ));
-                continue;
-            }
-        }
-        match (st, r.os(3)) {
-            (State::Paid | State::Recovered, Some(have)) if have == pl.reference => sum.already += 1,
-            (State::Paid | State::Recovered, Some(have)) => errs.push((
-                format!("第{line}行：明细 {} 已以流水号 {have} 拨付，不能再次拨付", pl.item),
-                format!("line {line}: line {} was already paid (reference {have}); it cannot be paid again", pl.item),
-            )),
-            (State::Confirmed, _) => todo.push((pl, amount)),
-            (st, _) => {
-                let e = illegal(pl.item, st, &Action::Pay { reference: String::new() });
-                errs.push((format!("第{line}行：{}", e.zh), format!("line {line}: {}", e.en)));
-            }
-        }
-    }
-    if !errs.is_empty() {
-        let n = errs.len();
-        errs.truncate(20);
-        let (zh, en): (Vec<String>, Vec<String>) = errs.into_iter().unzip();
-        return Err(Error::input(
-            format!(
-                "支付结果文件有 {n} 处错误，未做任何拨付：\n  {}",
-                zh.join("\n  ")
-            ),
-            format!(
-                "the payment file has {n} error(s); nothing was paid:\n  {}",
-                en.join("\n  ")
-            ),
-        ));
-    }
-    let mut chain = Chain::open(db).await?;
-    let mut next_pay = db
-        .int("SELECT COALESCE(MAX(id), 0) FROM payments", &[])
-        .await?
-        + 1;
-    for (pl, amount) in todo {
-        let a = Action::Pay {
-            reference: pl.reference.clone(),
-        };
-        pay_row(db, ctx, pl.item, amount, &pl.reference, next_pay).await?;
-        next_pay += 1;
-        let l = Line {
-            id: pl.item,
-            state: State::Confirmed,
-            amount,
-            notice: None,
-        };
-        step(
-            db,
-            &mut chain,
-            ctx,
-            &l,
-            &a,
-            None,
-            serde_json::json!({"reference": pl.reference, "amount_fen": amount}),
-        )
-        .await?;
-        sum.paid += 1;
-        sum.paid_fen += amount;
-    }
-    chain.flush(db).await?;
-    Ok(sum)
+    paid: &[Line],
+) -> Result<u64, Error> {
+    let rows: Vec<ItemRow> = paid.iter().map(|l| l.row.clone()).collect();
+    let w = settle_waiting(db, chain, ctx, &rows).await?;
+    let batches: BTreeSet<i64> = rows.iter().filter_map(|r| r.batch).collect();
+    close_batches(db, chain, ctx, &batches).await?;
+    Ok(w.new_lines)
 }
 
 impl Ledger {
@@ -643,17 +507,6 @@ impl Ledger {
         a: &Action,
     ) -> Result<Vec<i64>, Error> {
         self.write(async |db: &mut Db| apply_tx(db, ctx, sel, a).await)
-            .await
-    }
-
-    /// Pays the lines a payment result file names, all or nothing. Lines already paid with the
-    /// same reference are skipped, so applying a file twice pays nothing twice.
-    pub async fn pay_file(
-        &mut self,
-        ctx: &Ctx,
-        lines: &[PaymentLine],
-    ) -> Result<PayFileSummary, Error> {
-        self.write(async |db: &mut Db| pay_file_tx(db, ctx, lines).await)
             .await
     }
 }

@@ -2,6 +2,8 @@
 //! each in its own random order; every line must end paid exactly once. The processes are this
 //! test binary re-run as a worker (the `worker` test, ignored unless HUIQI_WORKER is set).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::process::Command;

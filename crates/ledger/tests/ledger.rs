@@ -1,5 +1,7 @@
 //! The ledger's behaviour, on SQLite and PostgreSQL alike.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

@@ -132,8 +132,9 @@ pub fn run_with(
     }
 }
 
+/// Opens the test's ledger, creating it on first use (`ledger record`'s path).
 pub async fn open(target: &str) -> Ledger {
-    Ledger::open(target).await.unwrap()
+    Ledger::open_or_create(target).await.unwrap()
 }
 
 /// (line id, state, amount) of every line of the entitlement (firm, clause, period, tranche).

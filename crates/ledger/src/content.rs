@@ -1,0 +1,223 @@
+//! What the audit chain commits to: the content of every row an event creates or changes, in the
+//! form the events carry it, and the rows as the tables hold them (read for comparison).
+//!
+//! * A `record` event lists the firms it named, and each new entitlement with its award line
+//!   (ids, credit code, clause, period, tranche, amount) — see [`RecordAfter`].
+//! * Every event about a line carries the whole line after the event ([`LineSnap`]): its
+//!   entitlement and key, version, kind, amount, run, original line, notice and batch.
+//! * A `refigure` event carries the entitlement's key and new figure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Arg, Db, Row};
+use crate::{Error, State};
+
+/// An award line as the chain commits to it (its state travels beside it in the event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineSnap {
+    pub entitlement: i64,
+    pub firm: String,
+    pub clause: String,
+    pub period: i64,
+    pub tranche: String,
+    pub version: i64,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub run: String,
+    pub original: Option<i64>,
+    pub notice: Option<i64>,
+    pub batch: Option<i64>,
+}
+
+/// An entitlement's key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntKey {
+    pub firm: String,
+    pub clause: String,
+    pub period: i64,
+    pub tranche: String,
+}
+
+/// The `after` of a `record` event. The first ten fields are those of ledgers recorded before
+/// the content was committed (`new_lines_sha256` alone stood for the lines then).
+#[derive(Serialize)]
+pub(crate) struct RecordAfter<'a> {
+    pub period: i64,
+    pub policy_hash: &'a str,
+    pub snapshot_hash: &'a str,
+    pub engine_version: &'a str,
+    pub results_sha256: &'a str,
+    pub new: u64,
+    pub new_fen: i64,
+    pub unchanged: u64,
+    pub changed: u64,
+    pub new_lines_sha256: String,
+    pub policy_name: &'a str,
+    pub manifest_sha256: String,
+    /// (credit code, name) of the firms this run named first.
+    pub firms: Vec<(&'a str, &'a str)>,
+    /// (clause, tranche) pairs, indexed by `lines`.
+    pub keys: Vec<(&'a str, &'a str)>,
+    /// (line id, entitlement id, credit code, index into `keys`, 分) of each new entitlement
+    /// and its award line (version 0, kind `award`, state `computed`, in the event's period).
+    pub lines: Vec<(i64, i64, &'a str, usize, i64)>,
+}
+
+/// A `record` event's `after`, as read back (content fields absent on older ledgers).
+#[derive(Deserialize)]
+pub(crate) struct RecordIn {
+    pub period: i64,
+    #[serde(default)]
+    pub policy_hash: String,
+    #[serde(default)]
+    pub snapshot_hash: String,
+    #[serde(default)]
+    pub engine_version: String,
+    #[serde(default)]
+    pub results_sha256: String,
+    #[serde(default)]
+    pub new_lines_sha256: String,
+    pub policy_name: Option<String>,
+    pub manifest_sha256: Option<String>,
+    pub firms: Option<Vec<(String, String)>>,
+    pub keys: Option<Vec<(String, String)>>,
+    pub lines: Option<Vec<RecordLine>>,
+}
+
+/// A new line as a `record` event lists it: (line id, entitlement id, credit code, index into
+/// `keys`, 分).
+pub(crate) type RecordLine = (i64, i64, String, usize, i64);
+
+/// The line digest of a `record` event: one text line per new award line, in id order.
+pub(crate) fn line_digest_row(item: i64, ent: i64, k: &EntKey, fen: i64) -> String {
+    format!(
+        "{item},{ent},{},{},{},{},{fen}\n",
+        k.firm, k.clause, k.period, k.tranche
+    )
+}
+
+/// An `items` row, with its entitlement's key (the columns the chain commits to).
+#[derive(Clone, Debug)]
+pub struct ItemRow {
+    pub id: i64,
+    pub state: String,
+    pub reason: Option<String>,
+    pub entitlement: i64,
+    pub version: i64,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub run: String,
+    pub original: Option<i64>,
+    pub notice: Option<i64>,
+    pub batch: Option<i64>,
+}
+
+pub(crate) const ITEM_COLS: &str = "i.id, i.state, i.reason, i.entitlement_id, i.version, i.kind, i.amount_fen, i.run_id, i.original_id, i.notice_id, i.batch_id";
+
+impl ItemRow {
+    pub(crate) fn of(r: &Row) -> ItemRow {
+        ItemRow {
+            id: r.i(0),
+            state: r.s(1),
+            reason: r.os(2),
+            entitlement: r.i(3),
+            version: r.i(4),
+            kind: r.s(5),
+            amount_fen: r.i(6),
+            run: r.s(7),
+            original: r.oi(8),
+            notice: r.oi(9),
+            batch: r.oi(10),
+        }
+    }
+    pub fn state(&self) -> State {
+        State::parse(&self.state).unwrap_or(State::Superseded)
+    }
+}
+
+/// An `entitlements` row.
+#[derive(Clone, Debug)]
+pub struct EntRow {
+    pub id: i64,
+    pub key: EntKey,
+    pub computed_fen: i64,
+    pub run: String,
+    pub last_run: String,
+}
+
+pub(crate) const ENT_COLS: &str =
+    "e.id, e.firm_id, e.clause, e.period, e.tranche, e.computed_fen, e.run_id, e.last_run_id";
+
+impl EntRow {
+    pub(crate) fn of(r: &Row) -> EntRow {
+        EntRow {
+            id: r.i(0),
+            key: EntKey {
+                firm: r.s(1),
+                clause: r.s(2),
+                period: r.i(3),
+                tranche: r.s(4),
+            },
+            computed_fen: r.i(5),
+            run: r.s(6),
+            last_run: r.s(7),
+        }
+    }
+}
+
+/// The line as an event carries it: the item row and its entitlement's key.
+pub(crate) fn snap(i: &ItemRow, k: &EntKey) -> LineSnap {
+    LineSnap {
+        entitlement: i.entitlement,
+        firm: k.firm.clone(),
+        clause: k.clause.clone(),
+        period: k.period,
+        tranche: k.tranche.clone(),
+        version: i.version,
+        kind: i.kind.clone(),
+        amount_fen: i.amount_fen,
+        run: i.run.clone(),
+        original: i.original,
+        notice: i.notice,
+        batch: i.batch,
+    }
+}
+
+/// Rows of `sql` (which ends in `IN (`) for each chunk of `ids`, the placeholders appended.
+pub(crate) async fn rows_in(db: &mut Db, sql: &str, ids: &[Arg]) -> Result<Vec<Row>, Error> {
+    let mut out = vec![];
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+        out.extend(
+            db.rows(&format!("{sql}{})", marks.join(", ")), chunk)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+pub(crate) async fn item_rows(db: &mut Db, ids: &[i64]) -> Result<Vec<ItemRow>, Error> {
+    let args: Vec<Arg> = ids.iter().map(|&i| Arg::from(i)).collect();
+    let rows = rows_in(
+        db,
+        &format!("SELECT {ITEM_COLS} FROM items i WHERE i.id IN ("),
+        &args,
+    )
+    .await?;
+    let mut out: Vec<ItemRow> = rows.iter().map(ItemRow::of).collect();
+    out.sort_by_key(|r| r.id);
+    Ok(out)
+}
+
+pub(crate) async fn ent_rows(db: &mut Db, ids: &[i64]) -> Result<Vec<EntRow>, Error> {
+    let args: Vec<Arg> = ids.iter().map(|&i| Arg::from(i)).collect();
+    let rows = rows_in(
+        db,
+        &format!("SELECT {ENT_COLS} FROM entitlements e WHERE e.id IN ("),
+        &args,
+    )
+    .await?;
+    let mut out: Vec<EntRow> = rows.iter().map(EntRow::of).collect();
+    out.sort_by_key(|r| r.id);
+    Ok(out)
+}
