@@ -248,7 +248,7 @@ fn read_tree(text: &str, json: bool) -> Result<J, FirmFileError> {
 }
 
 /// The top-level table: only known keys, and a valid credit code.
-fn firm_head<'a>(root: &'a J, nfacts: usize) -> Result<(&'a Map<String, J>, Firm), FirmFileError> {
+fn firm_head(root: &J, nfacts: usize) -> Result<(&Map<String, J>, Firm), FirmFileError> {
     let J::Object(obj) = root else {
         return Err(fe(
             "(file)",

@@ -702,7 +702,7 @@ mod parquet_src {
         roots.dedup();
         let pos: Vec<usize> = idx
             .iter()
-            .map(|i| roots.binary_search(i).unwrap())
+            .map(|i| roots.partition_point(|r| r < i))
             .collect();
         let mask = ProjectionMask::roots(b.parquet_schema(), roots.iter().copied());
         let rdr = match b.with_projection(mask).with_batch_size(8192).build() {

@@ -3,6 +3,8 @@
 //! give the same messages through both, except where the parsers were unified (listed below);
 //! valid firm files must give the same firms.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use huiqi_ir::Program;

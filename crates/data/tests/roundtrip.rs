@@ -2,6 +2,8 @@
 //! determinism of both the generator and the snapshot, and every fact type / source kind on a
 //! small pack of its own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 

@@ -65,7 +65,10 @@ impl Firms {
     pub(super) fn find(&self, id: &[u8; 18]) -> Option<u32> {
         self.ids.binary_search(id).ok().map(|i| i as u32)
     }
+    #[allow(clippy::expect_used)]
     pub(super) fn id(&self, i: usize) -> &str {
+        // PANIC SAFETY: ids are stored only after `parse::uscc` validated them, and a valid
+        // 统一社会信用代码 is 18 ASCII characters.
         std::str::from_utf8(&self.ids[i]).expect("credit codes are ASCII")
     }
     pub(super) fn name(&self, i: usize) -> &str {
