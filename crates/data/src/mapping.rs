@@ -15,6 +15,8 @@
 //! unit  = "万元"                           # money columns of this file: 元 | 万元 | 亿元 (default 元)
 //! bools = "是/否"                          # how true/false are written (default 是/否)
 //! facts = { "营业收入" = "营业收入（万元）", "贷款本金" = { column = "贷款（元）", unit = "元" } }
+//! # a fact's column as a table: its own unit, yes/no words, and bounds on its values
+//! # ("研发费用" = { column = "研发费用（万元）", min = 0, max = "50000" })
 //!
 //! [[monthly]]                              # like yearly, plus `month`
 //!
@@ -38,6 +40,11 @@
 //!
 //! Every source may also say `sheet = "…"` (XLSX; default the first sheet), `encoding = "gbk"`
 //! (CSV; default UTF-8) and `delimiter = "\t"` (CSV; default `,`).
+//!
+//! `min` / `max` (money, count and ratio columns) are written as a cell of the column would be,
+//! in its unit; a value outside them is refused at its cell. The policy language declares no
+//! ranges, so a zone states what its exports may hold here. A money column whose header names a
+//! unit in brackets (`营业收入（万元）`, `金额(元)`) must be mapped in that unit.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +53,8 @@ use huiqi_ir::{FactId, PeriodKind, Program, Ty};
 use serde::Deserialize;
 
 use crate::error::DataError;
+use crate::parse;
+use crate::source::Cell;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +84,11 @@ pub struct DetailedColumn {
     pub column: String,
     pub unit: Option<String>,
     pub bools: Option<String>,
+    /// The smallest value a cell may hold (money, count and ratio columns), written as a cell
+    /// of the column would be: `min = 0`, `min = "0.5%"`.
+    pub min: Option<toml::Value>,
+    /// The largest value a cell may hold.
+    pub max: Option<toml::Value>,
 }
 
 // serde's `flatten` cannot be combined with `deny_unknown_fields` (which catches typos in
@@ -238,6 +252,17 @@ pub struct FactCol {
     pub column: String,
     pub unit: Unit,
     pub bools: BoolWords,
+    /// Bounds on the column's values (`min` / `max` in the mapping).
+    pub min: Option<Bound>,
+    pub max: Option<Bound>,
+}
+
+/// A bound on a numeric column: the value as ingest holds it (分 for money, the count, a ratio
+/// at scale 12) and as the mapping writes it (for messages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bound {
+    pub value: i128,
+    pub text: String,
 }
 
 #[derive(Clone, Debug)]
@@ -348,6 +373,28 @@ pub fn parse(
         seen: BTreeMap::new(),
     }
     .check(m)
+}
+
+/// The money unit a header names in brackets at its end: `营业收入（万元）`, `金额(元)`,
+/// `收入（单位：亿元）`.
+pub fn header_unit(header: &str) -> Option<Unit> {
+    let h = header.trim_end();
+    let inner = h.strip_suffix('）').or_else(|| h.strip_suffix(')'))?;
+    let (i, open) = inner
+        .char_indices()
+        .rev()
+        .find(|(_, c)| *c == '（' || *c == '(')?;
+    let unit = inner[i + open.len_utf8()..].trim();
+    let unit = unit
+        .strip_prefix("单位")
+        .map_or(unit, |u| u.trim_start_matches(['：', ':']));
+    Unit::parse(unit)
+}
+
+/// How many of the smaller unit one of the larger holds: `100`, `10000`, `1000000`.
+fn ratio_text(a: Unit, b: Unit) -> String {
+    let (x, y) = (a.fen(), b.fen());
+    (x.max(y) / x.min(y)).to_string()
 }
 
 struct Checker<'a> {
@@ -529,6 +576,7 @@ impl Checker<'_> {
     fn fact_cols(
         &mut self,
         key: &str,
+        file: &FileRef,
         facts: &BTreeMap<String, FactColumn>,
         kind: PeriodKind,
         unit: Unit,
@@ -541,29 +589,18 @@ impl Checker<'_> {
                 continue;
             };
             let ty = self.program.facts[id].ty;
-            let (column, u, b) = match col {
-                FactColumn::Header(h) => (h.clone(), unit, bools.clone()),
-                FactColumn::Detailed(d) => {
-                    if d.unit.is_some() && ty != Ty::Money {
-                        self.err(
-                            &format!("{k}.unit"),
-                            format!("事实 `{name}` 不是金额，不能指定金额单位"),
-                            format!("fact `{name}` is not money; it takes no unit"),
-                        );
-                    }
-                    if d.bools.is_some() && ty != Ty::Bool {
-                        self.err(
-                            &format!("{k}.bools"),
-                            format!("事实 `{name}` 不是是/否型，不能指定 bools"),
-                            format!("fact `{name}` is not a bool; it takes no `bools`"),
-                        );
-                    }
-                    let u = self.unit(&format!("{k}.unit"), &d.unit, unit);
-                    let b = self.bools(&format!("{k}.bools"), &d.bools, bools);
-                    (d.column.clone(), u, b)
-                }
+            let fc = match col {
+                FactColumn::Header(h) => FactCol {
+                    fact: id,
+                    column: h.clone(),
+                    unit,
+                    bools: bools.clone(),
+                    min: None,
+                    max: None,
+                },
+                FactColumn::Detailed(d) => self.detailed(&k, name, id, d, unit, bools),
             };
-            if column.trim().is_empty() {
+            if fc.column.trim().is_empty() {
                 self.err(&k, "列名为空".into(), "the column header is empty".into());
                 continue;
             }
@@ -575,14 +612,130 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            out.push(FactCol {
-                fact: id,
-                column: column.trim().to_string(),
-                unit: u,
-                bools: b,
-            });
+            let column = fc.column.trim().to_string();
+            if ty == Ty::Money {
+                self.header_unit(file, &column, fc.unit, &k);
+            }
+            out.push(FactCol { column, ..fc });
         }
         out
+    }
+
+    /// A fact column written as a table: its own unit, yes/no words and bounds.
+    fn detailed(
+        &mut self,
+        k: &str,
+        name: &str,
+        id: FactId,
+        d: &DetailedColumn,
+        unit: Unit,
+        bools: &BoolWords,
+    ) -> FactCol {
+        let ty = self.program.facts[id].ty;
+        if d.unit.is_some() && ty != Ty::Money {
+            self.err(
+                &format!("{k}.unit"),
+                format!("事实 `{name}` 不是金额，不能指定金额单位"),
+                format!("fact `{name}` is not money; it takes no unit"),
+            );
+        }
+        if d.bools.is_some() && ty != Ty::Bool {
+            self.err(
+                &format!("{k}.bools"),
+                format!("事实 `{name}` 不是是/否型，不能指定 bools"),
+                format!("fact `{name}` is not a bool; it takes no `bools`"),
+            );
+        }
+        let u = self.unit(&format!("{k}.unit"), &d.unit, unit);
+        let b = self.bools(&format!("{k}.bools"), &d.bools, bools);
+        let min = self.bound(&format!("{k}.min"), name, ty, u, &d.min);
+        let max = self.bound(&format!("{k}.max"), name, ty, u, &d.max);
+        if let (Some(lo), Some(hi)) = (&min, &max) {
+            if lo.value > hi.value {
+                self.err(
+                    k,
+                    format!("min（{}）大于 max（{}）", lo.text, hi.text),
+                    format!("min ({}) is greater than max ({})", lo.text, hi.text),
+                );
+            }
+        }
+        FactCol {
+            fact: id,
+            column: d.column.clone(),
+            unit: u,
+            bools: b,
+            min,
+            max,
+        }
+    }
+
+    /// A `min` or `max`, parsed as a cell of the column would be.
+    fn bound(
+        &mut self,
+        key: &str,
+        name: &str,
+        ty: Ty,
+        unit: Unit,
+        v: &Option<toml::Value>,
+    ) -> Option<Bound> {
+        let v = v.as_ref()?;
+        let text = match v {
+            toml::Value::String(s) => s.trim().to_string(),
+            other => other.to_string(),
+        };
+        let cell = Cell::Text(&text);
+        let parsed = match ty {
+            Ty::Money => parse::money(&cell, unit).map(|o| o.map(i128::from)),
+            Ty::Count => parse::count(&cell).map(|o| o.map(i128::from)),
+            Ty::Ratio => parse::ratio(&cell),
+            _ => {
+                self.err(
+                    key,
+                    format!("事实 `{name}` 不是金额、计数或比例，不能指定 min/max"),
+                    format!("fact `{name}` is not money, a count or a ratio; it takes no min/max"),
+                );
+                return None;
+            }
+        };
+        match parsed {
+            Ok(Some(value)) => Some(Bound { value, text }),
+            Ok(None) => {
+                self.err(key, "取值为空".into(), "the value is empty".into());
+                None
+            }
+            Err(r) => {
+                self.err(key, r.zh, r.en);
+                None
+            }
+        }
+    }
+
+    /// A money column whose header names a unit in brackets (`营业收入（万元）`) must be read in
+    /// that unit: a mapping that says otherwise would scale every amount by 100 or 10,000. The
+    /// error names the data file's header cell, where the user sees the unit.
+    fn header_unit(&mut self, file: &FileRef, column: &str, unit: Unit, key: &str) {
+        let Some(said) = header_unit(column) else {
+            return;
+        };
+        if said == unit {
+            return;
+        }
+        let (h, m) = (said.name(), unit.name());
+        self.errors.push(
+            DataError::new(
+                &file.shown,
+                format!(
+                    "表头写的单位是{h}，映射文件（{key}）却按{m}读取此列：金额会差 {}倍；请在映射文件中写 unit = \"{h}\"，或改正表头",
+                    ratio_text(said, unit)
+                ),
+                format!(
+                    "the header says the unit is {h} but the mapping ({key}) reads this column in {m}: every amount would be off by a factor of {}; write unit = \"{h}\" in the mapping, or correct the header",
+                    ratio_text(said, unit)
+                ),
+            )
+            .at(1)
+            .col(column),
+        );
     }
 
     fn period(&mut self, key: &str, s: &PeriodSource, kind: PeriodKind) -> PeriodPlan {
@@ -602,7 +755,7 @@ impl Checker<'_> {
             ),
             _ => {}
         }
-        let facts = self.fact_cols(key, &s.facts, kind, unit, &bools);
+        let facts = self.fact_cols(key, &file, &s.facts, kind, unit, &bools);
         PeriodPlan {
             file,
             id: s.id.trim().into(),
@@ -617,7 +770,7 @@ impl Checker<'_> {
         let file = self.file("firms", &f.file, &f.sheet, &f.encoding, &f.delimiter);
         let unit = self.unit("firms.unit", &f.unit, Unit::Yuan);
         let bools = self.bools("firms.bools", &f.bools, &BoolWords::default());
-        let facts = self.fact_cols("firms", &f.facts, PeriodKind::Static, unit, &bools);
+        let facts = self.fact_cols("firms", &file, &f.facts, PeriodKind::Static, unit, &bools);
         let firms = FirmPlan {
             file,
             id: f.id.trim().into(),
@@ -684,6 +837,7 @@ impl Checker<'_> {
             let key = format!("awards[{i}]");
             let file = self.file(&key, &s.file, &s.sheet, &s.encoding, &s.delimiter);
             let unit = self.unit(&format!("{key}.unit"), &s.unit, Unit::Yuan);
+            self.header_unit(&file, s.amount.trim(), unit, &format!("{key}.unit"));
             awards.push(AwardPlan {
                 file,
                 id: s.id.trim().into(),

@@ -26,7 +26,7 @@ fn kind_of(c: &Cell) -> (&'static str, &'static str) {
     }
 }
 
-fn shown(c: &Cell) -> String {
+pub(crate) fn shown(c: &Cell) -> String {
     match c {
         Cell::Empty => String::new(),
         Cell::Text(t) => {
@@ -58,6 +58,78 @@ fn fmt_scaled(m: i128, s: u32) -> String {
         (m % p).abs(),
         w = s as usize
     )
+}
+
+/// The first full-width form of an ASCII character (`１`, `．`, `－`, `，`) in a text cell, other
+/// than those in `allowed`: a number typed with a Chinese input method.
+fn full_width(c: &Cell, allowed: &[char]) -> Option<char> {
+    match c {
+        Cell::Text(t) => t
+            .chars()
+            .find(|ch| ('\u{FF01}'..='\u{FF5E}').contains(ch) && !allowed.contains(ch)),
+        _ => None,
+    }
+}
+
+/// The reason for a cell refused because of a full-width character (the hint the credit-code
+/// path gives).
+fn full_width_reason(what_zh: &str, what_en: &str, c: &Cell, ch: char) -> Reason {
+    reason(
+        format!(
+            "{what_zh} `{}` 含有全角字符 `{ch}`（全角数字或符号？）：请改为半角",
+            shown(c)
+        ),
+        format!(
+            "{what_en} `{}` contains the full-width character `{ch}` (a full-width digit or sign?): use half-width (ASCII) characters",
+            shown(c)
+        ),
+    )
+}
+
+/// `bad`, unless the cell's trouble is a full-width character.
+fn or_full_width(
+    what_zh: &str,
+    what_en: &str,
+    c: &Cell,
+    allowed: &[char],
+    bad: impl FnOnce() -> Reason,
+) -> Reason {
+    match full_width(c, allowed) {
+        Some(ch) => full_width_reason(what_zh, what_en, c, ch),
+        None => bad(),
+    }
+}
+
+/// Excel stores a date as a day count from 1899-12-30 (a "serial"); a date column exported
+/// without a date format shows it as a plain number such as `45000`. The date it stands for,
+/// for spreadsheet numbers from 1 and five-digit texts, up to the year 2100.
+fn excel_serial(c: &Cell) -> Option<Date> {
+    let mut buf = String::new();
+    let t = number_text(c, &mut buf)?;
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let n: i32 = int.parse().ok()?;
+    let min = if matches!(c, Cell::Text(_)) {
+        10_000
+    } else {
+        1
+    };
+    if !(min..=73_415).contains(&n) {
+        return None;
+    }
+    // Excel counts a 29 February 1900 that never was: serials below 61 are one day later.
+    let days = if n < 61 { n + 1 } else { n };
+    let base = crate::dates::to_days(Date {
+        y: 1899,
+        m: 12,
+        d: 30,
+    });
+    Some(crate::dates::from_days(base + days))
 }
 
 /// The text of a cell that holds a number: a float through its shortest round-trip decimal
@@ -161,7 +233,8 @@ pub fn money(c: &Cell, unit: Unit) -> R<i64> {
             ),
         )
     };
-    let (neg, int, frac) = decimal_parts(t.trim()).ok_or_else(bad)?;
+    let (neg, int, frac) =
+        decimal_parts(t.trim()).ok_or_else(|| or_full_width("金额", "amount", c, &[], bad))?;
     let frac = frac.trim_end_matches('0');
     let int = int.trim_start_matches('0');
     if int.len() > 20 || frac.len() > 20 {
@@ -237,7 +310,8 @@ pub fn count(c: &Cell) -> R<i64> {
         )
     };
     let t = number_text(c, &mut buf).ok_or_else(bad)?;
-    let (neg, int, frac) = decimal_parts(t).ok_or_else(bad)?;
+    let (neg, int, frac) =
+        decimal_parts(t).ok_or_else(|| or_full_width("整数", "number", c, &[], bad))?;
     if !frac.bytes().all(|b| b == b'0') || int.is_empty() {
         return Err(bad());
     }
@@ -266,7 +340,8 @@ pub fn ratio(c: &Cell) -> R<i128> {
         Some(r) => (r.trim_end(), 2),
         None => (t, 0),
     };
-    let (neg, int, frac) = decimal_parts(t).ok_or_else(bad)?;
+    let (neg, int, frac) =
+        decimal_parts(t).ok_or_else(|| or_full_width("比例", "ratio", c, &['％'], bad))?;
     let frac = frac.trim_end_matches('0');
     if frac.len() as u32 + pct > RATIO_SCALE || int.len() > 20 {
         return Err(reason(
@@ -332,17 +407,37 @@ pub fn date(c: &Cell) -> R<Date> {
             format!("日期 `{d}` 的年份不在 1900–2100 之间"),
             format!("date `{d}` is not between the years 1900 and 2100"),
         )),
-        None => Err(reason(
-            format!(
-                "日期格式不对：`{}`（应为 2023-03-01、2023/3/1 或 2023年3月1日）",
-                shown(c)
-            ),
-            format!(
-                "not a date: `{}` (expected 2023-03-01, 2023/3/1 or 2023年3月1日)",
-                shown(c)
-            ),
-        )),
+        None => Err(not_a_date(c)),
     }
+}
+
+/// Why a cell is not a date: a full-width character, an Excel date serial, or the format.
+fn not_a_date(c: &Cell) -> Reason {
+    if let Some(ch) = full_width(c, &[]) {
+        return full_width_reason("日期", "date", c, ch);
+    }
+    if let Some(d) = excel_serial(c) {
+        return reason(
+            format!(
+                "日期 `{}` 像是 Excel 的日期序列号（即 {d}）：请在 Excel 中把该列设为日期格式（或文本格式）后重新导出",
+                shown(c)
+            ),
+            format!(
+                "date `{}` looks like an Excel date serial (that is {d}): format the column as a date (or as text) in Excel and export again",
+                shown(c)
+            ),
+        );
+    }
+    reason(
+        format!(
+            "日期格式不对：`{}`（应为 2023-03-01、2023/3/1 或 2023年3月1日）",
+            shown(c)
+        ),
+        format!(
+            "not a date: `{}` (expected 2023-03-01, 2023/3/1 or 2023年3月1日)",
+            shown(c)
+        ),
+    )
 }
 
 /// An enum variant by its exact name.
@@ -376,16 +471,18 @@ pub fn year(c: &Cell) -> Result<i32, Reason> {
     match t.and_then(|t| t.parse::<i32>().ok()) {
         Some(y) if (1900..=2100).contains(&y) => Ok(y),
         _ if c.is_empty() => Err(reason("年度为空", "the year is empty")),
-        _ => Err(reason(
-            format!(
-                "年度 `{}` 不对（应为 1900–2100 之间的四位年份，如 2023）",
-                shown(c)
-            ),
-            format!(
-                "bad year `{}` (expected a four-digit year 1900–2100, e.g. 2023)",
-                shown(c)
-            ),
-        )),
+        _ => Err(or_full_width("年度", "year", c, &[], || {
+            reason(
+                format!(
+                    "年度 `{}` 不对（应为 1900–2100 之间的四位年份，如 2023）",
+                    shown(c)
+                ),
+                format!(
+                    "bad year `{}` (expected a four-digit year 1900–2100, e.g. 2023)",
+                    shown(c)
+                ),
+            )
+        })),
     }
 }
 
@@ -396,10 +493,12 @@ pub fn month(c: &Cell) -> Result<u32, Reason> {
     match t.and_then(|t| t.parse::<u32>().ok()) {
         Some(m) if (1..=12).contains(&m) => Ok(m),
         _ if c.is_empty() => Err(reason("月份为空", "the month is empty")),
-        _ => Err(reason(
-            format!("月份 `{}` 不对（应为 1–12）", shown(c)),
-            format!("bad month `{}` (expected 1–12)", shown(c)),
-        )),
+        _ => Err(or_full_width("月份", "month", c, &[], || {
+            reason(
+                format!("月份 `{}` 不对（应为 1–12）", shown(c)),
+                format!("bad month `{}` (expected 1–12)", shown(c)),
+            )
+        })),
     }
 }
 

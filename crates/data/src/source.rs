@@ -154,6 +154,8 @@ mod csv_src {
         read: u64,
         /// Absolute offset the current record may not reach; set after each record.
         limit: Rc<StdCell<u64>>,
+        /// The length of the input (with the added newline) once its end was reached.
+        end: Rc<StdCell<Option<u64>>>,
         last: u8,
         eof: bool,
     }
@@ -180,6 +182,9 @@ mod csv_src {
                 self.last = buf[n - 1];
             }
             self.read += n as u64;
+            if self.eof {
+                self.end.set(Some(self.read));
+            }
             Ok(n)
         }
     }
@@ -385,10 +390,12 @@ mod csv_src {
     ) -> Option<u64> {
         let inner = open(file, errs)?;
         let limit = Rc::new(StdCell::new(MAX_RECORD_BYTES));
+        let end = Rc::new(StdCell::new(None));
         let capped = Capped {
             inner,
             read: 0,
             limit: limit.clone(),
+            end: end.clone(),
             last: 0,
             eof: false,
         };
@@ -409,6 +416,7 @@ mod csv_src {
             // Rows as a spreadsheet counts them: csv lines minus newlines inside quoted fields.
             inner_newlines: count_newlines(&rec),
             count: 0,
+            end,
         };
         rows.read(&mut rdr, &mut rec, &limit, errs, f)?;
         Some(rows.count)
@@ -425,6 +433,8 @@ mod csv_src {
         inner_newlines: u64,
         /// Data rows read (blank ones not counted).
         count: u64,
+        /// Where the input ends, once the reader got there.
+        end: Rc<StdCell<Option<u64>>>,
     }
 
     impl Rows<'_> {
@@ -466,6 +476,15 @@ mod csv_src {
                     continue;
                 }
                 self.count += 1;
+                if self.end.get() == Some(rdr.position().byte()) && ends_in_open_quote(rec) {
+                    // The csv reader ends a quoted field at the end of the input without
+                    // complaint: the field swallowed the rest of the file, newlines included.
+                    // The record starts one row below what `row` says (its last newline was
+                    // counted as one inside a field, but it ends the file's last line).
+                    let col = self.headers.get(rec.len() - 1).map(String::as_str);
+                    unclosed_quote(file, row + 1, col, errs);
+                    continue;
+                }
                 self.record(rec, row, errs, f)?;
             }
         }
@@ -508,6 +527,26 @@ mod csv_src {
             f(errs, row, &cells);
             Some(())
         }
+    }
+
+    /// The record's last field ends with a newline: only a quoted field reaches past the line
+    /// end, and one that ends the input that way was never closed (the input always ends with a
+    /// newline, added if missing). A closed field ending in a newline (`"a⏎"`) at the very end
+    /// of a file reads the same, and is refused too — a rare spelling, and the message shows
+    /// where to look.
+    fn ends_in_open_quote(rec: &csv::ByteRecord) -> bool {
+        rec.iter().next_back().is_some_and(|f| f.ends_with(b"\n"))
+    }
+
+    fn unclosed_quote(file: &FileRef, row: u64, col: Option<&str>, errs: &mut Errors) {
+        let mut e = DataError::new(
+            &file.shown,
+            "这一行有未配对的引号 `\"`：从这个引号到文件末尾都被读成了一个单元格；请补上右引号，或删去多余的引号",
+            "this row has an unclosed quote `\"`: everything from it to the end of the file was read as one cell; close the quote, or remove the stray one",
+        )
+        .at(row);
+        e.column = col.map(str::to_string);
+        errs.push(e);
     }
 
     fn count_newlines(rec: &csv::ByteRecord) -> u64 {
@@ -601,6 +640,14 @@ mod xlsx {
             .collect();
         let header_row = r0 as u64 + 1;
         let idx = resolve(file, header_row, &headers, columns, errs)?;
+        let mut formulas = Formulas {
+            file,
+            sheet: &sheet,
+            start: range.start().unwrap_or((0, 0)),
+            columns,
+            idx: &idx,
+            range: None,
+        };
         let mut rows = 0u64;
         let mut cells = Vec::with_capacity(columns.len());
         for (i, r) in it.enumerate() {
@@ -611,14 +658,74 @@ mod xlsx {
                 continue;
             }
             rows += 1;
+            let row = header_row + 1 + i as u64;
             cells.clear();
             cells.extend(
                 idx.iter()
                     .map(|&c| r.get(c).map(cell).unwrap_or(Cell::Empty)),
             );
-            f(errs, header_row + 1 + i as u64, &cells);
+            if formulas.uncached(&mut wb, row, i + 1, &cells, errs) {
+                continue;
+            }
+            f(errs, row, &cells);
         }
         Some(rows)
+    }
+
+    /// A sheet's formulas, read on the first empty cell of a requested column: a formula saved
+    /// without its result (a file written by a program and never opened in Excel) reads as
+    /// empty, and must not pass for missing data.
+    struct Formulas<'s> {
+        file: &'s FileRef,
+        sheet: &'s str,
+        /// Absolute (row, column) of the range's first cell.
+        start: (u32, u32),
+        /// The requested columns and their positions in the range.
+        columns: &'s [&'s str],
+        idx: &'s [usize],
+        range: Option<calamine::Range<String>>,
+    }
+
+    impl Formulas<'_> {
+        /// Reports the row's empty cells that hold a formula; true when there were any.
+        /// `offset` is the row's position in the range.
+        fn uncached<RS: io::Read + io::Seek>(
+            &mut self,
+            wb: &mut calamine::Sheets<RS>,
+            row: u64,
+            offset: usize,
+            cells: &[Cell],
+            errs: &mut Errors,
+        ) -> bool {
+            let mut found = false;
+            for (k, c) in cells.iter().enumerate() {
+                if !matches!(c, Cell::Empty) {
+                    continue;
+                }
+                let sheet = self.sheet;
+                let formulas = self
+                    .range
+                    .get_or_insert_with(|| wb.worksheet_formula(sheet).unwrap_or_default());
+                let at = (
+                    self.start.0 + offset as u32,
+                    self.start.1 + self.idx[k] as u32,
+                );
+                let Some(formula) = formulas.get_value(at).filter(|f| !f.is_empty()) else {
+                    continue;
+                };
+                found = true;
+                errs.push(
+                    DataError::new(
+                        &self.file.shown,
+                        format!("公式 `={formula}` 没有保存计算结果（文件由程序生成、未在 Excel 中打开保存过？）：请用 Excel 打开后保存，或把公式转为数值"),
+                        format!("the formula `={formula}` has no saved result (written by a program and never saved by Excel?): open and save the file in Excel, or replace the formula by its value"),
+                    )
+                    .at(row)
+                    .col(self.columns[k]),
+                );
+            }
+            found
+        }
     }
 }
 

@@ -264,3 +264,234 @@ fn rows_are_counted_as_a_spreadsheet_shows_them() {
         "金额格式不对",
     );
 }
+
+// Issue 14 §8: inputs that used to pass silently or be reported without the useful hint.
+
+#[test]
+fn a_header_unit_the_mapping_contradicts() {
+    // The header says 万元, the mapping reads the column in 元 (the default): every amount would
+    // be 10,000 times too small.
+    let d = tmp("unit-wan-as-yuan");
+    for f in ["企业名录.csv", "税务.csv"] {
+        std::fs::copy(corpus().join("common").join(f), d.join(f)).unwrap();
+    }
+    std::fs::write(
+        d.join("mapping.toml"),
+        "[firms]\nfile = \"企业名录.csv\"\nid = \"统一社会信用代码\"\nname = \"企业名称\"\n\n\
+         [[yearly]]\nfile = \"税务.csv\"\nid = \"统一社会信用代码\"\nyear = \"年度\"\n\
+         facts = { \"营业收入\" = \"营业收入（万元）\" }\n",
+    )
+    .unwrap();
+    let rep = fails_at(
+        &d.join("mapping.toml"),
+        "税务.csv:1:营业收入（万元）",
+        "万元",
+    );
+    assert!(rep.errors[0].zh.contains("unit = \"万元\""), "{rep}");
+
+    // The header says 元, the mapping reads it in 万元 (half-width brackets this time).
+    let d = case("unit-yuan-as-wan", "税务.csv", "");
+    std::fs::write(
+        d.join("税务.csv"),
+        format!("统一社会信用代码,年度,营业收入(元),研发费用（万元）\n{J},2023,1200000,1\n"),
+    )
+    .unwrap();
+    let m = std::fs::read_to_string(d.join("mapping.toml"))
+        .unwrap()
+        .replace("\"营业收入（万元）\"", "\"营业收入(元)\"");
+    std::fs::write(d.join("mapping.toml"), m).unwrap();
+    let rep = fails_at(
+        &d.join("mapping.toml"),
+        "税务.csv:1:营业收入(元)",
+        "unit = \"元\"",
+    );
+    assert!(rep.errors[0].en.contains("10000"), "{rep}");
+}
+
+/// An XLSX tax sheet with the common header and one data row written by `row`.
+fn tax_xlsx(name: &str, row: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> PathBuf {
+    let d = case(name, "税务.xlsx", "");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in [
+        "统一社会信用代码",
+        "年度",
+        "营业收入（万元）",
+        "研发费用（万元）",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, J).unwrap();
+    ws.write_number(1, 1, 2023).unwrap();
+    row(ws);
+    wb.save(d.join("税务.xlsx")).unwrap();
+    d
+}
+
+/// Removes the saved results of a sheet's formulas (`<f>…</f><v>…</v>` → `<f>…</f>`), as
+/// programs that write XLSX without a calculation engine leave them.
+fn drop_formula_results(xlsx: &Path) {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(xlsx).unwrap()).unwrap();
+    let mut entries = vec![];
+    for i in 0..zin.len() {
+        let mut e = zin.by_index(i).unwrap();
+        let mut bytes = vec![];
+        e.read_to_end(&mut bytes).unwrap();
+        entries.push((e.name().unwrap().to_string(), bytes));
+    }
+    let mut out = zip::ZipWriter::new(std::fs::File::create(xlsx).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in entries {
+        let bytes = if name.starts_with("xl/worksheets/") {
+            let xml = String::from_utf8(bytes).unwrap();
+            let mut s = String::new();
+            let mut rest = xml.as_str();
+            while let Some(i) = rest.find("</f><v>") {
+                s.push_str(&rest[..i + 4]);
+                let after = &rest[i + 4..];
+                rest = &after[after.find("</v>").unwrap() + 4..];
+            }
+            s.push_str(rest);
+            assert_ne!(s, xml, "no formula result to drop");
+            s.into_bytes()
+        } else {
+            bytes
+        };
+        out.start_file(name, stored).unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.finish().unwrap();
+}
+
+#[test]
+fn an_xlsx_formula_without_a_saved_result() {
+    let d = tax_xlsx("xlsx-formula", |ws| {
+        ws.write_formula(1, 2, "=1000+200").unwrap();
+    });
+    drop_formula_results(&d.join("税务.xlsx"));
+    fails_at(
+        &d.join("mapping.toml"),
+        "税务.xlsx:2:营业收入（万元）",
+        "公式",
+    );
+
+    // With a saved result the value is read.
+    let d = tax_xlsx("xlsx-formula-cached", |ws| {
+        let f = rust_xlsxwriter::Formula::new("=1000+200").set_result("1200");
+        ws.write_formula(1, 2, f).unwrap();
+    });
+    let info = ingest(&d.join("mapping.toml"), &ningbo(), &d.join("snaps"), 20)
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(info.rows.yearly, 1);
+}
+
+#[test]
+fn an_unclosed_quote_on_the_last_row() {
+    // Row 3's last cell opens a quote that never closes: the csv reader takes the rest of the
+    // file as that cell, so `800` used to be read as the amount.
+    let d = case("quote-last", "税务.csv", "");
+    let s = format!(
+        "统一社会信用代码,年度,营业收入（万元）,研发费用（万元）\n{J},2022,1,1\n{J},2023,1,\"800\n"
+    );
+    std::fs::write(d.join("税务.csv"), s).unwrap();
+    fails_at(&d.join("mapping.toml"), "税务.csv:3:研发费用（万元）", "\"");
+
+    // Without the final newline too.
+    let d = case("quote-last-no-newline", "税务.csv", "");
+    let s = format!(
+        "统一社会信用代码,年度,营业收入（万元）,研发费用（万元）\n{J},2022,1,1\n{J},2023,1,\"800"
+    );
+    std::fs::write(d.join("税务.csv"), s).unwrap();
+    fails_at(&d.join("mapping.toml"), "税务.csv:3", "引号");
+
+    // A quote opened on row 2 swallows rows 3 and 4: reported on row 2, where it opens.
+    let d = case("quote-middle", "税务.csv", "");
+    let s = format!(
+        "统一社会信用代码,年度,营业收入（万元）,研发费用（万元）\n{J},2021,\"1,1\n{J},2022,1,1\n{J},2023,1,1\n"
+    );
+    std::fs::write(d.join("税务.csv"), s).unwrap();
+    let rep = fails_at(&d.join("mapping.toml"), "税务.csv:2", "quote");
+    assert_eq!(rep.errors.len(), 1, "{rep}");
+}
+
+#[test]
+fn a_value_outside_the_mappings_range() {
+    let d = case("range", "税务.csv", "");
+    std::fs::write(
+        d.join("税务.csv"),
+        format!("统一社会信用代码,年度,营业收入（万元）,研发费用（万元）\n{J},2022,100,1\n{J},2023,-5,1\n"),
+    )
+    .unwrap();
+    let m = std::fs::read_to_string(d.join("mapping.toml"))
+        .unwrap()
+        .replace(
+            "\"营业收入\" = \"营业收入（万元）\"",
+            "\"营业收入\" = { column = \"营业收入（万元）\", min = 0 }",
+        );
+    std::fs::write(d.join("mapping.toml"), m).unwrap();
+    fails_at(
+        &d.join("mapping.toml"),
+        "税务.csv:3:营业收入（万元）",
+        "min = 0",
+    );
+
+    // A maximum, written with its unit.
+    let m = std::fs::read_to_string(d.join("mapping.toml"))
+        .unwrap()
+        .replace("min = 0", "max = \"50万\"");
+    std::fs::write(d.join("mapping.toml"), m).unwrap();
+    fails_at(
+        &d.join("mapping.toml"),
+        "税务.csv:2:营业收入（万元）",
+        "max = 50万",
+    );
+
+    // A bound on a fact that is not a number, and one that does not parse.
+    for (bad, why) in [
+        (
+            "\"规上企业\" = { column = \"研发费用（万元）\", min = 0 }",
+            "min/max",
+        ),
+        (
+            "\"营业收入\" = { column = \"营业收入（万元）\", min = \"零\" }",
+            "金额格式不对",
+        ),
+    ] {
+        let m = std::fs::read_to_string(corpus().join("common/mapping.toml"))
+            .unwrap()
+            .replace("../common/", "")
+            .replace("\"营业收入\" = \"营业收入（万元）\"", bad);
+        std::fs::write(d.join("mapping.toml"), m).unwrap();
+        fails_at(&d.join("mapping.toml"), "mapping.toml", why);
+    }
+}
+
+#[test]
+fn excel_date_serials_and_full_width_digits_get_a_hint() {
+    let d = case("serial", "税务.csv", "");
+    std::fs::write(
+        d.join("高企.csv"),
+        format!("统一社会信用代码,发证日期,有效期至\n{J},45000,\n{J},２０２３-０３-０１,\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("税务.csv"),
+        format!("统一社会信用代码,年度,营业收入（万元）,研发费用（万元）\n{J},2022,１２００,1\n{J},２０２３,1,1\n"),
+    )
+    .unwrap();
+    let rep = fails_at(&d.join("mapping.toml"), "高企.csv:2:发证日期", "2023-03-15");
+    let has = |loc: &str, what: &str| {
+        rep.errors
+            .iter()
+            .any(|e| e.location().ends_with(loc) && e.zh.contains(what))
+    };
+    assert!(has("高企.csv:2:发证日期", "序列号"), "{rep}");
+    assert!(has("高企.csv:3:发证日期", "全角"), "{rep}");
+    assert!(has("税务.csv:2:营业收入（万元）", "全角字符 `１`"), "{rep}");
+    assert!(has("税务.csv:3:年度", "全角"), "{rep}");
+}

@@ -5,12 +5,41 @@ use huiqi_ir::{Program, Ty};
 
 use super::store::*;
 use crate::dates::to_days;
-use crate::error::{DataError, Errors, Reason};
+use crate::error::{reason, DataError, Errors, Reason};
 use crate::mapping::{FactCol, FileRef, PeriodPlan, Plan};
 use crate::parse;
 use crate::source::{self, Cell};
 
 pub(super) fn parse_fact(p: &Program, fc: &FactCol, c: &Cell) -> Result<Val, Reason> {
+    let v = parse_value(p, fc, c)?;
+    in_range(fc, c, v)?;
+    Ok(v)
+}
+
+/// The column's `min` and `max`, if the mapping gives them.
+fn in_range(fc: &FactCol, c: &Cell, v: Val) -> Result<(), Reason> {
+    let x = match v {
+        Val::I64(i) => i as i128,
+        Val::I128(i) => i,
+        Val::Null => return Ok(()),
+    };
+    let shown = parse::shown(c);
+    if let Some(b) = fc.min.as_ref().filter(|b| x < b.value) {
+        return Err(reason(
+            format!("`{shown}` 小于映射文件给出的下限（min = {}）：请核对数据，或修改映射文件的 min", b.text),
+            format!("`{shown}` is below the minimum the mapping sets (min = {}): check the data, or the mapping's min", b.text),
+        ));
+    }
+    if let Some(b) = fc.max.as_ref().filter(|b| x > b.value) {
+        return Err(reason(
+            format!("`{shown}` 大于映射文件给出的上限（max = {}）：请核对数据，或修改映射文件的 max", b.text),
+            format!("`{shown}` is above the maximum the mapping sets (max = {}): check the data, or the mapping's max", b.text),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_value(p: &Program, fc: &FactCol, c: &Cell) -> Result<Val, Reason> {
     let o = |v: Option<i64>| v.map_or(Val::Null, Val::I64);
     Ok(match p.facts[fc.fact].ty {
         Ty::Money => o(parse::money(c, fc.unit)?),
