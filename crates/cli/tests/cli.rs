@@ -1,6 +1,9 @@
 //! End-to-end tests of the `huiqi` binary: the seed pack, the formatter, explanations, and the
 //! bad-input corpus under tests/bad (every file must fail cleanly at the right place).
 
+// Tests and benchmarks may panic: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -180,4 +183,43 @@ fn usage_errors_exit_2() {
     assert_eq!(huiqi(&["explain"]).status.code(), Some(2));
     assert_eq!(huiqi(&["check", "no/such/dir"]).status.code(), Some(2));
     assert_eq!(huiqi(&["frobnicate"]).status.code(), Some(2));
+}
+
+/// The README's first command: the demo zone end to end, into a directory of its own.
+#[test]
+fn the_demo_runs_end_to_end_and_leaves_a_verified_ledger() {
+    let dir = tempdir("demo");
+    let r = root();
+    let o = Command::new(env!("CARGO_BIN_EXE_huiqi"))
+        .args([
+            "demo",
+            "--policies",
+            &r.join("policies").display().to_string(),
+            "--firms",
+            &r.join("examples/firms").display().to_string(),
+        ])
+        .current_dir(&dir)
+        .output()
+        .expect("run huiqi demo");
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for want in [
+        "11. 校验审计哈希链",
+        "审计链完整",
+        "3 条明细  → 企业已确认",
+        "预算取自",
+    ] {
+        assert!(out.contains(want), "{want} missing from:\n{out}");
+    }
+    let work = dir.join("var/demo");
+    for f in [
+        "run-2023/manifest.json",
+        "run-2023/results.parquet",
+        "run-2023/results.xlsx",
+        "ledger.sqlite",
+        "ledger-export/公示名单-1.xlsx",
+        "ledger-export/公示名单-1.csv",
+    ] {
+        assert!(work.join(f).exists(), "{f} missing");
+    }
 }

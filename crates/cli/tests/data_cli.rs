@@ -1,6 +1,9 @@
 //! `huiqi gen`, `huiqi ingest` and `huiqi snapshot-info` through the binary: output, exit codes,
 //! and the data-error report (`file:row:column: reason`).
 
+// Tests and benchmarks may panic: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -2,6 +2,9 @@
 //! tranche pays once the ledger says the first one was awarded), crash safety (SIGKILL at random
 //! points while recording and while paying, then restart), bad input, tampering, status.
 
+// Tests and benchmarks may panic: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! computing three times, `--repeat 3`); the result files and the manifest are byte-identical,
 //! and the manifest names both hashes.
 
+// Tests and benchmarks may panic: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::Command;
 

@@ -1,0 +1,66 @@
+//! Enterprise data: a generated zone, ingest into a snapshot, a snapshot's manifest.
+
+use std::path::{Path, PathBuf};
+
+use huiqi_ir::Program;
+
+use crate::{Error, Result};
+
+/// `2019..2023` (or `2019..=2023`): both ends included.
+pub fn parse_years(s: &str) -> Result<(i32, i32)> {
+    let parsed = (|| {
+        let (a, b) = s.split_once("..")?;
+        let b = b.strip_prefix('=').unwrap_or(b);
+        let (a, b): (i32, i32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (a <= b).then_some((a, b))
+    })();
+    parsed.ok_or_else(|| {
+        Error::usage(
+            format!("年份范围应写成 2019..2023，实为 `{s}`"),
+            format!("years must look like 2019..2023, not `{s}`"),
+        )
+    })
+}
+
+/// A generated zone: what to write where.
+#[derive(Clone, Debug)]
+pub struct GenRequest {
+    pub firms: usize,
+    pub years: (i32, i32),
+    pub seed: u64,
+    pub out: PathBuf,
+    pub xlsx: bool,
+}
+
+/// Writes a realistic demo zone's data files and `mapping.toml` (the same seed, the same bytes).
+pub fn generate(r: &GenRequest) -> Result<huiqi_data::GenStats> {
+    huiqi_data::generate(&r.out, r.firms, r.years.0, r.years.1, r.seed, r.xlsx)
+        .map_err(|e| Error::plain(e.to_string()))
+}
+
+/// Validates the data a mapping describes against `program`'s facts and writes an immutable
+/// snapshot under `snapshots` — or nothing, with every problem found (up to `max_errors`).
+pub fn ingest(
+    program: &Program,
+    mapping: &Path,
+    snapshots: &Path,
+    max_errors: usize,
+) -> Result<huiqi_data::SnapshotInfo> {
+    huiqi_data::ingest(mapping, program, snapshots, max_errors).map_err(Error::Data)
+}
+
+/// A snapshot's manifest.
+pub fn snapshot_manifest(dir: &Path) -> Result<huiqi_data::Manifest> {
+    huiqi_data::read_manifest(dir).map_err(|e| Error::plain(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn years() {
+        assert_eq!(super::parse_years("2019..2023").ok(), Some((2019, 2023)));
+        assert_eq!(super::parse_years("2019..=2023").ok(), Some((2019, 2023)));
+        assert!(super::parse_years("2023..2019").is_err());
+        assert!(super::parse_years("2019").is_err());
+    }
+}

@@ -1,0 +1,333 @@
+//! The entitlement ledger's use cases: record a run, each step of the 免申即享 workflow, the
+//! 公示 list and the payment file, reconciliation against the pack's budgets, the audit check,
+//! a firm's status and the award history the engine reads back.
+//!
+//! The functions are async (the service calls them on its runtime); [`block_on`] runs one from
+//! synchronous code such as the CLI.
+
+use std::path::{Path, PathBuf};
+
+use huiqi_ledger::{
+    read_payment_file, read_results, Action, Budget, Ctx, Ledger, ListRow, PayFileSummary,
+    ReconRow, RecordSummary, Selection, StatusLine, VerifyReport,
+};
+
+use crate::{Error, Result};
+
+/// The embedded ledger's default file, relative to the working directory.
+pub const DEFAULT_DB: &str = "var/ledger.sqlite";
+
+/// Runs a future to completion on a runtime of its own (the CLI is synchronous).
+pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::plain(format!("tokio runtime: {e}")))?;
+    Ok(rt.block_on(f))
+}
+
+/// Who acts and when: `at` is RFC 3339 or `YYYY-MM-DD` (default: now); `actor` defaults to $USER.
+pub fn ctx(actor: Option<&str>, at: Option<&str>) -> Result<Ctx> {
+    let actor = actor
+        .map(str::to_string)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let at = match at {
+        Some(s) => parse_time(s)?,
+        None => huiqi_ledger::now(),
+    };
+    Ok(Ctx { actor, at })
+}
+
+/// A time as the ledger stores it (RFC 3339, UTC), or a usage error naming the text.
+pub fn parse_time(s: &str) -> Result<String> {
+    huiqi_ledger::parse_time(s).ok_or_else(|| {
+        Error::usage(
+            format!("不是有效时间（RFC 3339 或 YYYY-MM-DD）： `{s}`"),
+            format!("not a time (RFC 3339 or YYYY-MM-DD): `{s}`"),
+        )
+    })
+}
+
+pub async fn open(db: &str) -> Result<Ledger> {
+    Ok(Ledger::open(db).await?)
+}
+
+/// Records a run directory (manifest + results); again is a no-op, a corrected rerun becomes
+/// adjustments.
+pub async fn record(
+    l: &mut Ledger,
+    ctx: &Ctx,
+    run: &Path,
+    snapshot: Option<&Path>,
+) -> Result<RecordSummary> {
+    let input = read_results(run, snapshot)?;
+    Ok(l.record(ctx, &input).await?)
+}
+
+/// The 公示 window of a new notice: from `opens` (default: the step's time) to `closes`, or
+/// `days` later (default 7).
+pub fn notice_window(
+    ctx: &Ctx,
+    opens: Option<&str>,
+    closes: Option<&str>,
+    days: Option<i64>,
+) -> Result<(String, String)> {
+    let opens = match opens {
+        None => ctx.at.clone(),
+        Some(s) => parse_time(s)?,
+    };
+    let closes = match closes {
+        Some(s) => parse_time(s)?,
+        None => {
+            let bad_days = || {
+                Error::usage(
+                    format!("公示天数无效：{}", days.unwrap_or(7)),
+                    format!("not a notice length in days: {}", days.unwrap_or(7)),
+                )
+            };
+            let o = chrono::DateTime::parse_from_rfc3339(&opens).map_err(|_| bad_days())?;
+            let d = chrono::Duration::try_days(days.unwrap_or(7))
+                .filter(|d| *d > chrono::Duration::zero())
+                .ok_or_else(bad_days)?;
+            o.checked_add_signed(d)
+                .ok_or_else(bad_days)?
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        }
+    };
+    Ok((opens, closes))
+}
+
+/// One workflow step over the selected lines; returns the lines it moved.
+pub async fn step(l: &mut Ledger, ctx: &Ctx, sel: &Selection, action: &Action) -> Result<Vec<i64>> {
+    Ok(l.apply(ctx, sel, action).await?)
+}
+
+/// Pays the lines of a payment result file.
+pub async fn pay_file(l: &mut Ledger, ctx: &Ctx, file: &Path) -> Result<PayFileSummary> {
+    let lines = read_payment_file(file)?;
+    Ok(l.pay_file(ctx, &lines).await?)
+}
+
+/// A 公示 list written as XLSX and CSV.
+pub struct NoticeExport {
+    pub id: i64,
+    pub title: String,
+    pub opens: String,
+    pub closes: String,
+    pub rows: Vec<ListRow>,
+    pub total_fen: i64,
+    pub xlsx: PathBuf,
+    pub csv: PathBuf,
+}
+
+/// Writes the 公示 list of `notice` (default: the latest) into `out`.
+pub async fn export_notice(
+    l: &mut Ledger,
+    notice: Option<i64>,
+    out: &Path,
+) -> Result<NoticeExport> {
+    let (id, title, opens, closes, rows) = l.notice_list(notice).await?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let csv = out.join(format!("公示名单-{id}.csv"));
+    let xlsx = out.join(format!("公示名单-{id}.xlsx"));
+    huiqi_ledger::report::write_notice_csv(&rows, &csv)?;
+    huiqi_ledger::report::write_notice_xlsx(&title, &opens, &closes, &rows, &xlsx)?;
+    let total_fen = rows.iter().map(|r| r.fen).sum();
+    Ok(NoticeExport {
+        id,
+        title,
+        opens,
+        closes,
+        rows,
+        total_fen,
+        xlsx,
+        csv,
+    })
+}
+
+/// The payment file for the treasury: confirmed lines.
+pub struct PaymentsExport {
+    pub rows: Vec<ListRow>,
+    pub total_fen: i64,
+    pub file: PathBuf,
+}
+
+pub async fn export_payments(l: &mut Ledger, out: &Path) -> Result<PaymentsExport> {
+    let rows = l.payable().await?;
+    if let Some(d) = out.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    huiqi_ledger::report::write_payment_csv(&rows, out)?;
+    let total_fen = rows.iter().map(|r| r.fen).sum();
+    Ok(PaymentsExport {
+        rows,
+        total_fen,
+        file: out.to_path_buf(),
+    })
+}
+
+/// Budgets of the pools a policy pack declares, in 分.
+pub fn budgets(program: &huiqi_ir::Program) -> Vec<Budget> {
+    let p = program;
+    p.pools
+        .iter()
+        .map(|pool| Budget {
+            name: pool.name.clone(),
+            clauses: pool
+                .clauses
+                .iter()
+                .map(|c| p.clauses[*c].name.clone())
+                .collect(),
+            fen: (pool.budget * rust_decimal::Decimal::from(100))
+                .trunc()
+                .try_into()
+                .unwrap_or(i64::MAX),
+        })
+        .collect()
+}
+
+/// Budget vs computed vs approved vs paid for one period.
+pub struct Reconciliation {
+    pub period: i64,
+    /// The pack the budgets came from, if any.
+    pub budgets_from: Option<PathBuf>,
+    /// One row per clause, then one per pool covering several clauses.
+    pub rows: Vec<ReconRow>,
+    pub total: ReconRow,
+}
+
+/// Where reconciliation finds its budgets: a given pack, or the pack under a directory whose
+/// content hash is the one the ledger recorded for the period's latest run.
+pub enum BudgetSource<'a> {
+    Pack(&'a Path),
+    Search(&'a Path),
+}
+
+/// Reconciles `period` (default: the latest in the ledger); None when the ledger is empty.
+pub async fn reconcile(
+    l: &mut Ledger,
+    period: Option<i64>,
+    source: BudgetSource<'_>,
+) -> Result<Option<Reconciliation>> {
+    let period = match period {
+        Some(p) => p,
+        None => match l.periods().await?.last() {
+            Some(p) => *p,
+            None => return Ok(None),
+        },
+    };
+    let (budgets_from, budgets) = match source {
+        BudgetSource::Pack(p) => (
+            Some(p.to_path_buf()),
+            budgets(&crate::pack::load(p)?.program),
+        ),
+        BudgetSource::Search(root) => match run_policy_hash(l, period).await? {
+            Some(hash) => match crate::pack::find_by_hash(root, &hash) {
+                Some((p, loaded)) => (Some(p), budgets(&loaded.program)),
+                None => (None, vec![]),
+            },
+            None => (None, vec![]),
+        },
+    };
+    let mut rows = l.reconcile(period, &budgets).await?;
+    // The ledger's reconciliation ends with the total.
+    let total = rows.pop().unwrap_or_default();
+    Ok(Some(Reconciliation {
+        period,
+        budgets_from,
+        rows,
+        total,
+    }))
+}
+
+/// The policy hash of the latest run recorded for `period`.
+async fn run_policy_hash(l: &mut Ledger, period: i64) -> Result<Option<String>> {
+    let r = l
+        .db
+        .row(
+            "SELECT policy_hash FROM runs WHERE period = $1 ORDER BY recorded_at DESC, run_id LIMIT 1",
+            &huiqi_ledger::args![period],
+        )
+        .await?;
+    Ok(r.map(|r| r.s(0)))
+}
+
+pub async fn verify(l: &mut Ledger) -> Result<VerifyReport> {
+    Ok(l.verify().await?)
+}
+
+/// Every award line of one firm, with its steps.
+pub async fn status(l: &mut Ledger, credit_code: &str) -> Result<Vec<StatusLine>> {
+    Ok(l.status(credit_code).await?)
+}
+
+/// The first `n` lines in 公示 (announced), with their firms: whom the demo has confirm.
+pub async fn announced(l: &mut Ledger, n: i64) -> Result<Vec<(i64, String)>> {
+    let r = l
+        .db
+        .rows(
+            "SELECT i.id, e.firm_id FROM items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.state = 'announced' ORDER BY i.id LIMIT $1",
+            &huiqi_ledger::args![n],
+        )
+        .await?;
+    Ok(r.iter().map(|r| (r.i(0), r.s(1))).collect())
+}
+
+/// A snapshot derived from another, whose awards table is the ledger's award history.
+pub struct DerivedSnapshot {
+    pub dir: PathBuf,
+    pub awards: usize,
+    pub derived: huiqi_data::awards::Derived,
+}
+
+/// The award history of the ledger before `period`, written into a snapshot derived from
+/// `snapshot` (in `out`, default beside it): what `run --ledger` evaluates.
+pub async fn derive_snapshot(
+    l: &mut Ledger,
+    snapshot: &Path,
+    out: Option<&Path>,
+    period: i64,
+    paid_only: bool,
+) -> Result<DerivedSnapshot> {
+    let awards = l.awards(period, paid_only).await?;
+    let rows: Vec<huiqi_data::awards::AwardIn> = awards
+        .into_iter()
+        .map(|a| huiqi_data::awards::AwardIn {
+            firm_id: a.firm_id,
+            clause: a.clause,
+            period: a.period as i32,
+            tranche: a.tranche,
+            fen: a.fen,
+        })
+        .collect();
+    let parent = out
+        .map(Path::to_path_buf)
+        .or_else(|| snapshot.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let origin = format!(
+        "ledger awards before {period}{}",
+        if paid_only { " (paid)" } else { "" }
+    );
+    let d = huiqi_data::awards::with_awards(snapshot, &rows, &parent, &origin)
+        .map_err(|e| Error::plain(e.to_string()))?;
+    Ok(DerivedSnapshot {
+        dir: d.info.dir.clone(),
+        awards: rows.len(),
+        derived: d,
+    })
+}
+
+/// Opens the ledger, derives the snapshot and closes it: `run --ledger`.
+pub async fn history_snapshot(
+    db: &str,
+    snapshot: &Path,
+    period: i32,
+    paid_only: bool,
+) -> Result<DerivedSnapshot> {
+    let mut l = open(db).await?;
+    let r = derive_snapshot(&mut l, snapshot, None, period as i64, paid_only).await;
+    l.close().await;
+    r
+}

@@ -1,0 +1,27 @@
+//! huiqi's use cases as one library API. The `huiqi` CLI parses arguments, calls a function here
+//! and renders what it returns; the service does the same over HTTP. Nothing here prints: long
+//! steps report progress through a callback, and errors are [`Error`]s with zh/en messages.
+//!
+//! | module | use cases |
+//! |---|---|
+//! | [`pack`] | load, check, format and test policy packs |
+//! | [`explain`] | one firm under a pack, clause by clause |
+//! | [`data`] | generate a zone, ingest its exports into a snapshot, read a snapshot's manifest |
+//! | [`run`] | the whole pack over a snapshot (columnar engine), results and manifest |
+//! | [`ledger`] | record a run, the 免申即享 workflow, exports, reconciliation, verification, award history |
+//! | [`demo`] | the demo zone end to end |
+
+pub mod data;
+pub mod demo;
+pub mod error;
+pub mod explain;
+pub mod ledger;
+pub mod pack;
+pub mod run;
+
+pub use error::Error;
+
+/// Chinese or English, for the texts the engine itself writes (test failures, explanations).
+pub use huiqi_lang::Lang;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

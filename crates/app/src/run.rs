@@ -1,0 +1,269 @@
+//! The whole pack over every firm of a snapshot with the columnar engine: results as Parquet,
+//! CSV and XLSX, a manifest naming exactly what was computed from what, and timings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use huiqi_columnar::{output, Options, Results};
+use huiqi_files::run::{self as files, ClauseTotal, FileHash, RunManifest};
+use huiqi_ir::Program;
+
+use crate::{Error, Result};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub policy: PathBuf,
+    pub snapshot: PathBuf,
+    pub period: i32,
+    pub out: PathBuf,
+    /// Bytes for DataFusion's memory pool (sorts and aggregates spill beyond it).
+    pub memory_limit: Option<usize>,
+    pub xlsx: bool,
+    /// Benchmarks: compute this many times over the snapshot read once.
+    pub repeat: usize,
+    /// Load and evaluate this many firms at a time.
+    pub chunk_firms: Option<usize>,
+}
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Compiling the pack and scanning the snapshot.
+    Evaluating,
+    /// Writing results.
+    Writing,
+    Done,
+}
+
+/// What a run wrote.
+pub struct RunReport {
+    pub manifest: RunManifest,
+    pub timings: files::Timings,
+    /// The result rows when XLSX was asked for but there were too many rows for a sheet.
+    pub xlsx_skipped: Option<usize>,
+    pub out: PathBuf,
+    pub elapsed: Duration,
+    pub engine: Duration,
+    pub write: Duration,
+}
+
+/// `2G`, `512M`, `64K` or bytes.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let (n, m) = match s.chars().last()? {
+        'G' | 'g' => (&s[..s.len() - 1], 1usize << 30),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'K' | 'k' => (&s[..s.len() - 1], 1 << 10),
+        _ => (s, 1),
+    };
+    n.parse::<usize>().ok().and_then(|n| n.checked_mul(m))
+}
+
+/// Runs the engine on a thread with a large stack: DataFusion's planner recurses over wide
+/// expression trees.
+pub fn evaluate(
+    program: &Program,
+    snapshot: &Path,
+    period: i32,
+    opts: Options,
+) -> Result<(Results, huiqi_columnar::Timings)> {
+    let fail = |e: &dyn std::fmt::Display| Error::plain(e.to_string());
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .thread_stack_size(64 << 20)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| fail(&e))?;
+                rt.block_on(huiqi_columnar::run(program, snapshot, period, &opts))
+                    .map_err(|e| fail(&e))
+            })
+            .map_err(|e| fail(&e))?
+            .join()
+            .map_err(|_| Error::plain("the engine thread panicked"))?
+    })
+}
+
+/// Runs `r.policy` over `r.snapshot` for `r.period` and writes the results into `r.out`.
+pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
+    let loaded = crate::pack::load(&r.policy)?;
+    let p = &loaded.program;
+    let snap = crate::data::snapshot_manifest(&r.snapshot)?;
+    progress(Progress::Evaluating);
+    let opts = Options {
+        memory_limit: r.memory_limit,
+        repeat: r.repeat,
+        chunk_firms: r.chunk_firms.filter(|&n| n > 0),
+        ..Options::default()
+    };
+    let started = Instant::now();
+    let (rows, timings) = evaluate(p, &r.snapshot, r.period, opts).map_err(|e| match e {
+        Error::Input { zh, en } => Error::Input {
+            zh: format!("运行失败: {zh}"),
+            en: format!("run failed: {en}"),
+        },
+        e => e,
+    })?;
+    progress(Progress::Writing);
+    let written = write_outputs(&rows, &r.out, r.xlsx)?;
+    progress(Progress::Done);
+    let manifest = manifest(p, &rows, &snap.hash, r, written.files);
+    let engine = timings.load + timings.plan + timings.execute + timings.results;
+    let timing = files::Timings {
+        load_ms: timings.load.as_millis(),
+        plan_ms: timings.plan.as_millis(),
+        execute_ms: timings.execute.as_millis(),
+        results_ms: timings.results.as_millis(),
+        write_ms: written.time.as_millis(),
+        write_parquet_ms: written.parquet.as_millis(),
+        write_csv_ms: written.csv.as_millis(),
+        total_ms: started.elapsed().as_millis(),
+        // Microseconds as decimal milliseconds: a repeat can take well under 10 ms.
+        compute_ms: timings
+            .computes
+            .iter()
+            .map(|d| d.as_micros() as f64 / 1000.0)
+            .collect(),
+    };
+    // A manifest or timings file that cannot be written leaves the run without its certificate:
+    // an error, not a warning.
+    write_json(&r.out.join(files::MANIFEST), &manifest.to_json())?;
+    let t = serde_json::to_string_pretty(&timing).map_err(|e| Error::plain(e.to_string()))?;
+    write_json(&r.out.join(files::TIMINGS), &(t + "\n"))?;
+    Ok(RunReport {
+        manifest,
+        timings: timing,
+        xlsx_skipped: written.xlsx_skipped,
+        out: r.out.clone(),
+        elapsed: started.elapsed(),
+        engine,
+        write: written.time,
+    })
+}
+
+fn write_json(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+struct Written {
+    files: Vec<FileHash>,
+    xlsx_skipped: Option<usize>,
+    time: Duration,
+    parquet: Duration,
+    csv: Duration,
+}
+
+fn write_outputs(rows: &Results, out: &Path, xlsx: bool) -> Result<Written> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let tw = Instant::now();
+    let pq = out.join(files::RESULTS_PARQUET);
+    let csv = out.join(files::RESULTS_CSV);
+    let xl = out.join(files::RESULTS_XLSX);
+    let fail = |e: &dyn std::fmt::Display| Error::plain(e.to_string());
+    // Parquet and CSV are independent files: write them side by side, each timed on its own.
+    let timed = |f: &dyn Fn() -> Result<String>| {
+        let t = Instant::now();
+        f().map(|h| (h, t.elapsed()))
+    };
+    let ((hp, tp), (hc, tc)) = std::thread::scope(|s| {
+        let c = s.spawn(|| timed(&|| output::write_csv(rows, &csv).map_err(|e| fail(&e))));
+        let p = timed(&|| output::write_parquet(rows, &pq).map_err(|e| fail(&e)));
+        let c = c
+            .join()
+            .unwrap_or_else(|_| Err(Error::plain("CSV writer panicked")));
+        Ok::<_, Error>((p?, c?))
+    })?;
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut files = vec![
+        FileHash {
+            file: name(&pq),
+            sha256: hp,
+        },
+        FileHash {
+            file: name(&csv),
+            sha256: hc,
+        },
+    ];
+    let mut xlsx_skipped = None;
+    if xlsx {
+        if output::write_xlsx(rows, &xl).map_err(|e| fail(&e))? {
+            let h = output::file_sha256(&xl).unwrap_or_default();
+            files.push(FileHash {
+                file: name(&xl),
+                sha256: h,
+            });
+        } else {
+            let _ = std::fs::remove_file(&xl);
+            xlsx_skipped = Some(rows.len());
+        }
+    }
+    Ok(Written {
+        files,
+        xlsx_skipped,
+        time: tw.elapsed(),
+        parquet: tp,
+        csv: tc,
+    })
+}
+
+/// The run's manifest: money by clause, the inputs' hashes and the files written.
+fn manifest(
+    p: &Program,
+    rows: &Results,
+    snapshot_hash: &str,
+    r: &RunRequest,
+    files: Vec<FileHash>,
+) -> RunManifest {
+    let mut by_clause: BTreeMap<usize, (u64, i64)> = BTreeMap::new();
+    // Firms with at least one result row (rows come grouped by firm).
+    let firms = (0..rows.len())
+        .filter(|&i| i == 0 || rows.firm[i] != rows.firm[i - 1])
+        .count();
+    let idx = |name: &str| {
+        p.clauses
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or(usize::MAX)
+    };
+    let slot_clause: Vec<usize> = rows.clauses.iter().map(|c| idx(c)).collect();
+    for i in (0..rows.len()).filter(|&i| rows.amount_fen[i] > 0) {
+        let e = by_clause
+            .entry(slot_clause[rows.slot[i] as usize])
+            .or_default();
+        e.0 += 1;
+        e.1 += rows.amount_fen[i];
+    }
+    RunManifest {
+        engine: files::Engine {
+            name: "huiqi".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            columnar: "datafusion 55".into(),
+        },
+        policy: files::Policy {
+            name: p.policy.name.clone(),
+            version: p.policy.version.clone(),
+            hash: p.hash.clone(),
+        },
+        snapshot: files::Snapshot {
+            hash: snapshot_hash.to_string(),
+            dir: r.snapshot.display().to_string(),
+        },
+        period: r.period,
+        rows: rows.len(),
+        firms,
+        total_fen: by_clause.values().map(|v| v.1).sum(),
+        by_clause: by_clause
+            .iter()
+            .map(|(c, (n, f))| ClauseTotal {
+                clause: p.clauses.get(*c).map(|c| c.name.clone()),
+                awards: *n,
+                amount_fen: *f,
+            })
+            .collect(),
+        files,
+    }
+}

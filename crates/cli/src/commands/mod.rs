@@ -1,0 +1,9 @@
+//! One module per subcommand (or family): arguments, one call into the `huiqi` crate, rendering.
+
+pub mod data;
+pub mod demo;
+pub mod explain;
+pub mod ledger;
+pub mod ledger_render;
+pub mod pack;
+pub mod run;

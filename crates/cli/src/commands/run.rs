@@ -1,0 +1,173 @@
+//! `huiqi run`: the whole pack over a snapshot with the columnar engine.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use huiqi::run::{Progress, RunReport, RunRequest};
+
+use crate::render::Out;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The policy pack directory.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// The snapshot directory (written by `huiqi ingest`).
+    #[arg(long)]
+    pub snapshot: PathBuf,
+    /// The year to evaluate.
+    #[arg(long)]
+    pub period: i32,
+    /// Where to write results.parquet, results.csv, results.xlsx and manifest.json.
+    #[arg(long, default_value = "var/runs/latest")]
+    pub out: PathBuf,
+    /// Memory limit for the engine, e.g. 2G or 512M (sorts and aggregates spill beyond it).
+    #[arg(long)]
+    pub memory_limit: Option<String>,
+    /// Skip the XLSX file (it is skipped anyway above 1,048,575 rows).
+    #[arg(long)]
+    pub no_xlsx: bool,
+    /// Benchmarks: compute N times over the snapshot read once and report each compute time in
+    /// timings.json (`compute_ms`); the results written are the last computation's.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
+    /// Load and evaluate N firms at a time, keeping only their slot amounts for the
+    /// cross-clause rules: memory follows N, not the population (for one larger than RAM).
+    #[arg(long, value_name = "N")]
+    pub chunk_firms: Option<usize>,
+    /// Read award history from this ledger (SQLite file or postgres:// URL): the run reads a
+    /// snapshot derived from --snapshot whose awards table is what the ledger says was
+    /// awarded before --period (written beside --snapshot; the manifest names it).
+    #[arg(long)]
+    pub ledger: Option<String>,
+    /// With --ledger: only what was paid counts as awarded.
+    #[arg(long, requires = "ledger")]
+    pub ledger_paid_only: bool,
+}
+
+pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {
+    let mut snapshot = a.snapshot.clone();
+    if let Some(db) = &a.ledger {
+        let d = huiqi::ledger::block_on(huiqi::ledger::history_snapshot(
+            db,
+            &a.snapshot,
+            a.period,
+            a.ledger_paid_only,
+        ))??;
+        eprintln!(
+            "{} {} {} → {}",
+            o.t("台账奖励记录：", "award history from the ledger:"),
+            d.awards,
+            o.t("条", "awards"),
+            d.dir.display()
+        );
+        snapshot = d.dir;
+    }
+    let memory_limit = match &a.memory_limit {
+        Some(s) => Some(huiqi::run::parse_size(s).ok_or_else(|| {
+            huiqi::Error::usage(
+                format!("内存上限应写成 2G、512M 之类，实为 `{s}`"),
+                format!("a memory limit looks like 2G or 512M, not `{s}`"),
+            )
+        })?),
+        None => None,
+    };
+    let req = RunRequest {
+        policy: a.policy.clone(),
+        snapshot,
+        period: a.period,
+        out: a.out.clone(),
+        memory_limit,
+        xlsx: !a.no_xlsx,
+        repeat: a.repeat,
+        chunk_firms: a.chunk_firms,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(Duration::from_millis(120));
+        b
+    });
+    let progress = |p: Progress| {
+        let Some(b) = &bar else { return };
+        match p {
+            Progress::Evaluating => b.set_message(
+                o.t(
+                    "计算中：编译政策并扫描数据快照…",
+                    "evaluating: compiling the pack and scanning the snapshot…",
+                )
+                .to_string(),
+            ),
+            Progress::Writing => b.set_message(o.t("写出结果…", "writing results…").to_string()),
+            Progress::Done => b.finish_and_clear(),
+        }
+    };
+    let r = huiqi::run::run(&req, &progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    render(o, &r?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Money by clause, the total, and where the files went.
+pub fn render(o: &Out, r: &RunReport) {
+    let m = &r.manifest;
+    if let Some(rows) = r.xlsx_skipped {
+        eprintln!(
+            "{} ({} > {})",
+            o.t(
+                "结果行数超过 XLSX 上限，未写 XLSX",
+                "too many rows for XLSX; skipped"
+            ),
+            rows,
+            huiqi_columnar::output::XLSX_MAX_ROWS
+        );
+    }
+    println!(
+        "{} {}  {} {}  {} {}",
+        o.t("政策", "policy"),
+        m.policy.name,
+        o.t("年度", "period"),
+        m.period,
+        o.t("快照", "snapshot"),
+        &m.snapshot.hash[..16.min(m.snapshot.hash.len())]
+    );
+    println!(
+        "{:<16} {:>10} {:>20}",
+        o.t("条款", "clause"),
+        o.t("获奖企业", "awards"),
+        o.t("金额（元）", "amount (yuan)")
+    );
+    for c in &m.by_clause {
+        println!(
+            "{:<16} {:>10} {:>20}",
+            c.clause.as_deref().unwrap_or("?"),
+            c.awards,
+            crate::render::yuan(c.amount_fen)
+        );
+    }
+    println!(
+        "{:<16} {:>10} {:>20}",
+        o.t("合计", "total"),
+        m.by_clause.iter().map(|c| c.awards).sum::<u64>(),
+        crate::render::yuan(m.total_fen)
+    );
+    println!(
+        "{} {}, {} {}, {} {:.2}s ({} {:.2}s, {} {:.2}s), {} {}",
+        m.firms,
+        o.t("家企业", "firms"),
+        m.rows,
+        o.t("行结果", "result rows"),
+        o.t("用时", "in"),
+        r.elapsed.as_secs_f64(),
+        o.t("计算", "engine"),
+        r.engine.as_secs_f64(),
+        o.t("写出", "write"),
+        r.write.as_secs_f64(),
+        o.t("结果写入", "results in"),
+        r.out.display()
+    );
+}
