@@ -30,10 +30,21 @@ pub struct GenRequest {
     pub seed: u64,
     pub out: PathBuf,
     pub xlsx: bool,
+    /// Write into `out` even when it holds something other than a generated zone.
+    pub force: bool,
 }
+
+/// A generated zone is recognised by its mapping file.
+const ZONE_DIR: crate::outdir::Kind<'static> = crate::outdir::Kind {
+    marker: "mapping.toml",
+    is_own: |t| t.contains("[firms]"),
+    zh: "生成的园区数据目录",
+    en: "a generated zone",
+};
 
 /// Writes a realistic demo zone's data files and `mapping.toml` (the same seed, the same bytes).
 pub fn generate(r: &GenRequest) -> Result<huiqi_data::GenStats> {
+    crate::outdir::check_writable(&r.out, &ZONE_DIR, r.force)?;
     huiqi_data::generate(&r.out, r.firms, r.years.0, r.years.1, r.seed, r.xlsx)
         .map_err(|e| Error::plain(e.to_string()))
 }
@@ -47,6 +58,37 @@ pub fn ingest(
     max_errors: usize,
 ) -> Result<huiqi_data::SnapshotInfo> {
     huiqi_data::ingest(mapping, program, snapshots, max_errors).map_err(Error::Data)
+}
+
+/// A snapshot's manifest, after checking that its files are the content the manifest names: a
+/// doctored table (a column multiplied, a byte flipped) is refused, never evaluated and
+/// certified under the original hash.
+pub fn verified_manifest(dir: &Path) -> Result<huiqi_data::Manifest> {
+    let m = snapshot_manifest(dir)?;
+    verify_snapshot(dir, &m.hash)?;
+    Ok(m)
+}
+
+/// Recomputes the snapshot's content hash and compares it with `want`.
+pub fn verify_snapshot(dir: &Path, want: &str) -> Result<()> {
+    let got = huiqi_files::snapshot::content_hash(dir).map_err(|e| Error::io(dir, e))?;
+    if got == want {
+        return Ok(());
+    }
+    Err(Error::input(
+        format!(
+            "{}：快照文件的内容与其清单中的哈希不符（{}… ≠ {}…），文件被改动过或不完整；请重新导入",
+            dir.display(),
+            &got[..16],
+            &want[..16.min(want.len())]
+        ),
+        format!(
+            "{}: the snapshot's files do not match the hash in its manifest ({}… ≠ {}…): they were changed or are incomplete; ingest again",
+            dir.display(),
+            &got[..16],
+            &want[..16.min(want.len())]
+        ),
+    ))
 }
 
 /// A snapshot's manifest.

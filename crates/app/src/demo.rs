@@ -185,6 +185,7 @@ fn zone(paths: &DemoPaths, pack: &Path, on: &mut dyn FnMut(DemoEvent<'_>)) -> Re
         seed: SEED,
         out: zone.clone(),
         xlsx: false,
+        force: false,
     };
     let stats = crate::data::generate(&gen)?;
     on(DemoEvent::Generated(&gen, &stats));
@@ -213,6 +214,7 @@ fn zone(paths: &DemoPaths, pack: &Path, on: &mut dyn FnMut(DemoEvent<'_>)) -> Re
         xlsx: true,
         repeat: 1,
         chunk_firms: None,
+        force: false,
     };
     // The callback is borrowed mutably by the steps around the run; progress is reported after.
     let report = crate::run::run(&req, &|_| {})?;

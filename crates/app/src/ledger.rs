@@ -154,7 +154,18 @@ pub struct PaymentsExport {
     pub file: PathBuf,
 }
 
-pub async fn export_payments(l: &mut Ledger, out: &Path) -> Result<PaymentsExport> {
+/// Writes the payment file; an existing file at `out` is replaced only when it is an earlier
+/// payment file (or with `force`) — never a ledger database or anything else.
+pub async fn export_payments(l: &mut Ledger, out: &Path, force: bool) -> Result<PaymentsExport> {
+    if out.exists() && !force && !is_payment_file(out) {
+        return Err(Error::usage(
+            format!("{}：已存在且不是付款文件，拒绝覆盖；确需覆盖请加 --force", out.display()),
+            format!(
+                "{}: exists and is not a payment file; refusing to overwrite it (add --force if you mean it)",
+                out.display()
+            ),
+        ));
+    }
     let rows = l.payable().await?;
     if let Some(d) = out.parent() {
         let _ = std::fs::create_dir_all(d);
@@ -166,6 +177,19 @@ pub async fn export_payments(l: &mut Ledger, out: &Path) -> Result<PaymentsExpor
         total_fen,
         file: out.to_path_buf(),
     })
+}
+
+/// Whether the file at `p` starts like a payment file (its header names 支付流水号).
+fn is_payment_file(p: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(p)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&head[..n]);
+    text.lines()
+        .next()
+        .is_some_and(|l| l.contains("支付流水号"))
 }
 
 /// Budgets of the pools a policy pack declares, in 分.
@@ -291,6 +315,8 @@ pub async fn derive_snapshot(
     period: i64,
     paid_only: bool,
 ) -> Result<DerivedSnapshot> {
+    // The derived snapshot certifies the source's other tables: they must be what it says.
+    crate::data::verified_manifest(snapshot)?;
     let awards = l.awards(period, paid_only).await?;
     let rows: Vec<huiqi_data::awards::AwardIn> = awards
         .into_iter()

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod explain;
 pub mod ledger;
+pub mod outdir;
 pub mod pack;
 pub mod run;
 

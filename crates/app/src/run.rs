@@ -25,7 +25,17 @@ pub struct RunRequest {
     pub repeat: usize,
     /// Load and evaluate this many firms at a time.
     pub chunk_firms: Option<usize>,
+    /// Write into `out` even when it holds something other than a previous run.
+    pub force: bool,
 }
+
+/// A run directory is recognised by its manifest.
+const RUN_DIR: crate::outdir::Kind<'static> = crate::outdir::Kind {
+    marker: files::MANIFEST,
+    is_own: |t| RunManifest::from_json(t).is_ok(),
+    zh: "运行结果目录",
+    en: "a run directory",
+};
 
 /// Where a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +102,7 @@ pub fn evaluate(
 pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
     let loaded = crate::pack::load(&r.policy)?;
     let p = &loaded.program;
+    crate::outdir::check_writable(&r.out, &RUN_DIR, r.force)?;
     let snap = crate::data::snapshot_manifest(&r.snapshot)?;
     progress(Progress::Evaluating);
     let opts = Options {
@@ -101,7 +112,18 @@ pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
         ..Options::default()
     };
     let started = Instant::now();
-    let (rows, timings) = evaluate(p, &r.snapshot, r.period, opts).map_err(|e| match e {
+    // The snapshot's content is checked against its manifest while the engine reads it; nothing
+    // is written unless both agree.
+    let (evaluated, verified) = std::thread::scope(|s| {
+        let v = s.spawn(|| crate::data::verify_snapshot(&r.snapshot, &snap.hash));
+        let e = evaluate(p, &r.snapshot, r.period, opts);
+        let v = v
+            .join()
+            .unwrap_or_else(|_| Err(Error::plain("snapshot verification panicked")));
+        (e, v)
+    });
+    verified?;
+    let (rows, timings) = evaluated.map_err(|e| match e {
         Error::Input { zh, en } => Error::Input {
             zh: format!("运行失败: {zh}"),
             en: format!("run failed: {en}"),
@@ -109,9 +131,32 @@ pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
         e => e,
     })?;
     progress(Progress::Writing);
-    let written = write_outputs(&rows, &r.out, r.xlsx)?;
-    progress(Progress::Done);
-    let manifest = manifest(p, &rows, &snap.hash, r, written.files);
+    let staged = crate::outdir::stage(&r.out)?;
+    match write_run(p, &rows, &timings, &snap.hash, r, &staged.dir, started) {
+        Ok(report) => {
+            staged.commit()?;
+            progress(Progress::Done);
+            Ok(report)
+        }
+        Err(e) => {
+            staged.abandon();
+            Err(e)
+        }
+    }
+}
+
+/// Writes the results, the manifest and the timings into `dir`.
+fn write_run(
+    p: &Program,
+    rows: &Results,
+    timings: &huiqi_columnar::Timings,
+    snapshot_hash: &str,
+    r: &RunRequest,
+    dir: &Path,
+    started: Instant,
+) -> Result<RunReport> {
+    let written = write_outputs(rows, dir, r.xlsx)?;
+    let manifest = manifest(p, rows, snapshot_hash, r, written.files)?;
     let engine = timings.load + timings.plan + timings.execute + timings.results;
     let timing = files::Timings {
         load_ms: timings.load.as_millis(),
@@ -131,9 +176,9 @@ pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
     };
     // A manifest or timings file that cannot be written leaves the run without its certificate:
     // an error, not a warning.
-    write_json(&r.out.join(files::MANIFEST), &manifest.to_json())?;
+    write_json(&dir.join(files::MANIFEST), &manifest.to_json())?;
     let t = serde_json::to_string_pretty(&timing).map_err(|e| Error::plain(e.to_string()))?;
-    write_json(&r.out.join(files::TIMINGS), &(t + "\n"))?;
+    write_json(&dir.join(files::TIMINGS), &(t + "\n"))?;
     Ok(RunReport {
         manifest,
         timings: timing,
@@ -217,7 +262,7 @@ fn manifest(
     snapshot_hash: &str,
     r: &RunRequest,
     files: Vec<FileHash>,
-) -> RunManifest {
+) -> Result<RunManifest> {
     let mut by_clause: BTreeMap<usize, (u64, i64)> = BTreeMap::new();
     // Firms with at least one result row (rows come grouped by firm).
     let firms = (0..rows.len())
@@ -230,14 +275,24 @@ fn manifest(
             .unwrap_or(usize::MAX)
     };
     let slot_clause: Vec<usize> = rows.clauses.iter().map(|c| idx(c)).collect();
+    let overflow = || {
+        Error::input(
+            "金额合计超出 i64 分的范围",
+            "the total amount does not fit in an i64 of 分",
+        )
+    };
     for i in (0..rows.len()).filter(|&i| rows.amount_fen[i] > 0) {
         let e = by_clause
             .entry(slot_clause[rows.slot[i] as usize])
             .or_default();
         e.0 += 1;
-        e.1 += rows.amount_fen[i];
+        e.1 = e.1.checked_add(rows.amount_fen[i]).ok_or_else(overflow)?;
     }
-    RunManifest {
+    let total_fen = by_clause
+        .values()
+        .try_fold(0i64, |t, v| t.checked_add(v.1))
+        .ok_or_else(overflow)?;
+    Ok(RunManifest {
         engine: files::Engine {
             name: "huiqi".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -250,12 +305,16 @@ fn manifest(
         },
         snapshot: files::Snapshot {
             hash: snapshot_hash.to_string(),
-            dir: r.snapshot.display().to_string(),
+            // Absolute, so `ledger record` finds the firm names from any directory.
+            dir: std::fs::canonicalize(&r.snapshot)
+                .unwrap_or_else(|_| r.snapshot.clone())
+                .display()
+                .to_string(),
         },
         period: r.period,
         rows: rows.len(),
         firms,
-        total_fen: by_clause.values().map(|v| v.1).sum(),
+        total_fen,
         by_clause: by_clause
             .iter()
             .map(|(c, (n, f))| ClauseTotal {
@@ -265,5 +324,5 @@ fn manifest(
             })
             .collect(),
         files,
-    }
+    })
 }

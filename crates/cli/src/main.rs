@@ -105,7 +105,19 @@ fn try_main(o: &Out, cmd: Cmd) -> huiqi::Result<ExitCode> {
     }
 }
 
+/// A closed pipe (`huiqi demo | head`) ends the process quietly, as it does any Unix filter,
+/// rather than as a panic in `println!`.
+fn quiet_on_closed_pipe() {
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts; Rust's
+    // runtime set it to "ignore", which turns a closed pipe into an error on every write.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let o = Out {
         lang: match cli.lang {

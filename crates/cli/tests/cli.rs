@@ -223,3 +223,20 @@ fn the_demo_runs_end_to_end_and_leaves_a_verified_ledger() {
         assert!(work.join(f).exists(), "{f} missing");
     }
 }
+
+/// `huiqi test policies | head -1`: the reader goes away; the command ends without a panic.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huiqi"))
+        .args(["test", "policies"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -716,3 +716,32 @@ fn verify_through_the_cli_names_the_tampered_event_and_status_shows_the_steps() 
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Issue 14 §6: `export payments --out` pointed at the ledger itself is refused; the ledger
+/// still verifies.
+#[test]
+fn a_payment_export_never_overwrites_the_ledger() {
+    let w = work("export-guard");
+    let (_, runs) = zone(&w, 200, "2019..2023", &[2023]);
+    let db = s(&w.join("l.sqlite"));
+    ok(&[
+        "ledger",
+        "record",
+        &s(&runs[0]),
+        "--db",
+        &db,
+        "--at",
+        "2024-02-01",
+    ]);
+    let o = huiqi(&[
+        "ledger", "export", "payments", "--out", &db, "--db", &db, "--lang", "en",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to overwrite"));
+    verify(&db);
+}

@@ -95,3 +95,113 @@ fn runs_are_reproducible() {
     assert_eq!(csv.lines().count() as u64 - 1, m["rows"].as_u64().unwrap());
     let _ = std::fs::remove_dir_all(&work);
 }
+
+fn small_zone(tag: &str) -> (std::path::PathBuf, String) {
+    let work = std::env::temp_dir().join(format!("huiqi-run-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let w = |p: &str| work.join(p).to_string_lossy().into_owned();
+    let o = huiqi(&["gen", "--firms", "200", "--seed", "5", "--out", &w("zone")]);
+    assert!(o.status.success());
+    let o = huiqi(&[
+        "ingest",
+        "--policy",
+        "policies/ningbo",
+        "--mapping",
+        &w("zone/mapping.toml"),
+        "--snapshots",
+        &w("snaps"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let snap = std::fs::read_dir(work.join("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    (work, snap.to_string_lossy().into_owned())
+}
+
+fn run_into(snap: &str, out: &str, extra: &[&str]) -> std::process::Output {
+    let mut a = vec![
+        "run",
+        "--policy",
+        "policies/ningbo",
+        "--snapshot",
+        snap,
+        "--period",
+        "2023",
+        "--out",
+        out,
+        "--no-xlsx",
+        "--lang",
+        "en",
+    ];
+    a.extend(extra);
+    huiqi(&a)
+}
+
+/// Issue 14 §2: a snapshot whose table was changed after ingest is refused before anything is
+/// written, and its manifest's hash is never certified for the changed content.
+#[test]
+fn a_doctored_snapshot_is_refused() {
+    let (work, snap) = small_zone("doctored");
+    let out = work.join("run").to_string_lossy().into_owned();
+    let firms = Path::new(&snap).join("firms.parquet");
+    let mut bytes = std::fs::read(&firms).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&firms, &bytes).unwrap();
+    let o = run_into(&snap, &out, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("do not match the hash in its manifest"),
+        "{err}"
+    );
+    assert!(!work.join("run/manifest.json").exists());
+}
+
+/// Issue 14 §6 and §10: `--out` never overwrites what is not a previous run (a snapshot, say),
+/// a rerun replaces a run whole, and leftovers of an interrupted write are removed.
+#[test]
+fn run_output_never_destroys_and_appears_whole() {
+    let (work, snap) = small_zone("outdir");
+    // Into the snapshot itself: refused, the snapshot still reads.
+    let o = run_into(&snap, &snap, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to overwrite"));
+    let o = huiqi(&["snapshot-info", &snap]);
+    assert!(o.status.success());
+    // Into a directory of someone's files: refused unless --force.
+    let other = work.join("notes");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("keep.txt"), "mine").unwrap();
+    let o = run_into(&snap, &other.to_string_lossy(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(other.join("keep.txt")).unwrap(),
+        "mine"
+    );
+    // A run, a leftover of a killed one beside it, then a rerun into the same directory.
+    let out = work.join("run");
+    let out_s = out.to_string_lossy().into_owned();
+    assert!(run_into(&snap, &out_s, &[]).status.success());
+    let leftover = work.join(".run.writing-999999");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("results.csv"), "truncated").unwrap();
+    let first = std::fs::read(out.join("manifest.json")).unwrap();
+    let o = run_into(&snap, &out_s, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), first);
+    assert!(!leftover.exists(), "the leftover was not removed");
+    let names: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}

@@ -2,8 +2,8 @@
 //! and the ledger read (a snapshot's layout), what `run` writes and the ledger reads (the run
 //! manifest and the results columns), and how every CSV the project writes quotes a cell.
 //!
-//! Nothing here does I/O beyond (de)serialising these structs: the crates that own a stage write
-//! and read the files, through these names.
+//! The crates that own a stage write and read the files through these names; the only I/O here
+//! is recomputing a snapshot's content hash, because the hash is part of the contract.
 
 pub mod csv;
 pub mod run;

@@ -83,3 +83,26 @@ pub struct Manifest {
     pub rows: Rows,
     pub created_by: String,
 }
+
+/// The content hash of the snapshot in `dir`, recomputed from its table files as ingest defines
+/// it (see [`Manifest::hash`]): what a run checks against the manifest before it trusts a byte.
+pub fn content_hash(dir: &std::path::Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for t in TABLES {
+        let name = table_file(t);
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        let mut f = std::fs::File::open(dir.join(&name))?;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}

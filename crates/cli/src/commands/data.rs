@@ -41,6 +41,9 @@ pub struct GenArgs {
     /// Also write XLSX copies of the files and mapping-xlsx.toml.
     #[arg(long)]
     pub xlsx: bool,
+    /// Write into --out even when it holds something other than a generated zone.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args)]
@@ -101,6 +104,7 @@ pub fn gen(o: &Out, a: &GenArgs) -> huiqi::Result<ExitCode> {
         seed: a.seed,
         out: a.out.clone(),
         xlsx: a.xlsx,
+        force: a.force,
     };
     let started = std::time::Instant::now();
     let stats = huiqi::data::generate(&r)?;

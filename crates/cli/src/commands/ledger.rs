@@ -178,6 +178,9 @@ pub enum ExportCmd {
     Payments {
         #[arg(long, default_value = "var/ledger-export/payments.csv")]
         out: PathBuf,
+        /// Replace --out even when it is not an earlier payment file.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -283,8 +286,8 @@ async fn dispatch(o: &Out, l: &mut Ledger, cmd: &LedgerCmd, ctx: &Ctx) -> huiqi:
             what: ExportCmd::Notice { notice, out },
         } => show::notice(o, &uc::export_notice(l, *notice, out).await?),
         LedgerCmd::Export {
-            what: ExportCmd::Payments { out },
-        } => show::payments(o, &uc::export_payments(l, out).await?),
+            what: ExportCmd::Payments { out, force },
+        } => show::payments(o, &uc::export_payments(l, out, *force).await?),
         LedgerCmd::Reconcile { period, policy } => {
             let source = match policy {
                 Some(p) => BudgetSource::Pack(p),

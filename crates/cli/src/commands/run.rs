@@ -46,6 +46,9 @@ pub struct RunArgs {
     /// With --ledger: only what was paid counts as awarded.
     #[arg(long, requires = "ledger")]
     pub ledger_paid_only: bool,
+    /// Write into --out even when it holds something other than a previous run's files.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {
@@ -84,6 +87,7 @@ pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {
         xlsx: !a.no_xlsx,
         repeat: a.repeat,
         chunk_firms: a.chunk_firms,
+        force: a.force,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new_spinner();
