@@ -231,7 +231,7 @@ fn ledger_steps(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<
     }
     let db_s = db.display().to_string();
     ledger_uc::block_on(async {
-        let mut l = ledger_uc::open(&db_s).await?;
+        let mut l = ledger_uc::open_or_create(&db_s).await?;
         let r = ledger_script(paths, &mut l, on).await;
         l.close().await;
         r

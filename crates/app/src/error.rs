@@ -21,7 +21,7 @@ pub enum Error {
     #[error("{}: {}", path.display(), err.en)]
     FirmFile {
         path: PathBuf,
-        err: Box<huiqi_eval::firmfile::FirmError>,
+        err: Box<huiqi_data::firmfile::FirmFileError>,
     },
     #[error("{0}")]
     Ledger(#[from] huiqi_ledger::Error),

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use huiqi_eval::{evaluate_population, explain, firmfile};
+use huiqi_data::firmfile;
+use huiqi_eval::{evaluate_population, explain};
 use huiqi_ir::{Firm, Program};
 
 use crate::{Error, Result};

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use huiqi_ledger::{
-    read_payment_file, read_results, Action, Budget, Ctx, Ledger, ListRow, PayFileSummary,
-    ReconRow, RecordSummary, Selection, StatusLine, VerifyReport,
+    read_paid_file, read_results, Action, BatchPaySummary, Budget, CancelSummary, Ctx, Ledger,
+    ListRow, ReconRow, RecordSummary, Selection, StatusLine, VerifyReport,
 };
 
 use crate::{Error, Result};
@@ -49,8 +49,14 @@ pub fn parse_time(s: &str) -> Result<String> {
     })
 }
 
+/// Opens an existing ledger: a mistyped `--db` is an error, not a new empty ledger.
 pub async fn open(db: &str) -> Result<Ledger> {
     Ok(Ledger::open(db).await?)
+}
+
+/// Opens the ledger, creating it when it does not exist yet: only recording a run does this.
+pub async fn open_or_create(db: &str) -> Result<Ledger> {
+    Ok(Ledger::open_or_create(db).await?)
 }
 
 /// Records a run directory (manifest + results); again is a no-op, a corrected rerun becomes
@@ -104,10 +110,27 @@ pub async fn step(l: &mut Ledger, ctx: &Ctx, sel: &Selection, action: &Action) -
     Ok(l.apply(ctx, sel, action).await?)
 }
 
-/// Pays the lines of a payment result file.
-pub async fn pay_file(l: &mut Ledger, ctx: &Ctx, file: &Path) -> Result<PayFileSummary> {
-    let lines = read_payment_file(file)?;
-    Ok(l.pay_file(ctx, &lines).await?)
+/// Pays the lines of the treasury's paid file for a batch. Every line is validated before any
+/// write; with `partial`, the good lines are paid and the rest listed, otherwise one bad line
+/// refuses the file.
+pub async fn pay_batch(
+    l: &mut Ledger,
+    ctx: &Ctx,
+    file: &Path,
+    partial: bool,
+) -> Result<BatchPaySummary> {
+    let paid = read_paid_file(file)?;
+    Ok(l.pay_batch(ctx, &paid, partial).await?)
+}
+
+/// A batch the treasury returned unpaid: its lines go back to confirmed.
+pub async fn cancel_batch(
+    l: &mut Ledger,
+    ctx: &Ctx,
+    batch: i64,
+    reason: &str,
+) -> Result<CancelSummary> {
+    Ok(l.cancel_batch(ctx, batch, reason).await?)
 }
 
 /// A 公示 list written as XLSX and CSV.
@@ -147,8 +170,11 @@ pub async fn export_notice(
     })
 }
 
-/// The payment file for the treasury: confirmed lines.
+/// A payment batch written for the treasury: confirmed lines, now exported (a rerun does not
+/// supersede them; their difference waits for the payment).
 pub struct PaymentsExport {
+    /// None when no line was confirmed (no batch was made, no file written).
+    pub batch: Option<i64>,
     pub rows: Vec<ListRow>,
     pub total_fen: i64,
     pub file: PathBuf,
@@ -156,7 +182,13 @@ pub struct PaymentsExport {
 
 /// Writes the payment file; an existing file at `out` is replaced only when it is an earlier
 /// payment file (or with `force`) — never a ledger database or anything else.
-pub async fn export_payments(l: &mut Ledger, out: &Path, force: bool) -> Result<PaymentsExport> {
+pub async fn export_payments(
+    l: &mut Ledger,
+    ctx: &Ctx,
+    sel: &Selection,
+    out: &Path,
+    force: bool,
+) -> Result<PaymentsExport> {
     if out.exists() && !force && !is_payment_file(out) {
         return Err(Error::usage(
             format!("{}：已存在且不是付款文件，拒绝覆盖；确需覆盖请加 --force", out.display()),
@@ -166,15 +198,22 @@ pub async fn export_payments(l: &mut Ledger, out: &Path, force: bool) -> Result<
             ),
         ));
     }
-    let rows = l.payable().await?;
+    let Some(batch) = l.export_batch(ctx, sel).await? else {
+        return Ok(PaymentsExport {
+            batch: None,
+            rows: vec![],
+            total_fen: 0,
+            file: out.to_path_buf(),
+        });
+    };
     if let Some(d) = out.parent() {
         let _ = std::fs::create_dir_all(d);
     }
-    huiqi_ledger::report::write_payment_csv(&rows, out)?;
-    let total_fen = rows.iter().map(|r| r.fen).sum();
+    huiqi_ledger::report::write_batch_csv(&batch, out)?;
     Ok(PaymentsExport {
-        rows,
-        total_fen,
+        batch: Some(batch.id),
+        total_fen: batch.total_fen,
+        rows: batch.rows,
         file: out.to_path_buf(),
     })
 }

@@ -13,7 +13,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use huiqi_eval::{evaluate_population, firmfile};
+use huiqi_data::firmfile;
+use huiqi_eval::evaluate_population;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

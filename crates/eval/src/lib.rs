@@ -9,7 +9,6 @@ pub mod expr;
 // alone; its two unwraps parse an integer the line before checked to parse (`is_i64` /
 // `is_u64`, `parse::<i64>().is_ok()`).
 #[allow(clippy::unwrap_used)]
-pub mod firmfile;
 pub mod runner;
 
 pub use alloc::{evaluate_population, FirmOutcome};

@@ -118,9 +118,20 @@ pub enum LedgerCmd {
         /// The payment reference (bank / treasury).
         #[arg(long)]
         reference: Option<String>,
-        /// A payment result file (CSV of `export payments` with 支付流水号 filled in).
+        /// The treasury's paid file: the batch file of `export payments` with 支付流水号 filled
+        /// in. Validated whole before anything is written.
         #[arg(long, conflicts_with_all = ["reference", "all"])]
         file: Option<PathBuf>,
+        /// With --file: pay the good lines and list the bad ones, instead of refusing the file.
+        #[arg(long, requires = "file")]
+        partial: bool,
+    },
+    /// A payment batch the treasury returned unpaid: its lines go back to confirmed.
+    CancelBatch {
+        #[arg(long)]
+        batch: i64,
+        #[arg(long)]
+        reason: String,
     },
     /// paid → recovered (clawback), with a reason.
     Recover {
@@ -174,7 +185,8 @@ pub enum ExportCmd {
         #[arg(long, default_value = "var/ledger-export")]
         out: PathBuf,
     },
-    /// The payment file: confirmed lines, for the treasury (CSV).
+    /// The payment file: confirmed lines become a payment batch for the treasury (CSV with its
+    /// 批次号); a rerun does not supersede them while they are out.
     Payments {
         #[arg(long, default_value = "var/ledger-export/payments.csv")]
         out: PathBuf,
@@ -206,8 +218,22 @@ pub fn status(o: &Out, a: &StatusArgs) -> huiqi::Result<ExitCode> {
 pub fn ledger(o: &Out, a: &LedgerArgs) -> huiqi::Result<ExitCode> {
     let ctx = uc::ctx(a.common.actor.as_deref(), a.common.at.as_deref())?;
     uc::block_on(async {
-        let mut l = uc::open(&a.common.db).await?;
-        let r = dispatch(o, &mut l, &a.cmd, &ctx).await;
+        // Only recording a run may create a ledger; every other step needs an existing one.
+        let mut l = match &a.cmd {
+            LedgerCmd::Record { .. } => uc::open_or_create(&a.common.db).await?,
+            _ => uc::open(&a.common.db).await?,
+        };
+        let r = match &a.cmd {
+            LedgerCmd::Record { run, snapshot } => {
+                uc::record(&mut l, &ctx, run, snapshot.as_deref())
+                    .await
+                    .map(|s| {
+                        show::recorded(o, &s);
+                        ExitCode::SUCCESS
+                    })
+            }
+            cmd => dispatch(o, &mut l, cmd, &ctx).await,
+        };
         l.close().await;
         r
     })?
@@ -251,6 +277,7 @@ fn action(cmd: &LedgerCmd, ctx: &Ctx) -> huiqi::Result<Option<(Selection, Action
             sel,
             reference: Some(r),
             file: None,
+            ..
         } => (
             sel.selection(),
             Action::Pay {
@@ -274,20 +301,31 @@ async fn dispatch(o: &Out, l: &mut Ledger, cmd: &LedgerCmd, ctx: &Ctx) -> huiqi:
         return Ok(ExitCode::SUCCESS);
     }
     match cmd {
-        LedgerCmd::Record { run, snapshot } => {
-            let s = uc::record(l, ctx, run, snapshot.as_deref()).await?;
-            show::recorded(o, &s);
-        }
-        LedgerCmd::Pay { file: Some(f), .. } => {
-            let s = uc::pay_file(l, ctx, f).await?;
+        LedgerCmd::Record { .. } => {}
+        LedgerCmd::Pay {
+            file: Some(f),
+            partial,
+            ..
+        } => {
+            let s = uc::pay_batch(l, ctx, f, *partial).await?;
             show::paid_file(o, &s);
+        }
+        LedgerCmd::CancelBatch { batch, reason } => {
+            let s = uc::cancel_batch(l, ctx, *batch, reason).await?;
+            show::cancelled(o, *batch, &s);
         }
         LedgerCmd::Export {
             what: ExportCmd::Notice { notice, out },
         } => show::notice(o, &uc::export_notice(l, *notice, out).await?),
         LedgerCmd::Export {
             what: ExportCmd::Payments { out, force },
-        } => show::payments(o, &uc::export_payments(l, out, *force).await?),
+        } => {
+            let all = Selection {
+                all: true,
+                ..Selection::default()
+            };
+            show::payments(o, &uc::export_payments(l, ctx, &all, out, *force).await?)
+        }
         LedgerCmd::Reconcile { period, policy } => {
             let source = match policy {
                 Some(p) => BudgetSource::Pack(p),

@@ -2,7 +2,9 @@
 //! the 分.
 
 use huiqi::ledger::{DerivedSnapshot, NoticeExport, PaymentsExport, Reconciliation};
-use huiqi_ledger::{Action, PayFileSummary, ReconRow, RecordSummary, StatusLine, VerifyReport};
+use huiqi_ledger::{
+    Action, BatchPaySummary, CancelSummary, ReconRow, RecordSummary, StatusLine, VerifyReport,
+};
 
 use crate::render::{wan, yuan, Out};
 
@@ -57,7 +59,8 @@ pub fn moved(o: &Out, action: &Action, ids: &[i64]) {
     }
 }
 
-pub fn paid_file(o: &Out, s: &PayFileSummary) {
+pub fn paid_file(o: &Out, s: &BatchPaySummary) {
+    print!("{} {}: ", o.t("批次", "batch"), s.batch);
     println!(
         "{} {} {}, {} {} {}; {} {}",
         o.t("已拨付", "paid"),
@@ -71,6 +74,45 @@ pub fn paid_file(o: &Out, s: &PayFileSummary) {
             "条此前已按同一流水号拨付（跳过）",
             "already paid with the same reference (skipped)"
         )
+    );
+    for e in &s.refused {
+        eprintln!(
+            "  {} {}: {}",
+            o.t("未拨付，第", "not paid, line"),
+            e.line,
+            if o.en() { &e.en } else { &e.zh }
+        );
+    }
+    if !s.outstanding.is_empty() {
+        println!(
+            "  {} {}",
+            s.outstanding.len(),
+            o.t("条明细仍待拨付", "lines of the batch still await payment")
+        );
+    }
+    if s.adjustments > 0 {
+        println!(
+            "  {} {}",
+            s.adjustments,
+            o.t(
+                "条更正差额明细已生成",
+                "lines for differences that waited were added"
+            )
+        );
+    }
+}
+
+pub fn cancelled(o: &Out, batch: i64, s: &CancelSummary) {
+    println!(
+        "{} {batch} {}: {} {}（{} {}，{} {}）",
+        o.t("批次", "batch"),
+        o.t("已退回", "returned"),
+        s.returned,
+        o.t("条明细回到企业已确认", "lines back to confirmed"),
+        s.superseded,
+        o.t("条被更正取代", "superseded by a rerun"),
+        s.new_lines,
+        o.t("条差额明细", "lines for the difference")
     );
 }
 
@@ -93,8 +135,13 @@ pub fn notice(o: &Out, n: &NoticeExport) {
 }
 
 pub fn payments(o: &Out, p: &PaymentsExport) {
+    let Some(batch) = p.batch else {
+        println!("{}", o.t("没有待拨付的明细", "no confirmed lines to pay"));
+        return;
+    };
     println!(
-        "{} {} {}, {} {} → {}",
+        "{} {batch}: {} {} {}, {} {} → {}",
+        o.t("付款批次", "payment batch"),
         o.t("待拨付", "payable"),
         p.rows.len(),
         o.t("条明细", "lines"),
