@@ -181,6 +181,18 @@ fn corpus() -> Vec<Case> {
             "1",
             "run_id",
         ),
+        case(
+            "UPDATE items SET reason = NULL WHERE id = 2",
+            "items",
+            "2",
+            "reason",
+        ),
+        case(
+            "UPDATE items SET reason = '' WHERE id = 1",
+            "items",
+            "1",
+            "reason",
+        ),
         Case {
             column: None,
             after: false,
