@@ -279,11 +279,18 @@ fn confirmed_ledger(db: &str, run: &Path, w: &Path, lines: usize) -> PathBuf {
     ok(&["ledger", "export", "payments", "--out", &s(&f), "--db", db]);
     let text = std::fs::read_to_string(&f).unwrap();
     let mut out = String::new();
+    // The batch file names its batch first (批次号), then the line (明细号).
+    let header = text.lines().next().unwrap();
+    let line_col = header
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .position(|c| c == "明细号")
+        .unwrap();
     for (k, l) in text.lines().enumerate() {
         if k == 0 {
             out.push_str(l);
         } else {
-            let id = l.split(',').next().unwrap();
+            let id = l.split(',').nth(line_col).unwrap();
             out.push_str(&format!("{l}BANK-{id}"));
         }
         out.push('\n');
@@ -580,7 +587,7 @@ fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
         ),
         (
             vec!["ledger", "pay", "--file", &bad_path, "--at", "2024-03-20"],
-            "no award line 999999 (unknown entitlement)",
+            "no 批次号 (batch) column",
         ),
         (
             vec![
