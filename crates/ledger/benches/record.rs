@@ -82,6 +82,22 @@ async fn bench(label: &str, target: &str, run: &RunInput) {
     let t = Instant::now();
     assert!(l.verify().await.unwrap().ok());
     println!("{label:<10} verify {:.2} s", t.elapsed().as_secs_f64());
+    // One step over every line (each line checked against the audit chain first).
+    let all = huiqi_ledger::Selection {
+        all: true,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let n = l
+        .apply(&ctx, &all, &huiqi_ledger::Action::Approve)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(n, run.rows.len());
+    println!(
+        "{label:<10} approve all {n} lines {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
     l.close().await;
 }
 

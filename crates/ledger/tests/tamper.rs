@@ -466,3 +466,117 @@ fn paying_refuses_an_amount_the_chain_did_not_commit_to() {
         l.close().await;
     });
 }
+
+/// Batches, payments in a batch and recoveries: each edit named by `verify`.
+#[test]
+fn batch_and_recovery_rows_are_checked_too() {
+    let edits: [(&str, &str, &str, Option<&str>); 8] = [
+        (
+            "UPDATE payment_batches SET total_fen = 1 WHERE id = 1",
+            "payment_batches",
+            "1",
+            Some("total_fen"),
+        ),
+        (
+            "UPDATE payment_batches SET state = 'exported', closed_at = NULL WHERE id = 1",
+            "payment_batches",
+            "1",
+            Some("state"),
+        ),
+        (
+            "UPDATE payments SET batch_id = NULL WHERE item_id = 3",
+            "payments",
+            "3",
+            Some("batch_id"),
+        ),
+        (
+            "UPDATE items SET batch_id = NULL WHERE id = 3",
+            "items",
+            "3",
+            Some("batch_id"),
+        ),
+        (
+            "UPDATE recoveries SET amount_fen = 1 WHERE item_id = 1",
+            "recoveries",
+            "1",
+            Some("amount_fen"),
+        ),
+        (
+            "UPDATE recoveries SET reason = '无' WHERE item_id = 1",
+            "recoveries",
+            "1",
+            Some("reason"),
+        ),
+        (
+            "DELETE FROM recoveries WHERE item_id = 1",
+            "recoveries",
+            "1",
+            None,
+        ),
+        (
+            "DELETE FROM payments WHERE item_id = 3",
+            "payments",
+            "3",
+            None,
+        ),
+    ];
+    for (sql, table, row, column) in edits {
+        each_backend(async |t| {
+            let dir = tempdir();
+            let mut l = open(t).await;
+            setup(&mut l).await;
+            for id in [1, 3, 5] {
+                for (a, at) in [
+                    (Action::Approve, "2024-02-10"),
+                    (announce(), "2024-03-01"),
+                    (Action::Confirm, "2024-03-03"),
+                ] {
+                    l.apply(&ctx(at), &ids(&[id]), &a).await.unwrap();
+                }
+            }
+            // Line 1 paid by hand and clawed back; 3 paid in batch 1; 5 out in batch 2.
+            l.apply(
+                &ctx("2024-03-20"),
+                &ids(&[1]),
+                &Action::Pay {
+                    reference: "R-1".into(),
+                },
+            )
+            .await
+            .unwrap();
+            l.apply(
+                &ctx("2024-06-01"),
+                &ids(&[1]),
+                &Action::Recover {
+                    reason: "迁出".into(),
+                },
+            )
+            .await
+            .unwrap();
+            let b = l
+                .export_batch(&ctx("2024-03-10"), &ids(&[3]))
+                .await
+                .unwrap()
+                .unwrap();
+            let f = dir.join("b.csv");
+            huiqi_ledger::report::write_batch_csv(&b, &f).unwrap();
+            let text = std::fs::read_to_string(&f).unwrap();
+            std::fs::write(&f, format!("{}T-3\n", text.trim_end())).unwrap();
+            let paid = huiqi_ledger::read_paid_file(&f).unwrap();
+            l.pay_batch(&ctx("2024-03-20"), &paid, false).await.unwrap();
+            l.export_batch(&ctx("2024-03-21"), &ids(&[5]))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(l.verify().await.unwrap().ok());
+            l.db.batch(sql).await.unwrap();
+            let p = l.verify().await.unwrap().problems;
+            assert!(
+                p.iter().any(|p| names(p, table, row, column)),
+                "`{sql}`: verify said {p:?}"
+            );
+            l.close().await;
+            let _ = std::fs::remove_dir_all(&dir);
+        });
+    }
+}
