@@ -147,7 +147,7 @@ pub async fn stages(df: DataFrame, cm: &Compiler<'_>, plan: &Plan, order: &str) 
 
 /// Stage 0, per firm: slot amounts in 分, reasons as codes, presence as a plain boolean, and
 /// the columns the cross-clause rules read (negative lists, scores, ties). `offset` is added to
-/// `fi` and the order: a chunk of firms (`lib.rs` `run_chunked`) numbers its firms from 0.
+/// `fi` and the order: a chunk of firms (`engine.rs` `run_chunked`) numbers its firms from 0.
 pub fn slot_columns(
     df: DataFrame,
     cm: &Compiler<'_>,
@@ -247,8 +247,8 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
         let ties: &[String] = &plan.selects[k].1;
         // The candidates and the way back both read the firm rows: materialise them once.
         let (ctx, schema, parts) =
-            crate::materialise_parts(df, &format!("before select {}", sel.name)).await?;
-        let firms = crate::read_parts(&ctx, schema.clone(), parts.clone())?;
+            crate::exec::materialise_parts(df, &format!("before select {}", sel.name)).await?;
+        let firms = crate::exec::read_parts(&ctx, schema.clone(), parts.clone())?;
         let mut order = vec![sort(c(score), false)];
         for (j, (_, ord)) in sel.tie.iter().enumerate() {
             order.push(sort(c(&ties[j]), *ord == Order::Asc));
@@ -346,7 +346,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
 fn firm_count(parts: &[Vec<RecordBatch>]) -> R<usize> {
     let mut n = 0;
     for b in parts.iter().flatten() {
-        let fi = crate::firm_index(b)?;
+        let fi = crate::exec::firm_index(b)?;
         if let Some(m) = datafusion::arrow::compute::max(fi.as_primitive::<UInt32Type>()) {
             n = n.max(m as usize + 1);
         }
@@ -414,7 +414,7 @@ fn with_shares(
             (format!("S{s}"), col)
         })
         .collect();
-    crate::with_dense(ctx, schema, parts, dense)
+    crate::exec::with_dense(ctx, schema, parts, dense)
 }
 
 /// The firm rows with a column `lose`: whether the firm is among `losers` (column sf, firm
@@ -440,7 +440,7 @@ fn with_losers(
         }
     }
     let col: ArrayRef = Arc::new(datafusion::arrow::array::BooleanArray::from(lose));
-    crate::with_dense(ctx, schema, parts, vec![("lose".into(), col)])
+    crate::exec::with_dense(ctx, schema, parts, vec![("lose".into(), col)])
 }
 
 /// A pool's claims — one row per firm and present slot with an amount — shared out, then
@@ -455,8 +455,8 @@ async fn pool_stage(
     // The claims and the shares' way back both read the firm rows: materialise them once, or
     // every branch would evaluate the whole plan again.
     let (ctx, schema, parts) =
-        crate::materialise_parts(df, &format!("before pool {}", pool.name)).await?;
-    let df = crate::read_parts(&ctx, schema.clone(), parts.clone())?;
+        crate::exec::materialise_parts(df, &format!("before pool {}", pool.name)).await?;
+    let df = crate::exec::read_parts(&ctx, schema.clone(), parts.clone())?;
     let budget = money::to_fen(pool.budget);
     let mut claims: Option<DataFrame> = None;
     let mut pool_slots = vec![];

@@ -6,6 +6,7 @@
 //! to firm order and join the base batch as plain columns; only `held_at` on a per-firm date
 //! needs a join.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{new_null_array, ArrayRef, AsArray, UInt32Array};
@@ -286,8 +287,8 @@ pub async fn build(
     }
     // The dates feed a join with the events and the results go back onto the same frame:
     // compute the frame once, not twice.
-    let (fctx, schema, parts) = crate::materialise_parts(t, "frame before held_at").await?;
-    let t = crate::read_parts(&fctx, schema.clone(), parts.clone())?;
+    let (fctx, schema, parts) = crate::exec::materialise_parts(t, "frame before held_at").await?;
+    let t = crate::exec::read_parts(&fctx, schema.clone(), parts.clone())?;
     let mut held = vec![];
     for (n_ev, agg) in cm.events.iter().enumerate() {
         if let EventAgg::HeldAt {
@@ -318,5 +319,40 @@ pub async fn build(
             held.extend(dense(a, n, &[name]).await?);
         }
     }
-    crate::with_dense(&fctx, schema, parts, held)
+    crate::exec::with_dense(&fctx, schema, parts, held)
+}
+
+/// Adds computed columns in as few projections as their dependencies allow: a column's level is
+/// one more than the deepest computed column it reads. (One `with_column` per column would stack
+/// hundreds of projections, which makes planning quadratic and deep.)
+pub(crate) fn add_columns(
+    mut df: DataFrame,
+    cols: &[(String, datafusion::logical_expr::Expr)],
+) -> Result<DataFrame, String> {
+    let mut level: HashMap<&str, usize> = HashMap::new();
+    let mut by_level: Vec<Vec<usize>> = vec![];
+    for (i, (name, expr)) in cols.iter().enumerate() {
+        let lv = expr
+            .column_refs()
+            .iter()
+            .filter_map(|c| level.get(c.name.as_str()))
+            .max()
+            .map(|l| l + 1)
+            .unwrap_or(0);
+        level.insert(name.as_str(), lv);
+        if by_level.len() <= lv {
+            by_level.resize(lv + 1, vec![]);
+        }
+        by_level[lv].push(i);
+    }
+    for idxs in by_level {
+        let mut sel: Vec<datafusion::logical_expr::Expr> =
+            df.schema().fields().iter().map(|f| c(f.name())).collect();
+        sel.extend(
+            idxs.iter()
+                .map(|&i| cols[i].1.clone().alias(cols[i].0.as_str())),
+        );
+        df = df.select(sel).map_err(|e| e.to_string())?;
+    }
+    Ok(df)
 }

@@ -14,7 +14,9 @@ use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::take;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use crate::{allocate, column, credit_order, Results};
+use crate::allocate;
+use crate::exec::column;
+use crate::results::{credit_order, Results};
 
 /// One batch's slot columns, borrowed: per slot the amount (分), the reason code and which rows
 /// are present.

@@ -1,0 +1,246 @@
+//! The engine's entry: a run loads the columns its plan reads, plans, executes and copies the
+//! results out — the whole snapshot at once, or a chunk of firms at a time.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, Int32Array, StringArray};
+use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::*;
+use huiqi_ir::Program;
+
+use crate::compile::Compiler;
+use crate::exec::{collect_final, column, materialise_parts, read_parts};
+use crate::frame::add_columns;
+use crate::results::{credit_order, res_from, Results};
+use crate::{allocate, frame, load, udf};
+
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    /// Reading the snapshot's Parquet and aligning it to firms.
+    pub load: Duration,
+    /// Building the DataFusion plan (and materialising the frame for `held_at`).
+    pub plan: Duration,
+    /// Executing it: clause columns and the allocation stages.
+    pub execute: Duration,
+    /// Copying the collected columns into `Results`, in credit-code order (a scatter for
+    /// batches whose firms are not consecutive).
+    pub results: Duration,
+    /// With `Options::repeat` > 1: plan + execute + results of every repeat (the fields above
+    /// are the last one's).
+    pub computes: Vec<Duration>,
+}
+
+pub struct Options {
+    /// Memory limit for DataFusion's pool (sorts and aggregates spill beyond it).
+    pub memory_limit: Option<usize>,
+    pub partitions: usize,
+    /// Compute this many times over the same loaded snapshot, keeping the last results: the
+    /// steady-state compute time, for benchmarks (1 for a normal run).
+    pub repeat: usize,
+    /// Load and evaluate at most this many firms at a time (None: all at once). Only stage 0's
+    /// slot columns of every firm are kept for the cross-clause rules, so memory follows the
+    /// chunk, not the snapshot. Needs a snapshot in credit-code order (as `huiqi ingest` writes).
+    pub chunk_firms: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            memory_limit: None,
+            partitions: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            repeat: 1,
+            chunk_firms: None,
+        }
+    }
+}
+
+fn session(opts: &Options) -> Result<SessionContext, String> {
+    let cfg = SessionConfig::new().with_target_partitions(opts.partitions);
+    let mut rt = RuntimeEnvBuilder::new();
+    if let Some(limit) = opts.memory_limit {
+        rt = rt.with_memory_pool(std::sync::Arc::new(FairSpillPool::new(limit)));
+    }
+    let rt = rt.build_arc().map_err(|e| e.to_string())?;
+    let ctx = SessionContext::new_with_config_rt(cfg, rt);
+    for u in udf::all() {
+        ctx.register_udf(u);
+    }
+    Ok(ctx)
+}
+
+/// Adds `fo`, each firm's position in credit-code order, to the per-firm batch: ties in
+/// rankings and pools go by credit code, and an unsorted snapshot's `fi` is not that order.
+fn with_order(base: RecordBatch, ids: &StringArray) -> Result<RecordBatch, String> {
+    let mut rank = vec![0i32; ids.len()];
+    for (r, f) in credit_order(ids).into_iter().enumerate() {
+        rank[f] = r as i32;
+    }
+    let fi = column(&base, "fi")?
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .ok_or("fi type")?;
+    let fo: Int32Array = fi.values().iter().map(|&f| rank[f as usize]).collect();
+    let mut fields: Vec<_> = base.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
+        "fo",
+        datafusion::arrow::datatypes::DataType::Int32,
+        false,
+    )));
+    let mut cols = base.columns().to_vec();
+    cols.push(Arc::new(fo));
+    RecordBatch::try_new(
+        Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        cols,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Evaluates every firm of the snapshot against the program for `year`, then allocates.
+/// Rows come sorted by credit code, then clause order, then tranche order.
+pub async fn run(
+    p: &Program,
+    snapshot: &Path,
+    year: i32,
+    opts: &Options,
+) -> Result<(Results, Timings), String> {
+    if let Some(size) = opts.chunk_firms {
+        let t = Instant::now();
+        if let Some(chunks) = load::chunks(snapshot, size)?.filter(|c| c.len() > 1) {
+            let cut = t.elapsed();
+            let (res, mut timings) = run_chunked(p, snapshot, year, &chunks, opts).await?;
+            // Cutting the chunks read every table's credit codes: part of loading.
+            timings.load += cut;
+            return Ok((res, timings));
+        }
+    }
+    let t0 = Instant::now();
+    // The plan says which columns to read.
+    let loaded = {
+        let mut cm = Compiler::new(p, year);
+        cm.plan()?;
+        load::load(snapshot, &cm)?
+    };
+    let load = t0.elapsed();
+    let mut last = None;
+    let mut computes = vec![];
+    for _ in 0..opts.repeat.max(1) {
+        let (res, t) = compute(p, year, loaded.clone(), opts).await?;
+        computes.push(t.plan + t.execute + t.results);
+        last = Some((res, t));
+    }
+    let (res, mut timings) = last.ok_or("no run")?;
+    timings.load = load;
+    if computes.len() > 1 {
+        timings.computes = computes;
+    }
+    Ok((res, timings))
+}
+
+/// One evaluation over loaded columns: plan, execute, results.
+async fn compute(
+    p: &Program,
+    year: i32,
+    mut loaded: load::Loaded,
+    opts: &Options,
+) -> Result<(Results, Timings), String> {
+    let mut timings = Timings::default();
+    let ctx = session(opts)?;
+    let mut cm = Compiler::new(p, year);
+    let plan = cm.plan()?;
+    let firm_ids = loaded.firm_ids.clone();
+    let sorted = loaded.sorted;
+    let t0 = Instant::now();
+    let order = if sorted {
+        "fi"
+    } else {
+        loaded.base = with_order(loaded.base, &firm_ids)?;
+        "fo"
+    };
+    let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
+    let df = add_columns(df, &plan.columns)?;
+    timings.plan = t0.elapsed();
+    let t1 = Instant::now();
+    // Stages before a pool are materialised while they are added: execution time.
+    let df = allocate::stages(df, &cm, &plan, order).await?;
+    let batches = collect_final(df).await?;
+    timings.execute = t1.elapsed();
+    let t2 = Instant::now();
+
+    let res = res_from(p, &cm, &plan, &batches, firm_ids, sorted)?;
+    timings.results = t2.elapsed();
+    Ok((res, timings))
+}
+
+/// `run` a chunk of firms at a time (`Options::chunk_firms`): each chunk is loaded, evaluated
+/// up to stage 0 of the allocation (`allocate::slot_columns`) and kept only as those columns;
+/// the cross-clause rules then run once over every firm's slot columns.
+async fn run_chunked(
+    p: &Program,
+    snapshot: &Path,
+    year: i32,
+    chunks: &[load::Chunk],
+    opts: &Options,
+) -> Result<(Results, Timings), String> {
+    let mut timings = Timings::default();
+    let ctx = session(opts)?;
+    let mut cm = Compiler::new(p, year);
+    let plan = cm.plan()?;
+    let width = opts.partitions.max(1);
+    let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; width];
+    let mut ids: Vec<StringArray> = vec![];
+    let mut schema = None;
+    for chunk in chunks {
+        let t0 = Instant::now();
+        let loaded = load::load_rows(snapshot, &cm, Some(chunk))?;
+        timings.load += t0.elapsed();
+        if !loaded.sorted {
+            return Err("engine: a chunk of firms is not in credit-code order".into());
+        }
+        ids.push(loaded.firm_ids.clone());
+        let t1 = Instant::now();
+        let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
+        let df = add_columns(df, &plan.columns)?;
+        let offset = i32::try_from(chunk.firms.start).map_err(|_| "engine: too many firms")?;
+        let df = allocate::slot_columns(df, &cm, &plan, "fi", offset)?;
+        timings.plan += t1.elapsed();
+        let t2 = Instant::now();
+        let (_, sch, got) = materialise_parts(df, "chunk").await?;
+        timings.execute += t2.elapsed();
+        // Each batch is a run of consecutive firms, whichever partition it lands in.
+        for (k, part) in got.into_iter().enumerate() {
+            parts[k % width].extend(part);
+        }
+        schema = Some(sch);
+    }
+    // Every column nullable: a column one chunk has no null in is nullable in another.
+    let schema = schema.ok_or("engine: no chunks")?;
+    let schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
+    let t1 = Instant::now();
+    let df = allocate::rules(read_parts(&ctx, schema, parts)?, &cm, &plan).await?;
+    let batches = collect_final(df).await?;
+    timings.execute += t1.elapsed();
+    let refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
+    let firm_ids = datafusion::arrow::compute::concat(&refs).map_err(|e| e.to_string())?;
+    let firm_ids = firm_ids
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or("engine: firm ids")?
+        .clone();
+    let t2 = Instant::now();
+    let res = res_from(p, &cm, &plan, &batches, firm_ids, true)?;
+    timings.results = t2.elapsed();
+    Ok((res, timings))
+}
