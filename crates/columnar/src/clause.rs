@@ -138,256 +138,340 @@ impl Compiler<'_> {
         let y = self.year;
         let mut columns: Vec<(String, DExpr)> = vec![];
         let mut slots = vec![];
-        let zero = self.dlit(Decimal::ZERO);
         for (ci, cl) in p.clauses.iter().enumerate() {
-            let names_for = |cl: &Clause| -> Vec<String> {
-                match &cl.body {
-                    ClauseBody::Amount(_) => vec![String::new()],
-                    ClauseBody::Tranches(ts) => ts.iter().map(|t| t.name.clone()).collect(),
-                    ClauseBody::Schedule(_) => vec![String::new()],
-                }
-            };
             let out_of_window =
                 cl.window.1 < Date::year_start(y) || cl.window.0 > Date::year_end(y);
             if out_of_window {
-                for (k, tn) in names_for(cl).into_iter().enumerate() {
-                    let (a, r) = (format!("c{ci}_{k}_a"), format!("c{ci}_{k}_r"));
-                    columns.push((a.clone(), zero.clone()));
-                    columns.push((r.clone(), self.reason("window")));
-                    slots.push(Slot {
-                        clause: ci,
-                        tranche: tn,
-                        amount: a,
-                        fen: None,
-                        reason: r,
-                        present: None,
-                    });
-                }
+                self.plan_out_of_window(ci, cl, &mut columns, &mut slots);
                 continue;
             }
-            let lets = cl.lets.clone();
-            let mut conds = vec![];
-            for (k, r) in cl.requires.iter().enumerate() {
-                let x = self.cx(&r.expr, 0, Ctx::Target, &lets)?;
-                let name = format!("c{ci}_q{k}");
-                columns.push((name.clone(), x));
-                conds.push((r.name.clone(), c(&name)));
-            }
-            let fail = self.fail_reason(&format!("c{ci}"), &conds)?;
-            let failname = format!("c{ci}_fail");
-            columns.push((failname.clone(), fail));
-            let fail = c(&failname);
-            // What this clause awarded before: only needed for a total cap or a schedule.
-            let needs_awarded =
-                cl.total_cap.is_some() || matches!(cl.body, ClauseBody::Schedule(_));
-            let awarded = if !needs_awarded {
-                zero.clone()
-            } else {
-                let x = self.cx(&Expr::Awarded(ci), 0, Ctx::Target, &lets)?;
-                let n = format!("c{ci}_awarded");
-                columns.push((n.clone(), x));
-                c(&n)
-            };
+            let cc = self.plan_conditions(ci, cl, &mut columns)?;
             match &cl.body {
-                ClauseBody::Amount(a) => {
-                    let raw = self.cx(&a.expr, 0, Ctx::Target, &lets)?;
-                    let f = self.finish(
-                        &mut columns,
-                        &format!("c{ci}_0"),
-                        cl,
-                        raw,
-                        zero.clone(),
-                        awarded,
-                        fail,
-                    )?;
-                    let (an, rn, fenn) = (
-                        format!("c{ci}_0_a"),
-                        format!("c{ci}_0_r"),
-                        format!("c{ci}_0_fen"),
-                    );
-                    columns.push((an.clone(), f.amount));
-                    columns.push((rn.clone(), f.reason));
-                    columns.push((fenn.clone(), f.fen));
-                    slots.push(Slot {
-                        clause: ci,
-                        tranche: String::new(),
-                        amount: an,
-                        fen: Some(fenn),
-                        reason: rn,
-                        present: None,
-                    });
-                }
+                ClauseBody::Amount(a) => self.plan_amount(&cc, a, &mut columns, &mut slots)?,
                 ClauseBody::Tranches(ts) => {
-                    let mut used = zero.clone();
-                    for (k, t) in ts.iter().enumerate() {
-                        let mut tconds = vec![];
-                        for (j, r) in t.requires.iter().enumerate() {
-                            let x = self.cx(&r.expr, 0, Ctx::Target, &lets)?;
-                            let name = format!("c{ci}_t{k}_q{j}");
-                            columns.push((name.clone(), x));
-                            tconds.push((r.name.clone(), c(&name)));
-                        }
-                        // The clause's conditions first, then the tranche's: the first failure.
-                        let all: Vec<_> = conds.iter().chain(&tconds).cloned().collect();
-                        let both = self.fail_reason(&format!("c{ci}_t{k}"), &all)?;
-                        let raw = self.cx(&t.amount.expr, 0, Ctx::Target, &lets)?;
-                        let f = self.finish(
-                            &mut columns,
-                            &format!("c{ci}_{k}"),
-                            cl,
-                            raw,
-                            used.clone(),
-                            awarded.clone(),
-                            both,
-                        )?;
-                        let (an, rn, fenn) = (
-                            format!("c{ci}_{k}_a"),
-                            format!("c{ci}_{k}_r"),
-                            format!("c{ci}_{k}_fen"),
-                        );
-                        columns.push((an.clone(), f.amount));
-                        columns.push((rn.clone(), f.reason));
-                        columns.push((fenn.clone(), f.fen));
-                        used = used + c(&an);
-                        slots.push(Slot {
-                            clause: ci,
-                            tranche: t.name.clone(),
-                            amount: an,
-                            fen: Some(fenn),
-                            reason: rn,
-                            present: None,
-                        });
-                    }
+                    self.plan_tranches(&cc, ts, &mut columns, &mut slots)?
                 }
                 ClauseBody::Schedule(sc) => {
-                    let fact = p.facts[sc.fact].name.clone();
-                    let stage_names = p
-                        .enum_names(p.facts[sc.fact].ty)
-                        .map(|n| n.to_vec())
-                        .unwrap_or_default();
-                    let cutoff = days(cl.window.0);
-                    let lo = days(cl.window.0.max(Date::year_start(y)));
-                    let hi = days(cl.window.1.min(Date::year_end(y)));
-                    let date = |d: i32| lit(ScalarValue::Date32(Some(d)));
-                    let cum = |i: usize| -> Decimal {
-                        match sc.mode {
-                            ScheduleMode::Cumulative => sc.stages[i].1,
-                            ScheduleMode::Each => sc.stages[..=i].iter().map(|x| x.1).sum(),
-                        }
-                    };
-                    let mut reached = vec![];
-                    for (v, _) in &sc.stages {
-                        let n = format!("e{}", self.events.len());
-                        self.events.push(EventAgg::FirstDate {
-                            fact: fact.clone(),
-                            value: stage_names[*v as usize].clone(),
-                            from: i32::MIN / 2,
-                            to: i32::MAX / 2,
-                        });
-                        reached.push(c(&n));
-                    }
-                    let mut forfeited = zero.clone();
-                    for (i, r) in reached.iter().enumerate() {
-                        forfeited = e(when(
-                            r.clone()
-                                .lt(date(cutoff))
-                                .and(self.dlit(cum(i)).gt(forfeited.clone())),
-                            self.dlit(cum(i)),
-                        )
-                        .otherwise(forfeited))?;
-                    }
-                    let mut base = match sc.mode {
-                        ScheduleMode::Cumulative => awarded.clone() + forfeited,
-                        ScheduleMode::Each => awarded.clone(),
-                    };
-                    let mut used = zero.clone();
-                    let mut any = lit(false);
-                    for (i, (v, amt)) in sc.stages.iter().enumerate() {
-                        let payable = reached[i]
-                            .clone()
-                            .is_not_null()
-                            .and(reached[i].clone().gt_eq(date(lo)))
-                            .and(reached[i].clone().lt_eq(date(hi)));
-                        let pn = format!("c{ci}_{}_p", i + 1);
-                        columns.push((pn.clone(), payable));
-                        let raw = match sc.mode {
-                            ScheduleMode::Each => self.dlit(*amt),
-                            ScheduleMode::Cumulative => {
-                                let d = self.dlit(*amt) - base.clone();
-                                e(when(d.clone().lt(zero.clone()), zero.clone()).otherwise(d))?
-                            }
-                        };
-                        if sc.mode == ScheduleMode::Cumulative {
-                            let bn = format!("c{ci}_{}_base", i + 1);
-                            let next = e(when(
-                                c(&pn).and(self.dlit(*amt).gt(base.clone())),
-                                self.dlit(*amt),
-                            )
-                            .otherwise(base.clone()))?;
-                            columns.push((bn.clone(), next));
-                            base = c(&bn);
-                        }
-                        let f = self.finish(
-                            &mut columns,
-                            &format!("c{ci}_{}", i + 1),
-                            cl,
-                            raw,
-                            used.clone(),
-                            awarded.clone(),
-                            null_str(),
-                        )?;
-                        let (an, rn) = (format!("c{ci}_{}_a", i + 1), format!("c{ci}_{}_r", i + 1));
-                        columns.push((
-                            an.clone(),
-                            e(when(c(&pn).and(fail.clone().is_null()), f.amount)
-                                .otherwise(zero.clone()))?,
-                        ));
-                        columns.push((rn.clone(), f.reason));
-                        used = used + c(&an);
-                        any = any.or(c(&pn));
-                        slots.push(Slot {
-                            clause: ci,
-                            tranche: stage_names[*v as usize].clone(),
-                            amount: an,
-                            fen: None,
-                            reason: rn,
-                            present: Some(pn),
-                        });
-                    }
-                    // The empty tranche stands for "nothing this period" (or a failed condition).
-                    let (an, rn, pn) = (
-                        format!("c{ci}_0_a"),
-                        format!("c{ci}_0_r"),
-                        format!("c{ci}_0_p"),
-                    );
-                    columns.push((pn.clone(), fail.clone().is_not_null().or(any.clone().not())));
-                    columns.push((an.clone(), zero.clone()));
-                    columns.push((
-                        rn.clone(),
-                        e(when(fail.clone().is_not_null(), fail.clone())
-                            .otherwise(self.reason("zero")))?,
-                    ));
-                    // Stage slots only exist when the clause did not fail.
-                    for sl in slots
-                        .iter_mut()
-                        .filter(|sl| sl.clause == ci && sl.present.is_some())
-                    {
-                        let pres = sl.present.clone().unwrap();
-                        let gated = format!("{pres}g");
-                        columns.push((gated.clone(), c(&pres).and(fail.clone().is_null())));
-                        sl.present = Some(gated);
-                    }
-                    slots.push(Slot {
-                        clause: ci,
-                        tranche: String::new(),
-                        amount: an,
-                        fen: None,
-                        reason: rn,
-                        present: Some(pn),
-                    });
+                    self.plan_schedule(&cc, sc, &mut columns, &mut slots)?
                 }
             }
         }
+        let (excludes, selects, pool_scores) = self.plan_rules(&mut columns)?;
+        Ok(Plan {
+            columns,
+            slots,
+            excludes,
+            selects,
+            pool_scores,
+        })
+    }
+
+    /// A clause whose window misses the period: every tranche 0 with reason `window`.
+    fn plan_out_of_window(
+        &self,
+        ci: ClauseId,
+        cl: &Clause,
+        columns: &mut Vec<(String, DExpr)>,
+        slots: &mut Vec<Slot>,
+    ) {
+        let names: Vec<String> = match &cl.body {
+            ClauseBody::Amount(_) | ClauseBody::Schedule(_) => vec![String::new()],
+            ClauseBody::Tranches(ts) => ts.iter().map(|t| t.name.clone()).collect(),
+        };
+        for (k, tn) in names.into_iter().enumerate() {
+            let (a, r) = (format!("c{ci}_{k}_a"), format!("c{ci}_{k}_r"));
+            columns.push((a.clone(), self.dlit(Decimal::ZERO)));
+            columns.push((r.clone(), self.reason("window")));
+            slots.push(Slot {
+                clause: ci,
+                tranche: tn,
+                amount: a,
+                fen: None,
+                reason: r,
+                present: None,
+            });
+        }
+    }
+
+    /// A clause's own conditions (a column each), its first failure and, for a total cap or a
+    /// schedule, what it awarded before.
+    fn plan_conditions<'c>(
+        &mut self,
+        ci: ClauseId,
+        cl: &'c Clause,
+        columns: &mut Vec<(String, DExpr)>,
+    ) -> R<ClauseCx<'c>> {
+        let lets = cl.lets.clone();
+        let mut conds = vec![];
+        for (k, r) in cl.requires.iter().enumerate() {
+            let x = self.cx(&r.expr, 0, Ctx::Target, &lets)?;
+            let name = format!("c{ci}_q{k}");
+            columns.push((name.clone(), x));
+            conds.push((r.name.clone(), c(&name)));
+        }
+        let fail = self.fail_reason(&format!("c{ci}"), &conds)?;
+        let failname = format!("c{ci}_fail");
+        columns.push((failname.clone(), fail));
+        // What this clause awarded before: only needed for a total cap or a schedule.
+        let needs_awarded = cl.total_cap.is_some() || matches!(cl.body, ClauseBody::Schedule(_));
+        let awarded = if !needs_awarded {
+            self.dlit(Decimal::ZERO)
+        } else {
+            let x = self.cx(&Expr::Awarded(ci), 0, Ctx::Target, &lets)?;
+            let n = format!("c{ci}_awarded");
+            columns.push((n.clone(), x));
+            c(&n)
+        };
+        Ok(ClauseCx {
+            ci,
+            cl,
+            lets,
+            conds,
+            fail: c(&failname),
+            awarded,
+        })
+    }
+
+    /// A clause with one amount: one slot, finished.
+    fn plan_amount(
+        &mut self,
+        cc: &ClauseCx<'_>,
+        a: &Named,
+        columns: &mut Vec<(String, DExpr)>,
+        slots: &mut Vec<Slot>,
+    ) -> R<()> {
+        let ci = cc.ci;
+        let raw = self.cx(&a.expr, 0, Ctx::Target, &cc.lets)?;
+        let f = self.finish(
+            columns,
+            &format!("c{ci}_0"),
+            cc.cl,
+            raw,
+            self.dlit(Decimal::ZERO),
+            cc.awarded.clone(),
+            cc.fail.clone(),
+        )?;
+        let (an, rn, fenn) = (
+            format!("c{ci}_0_a"),
+            format!("c{ci}_0_r"),
+            format!("c{ci}_0_fen"),
+        );
+        columns.push((an.clone(), f.amount));
+        columns.push((rn.clone(), f.reason));
+        columns.push((fenn.clone(), f.fen));
+        slots.push(Slot {
+            clause: ci,
+            tranche: String::new(),
+            amount: an,
+            fen: Some(fenn),
+            reason: rn,
+            present: None,
+        });
+        Ok(())
+    }
+
+    /// A clause in tranches: each with its own conditions after the clause's, finished against
+    /// what the earlier tranches used.
+    fn plan_tranches(
+        &mut self,
+        cc: &ClauseCx<'_>,
+        ts: &[Tranche],
+        columns: &mut Vec<(String, DExpr)>,
+        slots: &mut Vec<Slot>,
+    ) -> R<()> {
+        let ci = cc.ci;
+        let mut used = self.dlit(Decimal::ZERO);
+        for (k, t) in ts.iter().enumerate() {
+            let mut tconds = vec![];
+            for (j, r) in t.requires.iter().enumerate() {
+                let x = self.cx(&r.expr, 0, Ctx::Target, &cc.lets)?;
+                let name = format!("c{ci}_t{k}_q{j}");
+                columns.push((name.clone(), x));
+                tconds.push((r.name.clone(), c(&name)));
+            }
+            // The clause's conditions first, then the tranche's: the first failure.
+            let all: Vec<_> = cc.conds.iter().chain(&tconds).cloned().collect();
+            let both = self.fail_reason(&format!("c{ci}_t{k}"), &all)?;
+            let raw = self.cx(&t.amount.expr, 0, Ctx::Target, &cc.lets)?;
+            let f = self.finish(
+                columns,
+                &format!("c{ci}_{k}"),
+                cc.cl,
+                raw,
+                used.clone(),
+                cc.awarded.clone(),
+                both,
+            )?;
+            let (an, rn, fenn) = (
+                format!("c{ci}_{k}_a"),
+                format!("c{ci}_{k}_r"),
+                format!("c{ci}_{k}_fen"),
+            );
+            columns.push((an.clone(), f.amount));
+            columns.push((rn.clone(), f.reason));
+            columns.push((fenn.clone(), f.fen));
+            used = used + c(&an);
+            slots.push(Slot {
+                clause: ci,
+                tranche: t.name.clone(),
+                amount: an,
+                fen: Some(fenn),
+                reason: rn,
+                present: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// A schedule: a slot per stage reached in the period (each paying its amount, or what the
+    /// cumulative amount adds to what was paid or forfeited before), and the empty slot for
+    /// "nothing this period" or a failed condition.
+    fn plan_schedule(
+        &mut self,
+        cc: &ClauseCx<'_>,
+        sc: &Schedule,
+        columns: &mut Vec<(String, DExpr)>,
+        slots: &mut Vec<Slot>,
+    ) -> R<()> {
+        let p = self.p;
+        let y = self.year;
+        let (ci, cl) = (cc.ci, cc.cl);
+        let (fail, awarded) = (cc.fail.clone(), cc.awarded.clone());
+        let zero = self.dlit(Decimal::ZERO);
+        let fact = p.facts[sc.fact].name.clone();
+        let stage_names = p
+            .enum_names(p.facts[sc.fact].ty)
+            .map(|n| n.to_vec())
+            .unwrap_or_default();
+        let stage_name = |v: u32| stage_names.get(v as usize).cloned().unwrap_or_default();
+        let cutoff = days(cl.window.0);
+        let lo = days(cl.window.0.max(Date::year_start(y)));
+        let hi = days(cl.window.1.min(Date::year_end(y)));
+        let date = |d: i32| lit(ScalarValue::Date32(Some(d)));
+        let cum = |i: usize| -> Decimal {
+            match sc.mode {
+                ScheduleMode::Cumulative => sc.stages[i].1,
+                ScheduleMode::Each => sc.stages[..=i].iter().map(|x| x.1).sum(),
+            }
+        };
+        let mut reached = vec![];
+        for (v, _) in &sc.stages {
+            let n = format!("e{}", self.events.len());
+            self.events.push(EventAgg::FirstDate {
+                fact: fact.clone(),
+                value: stage_name(*v),
+                from: i32::MIN / 2,
+                to: i32::MAX / 2,
+            });
+            reached.push(c(&n));
+        }
+        let mut forfeited = zero.clone();
+        for (i, r) in reached.iter().enumerate() {
+            forfeited = e(when(
+                r.clone()
+                    .lt(date(cutoff))
+                    .and(self.dlit(cum(i)).gt(forfeited.clone())),
+                self.dlit(cum(i)),
+            )
+            .otherwise(forfeited))?;
+        }
+        let mut base = match sc.mode {
+            ScheduleMode::Cumulative => awarded.clone() + forfeited,
+            ScheduleMode::Each => awarded.clone(),
+        };
+        let mut used = zero.clone();
+        let mut any = lit(false);
+        let first_stage = slots.len();
+        for (i, (v, amt)) in sc.stages.iter().enumerate() {
+            let payable = reached[i]
+                .clone()
+                .is_not_null()
+                .and(reached[i].clone().gt_eq(date(lo)))
+                .and(reached[i].clone().lt_eq(date(hi)));
+            let pn = format!("c{ci}_{}_p", i + 1);
+            columns.push((pn.clone(), payable));
+            let raw = match sc.mode {
+                ScheduleMode::Each => self.dlit(*amt),
+                ScheduleMode::Cumulative => {
+                    let d = self.dlit(*amt) - base.clone();
+                    e(when(d.clone().lt(zero.clone()), zero.clone()).otherwise(d))?
+                }
+            };
+            if sc.mode == ScheduleMode::Cumulative {
+                let bn = format!("c{ci}_{}_base", i + 1);
+                let next = e(when(
+                    c(&pn).and(self.dlit(*amt).gt(base.clone())),
+                    self.dlit(*amt),
+                )
+                .otherwise(base.clone()))?;
+                columns.push((bn.clone(), next));
+                base = c(&bn);
+            }
+            let f = self.finish(
+                columns,
+                &format!("c{ci}_{}", i + 1),
+                cl,
+                raw,
+                used.clone(),
+                awarded.clone(),
+                null_str(),
+            )?;
+            let (an, rn) = (format!("c{ci}_{}_a", i + 1), format!("c{ci}_{}_r", i + 1));
+            columns.push((
+                an.clone(),
+                e(when(c(&pn).and(fail.clone().is_null()), f.amount).otherwise(zero.clone()))?,
+            ));
+            columns.push((rn.clone(), f.reason));
+            used = used + c(&an);
+            any = any.or(c(&pn));
+            slots.push(Slot {
+                clause: ci,
+                tranche: stage_name(*v),
+                amount: an,
+                fen: None,
+                reason: rn,
+                present: Some(pn),
+            });
+        }
+        // The empty tranche stands for "nothing this period" (or a failed condition).
+        let (an, rn, pn) = (
+            format!("c{ci}_0_a"),
+            format!("c{ci}_0_r"),
+            format!("c{ci}_0_p"),
+        );
+        columns.push((pn.clone(), fail.clone().is_not_null().or(any.not())));
+        columns.push((an.clone(), zero));
+        columns.push((
+            rn.clone(),
+            e(when(fail.clone().is_not_null(), fail.clone()).otherwise(self.reason("zero")))?,
+        ));
+        // Stage slots only exist when the clause did not fail.
+        for sl in &mut slots[first_stage..] {
+            if let Some(pres) = sl.present.take() {
+                let gated = format!("{pres}g");
+                columns.push((gated.clone(), c(&pres).and(fail.clone().is_null())));
+                sl.present = Some(gated);
+            }
+        }
+        slots.push(Slot {
+            clause: ci,
+            tranche: String::new(),
+            amount: an,
+            fen: None,
+            reason: rn,
+            present: Some(pn),
+        });
+        Ok(())
+    }
+
+    /// The cross-clause rules' columns: whether each negative list matched, each select's score
+    /// and ties, each pool's score.
+    #[allow(clippy::type_complexity)]
+    fn plan_rules(
+        &mut self,
+        columns: &mut Vec<(String, DExpr)>,
+    ) -> R<(Vec<String>, Vec<(String, Vec<String>)>, Vec<Option<String>>)> {
+        let p = self.p;
         let mut excludes = vec![];
         for (k, x) in p.excludes.iter().enumerate() {
             let v = self.cx(&x.cond.expr, 0, Ctx::Target, &[])?;
@@ -424,12 +508,17 @@ impl Compiler<'_> {
                 PoolMethod::ProRata => pool_scores.push(None),
             }
         }
-        Ok(Plan {
-            columns,
-            slots,
-            excludes,
-            selects,
-            pool_scores,
-        })
+        Ok((excludes, selects, pool_scores))
     }
+}
+
+/// What every part of a clause's plan reads: the clause, its lets, its conditions' columns,
+/// the column of its first failed condition and what it awarded before.
+struct ClauseCx<'c> {
+    ci: ClauseId,
+    cl: &'c Clause,
+    lets: Vec<Named>,
+    conds: Vec<(String, DExpr)>,
+    fail: DExpr,
+    awarded: DExpr,
 }

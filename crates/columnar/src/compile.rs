@@ -227,97 +227,20 @@ impl<'p> Compiler<'p> {
         }
     }
 
-    /// Compiles `e` evaluated `o` periods before the row's period.
+    /// Compiles `e` evaluated `o` periods before the row's period: dispatches by family
+    /// (facts and parameters, operators, tier tables, history, events and awards, functions).
     pub fn cx(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
-        let y = self.year - o as i32;
         Ok(match e {
             Expr::Lit(v) => value_lit(self.p, v, None),
-            Expr::Fact(f) => match self.p.facts[*f].kind {
-                PeriodKind::Static => {
-                    self.statics.insert(*f);
-                    c(&format!("s{f}"))
-                }
-                _ => match cx {
-                    Ctx::Target => {
-                        self.target_yearly.insert((*f, o));
-                        c(&col_name_yearly(*f, o))
-                    }
-                    Ctx::Panel => {
-                        self.panel_yearly.insert((*f, o));
-                        c(&format!("p{f}_{o}"))
-                    }
-                },
-            },
-            Expr::Param(i) => {
-                let prm = &self.p.params[*i];
-                match cx {
-                    Ctx::Target => {
-                        let at = Date::year_end(y);
-                        let v = prm
-                            .values
-                            .iter()
-                            .rev()
-                            .find(|(d, _)| *d <= at)
-                            .map(|(_, v)| v.clone())
-                            .unwrap_or(Value::Missing);
-                        value_lit(self.p, &v, Some(prm.ty))
-                    }
-                    Ctx::Panel => {
-                        // The value in force at each panel row's year end.
-                        let mut w =
-                            None::<datafusion::logical_expr::conditional_expressions::CaseBuilder>;
-                        let yr = c("year") - lit(o as i32);
-                        for (d, v) in prm.values.iter().rev() {
-                            let cond = yr.clone().gt_eq(lit(d.y));
-                            // In force at year end Y ⇔ effective date ≤ Y-12-31 ⇔ d.y ≤ Y.
-                            let val = value_lit(self.p, v, Some(prm.ty));
-                            w = Some(match w {
-                                None => when(cond, val),
-                                Some(mut b) => {
-                                    b.when(cond, val);
-                                    b
-                                }
-                            });
-                        }
-                        match w {
-                            Some(b) => b.end().map_err(|e| e.to_string())?,
-                            None => lit(ScalarValue::Null),
-                        }
-                    }
-                }
-            }
+            Expr::Fact(f) => self.fact(*f, o, cx),
+            Expr::Param(i) => self.param(*i, o, cx)?,
             Expr::Local(i) => {
                 let l = lets[*i].expr.clone();
                 self.cx(&l, o, cx, lets)?
             }
             Expr::Not(x) => self.cx(x, o, cx, lets)?.not(),
             Expr::Neg(x) => DExpr::Negative(Box::new(self.cx(x, o, cx, lets)?)),
-            Expr::Bin(op, a, b) => {
-                let ety = self.enum_ty(a, lets).or_else(|| self.enum_ty(b, lets));
-                let l = match &**a {
-                    Expr::Lit(v) => value_lit(self.p, v, ety),
-                    _ => self.cx(a, o, cx, lets)?,
-                };
-                let r = match &**b {
-                    Expr::Lit(v) => value_lit(self.p, v, ety),
-                    _ => self.cx(b, o, cx, lets)?,
-                };
-                match op {
-                    BinOp::Add => l + r,
-                    BinOp::Sub => l - r,
-                    BinOp::Mul => self.udf("hq_mul", vec![l, r]),
-                    BinOp::Div => self.udf("hq_div", vec![l, r]),
-                    BinOp::Ge => l.gt_eq(r),
-                    BinOp::Gt => l.gt(r),
-                    BinOp::Le => l.lt_eq(r),
-                    BinOp::Lt => l.lt(r),
-                    BinOp::Eq => l.eq(r),
-                    BinOp::Ne => l.not_eq(r),
-                    BinOp::And => l.and(r),
-                    BinOp::Or => l.or(r),
-                    BinOp::Coalesce => datafusion::functions::expr_fn::coalesce(vec![l, r]),
-                }
-            }
+            Expr::Bin(op, a, b) => self.bin(*op, a, b, o, cx, lets)?,
             Expr::In(x, vals, neg) => {
                 let ety = self.enum_ty(x, lets);
                 let s = self.cx(x, o, cx, lets)?;
@@ -333,79 +256,9 @@ impl<'p> Compiler<'p> {
                     .map_err(|e| e.to_string())?
             }
             Expr::Table(t, x) if self.p.tables[*t].output != Ty::Bool => {
-                // Amount tables: one kernel (`udf::tiers_udf`). Every arm's amount is computed
-                // for every row; the kernel picks one per row.
-                let xv = self.cx(x, o, cx, lets)?;
-                let table = self.p.tables[*t].clone();
-                let scaled = |d: Decimal| money::to_scaled(d).ok_or("tier bound out of range");
-                let mut bounds = vec![];
-                let mut rates = vec![];
-                let mut args = vec![xv.clone()];
-                for arm in &table.arms {
-                    let hi = match arm.hi {
-                        Some(h) => Some((scaled(h.value)?, h.inclusive)),
-                        None => None,
-                    };
-                    bounds.push((scaled(arm.lo.value)?, arm.lo.inclusive, hi));
-                    let v = self.cx(&arm.value, o, cx, lets)?;
-                    // `x * rate` of the looked-up value: the kernel multiplies in that arm only.
-                    let rate = match &v {
-                        DExpr::ScalarFunction(f) if f.name() == "hq_mul" && f.args.len() == 2 => {
-                            match (&f.args[0], &f.args[1]) {
-                                (
-                                    a,
-                                    DExpr::Literal(ScalarValue::Decimal128(Some(r), 38, 12), _),
-                                )
-                                | (
-                                    DExpr::Literal(ScalarValue::Decimal128(Some(r), 38, 12), _),
-                                    a,
-                                ) if *a == xv => Some(*r),
-                                _ => None,
-                            }
-                        }
-                        _ => None,
-                    };
-                    rates.push(rate);
-                    args.push(match rate {
-                        Some(r) => lit(ScalarValue::Decimal128(Some(r), 38, 12)),
-                        None => v,
-                    });
-                }
-                // The name says which arms are rates: UDFs are told apart by name and signature.
-                let tag: String = rates
-                    .iter()
-                    .map(|r| if r.is_some() { 'r' } else { 'v' })
-                    .collect();
-                let f = crate::udf::tiers_udf(&format!("hq_tiers_{t}_{tag}"), bounds, rates);
-                DExpr::ScalarFunction(ScalarFunction::new_udf(std::sync::Arc::new(f), args))
+                self.amount_table(*t, x, o, cx, lets)?
             }
-            Expr::Table(t, x) => {
-                let xv = self.cx(x, o, cx, lets)?;
-                let table = self.p.tables[*t].clone();
-                let mut b = when(xv.clone().is_null(), lit(ScalarValue::Null));
-                for arm in &table.arms {
-                    let lo = if arm.lo.inclusive {
-                        xv.clone().gt_eq(dlit(arm.lo.value))
-                    } else {
-                        xv.clone().gt(dlit(arm.lo.value))
-                    };
-                    let cond = match arm.hi {
-                        None => lo,
-                        Some(h) => lo.and(if h.inclusive {
-                            xv.clone().lt_eq(dlit(h.value))
-                        } else {
-                            xv.clone().lt(dlit(h.value))
-                        }),
-                    };
-                    let v = self.cx(&arm.value, o, cx, lets)?;
-                    b.when(cond, v);
-                }
-                let zero = match table.output {
-                    Ty::Bool => lit(false),
-                    _ => dlit(Decimal::ZERO),
-                };
-                b.otherwise(zero).map_err(|e| e.to_string())?
-            }
+            Expr::Table(t, x) => self.bool_table(*t, x, o, cx, lets)?,
             Expr::Prev(x, n) => self.cx(x, o + n, cx, lets)?,
             Expr::Growth(x) => {
                 let cur = self.cx(x, o, cx, lets)?;
@@ -417,9 +270,235 @@ impl<'p> Compiler<'p> {
                 let base = self.cx(x, o + n, cx, lets)?;
                 self.udf("hq_cagr", vec![cur, base, lit(*n as i64)])
             }
-            Expr::AggBefore(..) | Expr::FirstTime(_) | Expr::EverBefore(_) if cx == Ctx::Panel => {
-                return Err(self.unsupported("a history operator"));
+            Expr::AggBefore(..)
+            | Expr::FirstTime(_)
+            | Expr::EverBefore(_)
+            | Expr::Consecutive(..) => self.history(e, o, cx, lets)?,
+            Expr::Held(..)
+            | Expr::Issued(..)
+            | Expr::IssuedBefore(..)
+            | Expr::Occurred(..)
+            | Expr::DateOf(..)
+            | Expr::Total(..)
+            | Expr::Latest(..)
+            | Expr::Awarded(..) => self.event(e, o, cx, lets)?,
+            Expr::Min(_) | Expr::Max(_) | Expr::Abs(_) | Expr::Floor(_) | Expr::Round(..) => {
+                self.function(e, o, cx, lets)?
             }
+            Expr::PeriodStart | Expr::PeriodEnd => {
+                if cx == Ctx::Panel {
+                    let what = match e {
+                        Expr::PeriodStart => "period_start()",
+                        _ => "period_end()",
+                    };
+                    return Err(self.unsupported(what));
+                }
+                let y = self.year - o as i32;
+                let d = match e {
+                    Expr::PeriodStart => Date::year_start(y),
+                    _ => Date::year_end(y),
+                };
+                lit(ScalarValue::Date32(Some(days(d))))
+            }
+        })
+    }
+
+    /// A fact: a static column, or a yearly one at offset `o` on the target frame or the panel.
+    fn fact(&mut self, f: FactId, o: u32, cx: Ctx) -> DExpr {
+        match self.p.facts[f].kind {
+            PeriodKind::Static => {
+                self.statics.insert(f);
+                c(&format!("s{f}"))
+            }
+            _ => match cx {
+                Ctx::Target => {
+                    self.target_yearly.insert((f, o));
+                    c(&col_name_yearly(f, o))
+                }
+                Ctx::Panel => {
+                    self.panel_yearly.insert((f, o));
+                    c(&format!("p{f}_{o}"))
+                }
+            },
+        }
+    }
+
+    /// A parameter's value in force at the end of the period: a literal on the target frame,
+    /// a CASE on the panel's year.
+    fn param(&mut self, i: ParamId, o: u32, cx: Ctx) -> Result<DExpr, String> {
+        let prm = &self.p.params[i];
+        let y = self.year - o as i32;
+        Ok(match cx {
+            Ctx::Target => {
+                let at = Date::year_end(y);
+                let v = prm
+                    .values
+                    .iter()
+                    .rev()
+                    .find(|(d, _)| *d <= at)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or(Value::Missing);
+                value_lit(self.p, &v, Some(prm.ty))
+            }
+            Ctx::Panel => {
+                // The value in force at each panel row's year end.
+                let mut w = None::<datafusion::logical_expr::conditional_expressions::CaseBuilder>;
+                let yr = c("year") - lit(o as i32);
+                for (d, v) in prm.values.iter().rev() {
+                    let cond = yr.clone().gt_eq(lit(d.y));
+                    // In force at year end Y ⇔ effective date ≤ Y-12-31 ⇔ d.y ≤ Y.
+                    let val = value_lit(self.p, v, Some(prm.ty));
+                    w = Some(match w {
+                        None => when(cond, val),
+                        Some(mut b) => {
+                            b.when(cond, val);
+                            b
+                        }
+                    });
+                }
+                match w {
+                    Some(b) => b.end().map_err(|e| e.to_string())?,
+                    None => lit(ScalarValue::Null),
+                }
+            }
+        })
+    }
+
+    /// A binary operator; a literal side takes the other side's enum type.
+    fn bin(
+        &mut self,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        o: u32,
+        cx: Ctx,
+        lets: &[Named],
+    ) -> Result<DExpr, String> {
+        let ety = self.enum_ty(a, lets).or_else(|| self.enum_ty(b, lets));
+        let l = match a {
+            Expr::Lit(v) => value_lit(self.p, v, ety),
+            _ => self.cx(a, o, cx, lets)?,
+        };
+        let r = match b {
+            Expr::Lit(v) => value_lit(self.p, v, ety),
+            _ => self.cx(b, o, cx, lets)?,
+        };
+        Ok(match op {
+            BinOp::Add => l + r,
+            BinOp::Sub => l - r,
+            BinOp::Mul => self.udf("hq_mul", vec![l, r]),
+            BinOp::Div => self.udf("hq_div", vec![l, r]),
+            BinOp::Ge => l.gt_eq(r),
+            BinOp::Gt => l.gt(r),
+            BinOp::Le => l.lt_eq(r),
+            BinOp::Lt => l.lt(r),
+            BinOp::Eq => l.eq(r),
+            BinOp::Ne => l.not_eq(r),
+            BinOp::And => l.and(r),
+            BinOp::Or => l.or(r),
+            BinOp::Coalesce => datafusion::functions::expr_fn::coalesce(vec![l, r]),
+        })
+    }
+
+    /// An amount table: one kernel (`udf::tiers_udf`). Every arm's amount is computed for
+    /// every row; the kernel picks one per row.
+    fn amount_table(
+        &mut self,
+        t: TableId,
+        x: &Expr,
+        o: u32,
+        cx: Ctx,
+        lets: &[Named],
+    ) -> Result<DExpr, String> {
+        let xv = self.cx(x, o, cx, lets)?;
+        let table = self.p.tables[t].clone();
+        let scaled = |d: Decimal| money::to_scaled(d).ok_or("tier bound out of range");
+        let mut bounds = vec![];
+        let mut rates = vec![];
+        let mut args = vec![xv.clone()];
+        for arm in &table.arms {
+            let hi = match arm.hi {
+                Some(h) => Some((scaled(h.value)?, h.inclusive)),
+                None => None,
+            };
+            bounds.push((scaled(arm.lo.value)?, arm.lo.inclusive, hi));
+            let v = self.cx(&arm.value, o, cx, lets)?;
+            // `x * rate` of the looked-up value: the kernel multiplies in that arm only.
+            let rate = match &v {
+                DExpr::ScalarFunction(f) if f.name() == "hq_mul" && f.args.len() == 2 => {
+                    match (&f.args[0], &f.args[1]) {
+                        (a, DExpr::Literal(ScalarValue::Decimal128(Some(r), 38, 12), _))
+                        | (DExpr::Literal(ScalarValue::Decimal128(Some(r), 38, 12), _), a)
+                            if *a == xv =>
+                        {
+                            Some(*r)
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            rates.push(rate);
+            args.push(match rate {
+                Some(r) => lit(ScalarValue::Decimal128(Some(r), 38, 12)),
+                None => v,
+            });
+        }
+        // The name says which arms are rates: UDFs are told apart by name and signature.
+        let tag: String = rates
+            .iter()
+            .map(|r| if r.is_some() { 'r' } else { 'v' })
+            .collect();
+        let f = crate::udf::tiers_udf(&format!("hq_tiers_{t}_{tag}"), bounds, rates);
+        Ok(DExpr::ScalarFunction(ScalarFunction::new_udf(
+            std::sync::Arc::new(f),
+            args,
+        )))
+    }
+
+    /// A boolean table: a CASE over the arms, false below every tier.
+    fn bool_table(
+        &mut self,
+        t: TableId,
+        x: &Expr,
+        o: u32,
+        cx: Ctx,
+        lets: &[Named],
+    ) -> Result<DExpr, String> {
+        let xv = self.cx(x, o, cx, lets)?;
+        let table = self.p.tables[t].clone();
+        let mut b = when(xv.clone().is_null(), lit(ScalarValue::Null));
+        for arm in &table.arms {
+            let lo = if arm.lo.inclusive {
+                xv.clone().gt_eq(dlit(arm.lo.value))
+            } else {
+                xv.clone().gt(dlit(arm.lo.value))
+            };
+            let cond = match arm.hi {
+                None => lo,
+                Some(h) => lo.and(if h.inclusive {
+                    xv.clone().lt_eq(dlit(h.value))
+                } else {
+                    xv.clone().lt(dlit(h.value))
+                }),
+            };
+            let v = self.cx(&arm.value, o, cx, lets)?;
+            b.when(cond, v);
+        }
+        let zero = match table.output {
+            Ty::Bool => lit(false),
+            _ => dlit(Decimal::ZERO),
+        };
+        b.otherwise(zero).map_err(|e| e.to_string())
+    }
+
+    /// History operators: aggregates of the panel over earlier years (`Hist`), and
+    /// `consecutive` as yearly facts at offsets.
+    fn history(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
+        if cx == Ctx::Panel && !matches!(e, Expr::Consecutive(..)) {
+            return Err(self.unsupported("a history operator"));
+        }
+        Ok(match e {
             Expr::AggBefore(kind, x) => {
                 let inner = self.cx(x, 0, Ctx::Panel, lets)?;
                 let k = match kind {
@@ -477,23 +556,24 @@ impl<'p> Compiler<'p> {
                     .otherwise(lit(false))
                     .map_err(|e| e.to_string())?
             }
-            Expr::Held(..)
-            | Expr::Issued(..)
-            | Expr::IssuedBefore(..)
-            | Expr::Occurred(..)
-            | Expr::DateOf(..)
-            | Expr::Total(..)
-            | Expr::Latest(..)
-            | Expr::Awarded(..)
-                if cx == Ctx::Panel =>
-            {
-                return Err(self.unsupported("event, monthly or award data"));
-            }
+            _ => return Err(format!("engine: {e:?} is not a history operator")),
+        })
+    }
+
+    /// Event, monthly and award data: aggregates over their tables (`EventAgg`, monthly
+    /// totals, awards), read as columns of the target frame.
+    fn event(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
+        if cx == Ctx::Panel {
+            return Err(self.unsupported("event, monthly or award data"));
+        }
+        let y = self.year - o as i32;
+        let (from, to) = (days(Date::year_start(y)), days(Date::year_end(y)));
+        Ok(match e {
             Expr::Held(f, vals, None) => {
                 let agg = EventAgg::HeldOn {
                     fact: self.p.facts[*f].name.clone(),
                     values: self.event_values(*f, vals),
-                    date: days(Date::year_end(y)),
+                    date: to,
                 };
                 datafusion::functions::expr_fn::coalesce(vec![self.event_col(agg), lit(false)])
             }
@@ -518,8 +598,8 @@ impl<'p> Compiler<'p> {
                 let agg = EventAgg::DatedIn {
                     fact: self.p.facts[*f].name.clone(),
                     values: self.event_values(*f, vals),
-                    from: days(Date::year_start(y)),
-                    to: days(Date::year_end(y)),
+                    from,
+                    to,
                 };
                 datafusion::functions::expr_fn::coalesce(vec![self.event_col(agg), lit(false)])
             }
@@ -527,15 +607,15 @@ impl<'p> Compiler<'p> {
                 let agg = EventAgg::DatedIn {
                     fact: self.p.facts[*f].name.clone(),
                     values: self.event_values(*f, &Some(vec![*v])),
-                    from: days(Date::year_start(y)),
-                    to: days(Date::year_end(y)),
+                    from,
+                    to,
                 };
                 datafusion::functions::expr_fn::coalesce(vec![self.event_col(agg), lit(false)])
             }
             Expr::IssuedBefore(f) => {
                 let agg = EventAgg::CountBefore {
                     fact: self.p.facts[*f].name.clone(),
-                    before: days(Date::year_start(y)),
+                    before: from,
                 };
                 datafusion::functions::expr_fn::coalesce(vec![
                     self.event_col(agg),
@@ -543,12 +623,15 @@ impl<'p> Compiler<'p> {
                 ])
             }
             Expr::DateOf(f, v) => {
-                let value = self.event_values(*f, &Some(vec![*v])).unwrap().remove(0);
+                let value = self
+                    .event_values(*f, &Some(vec![*v]))
+                    .and_then(|mut vs| vs.pop())
+                    .unwrap_or_default();
                 let agg = EventAgg::FirstDate {
                     fact: self.p.facts[*f].name.clone(),
                     value,
-                    from: days(Date::year_start(y)),
-                    to: days(Date::year_end(y)),
+                    from,
+                    to,
                 };
                 self.event_col(agg)
             }
@@ -567,6 +650,13 @@ impl<'p> Compiler<'p> {
                     dlit(Decimal::ZERO),
                 ])
             }
+            _ => return Err(format!("engine: {e:?} is not event data")),
+        })
+    }
+
+    /// `min`, `max`, `abs`, `floor`, `round`.
+    fn function(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
+        Ok(match e {
             Expr::Min(xs) | Expr::Max(xs) => {
                 // Null if any argument is null, like the reference.
                 let f = if matches!(e, Expr::Min(_)) {
@@ -574,8 +664,12 @@ impl<'p> Compiler<'p> {
                 } else {
                     "hq_max"
                 };
-                let mut acc = self.cx(&xs[0], o, cx, lets)?;
-                for x in &xs[1..] {
+                let mut args = xs.iter();
+                let mut acc = match args.next() {
+                    Some(x) => self.cx(x, o, cx, lets)?,
+                    None => return Err("engine: min/max of nothing".into()),
+                };
+                for x in args {
                     let v = self.cx(x, o, cx, lets)?;
                     acc = self.udf(f, vec![acc, v]);
                 }
@@ -598,14 +692,7 @@ impl<'p> Compiler<'p> {
                 let v = self.cx(x, o, cx, lets)?;
                 self.round(v, *u)
             }
-            Expr::PeriodStart => match cx {
-                Ctx::Target => lit(ScalarValue::Date32(Some(days(Date::year_start(y))))),
-                Ctx::Panel => return Err(self.unsupported("period_start()")),
-            },
-            Expr::PeriodEnd => match cx {
-                Ctx::Target => lit(ScalarValue::Date32(Some(days(Date::year_end(y))))),
-                Ctx::Panel => return Err(self.unsupported("period_end()")),
-            },
+            _ => return Err(format!("engine: {e:?} is not a function")),
         })
     }
 

@@ -81,76 +81,133 @@ fn only(pred: DExpr, x: DExpr) -> R<DExpr> {
     e(when(pred, x).end())
 }
 
+/// The target frame: the loaded per-firm batch with the history, event, monthly and award
+/// aggregates as columns, the dynamic dates, and `held_at` on them.
 pub async fn build(
     ctx: &SessionContext,
     loaded: Loaded,
     cm: &Compiler<'_>,
     parts: usize,
 ) -> R<DataFrame> {
-    let p = cm.p;
-    let y = cm.year;
     let n = loaded.base.num_rows();
     // Aggregated columns, aligned to the firms; they join the base batch in one table.
     let mut extra: Vec<(String, ArrayRef)> = vec![];
-
-    // Every history aggregate in one pass over the panel.
-    if !cm.hists.is_empty() {
-        let mut aggs = vec![];
-        let mut names = vec![];
-        for (n, h) in cm.hists.iter().enumerate() {
-            let x = only(c("year").lt(lit(y - h.offset as i32)), h.inner.clone())?;
-            let agg = match h.kind {
-                HistKind::Ever => bool_or(x),
-                HistKind::Max => max(x),
-                HistKind::Min => min(x),
-            };
-            aggs.push(agg.alias(format!("h{n}")));
-            names.push(format!("h{n}"));
-        }
-        match loaded.panel {
-            Some(pn) => extra.extend(
-                dense(
-                    e(table(ctx, pn, parts)?.aggregate(vec![c("fi")], aggs))?,
-                    n,
-                    &names,
-                )
-                .await?,
-            ),
-            None => {
-                // No earlier years anywhere: every history value is null.
-                for (k, h) in cm.hists.iter().enumerate() {
-                    let dt = if matches!(h.kind, HistKind::Ever) {
-                        DataType::Boolean
-                    } else {
-                        crate::udf::DEC
-                    };
-                    extra.push((format!("h{k}"), new_null_array(&dt, n)));
-                }
-            }
-        }
-    }
-
-    let date32 = |d: i32| lit(ScalarValue::Date32(Some(d)));
-    let vals_pred = |values: &Option<Vec<String>>| -> DExpr {
-        match values {
-            None => lit(true),
-            Some(vs) => c("value").in_list(vs.iter().map(|v| lit(v.clone())).collect(), false),
-        }
-    };
+    extra.extend(hist_columns(ctx, loaded.panel, cm, n, parts).await?);
     let events = match loaded.events {
         Some(b) => Some(table(ctx, b, parts)?),
         None => None,
     };
-    // Every fixed-date event aggregate in one pass over the events.
+    extra.extend(event_columns(events.clone(), cm, n).await?);
+    extra.extend(monthly_columns(ctx, loaded.monthly, cm, n, parts).await?);
+    extra.extend(award_columns(ctx, loaded.awards, cm, n, parts).await?);
+
+    let mut fields: Vec<Field> = loaded
+        .base
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut cols = loaded.base.columns().to_vec();
+    for (name, a) in extra {
+        fields.push(Field::new(name, a.data_type().clone(), true));
+        cols.push(a);
+    }
+    let frame = e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))?;
+    let mut t = table(ctx, frame, parts)?;
+
+    // Held on a per-firm date: needs the date column first, then a join with the events.
+    for (name, expr) in &cm.dyn_dates {
+        t = e(t.with_column(name, expr.clone()))?;
+    }
+    if !cm
+        .events
+        .iter()
+        .any(|a| matches!(a, EventAgg::HeldAt { .. }))
+    {
+        return Ok(t);
+    }
+    held_at(t, events, cm, n).await
+}
+
+/// Every history aggregate in one pass over the panel (null everywhere without a panel).
+async fn hist_columns(
+    ctx: &SessionContext,
+    panel: Option<RecordBatch>,
+    cm: &Compiler<'_>,
+    n: usize,
+    parts: usize,
+) -> R<Vec<(String, ArrayRef)>> {
+    if cm.hists.is_empty() {
+        return Ok(vec![]);
+    }
+    let y = cm.year;
     let mut aggs = vec![];
     let mut names = vec![];
-    for (n, agg) in cm.events.iter().enumerate() {
-        let name = format!("e{n}");
+    for (k, h) in cm.hists.iter().enumerate() {
+        let x = only(c("year").lt(lit(y - h.offset as i32)), h.inner.clone())?;
+        let agg = match h.kind {
+            HistKind::Ever => bool_or(x),
+            HistKind::Max => max(x),
+            HistKind::Min => min(x),
+        };
+        aggs.push(agg.alias(format!("h{k}")));
+        names.push(format!("h{k}"));
+    }
+    match panel {
+        Some(pn) => {
+            dense(
+                e(table(ctx, pn, parts)?.aggregate(vec![c("fi")], aggs))?,
+                n,
+                &names,
+            )
+            .await
+        }
+        // No earlier years anywhere: every history value is null.
+        None => Ok(cm
+            .hists
+            .iter()
+            .enumerate()
+            .map(|(k, h)| {
+                let dt = if matches!(h.kind, HistKind::Ever) {
+                    DataType::Boolean
+                } else {
+                    crate::udf::DEC
+                };
+                (format!("h{k}"), new_null_array(&dt, n))
+            })
+            .collect()),
+    }
+}
+
+/// Keeps the events of one fact (with a value in the list, when there is one).
+fn event_pred(fact: &str, values: &Option<Vec<String>>) -> DExpr {
+    let of_fact = c("fact").eq(lit(fact.to_string()));
+    match values {
+        None => of_fact.and(lit(true)),
+        Some(vs) => {
+            of_fact.and(c("value").in_list(vs.iter().map(|v| lit(v.clone())).collect(), false))
+        }
+    }
+}
+
+fn date32(d: i32) -> DExpr {
+    lit(ScalarValue::Date32(Some(d)))
+}
+
+/// Every fixed-date event aggregate in one pass over the events.
+async fn event_columns(
+    events: Option<DataFrame>,
+    cm: &Compiler<'_>,
+    n: usize,
+) -> R<Vec<(String, ArrayRef)>> {
+    let mut aggs = vec![];
+    let mut names = vec![];
+    for (k, agg) in cm.events.iter().enumerate() {
+        let name = format!("e{k}");
         let a = match agg {
             EventAgg::HeldOn { fact, values, date } => bool_or(only(
-                c("fact")
-                    .eq(lit(fact.clone()))
-                    .and(vals_pred(values))
+                event_pred(fact, values)
                     .and(c("date").lt_eq(date32(*date)))
                     .and(c("until").is_null().or(c("until").gt_eq(date32(*date)))),
                 lit(true),
@@ -161,9 +218,7 @@ pub async fn build(
                 from,
                 to,
             } => bool_or(only(
-                c("fact")
-                    .eq(lit(fact.clone()))
-                    .and(vals_pred(values))
+                event_pred(fact, values)
                     .and(c("date").gt_eq(date32(*from)))
                     .and(c("date").lt_eq(date32(*to))),
                 lit(true),
@@ -196,95 +251,101 @@ pub async fn build(
         aggs.push(a.alias(name.as_str()));
         names.push(name);
     }
-    if !aggs.is_empty() {
-        let ev = events.clone().ok_or("events not loaded")?;
-        let a = e(ev.aggregate(vec![c("fi")], aggs))?;
-        extra.extend(dense(a, n, &names).await?);
+    if aggs.is_empty() {
+        return Ok(vec![]);
     }
+    let ev = events.ok_or("events not loaded")?;
+    let a = e(ev.aggregate(vec![c("fi")], aggs))?;
+    dense(a, n, &names).await
+}
 
-    if !cm.monthly_totals.is_empty() {
-        let monthly = table(ctx, loaded.monthly.ok_or("monthly not loaded")?, parts)?;
-        // Per (fact, year): the sum of its months, null unless every month present has a value.
-        let mut aggs = vec![];
-        let mut totals = vec![];
-        let mut names = vec![];
-        for (f, yy) in &cm.monthly_totals {
-            let fc = c(&p.facts[*f].name);
-            let in_year = c("year").eq(lit(*yy));
-            let (s, n, all) = (
-                format!("s{f}_{yy}"),
-                format!("n{f}_{yy}"),
-                format!("a{f}_{yy}"),
-            );
-            aggs.push(sum(only(in_year.clone(), fc.clone())?).alias(s.as_str()));
-            aggs.push(count(only(in_year.clone(), fc)?).alias(n.as_str()));
-            aggs.push(count(only(in_year, lit(1))?).alias(all.as_str()));
-            let name = format!("mt{f}_{yy}");
-            totals.push(
-                e(when(c(&n).eq(c(&all)), c(&s))
-                    .otherwise(lit(ScalarValue::Decimal128(None, 38, 12))))?
-                .alias(name.as_str()),
-            );
-            names.push(name);
-        }
-        let a = e(e(monthly.aggregate(vec![c("fi")], aggs))?
-            .select(std::iter::once(c("fi")).chain(totals).collect::<Vec<_>>()))?;
-        extra.extend(dense(a, n, &names).await?);
-    }
+/// Per (monthly fact, year): the sum of its months, null unless every month present has a
+/// value.
+async fn monthly_columns(
+    ctx: &SessionContext,
+    monthly: Option<RecordBatch>,
+    cm: &Compiler<'_>,
+    n: usize,
+    parts: usize,
+) -> R<Vec<(String, ArrayRef)>> {
+    let p = cm.p;
     if let Some((f, _)) = cm.monthly_latest.iter().next() {
         return Err(format!(
             "the columnar engine does not support latest({}) yet; use the reference evaluator",
             p.facts[*f].name
         ));
     }
+    if cm.monthly_totals.is_empty() {
+        return Ok(vec![]);
+    }
+    let monthly = table(ctx, monthly.ok_or("monthly not loaded")?, parts)?;
+    let mut aggs = vec![];
+    let mut totals = vec![];
+    let mut names = vec![];
+    for (f, yy) in &cm.monthly_totals {
+        let fc = c(&p.facts[*f].name);
+        let in_year = c("year").eq(lit(*yy));
+        let (s, k, all) = (
+            format!("s{f}_{yy}"),
+            format!("n{f}_{yy}"),
+            format!("a{f}_{yy}"),
+        );
+        aggs.push(sum(only(in_year.clone(), fc.clone())?).alias(s.as_str()));
+        aggs.push(count(only(in_year.clone(), fc)?).alias(k.as_str()));
+        aggs.push(count(only(in_year, lit(1))?).alias(all.as_str()));
+        let name = format!("mt{f}_{yy}");
+        totals.push(
+            e(when(c(&k).eq(c(&all)), c(&s))
+                .otherwise(lit(ScalarValue::Decimal128(None, 38, 12))))?
+            .alias(name.as_str()),
+        );
+        names.push(name);
+    }
+    let a = e(e(monthly.aggregate(vec![c("fi")], aggs))?
+        .select(std::iter::once(c("fi")).chain(totals).collect::<Vec<_>>()))?;
+    dense(a, n, &names).await
+}
 
-    if !cm.awards.is_empty() {
-        let awards = table(ctx, loaded.awards.ok_or("awards not loaded")?, parts)?;
-        let mut aggs = vec![];
-        let mut names = vec![];
-        for (cl, bound) in &cm.awards {
-            let name = format!("aw{cl}_{bound}");
-            aggs.push(
-                sum(only(
-                    c("clause")
-                        .eq(lit(p.clauses[*cl].name.clone()))
-                        .and(c("period").lt(lit(*bound))),
-                    c("amount"),
-                )?)
-                .alias(name.as_str()),
-            );
-            names.push(name);
-        }
-        let a = e(awards.aggregate(vec![c("fi")], aggs))?;
-        extra.extend(dense(a, n, &names).await?);
+/// Per (clause, period bound): what the clause awarded in earlier periods.
+async fn award_columns(
+    ctx: &SessionContext,
+    awards: Option<RecordBatch>,
+    cm: &Compiler<'_>,
+    n: usize,
+    parts: usize,
+) -> R<Vec<(String, ArrayRef)>> {
+    if cm.awards.is_empty() {
+        return Ok(vec![]);
     }
+    let p = cm.p;
+    let awards = table(ctx, awards.ok_or("awards not loaded")?, parts)?;
+    let mut aggs = vec![];
+    let mut names = vec![];
+    for (cl, bound) in &cm.awards {
+        let name = format!("aw{cl}_{bound}");
+        aggs.push(
+            sum(only(
+                c("clause")
+                    .eq(lit(p.clauses[*cl].name.clone()))
+                    .and(c("period").lt(lit(*bound))),
+                c("amount"),
+            )?)
+            .alias(name.as_str()),
+        );
+        names.push(name);
+    }
+    let a = e(awards.aggregate(vec![c("fi")], aggs))?;
+    dense(a, n, &names).await
+}
 
-    let mut fields: Vec<Field> = loaded
-        .base
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut cols = loaded.base.columns().to_vec();
-    for (name, a) in extra {
-        fields.push(Field::new(name, a.data_type().clone(), true));
-        cols.push(a);
-    }
-    let frame = e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))?;
-    let mut t = table(ctx, frame, parts)?;
-
-    // Held on a per-firm date: needs the date column first, then a join with the events.
-    for (name, expr) in &cm.dyn_dates {
-        t = e(t.with_column(name, expr.clone()))?;
-    }
-    if !cm
-        .events
-        .iter()
-        .any(|a| matches!(a, EventAgg::HeldAt { .. }))
-    {
-        return Ok(t);
-    }
+/// `held_at` on a per-firm date: the frame's dates joined with the events, each result a dense
+/// column gathered back onto the frame.
+async fn held_at(
+    t: DataFrame,
+    events: Option<DataFrame>,
+    cm: &Compiler<'_>,
+    n: usize,
+) -> R<DataFrame> {
     // The dates feed a join with the events and the results go back onto the same frame:
     // compute the frame once, not twice.
     let (fctx, schema, parts) = crate::exec::materialise_parts(t, "frame before held_at").await?;
@@ -304,7 +365,7 @@ pub async fn build(
             let ev = e(events
                 .clone()
                 .ok_or("events not loaded")?
-                .filter(c("fact").eq(lit(fact.clone())).and(vals_pred(values))))?;
+                .filter(event_pred(fact, values)))?;
             let joined = e(
                 e(ev.join(dates, JoinType::Inner, &["fi"], &["kd"], None))?.filter(
                     c("date")

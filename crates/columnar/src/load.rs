@@ -448,95 +448,123 @@ pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
     ))
 }
 
-/// The firms of `chunk` (all firms when None), with `fi` counted from the chunk's first firm.
-pub fn load_rows(dir: &Path, cm: &Compiler<'_>, chunk: Option<&Chunk>) -> R<Loaded> {
-    // The chunk's rows of a table, by name.
-    let rows = |t: &str| {
-        let k = CHUNKED
+/// Which tables and columns a plan reads.
+struct Needs {
+    /// (fact name, column alias `s{f}`) of the static facts read.
+    statics: Vec<(String, String)>,
+    firm_cols: Vec<String>,
+    yearly_cols: Vec<String>,
+    yearly: bool,
+    panel: bool,
+    events: bool,
+    monthly: bool,
+    /// The monthly columns to read (None: all); for the panel alone only the years matter.
+    monthly_cols: Option<Vec<String>>,
+    awards: bool,
+}
+
+impl Needs {
+    fn of(cm: &Compiler<'_>) -> Needs {
+        let p = cm.p;
+        let statics: Vec<(String, String)> = cm
+            .statics
             .iter()
-            .position(|x| *x == t)
-            .expect("a chunked table");
-        chunk.map(|c| &c.tables[k])
-    };
-    let p = cm.p;
-    let y = cm.year;
-    let statics: Vec<(String, String)> = cm
-        .statics
-        .iter()
-        .map(|f| (p.facts[*f].name.clone(), format!("s{f}")))
-        .collect();
-    let yearly_facts: BTreeSet<usize> = cm
-        .target_yearly
-        .iter()
-        .chain(cm.panel_yearly.iter())
-        .map(|(f, _)| *f)
-        .collect();
-    let need_panel = !cm.hists.is_empty();
-    let need_yearly = !yearly_facts.is_empty() || need_panel;
-    let need_events = !cm.events.is_empty();
-    let monthly_facts = !cm.monthly_totals.is_empty() || !cm.monthly_latest.is_empty();
-    let need_monthly = need_panel || monthly_facts;
-    // For the panel alone only the years matter.
-    let monthly_cols = (!monthly_facts).then(|| vec!["firm_id".to_string(), "year".to_string()]);
-    let need_awards = !cm.awards.is_empty();
+            .map(|f| (p.facts[*f].name.clone(), format!("s{f}")))
+            .collect();
+        let yearly_facts: BTreeSet<usize> = cm
+            .target_yearly
+            .iter()
+            .chain(cm.panel_yearly.iter())
+            .map(|(f, _)| *f)
+            .collect();
+        let panel = !cm.hists.is_empty();
+        let monthly_facts = !cm.monthly_totals.is_empty() || !cm.monthly_latest.is_empty();
+        let mut firm_cols = vec!["firm_id".to_string()];
+        firm_cols.extend(statics.iter().map(|(n, _)| n.clone()));
+        let mut yearly_cols = vec!["firm_id".to_string(), "year".to_string()];
+        yearly_cols.extend(yearly_facts.iter().map(|f| p.facts[*f].name.clone()));
+        Needs {
+            statics,
+            firm_cols,
+            yearly_cols,
+            yearly: !yearly_facts.is_empty() || panel,
+            panel,
+            events: !cm.events.is_empty(),
+            monthly: panel || monthly_facts,
+            monthly_cols: (!monthly_facts).then(|| vec!["firm_id".to_string(), "year".to_string()]),
+            awards: !cm.awards.is_empty(),
+        }
+    }
+}
 
-    let mut firm_cols = vec!["firm_id".to_string()];
-    firm_cols.extend(statics.iter().map(|(n, _)| n.clone()));
-    let mut yearly_cols = vec!["firm_id".to_string(), "year".to_string()];
-    yearly_cols.extend(yearly_facts.iter().map(|f| p.facts[*f].name.clone()));
+/// The tables a plan reads, as read (before `fi` is attached).
+struct Tables {
+    firms: RecordBatch,
+    yearly: Option<RecordBatch>,
+    events: Option<RecordBatch>,
+    monthly: Option<RecordBatch>,
+    awards: Option<RecordBatch>,
+}
 
-    // The tables are independent files: decode them side by side.
-    let (firms, yearly, events, monthly, awards) = std::thread::scope(|s| {
+/// Reads the tables a plan needs (the chunk's rows of each, when given): they are independent
+/// files, decoded side by side.
+fn read_tables(dir: &Path, need: &Needs, chunk: Option<&Chunk>) -> R<Tables> {
+    // The chunk's rows of a table, by its position in `CHUNKED`.
+    let rows = |k: usize| chunk.map(|c| &c.tables[k]);
+    std::thread::scope(|s| {
         let yearly = s.spawn(|| {
-            need_yearly
-                .then(|| read(dir, "yearly", Some(&yearly_cols), rows("yearly")))
-                .transpose()
-        });
-        let events = s.spawn(|| {
-            need_events
-                .then(|| read(dir, "events", None, rows("events")))
+            need.yearly
+                .then(|| read(dir, CHUNKED[0], Some(&need.yearly_cols), rows(0)))
                 .transpose()
         });
         let monthly = s.spawn(|| {
-            need_monthly
-                .then(|| read(dir, "monthly", monthly_cols.as_deref(), rows("monthly")))
+            need.monthly
+                .then(|| read(dir, CHUNKED[1], need.monthly_cols.as_deref(), rows(1)))
+                .transpose()
+        });
+        let events = s.spawn(|| {
+            need.events
+                .then(|| read(dir, CHUNKED[2], None, rows(2)))
                 .transpose()
         });
         let awards = s.spawn(|| {
-            need_awards
-                .then(|| read(dir, "awards", None, rows("awards")))
+            need.awards
+                .then(|| read(dir, CHUNKED[3], None, rows(3)))
                 .transpose()
         });
-        let firms = read(dir, "firms", Some(&firm_cols), chunk.map(|c| &c.firms));
+        let firms = read(dir, "firms", Some(&need.firm_cols), chunk.map(|c| &c.firms));
         let j = |h: std::thread::ScopedJoinHandle<'_, R<Option<RecordBatch>>>| {
             h.join()
                 .map_err(|_| "snapshot reader panicked".to_string())?
         };
-        Ok::<_, String>((firms?, j(yearly)?, j(events)?, j(monthly)?, j(awards)?))
-    })?;
+        Ok::<_, String>(Tables {
+            firms: firms?,
+            yearly: j(yearly)?,
+            events: j(events)?,
+            monthly: j(monthly)?,
+            awards: j(awards)?,
+        })
+    })
+}
 
-    let firm_ids = utf8(col(&firms, "firm_id")?)?;
-    let n = firm_ids.len();
-    let index = FirmIndex::new(&firm_ids)?;
-
+/// One row per firm: `fi`, the statics `s{f}` and the yearly facts at offsets `y{f}_{o}` (the
+/// firm's row for year Y − o, or null).
+fn base_batch(
+    cm: &Compiler<'_>,
+    statics: &[(String, String)],
+    firms: &RecordBatch,
+    yearly: Option<&Yearly>,
+    n: usize,
+) -> R<RecordBatch> {
+    let (p, y) = (cm.p, cm.year);
     let mut fields = vec![Field::new("fi", DataType::Int32, false)];
     let mut cols: Vec<ArrayRef> = vec![Arc::new(Int32Array::from_iter_values(0..n as i32))];
-    for (name, alias) in &statics {
-        let a = col(&firms, name)?;
+    for (name, alias) in statics {
+        let a = col(firms, name)?;
         fields.push(Field::new(alias, a.data_type().clone(), true));
         cols.push(a.clone());
     }
-
-    let yearly = match yearly {
-        Some(b) => {
-            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "yearly")?;
-            Some(Yearly::new(b, fi, n)?)
-        }
-        None => None,
-    };
-
-    // Yearly facts at offset o: the firm's row for year Y − o, or null.
-    if let Some(yr) = &yearly {
+    if let Some(yr) = yearly {
         let offsets: BTreeSet<u32> = cm.target_yearly.iter().map(|(_, o)| *o).collect();
         let idx: Vec<(u32, UInt32Array)> = offsets
             .into_iter()
@@ -555,102 +583,124 @@ pub fn load_rows(dir: &Path, cm: &Compiler<'_>, chunk: Option<&Chunk>) -> R<Load
             cols.push(a);
         }
     }
-    let base = e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))?;
+    e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))
+}
 
-    let monthly = match monthly {
-        Some(b) => {
-            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "monthly")?;
-            Some(with_fi(&b, fi)?)
-        }
-        None => None,
-    };
-
-    // The panel: every firm × every year from its first year with any data up to Y − 1.
-    let mut panel = None;
-    if need_panel {
-        let yr = yearly.as_ref().ok_or("panel without yearly table")?;
-        let mut first: Vec<Option<i32>> = (0..n).map(|fi| yr.first_year(fi)).collect();
-        if let Some(m) = &monthly {
-            let fis = m
-                .column(0)
-                .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
-            let years = col(m, "year")?
-                .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
-                .ok_or("snapshot: monthly.year is not Int32")?;
-            for i in 0..m.num_rows() {
-                let (f, yy) = (fis.value(i) as usize, years.value(i));
-                first[f] = Some(first[f].map_or(yy, |x| x.min(yy)));
-            }
-        }
-        let mut pfi: Vec<i32> = vec![];
-        let mut pyear: Vec<i32> = vec![];
-        for (fi, fy) in first.iter().enumerate() {
-            if let Some(fy) = fy {
-                for yy in *fy..y {
-                    pfi.push(fi as i32);
-                    pyear.push(yy);
-                }
-            }
-        }
-        if !pfi.is_empty() {
-            let mut fields = vec![
-                Field::new("fi", DataType::Int32, false),
-                Field::new("year", DataType::Int32, false),
-            ];
-            let fidx = UInt32Array::from_iter_values(pfi.iter().map(|&x| x as u32));
-            let mut cols: Vec<ArrayRef> = vec![
-                Arc::new(Int32Array::from(pfi.clone())),
-                Arc::new(Int32Array::from(pyear.clone())),
-            ];
-            let ks: BTreeSet<u32> = cm.panel_yearly.iter().map(|(_, k)| *k).collect();
-            let idx: Vec<(u32, UInt32Array)> = ks
-                .into_iter()
-                .map(|k| {
-                    let rows = pfi
-                        .iter()
-                        .zip(&pyear)
-                        .map(|(&fi, &yy)| yr.row(fi as usize, yy - k as i32))
-                        .collect();
-                    (k, rows)
-                })
-                .collect();
-            let mut names = vec![];
-            let mut jobs = vec![];
-            for (name, alias) in &statics {
-                names.push(alias.clone());
-                jobs.push((col(&firms, name)?, &fidx));
-            }
-            for (k, rows) in &idx {
-                for (f, _) in cm.panel_yearly.iter().filter(|(_, kk)| kk == k) {
-                    names.push(format!("p{f}_{k}"));
-                    jobs.push((col(&yr.batch, &p.facts[*f].name)?, rows));
-                }
-            }
-            for (name, a) in names.into_iter().zip(gather_all(&jobs)?) {
-                fields.push(Field::new(name, a.data_type().clone(), true));
-                cols.push(a);
-            }
-            panel = Some(e(RecordBatch::try_new(
-                Arc::new(Schema::new(fields)),
-                cols,
-            ))?);
+/// The panel: every firm × every year from its first year with any data (yearly or monthly)
+/// up to Y − 1, with the statics and the yearly facts `p{f}_{k}` at `year − k`. None when no
+/// firm has an earlier year.
+fn panel_batch(
+    cm: &Compiler<'_>,
+    statics: &[(String, String)],
+    firms: &RecordBatch,
+    yr: &Yearly,
+    monthly: Option<&RecordBatch>,
+    n: usize,
+) -> R<Option<RecordBatch>> {
+    let (p, y) = (cm.p, cm.year);
+    let mut first: Vec<Option<i32>> = (0..n).map(|fi| yr.first_year(fi)).collect();
+    if let Some(m) = monthly {
+        let fis = m
+            .column(0)
+            .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
+            .ok_or("snapshot: monthly fi is not Int32")?;
+        let years = col(m, "year")?
+            .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
+            .ok_or("snapshot: monthly.year is not Int32")?;
+        for i in 0..m.num_rows() {
+            let (f, yy) = (fis.value(i) as usize, years.value(i));
+            first[f] = Some(first[f].map_or(yy, |x| x.min(yy)));
         }
     }
+    let mut pfi: Vec<i32> = vec![];
+    let mut pyear: Vec<i32> = vec![];
+    for (fi, fy) in first.iter().enumerate() {
+        if let Some(fy) = fy {
+            for yy in *fy..y {
+                pfi.push(fi as i32);
+                pyear.push(yy);
+            }
+        }
+    }
+    if pfi.is_empty() {
+        return Ok(None);
+    }
+    let mut fields = vec![
+        Field::new("fi", DataType::Int32, false),
+        Field::new("year", DataType::Int32, false),
+    ];
+    let fidx = UInt32Array::from_iter_values(pfi.iter().map(|&x| x as u32));
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(Int32Array::from(pfi.clone())),
+        Arc::new(Int32Array::from(pyear.clone())),
+    ];
+    let ks: BTreeSet<u32> = cm.panel_yearly.iter().map(|(_, k)| *k).collect();
+    let idx: Vec<(u32, UInt32Array)> = ks
+        .into_iter()
+        .map(|k| {
+            let rows = pfi
+                .iter()
+                .zip(&pyear)
+                .map(|(&fi, &yy)| yr.row(fi as usize, yy - k as i32))
+                .collect();
+            (k, rows)
+        })
+        .collect();
+    let mut names = vec![];
+    let mut jobs = vec![];
+    for (name, alias) in statics {
+        names.push(alias.clone());
+        jobs.push((col(firms, name)?, &fidx));
+    }
+    for (k, rows) in &idx {
+        for (f, _) in cm.panel_yearly.iter().filter(|(_, kk)| kk == k) {
+            names.push(format!("p{f}_{k}"));
+            jobs.push((col(&yr.batch, &p.facts[*f].name)?, rows));
+        }
+    }
+    for (name, a) in names.into_iter().zip(gather_all(&jobs)?) {
+        fields.push(Field::new(name, a.data_type().clone(), true));
+        cols.push(a);
+    }
+    Ok(Some(e(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        cols,
+    ))?))
+}
 
-    let events = match events {
+/// The firms of `chunk` (all firms when None), with `fi` counted from the chunk's first firm.
+pub fn load_rows(dir: &Path, cm: &Compiler<'_>, chunk: Option<&Chunk>) -> R<Loaded> {
+    let need = Needs::of(cm);
+    let t = read_tables(dir, &need, chunk)?;
+    let firm_ids = utf8(col(&t.firms, "firm_id")?)?;
+    let n = firm_ids.len();
+    let index = FirmIndex::new(&firm_ids)?;
+    // A table with `fi` in front of its columns.
+    let keyed = |b: Option<RecordBatch>, table: &str| -> R<Option<RecordBatch>> {
+        match b {
+            Some(b) => {
+                let fi = index.rows(&utf8(col(&b, "firm_id")?)?, table)?;
+                Ok(Some(with_fi(&b, fi)?))
+            }
+            None => Ok(None),
+        }
+    };
+    let yearly = match t.yearly {
         Some(b) => {
-            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "events")?;
-            Some(with_fi(&b, fi)?)
+            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "yearly")?;
+            Some(Yearly::new(b, fi, n)?)
         }
         None => None,
     };
-    let awards = match awards {
-        Some(b) => {
-            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "awards")?;
-            Some(with_fi(&b, fi)?)
-        }
-        None => None,
+    let base = base_batch(cm, &need.statics, &t.firms, yearly.as_ref(), n)?;
+    let monthly = keyed(t.monthly, "monthly")?;
+    let panel = match (need.panel, &yearly) {
+        (false, _) => None,
+        (true, Some(yr)) => panel_batch(cm, &need.statics, &t.firms, yr, monthly.as_ref(), n)?,
+        (true, None) => return Err("panel without yearly table".into()),
     };
+    let events = keyed(t.events, "events")?;
+    let awards = keyed(t.awards, "awards")?;
     let sorted = index.sorted;
     drop(index);
     Ok(Loaded {
