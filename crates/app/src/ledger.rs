@@ -286,7 +286,7 @@ pub async fn reconcile(
             Some(p.to_path_buf()),
             budgets(&crate::pack::load(p)?.program),
         ),
-        BudgetSource::Search(root) => match run_policy_hash(l, period).await? {
+        BudgetSource::Search(root) => match l.latest_policy_hash(period).await? {
             Some(hash) => match crate::pack::find_by_hash(root, &hash) {
                 Some((p, loaded)) => (Some(p), budgets(&loaded.program)),
                 None => (None, vec![]),
@@ -305,18 +305,6 @@ pub async fn reconcile(
     }))
 }
 
-/// The policy hash of the latest run recorded for `period`.
-async fn run_policy_hash(l: &mut Ledger, period: i64) -> Result<Option<String>> {
-    let r = l
-        .db
-        .row(
-            "SELECT policy_hash FROM runs WHERE period = $1 ORDER BY recorded_at DESC, run_id LIMIT 1",
-            &huiqi_ledger::args![period],
-        )
-        .await?;
-    Ok(r.map(|r| r.s(0)))
-}
-
 pub async fn verify(l: &mut Ledger) -> Result<VerifyReport> {
     Ok(l.verify().await?)
 }
@@ -328,14 +316,7 @@ pub async fn status(l: &mut Ledger, credit_code: &str) -> Result<Vec<StatusLine>
 
 /// The first `n` lines in 公示 (announced), with their firms: whom the demo has confirm.
 pub async fn announced(l: &mut Ledger, n: i64) -> Result<Vec<(i64, String)>> {
-    let r = l
-        .db
-        .rows(
-            "SELECT i.id, e.firm_id FROM items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.state = 'announced' ORDER BY i.id LIMIT $1",
-            &huiqi_ledger::args![n],
-        )
-        .await?;
-    Ok(r.iter().map(|r| (r.i(0), r.s(1))).collect())
+    Ok(l.announced(n).await?)
 }
 
 /// A snapshot derived from another, whose awards table is the ledger's award history.

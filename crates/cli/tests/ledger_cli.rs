@@ -380,12 +380,20 @@ fn crash_trials(
             &["ledger", "record", &run, "--db", &db, "--at", "2024-02-01"],
             at,
         ) as usize;
-        let n = query(&db, "SELECT COUNT(*) FROM entitlements");
+        // Killed before the new ledger was renamed into place, there is no ledger at all.
+        let created = label != "sqlite" || std::path::Path::new(&db).exists();
+        let n = if created {
+            query(&db, "SELECT COUNT(*) FROM entitlements")
+        } else {
+            0
+        };
         assert!(
             n == 0 || n == expect_ents,
             "{label}: a killed record left {n} of {expect_ents} entitlements"
         );
-        verify(&db);
+        if created {
+            verify(&db);
+        }
         ok(&["ledger", "record", &run, "--db", &db, "--at", "2024-02-01"]);
         assert_eq!(query(&db, "SELECT COUNT(*) FROM entitlements"), expect_ents);
         assert_eq!(query(&db, "SELECT COUNT(*) FROM items"), expect_ents);

@@ -232,6 +232,41 @@ impl State {
     }
 }
 
+/// Creates an SQLite ledger at `path` with its schema: built under a temporary name in the same
+/// directory, closed (which folds the write-ahead log into the file), then renamed. When another
+/// process created `path` meanwhile, its ledger is kept and ours is dropped.
+async fn create_sqlite_atomically(path: &std::path::Path) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.creating-{}", std::process::id()));
+    let tmp_s = tmp.to_string_lossy().into_owned();
+    let mut db = Db::open(&format!("sqlite://{tmp_s}")).await?;
+    let made = schema::migrate(&mut db).await;
+    db.close().await;
+    let cleanup = || {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{tmp_s}{ext}"));
+        }
+    };
+    if let Err(e) = made {
+        cleanup();
+        return Err(e);
+    }
+    // hard_link fails when `path` exists: the first creator wins, nobody's file is replaced.
+    match std::fs::hard_link(&tmp, path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            cleanup();
+            return Err(Error::io(format!("{}: {e}", path.display())));
+        }
+    }
+    cleanup();
+    Ok(())
+}
+
 /// The ledger: a connection with the schema migrated.
 pub struct Ledger {
     pub db: Db,
@@ -262,7 +297,15 @@ impl Ledger {
 
     /// Opens the ledger, creating it when it does not exist (`ledger record`'s path): the
     /// SQLite file and its directory, or the schema in an empty PostgreSQL database.
+    /// A new SQLite ledger is built beside its final name and renamed into place, so a process
+    /// killed while creating it leaves no file rather than a file without the ledger's tables.
     pub async fn open_or_create(target: &str) -> Result<Ledger, Error> {
+        if let db::Target::Sqlite(path) = db::Target::parse(target)? {
+            let p = std::path::Path::new(path);
+            if !p.exists() {
+                create_sqlite_atomically(p).await?;
+            }
+        }
         let mut db = Db::open(target).await?;
         schema::migrate(&mut db).await?;
         Ok(Ledger { db })

@@ -54,6 +54,24 @@ fn file_err(p: &Path, zh: String, en: String) -> Error {
     )
 }
 
+/// A paid file's text: UTF-8 (with or without a BOM), or GBK — what a bank's or the treasury's
+/// system (and Chinese Excel's "CSV") writes — read as GB18030, its superset. Anything else is
+/// refused rather than read with replacement characters.
+fn decode<'a>(p: &Path, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, str>, Error> {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok(std::borrow::Cow::Borrowed(s));
+    }
+    encoding_rs::GB18030
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .ok_or_else(|| {
+            file_err(
+                p,
+                "文件既不是 UTF-8 也不是 GBK 编码：请另存为“CSV UTF-8”".into(),
+                "the file is neither UTF-8 nor GBK: save it as \"CSV UTF-8\"".into(),
+            )
+        })
+}
+
 /// A payment file as read.
 struct Parsed {
     lines: Vec<PaymentLine>,
@@ -64,7 +82,8 @@ struct Parsed {
 }
 
 fn parse(p: &Path) -> Result<Parsed, Error> {
-    let text = std::fs::read_to_string(p).map_err(|e| file_err(p, e.to_string(), e.to_string()))?;
+    let bytes = std::fs::read(p).map_err(|e| file_err(p, e.to_string(), e.to_string()))?;
+    let text = decode(p, &bytes)?;
     let text = text.trim_start_matches('\u{feff}');
     let mut rd = csv::ReaderBuilder::new()
         .flexible(true)

@@ -189,6 +189,30 @@ impl Ledger {
         self.list("i.state = 'confirmed'", vec![]).await
     }
 
+    /// The policy hash of the latest run recorded for `period`, if any.
+    pub async fn latest_policy_hash(&mut self, period: i64) -> Result<Option<String>, Error> {
+        let r = self
+            .db
+            .row(
+                "SELECT policy_hash FROM runs WHERE period = $1 ORDER BY recorded_at DESC, run_id LIMIT 1",
+                &crate::args![period],
+            )
+            .await?;
+        Ok(r.map(|r| r.s(0)))
+    }
+
+    /// The first `limit` lines in 公示 (announced), by line id, with their firms.
+    pub async fn announced(&mut self, limit: i64) -> Result<Vec<(i64, String)>, Error> {
+        let r = self
+            .db
+            .rows(
+                "SELECT i.id, e.firm_id FROM items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.state = 'announced' ORDER BY i.id LIMIT $1",
+                &crate::args![limit],
+            )
+            .await?;
+        Ok(r.iter().map(|r| (r.i(0), r.s(1))).collect())
+    }
+
     pub async fn periods(&mut self) -> Result<Vec<i64>, Error> {
         Ok(self
             .db

@@ -416,3 +416,38 @@ fn results_columns_of_other_types_are_errors_not_panics() {
     let _ = std::fs::remove_dir_all(&base);
     let _ = DataType::Utf8;
 }
+
+/// A treasury's paid file saved as GBK (Chinese Excel's "CSV") reads exactly as its UTF-8 copy;
+/// bytes that are neither are refused as such, not read with replacement characters.
+#[test]
+fn a_gbk_paid_file_reads_as_its_utf8_copy() {
+    let dir = std::env::temp_dir().join(format!("huiqi-gbk-paid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "批次号,明细号,统一社会信用代码,企业名称,金额（分）,支付流水号\n\
+                3,17,91330201MA2H4A3X2L,宁波甬江智能科技有限公司,1200000,国库-2024-0001\n";
+    let utf8 = dir.join("utf8.csv");
+    std::fs::write(&utf8, text).unwrap();
+    let (gbk_bytes, _, lossy) = encoding_rs::GBK.encode(text);
+    assert!(!lossy);
+    let gbk = dir.join("gbk.csv");
+    std::fs::write(&gbk, &gbk_bytes).unwrap();
+    let a = read_paid_file(&utf8).unwrap();
+    let b = read_paid_file(&gbk).unwrap();
+    assert_eq!(b.batch, Some(3));
+    assert_eq!(b.lines.len(), 1);
+    assert_eq!(
+        (b.lines[0].item, &b.lines[0].reference, b.lines[0].fen),
+        (17, &"国库-2024-0001".to_string(), Some(1_200_000))
+    );
+    assert_eq!(
+        format!("{:?}", (a.batch, &a.lines)),
+        format!("{:?}", (b.batch, &b.lines))
+    );
+    let bad = dir.join("bad.csv");
+    let mut bytes = gbk_bytes.into_owned();
+    bytes.extend_from_slice(&[0xff, 0xff, b'\n']);
+    std::fs::write(&bad, &bytes).unwrap();
+    let e = read_paid_file(&bad).unwrap_err();
+    assert!(e.en.contains("neither UTF-8 nor GBK"), "{}", e.en);
+    let _ = std::fs::remove_dir_all(&dir);
+}
