@@ -27,10 +27,12 @@ use huiqi_ir::*;
 use crate::clause::Plan;
 use crate::compile::{colref as c, Compiler};
 
-type R<T> = Result<T, String>;
+use crate::error::Error;
+
+type R<T> = crate::error::Result<T>;
 
 fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
-    r.map_err(|x| x.to_string())
+    r.map_err(Error::engine)
 }
 
 pub fn amount_col(s: usize) -> String {
@@ -366,7 +368,7 @@ fn with_shares(
     let int = |b: &RecordBatch, name: &str| -> R<ArrayRef> {
         let x = b
             .column_by_name(name)
-            .ok_or_else(|| format!("engine: no column {name}"))?;
+            .ok_or_else(|| format!("no column {name}"))?;
         e(arrow_cast(x, &DataType::Int64))
     };
     let n = firm_count(&parts)?;
@@ -390,14 +392,14 @@ fn with_shares(
             }
             let (Some(&k), Ok(f)) = (slot_of.get(&ps.value(i)), usize::try_from(pf.value(i)))
             else {
-                return Err(format!(
-                    "engine: share for slot {} of firm {}",
+                return Err(Error::engine(format!(
+                    "share for slot {} of firm {}",
                     ps.value(i),
                     pf.value(i)
-                ));
+                )));
             };
             if f >= n {
-                return Err(format!("engine: share for unknown firm index {f}"));
+                return Err(Error::engine(format!("share for unknown firm index {f}")));
             }
             // One claim per firm and slot; `max` keeps the aggregate's meaning regardless.
             let v = sh.value(i);
@@ -430,12 +432,12 @@ fn with_losers(
     for b in losers {
         let sf = b
             .column_by_name("sf")
-            .ok_or_else(|| "engine: no column sf".to_string())?;
+            .ok_or_else(|| "no column sf".to_string())?;
         let sf = e(arrow_cast(sf, &DataType::Int64))?;
         for f in sf.as_primitive::<Int64Type>().iter().flatten() {
             match usize::try_from(f).ok().filter(|&f| f < n) {
                 Some(f) => lose[f] = true,
-                None => return Err(format!("engine: ranking of unknown firm index {f}")),
+                None => return Err(Error::engine(format!("ranking of unknown firm index {f}"))),
             }
         }
     }

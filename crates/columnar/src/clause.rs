@@ -37,10 +37,12 @@ pub struct Plan {
     pub pool_scores: Vec<Option<String>>,
 }
 
-type R<T> = Result<T, String>;
+use crate::error::Error;
+
+type R<T> = crate::error::Result<T>;
 
 fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
-    r.map_err(|x| x.to_string())
+    r.map_err(Error::engine)
 }
 
 /// No reason (a reason column is an Int32 code, see `Compiler::reason`).

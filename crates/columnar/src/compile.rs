@@ -14,7 +14,10 @@ use huiqi_ir::Expr;
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 
+use crate::error::Error;
 use crate::udf::dec_lit;
+
+type R<T> = crate::error::Result<T>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Ctx {
@@ -211,8 +214,10 @@ impl<'p> Compiler<'p> {
         c(&name)
     }
 
-    fn unsupported(&self, what: &str) -> String {
-        format!("the columnar engine does not support {what} inside a history operator (first_time, highest_before, …) yet; use the reference evaluator")
+    fn unsupported(&self, what: &str) -> Error {
+        Error::unsupported(format!(
+            "{what} inside a history operator (first_time, highest_before, …)"
+        ))
     }
 
     /// Type of an IR expression's value, where it matters for literals (enums).
@@ -229,7 +234,7 @@ impl<'p> Compiler<'p> {
 
     /// Compiles `e` evaluated `o` periods before the row's period: dispatches by family
     /// (facts and parameters, operators, tier tables, history, events and awards, functions).
-    pub fn cx(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
+    pub fn cx(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> R<DExpr> {
         Ok(match e {
             Expr::Lit(v) => value_lit(self.p, v, None),
             Expr::Fact(f) => self.fact(*f, o, cx),
@@ -253,7 +258,7 @@ impl<'p> Compiler<'p> {
                 when(cc.clone().is_null(), lit(ScalarValue::Null))
                     .when(cc, aa)
                     .otherwise(bb)
-                    .map_err(|e| e.to_string())?
+                    .map_err(Error::engine)?
             }
             Expr::Table(t, x) if self.p.tables[*t].output != Ty::Bool => {
                 self.amount_table(*t, x, o, cx, lets)?
@@ -325,7 +330,7 @@ impl<'p> Compiler<'p> {
 
     /// A parameter's value in force at the end of the period: a literal on the target frame,
     /// a CASE on the panel's year.
-    fn param(&mut self, i: ParamId, o: u32, cx: Ctx) -> Result<DExpr, String> {
+    fn param(&mut self, i: ParamId, o: u32, cx: Ctx) -> R<DExpr> {
         let prm = &self.p.params[i];
         let y = self.year - o as i32;
         Ok(match cx {
@@ -357,7 +362,7 @@ impl<'p> Compiler<'p> {
                     });
                 }
                 match w {
-                    Some(b) => b.end().map_err(|e| e.to_string())?,
+                    Some(b) => b.end().map_err(Error::engine)?,
                     None => lit(ScalarValue::Null),
                 }
             }
@@ -365,15 +370,7 @@ impl<'p> Compiler<'p> {
     }
 
     /// A binary operator; a literal side takes the other side's enum type.
-    fn bin(
-        &mut self,
-        op: BinOp,
-        a: &Expr,
-        b: &Expr,
-        o: u32,
-        cx: Ctx,
-        lets: &[Named],
-    ) -> Result<DExpr, String> {
+    fn bin(&mut self, op: BinOp, a: &Expr, b: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> R<DExpr> {
         let ety = self.enum_ty(a, lets).or_else(|| self.enum_ty(b, lets));
         let l = match a {
             Expr::Lit(v) => value_lit(self.p, v, ety),
@@ -402,14 +399,7 @@ impl<'p> Compiler<'p> {
 
     /// An amount table: one kernel (`udf::tiers_udf`). Every arm's amount is computed for
     /// every row; the kernel picks one per row.
-    fn amount_table(
-        &mut self,
-        t: TableId,
-        x: &Expr,
-        o: u32,
-        cx: Ctx,
-        lets: &[Named],
-    ) -> Result<DExpr, String> {
+    fn amount_table(&mut self, t: TableId, x: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> R<DExpr> {
         let xv = self.cx(x, o, cx, lets)?;
         let table = self.p.tables[t].clone();
         let scaled = |d: Decimal| money::to_scaled(d).ok_or("tier bound out of range");
@@ -457,14 +447,7 @@ impl<'p> Compiler<'p> {
     }
 
     /// A boolean table: a CASE over the arms, false below every tier.
-    fn bool_table(
-        &mut self,
-        t: TableId,
-        x: &Expr,
-        o: u32,
-        cx: Ctx,
-        lets: &[Named],
-    ) -> Result<DExpr, String> {
+    fn bool_table(&mut self, t: TableId, x: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> R<DExpr> {
         let xv = self.cx(x, o, cx, lets)?;
         let table = self.p.tables[t].clone();
         let mut b = when(xv.clone().is_null(), lit(ScalarValue::Null));
@@ -489,12 +472,12 @@ impl<'p> Compiler<'p> {
             Ty::Bool => lit(false),
             _ => dlit(Decimal::ZERO),
         };
-        b.otherwise(zero).map_err(|e| e.to_string())
+        b.otherwise(zero).map_err(Error::engine)
     }
 
     /// History operators: aggregates of the panel over earlier years (`Hist`), and
     /// `consecutive` as yearly facts at offsets.
-    fn history(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
+    fn history(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> R<DExpr> {
         if cx == Ctx::Panel && !matches!(e, Expr::Consecutive(..)) {
             return Err(self.unsupported("a history operator"));
         }
@@ -539,7 +522,7 @@ impl<'p> Compiler<'p> {
                 when(now.clone().is_null(), lit(ScalarValue::Null))
                     .when(now, ever.not())
                     .otherwise(lit(false))
-                    .map_err(|e| e.to_string())?
+                    .map_err(Error::engine)?
             }
             Expr::Consecutive(x, n) => {
                 let now = self.cx(x, o, cx, lets)?;
@@ -554,15 +537,15 @@ impl<'p> Compiler<'p> {
                 when(now.clone().is_null(), lit(ScalarValue::Null))
                     .when(now, all)
                     .otherwise(lit(false))
-                    .map_err(|e| e.to_string())?
+                    .map_err(Error::engine)?
             }
-            _ => return Err(format!("engine: {e:?} is not a history operator")),
+            _ => return Err(Error::engine(format!("{e:?} is not a history operator"))),
         })
     }
 
     /// Event, monthly and award data: aggregates over their tables (`EventAgg`, monthly
     /// totals, awards), read as columns of the target frame.
-    fn event(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
+    fn event(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> R<DExpr> {
         if cx == Ctx::Panel {
             return Err(self.unsupported("event, monthly or award data"));
         }
@@ -592,7 +575,7 @@ impl<'p> Compiler<'p> {
                         e,
                         lit(false),
                     ]))
-                    .map_err(|e| e.to_string())?
+                    .map_err(Error::engine)?
             }
             Expr::Issued(f, vals) => {
                 let agg = EventAgg::DatedIn {
@@ -650,12 +633,12 @@ impl<'p> Compiler<'p> {
                     dlit(Decimal::ZERO),
                 ])
             }
-            _ => return Err(format!("engine: {e:?} is not event data")),
+            _ => return Err(Error::engine(format!("{e:?} is not event data"))),
         })
     }
 
     /// `min`, `max`, `abs`, `floor`, `round`.
-    fn function(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> Result<DExpr, String> {
+    fn function(&mut self, e: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> R<DExpr> {
         Ok(match e {
             Expr::Min(xs) | Expr::Max(xs) => {
                 // Null if any argument is null, like the reference.
@@ -667,7 +650,7 @@ impl<'p> Compiler<'p> {
                 let mut args = xs.iter();
                 let mut acc = match args.next() {
                     Some(x) => self.cx(x, o, cx, lets)?,
-                    None => return Err("engine: min/max of nothing".into()),
+                    None => return Err("min/max of nothing".into()),
                 };
                 for x in args {
                     let v = self.cx(x, o, cx, lets)?;
@@ -682,7 +665,7 @@ impl<'p> Compiler<'p> {
                     DExpr::Negative(Box::new(v.clone())),
                 )
                 .otherwise(v)
-                .map_err(|e| e.to_string())?
+                .map_err(Error::engine)?
             }
             Expr::Floor(x) => {
                 let v = self.cx(x, o, cx, lets)?;
@@ -692,7 +675,7 @@ impl<'p> Compiler<'p> {
                 let v = self.cx(x, o, cx, lets)?;
                 self.round(v, *u)
             }
-            _ => return Err(format!("engine: {e:?} is not a function")),
+            _ => return Err(Error::engine(format!("{e:?} is not a function"))),
         })
     }
 

@@ -14,10 +14,13 @@ use datafusion::prelude::*;
 use huiqi_ir::Program;
 
 use crate::compile::Compiler;
+use crate::error::Error;
 use crate::exec::{collect_final, column, materialise_parts, read_parts};
 use crate::frame::add_columns;
 use crate::results::{credit_order, res_from, Results};
 use crate::{allocate, frame, load, udf};
+
+type R<T> = crate::error::Result<T>;
 
 #[derive(Clone, Debug, Default)]
 pub struct Timings {
@@ -61,13 +64,13 @@ impl Default for Options {
     }
 }
 
-fn session(opts: &Options) -> Result<SessionContext, String> {
+fn session(opts: &Options) -> R<SessionContext> {
     let cfg = SessionConfig::new().with_target_partitions(opts.partitions);
     let mut rt = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
         rt = rt.with_memory_pool(std::sync::Arc::new(FairSpillPool::new(limit)));
     }
-    let rt = rt.build_arc().map_err(|e| e.to_string())?;
+    let rt = rt.build_arc().map_err(Error::engine)?;
     let ctx = SessionContext::new_with_config_rt(cfg, rt);
     for u in udf::all() {
         ctx.register_udf(u);
@@ -77,7 +80,7 @@ fn session(opts: &Options) -> Result<SessionContext, String> {
 
 /// Adds `fo`, each firm's position in credit-code order, to the per-firm batch: ties in
 /// rankings and pools go by credit code, and an unsorted snapshot's `fi` is not that order.
-fn with_order(base: RecordBatch, ids: &StringArray) -> Result<RecordBatch, String> {
+fn with_order(base: RecordBatch, ids: &StringArray) -> R<RecordBatch> {
     let mut rank = vec![0i32; ids.len()];
     for (r, f) in credit_order(ids).into_iter().enumerate() {
         rank[f] = r as i32;
@@ -99,17 +102,12 @@ fn with_order(base: RecordBatch, ids: &StringArray) -> Result<RecordBatch, Strin
         Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
         cols,
     )
-    .map_err(|e| e.to_string())
+    .map_err(Error::engine)
 }
 
 /// Evaluates every firm of the snapshot against the program for `year`, then allocates.
 /// Rows come sorted by credit code, then clause order, then tranche order.
-pub async fn run(
-    p: &Program,
-    snapshot: &Path,
-    year: i32,
-    opts: &Options,
-) -> Result<(Results, Timings), String> {
+pub async fn run(p: &Program, snapshot: &Path, year: i32, opts: &Options) -> R<(Results, Timings)> {
     if let Some(size) = opts.chunk_firms {
         let t = Instant::now();
         if let Some(chunks) = load::chunks(snapshot, size)?.filter(|c| c.len() > 1) {
@@ -149,7 +147,7 @@ async fn compute(
     year: i32,
     mut loaded: load::Loaded,
     opts: &Options,
-) -> Result<(Results, Timings), String> {
+) -> R<(Results, Timings)> {
     let mut timings = Timings::default();
     let ctx = session(opts)?;
     let mut cm = Compiler::new(p, year);
@@ -187,7 +185,7 @@ async fn run_chunked(
     year: i32,
     chunks: &[load::Chunk],
     opts: &Options,
-) -> Result<(Results, Timings), String> {
+) -> R<(Results, Timings)> {
     let mut timings = Timings::default();
     let ctx = session(opts)?;
     let mut cm = Compiler::new(p, year);
@@ -201,13 +199,13 @@ async fn run_chunked(
         let loaded = load::load_rows(snapshot, &cm, Some(chunk))?;
         timings.load += t0.elapsed();
         if !loaded.sorted {
-            return Err("engine: a chunk of firms is not in credit-code order".into());
+            return Err("a chunk of firms is not in credit-code order".into());
         }
         ids.push(loaded.firm_ids.clone());
         let t1 = Instant::now();
         let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
         let df = add_columns(df, &plan.columns)?;
-        let offset = i32::try_from(chunk.firms.start).map_err(|_| "engine: too many firms")?;
+        let offset = i32::try_from(chunk.firms.start).map_err(|_| "too many firms")?;
         let df = allocate::slot_columns(df, &cm, &plan, "fi", offset)?;
         timings.plan += t1.elapsed();
         let t2 = Instant::now();
@@ -220,7 +218,7 @@ async fn run_chunked(
         schema = Some(sch);
     }
     // Every column nullable: a column one chunk has no null in is nullable in another.
-    let schema = schema.ok_or("engine: no chunks")?;
+    let schema = schema.ok_or("no chunks")?;
     let schema = Arc::new(Schema::new(
         schema
             .fields()
@@ -233,11 +231,11 @@ async fn run_chunked(
     let batches = collect_final(df).await?;
     timings.execute += t1.elapsed();
     let refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
-    let firm_ids = datafusion::arrow::compute::concat(&refs).map_err(|e| e.to_string())?;
+    let firm_ids = datafusion::arrow::compute::concat(&refs).map_err(Error::engine)?;
     let firm_ids = firm_ids
         .as_any()
         .downcast_ref::<StringArray>()
-        .ok_or("engine: firm ids")?
+        .ok_or("firm ids")?
         .clone();
     let t2 = Instant::now();
     let res = res_from(p, &cm, &plan, &batches, firm_ids, true)?;

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
+use crate::error::Error;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::*;
+
+type R<T> = crate::error::Result<T>;
 
 /// Every partition of `plan`, collected: partition 0 on this thread, the others as runtime
 /// tasks. DataFusion's `collect_partitioned` spawns every partition, and the runtime sometimes
@@ -47,8 +50,8 @@ async fn collect_parts(
 pub(crate) async fn materialise_parts(
     df: DataFrame,
     what: &str,
-) -> Result<(SessionContext, SchemaRef, Vec<Vec<RecordBatch>>), String> {
-    let e = |x: datafusion::error::DataFusionError| x.to_string();
+) -> R<(SessionContext, SchemaRef, Vec<Vec<RecordBatch>>)> {
+    let e = Error::engine;
     let task = Arc::new(df.task_ctx());
     let (state, plan) = df.into_parts();
     let ctx = SessionContext::new_with_state(state.clone());
@@ -63,17 +66,17 @@ pub(crate) fn read_parts(
     ctx: &SessionContext,
     schema: SchemaRef,
     parts: Vec<Vec<RecordBatch>>,
-) -> Result<DataFrame, String> {
-    let table = datafusion::catalog::MemTable::try_new(schema, parts).map_err(|x| x.to_string())?;
-    ctx.read_table(Arc::new(table)).map_err(|x| x.to_string())
+) -> R<DataFrame> {
+    let table = datafusion::catalog::MemTable::try_new(schema, parts).map_err(Error::engine)?;
+    ctx.read_table(Arc::new(table)).map_err(Error::engine)
 }
 
 /// A batch's firm indexes (`fi`) as gather indexes.
-pub(crate) fn firm_index(b: &RecordBatch) -> Result<ArrayRef, String> {
+pub(crate) fn firm_index(b: &RecordBatch) -> R<ArrayRef> {
     let fi = b
         .column_by_name("fi")
-        .ok_or_else(|| "engine: no column fi".to_string())?;
-    cast(fi, &DataType::UInt32).map_err(|x| x.to_string())
+        .ok_or_else(|| "no column fi".to_string())?;
+    cast(fi, &DataType::UInt32).map_err(Error::engine)
 }
 
 /// The firm rows with more columns, each given dense by firm index (entry f is firm f's value)
@@ -85,7 +88,7 @@ pub(crate) fn with_dense(
     schema: SchemaRef,
     parts: Vec<Vec<RecordBatch>>,
     dense: Vec<(String, ArrayRef)>,
-) -> Result<DataFrame, String> {
+) -> R<DataFrame> {
     let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
     // Nullable whatever this data holds: the same plan must give the same schema for every
     // chunk of firms (`run_chunked`).
@@ -102,13 +105,13 @@ pub(crate) fn with_dense(
                     let idx = idx.as_primitive::<UInt32Type>();
                     let mut cols = b.columns().to_vec();
                     for (_, d) in &dense {
-                        cols.push(take(d.as_ref(), idx, None).map_err(|x| x.to_string())?);
+                        cols.push(take(d.as_ref(), idx, None).map_err(Error::engine)?);
                     }
-                    RecordBatch::try_new(out_schema.clone(), cols).map_err(|x| x.to_string())
+                    RecordBatch::try_new(out_schema.clone(), cols).map_err(Error::engine)
                 })
-                .collect::<Result<Vec<_>, String>>()
+                .collect::<R<Vec<_>>>()
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<R<Vec<_>>>()?;
     read_parts(ctx, out_schema, parts)
 }
 
@@ -124,21 +127,21 @@ fn explain(what: &str, plan: &dyn datafusion::physical_plan::ExecutionPlan) {
 }
 
 /// Executes the last stage (with `HUIQI_EXPLAIN`, prints it under "results").
-pub(crate) async fn collect_final(df: DataFrame) -> Result<Vec<RecordBatch>, String> {
+pub(crate) async fn collect_final(df: DataFrame) -> R<Vec<RecordBatch>> {
     let task = df.task_ctx();
-    let physical = df.create_physical_plan().await.map_err(|e| e.to_string())?;
+    let physical = df.create_physical_plan().await.map_err(Error::engine)?;
     // Each partition collected on its own (`collect_parts`): `collect` would merge them through a
     // channel, a wake-up per batch. The results place rows by firm, so batch order does not matter.
     let parts = collect_parts(physical.clone(), Arc::new(task))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::engine)?;
     explain("results", physical.as_ref());
     Ok(parts.into_iter().flatten().collect())
 }
 
-pub(crate) fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, String> {
+pub(crate) fn column<'a>(batch: &'a RecordBatch, name: &str) -> R<&'a dyn Array> {
     batch
         .column_by_name(name)
         .map(|a| a.as_ref())
-        .ok_or_else(|| format!("missing column {name}"))
+        .ok_or_else(|| Error::engine(format!("missing column {name}")))
 }

@@ -22,10 +22,12 @@ use datafusion::prelude::*;
 use crate::compile::{colref as c, Compiler, EventAgg, HistKind};
 use crate::load::Loaded;
 
-type R<T> = Result<T, String>;
+use crate::error::Error;
+
+type R<T> = crate::error::Result<T>;
 
 fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
-    r.map_err(|x| x.to_string())
+    r.map_err(Error::engine)
 }
 
 /// Registers a batch as an in-memory table split into `parts` partitions (so the plan uses
@@ -270,10 +272,7 @@ async fn monthly_columns(
 ) -> R<Vec<(String, ArrayRef)>> {
     let p = cm.p;
     if let Some((f, _)) = cm.monthly_latest.iter().next() {
-        return Err(format!(
-            "the columnar engine does not support latest({}) yet; use the reference evaluator",
-            p.facts[*f].name
-        ));
+        return Err(Error::unsupported(format!("latest({})", p.facts[*f].name)));
     }
     if cm.monthly_totals.is_empty() {
         return Ok(vec![]);
@@ -389,7 +388,7 @@ async fn held_at(
 pub(crate) fn add_columns(
     mut df: DataFrame,
     cols: &[(String, datafusion::logical_expr::Expr)],
-) -> Result<DataFrame, String> {
+) -> R<DataFrame> {
     let mut level: HashMap<&str, usize> = HashMap::new();
     let mut by_level: Vec<Vec<usize>> = vec![];
     for (i, (name, expr)) in cols.iter().enumerate() {
@@ -413,7 +412,7 @@ pub(crate) fn add_columns(
             idxs.iter()
                 .map(|&i| cols[i].1.clone().alias(cols[i].0.as_str())),
         );
-        df = df.select(sel).map_err(|e| e.to_string())?;
+        df = df.select(sel).map_err(Error::engine)?;
     }
     Ok(df)
 }

@@ -11,6 +11,7 @@ pub mod allocate;
 pub mod clause;
 pub mod compile;
 mod engine;
+pub mod error;
 mod exec;
 pub mod frame;
 pub mod load;
@@ -21,5 +22,6 @@ mod rows;
 pub mod udf;
 
 pub use engine::{run, Options, Timings};
+pub use error::Error;
 pub use reasons::Reasons;
 pub use results::{Results, Row};

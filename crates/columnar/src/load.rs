@@ -23,10 +23,12 @@ use datafusion::parquet::arrow::ProjectionMask;
 
 use crate::compile::{col_name_yearly, Compiler};
 
-type R<T> = Result<T, String>;
+use crate::error::Error;
+
+type R<T> = crate::error::Result<T>;
 
 fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
-    r.map_err(|x| x.to_string())
+    r.map_err(Error::engine)
 }
 
 /// What the plan reads, already aligned to firms.
@@ -61,7 +63,12 @@ fn read(
 ) -> R<RecordBatch> {
     let path = dir.join(format!("{table}.parquet"));
     let open = || -> R<ParquetRecordBatchReaderBuilder<File>> {
-        let f = File::open(&path).map_err(|x| format!("{}: {x}", path.display()))?;
+        let f = File::open(&path).map_err(|x| {
+            Error::snapshot(
+                format!("{}：{x}", path.display()),
+                format!("{}: {x}", path.display()),
+            )
+        })?;
         e(ParquetRecordBatchReaderBuilder::try_new(f))
     };
     let b = open()?;
@@ -72,9 +79,15 @@ fn read(
             .iter()
             .map(|c| {
                 schema.index_of(c).map_err(|_| {
-                    format!(
-                        "{}: no column {c} (was the snapshot ingested for this policy?)",
-                        path.display()
+                    Error::snapshot(
+                        format!(
+                            "{}：没有列 {c}（快照是为这套政策导入的吗？）",
+                            path.display()
+                        ),
+                        format!(
+                            "{}: no column {c} (was the snapshot ingested for this policy?)",
+                            path.display()
+                        ),
                     )
                 })
             })
@@ -174,9 +187,22 @@ fn utf8(a: &ArrayRef) -> R<StringArray> {
     Ok(a.as_string::<i32>().clone())
 }
 
+/// A firm listed twice in `firms`.
+fn twice(id: &str) -> Error {
+    Error::snapshot(
+        format!("企业 {id} 在 firms 中出现两次"),
+        format!("firm {id} appears twice in firms"),
+    )
+}
+
+/// A column that is not the Int32 the snapshot layout says.
+fn not_int32(what: &str) -> Error {
+    Error::snapshot(format!("{what} 不是 Int32"), format!("{what} is not Int32"))
+}
+
 fn col<'a>(b: &'a RecordBatch, name: &str) -> R<&'a ArrayRef> {
     b.column_by_name(name)
-        .ok_or_else(|| format!("snapshot: missing column {name}"))
+        .ok_or_else(|| Error::snapshot(format!("缺少列 {name}"), format!("missing column {name}")))
 }
 
 /// Finds each row's firm. Snapshots are sorted by credit code (docs/SNAPSHOT.md), so this is a
@@ -193,12 +219,7 @@ impl<'a> FirmIndex<'a> {
         for i in 1..ids.len() {
             match ids.value(i - 1).cmp(ids.value(i)) {
                 std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => {
-                    return Err(format!(
-                        "snapshot: firm {} appears twice in firms",
-                        ids.value(i)
-                    ))
-                }
+                std::cmp::Ordering::Equal => return Err(twice(ids.value(i))),
                 std::cmp::Ordering::Greater => sorted = false,
             }
         }
@@ -208,7 +229,12 @@ impl<'a> FirmIndex<'a> {
             map: Default::default(),
         };
         if !sorted && fx.hashed().len() != ids.len() {
-            return Err("snapshot: a firm appears twice in firms".into());
+            let mut seen = std::collections::HashSet::new();
+            let id = (0..ids.len())
+                .map(|i| ids.value(i))
+                .find(|id| !seen.insert(*id))
+                .unwrap_or_default();
+            return Err(twice(id));
         }
         Ok(fx)
     }
@@ -223,7 +249,12 @@ impl<'a> FirmIndex<'a> {
 
     /// `fi` of every row of a table.
     fn rows(&self, col: &StringArray, table: &str) -> R<Vec<u32>> {
-        let missing = |id: &str| format!("snapshot: {table} names firm {id}, not in firms");
+        let missing = |id: &str| {
+            Error::snapshot(
+                format!("{table} 中的企业 {id} 不在 firms 中"),
+                format!("{table} names firm {id}, not in firms"),
+            )
+        };
         if self.sorted {
             let mut out = Vec::with_capacity(col.len());
             let (mut j, n) = (0usize, self.ids.len());
@@ -290,7 +321,7 @@ impl Yearly {
     fn new(batch: RecordBatch, fi: Vec<u32>, n: usize) -> R<Yearly> {
         let years: Vec<i32> = col(&batch, "year")?
             .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
-            .ok_or("snapshot: yearly.year is not Int32")?
+            .ok_or_else(|| not_int32("yearly.year"))?
             .values()
             .to_vec();
         let sorted = (1..fi.len()).all(|i| (fi[i - 1], years[i - 1]) <= (fi[i], years[i]));
@@ -368,7 +399,7 @@ fn gather_all(jobs: &[(&ArrayRef, &UInt32Array)]) -> R<Vec<ArrayRef>> {
         out[j] = Some(a);
     }
     out.into_iter()
-        .map(|a| a.ok_or_else(|| "gather: a column is missing".to_string()))
+        .map(|a| a.ok_or_else(|| Error::engine("gather: a column is missing")))
         .collect()
 }
 
@@ -402,10 +433,7 @@ pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
     }
     // A firm twice would fall into two chunks, where neither load could see it.
     if let Some(i) = (1..ids.len()).find(|&i| ids.value(i - 1) == ids.value(i)) {
-        return Err(format!(
-            "snapshot: firm {} appears twice in firms",
-            ids.value(i)
-        ));
+        return Err(twice(ids.value(i)));
     }
     let n = ids.len();
     let starts: Vec<usize> = (0..n).step_by(size.max(1)).collect();
@@ -535,9 +563,9 @@ fn read_tables(dir: &Path, need: &Needs, chunk: Option<&Chunk>) -> R<Tables> {
         let firms = read(dir, "firms", Some(&need.firm_cols), chunk.map(|c| &c.firms));
         let j = |h: std::thread::ScopedJoinHandle<'_, R<Option<RecordBatch>>>| {
             h.join()
-                .map_err(|_| "snapshot reader panicked".to_string())?
+                .map_err(|_| Error::engine("snapshot reader panicked"))?
         };
-        Ok::<_, String>(Tables {
+        Ok::<_, Error>(Tables {
             firms: firms?,
             yearly: j(yearly)?,
             events: j(events)?,
@@ -603,10 +631,10 @@ fn panel_batch(
         let fis = m
             .column(0)
             .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
-            .ok_or("snapshot: monthly fi is not Int32")?;
+            .ok_or_else(|| not_int32("monthly fi"))?;
         let years = col(m, "year")?
             .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
-            .ok_or("snapshot: monthly.year is not Int32")?;
+            .ok_or_else(|| not_int32("monthly.year"))?;
         for i in 0..m.num_rows() {
             let (f, yy) = (fis.value(i) as usize, years.value(i));
             first[f] = Some(first[f].map_or(yy, |x| x.min(yy)));
@@ -736,9 +764,15 @@ mod tests {
             fx.rows(&ids(&["C", "A", "B", "A"]), "events").unwrap(),
             vec![2, 0, 1, 0]
         );
-        let e = fx.rows(&ids(&["A", "Z"]), "events").unwrap_err();
+        let e = fx
+            .rows(&ids(&["A", "Z"]), "events")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("events names firm Z"), "{e}");
-        let e = fx.rows(&ids(&["Z", "A"]), "events").unwrap_err();
+        let e = fx
+            .rows(&ids(&["Z", "A"]), "events")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("firm Z"), "{e}");
 
         // Firms out of order: the map from the start.

@@ -18,7 +18,10 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
+use crate::error::Error;
 use crate::Results;
+
+type R<T> = crate::error::Result<T>;
 
 /// Hashes what passes through, so a file's sha256 comes without reading it back.
 struct Hashing<W> {
@@ -37,8 +40,8 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-fn create(path: &Path) -> Result<Hashing<BufWriter<File>>, String> {
-    let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn create(path: &Path) -> R<Hashing<BufWriter<File>>> {
+    let f = File::create(path).map_err(|e| Error::io(path, e))?;
     Ok(Hashing {
         inner: BufWriter::with_capacity(1 << 20, f),
         hash: Sha256::new(),
@@ -49,7 +52,7 @@ fn create(path: &Path) -> Result<Hashing<BufWriter<File>>, String> {
 pub const XLSX_MAX_ROWS: usize = 1_048_575;
 
 /// Writes results.parquet; returns its sha256.
-pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
+pub fn write_parquet(rows: &Results, path: &Path) -> R<String> {
     let dict = || DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8));
     // The text columns go in as dictionaries over the texts the results store once (firm ids,
     // slot names, reasons), keyed by the results' own indices: 12M rows at 1M firms would
@@ -84,12 +87,12 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
         .iter()
         .find(|a| a.unsigned_abs() >= 1_000_000_000_000_000_000)
     {
-        return Err(format!(
+        return Err(Error::engine(format!(
             "amount {a} 分 does not fit results.parquet's amount_yuan (18 digits)"
-        ));
+        )));
     }
     let mut w = ArrowWriter::try_new_with_options(create(path)?, schema.clone(), options)
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::engine)?;
     let texts = |t: &[Arc<str>]| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(t.iter().map(|s| &**s)))
     };
@@ -97,10 +100,9 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
     let clauses = texts(&rows.clauses);
     let tranches = texts(&rows.tranches);
     let reasons: ArrayRef = Arc::new(StringArray::from_iter_values(rows.reasons.texts()));
-    let keyed = |keys: UInt32Array, values: &ArrayRef| -> Result<ArrayRef, String> {
+    let keyed = |keys: UInt32Array, values: &ArrayRef| -> R<ArrayRef> {
         Ok(Arc::new(
-            DictionaryArray::<UInt32Type>::try_new(keys, values.clone())
-                .map_err(|e| e.to_string())?,
+            DictionaryArray::<UInt32Type>::try_new(keys, values.clone()).map_err(Error::engine)?,
         ))
     };
     let n = rows.len();
@@ -117,7 +119,7 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
                     rows.amount_fen[r.clone()].iter().map(|&a| a as i128),
                 )
                 .with_precision_and_scale(18, 2)
-                .map_err(|e| e.to_string())?,
+                .map_err(Error::engine)?,
             ),
             Arc::new(Int64Array::from(rows.amount_fen[r.clone()].to_vec())),
             // Code 0 (no reason) is a null.
@@ -129,11 +131,11 @@ pub fn write_parquet(rows: &Results, path: &Path) -> Result<String, String> {
                 &reasons,
             )?,
         ];
-        let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
-        w.write(&batch).map_err(|e| e.to_string())?;
+        let batch = RecordBatch::try_new(schema.clone(), cols).map_err(Error::engine)?;
+        w.write(&batch).map_err(Error::engine)?;
     }
-    let mut h = w.into_inner().map_err(|e| e.to_string())?;
-    h.flush().map_err(|e| e.to_string())?;
+    let mut h = w.into_inner().map_err(Error::engine)?;
+    h.flush().map_err(|e| Error::io(path, e))?;
     Ok(format!("{:x}", h.hash.finalize()))
 }
 
@@ -154,9 +156,9 @@ fn field(s: &str) -> Vec<u8> {
 }
 
 /// Writes results.csv; returns its sha256.
-pub fn write_csv(rows: &Results, path: &Path) -> Result<String, String> {
+pub fn write_csv(rows: &Results, path: &Path) -> R<String> {
     let mut w = create(path)?;
-    let err = |e: std::io::Error| e.to_string();
+    let err = |e: std::io::Error| Error::io(path, e);
     // A BOM so spreadsheet programs read the Chinese headers as UTF-8.
     w.write_all("\u{feff}统一社会信用代码,条款,分期,金额（元）,金额（分）,原因\n".as_bytes())
         .map_err(err)?;
@@ -240,12 +242,12 @@ fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Writes the rows to XLSX, or returns false when they do not fit on one sheet.
-pub fn write_xlsx(rows: &Results, path: &Path) -> Result<bool, String> {
+pub fn write_xlsx(rows: &Results, path: &Path) -> R<bool> {
     use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
     if rows.len() > XLSX_MAX_ROWS {
         return Ok(false);
     }
-    let e = |x: rust_xlsxwriter::XlsxError| x.to_string();
+    let e = |x: rust_xlsxwriter::XlsxError| Error::engine(x);
     let mut wb = Workbook::new();
     // A fixed creation date keeps the file byte-identical between runs.
     let when = ExcelDateTime::from_ymd(2000, 1, 1).map_err(e)?;
@@ -289,7 +291,7 @@ pub fn write_xlsx(rows: &Results, path: &Path) -> Result<bool, String> {
     Ok(true)
 }
 
-pub fn file_sha256(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn file_sha256(path: &Path) -> R<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }

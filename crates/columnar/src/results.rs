@@ -7,7 +7,10 @@ use datafusion::arrow::record_batch::RecordBatch;
 use huiqi_ir::Program;
 
 use crate::compile::Compiler;
+use crate::error::Error;
 use crate::{clause, rows, Reasons};
+
+type R<T> = crate::error::Result<T>;
 
 /// One result row: a firm × clause × tranche.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,14 +111,14 @@ pub(crate) fn res_from(
     batches: &[RecordBatch],
     firm_ids: StringArray,
     sorted: bool,
-) -> Result<Results, String> {
+) -> R<Results> {
     let n = firm_ids.len();
     let ns = plan.slots.len();
     // The plan's reason codes are the results' (both number texts from 1 in first-use order).
     let mut reasons = Reasons::default();
     for (i, t) in cm.reason_texts.borrow().iter().enumerate() {
         if reasons.code(t) != i as u32 + 1 {
-            return Err(format!("engine: reason {t} numbered twice"));
+            return Err(Error::engine(format!("reason {t} numbered twice")));
         }
     }
     let clause_names: Vec<Arc<str>> = p.clauses.iter().map(|c| c.name.as_str().into()).collect();

@@ -15,8 +15,11 @@ use datafusion::arrow::compute::take;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::allocate;
+use crate::error::Error;
 use crate::exec::column;
 use crate::results::{credit_order, Results};
+
+type R<T> = crate::error::Result<T>;
 
 /// One batch's slot columns, borrowed: per slot the amount (分), the reason code and which rows
 /// are present.
@@ -30,7 +33,7 @@ struct SlotColumns<'a> {
 }
 
 impl<'a> SlotColumns<'a> {
-    fn of(b: &'a RecordBatch, slots: usize) -> Result<Self, String> {
+    fn of(b: &'a RecordBatch, slots: usize) -> R<Self> {
         let mut c = SlotColumns {
             amount: Vec::with_capacity(slots),
             reason: Vec::with_capacity(slots),
@@ -68,21 +71,17 @@ pub(crate) struct Run<'a> {
     cols: SlotColumns<'a>,
 }
 
-fn typed<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
+fn typed<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> R<&'a T> {
     column(b, name)?
         .as_any()
         .downcast_ref::<T>()
-        .ok_or_else(|| format!("engine: column {name} has an unexpected type"))
+        .ok_or_else(|| Error::engine(format!("column {name} has an unexpected type")))
 }
 
 /// The batches as runs tiling the firms `0 .. n` in order, or None when some batch is not a
 /// run or the runs do not tile (the caller then scatters, which reports a missing or repeated
 /// firm).
-pub(crate) fn runs(
-    batches: &[RecordBatch],
-    n: usize,
-    slots: usize,
-) -> Result<Option<Vec<Run<'_>>>, String> {
+pub(crate) fn runs(batches: &[RecordBatch], n: usize, slots: usize) -> R<Option<Vec<Run<'_>>>> {
     let mut runs = Vec::with_capacity(batches.len());
     for b in batches {
         let fi = typed::<Int32Array>(b, "fi")?.values();
@@ -212,7 +211,7 @@ pub(crate) fn scatter(
     slots: usize,
     by_clause: &[usize],
     res: &mut Results,
-) -> Result<StringArray, String> {
+) -> R<StringArray> {
     let n = firm_ids.len();
     // rank[fi]: the firm's position in credit-code order.
     let (rank, firm_ids): (Vec<u32>, StringArray) = if sorted {
@@ -224,7 +223,7 @@ pub(crate) fn scatter(
             rank[f] = r as u32;
         }
         let idx = UInt32Array::from_iter_values(order.iter().map(|&i| i as u32));
-        let ids = take(&firm_ids, &idx, None).map_err(|e| e.to_string())?;
+        let ids = take(&firm_ids, &idx, None).map_err(Error::engine)?;
         let ids = ids
             .as_any()
             .downcast_ref::<StringArray>()
@@ -242,20 +241,20 @@ pub(crate) fn scatter(
         for (j, &f) in fi.iter().enumerate() {
             let f = usize::try_from(f).ok().filter(|&f| f < n);
             let Some(f) = f.filter(|&f| !std::mem::replace(&mut seen[f], true)) else {
-                return Err(format!(
-                    "engine: firm index {} out of range or repeated",
+                return Err(Error::engine(format!(
+                    "firm index {} out of range or repeated",
                     fi[j]
-                ));
+                )));
             };
             start[rank[f] as usize + 1] = (0..slots).filter(|&s| cols.present(s, j)).count() as u32;
         }
         parts.push((fi, cols));
     }
     if let Some(f) = seen.iter().position(|s| !s) {
-        return Err(format!(
-            "engine: no result for firm {}",
+        return Err(Error::engine(format!(
+            "no result for firm {}",
             firm_ids.value(rank[f] as usize)
-        ));
+        )));
     }
     for i in 0..n {
         start[i + 1] += start[i];

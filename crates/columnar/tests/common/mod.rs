@@ -126,7 +126,8 @@ pub fn compare_chunked(
             .unwrap()
             .join()
             .unwrap()
-    })?;
+    })
+    .map_err(|e| e.to_string())?;
     if std::env::var("HUIQI_TIMINGS").is_ok() {
         eprintln!("{tag}: {timings:?}");
     }
