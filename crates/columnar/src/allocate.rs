@@ -219,7 +219,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
                 .iter()
                 .map(|&k| c(&plan.excludes[k]))
                 .reduce(|x, y| x.or(y))
-                .unwrap();
+                .unwrap_or(lit(false)); // `rules` is not empty
             up.push((
                 amount_col(s),
                 e(when(pr(s).and(hit), fen(0)).otherwise(a(s)))?,
@@ -236,7 +236,9 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
                     }
                 }
             }
-            up.push((reason_col(s), e(why.unwrap().otherwise(r(s)))?));
+            if let Some(mut why) = why {
+                up.push((reason_col(s), e(why.otherwise(r(s)))?));
+            }
         }
         df = restate(df, up)?;
     }

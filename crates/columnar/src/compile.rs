@@ -186,12 +186,11 @@ impl<'p> Compiler<'p> {
     }
 
     pub fn udf(&self, name: &str, args: Vec<DExpr>) -> DExpr {
-        let f = self
-            .udfs
-            .iter()
-            .find(|u| u.name() == name)
-            .expect("registered udf")
-            .clone();
+        let found = self.udfs.iter().find(|u| u.name() == name);
+        // PANIC SAFETY: the compiler only names the kernels of `udf::all()`, which `udfs`
+        // holds; a misspelt name is a bug every differential test would hit.
+        #[allow(clippy::expect_used)]
+        let f = found.expect("registered udf").clone();
         DExpr::ScalarFunction(ScalarFunction::new_udf(std::sync::Arc::new(f), args))
     }
 

@@ -122,12 +122,11 @@ fn read(
     by_size.sort_by_key(|&c| std::cmp::Reverse(size[c]));
     let mut groups: Vec<(i64, Vec<usize>)> = vec![(0, vec![]); parts];
     for c in by_size {
-        let g = groups
-            .iter_mut()
-            .min_by_key(|g| g.0)
-            .expect("at least one part");
-        g.0 += size[c];
-        g.1.push(c);
+        // `parts` ≥ 1: there is always a lightest part.
+        if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
+            g.0 += size[c];
+            g.1.push(c);
+        }
     }
     let decode = |b: ParquetRecordBatchReaderBuilder<File>, cols: &[usize]| -> R<RecordBatch> {
         let mask = ProjectionMask::roots(b.parquet_schema(), cols.iter().copied());
@@ -139,9 +138,14 @@ fn read(
         let reader = e(b.build())?;
         let sch = reader.schema();
         let batches: Vec<RecordBatch> = e(reader.collect::<Result<_, _>>())?;
-        match batches.len() {
-            1 => Ok(batches.into_iter().next().expect("one batch")),
-            _ => e(concat_batches(&sch, &batches)),
+        let mut batches = batches;
+        match batches.pop() {
+            Some(b) if batches.is_empty() => Ok(b),
+            Some(b) => {
+                batches.push(b);
+                e(concat_batches(&sch, &batches))
+            }
+            None => e(concat_batches(&sch, &batches)),
         }
     };
     let groups: Vec<Vec<usize>> = groups

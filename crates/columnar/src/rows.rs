@@ -195,7 +195,9 @@ pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
                 |r, s, out| out.extend(r.cols.reason[s].iter().map(|&x| x as u32)),
             ),
         );
-        (ids.join().expect("result columns"), values)
+        // The other thread's panic, if any, goes on here.
+        let ids = ids.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (ids, values)
     });
     (res.firm, res.slot, res.amount_fen, res.reason) = (firm, slot, amount, reason);
 }

@@ -69,6 +69,8 @@ pub(super) struct Fixed {
 /// A value's interval among `N` edges as a fixed number of comparisons (the count unrolls).
 #[inline(always)]
 pub(crate) fn edges_fn<const N: usize>(edges: &[i128]) -> impl Fn(i128) -> usize + Copy {
+    // PANIC SAFETY: `with_interval!` calls this with N the number of edges it matched on.
+    #[allow(clippy::expect_used)]
     let edges: [i128; N] = edges.try_into().expect("N edges");
     move |v| edges.iter().map(|&e| (v >= e) as usize).sum()
 }
