@@ -22,6 +22,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::*;
 use datafusion::scalar::ScalarValue;
+use huiqi_ir::reason::ReasonKind;
 use huiqi_ir::*;
 
 use crate::clause::Plan;
@@ -57,8 +58,9 @@ fn pr(s: usize) -> DExpr {
 fn fen(v: i64) -> DExpr {
     lit(v)
 }
-fn code(cm: &Compiler<'_>, text: &str) -> DExpr {
-    lit(cm.reason_code(text))
+/// The code of a reason of `kind` about `subject`, as a literal (`Compiler::reason`).
+fn code(cm: &Compiler<'_>, kind: ReasonKind, subject: &str) -> DExpr {
+    cm.reason(kind, subject)
 }
 
 /// Replaces the named columns of `df` (keeping every other column, in place) and appends new ones.
@@ -198,7 +200,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
     let p = cm.p;
     let sl = Slots { plan };
     let ns = plan.slots.len();
-    let zero = code(cm, "zero");
+    let zero = code(cm, ReasonKind::ZeroAmount, "");
 
     // Negative lists: every covered slot is zeroed; the last matching rule names the reason.
     if !p.excludes.is_empty() {
@@ -228,7 +230,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
                 None;
             for &k in rules.iter().rev() {
                 let cond = pr(s).and(c(&plan.excludes[k]));
-                let then = code(cm, &format!("excl:{}", p.excludes[k].name));
+                let then = code(cm, ReasonKind::Excluded, &p.excludes[k].name);
                 match why.as_mut() {
                     None => why = Some(when(cond, then)),
                     Some(b) => {
@@ -273,7 +275,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
         )?;
         let losers = e(losers.collect().await)?;
         df = with_losers(&ctx, schema, parts, &losers)?;
-        let why = code(cm, &format!("select:{}", sel.name));
+        let why = code(cm, ReasonKind::NotSelected, &sel.name);
         df = restate(df, sl.zero_all(sel.clause, c("lose"), why, zero.clone())?)?;
         df = e(df.drop_columns(&["lose"]))?;
     }
@@ -288,7 +290,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
             .collect();
         df = restate(df, totals)?;
         let t = |i: usize| c(&format!("gt{i}"));
-        let why = code(cm, &format!("exclusive:{}", g.name));
+        let why = code(cm, ReasonKind::Exclusive, &g.name);
         let mut up = vec![];
         for (i, &cl) in g.clauses.iter().enumerate() {
             let beaten = (0..g.clauses.len())
@@ -319,7 +321,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
         let limit = money::to_fen(cap.limit);
         let total = (0..ns).fold(fen(0), |t, s| t + a(s));
         df = restate(df, vec![("excess".into(), total - fen(limit))])?;
-        let why = code(cm, &format!("firmcap:{}", cap.name));
+        let why = code(cm, ReasonKind::FirmCap, &cap.name);
         let mut before = fen(0);
         let mut up = vec![];
         for &cl in cap.priority.iter().rev() {
@@ -567,7 +569,7 @@ async fn pool_stage(
         .collect()
         .await)?;
     let df = with_shares(&ctx, schema, parts, &shares, &pool_slots)?;
-    let why = code(cm, &format!("pool:{}", pool.name));
+    let why = code(cm, ReasonKind::Pool, &pool.name);
     let mut up = vec![];
     for &s in &pool_slots {
         let sh = c(&format!("S{s}"));

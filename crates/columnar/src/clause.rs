@@ -5,6 +5,7 @@
 use datafusion::logical_expr::Expr as DExpr;
 use datafusion::prelude::*;
 use datafusion::scalar::ScalarValue;
+use huiqi_ir::reason::{self, ReasonKind};
 use huiqi_ir::Expr;
 use huiqi_ir::*;
 use rust_decimal::Decimal;
@@ -80,9 +81,9 @@ impl Compiler<'_> {
             unit: self.p.policy.rounding,
             cap: cl.cap.map(scaled).transpose()?,
             total_cap: cl.total_cap.map(scaled).transpose()?,
-            miss_amount: self.reason_code("miss:amount"),
-            totalcap: self.reason_code("totalcap"),
-            zero: self.reason_code("zero"),
+            miss_amount: self.reason_code_of(ReasonKind::Missing, reason::AMOUNT),
+            totalcap: self.reason_code_of(ReasonKind::TotalCap, ""),
+            zero: self.reason_code_of(ReasonKind::ZeroAmount, ""),
         };
         let (f, args) = match crate::udf::as_tiers(&raw) {
             // A tier table's amounts are finished in the table's own kernel.
@@ -120,8 +121,8 @@ impl Compiler<'_> {
             .iter()
             .map(|(n, _)| {
                 (
-                    self.reason_code(&format!("miss:{n}")),
-                    self.reason_code(&format!("cond:{n}")),
+                    self.reason_code_of(ReasonKind::Missing, n),
+                    self.reason_code_of(ReasonKind::Condition, n),
                 )
             })
             .collect();
@@ -183,7 +184,7 @@ impl Compiler<'_> {
         for (k, tn) in names.into_iter().enumerate() {
             let (a, r) = (format!("c{ci}_{k}_a"), format!("c{ci}_{k}_r"));
             columns.push((a.clone(), self.dlit(Decimal::ZERO)));
-            columns.push((r.clone(), self.reason("window")));
+            columns.push((r.clone(), self.reason(ReasonKind::OutOfWindow, "")));
             slots.push(Slot {
                 clause: ci,
                 tranche: tn,
@@ -445,7 +446,8 @@ impl Compiler<'_> {
         columns.push((an.clone(), zero));
         columns.push((
             rn.clone(),
-            e(when(fail.clone().is_not_null(), fail.clone()).otherwise(self.reason("zero")))?,
+            e(when(fail.clone().is_not_null(), fail.clone())
+                .otherwise(self.reason(ReasonKind::ZeroAmount, "")))?,
         ));
         // Stage slots only exist when the clause did not fail.
         for sl in &mut slots[first_stage..] {

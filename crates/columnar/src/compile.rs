@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use datafusion::logical_expr::{expr::ScalarFunction, Expr as DExpr, ScalarUDF};
 use datafusion::prelude::*;
 use datafusion::scalar::ScalarValue;
+use huiqi_ir::reason::ReasonKind;
 use huiqi_ir::Expr;
 use huiqi_ir::*;
 use rust_decimal::Decimal;
@@ -180,9 +181,15 @@ impl<'p> Compiler<'p> {
         i as i32 + 1
     }
 
-    /// The code of a reason text, as a literal.
-    pub fn reason(&self, text: &str) -> DExpr {
-        lit(ScalarValue::Int32(Some(self.reason_code(text))))
+    /// The code of a reason of `kind` about `subject` (ignored by a kind without one), by the
+    /// text the results carry for it (`huiqi_ir::reason::ReasonKind::result_text`).
+    pub fn reason_code_of(&self, kind: ReasonKind, subject: &str) -> i32 {
+        self.reason_code(&kind.result_text(subject))
+    }
+
+    /// `reason_code_of` as a literal.
+    pub fn reason(&self, kind: ReasonKind, subject: &str) -> DExpr {
+        lit(ScalarValue::Int32(Some(self.reason_code_of(kind, subject))))
     }
 
     pub fn udf(&self, name: &str, args: Vec<DExpr>) -> DExpr {

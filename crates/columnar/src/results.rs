@@ -21,8 +21,9 @@ pub struct Row {
     pub tranche: Arc<str>,
     /// 分.
     pub amount_fen: i64,
-    /// Why zero (or cut): `cond:名称`, `miss:名称`, `window`, `zero`, `totalcap`, `excl:规则`,
-    /// `select:规则`, `exclusive:组`, `pool:资金池`, `firmcap:上限`.
+    /// Why zero (or cut), as the results carry it (`huiqi_ir::reason::Reason::result_text`):
+    /// `cond:名称`, `miss:名称`, `window`, `zero`, `totalcap`, `excl:规则`, `select:规则`,
+    /// `exclusive:组`, `pool:资金池`, `firmcap:上限`.
     pub reason: Option<Arc<str>>,
 }
 

@@ -24,12 +24,6 @@ pub use items::check;
 use weight::Weight;
 pub use weight::MAX_EXPANDED_NODES;
 
-/// Reasons an `expect … because X` may name besides rule and condition names.
-pub const REASON_MISSING: &str = "数据缺失";
-pub const REASON_WINDOW: &str = "有效期外";
-pub const REASON_ZERO: &str = "金额为零";
-pub const REASON_TOTAL_CAP: &str = "累计上限";
-pub const REASON_CAP: &str = "封顶";
 /// Code of a follow-on error caused by an earlier one; such diagnostics are dropped.
 const CASCADE: &str = "E0000";
 

@@ -5,27 +5,8 @@ pub mod support;
 use std::path::{Path, PathBuf};
 
 use huiqi_columnar::{run, Options, Row};
-use huiqi_eval::{evaluate_population, Reason};
+use huiqi_eval::evaluate_population;
 use huiqi_ir::*;
-
-fn reason_key(r: &Reason) -> String {
-    match r {
-        Reason::Condition {
-            name,
-            missing: true,
-        } => format!("miss:{name}"),
-        Reason::Condition { name, .. } => format!("cond:{name}"),
-        Reason::OutOfWindow => "window".into(),
-        Reason::ZeroAmount => "zero".into(),
-        Reason::ClauseCap => "cap".into(),
-        Reason::TotalCap => "totalcap".into(),
-        Reason::Excluded { rule } => format!("excl:{rule}"),
-        Reason::NotSelected { rule, .. } => format!("select:{rule}"),
-        Reason::Exclusive { group, .. } => format!("exclusive:{group}"),
-        Reason::Pool { pool } => format!("pool:{pool}"),
-        Reason::FirmCap { cap } => format!("firmcap:{cap}"),
-    }
-}
 
 pub fn reference_rows(p: &Program, firms: &[Firm], year: i32) -> Vec<Row> {
     let outs = evaluate_population(p, firms, year, false);
@@ -38,7 +19,7 @@ pub fn reference_rows(p: &Program, firms: &[Firm], year: i32) -> Vec<Row> {
                     clause: p.clauses[c.clause].name.as_str().into(),
                     tranche: t.tranche.as_str().into(),
                     amount_fen: money::to_fen(t.amount),
-                    reason: t.reason.as_ref().map(|r| reason_key(r).into()),
+                    reason: t.reason.as_ref().map(|r| r.result_text().into()),
                 });
             }
         }

@@ -18,13 +18,11 @@ impl Rules {
     /// The names an `expect … because X` may give: the built-in reasons, rule names and the
     /// clauses' condition names.
     pub(super) fn reasons(&self, clauses: &[Clause]) -> Vec<String> {
-        let mut reasons: Vec<String> = vec![
-            REASON_MISSING.into(),
-            REASON_WINDOW.into(),
-            REASON_ZERO.into(),
-            REASON_TOTAL_CAP.into(),
-            REASON_CAP.into(),
-        ];
+        // The built-in reason names, defined once with the reasons (`huiqi_ir::reason`).
+        let mut reasons: Vec<String> = huiqi_ir::reason::BUILTIN_NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         reasons.extend(self.excludes.iter().map(|x| x.name.clone()));
         reasons.extend(self.selects.iter().map(|x| x.name.clone()));
         reasons.extend(self.exclusives.iter().map(|x| x.name.clone()));
