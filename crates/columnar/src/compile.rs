@@ -354,7 +354,7 @@ impl<'p> Compiler<'p> {
             Ctx::Panel => {
                 // The value in force at each panel row's year end.
                 let mut w = None::<datafusion::logical_expr::conditional_expressions::CaseBuilder>;
-                let yr = c("year") - lit(o as i32);
+                let yr = c(huiqi_files::snapshot::col::YEAR) - lit(o as i32);
                 for (d, v) in prm.values.iter().rev() {
                     let cond = yr.clone().gt_eq(lit(d.y));
                     // In force at year end Y ⇔ effective date ≤ Y-12-31 ⇔ d.y ≤ Y.

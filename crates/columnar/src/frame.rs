@@ -19,6 +19,8 @@ use datafusion::functions_aggregate::expr_fn::{bool_or, count, max, min, sum};
 use datafusion::logical_expr::{cast, Expr as DExpr};
 use datafusion::prelude::*;
 
+use huiqi_files::snapshot::col as scol;
+
 use crate::compile::{colref as c, Compiler, EventAgg, HistKind};
 use crate::load::Loaded;
 
@@ -147,7 +149,7 @@ async fn hist_columns(
     let mut aggs = vec![];
     let mut names = vec![];
     for (k, h) in cm.hists.iter().enumerate() {
-        let x = only(c("year").lt(lit(y - h.offset as i32)), h.inner.clone())?;
+        let x = only(c(scol::YEAR).lt(lit(y - h.offset as i32)), h.inner.clone())?;
         let agg = match h.kind {
             HistKind::Ever => bool_or(x),
             HistKind::Max => max(x),
@@ -184,11 +186,11 @@ async fn hist_columns(
 
 /// Keeps the events of one fact (with a value in the list, when there is one).
 fn event_pred(fact: &str, values: &Option<Vec<String>>) -> DExpr {
-    let of_fact = c("fact").eq(lit(fact.to_string()));
+    let of_fact = c(scol::FACT).eq(lit(fact.to_string()));
     match values {
         None => of_fact.and(lit(true)),
         Some(vs) => {
-            of_fact.and(c("value").in_list(vs.iter().map(|v| lit(v.clone())).collect(), false))
+            of_fact.and(c(scol::VALUE).in_list(vs.iter().map(|v| lit(v.clone())).collect(), false))
         }
     }
 }
@@ -210,8 +212,12 @@ async fn event_columns(
         let a = match agg {
             EventAgg::HeldOn { fact, values, date } => bool_or(only(
                 event_pred(fact, values)
-                    .and(c("date").lt_eq(date32(*date)))
-                    .and(c("until").is_null().or(c("until").gt_eq(date32(*date)))),
+                    .and(c(scol::DATE).lt_eq(date32(*date)))
+                    .and(
+                        c(scol::UNTIL)
+                            .is_null()
+                            .or(c(scol::UNTIL).gt_eq(date32(*date))),
+                    ),
                 lit(true),
             )?),
             EventAgg::DatedIn {
@@ -221,15 +227,15 @@ async fn event_columns(
                 to,
             } => bool_or(only(
                 event_pred(fact, values)
-                    .and(c("date").gt_eq(date32(*from)))
-                    .and(c("date").lt_eq(date32(*to))),
+                    .and(c(scol::DATE).gt_eq(date32(*from)))
+                    .and(c(scol::DATE).lt_eq(date32(*to))),
                 lit(true),
             )?),
             EventAgg::CountBefore { fact, before } => cast(
                 sum(e(when(
-                    c("fact")
+                    c(scol::FACT)
                         .eq(lit(fact.clone()))
-                        .and(c("date").lt(date32(*before))),
+                        .and(c(scol::DATE).lt(date32(*before))),
                     lit(1i64),
                 )
                 .otherwise(lit(0i64)))?),
@@ -241,12 +247,12 @@ async fn event_columns(
                 from,
                 to,
             } => min(only(
-                c("fact")
+                c(scol::FACT)
                     .eq(lit(fact.clone()))
-                    .and(c("value").eq(lit(value.clone())))
-                    .and(c("date").gt_eq(date32(*from)))
-                    .and(c("date").lt_eq(date32(*to))),
-                c("date"),
+                    .and(c(scol::VALUE).eq(lit(value.clone())))
+                    .and(c(scol::DATE).gt_eq(date32(*from)))
+                    .and(c(scol::DATE).lt_eq(date32(*to))),
+                c(scol::DATE),
             )?),
             EventAgg::HeldAt { .. } => continue,
         };
@@ -283,7 +289,7 @@ async fn monthly_columns(
     let mut names = vec![];
     for (f, yy) in &cm.monthly_totals {
         let fc = c(&p.facts[*f].name);
-        let in_year = c("year").eq(lit(*yy));
+        let in_year = c(scol::YEAR).eq(lit(*yy));
         let (s, k, all) = (
             format!("s{f}_{yy}"),
             format!("n{f}_{yy}"),
@@ -324,10 +330,10 @@ async fn award_columns(
         let name = format!("aw{cl}_{bound}");
         aggs.push(
             sum(only(
-                c("clause")
+                c(scol::CLAUSE)
                     .eq(lit(p.clauses[*cl].name.clone()))
-                    .and(c("period").lt(lit(*bound))),
-                c("amount"),
+                    .and(c(scol::PERIOD).lt(lit(*bound))),
+                c(scol::AMOUNT),
             )?)
             .alias(name.as_str()),
         );
@@ -367,9 +373,9 @@ async fn held_at(
                 .filter(event_pred(fact, values)))?;
             let joined = e(
                 e(ev.join(dates, JoinType::Inner, &["fi"], &["kd"], None))?.filter(
-                    c("date")
+                    c(scol::DATE)
                         .lt_eq(c("dd"))
-                        .and(c("until").is_null().or(c("until").gt_eq(c("dd")))),
+                        .and(c(scol::UNTIL).is_null().or(c(scol::UNTIL).gt_eq(c("dd")))),
                 ),
             )?;
             let a =

@@ -21,6 +21,8 @@ use datafusion::parquet::arrow::arrow_reader::{
 };
 use datafusion::parquet::arrow::ProjectionMask;
 
+use huiqi_files::snapshot::{self, col as scol};
+
 use crate::compile::{col_name_yearly, Compiler};
 
 use crate::error::Error;
@@ -61,7 +63,7 @@ fn read(
     columns: Option<&[String]>,
     rows: Option<&Range<usize>>,
 ) -> R<RecordBatch> {
-    let path = dir.join(format!("{table}.parquet"));
+    let path = dir.join(snapshot::table_file(table));
     let open = || -> R<ParquetRecordBatchReaderBuilder<File>> {
         let f = File::open(&path).map_err(|x| {
             Error::snapshot(
@@ -304,7 +306,7 @@ fn with_fi(b: &RecordBatch, fi: Vec<u32>) -> R<RecordBatch> {
         fi.into_iter().map(|x| x as i32),
     ))];
     for (f, c) in b.schema().fields().iter().zip(b.columns()) {
-        if f.name() == "firm_id" {
+        if f.name() == scol::FIRM_ID {
             continue;
         }
         fields.push(f.as_ref().clone());
@@ -323,7 +325,7 @@ struct Yearly {
 
 impl Yearly {
     fn new(batch: RecordBatch, fi: Vec<u32>, n: usize) -> R<Yearly> {
-        let years: Vec<i32> = col(&batch, "year")?
+        let years: Vec<i32> = col(&batch, scol::YEAR)?
             .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
             .ok_or_else(|| not_int32("yearly.year"))?
             .values()
@@ -421,15 +423,20 @@ pub struct Chunk {
     pub tables: [Range<usize>; 4],
 }
 
-const CHUNKED: [&str; 4] = ["yearly", "monthly", "events", "awards"];
+const CHUNKED: [&str; 4] = [
+    snapshot::YEARLY,
+    snapshot::MONTHLY,
+    snapshot::EVENTS,
+    snapshot::AWARDS,
+];
 
 /// The snapshot cut into chunks of at most `size` firms, from the credit codes alone (each
 /// table's `firm_id` column is read once). None when a table is not in credit-code order (a
 /// hand-made snapshot): then only a whole load is possible.
 pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
     let ids = utf8(col(
-        &read(dir, "firms", Some(&["firm_id".into()]), None)?,
-        "firm_id",
+        &read(dir, snapshot::FIRMS, Some(&[scol::FIRM_ID.into()]), None)?,
+        scol::FIRM_ID,
     )?)?;
     let sorted = |a: &StringArray| (1..a.len()).all(|i| a.value(i - 1) <= a.value(i));
     if !sorted(&ids) || ids.is_empty() {
@@ -444,8 +451,8 @@ pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
     let mut cuts: Vec<Vec<usize>> = vec![];
     for t in CHUNKED {
         let a = utf8(col(
-            &read(dir, t, Some(&["firm_id".into()]), None)?,
-            "firm_id",
+            &read(dir, t, Some(&[scol::FIRM_ID.into()]), None)?,
+            scol::FIRM_ID,
         )?)?;
         if !sorted(&a) {
             return Ok(None);
@@ -511,9 +518,9 @@ impl Needs {
             .collect();
         let panel = !cm.hists.is_empty();
         let monthly_facts = !cm.monthly_totals.is_empty() || !cm.monthly_latest.is_empty();
-        let mut firm_cols = vec!["firm_id".to_string()];
+        let mut firm_cols = vec![scol::FIRM_ID.to_string()];
         firm_cols.extend(statics.iter().map(|(n, _)| n.clone()));
-        let mut yearly_cols = vec!["firm_id".to_string(), "year".to_string()];
+        let mut yearly_cols = vec![scol::FIRM_ID.to_string(), scol::YEAR.to_string()];
         yearly_cols.extend(yearly_facts.iter().map(|f| p.facts[*f].name.clone()));
         Needs {
             statics,
@@ -523,7 +530,8 @@ impl Needs {
             panel,
             events: !cm.events.is_empty(),
             monthly: panel || monthly_facts,
-            monthly_cols: (!monthly_facts).then(|| vec!["firm_id".to_string(), "year".to_string()]),
+            monthly_cols: (!monthly_facts)
+                .then(|| vec![scol::FIRM_ID.to_string(), scol::YEAR.to_string()]),
             awards: !cm.awards.is_empty(),
         }
     }
@@ -564,7 +572,12 @@ fn read_tables(dir: &Path, need: &Needs, chunk: Option<&Chunk>) -> R<Tables> {
                 .then(|| read(dir, CHUNKED[3], None, rows(3)))
                 .transpose()
         });
-        let firms = read(dir, "firms", Some(&need.firm_cols), chunk.map(|c| &c.firms));
+        let firms = read(
+            dir,
+            snapshot::FIRMS,
+            Some(&need.firm_cols),
+            chunk.map(|c| &c.firms),
+        );
         let j = |h: std::thread::ScopedJoinHandle<'_, R<Option<RecordBatch>>>| {
             h.join()
                 .map_err(|_| Error::engine("snapshot reader panicked"))?
@@ -636,7 +649,7 @@ fn panel_batch(
             .column(0)
             .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
             .ok_or_else(|| not_int32("monthly fi"))?;
-        let years = col(m, "year")?
+        let years = col(m, scol::YEAR)?
             .as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()
             .ok_or_else(|| not_int32("monthly.year"))?;
         for i in 0..m.num_rows() {
@@ -659,7 +672,7 @@ fn panel_batch(
     }
     let mut fields = vec![
         Field::new("fi", DataType::Int32, false),
-        Field::new("year", DataType::Int32, false),
+        Field::new(scol::YEAR, DataType::Int32, false),
     ];
     let fidx = UInt32Array::from_iter_values(pfi.iter().map(|&x| x as u32));
     let mut cols: Vec<ArrayRef> = vec![
@@ -704,14 +717,14 @@ fn panel_batch(
 pub fn load_rows(dir: &Path, cm: &Compiler<'_>, chunk: Option<&Chunk>) -> R<Loaded> {
     let need = Needs::of(cm);
     let t = read_tables(dir, &need, chunk)?;
-    let firm_ids = utf8(col(&t.firms, "firm_id")?)?;
+    let firm_ids = utf8(col(&t.firms, scol::FIRM_ID)?)?;
     let n = firm_ids.len();
     let index = FirmIndex::new(&firm_ids)?;
     // A table with `fi` in front of its columns.
     let keyed = |b: Option<RecordBatch>, table: &str| -> R<Option<RecordBatch>> {
         match b {
             Some(b) => {
-                let fi = index.rows(&utf8(col(&b, "firm_id")?)?, table)?;
+                let fi = index.rows(&utf8(col(&b, scol::FIRM_ID)?)?, table)?;
                 Ok(Some(with_fi(&b, fi)?))
             }
             None => Ok(None),
@@ -719,20 +732,20 @@ pub fn load_rows(dir: &Path, cm: &Compiler<'_>, chunk: Option<&Chunk>) -> R<Load
     };
     let yearly = match t.yearly {
         Some(b) => {
-            let fi = index.rows(&utf8(col(&b, "firm_id")?)?, "yearly")?;
+            let fi = index.rows(&utf8(col(&b, scol::FIRM_ID)?)?, snapshot::YEARLY)?;
             Some(Yearly::new(b, fi, n)?)
         }
         None => None,
     };
     let base = base_batch(cm, &need.statics, &t.firms, yearly.as_ref(), n)?;
-    let monthly = keyed(t.monthly, "monthly")?;
+    let monthly = keyed(t.monthly, snapshot::MONTHLY)?;
     let panel = match (need.panel, &yearly) {
         (false, _) => None,
         (true, Some(yr)) => panel_batch(cm, &need.statics, &t.firms, yr, monthly.as_ref(), n)?,
         (true, None) => return Err("panel without yearly table".into()),
     };
-    let events = keyed(t.events, "events")?;
-    let awards = keyed(t.awards, "awards")?;
+    let events = keyed(t.events, snapshot::EVENTS)?;
+    let awards = keyed(t.awards, snapshot::AWARDS)?;
     let sorted = index.sorted;
     drop(index);
     Ok(Loaded {
@@ -798,7 +811,7 @@ mod tests {
     #[test]
     fn yearly_rows_are_found_by_firm_and_year_in_any_order() {
         let schema = Arc::new(Schema::new(vec![
-            Field::new("year", DataType::Int32, false),
+            Field::new(scol::YEAR, DataType::Int32, false),
             Field::new("v", DataType::Int32, false),
         ]));
         let batch = RecordBatch::try_new(
