@@ -36,6 +36,14 @@ fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> R<T> {
     r.map_err(Error::engine)
 }
 
+/// The reason code a finish gives a raw amount beyond exact arithmetic (`money::is_overflow`).
+/// No reason text has it: a run with one is refused before its rows are read.
+pub const OVERFLOW_CODE: i32 = i32::MAX;
+
+/// Per firm, the first slot (in clause order) whose amount overflowed; null for none. Made by
+/// stage 0, before any rule can change a reason, and read by `results::res_from`.
+pub const OVERFLOW_COL: &str = "ov";
+
 pub fn amount_col(s: usize) -> String {
     format!("A{s}")
 }
@@ -181,6 +189,22 @@ pub fn slot_columns(
                 .alias(reason_col(s)),
         );
     }
+    let mut overflow: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+    for (s, slot) in plan.slots.iter().enumerate() {
+        let cond = c(&slot.reason).eq(lit(OVERFLOW_CODE));
+        let then = lit(s as i32);
+        match overflow.as_mut() {
+            None => overflow = Some(when(cond, then)),
+            Some(b) => {
+                b.when(cond, then);
+            }
+        }
+    }
+    let overflow = match overflow {
+        Some(b) => e(b.end())?,
+        None => lit(ScalarValue::Int32(None)),
+    };
+    sel.push(overflow.alias(OVERFLOW_COL));
     for x in &plan.excludes {
         sel.push(c(x));
     }
@@ -345,6 +369,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
     for s in 0..ns {
         out.extend([a(s), r(s), pr(s)]);
     }
+    out.push(c(OVERFLOW_COL));
     e(df.select(out))
 }
 

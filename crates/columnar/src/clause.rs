@@ -84,6 +84,7 @@ impl Compiler<'_> {
             miss_amount: self.reason_code_of(ReasonKind::Missing, reason::AMOUNT),
             totalcap: self.reason_code_of(ReasonKind::TotalCap, ""),
             zero: self.reason_code_of(ReasonKind::ZeroAmount, ""),
+            overflow: crate::allocate::OVERFLOW_CODE,
         };
         let (f, args) = match crate::udf::as_tiers(&raw) {
             // A tier table's amounts are finished in the table's own kernel.

@@ -274,7 +274,8 @@ impl<'p> Compiler<'p> {
             Expr::Growth(x) => {
                 let cur = self.cx(x, o, cx, lets)?;
                 let prev = self.cx(x, o + 1, cx, lets)?;
-                self.udf("hq_div", vec![cur - prev.clone(), prev])
+                let change = self.udf("hq_sub", vec![cur, prev.clone()]);
+                self.udf("hq_div", vec![change, prev])
             }
             Expr::Cagr(x, n) => {
                 let cur = self.cx(x, o, cx, lets)?;
@@ -387,8 +388,9 @@ impl<'p> Compiler<'p> {
             _ => self.cx(b, o, cx, lets)?,
         };
         Ok(match op {
-            BinOp::Add => l + r,
-            BinOp::Sub => l - r,
+            // Checked, like the reference: beyond exact arithmetic is ±OVERFLOW, not a wrap.
+            BinOp::Add => self.udf("hq_add", vec![l, r]),
+            BinOp::Sub => self.udf("hq_sub", vec![l, r]),
             BinOp::Mul => self.udf("hq_mul", vec![l, r]),
             BinOp::Div => self.udf("hq_div", vec![l, r]),
             BinOp::Ge => l.gt_eq(r),

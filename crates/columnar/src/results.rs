@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::datatypes::{Int32Type, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use huiqi_ir::Program;
 
+use crate::allocate::OVERFLOW_COL;
 use crate::compile::Compiler;
 use crate::error::Error;
+use crate::exec::{column, firm_index};
 use crate::{clause, rows, Reasons};
 
 type R<T> = crate::error::Result<T>;
@@ -104,6 +107,34 @@ pub(crate) fn credit_order(ids: &StringArray) -> Vec<usize> {
     order
 }
 
+/// The first amount beyond exact arithmetic (`allocate::OVERFLOW_COL`): the firm's credit code
+/// and the slot, the least in credit-code order, then slot (clause) order — the one the reference
+/// evaluator names (`huiqi_eval::first_overflow`).
+fn first_overflow(batches: &[RecordBatch], firm_ids: &StringArray) -> R<Option<(String, usize)>> {
+    let mut first: Option<(&str, usize)> = None;
+    for b in batches {
+        let ov = column(b, OVERFLOW_COL)?
+            .as_primitive_opt::<Int32Type>()
+            .ok_or("overflow column is not Int32")?;
+        if ov.null_count() == ov.len() {
+            continue;
+        }
+        let fi = firm_index(b)?;
+        let fi = fi.as_primitive::<UInt32Type>();
+        for i in (0..ov.len()).filter(|&i| ov.is_valid(i)) {
+            let f = fi.value(i) as usize;
+            if f >= firm_ids.len() {
+                return Err(Error::engine(format!("overflow of unknown firm index {f}")));
+            }
+            let here = (firm_ids.value(f), ov.value(i) as usize);
+            if first.is_none_or(|x| here < x) {
+                first = Some(here);
+            }
+        }
+    }
+    Ok(first.map(|(f, s)| (f.to_string(), s)))
+}
+
 /// The collected rows as `Results` (`rows.rs`).
 pub(crate) fn res_from(
     p: &Program,
@@ -113,6 +144,15 @@ pub(crate) fn res_from(
     firm_ids: StringArray,
     sorted: bool,
 ) -> R<Results> {
+    if let Some((firm, slot)) = first_overflow(batches, &firm_ids)? {
+        let clause = plan
+            .slots
+            .get(slot)
+            .and_then(|s| p.clauses.get(s.clause))
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        return Err(Error::Overflow { firm, clause });
+    }
     let n = firm_ids.len();
     let ns = plan.slots.len();
     // The plan's reason codes are the results' (both number texts from 1 in first-use order).

@@ -59,7 +59,58 @@ fn cmp_values(a: &Value, b: &Value, order: Order) -> Ordering {
     }
 }
 
-/// Evaluates every firm against every clause for `year`, then allocates.
+/// An amount beyond the range of exact arithmetic (`huiqi_ir::money::MAX_SCALED`, about
+/// 7.9×10¹⁶ 元): the firm (its credit code) and the clause. Such an amount is never paid; the
+/// columnar engine refuses the run with the same firm and clause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overflow {
+    pub firm: String,
+    pub clause: String,
+}
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "firm {}, clause {}: the amount is beyond the range of exact arithmetic (overflow)",
+            self.firm, self.clause
+        )
+    }
+}
+
+/// The first overflowed amount in credit-code order, then clause order (the one the columnar
+/// engine names), if any.
+pub fn first_overflow(p: &Program, firms: &[Firm], outs: &[FirmOutcome]) -> Option<Overflow> {
+    outs.iter()
+        .flat_map(|o| {
+            o.clauses
+                .iter()
+                .filter(|c| c.tranches.iter().any(|t| t.overflow))
+                .map(move |c| (firms[o.firm].id.as_str(), c.clause))
+        })
+        .min()
+        .map(|(firm, c)| Overflow {
+            firm: firm.to_string(),
+            clause: p.clauses[c].name.clone(),
+        })
+}
+
+/// [`evaluate_population`], refused when an amount overflowed ([`first_overflow`]).
+pub fn try_evaluate_population(
+    p: &Program,
+    firms: &[Firm],
+    year: i32,
+    explain: bool,
+) -> Result<Vec<FirmOutcome>, Overflow> {
+    let outs = evaluate_population(p, firms, year, explain);
+    match first_overflow(p, firms, &outs) {
+        Some(o) => Err(o),
+        None => Ok(outs),
+    }
+}
+
+/// Evaluates every firm against every clause for `year`, then allocates. An amount that
+/// overflowed is 0 with `TrancheOutcome::overflow` set: see [`try_evaluate_population`].
 pub fn evaluate_population(
     p: &Program,
     firms: &[Firm],

@@ -52,6 +52,9 @@ pub struct TrancheOutcome {
     pub amount: Decimal,
     pub reason: Option<Reason>,
     pub adjustments: Vec<Adjustment>,
+    /// The raw amount is beyond the range of exact arithmetic (`money::MAX_SCALED`): it cannot
+    /// be paid, and the evaluation is refused (`alloc::first_overflow`). The amount is 0.
+    pub overflow: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +111,7 @@ fn tranche_blank(name: &str) -> TrancheOutcome {
         amount: Decimal::ZERO,
         reason: None,
         adjustments: vec![],
+        overflow: false,
     }
 }
 
@@ -299,6 +303,8 @@ impl ClauseEval<'_> {
     fn price(&mut self, a: &Named, t: &mut TrancheOutcome) {
         amount_into(&mut self.ev, a, self.year, self.explain, t);
         match t.raw.num() {
+            // Beyond exact arithmetic (an overflow, or a value that large): never paid.
+            Some(d) if money::is_overflow_dec(d) => t.overflow = true,
             Some(d) => self.caps.finish(d, t),
             None => t.reason = Some(Reason::missing_amount()),
         }
@@ -364,7 +370,11 @@ impl ClauseEval<'_> {
                 }
             };
             t.raw = Value::Money(a);
-            self.caps.finish(a, &mut t);
+            if money::is_overflow_dec(a) {
+                t.overflow = true;
+            } else {
+                self.caps.finish(a, &mut t);
+            }
             out.push(t);
         }
         if out.is_empty() {

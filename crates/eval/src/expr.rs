@@ -51,13 +51,18 @@ fn arith(op: BinOp, a: &Value, b: &Value) -> Value {
     let (Some(x), Some(y)) = (a.num(), b.num()) else {
         return Value::Missing;
     };
+    // On the fixed-point scale, as the columnar engine computes: a result (or an operand)
+    // beyond the range of exact arithmetic is an overflow, ±∞ from then on
+    // (`money::OVERFLOW`); only a division by zero has no value.
+    let (xs, ys) = (money::scaled_or_overflow(x), money::scaled_or_overflow(y));
     let r = match op {
-        BinOp::Add => money::add(x, y),
-        BinOp::Sub => money::sub(x, y),
-        BinOp::Mul => money::mul(x, y),
-        _ => money::div(x, y),
+        BinOp::Add => Some(money::add_checked(xs, ys)),
+        BinOp::Sub => Some(money::sub_checked(xs, ys)),
+        BinOp::Mul => Some(money::mul_checked(xs, ys)),
+        _ => money::div_checked(xs, ys),
     };
     let Some(r) = r else { return Value::Missing };
+    let r = money::from_scaled_or_overflow(r);
     use Value::*;
     match (op, a, b) {
         (BinOp::Add | BinOp::Sub, Money(_), _) => Money(r),
@@ -227,8 +232,21 @@ impl<'a> Evaluator<'a> {
             Expr::Min(xs) => self.extreme(xs, Ordering::Less, y),
             Expr::Max(xs) => self.extreme(xs, Ordering::Greater, y),
             Expr::Abs(x) => self.numeric(x, y, |v, d| tag_like(v, d.abs())),
-            Expr::Floor(x) => self.numeric(x, y, |_, d| Value::Count(d.floor())),
-            Expr::Round(x, u) => self.numeric(x, y, |_, d| Value::Money(money::round(d, *u))),
+            // An overflow stays as it is.
+            Expr::Floor(x) => self.numeric(x, y, |_, d| {
+                Value::Count(if money::is_overflow_dec(d) {
+                    d
+                } else {
+                    d.floor()
+                })
+            }),
+            Expr::Round(x, u) => self.numeric(x, y, |_, d| {
+                Value::Money(if money::is_overflow_dec(d) {
+                    d
+                } else {
+                    money::round(d, *u)
+                })
+            }),
             Expr::PeriodStart => Value::Date(Date::year_start(y)),
             Expr::PeriodEnd => Value::Date(Date::year_end(y)),
         }
@@ -329,10 +347,12 @@ impl<'a> Evaluator<'a> {
         let cur = self.eval(x, y);
         let prev = self.eval(x, y - 1);
         match (cur.num(), prev.num()) {
-            (Some(c), Some(p)) => money::sub(c, p)
-                .and_then(|d| money::div(d, p))
-                .map(Value::Ratio)
-                .unwrap_or(Value::Missing),
+            (Some(c), Some(p)) => {
+                let (c, p) = (money::scaled_or_overflow(c), money::scaled_or_overflow(p));
+                money::div_checked(money::sub_checked(c, p), p)
+                    .map(|r| Value::Ratio(money::from_scaled_or_overflow(r)))
+                    .unwrap_or(Value::Missing)
+            }
             _ => Value::Missing,
         }
     }
@@ -341,6 +361,9 @@ impl<'a> Evaluator<'a> {
         let cur = self.eval(x, y);
         let base = self.eval(x, y - n as i32);
         match (cur.num(), base.num()) {
+            (Some(c), Some(b)) if money::is_overflow_dec(c) || money::is_overflow_dec(b) => {
+                Value::Ratio(Decimal::MAX)
+            }
             (Some(c), Some(b)) => money::cagr(c, b, n)
                 .map(Value::Ratio)
                 .unwrap_or(Value::Missing),

@@ -8,5 +8,7 @@ pub mod explain;
 pub mod expr;
 pub mod runner;
 
-pub use alloc::{evaluate_population, FirmOutcome};
+pub use alloc::{
+    evaluate_population, first_overflow, try_evaluate_population, FirmOutcome, Overflow,
+};
 pub use clause::{eval_clause, ClauseOutcome, Reason};

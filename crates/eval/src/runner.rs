@@ -5,7 +5,7 @@ use huiqi_ir::money::{fmt_money_en, fmt_money_zh};
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 
-use crate::alloc::{evaluate_population, FirmOutcome};
+use crate::alloc::{evaluate_population, first_overflow, FirmOutcome};
 use crate::clause::{Reason, TrancheOutcome};
 use crate::explain::reason_text;
 
@@ -58,6 +58,17 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
         }
         let outs = evaluate_population(p, &t.firms, t.period, false);
         let mut problems = vec![];
+        // An amount beyond exact arithmetic is never paid: the test fails, naming it.
+        if let Some(ov) = first_overflow(p, &t.firms, &outs) {
+            problems.push(if en {
+                format!("  {ov}")
+            } else {
+                format!(
+                    "  企业 {}，条款 {}：金额超出精确计算的范围（溢出）",
+                    ov.firm, ov.clause
+                )
+            });
+        }
         for e in &t.expects {
             let o = &outs[e.firm];
             let (got, reasons) = expected_of(o, e);

@@ -138,6 +138,122 @@ pub fn div_scaled(a: i128, b: i128) -> Option<i128> {
     }
 }
 
+/// The largest magnitude of a number on the fixed-point scale: what a `Decimal` holds at
+/// [`SCALE`] places (2^96 − 1 units of 10^-12, about 7.9×10^16). A result beyond it is an
+/// *overflow*: both engines carry it on as [`OVERFLOW`] (with the result's sign), an infinity
+/// that compares above (or below) every number and that every later arithmetic step keeps;
+/// an amount that is one is an error naming the firm and the clause.
+pub const MAX_SCALED: i128 = (1 << 96) - 1;
+
+/// An overflowed result on the fixed-point scale (negated: −∞). Outside Decimal128(38)'s range,
+/// like every value beyond [`MAX_SCALED`].
+pub const OVERFLOW: i128 = i128::MAX;
+
+/// Whether a value on the fixed-point scale is beyond the range of exact arithmetic.
+#[inline(always)]
+pub fn is_overflow(v: i128) -> bool {
+    v.unsigned_abs() > MAX_SCALED as u128
+}
+
+/// ±[`OVERFLOW`]: − when `neg`.
+#[inline(always)]
+pub fn overflow(neg: bool) -> i128 {
+    if neg {
+        -OVERFLOW
+    } else {
+        OVERFLOW
+    }
+}
+
+/// `v`, or ±[`OVERFLOW`] when it is beyond the range.
+#[inline(always)]
+fn ranged(v: i128) -> i128 {
+    if is_overflow(v) {
+        overflow(v < 0)
+    } else {
+        v
+    }
+}
+
+/// a + b on the fixed-point scale; an overflowed operand or result gives ±[`OVERFLOW`]
+/// (the sign of the saturated sum, + for 0).
+#[inline(always)]
+pub fn add_checked(a: i128, b: i128) -> i128 {
+    if is_overflow(a) || is_overflow(b) {
+        return overflow(a.saturating_add(b) < 0);
+    }
+    // Both within 2^96: the sum cannot leave i128.
+    ranged(a + b)
+}
+
+/// a − b on the fixed-point scale, like [`add_checked`].
+#[inline(always)]
+pub fn sub_checked(a: i128, b: i128) -> i128 {
+    if is_overflow(a) || is_overflow(b) {
+        return overflow(a.saturating_sub(b) < 0);
+    }
+    ranged(a - b)
+}
+
+/// Whether a product or quotient of `a` and `b` is negative (0 counts as positive).
+#[inline(always)]
+fn neg_product(a: i128, b: i128) -> bool {
+    a != 0 && b != 0 && ((a < 0) != (b < 0))
+}
+
+/// a × b on the fixed-point scale, floored ([`mul_scaled`]); an overflowed operand or result
+/// gives ±[`OVERFLOW`].
+#[inline]
+pub fn mul_checked(a: i128, b: i128) -> i128 {
+    if is_overflow(a) || is_overflow(b) {
+        return overflow(neg_product(a, b));
+    }
+    match mul_scaled(a, b) {
+        Some(p) => ranged(p),
+        None => overflow(neg_product(a, b)),
+    }
+}
+
+/// a ÷ b on the fixed-point scale, floored ([`div_scaled`]); an overflowed operand or result
+/// gives ±[`OVERFLOW`]; division by zero has no value (None: missing).
+#[inline]
+pub fn div_checked(a: i128, b: i128) -> Option<i128> {
+    if is_overflow(a) || is_overflow(b) {
+        return Some(overflow(neg_product(a, b)));
+    }
+    if b == 0 {
+        return None;
+    }
+    Some(match div_scaled(a, b) {
+        Some(q) => ranged(q),
+        None => overflow(neg_product(a, b)),
+    })
+}
+
+/// A decimal on the fixed-point scale; beyond the range, ±[`OVERFLOW`].
+pub fn scaled_or_overflow(d: Decimal) -> i128 {
+    match to_scaled(d) {
+        Some(v) => ranged(v),
+        None => overflow(d.is_sign_negative()),
+    }
+}
+
+/// Whether a decimal is beyond the range of exact arithmetic (an overflowed result, or a
+/// literal or fact that large).
+pub fn is_overflow_dec(d: Decimal) -> bool {
+    is_overflow(scaled_or_overflow(d))
+}
+
+/// A fixed-point value as a decimal; ±[`OVERFLOW`] (anything beyond the range) as
+/// `Decimal::MAX` / `Decimal::MIN`, which are beyond it too.
+pub fn from_scaled_or_overflow(v: i128) -> Decimal {
+    match from_scaled(v) {
+        Some(d) if !is_overflow(v) => d,
+        _ if v < 0 => Decimal::MIN,
+        _ => Decimal::MAX,
+    }
+}
+
 pub fn add(a: Decimal, b: Decimal) -> Option<Decimal> {
     from_scaled(to_scaled(a)?.checked_add(to_scaled(b)?)?)
 }
@@ -224,10 +340,18 @@ fn round_to<const U: u64>(x: i128, div: impl Fn(u128) -> u128) -> i128 {
 }
 
 /// Amount in 元 (at most 2 decimals) → integer 分.
+/// Checked: an amount whose 分 do not fit an i64 saturates (never wraps or panics); the
+/// evaluators refuse such amounts before (`MAX_SCALED`).
 pub fn to_fen(d: Decimal) -> i64 {
-    (round(d, RoundUnit::Fen) * Decimal::from(100))
-        .to_i64()
-        .unwrap_or(i64::MAX)
+    let saturated = if d.is_sign_negative() {
+        i64::MIN
+    } else {
+        i64::MAX
+    };
+    round(d, RoundUnit::Fen)
+        .checked_mul(Decimal::from(100))
+        .and_then(|f| f.to_i64())
+        .unwrap_or(saturated)
 }
 pub fn from_fen(f: i64) -> Decimal {
     Decimal::new(f, 2)

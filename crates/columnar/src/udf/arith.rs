@@ -93,7 +93,12 @@ pub(super) fn cagr_udf() -> ScalarUDF {
                 if a.is_null(i) || b.is_null(i) || k.is_null(i) {
                     return None;
                 }
-                money::cagr_scaled(a.value(i), b.value(i), k.value(i) as u32)
+                let (a, b) = (a.value(i), b.value(i));
+                // An overflowed input gives an overflow, as in the reference.
+                if money::is_overflow(a) || money::is_overflow(b) {
+                    return Some(money::OVERFLOW);
+                }
+                money::cagr_scaled(a, b, k.value(i) as u32)
             })
             .collect();
         Ok(ColumnarValue::Array(Arc::new(
@@ -114,7 +119,11 @@ pub(super) fn cagr_udf() -> ScalarUDF {
 pub(super) fn to_fen(v: i128) -> i64 {
     match i64::try_from(v) {
         Ok(x) => x / 10_000_000_000,
-        Err(_) => (v / 10_000_000_000) as i64,
+        // A finished amount is within the range of exact arithmetic (`money::MAX_SCALED`,
+        // 7.9×10¹⁸ 分 < i64::MAX): its 分 fit. Saturated all the same, never wrapped.
+        Err(_) => {
+            i64::try_from(v / 10_000_000_000).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+        }
     }
 }
 

@@ -27,6 +27,9 @@ pub struct FinishSpec {
     pub miss_amount: i32,
     pub totalcap: i32,
     pub zero: i32,
+    /// The code that marks a raw amount beyond exact arithmetic (`money::is_overflow`): the
+    /// amount is 0 and the run is refused, naming the firm and the clause (`allocate::OVERFLOW`).
+    pub overflow: i32,
 }
 
 /// The room each cap leaves a row, from what earlier tranches used and what the clause awarded
@@ -69,6 +72,9 @@ impl FinishSpec {
         let Some(raw) = raw else {
             return (Some(0), Some(self.miss_amount));
         };
+        if money::is_overflow(raw) {
+            return (Some(0), Some(self.overflow));
+        }
         let mut a = Some(money::round_scaled(raw.max(0), self.unit));
         if let Some(room) = rooms.cap {
             a = a.zip(room).map(|(a, r)| a.min(r));
@@ -119,14 +125,19 @@ impl FinishSpec {
             _ => i128::MAX,
         };
         let unit = self.unit;
-        let (zero, totalcap) = (self.zero, self.totalcap);
+        let (zero, totalcap, overflow) = (self.zero, self.totalcap, self.overflow);
         for ((a, why), &x) in amounts.iter_mut().zip(reasons.iter_mut()).zip(raw.values()) {
+            // Beyond exact arithmetic: 0 and its own reason (a select, not a branch).
+            let over = money::is_overflow(x);
+            let x = if over { 0 } else { x };
             let v = money::round_scaled(x.max(0), unit).min(cap);
             // Cut to nothing by the total cap (its own reason), or zero anyway.
             let emptied = v > total && total == 0;
             let v = v.min(total);
             *a = v;
-            *why = if emptied {
+            *why = if over {
+                overflow
+            } else if emptied {
                 totalcap
             } else if v == 0 {
                 zero
@@ -282,7 +293,7 @@ fn finished_rows(
         (*a, *r, *y) = match f.rate {
             None => (f.amount, f.reason, f.fen),
             Some(rate) => {
-                let (a, r) = rate_row(money::mul_scaled(v, rate));
+                let (a, r) = rate_row(Some(money::mul_checked(v, rate)));
                 (a, r, to_fen(a))
             }
         };
@@ -389,6 +400,7 @@ mod tests {
             miss_amount: 7,
             totalcap: 8,
             zero: 9,
+            overflow: 10,
         }
     }
 

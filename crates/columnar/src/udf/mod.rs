@@ -107,18 +107,24 @@ impl<T: ArrowPrimitiveType> Arg<T> {
 /// Every UDF the compiler may emit, in one registry (so a cluster's executors can be built from it).
 pub fn all() -> Vec<ScalarUDF> {
     vec![
-        binary("hq_mul", money::mul_scaled),
-        binary("hq_div", money::div_scaled),
-        unary("hq_floor", |x| Some(x.div_euclid(ONE) * ONE)),
-        unary("hq_round_fen", |x| {
-            Some(money::round_scaled(x, RoundUnit::Fen))
+        // The reference's checked arithmetic (`huiqi_ir::money`): a result beyond the range of
+        // exact arithmetic is ±OVERFLOW, which every kernel keeps; a division by zero is null.
+        binary("hq_add", |a, b| Some(money::add_checked(a, b))),
+        binary("hq_sub", |a, b| Some(money::sub_checked(a, b))),
+        binary("hq_mul", |a, b| Some(money::mul_checked(a, b))),
+        binary("hq_div", money::div_checked),
+        unary("hq_floor", |x| {
+            Some(if money::is_overflow(x) {
+                x
+            } else {
+                x.div_euclid(ONE) * ONE
+            })
         }),
+        unary("hq_round_fen", |x| Some(round_in_range(x, RoundUnit::Fen))),
         unary("hq_round_yuan", |x| {
-            Some(money::round_scaled(x, RoundUnit::Yuan))
+            Some(round_in_range(x, RoundUnit::Yuan))
         }),
-        unary("hq_round_wan", |x| {
-            Some(money::round_scaled(x, RoundUnit::Wan))
-        }),
+        unary("hq_round_wan", |x| Some(round_in_range(x, RoundUnit::Wan))),
         cagr_udf(),
         // min/max with nulls propagated: a CASE would filter and merge every batch.
         binary("hq_min", |a, b| Some(a.min(b))),
@@ -133,6 +139,16 @@ pub fn all() -> Vec<ScalarUDF> {
         share_udf("hq_share", |a, b, d| a * b / d),
         share_udf("hq_share_rem", |a, b, d| a * b % d),
     ]
+}
+
+/// `round` of a number; an overflow stays as it is (like the reference's).
+#[inline(always)]
+fn round_in_range(x: i128, unit: RoundUnit) -> i128 {
+    if money::is_overflow(x) {
+        x
+    } else {
+        money::round_scaled(x, unit)
+    }
 }
 
 /// A Decimal128(38, 12) literal.

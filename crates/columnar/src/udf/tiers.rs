@@ -95,28 +95,25 @@ pub(super) use with_interval;
 /// Every row's amount when every arm is a fixed amount or a rate: the interval from
 /// `interval`, the amount from a table, and the multiplication only in a rate's interval.
 /// Null rows get whatever their (unused) value gives; the input's null buffer marks them.
-/// Returns the amounts and whether some row overflowed (marked FAILED).
+/// Returns the amounts and whether some row failed (never: an overflow is ±OVERFLOW).
 #[inline(always)]
 fn fixed_tiers(
     interval: impl Fn(i128) -> usize,
     by: &[Fixed],
     values: &[i128],
 ) -> (Vec<i128>, bool) {
-    let mut failed = false;
     let out = values
         .iter()
         .map(|&v| {
             let f = by[interval(v)];
             match f.rate {
                 None => f.amount,
-                Some(r) => money::mul_scaled(v, r).unwrap_or_else(|| {
-                    failed = true;
-                    FAILED
-                }),
+                // An overflow is carried on as ±OVERFLOW, like every kernel's.
+                Some(r) => money::mul_checked(v, r),
             }
         })
         .collect();
-    (out, failed)
+    (out, false)
 }
 
 /// A tier table (`金额 tiers x { [lo, hi) => amount … }`) as a kernel over Decimal128 values:
@@ -270,7 +267,7 @@ fn general_tiers(
         let picked = match map.arm[map.interval(v)] {
             None => Some(0),
             Some(a) => match rates[a] {
-                Some(r) => money::mul_scaled(v, r),
+                Some(r) => Some(money::mul_checked(v, r)),
                 None => vals[a].get(i),
             },
         };

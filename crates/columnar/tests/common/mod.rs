@@ -5,7 +5,7 @@ pub mod support;
 use std::path::{Path, PathBuf};
 
 use huiqi_columnar::{run, Options, Row};
-use huiqi_eval::evaluate_population;
+use huiqi_eval::{evaluate_population, try_evaluate_population};
 use huiqi_ir::*;
 
 pub fn reference_rows(p: &Program, firms: &[Firm], year: i32) -> Vec<Row> {
@@ -73,16 +73,15 @@ pub fn compare_on(
     compare_chunked(p, firms, dir, year, tag, None)
 }
 
-/// `compare_on`, with the engine loading and evaluating `chunk` firms at a time.
-pub fn compare_chunked(
+/// The columnar engine on the snapshot `dir`, `chunk` firms at a time (None: all at once).
+pub fn run_columnar(
     p: &Program,
-    firms: &[Firm],
     dir: &Path,
     year: i32,
     tag: &str,
     chunk: Option<usize>,
-) -> Result<(), String> {
-    let (rows, timings) = std::thread::scope(|s| {
+) -> Result<huiqi_columnar::Results, huiqi_columnar::Error> {
+    let (res, timings) = std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(256 << 20)
             .spawn_scoped(s, || {
@@ -107,12 +106,42 @@ pub fn compare_chunked(
             .unwrap()
             .join()
             .unwrap()
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     if std::env::var("HUIQI_TIMINGS").is_ok() {
         eprintln!("{tag}: {timings:?}");
     }
-    let rows = rows.rows();
+    Ok(res)
+}
+
+/// An overflow as both engines name it: (credit code, clause).
+fn named(e: &huiqi_columnar::Error) -> Option<(String, String)> {
+    match e {
+        huiqi_columnar::Error::Overflow { firm, clause } => Some((firm.clone(), clause.clone())),
+        _ => None,
+    }
+}
+
+/// `compare_on`, with the engine loading and evaluating `chunk` firms at a time. An overflow
+/// must be refused by both engines, naming the same firm and clause.
+pub fn compare_chunked(
+    p: &Program,
+    firms: &[Firm],
+    dir: &Path,
+    year: i32,
+    tag: &str,
+    chunk: Option<usize>,
+) -> Result<(), String> {
+    let got = run_columnar(p, dir, year, tag, chunk);
+    let reference = try_evaluate_population(p, firms, year, false);
+    let rows = match (got, reference) {
+        (Ok(res), Ok(_)) => res.rows(),
+        (Err(e), Err(ov)) if named(&e) == Some((ov.firm.clone(), ov.clause.clone())) => {
+            return Ok(());
+        }
+        (Err(e), Err(ov)) => return Err(format!("{tag}: columnar: {e}\n  reference: {ov}")),
+        (Err(e), Ok(_)) => return Err(format!("{tag}: columnar: {e}; reference: no error")),
+        (Ok(_), Err(ov)) => return Err(format!("{tag}: reference: {ov}; columnar: no error")),
+    };
     let want = reference_rows(p, firms, year);
     if rows != want {
         let mut msg = format!(
@@ -126,4 +155,43 @@ pub fn compare_chunked(
         return Err(msg);
     }
     Ok(())
+}
+
+/// The overflow both engines refuse the run with (whole and one firm per chunk), when they
+/// agree on it; otherwise what each said.
+pub fn overflow_of_both(
+    p: &Program,
+    firms: &mut [Firm],
+    year: i32,
+    tag: &str,
+) -> Result<(String, String), String> {
+    firms.sort_by(|a, b| a.id.cmp(&b.id));
+    let dir = tmp(tag);
+    support::write_snapshot(p, firms, &dir);
+    let whole = run_columnar(p, &dir, year, tag, None);
+    let chunked = run_columnar(p, &dir, year, tag, Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+    let reference = try_evaluate_population(p, firms, year, false)
+        .err()
+        .map(|ov| (ov.firm, ov.clause));
+    let says = |r: &Result<huiqi_columnar::Results, huiqi_columnar::Error>| match r {
+        Ok(_) => None,
+        Err(e) => named(e),
+    };
+    match (says(&whole), says(&chunked), reference) {
+        (Some(a), Some(b), Some(c)) if a == b && b == c => Ok(a),
+        (a, b, c) => Err(format!(
+            "{tag}: columnar {:?} / chunked {:?} / reference {c:?}",
+            whole
+                .as_ref()
+                .err()
+                .map(|e| e.to_string())
+                .or(a.map(|x| x.0)),
+            chunked
+                .as_ref()
+                .err()
+                .map(|e| e.to_string())
+                .or(b.map(|x| x.0)),
+        )),
+    }
 }
