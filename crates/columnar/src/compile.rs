@@ -132,6 +132,16 @@ fn null_dec() -> DExpr {
     lit(ScalarValue::Decimal128(None, 38, 12))
 }
 
+/// `a` where `cond` is true, `b` where it is false, null where it is null (missing), with the
+/// condition compiled once: `CASE cond WHEN true THEN a WHEN false THEN b END`.
+fn if_then_else(cond: DExpr, a: DExpr, b: DExpr) -> R<DExpr> {
+    case(cond)
+        .when(lit(true), a)
+        .when(lit(false), b)
+        .end()
+        .map_err(Error::engine)
+}
+
 fn value_lit(p: &Program, v: &Value, ty: Option<Ty>) -> DExpr {
     match v {
         Value::Missing => lit(ScalarValue::Null),
@@ -261,10 +271,7 @@ impl<'p> Compiler<'p> {
             Expr::If(cnd, a, b) => {
                 let cc = self.cx(cnd, o, cx, lets)?;
                 let (aa, bb) = (self.cx(a, o, cx, lets)?, self.cx(b, o, cx, lets)?);
-                when(cc.clone().is_null(), lit(ScalarValue::Null))
-                    .when(cc, aa)
-                    .otherwise(bb)
-                    .map_err(Error::engine)?
+                if_then_else(cc, aa, bb)?
             }
             Expr::Table(t, x) if self.p.tables[*t].output != Ty::Bool => {
                 self.amount_table(*t, x, o, cx, lets)?
@@ -527,10 +534,7 @@ impl<'p> Compiler<'p> {
                     c(&format!("h{}", self.hists.len() - 1)),
                     lit(false),
                 ]);
-                when(now.clone().is_null(), lit(ScalarValue::Null))
-                    .when(now, ever.not())
-                    .otherwise(lit(false))
-                    .map_err(Error::engine)?
+                if_then_else(now, ever.not(), lit(false))?
             }
             Expr::Consecutive(x, n) => {
                 let now = self.cx(x, o, cx, lets)?;
@@ -542,10 +546,7 @@ impl<'p> Compiler<'p> {
                         lit(false),
                     ]));
                 }
-                when(now.clone().is_null(), lit(ScalarValue::Null))
-                    .when(now, all)
-                    .otherwise(lit(false))
-                    .map_err(Error::engine)?
+                if_then_else(now, all, lit(false))?
             }
             _ => return Err(Error::engine(format!("{e:?} is not a history operator"))),
         })
