@@ -139,21 +139,14 @@ pub fn write_parquet(rows: &Results, path: &Path) -> R<String> {
     Ok(format!("{:x}", h.hash.finalize()))
 }
 
-/// Writes one CSV field, quoted only when it must be.
-fn csv_field(w: &mut impl Write, s: &str) -> std::io::Result<()> {
-    if s.contains([',', '"', '\n']) {
-        write!(w, "\"{}\"", s.replace('"', "\"\""))
-    } else {
-        w.write_all(s.as_bytes())
-    }
-}
-
-/// One CSV field as bytes.
+/// One CSV text field as bytes, the way every CSV of the project writes it
+/// (`huiqi_files::csv::push_field`): a cell a spreadsheet would run as a formula is neutralised,
+/// bidi controls are shown inertly, and it is quoted only when it must be. The amounts are not
+/// text fields: they are written as numbers (`-5.00`), untouched.
 fn field(s: &str) -> Vec<u8> {
-    let mut v = vec![];
-    // Writing to a Vec cannot fail.
-    let _ = csv_field(&mut v, s);
-    v
+    let mut v = String::new();
+    huiqi_files::csv::push_field(&mut v, s);
+    v.into_bytes()
 }
 
 /// Writes results.csv; returns its sha256.
@@ -242,7 +235,9 @@ fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
     buf.extend_from_slice(&d[k..]);
 }
 
-/// Writes the rows to XLSX, or returns false when they do not fit on one sheet.
+/// Writes the rows to XLSX, or returns false when they do not fit on one sheet. Text cells are
+/// written as strings (`write_string`), never as formulas, whatever they start with; amounts
+/// as numbers.
 pub fn write_xlsx(rows: &Results, path: &Path) -> R<bool> {
     use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
     if rows.len() > XLSX_MAX_ROWS {
@@ -295,4 +290,44 @@ pub fn write_xlsx(rows: &Results, path: &Path) -> R<bool> {
 pub fn file_sha256(path: &Path) -> R<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Reasons;
+
+    const LINK: &str = "=HYPERLINK(\"http://x\",\"点此领取\")";
+
+    fn rows() -> Results {
+        Results {
+            firm_ids: StringArray::from(vec!["+cmd|' /C calc'!A0", "91330201MA2AB3C4D5"]),
+            clauses: vec![LINK.into(), "条款\u{202E}甲".into()],
+            tranches: vec!["@SUM(1+1)".into(), "".into()],
+            reasons: Reasons::default(),
+            firm: vec![0, 1, 1],
+            slot: vec![0, 1, 0],
+            amount_fen: vec![-500, 123456, 0],
+            reason: vec![0, 0, 0],
+        }
+    }
+
+    #[test]
+    fn results_csv_neutralises_formulas_and_keeps_numbers() {
+        let dir = std::env::temp_dir().join(format!("huiqi-output-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("results.csv");
+        write_csv(&rows(), &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "'+cmd|' /C calc'!A0,\"'=HYPERLINK(\"\"http://x\"\",\"\"点此领取\"\")\",'@SUM(1+1),-5.00,-500,",
+                "91330201MA2AB3C4D5,条款<U+202E>甲,,1234.56,123456,",
+                "91330201MA2AB3C4D5,\"'=HYPERLINK(\"\"http://x\"\",\"\"点此领取\"\")\",'@SUM(1+1),0.00,0,",
+            ]
+        );
+    }
 }
