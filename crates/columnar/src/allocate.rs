@@ -191,7 +191,14 @@ pub fn slot_columns(
     }
     let mut overflow: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
     for (s, slot) in plan.slots.iter().enumerate() {
-        let cond = c(&slot.reason).eq(lit(OVERFLOW_CODE));
+        // Only a slot that is a row of the result: a schedule's stage not reached this
+        // period is never paid, so never refused (as in the reference).
+        let cond = match &slot.present {
+            Some(x) => c(&slot.reason)
+                .eq(lit(OVERFLOW_CODE))
+                .and(coalesce(vec![c(x), lit(false)])),
+            None => c(&slot.reason).eq(lit(OVERFLOW_CODE)),
+        };
         let then = lit(s as i32);
         match overflow.as_mut() {
             None => overflow = Some(when(cond, then)),

@@ -4,6 +4,8 @@
 //! 7.9×10¹⁶ 元) is an overflow, and an amount that is one refuses the run naming the firm and
 //! the clause — the same firm and clause in both engines, never a wrapped or saturated amount.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[allow(dead_code)]
 mod common;
 
@@ -14,6 +16,8 @@ const HEADER: &str = r#"
 policy 极值 { issuer "测试" version "1" effective 2021-01-01 .. 2024-12-31 rounding 分 }
 fact 营收: money per year { label "营收" source "税务" }
 fact 比例: ratio per year { label "比例" source "税务" }
+enum 阶段 { 一, 二 }
+fact 进程: event 阶段 { label "进程" source "金融办" }
 "#;
 
 /// A name no other test of this process uses at the same time.
@@ -142,4 +146,37 @@ fn an_overflow_the_amount_does_not_use_is_no_error() {
     ) + &clause("未达", "  require 小: 营收 < 0元\n  amount 营收 * 比例\n")
         + &clause("兜底", "  amount min(营收 * 比例, 1万)\n");
     agree(&cls, &[NORMAL, ("B1", "70000000000000000", "3")]).unwrap();
+}
+
+#[test]
+fn a_schedule_stage_not_reached_is_never_refused() {
+    let cl = clause(
+        "上市",
+        "  schedule 进程 each {\n    一 => 1万\n    二 => 90000000000000000元\n  }\n",
+    );
+    let p = program(&cl);
+    let firm = |id: &str, stages: &[u32]| {
+        let mut firm = Firm::new(id, "", p.facts.len());
+        let f = p.fact_by_name("进程").unwrap();
+        firm.facts[f] = FactData::Events(
+            stages
+                .iter()
+                .map(|&v| EventRec {
+                    date: Date::new(2023, 3, 1 + v).unwrap(),
+                    until: None,
+                    value: Some(v),
+                })
+                .collect(),
+        );
+        firm
+    };
+    // Stage 二 (beyond exact arithmetic) not reached: stage 一 is paid, in both.
+    let mut fs = vec![firm("A0", &[0])];
+    common::compare_whole_and_chunked(&p, &mut fs, 2023, &unique("schedule")).unwrap();
+    // Reached: refused, in both.
+    let mut fs = vec![firm("A0", &[0]), firm("B1", &[0, 1])];
+    assert_eq!(
+        common::overflow_of_both(&p, &mut fs, 2023, &unique("schedule-overflow")),
+        Ok(("B1".to_string(), "上市".to_string()))
+    );
 }

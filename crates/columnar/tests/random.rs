@@ -4,6 +4,8 @@
 //! caps, negative lists, selections), populations with gaps in their data. The columnar engine
 //! must equal the reference evaluator for every firm, clause and tranche.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[allow(dead_code)]
 mod common;
 

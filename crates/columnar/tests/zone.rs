@@ -1,6 +1,8 @@
 //! The whole seed pack over a generated zone: columnar == reference for every firm, clause and
 //! tranche. `HUIQI_ZONE_FIRMS=100000 cargo test -p huiqi-columnar --test zone` runs a big zone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[allow(dead_code)]
 mod common;
 
