@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use huiqi_data::firmfile;
-use huiqi_eval::{evaluate_population, explain};
+use huiqi_eval::{explain, try_evaluate_population};
 use huiqi_ir::{Firm, Program};
 
 use crate::{Error, Result};
@@ -62,7 +62,7 @@ pub fn explain<'p>(
         })?),
         None => None,
     };
-    let mut outs = evaluate_population(program, std::slice::from_ref(&firm), year, true);
+    let mut outs = try_evaluate_population(program, std::slice::from_ref(&firm), year, true)?;
     let outcome = outs.pop().ok_or_else(|| Error::plain("no outcome"))?;
     Ok(Explanation {
         program,

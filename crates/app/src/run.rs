@@ -90,7 +90,7 @@ pub fn evaluate(
                     .build()
                     .map_err(|e| fail(&e))?;
                 rt.block_on(huiqi_columnar::run(program, snapshot, period, &opts))
-                    .map_err(|e| fail(&e))
+                    .map_err(Error::from)
             })
             .map_err(|e| fail(&e))?
             .join()

@@ -205,3 +205,66 @@ fn run_output_never_destroys_and_appears_whole() {
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
+
+/// Issue 14 §4: an amount past exact arithmetic is never paid, wrapped or saturated: `explain`
+/// (the reference evaluator) and `run` (the columnar engine) both refuse, naming the clause, and
+/// `run` writes nothing.
+#[test]
+fn an_overflowing_amount_is_refused_by_both_engines_naming_firm_and_clause() {
+    let (work, snap) = small_zone("overflow");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let pack = work.join("pack");
+    std::fs::create_dir_all(&pack).unwrap();
+    for e in std::fs::read_dir(root.join("policies/ningbo")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".hq") && !name.ends_with(".test.hq") {
+            std::fs::copy(&p, pack.join(&name)).unwrap();
+        }
+    }
+    // 2350万 × 10¹¹ ≈ 2.4×10¹⁸ 元: past the ≈7.9×10¹⁶ 元 that exact arithmetic holds.
+    std::fs::write(
+        pack.join("zz_overflow.hq"),
+        "clause 巨额奖励 {\n  ref \"1\"\n  text \"极值\"\n  amount 营业收入 * 100000000000\n}\n",
+    )
+    .unwrap();
+    let pack_s = pack.to_string_lossy().into_owned();
+    let o = huiqi(&[
+        "explain",
+        &pack_s,
+        "examples/firms/meixu_jingmi.toml",
+        "--period",
+        "2023",
+        "--lang",
+        "en",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("91330201MA2CQX070X") && err.contains("巨额奖励") && err.contains("overflow"),
+        "{err}"
+    );
+    let out = work.join("run").to_string_lossy().into_owned();
+    let o = huiqi(&[
+        "run",
+        "--policy",
+        &pack_s,
+        "--snapshot",
+        &snap,
+        "--period",
+        "2023",
+        "--out",
+        &out,
+        "--no-xlsx",
+        "--lang",
+        "en",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("巨额奖励") && err.contains("overflow"),
+        "{err}"
+    );
+    assert!(!work.join("run").exists(), "a refused run wrote {out}");
+    let _ = std::fs::remove_dir_all(&work);
+}
