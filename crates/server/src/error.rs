@@ -27,7 +27,8 @@ pub struct ErrorBody {
 #[derive(Clone, Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    /// Boxed: results carrying the error stay small.
+    pub body: Box<ErrorBody>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -41,14 +42,14 @@ impl ApiError {
     ) -> ApiError {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code,
                 zh: zh.into(),
                 en: en.into(),
                 field: None,
                 hint_zh: None,
                 hint_en: None,
-            },
+            }),
         }
     }
 
