@@ -104,3 +104,23 @@ impl Explanation<'_> {
         &self.outcome
     }
 }
+
+/// Reads a firm from the text of a firm file (JSON when `json`, else TOML): the what-if
+/// calculator's input. Errors name the field path with a hint, as for a file.
+pub fn parse_firm(program: &Program, text: &str, json: bool) -> Result<Firm> {
+    firmfile::parse_firm(program, text, json).map_err(|err| Error::FirmFile {
+        path: std::path::PathBuf::from(if json { "<json>" } else { "<toml>" }),
+        err: Box::new(err),
+    })
+}
+
+/// Every firm of a snapshot, keyed by credit code: the figures on file that a firm's check
+/// evaluates (the service loads them once at start-up).
+pub fn load_firms(
+    program: &Program,
+    snapshot: &Path,
+) -> Result<std::collections::HashMap<String, Firm>> {
+    let firms = huiqi_data::load_snapshot(snapshot, program)
+        .map_err(|e| Error::plain(format!("{}: {e}", snapshot.display())))?;
+    Ok(firms.into_iter().map(|f| (f.id.clone(), f)).collect())
+}

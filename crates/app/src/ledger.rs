@@ -377,3 +377,42 @@ pub async fn history_snapshot(
     l.close().await;
     r
 }
+
+/// A page of award lines matching the filter (a queue by state and clause, a firm's lines).
+pub async fn lines(l: &mut Ledger, f: &huiqi_ledger::LineFilter) -> Result<huiqi_ledger::LinePage> {
+    Ok(l.lines(f).await?)
+}
+
+/// Who last moved each line with `action` (`approve`: who approved it).
+pub async fn actors_of(l: &mut Ledger, lines: &[i64], action: &str) -> Result<Vec<(i64, String)>> {
+    Ok(l.actors_of(lines, action).await?)
+}
+
+/// An audit event that changes no table (a login, a denial): its actor and time are `ctx`'s.
+pub async fn note(
+    l: &mut Ledger,
+    ctx: &Ctx,
+    action: &str,
+    entity: &str,
+    after: &serde_json::Value,
+) -> Result<()> {
+    Ok(l.note(ctx, action, entity, after).await?)
+}
+
+/// The lines of a 公示 notice (default: the latest), with its title and window.
+pub async fn notice(
+    l: &mut Ledger,
+    notice: Option<i64>,
+) -> Result<(i64, String, String, String, Vec<ListRow>)> {
+    Ok(l.notice_list(notice).await?)
+}
+
+/// A page of the audit trail, newest first (optionally about one entity): `(total, events)`.
+pub async fn events(
+    l: &mut Ledger,
+    entity: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<huiqi_ledger::audit::Event>)> {
+    Ok(l.events_page(entity, offset, limit).await?)
+}

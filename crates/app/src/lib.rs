@@ -5,12 +5,14 @@
 //! | module | use cases |
 //! |---|---|
 //! | [`pack`] | load, check, format and test policy packs |
-//! | [`explain`] | one firm under a pack, clause by clause |
+//! | [`catalogue`] | a pack's clauses, 条文, facts, dated parameters and tests as data |
+//! | [`explain`] | one firm under a pack, clause by clause; a what-if firm; a snapshot's firms |
 //! | [`data`] | generate a zone, ingest its exports into a snapshot, read a snapshot's manifest |
 //! | [`run`] | the whole pack over a snapshot (columnar engine), results and manifest |
-//! | [`ledger`] | record a run, the 免申即享 workflow, exports, reconciliation, verification, award history |
+//! | [`ledger`] | record a run, the 免申即享 workflow, queues, exports, reconciliation, verification, award history, accounts |
 //! | [`demo`] | the demo zone end to end |
 
+pub mod catalogue;
 pub mod data;
 pub mod demo;
 pub mod error;

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod commands;
 mod render;
 
-use commands::{data, demo, explain, ledger, pack, run};
+use commands::{data, demo, explain, ledger, pack, run, serve};
 use render::Out;
 
 #[derive(Parser)]
@@ -87,6 +87,9 @@ enum Cmd {
     Ledger(ledger::LedgerArgs),
     /// Every award of one firm (credit code), its state and the date of each step.
     Status(ledger::StatusArgs),
+    /// The 免申即享 service: HTTP API with OpenAPI, accounts and Cedar authorization
+    /// (`--demo`: the demo zone with demo accounts).
+    Serve(serve::ServeArgs),
 }
 
 fn try_main(o: &Out, cmd: Cmd) -> huiqi::Result<ExitCode> {
@@ -102,6 +105,7 @@ fn try_main(o: &Out, cmd: Cmd) -> huiqi::Result<ExitCode> {
         Cmd::Run(a) => run::run(o, &a),
         Cmd::Ledger(a) => ledger::ledger(o, &a),
         Cmd::Status(a) => ledger::status(o, &a),
+        Cmd::Serve(a) => serve::serve(o, &a),
     }
 }
 

@@ -354,7 +354,8 @@ pub fn explain_text(
     out
 }
 
-fn json_value(p: &Program, v: &Value, ty: Option<Ty>) -> serde_json::Value {
+/// A value as the JSON explanation writes it (money and ratios as exact decimal strings).
+pub fn json_value(p: &Program, v: &Value, ty: Option<Ty>) -> serde_json::Value {
     match v {
         Value::Missing => serde_json::Value::Null,
         Value::Bool(b) => json!(b),

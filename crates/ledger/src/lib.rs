@@ -17,12 +17,14 @@
 //!
 //! Money is integer 分 (`i64`) throughout.
 
+pub mod accounts;
 pub mod audit;
 pub mod batch;
 mod check;
 pub mod content;
 pub mod db;
 pub mod payfile;
+pub mod queue;
 pub mod record;
 mod replay;
 pub mod report;
@@ -31,12 +33,14 @@ pub mod schema;
 mod settle;
 pub mod workflow;
 
+pub use accounts::{Account, SessionRow};
 pub use audit::{Problem, VerifyReport};
 pub use batch::{Batch, BatchInfo, BatchPaySummary, BatchState, CancelSummary};
 pub use db::{Backend, Db};
 pub use payfile::{
     read_paid_file, read_payment_file, LineError, PaidFile, PayFileSummary, PaymentLine,
 };
+pub use queue::{LineFilter, LinePage, LineRow};
 pub use record::{RecordSummary, ResultRow, RunInput};
 pub use report::{AwardOut, Budget, ListRow, ReconRow, StatusLine};
 pub use results::read_results;

@@ -11,7 +11,11 @@ use crate::{args, Error};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// (version, name, SQL). Append only: never edit an applied migration, add a new one.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "ledger", V1), (2, "payment batches", V2)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "ledger", V1),
+    (2, "payment batches", V2),
+    (3, "accounts and sessions", V3),
+];
 
 const V1: &str = r#"
 CREATE TABLE audit_head (
@@ -186,6 +190,33 @@ CREATE INDEX items_batch ON items (batch_id);
 -- At most one outstanding (open or exported) line per entitlement.
 CREATE UNIQUE INDEX items_one_open ON items (entitlement_id)
     WHERE state IN ('computed', 'approved', 'announced', 'objected', 'confirmed', 'exported');
+"#;
+
+/// The service's accounts and server-side sessions (`huiqi serve`). A session is stored by the
+/// SHA-256 of its token, never the token itself; `failed` and `locked_until` carry the lockout
+/// after repeated bad passwords. Logins, logouts and lockouts are audit events (`user:<name>`).
+const V3: &str = r#"
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    firm_id TEXT,
+    department TEXT,
+    password_hash TEXT NOT NULL,
+    active BIGINT NOT NULL,
+    failed BIGINT NOT NULL,
+    locked_until TEXT,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES users (name),
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_name);
 "#;
 
 /// Whether the database holds a ledger (its migrations table).

@@ -33,7 +33,7 @@ pub fn demo(o: &Out, a: &DemoArgs) -> huiqi::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(o: &Out, e: DemoEvent<'_>) {
+pub fn render(o: &Out, e: DemoEvent<'_>) {
     match e {
         DemoEvent::Step { n, zh, en, detail } => {
             let gap = if n == 1 { "" } else { "\n" };

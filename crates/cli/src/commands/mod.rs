@@ -7,3 +7,4 @@ pub mod ledger;
 pub mod ledger_render;
 pub mod pack;
 pub mod run;
+pub mod serve;

@@ -1,0 +1,148 @@
+//! The policy catalogue: a pack's clauses with their 条文 text and reference, its facts, its
+//! dated parameters and its tests, as plain data for a front end to show.
+
+use huiqi_ir::{Program, Value};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Catalogue {
+    pub name: String,
+    pub title: String,
+    pub issuer: String,
+    pub version: String,
+    pub hash: String,
+    /// The policy's window, `YYYY-MM-DD`.
+    pub window: (String, String),
+    pub clauses: Vec<ClauseInfo>,
+    pub facts: Vec<FactInfo>,
+    pub parameters: Vec<ParamInfo>,
+    pub pools: Vec<PoolInfo>,
+    pub tests: Vec<TestInfo>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClauseInfo {
+    pub name: String,
+    /// The article it implements (第N条…).
+    pub reference: String,
+    /// The 条文 text.
+    pub text: String,
+    pub window: (String, String),
+    /// Where the clause is written: `file:line`.
+    pub source: String,
+    /// Whether its amount is decided over the whole population (a pool or a ranking), so one
+    /// firm's figure alone is an estimate.
+    pub population: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FactInfo {
+    pub name: String,
+    pub label: String,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ParamInfo {
+    pub name: String,
+    /// `(from, value)`: the value in force from that date on; money as exact 元 strings.
+    pub values: Vec<(String, serde_json::Value)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolInfo {
+    pub name: String,
+    pub clauses: Vec<String>,
+    /// Exact 元, two decimals.
+    pub budget_yuan: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TestInfo {
+    pub name: String,
+    pub period: i32,
+    pub firms: Vec<String>,
+    pub expects: usize,
+    pub source: String,
+}
+
+/// Whether clause `c` is allocated over the population (pool or selection).
+pub fn population_clause(p: &Program, c: usize) -> bool {
+    p.pools.iter().any(|x| x.clauses.contains(&c)) || p.selects.iter().any(|s| s.clause == c)
+}
+
+/// The catalogue of a loaded pack.
+pub fn catalogue(p: &Program) -> Catalogue {
+    let clauses = p
+        .clauses
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ClauseInfo {
+            name: c.name.clone(),
+            reference: c.reference.clone(),
+            text: c.text.clone(),
+            window: (c.window.0.to_string(), c.window.1.to_string()),
+            source: format!("{}:{}", c.origin.file, c.origin.line),
+            population: population_clause(p, i),
+        })
+        .collect();
+    let parameters = p
+        .params
+        .iter()
+        .map(|q| ParamInfo {
+            name: q.name.clone(),
+            values: q
+                .values
+                .iter()
+                .map(|(d, v)| (d.to_string(), param_value(p, v, q.ty)))
+                .collect(),
+        })
+        .collect();
+    Catalogue {
+        name: p.policy.name.clone(),
+        title: p.policy.title.clone(),
+        issuer: p.policy.issuer.clone(),
+        version: p.policy.version.clone(),
+        hash: p.hash.clone(),
+        window: (p.policy.window.0.to_string(), p.policy.window.1.to_string()),
+        clauses,
+        facts: p
+            .facts
+            .iter()
+            .map(|f| FactInfo {
+                name: f.name.clone(),
+                label: f.label.clone(),
+                source: f.source.clone(),
+            })
+            .collect(),
+        parameters,
+        pools: p
+            .pools
+            .iter()
+            .map(|x| PoolInfo {
+                name: x.name.clone(),
+                clauses: x
+                    .clauses
+                    .iter()
+                    .map(|c| p.clauses[*c].name.clone())
+                    .collect(),
+                budget_yuan: x.budget.round_dp(2).to_string(),
+            })
+            .collect(),
+        tests: p
+            .tests
+            .iter()
+            .map(|t| TestInfo {
+                name: t.name.clone(),
+                period: t.period,
+                firms: t.firm_labels.clone(),
+                expects: t.expects.len(),
+                source: format!("{}:{}", t.origin.file, t.origin.line),
+            })
+            .collect(),
+    }
+}
+
+fn param_value(p: &Program, v: &Value, ty: huiqi_ir::Ty) -> serde_json::Value {
+    huiqi_eval::explain::json_value(p, v, Some(ty))
+}

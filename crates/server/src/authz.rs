@@ -1,0 +1,405 @@
+//! Authorization with Cedar: the schema and policies in `authz/` (embedded in the binary),
+//! validated strictly when the server starts; one decision per request and per returned row.
+//!
+//! Entities are built per request from the session and the row: the principal with its role,
+//! firm and department; a line with its firm, its clause and the clause's department (from
+//! `authz/departments.toml`). Cedar decides who may act; the ledger's checked transitions
+//! decide whether the step is legal for the line's state.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+
+pub const SCHEMA: &str = include_str!("../../../authz/huiqi.cedarschema");
+pub const POLICIES: &str = include_str!("../../../authz/huiqi.cedar");
+pub const DEPARTMENTS: &str = include_str!("../../../authz/departments.toml");
+
+/// The department of a clause that `departments.toml` does not list.
+pub const DEFAULT_DEPARTMENT: &str = "政策科";
+
+/// The roles, as Cedar `Role` entity ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Firm,
+    Officer,
+    Reviewer,
+    Finance,
+    Auditor,
+    Leader,
+    Admin,
+    Public,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Firm,
+        Role::Officer,
+        Role::Reviewer,
+        Role::Finance,
+        Role::Auditor,
+        Role::Leader,
+        Role::Admin,
+        Role::Public,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Firm => "firm",
+            Role::Officer => "officer",
+            Role::Reviewer => "reviewer",
+            Role::Finance => "finance",
+            Role::Auditor => "auditor",
+            Role::Leader => "leader",
+            Role::Admin => "admin",
+            Role::Public => "public",
+        }
+    }
+    pub fn zh(self) -> &'static str {
+        match self {
+            Role::Firm => "企业",
+            Role::Officer => "经办人",
+            Role::Reviewer => "审核人",
+            Role::Finance => "财政",
+            Role::Auditor => "审计",
+            Role::Leader => "领导",
+            Role::Admin => "管理员",
+            Role::Public => "公众",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The actions of the schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Act {
+    ReadCatalogue,
+    Calculate,
+    ViewNotice,
+    CheckFirm,
+    ViewStatus,
+    ViewLine,
+    Approve,
+    Reject,
+    Announce,
+    Confirm,
+    Object,
+    Pay,
+    Recover,
+    ListLines,
+    ExportNotice,
+    ExportPayments,
+    PayFile,
+    CancelBatch,
+    Reconcile,
+    VerifyAudit,
+    ReadAudit,
+    ManageUsers,
+}
+
+impl Act {
+    pub const ALL: [Act; 22] = [
+        Act::ReadCatalogue,
+        Act::Calculate,
+        Act::ViewNotice,
+        Act::CheckFirm,
+        Act::ViewStatus,
+        Act::ViewLine,
+        Act::Approve,
+        Act::Reject,
+        Act::Announce,
+        Act::Confirm,
+        Act::Object,
+        Act::Pay,
+        Act::Recover,
+        Act::ListLines,
+        Act::ExportNotice,
+        Act::ExportPayments,
+        Act::PayFile,
+        Act::CancelBatch,
+        Act::Reconcile,
+        Act::VerifyAudit,
+        Act::ReadAudit,
+        Act::ManageUsers,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Act::ReadCatalogue => "read_catalogue",
+            Act::Calculate => "calculate",
+            Act::ViewNotice => "view_notice",
+            Act::CheckFirm => "check_firm",
+            Act::ViewStatus => "view_status",
+            Act::ViewLine => "view_line",
+            Act::Approve => "approve",
+            Act::Reject => "reject",
+            Act::Announce => "announce",
+            Act::Confirm => "confirm",
+            Act::Object => "object",
+            Act::Pay => "pay",
+            Act::Recover => "recover",
+            Act::ListLines => "list_lines",
+            Act::ExportNotice => "export_notice",
+            Act::ExportPayments => "export_payments",
+            Act::PayFile => "pay_file",
+            Act::CancelBatch => "cancel_batch",
+            Act::Reconcile => "reconcile",
+            Act::VerifyAudit => "verify_audit",
+            Act::ReadAudit => "read_audit",
+            Act::ManageUsers => "manage_users",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Act> {
+        Act::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Who asks: an account (or the anonymous public).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub user: String,
+    pub role: Role,
+    pub firm: Option<String>,
+    pub department: Option<String>,
+    pub active: bool,
+}
+
+impl Principal {
+    pub fn anonymous() -> Principal {
+        Principal {
+            user: "anonymous".into(),
+            role: Role::Public,
+            firm: None,
+            department: None,
+            active: true,
+        }
+    }
+    pub fn is_anonymous(&self) -> bool {
+        self.role == Role::Public
+    }
+}
+
+/// What is asked about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Catalogue,
+    Notice,
+    Zone,
+    Firm(String),
+    Line {
+        id: i64,
+        firm: String,
+        clause: String,
+        state: String,
+        approved_by: Option<String>,
+    },
+}
+
+impl Resource {
+    /// The firm the resource belongs to, if any.
+    pub fn firm(&self) -> Option<&str> {
+        match self {
+            Resource::Firm(f) | Resource::Line { firm: f, .. } => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// A problem with the policy files: the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthzError(pub String);
+
+pub struct Authz {
+    schema: Schema,
+    policies: PolicySet,
+    authorizer: Authorizer,
+    /// Clause name → department.
+    departments: HashMap<String, String>,
+    types: Types,
+}
+
+struct Types {
+    user: EntityTypeName,
+    role: EntityTypeName,
+    firm: EntityTypeName,
+    clause: EntityTypeName,
+    department: EntityTypeName,
+    line: EntityTypeName,
+    action: EntityTypeName,
+    zone: EntityTypeName,
+    notice: EntityTypeName,
+    catalogue: EntityTypeName,
+}
+
+fn type_name(s: &str) -> Result<EntityTypeName, AuthzError> {
+    EntityTypeName::from_str(s).map_err(|e| AuthzError(format!("entity type {s}: {e}")))
+}
+
+fn uid(t: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(t.clone(), EntityId::new(id))
+}
+
+#[derive(serde::Deserialize)]
+struct DepartmentsFile {
+    departments: HashMap<String, Vec<String>>,
+}
+
+impl Authz {
+    /// The embedded schema, policies and departments, validated strictly.
+    pub fn load() -> Result<Authz, AuthzError> {
+        Authz::from_texts(SCHEMA, POLICIES, DEPARTMENTS)
+    }
+
+    pub fn from_texts(
+        schema: &str,
+        policies: &str,
+        departments: &str,
+    ) -> Result<Authz, AuthzError> {
+        let (schema, _warnings) = Schema::from_cedarschema_str(schema)
+            .map_err(|e| AuthzError(format!("authz/huiqi.cedarschema: {e}")))?;
+        let policies = PolicySet::from_str(policies)
+            .map_err(|e| AuthzError(format!("authz/huiqi.cedar: {e}")))?;
+        let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if !result.validation_passed() {
+            let errs: Vec<String> = result.validation_errors().map(|e| e.to_string()).collect();
+            return Err(AuthzError(format!(
+                "authz/huiqi.cedar does not validate against the schema (strict): {}",
+                errs.join("; ")
+            )));
+        }
+        let d: DepartmentsFile = toml::from_str(departments)
+            .map_err(|e| AuthzError(format!("authz/departments.toml: {e}")))?;
+        let mut by_clause = HashMap::new();
+        for (dept, clauses) in d.departments {
+            for c in clauses {
+                by_clause.insert(c, dept.clone());
+            }
+        }
+        let types = Types {
+            user: type_name("Huiqi::User")?,
+            role: type_name("Huiqi::Role")?,
+            firm: type_name("Huiqi::Firm")?,
+            clause: type_name("Huiqi::Clause")?,
+            department: type_name("Huiqi::Department")?,
+            line: type_name("Huiqi::Line")?,
+            action: type_name("Huiqi::Action")?,
+            zone: type_name("Huiqi::Zone")?,
+            notice: type_name("Huiqi::Notice")?,
+            catalogue: type_name("Huiqi::Catalogue")?,
+        };
+        Ok(Authz {
+            schema,
+            policies,
+            authorizer: Authorizer::new(),
+            departments: by_clause,
+            types,
+        })
+    }
+
+    /// The department that owns a clause.
+    pub fn department_of<'a>(&'a self, clause: &str) -> &'a str {
+        self.departments
+            .get(clause)
+            .map(String::as_str)
+            .unwrap_or(DEFAULT_DEPARTMENT)
+    }
+
+    /// The clauses a department owns among `clauses`.
+    pub fn clauses_of(&self, department: &str, clauses: &[String]) -> Vec<String> {
+        clauses
+            .iter()
+            .filter(|c| self.department_of(c) == department)
+            .cloned()
+            .collect()
+    }
+
+    /// Cedar's decision. An entity that does not fit the schema is a deny (and a bug).
+    pub fn allowed(&self, p: &Principal, a: Act, r: &Resource) -> bool {
+        self.decide(p, a, r).unwrap_or(false)
+    }
+
+    fn decide(&self, p: &Principal, a: Act, r: &Resource) -> Result<bool, AuthzError> {
+        let t = &self.types;
+        let err = |e: &dyn std::fmt::Display| AuthzError(e.to_string());
+        let mut ents = vec![];
+        let principal = uid(&t.user, &p.user);
+        let mut attrs = HashMap::from([(
+            "active".to_string(),
+            RestrictedExpression::new_bool(p.active),
+        )]);
+        if let Some(f) = &p.firm {
+            attrs.insert(
+                "firm".into(),
+                RestrictedExpression::new_entity_uid(uid(&t.firm, f)),
+            );
+        }
+        if let Some(d) = &p.department {
+            attrs.insert(
+                "department".into(),
+                RestrictedExpression::new_entity_uid(uid(&t.department, d)),
+            );
+        }
+        let role = uid(&t.role, p.role.as_str());
+        ents.push(
+            Entity::new(principal.clone(), attrs, HashSet::from([role])).map_err(|e| err(&e))?,
+        );
+        let resource = match r {
+            Resource::Catalogue => uid(&t.catalogue, "catalogue"),
+            Resource::Notice => uid(&t.notice, "notice"),
+            Resource::Zone => uid(&t.zone, "zone"),
+            Resource::Firm(f) => uid(&t.firm, f),
+            Resource::Line {
+                id,
+                firm,
+                clause,
+                state,
+                approved_by,
+            } => {
+                let c = uid(&t.clause, clause);
+                let dept = uid(&t.department, self.department_of(clause));
+                ents.push(
+                    Entity::new(c.clone(), HashMap::new(), HashSet::from([dept]))
+                        .map_err(|e| err(&e))?,
+                );
+                let mut attrs = HashMap::from([(
+                    "state".to_string(),
+                    RestrictedExpression::new_string(state.clone()),
+                )]);
+                if let Some(u) = approved_by {
+                    attrs.insert(
+                        "approved_by".into(),
+                        RestrictedExpression::new_entity_uid(uid(&t.user, u)),
+                    );
+                }
+                let line = uid(&t.line, &id.to_string());
+                let parents = HashSet::from([uid(&t.firm, firm), c]);
+                ents.push(Entity::new(line.clone(), attrs, parents).map_err(|e| err(&e))?);
+                line
+            }
+        };
+        let entities = Entities::from_entities(ents, Some(&self.schema)).map_err(|e| err(&e))?;
+        let action = uid(&t.action, a.as_str());
+        let req = Request::new(
+            principal,
+            action,
+            resource,
+            Context::empty(),
+            Some(&self.schema),
+        )
+        .map_err(|e| err(&e))?;
+        let resp = self
+            .authorizer
+            .is_authorized(&req, &self.policies, &entities);
+        Ok(resp.decision() == Decision::Allow)
+    }
+
+    /// Like [`Authz::allowed`], but a reason when Cedar could not decide (for tests).
+    pub fn check(&self, p: &Principal, a: Act, r: &Resource) -> Result<bool, AuthzError> {
+        self.decide(p, a, r)
+    }
+}

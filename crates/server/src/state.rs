@@ -1,0 +1,111 @@
+//! What the service holds while it runs: the configuration, the policy pack (loaded and
+//! checked once), the firms of the current snapshot keyed by credit code (the figures a firm's
+//! check evaluates, with no database on that path), the ledger connection, the Cedar policies
+//! and the live sessions.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use huiqi_ir::{Firm, Program};
+
+use crate::auth::Sessions;
+use crate::authz::{Act, Authz, Principal, Resource, Role};
+use crate::error::{ApiError, ApiResult};
+
+/// How the service is started (`huiqi serve`'s options).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    /// SQLite path or `postgres://…` URL of the ledger (created when missing).
+    pub db: String,
+    /// The policy pack.
+    pub policy: PathBuf,
+    /// The snapshot whose figures a firm's check reads (none: checks answer 404).
+    pub snapshot: Option<PathBuf>,
+    /// Where exports are written before they are sent.
+    pub work: PathBuf,
+    /// Mark the session cookie `Secure` (and name it `__Host-…`): behind TLS.
+    pub secure_cookie: bool,
+    /// A session ends after this long without a request …
+    pub idle: Duration,
+    /// … and this long after login, whatever happens.
+    pub absolute: Duration,
+    /// Bad passwords in a row before the account locks, and for how long.
+    pub max_failures: i64,
+    pub lockout: Duration,
+}
+
+impl Config {
+    pub fn new(db: impl Into<String>, policy: impl Into<PathBuf>) -> Config {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db: db.into(),
+            policy: policy.into(),
+            snapshot: None,
+            work: PathBuf::from("var/serve"),
+            secure_cookie: false,
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(8 * 3600),
+            max_failures: 5,
+            lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+pub struct AppState {
+    pub cfg: Config,
+    pub program: Program,
+    pub catalogue: huiqi::catalogue::Catalogue,
+    pub firms: HashMap<String, Firm>,
+    /// The snapshot's content hash, when there is one.
+    pub snapshot_hash: Option<String>,
+    pub ledger: crate::ledger::LedgerHandle,
+    pub authz: Authz,
+    pub sessions: Sessions,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    /// Cedar's decision for one resource; a denial is an audit event naming the actor and
+    /// answers 401 (anonymous), 404 (a firm asking about another firm: nothing of it is
+    /// revealed, not even that it exists) or 403.
+    pub async fn authorize(&self, p: &Principal, a: Act, r: &Resource) -> ApiResult<()> {
+        if self.authz.allowed(p, a, r) {
+            return Ok(());
+        }
+        Err(self.denied(p, a, r).await)
+    }
+
+    pub async fn denied(&self, p: &Principal, a: Act, r: &Resource) -> ApiError {
+        if p.is_anonymous() {
+            return ApiError::unauthenticated();
+        }
+        let what = match r {
+            Resource::Line { id, .. } => format!("line:{id}"),
+            Resource::Firm(f) => format!("firm:{f}"),
+            Resource::Zone => "zone".into(),
+            Resource::Notice => "notice".into(),
+            Resource::Catalogue => "catalogue".into(),
+        };
+        let after = serde_json::json!({"action": a.as_str(), "resource": what});
+        let ctx = huiqi_ledger::Ctx::now(&p.user);
+        let entity = format!("user:{}", p.user);
+        // The denial stands whether or not it could be written down.
+        let _ = crate::ledger!(self, |l| huiqi::ledger::note(
+            l, &ctx, "denied", &entity, &after
+        )
+        .await)
+        .await;
+        let other_firm =
+            p.role == Role::Firm && r.firm().is_some_and(|f| Some(f) != p.firm.as_deref());
+        if other_firm {
+            ApiError::not_found("该企业的数据", "resource")
+        } else {
+            ApiError::forbidden()
+        }
+    }
+}

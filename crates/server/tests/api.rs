@@ -1,0 +1,542 @@
+//! The API over HTTP, on SQLite and PostgreSQL: sessions and CSRF, a firm seeing only itself,
+//! the whole workflow ending in one payment per line, concurrent steps, bad input, OpenAPI.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{each_backend, Client, Server};
+use serde_json::{json, Value};
+
+const HIGHTECH: &str = "高企认定奖励";
+
+fn code(v: &Value) -> &str {
+    v["code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn login_logout_and_csrf() {
+    each_backend(async |s: &Server| {
+        let anon = Client::new(&s.base);
+        // Wrong password: 401 with a JSON error.
+        let (st, v) = anon
+            .post_json(
+                "/api/v1/session",
+                &json!({"user": "officer", "password": "nope"}),
+            )
+            .await;
+        assert_eq!((st, code(&v)), (401, "bad_credentials"), "{v}");
+        // Anonymous: the queue needs a login.
+        let (st, v) = anon.get("/api/v1/lines").await;
+        assert_eq!((st, code(&v)), (401, "unauthenticated"));
+
+        // Login sets an HttpOnly, SameSite=Strict cookie and returns the CSRF token.
+        let r = anon
+            .http
+            .post(s.url("/api/v1/session"))
+            .json(&json!({"user": "officer", "password": common::PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(cookie.starts_with("huiqi_session="), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let (_, body) = common::decode(r).await;
+        let token = body["csrf_token"].as_str().unwrap().to_string();
+        assert_eq!(body["role"], "officer");
+
+        let mut c = anon;
+        let (st, who) = c.get("/api/v1/session").await;
+        assert_eq!((st, who["user"].as_str()), (200, Some("officer")));
+        assert_eq!(who["csrf_token"].as_str(), Some(token.as_str()));
+
+        // A state-changing request with the cookie but without the token: 403 csrf, nothing done.
+        let (st, v) = c
+            .post_json_no_csrf("/api/v1/lines/announce", &json!({"all": true}))
+            .await;
+        assert_eq!((st, code(&v)), (403, "csrf"), "{v}");
+        // A wrong token is no better.
+        c.csrf = Some("0".repeat(32));
+        let (st, v) = c.delete("/api/v1/session").await;
+        assert_eq!((st, code(&v)), (403, "csrf"));
+        // With the token: logged out.
+        c.csrf = Some(token);
+        let (st, _) = c.delete("/api/v1/session").await;
+        assert_eq!(st, 204);
+        let (st, _) = c.get("/api/v1/lines").await;
+        assert_eq!(st, 401);
+
+        // The logins, the failure and the logout are audit events naming the actor.
+        let aud = s.login("auditor").await;
+        let (st, ev) = aud.get("/api/v1/audit/events?entity=user:officer").await;
+        assert_eq!(st, 200);
+        let actions: Vec<&str> = ev["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        for a in ["login_failed", "login", "logout"] {
+            assert!(actions.contains(&a), "{a} not in {actions:?}");
+        }
+    });
+}
+
+#[test]
+fn repeated_bad_passwords_lock_the_account() {
+    each_backend(async |s: &Server| {
+        let c = Client::new(&s.base);
+        for _ in 0..5 {
+            let (st, _) = c
+                .post_json(
+                    "/api/v1/session",
+                    &json!({"user": "leader", "password": "wrong"}),
+                )
+                .await;
+            assert_eq!(st, 401);
+        }
+        // Locked: even the right password is refused now.
+        let (st, v) = c
+            .post_json(
+                "/api/v1/session",
+                &json!({"user": "leader", "password": common::PASSWORD}),
+            )
+            .await;
+        assert_eq!((st, code(&v)), (429, "locked"), "{v}");
+    });
+}
+
+#[test]
+fn a_firm_sees_only_itself() {
+    each_backend(async |s: &Server| {
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        assert!(firms.len() >= 2, "the zone needs two firms with 高企 lines");
+        let (a, a_lines) = firms[0].clone();
+        let (b, b_lines) = firms[1].clone();
+        s.firm_account(&a).await;
+        let fa = s.login(&a).await;
+
+        // Its own check and status.
+        let (st, v) = fa
+            .get(&format!("/api/v1/firms/{a}/check?period=2023"))
+            .await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["firm"]["id"], a.as_str());
+        let (st, v) = fa.get(&format!("/api/v1/firms/{a}/status")).await;
+        assert_eq!(st, 200, "{v}");
+        // Another firm's: 404, and nothing of it in the body.
+        for path in [
+            format!("/api/v1/firms/{b}/check?period=2023"),
+            format!("/api/v1/firms/{b}/status"),
+            format!("/api/v1/lines?firm={b}"),
+        ] {
+            let (st, v) = fa.get(&path).await;
+            assert_eq!(st, 404, "{path}: {v}");
+            assert!(!v.to_string().contains(&b), "{path} leaks {b}: {v}");
+        }
+        // Its queue holds its own lines only.
+        let (st, v) = fa.get("/api/v1/lines").await;
+        assert_eq!(st, 200);
+        let lines = v["lines"].as_array().unwrap();
+        assert!(!lines.is_empty());
+        assert!(lines.iter().all(|l| l["firm"] == a.as_str()), "{v}");
+        assert!(!v.to_string().contains(&b));
+        // Acting on another firm's line: 404 too, and the line does not move.
+        let (st, v) = fa
+            .post_json("/api/v1/lines/confirm", &json!({"ids": [b_lines[0]]}))
+            .await;
+        assert_eq!(st, 404, "{v}");
+        // Staff-only resources: 403.
+        let (st, _) = fa.get("/api/v1/reconciliation").await;
+        assert_eq!(st, 403);
+        let (st, _) = fa
+            .post_json("/api/v1/lines/approve", &json!({"ids": [a_lines[0]]}))
+            .await;
+        assert_eq!(st, 403);
+    });
+}
+
+/// The whole 免申即享 workflow through the API: approve (by clause) → 公示 → the firm confirms
+/// → the payment file → the treasury's paid file, uploaded twice at once → each line paid once.
+#[test]
+fn the_workflow_ends_in_exactly_one_payment() {
+    each_backend(async |s: &Server| {
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        let (a, a_lines) = firms[0].clone();
+        s.firm_account(&a).await;
+        let reviewer = s.login("reviewer").await;
+        let reviewer2 = s.login("reviewer2").await;
+        let officer = s.login("officer").await;
+        let finance = s.login("finance").await;
+        let firm = s.login(&a).await;
+
+        // A reviewer outside the clause's department may not approve it.
+        let (st, v) = reviewer2
+            .post_json(
+                "/api/v1/lines/approve",
+                &json!({"all": true, "clause": HIGHTECH}),
+            )
+            .await;
+        assert_eq!((st, code(&v)), (403, "forbidden"), "{v}");
+        // Its own department's reviewer approves the clause in bulk.
+        let (st, v) = reviewer
+            .post_json(
+                "/api/v1/lines/approve",
+                &json!({"all": true, "clause": HIGHTECH}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        let approved = v["count"].as_u64().unwrap();
+        assert!(approved as usize >= firms.len());
+        // 公示 for 7 days.
+        let (st, v) = officer
+            .post_json("/api/v1/lines/announce", &json!({"all": true, "clause": HIGHTECH, "title": "2023年度高企认定奖励拟兑现名单公示", "days": 7}))
+            .await;
+        assert_eq!((st, v["count"].as_u64()), (200, Some(approved)), "{v}");
+        // The public sees the 公示 list, with public fields only.
+        let (st, n) = Client::new(&s.base).get("/api/v1/notice").await;
+        assert_eq!(st, 200, "{n}");
+        assert_eq!(n["open"], true);
+        let row = &n["rows"][0];
+        let keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "firm",
+                "name",
+                "clause",
+                "period",
+                "amount_yuan",
+                "amount_fen"
+            ]
+        );
+        // The firm confirms its line.
+        let (st, v) = firm
+            .post_json("/api/v1/lines/confirm", &json!({"ids": a_lines}))
+            .await;
+        assert_eq!(st, 200, "{v}");
+        // Confirming again: the ledger refuses (409), nothing moves twice.
+        let (st, v) = firm
+            .post_json("/api/v1/lines/confirm", &json!({"ids": a_lines}))
+            .await;
+        assert_eq!((st, code(&v)), (409, "conflict"), "{v}");
+
+        // The payment file, then the treasury's paid file with references filled in.
+        let (st, ex) = finance
+            .post_json("/api/v1/payments/export", &json!({}))
+            .await;
+        assert_eq!(st, 200, "{ex}");
+        assert_eq!(ex["lines"].as_u64(), Some(a_lines.len() as u64));
+        let paid = fill_references(ex["csv"].as_str().unwrap());
+        let body = json!({"csv": paid});
+        let (r1, r2) = tokio::join!(
+            finance.post_json("/api/v1/payments/paid", &body),
+            finance.post_json("/api/v1/payments/paid", &body)
+        );
+        let paid_now = [&r1, &r2]
+            .iter()
+            .filter(|r| r.0 == 200)
+            .map(|r| r.1["paid"].as_u64().unwrap())
+            .sum::<u64>();
+        assert_eq!(paid_now, a_lines.len() as u64, "{r1:?} {r2:?}");
+        for r in [&r1, &r2] {
+            assert!(r.0 == 200 || r.0 == 409, "{r:?}");
+        }
+        // The firm sees 已拨付.
+        let (_, st) = firm.get(&format!("/api/v1/firms/{a}/status")).await;
+        let paid_lines = st["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["state"] == "paid")
+            .count();
+        assert_eq!(paid_lines, a_lines.len(), "{st}");
+        // The ledger says each line was paid once, and the chain verifies.
+        for id in &a_lines {
+            let n = s
+                .sql_int(
+                    "SELECT COUNT(*) FROM payments WHERE item_id = $1",
+                    huiqi_ledger::args![*id].to_vec(),
+                )
+                .await;
+            assert_eq!(n, 1, "line {id}");
+        }
+        let aud = s.login("auditor").await;
+        let (st, v) = aud.get("/api/v1/audit/verify").await;
+        assert_eq!((st, v["ok"].as_bool()), (200, Some(true)), "{v}");
+        // Reconciliation (finance, leader, auditor) counts the payment, exactly.
+        let leader = s.login("leader").await;
+        let (st, rc) = leader.get("/api/v1/reconciliation?period=2023").await;
+        assert_eq!(st, 200, "{rc}");
+        let paid_fen: i64 = rc["total"]["paid_fen"].as_i64().unwrap();
+        assert!(paid_fen > 0);
+        assert_eq!(
+            rc["total"]["paid_yuan"].as_str().unwrap(),
+            huiqi_ledger::yuan(paid_fen)
+        );
+    });
+}
+
+/// The treasury's paid file: the payment file with a bank reference in 支付流水号.
+fn fill_references(csv: &str) -> String {
+    let mut out = vec![];
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    let cols: Vec<&str> = header.split(',').collect();
+    let refc = cols.iter().position(|c| c.contains("支付流水号")).unwrap();
+    out.push(header.to_string());
+    for (i, l) in lines.enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+        f[refc] = format!("BANK2024{i:06}");
+        out.push(f.join(","));
+    }
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn two_reviewers_approving_at_once_move_each_line_once() {
+    each_backend(async |s: &Server| {
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        let ids: Vec<i64> = firms.iter().flat_map(|f| f.1.clone()).collect();
+        let r1 = s.login("reviewer").await;
+        let r3 = s.login("reviewer3").await;
+        let body = json!({"ids": ids});
+        let (a, b) = tokio::join!(
+            r1.post_json("/api/v1/lines/approve", &body),
+            r3.post_json("/api/v1/lines/approve", &body)
+        );
+        let moved: u64 = [&a, &b]
+            .iter()
+            .filter(|r| r.0 == 200)
+            .map(|r| r.1["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(moved, ids.len() as u64, "{a:?} {b:?}");
+        let ev = s
+            .sql_int(
+                "SELECT COUNT(*) FROM audit_events WHERE action = 'approve'",
+                vec![],
+            )
+            .await;
+        assert_eq!(ev, ids.len() as i64);
+    });
+}
+
+/// Separation of duties over HTTP: an account that approved a line, moved to finance, may not
+/// pay that line.
+#[test]
+fn whoever_approved_a_line_cannot_pay_it() {
+    each_backend(async |s: &Server| {
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        let (a, a_lines) = firms[0].clone();
+        s.firm_account(&a).await;
+        let reviewer = s.login("reviewer").await;
+        let (st, _) = reviewer
+            .post_json("/api/v1/lines/approve", &json!({"ids": a_lines}))
+            .await;
+        assert_eq!(st, 200);
+        let officer = s.login("officer").await;
+        let (st, _) = officer
+            .post_json("/api/v1/lines/announce", &json!({"ids": a_lines}))
+            .await;
+        assert_eq!(st, 200);
+        let firm = s.login(&a).await;
+        let (st, _) = firm
+            .post_json("/api/v1/lines/confirm", &json!({"ids": a_lines}))
+            .await;
+        assert_eq!(st, 200);
+        // The admin makes the reviewer a finance account.
+        let admin = s.login("admin").await;
+        let (st, v) = admin
+            .post_json(
+                "/api/v1/users",
+                &json!({"name": "reviewer", "role": "finance", "password": common::PASSWORD}),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        // The admin has no business actions.
+        let (st, _) = admin
+            .post_json(
+                "/api/v1/lines/pay",
+                &json!({"ids": [a_lines[0]], "reference": "X1"}),
+            )
+            .await;
+        assert_eq!(st, 403);
+        let former = s.login("reviewer").await;
+        let (st, v) = former
+            .post_json(
+                "/api/v1/lines/pay",
+                &json!({"ids": [a_lines[0]], "reference": "BANK-SOD-1"}),
+            )
+            .await;
+        assert_eq!((st, code(&v)), (403, "forbidden"), "{v}");
+        // Another finance account may.
+        let finance = s.login("finance").await;
+        let (st, v) = finance
+            .post_json(
+                "/api/v1/lines/pay",
+                &json!({"ids": [a_lines[0]], "reference": "BANK-SOD-1"}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    });
+}
+
+#[test]
+fn bad_input_gets_a_clear_json_error() {
+    each_backend(async |s: &Server| {
+        let c = s.login("officer").await;
+        // Not JSON.
+        let r = c
+            .http
+            .post(s.url("/api/v1/calculate"))
+            .header("content-type", "application/json")
+            .header("X-CSRF-Token", c.csrf.clone().unwrap())
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        let (st, v) = common::decode(r).await;
+        assert_eq!((st, code(&v)), (400, "bad_request"), "{v}");
+        assert!(v["zh"].is_string() && v["en"].is_string());
+        // A bad figure: 422 with the field path and a hint.
+        let firm = json!({"id": "91330201MA2AAAAA0X", "name": "测试", "facts": {"营业收入": {"2023": "很多"}}});
+        let (st, v) = c
+            .post_json("/api/v1/calculate", &json!({"firm": firm, "period": 2023}))
+            .await;
+        assert_eq!((st, code(&v)), (422, "invalid_input"), "{v}");
+        assert!(v["field"].as_str().is_some_and(|f| !f.is_empty()), "{v}");
+        // Unknown state filter, unknown step, missing reason, unknown line, unknown endpoint.
+        let (st, v) = c.get("/api/v1/lines?state=done").await;
+        assert_eq!((st, v["field"].as_str()), (400, Some("state")), "{v}");
+        let (st, v) = c
+            .post_json("/api/v1/lines/launch", &json!({"ids": [1]}))
+            .await;
+        assert_eq!((st, code(&v)), (404, "not_found"));
+        let reviewer = s.login("reviewer").await;
+        let (st, v) = reviewer
+            .post_json("/api/v1/lines/reject", &json!({"ids": [1]}))
+            .await;
+        assert_eq!((st, v["field"].as_str()), (422, Some("reason")), "{v}");
+        let (st, _) = reviewer
+            .post_json("/api/v1/lines/approve", &json!({"ids": [99999999]}))
+            .await;
+        assert_eq!(st, 404);
+        let (st, v) = c.post_json("/api/v1/lines/announce", &json!({})).await;
+        assert_eq!((st, v["field"].as_str()), (422, Some("ids")));
+        let (st, v) = c.get("/api/v1/nothing-here").await;
+        assert_eq!((st, code(&v)), (404, "not_found"));
+        let (st, v) = c.get("/api/v1/lines?limit=abc").await;
+        assert_eq!((st, code(&v)), (400, "bad_request"));
+        // Too large a body: 413, JSON.
+        let big = json!({"firm": {"id": "x".repeat(2 << 20)}});
+        let (st, v) = c.post_json("/api/v1/calculate", &big).await;
+        assert_eq!((st, code(&v)), (413, "too_large"), "{v}");
+    });
+}
+
+#[test]
+fn the_check_and_calculate_equal_explain() {
+    each_backend(async |s: &Server| {
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        let a = firms[0].0.clone();
+        let officer = s.login("officer").await;
+        let (st, v) = officer
+            .get(&format!("/api/v1/firms/{a}/check?period=2023"))
+            .await;
+        assert_eq!(st, 200);
+        let firm = s.state.firms.get(&a).unwrap().clone();
+        let e = huiqi::explain::explain(&s.state.program, firm, Some(2023), None).unwrap();
+        let want = e.json();
+        assert_eq!(v["total_fen"], want["total_fen"]);
+        assert_eq!(v["clauses"], want["clauses"]);
+        assert!(v["estimated_clauses"].as_array().is_some());
+        // The what-if calculator on a sample firm file gives `huiqi explain --json`'s figures,
+        // without a login (the public may use it).
+        let dir = common::repo_root().join("examples/firms");
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let p = f.unwrap().path();
+            let text = std::fs::read_to_string(&p).unwrap();
+            let toml_v: toml::Value = toml::from_str(&text).unwrap();
+            let as_json = toml_to_json(&toml_v);
+            let firm = huiqi::explain::read_firm(&s.state.program, &p).unwrap();
+            let want = huiqi::explain::explain(&s.state.program, firm, Some(2023), None)
+                .unwrap()
+                .json();
+            let (st, got) = Client::new(&s.base)
+                .post_json(
+                    "/api/v1/calculate",
+                    &json!({"firm": as_json, "period": 2023}),
+                )
+                .await;
+            assert_eq!(st, 200, "{}: {got}", p.display());
+            assert_eq!(got["total_fen"], want["total_fen"], "{}", p.display());
+            assert_eq!(got["clauses"], want["clauses"], "{}", p.display());
+        }
+    });
+}
+
+#[test]
+fn openapi_catalogue_and_health() {
+    each_backend(async |s: &Server| {
+        let c = Client::new(&s.base);
+        let (st, h) = c.get("/healthz").await;
+        assert_eq!((st, h["ok"].as_bool()), (200, Some(true)));
+        assert_eq!(h["firms"].as_u64(), Some(300));
+        let (st, doc) = c.get("/api/v1/openapi.json").await;
+        assert_eq!(st, 200);
+        let paths = doc["paths"].as_object().unwrap();
+        for p in [
+            "/api/v1/session",
+            "/api/v1/calculate",
+            "/api/v1/firms/{uscc}/check",
+            "/api/v1/lines",
+            "/api/v1/lines/{action}",
+            "/api/v1/notice",
+        ] {
+            assert!(
+                paths.contains_key(p),
+                "{p} missing from the OpenAPI document"
+            );
+        }
+        let (st, html) = c.get_text("/api/docs/").await;
+        assert_eq!(st, 200);
+        assert!(html.contains("swagger"), "{html}");
+        let (st, cat) = c.get("/api/v1/policy").await;
+        assert_eq!(st, 200);
+        let clauses = cat["clauses"].as_array().unwrap();
+        assert!(clauses
+            .iter()
+            .any(|x| x["name"] == HIGHTECH && x["text"].as_str().is_some_and(|t| !t.is_empty())));
+        let (st, cl) = c.get(&format!("/api/v1/policy/clauses/{HIGHTECH}")).await;
+        assert_eq!((st, cl["department"].as_str()), (200, Some("科技局")));
+    });
+}
+
+/// A firm file's TOML as the calculator's JSON (dates as `YYYY-MM-DD` strings).
+fn toml_to_json(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => json!(s),
+        toml::Value::Integer(i) => json!(i),
+        toml::Value::Float(f) => json!(f.to_string()),
+        toml::Value::Boolean(b) => json!(b),
+        toml::Value::Datetime(d) => json!(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,143 @@
+//! The authorization decision matrix (`authz/tests/matrix.csv`): every role × action × own/other
+//! firm × own/other department × approved-by-self × active, with the intended decision. Cedar's
+//! answer must equal it on every row, and the matrix must cover every role and action, so a
+//! loosened (or tightened) rule fails here.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+
+use huiqi_server::authz::{Act, Authz, Principal, Resource, Role};
+
+const MATRIX: &str = include_str!("../../../authz/tests/matrix.csv");
+const OWN_FIRM: &str = "91330201MA2AAAAA0X";
+const OTHER_FIRM: &str = "91330201MA2BBBBB0X";
+
+fn principal(role: Role, active: bool) -> Principal {
+    Principal {
+        user: format!("{}-user", role.as_str()),
+        role,
+        firm: (role == Role::Firm).then(|| OWN_FIRM.to_string()),
+        department: (role == Role::Reviewer).then(|| "科技局".to_string()),
+        active,
+    }
+}
+
+fn resource(
+    kind: &str,
+    p: &Principal,
+    own_firm: bool,
+    own_dept: bool,
+    approved_self: bool,
+) -> Resource {
+    let firm = if own_firm { OWN_FIRM } else { OTHER_FIRM }.to_string();
+    match kind {
+        "catalogue" => Resource::Catalogue,
+        "notice" => Resource::Notice,
+        "zone" => Resource::Zone,
+        "firm" => Resource::Firm(firm),
+        "line" => Resource::Line {
+            id: 7,
+            firm,
+            // 高企认定奖励 belongs to 科技局 (authz/departments.toml), 营收首次突破 to 经信局.
+            clause: if own_dept {
+                "高企认定奖励"
+            } else {
+                "营收首次突破"
+            }
+            .to_string(),
+            state: "confirmed".into(),
+            approved_by: Some(if approved_self {
+                p.user.clone()
+            } else {
+                "someone-else".into()
+            }),
+        },
+        k => panic!("unknown resource kind {k}"),
+    }
+}
+
+fn yes(s: &str) -> bool {
+    match s {
+        "yes" => true,
+        "no" => false,
+        x => panic!("not yes/no: {x}"),
+    }
+}
+
+#[test]
+fn cedar_decides_as_the_matrix_says() {
+    let authz = Authz::load().expect("the embedded policies validate");
+    let mut seen = HashSet::new();
+    let mut wrong = vec![];
+    let mut rows = 0;
+    for line in MATRIX.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 8, "{line}");
+        let role = Role::parse(f[0]).unwrap_or_else(|| panic!("role {}", f[0]));
+        let act = Act::parse(f[1]).unwrap_or_else(|| panic!("action {}", f[1]));
+        let p = principal(role, yes(f[6]));
+        let r = resource(f[2], &p, yes(f[3]), yes(f[4]), yes(f[5]));
+        let want = match f[7] {
+            "allow" => true,
+            "deny" => false,
+            x => panic!("expected allow/deny: {x}"),
+        };
+        let got = authz
+            .check(&p, act, &r)
+            .unwrap_or_else(|e| panic!("{line}: cedar could not decide: {e}"));
+        if got != want {
+            wrong.push(format!(
+                "{line} → cedar says {}",
+                if got { "allow" } else { "deny" }
+            ));
+        }
+        seen.insert((role, act));
+        rows += 1;
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {rows} rows differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    for role in Role::ALL {
+        for act in Act::ALL {
+            assert!(
+                seen.contains(&(role, act)),
+                "the matrix has no row for {role:?} × {act:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_action_on_the_wrong_kind_of_resource_is_denied() {
+    let authz = Authz::load().unwrap();
+    let officer = principal(Role::Officer, true);
+    // approve applies to lines only; the request does not fit the schema: deny, not allow.
+    assert!(!authz.allowed(&officer, Act::Approve, &Resource::Zone));
+    assert!(!authz.allowed(
+        &principal(Role::Finance, true),
+        Act::Pay,
+        &Resource::Firm(OWN_FIRM.into())
+    ));
+}
+
+#[test]
+fn policies_that_do_not_validate_refuse_to_load() {
+    let bad = "permit(principal, action == Huiqi::Action::\"no_such_action\", resource);";
+    let e = Authz::from_texts(
+        huiqi_server::authz::SCHEMA,
+        bad,
+        huiqi_server::authz::DEPARTMENTS,
+    );
+    assert!(e.is_err());
+    let typo = "permit(principal, action, resource) when { principal.nope };";
+    assert!(Authz::from_texts(
+        huiqi_server::authz::SCHEMA,
+        typo,
+        huiqi_server::authz::DEPARTMENTS
+    )
+    .is_err());
+}
