@@ -66,6 +66,20 @@ fn pr(s: usize) -> DExpr {
 fn fen(v: i64) -> DExpr {
     lit(v)
 }
+/// Sums of 分 across slots or firms can pass i64 (every slot fits, not their total), and
+/// DataFusion's Int64 `+` and `sum` wrap. They are taken as Decimal128(38, 0), exact like the
+/// reference's Decimal and i128 totals: 10³⁸ 分 is out of reach of any population.
+const WIDE: DataType = DataType::Decimal128(38, 0);
+fn wide(x: DExpr) -> DExpr {
+    cast(x, WIDE)
+}
+fn wide_fen(v: i64) -> DExpr {
+    lit(ScalarValue::Decimal128(Some(v as i128), 38, 0))
+}
+/// A wide amount known to lie between 0 and an Int64 amount, back to Int64 分.
+fn narrow(x: DExpr) -> DExpr {
+    cast(x, DataType::Int64)
+}
 /// The code of a reason of `kind` about `subject`, as a literal (`Compiler::reason`).
 fn code(cm: &Compiler<'_>, kind: ReasonKind, subject: &str) -> DExpr {
     cm.reason(kind, subject)
@@ -119,7 +133,9 @@ impl Slots<'_> {
     }
     fn total(&self, cl: ClauseId) -> DExpr {
         // Amounts of absent slots are 0 (stage 0), so a plain sum is the reference's total.
-        self.of(cl).into_iter().fold(fen(0), |t, s| t + a(s))
+        self.of(cl)
+            .into_iter()
+            .fold(wide_fen(0), |t, s| t + wide(a(s)))
     }
     /// Zeroes a clause where `cond` holds; the reason becomes `why` unless one is already there
     /// (a "zero" reason is replaced: the rule is the better explanation).
@@ -294,7 +310,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
         let rank = e(row_number().order_by(order).build())?;
         let mut narrow = vec![c("fi").alias("sf"), c(score), c("fo")];
         narrow.extend(ties.iter().map(|t| c(t)));
-        let ranked = e(e(firms.filter(sl.total(sel.clause).gt(fen(0))))?.select(narrow))?;
+        let ranked = e(e(firms.filter(sl.total(sel.clause).gt(wide_fen(0))))?.select(narrow))?;
         let ranked = e(ranked.select(vec![
             c("sf"),
             rank.alias("rank"),
@@ -335,7 +351,12 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
                 })
                 .reduce(|x, y| x.or(y))
                 .unwrap_or(lit(false));
-            up.extend(sl.zero_all(cl, t(i).gt(fen(0)).and(beaten), why.clone(), zero.clone())?);
+            up.extend(sl.zero_all(
+                cl,
+                t(i).gt(wide_fen(0)).and(beaten),
+                why.clone(),
+                zero.clone(),
+            )?);
         }
         df = restate(df, up)?;
         let drop: Vec<String> = (0..g.clauses.len()).map(|i| format!("gt{i}")).collect();
@@ -350,22 +371,26 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
     // excess after the slots cut before it, so every slot is one expression of the same row.
     for cap in &p.firm_caps {
         let limit = money::to_fen(cap.limit);
-        let total = (0..ns).fold(fen(0), |t, s| t + a(s));
-        df = restate(df, vec![("excess".into(), total - fen(limit))])?;
+        let total = (0..ns).fold(wide_fen(0), |t, s| t + wide(a(s)));
+        df = restate(df, vec![("excess".into(), total - wide_fen(limit))])?;
         let why = code(cm, ReasonKind::FirmCap, &cap.name);
-        let mut before = fen(0);
+        let mut before = wide_fen(0);
         let mut up = vec![];
         for &cl in cap.priority.iter().rev() {
             for s in sl.of(cl).into_iter().rev() {
                 let left = c("excess") - before.clone();
-                let cut =
-                    e(when(left.clone().gt(fen(0)), least(vec![a(s), left])).otherwise(fen(0)))?;
+                // 0 ≤ cut ≤ A{s}: back in Int64.
+                let cut = narrow(e(when(
+                    left.clone().gt(wide_fen(0)),
+                    least(vec![wide(a(s)), left]),
+                )
+                .otherwise(wide_fen(0)))?);
                 up.push((amount_col(s), a(s) - cut.clone()));
                 up.push((
                     reason_col(s),
                     e(when(a(s).gt(fen(0)).and(a(s).eq(cut)), why.clone()).otherwise(r(s)))?,
                 ));
-                before = before + a(s);
+                before = before + wide(a(s));
             }
         }
         df = restate(df, up)?;
@@ -540,7 +565,7 @@ async fn pool_stage(
             // remainders (ties by credit code, clause, tranche).
             let claims = restate(
                 claims,
-                vec![("demand".into(), window_sum(c("pa"), vec![], None)?)],
+                vec![("demand".into(), window_sum(wide(c("pa")), vec![], None)?)],
             )?;
             let claims = restate(
                 claims,
@@ -567,10 +592,14 @@ async fn pool_stage(
                     ),
                 ],
             )?;
-            let share = e(when(c("demand").lt_eq(fen(budget)), c("pa")).otherwise(
-                c("base")
-                    + e(when(c("rn").lt_eq(fen(budget) - c("given")), fen(1)).otherwise(fen(0)))?,
-            ))?;
+            let share = e(
+                when(c("demand").lt_eq(wide_fen(budget)), c("pa")).otherwise(
+                    c("base")
+                        + e(
+                            when(c("rn").lt_eq(fen(budget) - c("given")), fen(1)).otherwise(fen(0))
+                        )?,
+                ),
+            )?;
             restate(claims, vec![("share".into(), share)])?
         }
         Some(_) => {
@@ -585,11 +614,15 @@ async fn pool_stage(
             );
             let claims = restate(
                 claims,
-                vec![("before".into(), window_sum(c("pa"), order, Some(frame))?)],
+                vec![(
+                    "before".into(),
+                    window_sum(wide(c("pa")), order, Some(frame))?,
+                )],
             )?;
-            let left = fen(budget) - coalesce(vec![c("before"), fen(0)]);
-            let share =
-                e(when(left.clone().lt(fen(0)), fen(0)).otherwise(least(vec![c("pa"), left])))?;
+            let left = wide_fen(budget) - coalesce(vec![c("before"), wide_fen(0)]);
+            // 0 ≤ share ≤ the claim: back in Int64.
+            let share = narrow(e(when(left.clone().lt(wide_fen(0)), wide_fen(0))
+                .otherwise(least(vec![wide(c("pa")), left])))?);
             restate(claims, vec![("share".into(), share)])?
         }
     };

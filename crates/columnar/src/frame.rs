@@ -283,24 +283,84 @@ async fn monthly_columns(
     if cm.monthly_totals.is_empty() {
         return Ok(vec![]);
     }
-    let monthly = table(ctx, monthly.ok_or("monthly not loaded")?, parts)?;
+    let mut monthly = table(ctx, monthly.ok_or("monthly not loaded")?, parts)?;
+    // The reference adds the months in order with checked arithmetic: once a running sum leaves
+    // the range of exact arithmetic the total is an overflow of that sum's sign, whatever later
+    // months bring back. Decimal128(38) running sums are exact (12 months of values within the
+    // range stay far below 10³⁸), so the first month whose running sum is beyond the range, and
+    // its sign, decide: encoded as 2·month + (1 if negative), the least is the first.
+    let running = |x: DExpr| -> R<DExpr> {
+        e(
+            DExpr::from(datafusion::logical_expr::expr::WindowFunction::new(
+                datafusion::functions_aggregate::sum::sum_udaf(),
+                vec![x],
+            ))
+            .partition_by(vec![c("fi")])
+            .order_by(vec![
+                c(scol::YEAR).sort(true, false),
+                c(scol::MONTH).sort(true, false),
+            ])
+            .window_frame(datafusion::logical_expr::WindowFrame::new_bounds(
+                datafusion::logical_expr::WindowFrameUnits::Rows,
+                datafusion::logical_expr::WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
+                datafusion::logical_expr::WindowFrameBound::CurrentRow,
+            ))
+            .build(),
+        )
+    };
+    let max = ScalarValue::Decimal128(Some(huiqi_ir::money::MAX_SCALED), 38, 12);
+    let low = ScalarValue::Decimal128(Some(-huiqi_ir::money::MAX_SCALED), 38, 12);
+    let mut windows = vec![];
+    for (f, yy) in &cm.monthly_totals {
+        let in_year = c(scol::YEAR).eq(lit(*yy));
+        let run = running(only(in_year.clone(), c(&p.facts[*f].name))?)?;
+        let first = e(when(
+            in_year.clone().and(run.clone().gt(lit(max.clone()))),
+            cast(c(scol::MONTH), DataType::Int64) * lit(2i64),
+        )
+        .when(
+            in_year.and(run.lt(lit(low.clone()))),
+            cast(c(scol::MONTH), DataType::Int64) * lit(2i64) + lit(1i64),
+        )
+        .end())?;
+        windows.push((format!("o{f}_{yy}"), first));
+    }
+    if !windows.is_empty() {
+        let mut sel: Vec<DExpr> = monthly
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| c(f.name()))
+            .collect();
+        sel.extend(windows.into_iter().map(|(n, x)| x.alias(n)));
+        monthly = e(monthly.select(sel))?;
+    }
+    let overflow = |neg: bool| {
+        let v = huiqi_ir::money::overflow(neg);
+        lit(ScalarValue::Decimal128(Some(v), 38, 12))
+    };
     let mut aggs = vec![];
     let mut totals = vec![];
     let mut names = vec![];
     for (f, yy) in &cm.monthly_totals {
         let fc = c(&p.facts[*f].name);
         let in_year = c(scol::YEAR).eq(lit(*yy));
-        let (s, k, all) = (
+        let (s, k, all, o) = (
             format!("s{f}_{yy}"),
             format!("n{f}_{yy}"),
             format!("a{f}_{yy}"),
+            format!("fo{f}_{yy}"),
         );
         aggs.push(sum(only(in_year.clone(), fc.clone())?).alias(s.as_str()));
         aggs.push(count(only(in_year.clone(), fc)?).alias(k.as_str()));
         aggs.push(count(only(in_year, lit(1))?).alias(all.as_str()));
+        aggs.push(min(c(&format!("o{f}_{yy}"))).alias(o.as_str()));
         let name = format!("mt{f}_{yy}");
+        let total = e(when(c(&o).is_null(), c(&s))
+            .when((c(&o) % lit(2i64)).eq(lit(1i64)), overflow(true))
+            .otherwise(overflow(false)))?;
         totals.push(
-            e(when(c(&k).eq(c(&all)), c(&s))
+            e(when(c(&k).eq(c(&all)), total)
                 .otherwise(lit(ScalarValue::Decimal128(None, 38, 12))))?
             .alias(name.as_str()),
         );

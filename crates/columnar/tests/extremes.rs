@@ -1,8 +1,10 @@
 //! Differential tests at the edges of exact arithmetic: amounts near and beyond i64::MAX 分,
 //! huge literals, ratios of enormous amounts, negative extremes. Both engines compute on the
 //! same fixed-point scale; a result beyond its range (`huiqi_ir::money::MAX_SCALED`, about
-//! 7.9×10¹⁶ 元) is an overflow, and an amount that is one refuses the run naming the firm and
-//! the clause — the same firm and clause in both engines, never a wrapped or saturated amount.
+//! 7.9×10¹⁶ 元) is an overflow, and an amount that is one — or a finished amount beyond what a
+//! result holds, 10¹⁶ 元 — refuses the run naming the firm and the clause: the same firm and
+//! clause in both engines, never a wrapped or saturated amount. Totals across slots and firms
+//! (pools, firm caps, 就高, selects) pass i64 exactly in both.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,6 +20,7 @@ fact 营收: money per year { label "营收" source "税务" }
 fact 比例: ratio per year { label "比例" source "税务" }
 enum 阶段 { 一, 二 }
 fact 进程: event 阶段 { label "进程" source "金融办" }
+fact 月营收: money per month { label "月营收" source "税务" }
 "#;
 
 /// A name no other test of this process uses at the same time.
@@ -115,11 +118,21 @@ fn amounts_near_i64_max_fen_are_refused_or_exact() {
         "B1",
         "原值",
     );
-    // 7.9×10¹⁶ 元 is the edge of the range: exact in both, to the 分.
+    // 7.9×10¹⁶ 元 is the edge of exact arithmetic: an amount above what a result holds, so
+    // refused too (`an_amount_past_what_a_result_holds_is_refused_in_both`) …
+    both_overflow(
+        &cl,
+        &[NORMAL, ("B1", "79228162514264337.59", "0")],
+        "B1",
+        "原值",
+    );
+    // … but within it a value is exact: halved, the edge is paid to the 分 in both.
+    let cl = clause("半", "  amount 营收 / 8\n");
     agree(&cl, &[NORMAL, ("B1", "79228162514264337.59", "0")]).unwrap();
-    // Just past it, as the sum of two amounts within it.
+    // Just past it, as the sum of two amounts within it, a condition sees an overflow.
+    let cl = clause("和", "  require 大: 营收 + 营收 > 1元\n  amount 1万\n");
+    agree(&cl, &[NORMAL, ("B1", "39614081257132168.80", "0")]).unwrap();
     let cl = clause("和", "  amount 营收 + 营收\n");
-    agree(&cl, &[NORMAL, ("B1", "39614081257132168.79", "0")]).unwrap();
     both_overflow(
         &cl,
         &[NORMAL, ("B1", "39614081257132168.80", "0")],
@@ -178,5 +191,122 @@ fn a_schedule_stage_not_reached_is_never_refused() {
     assert_eq!(
         common::overflow_of_both(&p, &mut fs, 2023, &unique("schedule-overflow")),
         Ok(("B1".to_string(), "上市".to_string()))
+    );
+}
+
+#[test]
+fn an_amount_past_what_a_result_holds_is_refused_in_both() {
+    // 9,999,999,999,999,999.99 元 (10¹⁸ − 1 分, results.parquet's Decimal(18, 2)) is paid to
+    // the 分; one 分 more is refused like an overflow, naming the firm and the clause.
+    let cl = clause("原值", "  amount 营收\n");
+    agree(&cl, &[NORMAL, ("B1", "9999999999999999.99", "0")]).unwrap();
+    both_overflow(
+        &cl,
+        &[NORMAL, ("B1", "10000000000000000", "0")],
+        "B1",
+        "原值",
+    );
+    // A cap that brings it within the limit: paid.
+    let cl = clause("封顶", "  amount 营收 * 2\n  cap 500万\n");
+    agree(&cl, &[NORMAL, ("B1", "30000000000000000", "0")]).unwrap();
+}
+
+/// Twelve firms with amounts near the limit: any sum of them passes i64::MAX 分.
+fn near_limit(n: usize) -> Vec<(String, String, String)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("F{i:02}"),
+                format!("{}", 9_000_000_000_000_000u64 + i as u64 * 1_000_003),
+                format!("0.{}", 10 + i),
+            )
+        })
+        .collect()
+}
+
+fn agree_owned(clauses: &str, rows: &[(String, String, String)]) -> Result<(), String> {
+    let rows: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    agree(clauses, &rows)
+}
+
+#[test]
+fn a_pool_whose_demand_passes_i64_is_shared_exactly_in_both() {
+    // Demand ≈ 1.08×10¹⁹ 分 > i64::MAX: summed in Int64 it wrapped negative, "within budget",
+    // and every claim was paid in full.
+    let rows = near_limit(12);
+    let cl = clause("大额", "  amount 营收\n");
+    let pro_rata = format!("{cl}pool 池 {{\n  clauses [大额]\n  budget 1亿\n  pro_rata\n}}\n");
+    agree_owned(&pro_rata, &rows).unwrap();
+    let by_score =
+        format!("{cl}pool 池 {{\n  clauses [大额]\n  budget 20000000000000000元\n  by score 比例 desc\n}}\n");
+    agree_owned(&by_score, &rows).unwrap();
+}
+
+#[test]
+fn totals_across_clauses_past_i64_are_exact_in_both() {
+    // Eleven clauses near the limit: a firm's total passes i64::MAX 分. The firm cap, 就高 and
+    // the select's "total > 0" all read such totals.
+    let names: Vec<String> = (0..11).map(|i| format!("项{i:02}")).collect();
+    let mut cls: String = names.iter().map(|n| clause(n, "  amount 营收\n")).collect();
+    cls += &format!(
+        "firm cap 上限 50000000000000000元 priority [{}]\n",
+        names.join(", ")
+    );
+    cls += &format!("exclusive 就高 [{}, {}]\n", names[0], names[1]);
+    agree_owned(&cls, &near_limit(3)).unwrap();
+    let tranches: String = (0..11)
+        .map(|i| format!("  tranche 档{i:02} {{\n    amount 营收\n  }}\n"))
+        .collect();
+    let sel =
+        clause("多档", &tranches) + "select 遴选 {\n  clause 多档\n  score 比例\n  top 2\n}\n";
+    agree_owned(&sel, &near_limit(4)).unwrap();
+}
+
+/// One firm whose 月营收 of 2023 are `months` (元), in month order.
+fn monthly_firm(p: &Program, id: &str, months: &[&str]) -> Firm {
+    let mut firm = Firm::new(id, "", p.facts.len());
+    let f = p.fact_by_name("月营收").unwrap();
+    firm.facts[f] = FactData::Monthly(
+        months
+            .iter()
+            .enumerate()
+            .map(|(m, v)| ((2023, m as u32 + 1), Value::Money(v.parse().unwrap())))
+            .collect(),
+    );
+    firm
+}
+
+#[test]
+fn a_monthly_total_whose_running_sum_overflows_stays_an_overflow_in_both() {
+    // The reference adds the months in order: once the running sum is beyond exact arithmetic
+    // it stays an overflow of that sign, even when later months would bring the sum back.
+    let big = "50000000000000000"; // 5×10¹⁶ 元: two of them pass 7.9×10¹⁶
+    let neg = "-50000000000000000";
+    let p = program(
+        &(clause("高", "  require 超: total(月营收) > 1元\n  amount 1万\n")
+            + &clause("低", "  require 负: total(月营收) < 0元\n  amount 2万\n")),
+    );
+    let mut fs = vec![
+        monthly_firm(&p, "A0", &["100", "200"]),
+        // + overflow at March, then back: the reference says above every number.
+        monthly_firm(&p, "B1", &[big, big, neg, neg]),
+        // − overflow first: below every number.
+        monthly_firm(&p, "C2", &[neg, neg, big, big]),
+        // Within the range all along: the exact sum (0).
+        monthly_firm(&p, "D3", &[big, neg, big, neg]),
+    ];
+    common::compare_whole_and_chunked(&p, &mut fs, 2023, &unique("monthly")).unwrap();
+    // And as an amount: refused, naming the first such firm.
+    let p = program(&clause("额", "  amount total(月营收)\n"));
+    let mut fs = vec![
+        monthly_firm(&p, "A0", &["100", "200"]),
+        monthly_firm(&p, "B1", &[big, big, neg, neg]),
+    ];
+    assert_eq!(
+        common::overflow_of_both(&p, &mut fs, 2023, &unique("monthly-overflow")),
+        Ok(("B1".to_string(), "额".to_string()))
     );
 }

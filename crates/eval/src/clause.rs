@@ -257,6 +257,11 @@ impl Caps {
                 }
             }
         }
+        // More than a result can carry: refused like an overflow (amount 0, not used).
+        if money::to_scaled(a).is_none_or(money::beyond_amount) {
+            t.overflow = true;
+            return;
+        }
         self.used += a;
         if a.is_zero() && t.reason.is_none() {
             t.reason = Some(Reason::ZeroAmount);

@@ -145,6 +145,24 @@ pub fn div_scaled(a: i128, b: i128) -> Option<i128> {
 /// an amount that is one is an error naming the firm and the clause.
 pub const MAX_SCALED: i128 = (1 << 96) - 1;
 
+/// An amount in 元 as an exact string with exactly two decimals: `200000.00`, `0.05`.
+pub fn yuan_string(d: Decimal) -> String {
+    let mut d = d.round_dp(2);
+    d.rescale(2);
+    d.to_string()
+}
+
+/// The largest amount a result can carry: 9,999,999,999,999,999.99 元 (10^18 − 1 分), what
+/// `results.parquet`'s Decimal(18, 2) holds. A finished amount beyond it (well inside exact
+/// arithmetic) cannot be paid either: both engines treat it as an overflow.
+pub const MAX_AMOUNT_SCALED: i128 = 10i128.pow(28) - 10i128.pow(10);
+
+/// Whether a finished amount (on the fixed-point scale) is beyond [`MAX_AMOUNT_SCALED`].
+#[inline(always)]
+pub fn beyond_amount(v: i128) -> bool {
+    v.unsigned_abs() > MAX_AMOUNT_SCALED as u128
+}
+
 /// An overflowed result on the fixed-point scale (negated: −∞). Outside Decimal128(38)'s range,
 /// like every value beyond [`MAX_SCALED`].
 pub const OVERFLOW: i128 = i128::MAX;
@@ -473,6 +491,17 @@ fn iroot(x: u128, n: u32) -> u128 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn yuan_strings_have_two_decimals() {
+        use std::str::FromStr;
+        let y = |s: &str| super::yuan_string(Decimal::from_str(s).unwrap());
+        assert_eq!(y("200000"), "200000.00");
+        assert_eq!(y("0.05"), "0.05");
+        assert_eq!(y("12.345"), "12.34");
+        assert_eq!(y("-3.1"), "-3.10");
+        assert_eq!(y("9999999999999999.99"), "9999999999999999.99");
+    }
+
     /// The definition, by bisection: the largest R with R^n * b <= a * 10^(12n).
     fn cagr_by_bisection(a: Decimal, b: Decimal, n: u32) -> Option<Decimal> {
         use num_bigint::BigInt;

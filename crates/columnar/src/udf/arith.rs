@@ -148,37 +148,53 @@ pub(super) fn fen_udf() -> ScalarUDF {
 }
 
 /// A pro-rata share in 分: `f(claim, budget, demand)` with the product in i128 (it can pass
-/// i64); null for a zero demand.
-pub(super) fn share_udf(name: &str, f: fn(i128, i128, i128) -> i128) -> ScalarUDF {
+/// i64). The demand, a sum over every claim, is a Decimal128(38, 0) (it can pass i64 too).
+/// `wide_out`: the result is such a decimal as well (a remainder is below the demand, not below
+/// i64::MAX); otherwise an Int64 (a share is at most the claim). Null for a zero demand.
+pub(super) fn share_udf(name: &str, f: fn(i128, i128, i128) -> i128, wide_out: bool) -> ScalarUDF {
+    const WIDE: DataType = DataType::Decimal128(38, 0);
     let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let n = rows(args);
         let cols = args
             .iter()
             .map(|x| to_array(x, n))
             .collect::<Result<Vec<_>>>()?;
-        let ints = cols
-            .iter()
-            .map(|x| {
-                x.as_any()
-                    .downcast_ref::<Int64Array>()
-                    .ok_or_else(|| DataFusionError::Internal("share: expected Int64".into()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let out: Int64Array = (0..n)
-            .map(|i| {
-                if ints.iter().any(|x| x.is_null(i)) || ints[2].value(i) == 0 {
-                    return None;
-                }
-                let v = |k: usize| ints[k].value(i) as i128;
-                i64::try_from(f(v(0), v(1), v(2))).ok()
-            })
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        let int = |k: usize| {
+            cols[k]
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| DataFusionError::Internal("share: expected Int64".into()))
+        };
+        let (claim, budget) = (int(0)?, int(1)?);
+        let demand = cols[2]
+            .as_any()
+            .downcast_ref::<Decimal128Array>()
+            .ok_or_else(|| DataFusionError::Internal("share: expected Decimal128".into()))?;
+        let value = |i: usize| {
+            if claim.is_null(i) || budget.is_null(i) || demand.is_null(i) || demand.value(i) == 0 {
+                return None;
+            }
+            Some(f(
+                claim.value(i) as i128,
+                budget.value(i) as i128,
+                demand.value(i),
+            ))
+        };
+        let out: Arc<dyn Array> = if wide_out {
+            let a: Decimal128Array = (0..n).map(value).collect();
+            Arc::new(a.with_precision_and_scale(38, 0)?)
+        } else {
+            let a: Int64Array = (0..n)
+                .map(|i| value(i).and_then(|v| i64::try_from(v).ok()))
+                .collect();
+            Arc::new(a)
+        };
+        Ok(ColumnarValue::Array(out))
     });
     create_udf(
         name,
-        vec![DataType::Int64, DataType::Int64, DataType::Int64],
-        DataType::Int64,
+        vec![DataType::Int64, DataType::Int64, WIDE],
+        if wide_out { WIDE } else { DataType::Int64 },
         Volatility::Immutable,
         fun,
     )

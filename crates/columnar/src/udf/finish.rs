@@ -86,6 +86,10 @@ impl FinishSpec {
                 emptied = r == 0;
             }
         }
+        // More than a result can carry: refused like an overflow (as the reference's finish).
+        if a.is_some_and(money::beyond_amount) {
+            return (Some(0), Some(self.overflow));
+        }
         let reason = if emptied {
             Some(self.totalcap)
         } else if a == Some(0) {
@@ -134,6 +138,9 @@ impl FinishSpec {
             // Cut to nothing by the total cap (its own reason), or zero anyway.
             let emptied = v > total && total == 0;
             let v = v.min(total);
+            // More than a result can carry: refused like an overflow.
+            let over = over || money::beyond_amount(v);
+            let v = if over { 0 } else { v };
             *a = v;
             *why = if over {
                 overflow

@@ -136,8 +136,8 @@ pub fn all() -> Vec<ScalarUDF> {
         zero_nulls_udf::<datafusion::arrow::datatypes::Int64Type>("hq_nz64"),
         zero_nulls_udf::<datafusion::arrow::datatypes::Int32Type>("hq_nz32"),
         // Claims and budgets are non-negative: truncation is the floor.
-        share_udf("hq_share", |a, b, d| a * b / d),
-        share_udf("hq_share_rem", |a, b, d| a * b % d),
+        share_udf("hq_share", |a, b, d| a * b / d, false),
+        share_udf("hq_share_rem", |a, b, d| a * b % d, true),
     ]
 }
 
