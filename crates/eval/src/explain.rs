@@ -393,7 +393,7 @@ pub fn explain_json(
                 .map(|t| {
                     json!({
                         "tranche": t.tranche,
-                        "amount_yuan": t.amount.round_dp(2).to_string(),
+                        "amount_yuan": huiqi_ir::money::yuan_string(t.amount),
                         "amount_fen": huiqi_ir::money::to_fen(t.amount),
                         "reason": t.reason,
                         "reason_text": t.reason.as_ref().map(|r| reason_text(r, false)),
@@ -412,7 +412,7 @@ pub fn explain_json(
                             "raw": json_value(p, &t.raw, None),
                             "facts": t.amount_facts.iter().map(|f| fact_json(p, f)).collect::<Vec<_>>(),
                             "tiers": t.amount_tables.iter().map(|h| table_line(p, h, false)).collect::<Vec<_>>(),
-                            "awarded_before": t.awarded.iter().map(|(c, d)| json!({"clause": p.clauses[*c].name, "amount_yuan": d.to_string()})).collect::<Vec<_>>(),
+                            "awarded_before": t.awarded.iter().map(|(c, d)| json!({"clause": p.clauses[*c].name, "amount_yuan": huiqi_ir::money::yuan_string(*d)})).collect::<Vec<_>>(),
                         },
                         "adjustments": t.adjustments,
                     })
@@ -422,7 +422,7 @@ pub fn explain_json(
                 "clause": cl.name,
                 "ref": cl.reference,
                 "text": cl.text,
-                "amount_yuan": c.total().round_dp(2).to_string(),
+                "amount_yuan": huiqi_ir::money::yuan_string(c.total()),
                 "amount_fen": huiqi_ir::money::to_fen(c.total()),
                 "tranches": tranches,
             })
@@ -433,7 +433,7 @@ pub fn explain_json(
         "period": year,
         "policy": {"name": p.policy.name, "version": p.policy.version, "hash": p.hash},
         "excluded_by": o.excluded_by,
-        "total_yuan": o.total().round_dp(2).to_string(),
+        "total_yuan": huiqi_ir::money::yuan_string(o.total()),
         "total_fen": huiqi_ir::money::to_fen(o.total()),
         "clauses": clauses,
     })
