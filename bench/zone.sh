@@ -7,6 +7,7 @@
 #   RUN_ARGS="--no-xlsx" bash bench/zone.sh # extra arguments for `huiqi run`
 #   WAIT_IDLE=0 bash bench/zone.sh          # do not wait for other rustc processes to finish
 #   RUNS=1 bash bench/zone.sh               # runs of the same snapshot per size (default 3)
+#   HUIQI_BIN=/path/huiqi HUIQI_BIN_COMMIT=f7d50be bash bench/zone.sh   # a prebuilt binary (no build)
 #
 # Data and results go under /var/tmp/huiqi-bench/<N>/ (never into the repository); each size is
 # regenerated from scratch, so the script is idempotent. A summary is also written to
@@ -30,13 +31,19 @@ TARGET_MB=4096                # … and ≤ 4 GB peak RSS
 [[ -x /usr/bin/time ]] || { echo "zone.sh: /usr/bin/time (GNU time) is required" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "zone.sh: python3 is required (to read timings.json)" >&2; exit 2; }
 
-echo "== build (release) → $CARGO_TARGET_DIR" >&2
-(cd "$REPO" && cargo build --release -p huiqi-cli)
 mkdir -p "$ROOT/bin"
-# A private copy: another engineer's rebuild must not swap the binary in the middle of a run.
-cp -f "$CARGO_TARGET_DIR/release/huiqi" "$ROOT/bin/huiqi"
+if [[ -n "${HUIQI_BIN:-}" ]]; then
+  # A binary built elsewhere (a baseline commit, say): measured as it is, named as it says.
+  cp -f "$HUIQI_BIN" "$ROOT/bin/huiqi"
+  COMMIT="${HUIQI_BIN_COMMIT:-$HUIQI_BIN}"
+else
+  echo "== build (release) → $CARGO_TARGET_DIR" >&2
+  (cd "$REPO" && cargo build --release -p huiqi-cli)
+  # A private copy: another engineer's rebuild must not swap the binary in the middle of a run.
+  cp -f "$CARGO_TARGET_DIR/release/huiqi" "$ROOT/bin/huiqi"
+  COMMIT="$(cd "$REPO" && git rev-parse --short HEAD)$(cd "$REPO" && git diff --quiet HEAD -- crates Cargo.toml Cargo.lock || echo '+dirty')"
+fi
 BIN="$ROOT/bin/huiqi"
-COMMIT="$(cd "$REPO" && git rev-parse --short HEAD)$(cd "$REPO" && git diff --quiet HEAD -- crates Cargo.toml Cargo.lock || echo '+dirty')"
 
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
