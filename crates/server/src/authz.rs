@@ -100,10 +100,13 @@ pub enum Act {
     VerifyAudit,
     ReadAudit,
     ManageUsers,
+    Ingest,
+    StartRun,
+    ViewRun,
 }
 
 impl Act {
-    pub const ALL: [Act; 22] = [
+    pub const ALL: [Act; 25] = [
         Act::ReadCatalogue,
         Act::Calculate,
         Act::ViewNotice,
@@ -126,6 +129,9 @@ impl Act {
         Act::VerifyAudit,
         Act::ReadAudit,
         Act::ManageUsers,
+        Act::Ingest,
+        Act::StartRun,
+        Act::ViewRun,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -151,6 +157,9 @@ impl Act {
             Act::VerifyAudit => "verify_audit",
             Act::ReadAudit => "read_audit",
             Act::ManageUsers => "manage_users",
+            Act::Ingest => "ingest",
+            Act::StartRun => "start_run",
+            Act::ViewRun => "view_run",
         }
     }
     pub fn parse(s: &str) -> Option<Act> {

@@ -22,6 +22,23 @@ pub struct ErrorBody {
     pub hint_zh: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint_en: Option<String>,
+    /// Row-level problems of uploaded data (ingest): nothing was written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<RowError>,
+    /// More problems were found than are listed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// One problem of an uploaded file: where (file, 1-based row as a spreadsheet shows it,
+/// column header) and why.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RowError {
+    pub file: String,
+    pub row: Option<u64>,
+    pub column: Option<String>,
+    pub zh: String,
+    pub en: String,
 }
 
 #[derive(Clone, Debug)]
@@ -49,6 +66,8 @@ impl ApiError {
                 field: None,
                 hint_zh: None,
                 hint_en: None,
+                errors: vec![],
+                truncated: false,
             }),
         }
     }
@@ -159,7 +178,29 @@ impl From<huiqi::Error> for ApiError {
                 .field(err.field)
                 .hint(err.hint_zh, err.hint_en),
             huiqi::Error::Ledger(l) => l.into(),
-            huiqi::Error::Data(r) => ApiError::invalid(r.to_string(), r.to_string()),
+            huiqi::Error::Data(r) => {
+                let mut e = ApiError::invalid(
+                    format!("数据有误，未写入任何内容：{} 处问题", r.errors.len()),
+                    format!(
+                        "the data has problems, nothing was written: {}",
+                        r.errors.len()
+                    ),
+                )
+                .hint(r.render(false), r.render(true));
+                e.body.truncated = r.truncated;
+                e.body.errors = r
+                    .errors
+                    .into_iter()
+                    .map(|d| RowError {
+                        file: d.file,
+                        row: d.row,
+                        column: d.column,
+                        zh: d.zh,
+                        en: d.en,
+                    })
+                    .collect();
+                e
+            }
             e @ huiqi::Error::Policy { .. } => ApiError::internal(e),
         }
     }

@@ -66,6 +66,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         ledger,
         authz,
         sessions: Default::default(),
+        jobs: Default::default(),
     }))
 }
 

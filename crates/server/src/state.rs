@@ -65,6 +65,8 @@ pub struct AppState {
     pub ledger: crate::ledger::LedgerHandle,
     pub authz: Authz,
     pub sessions: Sessions,
+    /// The runs started over HTTP.
+    pub jobs: crate::routes::runs::Jobs,
 }
 
 pub type Shared = Arc<AppState>;

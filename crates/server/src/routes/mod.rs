@@ -2,6 +2,7 @@
 
 pub mod firm;
 pub mod lines;
+pub mod runs;
 pub mod session;
 pub mod zone;
 
@@ -35,6 +36,7 @@ pub const PAID_FILE_LIMIT: usize = 16 << 20;
         lines::list, lines::step,
         zone::notice, zone::notice_csv, zone::export_payments, zone::paid_file,
         zone::reconciliation, zone::verify, zone::events,
+        runs::ingest, runs::start, runs::list, runs::one, runs::results, runs::file,
         healthz,
     ),
     components(schemas(crate::error::ErrorBody)),
@@ -43,6 +45,7 @@ pub const PAID_FILE_LIMIT: usize = 16 << 20;
         (name = "policy", description = "the policy catalogue"),
         (name = "firm", description = "a firm's check, what-if and status"),
         (name = "ledger", description = "queues, workflow steps, exports, reconciliation"),
+        (name = "runs", description = "data in (ingest) and runs of the pack over a snapshot"),
         (name = "public", description = "the 公示 list, no login"),
         (name = "audit", description = "the audit trail"),
     )
@@ -93,6 +96,14 @@ pub fn router(s: Shared) -> Router {
             "/api/v1/payments/paid",
             post(zone::paid_file).layer(DefaultBodyLimit::max(PAID_FILE_LIMIT)),
         )
+        .route(
+            "/api/v1/ingest",
+            post(runs::ingest).layer(DefaultBodyLimit::max(runs::INGEST_LIMIT)),
+        )
+        .route("/api/v1/runs", post(runs::start).get(runs::list))
+        .route("/api/v1/runs/{id}", get(runs::one))
+        .route("/api/v1/runs/{id}/results", get(runs::results))
+        .route("/api/v1/runs/{id}/files/{name}", get(runs::file))
         .route("/api/v1/reconciliation", get(zone::reconciliation))
         .route("/api/v1/audit/verify", get(zone::verify))
         .route("/api/v1/audit/events", get(zone::events))

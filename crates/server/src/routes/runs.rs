@@ -1,0 +1,641 @@
+//! Data in and runs over HTTP. An officer uploads a mapping with its CSV/XLSX files and gets a
+//! snapshot or every row-level problem (nothing written); starts a run of the pack over a
+//! snapshot on threads of its own (the engine has its own runtime, so a firm's check keeps its
+//! latency while a run executes), follows its progress, pages through its awards, downloads its
+//! files; the run is recorded into the ledger when it finishes (the same use cases as `huiqi
+//! ingest`, `huiqi run` and `huiqi ledger record`).
+
+use std::collections::HashMap;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Multipart, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::authz::{Act, Resource};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Body, Path, Query};
+use crate::state::Shared;
+
+/// Uploads (a mapping and its data files) above this are refused (413).
+pub const INGEST_LIMIT: usize = 128 << 20;
+/// Problems listed for an ingest that wrote nothing.
+const MAX_ERRORS: usize = 200;
+
+/// The runs this server started, newest last, and the awards of finished ones (read once).
+#[derive(Default)]
+pub struct Jobs {
+    runs: Mutex<Vec<RunView>>,
+    awards: Mutex<HashMap<String, Arc<huiqi_ledger::RunInput>>>,
+}
+
+impl Jobs {
+    fn update(&self, id: &str, f: impl FnOnce(&mut RunView)) {
+        if let Ok(mut runs) = self.runs.lock() {
+            if let Some(r) = runs.iter_mut().find(|r| r.id == id) {
+                f(r);
+            }
+        }
+    }
+    fn get(&self, id: &str) -> Option<RunView> {
+        self.runs
+            .lock()
+            .ok()
+            .and_then(|r| r.iter().find(|r| r.id == id).cloned())
+    }
+}
+
+/// A clause's awards in a run.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct ClauseSum {
+    pub clause: String,
+    pub awards: u64,
+    pub amount_yuan: String,
+    pub amount_fen: i64,
+}
+
+/// What recording the run into the ledger did.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct Recorded {
+    pub run_id: String,
+    /// Recorded before: nothing changed.
+    pub already: bool,
+    pub new: u64,
+    pub new_yuan: String,
+    pub changed: u64,
+    pub superseded: u64,
+    pub topups: u64,
+    pub recoveries: u64,
+}
+
+/// A run: where it is, and when done what it computed.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct RunView {
+    pub id: String,
+    pub period: i32,
+    /// The snapshot's hash (16 hex digits).
+    pub snapshot: String,
+    pub actor: String,
+    /// `evaluating`, `writing`, `recording`, `done` or `failed`.
+    pub state: &'static str,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub elapsed_ms: Option<u64>,
+    pub firms: Option<usize>,
+    pub total_yuan: Option<String>,
+    pub total_fen: Option<i64>,
+    pub by_clause: Vec<ClauseSum>,
+    pub recorded: Option<Recorded>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+    #[serde(skip)]
+    out: PathBuf,
+    #[serde(skip)]
+    snapshot_dir: PathBuf,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunIn {
+    pub period: i32,
+    /// A snapshot's hash (its first 16 hex digits): one this server ingested, or the one it
+    /// serves. Default: the one it serves.
+    pub snapshot: Option<String>,
+    /// Record the results into the ledger when the run finishes (default true).
+    pub record: Option<bool>,
+}
+
+fn snapshots_dir(s: &Shared) -> PathBuf {
+    s.cfg.work.join("snapshots")
+}
+
+/// The snapshot a request names — never a path: a hash of one this server knows.
+fn resolve_snapshot(s: &Shared, want: Option<&str>) -> ApiResult<(PathBuf, String)> {
+    let served = || {
+        s.cfg
+            .snapshot
+            .clone()
+            .zip(s.snapshot_hash.clone())
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "本服务未加载快照，请指定 snapshot",
+                    "no snapshot is served: name one",
+                )
+                .field("snapshot")
+            })
+    };
+    let Some(h) = want else {
+        let (dir, hash) = served()?;
+        return Ok((dir, hash[..16.min(hash.len())].to_string()));
+    };
+    let ok = h.len() == 16
+        && h.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if !ok {
+        return Err(ApiError::invalid(
+            "快照编号应为16位小写十六进制",
+            "a snapshot is named by 16 lower-case hex digits",
+        )
+        .field("snapshot"));
+    }
+    if let Ok((dir, hash)) = served() {
+        if hash.starts_with(h) {
+            return Ok((dir, h.to_string()));
+        }
+    }
+    let dir = snapshots_dir(s).join(h);
+    if dir.join("manifest.json").is_file() {
+        return Ok((dir, h.to_string()));
+    }
+    Err(ApiError::not_found("该快照", "snapshot").field("snapshot"))
+}
+
+fn new_id() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "{}-{}",
+        now.format("%Y%m%d%H%M%S"),
+        crate::auth::random_hex(3)
+    )
+}
+
+/// Starts a run of the pack over a snapshot; answers at once (202) with the run to follow.
+/// One run at a time.
+#[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = RunIn,
+    responses((status = 202, body = RunView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "a run is in progress"), (status = 422, body = ErrorBody)))]
+pub async fn start(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    Body(b): Body<RunIn>,
+) -> ApiResult<(StatusCode, Json<RunView>)> {
+    s.authorize(&c.principal, Act::StartRun, &Resource::Zone)
+        .await?;
+    if !(1900..=2200).contains(&b.period) {
+        return Err(ApiError::invalid("年度超出范围", "period out of range").field("period"));
+    }
+    let (snapshot_dir, snapshot) = resolve_snapshot(&s, b.snapshot.as_deref())?;
+    let id = new_id();
+    let out = s.cfg.work.join("runs").join(&id);
+    let view = RunView {
+        id: id.clone(),
+        period: b.period,
+        snapshot,
+        actor: c.principal.user.clone(),
+        state: "evaluating",
+        started_at: huiqi_ledger::now(),
+        finished_at: None,
+        elapsed_ms: None,
+        firms: None,
+        total_yuan: None,
+        total_fen: None,
+        by_clause: vec![],
+        recorded: None,
+        error: None,
+        out: out.clone(),
+        snapshot_dir: snapshot_dir.clone(),
+    };
+    {
+        let mut runs = s.jobs.runs.lock().map_err(ApiError::internal)?;
+        if runs.iter().any(|r| !matches!(r.state, "done" | "failed")) {
+            return Err(ApiError::conflict(
+                "已有测算在运行，请等待其完成",
+                "a run is in progress: wait for it to finish",
+            ));
+        }
+        runs.push(view.clone());
+    }
+    let req = huiqi::run::RunRequest {
+        policy: s.cfg.policy.clone(),
+        snapshot: snapshot_dir.clone(),
+        period: b.period,
+        out,
+        memory_limit: None,
+        xlsx: true,
+        repeat: 1,
+        chunk_firms: None,
+        force: false,
+    };
+    let record = b.record.unwrap_or(true);
+    let ctx = c.ctx();
+    let rt = tokio::runtime::Handle::current();
+    let st = s.clone();
+    std::thread::Builder::new()
+        .name(format!("run-{id}"))
+        .spawn(move || execute(st, rt, id, req, record, ctx))
+        .map_err(ApiError::internal)?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// The run, then (when asked) its recording; every outcome lands in the run's view.
+fn execute(
+    s: Shared,
+    rt: tokio::runtime::Handle,
+    id: String,
+    req: huiqi::run::RunRequest,
+    record: bool,
+    ctx: huiqi_ledger::Ctx,
+) {
+    let fail = |e: ApiError| {
+        s.jobs.update(&id, |r| {
+            r.state = "failed";
+            r.finished_at = Some(huiqi_ledger::now());
+            r.error = Some(*e.body);
+        })
+    };
+    let t0 = std::time::Instant::now();
+    let progress = |p: huiqi::run::Progress| {
+        let state = match p {
+            huiqi::run::Progress::Evaluating => "evaluating",
+            huiqi::run::Progress::Writing => "writing",
+            huiqi::run::Progress::Done => return,
+        };
+        s.jobs.update(&id, |r| r.state = state);
+    };
+    let report = match huiqi::run::run(&req, &progress) {
+        Ok(r) => r,
+        Err(e) => return fail(e.into()),
+    };
+    let m = &report.manifest;
+    let by_clause = m
+        .by_clause
+        .iter()
+        .filter_map(|c| {
+            Some(ClauseSum {
+                clause: c.clause.clone()?,
+                awards: c.awards,
+                amount_yuan: huiqi_ledger::yuan(c.amount_fen),
+                amount_fen: c.amount_fen,
+            })
+        })
+        .collect();
+    s.jobs.update(&id, |r| {
+        r.firms = Some(m.firms);
+        r.total_fen = Some(m.total_fen);
+        r.total_yuan = Some(huiqi_ledger::yuan(m.total_fen));
+        r.by_clause = by_clause;
+        r.state = if record { "recording" } else { "done" };
+    });
+    if record {
+        let (out, snap) = (req.out.clone(), req.snapshot.clone());
+        let done = rt.block_on(async {
+            crate::ledger!(s, |l| huiqi::ledger::record(l, &ctx, &out, Some(&snap))
+                .await)
+            .await
+        });
+        match done.and_then(|r| r.map_err(ApiError::from)) {
+            Ok(sum) => s.jobs.update(&id, |r| {
+                r.recorded = Some(Recorded {
+                    run_id: sum.run_id,
+                    already: sum.already,
+                    new: sum.new,
+                    new_yuan: huiqi_ledger::yuan(sum.new_fen),
+                    changed: sum.changed,
+                    superseded: sum.superseded,
+                    topups: sum.topups,
+                    recoveries: sum.recoveries,
+                })
+            }),
+            Err(e) => return fail(e),
+        }
+    }
+    s.jobs.update(&id, |r| {
+        r.state = "done";
+        r.finished_at = Some(huiqi_ledger::now());
+        r.elapsed_ms = Some(t0.elapsed().as_millis() as u64);
+    });
+}
+
+/// The runs this server started, newest first.
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs",
+    responses((status = 200, body = Vec<RunView>), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+) -> ApiResult<Json<Vec<RunView>>> {
+    s.authorize(&c.principal, Act::ViewRun, &Resource::Zone)
+        .await?;
+    let mut runs = s.jobs.runs.lock().map_err(ApiError::internal)?.clone();
+    runs.reverse();
+    Ok(Json(runs))
+}
+
+/// One run: its progress, and when done its totals and what recording did.
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn one(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunView>> {
+    s.authorize(&c.principal, Act::ViewRun, &Resource::Zone)
+        .await?;
+    s.jobs
+        .get(&id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("该测算", "run"))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsQ {
+    pub clause: Option<String>,
+    /// A credit code.
+    pub firm: Option<String>,
+    /// 1-based (default 1).
+    pub page: Option<usize>,
+    /// Default 50, at most 1000.
+    pub per_page: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AwardRow {
+    pub firm: String,
+    pub name: String,
+    pub clause: String,
+    pub tranche: String,
+    pub amount_yuan: String,
+    pub amount_fen: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResultsPage {
+    /// Awards matching the filters (non-zero rows).
+    pub matching: usize,
+    pub matching_yuan: String,
+    pub matching_fen: i64,
+    pub page: usize,
+    pub per_page: usize,
+    pub rows: Vec<AwardRow>,
+}
+
+fn finished(s: &Shared, id: &str) -> ApiResult<RunView> {
+    let r = s
+        .jobs
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("该测算", "run"))?;
+    match r.state {
+        "done" | "recording" => Ok(r),
+        _ => Err(ApiError::conflict(
+            "测算尚未完成",
+            "the run has not finished",
+        )),
+    }
+}
+
+/// A finished run's awards page by page, filtered by clause and firm.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/results", tag = "runs",
+    params(("id" = String, Path), ResultsQ),
+    responses((status = 200, body = ResultsPage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn results(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<ResultsQ>,
+) -> ApiResult<Json<ResultsPage>> {
+    s.authorize(&c.principal, Act::ViewRun, &Resource::Zone)
+        .await?;
+    let r = finished(&s, &id)?;
+    let cached = s
+        .jobs
+        .awards
+        .lock()
+        .map_err(ApiError::internal)?
+        .get(&id)
+        .cloned();
+    let awards = match cached {
+        Some(a) => a,
+        None => {
+            let (out, snap) = (r.out.clone(), r.snapshot_dir.clone());
+            let read =
+                tokio::task::spawn_blocking(move || huiqi_ledger::read_results(&out, Some(&snap)))
+                    .await
+                    .map_err(ApiError::internal)??;
+            let a = Arc::new(read);
+            s.jobs
+                .awards
+                .lock()
+                .map_err(ApiError::internal)?
+                .insert(id.clone(), a.clone());
+            a
+        }
+    };
+    let per_page = q.per_page.unwrap_or(50).clamp(1, 1000);
+    let page = q.page.unwrap_or(1).max(1);
+    let keep = |row: &&huiqi_ledger::ResultRow| {
+        q.clause.as_ref().is_none_or(|c| &row.clause == c)
+            && q.firm.as_ref().is_none_or(|f| &row.firm_id == f)
+    };
+    let mut matching = 0usize;
+    let mut fen: i128 = 0;
+    let mut rows = vec![];
+    for row in awards.rows.iter().filter(keep) {
+        matching += 1;
+        fen += row.fen as i128;
+        if matching > (page - 1) * per_page && rows.len() < per_page {
+            rows.push(AwardRow {
+                firm: row.firm_id.clone(),
+                name: awards.names.get(&row.firm_id).cloned().unwrap_or_default(),
+                clause: row.clause.clone(),
+                tranche: row.tranche.clone(),
+                amount_yuan: huiqi_ledger::yuan(row.fen),
+                amount_fen: row.fen,
+            });
+        }
+    }
+    // The run's total passed the manifest's checked i64 sum, so any part of it fits.
+    let matching_fen = i64::try_from(fen).map_err(ApiError::internal)?;
+    Ok(Json(ResultsPage {
+        matching,
+        matching_yuan: huiqi_ledger::yuan(matching_fen),
+        matching_fen,
+        page,
+        per_page,
+        rows,
+    }))
+}
+
+/// A finished run's files: `results.csv`, `results.xlsx`, `results.parquet`, `manifest.json`.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/files/{name}", tag = "runs",
+    params(("id" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "the file"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn file(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    use huiqi_files::run as rf;
+    s.authorize(&c.principal, Act::ViewRun, &Resource::Zone)
+        .await?;
+    let r = finished(&s, &id)?;
+    let kind = match name.as_str() {
+        n if n == rf::RESULTS_CSV => "text/csv; charset=utf-8",
+        n if n == rf::RESULTS_XLSX => {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        }
+        n if n == rf::RESULTS_PARQUET => "application/vnd.apache.parquet",
+        n if n == rf::MANIFEST => "application/json",
+        _ => return Err(ApiError::not_found("该文件", "file")),
+    };
+    let path = r.out.join(&name);
+    let body = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError::not_found("该文件", "file"))?;
+    let disp = format!("attachment; filename=\"{id}-{name}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind.to_string()),
+            (header::CONTENT_DISPOSITION, disp),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// What an ingest wrote.
+#[derive(Serialize, ToSchema)]
+pub struct IngestOut {
+    /// The snapshot's name: the first 16 hex digits of its hash (give it to `POST /runs`).
+    pub snapshot: String,
+    pub hash: String,
+    /// The same data was ingested before: that snapshot is reused.
+    pub reused: bool,
+    #[schema(value_type = Object)]
+    pub rows: serde_json::Value,
+}
+
+/// A file name from an upload: its last component, nothing that climbs or hides.
+fn upload_name(raw: &str) -> ApiResult<String> {
+    let name = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    let bad = name.is_empty()
+        || name.starts_with('.')
+        || name.chars().any(|c| c.is_control() || c == ':');
+    if bad {
+        return Err(ApiError::invalid(
+            format!("文件名无效：{raw:?}"),
+            format!("bad file name: {raw:?}"),
+        )
+        .field("file"));
+    }
+    Ok(name.to_string())
+}
+
+/// Data in: a multipart upload of the mapping (part `mapping`, the TOML a `huiqi ingest` takes)
+/// and the files it names (parts `file`, by their file names). Every row is checked against the
+/// pack's facts; either a new immutable snapshot (201) or every problem with its file, row and
+/// column (422) and nothing written.
+#[utoipa::path(post, path = "/api/v1/ingest", tag = "runs",
+    request_body(content_type = "multipart/form-data", description = "parts: `mapping` (TOML) and one `file` part per data file"),
+    responses((status = 201, body = IngestOut), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "row-level errors in `errors`")))]
+pub async fn ingest(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    mut form: Multipart,
+) -> ApiResult<(StatusCode, Json<IngestOut>)> {
+    s.authorize(&c.principal, Act::Ingest, &Resource::Zone)
+        .await?;
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = s.cfg.work.join("uploads").join(format!("{n}"));
+    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    let r = ingest_in(&s, &mut form, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+async fn ingest_in(
+    s: &Shared,
+    form: &mut Multipart,
+    dir: &FsPath,
+) -> ApiResult<(StatusCode, Json<IngestOut>)> {
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        let status = e.status();
+        let t = e.body_text();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "too_large",
+                format!("上传过大：{t}"),
+                format!("upload too large: {t}"),
+            )
+        } else {
+            ApiError::bad_request(format!("上传格式无效：{t}"), format!("bad upload: {t}"))
+        }
+    };
+    let mut mapping: Option<PathBuf> = None;
+    while let Some(part) = form.next_field().await.map_err(bad_form)? {
+        let field = part.name().unwrap_or("").to_string();
+        let raw_name = part.file_name().unwrap_or("").to_string();
+        let bytes = part.bytes().await.map_err(bad_form)?;
+        match field.as_str() {
+            "mapping" => {
+                let p = dir.join("mapping.toml");
+                std::fs::write(&p, &bytes).map_err(ApiError::internal)?;
+                mapping = Some(p);
+            }
+            "file" => {
+                let name = upload_name(&raw_name)?;
+                if name == "mapping.toml" {
+                    return Err(ApiError::invalid(
+                        "数据文件不能命名为 mapping.toml",
+                        "a data file cannot be named mapping.toml",
+                    )
+                    .field("file"));
+                }
+                std::fs::write(dir.join(name), &bytes).map_err(ApiError::internal)?;
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    format!("未知的上传项 {other:?}（应为 mapping 或 file）"),
+                    format!("unknown part {other:?} (mapping or file)"),
+                )
+                .field(other.to_string()))
+            }
+        }
+    }
+    let mapping = mapping.ok_or_else(|| {
+        ApiError::invalid("缺少映射文件（mapping）", "the mapping part is missing").field("mapping")
+    })?;
+    let snapshots = snapshots_dir(s);
+    let st = s.clone();
+    let info = tokio::task::spawn_blocking(move || {
+        huiqi::data::ingest(&st.program, &mapping, &snapshots, MAX_ERRORS)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        // The files as the uploader named them, not where this server put them.
+        huiqi::Error::Data(mut r) => {
+            let prefix = format!("{}{}", dir.display(), std::path::MAIN_SEPARATOR);
+            for d in &mut r.errors {
+                if let Some(rest) = d.file.strip_prefix(&prefix) {
+                    d.file = rest.to_string();
+                }
+            }
+            ApiError::from(huiqi::Error::Data(r))
+        }
+        e => ApiError::from(e),
+    })?;
+    let hash = info.hash.clone();
+    Ok((
+        if info.reused {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        Json(IngestOut {
+            snapshot: hash[..16.min(hash.len())].to_string(),
+            hash,
+            reused: info.reused,
+            rows: serde_json::to_value(info.rows).map_err(ApiError::internal)?,
+        }),
+    ))
+}
