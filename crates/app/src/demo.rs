@@ -1,6 +1,7 @@
 //! The demo zone end to end: check and test the seed pack, explain the sample firms, generate a
-//! zone (the sample firms written after the generated ones), ingest it, run the pack over it, and carry the 高企 awards through the ledger — record,
-//! approve, 公示, confirm, pay — then a firm's status, the reconciliation and the audit check.
+//! zone (the sample firms written after the generated ones, so the snapshot holds them), ingest
+//! it, run the pack over it, and carry the 高企 awards through the ledger — record, approve, 公示,
+//! confirm, pay — then a firm's status, the reconciliation and the audit check.
 //!
 //! Each step's outcome goes to a callback as a [`DemoEvent`]: the CLI renders it as it renders the
 //! same subcommand; the service prepares its demo zone with the same steps.
