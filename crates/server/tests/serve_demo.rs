@@ -64,10 +64,10 @@ fn demo_firm_accounts_are_sample_firms_of_the_snapshot() {
     let root = demo_root();
     let (z, steps) = prepare(&root);
     assert!(steps > 0, "a new zone is prepared");
-    let accounts = accounts(&z);
-    assert_eq!(accounts.len(), z.firm_files.len());
-    assert!(accounts.len() >= 6);
-    for (code, held) in &accounts {
+    let firms = accounts(&z);
+    assert_eq!(firms.len(), z.firm_files.len());
+    assert!(firms.len() >= 6);
+    for (code, held) in &firms {
         assert!(held, "{code} is not a firm of the demo snapshot");
     }
 
