@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use huiqi_ir::Program;
+use huiqi_ir::{Firm, Program};
 
 use crate::{Error, Result};
 
@@ -32,6 +32,30 @@ pub struct GenRequest {
     pub xlsx: bool,
     /// Write into `out` even when it holds something other than a generated zone.
     pub force: bool,
+    /// Firms of firm files written after the generated ones (the demo's sample firms).
+    pub samples: Option<SampleFirms>,
+}
+
+/// Firms read from firm files, and the pack they were read against (it names their facts).
+#[derive(Clone, Debug)]
+pub struct SampleFirms {
+    pub program: Program,
+    pub firms: Vec<Firm>,
+}
+
+impl SampleFirms {
+    /// Every firm file (`*.toml`, `*.json`) of `dir`, in file name order.
+    pub fn read(program: &Program, dir: &Path) -> Result<SampleFirms> {
+        let files = crate::explain::firm_files(dir).map_err(|e| Error::io(dir, e))?;
+        let firms = files
+            .iter()
+            .map(|f| crate::explain::read_firm(program, f))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SampleFirms {
+            program: program.clone(),
+            firms,
+        })
+    }
 }
 
 /// A generated zone is recognised by its mapping file.
@@ -42,11 +66,21 @@ const ZONE_DIR: crate::outdir::Kind<'static> = crate::outdir::Kind {
     en: "a generated zone",
 };
 
-/// Writes a realistic demo zone's data files and `mapping.toml` (the same seed, the same bytes).
+/// Writes a realistic demo zone's data files and `mapping.toml` (the same seed, the same bytes),
+/// with the sample firms, if any, after the generated ones.
 pub fn generate(r: &GenRequest) -> Result<huiqi_data::GenStats> {
     crate::outdir::check_writable(&r.out, &ZONE_DIR, r.force)?;
-    huiqi_data::generate(&r.out, r.firms, r.years.0, r.years.1, r.seed, r.xlsx)
-        .map_err(|e| Error::plain(e.to_string()))
+    let samples = r.samples.as_ref().map(|s| huiqi_data::gen::SampleFirms {
+        program: &s.program,
+        firms: &s.firms,
+    });
+    huiqi_data::gen::generate_with(
+        &r.out, r.firms, r.years.0, r.years.1, r.seed, r.xlsx, samples,
+    )
+    .map_err(|e| match e {
+        huiqi_data::Error::SampleFirm { .. } => Error::input(e.zh(), e.en()),
+        e => Error::plain(e.to_string()),
+    })
 }
 
 /// Validates the data a mapping describes against `program`'s facts and writes an immutable

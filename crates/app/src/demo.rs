@@ -1,6 +1,7 @@
 //! The demo zone end to end: check and test the seed pack, explain the sample firms, generate a
-//! zone, ingest it, run the pack over it, and carry the 高企 awards through the ledger — record,
-//! approve, 公示, confirm, pay — then a firm's status, the reconciliation and the audit check.
+//! zone (the sample firms written after the generated ones, so the snapshot holds them), ingest
+//! it, run the pack over it, and carry the 高企 awards through the ledger — record, approve, 公示,
+//! confirm, pay — then a firm's status, the reconciliation and the audit check.
 //!
 //! Each step's outcome goes to a callback as a [`DemoEvent`]: the CLI renders it as it renders the
 //! same subcommand; the service prepares its demo zone with the same steps.
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use huiqi_ledger::{Action, Ctx, RecordSummary, Selection, StatusLine, VerifyReport};
 
-use crate::data::GenRequest;
+use crate::data::{GenRequest, SampleFirms};
 use crate::explain::Explanation;
 use crate::ledger::{self as ledger_uc, BudgetSource, NoticeExport, Reconciliation};
 use crate::pack::{Checked, Tested};
@@ -96,8 +97,8 @@ pub struct DemoZone {
 
 /// Runs the demo; stops at the first step that fails.
 pub fn run(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<DemoZone> {
-    let pack = check_and_explain(paths, on)?;
-    let snapshot = zone(paths, &pack, on)?;
+    let (pack, samples) = check_and_explain(paths, on)?;
+    let snapshot = zone(paths, &pack, samples, on)?;
     ledger_steps(paths, on)?;
     Ok(DemoZone {
         pack,
@@ -111,8 +112,12 @@ fn failed(zh: &str, en: &str) -> Error {
     Error::input(format!("示范流程中止：{zh}"), format!("demo stopped: {en}"))
 }
 
-/// Steps 1–3: check and test the packs, explain each sample firm. Returns the seed pack.
-fn check_and_explain(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<PathBuf> {
+/// Steps 1–3: check and test the packs, explain each sample firm. Returns the seed pack and the
+/// sample firms.
+fn check_and_explain(
+    paths: &DemoPaths,
+    on: &mut dyn FnMut(DemoEvent<'_>),
+) -> Result<(PathBuf, SampleFirms)> {
     let policies = std::slice::from_ref(&paths.policies);
     on(DemoEvent::Step {
         n: 1,
@@ -144,39 +149,48 @@ fn check_and_explain(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Re
         .next()
         .ok_or_else(|| failed("没有政策包", "no policy pack"))?;
     let loaded = crate::pack::load(&pack)?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&paths.firms)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml" || x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
+    let files = crate::explain::firm_files(&paths.firms).map_err(|e| Error::io(&paths.firms, e))?;
     on(DemoEvent::Step {
         n: 3,
         zh: "逐户解释样例企业",
         en: "explain the sample firms",
         detail: Some(format!("({})", paths.firms.display())),
     });
+    let mut firms = vec![];
     for f in &files {
         let firm = crate::explain::read_firm(&loaded.program, f)?;
-        let explanation = crate::explain::explain(&loaded.program, firm, None, None)?;
+        let explanation = crate::explain::explain(&loaded.program, firm.clone(), None, None)?;
         on(DemoEvent::Explained {
             file: f,
             explanation: &explanation,
         });
+        firms.push(firm);
     }
-    Ok(pack)
+    let samples = SampleFirms {
+        program: loaded.program,
+        firms,
+    };
+    Ok((pack, samples))
 }
 
-/// Steps 4–6: a generated zone, ingested into a snapshot and run with the columnar engine.
-/// Returns the snapshot directory.
-fn zone(paths: &DemoPaths, pack: &Path, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<PathBuf> {
+/// Steps 4–6: a generated zone with the sample firms, ingested into a snapshot and run with the
+/// columnar engine. Returns the snapshot directory.
+fn zone(
+    paths: &DemoPaths,
+    pack: &Path,
+    samples: SampleFirms,
+    on: &mut dyn FnMut(DemoEvent<'_>),
+) -> Result<PathBuf> {
     let zone = paths.work.join("zone");
+    let n = samples.firms.len();
+    let zh = format!("生成示范园区数据（2000家模拟企业及{n}家样例企业，2019–2023年）→");
+    let en = format!(
+        "generate a demo zone (2,000 generated firms and the {n} sample firms, 2019–2023) →"
+    );
     on(DemoEvent::Step {
         n: 4,
-        zh: "生成示范园区数据（2000家企业，2019–2023年）→",
-        en: "generate a demo zone (2,000 firms, 2019–2023) →",
+        zh: &zh,
+        en: &en,
         detail: Some(zone.display().to_string()),
     });
     let gen = GenRequest {
@@ -186,6 +200,7 @@ fn zone(paths: &DemoPaths, pack: &Path, on: &mut dyn FnMut(DemoEvent<'_>)) -> Re
         out: zone.clone(),
         xlsx: false,
         force: false,
+        samples: Some(samples),
     };
     let stats = crate::data::generate(&gen)?;
     on(DemoEvent::Generated(&gen, &stats));

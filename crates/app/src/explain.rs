@@ -28,6 +28,19 @@ pub fn read_firm(program: &Program, path: &Path) -> Result<Firm> {
     })
 }
 
+/// The firm files (`*.toml`, `*.json`) of a directory, in file name order.
+pub fn firm_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut v = vec![];
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "toml" || x == "json") {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
 /// The latest year with yearly data: the default period of an explanation.
 pub fn latest_year(firm: &Firm) -> Option<i32> {
     firm.facts

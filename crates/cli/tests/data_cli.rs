@@ -75,6 +75,39 @@ fn gen_then_ingest_then_info() {
     assert!(text(&o).contains("\"created_by\""));
 }
 
+/// `huiqi gen --firms-from examples/firms`: the sample firms after the generated ones, ingested
+/// with the zone (their award history through 兑现记录.csv).
+#[test]
+fn gen_with_the_sample_firms() {
+    let d = tmp("samples");
+    let out = d.join("zone");
+    let o = huiqi(&[
+        "gen",
+        "--firms",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+        "--firms-from",
+        "examples/firms",
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("兑现记录.csv  1"), "{t}");
+    assert!(t.contains("其中样例企业 6 家"), "{t}");
+    let o = huiqi(&[
+        "ingest",
+        "--policy",
+        "policies/ningbo",
+        "--mapping",
+        out.join("mapping.toml").to_str().unwrap(),
+        "--snapshots",
+        d.join("snaps").to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("firms 56"), "{t}");
+}
+
 #[test]
 fn data_errors_exit_1_with_locations() {
     let snaps = tmp("bad").join("snaps");

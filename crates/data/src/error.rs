@@ -183,6 +183,16 @@ pub enum Error {
         "{sheet}: more than {max} rows do not fit an XLSX sheet; generate fewer firms or years, or CSV only"
     )]
     SheetFull { sheet: String, max: u32 },
+    /// A sample firm given to `generate_with` has a fact (or an award) the generated files
+    /// cannot hold as it is: no column for it, another shape or type, an inexact amount.
+    #[error("sample firm {firm} ({name}), `{fact}`: {en}")]
+    SampleFirm {
+        firm: String,
+        name: String,
+        fact: String,
+        zh: String,
+        en: String,
+    },
 }
 
 impl Error {
@@ -218,6 +228,13 @@ impl Error {
                 )
             }
             Error::NoFirms => "--firms 至少为 1".into(),
+            Error::SampleFirm {
+                firm,
+                name,
+                fact,
+                zh,
+                ..
+            } => format!("样例企业 {firm}（{name}）的 `{fact}`：{zh}"),
             Error::SheetFull { sheet, max } => format!(
                 "{sheet}：超过 {max} 行，一个 XLSX 工作表放不下；请减少企业数或年数，或只生成 CSV"
             ),

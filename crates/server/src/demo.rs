@@ -1,14 +1,15 @@
 //! `huiqi serve --demo`: the demo zone under `var/demo` (prepared by `huiqi::demo` when it is
 //! absent: data, snapshot, run and ledger), served with one account per role and one per sample
-//! firm of `examples/firms`, named by its credit code. In demo mode only, every password is
-//! `demo`.
+//! firm of `examples/firms`, named by its credit code. The sample firms are part of the zone's
+//! snapshot (the demo writes them into the generated data), so their check, award lines, 公示
+//! and status come from the zone like any firm's. In demo mode only, every password is `demo`.
 
 use std::path::{Path, PathBuf};
 
 use huiqi::demo::{DemoEvent, DemoPaths};
 
 use crate::authz::Role;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::{Config, Shared};
 use crate::StartError;
 
@@ -52,39 +53,54 @@ pub fn prepare(root: &Path, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<DemoZon
 }
 
 fn sample_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml" || x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    huiqi::explain::firm_files(dir).unwrap_or_default()
 }
 
-/// A demo zone left by an earlier `huiqi demo` or `serve --demo`: its ledger, run and snapshot.
+/// A demo zone left by an earlier `huiqi demo` or `serve --demo`: its ledger, run and snapshot —
+/// if that snapshot holds every sample firm as its file says (a zone prepared before the sample
+/// firms were part of it, or before a sample file changed, is prepared again).
 fn existing(paths: &DemoPaths, firm_files: &[PathBuf]) -> Option<DemoZone> {
     let ledger = paths.ledger();
     if !ledger.exists() || !paths.run_dir().join("manifest.json").exists() {
         return None;
     }
-    let mut snaps: Vec<PathBuf> = std::fs::read_dir(paths.work.join("snapshots"))
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("manifest.json").exists())
-        .collect();
-    snaps.sort();
-    let snapshot = snaps.pop()?;
+    let snapshot = run_snapshot(paths)?;
     let pack = huiqi::pack::find(std::slice::from_ref(&paths.policies))
         .ok()?
         .into_iter()
         .next()?;
+    if !holds_samples(&pack, &snapshot, firm_files) {
+        return None;
+    }
     Some(DemoZone {
         pack,
         snapshot,
         ledger,
         firm_files: firm_files.to_vec(),
+    })
+}
+
+/// The snapshot the demo's run read, as the run's manifest names it (the snapshots directory
+/// may hold others, from earlier preparations).
+fn run_snapshot(paths: &DemoPaths) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(paths.run_dir().join("manifest.json")).ok()?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let hash = manifest.get("snapshot")?.get("hash")?.as_str()?;
+    let dir = paths.work.join("snapshots").join(hash.get(..16)?);
+    dir.join("manifest.json").exists().then_some(dir)
+}
+
+/// Whether the snapshot holds each sample firm with the figures and award history of its file.
+fn holds_samples(pack: &Path, snapshot: &Path, firm_files: &[PathBuf]) -> bool {
+    let Ok(loaded) = huiqi::pack::load(pack) else {
+        return false;
+    };
+    let Ok(firms) = huiqi::explain::load_firms(&loaded.program, snapshot) else {
+        return false;
+    };
+    firm_files.iter().all(|f| {
+        huiqi::explain::read_firm(&loaded.program, f)
+            .is_ok_and(|s| firms.get(&s.id).is_some_and(|on_file| *on_file == s))
     })
 }
 
@@ -100,10 +116,9 @@ impl DemoZone {
     }
 }
 
-/// The demo accounts: staff, and one per sample firm (named by its credit code). Sample firms
-/// that the snapshot does not hold are added to the firms a check reads, from their files.
-/// Returns the firm accounts' names.
-pub async fn accounts(s: &mut Shared, z: &DemoZone) -> ApiResult<Vec<String>> {
+/// The demo accounts: staff, and one per sample firm (named by its credit code; the demo zone's
+/// snapshot holds every sample firm). Returns the firm accounts' names.
+pub async fn accounts(s: &Shared, z: &DemoZone) -> ApiResult<Vec<String>> {
     let ctx = huiqi_ledger::Ctx::now("demo");
     for (name, role, dept) in STAFF {
         let dept = dept.map(str::to_string);
@@ -111,10 +126,21 @@ pub async fn accounts(s: &mut Shared, z: &DemoZone) -> ApiResult<Vec<String>> {
     }
     let mut firms = vec![];
     for f in &z.firm_files {
-        let Ok(firm) = huiqi::explain::read_firm(&s.program, f) else {
-            continue;
-        };
+        let firm = huiqi::explain::read_firm(&s.program, f)
+            .map_err(|e| ApiError::invalid(e.to_string(), e.to_string()))?;
         let code = firm.id.clone();
+        if !s.firms.contains_key(&code) {
+            return Err(ApiError::invalid(
+                format!(
+                    "样例企业 {code}（{}）不在示范园区的快照中；删除 var/demo 后重新准备",
+                    f.display()
+                ),
+                format!(
+                    "sample firm {code} ({}) is not in the demo zone's snapshot; remove var/demo and prepare it again",
+                    f.display()
+                ),
+            ));
+        }
         crate::auth::put_account(
             s,
             &ctx,
@@ -125,9 +151,6 @@ pub async fn accounts(s: &mut Shared, z: &DemoZone) -> ApiResult<Vec<String>> {
             PASSWORD,
         )
         .await?;
-        if let Some(st) = std::sync::Arc::get_mut(s) {
-            st.firms.entry(code.clone()).or_insert(firm);
-        }
         firms.push(code);
     }
     Ok(firms)

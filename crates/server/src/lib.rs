@@ -136,9 +136,9 @@ pub fn serve_blocking(
         .build()
         .map_err(|e| StartError::other(format!("tokio：{e}"), format!("tokio: {e}")))?;
     rt.block_on(async move {
-        let mut s = build(cfg).await?;
+        let s = build(cfg).await?;
         let demo_firms = match &demo {
-            Some(z) => demo::accounts(&mut s, z)
+            Some(z) => demo::accounts(&s, z)
                 .await
                 .map_err(|e| StartError::other(e.body.zh, e.body.en))?,
             None => vec![],

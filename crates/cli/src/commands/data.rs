@@ -44,6 +44,13 @@ pub struct GenArgs {
     /// Write into --out even when it holds something other than a generated zone.
     #[arg(long)]
     pub force: bool,
+    /// Also write the firms of these firm files (*.toml, *.json; e.g. examples/firms) after the
+    /// generated ones, in the same files; their award history goes to 兑现记录.csv.
+    #[arg(long, value_name = "DIR")]
+    pub firms_from: Option<PathBuf>,
+    /// The pack the firm files of --firms-from are read against.
+    #[arg(long, default_value = "policies/ningbo", requires = "firms_from")]
+    pub policy: PathBuf,
 }
 
 #[derive(Args)]
@@ -90,6 +97,19 @@ pub fn render_generated(o: &Out, r: &GenRequest, stats: &huiqi_data::GenStats, s
     for (name, rows) in &stats.files {
         println!("  {name}.csv  {rows}");
     }
+    if let Some(s) = &r.samples {
+        let n = s.firms.len();
+        println!(
+            "  {}",
+            o.t(
+                &format!("其中样例企业 {n} 家（写在 {} 家生成企业之后）", r.firms),
+                &format!(
+                    "including {n} sample firms (after the {} generated ones)",
+                    r.firms
+                ),
+            )
+        );
+    }
     println!(
         "{} {} ({secs:.1}s)",
         o.t("已生成，映射文件：", "generated; mapping:"),
@@ -98,6 +118,13 @@ pub fn render_generated(o: &Out, r: &GenRequest, stats: &huiqi_data::GenStats, s
 }
 
 pub fn gen(o: &Out, a: &GenArgs) -> huiqi::Result<ExitCode> {
+    let samples = match &a.firms_from {
+        Some(dir) => {
+            let program = huiqi::pack::load(&a.policy)?.program;
+            Some(huiqi::data::SampleFirms::read(&program, dir)?)
+        }
+        None => None,
+    };
     let r = GenRequest {
         firms: a.firms,
         years: huiqi::data::parse_years(&a.years)?,
@@ -105,6 +132,7 @@ pub fn gen(o: &Out, a: &GenArgs) -> huiqi::Result<ExitCode> {
         out: a.out.clone(),
         xlsx: a.xlsx,
         force: a.force,
+        samples,
     };
     let started = std::time::Instant::now();
     let stats = huiqi::data::generate(&r)?;

@@ -82,6 +82,7 @@ fn build_zone(program: &huiqi_ir::Program, dir: &Path) {
         out: dir.join("zone"),
         xlsx: false,
         force: false,
+        samples: None,
     };
     huiqi::data::generate(&gen).unwrap();
     let info = huiqi::data::ingest(
