@@ -114,8 +114,14 @@ async fn queue_inner(p: &Page) -> ApiResult<Response> {
             }
         })
         .collect();
-    let can_review = p.p().role == Role::Reviewer;
-    let can_announce = p.allowed(Act::Announce, &Resource::Zone);
+    // Which forms to show: whether Cedar lets this caller approve (announce) a line of some
+    // clause. Only a hint — the step asks Cedar about every real line it moves.
+    let can_review = all_clauses
+        .iter()
+        .any(|c| may(p, Act::Approve, c, "computed"));
+    let can_announce = all_clauses
+        .iter()
+        .any(|c| may(p, Act::Announce, c, "approved"));
     let back = format!("/review?state={}&clause={}", enc(&state), enc(&clause));
     render(&QueuePage {
         l: p.layout("review.title"),
@@ -135,6 +141,20 @@ async fn queue_inner(p: &Page) -> ApiResult<Response> {
         can_announce,
         back,
     })
+}
+
+/// Cedar's answer for a line of `clause` in `state` (no particular firm).
+fn may(p: &Page, act: Act, clause: &str, state: &str) -> bool {
+    p.allowed(
+        act,
+        &Resource::Line {
+            id: 0,
+            firm: String::new(),
+            clause: clause.to_string(),
+            state: state.to_string(),
+            approved_by: None,
+        },
+    )
 }
 
 fn enc(s: &str) -> String {
