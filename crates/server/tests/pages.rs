@@ -491,10 +491,34 @@ fn group(n: i64) -> String {
     let d = n.to_string();
     let mut out = String::new();
     for (i, ch) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i) % 3 == 0 {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
     }
     out
+}
+
+/// Money from integer 分 and dates from the ledger's UTC times, as every page writes them
+/// (also unit-tested in `web::fmt`; here through the public functions the pages call).
+#[test]
+fn money_and_dates_are_formatted_from_integers() {
+    use huiqi_server::web::fmt::{date, short, yuan};
+    use huiqi_server::web::i18n::Lang;
+    assert_eq!(yuan(123_456_789, Lang::Zh), "1,234,567.89元");
+    assert_eq!(yuan(-100, Lang::En), "-¥1.00");
+    assert_eq!(short(999_999, Lang::Zh), "9,999.99元");
+    assert_eq!(short(7_650_000_000, Lang::Zh), "7,650.00万元");
+    assert_eq!(short(1_125_000, Lang::Zh), "1.13万元");
+    assert_eq!(short(32_000_000_000, Lang::Zh), "3.20亿元");
+    assert_eq!(short(i64::MAX, Lang::Zh), "922,337,203.69亿元");
+    assert_eq!(date("2024-03-01T02:00:00Z", Lang::Zh), "2024年3月1日");
+    assert_eq!(date("2024-03-01T02:00:00Z", Lang::En), "1 Mar 2024");
+    assert_eq!(date("2024-02-29T20:00:00Z", Lang::Zh), "2024年3月1日");
+    // Every key of the table has both languages, once.
+    let mut seen = std::collections::HashSet::new();
+    for (k, zh, en) in huiqi_server::web::i18n::TABLE {
+        assert!(seen.insert(*k), "duplicate key {k}");
+        assert!(!zh.is_empty() && !en.is_empty(), "{k}");
+    }
 }

@@ -277,18 +277,21 @@ async fn awards_inner(p: &Page, uscc: String) -> ApiResult<Response> {
             Default::default();
         for l in page.lines {
             let Some(n) = l.notice else { continue };
-            if !notices.contains_key(&n) {
-                let Json(no) = routes::zone::notice(
-                    State(s.clone()),
-                    Extension(p.c.clone()),
-                    Query(routes::zone::NoticeQ { id: Some(n) }),
-                )
-                .await?;
-                notices.insert(n, (no.opens, no.closes, no.open));
-            }
-            if let Some(w) = notices.get(&n) {
-                windows.insert(l.line, w.clone());
-            }
+            let w = match notices.get(&n) {
+                Some(w) => w.clone(),
+                None => {
+                    let Json(no) = routes::zone::notice(
+                        State(s.clone()),
+                        Extension(p.c.clone()),
+                        Query(routes::zone::NoticeQ { id: Some(n) }),
+                    )
+                    .await?;
+                    let w = (no.opens, no.closes, no.open);
+                    notices.insert(n, w.clone());
+                    w
+                }
+            };
+            windows.insert(l.line, w);
         }
     }
     let awards = st

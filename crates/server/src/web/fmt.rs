@@ -15,7 +15,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -122,7 +122,7 @@ pub fn days_since(a: &str) -> Option<i64> {
 pub fn left_until(at: &str) -> Option<(i64, i64)> {
     let t = parse(at)?;
     let secs = (t.with_timezone(&Utc) - Utc::now()).num_seconds();
-    (secs > 0).then(|| (secs / 86_400, (secs % 86_400) / 3_600))
+    (secs > 0).then_some((secs / 86_400, (secs % 86_400) / 3_600))
 }
 
 #[cfg(test)]

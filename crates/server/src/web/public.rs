@@ -311,7 +311,7 @@ fn rule_text(pack: &FsPath, source: &str) -> Option<String> {
                 _ => {}
             }
         }
-        if depth <= 0 && out.len() > 1 || out.len() > 200 {
+        if (depth <= 0 && out.len() > 1) || out.len() > 200 {
             break;
         }
     }
