@@ -98,6 +98,18 @@ pub struct BatchPaySummary {
     pub adjustments: u64,
 }
 
+/// What a batch's paid file would pay, checked without writing ([`Ledger::check_batch_file`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchCheck {
+    pub batch: i64,
+    /// (award line, 分, payment reference) of the lines it would pay.
+    pub payable: Vec<(i64, i64, String)>,
+    /// Lines already paid with the same reference.
+    pub already: u64,
+    /// Lines it would refuse, and why.
+    pub refused: Vec<LineError>,
+}
+
 /// What cancelling a batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CancelSummary {
@@ -223,12 +235,15 @@ async fn export_tx(db: &mut Db, ctx: &Ctx, sel: &Selection) -> Result<Option<i64
     Ok(Some(id))
 }
 
-async fn pay_batch_tx(
-    db: &mut Db,
-    ctx: &Ctx,
-    file: &PaidFile,
-    partial: bool,
-) -> Result<BatchPaySummary, Error> {
+/// Every line of a paid file judged against the ledger, as paying it would judge it.
+struct Verdicts {
+    batch: i64,
+    todo: Vec<(Line, String)>,
+    already: u64,
+    refused: Vec<LineError>,
+}
+
+async fn verdicts(db: &mut Db, file: &PaidFile) -> Result<Verdicts, Error> {
     let Some(b) = file.batch else {
         return Err(Error::input(
             "支付结果文件没有“批次号”列：请用导出批次时的文件",
@@ -253,6 +268,26 @@ async fn pay_batch_tx(
         }
     }
     refused.sort_by_key(|e| e.line);
+    Ok(Verdicts {
+        batch: b,
+        todo,
+        already,
+        refused,
+    })
+}
+
+async fn pay_batch_tx(
+    db: &mut Db,
+    ctx: &Ctx,
+    file: &PaidFile,
+    partial: bool,
+) -> Result<BatchPaySummary, Error> {
+    let Verdicts {
+        batch: b,
+        todo,
+        already,
+        refused,
+    } = verdicts(db, file).await?;
     if !refused.is_empty() && !partial {
         return Err(refuse(&refused));
     }
@@ -412,6 +447,26 @@ impl Ledger {
     ) -> Result<BatchPaySummary, Error> {
         self.write(async |db: &mut Db| pay_batch_tx(db, ctx, file, partial).await)
             .await
+    }
+
+    /// What [`Ledger::pay_batch`] would do with this file, judged line by line exactly as it
+    /// judges them, in a read-only transaction: nothing is written. (Another writer may move a
+    /// line between this check and the payment; the payment checks again.)
+    pub async fn check_batch_file(&mut self, file: &PaidFile) -> Result<BatchCheck, Error> {
+        self.db.begin_read().await?;
+        let r = verdicts(&mut self.db, file).await;
+        self.db.rollback().await;
+        let v = r?;
+        Ok(BatchCheck {
+            batch: v.batch,
+            payable: v
+                .todo
+                .iter()
+                .map(|(l, reference)| (l.id(), l.row.amount_fen, reference.clone()))
+                .collect(),
+            already: v.already,
+            refused: v.refused,
+        })
     }
 
     /// The treasury returned the batch unpaid: its lines awaiting payment go back to

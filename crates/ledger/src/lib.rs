@@ -35,7 +35,7 @@ pub mod workflow;
 
 pub use accounts::{Account, SessionRow};
 pub use audit::{Problem, VerifyReport};
-pub use batch::{Batch, BatchInfo, BatchPaySummary, BatchState, CancelSummary};
+pub use batch::{Batch, BatchCheck, BatchInfo, BatchPaySummary, BatchState, CancelSummary};
 pub use db::{Backend, Db};
 pub use payfile::{
     read_paid_file, read_payment_file, LineError, PaidFile, PayFileSummary, PaymentLine,

@@ -8,8 +8,9 @@
 //!   a new login ends the account's other sessions.
 //! * CSRF: every state-changing request (POST, PUT, PATCH, DELETE) that carries the session
 //!   cookie must carry the session's token in the `X-CSRF-Token` header (the token is in the
-//!   answers of `POST /api/v1/session` and `GET /api/v1/session`); otherwise 403 `csrf`.
-//!   Logging in needs no token.
+//!   answers of `POST /api/v1/session` and `GET /api/v1/session`) — or, for a page's form
+//!   (`application/x-www-form-urlencoded` or `multipart/form-data`), in its `_csrf` field;
+//!   otherwise 403 `csrf`. Logging in (`POST /api/v1/session`, `POST /login`) needs no token.
 //! * After `max_failures` bad passwords in a row the account locks for `lockout`; every login,
 //!   failure, lockout and logout is an audit event.
 
@@ -111,7 +112,11 @@ pub fn random_hex(bytes: usize) -> String {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    sha256_hex_bytes(s.as_bytes())
+}
+
+pub fn sha256_hex_bytes(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
 }
 
 fn principal_of(a: &Account) -> Principal {
@@ -171,13 +176,24 @@ pub async fn resolve(State(s): State<Shared>, mut req: Request, next: Next) -> R
             };
         }
         let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        let login = req.method() == Method::POST && req.uri().path() == "/api/v1/session";
+        let login = req.method() == Method::POST
+            && matches!(req.uri().path(), "/api/v1/session" | "/login");
         if unsafe_method && !login {
-            let sent = req
+            let mut sent = req
                 .headers()
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            if sent.is_none() {
+                // A page's form: the token is its `_csrf` field.
+                match form_token(req).await {
+                    Ok((r, t)) => {
+                        req = r;
+                        sent = t;
+                    }
+                    Err(e) => return e.into_response(),
+                }
+            }
             let ok = matches!((&sent, &caller.csrf), (Some(a), Some(b)) if constant_eq(a, b));
             if !ok {
                 return ApiError::csrf().into_response();
@@ -186,6 +202,65 @@ pub async fn resolve(State(s): State<Shared>, mut req: Request, next: Next) -> R
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// The field that carries the CSRF token in a page's form.
+pub const CSRF_FIELD: &str = "_csrf";
+
+/// The `_csrf` field of a form body (`application/x-www-form-urlencoded`, or
+/// `multipart/form-data` for uploads), and the request rebuilt around the body it read. Any
+/// other body has no form token.
+async fn form_token(req: Request) -> ApiResult<(Request, Option<String>)> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let urlencoded = ct.starts_with("application/x-www-form-urlencoded");
+    let multipart = ct.starts_with("multipart/form-data");
+    if !urlencoded && !multipart {
+        return Ok((req, None));
+    }
+    let limit = if multipart {
+        crate::routes::PAID_FILE_LIMIT
+    } else {
+        crate::routes::BODY_LIMIT
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "请求体过大",
+            "the request body is too large",
+        )
+    })?;
+    let token = if urlencoded {
+        form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == CSRF_FIELD)
+            .map(|(_, v)| v.into_owned())
+    } else {
+        let copy = Request::from_parts(parts.clone(), axum::body::Body::from(bytes.clone()));
+        multipart_token(copy).await
+    };
+    Ok((
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        token,
+    ))
+}
+
+async fn multipart_token(req: Request) -> Option<String> {
+    use axum::extract::FromRequest;
+    let mut m = axum::extract::Multipart::from_request(req, &())
+        .await
+        .ok()?;
+    while let Ok(Some(f)) = m.next_field().await {
+        if f.name() == Some(CSRF_FIELD) {
+            return f.text().await.ok();
+        }
+    }
+    None
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {

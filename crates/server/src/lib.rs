@@ -9,6 +9,7 @@
 //! | [`ledger`] | the ledger connection on a thread of its own, and the `ledger!` macro that runs a job there |
 //! | [`demo`] | `--demo`: the demo zone prepared if absent, and its accounts |
 //! | [`error`] | the JSON error (code, zh/en, field, hint) every endpoint answers with |
+//! | [`web`] | the web pages (askama templates, embedded assets), over the same handlers and Cedar decisions |
 
 pub mod auth;
 pub mod authz;
@@ -18,6 +19,7 @@ pub mod extract;
 pub mod ledger;
 pub mod routes;
 pub mod state;
+pub mod web;
 
 use std::sync::Arc;
 

@@ -107,6 +107,7 @@ pub fn router(s: Shared) -> Router {
         .route("/api/v1/reconciliation", get(zone::reconciliation))
         .route("/api/v1/audit/verify", get(zone::verify))
         .route("/api/v1/audit/events", get(zone::events))
+        .merge(crate::web::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             s.clone(),

@@ -229,13 +229,29 @@ pub async fn paid_file(
     }))
 }
 
-async fn pay_checked(
+pub(crate) async fn pay_checked(
     s: &Shared,
     c: &Caller,
     file: &std::path::Path,
     partial: bool,
 ) -> ApiResult<huiqi_ledger::BatchPaySummary> {
     let paid = huiqi_ledger::read_paid_file(file)?;
+    authorize_paid(s, c, &paid).await?;
+    let (ctx, file) = (c.ctx(), file.to_path_buf());
+    Ok(
+        crate::ledger!(s, |l| huiqi::ledger::pay_batch(l, &ctx, &file, partial)
+            .await)
+        .await??,
+    )
+}
+
+/// Cedar's decision for every line a paid file names (whoever approved a line cannot pay it);
+/// the web page's preview asks the same before showing what the file would pay.
+pub(crate) async fn authorize_paid(
+    s: &Shared,
+    c: &Caller,
+    paid: &huiqi_ledger::PaidFile,
+) -> ApiResult<()> {
     let items: Vec<i64> = paid.lines.iter().map(|l| l.item).collect();
     let f = huiqi_ledger::LineFilter {
         ids: Some(items.clone()),
@@ -267,12 +283,7 @@ async fn pay_checked(
         };
         s.authorize(&c.principal, Act::Pay, &res).await?;
     }
-    let (ctx, file) = (c.ctx(), file.to_path_buf());
-    Ok(
-        crate::ledger!(s, |l| huiqi::ledger::pay_batch(l, &ctx, &file, partial)
-            .await)
-        .await??,
-    )
+    Ok(())
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -1,0 +1,324 @@
+//! Public pages. `/notice`: the 公示 list (the API's notice handler: public fields only), its
+//! window and a countdown, the objection notice, and — for staff Cedar lets export it — the
+//! CSV/XLSX export. `/policy`: the catalogue, each clause's 条文 beside its rule as written in
+//! the pack, the dated parameters and the pools.
+
+use std::collections::HashMap;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Mutex;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+use super::{fmt, query_param, render, Layout, Page};
+use crate::authz::{Act, Resource};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query};
+use crate::routes;
+
+pub struct NoticeRowView {
+    pub name: String,
+    pub firm: String,
+    pub clause: String,
+    pub period: i64,
+    pub amount: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    l: Layout,
+    /// None: nothing announced yet.
+    notice: Option<NoticeView>,
+}
+
+struct NoticeView {
+    id: i64,
+    title: String,
+    opens: String,
+    closes: String,
+    /// `open`, `before` or `closed`.
+    phase: &'static str,
+    countdown: String,
+    total: String,
+    total_short: Option<String>,
+    rows: Vec<NoticeRowView>,
+    can_export: bool,
+}
+
+pub async fn notice(p: Page) -> Response {
+    let r = notice_inner(&p).await;
+    p.finish(r)
+}
+
+async fn notice_inner(p: &Page) -> ApiResult<Response> {
+    let id = query_param(&p.path, "id").and_then(|x| x.parse::<i64>().ok());
+    let r = routes::zone::notice(
+        State(p.s.clone()),
+        Extension(p.c.clone()),
+        Query(routes::zone::NoticeQ { id }),
+    )
+    .await;
+    let n = match r {
+        Ok(Json(n)) => n,
+        // Nothing announced yet (the latest notice) is a page, not an error.
+        Err(e) if e.status == StatusCode::NOT_FOUND && id.is_none() => {
+            return render(&NoticePage {
+                l: p.layout("notice.title"),
+                notice: None,
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let now = huiqi_ledger::now();
+    let (phase, countdown) = if now < n.opens {
+        (
+            "before",
+            p.t("notice.before").replace("{date}", &p.date(&n.opens)),
+        )
+    } else if n.open {
+        let (d, h) = fmt::left_until(&n.closes).unwrap_or((0, 0));
+        (
+            "open",
+            p.t("notice.left")
+                .replace("{d}", &d.to_string())
+                .replace("{h}", &h.to_string()),
+        )
+    } else {
+        (
+            "closed",
+            p.t("notice.closed").replace("{date}", &p.date(&n.closes)),
+        )
+    };
+    let view = NoticeView {
+        id: n.id,
+        title: n.title,
+        opens: fmt::datetime(&n.opens, p.lang),
+        closes: fmt::datetime(&n.closes, p.lang),
+        phase,
+        countdown,
+        total: p.money(n.total_fen),
+        total_short: fmt::is_large(n.total_fen, p.lang).then(|| p.short(n.total_fen)),
+        rows: n
+            .rows
+            .into_iter()
+            .map(|r| NoticeRowView {
+                amount: p.money(r.amount_fen),
+                name: r.name,
+                firm: r.firm,
+                clause: r.clause,
+                period: r.period,
+            })
+            .collect(),
+        can_export: p.allowed(Act::ExportNotice, &Resource::Zone),
+    };
+    render(&NoticePage {
+        l: p.layout("notice.title"),
+        notice: Some(view),
+    })
+}
+
+/// The 公示 list as XLSX, written by the same use case as `huiqi ledger export notice` (title,
+/// window, page setup); for those Cedar lets export it, like the API's CSV.
+pub async fn notice_xlsx(p: Page, Path(id): Path<i64>) -> Response {
+    let r = notice_xlsx_inner(&p, id).await;
+    p.finish(r)
+}
+
+async fn notice_xlsx_inner(p: &Page, id: i64) -> ApiResult<Response> {
+    {
+        let s = &p.s;
+        s.authorize(p.p(), Act::ExportNotice, &Resource::Zone)
+            .await?;
+        let dir = s
+            .cfg
+            .work
+            .join(format!("notice-web-{}", crate::auth::random_hex(8)));
+        let out = dir.clone();
+        let ex =
+            crate::ledger!(s, |l| huiqi::ledger::export_notice(l, Some(id), &out).await).await??;
+        let body = std::fs::read(&ex.xlsx).map_err(ApiError::internal);
+        let _ = std::fs::remove_dir_all(&dir);
+        let disp = format!("attachment; filename=\"notice-{}.xlsx\"", ex.id);
+        Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+                ),
+                (header::CONTENT_DISPOSITION, disp),
+            ],
+            body?,
+        )
+            .into_response())
+    }
+}
+
+pub struct ClauseView {
+    pub name: String,
+    pub reference: String,
+    pub text: String,
+    pub window: String,
+    pub rule: String,
+    pub source: String,
+    pub department: String,
+    pub population: bool,
+}
+
+pub struct ParamView {
+    pub name: String,
+    pub values: Vec<(String, String)>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "catalogue.html")]
+struct CataloguePage {
+    l: Layout,
+    title: String,
+    issuer: String,
+    version: String,
+    hash: String,
+    window: String,
+    clauses: Vec<ClauseView>,
+    params: Vec<ParamView>,
+    pools: Vec<(String, String, String)>,
+    facts: Vec<(String, String, String)>,
+}
+
+/// A `YYYY-MM-DD` date as the pages write dates.
+fn day(d: &str, lang: super::i18n::Lang) -> String {
+    fmt::date(&format!("{d}T00:00:00+08:00"), lang)
+}
+
+pub async fn catalogue(p: Page) -> Response {
+    let r = catalogue_inner(&p).await;
+    p.finish(r)
+}
+
+async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
+    {
+        let s = &p.s;
+        // The same decision as GET /api/v1/policy.
+        s.authorize(p.p(), Act::ReadCatalogue, &Resource::Catalogue)
+            .await?;
+        let c = &s.catalogue;
+        let page = CataloguePage {
+            l: p.layout("policy.title"),
+            title: c.title.clone(),
+            issuer: c.issuer.clone(),
+            version: c.version.clone(),
+            hash: c.hash.chars().take(12).collect(),
+            window: format!(
+                "{} – {}",
+                day(&c.window.0, p.lang),
+                day(&c.window.1, p.lang)
+            ),
+            clauses: c
+                .clauses
+                .iter()
+                .map(|cl| ClauseView {
+                    name: cl.name.clone(),
+                    reference: cl.reference.clone(),
+                    text: cl.text.clone(),
+                    window: format!(
+                        "{} – {}",
+                        day(&cl.window.0, p.lang),
+                        day(&cl.window.1, p.lang)
+                    ),
+                    rule: rule_text(&s.cfg.policy, &cl.source).unwrap_or_default(),
+                    source: cl.source.clone(),
+                    department: s.authz.department_of(&cl.name).to_string(),
+                    population: cl.population,
+                })
+                .collect(),
+            params: c
+                .parameters
+                .iter()
+                .map(|q| ParamView {
+                    name: q.name.clone(),
+                    values: q
+                        .values
+                        .iter()
+                        .map(|(d, v)| (day(d, p.lang), param_text(v)))
+                        .collect(),
+                })
+                .collect(),
+            pools: c
+                .pools
+                .iter()
+                .map(|x| {
+                    let fen = x
+                        .budget_yuan
+                        .parse::<rust_decimal::Decimal>()
+                        .ok()
+                        .map(huiqi_ir::money::to_fen);
+                    (
+                        x.name.clone(),
+                        x.clauses.join("、"),
+                        fen.map(|f| p.money(f))
+                            .unwrap_or_else(|| x.budget_yuan.clone()),
+                    )
+                })
+                .collect(),
+            facts: c
+                .facts
+                .iter()
+                .map(|f| (f.name.clone(), f.label.clone(), f.source.clone()))
+                .collect(),
+        };
+        render(&page)
+    }
+}
+
+/// A parameter's value as the catalogue's JSON gives it (money as exact 元 strings).
+fn param_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The clause's rule as written in the pack: from its `file:line` to the brace that closes it.
+/// Read once per file and line, then kept.
+fn rule_text(pack: &FsPath, source: &str) -> Option<String> {
+    static CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+    if let Some(t) = CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().and_then(|m| m.get(source).cloned()))
+    {
+        return Some(t);
+    }
+    let (file, line) = source.rsplit_once(':')?;
+    let line: usize = line.parse().ok()?;
+    let candidates = [PathBuf::from(file), pack.join(file)];
+    let text = candidates
+        .iter()
+        .find_map(|f| std::fs::read_to_string(f).ok())?;
+    let mut out = vec![];
+    let mut depth = 0i32;
+    for l in text.lines().skip(line.saturating_sub(1)) {
+        out.push(l);
+        let mut in_str = false;
+        for ch in l.chars() {
+            match ch {
+                '"' => in_str = !in_str,
+                '{' if !in_str => depth += 1,
+                '}' if !in_str => depth -= 1,
+                '#' if !in_str => break,
+                _ => {}
+            }
+        }
+        if (depth <= 0 && out.len() > 1) || out.len() > 200 {
+            break;
+        }
+    }
+    let rule = out.join("\n");
+    if let Ok(mut c) = CACHE.lock() {
+        c.get_or_insert_with(HashMap::new)
+            .insert(source.to_string(), rule.clone());
+    }
+    Some(rule)
+}

@@ -1,0 +1,524 @@
+//! The web pages over HTTP, on SQLite and PostgreSQL: each page renders for the roles it is for
+//! and is refused to the others (another firm's page: 404 with nothing of that firm; staff
+//! pages: 403; not logged in: to the login page), a form POST without its CSRF token is
+//! refused, the English pages leave no key untranslated, the security headers and assets, and
+//! the whole workflow clicked through as forms.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod webcommon;
+
+use common::{each_backend, Server};
+use webcommon::{assert_translated, csrf_of, fill_references, upload_token_of, PageClient};
+
+const HIGHTECH: &str = "高企认定奖励";
+
+/// Two firms with lines of the clause: (code, name), each with a firm account.
+async fn two_firms(s: &Server) -> ((String, String), (String, String)) {
+    let firms = s.firms_with_lines(HIGHTECH).await;
+    let a = firms[0].0.clone();
+    let b = firms[1].0.clone();
+    s.firm_account(&a).await;
+    s.firm_account(&b).await;
+    let name = |c: &str| s.state.firms.get(c).map(|f| f.name.clone()).unwrap();
+    ((a.clone(), name(&a)), (b.clone(), name(&b)))
+}
+
+/// What each role gets on each page: 200, 403, 404, or 303 (to the login page).
+#[test]
+fn each_page_renders_for_its_roles_and_denies_the_others() {
+    each_backend(async |s: &Server| {
+        let ((a, _), (b, b_name)) = two_firms(s).await;
+        let pages: Vec<(String, &[&str])> = vec![
+            ("/notice".into(), &["*"]),
+            ("/policy".into(), &["*"]),
+            (
+                format!("/firm/{a}"),
+                &["firm", "officer", "reviewer", "auditor", "leader"],
+            ),
+            (
+                format!("/firm/{a}/awards"),
+                &["firm", "officer", "reviewer", "auditor", "leader"],
+            ),
+            (
+                "/review".into(),
+                &["officer", "reviewer", "finance", "auditor", "leader"],
+            ),
+            ("/finance".into(), &["finance"]),
+            ("/audit".into(), &["auditor"]),
+            ("/dashboard".into(), &["finance", "auditor", "leader"]),
+        ];
+        let mut users: Vec<(String, Option<PageClient>)> =
+            vec![("anonymous".into(), None), ("firm".into(), None)];
+        for u in [
+            "officer", "reviewer", "finance", "auditor", "leader", "admin",
+        ] {
+            users.push((u.into(), None));
+        }
+        for (role, client) in users.iter_mut() {
+            let user = if role == "firm" {
+                a.clone()
+            } else {
+                role.clone()
+            };
+            *client = Some(if role == "anonymous" {
+                PageClient::new(&s.base)
+            } else {
+                PageClient::login(&s.base, &user).await
+            });
+        }
+        for (path, allowed) in &pages {
+            for (role, c) in &users {
+                let c = c.as_ref().unwrap();
+                let r = c.get(path).await;
+                let ok = allowed.contains(&"*") || allowed.contains(&role.as_str());
+                if ok {
+                    assert_eq!(r.status, 200, "{role} {path}: {}", r.body);
+                    assert!(r.body.contains("<h1>"), "{role} {path}");
+                } else if role == "anonymous" {
+                    assert_eq!(r.status, 303, "{role} {path}");
+                    assert!(
+                        r.location.as_deref().unwrap().starts_with("/login?next="),
+                        "{role} {path}: {:?}",
+                        r.location
+                    );
+                } else {
+                    assert_eq!(r.status, 403, "{role} {path}: {}", r.body);
+                }
+            }
+        }
+        // Firm A on firm B's pages: 404, and nothing of B in the body.
+        let firm = users[1].1.as_ref().unwrap();
+        for path in [format!("/firm/{b}"), format!("/firm/{b}/awards")] {
+            let r = firm.get(&path).await;
+            assert_eq!(r.status, 404, "{path}");
+            assert!(!r.body.contains(&b), "{path} shows B's code");
+            assert!(!r.body.contains(&b_name), "{path} shows B's name");
+        }
+        // Firm A posting on B's lines: 404 as well.
+        let b_line = s.firms_with_lines(HIGHTECH).await[1].1[0].to_string();
+        let r = firm
+            .post_form(&format!("/firm/{b}/confirm"), &[("line", &b_line)])
+            .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert!(!r.body.contains(&b_name));
+        // Logged in, the home page leads to the role's work.
+        let officer = users[2].1.as_ref().unwrap();
+        let r = officer.get("/").await;
+        assert_eq!((r.status, r.location.as_deref()), (303, Some("/review")));
+    });
+}
+
+#[test]
+fn a_form_post_without_its_csrf_token_is_refused() {
+    each_backend(async |s: &Server| {
+        let officer = PageClient::login(&s.base, "officer").await;
+        // No token: 403, nothing announced.
+        let r = officer
+            .post_form_raw("/review/announce", &[("days", "7")])
+            .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(r.body.contains("csrf"), "{}", r.body);
+        // A wrong token is no better.
+        let r = officer
+            .post_form_raw(
+                "/review/announce",
+                &[("_csrf", &"0".repeat(32)), ("days", "7")],
+            )
+            .await;
+        assert_eq!(r.status, 403);
+        let n = s.sql_int("SELECT COUNT(*) FROM notices", vec![]).await;
+        assert_eq!(n, 0);
+        // A multipart upload without the token: 403 too.
+        let finance = PageClient::login(&s.base, "finance").await;
+        let r = finance
+            .post_file("/finance/paid", None, "paid.csv", b"x".to_vec())
+            .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        // Logging out needs the token; with it, the session ends.
+        let r = officer.post_form_raw("/logout", &[]).await;
+        assert_eq!(r.status, 403);
+        let r = officer.post_form("/logout", &[]).await;
+        assert_eq!((r.status, r.location.as_deref()), (303, Some("/login")));
+        let r = officer.get("/review").await;
+        assert_eq!(r.status, 303);
+        // The JSON API still takes the header.
+        let api = s.login("reviewer").await;
+        let (_, v) = api
+            .post_json("/api/v1/lines/approve", &serde_json::json!({"ids": [1]}))
+            .await;
+        assert_ne!(v["code"], "csrf", "{v}");
+    });
+}
+
+/// Every page, in English and in Chinese, as every role that may see it: no key the
+/// translation table lacks, and the page says which language it is in.
+#[test]
+fn english_and_chinese_pages_leave_no_key_untranslated() {
+    each_backend(async |s: &Server| {
+        let ((a, _), _) = two_firms(s).await;
+        // Put something in every page: an approved clause in 公示.
+        let reviewer = PageClient::login(&s.base, "reviewer").await;
+        let r = reviewer
+            .post_form(
+                "/review/step",
+                &[("action", "approve"), ("all", "1"), ("clause", HIGHTECH)],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let officer = PageClient::login(&s.base, "officer").await;
+        let r = officer
+            .post_form("/review/announce", &[("days", "7")])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let pages = [
+            (
+                "anonymous",
+                vec![
+                    "/".to_string(),
+                    "/login".into(),
+                    "/notice".into(),
+                    "/policy".into(),
+                ],
+            ),
+            (
+                "firm",
+                vec![format!("/firm/{a}"), format!("/firm/{a}/awards")],
+            ),
+            (
+                "reviewer",
+                vec!["/review".into(), "/review?state=announced".into()],
+            ),
+            ("finance", vec!["/finance".into(), "/dashboard".into()]),
+            ("auditor", vec!["/audit".into(), "/audit?verify=1".into()]),
+            ("leader", vec!["/dashboard".into()]),
+        ];
+        for lang in ["en", "zh"] {
+            for (role, paths) in &pages {
+                let c = match *role {
+                    "anonymous" => PageClient::new(&s.base),
+                    "firm" => PageClient::login(&s.base, &a).await,
+                    r => PageClient::login(&s.base, r).await,
+                };
+                c.set_lang(lang).await;
+                for path in paths {
+                    let r = c.get(path).await;
+                    assert_eq!(r.status, 200, "{lang} {role} {path}: {}", r.body);
+                    assert_translated(path, &r.body);
+                    let tag = if lang == "en" {
+                        "<html lang=\"en\">"
+                    } else {
+                        "<html lang=\"zh-CN\">"
+                    };
+                    assert!(r.body.contains(tag), "{lang} {path}");
+                }
+            }
+        }
+        // An error page, too.
+        let c = PageClient::login(&s.base, &a).await;
+        c.set_lang("en").await;
+        let r = c.get("/audit").await;
+        assert_eq!(r.status, 403);
+        assert_translated("/audit (403)", &r.body);
+        assert!(r.body.contains("Not allowed"), "{}", r.body);
+    });
+}
+
+#[test]
+fn pages_carry_a_strict_csp_and_assets_are_embedded_with_a_long_cache() {
+    each_backend(async |s: &Server| {
+        let c = PageClient::new(&s.base);
+        let r = c.get("/notice").await;
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+        assert_eq!(r.headers["cache-control"], "no-store");
+        // Every script, stylesheet and icon of the page is on this origin, under a hashed name.
+        let mut urls = vec![];
+        for attr in ["src=\"", "href=\""] {
+            for (i, _) in r.body.match_indices(attr) {
+                let rest = &r.body[i + attr.len()..];
+                urls.push(rest[..rest.find('"').unwrap()].to_string());
+            }
+        }
+        assert!(
+            !urls
+                .iter()
+                .any(|u| u.starts_with("http") || u.starts_with("//")),
+            "{urls:?}"
+        );
+        let assets: Vec<&String> = urls.iter().filter(|u| u.starts_with("/assets/")).collect();
+        assert_eq!(assets.len(), 3, "{assets:?}");
+        for u in assets {
+            let a = c.get(u).await;
+            assert_eq!(a.status, 200, "{u}");
+            assert_eq!(
+                a.headers["cache-control"],
+                "public, max-age=31536000, immutable"
+            );
+            assert!(!a.body.is_empty());
+        }
+        assert_eq!(c.get("/assets/htmx.min.js").await.status, 404);
+    });
+}
+
+/// The workflow as forms: the reviewer approves a clause, the officer announces, the firm sees
+/// its award in 公示 and confirms, finance makes the batch, downloads its file, uploads the
+/// treasury's paid file — shown in full before anything is written — and applies it; the firm
+/// sees 已拨付 with the date.
+#[test]
+fn the_workflow_through_the_pages() {
+    each_backend(async |s: &Server| {
+        let ((a, a_name), (b, b_name)) = two_firms(s).await;
+        let a_lines = s
+            .firms_with_lines(HIGHTECH)
+            .await
+            .into_iter()
+            .find(|f| f.0 == a)
+            .unwrap()
+            .1;
+
+        // A reviewer of another department may not approve the clause (Cedar, as in the API).
+        let reviewer2 = PageClient::login(&s.base, "reviewer2").await;
+        let r = reviewer2
+            .post_form(
+                "/review/step",
+                &[("action", "approve"), ("all", "1"), ("clause", HIGHTECH)],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        // Rejecting needs a reason: the API's 422, shown as a page.
+        let reviewer = PageClient::login(&s.base, "reviewer").await;
+        let first = a_lines[0].to_string();
+        let r = reviewer
+            .post_form("/review/step", &[("action", "reject"), ("ids", &first)])
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        // The queue lists the clause's lines; the reviewer approves the whole clause.
+        let q = reviewer
+            .get(&format!("/review?state=computed&clause={HIGHTECH}"))
+            .await;
+        assert_eq!(q.status, 200);
+        assert!(q.body.contains(&a_name), "the queue lists firm A");
+        let r = reviewer
+            .post_form(
+                "/review/step",
+                &[
+                    ("action", "approve"),
+                    ("all", "1"),
+                    ("clause", HIGHTECH),
+                    ("back", "/review?state=approved"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let to = r.location.unwrap();
+        assert!(
+            to.starts_with("/review?state=approved&done=approve&n="),
+            "{to}"
+        );
+        let shown = reviewer.get(&to).await;
+        assert!(shown.body.contains("已审核通过"), "{}", shown.body);
+
+        // The officer announces the 公示 for 7 days; the public sees it with a countdown.
+        let officer = PageClient::login(&s.base, "officer").await;
+        let r = officer
+            .post_form(
+                "/review/announce",
+                &[
+                    ("title", "2023年度高企认定奖励拟兑现名单公示"),
+                    ("days", "7"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let public = PageClient::new(&s.base).get("/notice").await;
+        assert!(public.body.contains("2023年度高企认定奖励拟兑现名单公示"));
+        assert!(public.body.contains("距公示结束还有"), "{}", public.body);
+        assert!(public.body.contains(&a_name));
+        // The public gets no export link; the officer does, and the XLSX downloads.
+        assert!(!public.body.contains("export.xlsx"));
+        let on = officer.get("/notice").await;
+        let i = on.body.find("href=\"/notice/").unwrap() + 6;
+        let link = &on.body[i..i + on.body[i..].find('"').unwrap()];
+        let x = officer.get(link).await;
+        assert_eq!(x.status, 200, "{link}");
+        assert!(x.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml"));
+
+        // Firm A sees its award in 公示 with the timeline, and confirms with one click.
+        let firm = PageClient::login(&s.base, &a).await;
+        let aw = firm.get(&format!("/firm/{a}/awards")).await;
+        assert_eq!(aw.status, 200);
+        assert!(
+            aw.body.contains("公示中") && aw.body.contains("一键确认"),
+            "{}",
+            aw.body
+        );
+        assert!(aw.body.contains("测算") && aw.body.contains("拨付"));
+        assert!(!aw.body.contains(&b) && !aw.body.contains(&b_name));
+        for line in &a_lines {
+            let r = firm
+                .post_form(
+                    &format!("/firm/{a}/confirm"),
+                    &[("line", &line.to_string())],
+                )
+                .await;
+            assert_eq!(r.status, 303, "{}", r.body);
+        }
+        // Confirming again: the ledger refuses (409), shown as a page.
+        let r = firm
+            .post_form(&format!("/firm/{a}/confirm"), &[("line", &first)])
+            .await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        let aw = firm.get(&format!("/firm/{a}/awards")).await;
+        assert!(aw.body.contains("已确认"), "{}", aw.body);
+
+        // Finance: the batch, its file, the paid file checked and shown before any write.
+        let finance = PageClient::login(&s.base, "finance").await;
+        let r = finance.post_form("/finance/export", &[]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let to = r.location.unwrap();
+        let page = finance.get(&to).await;
+        let i = page.body.find("/finance/batches/").unwrap();
+        let link = page.body[i..i + page.body[i..].find('"').unwrap()].to_string();
+        let file = finance.get(&link).await;
+        assert_eq!(file.status, 200);
+        assert!(file.body.contains("支付流水号"));
+        let paid = fill_references(&file.body);
+        // A broken line is listed, with its reason, and nothing is paid.
+        let broken = paid.replacen("WEB2024000000", "=HYPERLINK(1)", 1);
+        let r = finance
+            .post_file(
+                "/finance/paid",
+                finance.csrf.as_deref(),
+                "bad.csv",
+                broken.into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("data-testid=\"refused\">1<"), "{}", r.body);
+        let r = finance
+            .post_file(
+                "/finance/paid",
+                finance.csrf.as_deref(),
+                "paid.csv",
+                paid.into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body
+                .contains(&format!("data-testid=\"payable\">{}<", a_lines.len())),
+            "{}",
+            r.body
+        );
+        let exported = s.sql_int("SELECT COUNT(*) FROM payments", vec![]).await;
+        assert_eq!(exported, 0, "the preview wrote a payment");
+        let token = upload_token_of(&r.body).unwrap();
+        let csrf = csrf_of(&r.body).unwrap();
+        assert_eq!(Some(csrf), finance.csrf);
+        // Another user cannot apply finance's upload.
+        let r2 = reviewer
+            .post_form("/finance/paid/apply", &[("token", &token)])
+            .await;
+        assert_ne!(r2.status, 303);
+        let r = finance
+            .post_form("/finance/paid/apply", &[("token", &token)])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert!(r.location.unwrap().contains("done=paid"));
+        // Applying twice: the upload is gone.
+        let r = finance
+            .post_form("/finance/paid/apply", &[("token", &token)])
+            .await;
+        assert_eq!(r.status, 404);
+        for id in &a_lines {
+            let n = s
+                .sql_int(
+                    "SELECT COUNT(*) FROM payments WHERE item_id = $1",
+                    huiqi_ledger::args![*id].to_vec(),
+                )
+                .await;
+            assert_eq!(n, 1, "line {id}");
+        }
+        // The firm sees 已拨付 with the date, in Chinese and in English.
+        let aw = firm.get(&format!("/firm/{a}/awards")).await;
+        assert!(aw.body.contains("已拨付"), "{}", aw.body);
+        assert!(aw.body.contains("data-testid=\"paid-on\""));
+        assert!(aw.body.contains("年") && aw.body.contains("月") && aw.body.contains("日"));
+        firm.set_lang("en").await;
+        let aw = firm.get(&format!("/firm/{a}/awards")).await;
+        assert!(aw.body.contains("Paid on"), "{}", aw.body);
+        // The auditor's chain verifies; the leader's table counts the payment.
+        let auditor = PageClient::login(&s.base, "auditor").await;
+        let v = auditor.get("/audit?verify=1").await;
+        assert!(v.body.contains("哈希链完整"), "{}", v.body);
+        let leader = PageClient::login(&s.base, "leader").await;
+        let d = leader.get("/dashboard").await;
+        assert!(d.body.contains(HIGHTECH));
+    });
+}
+
+/// The policy check: every clause decided with conditions, thresholds and the near miss.
+#[test]
+fn the_policy_check_decides_every_clause() {
+    each_backend(async |s: &Server| {
+        let ((a, a_name), _) = two_firms(s).await;
+        // The API's answer first (a new login ends the account's other sessions).
+        let api = s.login(&a).await;
+        let (_, j) = api.get(&format!("/api/v1/firms/{a}/check")).await;
+        let firm = PageClient::login(&s.base, &a).await;
+        let r = firm.get(&format!("/firm/{a}")).await;
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains(&a_name));
+        let clauses = r.body.matches("data-clause=").count();
+        assert_eq!(clauses, s.state.program.clauses.len());
+        assert!(r.body.contains("门槛") && r.body.contains("来源："));
+        // Money on the page is formatted from exact 分: the API's total, to the 分.
+        let fen = j["total_fen"].as_i64().unwrap();
+        let yuan = format!("{}.{:02}元", group(fen / 100), fen % 100);
+        assert!(r.body.contains(&yuan), "{yuan}");
+        let bad = firm.get(&format!("/firm/{a}?period=99999")).await;
+        assert_eq!(bad.status, 422);
+    });
+}
+
+fn group(n: i64) -> String {
+    let d = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Money from integer 分 and dates from the ledger's UTC times, as every page writes them
+/// (also unit-tested in `web::fmt`; here through the public functions the pages call).
+#[test]
+fn money_and_dates_are_formatted_from_integers() {
+    use huiqi_server::web::fmt::{date, short, yuan};
+    use huiqi_server::web::i18n::Lang;
+    assert_eq!(yuan(123_456_789, Lang::Zh), "1,234,567.89元");
+    assert_eq!(yuan(-100, Lang::En), "-¥1.00");
+    assert_eq!(short(999_999, Lang::Zh), "9,999.99元");
+    assert_eq!(short(7_650_000_000, Lang::Zh), "7,650.00万元");
+    assert_eq!(short(1_125_000, Lang::Zh), "1.13万元");
+    assert_eq!(short(32_000_000_000, Lang::Zh), "3.20亿元");
+    assert_eq!(short(i64::MAX, Lang::Zh), "922,337,203.69亿元");
+    assert_eq!(date("2024-03-01T02:00:00Z", Lang::Zh), "2024年3月1日");
+    assert_eq!(date("2024-03-01T02:00:00Z", Lang::En), "1 Mar 2024");
+    assert_eq!(date("2024-02-29T20:00:00Z", Lang::Zh), "2024年3月1日");
+    // Every key of the table has both languages, once.
+    let mut seen = std::collections::HashSet::new();
+    for (k, zh, en) in huiqi_server::web::i18n::TABLE {
+        assert!(seen.insert(*k), "duplicate key {k}");
+        assert!(!zh.is_empty() && !en.is_empty(), "{k}");
+    }
+}
