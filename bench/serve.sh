@@ -4,6 +4,7 @@
 #
 #   FIRMS=50000 DURATION=30s CONNECTIONS=64 bash bench/serve.sh
 #   PROFILE=debug bash bench/serve.sh      # use the dev build instead of building release
+#   HUIQI_BIN=/path/to/huiqi bash bench/serve.sh   # a prebuilt binary, no build
 #
 # Data under /var/tmp/huiqi-bench/serve-$FIRMS; the server's stdout in server.log there.
 set -euo pipefail
@@ -19,13 +20,17 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/huiqi-target}
 WORK=/var/tmp/huiqi-bench/serve-$FIRMS
 mkdir -p "$WORK"
 
-if [[ $PROFILE == release ]]; then
+BIN=$WORK/huiqi
+if [[ -n ${HUIQI_BIN:-} ]]; then
+  # A binary built elsewhere, measured as it is.
+  cp "$HUIQI_BIN" "$BIN"
+elif [[ $PROFILE == release ]]; then
   cargo build --release -p huiqi-cli >&2
+  cp "$CARGO_TARGET_DIR/$PROFILE/huiqi" "$BIN"
 else
   cargo build -p huiqi-cli >&2
+  cp "$CARGO_TARGET_DIR/$PROFILE/huiqi" "$BIN"
 fi
-BIN=$WORK/huiqi
-cp "$CARGO_TARGET_DIR/$PROFILE/huiqi" "$BIN"
 
 if [[ ! -f $WORK/zone/mapping.toml ]]; then
   "$BIN" gen --firms "$FIRMS" --years 2019..2023 --seed 42 --out "$WORK/zone" >&2

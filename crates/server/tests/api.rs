@@ -586,6 +586,7 @@ fn ingest_and_run_over_http() {
         out: data.clone(),
         xlsx: false,
         force: false,
+        samples: None,
     })
     .unwrap();
     // The same data with one bad figure, in a copy.
