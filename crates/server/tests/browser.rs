@@ -124,24 +124,23 @@ impl Run {
         self.c.source().await.unwrap()
     }
 
-    async fn text(&self, css: &str) -> String {
+    /// The element, once the page shows it: a click or a submit navigates asynchronously, and
+    /// the old page can still be the current one when the next step looks.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.c
-            .find(Locator::Css(css))
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
     }
 
     async fn click(&mut self, css: &str) {
-        self.c
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        self.find(css).await.click().await.unwrap();
         self.settle().await;
         self.same_origin().await;
     }
