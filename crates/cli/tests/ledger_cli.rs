@@ -105,6 +105,19 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Whether `db` holds a huiqi ledger (its tables).
+fn is_ledger(db: &str) -> bool {
+    rt().block_on(async {
+        match Ledger::open(db).await {
+            Ok(l) => {
+                l.close().await;
+                true
+            }
+            Err(_) => false,
+        }
+    })
+}
+
 fn query(db: &str, sql: &str) -> i64 {
     rt().block_on(async {
         let mut l = Ledger::open(db).await.unwrap();
@@ -380,8 +393,13 @@ fn crash_trials(
             &["ledger", "record", &run, "--db", &db, "--at", "2024-02-01"],
             at,
         ) as usize;
-        // Killed before the new ledger was renamed into place, there is no ledger at all.
-        let created = label != "sqlite" || std::path::Path::new(&db).exists();
+        // Killed before the new ledger was renamed into place (SQLite) or before the schema's
+        // transaction committed (PostgreSQL: the database stays empty), there is no ledger at all.
+        let created = if label == "sqlite" {
+            std::path::Path::new(&db).exists()
+        } else {
+            is_ledger(&db)
+        };
         let n = if created {
             query(&db, "SELECT COUNT(*) FROM entitlements")
         } else {
