@@ -266,6 +266,8 @@ pub struct Reconciliation {
 pub enum BudgetSource<'a> {
     Pack(&'a Path),
     Search(&'a Path),
+    /// A pack already loaded (the service's).
+    Program(&'a huiqi_ir::Program),
 }
 
 /// Reconciles `period` (default: the latest in the ledger); None when the ledger is empty.
@@ -286,6 +288,7 @@ pub async fn reconcile(
             Some(p.to_path_buf()),
             budgets(&crate::pack::load(p)?.program),
         ),
+        BudgetSource::Program(p) => (None, budgets(p)),
         BudgetSource::Search(root) => match l.latest_policy_hash(period).await? {
             Some(hash) => match crate::pack::find_by_hash(root, &hash) {
                 Some((p, loaded)) => (Some(p), budgets(&loaded.program)),
@@ -415,4 +418,63 @@ pub async fn events(
     limit: i64,
 ) -> Result<(i64, Vec<huiqi_ledger::audit::Event>)> {
     Ok(l.events_page(entity, offset, limit).await?)
+}
+
+/// 数据有误: files a firm's request to correct a figure on file; its id.
+pub async fn request_correction(
+    l: &mut Ledger,
+    ctx: &Ctx,
+    c: &huiqi_ledger::corrections::NewCorrection,
+) -> Result<i64> {
+    Ok(l.request_correction(ctx, c).await?)
+}
+
+/// Correction requests, newest first (of one firm, in one state): `(total, page)`.
+pub async fn corrections(
+    l: &mut Ledger,
+    firm: Option<&str>,
+    state: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<huiqi_ledger::corrections::Correction>)> {
+    Ok(l.corrections(firm, state, offset, limit).await?)
+}
+
+/// Accepts or dismisses an open correction request.
+pub async fn resolve_correction(
+    l: &mut Ledger,
+    ctx: &Ctx,
+    id: i64,
+    accept: bool,
+    resolution: &str,
+) -> Result<huiqi_ledger::corrections::Correction> {
+    Ok(l.resolve_correction(ctx, id, accept, resolution).await?)
+}
+
+/// The leader's figures of `period` (default: the latest in the ledger); lines waiting since
+/// before `overdue_before` (RFC 3339 UTC) count as overdue. None when the ledger is empty.
+pub async fn dashboard(
+    l: &mut Ledger,
+    period: Option<i64>,
+    overdue_before: &str,
+) -> Result<Option<huiqi_ledger::dashboard::Dashboard>> {
+    let period = match period {
+        Some(p) => p,
+        None => match l.periods().await?.last() {
+            Some(p) => *p,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(l.dashboard(period, overdue_before).await?))
+}
+
+/// The audit chain's head sequence number: it changes with every write to the ledger.
+pub async fn head_seq(l: &mut Ledger) -> Result<i64> {
+    Ok(l.head_seq().await?)
+}
+
+/// An award line traced to its entitlement, run, policy and snapshot hashes, versions and
+/// payment; None when there is no such line.
+pub async fn trace(l: &mut Ledger, line: i64) -> Result<Option<huiqi_ledger::trace::Trace>> {
+    Ok(l.trace(line).await?)
 }

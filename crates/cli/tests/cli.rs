@@ -89,6 +89,54 @@ fn explain_says_why_and_why_not() {
     }
 }
 
+#[test]
+fn explain_set_is_a_what_if() {
+    let f = "examples/firms/meixu_jingmi.toml";
+    let run = |extra: &[&str]| {
+        let mut a = vec!["explain", "policies/ningbo", f, "--period", "2023"];
+        a.extend_from_slice(extra);
+        huiqi(&a)
+    };
+    // The figure on file again: nothing changes.
+    let o = run(&["--set", "营业收入=2350万", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["changed"], serde_json::json!([]));
+    assert_eq!(v["on_file_total_fen"], v["what_if_total_fen"]);
+    // A lower revenue: what changed, and the clauses that moved add up to the total's change.
+    let o = run(&["--set", "营业收入=1900万", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["changed"][0]["on_file"], "2350万元", "{v}");
+    assert_eq!(v["changed"][0]["what_if"], "1900万元", "{v}");
+    let moved: i64 = v["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["what_if_fen"].as_i64().unwrap() - d["on_file_fen"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        moved,
+        v["what_if_total_fen"].as_i64().unwrap() - v["on_file_total_fen"].as_i64().unwrap()
+    );
+    assert_eq!(v["explanation"]["total_fen"], v["what_if_total_fen"]);
+    // In text: the change is named.
+    let o = run(&["--set", "营业收入=1900万"]);
+    let out = text(&o);
+    assert!(
+        out.contains("营业收入（2023）: 2350万元 → 1900万元"),
+        "{out}"
+    );
+    // A bad figure names the field (exit 1); monthly or event data cannot change (exit 2).
+    let o = run(&["--set", "营业收入=abc"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("facts.营业收入"), "{}", text(&o));
+    let o = run(&["--set", "上市进程=辅导备案"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(&["--set", "营业收入"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
 fn tempdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("huiqi-test-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

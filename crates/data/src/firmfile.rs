@@ -528,6 +528,56 @@ fn awards(p: &Program, aw: &J) -> Result<Vec<Award>, FirmFileError> {
     Ok(out)
 }
 
+/// A value of fact `fact` typed into a form (the what-if calculator): the same spellings as a
+/// firm file (`2500万`, `3%`, `2023-03-01`, an enum's name; `是`/`否` or `true`/`false`).
+/// An empty text is a missing value.
+pub fn parse_fact_text(p: &Program, fact: usize, text: &str) -> Result<Value, FirmFileError> {
+    let f = &p.facts[fact];
+    let field = format!("facts.{}", f.name);
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(Value::Missing);
+    }
+    let j = match f.ty {
+        Ty::Bool => match t {
+            "true" | "是" | "yes" | "1" => J::Bool(true),
+            "false" | "否" | "no" | "0" => J::Bool(false),
+            _ => J::String(t.to_string()),
+        },
+        _ => J::String(t.to_string()),
+    };
+    value_of(p, f, &j, &field)
+}
+
+/// A value written back as a form's text that [`parse_fact_text`] reads to the same value:
+/// money in 元/万元/亿元 (exact), ratios in percent, dates `YYYY-MM-DD`, enums by name.
+pub fn fact_text(p: &Program, fact: usize, v: &Value) -> String {
+    match v {
+        Value::Missing => String::new(),
+        Value::Bool(b) => if *b { "是" } else { "否" }.into(),
+        Value::Money(d) => {
+            let exact = d.round_dp(2) == *d;
+            if exact {
+                huiqi_ir::money::fmt_money_zh(*d)
+            } else {
+                format!("{}元", d.normalize())
+            }
+        }
+        Value::Ratio(d) => format!("{}%", (d * Decimal::from(100)).normalize()),
+        Value::Count(d) => d.normalize().to_string(),
+        Value::Date(d) => d.to_string(),
+        Value::Enum(i) => match p.facts[fact].ty {
+            Ty::Enum(e) => p.enums[e]
+                .variants
+                .get(*i as usize)
+                .cloned()
+                .unwrap_or_default(),
+            _ => String::new(),
+        },
+        Value::Text(t) => t.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

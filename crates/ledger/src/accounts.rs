@@ -259,7 +259,14 @@ impl Ledger {
         entity: &str,
         after: &serde_json::Value,
     ) -> Result<(), Error> {
-        for own in ["item:", "run:", "entitlement:", "notice:", "batch:"] {
+        for own in [
+            "item:",
+            "run:",
+            "entitlement:",
+            "notice:",
+            "batch:",
+            "correction:",
+        ] {
             if entity.starts_with(own) {
                 return Err(Error::input(
                     format!("审计事项 {entity} 属于台账本身，不能作为附注写入"),

@@ -22,6 +22,8 @@ pub mod audit;
 pub mod batch;
 mod check;
 pub mod content;
+pub mod corrections;
+pub mod dashboard;
 pub mod db;
 pub mod payfile;
 pub mod queue;
@@ -31,6 +33,7 @@ pub mod report;
 pub mod results;
 pub mod schema;
 mod settle;
+pub mod trace;
 pub mod workflow;
 
 pub use accounts::{Account, SessionRow};

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "ledger", V1),
     (2, "payment batches", V2),
     (3, "accounts and sessions", V3),
+    (4, "correction requests", V4),
 ];
 
 const V1: &str = r#"
@@ -217,6 +218,29 @@ CREATE TABLE sessions (
     expires_at TEXT NOT NULL
 );
 CREATE INDEX sessions_user ON sessions (user_name);
+"#;
+
+/// 数据有误: firms' requests to correct a figure on file, and their resolution
+/// (`corrections.rs`).
+const V4: &str = r#"
+CREATE TABLE corrections (
+    id BIGINT PRIMARY KEY,
+    firm_id TEXT NOT NULL,
+    fact TEXT NOT NULL,
+    period BIGINT,
+    on_file TEXT NOT NULL,
+    claimed TEXT NOT NULL,
+    note TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    resolved_at TEXT,
+    resolved_by TEXT,
+    resolution TEXT
+);
+CREATE INDEX corrections_state ON corrections (state);
+CREATE INDEX corrections_firm ON corrections (firm_id);
 "#;
 
 /// Whether the database holds a ledger (its migrations table).

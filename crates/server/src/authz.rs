@@ -103,10 +103,13 @@ pub enum Act {
     Ingest,
     StartRun,
     ViewRun,
+    RequestCorrection,
+    ListCorrections,
+    ResolveCorrection,
 }
 
 impl Act {
-    pub const ALL: [Act; 25] = [
+    pub const ALL: [Act; 28] = [
         Act::ReadCatalogue,
         Act::Calculate,
         Act::ViewNotice,
@@ -132,6 +135,9 @@ impl Act {
         Act::Ingest,
         Act::StartRun,
         Act::ViewRun,
+        Act::RequestCorrection,
+        Act::ListCorrections,
+        Act::ResolveCorrection,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -160,6 +166,9 @@ impl Act {
             Act::Ingest => "ingest",
             Act::StartRun => "start_run",
             Act::ViewRun => "view_run",
+            Act::RequestCorrection => "request_correction",
+            Act::ListCorrections => "list_corrections",
+            Act::ResolveCorrection => "resolve_correction",
         }
     }
     pub fn parse(s: &str) -> Option<Act> {

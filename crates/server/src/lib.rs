@@ -59,6 +59,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
     };
     let ledger = ledger::LedgerHandle::open(cfg.db.clone()).await?;
     let catalogue = huiqi::catalogue::catalogue(&program);
+    let check_cache_bytes = cfg.check_cache_bytes;
     Ok(Arc::new(state::AppState {
         cfg,
         program,
@@ -69,6 +70,8 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         authz,
         sessions: Default::default(),
         jobs: Default::default(),
+        dashboards: Default::default(),
+        checks: crate::routes::firm::CheckCache::new(check_cache_bytes),
     }))
 }
 

@@ -36,6 +36,8 @@ pub struct Config {
     /// Bad passwords in a row before the account locks, and for how long.
     pub max_failures: i64,
     pub lockout: Duration,
+    /// Bytes of firms' check answers kept (`routes::firm::CheckCache`).
+    pub check_cache_bytes: usize,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             absolute: Duration::from_secs(8 * 3600),
             max_failures: 5,
             lockout: Duration::from_secs(15 * 60),
+            check_cache_bytes: 128 << 20,
         }
     }
 }
@@ -67,6 +70,10 @@ pub struct AppState {
     pub sessions: Sessions,
     /// The runs started over HTTP.
     pub jobs: crate::routes::runs::Jobs,
+    /// The leader's figures, kept until the ledger changes.
+    pub dashboards: crate::routes::dashboard::DashCache,
+    /// Firms' check answers, kept (the pack and the snapshot do not change while serving).
+    pub checks: crate::routes::firm::CheckCache,
 }
 
 pub type Shared = Arc<AppState>;

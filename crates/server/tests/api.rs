@@ -804,11 +804,19 @@ fn every_openapi_path_as_every_role_leaks_nothing() {
                     let mut concrete = vec![];
                     for uscc in [&a, &b] {
                         for action in actions {
+                            // A line's id is the other firm's line (trace); a run's, a run id.
+                            let id = if template.starts_with("/api/v1/lines/") {
+                                b_lines[0].to_string()
+                            } else if template.starts_with("/api/v1/corrections/") {
+                                "1".to_string()
+                            } else {
+                                "20260101000000-abcdef".to_string()
+                            };
                             let p = template
                                 .replace("{uscc}", uscc)
                                 .replace("{action}", action)
                                 .replace("{name}", &urlencode(HIGHTECH))
-                                .replace("{id}", "20260101000000-abcdef");
+                                .replace("{id}", &id);
                             if !concrete.contains(&p) {
                                 concrete.push(p);
                             }
@@ -1047,5 +1055,321 @@ fn arbitrary_json_never_gets_a_5xx() {
             }
         }
         s.stop().await;
+    });
+}
+
+/// What-if on the figures on file: no change gives the check's own total; a change moves the
+/// clauses that read it; a bad figure is a 422 naming the field; another firm's is 404.
+#[test]
+fn what_if_over_http() {
+    each_backend(async |s: &Server| {
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        let (a, _) = firms[0].clone();
+        let (b, _) = firms[1].clone();
+        s.firm_account(&a).await;
+        let fa = s.login(&a).await;
+        let (st, check) = fa
+            .get(&format!("/api/v1/firms/{a}/check?period=2023"))
+            .await;
+        assert_eq!(st, 200, "{check}");
+        let (st, same) = fa
+            .post_json(
+                &format!("/api/v1/firms/{a}/whatif"),
+                &json!({"period": 2023, "changes": []}),
+            )
+            .await;
+        assert_eq!(st, 200, "{same}");
+        assert_eq!(same["on_file_total_fen"], same["what_if_total_fen"]);
+        assert_eq!(
+            same["explanation"]["total_fen"], check["total_fen"],
+            "{same}"
+        );
+        assert_eq!(same["differences"], json!([]));
+        // Revenue changed: the answer is the reference evaluator's on the same figures, and
+        // the clauses that moved add up to the change of the total.
+        let (st, w) = fa
+            .post_json(
+                &format!("/api/v1/firms/{a}/whatif"),
+                &json!({"period": 2023, "changes": [{"fact": "营业收入", "value": "123456.78万"}]}),
+            )
+            .await;
+        assert_eq!(st, 200, "{w}");
+        assert_eq!(w["changed"][0]["fact"], "营业收入", "{w}");
+        assert_eq!(w["changed"][0]["what_if"], "123456.78万元", "{w}");
+        let prog = &s.state.program;
+        let rev = prog.fact_by_name("营业收入").unwrap();
+        let mut firm = s.state.firms[&a].clone();
+        if let huiqi_ir::FactData::Yearly(ys) = &mut firm.facts[rev] {
+            ys.retain(|(y, _)| *y != 2023);
+            ys.push((
+                2023,
+                huiqi_ir::Value::Money(rust_decimal::Decimal::new(1_234_567_800, 0)),
+            ));
+            ys.sort_by_key(|(y, _)| *y);
+        }
+        let want = huiqi::explain::explain(prog, firm, Some(2023), None).unwrap();
+        assert_eq!(
+            w["what_if_total_fen"].as_i64().unwrap(),
+            huiqi_ir::money::to_fen(want.outcome().total())
+        );
+        let diffs = w["differences"].as_array().unwrap();
+        let sum: i64 = diffs
+            .iter()
+            .map(|d| d["what_if_fen"].as_i64().unwrap() - d["on_file_fen"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            w["what_if_total_fen"].as_i64().unwrap() - w["on_file_total_fen"].as_i64().unwrap(),
+            sum,
+            "the differences add up to the change of the total: {w}"
+        );
+        // A bad figure: 422 with the field path; an unknown fact: 400; another firm: 404.
+        let (st, v) = fa
+            .post_json(
+                &format!("/api/v1/firms/{a}/whatif"),
+                &json!({"changes": [{"fact": "营业收入", "value": "1.2.3万"}]}),
+            )
+            .await;
+        assert_eq!(st, 422, "{v}");
+        assert_eq!(v["field"], "facts.营业收入", "{v}");
+        let (st, v) = fa
+            .post_json(
+                &format!("/api/v1/firms/{a}/whatif"),
+                &json!({"changes": [{"fact": "没有这个", "value": "1"}]}),
+            )
+            .await;
+        assert_eq!(st, 400, "{v}");
+        let (st, v) = fa
+            .post_json(
+                &format!("/api/v1/firms/{b}/whatif"),
+                &json!({"changes": []}),
+            )
+            .await;
+        assert_eq!(st, 404, "{v}");
+        assert!(!v.to_string().contains(&b));
+    });
+}
+
+/// 数据有误: the firm files a request (the value on file comes from the snapshot, not the
+/// request), the officer's queue shows it, a reviewer may read but not resolve, the officer
+/// resolves it once, the firm reads the resolution; the audit chain still verifies.
+#[test]
+fn correction_requests_over_http() {
+    each_backend(async |s: &Server| {
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        let (a, _) = firms[0].clone();
+        let (b, _) = firms[1].clone();
+        s.firm_account(&a).await;
+        let fa = s.login(&a).await;
+        let body = json!({"fact": "营业收入", "period": 2023, "claimed": "2500万", "note": "以审计报告为准", "contact": "张三 13800000000"});
+        let (st, v) = fa
+            .post_json(&format!("/api/v1/firms/{a}/corrections"), &body)
+            .await;
+        assert_eq!(st, 201, "{v}");
+        let id = v["id"].as_i64().unwrap();
+        // Someone else's figures: 404, nothing written.
+        let (st, v) = fa
+            .post_json(&format!("/api/v1/firms/{b}/corrections"), &body)
+            .await;
+        assert_eq!(st, 404, "{v}");
+        // Bad claims: 422 with the field.
+        for (bad, field) in [
+            (
+                json!({"fact": "营业收入", "claimed": "很多", "contact": "x"}),
+                "claimed",
+            ),
+            (
+                json!({"fact": "营业收入", "claimed": "1万", "contact": " "}),
+                "contact",
+            ),
+            (
+                json!({"fact": "不存在", "claimed": "1万", "contact": "x"}),
+                "fact",
+            ),
+        ] {
+            let (st, v) = fa
+                .post_json(&format!("/api/v1/firms/{a}/corrections"), &bad)
+                .await;
+            assert_eq!(st, 422, "{bad}: {v}");
+            assert_eq!(v["field"], field, "{v}");
+        }
+        let (st, mine) = fa.get(&format!("/api/v1/firms/{a}/corrections")).await;
+        assert_eq!(st, 200, "{mine}");
+        assert_eq!(mine["total"], 1, "{mine}");
+        let on_file =
+            s.state.firms[&a].value_at(s.state.program.fact_by_name("营业收入").unwrap(), 2023);
+        let want = huiqi_data::firmfile::fact_text(
+            &s.state.program,
+            s.state.program.fact_by_name("营业收入").unwrap(),
+            &on_file,
+        );
+        assert_eq!(mine["corrections"][0]["on_file"], want.as_str());
+        assert_eq!(mine["corrections"][0]["state"], "open");
+        let (st, _) = fa.get("/api/v1/corrections").await;
+        assert_eq!(st, 403);
+
+        let reviewer = s.login("reviewer").await;
+        let (st, q) = reviewer.get("/api/v1/corrections").await;
+        assert_eq!(st, 200, "{q}");
+        assert_eq!(q["total"], 1);
+        let resolve = json!({"accept": true, "resolution": "已转统计局核实更正"});
+        let (st, _) = reviewer
+            .post_json(&format!("/api/v1/corrections/{id}/resolve"), &resolve)
+            .await;
+        assert_eq!(st, 403);
+        let officer = s.login("officer").await;
+        let (st, v) = officer
+            .post_json(&format!("/api/v1/corrections/{id}/resolve"), &resolve)
+            .await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["state"], "accepted");
+        assert_eq!(v["resolved_by"], "officer");
+        let (st, v) = officer
+            .post_json(&format!("/api/v1/corrections/{id}/resolve"), &resolve)
+            .await;
+        assert_eq!(st, 409, "resolved twice: {v}");
+        let (_, q) = officer.get("/api/v1/corrections").await;
+        assert_eq!(q["total"], 0, "the open queue is empty: {q}");
+        let (_, mine) = fa.get(&format!("/api/v1/firms/{a}/corrections")).await;
+        assert_eq!(mine["corrections"][0]["resolution"], "已转统计局核实更正");
+        // Two audit events carry it, and the chain still verifies.
+        let n = s
+            .sql_int(
+                "SELECT COUNT(*) FROM audit_events WHERE entity = $1",
+                vec![format!("correction:{id}").into()],
+            )
+            .await;
+        assert_eq!(n, 2);
+        let auditor = s.login("auditor").await;
+        let (st, v) = auditor.get("/api/v1/audit/verify").await;
+        assert_eq!(st, 200);
+        assert_eq!(v["ok"], true, "{v}");
+    });
+}
+
+/// The dashboard's figures agree with the queues and the reconciliation; a line's figure traces
+/// to its run, policy and snapshot and is recomputed equal — and an edited amount shows.
+#[test]
+fn dashboard_and_trace() {
+    each_backend(async |s: &Server| {
+        let leader = s.login("leader").await;
+        let (st, d) = leader.get("/api/v1/dashboard").await;
+        assert_eq!(st, 200, "{d}");
+        let (_, recon) = leader.get("/api/v1/reconciliation").await;
+        assert_eq!(d["reconciliation"], recon);
+        let officer = s.login("officer").await;
+        let (_, computed) = officer.get("/api/v1/lines?state=computed&limit=1").await;
+        let st_computed = d["by_state"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["state"] == "computed")
+            .unwrap();
+        assert_eq!(st_computed["lines"], computed["total"], "{d}");
+        assert_eq!(
+            d["firms_reached"].as_i64().unwrap(),
+            s.sql_int("SELECT COUNT(DISTINCT firm_id) FROM entitlements", vec![])
+                .await
+        );
+        // Nothing is old yet: no overdue line; a bad parameter is a 422.
+        assert_eq!(d["overdue_total"], 0);
+        let (st, _) = leader.get("/api/v1/dashboard?overdue_days=0").await;
+        assert_eq!(st, 422);
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        let (a, a_lines) = firms[0].clone();
+        s.firm_account(&a).await;
+        let fa = s.login(&a).await;
+        let (st, _) = fa.get("/api/v1/dashboard").await;
+        assert_eq!(st, 403);
+        // An XLSX of each table for the leader (a zip: PK).
+        for t in ["recon", "state", "days", "overdue"] {
+            let r = leader
+                .http
+                .get(s.url(&format!("/dashboard/export.xlsx?table={t}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{t}");
+            let bytes = r.bytes().await.unwrap();
+            assert_eq!(&bytes[..2], b"PK", "{t}");
+        }
+
+        let line = a_lines[0];
+        let (st, t) = officer.get(&format!("/api/v1/lines/{line}/trace")).await;
+        assert_eq!(st, 200, "{t}");
+        assert_eq!(t["run"]["policy_hash"], s.state.program.hash.as_str());
+        assert_eq!(
+            t["run"]["snapshot_hash"].as_str(),
+            s.state.snapshot_hash.as_deref()
+        );
+        assert_eq!(t["recomputed"]["available"], true, "{t}");
+        assert_eq!(t["recomputed"]["matches"], true, "{t}");
+        assert_eq!(t["recomputed"]["amount_fen"], t["computed_fen"]);
+        assert!(!t["events"].as_array().unwrap().is_empty());
+        // The firm traces its own line; another firm's line is a 404 with nothing of it.
+        let (st, _) = fa.get(&format!("/api/v1/lines/{line}/trace")).await;
+        assert_eq!(st, 200);
+        let (b, b_lines) = firms[1].clone();
+        let (st, v) = fa.get(&format!("/api/v1/lines/{}/trace", b_lines[0])).await;
+        assert_eq!(st, 404);
+        assert!(!v.to_string().contains(&b));
+        let (st, _) = fa.get("/api/v1/lines/999999999/trace").await;
+        assert_eq!(st, 404);
+        // An amount edited in the database no longer matches what the engine computes.
+        let ent = t["entitlement"].as_i64().unwrap();
+        huiqi_server::ledger!(s.state, |l| l
+            .db
+            .exec(
+                "UPDATE entitlements SET computed_fen = computed_fen + 100 WHERE id = $1",
+                &[ent.into()]
+            )
+            .await)
+        .await
+        .unwrap()
+        .unwrap();
+        let (_, t2) = officer.get(&format!("/api/v1/lines/{line}/trace")).await;
+        assert_eq!(t2["recomputed"]["matches"], false, "{t2}");
+    });
+}
+
+/// A firm's check answered a second time is the same answer, from the cache (the pack and the
+/// snapshot do not change while the server runs), and only for whoever may see it.
+#[test]
+fn a_check_asked_twice_is_the_same_answer() {
+    each_backend(async |s: &Server| {
+        let firms = s.firms_with_lines(HIGHTECH).await;
+        let (a, _) = firms[0].clone();
+        let (b, _) = firms[1].clone();
+        let officer = s.login("officer").await;
+        let get = |path: String| {
+            let c = &officer;
+            async move {
+                let r = c.http.get(s.url(&path)).send().await.unwrap();
+                let timing = r
+                    .headers()
+                    .get("server-timing")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                (r.status().as_u16(), timing, r.text().await.unwrap())
+            }
+        };
+        let path = format!("/api/v1/firms/{a}/check?period=2023");
+        let (st1, t1, body1) = get(path.clone()).await;
+        let (st2, t2, body2) = get(path).await;
+        assert_eq!((st1, st2), (200, 200));
+        assert!(t1.starts_with("eval;dur="), "{t1}");
+        assert_eq!(t2, "cache;desc=hit");
+        assert_eq!(body1, body2);
+        // Another period is another answer.
+        let (_, t3, body3) = get(format!("/api/v1/firms/{a}/check?period=2022")).await;
+        assert!(t3.starts_with("eval;dur="), "{t3}");
+        assert_ne!(body1, body3);
+        // A cached answer is still only for who may see it.
+        s.firm_account(&b).await;
+        let fb = s.login(&b).await;
+        let (st, v) = fb
+            .get(&format!("/api/v1/firms/{a}/check?period=2023"))
+            .await;
+        assert_eq!(st, 404, "{v}");
+        assert!(!v.to_string().contains(&a));
     });
 }

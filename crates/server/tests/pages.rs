@@ -48,6 +48,22 @@ fn each_page_renders_for_its_roles_and_denies_the_others() {
             ("/finance".into(), &["finance"]),
             ("/audit".into(), &["auditor"]),
             ("/dashboard".into(), &["finance", "auditor", "leader"]),
+            (
+                format!("/firm/{a}/whatif?period=2023&v.营业收入=9999万"),
+                &["firm", "officer", "reviewer", "auditor", "leader"],
+            ),
+            (
+                format!("/firm/{a}/corrections"),
+                &["firm", "officer", "reviewer", "auditor", "leader"],
+            ),
+            (
+                "/corrections".into(),
+                &["officer", "reviewer", "auditor", "leader"],
+            ),
+            (
+                "/data".into(),
+                &["officer", "reviewer", "finance", "auditor", "leader"],
+            ),
         ];
         let mut users: Vec<(String, Option<PageClient>)> =
             vec![("anonymous".into(), None), ("firm".into(), None)];
@@ -90,7 +106,13 @@ fn each_page_renders_for_its_roles_and_denies_the_others() {
         }
         // Firm A on firm B's pages: 404, and nothing of B in the body.
         let firm = users[1].1.as_ref().unwrap();
-        for path in [format!("/firm/{b}"), format!("/firm/{b}/awards")] {
+        for path in [
+            format!("/firm/{b}"),
+            format!("/firm/{b}/awards"),
+            format!("/firm/{b}/whatif?v.营业收入=1万"),
+            format!("/firm/{b}/corrections"),
+            format!("/trace/{}", s.firms_with_lines(HIGHTECH).await[1].1[0]),
+        ] {
             let r = firm.get(&path).await;
             assert_eq!(r.status, 404, "{path}");
             assert!(!r.body.contains(&b), "{path} shows B's code");
@@ -184,7 +206,20 @@ fn english_and_chinese_pages_leave_no_key_untranslated() {
             ),
             (
                 "firm",
-                vec![format!("/firm/{a}"), format!("/firm/{a}/awards")],
+                vec![
+                    format!("/firm/{a}"),
+                    format!("/firm/{a}/awards"),
+                    format!("/firm/{a}/whatif?period=2023&v.营业收入=9999万"),
+                    format!("/firm/{a}/corrections"),
+                ],
+            ),
+            (
+                "officer",
+                vec![
+                    "/data".into(),
+                    "/corrections".into(),
+                    format!("/trace/{}", s.firms_with_lines(HIGHTECH).await[0].1[0]),
+                ],
             ),
             (
                 "reviewer",
@@ -521,4 +556,135 @@ fn money_and_dates_are_formatted_from_integers() {
         assert!(seen.insert(*k), "duplicate key {k}");
         assert!(!zh.is_empty() && !en.is_empty(), "{k}");
     }
+}
+
+/// The what-if form, the 数据有误 form and its queue, the trace and the dashboard's exports,
+/// as a browser without JavaScript would use them.
+#[test]
+fn what_if_corrections_trace_and_dashboard_pages() {
+    each_backend(async |s: &Server| {
+        let ((a, _), _) = two_firms(s).await;
+        let firm = PageClient::login(&s.base, &a).await;
+        // The form alone shows the figures on file; a changed figure shows what moved.
+        let r = firm.get(&format!("/firm/{a}/whatif?period=2023")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("data-testid=\"whatif-form\""));
+        assert!(
+            !r.body.contains("data-testid=\"whatif-total\""),
+            "nothing asked yet"
+        );
+        let r = firm
+            .get(&format!(
+                "/firm/{a}/whatif?period=2023&v.营业收入=123456.78万"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body.contains("data-testid=\"whatif-total\""),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("class=\"changed\""));
+        let r = firm
+            .get(&format!("/firm/{a}/whatif?period=2023&v.营业收入=abc"))
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        // 数据有误 through the form; the officer resolves it in the queue; the firm reads it.
+        let r = firm
+            .post_form(
+                &format!("/firm/{a}/corrections"),
+                &[
+                    ("fact", "营业收入"),
+                    ("period", "2023"),
+                    ("claimed", "2500万"),
+                    ("note", "=HYPERLINK(\"http://x\")"),
+                    ("contact", "张三 13800000000"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let officer = PageClient::login(&s.base, "officer").await;
+        let r = officer.get("/corrections").await;
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("2500万"), "{}", r.body);
+        // The note is shown as text, escaped.
+        assert!(
+            r.body.contains("=HYPERLINK(&#34;http://x&#34;)")
+                || r.body.contains("=HYPERLINK(&quot;http://x&quot;)"),
+            "{}",
+            r.body
+        );
+        let id = r
+            .body
+            .split("data-correction=\"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .unwrap()
+            .to_string();
+        let r = officer
+            .post_form(
+                &format!("/corrections/{id}/resolve"),
+                &[
+                    ("decision", "dismiss"),
+                    ("resolution", "经核实数据无误"),
+                    ("back", "/corrections"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let r = firm.get(&format!("/firm/{a}/corrections")).await;
+        assert!(r.body.contains("经核实数据无误"), "{}", r.body);
+        // The trace of one of the firm's lines: recomputed equal.
+        let line = s.firms_with_lines(HIGHTECH).await[0].1[0];
+        let auditor = PageClient::login(&s.base, "auditor").await;
+        let r = auditor.get(&format!("/trace/{line}")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body.contains(&s.state.program.hash),
+            "the policy hash is shown"
+        );
+        assert!(r.body.contains("金额与台账一致"), "{}", r.body);
+        // The dashboard draws its charts from a JSON island and has a table under each.
+        let leader = PageClient::login(&s.base, "leader").await;
+        let r = leader.get("/dashboard").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for id in ["chart-by-clause", "chart-by-state", "chart-days"] {
+            assert!(
+                r.body
+                    .contains(&format!("<script type=\"application/json\" id=\"{id}\">")),
+                "{id}"
+            );
+        }
+        assert!(r.body.contains("data-testid=\"recon\""));
+        assert!(
+            r.body.contains("/assets/echarts."),
+            "echarts is loaded on the chart page"
+        );
+        let r = leader.get("/dashboard/export.xlsx?table=nope").await;
+        assert_eq!(r.status, 422);
+        // The public 公示 list downloads as XLSX for anyone, once something is announced.
+        let reviewer = PageClient::login(&s.base, "reviewer").await;
+        reviewer
+            .post_form(
+                "/review/step",
+                &[("action", "approve"), ("all", "1"), ("clause", HIGHTECH)],
+            )
+            .await;
+        let r = officer
+            .post_form("/review/announce", &[("days", "7")])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let anon = PageClient::new(&s.base);
+        let r = anon.get("/notice").await;
+        let href = r
+            .body
+            .split("href=\"/notice/")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .unwrap()
+            .to_string();
+        assert!(href.ends_with("/gongshi.xlsx"), "{href}");
+        let r = anon.get(&format!("/notice/{href}")).await;
+        assert_eq!(r.status, 200);
+    });
 }

@@ -23,6 +23,20 @@ pub struct ExplainArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// What-if: change a figure in the period (a yearly fact) or its one value (a static fact)
+    /// and show what it moves, e.g. `--set 营业收入=2500万`. Repeatable; an empty value removes it.
+    #[arg(long = "set", value_name = "FACT=VALUE", value_parser = parse_change)]
+    pub set: Vec<huiqi::explain::Change>,
+}
+
+fn parse_change(s: &str) -> Result<huiqi::explain::Change, String> {
+    let (fact, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FACT=VALUE (事实=取值), got `{s}`"))?;
+    Ok(huiqi::explain::Change {
+        fact: fact.trim().to_string(),
+        value: value.to_string(),
+    })
 }
 
 pub fn render(o: &Out, x: &Explanation, json: bool) {
@@ -49,7 +63,66 @@ pub fn explain(o: &Out, a: &ExplainArgs) -> huiqi::Result<ExitCode> {
     let loaded = huiqi::pack::load(&a.pack)?;
     o.diags(&loaded.sources, &loaded.warnings);
     let firm = huiqi::explain::read_firm(&loaded.program, &a.firm)?;
+    if !a.set.is_empty() {
+        if a.clause.is_some() {
+            return Err(huiqi::Error::usage(
+                "--set 与 --clause 不能同时使用",
+                "--set and --clause cannot be combined",
+            ));
+        }
+        let w = huiqi::explain::what_if(&loaded.program, firm, a.period, &a.set)?;
+        render_what_if(o, &w, a.json);
+        return Ok(ExitCode::SUCCESS);
+    }
     let x = huiqi::explain::explain(&loaded.program, firm, a.period, a.clause.as_deref())?;
     render(o, &x, a.json);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The what-if: what changed, what it moved, then the explanation under the changed figures.
+fn render_what_if(o: &Out, w: &huiqi::explain::WhatIf, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&w.json()).unwrap_or_default()
+        );
+        return;
+    }
+    let p = w.on_file.program;
+    println!("{}", o.t("测算（假设）：", "what-if:"));
+    if w.changed.is_empty() {
+        println!(
+            "  {}",
+            o.t("（与在档数据相同）", "(the same as the figures on file)")
+        );
+    }
+    for c in &w.changed {
+        let f = &p.facts[c.fact];
+        let year = c.year.map(|y| format!("（{y}）")).unwrap_or_default();
+        let before = huiqi_data_text(p, c.fact, &c.before, o);
+        let after = huiqi_data_text(p, c.fact, &c.after, o);
+        println!("  {}{year}: {before} → {after}", f.name);
+    }
+    let yuan = huiqi_ledger::yuan;
+    for (c, a, b) in w.differences() {
+        println!(
+            "  {}: {} → {} {}",
+            p.clauses[c].name,
+            yuan(a),
+            yuan(b),
+            o.t("元", "yuan")
+        );
+    }
+    if w.differences().is_empty() {
+        println!("  {}", o.t("各条款金额不变", "no clause's amount changes"));
+    }
+    println!();
+    render(o, &w.what_if, false);
+}
+
+fn huiqi_data_text(p: &huiqi_ir::Program, fact: usize, v: &huiqi_ir::Value, o: &Out) -> String {
+    match v {
+        huiqi_ir::Value::Missing => o.t("（无）", "(none)").to_string(),
+        v => huiqi_data::firmfile::fact_text(p, fact, v),
+    }
 }

@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (behind TLS).
     #[arg(long)]
     pub secure_cookie: bool,
+    /// Memory for firms' checks already answered (MiB; 0: none). An answer depends only on the
+    /// served pack and snapshot, so it is kept and sent again.
+    #[arg(long, default_value_t = 128)]
+    pub check_cache_mb: usize,
 }
 
 fn start_error(e: StartError) -> huiqi::Error {
@@ -53,6 +57,7 @@ pub fn serve(o: &Out, a: &ServeArgs) -> huiqi::Result<ExitCode> {
     cfg.addr = a.addr;
     cfg.snapshot = a.snapshot.clone();
     cfg.secure_cookie = a.secure_cookie;
+    cfg.check_cache_bytes = a.check_cache_mb << 20;
     let zone = if a.demo {
         let root = std::env::current_dir().unwrap_or_default();
         eprintln!(

@@ -3,9 +3,15 @@
 //! `GET /api/v1/firms/{uscc}/check` (the figures on file), `GET /api/v1/firms/{uscc}/status`.
 //!
 //! The check runs the reference evaluator through `huiqi::explain` on the firm held in
-//! memory: no database, one Cedar decision. The evaluation time goes out in `Server-Timing`.
+//! memory: no database, one Cedar decision; the answer is kept ([`CheckCache`]) and served again
+//! as bytes. The evaluation time (or `cache;desc=hit`) goes out in `Server-Timing`.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue};
 
 use axum::extract::State;
 use axum::http::header::HeaderName;
@@ -77,6 +83,20 @@ pub struct PeriodQ {
 /// allocated over the population (a pool, a ranking) is an estimate: one firm alone cannot know
 /// its share or rank; those clauses are listed in `estimated_clauses`.
 fn decided(s: &AppState, firm: Firm, period: Option<i32>) -> ApiResult<Response> {
+    let (json, timing) = decided_json(s, firm, period)?;
+    Ok((
+        [(HeaderName::from_static("server-timing"), timing)],
+        Json(json),
+    )
+        .into_response())
+}
+
+/// The answer and its `Server-Timing` value.
+fn decided_json(
+    s: &AppState,
+    firm: Firm,
+    period: Option<i32>,
+) -> ApiResult<(serde_json::Value, String)> {
     if period.is_some_and(|p| !(1900..=2200).contains(&p)) {
         return Err(ApiError::invalid("年度超出范围", "period out of range").field("period"));
     }
@@ -97,12 +117,7 @@ fn decided(s: &AppState, firm: Firm, period: Option<i32>) -> ApiResult<Response>
             }));
         }
     }
-    let timing = format!("eval;dur={ms:.3}");
-    Ok((
-        [(HeaderName::from_static("server-timing"), timing)],
-        Json(json),
-    )
-        .into_response())
+    Ok((json, format!("eval;dur={ms:.3}")))
 }
 
 /// A firm's figures on file in the current snapshot, every clause decided.
@@ -118,12 +133,150 @@ pub async fn check(
 ) -> ApiResult<Response> {
     s.authorize(&c.principal, Act::CheckFirm, &Resource::Firm(uscc.clone()))
         .await?;
+    let key = (uscc, q.period);
+    if let Some(body) = s.checks.get(&key) {
+        return Ok(json_bytes(body, "cache;desc=hit"));
+    }
     let firm = s
         .firms
-        .get(&uscc)
+        .get(&key.0)
         .cloned()
         .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;
-    decided(&s, firm, q.period)
+    let (json, timing) = decided_json(&s, firm, q.period)?;
+    let body = Bytes::from(serde_json::to_vec(&json).map_err(ApiError::internal)?);
+    s.checks.put(key, body.clone());
+    Ok(json_bytes(body, &timing))
+}
+
+fn json_bytes(body: Bytes, timing: &str) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                HeaderName::from_static("server-timing"),
+                HeaderValue::from_str(timing).unwrap_or(HeaderValue::from_static("eval")),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The answers of `GET /api/v1/firms/{uscc}/check` by firm and period. An answer is a pure
+/// function of the served pack and snapshot, which are fixed for the life of the process, so
+/// once computed it is the answer; the cache holds at most `budget` bytes (the oldest answers
+/// leave first), so memory stays flat however many firms ask.
+pub struct CheckCache {
+    budget: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    map: HashMap<(String, Option<i32>), Bytes>,
+    order: VecDeque<(String, Option<i32>)>,
+    bytes: usize,
+}
+
+impl CheckCache {
+    pub fn new(budget: usize) -> CheckCache {
+        CheckCache {
+            budget,
+            inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    fn get(&self, k: &(String, Option<i32>)) -> Option<Bytes> {
+        self.inner.lock().ok()?.map.get(k).cloned()
+    }
+
+    fn put(&self, k: (String, Option<i32>), v: Bytes) {
+        if v.len() > self.budget {
+            return;
+        }
+        let Ok(mut c) = self.inner.lock() else {
+            return;
+        };
+        if c.map.contains_key(&k) {
+            return;
+        }
+        while c.bytes + v.len() > self.budget {
+            let Some(old) = c.order.pop_front() else {
+                break;
+            };
+            if let Some(b) = c.map.remove(&old) {
+                c.bytes -= b.len();
+            }
+        }
+        c.bytes += v.len();
+        c.order.push_back(k.clone());
+        c.map.insert(k, v);
+    }
+
+    /// (answers, bytes) held now.
+    pub fn size(&self) -> (usize, usize) {
+        self.inner
+            .lock()
+            .map(|c| (c.map.len(), c.bytes))
+            .unwrap_or((0, 0))
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhatIfIn {
+    /// The year (default: the firm's latest year with data).
+    pub period: Option<i32>,
+    /// The figures to change, e.g. `[{"fact": "营业收入", "value": "2500万"}]` (a firm file's
+    /// spellings; an empty value removes the figure). At most 100.
+    #[schema(value_type = Vec<Object>)]
+    pub changes: Vec<huiqi::explain::Change>,
+}
+
+/// What-if on the figures on file: change some, see every clause decided again and what moved.
+/// Answers `changed` (fact, year, on file, what-if), the totals both ways, `differences` by
+/// clause and the what-if's full `explanation`.
+#[utoipa::path(post, path = "/api/v1/firms/{uscc}/whatif", tag = "firm", request_body = WhatIfIn,
+    params(("uscc" = String, Path, description = "统一社会信用代码")),
+    responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "unknown firm, or another firm's"),
+              (status = 422, body = ErrorBody, description = "a bad figure, with its field path and a hint")))]
+pub async fn what_if(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    Path(uscc): Path<String>,
+    Body(b): Body<WhatIfIn>,
+) -> ApiResult<Json<serde_json::Value>> {
+    s.authorize(&c.principal, Act::CheckFirm, &Resource::Firm(uscc.clone()))
+        .await?;
+    Ok(Json(what_if_of(&s, &uscc, b.period, &b.changes)?.json()))
+}
+
+/// The what-if on a firm of the current snapshot (the API's and the page's one path).
+pub fn what_if_of<'s>(
+    s: &'s AppState,
+    uscc: &str,
+    period: Option<i32>,
+    changes: &[huiqi::explain::Change],
+) -> ApiResult<huiqi::explain::WhatIf<'s>> {
+    if period.is_some_and(|p| !(1900..=2200).contains(&p)) {
+        return Err(ApiError::invalid("年度超出范围", "period out of range").field("period"));
+    }
+    if changes.len() > 100 {
+        return Err(
+            ApiError::invalid("一次最多修改100项数据", "at most 100 changes at once")
+                .field("changes"),
+        );
+    }
+    let firm = s
+        .firms
+        .get(uscc)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;
+    Ok(huiqi::explain::what_if(&s.program, firm, period, changes)?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -217,4 +370,33 @@ pub async fn status(
             })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u32) -> (String, Option<i32>) {
+        (format!("firm-{n}"), Some(2023))
+    }
+
+    #[test]
+    fn the_check_cache_keeps_within_its_budget_oldest_out_first() {
+        let c = CheckCache::new(100);
+        for n in 0..10 {
+            c.put(key(n), Bytes::from(vec![b'x'; 30]));
+            assert!(c.size().1 <= 100, "{:?}", c.size());
+        }
+        assert_eq!(c.size(), (3, 90));
+        assert!(c.get(&key(9)).is_some() && c.get(&key(7)).is_some());
+        assert!(c.get(&key(6)).is_none(), "the oldest left first");
+        // An answer larger than the whole budget is not kept; a key already held is not doubled.
+        c.put(key(99), Bytes::from(vec![b'x'; 101]));
+        c.put(key(9), Bytes::from(vec![b'y'; 30]));
+        assert_eq!(c.size(), (3, 90));
+        assert_eq!(c.get(&key(9)).as_deref(), Some(&[b'x'; 30][..]));
+        let off = CheckCache::new(0);
+        off.put(key(1), Bytes::from_static(b"{}"));
+        assert_eq!(off.size(), (0, 0));
+    }
 }

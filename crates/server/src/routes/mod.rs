@@ -1,9 +1,12 @@
 //! The HTTP surface: the router, its middleware and the OpenAPI document.
 
+pub mod corrections;
+pub mod dashboard;
 pub mod firm;
 pub mod lines;
 pub mod runs;
 pub mod session;
+pub mod trace;
 pub mod zone;
 
 use axum::extract::DefaultBodyLimit;
@@ -32,10 +35,11 @@ pub const PAID_FILE_LIMIT: usize = 16 << 20;
     ),
     paths(
         session::login, session::whoami, session::logout, session::put_user, session::users,
-        firm::catalogue, firm::clause, firm::calculate, firm::check, firm::status,
-        lines::list, lines::step,
+        firm::catalogue, firm::clause, firm::calculate, firm::check, firm::what_if, firm::status,
+        lines::list, lines::step, trace::trace,
         zone::notice, zone::notice_csv, zone::export_payments, zone::paid_file,
-        zone::reconciliation, zone::verify, zone::events,
+        zone::reconciliation, dashboard::dashboard, zone::verify, zone::events,
+        corrections::file, corrections::of_firm, corrections::queue, corrections::resolve,
         runs::ingest, runs::start, runs::list, runs::one, runs::results, runs::file,
         healthz,
     ),
@@ -86,9 +90,20 @@ pub fn router(s: Shared) -> Router {
         .route("/api/v1/policy/clauses/{name}", get(firm::clause))
         .route("/api/v1/calculate", post(firm::calculate))
         .route("/api/v1/firms/{uscc}/check", get(firm::check))
+        .route("/api/v1/firms/{uscc}/whatif", post(firm::what_if))
         .route("/api/v1/firms/{uscc}/status", get(firm::status))
+        .route(
+            "/api/v1/firms/{uscc}/corrections",
+            post(corrections::file).get(corrections::of_firm),
+        )
+        .route("/api/v1/corrections", get(corrections::queue))
+        .route(
+            "/api/v1/corrections/{id}/resolve",
+            post(corrections::resolve),
+        )
         .route("/api/v1/lines", get(lines::list))
         .route("/api/v1/lines/{action}", post(lines::step))
+        .route("/api/v1/lines/{id}/trace", get(trace::trace))
         .route("/api/v1/notice", get(zone::notice))
         .route("/api/v1/notice/export.csv", get(zone::notice_csv))
         .route("/api/v1/payments/export", post(zone::export_payments))
@@ -105,6 +120,7 @@ pub fn router(s: Shared) -> Router {
         .route("/api/v1/runs/{id}/results", get(runs::results))
         .route("/api/v1/runs/{id}/files/{name}", get(runs::file))
         .route("/api/v1/reconciliation", get(zone::reconciliation))
+        .route("/api/v1/dashboard", get(dashboard::dashboard))
         .route("/api/v1/audit/verify", get(zone::verify))
         .route("/api/v1/audit/events", get(zone::events))
         .merge(crate::web::router())

@@ -67,6 +67,7 @@ pub struct Recorded {
     pub already: bool,
     pub new: u64,
     pub new_yuan: String,
+    pub new_fen: i64,
     pub changed: u64,
     pub superseded: u64,
     pub topups: u64,
@@ -153,6 +154,33 @@ fn resolve_snapshot(s: &Shared, want: Option<&str>) -> ApiResult<(PathBuf, Strin
         return Ok((dir, h.to_string()));
     }
     Err(ApiError::not_found("该快照", "snapshot").field("snapshot"))
+}
+
+/// The snapshots a run may name: the one served, then those ingested here, newest first
+/// (name, whether it is the served one).
+pub fn known_snapshots(s: &Shared) -> Vec<(String, bool)> {
+    let mut out = vec![];
+    if let Some(h) = &s.snapshot_hash {
+        out.push((h[..16.min(h.len())].to_string(), true));
+    }
+    let mut ingested: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(snapshots_dir(s))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            let at = e.metadata().and_then(|m| m.modified()).ok()?;
+            Some((at, name))
+        })
+        .collect();
+    ingested.sort_by_key(|x| std::cmp::Reverse(x.0));
+    for (_, name) in ingested {
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, false));
+        }
+    }
+    out
 }
 
 fn new_id() -> String {
@@ -294,6 +322,7 @@ fn execute(
                     already: sum.already,
                     new: sum.new,
                     new_yuan: huiqi_ledger::yuan(sum.new_fen),
+                    new_fen: sum.new_fen,
                     changed: sum.changed,
                     superseded: sum.superseded,
                     topups: sum.topups,
@@ -581,6 +610,9 @@ async fn ingest_in(
                 std::fs::write(&p, &bytes).map_err(ApiError::internal)?;
                 mapping = Some(p);
             }
+            // A page's form carries its CSRF token as a part (checked before this handler).
+            crate::auth::CSRF_FIELD => {}
+            "file" if raw_name.is_empty() && bytes.is_empty() => {}
             "file" => {
                 let name = upload_name(&raw_name)?;
                 if name == "mapping.toml" {

@@ -292,7 +292,7 @@ pub struct PeriodQ {
     pub period: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct ReconRowOut {
     pub label: String,
     pub budget_name: Option<String>,
@@ -309,7 +309,7 @@ pub struct ReconRowOut {
     pub recovered_fen: i64,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct ReconOut {
     pub period: i64,
     pub rows: Vec<ReconRowOut>,
@@ -344,18 +344,22 @@ pub async fn reconciliation(
 ) -> ApiResult<Json<ReconOut>> {
     s.authorize(&c.principal, Act::Reconcile, &Resource::Zone)
         .await?;
-    let (policy, period) = (s.cfg.policy.clone(), q.period);
+    let (st, period) = (s.clone(), q.period);
     let r = crate::ledger!(s, |l| {
-        let src = huiqi::ledger::BudgetSource::Pack(&policy);
+        let src = huiqi::ledger::BudgetSource::Program(&st.program);
         huiqi::ledger::reconcile(l, period, src).await
     })
     .await??;
     let r = r.ok_or_else(|| ApiError::not_found("台账记录", "recorded run"))?;
-    Ok(Json(ReconOut {
+    Ok(Json(recon_out(r)))
+}
+
+pub fn recon_out(r: huiqi::ledger::Reconciliation) -> ReconOut {
+    ReconOut {
         period: r.period,
         rows: r.rows.into_iter().map(recon_row).collect(),
         total: recon_row(r.total),
-    }))
+    }
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! The pages' assets, embedded in the binary: htmx (vendored from npm `htmx.org@2.0.11`, its
-//! `dist/htmx.min.js`), the stylesheet and the icon. Each is served under a name that carries
+//! `dist/htmx.min.js`), ECharts (npm `echarts@6.1.0`, `dist/echarts.min.js`, Apache-2.0) with
+//! `charts.js` that draws the chart islands, the stylesheet and the icon. Each is served under a name that carries
 //! the first 12 hex digits of its SHA-256 (`/assets/huiqi.3f2a….css`), with a year-long
 //! immutable cache: a new build changes the name, never the content behind a name.
 
@@ -27,6 +28,16 @@ const ASSETS: &[Asset] = &[
         name: "huiqi.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../../assets/huiqi.css"),
+    },
+    Asset {
+        name: "echarts.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/echarts-6.1.0.min.js"),
+    },
+    Asset {
+        name: "charts.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/charts.js"),
     },
     Asset {
         name: "favicon.svg",

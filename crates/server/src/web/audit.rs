@@ -1,14 +1,11 @@
 //! `/audit`: the audit trail, newest first (the API's events handler), and the verification of
-//! the hash chain on request (the API's verify handler). `/dashboard`: the leader's table of
-//! money by clause and state (the reconciliation), charts later.
+//! the hash chain on request (the API's verify handler).
 
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
 
-use super::finance::{reconciliation, ReconView};
 use super::{fmt, query_param, render, Layout, Page};
-use crate::authz::{Act, Resource};
 use crate::error::ApiResult;
 use crate::extract::Query;
 use crate::routes;
@@ -102,29 +99,5 @@ async fn events_inner(p: &Page) -> ApiResult<Response> {
         prev: (offset > 0).then(|| (offset - PAGE).max(0)),
         next: (offset + PAGE < out.total).then_some(offset + PAGE),
         verified,
-    })
-}
-
-#[derive(askama::Template)]
-#[template(path = "dashboard.html")]
-struct DashboardPage {
-    l: Layout,
-    recon: Option<(i64, Vec<ReconView>, ReconView)>,
-}
-
-pub async fn dashboard(p: Page) -> Response {
-    let r = dashboard_inner(&p).await;
-    p.finish(r)
-}
-
-async fn dashboard_inner(p: &Page) -> ApiResult<Response> {
-    // The same decision as GET /api/v1/reconciliation: a denial is a denial, not an empty page.
-    p.s.authorize(p.p(), Act::Reconcile, &Resource::Zone)
-        .await?;
-    let period = query_param(&p.path, "period").and_then(|x| x.parse().ok());
-    let recon = reconciliation(p, period).await?;
-    render(&DashboardPage {
-        l: p.layout("dashboard.title"),
-        recon,
     })
 }

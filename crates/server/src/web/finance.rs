@@ -46,7 +46,7 @@ struct FinancePage {
     recon: Option<(i64, Vec<ReconView>, ReconView)>,
 }
 
-fn recon_view(p: &Page, r: routes::zone::ReconRowOut) -> ReconView {
+pub(super) fn recon_view(p: &Page, r: routes::zone::ReconRowOut) -> ReconView {
     let budget = r
         .budget_yuan
         .as_deref()

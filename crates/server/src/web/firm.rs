@@ -105,8 +105,33 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
         ),
         None => None,
     };
-    let prog = &s.program;
-    let e = huiqi::explain::explain(prog, firm, period, None)?;
+    let e = huiqi::explain::explain(&s.program, firm, period, None)?;
+    let clauses = clause_views(p, &e);
+    let o = e.outcome();
+    let total = huiqi_ir::money::to_fen(o.total());
+    let page = CheckPage {
+        l: p.layout("check.title"),
+        firm: e.firm.id.clone(),
+        name: e.firm.name.clone(),
+        period: e.year,
+        total: p.money(total),
+        total_short: fmt::is_large(total, p.lang).then(|| p.short(total)),
+        qualified: clauses.iter().filter(|c| c.fen > 0).count(),
+        clauses,
+        excluded_by: o.excluded_by.clone(),
+        estimate_note: e.population_caveat(),
+        snapshot: s
+            .snapshot_hash
+            .as_deref()
+            .map(|h| h.chars().take(12).collect())
+            .unwrap_or_default(),
+    };
+    render(&page)
+}
+
+/// Every clause of an explanation as the check and the what-if pages show it.
+fn clause_views(p: &Page, e: &huiqi::explain::Explanation) -> Vec<ClauseView> {
+    let prog = e.program;
     let en = p.en();
     let o = e.outcome();
     let mut clauses = vec![];
@@ -180,25 +205,177 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
             tranches,
         });
     }
-    let total = huiqi_ir::money::to_fen(o.total());
-    let page = CheckPage {
-        l: p.layout("check.title"),
-        firm: e.firm.id.clone(),
-        name: e.firm.name.clone(),
-        period: e.year,
-        total: p.money(total),
-        total_short: fmt::is_large(total, p.lang).then(|| p.short(total)),
-        qualified: clauses.iter().filter(|c| c.fen > 0).count(),
-        clauses,
-        excluded_by: o.excluded_by.clone(),
-        estimate_note: e.population_caveat(),
-        snapshot: s
-            .snapshot_hash
-            .as_deref()
-            .map(|h| h.chars().take(12).collect())
-            .unwrap_or_default(),
+    clauses
+}
+
+/// One editable figure of the what-if form.
+pub struct InputView {
+    /// The form field: `v.` + the fact's name.
+    pub field: String,
+    pub label: String,
+    pub source: String,
+    /// The year it is for (empty: a static fact).
+    pub year: String,
+    pub on_file: String,
+    /// What the form shows: the submitted text, or the figure on file.
+    pub value: String,
+    /// For yes/no and enumerations: the choices (value, label).
+    pub choices: Vec<(String, String)>,
+    pub changed: bool,
+}
+
+/// A clause whose amount the what-if moved.
+pub struct DiffView {
+    pub clause: String,
+    pub on_file: String,
+    pub what_if: String,
+    pub up: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "firm_whatif.html")]
+struct WhatIfPage {
+    l: Layout,
+    firm: String,
+    name: String,
+    period: i32,
+    inputs: Vec<InputView>,
+    /// Whether any figure was changed (else the form alone).
+    asked: bool,
+    total_on_file: String,
+    total: String,
+    diffs: Vec<DiffView>,
+    clauses: Vec<ClauseView>,
+    estimate_note: bool,
+}
+
+/// `/firm/{uscc}/whatif`: change figures on file and see every clause decided again, with
+/// what moved. A GET form (nothing is written), through the API's what-if path.
+pub async fn what_if(p: Page, Path(uscc): Path<String>) -> Response {
+    let r = what_if_inner(&p, uscc).await;
+    p.finish(r)
+}
+
+async fn what_if_inner(p: &Page, uscc: String) -> ApiResult<Response> {
+    let s = &p.s;
+    s.authorize(p.p(), Act::CheckFirm, &Resource::Firm(uscc.clone()))
+        .await?;
+    let period = match query_param(&p.path, "period").filter(|x| !x.is_empty()) {
+        Some(x) => Some(
+            x.parse::<i32>()
+                .map_err(|_| ApiError::invalid("年度无效", "bad year").field("period"))?,
+        ),
+        None => None,
     };
-    render(&page)
+    let prog = &s.program;
+    // The form's figures: `v.<fact>` fields that differ from the figures on file.
+    let sent: Vec<(String, String)> = p
+        .path
+        .split_once('?')
+        .map(|(_, q)| {
+            form_urlencoded::parse(q.as_bytes())
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("v.")
+                        .map(|f| (f.to_string(), v.into_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let base = routes::firm::what_if_of(s, &uscc, period, &[])?;
+    let year = base.on_file.year;
+    let on_file_text = |fact: usize| -> String {
+        let v = base.on_file.firm.value_at(fact, year);
+        huiqi_data::firmfile::fact_text(prog, fact, &v)
+    };
+    let editable: Vec<usize> = (0..prog.facts.len())
+        .filter(|f| {
+            matches!(
+                prog.facts[*f].kind,
+                huiqi_ir::PeriodKind::Static | huiqi_ir::PeriodKind::Year
+            )
+        })
+        .collect();
+    let changes: Vec<huiqi::explain::Change> = sent
+        .iter()
+        .filter(|(f, v)| {
+            prog.fact_by_name(f)
+                .is_some_and(|id| editable.contains(&id) && on_file_text(id) != v.trim())
+        })
+        .map(|(f, v)| huiqi::explain::Change {
+            fact: f.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    let w = routes::firm::what_if_of(s, &uscc, Some(year), &changes)?;
+    let inputs = editable
+        .iter()
+        .map(|&f| {
+            let fact = &prog.facts[f];
+            let on_file = on_file_text(f);
+            let value = sent
+                .iter()
+                .find(|(n, _)| *n == fact.name)
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_else(|| on_file.clone());
+            let choices = match fact.ty {
+                huiqi_ir::Ty::Bool => vec![
+                    (String::new(), p.t("check.missing")),
+                    ("是".into(), p.pick("是", "yes")),
+                    ("否".into(), p.pick("否", "no")),
+                ],
+                huiqi_ir::Ty::Enum(e) => std::iter::once((String::new(), p.t("check.missing")))
+                    .chain(
+                        prog.enums[e]
+                            .variants
+                            .iter()
+                            .map(|v| (v.clone(), v.clone())),
+                    )
+                    .collect(),
+                _ => vec![],
+            };
+            InputView {
+                field: format!("v.{}", fact.name),
+                label: fact.label.clone(),
+                source: fact.source.clone(),
+                year: match fact.kind {
+                    huiqi_ir::PeriodKind::Year => year.to_string(),
+                    _ => String::new(),
+                },
+                changed: w.changed.iter().any(|c| c.fact == f),
+                on_file: if on_file.is_empty() {
+                    p.t("check.missing")
+                } else {
+                    on_file
+                },
+                value,
+                choices,
+            }
+        })
+        .collect();
+    let diffs = w
+        .differences()
+        .into_iter()
+        .map(|(c, a, b)| DiffView {
+            clause: prog.clauses[c].name.clone(),
+            on_file: p.money(a),
+            what_if: p.money(b),
+            up: b > a,
+        })
+        .collect();
+    let fen = |e: &huiqi::explain::Explanation| huiqi_ir::money::to_fen(e.outcome().total());
+    render(&WhatIfPage {
+        l: p.layout("whatif.title"),
+        firm: w.on_file.firm.id.clone(),
+        name: w.on_file.firm.name.clone(),
+        period: year,
+        inputs,
+        asked: !w.changed.is_empty(),
+        total_on_file: p.money(fen(&w.on_file)),
+        total: p.money(fen(&w.what_if)),
+        diffs,
+        clauses: clause_views(p, &w.what_if),
+        estimate_note: w.what_if.population_caveat(),
+    })
 }
 
 /// One stage of the timeline.

@@ -7,11 +7,15 @@
 //! | module | pages |
 //! |---|---|
 //! | [`session`] | `/login`, `/logout`, `/lang` (中文/English), `/` |
-//! | [`firm`] | `/firm/{uscc}` 政策体检, `/firm/{uscc}/awards` my awards: timeline, confirm, objection |
+//! | [`firm`] | `/firm/{uscc}` 政策体检, `/firm/{uscc}/whatif` what-if, `/firm/{uscc}/awards` my awards: timeline, confirm, objection |
 //! | [`public`] | `/notice` 公示, `/policy` the catalogue |
+//! | [`data`] | `/data` upload data, start a run, the runs; `/runs/{id}` a run's progress and awards |
+//! | [`corrections`] | `/firm/{uscc}/corrections` 数据有误 (the firm), `/corrections` the officer's queue |
 //! | [`review`] | `/review`: the queue by clause and state, approve/reject (bulk), announce 公示 |
 //! | [`finance`] | `/finance`: payment file, paid-file upload with a preview, reconciliation |
-//! | [`audit`] | `/audit` the trail and chain verification, `/dashboard` money by clause and state |
+//! | [`audit`] | `/audit` the trail and chain verification |
+//! | [`trace`] | `/trace/{line}` a figure traced to its run, policy and snapshot, recomputed |
+//! | [`dashboard`] | `/dashboard` 驾驶舱: charts and tables of money, firms, days to payment, overdue; XLSX exports |
 //!
 //! Forms work without JavaScript; they carry the session's CSRF token in `_csrf` (checked by
 //! [`crate::auth::resolve`]). Pages answer with a strict Content-Security-Policy; assets are
@@ -19,6 +23,9 @@
 
 pub mod assets;
 pub mod audit;
+pub mod corrections;
+pub mod dashboard;
+pub mod data;
 pub mod finance;
 pub mod firm;
 pub mod fmt;
@@ -26,6 +33,7 @@ pub mod i18n;
 pub mod public;
 pub mod review;
 pub mod session;
+pub mod trace;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -53,11 +61,28 @@ pub fn router() -> Router<Shared> {
         .route("/logout", post(session::logout))
         .route("/lang", get(session::lang))
         .route("/firm/{uscc}", get(firm::check))
+        .route("/firm/{uscc}/whatif", get(firm::what_if))
         .route("/firm/{uscc}/awards", get(firm::awards))
+        .route(
+            "/firm/{uscc}/corrections",
+            get(corrections::firm_page).post(corrections::file),
+        )
+        .route("/corrections", get(corrections::queue))
+        .route("/corrections/{id}/resolve", post(corrections::resolve))
         .route("/firm/{uscc}/confirm", post(firm::confirm))
         .route("/firm/{uscc}/object", post(firm::object))
+        .route("/data", get(data::page))
+        .route(
+            "/data/upload",
+            post(data::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::routes::runs::INGEST_LIMIT,
+            )),
+        )
+        .route("/data/run", post(data::start))
+        .route("/runs/{id}", get(data::run))
         .route("/notice", get(public::notice))
         .route("/notice/{id}/export.xlsx", get(public::notice_xlsx))
+        .route("/notice/{id}/gongshi.xlsx", get(public::notice_public_xlsx))
         .route("/policy", get(public::catalogue))
         .route("/review", get(review::queue))
         .route("/review/step", post(review::step))
@@ -76,7 +101,9 @@ pub fn router() -> Router<Shared> {
         )
         .route("/finance/paid/apply", post(finance::apply))
         .route("/audit", get(audit::events))
-        .route("/dashboard", get(audit::dashboard))
+        .route("/trace/{id}", get(trace::page))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/export.xlsx", get(dashboard::export))
         .route("/assets/{file}", get(assets::serve))
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -155,6 +182,10 @@ pub struct Layout {
     pub favicon: &'static str,
     /// A message after an action (`?done=…`), already translated.
     pub flash: Option<String>,
+    /// Load ECharts and the chart islands' script (chart pages only).
+    pub charts: bool,
+    pub echarts: &'static str,
+    pub charts_js: &'static str,
 }
 
 impl Layout {
@@ -244,6 +275,9 @@ impl Page {
             htmx: assets::url("htmx.min.js"),
             favicon: assets::url("favicon.svg"),
             flash,
+            charts: false,
+            echarts: assets::url("echarts.min.js"),
+            charts_js: assets::url("charts.js"),
         }
     }
 
@@ -254,9 +288,19 @@ impl Page {
         if let (Role::Firm, Some(f)) = (p.role, &p.firm) {
             items.push((format!("/firm/{f}"), "nav.check"));
             items.push((format!("/firm/{f}/awards"), "nav.awards"));
+            items.push((format!("/firm/{f}/corrections"), "nav.correction"));
+        }
+        if self.allowed(Act::ViewRun, &Resource::Zone) {
+            items.push(("/data".into(), "nav.data"));
         }
         if self.allowed(Act::ListLines, &Resource::Zone) && p.role != Role::Firm {
             items.push(("/review".into(), "nav.review"));
+        }
+        if matches!(p.role, Role::Officer | Role::Reviewer) && p.active {
+            items.push(("/review?state=objected".into(), "nav.objections"));
+        }
+        if self.allowed(Act::ListCorrections, &Resource::Zone) {
+            items.push(("/corrections".into(), "nav.corrections"));
         }
         if self.allowed(Act::ExportPayments, &Resource::Zone)
             || self.allowed(Act::PayFile, &Resource::Zone)

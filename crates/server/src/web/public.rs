@@ -156,6 +156,113 @@ async fn notice_xlsx_inner(p: &Page, id: i64) -> ApiResult<Response> {
     }
 }
 
+/// The public 公示 list as XLSX, for anyone (no line numbers, nothing internal): a title, the
+/// window in Chinese dates (Beijing time), the table, the total, and how to object; landscape,
+/// fitted to the page width, the header row repeated on every printed page.
+pub async fn notice_public_xlsx(p: Page, Path(id): Path<i64>) -> Response {
+    let r = notice_public_inner(&p, id).await;
+    p.finish(r)
+}
+
+async fn notice_public_inner(p: &Page, id: i64) -> ApiResult<Response> {
+    let Json(n) = routes::zone::notice(
+        State(p.s.clone()),
+        Extension(p.c.clone()),
+        Query(routes::zone::NoticeQ { id: Some(id) }),
+    )
+    .await?;
+    let bytes = public_xlsx(&n).map_err(ApiError::internal)?;
+    let disp = format!("attachment; filename=\"gongshi-{}.xlsx\"", n.id);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disp),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn public_xlsx(n: &routes::zone::NoticeOut) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{DocProperties, Format, FormatAlign, Workbook};
+    let zh = super::i18n::Lang::Zh;
+    let mut wb = Workbook::new();
+    wb.set_properties(&DocProperties::new().set_title(&n.title));
+    let ws = wb.add_worksheet();
+    ws.set_name("公示名单")?;
+    let title = Format::new()
+        .set_bold()
+        .set_font_size(16)
+        .set_align(FormatAlign::Center);
+    let bold = Format::new()
+        .set_bold()
+        .set_border(rust_xlsxwriter::FormatBorder::Thin);
+    let cell = Format::new().set_border(rust_xlsxwriter::FormatBorder::Thin);
+    let wanf = Format::new()
+        .set_num_format("#,##0.00####")
+        .set_border(rust_xlsxwriter::FormatBorder::Thin);
+    let yuanf = Format::new()
+        .set_num_format("#,##0.00")
+        .set_border(rust_xlsxwriter::FormatBorder::Thin);
+    const HEAD: [&str; 7] = [
+        "序号",
+        "企业名称",
+        "统一社会信用代码",
+        "奖补条款",
+        "年度",
+        "金额（万元）",
+        "金额（元）",
+    ];
+    ws.merge_range(0, 0, 0, HEAD.len() as u16 - 1, &n.title, &title)?;
+    let window = format!(
+        "公示期：{} 至 {}（北京时间）",
+        fmt::datetime(&n.opens, zh),
+        fmt::datetime(&n.closes, zh)
+    );
+    ws.merge_range(1, 0, 1, HEAD.len() as u16 - 1, &window, &Format::new())?;
+    for (c, h) in HEAD.iter().enumerate() {
+        ws.write_string_with_format(3, c as u16, *h, &bold)?;
+    }
+    let mut row = 4u32;
+    for (k, r) in n.rows.iter().enumerate() {
+        ws.write_number_with_format(row, 0, (k + 1) as f64, &cell)?;
+        // Text as text: a name that looks like a formula stays a name.
+        ws.write_string_with_format(row, 1, &r.name, &cell)?;
+        ws.write_string_with_format(row, 2, &r.firm, &cell)?;
+        ws.write_string_with_format(row, 3, &r.clause, &cell)?;
+        ws.write_number_with_format(row, 4, r.period as f64, &cell)?;
+        ws.write_number_with_format(row, 5, r.amount_fen as f64 / 1_000_000.0, &wanf)?;
+        ws.write_number_with_format(row, 6, r.amount_fen as f64 / 100.0, &yuanf)?;
+        row += 1;
+    }
+    ws.write_string_with_format(row, 1, "合计", &bold)?;
+    ws.write_string_with_format(row, 6, format!("{} 元", n.total_yuan), &bold)?;
+    row += 2;
+    let objection = "公示期内，对名单有异议的，请由企业登录“惠企”平台实名提出并写明理由，或向政策兑现窗口书面反映；经办部门将核实处理并答复。";
+    ws.merge_range(
+        row,
+        0,
+        row,
+        HEAD.len() as u16 - 1,
+        objection,
+        &Format::new().set_text_wrap(),
+    )?;
+    ws.set_row_height(row, 36)?;
+    for (c, w) in [6.0, 34.0, 22.0, 18.0, 8.0, 14.0, 16.0].iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    ws.set_landscape();
+    ws.set_paper_size(9); // A4
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(3, 3)?;
+    ws.set_header("&C&\"SimSun\"惠企 免申即享 · 公示名单");
+    ws.set_footer("&C第 &P 页，共 &N 页");
+    wb.save_to_buffer()
+}
+
 pub struct ClauseView {
     pub name: String,
     pub reference: String,

@@ -27,6 +27,9 @@ pub const STATES: [&str; 10] = [
     "superseded",
 ];
 
+/// Lines per page of the queue.
+const PER_PAGE: i64 = 200;
+
 pub struct RowView {
     pub line: i64,
     pub name: String,
@@ -56,6 +59,12 @@ struct QueuePage {
     can_review: bool,
     can_announce: bool,
     back: String,
+    page: i64,
+    pages: i64,
+    /// The objection queue (state `objected`).
+    objected: bool,
+    /// The query of this filter without the page (for the pager's links).
+    filter_query: String,
 }
 
 pub async fn queue(p: Page) -> Response {
@@ -67,6 +76,10 @@ async fn queue_inner(p: &Page) -> ApiResult<Response> {
     let s = &p.s;
     let state = query_param(&p.path, "state").unwrap_or_else(|| "computed".into());
     let clause = query_param(&p.path, "clause").unwrap_or_default();
+    let page_no = query_param(&p.path, "page")
+        .and_then(|x| x.parse::<i64>().ok())
+        .unwrap_or(1)
+        .max(1);
     if p.p().role == Role::Firm {
         // A firm has its own pages; the queue is staff work.
         return Err(ApiError::forbidden());
@@ -76,8 +89,8 @@ async fn queue_inner(p: &Page) -> ApiResult<Response> {
         clause: (!clause.is_empty()).then(|| clause.clone()),
         firm: None,
         period: None,
-        limit: Some(500),
-        offset: None,
+        limit: Some(PER_PAGE),
+        offset: Some((page_no - 1) * PER_PAGE),
     };
     let Json(page) =
         routes::lines::list(State(s.clone()), Extension(p.c.clone()), Query(q)).await?;
@@ -122,7 +135,8 @@ async fn queue_inner(p: &Page) -> ApiResult<Response> {
     let can_announce = all_clauses
         .iter()
         .any(|c| may(p, Act::Announce, c, "approved"));
-    let back = format!("/review?state={}&clause={}", enc(&state), enc(&clause));
+    let filter_query = format!("state={}&clause={}", enc(&state), enc(&clause));
+    let back = format!("/review?{filter_query}&page={page_no}");
     render(&QueuePage {
         l: p.layout("review.title"),
         states: STATES
@@ -140,6 +154,10 @@ async fn queue_inner(p: &Page) -> ApiResult<Response> {
         can_review,
         can_announce,
         back,
+        page: page_no,
+        objected: state == "objected",
+        pages: ((page.total + PER_PAGE - 1) / PER_PAGE).max(1),
+        filter_query,
     })
 }
 
