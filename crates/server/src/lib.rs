@@ -60,6 +60,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
     let ledger = ledger::LedgerHandle::open(cfg.db.clone()).await?;
     let catalogue = huiqi::catalogue::catalogue(&program);
     let check_cache_bytes = cfg.check_cache_bytes;
+    let jobs = routes::runs::Jobs::restore(&cfg.work);
     Ok(Arc::new(state::AppState {
         cfg,
         program,
@@ -69,7 +70,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         ledger,
         authz,
         sessions: Default::default(),
-        jobs: Default::default(),
+        jobs,
         dashboards: Default::default(),
         checks: crate::routes::firm::CheckCache::new(check_cache_bytes),
     }))

@@ -236,6 +236,32 @@ fn the_workflow_ends_in_exactly_one_payment() {
             .await;
         assert_eq!(st, 200, "{ex}");
         assert_eq!(ex["lines"].as_u64(), Some(a_lines.len() as u64));
+        // The treasury returns that batch: withdrawn (finance only, with a reason, once), its
+        // lines go back to confirmed and the next batch takes them.
+        let first = ex["batch"].as_i64().unwrap();
+        let cancel = format!("/api/v1/payments/batches/{first}/cancel");
+        let (st, v) = finance.post_json(&cancel, &json!({"reason": " "})).await;
+        assert_eq!(st, 422, "{v}");
+        let officer = s.login("officer").await;
+        let (st, _) = officer
+            .post_json(&cancel, &json!({"reason": "国库退回"}))
+            .await;
+        assert_eq!(st, 403);
+        let (st, v) = finance
+            .post_json(&cancel, &json!({"reason": "国库退回：账户信息不符"}))
+            .await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["returned"].as_u64(), Some(a_lines.len() as u64), "{v}");
+        let (st, v) = finance
+            .post_json(&cancel, &json!({"reason": "again"}))
+            .await;
+        assert_eq!(st, 409, "{v}");
+        let (st, ex) = finance
+            .post_json("/api/v1/payments/export", &json!({}))
+            .await;
+        assert_eq!(st, 200, "{ex}");
+        assert_eq!(ex["lines"].as_u64(), Some(a_lines.len() as u64));
+        assert_ne!(ex["batch"].as_i64(), Some(first));
         let paid = fill_references(ex["csv"].as_str().unwrap());
         let body = json!({"csv": paid});
         let (r1, r2) = tokio::join!(
@@ -742,6 +768,24 @@ fn ingest_and_run_over_http() {
         assert_eq!(st, 404);
         let (st, list) = reviewer.get("/api/v1/runs").await;
         assert_eq!((st, &list[0]["id"]), (200, &json!(id)));
+        // A restarted server lists it again, as it was.
+        let again = huiqi_server::routes::runs::Jobs::restore(&s.state.cfg.work);
+        let restored = serde_json::to_value(again.view(&id).unwrap()).unwrap();
+        for k in [
+            "id",
+            "period",
+            "snapshot",
+            "actor",
+            "state",
+            "started_at",
+            "finished_at",
+            "firms",
+            "total_fen",
+            "by_clause",
+            "recorded",
+        ] {
+            assert_eq!(restored[k], run[k], "{k}: {restored} vs {run}");
+        }
         // A firm sees no runs.
         let code_ = s.firms_with_lines(HIGHTECH).await[0].0.clone();
         let firm = s.login(&s.firm_account(&code_).await).await;

@@ -37,7 +37,7 @@ pub const PAID_FILE_LIMIT: usize = 16 << 20;
         session::login, session::whoami, session::logout, session::put_user, session::users,
         firm::catalogue, firm::clause, firm::calculate, firm::check, firm::what_if, firm::status,
         lines::list, lines::step, trace::trace,
-        zone::notice, zone::notice_csv, zone::export_payments, zone::paid_file,
+        zone::notice, zone::notice_csv, zone::export_payments, zone::cancel_batch, zone::paid_file,
         zone::reconciliation, dashboard::dashboard, zone::verify, zone::events,
         corrections::file, corrections::of_firm, corrections::queue, corrections::resolve,
         runs::ingest, runs::start, runs::list, runs::one, runs::results, runs::file,
@@ -107,6 +107,10 @@ pub fn router(s: Shared) -> Router {
         .route("/api/v1/notice", get(zone::notice))
         .route("/api/v1/notice/export.csv", get(zone::notice_csv))
         .route("/api/v1/payments/export", post(zone::export_payments))
+        .route(
+            "/api/v1/payments/batches/{id}/cancel",
+            post(zone::cancel_batch),
+        )
         .route(
             "/api/v1/payments/paid",
             post(zone::paid_file).layer(DefaultBodyLimit::max(PAID_FILE_LIMIT)),

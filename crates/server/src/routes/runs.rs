@@ -34,7 +34,36 @@ pub struct Jobs {
     awards: Mutex<HashMap<String, Arc<huiqi_ledger::RunInput>>>,
 }
 
+/// What a finished run leaves beside its results (`job.json`), so the server lists it again
+/// after a restart; the rest comes from the run's manifest.
+#[derive(Serialize, Deserialize)]
+struct JobRecord {
+    actor: String,
+    started_at: String,
+    finished_at: Option<String>,
+    elapsed_ms: Option<u64>,
+    recorded: Option<Recorded>,
+}
+
+const JOB_FILE: &str = "job.json";
+
 impl Jobs {
+    /// The finished runs under `work/runs` (each with its manifest and `job.json`), oldest
+    /// first: what this server ran before it restarted. A run without them is left out.
+    pub fn restore(work: &FsPath) -> Jobs {
+        let mut runs: Vec<RunView> = std::fs::read_dir(work.join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| restored(&e.path()))
+            .collect();
+        runs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+        Jobs {
+            runs: Mutex::new(runs),
+            awards: Mutex::default(),
+        }
+    }
+
     fn update(&self, id: &str, f: impl FnOnce(&mut RunView)) {
         if let Ok(mut runs) = self.runs.lock() {
             if let Some(r) = runs.iter_mut().find(|r| r.id == id) {
@@ -42,6 +71,11 @@ impl Jobs {
             }
         }
     }
+    /// A run by id.
+    pub fn view(&self, id: &str) -> Option<RunView> {
+        self.get(id)
+    }
+
     fn get(&self, id: &str) -> Option<RunView> {
         self.runs
             .lock()
@@ -50,8 +84,45 @@ impl Jobs {
     }
 }
 
+/// A finished run read back from its directory.
+fn restored(dir: &FsPath) -> Option<RunView> {
+    let id = dir.file_name()?.to_str()?.to_string();
+    let job: JobRecord = serde_json::from_slice(&std::fs::read(dir.join(JOB_FILE)).ok()?).ok()?;
+    let m: huiqi_files::run::RunManifest =
+        serde_json::from_slice(&std::fs::read(dir.join(huiqi_files::run::MANIFEST)).ok()?).ok()?;
+    Some(RunView {
+        id,
+        period: m.period,
+        snapshot: m.snapshot.hash.chars().take(16).collect(),
+        actor: job.actor,
+        state: "done",
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+        elapsed_ms: job.elapsed_ms,
+        firms: Some(m.firms),
+        total_yuan: Some(huiqi_ledger::yuan(m.total_fen)),
+        total_fen: Some(m.total_fen),
+        by_clause: m
+            .by_clause
+            .iter()
+            .filter_map(|c| {
+                Some(ClauseSum {
+                    clause: c.clause.clone()?,
+                    awards: c.awards,
+                    amount_yuan: huiqi_ledger::yuan(c.amount_fen),
+                    amount_fen: c.amount_fen,
+                })
+            })
+            .collect(),
+        recorded: job.recorded,
+        error: None,
+        out: dir.to_path_buf(),
+        snapshot_dir: PathBuf::from(m.snapshot.dir),
+    })
+}
+
 /// A clause's awards in a run.
-#[derive(Clone, Serialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct ClauseSum {
     pub clause: String,
     pub awards: u64,
@@ -60,7 +131,7 @@ pub struct ClauseSum {
 }
 
 /// What recording the run into the ledger did.
-#[derive(Clone, Serialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct Recorded {
     pub run_id: String,
     /// Recorded before: nothing changed.
@@ -332,10 +403,24 @@ fn execute(
             Err(e) => return fail(e),
         }
     }
+    let (finished_at, elapsed) = (huiqi_ledger::now(), t0.elapsed().as_millis() as u64);
+    // Beside the results (before the run shows as done), so a restarted server lists it again.
+    if let Some(r) = s.jobs.get(&id) {
+        let job = JobRecord {
+            actor: r.actor,
+            started_at: r.started_at,
+            finished_at: Some(finished_at.clone()),
+            elapsed_ms: Some(elapsed),
+            recorded: r.recorded,
+        };
+        if let Ok(bytes) = serde_json::to_vec_pretty(&job) {
+            let _ = std::fs::write(req.out.join(JOB_FILE), bytes);
+        }
+    }
     s.jobs.update(&id, |r| {
         r.state = "done";
-        r.finished_at = Some(huiqi_ledger::now());
-        r.elapsed_ms = Some(t0.elapsed().as_millis() as u64);
+        r.finished_at = Some(finished_at);
+        r.elapsed_ms = Some(elapsed);
     });
 }
 

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::authz::{Act, Resource};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Body, Query};
+use crate::extract::{Body, Path, Query};
 use crate::state::Shared;
 
 /// One row of the 公示 list: only what the public may see.
@@ -132,6 +132,57 @@ pub struct PaymentsOut {
     pub total_fen: i64,
     /// The payment file for the treasury (CSV, as `huiqi ledger export payments` writes it).
     pub csv: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelIn {
+    /// Why the treasury returned the batch (or why it is withdrawn).
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CancelOut {
+    pub batch: i64,
+    /// Lines back to confirmed.
+    pub returned: u64,
+    /// Of those, lines a rerun had changed while they were out: superseded …
+    pub superseded: u64,
+    /// … and replaced by a line for the difference.
+    pub new_lines: u64,
+}
+
+/// Withdraws a payment batch the treasury returned: its unpaid lines go back to confirmed (a
+/// paid line stays paid); a new batch can then be made (finance).
+#[utoipa::path(post, path = "/api/v1/payments/batches/{id}/cancel", tag = "ledger", request_body = CancelIn,
+    params(("id" = i64, Path)),
+    responses((status = 200, body = CancelOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "no such batch, or nothing of it outstanding"), (status = 422, body = ErrorBody)))]
+pub async fn cancel_batch(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+    Body(b): Body<CancelIn>,
+) -> ApiResult<Json<CancelOut>> {
+    s.authorize(&c.principal, Act::CancelBatch, &Resource::Zone)
+        .await?;
+    let reason = b.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid(
+            "请写明撤回原因（最多500字）",
+            "give the reason (at most 500 characters)",
+        )
+        .field("reason"));
+    }
+    let ctx = c.ctx();
+    let sum = crate::ledger!(s, |l| huiqi::ledger::cancel_batch(l, &ctx, id, &reason)
+        .await)
+    .await??;
+    Ok(Json(CancelOut {
+        batch: id,
+        returned: sum.returned,
+        superseded: sum.superseded,
+        new_lines: sum.new_lines,
+    }))
 }
 
 /// A payment batch of the confirmed lines, and its file for the treasury (finance).

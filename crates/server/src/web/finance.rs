@@ -39,6 +39,7 @@ struct FinancePage {
     l: Layout,
     can_export: bool,
     can_pay: bool,
+    can_cancel: bool,
     batches: Vec<BatchView>,
     /// The batch just exported.
     current: Option<i64>,
@@ -95,6 +96,7 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
     let s = &p.s;
     let can_export = p.allowed(Act::ExportPayments, &Resource::Zone);
     let can_pay = p.allowed(Act::PayFile, &Resource::Zone);
+    let can_cancel = p.allowed(Act::CancelBatch, &Resource::Zone);
     if !can_export && !can_pay {
         return Err(s.denied(p.p(), Act::ExportPayments, &Resource::Zone).await);
     }
@@ -120,6 +122,7 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
         l: p.layout("finance.title"),
         can_export,
         can_pay,
+        can_cancel,
         batches,
         current: query_param(&p.path, "batch").and_then(|x| x.parse().ok()),
         clauses: s.program.clauses.iter().map(|c| c.name.clone()).collect(),
@@ -151,6 +154,28 @@ async fn export_inner(p: &Page, f: &Form) -> ApiResult<Response> {
         Some(id) => see_other(&format!("/finance?batch={id}&done=export&n={}", out.lines)),
         None => see_other("/finance?done=export_none"),
     })
+}
+
+/// Withdraws a returned batch (the API's cancel): its unpaid lines go back to confirmed.
+pub async fn cancel(p: Page, Path(id): Path<i64>, f: Form) -> Response {
+    let r = cancel_inner(&p, id, &f).await;
+    p.finish(r)
+}
+
+async fn cancel_inner(p: &Page, id: i64, f: &Form) -> ApiResult<Response> {
+    let Json(out) = routes::zone::cancel_batch(
+        State(p.s.clone()),
+        Extension(p.c.clone()),
+        Path(id),
+        Body(routes::zone::CancelIn {
+            reason: f.text("reason").unwrap_or_default(),
+        }),
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "/finance?done=cancel&n={}",
+        out.returned
+    )))
 }
 
 /// A batch's payment file for the treasury (the lines still awaiting payment), written by the

@@ -101,6 +101,9 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("done.export", "已生成付款批次，共 {n} 条明细", "Payment batch made with {n} line(s)"),
     ("done.export_none", "没有企业已确认、待拨付的明细", "No confirmed line is waiting for payment"),
     ("done.paid", "已拨付 {n} 条明细", "{n} line(s) paid"),
+    ("done.cancel", "批次已撤回，{n} 条明细回到已确认", "Batch withdrawn; {n} line(s) back to confirmed"),
+    ("finance.cancel", "撤回批次", "Withdraw batch"),
+    ("finance.cancel_reason", "撤回原因（如国库退回）", "Reason (e.g. returned by the treasury)"),
     // Home and login
     ("home.title", "惠企 · 免申即享", "Huiqi · support without applying"),
     ("home.lead", "符合条件的企业无需申报：政府依据已掌握的数据测算奖补，经审核、公示、企业一键确认后直接拨付。", "Firms that qualify need not apply: the government computes the award from the data it holds, reviews and publishes it, and pays once the firm confirms with one click."),

@@ -89,6 +89,7 @@ pub fn router() -> Router<Shared> {
         .route("/review/announce", post(review::announce))
         .route("/finance", get(finance::page))
         .route("/finance/export", post(finance::export))
+        .route("/finance/batches/{id}/cancel", post(finance::cancel))
         .route(
             "/finance/batches/{id}/payments.csv",
             get(finance::batch_csv),

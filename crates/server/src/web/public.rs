@@ -45,8 +45,16 @@ struct NoticeView {
     total: String,
     total_short: Option<String>,
     rows: Vec<NoticeRowView>,
+    /// Lines in the whole notice, and this page of them.
+    count: usize,
+    first: usize,
+    page: usize,
+    pages: usize,
     can_export: bool,
 }
+
+/// Lines per page of the 公示 list.
+const NOTICE_PAGE: usize = 200;
 
 pub async fn notice(p: Page) -> Response {
     let r = notice_inner(&p).await;
@@ -92,6 +100,13 @@ async fn notice_inner(p: &Page) -> ApiResult<Response> {
             p.t("notice.closed").replace("{date}", &p.date(&n.closes)),
         )
     };
+    let count = n.rows.len();
+    let pages = count.div_ceil(NOTICE_PAGE).max(1);
+    let page = query_param(&p.path, "page")
+        .and_then(|x| x.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let first = (page - 1) * NOTICE_PAGE;
     let view = NoticeView {
         id: n.id,
         title: n.title,
@@ -101,9 +116,15 @@ async fn notice_inner(p: &Page) -> ApiResult<Response> {
         countdown,
         total: p.money(n.total_fen),
         total_short: fmt::is_large(n.total_fen, p.lang).then(|| p.short(n.total_fen)),
+        count,
+        first,
+        page,
+        pages,
         rows: n
             .rows
             .into_iter()
+            .skip(first)
+            .take(NOTICE_PAGE)
             .map(|r| NoticeRowView {
                 amount: p.money(r.amount_fen),
                 name: r.name,
