@@ -129,7 +129,7 @@ pub async fn accounts(s: &Shared, z: &DemoZone) -> ApiResult<Vec<String>> {
         let firm = huiqi::explain::read_firm(&s.program, f)
             .map_err(|e| ApiError::invalid(e.to_string(), e.to_string()))?;
         let code = firm.id.clone();
-        if !s.firms.contains_key(&code) {
+        if !s.served().firms.contains_key(&code) {
             return Err(ApiError::invalid(
                 format!(
                     "样例企业 {code}（{}）不在示范园区的快照中；删除 var/demo 后重新准备",

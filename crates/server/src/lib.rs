@@ -50,12 +50,9 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
     let authz = authz::Authz::load()?;
     let loaded = huiqi::pack::load(&cfg.policy)?;
     let program = loaded.program;
-    let (firms, snapshot_hash) = match &cfg.snapshot {
-        Some(dir) => {
-            let m = huiqi::data::snapshot_manifest(dir)?;
-            (huiqi::explain::load_firms(&program, dir)?, Some(m.hash))
-        }
-        None => (Default::default(), None),
+    let served = match &cfg.snapshot {
+        Some(dir) => load_served(&program, dir)?,
+        None => state::Served::default(),
     };
     let ledger = ledger::LedgerHandle::open(cfg.db.clone()).await?;
     let catalogue = huiqi::catalogue::catalogue(&program);
@@ -65,8 +62,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         cfg,
         program,
         catalogue,
-        firms,
-        snapshot_hash,
+        served: std::sync::RwLock::new(Arc::new(served)),
         ledger,
         authz,
         sessions: Default::default(),
@@ -74,6 +70,20 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         dashboards: Default::default(),
         checks: crate::routes::firm::CheckCache::new(check_cache_bytes),
     }))
+}
+
+/// A snapshot's firms, after checking its files are the content its manifest names (a doctored
+/// table is refused, never served).
+pub fn load_served(
+    program: &huiqi_ir::Program,
+    dir: &std::path::Path,
+) -> Result<state::Served, huiqi::Error> {
+    let m = huiqi::data::verified_manifest(dir)?;
+    Ok(state::Served {
+        firms: huiqi::explain::load_firms(program, dir)?,
+        hash: Some(m.hash),
+        dir: Some(dir.to_path_buf()),
+    })
 }
 
 /// A server listening on its address, serving until `shutdown` resolves.

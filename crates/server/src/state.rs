@@ -58,13 +58,29 @@ impl Config {
     }
 }
 
+/// The snapshot a firm's check reads: its firms keyed by credit code, its content hash and
+/// directory. Replaced whole when an officer puts another snapshot in service.
+#[derive(Default)]
+pub struct Served {
+    pub firms: HashMap<String, Firm>,
+    /// The snapshot's content hash, when there is one.
+    pub hash: Option<String>,
+    pub dir: Option<PathBuf>,
+}
+
+impl Served {
+    /// The first 16 hex digits of the hash: how requests name a snapshot.
+    pub fn name(&self) -> Option<String> {
+        self.hash.as_ref().map(|h| h.chars().take(16).collect())
+    }
+}
+
 pub struct AppState {
     pub cfg: Config,
     pub program: Program,
     pub catalogue: huiqi::catalogue::Catalogue,
-    pub firms: HashMap<String, Firm>,
-    /// The snapshot's content hash, when there is one.
-    pub snapshot_hash: Option<String>,
+    /// Read through [`AppState::served`]: a request holds one snapshot from start to end.
+    pub served: std::sync::RwLock<Arc<Served>>,
     pub ledger: crate::ledger::LedgerHandle,
     pub authz: Authz,
     pub sessions: Sessions,
@@ -79,6 +95,25 @@ pub struct AppState {
 pub type Shared = Arc<AppState>;
 
 impl AppState {
+    /// The snapshot in service now.
+    pub fn served(&self) -> Arc<Served> {
+        match self.served.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Puts another snapshot in service (firms' checks read it from the next request on) and
+    /// forgets the answers computed from the one before.
+    pub fn serve_snapshot(&self, next: Served) {
+        let next = Arc::new(next);
+        match self.served.write() {
+            Ok(mut g) => *g = next,
+            Err(p) => *p.into_inner() = next,
+        }
+        self.checks.clear();
+    }
+
     /// Cedar's decision for one resource; a denial is an audit event naming the actor and
     /// answers 401 (anonymous), 404 (a firm asking about another firm: nothing of it is
     /// revealed, not even that it exists) or 403.

@@ -482,7 +482,7 @@ fn the_check_and_calculate_equal_explain() {
             .get(&format!("/api/v1/firms/{a}/check?period=2023"))
             .await;
         assert_eq!(st, 200);
-        let firm = s.state.firms.get(&a).unwrap().clone();
+        let firm = s.state.served().firms.get(&a).unwrap().clone();
         let e = huiqi::explain::explain(&s.state.program, firm, Some(2023), None).unwrap();
         let want = e.json();
         assert_eq!(v["total_fen"], want["total_fen"]);
@@ -791,6 +791,66 @@ fn ingest_and_run_over_http() {
         let firm = s.login(&s.firm_account(&code_).await).await;
         let (st, _) = firm.get("/api/v1/runs").await;
         assert_eq!(st, 403);
+
+        // The new snapshot put in service: firms' checks read it from the next request on.
+        let (_, one) = reviewer
+            .get(&format!("/api/v1/runs/{id}/results?per_page=1"))
+            .await;
+        let new_firm = one["rows"][0]["firm"].as_str().unwrap().to_string();
+        let old_firm = code_.clone();
+        let check = |f: &str| format!("/api/v1/firms/{f}/check?period=2023");
+        assert_eq!(officer.get(&check(&old_firm)).await.0, 200);
+        assert_eq!(officer.get(&check(&old_firm)).await.0, 200, "(cached)");
+        assert_eq!(officer.get(&check(&new_firm)).await.0, 404);
+        let activate = format!("/api/v1/snapshots/{snapshot}/activate");
+        let (st, _) = reviewer.post_json(&activate, &json!({})).await;
+        assert_eq!(st, 403);
+        let (st, _) = officer
+            .post_json("/api/v1/snapshots/..%2F..%2Fetc/activate", &json!({}))
+            .await;
+        assert!(st == 404 || st == 422, "{st}");
+        let (st, _) = officer
+            .post_json("/api/v1/snapshots/0123456789abcdef/activate", &json!({}))
+            .await;
+        assert_eq!(st, 404);
+        let before = s.state.served().hash.clone();
+        let (st, v) = officer.post_json(&activate, &json!({})).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["firms"], 40, "{v}");
+        assert_eq!(v["before"].as_str(), before.as_deref());
+        let (_, h) = officer.get("/healthz").await;
+        assert_eq!(h["firms"], 40, "{h}");
+        assert!(
+            h["snapshot"].as_str().unwrap().starts_with(&snapshot),
+            "{h}"
+        );
+        assert_eq!(officer.get(&check(&new_firm)).await.0, 200);
+        assert_eq!(
+            officer.get(&check(&old_firm)).await.0,
+            404,
+            "not the old cached answer"
+        );
+        let (st, list) = officer.get("/api/v1/snapshots").await;
+        assert_eq!(st, 200);
+        let served: Vec<&Value> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["served"] == true)
+            .collect();
+        assert_eq!(served.len(), 1);
+        assert_eq!(served[0]["snapshot"], snapshot.as_str());
+        // Recorded in the audit chain, which still verifies.
+        let n = s
+            .sql_int(
+                "SELECT COUNT(*) FROM audit_events WHERE action = 'activate_snapshot' AND actor = 'officer'",
+                vec![],
+            )
+            .await;
+        assert_eq!(n, 1);
+        let auditor = s.login("auditor").await;
+        let (_, v) = auditor.get("/api/v1/audit/verify").await;
+        assert_eq!(v["ok"], true, "{v}");
     });
 }
 
@@ -813,7 +873,7 @@ fn every_openapi_path_as_every_role_leaks_nothing() {
         let firms = s.firms_with_lines(HIGHTECH).await;
         let (a, _) = firms[0].clone();
         let (b, b_lines) = firms[1].clone();
-        let b_name = s.state.firms[&b].name.clone();
+        let b_name = s.state.served().firms[&b].name.clone();
         assert!(!b_name.is_empty());
         s.firm_account(&a).await;
         let anon = Client::new(&s.base);
@@ -1142,7 +1202,7 @@ fn what_if_over_http() {
         assert_eq!(w["changed"][0]["what_if"], "123456.78万元", "{w}");
         let prog = &s.state.program;
         let rev = prog.fact_by_name("营业收入").unwrap();
-        let mut firm = s.state.firms[&a].clone();
+        let mut firm = s.state.served().firms[&a].clone();
         if let huiqi_ir::FactData::Yearly(ys) = &mut firm.facts[rev] {
             ys.retain(|(y, _)| *y != 2023);
             ys.push((
@@ -1239,8 +1299,8 @@ fn correction_requests_over_http() {
         let (st, mine) = fa.get(&format!("/api/v1/firms/{a}/corrections")).await;
         assert_eq!(st, 200, "{mine}");
         assert_eq!(mine["total"], 1, "{mine}");
-        let on_file =
-            s.state.firms[&a].value_at(s.state.program.fact_by_name("营业收入").unwrap(), 2023);
+        let on_file = s.state.served().firms[&a]
+            .value_at(s.state.program.fact_by_name("营业收入").unwrap(), 2023);
         let want = huiqi_data::firmfile::fact_text(
             &s.state.program,
             s.state.program.fact_by_name("营业收入").unwrap(),
@@ -1343,7 +1403,7 @@ fn dashboard_and_trace() {
         assert_eq!(t["run"]["policy_hash"], s.state.program.hash.as_str());
         assert_eq!(
             t["run"]["snapshot_hash"].as_str(),
-            s.state.snapshot_hash.as_deref()
+            s.state.served().hash.as_deref()
         );
         assert_eq!(t["recomputed"]["available"], true, "{t}");
         assert_eq!(t["recomputed"]["matches"], true, "{t}");

@@ -246,7 +246,7 @@ fn the_workflow_in_a_browser() {
         let b = firms[1].0.clone();
         s.firm_account(&a).await;
         s.firm_account(&b).await;
-        let b_name = s.state.firms.get(&b).unwrap().name.clone();
+        let b_name = s.state.served().firms.get(&b).unwrap().name.clone();
 
         let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         let _ = std::fs::remove_dir_all(&shots);

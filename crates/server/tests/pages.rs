@@ -21,7 +21,14 @@ async fn two_firms(s: &Server) -> ((String, String), (String, String)) {
     let b = firms[1].0.clone();
     s.firm_account(&a).await;
     s.firm_account(&b).await;
-    let name = |c: &str| s.state.firms.get(c).map(|f| f.name.clone()).unwrap();
+    let name = |c: &str| {
+        s.state
+            .served()
+            .firms
+            .get(c)
+            .map(|f| f.name.clone())
+            .unwrap()
+    };
     ((a.clone(), name(&a)), (b.clone(), name(&b)))
 }
 

@@ -52,7 +52,7 @@ fn accounts(z: &DemoZone) -> Vec<(String, bool)> {
         firms
             .into_iter()
             .map(|c| {
-                let held = s.firms.contains_key(&c);
+                let held = s.served().firms.contains_key(&c);
                 (c, held)
             })
             .collect()

@@ -85,7 +85,7 @@ pub fn serve(o: &Out, a: &ServeArgs) -> huiqi::Result<ExitCode> {
             o.t("政策包", "policy"),
             r.state.program.policy.name,
             o.t("企业数", "firms"),
-            r.state.firms.len()
+            r.state.served().firms.len()
         );
         if let Some(pw) = &r.admin_password {
             println!(

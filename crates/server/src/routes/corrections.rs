@@ -122,7 +122,8 @@ fn new_correction(s: &AppState, uscc: &str, b: &CorrectionIn) -> ApiResult<NewCo
         .field("fact")
         .hint("数据项名称见政策目录", "the catalogue lists the figures")
     })?;
-    let firm = s
+    let served = s.served();
+    let firm = served
         .firms
         .get(uscc)
         .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;

@@ -193,7 +193,7 @@ pub async fn figures(s: &Shared, c: &Caller, q: DashQ) -> ApiResult<Arc<Dashboar
             .collect(),
         firms_reached: d.firms_reached,
         firms_paid: d.firms_paid,
-        firms_in_snapshot: s.firms.len(),
+        firms_in_snapshot: s.served().firms.len(),
         days_to_pay: DaysOut {
             paid_lines: d.days_to_pay.paid_lines,
             median: d.days_to_pay.median,

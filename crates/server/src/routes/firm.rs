@@ -133,13 +133,18 @@ pub async fn check(
 ) -> ApiResult<Response> {
     s.authorize(&c.principal, Act::CheckFirm, &Resource::Firm(uscc.clone()))
         .await?;
-    let key = (uscc, q.period);
+    let served = s.served();
+    // An answer is for one snapshot: its name is part of the key.
+    let key = (
+        format!("{}:{uscc}", served.name().unwrap_or_default()),
+        q.period,
+    );
     if let Some(body) = s.checks.get(&key) {
         return Ok(json_bytes(body, "cache;desc=hit"));
     }
-    let firm = s
+    let firm = served
         .firms
-        .get(&key.0)
+        .get(&uscc)
         .cloned()
         .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;
     let (json, timing) = decided_json(&s, firm, q.period)?;
@@ -186,6 +191,13 @@ impl CheckCache {
         CheckCache {
             budget,
             inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    /// Forgets every answer (another snapshot is in service).
+    pub fn clear(&self) {
+        if let Ok(mut c) = self.inner.lock() {
+            *c = CacheInner::default();
         }
     }
 
@@ -272,6 +284,7 @@ pub fn what_if_of<'s>(
         );
     }
     let firm = s
+        .served()
         .firms
         .get(uscc)
         .cloned()
@@ -340,14 +353,15 @@ pub async fn status(
         .await?;
     let code = uscc.clone();
     let lines = crate::ledger!(s, |l| huiqi::ledger::status(l, &code).await).await??;
-    let known = s.firms.contains_key(&uscc) || !lines.is_empty();
+    let served = s.served();
+    let known = served.firms.contains_key(&uscc) || !lines.is_empty();
     if !known {
         return Err(ApiError::not_found("该企业", "firm"));
     }
     let name = lines
         .first()
         .map(|l| l.firm_name.clone())
-        .or_else(|| s.firms.get(&uscc).map(|f| f.name.clone()))
+        .or_else(|| served.firms.get(&uscc).map(|f| f.name.clone()))
         .unwrap_or_default();
     Ok(Json(StatusOut {
         firm: uscc,

@@ -40,7 +40,7 @@ pub const PAID_FILE_LIMIT: usize = 16 << 20;
         zone::notice, zone::notice_csv, zone::export_payments, zone::cancel_batch, zone::paid_file,
         zone::reconciliation, dashboard::dashboard, zone::verify, zone::events,
         corrections::file, corrections::of_firm, corrections::queue, corrections::resolve,
-        runs::ingest, runs::start, runs::list, runs::one, runs::results, runs::file,
+        runs::ingest, runs::snapshots, runs::activate, runs::start, runs::list, runs::one, runs::results, runs::file,
         healthz,
     ),
     components(schemas(crate::error::ErrorBody)),
@@ -72,8 +72,8 @@ pub async fn healthz(axum::extract::State(s): axum::extract::State<Shared>) -> J
         ok: true,
         policy: s.program.policy.name.clone(),
         policy_hash: s.program.hash.clone(),
-        snapshot: s.snapshot_hash.clone(),
-        firms: s.firms.len(),
+        snapshot: s.served().hash.clone(),
+        firms: s.served().firms.len(),
     })
 }
 
@@ -119,6 +119,8 @@ pub fn router(s: Shared) -> Router {
             "/api/v1/ingest",
             post(runs::ingest).layer(DefaultBodyLimit::max(runs::INGEST_LIMIT)),
         )
+        .route("/api/v1/snapshots", get(runs::snapshots))
+        .route("/api/v1/snapshots/{name}/activate", post(runs::activate))
         .route("/api/v1/runs", post(runs::start).get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::one))
         .route("/api/v1/runs/{id}/results", get(runs::results))

@@ -186,24 +186,18 @@ fn snapshots_dir(s: &Shared) -> PathBuf {
     s.cfg.work.join("snapshots")
 }
 
-/// The snapshot a request names — never a path: a hash of one this server knows.
-fn resolve_snapshot(s: &Shared, want: Option<&str>) -> ApiResult<(PathBuf, String)> {
-    let served = || {
-        s.cfg
-            .snapshot
-            .clone()
-            .zip(s.snapshot_hash.clone())
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "本服务未加载快照，请指定 snapshot",
-                    "no snapshot is served: name one",
-                )
-                .field("snapshot")
-            })
-    };
+/// The snapshot a request names — never a path: a hash of one this server knows (the one in
+/// service, the one it started with, or one ingested here).
+pub fn resolve_snapshot(s: &Shared, want: Option<&str>) -> ApiResult<(PathBuf, String)> {
+    let served = s.served();
     let Some(h) = want else {
-        let (dir, hash) = served()?;
-        return Ok((dir, hash[..16.min(hash.len())].to_string()));
+        return served.dir.clone().zip(served.name()).ok_or_else(|| {
+            ApiError::invalid(
+                "本服务未加载快照，请指定 snapshot",
+                "no snapshot is served: name one",
+            )
+            .field("snapshot")
+        });
     };
     let ok = h.len() == 16
         && h.bytes()
@@ -215,9 +209,15 @@ fn resolve_snapshot(s: &Shared, want: Option<&str>) -> ApiResult<(PathBuf, Strin
         )
         .field("snapshot"));
     }
-    if let Ok((dir, hash)) = served() {
-        if hash.starts_with(h) {
-            return Ok((dir, h.to_string()));
+    if let (Some(dir), Some(name)) = (&served.dir, served.name()) {
+        if name == h {
+            return Ok((dir.clone(), name));
+        }
+    }
+    if let Some(dir) = &s.cfg.snapshot {
+        let started = huiqi::data::snapshot_manifest(dir).ok().map(|m| m.hash);
+        if started.is_some_and(|x| x.starts_with(h)) {
+            return Ok((dir.clone(), h.to_string()));
         }
     }
     let dir = snapshots_dir(s).join(h);
@@ -227,12 +227,97 @@ fn resolve_snapshot(s: &Shared, want: Option<&str>) -> ApiResult<(PathBuf, Strin
     Err(ApiError::not_found("该快照", "snapshot").field("snapshot"))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SnapshotOut {
+    /// The first 16 hex digits of its hash.
+    pub snapshot: String,
+    /// Firms' checks read this one now.
+    pub served: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ServedOut {
+    pub snapshot: String,
+    pub hash: String,
+    pub firms: usize,
+    /// The snapshot in service before.
+    pub before: Option<String>,
+}
+
+/// The snapshots this server knows: the one in service, the one it started with, those
+/// ingested here (newest first).
+#[utoipa::path(get, path = "/api/v1/snapshots", tag = "runs",
+    responses((status = 200, body = Vec<SnapshotOut>), (status = 403, body = ErrorBody)))]
+pub async fn snapshots(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+) -> ApiResult<Json<Vec<SnapshotOut>>> {
+    s.authorize(&c.principal, Act::ViewRun, &Resource::Zone)
+        .await?;
+    Ok(Json(
+        known_snapshots(&s)
+            .into_iter()
+            .map(|(snapshot, served)| SnapshotOut { snapshot, served })
+            .collect(),
+    ))
+}
+
+/// Puts a snapshot in service (officer): its files are checked against its manifest, its firms
+/// loaded, and firms' checks read it from the next request on; the answers kept from the one
+/// before are forgotten. An audit event names who did it and both snapshots.
+#[utoipa::path(post, path = "/api/v1/snapshots/{name}/activate", tag = "runs",
+    params(("name" = String, Path, description = "16 hex digits of the snapshot's hash")),
+    responses((status = 200, body = ServedOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn activate(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ServedOut>> {
+    s.authorize(&c.principal, Act::Ingest, &Resource::Zone)
+        .await?;
+    let (dir, _) = resolve_snapshot(&s, Some(&name))?;
+    let st = s.clone();
+    let next = tokio::task::spawn_blocking(move || crate::load_served(&st.program, &dir))
+        .await
+        .map_err(ApiError::internal)??;
+    let out = ServedOut {
+        snapshot: next.name().unwrap_or_default(),
+        hash: next.hash.clone().unwrap_or_default(),
+        firms: next.firms.len(),
+        before: s.served().hash.clone(),
+    };
+    let after = serde_json::json!({"hash": out.hash, "firms": out.firms, "before": out.before});
+    let (ctx, entity) = (c.ctx(), format!("snapshot:{}", out.snapshot));
+    crate::ledger!(s, |l| huiqi::ledger::note(
+        l,
+        &ctx,
+        "activate_snapshot",
+        &entity,
+        &after
+    )
+    .await)
+    .await??;
+    s.serve_snapshot(next);
+    Ok(Json(out))
+}
+
 /// The snapshots a run may name: the one served, then those ingested here, newest first
 /// (name, whether it is the served one).
 pub fn known_snapshots(s: &Shared) -> Vec<(String, bool)> {
     let mut out = vec![];
-    if let Some(h) = &s.snapshot_hash {
-        out.push((h[..16.min(h.len())].to_string(), true));
+    if let Some(h) = s.served().name() {
+        out.push((h, true));
+    }
+    if let Some(m) = s
+        .cfg
+        .snapshot
+        .as_ref()
+        .and_then(|d| huiqi::data::snapshot_manifest(d).ok())
+    {
+        let h: String = m.hash.chars().take(16).collect();
+        if !out.iter().any(|(n, _)| *n == h) {
+            out.push((h, false));
+        }
     }
     let mut ingested: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(snapshots_dir(s))
         .into_iter()

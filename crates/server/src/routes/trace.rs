@@ -97,7 +97,8 @@ fn recompute(s: &AppState, t: &huiqi_ledger::trace::Trace) -> RecomputedOut {
         zh: zh.into(),
         en: en.into(),
     };
-    let same_snapshot = s.snapshot_hash.as_deref() == Some(t.run.snapshot_hash.as_str());
+    let served = s.served();
+    let same_snapshot = served.hash.as_deref() == Some(t.run.snapshot_hash.as_str());
     if s.program.hash != t.run.policy_hash || !same_snapshot {
         return no(
             "本服务当前的政策版本或数据快照与该测算不同，无法当场复算（可用 huiqi run 按上述哈希复现）",
@@ -113,7 +114,7 @@ fn recompute(s: &AppState, t: &huiqi_ledger::trace::Trace) -> RecomputedOut {
             "the clause is allocated over all firms (a pool or a ranking): one firm alone cannot recompute it",
         );
     }
-    let Some(firm) = s.firms.get(&t.firm_id) else {
+    let Some(firm) = served.firms.get(&t.firm_id) else {
         return no("快照中没有该企业", "the snapshot has no such firm");
     };
     let Ok(year) = i32::try_from(t.period) else {

@@ -32,7 +32,8 @@ pub struct RequestView {
 
 fn view(p: &Page, c: CorrectionOut) -> RequestView {
     let name =
-        p.s.firms
+        p.s.served()
+            .firms
             .get(&c.firm)
             .map(|f| f.name.clone())
             .unwrap_or_default();
@@ -86,7 +87,8 @@ async fn firm_inner(p: &Page, uscc: String) -> ApiResult<Response> {
     let Json(list) =
         routes::corrections::of_firm(State(s.clone()), Extension(p.c.clone()), Path(uscc.clone()))
             .await?;
-    let firm = s
+    let served = s.served();
+    let firm = served
         .firms
         .get(&uscc)
         .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;

@@ -61,14 +61,21 @@ pub enum Uploaded {
 struct DataPage {
     l: Layout,
     uploaded: Option<Uploaded>,
-    /// (name, label)
-    snapshots: Vec<(String, String)>,
+    /// (name, label, in service)
+    snapshots: Vec<(String, String, bool)>,
     /// The snapshot the run form selects.
     chosen: String,
     period: i32,
     runs: Vec<RunRow>,
     can_ingest: bool,
     can_run: bool,
+}
+
+impl DataPage {
+    /// Snapshots not in service (the activate form's choices).
+    fn idle(&self) -> Vec<&(String, String, bool)> {
+        self.snapshots.iter().filter(|s| !s.2).collect()
+    }
 }
 
 pub async fn page(p: Page) -> Response {
@@ -92,11 +99,12 @@ async fn page_inner(p: &Page, uploaded: Option<Uploaded>) -> ApiResult<Response>
             } else {
                 name.clone()
             };
-            (name, label)
+            (name, label, served)
         })
         .collect();
     // The period a run defaults to: the latest year the served firms have data for.
     let period = s
+        .served()
         .firms
         .values()
         .filter_map(huiqi::explain::latest_year)
@@ -156,6 +164,22 @@ pub async fn upload(p: Page, form: Multipart) -> Response {
     };
     let r = page_inner(&p, Some(shown)).await;
     p.finish(r)
+}
+
+/// Puts a snapshot in service (the API's activate); back to the page with a message.
+pub async fn activate(p: Page, f: Form) -> Response {
+    let r = activate_inner(&p, &f).await;
+    p.finish(r)
+}
+
+async fn activate_inner(p: &Page, f: &Form) -> ApiResult<Response> {
+    let name = f.text("snapshot").unwrap_or_default();
+    let Json(out) =
+        routes::runs::activate(State(p.s.clone()), Extension(p.c.clone()), Path(name)).await?;
+    Ok(see_other(&format!(
+        "/data?done=activate&n={}&snapshot={}",
+        out.firms, out.snapshot
+    )))
 }
 
 /// The run form: the API's start; then to the run's page.

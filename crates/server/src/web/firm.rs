@@ -89,7 +89,8 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
     // The same decision and the same lookup as GET /api/v1/firms/{uscc}/check.
     s.authorize(p.p(), Act::CheckFirm, &Resource::Firm(uscc.clone()))
         .await?;
-    let firm = s
+    let served = s.served();
+    let firm = served
         .firms
         .get(&uscc)
         .cloned()
@@ -120,8 +121,8 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
         clauses,
         excluded_by: o.excluded_by.clone(),
         estimate_note: e.population_caveat(),
-        snapshot: s
-            .snapshot_hash
+        snapshot: served
+            .hash
             .as_deref()
             .map(|h| h.chars().take(12).collect())
             .unwrap_or_default(),

@@ -79,6 +79,7 @@ pub fn router() -> Router<Shared> {
             )),
         )
         .route("/data/run", post(data::start))
+        .route("/data/activate", post(data::activate))
         .route("/runs/{id}", get(data::run))
         .route("/notice", get(public::notice))
         .route("/notice/{id}/export.xlsx", get(public::notice_xlsx))
