@@ -102,23 +102,27 @@ fn restored(dir: &FsPath) -> Option<RunView> {
         firms: Some(m.firms),
         total_yuan: Some(huiqi_ledger::yuan(m.total_fen)),
         total_fen: Some(m.total_fen),
-        by_clause: m
-            .by_clause
-            .iter()
-            .filter_map(|c| {
-                Some(ClauseSum {
-                    clause: c.clause.clone()?,
-                    awards: c.awards,
-                    amount_yuan: huiqi_ledger::yuan(c.amount_fen),
-                    amount_fen: c.amount_fen,
-                })
-            })
-            .collect(),
+        by_clause: clause_sums(&m),
         recorded: job.recorded,
         error: None,
         out: dir.to_path_buf(),
         snapshot_dir: PathBuf::from(m.snapshot.dir),
     })
+}
+
+/// The clauses' awards of a run's manifest (its total row left out).
+fn clause_sums(m: &huiqi_files::run::RunManifest) -> Vec<ClauseSum> {
+    m.by_clause
+        .iter()
+        .filter_map(|c| {
+            Some(ClauseSum {
+                clause: c.clause.clone()?,
+                awards: c.awards,
+                amount_yuan: huiqi_ledger::yuan(c.amount_fen),
+                amount_fen: c.amount_fen,
+            })
+        })
+        .collect()
 }
 
 /// A clause's awards in a run.
@@ -445,18 +449,7 @@ fn execute(
         Err(e) => return fail(e.into()),
     };
     let m = &report.manifest;
-    let by_clause = m
-        .by_clause
-        .iter()
-        .filter_map(|c| {
-            Some(ClauseSum {
-                clause: c.clause.clone()?,
-                awards: c.awards,
-                amount_yuan: huiqi_ledger::yuan(c.amount_fen),
-                amount_fen: c.amount_fen,
-            })
-        })
-        .collect();
+    let by_clause = clause_sums(m);
     s.jobs.update(&id, |r| {
         r.firms = Some(m.firms);
         r.total_fen = Some(m.total_fen);

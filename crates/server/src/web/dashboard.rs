@@ -6,8 +6,7 @@
 
 use std::str::FromStr;
 
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::finance::ReconView;
@@ -308,21 +307,10 @@ async fn export_inner(p: &Page) -> ApiResult<Response> {
     let table = query_param(&p.path, "table").unwrap_or_default();
     let (title, headers, rows) = table_of(p, &d, &table)?;
     let bytes = xlsx(&title, d.period, &headers, &rows).map_err(ApiError::internal)?;
-    let disp = format!(
-        "attachment; filename=\"dashboard-{table}-{}.xlsx\"",
-        d.period
-    );
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (header::CONTENT_DISPOSITION, disp),
-        ],
+    Ok(super::xlsx_download(
         bytes,
-    )
-        .into_response())
+        &format!("dashboard-{table}-{}.xlsx", d.period),
+    ))
 }
 
 type Table = (String, Vec<(String, bool)>, Vec<Vec<Cell>>);

@@ -379,6 +379,24 @@ pub fn render<T: askama::Template>(t: &T) -> ApiResult<Response> {
     Ok(Html(html).into_response())
 }
 
+/// An XLSX workbook as a download named `filename`.
+pub fn xlsx_download(bytes: Vec<u8>, filename: &str) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 /// 303 to `to` (after a form's POST).
 pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()

@@ -8,8 +8,8 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Mutex;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Extension, Json};
 
 use super::{fmt, query_param, render, Layout, Page};
@@ -162,18 +162,10 @@ async fn notice_xlsx_inner(p: &Page, id: i64) -> ApiResult<Response> {
             crate::ledger!(s, |l| huiqi::ledger::export_notice(l, Some(id), &out).await).await??;
         let body = std::fs::read(&ex.xlsx).map_err(ApiError::internal);
         let _ = std::fs::remove_dir_all(&dir);
-        let disp = format!("attachment; filename=\"notice-{}.xlsx\"", ex.id);
-        Ok((
-            [
-                (
-                    header::CONTENT_TYPE,
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-                ),
-                (header::CONTENT_DISPOSITION, disp),
-            ],
+        Ok(super::xlsx_download(
             body?,
-        )
-            .into_response())
+            &format!("notice-{}.xlsx", ex.id),
+        ))
     }
 }
 
@@ -193,18 +185,10 @@ async fn notice_public_inner(p: &Page, id: i64) -> ApiResult<Response> {
     )
     .await?;
     let bytes = public_xlsx(&n).map_err(ApiError::internal)?;
-    let disp = format!("attachment; filename=\"gongshi-{}.xlsx\"", n.id);
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (header::CONTENT_DISPOSITION, disp),
-        ],
+    Ok(super::xlsx_download(
         bytes,
-    )
-        .into_response())
+        &format!("gongshi-{}.xlsx", n.id),
+    ))
 }
 
 fn public_xlsx(n: &routes::zone::NoticeOut) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
