@@ -249,7 +249,8 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
     let ns = plan.slots.len();
     let zero = code(cm, ReasonKind::ZeroAmount, "");
 
-    // Negative lists: every covered slot is zeroed; the last matching rule names the reason.
+    // Negative lists: every covered slot is zeroed; the first matching rule (in the text's
+    // order) names the reason.
     if !p.excludes.is_empty() {
         let mut up = vec![];
         for (s, slot) in plan.slots.iter().enumerate() {
@@ -275,7 +276,8 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
             ));
             let mut why: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> =
                 None;
-            for &k in rules.iter().rev() {
+            // CASE tries its branches in order: the first matching list names the reason.
+            for &k in rules.iter() {
                 let cond = pr(s).and(c(&plan.excludes[k]));
                 let then = code(cm, ReasonKind::Excluded, &p.excludes[k].name);
                 match why.as_mut() {

@@ -310,3 +310,30 @@ fn a_monthly_total_whose_running_sum_overflows_stays_an_overflow_in_both() {
         Ok(("B1".to_string(), "额".to_string()))
     );
 }
+
+/// Two negative lists match the same firm: the first in the text's order names the reason, in
+/// both engines (it used to be the last).
+#[test]
+fn the_first_matching_negative_list_names_the_reason() {
+    let cl = clause("奖励", "  amount 营收 * 1%\n")
+        + "exclude 甲名单: 营收 > 100元\nexclude 乙名单: 营收 > 10元\n";
+    let rows = [
+        ("91330201MA2AAAAA0X", "1000", "0.1"),
+        ("91330201MA2BBBBB0X", "50", "0.1"),
+        ("91330201MA2CCCCC0X", "5", "0.1"),
+    ];
+    agree(&cl, &rows).unwrap();
+    let p = program(&cl);
+    let fs = firms(&p, &rows);
+    let got = common::reference_rows(&p, &fs, 2023);
+    let reason = |id: &str| {
+        got.iter()
+            .find(|r| &*r.firm_id == id)
+            .and_then(|r| r.reason.clone())
+            .map(|r| r.to_string())
+            .unwrap_or_default()
+    };
+    assert!(reason("91330201MA2AAAAA0X").contains("甲名单"), "{got:?}");
+    assert!(reason("91330201MA2BBBBB0X").contains("乙名单"), "{got:?}");
+    assert!(!reason("91330201MA2CCCCC0X").contains("名单"), "{got:?}");
+}

@@ -141,8 +141,8 @@ pub fn evaluate_population(
     outs
 }
 
-/// One firm's clauses, then the negative lists that zero them (the last matching rule names
-/// the reason).
+/// One firm's clauses, then the negative lists that zero them (the first matching rule, in
+/// the text's order, names the reason).
 fn evaluate_firm(p: &Program, fi: usize, firm: &Firm, year: i32, explain: bool) -> FirmOutcome {
     let mut excluded_by = vec![];
     let mut clauses: Vec<ClauseOutcome> = (0..p.clauses.len())
@@ -158,9 +158,12 @@ fn evaluate_firm(p: &Program, fi: usize, firm: &Firm, year: i32, explain: bool) 
             if x.clauses.as_ref().is_none_or(|cs| cs.contains(&ci)) {
                 for t in &mut c.tranches {
                     t.amount = Decimal::ZERO;
-                    t.reason = Some(Reason::Excluded {
-                        rule: x.name.clone(),
-                    });
+                    // The first matching list in the text's order names the reason.
+                    if !matches!(t.reason, Some(Reason::Excluded { .. })) {
+                        t.reason = Some(Reason::Excluded {
+                            rule: x.name.clone(),
+                        });
+                    }
                 }
             }
         }
