@@ -326,6 +326,9 @@ pub async fn announced(l: &mut Ledger, n: i64) -> Result<Vec<(i64, String)>> {
 pub struct DerivedSnapshot {
     pub dir: PathBuf,
     pub awards: usize,
+    /// Earlier lines not counted as awarded yet (not approved; with paid_only, not paid) that
+    /// may still be: (lines, 分). A top-up or cap computed now does not see them.
+    pub uncounted: (i64, i64),
     pub derived: huiqi_data::awards::Derived,
 }
 
@@ -341,6 +344,7 @@ pub async fn derive_snapshot(
     // The derived snapshot certifies the source's other tables: they must be what it says.
     crate::data::verified_manifest(snapshot)?;
     let awards = l.awards(period, paid_only).await?;
+    let uncounted = l.uncounted(period, paid_only).await?;
     let rows: Vec<huiqi_data::awards::AwardIn> = awards
         .into_iter()
         .map(|a| huiqi_data::awards::AwardIn {
@@ -364,6 +368,7 @@ pub async fn derive_snapshot(
     Ok(DerivedSnapshot {
         dir: d.info.dir.clone(),
         awards: rows.len(),
+        uncounted,
         derived: d,
     })
 }

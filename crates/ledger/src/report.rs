@@ -314,6 +314,28 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Lines of periods before `before` that `awards` does not count yet but may still be
+    /// awarded (not yet approved; with `paid_only`, not yet paid): (lines, 分).
+    pub async fn uncounted(&mut self, before: i64, paid_only: bool) -> Result<(i64, i64), Error> {
+        let states = if paid_only {
+            "'computed', 'approved', 'announced', 'objected', 'confirmed', 'exported'"
+        } else {
+            "'computed'"
+        };
+        let r = self
+            .db
+            .row(
+                &format!(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(i.amount_fen), 0) AS BIGINT) \
+                     FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
+                     WHERE e.period < $1 AND i.state IN ({states})"
+                ),
+                &args![before],
+            )
+            .await?;
+        Ok(r.map(|r| (r.i(0), r.i(1))).unwrap_or((0, 0)))
+    }
+
     /// What the ledger says was awarded (`paid_only`: paid) for periods before `before`, net of
     /// adjustments, per (firm, clause, period, tranche) — the engine's award history.
     pub async fn awards(&mut self, before: i64, paid_only: bool) -> Result<Vec<AwardOut>, Error> {

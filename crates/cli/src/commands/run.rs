@@ -67,6 +67,23 @@ pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {
             o.t("条", "awards"),
             d.dir.display()
         );
+        let (n, fen) = d.uncounted;
+        if n > 0 {
+            eprintln!(
+                "{} {n} {} {} {} {}",
+                o.t("警告：", "warning:"),
+                o.t(
+                    "条早于本年度的明细尚未审核通过",
+                    "line(s) of earlier years are not yet approved"
+                ),
+                o.t("（金额", "(amount"),
+                huiqi_ledger::yuan(fen),
+                o.t(
+                    "元），不计入奖励历史；其后若获批，本次测算的补差与上限不含这部分",
+                    "yuan) and are not counted as awarded; if they are approved later, this run's top-ups and caps did not see them"
+                ),
+            );
+        }
         snapshot = d.dir;
     }
     let memory_limit = match &a.memory_limit {
