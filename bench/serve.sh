@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# huiqi serve under load: GET /api/v1/firms/{uscc}/check (logged in as an officer) and
-# POST /api/v1/calculate (anonymous, a sample firm file), measured with wrk on this machine.
+# huiqi serve under load, open-loop at a fixed rate with oha (latency corrected for coordinated
+# omission; `cargo install oha`), the load generator on the same 2 cores:
+#   1. GET /api/v1/firms/{uscc}/check, one firm (officer session) — the answer is cached after
+#      the first request;
+#   2. the same over every firm of the zone, each once before any repeats (a cold cache first);
+#   3. POST /api/v1/calculate (anonymous) with the sample firm files of examples/firms as bodies.
+# Each: requests/s, p50/p99/max, the success rate, the server's RSS after 10 s and at the end.
+# Then wrk (closed loop) on scenario 1 as a throughput cross-check.
 #
-#   FIRMS=50000 DURATION=30s CONNECTIONS=64 bash bench/serve.sh
+#   FIRMS=50000 DURATION=60 RATE=10000 CONNECTIONS=64 bash bench/serve.sh
 #   PROFILE=debug bash bench/serve.sh      # use the dev build instead of building release
 #   HUIQI_BIN=/path/to/huiqi bash bench/serve.sh   # a prebuilt binary, no build
 #
@@ -11,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 FIRMS=${FIRMS:-50000}
-DURATION=${DURATION:-30s}
+DURATION=${DURATION:-60}
+RATE=${RATE:-10000}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 PROFILE=${PROFILE:-release}
@@ -57,23 +64,40 @@ curl -sf -b "$WORK/admin.jar" -H "X-CSRF-Token: $CSRF" -H 'content-type: applica
   -d '{"name":"officer","role":"officer","password":"bench-officer-pw"}' "http://127.0.0.1:$PORT/api/v1/users" >/dev/null
 login officer bench-officer-pw >/dev/null
 COOKIE=$(awk '$6 == "huiqi_session" {print "huiqi_session=" $7}' "$WORK/officer.jar")
-USCC=$(head -2 "$WORK/zone/"*企业*.csv 2>/dev/null | tail -1 | cut -d, -f1)
+USCC=$(head -2 "$WORK/zone/企业名录.csv" 2>/dev/null | tail -1 | cut -d, -f1)
 [[ -n $USCC ]] || USCC=$(curl -s -b "$WORK/officer.jar" "http://127.0.0.1:$PORT/api/v1/lines?limit=1" | sed 's/.*"firm":"\([0-9A-Z]*\)".*/\1/')
 echo "firm: $USCC"
 curl -sf -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023" -D - -o /dev/null | grep -i server-timing || true
 
 wait_idle
 [[ $(busy && echo 1) ]] && echo "(busy: another cargo/rustc was running)"
-echo "== GET /api/v1/firms/$USCC/check?period=2023 (officer session) =="
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -H 'Cookie: …' http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023"
-
-echo "== POST /api/v1/calculate (anonymous, examples/firms/meixu_jingmi.toml as JSON) =="
-python3 -c 'import json,tomllib,sys; print(json.dumps({"firm": tomllib.load(open("examples/firms/meixu_jingmi.toml","rb")), "period": 2023}, default=str))' >"$WORK/calc.json"
-cat >"$WORK/calc.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$WORK/calc.json", "r"); wrk.body = f:read("*a"); f:close()
-LUA
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/calc.lua" "http://127.0.0.1:$PORT/api/v1/calculate"
+# One oha run: its JSON summary as one line, and the server's RSS after 10 s and at the end.
+load() {
+  local name=$1
+  shift
+  (sleep 10; ps -o rss= -p $SERVER >"$WORK/rss10") &
+  oha --no-tui --output-format json -z "${DURATION}s" -c "$CONNECTIONS" -q "$RATE" --latency-correction "$@" >"$WORK/$name.json"
+  local rss_end
+  rss_end=$(ps -o rss= -p $SERVER)
+  python3 - "$WORK/$name.json" "$name" "$(cat "$WORK/rss10")" "$rss_end" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+s, p = j["summary"], j["latencyPercentiles"]
+ms = lambda x: f"{x * 1000:.2f} ms" if x is not None else "-"
+codes = j.get("statusCodeDistribution", {})
+print(f"{sys.argv[2]:<28} {s['requestsPerSec']:>9.0f} req/s  p50 {ms(p['p50'])}  p99 {ms(p['p99'])}  max {ms(s['slowest'])}  "
+      f"success {s['successRate'] * 100:.2f}%  codes {codes}  RSS {int(sys.argv[3]) // 1024} MB at 10 s, {int(sys.argv[4]) // 1024} MB at the end")
+PY
+}
+echo "huiqi serve — $(date '+%Y-%m-%d %H:%M') — $(nproc) cores — $FIRMS firms — oha -z ${DURATION}s -c $CONNECTIONS -q $RATE --latency-correction"
+load "check-one-firm" -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023"
+curl -sf -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023" -D - -o /dev/null | grep -i server-timing || true
+# Every firm of the zone, in file order (oha walks the list), so the first pass is uncached.
+tail -n +2 "$WORK/zone/企业名录.csv" | cut -d, -f1 | tr -d '"' | sed "s|.*|http://127.0.0.1:$PORT/api/v1/firms/&/check?period=2023|" >"$WORK/urls.txt"
+echo "($(wc -l <"$WORK/urls.txt") firm URLs)"
+load "check-every-firm" -H "Cookie: $COOKIE" --urls-from-file "$WORK/urls.txt"
+python3 -c 'import json,tomllib,glob; [print(json.dumps({"firm": tomllib.load(open(f,"rb")), "period": 2023}, default=str)) for f in sorted(glob.glob("examples/firms/*.toml"))]' >"$WORK/calc.lines"
+load "calculate-sample-firms" -m POST -T application/json -Z "$WORK/calc.lines" "http://127.0.0.1:$PORT/api/v1/calculate"
+echo "== wrk (closed loop, -t$THREADS -c$CONNECTIONS -d${DURATION}s): the one-firm check =="
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023" | grep -E "Requests/sec|Latency|99%|Non-2xx"
 echo "server RSS: $(ps -o rss= -p $SERVER) KB"

@@ -108,6 +108,17 @@ impl Explanation<'_> {
         )
     }
 
+    /// The same as [`Explanation::json`], typed: serialise it straight to bytes.
+    pub fn json_typed(&self) -> huiqi_eval::explain::ExplainJson<'_> {
+        explain::explain_typed(
+            self.program,
+            &self.firm,
+            &self.outcome,
+            self.year,
+            self.only,
+        )
+    }
+
     /// Selections and pools are allocated over a population: alone, a firm is its own population.
     pub fn population_caveat(&self) -> bool {
         !self.program.selects.is_empty() || !self.program.pools.is_empty()

@@ -5,6 +5,10 @@
 //! of the `huiqi` library crate and renders what comes back. Errors come up to [`main`], the one
 //! place that turns them into messages and exit codes.
 
+/// mimalloc instead of glibc's malloc (see Cargo.toml): measured in bench/RESULTS.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,7 +4,7 @@
 use huiqi_ir::money::{fmt_money_en, fmt_money_zh};
 use huiqi_ir::*;
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde::Serialize;
 use std::fmt::Write as _;
 
 use crate::alloc::FirmOutcome;
@@ -354,23 +354,245 @@ pub fn explain_text(
     out
 }
 
-/// A value as the JSON explanation writes it (money and ratios as exact decimal strings).
-pub fn json_value(p: &Program, v: &Value, ty: Option<Ty>) -> serde_json::Value {
+/// A value as the JSON explanation writes it: `null`, `true`, `{"money_yuan": "…"}`,
+/// `{"ratio": "…"}`, `{"count": "…"}`, `{"date": "…"}`, `{"enum": "…"}` or a text.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum JsonValue<'a> {
+    Null,
+    Bool(bool),
+    Money {
+        money_yuan: String,
+    },
+    Ratio {
+        ratio: String,
+    },
+    Count {
+        count: String,
+    },
+    Date {
+        date: String,
+    },
+    Enum {
+        #[serde(rename = "enum")]
+        name: String,
+    },
+    Text(&'a str),
+}
+
+pub fn json_value_of<'a>(p: &Program, v: &'a Value, ty: Option<Ty>) -> JsonValue<'a> {
     match v {
-        Value::Missing => serde_json::Value::Null,
-        Value::Bool(b) => json!(b),
-        Value::Money(d) => json!({"money_yuan": d.to_string()}),
-        Value::Ratio(d) => json!({"ratio": d.to_string()}),
-        Value::Count(d) => json!({"count": d.to_string()}),
-        Value::Date(d) => json!({"date": d.to_string()}),
-        Value::Enum(_) => json!({"enum": value(p, v, ty, false)}),
-        Value::Text(t) => json!(t),
+        Value::Missing => JsonValue::Null,
+        Value::Bool(b) => JsonValue::Bool(*b),
+        Value::Money(d) => JsonValue::Money {
+            money_yuan: d.to_string(),
+        },
+        Value::Ratio(d) => JsonValue::Ratio {
+            ratio: d.to_string(),
+        },
+        Value::Count(d) => JsonValue::Count {
+            count: d.to_string(),
+        },
+        Value::Date(d) => JsonValue::Date {
+            date: d.to_string(),
+        },
+        Value::Enum(_) => JsonValue::Enum {
+            name: value(p, v, ty, false),
+        },
+        Value::Text(t) => JsonValue::Text(t),
     }
 }
 
-fn fact_json(p: &Program, r: &FactRead) -> serde_json::Value {
+pub fn json_value(p: &Program, v: &Value, ty: Option<Ty>) -> serde_json::Value {
+    serde_json::to_value(json_value_of(p, v, ty)).unwrap_or(serde_json::Value::Null)
+}
+
+#[derive(Serialize)]
+pub struct FactJson<'a> {
+    fact: &'a str,
+    label: &'a str,
+    source: &'a str,
+    period: Option<i32>,
+    value: JsonValue<'a>,
+}
+
+fn fact_json<'a>(p: &'a Program, r: &'a FactRead) -> FactJson<'a> {
     let f = &p.facts[r.fact];
-    json!({"fact": f.name, "label": f.label, "source": f.source, "period": r.year, "value": json_value(p, &r.value, Some(f.ty))})
+    FactJson {
+        fact: &f.name,
+        label: &f.label,
+        source: &f.source,
+        period: r.year,
+        value: json_value_of(p, &r.value, Some(f.ty)),
+    }
+}
+
+#[derive(Serialize)]
+pub struct CondJson<'a> {
+    name: &'a str,
+    source: &'a str,
+    value: JsonValue<'a>,
+    lhs: Option<JsonValue<'a>>,
+    op: Option<&'static str>,
+    rhs: Option<JsonValue<'a>>,
+    facts: Vec<FactJson<'a>>,
+    near_miss: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct AwardedJson<'a> {
+    clause: &'a str,
+    amount_yuan: String,
+}
+
+#[derive(Serialize)]
+pub struct AmountJson<'a> {
+    expression: &'a str,
+    raw: JsonValue<'a>,
+    facts: Vec<FactJson<'a>>,
+    tiers: Vec<String>,
+    awarded_before: Vec<AwardedJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct TrancheJson<'a> {
+    tranche: &'a str,
+    amount_yuan: String,
+    amount_fen: i64,
+    reason: &'a Option<Reason>,
+    reason_text: Option<String>,
+    conditions: Vec<CondJson<'a>>,
+    amount: AmountJson<'a>,
+    adjustments: &'a [crate::clause::Adjustment],
+}
+
+#[derive(Serialize)]
+pub struct ClauseJson<'a> {
+    clause: &'a str,
+    #[serde(rename = "ref")]
+    reference: &'a str,
+    text: &'a str,
+    amount_yuan: String,
+    amount_fen: i64,
+    tranches: Vec<TrancheJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct FirmRef<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct PolicyRef<'a> {
+    name: &'a str,
+    version: &'a str,
+    hash: &'a str,
+}
+
+/// The machine-readable explanation as a typed tree that borrows from the program, the firm and
+/// the outcome: serialised straight to bytes it builds no intermediate JSON values (the service
+/// answers with it; [`explain_json`] is the same as a `serde_json::Value`).
+#[derive(Serialize)]
+pub struct ExplainJson<'a> {
+    firm: FirmRef<'a>,
+    period: i32,
+    policy: PolicyRef<'a>,
+    excluded_by: &'a [String],
+    total_yuan: String,
+    total_fen: i64,
+    clauses: Vec<ClauseJson<'a>>,
+}
+
+fn tranche_json<'a>(p: &'a Program, t: &'a TrancheOutcome) -> TrancheJson<'a> {
+    TrancheJson {
+        tranche: &t.tranche,
+        amount_yuan: huiqi_ir::money::yuan_string(t.amount),
+        amount_fen: huiqi_ir::money::to_fen(t.amount),
+        reason: &t.reason,
+        reason_text: t.reason.as_ref().map(|r| reason_text(r, false)),
+        conditions: t
+            .conditions
+            .iter()
+            .map(|cd| CondJson {
+                name: &cd.name,
+                source: &cd.source,
+                value: json_value_of(p, &cd.value, None),
+                lhs: cd
+                    .sides
+                    .as_ref()
+                    .map(|s| json_value_of(p, &s.0, enum_of(p, cd))),
+                op: cd.sides.as_ref().map(|s| s.1.symbol()),
+                rhs: cd
+                    .sides
+                    .as_ref()
+                    .map(|s| json_value_of(p, &s.2, enum_of(p, cd))),
+                facts: cd.facts.iter().map(|f| fact_json(p, f)).collect(),
+                near_miss: near_miss(p, cd, false),
+            })
+            .collect(),
+        amount: AmountJson {
+            expression: &t.amount_source,
+            raw: json_value_of(p, &t.raw, None),
+            facts: t.amount_facts.iter().map(|f| fact_json(p, f)).collect(),
+            tiers: t
+                .amount_tables
+                .iter()
+                .map(|h| table_line(p, h, false))
+                .collect(),
+            awarded_before: t
+                .awarded
+                .iter()
+                .map(|(c, d)| AwardedJson {
+                    clause: &p.clauses[*c].name,
+                    amount_yuan: huiqi_ir::money::yuan_string(*d),
+                })
+                .collect(),
+        },
+        adjustments: &t.adjustments,
+    }
+}
+
+/// Machine-readable explanation, typed (see [`ExplainJson`]).
+pub fn explain_typed<'a>(
+    p: &'a Program,
+    firm: &'a Firm,
+    o: &'a FirmOutcome,
+    year: i32,
+    only: Option<ClauseId>,
+) -> ExplainJson<'a> {
+    let clauses = o
+        .clauses
+        .iter()
+        .filter(|c| only.is_none_or(|x| x == c.clause))
+        .map(|c| {
+            let cl = &p.clauses[c.clause];
+            ClauseJson {
+                clause: &cl.name,
+                reference: &cl.reference,
+                text: &cl.text,
+                amount_yuan: huiqi_ir::money::yuan_string(c.total()),
+                amount_fen: huiqi_ir::money::to_fen(c.total()),
+                tranches: c.tranches.iter().map(|t| tranche_json(p, t)).collect(),
+            }
+        })
+        .collect();
+    ExplainJson {
+        firm: FirmRef {
+            id: &firm.id,
+            name: &firm.name,
+        },
+        period: year,
+        policy: PolicyRef {
+            name: &p.policy.name,
+            version: &p.policy.version,
+            hash: &p.hash,
+        },
+        excluded_by: &o.excluded_by,
+        total_yuan: huiqi_ir::money::yuan_string(o.total()),
+        total_fen: huiqi_ir::money::to_fen(o.total()),
+        clauses,
+    }
 }
 
 /// Machine-readable explanation.
@@ -381,62 +603,7 @@ pub fn explain_json(
     year: i32,
     only: Option<ClauseId>,
 ) -> serde_json::Value {
-    let clauses: Vec<serde_json::Value> = o
-        .clauses
-        .iter()
-        .filter(|c| only.is_none_or(|x| x == c.clause))
-        .map(|c| {
-            let cl = &p.clauses[c.clause];
-            let tranches: Vec<serde_json::Value> = c
-                .tranches
-                .iter()
-                .map(|t| {
-                    json!({
-                        "tranche": t.tranche,
-                        "amount_yuan": huiqi_ir::money::yuan_string(t.amount),
-                        "amount_fen": huiqi_ir::money::to_fen(t.amount),
-                        "reason": t.reason,
-                        "reason_text": t.reason.as_ref().map(|r| reason_text(r, false)),
-                        "conditions": t.conditions.iter().map(|cd| json!({
-                            "name": cd.name,
-                            "source": cd.source,
-                            "value": json_value(p, &cd.value, None),
-                            "lhs": cd.sides.as_ref().map(|s| json_value(p, &s.0, enum_of(p, cd))),
-                            "op": cd.sides.as_ref().map(|s| s.1.symbol()),
-                            "rhs": cd.sides.as_ref().map(|s| json_value(p, &s.2, enum_of(p, cd))),
-                            "facts": cd.facts.iter().map(|f| fact_json(p, f)).collect::<Vec<_>>(),
-                            "near_miss": near_miss(p, cd, false),
-                        })).collect::<Vec<_>>(),
-                        "amount": {
-                            "expression": t.amount_source,
-                            "raw": json_value(p, &t.raw, None),
-                            "facts": t.amount_facts.iter().map(|f| fact_json(p, f)).collect::<Vec<_>>(),
-                            "tiers": t.amount_tables.iter().map(|h| table_line(p, h, false)).collect::<Vec<_>>(),
-                            "awarded_before": t.awarded.iter().map(|(c, d)| json!({"clause": p.clauses[*c].name, "amount_yuan": huiqi_ir::money::yuan_string(*d)})).collect::<Vec<_>>(),
-                        },
-                        "adjustments": t.adjustments,
-                    })
-                })
-                .collect();
-            json!({
-                "clause": cl.name,
-                "ref": cl.reference,
-                "text": cl.text,
-                "amount_yuan": huiqi_ir::money::yuan_string(c.total()),
-                "amount_fen": huiqi_ir::money::to_fen(c.total()),
-                "tranches": tranches,
-            })
-        })
-        .collect();
-    json!({
-        "firm": {"id": firm.id, "name": firm.name},
-        "period": year,
-        "policy": {"name": p.policy.name, "version": p.policy.version, "hash": p.hash},
-        "excluded_by": o.excluded_by,
-        "total_yuan": huiqi_ir::money::yuan_string(o.total()),
-        "total_fen": huiqi_ir::money::to_fen(o.total()),
-        "clauses": clauses,
-    })
+    serde_json::to_value(explain_typed(p, firm, o, year, only)).unwrap_or(serde_json::Value::Null)
 }
 
 /// The enum of a fact a condition read, so enum values print by name.

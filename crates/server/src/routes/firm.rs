@@ -83,41 +83,50 @@ pub struct PeriodQ {
 /// allocated over the population (a pool, a ranking) is an estimate: one firm alone cannot know
 /// its share or rank; those clauses are listed in `estimated_clauses`.
 fn decided(s: &AppState, firm: Firm, period: Option<i32>) -> ApiResult<Response> {
-    let (json, timing) = decided_json(s, firm, period)?;
-    Ok((
-        [(HeaderName::from_static("server-timing"), timing)],
-        Json(json),
-    )
-        .into_response())
+    let (body, timing) = decided_bytes(s, firm, period)?;
+    Ok(json_bytes(body, &timing))
 }
 
-/// The answer and its `Server-Timing` value.
-fn decided_json(
-    s: &AppState,
-    firm: Firm,
-    period: Option<i32>,
-) -> ApiResult<(serde_json::Value, String)> {
+/// What a population clause's estimate says, in both languages.
+#[derive(Serialize)]
+struct EstimateNote {
+    zh: &'static str,
+    en: &'static str,
+}
+
+/// The answer: `huiqi explain --json`'s explanation plus the clauses that are estimates.
+#[derive(Serialize)]
+struct Decided<'a> {
+    #[serde(flatten)]
+    explanation: huiqi_eval::explain::ExplainJson<'a>,
+    estimated_clauses: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimate_note: Option<EstimateNote>,
+}
+
+/// The answer as JSON bytes, serialised straight from the typed explanation (no intermediate
+/// JSON tree), and its `Server-Timing` value.
+fn decided_bytes(s: &AppState, firm: Firm, period: Option<i32>) -> ApiResult<(Bytes, String)> {
     if period.is_some_and(|p| !(1900..=2200).contains(&p)) {
         return Err(ApiError::invalid("年度超出范围", "period out of range").field("period"));
     }
     let t0 = Instant::now();
     let e = huiqi::explain::explain(&s.program, firm, period, None)?;
-    let mut json = e.json();
-    let ms = t0.elapsed().as_secs_f64() * 1e3;
-    let estimated: Vec<String> = (0..s.program.clauses.len())
+    let estimated: Vec<&str> = (0..s.program.clauses.len())
         .filter(|c| huiqi::catalogue::population_clause(&s.program, *c))
-        .map(|c| s.program.clauses[c].name.clone())
+        .map(|c| s.program.clauses[c].name.as_str())
         .collect();
-    if let Some(o) = json.as_object_mut() {
-        o.insert("estimated_clauses".into(), serde_json::json!(estimated));
-        if e.population_caveat() {
-            o.insert("estimate_note".into(), serde_json::json!({
-                "zh": "资金池和遴选类条款按全体企业核定，单户测算仅为预估（资格达标；金额按资金池核定）",
-                "en": "pool and ranking clauses are allocated over all firms; for one firm the amount is an estimate"
-            }));
-        }
-    }
-    Ok((json, format!("eval;dur={ms:.3}")))
+    let out = Decided {
+        explanation: e.json_typed(),
+        estimated_clauses: estimated,
+        estimate_note: e.population_caveat().then_some(EstimateNote {
+            zh: "资金池和遴选类条款按全体企业核定，单户测算仅为预估（资格达标；金额按资金池核定）",
+            en: "pool and ranking clauses are allocated over all firms; for one firm the amount is an estimate",
+        }),
+    };
+    let body = serde_json::to_vec(&out).map_err(ApiError::internal)?;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    Ok((Bytes::from(body), format!("eval;dur={ms:.3}")))
 }
 
 /// A firm's figures on file in the current snapshot, every clause decided.
@@ -147,8 +156,7 @@ pub async fn check(
         .get(&uscc)
         .cloned()
         .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;
-    let (json, timing) = decided_json(&s, firm, q.period)?;
-    let body = Bytes::from(serde_json::to_vec(&json).map_err(ApiError::internal)?);
+    let (body, timing) = decided_bytes(&s, firm, q.period)?;
     s.checks.put(key, body.clone());
     Ok(json_bytes(body, &timing))
 }
