@@ -40,7 +40,7 @@ DB=$WORK/ledger.sqlite
 rm -f "$DB"*
 "$BIN" ledger --db "$DB" record "$WORK/run" >&2
 # Some of the workflow done, so the queues, the 公示 and the dashboard have every state.
-"$BIN" ledger --db "$DB" --actor reviewer approve --clause 高企认定奖励 >&2
+"$BIN" ledger --db "$DB" --actor reviewer approve --all --clause 高企认定奖励 >&2
 "$BIN" ledger --db "$DB" --actor officer announce --all --days 7 >&2
 
 "$BIN" serve --addr 127.0.0.1:$PORT --db "$DB" --policy policies/ningbo --snapshot "$SNAP" >"$WORK/server.log" 2>&1 &
@@ -88,7 +88,7 @@ bench_page() {
 bench_page "/notice" public ""
 bench_page "/policy" public ""
 bench_page "/firm/$FIRM" firm "$FIRMC"
-bench_page "/firm/$FIRM/whatif?period=2023&v.营业收入=9999万" firm "$FIRMC"
+bench_page "/firm/$FIRM/whatif?period=2023&v.%E8%90%A5%E4%B8%9A%E6%94%B6%E5%85%A5=9999%E4%B8%87" firm "$FIRMC"
 bench_page "/firm/$FIRM/awards" firm "$FIRMC"
 bench_page "/firm/$FIRM/corrections" firm "$FIRMC"
 bench_page "/review?state=computed" officer "$OFFICER"

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "payment batches", V2),
     (3, "accounts and sessions", V3),
     (4, "correction requests", V4),
+    (5, "lines by notice", V5),
 ];
 
 const V1: &str = r#"
@@ -241,6 +242,12 @@ CREATE TABLE corrections (
 );
 CREATE INDEX corrections_state ON corrections (state);
 CREATE INDEX corrections_firm ON corrections (firm_id);
+"#;
+
+/// The 公示 list reads a notice's lines by `notice_id` (a public page: without the index, every
+/// request scanned every line).
+const V5: &str = r#"
+CREATE INDEX items_notice ON items (notice_id);
 "#;
 
 /// Whether the database holds a ledger (its migrations table).

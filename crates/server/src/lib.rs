@@ -68,6 +68,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         sessions: Default::default(),
         jobs,
         dashboards: Default::default(),
+        notices: Default::default(),
         checks: crate::routes::firm::CheckCache::new(check_cache_bytes),
     }))
 }

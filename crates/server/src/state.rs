@@ -88,6 +88,8 @@ pub struct AppState {
     pub jobs: crate::routes::runs::Jobs,
     /// The leader's figures, kept until the ledger changes.
     pub dashboards: crate::routes::dashboard::DashCache,
+    /// The 公示 list last read, kept until the ledger changes.
+    pub notices: crate::routes::zone::NoticeCache,
     /// Firms' check answers, kept (the pack and the snapshot do not change while serving).
     pub checks: crate::routes::firm::CheckCache,
 }

@@ -16,7 +16,7 @@ use crate::extract::{Body, Path, Query};
 use crate::state::Shared;
 
 /// One row of the 公示 list: only what the public may see.
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct NoticeRow {
     pub firm: String,
     pub name: String,
@@ -26,7 +26,7 @@ pub struct NoticeRow {
     pub amount_fen: i64,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct NoticeOut {
     pub id: i64,
     pub title: String,
@@ -56,15 +56,44 @@ pub async fn notice(
 ) -> ApiResult<Json<NoticeOut>> {
     s.authorize(&c.principal, Act::ViewNotice, &Resource::Notice)
         .await?;
-    let id = q.id;
-    let r = crate::ledger!(s, |l| huiqi::ledger::notice(l, id).await).await?;
-    let (id, title, opens, closes, rows) = r.map_err(|_| ApiError::not_found("公示", "notice"))?;
+    let mut n = (*notice_of(&s, q.id).await?).clone();
+    // Whether objections are accepted is a matter of the clock, not of the ledger.
     let now = huiqi_ledger::now();
+    n.open = n.opens <= now && now < n.closes;
+    Ok(Json(n))
+}
+
+/// The last 公示 list read, by the notice asked for and the audit chain's head it was read at:
+/// the public page reads the ledger again only after it changed.
+#[derive(Default)]
+pub struct NoticeCache(std::sync::Mutex<Option<NoticeRead>>);
+
+/// (the notice asked for, the audit chain's head, what was read).
+type NoticeRead = (Option<i64>, i64, std::sync::Arc<NoticeOut>);
+
+/// A notice's lines (the latest notice when `id` is None), from the cache when the ledger has
+/// not changed since.
+pub async fn notice_of(s: &Shared, id: Option<i64>) -> ApiResult<std::sync::Arc<NoticeOut>> {
+    let seq = crate::ledger!(s, |l| huiqi::ledger::head_seq(l).await).await??;
+    if let Ok(g) = s.notices.0.lock() {
+        if let Some((k, at, n)) = &*g {
+            if *k == id && *at == seq {
+                return Ok(n.clone());
+            }
+        }
+    }
+    let r = crate::ledger!(s, |l| {
+        let seq = huiqi::ledger::head_seq(l).await;
+        (seq, huiqi::ledger::notice(l, id).await)
+    })
+    .await?;
+    let (seq, r) = (r.0?, r.1);
+    let (nid, title, opens, closes, rows) = r.map_err(|_| ApiError::not_found("公示", "notice"))?;
     let total_fen: i64 = rows.iter().map(|r| r.fen).sum();
-    Ok(Json(NoticeOut {
-        id,
+    let n = std::sync::Arc::new(NoticeOut {
+        id: nid,
         title,
-        open: opens <= now && now < closes,
+        open: false,
         opens,
         closes,
         total_yuan: huiqi_ledger::yuan(total_fen),
@@ -80,7 +109,11 @@ pub async fn notice(
                 amount_fen: r.fen,
             })
             .collect(),
-    }))
+    });
+    if let Ok(mut g) = s.notices.0.lock() {
+        *g = Some((id, seq, n.clone()));
+    }
+    Ok(n)
 }
 
 fn export_dir(s: &Shared, what: &str) -> std::path::PathBuf {
