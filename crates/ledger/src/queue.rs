@@ -95,9 +95,17 @@ impl Ledger {
     /// The lines matching `f`, in line order, one page.
     pub async fn lines(&mut self, f: &LineFilter) -> Result<LinePage, Error> {
         let (cond, a) = f.where_clause();
+        // The count needs no firm names (one firm row at most per line), and no entitlement
+        // when nothing filters on one: on a 25,000-line queue the three-way join was most of
+        // the page's time.
+        let count_from = if cond.contains("e.") {
+            "FROM items i JOIN entitlements e ON e.id = i.entitlement_id"
+        } else {
+            "FROM items i"
+        };
         let total = self
             .db
-            .int(&format!("SELECT COUNT(*) {FROM} WHERE {cond}"), &a)
+            .int(&format!("SELECT COUNT(*) {count_from} WHERE {cond}"), &a)
             .await?;
         let limit = f.limit.unwrap_or(100).max(0);
         let offset = f.offset.unwrap_or(0).max(0);

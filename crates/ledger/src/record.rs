@@ -99,8 +99,17 @@ impl Ledger {
     /// period) changes only the figures that differ, by superseding open lines and adding one
     /// line for the difference to what was paid.
     pub async fn record(&mut self, ctx: &Ctx, run: &RunInput) -> Result<RecordSummary, Error> {
-        self.write(async |db: &mut Db| record_tx(db, ctx, run).await)
-            .await
+        let sum = self
+            .write(async |db: &mut Db| record_tx(db, ctx, run).await)
+            .await?;
+        if sum.new > 0 || sum.changed > 0 {
+            // Thousands of lines just arrived: fresh statistics let the planner read a firm's
+            // lines through the firm's index rather than every line of a state (a firm's page
+            // went from ~14 ms to well under 1 ms on a 50k-firm zone). After the commit: the
+            // record stands whether or not this runs.
+            let _ = self.db.batch("ANALYZE").await;
+        }
+        Ok(sum)
     }
 }
 

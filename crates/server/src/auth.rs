@@ -222,7 +222,10 @@ async fn form_token(req: Request) -> ApiResult<(Request, Option<String>)> {
     if !urlencoded && !multipart {
         return Ok((req, None));
     }
-    let limit = if multipart {
+    let limit = if multipart && req.uri().path() == "/data/upload" {
+        // The data upload page takes what the API's ingest takes.
+        crate::routes::runs::INGEST_LIMIT
+    } else if multipart {
         crate::routes::PAID_FILE_LIMIT
     } else {
         crate::routes::BODY_LIMIT

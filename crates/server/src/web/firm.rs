@@ -458,13 +458,13 @@ async fn awards_inner(p: &Page, uscc: String) -> ApiResult<Response> {
             let w = match notices.get(&n) {
                 Some(w) => w.clone(),
                 None => {
-                    let Json(no) = routes::zone::notice(
-                        State(s.clone()),
-                        Extension(p.c.clone()),
-                        Query(routes::zone::NoticeQ { id: Some(n) }),
-                    )
-                    .await?;
-                    let w = (no.opens, no.closes, no.open);
+                    // Only the window: the notice as read (not a copy of its every line).
+                    s.authorize(p.p(), Act::ViewNotice, &Resource::Notice)
+                        .await?;
+                    let no = routes::zone::notice_of(s, Some(n)).await?;
+                    let now = huiqi_ledger::now();
+                    let open = no.opens <= now && now < no.closes;
+                    let w = (no.opens.clone(), no.closes.clone(), open);
                     notices.insert(n, w.clone());
                     w
                 }
