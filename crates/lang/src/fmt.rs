@@ -525,10 +525,14 @@ fn fact_line(f: &FactAst) -> String {
         .iter()
         .map(|(k, v, _)| format!("{} {}", k.name, quote(v)))
         .collect();
-    let body = if fields.is_empty() {
-        String::new()
-    } else {
+    let body = if !fields.is_empty() {
         format!(" {{ {} }}", fields.join(" "))
+    } else if f.kind == "event" && f.ty.is_none() {
+        // A bare `event` takes the next word as its enum: the braces keep the next line's
+        // `fact` from being read as one (found by the policy fuzzer).
+        " {}".to_string()
+    } else {
+        String::new()
     };
     format!("fact {}: {ty}{body}", f.name.name)
 }
