@@ -465,6 +465,16 @@ fn the_workflow_in_a_browser() {
                 .await;
         }
         r.shot("dashboard").await;
+        // The same in English: every key translated, the charts drawn again.
+        r.click("a.lang").await;
+        webcommon::assert_translated("dashboard (en)", &r.source().await);
+        r.find("div.chart[data-chart='chart-by-clause'][data-drawn='1'] svg")
+            .await;
+        r.shot("dashboard-en").await;
+        r.go("/data").await;
+        webcommon::assert_translated("data (en)", &r.source().await);
+        r.shot("data-en").await;
+        r.click("a.lang").await;
 
         // Not one console error on the way — but the one answer that is a 4xx on purpose: the
         // bad upload's page (422, its problems in a table), which Chromium logs as a network

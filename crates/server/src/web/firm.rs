@@ -282,10 +282,17 @@ async fn what_if_inner(p: &Page, uscc: String) -> ApiResult<Response> {
                 .collect()
         })
         .unwrap_or_default();
-    let base = routes::firm::what_if_of(s, &uscc, period, &[])?;
-    let year = base.on_file.year;
+    // The figures on file and the year, read once (the what-if below decides both ways).
+    let served = s.served();
+    let on_file = served
+        .firms
+        .get(&uscc)
+        .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;
+    let year = period
+        .or_else(|| huiqi::explain::latest_year(on_file))
+        .ok_or_else(|| ApiError::invalid("请指定年度", "give the year").field("period"))?;
     let on_file_text = |fact: usize| -> String {
-        let v = base.on_file.firm.value_at(fact, year);
+        let v = on_file.value_at(fact, year);
         huiqi_data::firmfile::fact_text(prog, fact, &v)
     };
     let editable: Vec<usize> = (0..prog.facts.len())
