@@ -4,7 +4,11 @@
 #   1. GET /api/v1/firms/{uscc}/check, one firm (officer session) — the answer is cached after
 #      the first request;
 #   2. the same over every firm of the zone, each once before any repeats (a cold cache first);
-#   3. POST /api/v1/calculate (anonymous) with the sample firm files of examples/firms as bodies.
+#   3. POST /api/v1/calculate (anonymous) with the sample firm files of examples/firms as bodies;
+#   4. side by side with OpenFisca's Web API (`openfisca serve`, gunicorn, one worker per core):
+#      bench/simple's clause for 1,000 generated firms, huiqi's POST /api/v1/calculate against
+#      OpenFisca's POST /calculate, at the same rate and then closed-loop (OPENFISCA=0 skips it;
+#      the venv is /var/tmp/huiqi-of-venv, as bench/openfisca/compare.sh makes it).
 # Each: requests/s, p50/p99/max, the success rate, the server's RSS after 10 s and at the end.
 # Then wrk (closed loop) on scenario 1 as a throughput cross-check.
 #
@@ -101,3 +105,52 @@ load "calculate-sample-firms" -m POST -T application/json -Z "$WORK/calc.lines" 
 echo "== wrk (closed loop, -t$THREADS -c$CONNECTIONS -d${DURATION}s): the one-firm check =="
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023" | grep -E "Requests/sec|Latency|99%|Non-2xx"
 echo "server RSS: $(ps -o rss= -p $SERVER) KB"
+
+[[ ${OPENFISCA:-1} == 1 ]] || exit 0
+echo "== side by side with OpenFisca's Web API: bench/simple's clause, 1,000 firms as bodies =="
+VENV=${VENV:-/var/tmp/huiqi-of-venv}
+if [[ ! -x $VENV/bin/openfisca ]]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q -r bench/openfisca/requirements.txt 'OpenFisca-Core[web-api]==46.0.1'
+fi
+# The same firms for both: revenue across every tier (none, 10万, 30万, 0.2%, the cap).
+python3 - "$WORK" <<'PY'
+import json, random, sys
+rng = random.Random(42)
+with open(sys.argv[1] + "/simple-huiqi.lines", "w") as h, open(sys.argv[1] + "/simple-of.lines", "w") as o:
+    for k in range(1000):
+        fen = rng.choice([rng.randrange(0, 10**9), rng.randrange(10**9, 5 * 10**9), rng.randrange(5 * 10**9, 2 * 10**10), rng.randrange(2 * 10**10, 4 * 10**10)])
+        yuan = f"{fen // 100}.{fen % 100:02d}"
+        h.write(json.dumps({"firm": {"id": "91330201MA2AFK3J07", "name": f"基准企业{k}", "facts": {"营业收入": {"2023": yuan + "元"}}}, "period": 2023}, ensure_ascii=False) + "\n")
+        o.write(json.dumps({"firms": {"f": {"revenue": {"2023": float(yuan)}, "tiered_award": {"2023": None}}}}) + "\n")
+PY
+SPORT=$((PORT + 1)) OFPORT=$((PORT + 2))
+rm -f "$WORK"/simple.sqlite*
+"$BIN" serve --addr 127.0.0.1:$SPORT --db "$WORK/simple.sqlite" --policy bench/simple >"$WORK/simple-server.log" 2>&1 &
+SIMPLE=$!
+PYTHONPATH=bench/openfisca "$VENV/bin/openfisca" serve --country-package huiqi_bench_country --bind 127.0.0.1:$OFPORT --workers "$(nproc)" >"$WORK/openfisca.log" 2>&1 &
+OF=$!
+trap 'kill $SERVER $SIMPLE $OF 2>/dev/null || true' EXIT
+until curl -sf "http://127.0.0.1:$SPORT/healthz" >/dev/null; do sleep 0.05; done
+until curl -sf "http://127.0.0.1:$OFPORT/spec" >/dev/null; do sleep 0.2; done
+# Both answer the same amount for the same firm (a 2.5亿 revenue: the cap, 50万).
+curl -sf -H 'content-type: application/json' -d '{"firm":{"id":"91330201MA2AFK3J07","name":"甲","facts":{"营业收入":{"2023":"2.5亿"}}},"period":2023}' "http://127.0.0.1:$SPORT/api/v1/calculate" | grep -o '"amount_yuan":"[0-9.]*"' | head -1
+curl -sf -H 'content-type: application/json' -d '{"firms":{"f":{"revenue":{"2023":250000000},"tiered_award":{"2023":null}}}}' "http://127.0.0.1:$OFPORT/calculate"; echo
+SERVER=$SIMPLE
+wait_idle
+load "huiqi-calculate-simple" -m POST -T application/json -Z "$WORK/simple-huiqi.lines" "http://127.0.0.1:$SPORT/api/v1/calculate"
+SERVER=$OF
+load "openfisca-calculate-simple" -m POST -T application/json -Z "$WORK/simple-of.lines" "http://127.0.0.1:$OFPORT/calculate"
+echo "(OpenFisca's RSS above is gunicorn's master; its workers: $(ps -o rss= --ppid $OF | awk '{s += $1} END {print int(s / 1024)}') MB)"
+echo "== closed loop (-c $CONNECTIONS, 15 s): the most each answers =="
+for who in huiqi openfisca; do
+  if [[ $who == huiqi ]]; then url=http://127.0.0.1:$SPORT/api/v1/calculate; else url=http://127.0.0.1:$OFPORT/calculate; fi
+  wait_idle
+  oha --no-tui --output-format json -z 15s -c "$CONNECTIONS" -m POST -T application/json -Z "$WORK/simple-$( [[ $who == huiqi ]] && echo huiqi || echo of ).lines" "$url" >"$WORK/$who-max.json"
+  python3 - "$WORK/$who-max.json" "$who" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+s, p = j["summary"], j["latencyPercentiles"]
+print(f"{sys.argv[2]:<10} {s['requestsPerSec']:>9.0f} req/s  p50 {p['p50'] * 1000:.2f} ms  p99 {p['p99'] * 1000:.2f} ms  success {s['successRate'] * 100:.2f}%")
+PY
+done

@@ -4,6 +4,7 @@
 #   bash fuzz/run.sh            # 60 s per target
 #   bash fuzz/run.sh 3600       # an hour per target
 #   TARGETS="policy mapping" bash fuzz/run.sh 600
+#   RUNS=10000000 TARGETS=ingest_csv bash fuzz/run.sh 86400   # stop after 10M executions
 #
 # Needs the nightly toolchain (libFuzzer's instrumentation) and cargo-fuzz (installed when
 # missing). The committed seeds are in fuzz/corpus/<target>; what a run discovers goes to
@@ -32,12 +33,14 @@ for t in $TARGETS; do
     policy) extra=(../policies/ningbo ../tests/bad/policy) ;;
     firm_file) extra=(../tests/bad/firm) ;;
   esac
+  runs=()
+  [ -n "${RUNS:-}" ] && runs=(-runs="$RUNS")
   set +e
   # -rss_limit_mb: a 2 MB input must not need gigabytes; -timeout: one input, one second.
   cargo +nightly fuzz run -O --sanitizer none --debug-assertions "$t" \
     "$WORK/corpus/$t" "corpus/$t" "${extra[@]}" -- \
     -max_total_time="$SECONDS_PER" -print_final_stats=1 -timeout=2 -rss_limit_mb=2048 \
-    -max_len=65536 -artifact_prefix="$WORK/artifacts/$t/" >"$log" 2>&1
+    -max_len=65536 "${runs[@]}" -artifact_prefix="$WORK/artifacts/$t/" >"$log" 2>&1
   rc=$?
   set -e
   execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log" | tail -1)

@@ -31,47 +31,10 @@ import pyarrow.parquet as pq
 
 from importlib.metadata import version as pkg_version
 
-from openfisca_core.entities import build_entity
-from openfisca_core.periods import DateUnit
 from openfisca_core.simulations import SimulationBuilder
-from openfisca_core.taxbenefitsystems import TaxBenefitSystem
-from openfisca_core.variables import Variable
 
-WAN = 10_000  # 1万元
-
-
-# ---------------------------------------------------------------- OpenFisca model
-Firm = build_entity(key="firm", plural="firms", label="企业", is_person=True)
-
-
-class revenue(Variable):
-    value_type = float  # OpenFisca stores float variables as numpy float32
-    entity = Firm
-    definition_period = DateUnit.YEAR
-    label = "营业收入（元）"
-
-
-class tiered_award(Variable):
-    value_type = float
-    entity = Firm
-    definition_period = DateUnit.YEAR
-    label = "营收分档奖励（元）"
-    reference = "bench/simple/policy.hq 基准第一条"
-
-    def formula(firm, period, parameters):
-        r = firm("revenue", period)
-        amount = np.select(
-            [r < 1000 * WAN, r < 5000 * WAN, r < 20000 * WAN],
-            [0, 10 * WAN, 30 * WAN],
-            default=np.round(r * 0.002, 2),  # 0.2%, rounded to the 分 (in float32)
-        )
-        return np.minimum(amount, 50 * WAN)  # cap 50万
-
-
-def tax_benefit_system():
-    tbs = TaxBenefitSystem([Firm])
-    tbs.add_variables(revenue, tiered_award)
-    return tbs
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from huiqi_bench_country import WAN, tax_benefit_system  # noqa: E402  (the model, shared with the Web API)
 
 
 # ---------------------------------------------------------------- data

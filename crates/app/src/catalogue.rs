@@ -53,8 +53,10 @@ pub struct ParamInfo {
 pub struct PoolInfo {
     pub name: String,
     pub clauses: Vec<String>,
-    /// Exact 元, two decimals.
+    /// Exact 元, two decimals (a parameter's: the value in force at the policy's end).
     pub budget_yuan: String,
+    /// The parameter the budget is, if it is one.
+    pub budget_param: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -126,7 +128,14 @@ pub fn catalogue(p: &Program) -> Catalogue {
                     .iter()
                     .map(|c| p.clauses[*c].name.clone())
                     .collect(),
-                budget_yuan: x.budget.round_dp(2).to_string(),
+                budget_yuan: p
+                    .figure(&x.budget, p.policy.window.1.y)
+                    .round_dp(2)
+                    .to_string(),
+                budget_param: match x.budget {
+                    huiqi_ir::Quantity::Param(i) => Some(p.params[i].name.clone()),
+                    huiqi_ir::Quantity::Lit(_) => None,
+                },
             })
             .collect(),
         tests: p

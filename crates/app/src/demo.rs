@@ -230,6 +230,7 @@ fn zone(
         repeat: 1,
         chunk_firms: None,
         force: false,
+        set: vec![],
     };
     // The callback is borrowed mutably by the steps around the run; progress is reported after.
     let report = crate::run::run(&req, &|_| {})?;

@@ -41,6 +41,26 @@ pub fn firm_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     Ok(v)
 }
 
+/// A value of type `ty` as the pack writes it (`2500万`, `3%`, `20`): what a form shows and
+/// takes back.
+pub fn value_text(p: &Program, ty: huiqi_ir::Ty, v: &huiqi_ir::Value) -> String {
+    firmfile::value_text(p, ty, v)
+}
+
+/// A type's name as a form shows it.
+pub fn type_name(p: &Program, ty: huiqi_ir::Ty) -> String {
+    use huiqi_ir::Ty;
+    match ty {
+        Ty::Money => "金额".into(),
+        Ty::Ratio => "比例".into(),
+        Ty::Count => "整数".into(),
+        Ty::Bool => "是/否".into(),
+        Ty::Date => "日期".into(),
+        Ty::Text => "文本".into(),
+        Ty::Enum(e) => p.enums[e].name.clone(),
+    }
+}
+
 /// The latest year with yearly data: the default period of an explanation.
 pub fn latest_year(firm: &Firm) -> Option<i32> {
     firm.facts

@@ -54,6 +54,11 @@ pub async fn open(db: &str) -> Result<Ledger> {
     Ok(Ledger::open(db).await?)
 }
 
+/// Opens a migrated ledger on a connection that can only read (the server's read threads).
+pub async fn open_reader(db: &str) -> Result<Ledger> {
+    Ok(Ledger::open_reader(db).await?)
+}
+
 /// Opens the ledger, creating it when it does not exist yet: only recording a run does this.
 pub async fn open_or_create(db: &str) -> Result<Ledger> {
     Ok(Ledger::open_or_create(db).await?)
@@ -232,7 +237,7 @@ fn is_payment_file(p: &Path) -> bool {
 }
 
 /// Budgets of the pools a policy pack declares, in 分.
-pub fn budgets(program: &huiqi_ir::Program) -> Vec<Budget> {
+pub fn budgets(program: &huiqi_ir::Program, period: i64) -> Vec<Budget> {
     let p = program;
     p.pools
         .iter()
@@ -243,10 +248,11 @@ pub fn budgets(program: &huiqi_ir::Program) -> Vec<Budget> {
                 .iter()
                 .map(|c| p.clauses[*c].name.clone())
                 .collect(),
-            fen: (pool.budget * rust_decimal::Decimal::from(100))
-                .trunc()
-                .try_into()
-                .unwrap_or(i64::MAX),
+            fen: (p.figure(&pool.budget, period.clamp(1, 9999) as i32)
+                * rust_decimal::Decimal::from(100))
+            .trunc()
+            .try_into()
+            .unwrap_or(i64::MAX),
         })
         .collect()
 }
@@ -286,12 +292,12 @@ pub async fn reconcile(
     let (budgets_from, budgets) = match source {
         BudgetSource::Pack(p) => (
             Some(p.to_path_buf()),
-            budgets(&crate::pack::load(p)?.program),
+            budgets(&crate::pack::load(p)?.program, period),
         ),
-        BudgetSource::Program(p) => (None, budgets(p)),
+        BudgetSource::Program(p) => (None, budgets(p, period)),
         BudgetSource::Search(root) => match l.latest_policy_hash(period).await? {
             Some(hash) => match crate::pack::find_by_hash(root, &hash) {
-                Some((p, loaded)) => (Some(p), budgets(&loaded.program)),
+                Some((p, loaded)) => (Some(p), budgets(&loaded.program, period)),
                 None => (None, vec![]),
             },
             None => (None, vec![]),
@@ -415,14 +421,16 @@ pub async fn notice(
     Ok(l.notice_list(notice).await?)
 }
 
-/// A page of the audit trail, newest first (optionally about one entity): `(total, events)`.
+/// A page of the audit trail, newest first (optionally about one entity): `(total, events)`,
+/// each event's `after` cut to `head` characters.
 pub async fn events(
     l: &mut Ledger,
     entity: Option<&str>,
     offset: i64,
     limit: i64,
-) -> Result<(i64, Vec<huiqi_ledger::audit::Event>)> {
-    Ok(l.events_page(entity, offset, limit).await?)
+    head: i64,
+) -> Result<(i64, Vec<huiqi_ledger::accounts::EventHead>)> {
+    Ok(l.events_page(entity, offset, limit, head).await?)
 }
 
 /// 数据有误: files a firm's request to correct a figure on file; its id.

@@ -21,10 +21,18 @@ pub mod ledger;
 pub mod outdir;
 pub mod pack;
 pub mod run;
+pub mod simulate;
+mod simulate_xlsx;
 
 pub use error::Error;
 
 /// Chinese or English, for the texts the engine itself writes (test failures, explanations).
 pub use huiqi_lang::Lang;
+
+/// What callers of the use cases need of the policy language itself.
+pub mod lang {
+    /// A parameter set from outside a pack (`--set 名称=值`).
+    pub use huiqi_lang::ParamSet;
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

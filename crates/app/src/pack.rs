@@ -9,7 +9,12 @@ use crate::{Error, Result};
 
 /// Loads and checks one pack (a directory of `.hq` files, or one file).
 pub fn load(path: &Path) -> Result<Loaded> {
-    huiqi_lang::load_pack(path).map_err(|(sm, ds)| Error::Policy {
+    load_with(path, &[])
+}
+
+/// Loads one pack with parameters set from outside (`--set`), checked as if written there.
+pub fn load_with(path: &Path, sets: &[huiqi_lang::ParamSet]) -> Result<Loaded> {
+    huiqi_lang::load_pack_with(path, sets).map_err(|(sm, ds)| Error::Policy {
         path: path.to_path_buf(),
         sources: Box::new(sm),
         diags: ds,
@@ -69,10 +74,15 @@ impl Checked {
 
 /// Checks every pack under `paths`.
 pub fn check(paths: &[PathBuf]) -> Result<Vec<Checked>> {
+    check_with(paths, &[])
+}
+
+/// Checks every pack under `paths` with parameters set from outside (each pack must have them).
+pub fn check_with(paths: &[PathBuf], sets: &[huiqi_lang::ParamSet]) -> Result<Vec<Checked>> {
     Ok(find(paths)?
         .into_iter()
         .map(|path| Checked {
-            outcome: load(&path),
+            outcome: load_with(&path, sets),
             path,
         })
         .collect())
@@ -86,7 +96,17 @@ pub struct Tested {
 
 /// Runs the test blocks of every pack under `paths`; failure messages in `lang`.
 pub fn test(paths: &[PathBuf], filter: Option<&str>, lang: crate::Lang) -> Result<Vec<Tested>> {
-    Ok(check(paths)?
+    test_with(paths, filter, lang, &[])
+}
+
+/// [`test`] under parameters set from outside: which tests a changed figure breaks.
+pub fn test_with(
+    paths: &[PathBuf],
+    filter: Option<&str>,
+    lang: crate::Lang,
+    sets: &[huiqi_lang::ParamSet],
+) -> Result<Vec<Tested>> {
+    Ok(check_with(paths, sets)?
         .into_iter()
         .map(|checked| {
             let report = checked

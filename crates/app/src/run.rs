@@ -27,6 +27,8 @@ pub struct RunRequest {
     pub chunk_firms: Option<usize>,
     /// Write into `out` even when it holds something other than a previous run.
     pub force: bool,
+    /// Parameters set from outside the pack (`--set 名称=值`), recorded in the manifest.
+    pub set: Vec<huiqi_lang::ParamSet>,
 }
 
 /// A run directory is recognised by its manifest.
@@ -100,7 +102,7 @@ pub fn evaluate(
 
 /// Runs `r.policy` over `r.snapshot` for `r.period` and writes the results into `r.out`.
 pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
-    let loaded = crate::pack::load(&r.policy)?;
+    let loaded = crate::pack::load_with(&r.policy, &r.set)?;
     let p = &loaded.program;
     crate::outdir::check_writable(&r.out, &RUN_DIR, r.force)?;
     let snap = crate::data::snapshot_manifest(&r.snapshot)?;
@@ -302,6 +304,7 @@ fn manifest(
             name: p.policy.name.clone(),
             version: p.policy.version.clone(),
             hash: p.hash.clone(),
+            set: r.set.iter().map(|s| s.to_string()).collect(),
         },
         snapshot: files::Snapshot {
             hash: snapshot_hash.to_string(),

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod commands;
 mod render;
 
-use commands::{data, demo, explain, ledger, pack, run, serve};
+use commands::{data, demo, explain, ledger, pack, run, serve, simulate};
 use render::Out;
 
 #[derive(Parser)]
@@ -54,6 +54,9 @@ enum LangArg {
 enum Cmd {
     /// Run the whole pack over a data snapshot (columnar engine); write results and a manifest.
     Run(run::RunArgs),
+    /// The 政策沙盘: a reform (another pack, a reform.toml or --set) against the base pack over
+    /// the same snapshot — what it costs, by clause and by group, who gains and who loses.
+    Simulate(simulate::SimulateArgs),
     /// Parse and type-check policy packs; report every error with file:line:col and a hint.
     Check {
         /// Pack directories (searched recursively) or single .hq files.
@@ -75,6 +78,10 @@ enum Cmd {
         /// Only tests whose name contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Set a parameter for every pack tested: `--set 名称=值` (repeatable) — which tests a
+        /// changed figure breaks.
+        #[arg(long = "set", value_name = "名称=值", value_parser = run::parse_set)]
+        set: Vec<huiqi::lang::ParamSet>,
     },
     /// Explain what one firm gets under a pack, clause by clause, and why (not).
     Explain(explain::ExplainArgs),
@@ -100,13 +107,14 @@ fn try_main(o: &Out, cmd: Cmd) -> huiqi::Result<ExitCode> {
     match cmd {
         Cmd::Check { paths } => pack::check(o, &paths),
         Cmd::Fmt { paths, check } => pack::fmt(o, &paths, check),
-        Cmd::Test { paths, filter } => pack::test(o, &paths, filter.as_deref()),
+        Cmd::Test { paths, filter, set } => pack::test(o, &paths, filter.as_deref(), &set),
         Cmd::Explain(a) => explain::explain(o, &a),
         Cmd::Demo(a) => demo::demo(o, &a),
         Cmd::Ingest(a) => data::ingest(o, &a),
         Cmd::Gen(a) => data::gen(o, &a),
         Cmd::SnapshotInfo(a) => data::snapshot_info(&a),
         Cmd::Run(a) => run::run(o, &a),
+        Cmd::Simulate(a) => simulate::simulate(o, &a),
         Cmd::Ledger(a) => ledger::ledger(o, &a),
         Cmd::Status(a) => ledger::status(o, &a),
         Cmd::Serve(a) => serve::serve(o, &a),

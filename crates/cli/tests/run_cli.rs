@@ -268,3 +268,188 @@ fn an_overflowing_amount_is_refused_by_both_engines_naming_firm_and_clause() {
     assert!(!work.join("run").exists(), "a refused run wrote {out}");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// `run --set`: the parameter's value changes the figures, the manifest lists what was set and
+/// its policy hash is not the pack's; `ledger record` refuses such a run; a bad `--set` is a
+/// diagnostic pointing into it. `test --set` shows which tests a changed figure breaks.
+#[test]
+fn a_set_parameter_is_a_what_if_never_recorded() {
+    let (work, snap) = small_zone("set");
+    let w = |p: &str| work.join(p).to_string_lossy().into_owned();
+    let o = run_into(&snap, &w("base"), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run_into(&snap, &w("set"), &["--set", "高企首次认定奖励额=20万"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = |d: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(work.join(d).join("manifest.json")).unwrap()).unwrap()
+    };
+    let (base, set) = (m("base"), m("set"));
+    assert_eq!(set["policy"]["set"][0], "高企首次认定奖励额=20万");
+    assert!(base["policy"].get("set").is_none());
+    assert_ne!(base["policy"]["hash"], set["policy"]["hash"]);
+    let clause = |v: &serde_json::Value| {
+        v["by_clause"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["clause"] == "高企认定奖励")
+            .map(|c| c["amount_fen"].as_i64().unwrap())
+            .unwrap()
+    };
+    assert!(
+        clause(&set) > clause(&base),
+        "{} {}",
+        clause(&set),
+        clause(&base)
+    );
+    let o = huiqi(&[
+        "ledger",
+        "--db",
+        &w("l.sqlite"),
+        "record",
+        &w("set"),
+        "--lang",
+        "en",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot be recorded"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run_into(&snap, &w("bad"), &["--set", "高企首次认定奖励额=20%"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--set 高企首次认定奖励额"), "{err}");
+    assert!(!work.join("bad/manifest.json").exists());
+    let o = run_into(&snap, &w("bad"), &["--set", "高企首次认定奖金=20万"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("E0330"));
+    // The seed pack's tests under a changed figure: the 高企 tests fail, naming it.
+    let o = huiqi(&[
+        "test",
+        "policies/ningbo",
+        "--set",
+        "高企首次认定奖励额=20万",
+        "--lang",
+        "en",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("高企认定奖励"), "{out}");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `huiqi simulate` (the 政策沙盘): the same pack as its own reform changes nothing; a
+/// reform.toml and the same change written into a copy of the pack give identical deltas; every
+/// breakdown adds up to the total, to the 分; delta.parquet holds exactly those figures.
+#[test]
+fn simulate_compares_a_reform_with_the_base_exactly() {
+    let (work, snap) = small_zone("simulate");
+    let w = |p: &str| work.join(p).to_string_lossy().into_owned();
+    let sim = |out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "simulate",
+            "--policy",
+            "policies/ningbo",
+            "--snapshot",
+            &snap,
+            "--period",
+            "2023",
+            "--out",
+        ];
+        let out = w(out);
+        a.push(&out);
+        a.extend(extra);
+        let o = huiqi(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(work.join(&out).join("summary.json")).unwrap())
+                .unwrap();
+        s
+    };
+    // The pack against itself: Δ = 0 everywhere.
+    let same = sim("same", &["--reform", "policies/ningbo"]);
+    assert_eq!(same["total_delta_fen"], 0);
+    assert_eq!(same["all"]["gainers"], 0);
+    assert_eq!(same["base"]["hash"], same["reform"]["hash"]);
+    assert!(same["total_base_fen"].as_i64().unwrap() > 0);
+    // A reform.toml: a bigger 研发资金池 and a higher 高企 award from 2023.
+    std::fs::write(
+        work.join("reform.toml"),
+        "[[set]]\nname = \"研发资金池预算\"\nvalue = \"3000万\"\n\n[[set]]\nname = \"高企首次认定奖励额\"\nvalue = \"8万\"\nfrom = 2023-01-01\n",
+    )
+    .unwrap();
+    let toml = sim("toml", &["--reform", &w("reform.toml")]);
+    // The same change written into a copy of the pack.
+    let copy = work.join("pack");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir("../../policies/ningbo").unwrap() {
+        let p = e.unwrap().path();
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        if p.ends_with("rnd.hq") {
+            text = text.replace("  2022-01-01: 1000万  # 假设", "  2022-01-01: 3000万");
+        }
+        if p.ends_with("hightech.hq") {
+            text = text.replace(
+                "  2022-01-01: 5万\n  2024-01-01: 10万",
+                "  2022-01-01: 5万\n  2023-01-01: 8万",
+            );
+        }
+        std::fs::write(copy.join(p.file_name().unwrap()), text).unwrap();
+    }
+    let edited = sim("edited", &["--reform", &w("pack")]);
+    assert!(toml["total_delta_fen"].as_i64().unwrap() > 0);
+    for k in [
+        "total_base_fen",
+        "total_reform_fen",
+        "total_delta_fen",
+        "all",
+        "by_clause",
+        "groupings",
+        "bands",
+    ] {
+        assert_eq!(toml[k], edited[k], "{k}");
+    }
+    assert_eq!(
+        std::fs::read(work.join("toml/delta.parquet")).unwrap(),
+        std::fs::read(work.join("edited/delta.parquet")).unwrap()
+    );
+    // Every breakdown adds up to the total.
+    let total = toml["total_delta_fen"].as_i64().unwrap();
+    let sum = |v: &serde_json::Value| -> i64 {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["delta_fen"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&toml["by_clause"]), total);
+    for g in toml["groupings"].as_array().unwrap() {
+        assert_eq!(sum(&g["groups"]), total, "{}", g["by"]);
+    }
+    assert_eq!(
+        toml["all"]["gain_fen"].as_i64().unwrap() + toml["all"]["loss_fen"].as_i64().unwrap(),
+        total
+    );
+    assert!(!toml["groupings"].as_array().unwrap().is_empty());
+    // delta.parquet is the file the summary certifies.
+    let files = toml["files"].as_array().unwrap();
+    assert_eq!(files[0]["file"], "delta.parquet");
+    assert_eq!(files[0]["sha256"].as_str().unwrap().len(), 64);
+    assert!(work.join("toml/reform.xlsx").exists());
+    // Nothing to compare with: a usage error, nothing written.
+    let o = huiqi(&[
+        "simulate",
+        "--policy",
+        "policies/ningbo",
+        "--snapshot",
+        &snap,
+        "--period",
+        "2023",
+        "--out",
+        &w("none"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!work.join("none").exists());
+    let _ = std::fs::remove_dir_all(&work);
+}

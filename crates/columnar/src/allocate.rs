@@ -318,10 +318,10 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
             rank.alias("rank"),
             c(score).is_null().alias("snull"),
         ]))?;
-        let losers = e(
-            e(ranked.filter(c("rank").gt(lit(sel.top as u64)).or(c("snull"))))?
-                .select(vec![c("sf")]),
-        )?;
+        let losers = e(e(
+            ranked.filter(c("rank").gt(lit(p.top(sel, cm.year) as u64)).or(c("snull")))
+        )?
+        .select(vec![c("sf")]))?;
         let losers = e(losers.collect().await)?;
         df = with_losers(&ctx, schema, parts, &losers)?;
         let why = code(cm, ReasonKind::NotSelected, &sel.name);
@@ -372,7 +372,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
     // Firm caps: cut the lowest priority first. The cut of a slot is what is left of the
     // excess after the slots cut before it, so every slot is one expression of the same row.
     for cap in &p.firm_caps {
-        let limit = money::to_fen(cap.limit);
+        let limit = money::to_fen(p.figure(&cap.limit, cm.year));
         let total = (0..ns).fold(wide_fen(0), |t, s| t + wide(a(s)));
         df = restate(df, vec![("excess".into(), total - wide_fen(limit))])?;
         let why = code(cm, ReasonKind::FirmCap, &cap.name);
@@ -522,7 +522,7 @@ async fn pool_stage(
     let (ctx, schema, parts) =
         crate::exec::materialise_parts(df, &format!("before pool {}", pool.name)).await?;
     let df = crate::exec::read_parts(&ctx, schema.clone(), parts.clone())?;
-    let budget = money::to_fen(pool.budget);
+    let budget = money::to_fen(cm.p.figure(&pool.budget, cm.year));
     let mut claims: Option<DataFrame> = None;
     let mut pool_slots = vec![];
     for &cl in &pool.clauses {

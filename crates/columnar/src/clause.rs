@@ -79,8 +79,16 @@ impl Compiler<'_> {
         };
         let spec = crate::udf::FinishSpec {
             unit: self.p.policy.rounding,
-            cap: cl.cap.map(scaled).transpose()?,
-            total_cap: cl.total_cap.map(scaled).transpose()?,
+            cap: cl
+                .cap
+                .as_ref()
+                .map(|q| scaled(self.p.figure(q, self.year)))
+                .transpose()?,
+            total_cap: cl
+                .total_cap
+                .as_ref()
+                .map(|q| scaled(self.p.figure(q, self.year)))
+                .transpose()?,
             miss_amount: self.reason_code_of(ReasonKind::Missing, reason::AMOUNT),
             totalcap: self.reason_code_of(ReasonKind::TotalCap, ""),
             zero: self.reason_code_of(ReasonKind::ZeroAmount, ""),

@@ -267,8 +267,9 @@ async fn event_columns(
     dense(a, n, &names).await
 }
 
-/// Per (monthly fact, year): the sum of its months, null unless every month present has a
-/// value.
+/// Per (monthly fact, year): the sum of its months with a value (null when none has one), and
+/// the last of them — as the reference, which reads a month without a value as no month (a
+/// month row exists when any monthly fact has a value).
 async fn monthly_columns(
     ctx: &SessionContext,
     monthly: Option<RecordBatch>,
@@ -277,10 +278,7 @@ async fn monthly_columns(
     parts: usize,
 ) -> R<Vec<(String, ArrayRef)>> {
     let p = cm.p;
-    if let Some((f, _)) = cm.monthly_latest.iter().next() {
-        return Err(Error::unsupported(format!("latest({})", p.facts[*f].name)));
-    }
-    if cm.monthly_totals.is_empty() {
+    if cm.monthly_totals.is_empty() && cm.monthly_latest.is_empty() {
         return Ok(vec![]);
     }
     let mut monthly = table(ctx, monthly.ok_or("monthly not loaded")?, parts)?;
@@ -345,25 +343,43 @@ async fn monthly_columns(
     for (f, yy) in &cm.monthly_totals {
         let fc = c(&p.facts[*f].name);
         let in_year = c(scol::YEAR).eq(lit(*yy));
-        let (s, k, all, o) = (
+        let (s, k, o) = (
             format!("s{f}_{yy}"),
             format!("n{f}_{yy}"),
-            format!("a{f}_{yy}"),
             format!("fo{f}_{yy}"),
         );
         aggs.push(sum(only(in_year.clone(), fc.clone())?).alias(s.as_str()));
-        aggs.push(count(only(in_year.clone(), fc)?).alias(k.as_str()));
-        aggs.push(count(only(in_year, lit(1))?).alias(all.as_str()));
+        aggs.push(count(only(in_year, fc)?).alias(k.as_str()));
         aggs.push(min(c(&format!("o{f}_{yy}"))).alias(o.as_str()));
         let name = format!("mt{f}_{yy}");
         let total = e(when(c(&o).is_null(), c(&s))
             .when((c(&o) % lit(2i64)).eq(lit(1i64)), overflow(true))
             .otherwise(overflow(false)))?;
         totals.push(
-            e(when(c(&k).eq(c(&all)), total)
+            e(when(c(&k).gt(lit(0i64)), total)
                 .otherwise(lit(ScalarValue::Decimal128(None, 38, 12))))?
             .alias(name.as_str()),
         );
+        names.push(name);
+    }
+    // `latest`: the value of the year's last month with a value (the reference reads a month
+    // without a value as no month at all).
+    for (f, yy) in &cm.monthly_latest {
+        use datafusion::logical_expr::ExprFunctionExt;
+        let name = format!("ml{f}_{yy}");
+        let last = e(
+            datafusion::functions_aggregate::first_last::last_value_udaf()
+                .call(vec![c(&p.facts[*f].name)])
+                .filter(
+                    c(scol::YEAR)
+                        .eq(lit(*yy))
+                        .and(c(&p.facts[*f].name).is_not_null()),
+                )
+                .order_by(vec![c(scol::MONTH).sort(true, false)])
+                .build(),
+        )?;
+        aggs.push(last.alias(name.as_str()));
+        totals.push(c(&name));
         names.push(name);
     }
     let a = e(e(monthly.aggregate(vec![c("fi")], aggs))?

@@ -10,6 +10,7 @@
 pub mod allocate;
 pub mod clause;
 pub mod compile;
+pub mod delta;
 mod engine;
 pub mod error;
 mod exec;

@@ -500,6 +500,9 @@ struct Needs {
     /// The monthly columns to read (None: all); for the panel alone only the years matter.
     monthly_cols: Option<Vec<String>>,
     awards: bool,
+    /// The count facts: stored as Int64, computed on as decimals like money and ratios (the
+    /// plan's arithmetic and comparisons are typed once for every number).
+    counts: std::collections::HashSet<String>,
 }
 
 impl Needs {
@@ -533,8 +536,44 @@ impl Needs {
             monthly_cols: (!monthly_facts)
                 .then(|| vec![scol::FIRM_ID.to_string(), scol::YEAR.to_string()]),
             awards: !cm.awards.is_empty(),
+            counts: p
+                .facts
+                .iter()
+                .filter(|f| f.ty == huiqi_ir::Ty::Count)
+                .map(|f| f.name.clone())
+                .collect(),
         }
     }
+}
+
+/// `b` with its count-fact columns cast from Int64 to the engine's decimal (exact: an i64
+/// fits the decimal's 26 integer digits).
+fn counts_as_decimals(
+    b: RecordBatch,
+    counts: &std::collections::HashSet<String>,
+) -> R<RecordBatch> {
+    let schema = b.schema();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| counts.contains(f.name()) && f.data_type() == &DataType::Int64)
+    {
+        return Ok(b);
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut cols = Vec::with_capacity(schema.fields().len());
+    for (f, a) in schema.fields().iter().zip(b.columns()) {
+        if counts.contains(f.name()) && f.data_type() == &DataType::Int64 {
+            // The snapshot's money and ratio type (docs/SNAPSHOT.md).
+            let d = DataType::Decimal128(38, 12);
+            cols.push(e(datafusion::arrow::compute::cast(a, &d))?);
+            fields.push(Field::new(f.name(), d, true));
+        } else {
+            cols.push(a.clone());
+            fields.push(f.as_ref().clone());
+        }
+    }
+    e(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols))
 }
 
 /// The tables a plan reads, as read (before `fi` is attached).
@@ -582,11 +621,13 @@ fn read_tables(dir: &Path, need: &Needs, chunk: Option<&Chunk>) -> R<Tables> {
             h.join()
                 .map_err(|_| Error::engine("snapshot reader panicked"))?
         };
+        let counts =
+            |b: Option<RecordBatch>| b.map(|b| counts_as_decimals(b, &need.counts)).transpose();
         Ok::<_, Error>(Tables {
-            firms: firms?,
-            yearly: j(yearly)?,
+            firms: counts_as_decimals(firms?, &need.counts)?,
+            yearly: counts(j(yearly)?)?,
             events: j(events)?,
-            monthly: j(monthly)?,
+            monthly: counts(j(monthly)?)?,
             awards: j(awards)?,
         })
     })

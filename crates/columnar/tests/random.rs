@@ -41,22 +41,43 @@ fact 规上: bool per year { label "规上" source "统计" }
 fact 行业: 类别 static { label "行业" source "市场监管" }
 fact 证书: event { label "证书" source "科技" }
 fact 进程: event 阶段 { label "进程" source "金融办" }
+fact 人数: count per year { label "人数" source "人社" }
+fact 工位: count static { label "工位" source "园区" }
+fact 月电: count per month { label "月电" source "电力" }
 "#;
 
-fn clause(r: &mut Rng, i: usize) -> String {
+/// A rule's figure: the literal `lit` (of `ty`, `money` or `count`), or — half the time — a
+/// parameter declared into `ps` whose value changes mid-2022, so periods before and after see
+/// different figures.
+fn fig(r: &mut Rng, ps: &mut Vec<String>, ty: &str, lit: String, other: String) -> String {
+    if r.below(2) == 0 {
+        return lit;
+    }
+    let name = format!("参数{}", ps.len());
+    ps.push(format!(
+        "param {name}: {ty} {{\n  2021-01-01: {other}\n  2022-07-01: {lit}\n}}\n"
+    ));
+    name
+}
+
+fn clause(r: &mut Rng, i: usize, ps: &mut Vec<String>) -> String {
     let name = format!("条款{i}");
     let head = format!("clause {name} {{\n  ref \"第{i}条\"\n  text \"随机条款\"\n");
     let cmp = r.pick(&[">=", ">", "<", "<="]);
-    let body = match r.below(12) {
+    let mut money = |r: &mut Rng, hi: u64| {
+        let (a, b) = (format!("{}万", r.wan(hi)), format!("{}万", r.wan(hi)));
+        fig(r, ps, "money", a, b)
+    };
+    let body = match r.below(13) {
         // A small total cap against the award history: often cut, sometimes to nothing.
-        0 => format!("  require 门槛: 营收 {cmp} {}万\n  amount {}万\n  total cap {}万\n", r.wan(5000), r.wan(100), r.wan(40)),
+        0 => format!("  require 门槛: 营收 {cmp} {}万\n  amount {}万\n  total cap {}\n", r.wan(5000), r.wan(100), money(r, 40)),
         1 => {
             // The last arm a rate of the looked-up value (the kernel multiplies in that arm only).
             let (a, b) = (r.wan(1000), r.wan(1000) + 1000);
             let c = b + r.wan(3000);
-            format!("  amount tiers 营收 {{\n    [{a}万, {b}万) => {}万\n    [{b}万, {c}万) => {}万\n    [{c}万, ∞) => 营收 * {}%\n  }}\n  cap {}万\n", r.wan(50), r.wan(100), r.wan(5), r.wan(80))
+            format!("  amount tiers 营收 {{\n    [{a}万, {b}万) => {}万\n    [{b}万, {c}万) => {}万\n    [{c}万, ∞) => 营收 * {}%\n  }}\n  cap {}\n", r.wan(50), r.wan(100), r.wan(5), money(r, 80))
         }
-        2 => format!("  let 增量 = 研发 - prev(研发)\n  require 增长: 增量 > 0\n  amount 增量 * {}%\n  cap {}万\n", r.wan(30), r.wan(500)),
+        2 => format!("  let 增量 = 研发 - prev(研发)\n  require 增长: 增量 > 0\n  amount 增量 * {}%\n  cap {}\n", r.wan(30), money(r, 500)),
         3 => format!("  require 成长: growth(营收) >= {}%\n  require 有研发: 研发 ?? 0 > 0\n  amount min(研发 * 7%, {}万)\n", r.below(60), r.wan(90)),
         4 => format!("  require 首次: first_time(营收 >= {}万)\n  amount {}万\n", r.wan(3000), r.wan(50)),
         5 => {
@@ -68,11 +89,13 @@ fn clause(r: &mut Rng, i: usize) -> String {
             let mode = r.pick(&["each", "cumulative"]);
             let (a, b, c) = (r.wan(100), r.wan(100), r.wan(100));
             let (a, b, c) = if mode == "cumulative" { (a, a + b, a + b + c) } else { (a, b, c) };
-            format!("  schedule 进程 {mode} {{\n    一 => {a}万\n    二 => {b}万\n    三 => {c}万\n  }}\n  total cap {}万\n", r.wan(300))
+            format!("  schedule 进程 {mode} {{\n    一 => {a}万\n    二 => {b}万\n    三 => {c}万\n  }}\n  total cap {}\n", money(r, 300))
         }
         8 => format!("  require 在库: 规上\n  tranche 入库 {{\n    require 首次入库: first_time(规上)\n    amount {}万\n  }}\n  tranche 稳定 {{\n    require 连续: consecutive(规上, 2)\n    require 两年前首次: prev(first_time(规上), 1)\n    amount {}万\n  }}\n", r.wan(20), r.wan(20)),
         9 => format!("  require 复合: cagr(营收, 2) >= {}%\n  amount if 行业 = 甲类 then {}万 else {}万\n", r.below(40), r.wan(60), r.wan(30)),
-        10 => format!("  require 非丙: 行业 not in [丙类]\n  amount round(max(营收 - prev(营收, 2), 0) * 1%, 元)\n  cap {}万\n", r.wan(200)),
+        10 => format!("  require 非丙: 行业 not in [丙类]\n  amount round(max(营收 - prev(营收, 2), 0) * 1%, 元)\n  cap {}\n", money(r, 200)),
+        // Whole-number facts: yearly, static and a month's total, with money.
+        11 => format!("  require 有人: (人数 ?? 0) >= {}\n  amount 人数 * {}元 + (工位 ?? 0) * 100元 + total(月电) * 1元\n  cap {}\n", r.below(50), r.wan(2000), money(r, 30)),
         _ => format!("  require 时点: occurred(进程, 二)\n  require 持证时: held_at(证书, date_of(进程, 二))\n  amount {}万\n", r.wan(100)),
     };
     format!("{head}{body}}}\n")
@@ -80,9 +103,10 @@ fn clause(r: &mut Rng, i: usize) -> String {
 
 fn program_text(r: &mut Rng) -> String {
     let n = 2 + r.below(5) as usize;
-    let mut s = HEADER.to_string();
+    let mut s = String::new();
+    let mut ps = vec![];
     for i in 0..n {
-        s.push_str(&clause(r, i));
+        s.push_str(&clause(r, i, &mut ps));
     }
     if r.below(2) == 0 {
         s.push_str("exclude 负面: 行业 = 丙类\n");
@@ -107,30 +131,35 @@ fn program_text(r: &mut Rng) -> String {
         } else {
             format!("by score 营收 {}", r.pick(&["desc", "asc"]))
         };
+        let clause = r.below(n as u64);
+        let (a, b) = (
+            format!("{}.{:02}元", r.wan(500_000), r.below(100)),
+            format!("{}元", r.wan(500_000)),
+        );
+        let budget = fig(r, &mut ps, "money", a, b);
         s.push_str(&format!(
-            "pool 资金池 {{\n  clauses [条款{}]\n  budget {}.{:02}元\n  {method}\n}}\n",
-            r.below(n as u64),
-            r.wan(500_000),
-            r.below(100)
+            "pool 资金池 {{\n  clauses [条款{clause}]\n  budget {budget}\n  {method}\n}}\n"
         ));
     }
     if r.below(3) == 0 {
+        let clause = r.below(n as u64);
+        let (a, b) = ((1 + r.below(4)).to_string(), (1 + r.below(4)).to_string());
+        let top = fig(r, &mut ps, "count", a, b);
         s.push_str(&format!(
-            "select 遴选 {{\n  clause 条款{}\n  score growth(营收)\n  top {}\n  tie 营收 {}\n}}\n",
-            r.below(n as u64),
-            1 + r.below(4),
+            "select 遴选 {{\n  clause 条款{clause}\n  score growth(营收)\n  top {top}\n  tie 营收 {}\n}}\n",
             r.pick(&["desc", "asc"])
         ));
     }
     if r.below(2) == 0 {
         let first = r.below(n as u64);
         let second = (first + 1 + r.below(n as u64 - 1)) % n as u64;
+        let (a, b) = (format!("{}万", r.wan(150)), format!("{}万", r.wan(150)));
+        let limit = fig(r, &mut ps, "money", a, b);
         s.push_str(&format!(
-            "firm cap 上限 {}万 priority [条款{first}, 条款{second}]\n",
-            r.wan(150),
+            "firm cap 上限 {limit} priority [条款{first}, 条款{second}]\n"
         ));
     }
-    s
+    format!("{HEADER}{}{s}", ps.concat())
 }
 
 fn d(y: i32, m: u32, dd: u32) -> Date {
@@ -175,6 +204,29 @@ fn population(p: &Program, r: &mut Rng) -> Vec<Firm> {
             firm.facts[f("营收")] = FactData::Yearly(rev);
             firm.facts[f("研发")] = FactData::Yearly(rnd);
             firm.facts[f("规上")] = FactData::Yearly(reg);
+            let mut people: Vec<(i32, Value)> = vec![];
+            for y in 2019..=2023 {
+                if r.below(5) != 0 {
+                    people.push((y, Value::Count(rust_decimal::Decimal::from(r.below(300)))));
+                }
+            }
+            firm.facts[f("人数")] = FactData::Yearly(people);
+            if r.below(3) != 0 {
+                firm.facts[f("工位")] =
+                    FactData::Static(Value::Count(rust_decimal::Decimal::from(r.below(100))));
+            }
+            let mut months = vec![];
+            for y in 2020..=2023 {
+                for m in 1..=12u32 {
+                    if r.below(4) != 0 {
+                        months.push((
+                            (y, m),
+                            Value::Count(rust_decimal::Decimal::from(r.below(10_000))),
+                        ));
+                    }
+                }
+            }
+            firm.facts[f("月电")] = FactData::Monthly(months);
             if r.below(6) != 0 {
                 firm.facts[f("行业")] = FactData::Static(Value::Enum(r.below(3) as u32));
             }

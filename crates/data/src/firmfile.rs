@@ -552,6 +552,11 @@ pub fn parse_fact_text(p: &Program, fact: usize, text: &str) -> Result<Value, Fi
 /// A value written back as a form's text that [`parse_fact_text`] reads to the same value:
 /// money in 元/万元/亿元 (exact), ratios in percent, dates `YYYY-MM-DD`, enums by name.
 pub fn fact_text(p: &Program, fact: usize, v: &Value) -> String {
+    value_text(p, p.facts[fact].ty, v)
+}
+
+/// A value of type `ty` as the pack writes it (`2500万`, `3%`, `20`, an enum's name).
+pub fn value_text(p: &Program, ty: Ty, v: &Value) -> String {
     match v {
         Value::Missing => String::new(),
         Value::Bool(b) => if *b { "是" } else { "否" }.into(),
@@ -566,7 +571,7 @@ pub fn fact_text(p: &Program, fact: usize, v: &Value) -> String {
         Value::Ratio(d) => format!("{}%", (d * Decimal::from(100)).normalize()),
         Value::Count(d) => d.normalize().to_string(),
         Value::Date(d) => d.to_string(),
-        Value::Enum(i) => match p.facts[fact].ty {
+        Value::Enum(i) => match ty {
             Ty::Enum(e) => p.enums[e]
                 .variants
                 .get(*i as usize)

@@ -135,7 +135,7 @@ pub fn evaluate_population(
     }
     for cap in &p.firm_caps {
         for o in outs.iter_mut() {
-            firm_cap(cap, o);
+            firm_cap(p.figure(&cap.limit, year), cap, o);
         }
     }
     outs
@@ -202,14 +202,15 @@ fn select(p: &Program, s: &Select, firms: &[Firm], year: i32, outs: &mut [FirmOu
             })
             .then_with(|| firms[a.0].id.cmp(&firms[b.0].id))
     });
+    let top = p.top(s, year);
     for (rank, (fi, score, _)) in cands.iter().enumerate() {
-        if rank as u32 >= s.top || score.is_missing() {
+        if rank as u32 >= top || score.is_missing() {
             zero_all(
                 &mut outs[*fi].clauses[s.clause],
                 Reason::NotSelected {
                     rule: s.name.clone(),
                     rank: Some(rank + 1),
-                    top: s.top,
+                    top,
                 },
             );
         }
@@ -256,7 +257,7 @@ fn share_pool(p: &Program, pool: &Pool, firms: &[Firm], year: i32, outs: &mut [F
         }
     }
     let demand: i128 = claims.iter().map(|c| c.3 as i128).sum();
-    let budget = to_fen(pool.budget) as i128;
+    let budget = to_fen(p.figure(&pool.budget, year)) as i128;
     if demand <= budget {
         return;
     }
@@ -356,12 +357,12 @@ fn by_score(
 }
 
 /// Firm cap: cut the lowest-priority clauses first (later tranches first).
-fn firm_cap(cap: &FirmCap, o: &mut FirmOutcome) {
+fn firm_cap(limit: Decimal, cap: &FirmCap, o: &mut FirmOutcome) {
     let total = o.total();
-    if total <= cap.limit {
+    if total <= limit {
         return;
     }
-    let mut excess = total - cap.limit;
+    let mut excess = total - limit;
     for &c in cap.priority.iter().rev() {
         for t in o.clauses[c].tranches.iter_mut().rev() {
             if excess.is_zero() {

@@ -163,8 +163,8 @@ pub fn eval_clause(
         ev,
         caps: Caps {
             rounding: p.policy.rounding,
-            cap: c.cap,
-            total_cap: c.total_cap,
+            cap: c.cap.as_ref().map(|q| p.figure(q, year)),
+            total_cap: c.total_cap.as_ref().map(|q| p.figure(q, year)),
             awarded: firm.awarded_before(cid, year),
             used: Decimal::ZERO,
         },

@@ -23,9 +23,9 @@ pub struct Report {
 }
 
 /// What an expectation looks at: the amount (the firm's total, a clause's or a tranche's) and
-/// the reasons behind it. A cap that cut the amount is a reason too (封顶 is an adjustment, not
-/// a zero).
-fn expected_of<'o>(o: &'o FirmOutcome, e: &Expect) -> (Decimal, Vec<&'o Reason>) {
+/// the reasons behind it, tranche by tranche. A cap that cut the amount is a reason too (封顶 is
+/// an adjustment, not a zero).
+fn expected_of<'o>(o: &'o FirmOutcome, e: &Expect) -> (Decimal, Vec<(&'o str, Vec<&'o Reason>)>) {
     let Some(c) = e.clause else {
         return (o.total(), vec![]);
     };
@@ -40,13 +40,30 @@ fn expected_of<'o>(o: &'o FirmOutcome, e: &Expect) -> (Decimal, Vec<&'o Reason>)
     };
     let reasons = ts
         .iter()
-        .flat_map(|t| {
-            t.reason
+        .map(|t| {
+            let rs = t
+                .reason
                 .iter()
                 .chain(t.adjustments.iter().map(|a| &a.reason))
+                .collect();
+            (t.tranche.as_str(), rs)
         })
         .collect();
     (amount, reasons)
+}
+
+/// `because X` holds when every tranche looked at has reason X: on a clause of several
+/// tranches, without naming one, the reason must hold for each (a reason of one tranche says
+/// nothing of the others' amounts). The tranches without it, when it fails.
+fn because_fails<'a>(reasons: &[(&'a str, Vec<&Reason>)], b: &str) -> Vec<&'a str> {
+    if reasons.is_empty() {
+        return vec![""];
+    }
+    reasons
+        .iter()
+        .filter(|(_, rs)| !rs.iter().any(|r| r.matches(b)))
+        .map(|(t, _)| *t)
+        .collect()
 }
 
 pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
@@ -56,6 +73,14 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
         if filter.is_some_and(|f| !t.name.contains(f)) {
             continue;
         }
+        // A test that sets parameters runs on its own copy of the program.
+        let own;
+        let p = if t.sets.is_empty() {
+            p
+        } else {
+            own = p.with_params(&t.sets);
+            &own
+        };
         let outs = evaluate_population(p, &t.firms, t.period, false);
         let mut problems = vec![];
         // An amount beyond exact arithmetic is never paid: the test fails, naming it.
@@ -86,7 +111,9 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
             };
             if got != e.amount {
                 let why = reasons
-                    .first()
+                    .iter()
+                    .flat_map(|(_, rs)| rs.first())
+                    .next()
                     .map(|r| format!(" ({})", reason_text(r, en)))
                     .unwrap_or_default();
                 problems.push(format!(
@@ -99,10 +126,36 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
                     money(got)
                 ));
             } else if let Some(b) = &e.because {
-                if !reasons.iter().any(|r| r.matches(b)) {
-                    let actual: Vec<String> = reasons.iter().map(|r| reason_text(r, en)).collect();
+                let missing = because_fails(&reasons, b);
+                if !missing.is_empty() {
+                    let several = reasons.len() > 1;
+                    let actual: Vec<String> = reasons
+                        .iter()
+                        .map(|(t, rs)| {
+                            let rs: Vec<String> = rs.iter().map(|r| reason_text(r, en)).collect();
+                            let rs = if rs.is_empty() {
+                                "-".into()
+                            } else {
+                                rs.join("; ")
+                            };
+                            if several {
+                                format!("{t}: {rs}")
+                            } else {
+                                rs
+                            }
+                        })
+                        .collect();
+                    let which = if several {
+                        if en {
+                            format!(" (not in tranche {})", missing.join(", "))
+                        } else {
+                            format!("（分期 {} 不是此原因）", missing.join("、"))
+                        }
+                    } else {
+                        String::new()
+                    };
                     problems.push(format!(
-                        "  {}:{}: {what}\n    {} {b}\n    {} {}",
+                        "  {}:{}: {what}\n    {} {b}{which}\n    {} {}",
                         e.origin.line,
                         e.origin.col,
                         if en {
@@ -118,7 +171,7 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
                         if actual.is_empty() {
                             "-".into()
                         } else {
-                            actual.join("; ")
+                            actual.join(" | ")
                         }
                     ));
                 }

@@ -48,8 +48,11 @@ pub struct Engine {
 pub struct Policy {
     pub name: String,
     pub version: String,
-    /// The pack's content hash.
+    /// The pack's content hash (covering the parameters set from outside, if any).
     pub hash: String,
+    /// Parameters set from outside the pack for this run (`--set 名称=值`), as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +131,7 @@ mod tests {
                 name: "p".into(),
                 version: "1".into(),
                 hash: "ab".into(),
+                set: vec![],
             },
             snapshot: Snapshot {
                 hash: "cd".into(),

@@ -85,6 +85,26 @@ pub struct Param {
     pub values: Vec<(Date, Value)>,
 }
 
+/// A figure a rule fixes — a clause's cap or total cap, a select's size, a pool's budget, a firm
+/// cap: a literal, or a dated parameter, whose value is the one in force at the end of the
+/// evaluated period (as a parameter in an expression). The checker makes sure a parameter used
+/// here has a value from the policy's start, of the figure's type and range.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Quantity {
+    Lit(Decimal),
+    Param(ParamId),
+}
+
+impl Quantity {
+    /// The literal, when it is one.
+    pub fn literal(&self) -> Option<Decimal> {
+        match self {
+            Quantity::Lit(d) => Some(*d),
+            Quantity::Param(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Bound {
     pub value: Decimal,
@@ -251,9 +271,9 @@ pub struct Clause {
     pub requires: Vec<Named>,
     pub body: ClauseBody,
     /// Per firm per period.
-    pub cap: Option<Decimal>,
+    pub cap: Option<Quantity>,
     /// Per firm over all periods (history included).
-    pub total_cap: Option<Decimal>,
+    pub total_cap: Option<Quantity>,
     pub origin: Origin,
 }
 
@@ -276,7 +296,8 @@ pub struct Select {
     pub name: String,
     pub clause: ClauseId,
     pub score: Named,
-    pub top: u32,
+    /// How many firms (a whole number ≥ 1).
+    pub top: Quantity,
     pub tie: Vec<(Named, Order)>,
 }
 
@@ -298,14 +319,14 @@ pub enum PoolMethod {
 pub struct Pool {
     pub name: String,
     pub clauses: Vec<ClauseId>,
-    pub budget: Decimal,
+    pub budget: Quantity,
     pub method: PoolMethod,
 }
 
 #[derive(Clone, Debug)]
 pub struct FirmCap {
     pub name: String,
-    pub limit: Decimal,
+    pub limit: Quantity,
     /// Every clause, highest priority first.
     pub priority: Vec<ClauseId>,
 }
@@ -329,6 +350,8 @@ pub struct TestCase {
     /// Names the test uses for its firms (甲, 乙 …).
     pub firm_labels: Vec<String>,
     pub expects: Vec<Expect>,
+    /// Parameters the test sets (`set 参数 = 值`), each for all time.
+    pub sets: Vec<(ParamId, Value)>,
     pub origin: Origin,
 }
 
@@ -351,6 +374,51 @@ pub struct Program {
 }
 
 impl Program {
+    /// The value of a parameter in force at the end of `year` (Missing before its first date).
+    pub fn param_at(&self, p: ParamId, year: i32) -> Value {
+        let at = crate::date::Date::year_end(year);
+        self.params[p]
+            .values
+            .iter()
+            .rev()
+            .find(|(d, _)| *d <= at)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Missing)
+    }
+
+    /// A rule's figure for `year`. A parameter before its first date (only for periods before
+    /// the policy starts, where nothing is paid) takes its first value.
+    pub fn figure(&self, q: &Quantity, year: i32) -> Decimal {
+        match q {
+            Quantity::Lit(d) => *d,
+            Quantity::Param(p) => self
+                .param_at(*p, year)
+                .num()
+                .or_else(|| self.params[*p].values.first().and_then(|(_, v)| v.num()))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// A select's size for `year`.
+    pub fn top(&self, s: &Select, year: i32) -> u32 {
+        use rust_decimal::prelude::ToPrimitive;
+        self.figure(&s.top, year).to_u32().unwrap_or(0)
+    }
+
+    /// This program with some parameters set to one value for all time (a test's `set`).
+    pub fn with_params(&self, sets: &[(ParamId, Value)]) -> Program {
+        let mut p = self.clone();
+        for (i, v) in sets {
+            let from = p.params[*i]
+                .values
+                .first()
+                .map(|(d, _)| *d)
+                .unwrap_or(crate::date::Date::year_start(1900));
+            p.params[*i].values = vec![(from, v.clone())];
+        }
+        p
+    }
+
     pub fn fact_by_name(&self, name: &str) -> Option<FactId> {
         self.facts.iter().position(|f| f.name == name)
     }

@@ -305,6 +305,12 @@ pub enum TestStmt {
     Period(i32, Span),
     Firm(FirmAst),
     Expect(ExpectAst),
+    /// `set 参数 = 值`: the parameter's value for this test, for all time.
+    Set {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -42,6 +42,37 @@ fn ty_name(p: Option<&[EnumDef]>, t: Ty) -> String {
     }
 }
 
+/// What kind of figure a rule fixes (`Checker::quantity`).
+#[derive(Clone, Copy, Debug)]
+enum Figure {
+    /// Money; `positive`: above zero (a budget, a firm cap), else at least zero (a cap).
+    Money { positive: bool },
+    /// A whole number from 1 to 1000 (a select's size).
+    Whole,
+}
+
+impl Figure {
+    fn fits(self, x: Decimal) -> bool {
+        match self {
+            Figure::Money { positive: true } => x > Decimal::ZERO,
+            Figure::Money { positive: false } => x >= Decimal::ZERO,
+            Figure::Whole => x.fract().is_zero() && x >= Decimal::ONE && x <= Decimal::from(1000),
+        }
+    }
+
+    /// What the figure must be, in Chinese and English.
+    fn range(self) -> (&'static str, &'static str) {
+        match self {
+            Figure::Money { positive: true } => ("须大于 0", "must be positive"),
+            Figure::Money { positive: false } => ("不能为负", "cannot be negative"),
+            Figure::Whole => (
+                "须为 1 到 1000 的整数",
+                "must be a whole number from 1 to 1000",
+            ),
+        }
+    }
+}
+
 /// What the checker knows so far: the declarations lowered, and the diagnostics found.
 struct Checker<'a> {
     sm: &'a SourceMap,
@@ -52,6 +83,10 @@ struct Checker<'a> {
     fact_idx: HashMap<String, usize>,
     params: Vec<Param>,
     param_idx: HashMap<String, usize>,
+    /// The policy's first day: a parameter used as a rule's figure must have a value by then.
+    policy_start: Date,
+    /// The parameters used as rules' figures, and as what (a test's `set` must fit too).
+    figure_params: HashMap<ParamId, Figure>,
     tables: Vec<Table>,
     /// The expanded size of each table, by id (see `weight`).
     table_weights: Vec<Weight>,
@@ -107,6 +142,8 @@ impl<'a> Checker<'a> {
             fact_idx: HashMap::new(),
             params: vec![],
             param_idx: HashMap::new(),
+            policy_start: Date::year_start(1900),
+            figure_params: HashMap::new(),
             tables: vec![],
             table_weights: vec![],
             table_idx: HashMap::new(),
@@ -200,6 +237,98 @@ impl<'a> Checker<'a> {
                 self.diags.push(d);
                 None
             }
+        }
+    }
+
+    /// A rule's figure (cap, total cap, select size, pool budget, firm cap): a literal, or a
+    /// parameter of the figure's type whose every value fits it and which has a value from the
+    /// policy's first day.
+    fn quantity(
+        &mut self,
+        e: &ast::Expr,
+        fig: Figure,
+        what_zh: &str,
+        what_en: &str,
+    ) -> Option<Quantity> {
+        let ast::ExprKind::Name(id) = &e.kind else {
+            return self.literal_figure(e, fig, what_zh, what_en);
+        };
+        let Some(&pi) = self.param_idx.get(&id.name) else {
+            return self.literal_figure(e, fig, what_zh, what_en);
+        };
+        let prm = &self.params[pi];
+        let want = match fig {
+            Figure::Money { .. } => Ty::Money,
+            Figure::Whole => Ty::Count,
+        };
+        if prm.ty != want {
+            let (wz, we) = match fig {
+                Figure::Money { .. } => ("金额", "money"),
+                Figure::Whole => ("整数", "a whole number"),
+            };
+            let d = self.type_mismatch(
+                e.span,
+                wz,
+                we,
+                prm.ty,
+                &format!("{what_zh}须为{wz}参数"),
+                &format!("{what_en} must be a parameter of {we}"),
+            );
+            self.diags.push(d);
+            return None;
+        }
+        let start = self.policy_start;
+        if prm.values.first().is_none_or(|(d, _)| *d > start) {
+            self.diags.push(err(
+                "E0417",
+                e.span,
+                format!("参数 `{}` 在政策开始日 {start} 尚无取值", id.name),
+                format!(
+                    "parameter `{}` has no value on the policy's first day, {start}",
+                    id.name
+                ),
+                format!("给参数 `{}` 加一个自 {start} 起的值", id.name),
+                format!("give `{}` a value from {start}", id.name),
+            ));
+            return None;
+        }
+        for (d, v) in &prm.values {
+            let x = v.num().unwrap_or_default();
+            if !fig.fits(x) {
+                let (rz, re) = fig.range();
+                self.diags.push(err(
+                    "E0418",
+                    e.span,
+                    format!("参数 `{}` 自 {d} 起的值 {x} 用作{what_zh}，{rz}", id.name),
+                    format!(
+                        "parameter `{}` from {d} is {x}, used as {what_en}: it {re}",
+                        id.name
+                    ),
+                    format!("改正参数 `{}` 的取值", id.name),
+                    format!("correct the values of `{}`", id.name),
+                ));
+                return None;
+            }
+        }
+        // Used as two kinds of figure: the stricter range holds for both (checked above).
+        self.figure_params.insert(pi, fig);
+        Some(Quantity::Param(pi))
+    }
+
+    fn literal_figure(
+        &mut self,
+        e: &ast::Expr,
+        fig: Figure,
+        what_zh: &str,
+        what_en: &str,
+    ) -> Option<Quantity> {
+        match fig {
+            Figure::Money { .. } => self.const_money(e, what_zh, what_en).map(Quantity::Lit),
+            Figure::Whole => self
+                .const_int(e, 1, what_zh, what_en)
+                .map(|n| Quantity::Lit(Decimal::from(n)))
+                .map_err(|d| self.diags.push(d))
+                .ok(),
         }
     }
 

@@ -447,6 +447,13 @@ impl<'a> Printer<'a> {
                     self.line(sp.start, sp.end, &format!("period {y}"));
                 }
                 TestStmt::Firm(f) => self.firm(f),
+                TestStmt::Set { name, value, span } => {
+                    self.line(
+                        span.start,
+                        span.end,
+                        &format!("set {} = {}", name.name, expr(value)),
+                    );
+                }
                 TestStmt::Expect(e) => {
                     let tr = e
                         .tranche

@@ -9,6 +9,37 @@ use sha2::{Digest, Sha256};
 use crate::ast;
 use crate::diag::{Diag, SourceMap};
 
+/// A parameter set from outside the pack (`--set 名称=值`, a reform's override): from `from` on
+/// (None: for all time) its value is `value`, in the pack's own notation (`8000万`, `3%`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamSet {
+    pub name: String,
+    pub from: Option<huiqi_ir::Date>,
+    pub value: String,
+}
+
+impl ParamSet {
+    /// `名称=值` as `--set` takes it.
+    pub fn parse(arg: &str) -> Option<ParamSet> {
+        let (n, v) = arg.split_once('=').or_else(|| arg.split_once('＝'))?;
+        let (n, v) = (n.trim(), v.trim());
+        (!n.is_empty() && !v.is_empty()).then(|| ParamSet {
+            name: n.to_string(),
+            from: None,
+            value: v.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for ParamSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.from {
+            Some(d) => write!(f, "{}={} (from {d})", self.name, self.value),
+            None => write!(f, "{}={}", self.name, self.value),
+        }
+    }
+}
+
 pub struct Loaded {
     pub program: Program,
     pub sources: SourceMap,
@@ -53,6 +84,14 @@ pub fn find_packs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Reads, parses and checks a pack (a directory, or a single file as a one-file pack).
 /// On failure returns the source map (for rendering) and every diagnostic.
 pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
+    load_pack_with(path, &[])
+}
+
+/// [`load_pack`] with parameters set from outside: each replaces the parameter's values (from
+/// its date on, or all of them) before the pack is checked, so a set value is checked exactly
+/// as a written one (its type, and every use: a cap, a budget, a select's size). The content
+/// hash covers the sets too: a run with a set is not the pack's own run.
+pub fn load_pack_with(path: &Path, sets: &[ParamSet]) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
     let mut sm = SourceMap::default();
     let paths = if path.is_file() {
         vec![path.to_path_buf()]
@@ -131,6 +170,25 @@ pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
     if !diags.is_empty() {
         return Err((sm, diags));
     }
+    for set in sets {
+        hasher.update(b"\0--set\0");
+        hasher.update(set.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(
+            set.from
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        hasher.update([0]);
+        hasher.update(set.value.as_bytes());
+        if let Err(d) = apply_set(&mut sm, &mut files, set) {
+            diags.push(d);
+        }
+    }
+    if !diags.is_empty() {
+        return Err((sm, diags));
+    }
     match crate::check::check(&files, &sm) {
         Ok((mut program, warnings)) => {
             program.hash = format!("{:x}", hasher.finalize());
@@ -143,6 +201,59 @@ pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
         }
         Err(d) => Err((sm, d)),
     }
+}
+
+/// Replaces a parameter's values in the parsed pack by `set`'s value: from `set.from` on, or
+/// from the parameter's first date (so it is in force wherever the written values were).
+/// The value is a source file of its own (`--set 名称`), where its diagnostics point.
+fn apply_set(sm: &mut SourceMap, files: &mut [ast::File], set: &ParamSet) -> Result<(), Diag> {
+    let f = sm.add(format!("--set {}", set.name), set.value.clone());
+    let whole = crate::Span {
+        file: f,
+        start: 0,
+        end: set.value.len() as u32,
+    };
+    let expr = crate::parser::parse_expr_in(f, &set.value)?;
+    let mut names = vec![];
+    for file in files.iter_mut() {
+        for it in file.items.iter_mut() {
+            let ast::ItemKind::Param(p) = &mut it.kind else {
+                continue;
+            };
+            if p.name.name != set.name {
+                names.push(p.name.name.clone());
+                continue;
+            }
+            let first = p.values.iter().map(|v| v.0).min();
+            let from = match (set.from, first) {
+                (Some(d), _) => d,
+                (None, Some(d)) => d,
+                (None, None) => huiqi_ir::Date::year_start(1900),
+            };
+            p.values.retain(|v| v.0 < from);
+            p.values.push((from, expr, whole));
+            return Ok(());
+        }
+    }
+    let near = crate::diag::did_you_mean(
+        &set.name,
+        names.iter().map(|s| s.as_str()),
+        crate::diag::Near::Name,
+    );
+    Err(Diag::new(
+        "E0330",
+        whole,
+        format!("--set：政策包中没有参数 `{}`", set.name),
+        format!("--set: the pack has no parameter `{}`", set.name),
+        match &near {
+            Some(n) => format!("是否想写 `{n}`？"),
+            None => "只能设定 param 声明的参数".into(),
+        },
+        match &near {
+            Some(n) => format!("did you mean `{n}`?"),
+            None => "only a declared param can be set".into(),
+        },
+    ))
 }
 
 fn io_diag(f: u32, e: &std::io::Error) -> Diag {

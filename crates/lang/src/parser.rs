@@ -41,7 +41,13 @@ pub fn parse_file(file: u32, src: &str) -> PResult<File> {
 
 /// Parses a standalone expression (used by firm files: `"80亿"`).
 pub fn parse_expr(src: &str) -> PResult<Expr> {
-    let lexed = lex(u32::MAX, src)?;
+    parse_expr_in(u32::MAX, src)
+}
+
+/// Parses a standalone expression that is the whole of source file `file` (a `--set` value:
+/// its diagnostics point into it).
+pub fn parse_expr_in(file: u32, src: &str) -> PResult<Expr> {
+    let lexed = lex(file, src)?;
     let mut p = Parser::new(lexed.tokens);
     let e = p.expr()?;
     if !p.at_eof() {
@@ -767,8 +773,8 @@ impl Parser {
                 break self.bump().span;
             }
             let key = self.ident(
-                "`period`、`firm` 或 `expect`",
-                "`period`, `firm` or `expect`",
+                "`period`、`firm`、`set` 或 `expect`",
+                "`period`, `firm`, `set` or `expect`",
             )?;
             match key.name.as_str() {
                 "period" => {
@@ -777,14 +783,21 @@ impl Parser {
                 }
                 "firm" => stmts.push(TestStmt::Firm(self.firm()?)),
                 "expect" => stmts.push(TestStmt::Expect(self.expect_stmt(key.span)?)),
+                "set" => {
+                    let name = self.ident("参数名称", "a parameter name")?;
+                    self.expect(Tok::Assign, "参数名称后写 =", "write = after the name")?;
+                    let value = self.expr()?;
+                    let span = key.span.to(value.span);
+                    stmts.push(TestStmt::Set { name, value, span });
+                }
                 other => {
                     return Err(Diag::new(
                         "E0203",
                         key.span,
                         format!("测试中未知的语句 `{other}`"),
                         format!("unknown test statement `{other}`"),
-                        "可用：period、firm、expect",
-                        "statements: period, firm, expect",
+                        "可用：period、firm、set、expect",
+                        "statements: period, firm, set, expect",
                     ))
                 }
             }

@@ -308,12 +308,17 @@ impl Ledger {
 
     /// A page of the audit trail, newest first, optionally about one entity (`user:officer`,
     /// `item:12`): `(total, events)`.
+    ///
+    /// `after` holds at most `head` characters of each event's `after_json`, and `after_chars`
+    /// its whole length: a run's record event lists every line it records (megabytes at zone
+    /// scale), which a page or a trace shows only the beginning of.
     pub async fn events_page(
         &mut self,
         entity: Option<&str>,
         offset: i64,
         limit: i64,
-    ) -> Result<(i64, Vec<crate::audit::Event>), Error> {
+        head: i64,
+    ) -> Result<(i64, Vec<EventHead>), Error> {
         let (cond, a) = match entity {
             Some(e) => ("WHERE entity = $1", args![e].to_vec()),
             None => ("", vec![]),
@@ -323,26 +328,45 @@ impl Ledger {
             .int(&format!("SELECT COUNT(*) FROM audit_events {cond}"), &a)
             .await?;
         let sql = format!(
-            "SELECT seq, prev_hash, hash, actor, at, action, entity, before_json, after_json FROM audit_events {cond} \
-             ORDER BY seq DESC LIMIT {} OFFSET {}",
+            "SELECT seq, prev_hash, hash, actor, at, action, entity, before_json, substr(after_json, 1, {}), length(after_json) \
+             FROM audit_events {cond} ORDER BY seq DESC LIMIT {} OFFSET {}",
+            head.max(0),
             limit.clamp(0, 1000),
             offset.max(0)
         );
         let rows = self.db.rows(&sql, &a).await?;
         let events = rows
             .iter()
-            .map(|r| crate::audit::Event {
-                seq: r.i(0),
-                prev_hash: r.s(1),
-                hash: r.s(2),
-                actor: r.s(3),
-                at: r.s(4),
-                action: r.s(5),
-                entity: r.s(6),
-                before: r.s(7),
-                after: r.s(8),
+            .map(|r| EventHead {
+                event: crate::audit::Event {
+                    seq: r.i(0),
+                    prev_hash: r.s(1),
+                    hash: r.s(2),
+                    actor: r.s(3),
+                    at: r.s(4),
+                    action: r.s(5),
+                    entity: r.s(6),
+                    before: r.s(7),
+                    after: r.s(8),
+                },
+                after_chars: r.i(9),
             })
             .collect();
         Ok((total, events))
+    }
+}
+
+/// An audit event as a page lists it: `event.after` may be only the beginning of the text,
+/// `after_chars` long in all.
+#[derive(Clone, Debug)]
+pub struct EventHead {
+    pub event: crate::audit::Event,
+    pub after_chars: i64,
+}
+
+impl EventHead {
+    /// Whether `event.after` is the whole text.
+    pub fn whole(&self) -> bool {
+        self.event.after.chars().count() as i64 >= self.after_chars
     }
 }

@@ -302,6 +302,19 @@ impl Ledger {
         Ok(Ledger { db })
     }
 
+    /// Opens an existing, already migrated ledger for reading only: the database itself refuses
+    /// any write on this connection (SQLite `query_only`, PostgreSQL read-only transactions).
+    /// The server's read connections; the one writer migrates first.
+    pub async fn open_reader(target: &str) -> Result<Ledger, Error> {
+        let mut db = Db::open_existing(target).await?;
+        let sql = match db.backend() {
+            Backend::Sqlite => "PRAGMA query_only = ON",
+            Backend::Postgres => "SET default_transaction_read_only = on",
+        };
+        db.batch(sql).await?;
+        Ok(Ledger { db })
+    }
+
     /// Opens the ledger, creating it when it does not exist (`ledger record`'s path): the
     /// SQLite file and its directory, or the schema in an empty PostgreSQL database.
     /// A new SQLite ledger is built beside its final name and renamed into place, so a process

@@ -58,6 +58,15 @@ pub fn read_results(run_dir: &Path, snapshot_dir: Option<&Path>) -> Result<RunIn
             &format!("not a valid run manifest: {e}"),
         )
     })?;
+    // A run with parameters set from outside is a what-if, not the policy's figures.
+    if !m.policy.set.is_empty() {
+        let sets = m.policy.set.join(", ");
+        return Err(bad(
+            &mp,
+            &format!("这是设定了参数的测算（--set {sets}），不是政策本身的结果，不能记入台账"),
+            &format!("this run set parameters (--set {sets}): a what-if, not the policy's own figures, it cannot be recorded"),
+        ));
+    }
     let want = m.file_hash(runfile::RESULTS_PARQUET).ok_or_else(|| {
         bad(
             &mp,

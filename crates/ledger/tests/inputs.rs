@@ -311,6 +311,7 @@ fn run_dir(base: &Path, snap_rel: &str, cols: Vec<(&str, ArrayRef)>) -> std::pat
             name: "p".into(),
             version: "1".into(),
             hash: "policyhash".into(),
+            set: vec![],
         },
         snapshot: runfile::Snapshot {
             hash: "snaphash".into(),

@@ -659,3 +659,32 @@ fn bulk_steps_select_by_filters() {
         l.close().await;
     });
 }
+
+/// The server's read connections see what the writer committed and cannot write themselves:
+/// a read job that tried would fail in the database, not change the ledger.
+#[test]
+fn a_reader_sees_commits_and_cannot_write() {
+    each_backend(async |t| {
+        let mut w = open(t).await;
+        let mut r = huiqi_ledger::Ledger::open_reader(t).await.unwrap();
+        assert_eq!(count(&mut r, "SELECT COUNT(*) FROM items").await, 0);
+        w.record(
+            &ctx("2024-02-01"),
+            &run(2023, "a", &[(F1, HT, "首次认定", 5_000_000)]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(count(&mut r, "SELECT COUNT(*) FROM items").await, 1);
+        let before = fingerprint(&mut w).await;
+        let e = r
+            .apply(&ctx("2024-02-02"), &all(), &Action::Approve)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, huiqi_ledger::ErrorKind::Db, "{e}");
+        assert!(r.db.exec("DELETE FROM items", &[]).await.is_err());
+        assert_eq!(fingerprint(&mut w).await, before);
+        assert!(w.verify().await.unwrap().ok());
+        r.close().await;
+        w.close().await;
+    });
+}

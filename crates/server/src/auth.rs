@@ -289,7 +289,7 @@ async fn lookup(s: &Shared, sha: &str) -> Option<Live> {
     }
     // Not in memory (the server restarted): the database decides.
     let sha_owned = sha.to_string();
-    let found = crate::ledger!(s, |l| l.session(&sha_owned).await).await;
+    let found = crate::ledger_read!(s, |l| l.session(&sha_owned).await).await;
     let (row, acct) = found.ok()?.ok()??;
     let now = huiqi_ledger::now();
     let idle_end = chrono::DateTime::parse_from_rfc3339(&row.last_seen)
@@ -343,7 +343,7 @@ fn bad_login() -> ApiError {
 /// Checks a password; locks the account after too many failures.
 pub async fn login(s: &Shared, user: &str, password: &str) -> ApiResult<LoggedIn> {
     let u = user.to_string();
-    let acct = crate::ledger!(s, |l| l.account(&u).await).await??;
+    let acct = crate::ledger_read!(s, |l| l.account(&u).await).await??;
     let Some(acct) = acct else {
         // The same work as for a real account, so timing does not tell which names exist.
         let _ = verify_password(password, DUMMY_HASH);

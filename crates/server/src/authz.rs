@@ -177,7 +177,7 @@ impl Act {
 }
 
 /// Who asks: an account (or the anonymous public).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Principal {
     pub user: String,
     pub role: Role,
@@ -202,7 +202,7 @@ impl Principal {
 }
 
 /// What is asked about.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
     Catalogue,
     Notice,
@@ -239,7 +239,15 @@ pub struct Authz {
     /// Clause name → department.
     departments: HashMap<String, String>,
     types: Types,
+    /// Decisions already made. A decision is a pure function of the principal, the act and the
+    /// resource (every entity Cedar sees is built from those and the fixed department map), so
+    /// a remembered one is exactly what Cedar would say again; the hot paths (a firm's check,
+    /// calculate) ask the same question thousands of times a second.
+    memo: std::sync::Mutex<HashMap<(Principal, Act, Resource), bool>>,
 }
+
+/// Decisions remembered before the memo starts afresh.
+const MEMO_MAX: usize = 1 << 16;
 
 struct Types {
     user: EntityTypeName,
@@ -316,6 +324,7 @@ impl Authz {
             authorizer: Authorizer::new(),
             departments: by_clause,
             types,
+            memo: Default::default(),
         })
     }
 
@@ -338,10 +347,40 @@ impl Authz {
 
     /// Cedar's decision. An entity that does not fit the schema is a deny (and a bug).
     pub fn allowed(&self, p: &Principal, a: Act, r: &Resource) -> bool {
-        self.decide(p, a, r).unwrap_or(false)
+        let key = (p.clone(), a, r.clone());
+        if let Some(d) = self.memo.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return d;
+        }
+        let d = self.decide(p, a, r).unwrap_or(false);
+        if let Ok(mut m) = self.memo.lock() {
+            if m.len() >= MEMO_MAX {
+                m.clear();
+            }
+            m.insert(key, d);
+        }
+        d
+    }
+
+    /// Cedar's decisions for every resource and act: `out[i][k]` is whether `p` may do
+    /// `acts[k]` to `rs[i]`. The same decisions as [`Authz::allowed`] one by one, but the
+    /// entities (the principal, each line and clause) are built and checked against the schema
+    /// once for the whole list — that, not the policy evaluation, is most of a decision's
+    /// time, and a queue page asks about hundreds of lines.
+    pub fn allowed_many(&self, p: &Principal, acts: &[Act], rs: &[Resource]) -> Vec<Vec<bool>> {
+        self.decide_many(p, acts, rs)
+            .unwrap_or_else(|_| vec![vec![false; acts.len()]; rs.len()])
     }
 
     fn decide(&self, p: &Principal, a: Act, r: &Resource) -> Result<bool, AuthzError> {
+        Ok(self.decide_many(p, &[a], std::slice::from_ref(r))?[0][0])
+    }
+
+    fn decide_many(
+        &self,
+        p: &Principal,
+        acts: &[Act],
+        rs: &[Resource],
+    ) -> Result<Vec<Vec<bool>>, AuthzError> {
         let t = &self.types;
         let err = |e: &dyn std::fmt::Display| AuthzError(e.to_string());
         let mut ents = vec![];
@@ -366,54 +405,87 @@ impl Authz {
         ents.push(
             Entity::new(principal.clone(), attrs, HashSet::from([role])).map_err(|e| err(&e))?,
         );
-        let resource = match r {
-            Resource::Catalogue => uid(&t.catalogue, "catalogue"),
-            Resource::Notice => uid(&t.notice, "notice"),
-            Resource::Zone => uid(&t.zone, "zone"),
-            Resource::Firm(f) => uid(&t.firm, f),
-            Resource::Line {
-                id,
-                firm,
-                clause,
-                state,
-                approved_by,
-            } => {
-                let c = uid(&t.clause, clause);
-                let dept = uid(&t.department, self.department_of(clause));
-                ents.push(
-                    Entity::new(c.clone(), HashMap::new(), HashSet::from([dept]))
-                        .map_err(|e| err(&e))?,
-                );
-                let mut attrs = HashMap::from([(
-                    "state".to_string(),
-                    RestrictedExpression::new_string(state.clone()),
-                )]);
-                if let Some(u) = approved_by {
-                    attrs.insert(
-                        "approved_by".into(),
-                        RestrictedExpression::new_entity_uid(uid(&t.user, u)),
-                    );
+        // Each clause and each line once: the store refuses an entity given twice.
+        let mut clauses: HashSet<&str> = HashSet::new();
+        let mut lines: HashSet<i64> = HashSet::new();
+        let mut resources = Vec::with_capacity(rs.len());
+        for r in rs {
+            resources.push(match r {
+                Resource::Catalogue => uid(&t.catalogue, "catalogue"),
+                Resource::Notice => uid(&t.notice, "notice"),
+                Resource::Zone => uid(&t.zone, "zone"),
+                Resource::Firm(f) => uid(&t.firm, f),
+                Resource::Line {
+                    id,
+                    firm,
+                    clause,
+                    state,
+                    approved_by,
+                } => {
+                    let c = uid(&t.clause, clause);
+                    if clauses.insert(clause) {
+                        let dept = uid(&t.department, self.department_of(clause));
+                        ents.push(
+                            Entity::new(c.clone(), HashMap::new(), HashSet::from([dept]))
+                                .map_err(|e| err(&e))?,
+                        );
+                    }
+                    let line = uid(&t.line, &id.to_string());
+                    if !lines.insert(*id) {
+                        // One line asked about twice (with maybe other attributes): alone.
+                        return Ok(rs
+                            .iter()
+                            .map(|r| {
+                                acts.iter()
+                                    .map(|a| self.decide(p, *a, r).unwrap_or(false))
+                                    .collect()
+                            })
+                            .collect());
+                    }
+                    let mut attrs = HashMap::from([(
+                        "state".to_string(),
+                        RestrictedExpression::new_string(state.clone()),
+                    )]);
+                    if let Some(u) = approved_by {
+                        attrs.insert(
+                            "approved_by".into(),
+                            RestrictedExpression::new_entity_uid(uid(&t.user, u)),
+                        );
+                    }
+                    let parents = HashSet::from([uid(&t.firm, firm), c]);
+                    ents.push(Entity::new(line.clone(), attrs, parents).map_err(|e| err(&e))?);
+                    line
                 }
-                let line = uid(&t.line, &id.to_string());
-                let parents = HashSet::from([uid(&t.firm, firm), c]);
-                ents.push(Entity::new(line.clone(), attrs, parents).map_err(|e| err(&e))?);
-                line
-            }
-        };
+            });
+        }
         let entities = Entities::from_entities(ents, Some(&self.schema)).map_err(|e| err(&e))?;
-        let action = uid(&t.action, a.as_str());
-        let req = Request::new(
-            principal,
-            action,
-            resource,
-            Context::empty(),
-            Some(&self.schema),
-        )
-        .map_err(|e| err(&e))?;
-        let resp = self
-            .authorizer
-            .is_authorized(&req, &self.policies, &entities);
-        Ok(resp.decision() == Decision::Allow)
+        let mut out = Vec::with_capacity(rs.len());
+        for resource in resources {
+            let mut row = Vec::with_capacity(acts.len());
+            for a in acts {
+                // An action asked about a resource the schema does not give it is a deny, as
+                // one decision alone is (it does not spoil the others).
+                let allowed = match Request::new(
+                    principal.clone(),
+                    uid(&t.action, a.as_str()),
+                    resource.clone(),
+                    Context::empty(),
+                    Some(&self.schema),
+                ) {
+                    Ok(req) => {
+                        self.authorizer
+                            .is_authorized(&req, &self.policies, &entities)
+                            .decision()
+                            == Decision::Allow
+                    }
+                    Err(_) if acts.len() * rs.len() > 1 => false,
+                    Err(e) => return Err(err(&e)),
+                };
+                row.push(allowed);
+            }
+            out.push(row);
+        }
+        Ok(out)
     }
 
     /// Like [`Authz::allowed`], but a reason when Cedar could not decide (for tests).

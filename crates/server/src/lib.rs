@@ -54,7 +54,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         Some(dir) => load_served(&program, dir)?,
         None => state::Served::default(),
     };
-    let ledger = ledger::LedgerHandle::open(cfg.db.clone()).await?;
+    let ledger = ledger::LedgerHandle::open(cfg.db.clone(), cfg.ledger_readers).await?;
     let catalogue = huiqi::catalogue::catalogue(&program);
     let check_cache_bytes = cfg.check_cache_bytes;
     let jobs = routes::runs::Jobs::restore(&cfg.work);

@@ -38,6 +38,8 @@ pub struct Config {
     pub lockout: Duration,
     /// Bytes of firms' check answers kept (`routes::firm::CheckCache`).
     pub check_cache_bytes: usize,
+    /// Read-only ledger connections beside the one writer (pages and queues read there).
+    pub ledger_readers: usize,
 }
 
 impl Config {
@@ -54,6 +56,7 @@ impl Config {
             max_failures: 5,
             lockout: Duration::from_secs(15 * 60),
             check_cache_bytes: 128 << 20,
+            ledger_readers: 2,
         }
     }
 }

@@ -71,6 +71,7 @@ fn each_page_renders_for_its_roles_and_denies_the_others() {
                 "/data".into(),
                 &["officer", "reviewer", "finance", "auditor", "leader"],
             ),
+            ("/sandbox".into(), &["officer"]),
         ];
         let mut users: Vec<(String, Option<PageClient>)> =
             vec![("anonymous".into(), None), ("firm".into(), None)];
@@ -224,6 +225,7 @@ fn english_and_chinese_pages_leave_no_key_untranslated() {
                 "officer",
                 vec![
                     "/data".into(),
+                    "/sandbox".into(),
                     "/corrections".into(),
                     format!("/trace/{}", s.firms_with_lines(HIGHTECH).await[0].1[0]),
                 ],
@@ -693,5 +695,47 @@ fn what_if_corrections_trace_and_dashboard_pages() {
         assert!(href.ends_with("/gongshi.xlsx"), "{href}");
         let r = anon.get(&format!("/notice/{href}")).await;
         assert_eq!(r.status, 200);
+    });
+}
+
+/// The 政策沙盘 page: the officer sees every parameter with its value in force, changes one, and
+/// reads what it costs by clause and who gains; a value the pack refuses is a 422 on the page.
+#[test]
+fn the_sandbox_page_simulates_a_change() {
+    each_backend(async |s: &Server| {
+        let officer = PageClient::login(&s.base, "officer").await;
+        let r = officer.get("/sandbox").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body.contains("data-testid=\"param-高企首次认定奖励额\""),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("5万"), "the value in force is shown");
+        let r = officer
+            .post_form(
+                "/sandbox",
+                &[("period", "2023"), ("p:高企首次认定奖励额", "20万")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body.contains("data-testid=\"sandbox-result\""),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("高企首次认定奖励额=20万"));
+        assert!(r.body.contains("data-testid=\"sandbox-clauses\""));
+        assert!(r.body.contains("/api/v1/simulations/"));
+        let r = officer
+            .post_form(
+                "/sandbox",
+                &[("period", "2023"), ("p:高企首次认定奖励额", "20%")],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        // Not for a reviewer.
+        let reviewer = PageClient::login(&s.base, "reviewer").await;
+        assert_eq!(reviewer.get("/sandbox").await.status, 403);
     });
 }

@@ -24,8 +24,9 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub json: bool,
     /// What-if: change a figure in the period (a yearly fact) or its one value (a static fact)
-    /// and show what it moves, e.g. `--set 营业收入=2500万`. Repeatable; an empty value removes it.
-    #[arg(long = "set", value_name = "FACT=VALUE", value_parser = parse_change)]
+    /// and show what it moves, e.g. `--set 营业收入=2500万`; or set a parameter of the pack
+    /// (`--set 高企首次认定奖励额=8万`). Repeatable; an empty value removes a figure.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_change)]
     pub set: Vec<huiqi::explain::Change>,
 }
 
@@ -60,17 +61,37 @@ pub fn render(o: &Out, x: &Explanation, json: bool) {
 }
 
 pub fn explain(o: &Out, a: &ExplainArgs) -> huiqi::Result<ExitCode> {
-    let loaded = huiqi::pack::load(&a.pack)?;
+    let mut loaded = huiqi::pack::load(&a.pack)?;
+    // `--set` names a parameter (the pack is checked again with it) or a figure on file.
+    let (params, facts): (Vec<_>, Vec<_>) = a
+        .set
+        .iter()
+        .cloned()
+        .partition(|c| loaded.program.params.iter().any(|p| p.name == c.fact));
+    if !params.is_empty() {
+        let sets: Vec<huiqi::lang::ParamSet> = params
+            .iter()
+            .map(|c| huiqi::lang::ParamSet {
+                name: c.fact.clone(),
+                from: None,
+                value: c.value.clone(),
+            })
+            .collect();
+        loaded = huiqi::pack::load_with(&a.pack, &sets)?;
+        for s in &sets {
+            eprintln!("{} {s}", o.t("参数设定：", "parameter set:"));
+        }
+    }
     o.diags(&loaded.sources, &loaded.warnings);
     let firm = huiqi::explain::read_firm(&loaded.program, &a.firm)?;
-    if !a.set.is_empty() {
+    if !facts.is_empty() {
         if a.clause.is_some() {
             return Err(huiqi::Error::usage(
                 "--set 与 --clause 不能同时使用",
                 "--set and --clause cannot be combined",
             ));
         }
-        let w = huiqi::explain::what_if(&loaded.program, firm, a.period, &a.set)?;
+        let w = huiqi::explain::what_if(&loaded.program, firm, a.period, &facts)?;
         render_what_if(o, &w, a.json);
         return Ok(ExitCode::SUCCESS);
     }

@@ -8,3 +8,4 @@ pub mod ledger_render;
 pub mod pack;
 pub mod run;
 pub mod serve;
+pub mod simulate;

@@ -126,7 +126,12 @@ pub fn render_tested(o: &Out, tested: &[Tested]) -> bool {
     failed == 0 && broken == 0
 }
 
-pub fn test(o: &Out, paths: &[PathBuf], filter: Option<&str>) -> huiqi::Result<ExitCode> {
-    let tested = pack::test(paths, filter, o.lang)?;
+pub fn test(
+    o: &Out,
+    paths: &[PathBuf],
+    filter: Option<&str>,
+    set: &[huiqi::lang::ParamSet],
+) -> huiqi::Result<ExitCode> {
+    let tested = pack::test_with(paths, filter, o.lang, set)?;
     Ok(code(!render_tested(o, &tested)))
 }

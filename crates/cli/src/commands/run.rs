@@ -49,6 +49,17 @@ pub struct RunArgs {
     /// Write into --out even when it holds something other than a previous run's files.
     #[arg(long)]
     pub force: bool,
+    /// Set a parameter for this run: `--set 名称=值` (repeatable), in the pack's notation
+    /// (`8000万`, `3%`, `20`). Checked as if written in the pack; the manifest records it and
+    /// the policy hash covers it.
+    #[arg(long = "set", value_name = "名称=值", value_parser = parse_set)]
+    pub set: Vec<huiqi::lang::ParamSet>,
+}
+
+/// `--set 名称=值`.
+pub fn parse_set(s: &str) -> Result<huiqi::lang::ParamSet, String> {
+    huiqi::lang::ParamSet::parse(s)
+        .ok_or_else(|| format!("expected 名称=值 (NAME=VALUE), got `{s}`"))
 }
 
 pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {
@@ -105,6 +116,7 @@ pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {
         repeat: a.repeat,
         chunk_firms: a.chunk_firms,
         force: a.force,
+        set: a.set.clone(),
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new_spinner();

@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// served pack and snapshot, so it is kept and sent again.
     #[arg(long, default_value_t = 128)]
     pub check_cache_mb: usize,
+    /// Read-only ledger connections beside the one writer: pages and queues read on them and
+    /// do not wait behind each other or behind a write.
+    #[arg(long, default_value_t = 2)]
+    pub ledger_readers: usize,
 }
 
 fn start_error(e: StartError) -> huiqi::Error {
@@ -58,6 +62,7 @@ pub fn serve(o: &Out, a: &ServeArgs) -> huiqi::Result<ExitCode> {
     cfg.snapshot = a.snapshot.clone();
     cfg.secure_cookie = a.secure_cookie;
     cfg.check_cache_bytes = a.check_cache_mb << 20;
+    cfg.ledger_readers = a.ledger_readers;
     let zone = if a.demo {
         let root = std::env::current_dir().unwrap_or_default();
         eprintln!(

@@ -27,8 +27,8 @@ struct ClauseParts<'a> {
     amount: Option<Named>,
     tranches: Vec<Tranche>,
     schedule: Option<Schedule>,
-    cap: Option<Decimal>,
-    total_cap: Option<Decimal>,
+    cap: Option<Quantity>,
+    total_cap: Option<Quantity>,
     names_seen: HashMap<String, Span>,
     /// Ways of paying written (amount, tranches, schedule), counted as written.
     body_count: usize,
@@ -139,8 +139,17 @@ impl<'a> ClauseParts<'a> {
                     self.amount = Some(n);
                 }
             }
-            StmtKind::Cap(e) => self.cap = c.const_money(e, "封顶金额", "the cap"),
-            StmtKind::TotalCap(e) => self.total_cap = c.const_money(e, "累计上限", "the total cap"),
+            StmtKind::Cap(e) => {
+                self.cap = c.quantity(e, Figure::Money { positive: false }, "封顶金额", "the cap")
+            }
+            StmtKind::TotalCap(e) => {
+                self.total_cap = c.quantity(
+                    e,
+                    Figure::Money { positive: false },
+                    "累计上限",
+                    "the total cap",
+                )
+            }
             StmtKind::Tranche(t) => self.tranche(c, t, &scope),
             StmtKind::Schedule(s) => {
                 self.body_count += 1;

@@ -52,6 +52,7 @@ pub fn check(files: &[ast::File], sm: &SourceMap) -> Result<(Program, Vec<Diag>)
         c.diags.push(no_header(files));
         return Err(c.diags);
     };
+    c.policy_start = header.window.0;
     c.enums(&items, &mut declared);
     c.facts(&items, &mut declared);
     c.params(&items, &mut declared);
@@ -354,7 +355,7 @@ impl Checker<'_> {
     }
 
     /// One value of a parameter: a constant of its type.
-    fn param_value(&mut self, e: &ast::Expr, ty: Ty) -> Option<Value> {
+    pub(super) fn param_value(&mut self, e: &ast::Expr, ty: Ty) -> Option<Value> {
         match self.lower(e, &Scope::default(), Some(ty)) {
             Ok((x, t)) if t == ty => match const_value(&x) {
                 Some(v) => Some(v),

@@ -215,12 +215,7 @@ impl Checker<'_> {
                         .and_then(|v| v.first().copied())
                 }
                 ast::SelectField::Score(e) => score = self.lower_score(&name.name, e),
-                ast::SelectField::Top(e) => {
-                    top = self
-                        .const_int(e, 1, "名额", "top")
-                        .map_err(|d| self.diags.push(d))
-                        .ok()
-                }
+                ast::SelectField::Top(e) => top = self.quantity(e, Figure::Whole, "名额", "top"),
                 ast::SelectField::Tie(keys) => {
                     for k in keys {
                         if let Some(n) = self.lower_score("tie", &k.expr) {
@@ -332,9 +327,14 @@ impl Checker<'_> {
     }
 
     /// A pool's budget: positive money.
-    fn pool_budget(&mut self, e: &ast::Expr) -> Option<Decimal> {
-        let budget = self.const_money(e, "资金池预算", "the pool budget")?;
-        if budget <= Decimal::ZERO {
+    fn pool_budget(&mut self, e: &ast::Expr) -> Option<Quantity> {
+        let budget = self.quantity(
+            e,
+            Figure::Money { positive: true },
+            "资金池预算",
+            "the pool budget",
+        )?;
+        if budget.literal().is_some_and(|b| b <= Decimal::ZERO) {
             self.diags.push(err(
                 "E0314",
                 e.span,
@@ -350,8 +350,17 @@ impl Checker<'_> {
 
     /// A firm cap; clauses it does not list come after the listed ones, in declaration order.
     fn firm_cap(&mut self, name: &Ident, limit: &ast::Expr, priority: &[Ident]) -> Option<FirmCap> {
-        let lim = self.const_money(limit, "单企业上限", "the firm cap");
-        if lim.is_some_and(|l| l <= Decimal::ZERO) {
+        let lim = self.quantity(
+            limit,
+            Figure::Money { positive: true },
+            "单企业上限",
+            "the firm cap",
+        );
+        if lim
+            .as_ref()
+            .and_then(Quantity::literal)
+            .is_some_and(|l| l <= Decimal::ZERO)
+        {
             self.diags.push(err(
                 "E0314",
                 limit.span,

@@ -26,10 +26,16 @@ impl Checker<'_> {
         let mut period = None;
         let mut firms = TestFirms::default();
         let mut expects = vec![];
+        let mut sets = vec![];
         for st in &t.stmts {
             match st {
                 TestStmt::Period(y, _) => period = Some(*y),
                 TestStmt::Firm(f) => self.test_firm(f, &mut firms),
+                TestStmt::Set { name, value, .. } => {
+                    if let Some(s) = self.test_set(name, value) {
+                        sets.push(s);
+                    }
+                }
                 TestStmt::Expect(e) => {
                     if let Some(x) = self.check_expect(e, &firms.labels, clauses, reasons) {
                         expects.push(x);
@@ -67,8 +73,53 @@ impl Checker<'_> {
             firms: firms.firms,
             firm_labels: firms.labels,
             expects,
+            sets,
             origin: self.sm.origin(t.name_span),
         })
+    }
+
+    /// `set 参数 = 值` in a test: a declared parameter, a value of its type, fitting every rule
+    /// figure the parameter is.
+    fn test_set(&mut self, name: &Ident, value: &ast::Expr) -> Option<(ParamId, Value)> {
+        let Some(&pi) = self.param_idx.get(&name.name) else {
+            let near = did_you_mean(
+                &name.name,
+                self.params.iter().map(|p| p.name.as_str()),
+                Near::Name,
+            );
+            self.diags.push(err(
+                "E0330",
+                name.span,
+                format!("没有参数 `{}`", name.name),
+                format!("no parameter `{}`", name.name),
+                match near {
+                    Some(n) => format!("是否想写 `{n}`？"),
+                    None => "set 只能设定 param 声明的参数".into(),
+                },
+                match near {
+                    Some(n) => format!("did you mean `{n}`?"),
+                    None => "set names a declared param".into(),
+                },
+            ));
+            return None;
+        };
+        let ty = self.params[pi].ty;
+        let v = self.param_value(value, ty)?;
+        if let Some(&fig) = self.figure_params.get(&pi) {
+            if !fig.fits(v.num().unwrap_or_default()) {
+                let (rz, re) = fig.range();
+                self.diags.push(err(
+                    "E0418",
+                    value.span,
+                    format!("参数 `{}` 用作规则的数额，{rz}", name.name),
+                    format!("parameter `{}` is a rule's figure: it {re}", name.name),
+                    "改正设定的值",
+                    "correct the value set",
+                ));
+                return None;
+            }
+        }
+        Some((pi, v))
     }
 
     fn test_firm(&mut self, f: &ast::FirmAst, firms: &mut TestFirms) {

@@ -206,7 +206,7 @@ pub async fn of_firm(
     s.authorize(&c.principal, Act::ViewStatus, &Resource::Firm(uscc.clone()))
         .await?;
     let f = uscc.clone();
-    let (total, rows) = crate::ledger!(s, |l| huiqi::ledger::corrections(
+    let (total, rows) = crate::ledger_read!(s, |l| huiqi::ledger::corrections(
         l,
         Some(&f),
         None,
@@ -258,7 +258,7 @@ pub async fn queue(
     let offset = q.offset.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let firm = q.firm.clone();
-    let (total, rows) = crate::ledger!(s, |l| huiqi::ledger::corrections(
+    let (total, rows) = crate::ledger_read!(s, |l| huiqi::ledger::corrections(
         l,
         firm.as_deref(),
         state.as_deref(),

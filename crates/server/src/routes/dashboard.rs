@@ -143,12 +143,12 @@ pub async fn figures(s: &Shared, c: &Caller, q: DashQ) -> ApiResult<Arc<Dashboar
         .format("%Y-%m-%dT00:00:00Z")
         .to_string();
     let key: Key = (q.period, days, cut.clone());
-    let seq = crate::ledger!(s, |l| huiqi::ledger::head_seq(l).await).await??;
+    let seq = crate::ledger_read!(s, |l| huiqi::ledger::head_seq(l).await).await??;
     if let Some(d) = s.dashboards.get(&key, seq) {
         return Ok(d);
     }
     let (st, period) = (s.clone(), q.period);
-    let (seq, recon, dash) = crate::ledger!(s, |l| {
+    let (seq, recon, dash) = crate::ledger_read!(s, |l| {
         let seq = huiqi::ledger::head_seq(l).await?;
         let src = huiqi::ledger::BudgetSource::Program(&st.program);
         let recon = huiqi::ledger::reconcile(l, period, src).await?;

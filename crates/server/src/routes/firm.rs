@@ -360,7 +360,7 @@ pub async fn status(
     s.authorize(&c.principal, Act::ViewStatus, &Resource::Firm(uscc.clone()))
         .await?;
     let code = uscc.clone();
-    let lines = crate::ledger!(s, |l| huiqi::ledger::status(l, &code).await).await??;
+    let lines = crate::ledger_read!(s, |l| huiqi::ledger::status(l, &code).await).await??;
     let served = s.served();
     let known = served.firms.contains_key(&uscc) || !lines.is_empty();
     if !known {

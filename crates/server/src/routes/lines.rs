@@ -137,13 +137,16 @@ pub async fn list(
         s.authorize(p, Act::ListLines, &Resource::Zone).await?;
     }
     let filter = f.clone();
-    let page = crate::ledger!(s, |l| huiqi::ledger::lines(l, &filter).await).await??;
+    let page = crate::ledger_read!(s, |l| huiqi::ledger::lines(l, &filter).await).await??;
     // Every row re-checked with Cedar: the SQL scope and the policy must agree.
+    let res: Vec<Resource> = page.rows.iter().map(|r| line_resource(r, None)).collect();
+    let may = s.authz.allowed_many(p, &[Act::ViewLine], &res);
     let rows: Vec<LineOut> = page
         .rows
         .into_iter()
-        .filter(|r| s.authz.allowed(p, Act::ViewLine, &line_resource(r, None)))
-        .map(line_out)
+        .zip(may)
+        .filter(|(_, m)| m[0])
+        .map(|(r, _)| line_out(r))
         .collect();
     Ok(Json(LinesOut {
         total: page.total,
@@ -297,7 +300,7 @@ async fn selected(
         }
         f.firm = p.firm.clone();
     }
-    let page = crate::ledger!(s, |l| huiqi::ledger::lines(l, &f).await).await??;
+    let page = crate::ledger_read!(s, |l| huiqi::ledger::lines(l, &f).await).await??;
     if !b.ids.is_empty() && page.rows.len() != b.ids.len() {
         return Err(ApiError::not_found("部分明细", "line (some ids are unknown)").field("ids"));
     }
@@ -328,7 +331,7 @@ pub async fn step(
     let ids: Vec<i64> = rows.iter().map(|r| r.line).collect();
     let approvers: std::collections::HashMap<i64, String> = if act == Act::Pay {
         let lines = ids.clone();
-        crate::ledger!(s, |l| huiqi::ledger::actors_of(l, &lines, "approve").await)
+        crate::ledger_read!(s, |l| huiqi::ledger::actors_of(l, &lines, "approve").await)
             .await??
             .into_iter()
             .collect()

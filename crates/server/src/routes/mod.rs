@@ -6,6 +6,7 @@ pub mod firm;
 pub mod lines;
 pub mod runs;
 pub mod session;
+pub mod simulations;
 pub mod trace;
 pub mod zone;
 
@@ -41,6 +42,7 @@ pub const PAID_FILE_LIMIT: usize = 16 << 20;
         zone::reconciliation, dashboard::dashboard, zone::verify, zone::events,
         corrections::file, corrections::of_firm, corrections::queue, corrections::resolve,
         runs::ingest, runs::snapshots, runs::activate, runs::start, runs::list, runs::one, runs::results, runs::file,
+        simulations::start, simulations::file,
         healthz,
     ),
     components(schemas(crate::error::ErrorBody)),
@@ -125,6 +127,11 @@ pub fn router(s: Shared) -> Router {
         .route("/api/v1/runs/{id}", get(runs::one))
         .route("/api/v1/runs/{id}/results", get(runs::results))
         .route("/api/v1/runs/{id}/files/{name}", get(runs::file))
+        .route("/api/v1/simulations", post(simulations::start))
+        .route(
+            "/api/v1/simulations/{id}/files/{name}",
+            get(simulations::file),
+        )
         .route("/api/v1/reconciliation", get(zone::reconciliation))
         .route("/api/v1/dashboard", get(dashboard::dashboard))
         .route("/api/v1/audit/verify", get(zone::verify))

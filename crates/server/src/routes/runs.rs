@@ -104,6 +104,7 @@ fn restored(dir: &FsPath) -> Option<RunView> {
         total_fen: Some(m.total_fen),
         by_clause: clause_sums(&m),
         recorded: job.recorded,
+        set: m.policy.set.clone(),
         error: None,
         out: dir.to_path_buf(),
         snapshot_dir: PathBuf::from(m.snapshot.dir),
@@ -167,6 +168,9 @@ pub struct RunView {
     pub total_fen: Option<i64>,
     pub by_clause: Vec<ClauseSum>,
     pub recorded: Option<Recorded>,
+    /// Parameters set for this run (`名称=值`): a what-if run, never recorded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
     #[serde(skip)]
@@ -182,8 +186,13 @@ pub struct RunIn {
     /// A snapshot's hash (its first 16 hex digits): one this server ingested, or the one it
     /// serves. Default: the one it serves.
     pub snapshot: Option<String>,
-    /// Record the results into the ledger when the run finishes (default true).
+    /// Record the results into the ledger when the run finishes (default true; false when
+    /// parameters are set).
     pub record: Option<bool>,
+    /// Parameters set for this run, each `名称=值` in the pack's notation (`8000万`): a what-if
+    /// over the zone's data. Such a run is never recorded — its figures are not the policy's.
+    #[serde(default)]
+    pub set: Vec<String>,
 }
 
 fn snapshots_dir(s: &Shared) -> PathBuf {
@@ -343,7 +352,49 @@ pub fn known_snapshots(s: &Shared) -> Vec<(String, bool)> {
     out
 }
 
-fn new_id() -> String {
+/// `名称=值` texts as parameter sets (the field `set[k]` names a bad one).
+pub(crate) fn parse_sets(raw: &[String]) -> ApiResult<Vec<huiqi::lang::ParamSet>> {
+    raw.iter()
+        .enumerate()
+        .map(|(k, x)| {
+            huiqi::lang::ParamSet::parse(x).ok_or_else(|| {
+                ApiError::invalid("参数设定应写作 名称=值", "a parameter set is NAME=VALUE")
+                    .field(format!("set[{k}]"))
+            })
+        })
+        .collect()
+}
+
+/// The served pack checked with `sets`, as if written there: a bad value is the request's
+/// 422 with the checker's diagnostics, not a failed run later.
+pub(crate) async fn check_sets(s: &Shared, sets: &[huiqi::lang::ParamSet]) -> ApiResult<()> {
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let (policy, check) = (s.cfg.policy.clone(), sets.to_vec());
+    let loaded = tokio::task::spawn_blocking(move || huiqi::pack::load_with(&policy, &check))
+        .await
+        .map_err(ApiError::internal)?;
+    match loaded {
+        Ok(_) => Ok(()),
+        Err(huiqi::Error::Policy { sources, diags, .. }) => {
+            let show = |l| {
+                diags
+                    .iter()
+                    .map(|d| sources.render(d, l, false))
+                    .collect::<String>()
+            };
+            Err(ApiError::invalid(
+                show(huiqi::Lang::Zh).trim_end().to_string(),
+                show(huiqi::Lang::En).trim_end().to_string(),
+            )
+            .field("set"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn new_id() -> String {
     let now = chrono::Utc::now();
     format!(
         "{}-{}",
@@ -366,6 +417,15 @@ pub async fn start(
     if !(1900..=2200).contains(&b.period) {
         return Err(ApiError::invalid("年度超出范围", "period out of range").field("period"));
     }
+    let sets = parse_sets(&b.set)?;
+    if !sets.is_empty() && b.record == Some(true) {
+        return Err(ApiError::invalid(
+            "设定了参数的测算不能记入台账",
+            "a run with parameters set cannot be recorded in the ledger",
+        )
+        .field("record"));
+    }
+    check_sets(&s, &sets).await?;
     let (snapshot_dir, snapshot) = resolve_snapshot(&s, b.snapshot.as_deref())?;
     let id = new_id();
     let out = s.cfg.work.join("runs").join(&id);
@@ -383,6 +443,7 @@ pub async fn start(
         total_fen: None,
         by_clause: vec![],
         recorded: None,
+        set: b.set.clone(),
         error: None,
         out: out.clone(),
         snapshot_dir: snapshot_dir.clone(),
@@ -407,8 +468,9 @@ pub async fn start(
         repeat: 1,
         chunk_firms: None,
         force: false,
+        set: sets,
     };
-    let record = b.record.unwrap_or(true);
+    let record = b.record.unwrap_or(b.set.is_empty());
     let ctx = c.ctx();
     let rt = tokio::runtime::Handle::current();
     let st = s.clone();
@@ -417,6 +479,27 @@ pub async fn start(
         .spawn(move || execute(st, rt, id, req, record, ctx))
         .map_err(ApiError::internal)?;
     Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// Lowers this thread to the lowest CPU priority (nice 19). The engine's threads start from
+/// it and inherit it (on Linux the nice value is per thread and copied to new threads), so a
+/// population run takes only the CPU that firms' checks and pages leave: a check waits
+/// behind nothing a run does.
+pub(crate) fn background_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+        let r = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, 19)
+        };
+        if r != 0 {
+            eprintln!(
+                "huiqi: could not lower the run's priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 /// The run, then (when asked) its recording; every outcome lands in the run's view.
@@ -428,6 +511,7 @@ fn execute(
     record: bool,
     ctx: huiqi_ledger::Ctx,
 ) {
+    background_priority();
     let fail = |e: ApiError| {
         s.jobs.update(&id, |r| {
             r.state = "failed";
@@ -833,4 +917,32 @@ async fn ingest_in(
             rows: serde_json::to_value(info.rows).map_err(ApiError::internal)?,
         }),
     ))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod priority_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    /// The calling thread's nice value, from /proc (field 19 of its stat line).
+    fn nice() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        // The command name (field 2) may hold spaces; fields after its ')' are plain.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_run_thread_and_the_threads_it_starts_run_at_nice_19() {
+        let base = nice();
+        let (own, child) = std::thread::spawn(|| {
+            super::background_priority();
+            let own = nice();
+            (own, std::thread::spawn(nice).join().unwrap())
+        })
+        .join()
+        .unwrap();
+        assert_eq!((own, child), (19, 19));
+        // The rest of the process is untouched.
+        assert_eq!(std::thread::spawn(nice).join().unwrap(), base);
+    }
 }

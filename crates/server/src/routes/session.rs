@@ -181,7 +181,7 @@ pub async fn users(
 ) -> ApiResult<Json<Vec<AccountOut>>> {
     s.authorize(&c.principal, Act::ManageUsers, &Resource::Zone)
         .await?;
-    let all = crate::ledger!(s, |l| l.accounts().await).await??;
+    let all = crate::ledger_read!(s, |l| l.accounts().await).await??;
     Ok(Json(
         all.into_iter()
             .map(|a| AccountOut {

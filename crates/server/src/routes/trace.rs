@@ -151,6 +151,9 @@ fn recompute(s: &AppState, t: &huiqi_ledger::trace::Trace) -> RecomputedOut {
     }
 }
 
+/// Characters of an event's `after` a trace shows.
+const TRACE_HEAD: i64 = 600;
+
 /// A line's figure traced to its run, policy and snapshot, with its versions, payment and
 /// audit events, recomputed when possible.
 #[utoipa::path(get, path = "/api/v1/lines/{id}/trace", tag = "audit",
@@ -161,7 +164,7 @@ pub async fn trace(
     Extension(c): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<TraceOut>> {
-    let t = crate::ledger!(s, |l| huiqi::ledger::trace(l, id).await).await??;
+    let t = crate::ledger_read!(s, |l| huiqi::ledger::trace(l, id).await).await??;
     let Some(t) = t else {
         // The same answer as another firm's line: nothing says whether it exists.
         if c.principal.is_anonymous() {
@@ -184,15 +187,19 @@ pub async fn trace(
         format!("entitlement:{}", t.entitlement),
         format!("item:{id}"),
     ];
-    let mut events = crate::ledger!(s, |l| {
+    let mut events = crate::ledger_read!(s, |l| {
         let mut all = vec![];
         for e in &entities {
-            all.extend(huiqi::ledger::events(l, Some(e), 0, 200).await?.1);
+            all.extend(
+                huiqi::ledger::events(l, Some(e), 0, 200, TRACE_HEAD)
+                    .await?
+                    .1,
+            );
         }
         Ok::<_, huiqi::Error>(all)
     })
     .await??;
-    events.sort_by_key(|e| e.seq);
+    events.sort_by_key(|e| e.event.seq);
     let y = huiqi_ledger::yuan;
     let recomputed = recompute(&s, &t);
     Ok(Json(TraceOut {
@@ -230,18 +237,18 @@ pub async fn trace(
         payment: t.payment.clone(),
         events: events
             .into_iter()
-            .map(|e| EventOut {
-                seq: e.seq,
-                at: e.at,
-                actor: e.actor,
-                action: e.action,
-                // A run's record event lists its lines' digest: long; its head is enough here.
-                after: if e.after.chars().count() > 600 {
-                    e.after.chars().take(600).collect::<String>() + "…"
-                } else {
-                    e.after
-                },
-                hash: e.hash,
+            .map(|h| {
+                let whole = h.whole();
+                let e = h.event;
+                EventOut {
+                    seq: e.seq,
+                    at: e.at,
+                    actor: e.actor,
+                    action: e.action,
+                    // A run's record event lists its lines' digest: long; its head is enough here.
+                    after: if whole { e.after } else { e.after + "…" },
+                    hash: e.hash,
+                }
             })
             .collect(),
         recomputed,

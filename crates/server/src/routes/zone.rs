@@ -74,7 +74,7 @@ type NoticeRead = (Option<i64>, i64, std::sync::Arc<NoticeOut>);
 /// A notice's lines (the latest notice when `id` is None), from the cache when the ledger has
 /// not changed since.
 pub async fn notice_of(s: &Shared, id: Option<i64>) -> ApiResult<std::sync::Arc<NoticeOut>> {
-    let seq = crate::ledger!(s, |l| huiqi::ledger::head_seq(l).await).await??;
+    let seq = crate::ledger_read!(s, |l| huiqi::ledger::head_seq(l).await).await??;
     if let Ok(g) = s.notices.0.lock() {
         if let Some((k, at, n)) = &*g {
             if *k == id && *at == seq {
@@ -82,7 +82,7 @@ pub async fn notice_of(s: &Shared, id: Option<i64>) -> ApiResult<std::sync::Arc<
             }
         }
     }
-    let r = crate::ledger!(s, |l| {
+    let r = crate::ledger_read!(s, |l| {
         let seq = huiqi::ledger::head_seq(l).await;
         (seq, huiqi::ledger::notice(l, id).await)
     })
@@ -136,7 +136,7 @@ pub async fn notice_csv(
         .await?;
     let dir = export_dir(&s, "notice");
     let (id, out) = (q.id, dir.clone());
-    let ex = crate::ledger!(s, |l| huiqi::ledger::export_notice(l, id, &out).await).await??;
+    let ex = crate::ledger_read!(s, |l| huiqi::ledger::export_notice(l, id, &out).await).await??;
     let body = std::fs::read(&ex.csv).map_err(ApiError::internal)?;
     let _ = std::fs::remove_dir_all(&dir);
     let disp = format!("attachment; filename=\"notice-{}.csv\"", ex.id);
@@ -342,7 +342,7 @@ pub(crate) async fn authorize_paid(
         limit: Some(items.len() as i64),
         ..Default::default()
     };
-    let (rows, approvers) = crate::ledger!(s, |l| {
+    let (rows, approvers) = crate::ledger_read!(s, |l| {
         match huiqi::ledger::lines(l, &f).await {
             Ok(page) => huiqi::ledger::actors_of(l, &items, "approve")
                 .await
@@ -429,7 +429,7 @@ pub async fn reconciliation(
     s.authorize(&c.principal, Act::Reconcile, &Resource::Zone)
         .await?;
     let (st, period) = (s.clone(), q.period);
-    let r = crate::ledger!(s, |l| {
+    let r = crate::ledger_read!(s, |l| {
         let src = huiqi::ledger::BudgetSource::Program(&st.program);
         huiqi::ledger::reconcile(l, period, src).await
     })
@@ -464,7 +464,7 @@ pub async fn verify(
 ) -> ApiResult<Json<VerifyOut>> {
     s.authorize(&c.principal, Act::VerifyAudit, &Resource::Zone)
         .await?;
-    let v = crate::ledger!(s, |l| huiqi::ledger::verify(l).await).await??;
+    let v = crate::ledger_read!(s, |l| huiqi::ledger::verify(l).await).await??;
     Ok(Json(VerifyOut {
         ok: v.ok(),
         events: v.events,
@@ -502,6 +502,10 @@ pub struct EventsOut {
     pub events: Vec<EventOut>,
 }
 
+/// Characters of an event's `after` the audit trail shows: a longer one (a run's record
+/// event) is summarised by its length.
+const EVENT_HEAD: i64 = 4096;
+
 /// The audit trail, newest first: logins, denials, every workflow step, with their actors.
 #[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(EventsQ),
     responses((status = 200, body = EventsOut), (status = 403, body = ErrorBody)))]
@@ -514,11 +518,12 @@ pub async fn events(
         .await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let (entity, offset) = (q.entity.clone(), q.offset.unwrap_or(0));
-    let (total, evs) = crate::ledger!(s, |l| huiqi::ledger::events(
+    let (total, evs) = crate::ledger_read!(s, |l| huiqi::ledger::events(
         l,
         entity.as_deref(),
         offset,
-        limit
+        limit,
+        EVENT_HEAD
     )
     .await)
     .await??;
@@ -526,18 +531,22 @@ pub async fn events(
         total,
         events: evs
             .into_iter()
-            .map(|e| EventOut {
-                seq: e.seq,
-                actor: e.actor,
-                at: e.at,
-                action: e.action,
-                entity: e.entity,
-                after: if e.after.len() > 4096 {
-                    serde_json::json!({"truncated": true, "bytes": e.after.len()})
-                } else {
-                    serde_json::from_str(&e.after).unwrap_or(serde_json::Value::Null)
-                },
-                hash: e.hash,
+            .map(|h| {
+                let whole = h.whole();
+                let e = h.event;
+                EventOut {
+                    seq: e.seq,
+                    actor: e.actor,
+                    at: e.at,
+                    action: e.action,
+                    entity: e.entity,
+                    after: if whole {
+                        serde_json::from_str(&e.after).unwrap_or(serde_json::Value::Null)
+                    } else {
+                        serde_json::json!({"truncated": true, "chars": h.after_chars})
+                    },
+                    hash: e.hash,
+                }
             })
             .collect(),
     }))

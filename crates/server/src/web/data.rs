@@ -193,10 +193,20 @@ async fn start_inner(p: &Page, f: &Form) -> ApiResult<Response> {
         .text("period")
         .and_then(|x| x.parse::<i32>().ok())
         .ok_or_else(|| ApiError::invalid("请填写年度", "give the year").field("period"))?;
+    // Parameters set for a what-if run, one `名称=值` a line; such a run is never recorded.
+    let set: Vec<String> = f
+        .text("set")
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     let b = routes::runs::RunIn {
         period,
         snapshot: f.text("snapshot"),
-        record: Some(f.get("record").is_some()),
+        record: Some(f.get("record").is_some() && set.is_empty()),
+        set,
     };
     let (_, Json(run)) =
         routes::runs::start(State(p.s.clone()), Extension(p.c.clone()), Body(b)).await?;
@@ -232,6 +242,8 @@ struct RunPage {
     /// (clause, awards, amount)
     by_clause: Vec<(String, u64, String)>,
     recorded: Option<String>,
+    /// Parameters set for this run (a what-if, never recorded).
+    set: Vec<String>,
     files: Vec<(String, String)>,
     clause: String,
     clauses: Vec<(String, bool)>,
@@ -350,6 +362,7 @@ async fn run_inner(p: &Page, id: String) -> ApiResult<Response> {
             .map(|c| (c.clause.clone(), c.awards, p.money(c.amount_fen)))
             .collect(),
         recorded,
+        set: r.set.clone(),
         files,
         clause,
         clauses,

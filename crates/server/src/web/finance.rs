@@ -100,7 +100,7 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
     if !can_export && !can_pay {
         return Err(s.denied(p.p(), Act::ExportPayments, &Resource::Zone).await);
     }
-    let infos = crate::ledger!(s, |l| l.batches().await).await??;
+    let infos = crate::ledger_read!(s, |l| l.batches().await).await??;
     let batches = infos
         .into_iter()
         .map(|b| BatchView {
@@ -192,7 +192,7 @@ async fn batch_csv_inner(p: &Page, id: i64) -> ApiResult<Response> {
     let dir = work_dir(p, "batch")?;
     let file = dir.join("payments.csv");
     let out = file.clone();
-    let written = crate::ledger!(s, |l| match l.batch(id).await {
+    let written = crate::ledger_read!(s, |l| match l.batch(id).await {
         Ok(b) => huiqi_ledger::report::write_batch_csv(&b, &out),
         Err(e) => Err(e),
     })
@@ -321,7 +321,7 @@ async fn upload_inner(p: &Page, req: axum::extract::Request) -> ApiResult<Respon
 async fn check(p: &Page, path: &std::path::Path) -> ApiResult<huiqi_ledger::BatchCheck> {
     let paid = huiqi_ledger::read_paid_file(path)?;
     routes::zone::authorize_paid(&p.s, &p.c, &paid).await?;
-    Ok(crate::ledger!(p.s, |l| l.check_batch_file(&paid).await).await??)
+    Ok(crate::ledger_read!(p.s, |l| l.check_batch_file(&paid).await).await??)
 }
 
 /// Pays what the previewed file names (the API's payment: Cedar again, then the ledger, which

@@ -32,6 +32,7 @@ pub mod fmt;
 pub mod i18n;
 pub mod public;
 pub mod review;
+pub mod sandbox;
 pub mod session;
 pub mod trace;
 
@@ -81,6 +82,7 @@ pub fn router() -> Router<Shared> {
         .route("/data/run", post(data::start))
         .route("/data/activate", post(data::activate))
         .route("/runs/{id}", get(data::run))
+        .route("/sandbox", get(sandbox::page).post(sandbox::run))
         .route("/notice", get(public::notice))
         .route("/notice/{id}/export.xlsx", get(public::notice_xlsx))
         .route("/notice/{id}/gongshi.xlsx", get(public::notice_public_xlsx))
@@ -292,27 +294,45 @@ impl Page {
             items.push((format!("/firm/{f}/awards"), "nav.awards"));
             items.push((format!("/firm/{f}/corrections"), "nav.correction"));
         }
-        if self.allowed(Act::ViewRun, &Resource::Zone) {
+        // One Cedar call for the whole menu (the entities are built once).
+        const ACTS: [Act; 8] = [
+            Act::ViewRun,
+            Act::StartRun,
+            Act::ListLines,
+            Act::ListCorrections,
+            Act::ExportPayments,
+            Act::PayFile,
+            Act::ReadAudit,
+            Act::Reconcile,
+        ];
+        let may = self
+            .s
+            .authz
+            .allowed_many(&self.c.principal, &ACTS, &[Resource::Zone])
+            .swap_remove(0);
+        let may = |a: Act| ACTS.iter().position(|x| *x == a).is_some_and(|k| may[k]);
+        if may(Act::ViewRun) {
             items.push(("/data".into(), "nav.data"));
         }
-        if self.allowed(Act::ListLines, &Resource::Zone) && p.role != Role::Firm {
+        if may(Act::StartRun) {
+            items.push(("/sandbox".into(), "nav.sandbox"));
+        }
+        if may(Act::ListLines) && p.role != Role::Firm {
             items.push(("/review".into(), "nav.review"));
         }
         if matches!(p.role, Role::Officer | Role::Reviewer) && p.active {
             items.push(("/review?state=objected".into(), "nav.objections"));
         }
-        if self.allowed(Act::ListCorrections, &Resource::Zone) {
+        if may(Act::ListCorrections) {
             items.push(("/corrections".into(), "nav.corrections"));
         }
-        if self.allowed(Act::ExportPayments, &Resource::Zone)
-            || self.allowed(Act::PayFile, &Resource::Zone)
-        {
+        if may(Act::ExportPayments) || may(Act::PayFile) {
             items.push(("/finance".into(), "nav.finance"));
         }
-        if self.allowed(Act::ReadAudit, &Resource::Zone) {
+        if may(Act::ReadAudit) {
             items.push(("/audit".into(), "nav.audit"));
         }
-        if self.allowed(Act::Reconcile, &Resource::Zone) {
+        if may(Act::Reconcile) {
             items.push(("/dashboard".into(), "nav.dashboard"));
         }
         items.push(("/notice".into(), "nav.notice"));

@@ -158,8 +158,8 @@ async fn notice_xlsx_inner(p: &Page, id: i64) -> ApiResult<Response> {
             .work
             .join(format!("notice-web-{}", crate::auth::random_hex(8)));
         let out = dir.clone();
-        let ex =
-            crate::ledger!(s, |l| huiqi::ledger::export_notice(l, Some(id), &out).await).await??;
+        let ex = crate::ledger_read!(s, |l| huiqi::ledger::export_notice(l, Some(id), &out).await)
+            .await??;
         let body = std::fs::read(&ex.xlsx).map_err(ApiError::internal);
         let _ = std::fs::remove_dir_all(&dir);
         Ok(super::xlsx_download(

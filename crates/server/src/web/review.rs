@@ -100,20 +100,28 @@ async fn queue_inner(p: &Page) -> ApiResult<Response> {
         _ => all_clauses.clone(),
     };
     let mut sum = 0i64;
+    let res: Vec<Resource> = page
+        .lines
+        .iter()
+        .map(|l| Resource::Line {
+            id: l.line,
+            firm: l.firm.clone(),
+            clause: l.clause.clone(),
+            state: l.state.clone(),
+            approved_by: None,
+        })
+        .collect();
+    let decided = s
+        .authz
+        .allowed_many(&p.c.principal, &[Act::Approve, Act::Reject], &res);
     let rows: Vec<RowView> = page
         .lines
         .into_iter()
-        .map(|l| {
+        .zip(decided)
+        .map(|(l, may)| {
             sum = sum.saturating_add(l.amount_fen);
-            let res = Resource::Line {
-                id: l.line,
-                firm: l.firm.clone(),
-                clause: l.clause.clone(),
-                state: l.state.clone(),
-                approved_by: None,
-            };
             RowView {
-                actionable: p.allowed(Act::Approve, &res) || p.allowed(Act::Reject, &res),
+                actionable: may[0] || may[1],
                 line: l.line,
                 amount: p.money(l.amount_fen),
                 state: p.t(&format!("state.{}", l.state)),

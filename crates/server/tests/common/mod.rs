@@ -102,6 +102,7 @@ fn build_zone(program: &huiqi_ir::Program, dir: &Path) {
         repeat: 1,
         chunk_firms: None,
         force: false,
+        set: vec![],
     };
     huiqi::run::run(&req, &|_| {}).unwrap();
 }
