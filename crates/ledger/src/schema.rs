@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "accounts and sessions", V3),
     (4, "correction requests", V4),
     (5, "lines by notice", V5),
+    (6, "queues by state in line order", V6),
 ];
 
 const V1: &str = r#"
@@ -248,6 +249,13 @@ CREATE INDEX corrections_firm ON corrections (firm_id);
 /// request scanned every line).
 const V5: &str = r#"
 CREATE INDEX items_notice ON items (notice_id);
+"#;
+
+/// A queue is one state's lines in line order, a page at a time: with (state, id) the database
+/// walks the index from the page's first line; with (state) alone SQLite's planner sorted every
+/// line of the state for each page (18 ms for a 25,000-line queue, 1 ms for the SQL alone).
+const V6: &str = r#"
+CREATE INDEX items_state_id ON items (state, id);
 "#;
 
 /// Whether the database holds a ledger (its migrations table).

@@ -235,6 +235,9 @@ pub struct AuthzError(pub String);
 pub struct Authz {
     schema: Schema,
     policies: PolicySet,
+    /// Per action, the policies whose action scope can hold for it (the rest can never apply):
+    /// a decision evaluates a few policies instead of all of them.
+    by_action: HashMap<Act, PolicySet>,
     authorizer: Authorizer,
     /// Clause name → department.
     departments: HashMap<String, String>,
@@ -246,8 +249,8 @@ pub struct Authz {
     memo: std::sync::Mutex<HashMap<(Principal, Act, Resource), bool>>,
 }
 
-/// Decisions remembered before the memo starts afresh.
-const MEMO_MAX: usize = 1 << 16;
+/// Decisions remembered before the memo starts afresh (a bound: principals come and go).
+const MEMO_MAX: usize = 1 << 12;
 
 struct Types {
     user: EntityTypeName,
@@ -318,9 +321,36 @@ impl Authz {
             notice: type_name("Huiqi::Notice")?,
             catalogue: type_name("Huiqi::Catalogue")?,
         };
+        // Each action's policies: scope `action == A`, `action in [.., A or a group of A, ..]`,
+        // or no action scope. Exact: a policy whose action scope fails never applies.
+        let groups = schema
+            .action_entities()
+            .map_err(|e| AuthzError(format!("authz/huiqi.cedarschema: {e}")))?;
+        let mut by_action = HashMap::new();
+        for act in Act::ALL {
+            let a = uid(&types.action, act.as_str());
+            let mut within: Vec<EntityUid> = vec![a.clone()];
+            if let Some(up) = groups.ancestors(&a) {
+                within.extend(up.cloned());
+            }
+            let mut set = PolicySet::new();
+            for p in policies.policies() {
+                let applies = match p.action_constraint() {
+                    cedar_policy::ActionConstraint::Any => true,
+                    cedar_policy::ActionConstraint::Eq(u) => u == a,
+                    cedar_policy::ActionConstraint::In(us) => us.iter().any(|u| within.contains(u)),
+                };
+                if applies {
+                    set.add(p.clone())
+                        .map_err(|e| AuthzError(format!("authz/huiqi.cedar: {e}")))?;
+                }
+            }
+            by_action.insert(act, set);
+        }
         Ok(Authz {
             schema,
             policies,
+            by_action,
             authorizer: Authorizer::new(),
             departments: by_clause,
             types,
@@ -347,6 +377,13 @@ impl Authz {
 
     /// Cedar's decision. An entity that does not fit the schema is a deny (and a bug).
     pub fn allowed(&self, p: &Principal, a: Act, r: &Resource) -> bool {
+        // Only decisions about the zone-wide resources are remembered: there are few of them
+        // (principals × actions), and they are asked on every request (calculate, the menu). A
+        // firm's or a line's is asked about that one resource; remembering each would grow the
+        // map (and rehash it under its lock) with every firm of the zone.
+        if matches!(r, Resource::Firm(_) | Resource::Line { .. }) {
+            return self.decide(p, a, r).unwrap_or(false);
+        }
         let key = (p.clone(), a, r.clone());
         if let Some(d) = self.memo.lock().ok().and_then(|m| m.get(&key).copied()) {
             return d;
@@ -458,7 +495,11 @@ impl Authz {
                 }
             });
         }
-        let entities = Entities::from_entities(ents, Some(&self.schema)).map_err(|e| err(&e))?;
+        // Not checked against the schema per request: the entities are built here, from typed
+        // values, in the shapes the schema declares (the matrix and the batch tests decide every
+        // role × action × resource shape both ways), and the policies were validated strictly
+        // against it at start-up. Checking 200 lines' entities was most of a queue page's time.
+        let entities = Entities::from_entities(ents, None).map_err(|e| err(&e))?;
         let mut out = Vec::with_capacity(rs.len());
         for resource in resources {
             let mut row = Vec::with_capacity(acts.len());
@@ -473,8 +514,9 @@ impl Authz {
                     Some(&self.schema),
                 ) {
                     Ok(req) => {
+                        let set = self.by_action.get(a).unwrap_or(&self.policies);
                         self.authorizer
-                            .is_authorized(&req, &self.policies, &entities)
+                            .is_authorized(&req, set, &entities)
                             .decision()
                             == Decision::Allow
                     }

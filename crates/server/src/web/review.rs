@@ -28,7 +28,7 @@ pub const STATES: [&str; 10] = [
 ];
 
 /// Lines per page of the queue.
-const PER_PAGE: i64 = 200;
+const PER_PAGE: i64 = 100;
 
 pub struct RowView {
     pub line: i64,
