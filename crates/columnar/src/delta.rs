@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
 use crate::error::Error;
 use crate::Results;
@@ -152,23 +152,6 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
     Ok(d)
 }
 
-/// A writer that hashes what it writes.
-struct Hashing<W: Write> {
-    inner: W,
-    hash: Sha256,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Writes `delta.parquet` (firm_id, clause, tranche, base_fen, reform_fen, delta_fen,
 /// base_reason, reform_reason); returns its sha256.
 pub fn write_parquet(d: &Delta, path: &Path) -> R<String> {
@@ -189,11 +172,7 @@ pub fn write_parquet(d: &Delta, path: &Path) -> R<String> {
     let options = ArrowWriterOptions::new()
         .with_properties(props)
         .with_skip_arrow_metadata(true);
-    let f = File::create(path).map_err(|e| Error::io(path, e))?;
-    let out = Hashing {
-        inner: BufWriter::new(f),
-        hash: Sha256::new(),
-    };
+    let out = crate::output::create(path)?;
     let mut w =
         ArrowWriter::try_new_with_options(out, schema.clone(), options).map_err(Error::engine)?;
     let step = 256 * 1024;

@@ -24,9 +24,9 @@ use crate::Results;
 type R<T> = crate::error::Result<T>;
 
 /// Hashes what passes through, so a file's sha256 comes without reading it back.
-struct Hashing<W> {
+pub(crate) struct Hashing<W> {
     inner: W,
-    hash: Sha256,
+    pub(crate) hash: Sha256,
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -40,7 +40,7 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-fn create(path: &Path) -> R<Hashing<BufWriter<File>>> {
+pub(crate) fn create(path: &Path) -> R<Hashing<BufWriter<File>>> {
     let f = File::create(path).map_err(|e| Error::io(path, e))?;
     Ok(Hashing {
         inner: BufWriter::with_capacity(1 << 20, f),

@@ -336,20 +336,13 @@ impl Ledger {
         );
         let rows = self.db.rows(&sql, &a).await?;
         let events = rows
-            .iter()
-            .map(|r| EventHead {
-                event: crate::audit::Event {
-                    seq: r.i(0),
-                    prev_hash: r.s(1),
-                    hash: r.s(2),
-                    actor: r.s(3),
-                    at: r.s(4),
-                    action: r.s(5),
-                    entity: r.s(6),
-                    before: r.s(7),
-                    after: r.s(8),
-                },
-                after_chars: r.i(9),
+            .into_iter()
+            .map(|r| {
+                let after_chars = r.i(9);
+                EventHead {
+                    event: crate::audit::event_of(r),
+                    after_chars,
+                }
             })
             .collect();
         Ok((total, events))

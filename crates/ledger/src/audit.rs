@@ -285,7 +285,7 @@ impl VerifyReport {
 
 const EVENT_COLS: &str = "seq, prev_hash, hash, actor, at, action, entity, before_json, after_json";
 
-fn event_of(r: crate::db::Row) -> Event {
+pub(crate) fn event_of(r: crate::db::Row) -> Event {
     Event {
         seq: r.i(0),
         prev_hash: r.s(1),
