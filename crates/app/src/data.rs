@@ -83,6 +83,15 @@ pub fn generate(r: &GenRequest) -> Result<huiqi_data::GenStats> {
     })
 }
 
+/// The seed page's four zones (广州、成都、宁波、长沙高新区), calibrated so that the indicator
+/// set reproduces its published figures from the firm-level rows (docs/INDICATORS.md).
+pub fn generate_seed_zones(out: &Path, xlsx: bool, force: bool) -> Result<huiqi_data::GenStats> {
+    crate::outdir::check_writable(out, &ZONE_DIR, force)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    huiqi_data::generate_seed_zones(out, crate::indicators::SEED_ZONES_SEED, xlsx)
+        .map_err(|e| Error::plain(e.to_string()))
+}
+
 /// Validates the data a mapping describes against `program`'s facts and writes an immutable
 /// snapshot under `snapshots` — or nothing, with every problem found (up to `max_errors`).
 pub fn ingest(

@@ -26,6 +26,8 @@ pub struct DemoPaths {
     pub firms: PathBuf,
     /// The demo zone's data, snapshot, run and ledger.
     pub work: PathBuf,
+    /// The zone indicator set (the seed's four zones are computed with it).
+    pub indicator_set: PathBuf,
 }
 
 impl DemoPaths {
@@ -35,7 +37,13 @@ impl DemoPaths {
             policies: root.join("policies"),
             firms: root.join("examples/firms"),
             work: root.join("var/demo"),
+            indicator_set: root.join(crate::indicators::DEFAULT_SET),
         }
+    }
+
+    /// The seed's four zones: their data, snapshot and indicator outputs.
+    pub fn zones(&self) -> PathBuf {
+        self.work.join("zones")
     }
 
     pub fn ledger(&self) -> PathBuf {
@@ -84,6 +92,8 @@ pub enum DemoEvent<'a> {
     },
     Reconciled(&'a Reconciliation),
     Verified(&'a VerifyReport),
+    /// One period of the seed zones' indicators.
+    Indicators(&'a crate::indicators::IndicatorsReport),
 }
 
 /// What the demo left behind.
@@ -100,11 +110,31 @@ pub fn run(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<DemoZ
     let (pack, samples) = check_and_explain(paths, on)?;
     let snapshot = zone(paths, &pack, samples, on)?;
     ledger_steps(paths, on)?;
+    seed_zones(paths, &pack, on)?;
     Ok(DemoZone {
         pack,
         snapshot,
         run: paths.run_dir(),
         ledger: paths.ledger(),
+    })
+}
+
+/// Step 12: the seed page's four zones, generated calibrated to its published figures, and the
+/// zone indicators computed from their firm-level rows.
+pub fn seed_zones(
+    paths: &DemoPaths,
+    pack: &Path,
+    on: &mut dyn FnMut(DemoEvent<'_>),
+) -> Result<PathBuf> {
+    on(DemoEvent::Step {
+        n: 12,
+        zh: "区级指标：种子页四个高新区（按其公布的数字生成企业数据，再由企业数据算出指标）",
+        en: "zone indicators: the seed page's four zones (firm data generated to its published figures, indicators computed back from it)",
+        detail: Some(paths.indicator_set.display().to_string()),
+    });
+    let program = crate::pack::load(pack)?.program;
+    crate::indicators::seed_zones(&program, &paths.indicator_set, &paths.zones(), &mut |r| {
+        on(DemoEvent::Indicators(r))
     })
 }
 

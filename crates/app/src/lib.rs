@@ -17,6 +17,7 @@ pub mod data;
 pub mod demo;
 pub mod error;
 pub mod explain;
+pub mod indicators;
 pub mod ledger;
 pub mod outdir;
 pub mod pack;

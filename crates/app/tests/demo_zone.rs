@@ -60,6 +60,7 @@ fn the_demo_snapshot_holds_every_sample_firm_decided_as_from_its_file() {
         policies: r.join("policies"),
         firms: r.join("examples/firms"),
         work: dir.join("var/demo"),
+        indicator_set: r.join("indicators"),
     };
     let zone = huiqi::demo::run(&paths, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
     let program = huiqi::pack::load(&zone.pack).unwrap().program;

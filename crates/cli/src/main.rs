@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod commands;
 mod render;
 
-use commands::{data, demo, explain, ledger, pack, run, serve, simulate};
+use commands::{data, demo, explain, indicators, ledger, pack, run, serve, simulate};
 use render::Out;
 
 #[derive(Parser)]
@@ -57,6 +57,9 @@ enum Cmd {
     /// The 政策沙盘: a reform (another pack, a reform.toml or --set) against the base pack over
     /// the same snapshot — what it costs, by clause and by group, who gains and who loses.
     Simulate(simulate::SimulateArgs),
+    /// Zone indicators and targets: an indicator set (indicators/*.toml) for one period over a
+    /// snapshot — figures by zone with 同口径 and 名义 growth, targets against 序时进度.
+    Indicators(indicators::IndicatorsArgs),
     /// Parse and type-check policy packs; report every error with file:line:col and a hint.
     Check {
         /// Pack directories (searched recursively) or single .hq files.
@@ -115,6 +118,7 @@ fn try_main(o: &Out, cmd: Cmd) -> huiqi::Result<ExitCode> {
         Cmd::SnapshotInfo(a) => data::snapshot_info(&a),
         Cmd::Run(a) => run::run(o, &a),
         Cmd::Simulate(a) => simulate::simulate(o, &a),
+        Cmd::Indicators(a) => indicators::indicators(o, &a),
         Cmd::Ledger(a) => ledger::ledger(o, &a),
         Cmd::Status(a) => ledger::status(o, &a),
         Cmd::Serve(a) => serve::serve(o, &a),

@@ -245,6 +245,8 @@ fn the_demo_runs_end_to_end_and_leaves_a_verified_ledger() {
             &r.join("policies").display().to_string(),
             "--firms",
             &r.join("examples/firms").display().to_string(),
+            "--indicators",
+            &r.join("indicators").display().to_string(),
         ])
         .current_dir(&dir)
         .output()
@@ -256,6 +258,12 @@ fn the_demo_runs_end_to_end_and_leaves_a_verified_ledger() {
         "审计链完整",
         "3 条明细  → 企业已确认",
         "预算取自",
+        // Step 12: the seed page's zone figures, computed back from firm-level rows.
+        "12. 区级指标",
+        "2056.40亿元",
+        "+46.9%",
+        "1940.00亿元",
+        "●黄 广州高新区 新增高新技术企业",
     ] {
         assert!(out.contains(want), "{want} missing from:\n{out}");
     }

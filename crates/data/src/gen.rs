@@ -19,7 +19,9 @@ use crate::error::Error;
 use crate::mapping::Unit;
 
 mod samples;
+mod zones;
 pub use samples::SampleFirms;
+pub use zones::generate_seed_zones;
 
 /// What `generate` wrote: file name and data rows.
 #[derive(Clone, Debug, Default)]
@@ -228,6 +230,11 @@ fn round_to(fen: f64, g: i64) -> i64 {
 /// A unique, valid 统一社会信用代码 for firm `i`: 91 (enterprise) + region 330201 + an
 /// organisation code (MA + 6 symbols from a bijection of `i`, GB 11714 check digit) + check character.
 pub fn credit_code(i: u64, seed: u64) -> String {
+    credit_code_in(i, seed, "330201")
+}
+
+/// [`credit_code`] registered in `region` (six digits: 510100 成都, 440101 广州 …).
+fn credit_code_in(i: u64, seed: u64, region: &str) -> String {
     const ALPHA: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
     const SPACE: u64 = 887_503_681; // 31^6
     let mut x = (i % SPACE * 387_420_489 + seed % SPACE) % SPACE;
@@ -256,7 +263,7 @@ pub fn credit_code(i: u64, seed: u64) -> String {
         11 => '0',
         n => char::from(b'0' + n as u8),
     };
-    let mut s = String::from("91330201");
+    let mut s = format!("91{region}");
     s.extend(org.iter().map(|&c| char::from(c)));
     s.push(check);
     s.push(uscc_check(&s));
@@ -291,6 +298,8 @@ struct Out {
     titles: Sheet,
     hightech: Sheet,
     credit: Sheet,
+    /// 市场监管_园区归属: every generated firm is in 宁波高新区 from its founding date.
+    zones: Sheet,
     /// 兑现记录: the award history of sample firms (written only when sample firms are given).
     awards: Option<Sheet>,
 }
@@ -306,8 +315,15 @@ enum Tbl {
     Titles,
     Hightech,
     Credit,
+    Zones,
     Awards,
 }
+
+/// The zone register's file name and header (市场监管: 迁入 and 迁出 dates of each firm's zone).
+const ZONES_FILE: &str = "市场监管_园区归属";
+const ZONES_HEADER: [&str; 4] = ["统一社会信用代码", "园区", "迁入日期", "迁出日期"];
+/// The zone every firm of `generate` belongs to.
+const HOME_ZONE: &str = "宁波高新区";
 
 /// The award history file's name and header (the ledger's export of earlier awards).
 const AWARDS_FILE: &str = "兑现记录";
@@ -386,6 +402,7 @@ impl Out {
                 &["统一社会信用代码", "列入日期", "移出日期"],
                 xlsx,
             )?,
+            zones: Sheet::create(d, ZONES_FILE, &ZONES_HEADER, xlsx)?,
             awards: if awards {
                 Some(Sheet::create(d, AWARDS_FILE, &AWARDS_HEADER, xlsx)?)
             } else {
@@ -405,6 +422,7 @@ impl Out {
             Tbl::Titles => &mut self.titles,
             Tbl::Hightech => &mut self.hightech,
             Tbl::Credit => &mut self.credit,
+            Tbl::Zones => &mut self.zones,
             Tbl::Awards => return self.awards.as_mut(),
         })
     }
@@ -421,6 +439,7 @@ impl Out {
             self.titles,
             self.hightech,
             self.credit,
+            self.zones,
         ]
         .into_iter()
         .chain(self.awards)
@@ -568,6 +587,14 @@ fact = "严重失信名单"
 id = "统一社会信用代码"
 date = "列入日期"
 until = "移出日期"
+
+[[events]]                                # 市场监管：园区归属（迁入日至迁出日）
+file = "{ZONES_FILE}.{ext}"
+fact = "所属园区"
+id = "统一社会信用代码"
+date = "迁入日期"
+until = "迁出日期"
+value = "园区"
 "#
     );
     if awards {
@@ -660,6 +687,9 @@ fn gen_firm(o: &mut Out, i: u64, seed: u64, y0: i32, y1: i32) -> Result<(), Erro
         F::T(INDUSTRIES[pf.industry]),
         F::T(&founded_on),
     ])?;
+    // Drawn from nothing: the firm's stream is untouched.
+    o.zones
+        .row(&[F::T(&pf.id), F::T(HOME_ZONE), F::T(&founded_on), F::Empty])?;
     write_years(o, r, &pf)?;
     write_hightech(o, r, &pf)?;
     write_titles(o, r, &pf)?;

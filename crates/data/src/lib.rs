@@ -18,6 +18,6 @@ pub mod source;
 mod write;
 
 pub use error::{DataError, Error, IngestReport};
-pub use gen::{generate, GenStats};
+pub use gen::{generate, generate_seed_zones, GenStats};
 pub use ingest::{ingest, SnapshotInfo};
 pub use snapshot::{load_snapshot, read_manifest, Manifest, Rows, SourceInfo};

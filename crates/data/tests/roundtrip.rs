@@ -73,7 +73,7 @@ fn generated_zone_round_trips_exactly() {
     let m = read_manifest(&info.dir).unwrap();
     assert_eq!(m.hash, info.hash);
     assert_eq!(m.rows, info.rows);
-    assert_eq!(m.sources.len(), 8);
+    assert_eq!(m.sources.len(), 9);
     assert_eq!(m.sources[1].file, "税务_年度申报.csv");
     assert_eq!(m.schema.len(), p.facts.len());
     for t in ["firms", "yearly", "monthly", "events", "awards"] {
@@ -197,7 +197,7 @@ fn same_input_same_snapshot_and_same_seed_same_files() {
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 8 * 2 + 2);
+    assert_eq!(names.len(), 9 * 2 + 2);
     for n in &names {
         let a = std::fs::read(d.join("a").join(n)).unwrap();
         let b = std::fs::read(d.join("b").join(n)).unwrap();

@@ -106,10 +106,12 @@ pub enum Act {
     RequestCorrection,
     ListCorrections,
     ResolveCorrection,
+    ViewIndicators,
+    ViewIndicatorFirms,
 }
 
 impl Act {
-    pub const ALL: [Act; 28] = [
+    pub const ALL: [Act; 30] = [
         Act::ReadCatalogue,
         Act::Calculate,
         Act::ViewNotice,
@@ -138,6 +140,8 @@ impl Act {
         Act::RequestCorrection,
         Act::ListCorrections,
         Act::ResolveCorrection,
+        Act::ViewIndicators,
+        Act::ViewIndicatorFirms,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -169,6 +173,8 @@ impl Act {
             Act::RequestCorrection => "request_correction",
             Act::ListCorrections => "list_corrections",
             Act::ResolveCorrection => "resolve_correction",
+            Act::ViewIndicators => "view_indicators",
+            Act::ViewIndicatorFirms => "view_indicator_firms",
         }
     }
     pub fn parse(s: &str) -> Option<Act> {

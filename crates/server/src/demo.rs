@@ -33,6 +33,9 @@ pub struct DemoZone {
     pub ledger: PathBuf,
     /// The sample firm files.
     pub firm_files: Vec<PathBuf>,
+    /// The seed's four zones' indicator outputs and the set that computed them.
+    pub indicators: PathBuf,
+    pub indicator_set: PathBuf,
 }
 
 /// Finds the demo zone under `root`, or prepares it (synchronously: call it before the
@@ -40,7 +43,12 @@ pub struct DemoZone {
 pub fn prepare(root: &Path, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<DemoZone, StartError> {
     let paths = DemoPaths::under(root);
     let firm_files = sample_files(&paths.firms);
+    let indicators = paths.zones().join("indicators");
     if let Some(z) = existing(&paths, &firm_files) {
+        // A zone prepared before the indicators existed (or with another set) gets them now.
+        if !huiqi::indicators::seed_zones_ready(&indicators, &paths.indicator_set) {
+            huiqi::demo::seed_zones(&paths, &z.pack, on)?;
+        }
         return Ok(z);
     }
     let z = huiqi::demo::run(&paths, on)?;
@@ -49,6 +57,8 @@ pub fn prepare(root: &Path, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<DemoZon
         snapshot: z.snapshot,
         ledger: z.ledger,
         firm_files,
+        indicators,
+        indicator_set: paths.indicator_set.clone(),
     })
 }
 
@@ -77,6 +87,8 @@ fn existing(paths: &DemoPaths, firm_files: &[PathBuf]) -> Option<DemoZone> {
         snapshot,
         ledger,
         firm_files: firm_files.to_vec(),
+        indicators: paths.zones().join("indicators"),
+        indicator_set: paths.indicator_set.clone(),
     })
 }
 
@@ -111,6 +123,8 @@ impl DemoZone {
             db: self.ledger.display().to_string(),
             policy: self.pack.clone(),
             snapshot: Some(self.snapshot.clone()),
+            indicators: Some(self.indicators.clone()),
+            indicator_set: self.indicator_set.clone(),
             ..base
         }
     }

@@ -58,6 +58,13 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
     let catalogue = huiqi::catalogue::catalogue(&program);
     let check_cache_bytes = cfg.check_cache_bytes;
     let jobs = routes::runs::Jobs::restore(&cfg.work);
+    let indicators = match &cfg.indicators {
+        Some(dir) => Some(Arc::new(routes::indicators::Indicators::load(
+            dir,
+            &cfg.indicator_set,
+        )?)),
+        None => None,
+    };
     Ok(Arc::new(state::AppState {
         cfg,
         program,
@@ -70,6 +77,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         dashboards: Default::default(),
         notices: Default::default(),
         checks: crate::routes::firm::CheckCache::new(check_cache_bytes),
+        indicators,
     }))
 }
 

@@ -40,6 +40,10 @@ pub struct Config {
     pub check_cache_bytes: usize,
     /// Read-only ledger connections beside the one writer (pages and queues read there).
     pub ledger_readers: usize,
+    /// Zone indicators in service: a directory of `huiqi indicators --out` outputs (one
+    /// subdirectory per period) and the indicator set they were computed by.
+    pub indicators: Option<PathBuf>,
+    pub indicator_set: PathBuf,
 }
 
 impl Config {
@@ -57,6 +61,8 @@ impl Config {
             lockout: Duration::from_secs(15 * 60),
             check_cache_bytes: 128 << 20,
             ledger_readers: 2,
+            indicators: None,
+            indicator_set: PathBuf::from(huiqi::indicators::DEFAULT_SET),
         }
     }
 }
@@ -95,6 +101,8 @@ pub struct AppState {
     pub notices: crate::routes::zone::NoticeCache,
     /// Firms' check answers, kept (the pack and the snapshot do not change while serving).
     pub checks: crate::routes::firm::CheckCache,
+    /// Zone indicators (precomputed outputs, loaded at start-up).
+    pub indicators: Option<Arc<crate::routes::indicators::Indicators>>,
 }
 
 pub type Shared = Arc<AppState>;

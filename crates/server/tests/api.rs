@@ -1536,3 +1536,89 @@ fn a_check_asked_twice_is_the_same_answer() {
         assert!(!v.to_string().contains(&a));
     });
 }
+
+/// Zone indicators: everyone reads them (the public too) with small cells suppressed; only the
+/// officer sees every cell and the firms behind a figure, which sum to it exactly.
+#[test]
+fn indicators_are_public_and_their_firms_the_officers() {
+    let _ = common::zone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = Server::start(common::Backend::Sqlite).await;
+        let public = Client::new(&s.base);
+        let (st, set) = public.get("/api/v1/indicators").await;
+        assert_eq!(st, 200, "{set}");
+        assert_eq!(set["periods"], json!(["2021-11", "2022-11"]));
+        let (st, d) = public
+            .get("/api/v1/indicators/2021-11?zone=%E6%88%90%E9%83%BD%E9%AB%98%E6%96%B0%E5%8C%BA")
+            .await;
+        assert_eq!(st, 200, "{d}");
+        let fig = |d: &Value, id: &str| -> Value {
+            d["figures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["indicator"] == id)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {id} in {d}"))
+        };
+        let sw = fig(&d, "软件业营业收入");
+        assert_eq!(sw["value"], "2056.40");
+        assert_eq!(sw["value_exact"], "205640000000");
+        assert_eq!(sw["growth_same_set_pct"], "46.9");
+        assert_eq!(d["drill_down"], false);
+        // The public may not list firms; a leader neither; the officer may.
+        let q = "/api/v1/indicators/2021-11/firms?indicator=%E8%BD%AF%E4%BB%B6%E4%B8%9A%E8%90%A5%E4%B8%9A%E6%94%B6%E5%85%A5&zone=%E6%88%90%E9%83%BD%E9%AB%98%E6%96%B0%E5%8C%BA";
+        assert_eq!(public.get(q).await.0, 401);
+        let leader = s.login("leader").await;
+        assert_eq!(leader.get(q).await.0, 403);
+        let officer = s.login("officer").await;
+        let (st, firms) = officer.get(q).await;
+        assert_eq!(st, 200, "{firms}");
+        let total: rust_decimal::Decimal = firms["firms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["in_current"] == true)
+            .map(|r| r["value_exact"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap())
+            .sum();
+        assert_eq!(total.to_string(), "205640000000");
+        assert_eq!(firms["value_exact"], "205640000000");
+        // Every cell of fewer than 3 firms: shown to the officer, suppressed for the leader.
+        let (_, all_o) = officer.get("/api/v1/indicators/2022-11").await;
+        let (_, all_l) = leader.get("/api/v1/indicators/2022-11").await;
+        let (fo, fl) = (all_o["figures"].as_array().unwrap(), all_l["figures"].as_array().unwrap());
+        assert_eq!(fo.len(), fl.len());
+        let mut small = 0;
+        for (o, l) in fo.iter().zip(fl) {
+            let n = o["firms"].as_i64().unwrap();
+            if (1..3).contains(&n) {
+                small += 1;
+                assert_eq!(l["suppressed"], true, "{l}");
+                assert!(l["value"].is_null() && l["firms"].is_null(), "{l}");
+            } else {
+                assert_eq!(l["value"], o["value"], "{o}");
+            }
+            assert_eq!(o["suppressed"], false);
+        }
+        assert!(small > 0, "the seed zones hold small cells to suppress");
+        // Huangpu's 新增高企 against its target: 87 of 100 after 11 months, amber.
+        let t = all_l["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["indicator"] == "新增高企")
+            .cloned()
+            .unwrap();
+        assert_eq!((t["completion"].as_str(), t["pace"].as_str(), t["colour"].as_str()), (Some("87.0"), Some("91.7"), Some("amber")), "{t}");
+        // An unknown period names the ones there are.
+        let (st, e) = public.get("/api/v1/indicators/2019-11").await;
+        assert_eq!(st, 404, "{e}");
+        assert!(e["hint_zh"].as_str().unwrap_or("").contains("2021-11"), "{e}");
+        s.stop().await;
+    });
+}

@@ -22,6 +22,7 @@ fn demo_root() -> PathBuf {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("examples/firms")).unwrap();
     std::os::unix::fs::symlink(repo_root().join("policies"), root.join("policies")).unwrap();
+    std::os::unix::fs::symlink(repo_root().join("indicators"), root.join("indicators")).unwrap();
     for e in std::fs::read_dir(repo_root().join("examples/firms")).unwrap() {
         let p = e.unwrap().path();
         std::fs::copy(&p, root.join("examples/firms").join(p.file_name().unwrap())).unwrap();

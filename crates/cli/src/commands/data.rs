@@ -48,6 +48,10 @@ pub struct GenArgs {
     /// generated ones, in the same files; their award history goes to 兑现记录.csv.
     #[arg(long, value_name = "DIR")]
     pub firms_from: Option<PathBuf>,
+    /// Instead of a generated zone: the seed page's four zones (广州、成都、宁波、长沙高新区),
+    /// calibrated to its published figures (`huiqi indicators` reproduces them).
+    #[arg(long, conflicts_with = "firms_from")]
+    pub seed_zones: bool,
     /// The pack the firm files of --firms-from are read against.
     #[arg(long, default_value = "policies/ningbo", requires = "firms_from")]
     pub policy: PathBuf,
@@ -118,6 +122,20 @@ pub fn render_generated(o: &Out, r: &GenRequest, stats: &huiqi_data::GenStats, s
 }
 
 pub fn gen(o: &Out, a: &GenArgs) -> huiqi::Result<ExitCode> {
+    if a.seed_zones {
+        let started = std::time::Instant::now();
+        let stats = huiqi::data::generate_seed_zones(&a.out, a.xlsx, a.force)?;
+        for (name, rows) in &stats.files {
+            println!("  {name}.csv  {rows}");
+        }
+        println!(
+            "{} {} ({:.1}s)",
+            o.t("已生成，映射文件：", "generated; mapping:"),
+            a.out.join("mapping.toml").display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let samples = match &a.firms_from {
         Some(dir) => {
             let program = huiqi::pack::load(&a.policy)?.program;

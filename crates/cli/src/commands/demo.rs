@@ -17,6 +17,9 @@ pub struct DemoArgs {
     /// Sample firm files (default: ./examples/firms).
     #[arg(long)]
     pub firms: Option<PathBuf>,
+    /// The zone indicator set (default: ./indicators).
+    #[arg(long)]
+    pub indicators: Option<PathBuf>,
 }
 
 pub fn demo(o: &Out, a: &DemoArgs) -> huiqi::Result<ExitCode> {
@@ -27,6 +30,9 @@ pub fn demo(o: &Out, a: &DemoArgs) -> huiqi::Result<ExitCode> {
     }
     if let Some(f) = &a.firms {
         paths.firms = f.clone();
+    }
+    if let Some(i) = &a.indicators {
+        paths.indicator_set = i.clone();
     }
     println!("== huiqi demo ==\n");
     huiqi::demo::run(&paths, &mut |e| render(o, e))?;
@@ -64,5 +70,6 @@ pub fn render(o: &Out, e: DemoEvent<'_>) {
         DemoEvent::Verified(v) => {
             show::verified(o, v);
         }
+        DemoEvent::Indicators(r) => super::indicators::render(o, r, None, None),
     }
 }

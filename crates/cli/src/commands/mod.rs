@@ -3,6 +3,7 @@
 pub mod data;
 pub mod demo;
 pub mod explain;
+pub mod indicators;
 pub mod ledger;
 pub mod ledger_render;
 pub mod pack;

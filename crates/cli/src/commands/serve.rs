@@ -40,6 +40,13 @@ pub struct ServeArgs {
     /// do not wait behind each other or behind a write.
     #[arg(long, default_value_t = 2)]
     pub ledger_readers: usize,
+    /// Zone indicators to serve: a directory of `huiqi indicators --out` outputs, one
+    /// subdirectory per period (checked against their manifests and the set at start-up).
+    #[arg(long)]
+    pub indicators: Option<PathBuf>,
+    /// The indicator set those outputs were computed by.
+    #[arg(long, default_value = huiqi::indicators::DEFAULT_SET)]
+    pub indicator_set: PathBuf,
 }
 
 fn start_error(e: StartError) -> huiqi::Error {
@@ -63,6 +70,8 @@ pub fn serve(o: &Out, a: &ServeArgs) -> huiqi::Result<ExitCode> {
     cfg.secure_cookie = a.secure_cookie;
     cfg.check_cache_bytes = a.check_cache_mb << 20;
     cfg.ledger_readers = a.ledger_readers;
+    cfg.indicators = a.indicators.clone();
+    cfg.indicator_set = a.indicator_set.clone();
     let zone = if a.demo {
         let root = std::env::current_dir().unwrap_or_default();
         eprintln!(

@@ -77,11 +77,12 @@ const YEARLY: [(&str, Tbl, usize, Col); 6] = [
 ];
 
 /// Event facts and their file.
-const EVENTS: [(&str, Tbl); 4] = [
+const EVENTS: [(&str, Tbl); 5] = [
     ("上市进程", Tbl::Listing),
     ("荣誉称号", Tbl::Titles),
     ("高企证书", Tbl::Hightech),
     ("严重失信名单", Tbl::Credit),
+    ("所属园区", Tbl::Zones),
 ];
 
 /// The static fact of the firm register and its column.
@@ -204,7 +205,7 @@ fn variant(p: &Program, ty: Ty, v: u32) -> Option<String> {
 
 /// One event as a row of its file: 上市进程 (ISO date, the stage, no end), 荣誉称号 (`2023/3/1`,
 /// the title, valid until), 高企证书 (ISO dates, no certificate number on file), 严重失信名单
-/// (`2023年3月1日`, removal date).
+/// (`2023年3月1日`, removal date), 所属园区 (the zone, ISO 迁入 and 迁出 dates).
 fn event_row(
     p: &Program,
     f: &Firm,
@@ -228,7 +229,7 @@ fn event_row(
         })?),
         None => None,
     };
-    let valued = matches!(t, Tbl::Listing | Tbl::Titles);
+    let valued = matches!(t, Tbl::Listing | Tbl::Titles | Tbl::Zones);
     if valued != value.is_some() {
         return Err(if valued {
             bad(
@@ -274,6 +275,7 @@ fn event_row(
         Tbl::Listing => vec![id, Cell::T(f.name.clone()), value, date(e.date, iso)],
         Tbl::Titles => vec![id, value, date(e.date, slash), until(slash)],
         Tbl::Hightech => vec![id, Cell::Empty, date(e.date, iso), until(iso)],
+        Tbl::Zones => vec![id, value, date(e.date, iso), until(iso)],
         _ => vec![id, date(e.date, cn), until(cn)],
     })
 }

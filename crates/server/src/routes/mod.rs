@@ -3,6 +3,7 @@
 pub mod corrections;
 pub mod dashboard;
 pub mod firm;
+pub mod indicators;
 pub mod lines;
 pub mod runs;
 pub mod session;
@@ -43,6 +44,7 @@ pub const PAID_FILE_LIMIT: usize = 16 << 20;
         corrections::file, corrections::of_firm, corrections::queue, corrections::resolve,
         runs::ingest, runs::snapshots, runs::activate, runs::start, runs::list, runs::one, runs::results, runs::file,
         simulations::start, simulations::file,
+        indicators::list, indicators::period, indicators::firms,
         healthz,
     ),
     components(schemas(crate::error::ErrorBody)),
@@ -54,6 +56,7 @@ pub const PAID_FILE_LIMIT: usize = 16 << 20;
         (name = "runs", description = "data in (ingest) and runs of the pack over a snapshot"),
         (name = "public", description = "the 公示 list, no login"),
         (name = "audit", description = "the audit trail"),
+        (name = "indicators", description = "zone indicators and targets (区级指标)"),
     )
 )]
 pub struct ApiDoc;
@@ -134,6 +137,9 @@ pub fn router(s: Shared) -> Router {
         )
         .route("/api/v1/reconciliation", get(zone::reconciliation))
         .route("/api/v1/dashboard", get(dashboard::dashboard))
+        .route("/api/v1/indicators", get(indicators::list))
+        .route("/api/v1/indicators/{period}", get(indicators::period))
+        .route("/api/v1/indicators/{period}/firms", get(indicators::firms))
         .route("/api/v1/audit/verify", get(zone::verify))
         .route("/api/v1/audit/events", get(zone::events))
         .merge(crate::web::router())

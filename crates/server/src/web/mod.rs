@@ -16,6 +16,7 @@
 //! | [`audit`] | `/audit` the trail and chain verification |
 //! | [`trace`] | `/trace/{line}` a figure traced to its run, policy and snapshot, recomputed |
 //! | [`dashboard`] | `/dashboard` 驾驶舱: charts and tables of money, firms, days to payment, overdue; XLSX exports |
+//! | [`indicators`] | `/indicators` 区级指标: zones side by side, 同口径/名义 growth, targets against 序时进度; `/indicators/firms` the firms behind a figure |
 //!
 //! Forms work without JavaScript; they carry the session's CSRF token in `_csrf` (checked by
 //! [`crate::auth::resolve`]). Pages answer with a strict Content-Security-Policy; assets are
@@ -30,6 +31,7 @@ pub mod finance;
 pub mod firm;
 pub mod fmt;
 pub mod i18n;
+pub mod indicators;
 pub mod public;
 pub mod review;
 pub mod sandbox;
@@ -108,6 +110,8 @@ pub fn router() -> Router<Shared> {
         .route("/trace/{id}", get(trace::page))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/export.xlsx", get(dashboard::export))
+        .route("/indicators", get(indicators::page))
+        .route("/indicators/firms", get(indicators::firms))
         .route("/assets/{file}", get(assets::serve))
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -334,6 +338,9 @@ impl Page {
         }
         if may(Act::Reconcile) {
             items.push(("/dashboard".into(), "nav.dashboard"));
+        }
+        if self.s.indicators.is_some() {
+            items.push(("/indicators".into(), "nav.indicators"));
         }
         items.push(("/notice".into(), "nav.notice"));
         items.push(("/policy".into(), "nav.policy"));

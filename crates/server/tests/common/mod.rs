@@ -47,6 +47,36 @@ pub fn tempdir() -> PathBuf {
 pub struct Zone {
     pub snapshot: PathBuf,
     pub run: PathBuf,
+    /// The seed's four zones' indicator outputs (2021-11, 2022-11), one subdirectory each.
+    pub indicators: PathBuf,
+}
+
+/// The seed zones' indicator outputs, computed once per pack and indicator set (the demo's
+/// calibrated four zones: a few thousand firms).
+fn indicators(program: &huiqi_ir::Program) -> PathBuf {
+    let set = repo_root().join("indicators");
+    let hash = huiqi::indicators::load_set(&set).unwrap().hash;
+    // The generator's source names the data too: a change to it must not reuse an old copy.
+    let gen = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        include_str!("../../../data/src/gen/zones.rs").hash(&mut h);
+        h.finish()
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "huiqi-server-indicators-{}-{}-{gen:016x}",
+        &program.hash[..12],
+        &hash[..12]
+    ));
+    if !dir.join("ready").exists() {
+        let tmp = std::env::temp_dir().join(unique("huiqi-server-indicators-build"));
+        huiqi::indicators::seed_zones(program, &set, &tmp, &mut |_| {}).unwrap();
+        std::fs::write(tmp.join("ready"), "").unwrap();
+        if std::fs::rename(&tmp, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    dir.join("indicators")
 }
 
 pub fn zone() -> Zone {
@@ -71,6 +101,7 @@ pub fn zone() -> Zone {
     Zone {
         snapshot,
         run: dir.join("run"),
+        indicators: indicators(&program),
     }
 }
 
@@ -175,6 +206,8 @@ impl Server {
         };
         let mut cfg = Config::new(db.clone(), pack());
         cfg.snapshot = Some(zone.snapshot.clone());
+        cfg.indicators = Some(zone.indicators.clone());
+        cfg.indicator_set = repo_root().join("indicators");
         cfg.work = dir.join("work");
         cfg.addr = "127.0.0.1:0".parse().unwrap();
         let state = huiqi_server::build(cfg).await.unwrap();

@@ -1,0 +1,594 @@
+//! Computes a set's indicators for one period from a snapshot with DataFusion.
+//!
+//! One wide frame holds a row per firm with every column the set needs, at the period and at
+//! the same period a year earlier: the zone (the zone fact's record valid at each as-of date),
+//! each condition's fact, each summed fact (months 1..=M累计 for a monthly fact, the year's
+//! value for a yearly one) and each first-record date. Each indicator is then a filter of that
+//! frame to the firms in its set now or a year ago, collected as per-firm rows; the figures are
+//! exact integer sums of those rows, so a drill-down list always sums to its card.
+//!
+//! Growth comes two ways, both kept: **同口径** compares this year's set with the same firms' own
+//! figures a year earlier (as the statistics bureau does); **名义** compares with last year's set
+//! and its figures (what last year's report said). Firms entering and leaving the set (a firm
+//! moving in or out of the zone, joining or leaving the register) make them differ.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::common::{Column, JoinType, ScalarValue};
+use datafusion::functions_aggregate::expr_fn::{bool_or, max, min, sum};
+use datafusion::logical_expr::{cast, Expr};
+use datafusion::prelude::*;
+
+use huiqi_data::dates::to_days;
+use huiqi_files::snapshot::{col as scol, table_file, EVENTS, FIRMS, MONTHLY, YEARLY};
+use huiqi_ir::date::days_in_month;
+use huiqi_ir::Date;
+
+use crate::error::{Error, Result};
+use crate::set::{FactInfo, IndicatorSet, Measure, Test};
+
+/// Figures are stored as integers scaled by 10^12 (元 for money, firms for counts, a fraction
+/// for ratios): the scale of the snapshot's Decimal128(38, 12) columns.
+pub const SCALE: i128 = 1_000_000_000_000;
+
+/// A reporting period: 1..=`month` of `year` (`2021-11` is 1–11月 2021; a year alone is 1–12月).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Period {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Period {
+    pub fn parse(s: &str) -> Option<Period> {
+        let s = s.trim();
+        let (y, m) = match s.split_once('-') {
+            Some((y, m)) => (y.parse().ok()?, m.parse().ok()?),
+            None => (s.parse().ok()?, 12),
+        };
+        ((1900..=9999).contains(&y) && (1..=12).contains(&m))
+            .then_some(Period { year: y, month: m })
+    }
+    /// The last day of the period: where stocks, tags and zones are read.
+    pub fn as_of(self) -> Date {
+        Date {
+            y: self.year,
+            m: self.month,
+            d: days_in_month(self.year, self.month),
+        }
+    }
+    /// The same months a year earlier.
+    pub fn base(self) -> Period {
+        Period {
+            year: self.year - 1,
+            month: self.month,
+        }
+    }
+    pub fn label(self) -> String {
+        format!("{}-{:02}", self.year, self.month)
+    }
+    /// 序时进度 after this period: M/12.
+    pub fn pace(self) -> rust_decimal::Decimal {
+        rust_decimal::Decimal::from(self.month) / rust_decimal::Decimal::from(12)
+    }
+}
+
+/// One firm of one indicator's set, now or a year ago: a drill-down row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FirmRow {
+    pub indicator: String,
+    pub firm_id: String,
+    pub name: String,
+    /// The zone at the period's end (None: in no zone then).
+    pub zone: Option<String>,
+    pub zone_base: Option<String>,
+    pub in_current: bool,
+    pub in_base: bool,
+    /// Scaled by [`SCALE`]; for counts and `new`, one firm.
+    pub value: i128,
+    pub base_value: i128,
+}
+
+/// One indicator in one zone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    pub indicator: String,
+    pub zone: String,
+    /// Scaled by [`SCALE`].
+    pub value: i128,
+    /// Firms in the set (for a ratio: in the denominator's set).
+    pub firms: i64,
+    /// This year's firms' own figures a year earlier (同口径 base).
+    pub same_base: i128,
+    /// Last year's set and figures (名义 base).
+    pub nominal_base: i128,
+    pub firms_base: i64,
+    /// In the set now and not a year ago (in this zone), and the reverse.
+    pub entries: i64,
+    pub exits: i64,
+}
+
+impl Figure {
+    /// A sum or ratio over no firm: no data for the period (shown as —, not 0).
+    pub fn no_data(&self, m: Measure) -> bool {
+        self.firms == 0 && matches!(m, Measure::Sum | Measure::Ratio)
+    }
+
+    /// 同口径 growth in percent: for sums only (a count over the same firms is flat by
+    /// construction; its change is the 名义 one).
+    pub fn same_set_growth(&self, m: Measure) -> Option<rust_decimal::Decimal> {
+        (m == Measure::Sum)
+            .then(|| Figure::growth_pct(self.value, self.same_base))
+            .flatten()
+    }
+
+    /// 名义 growth in percent (sums, counts and `new`).
+    pub fn nominal_growth(&self, m: Measure) -> Option<rust_decimal::Decimal> {
+        (m != Measure::Ratio)
+            .then(|| Figure::growth_pct(self.value, self.nominal_base))
+            .flatten()
+    }
+
+    /// Growth in percent against a base, rounded half away from zero to 0.1 pp; None when the
+    /// base is zero.
+    pub fn growth_pct(value: i128, base: i128) -> Option<rust_decimal::Decimal> {
+        if base <= 0 {
+            return None;
+        }
+        // round((value − base) × 1000 / base) in tenths of a percent: q = trunc(2x), then
+        // halve away from zero.
+        let q = value.checked_sub(base)?.checked_mul(2000)? / base;
+        let tenths = if q >= 0 { (q + 1) / 2 } else { (q - 1) / 2 };
+        Some(rust_decimal::Decimal::new(i64::try_from(tenths).ok()?, 1))
+    }
+}
+
+/// What `compute` found.
+#[derive(Clone, Debug)]
+pub struct Computed {
+    pub period: Period,
+    pub figures: Vec<Figure>,
+    pub firms: Vec<FirmRow>,
+    /// Firms of the snapshot in no zone at the period's end (not in any figure).
+    pub firms_without_zone: u64,
+    pub zones: Vec<String>,
+}
+
+fn c(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+fn date(d: Date) -> Expr {
+    lit(ScalarValue::Date32(Some(to_days(d))))
+}
+
+fn e<T, E: std::fmt::Display>(r: std::result::Result<T, E>) -> Result<T> {
+    r.map_err(Error::engine)
+}
+
+/// The columns the wide frame gets, by what they hold; each has a short generated name.
+#[derive(Default)]
+struct Cols {
+    names: BTreeMap<String, String>,
+}
+
+impl Cols {
+    fn name(&mut self, key: String) -> String {
+        let n = self.names.len();
+        self.names
+            .entry(key)
+            .or_insert_with(|| format!("k{n}"))
+            .clone()
+    }
+}
+
+/// A record of the event fact (with a value in `values`, when given) valid on `d`.
+fn holds(fact: &str, values: &[String], d: Date) -> Expr {
+    let mut p = c(scol::FACT)
+        .eq(lit(fact))
+        .and(c(scol::DATE).lt_eq(date(d)))
+        .and(c(scol::UNTIL).is_null().or(c(scol::UNTIL).gt_eq(date(d))));
+    if !values.is_empty() {
+        p = p.and(c(scol::VALUE).in_list(values.iter().map(|v| lit(v.as_str())).collect(), false));
+    }
+    p
+}
+
+fn values_of(t: &Test) -> &[String] {
+    match t {
+        Test::OneOf(v) => v,
+        Test::Is(_) => &[],
+    }
+}
+
+/// Computes every indicator of `set` for `period` over the snapshot in `dir`.
+pub async fn compute(set: &IndicatorSet, dir: &Path, period: Period) -> Result<Computed> {
+    let manifest: huiqi_files::snapshot::Manifest = serde_json::from_slice(
+        &std::fs::read(dir.join(huiqi_files::snapshot::MANIFEST)).map_err(|x| Error::io(dir, x))?,
+    )
+    .map_err(|x| Error::io(dir, x))?;
+    set.check_schema(&manifest.schema)?;
+    let info = |f: &str| FactInfo::of(&manifest.schema[f]);
+    let zones = info(&set.zone_fact).values;
+
+    let (y1, y0) = (period.year, period.year - 1);
+    let (d1, d0) = (period.as_of(), period.base().as_of());
+    let mut cols = Cols::default();
+    let (mut statics, mut yearly, mut monthly, mut events) = (vec![], vec![], vec![], vec![]);
+    // Indicators share columns (the register year, a tag): each aggregate is added once.
+    let mut pushed = std::collections::HashSet::new();
+    let mut put = |v: &mut Vec<Expr>, e: Expr| {
+        if pushed.insert(e.schema_name().to_string()) {
+            v.push(e);
+        }
+    };
+    let z1 = cols.name("zone1".into());
+    let z0 = cols.name("zone0".into());
+    put(
+        &mut events,
+        e(when(holds(&set.zone_fact, &[], d1), c(scol::VALUE)).end()).map(|x| min(x).alias(&z1))?,
+    );
+    put(
+        &mut events,
+        e(when(holds(&set.zone_fact, &[], d0), c(scol::VALUE)).end()).map(|x| min(x).alias(&z0))?,
+    );
+
+    // Conditions: (cur, base) predicates over the wide frame, per indicator.
+    let mut preds: Vec<(Expr, Expr)> = vec![];
+    let mut vals: Vec<(Expr, Expr)> = vec![];
+    for ind in &set.indicators {
+        let mut p1 = c(&z1).is_not_null();
+        let mut p0 = c(&z0).is_not_null();
+        if !ind.zones.is_empty() {
+            let zl: Vec<Expr> = ind.zones.iter().map(|z| lit(z.as_str())).collect();
+            p1 = p1.and(c(&z1).in_list(zl.clone(), false));
+            p0 = p0.and(c(&z0).in_list(zl, false));
+        }
+        for cond in &ind.conds {
+            let f = info(&cond.fact);
+            let (a, b) = match f.period.as_str() {
+                "static" => {
+                    let n = cols.name(format!("s:{}", cond.fact));
+                    if !statics.iter().any(|(k, _): &(String, String)| *k == n) {
+                        statics.push((n.clone(), cond.fact.clone()));
+                    }
+                    (c(&n), c(&n))
+                }
+                "per year" => {
+                    let n1 = cols.name(format!("y1:{}", cond.fact));
+                    let n0 = cols.name(format!("y0:{}", cond.fact));
+                    let agg = |y: i32, n: &str| -> Result<Expr> {
+                        let x = e(when(c(scol::YEAR).eq(lit(y)), c(&cond.fact)).end())?;
+                        Ok(if f.ty == "bool" { bool_or(x) } else { max(x) }.alias(n))
+                    };
+                    put(&mut yearly, agg(y1, &n1)?);
+                    put(&mut yearly, agg(y0, &n0)?);
+                    (c(&n1), c(&n0))
+                }
+                _ => {
+                    // An event: held at each as-of date (with one of the values).
+                    let key = format!("{:?}:{}", cond.test, cond.fact);
+                    let n1 = cols.name(format!("e1:{key}"));
+                    let n0 = cols.name(format!("e0:{key}"));
+                    let vs = values_of(&cond.test);
+                    put(
+                        &mut events,
+                        bool_or(e(when(holds(&cond.fact, vs, d1), lit(true)).end())?).alias(&n1),
+                    );
+                    put(
+                        &mut events,
+                        bool_or(e(when(holds(&cond.fact, vs, d0), lit(true)).end())?).alias(&n0),
+                    );
+                    let (a, b) = (c(&n1).is_true(), c(&n0).is_true());
+                    match cond.test {
+                        Test::Is(false) => (a.not(), b.not()),
+                        _ => (a, b),
+                    }
+                }
+            };
+            let (t1, t0) = match (&cond.test, f.period.as_str()) {
+                (_, "event") => (a, b),
+                (Test::OneOf(vs), _) => {
+                    let l: Vec<Expr> = vs.iter().map(|v| lit(v.as_str())).collect();
+                    (a.in_list(l.clone(), false), b.in_list(l, false))
+                }
+                (Test::Is(v), _) => (a.eq(lit(*v)), b.eq(lit(*v))),
+            };
+            p1 = p1.and(t1);
+            p0 = p0.and(t0);
+        }
+        let one = || cast(lit(1i64), DataType::Decimal128(38, 12));
+        let (v1, v0) = match ind.measure {
+            Measure::Sum => {
+                let fact = ind.fact.as_deref().unwrap_or_default();
+                let f = info(fact);
+                let n1 = cols.name(format!("v1:{fact}"));
+                let n0 = cols.name(format!("v0:{fact}"));
+                if f.period == "per month" {
+                    let agg = |y: i32, n: &str| -> Result<Expr> {
+                        Ok(sum(e(when(c(scol::YEAR).eq(lit(y)), c(fact)).end())?).alias(n))
+                    };
+                    put(&mut monthly, agg(y1, &n1)?);
+                    put(&mut monthly, agg(y0, &n0)?);
+                } else {
+                    let agg = |y: i32, n: &str| -> Result<Expr> {
+                        Ok(max(e(when(c(scol::YEAR).eq(lit(y)), c(fact)).end())?).alias(n))
+                    };
+                    put(&mut yearly, agg(y1, &n1)?);
+                    put(&mut yearly, agg(y0, &n0)?);
+                }
+                // A sum's set is the firms reporting the fact for the period: a firm with no
+                // figure (an annual return not yet filed) is not a firm of the figure. Its
+                // figure a year earlier may be missing (then 0: new to reporting).
+                p1 = p1.and(c(&n1).is_not_null());
+                p0 = p0.and(c(&n0).is_not_null());
+                (
+                    cast(c(&n1), DataType::Decimal128(38, 12)),
+                    cast(c(&n0), DataType::Decimal128(38, 12)),
+                )
+            }
+            Measure::New => {
+                let fact = ind.fact.as_deref().unwrap_or_default();
+                let n = cols.name(format!("first:{fact}:{:?}", ind.values));
+                let mut p = c(scol::FACT).eq(lit(fact));
+                if !ind.values.is_empty() {
+                    let l = ind.values.iter().map(|v| lit(v.as_str())).collect();
+                    p = p.and(c(scol::VALUE).in_list(l, false));
+                }
+                put(&mut events, min(e(when(p, c(scol::DATE)).end())?).alias(&n));
+                let within = |d: Date| {
+                    c(&n)
+                        .gt_eq(date(Date::year_start(d.y)))
+                        .and(c(&n).lt_eq(date(d)))
+                };
+                p1 = p1.and(within(d1));
+                p0 = p0.and(within(d0));
+                (one(), one())
+            }
+            Measure::Count => (one(), one()),
+            Measure::Ratio => (one(), one()),
+        };
+        preds.push((p1.is_true(), p0.is_true()));
+        vals.push((v1, v0));
+    }
+
+    let ctx = SessionContext::new();
+    let read = |t: &str| {
+        let p = dir.join(table_file(t));
+        let ctx = &ctx;
+        async move {
+            e(ctx
+                .read_parquet(p.to_string_lossy().as_ref(), ParquetReadOptions::default())
+                .await)
+        }
+    };
+    let mut sel = vec![c(scol::FIRM_ID), c(scol::NAME)];
+    sel.extend(statics.iter().map(|(n, f)| c(f).alias(n)));
+    let mut wide = e(read(FIRMS).await?.select(sel))?;
+    let facts: Vec<Expr> = std::iter::once(&set.zone_fact)
+        .chain(set.indicators.iter().flat_map(|i| {
+            i.conds
+                .iter()
+                .map(|c| &c.fact)
+                .chain(i.fact.iter().filter(|_| i.measure == Measure::New))
+        }))
+        .map(|f| lit(f.as_str()))
+        .collect();
+    for (t, aggs, filter) in [
+        (EVENTS, events, Some(c(scol::FACT).in_list(facts, false))),
+        (
+            YEARLY,
+            yearly,
+            Some(c(scol::YEAR).in_list(vec![lit(y1), lit(y0)], false)),
+        ),
+        (
+            MONTHLY,
+            monthly,
+            Some(
+                c(scol::YEAR)
+                    .in_list(vec![lit(y1), lit(y0)], false)
+                    .and(c(scol::MONTH).lt_eq(lit(period.month as i32))),
+            ),
+        ),
+    ] {
+        if aggs.is_empty() {
+            continue;
+        }
+        let key = format!("fid_{t}");
+        let mut df = read(t).await?;
+        if let Some(f) = filter {
+            df = e(df.filter(f))?;
+        }
+        let a = e(df.aggregate(vec![c(scol::FIRM_ID).alias(&key)], aggs))?;
+        wide = e(wide.join(a, JoinType::Left, &[scol::FIRM_ID], &[key.as_str()], None))?;
+    }
+    let wide = e(wide.cache().await)?;
+
+    // Firms in no zone at the period's end.
+    let nozone = e(e(wide.clone().filter(c(&z1).is_null()))?.count().await)? as u64;
+
+    let mut firms = vec![];
+    for ((ind, (p1, p0)), (v1, v0)) in set.indicators.iter().zip(preds).zip(vals) {
+        if ind.measure == Measure::Ratio {
+            continue;
+        }
+        let df = e(wide.clone().filter(p1.clone().or(p0.clone())))?;
+        let df = e(df.select(vec![
+            cast(c(scol::FIRM_ID), DataType::Utf8).alias("id"),
+            cast(c(scol::NAME), DataType::Utf8).alias("name"),
+            cast(c(&z1), DataType::Utf8).alias("z1"),
+            cast(c(&z0), DataType::Utf8).alias("z0"),
+            p1.alias("in1"),
+            p0.alias("in0"),
+            v1.alias("v1"),
+            v0.alias("v0"),
+        ]))?;
+        for b in e(df.collect().await)? {
+            rows_of(&ind.id, &b, &mut firms)?;
+        }
+    }
+    firms.sort_by(|a, b| (&a.indicator, &a.firm_id).cmp(&(&b.indicator, &b.firm_id)));
+    let figures = figures(set, &zones, &firms)?;
+    Ok(Computed {
+        period,
+        figures,
+        firms,
+        firms_without_zone: nozone,
+        zones,
+    })
+}
+
+fn rows_of(id: &str, b: &RecordBatch, out: &mut Vec<FirmRow>) -> Result<()> {
+    let s = |i: usize| b.column(i).as_string::<i32>();
+    let (ids, names, z1, z0) = (s(0), s(1), s(2), s(3));
+    let (in1, in0) = (b.column(4).as_boolean(), b.column(5).as_boolean());
+    let (v1, v0) = (
+        b.column(6).as_primitive::<Decimal128Type>(),
+        b.column(7).as_primitive::<Decimal128Type>(),
+    );
+    let opt = |a: &datafusion::arrow::array::StringArray, r: usize| {
+        (!a.is_null(r)).then(|| a.value(r).to_string())
+    };
+    for r in 0..b.num_rows() {
+        out.push(FirmRow {
+            indicator: id.to_string(),
+            firm_id: ids.value(r).to_string(),
+            name: names.value(r).to_string(),
+            zone: opt(z1, r),
+            zone_base: opt(z0, r),
+            in_current: in1.value(r),
+            in_base: in0.value(r),
+            value: if v1.is_null(r) { 0 } else { v1.value(r) },
+            base_value: if v0.is_null(r) { 0 } else { v0.value(r) },
+        });
+    }
+    Ok(())
+}
+
+fn overflow() -> Error {
+    Error::plain(
+        "指标合计超出精确计算的范围（溢出）".into(),
+        "an indicator's sum overflows exact arithmetic".into(),
+    )
+}
+
+fn add(a: &mut i128, b: i128) -> Result<()> {
+    *a = a.checked_add(b).ok_or_else(overflow)?;
+    Ok(())
+}
+
+/// The figures of every indicator in every zone, summed exactly from the per-firm rows; ratios
+/// from their two components.
+fn figures(set: &IndicatorSet, zones: &[String], firms: &[FirmRow]) -> Result<Vec<Figure>> {
+    let mut by: BTreeMap<(&str, &str), Figure> = BTreeMap::new();
+    let blank = |i: &str, z: &str| Figure {
+        indicator: i.to_string(),
+        zone: z.to_string(),
+        value: 0,
+        firms: 0,
+        same_base: 0,
+        nominal_base: 0,
+        firms_base: 0,
+        entries: 0,
+        exits: 0,
+    };
+    for r in firms {
+        if r.in_current {
+            let z = r.zone.as_deref().unwrap_or_default();
+            let f = by
+                .entry((&r.indicator, z))
+                .or_insert_with(|| blank(&r.indicator, z));
+            add(&mut f.value, r.value)?;
+            add(&mut f.same_base, r.base_value)?;
+            f.firms += 1;
+            if !(r.in_base && r.zone_base == r.zone) {
+                f.entries += 1;
+            }
+        }
+        if r.in_base {
+            let z = r.zone_base.as_deref().unwrap_or_default();
+            let f = by
+                .entry((&r.indicator, z))
+                .or_insert_with(|| blank(&r.indicator, z));
+            add(&mut f.nominal_base, r.base_value)?;
+            f.firms_base += 1;
+            if !(r.in_current && r.zone_base == r.zone) {
+                f.exits += 1;
+            }
+        }
+    }
+    let mut out = vec![];
+    for ind in &set.indicators {
+        for z in zones {
+            if !ind.zones.is_empty() && !ind.zones.contains(z) {
+                continue;
+            }
+            let f = if ind.measure == Measure::Ratio {
+                let get = |id: &Option<String>| {
+                    by.get(&(id.as_deref().unwrap_or_default(), z.as_str()))
+                        .cloned()
+                        .unwrap_or_else(|| blank("", z))
+                };
+                let (n, d) = (get(&ind.numerator), get(&ind.denominator));
+                let div = |a: i128, b: i128| -> Result<i128> {
+                    if b == 0 {
+                        return Ok(0);
+                    }
+                    Ok(a.checked_mul(SCALE).ok_or_else(overflow)?.div_euclid(b))
+                };
+                Figure {
+                    indicator: ind.id.clone(),
+                    zone: z.clone(),
+                    value: div(n.value, d.value)?,
+                    firms: d.firms,
+                    same_base: div(n.same_base, d.same_base)?,
+                    nominal_base: div(n.nominal_base, d.nominal_base)?,
+                    firms_base: d.firms_base,
+                    entries: 0,
+                    exits: 0,
+                }
+            } else {
+                by.get(&(ind.id.as_str(), z.as_str()))
+                    .cloned()
+                    .unwrap_or_else(|| blank(&ind.id, z))
+            };
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_rounds_to_a_tenth_of_a_point() {
+        let g = |v: i128, b: i128| Figure::growth_pct(v, b).map(|d| d.to_string());
+        assert_eq!(g(1469, 1000).as_deref(), Some("46.9"));
+        assert_eq!(g(14695, 10000).as_deref(), Some("47.0"));
+        assert_eq!(g(14694, 10000).as_deref(), Some("46.9"));
+        assert_eq!(g(9000, 10000).as_deref(), Some("-10.0"));
+        assert_eq!(g(90005, 100000).as_deref(), Some("-10.0"));
+        assert_eq!(g(1, 0), None);
+    }
+
+    #[test]
+    fn periods_parse_and_step_back_a_year() {
+        let p = Period::parse("2021-11").unwrap();
+        assert_eq!(p.as_of().to_string(), "2021-11-30");
+        assert_eq!(p.base().as_of().to_string(), "2020-11-30");
+        assert_eq!(
+            Period::parse("2024").unwrap().as_of().to_string(),
+            "2024-12-31"
+        );
+        assert_eq!(
+            Period::parse("2024-02").unwrap().as_of().to_string(),
+            "2024-02-29"
+        );
+        assert!(Period::parse("2021-13").is_none());
+        assert!(Period::parse("x").is_none());
+    }
+}

@@ -1,0 +1,20 @@
+//! Zone indicators and targets as code.
+//!
+//! An indicator set (`indicators/*.toml`: filter, aggregate, unit, source, definition; targets
+//! with their owning department) is loaded, checked and hashed like a policy pack
+//! ([`set`]); [`compute`] evaluates it for one period over a snapshot with DataFusion — the same
+//! snapshots the awards are computed from — into exact figures per zone with both 同口径 and
+//! 名义 growth, and the firm rows behind each figure; [`output`] writes and reads
+//! `indicators.parquet`, `indicator_firms.parquet` and a manifest; [`progress`] sets figures
+//! against targets and 序时进度.
+
+pub mod compute;
+pub mod error;
+pub mod output;
+pub mod progress;
+pub mod set;
+
+pub use compute::{compute, Computed, Figure, FirmRow, Period, SCALE};
+pub use error::{Error, Result};
+pub use progress::{format_growth, format_value, progress, Colour, Progress};
+pub use set::{Indicator, IndicatorSet, Measure, Unit};

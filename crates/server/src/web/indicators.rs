@@ -1,0 +1,398 @@
+//! `/indicators`: the zone indicators — the seed's zones side by side or one zone at a time;
+//! a card per figure (value, firms, 同口径 and 名义 growth, entries and exits), a chart of the
+//! zone's money figures against the same months a year earlier, a trend over the periods
+//! computed, and the targets table (完成率 against 序时进度, coloured by the gap). The officer
+//! follows a card to `/indicators/firms`, the firms that sum to it. Figures are the API's
+//! (`GET /api/v1/indicators/{period}`), suppression included.
+
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::{query_param, render, Layout, Page};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::indicators::{
+    firms_out, growth_text, period_out, FigureOut, FirmRowOut, FirmsQ,
+};
+use huiqi_indicators::Colour;
+
+pub struct Card {
+    pub indicator: String,
+    pub label: String,
+    pub value: String,
+    pub unit: String,
+    pub firms: String,
+    pub same: String,
+    pub nominal: String,
+    pub inout: String,
+    pub title: String,
+    pub suppressed: bool,
+    pub href: Option<String>,
+}
+
+pub struct Group {
+    pub name: String,
+    pub cards: Vec<Card>,
+}
+
+pub struct ZoneView {
+    pub zone: String,
+    pub groups: Vec<Group>,
+}
+
+pub struct TargetRow {
+    pub zone: String,
+    pub label: String,
+    pub department: String,
+    pub target: String,
+    pub actual: String,
+    pub completion: String,
+    pub pace: String,
+    pub gap: String,
+    pub colour: &'static str,
+    pub colour_text: String,
+}
+
+pub struct ChartView {
+    pub id: String,
+    pub title: String,
+    pub option: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "indicators.html")]
+struct IndicatorsPage {
+    l: Layout,
+    none: bool,
+    periods: Vec<(String, String, bool)>,
+    zones: Vec<(String, bool)>,
+    set: String,
+    snapshot: String,
+    views: Vec<ZoneView>,
+    charts: Vec<ChartView>,
+    targets: Vec<TargetRow>,
+    unzoned: u64,
+}
+
+#[derive(askama::Template)]
+#[template(path = "indicator_firms.html")]
+struct FirmsPage {
+    l: Layout,
+    label: String,
+    zone: String,
+    period: String,
+    unit: String,
+    total: String,
+    same_base: String,
+    nominal_base: String,
+    count: usize,
+    rows: Vec<FirmRowOut>,
+    back: String,
+}
+
+/// `2021-11` → `2021年1–11月` (or `1–11月 2021`).
+fn period_text(p: &Page, period: &str) -> String {
+    match period.split_once('-') {
+        Some((y, m)) => {
+            let m = m.trim_start_matches('0');
+            p.t("ind.period").replace("{y}", y).replace("{m}", m)
+        }
+        None => period.to_string(),
+    }
+}
+
+fn script_json(v: &Value) -> String {
+    v.to_string().replace('<', "\\u003c")
+}
+
+pub async fn page(p: Page) -> Response {
+    let r = page_inner(&p).await;
+    p.finish(r)
+}
+
+async fn page_inner(p: &Page) -> ApiResult<Response> {
+    let mut l = p.layout("ind.title");
+    let Some(ind) = p.s.indicators.clone() else {
+        p.s.authorize(
+            &p.c.principal,
+            crate::authz::Act::ViewIndicators,
+            &crate::authz::Resource::Zone,
+        )
+        .await?;
+        return render(&IndicatorsPage {
+            l,
+            none: true,
+            periods: vec![],
+            zones: vec![],
+            set: String::new(),
+            snapshot: String::new(),
+            views: vec![],
+            charts: vec![],
+            targets: vec![],
+            unzoned: 0,
+        });
+    };
+    let period = query_param(&p.path, "period")
+        .filter(|x| !x.is_empty())
+        .or_else(|| ind.periods.keys().next_back().cloned())
+        .unwrap_or_default();
+    let zone = query_param(&p.path, "zone").filter(|x| !x.is_empty());
+    let d = period_out(&p.s, &p.c.principal, &period, zone.as_deref()).await?;
+    l.charts = true;
+    let mut views = vec![];
+    let shown_zones: Vec<&String> = d
+        .zones
+        .iter()
+        .filter(|z| zone.as_ref().is_none_or(|x| x == *z))
+        .collect();
+    for z in &shown_zones {
+        let mut groups: Vec<Group> = vec![];
+        for f in d.figures.iter().filter(|f| &f.zone == *z) {
+            let card = card(p, &d.period, f, d.drill_down);
+            match groups.iter_mut().find(|g| g.name == f.group) {
+                Some(g) => g.cards.push(card),
+                None => groups.push(Group {
+                    name: f.group.clone(),
+                    cards: vec![card],
+                }),
+            }
+        }
+        views.push(ZoneView {
+            zone: (*z).clone(),
+            groups,
+        });
+    }
+    // The money figures of each zone shown: this period against the same months a year
+    // earlier (同口径 base), exact 亿元 from the API's exact 元.
+    let yi = |exact: &Option<String>| -> Value {
+        exact
+            .as_deref()
+            .and_then(|e| e.parse::<rust_decimal::Decimal>().ok())
+            .map(|d| {
+                let v = (d / rust_decimal::Decimal::from(100_000_000)).round_dp(2);
+                serde_json::from_str::<Value>(&v.to_string()).unwrap_or(Value::Null)
+            })
+            .unwrap_or(Value::Null)
+    };
+    let mut charts = vec![];
+    for (k, z) in shown_zones.iter().enumerate() {
+        let money: Vec<&FigureOut> = d
+            .figures
+            .iter()
+            .filter(|f| {
+                &f.zone == *z
+                    && f.unit == "亿元"
+                    && f.measure == "sum"
+                    && !f.suppressed
+                    && !f.no_data
+            })
+            .collect();
+        if money.is_empty() {
+            continue;
+        }
+        let base: Vec<Value> = money.iter().map(|f| yi(&f.same_base_exact)).collect();
+        let option = json!({
+            "tooltip": {"trigger": "axis"},
+            "legend": {"top": 0},
+            "grid": {"left": 8, "right": 16, "bottom": 8, "top": 36, "containLabel": true},
+            "xAxis": {"type": "value", "name": p.t("ind.unit_yi")},
+            "yAxis": {"type": "category", "data": money.iter().map(|f| f.label.clone()).collect::<Vec<_>>(), "inverse": true},
+            "series": [
+                {"name": period_text(p, &d.period), "type": "bar", "data": money.iter().map(|f| yi(&f.value_exact)).collect::<Vec<_>>()},
+                {"name": p.t("ind.a_year_earlier"), "type": "bar", "data": base},
+            ],
+        });
+        charts.push(ChartView {
+            id: format!("chart-ind-{k}"),
+            title: p.t("ind.chart.money").replace("{zone}", z),
+            option: script_json(&option),
+        });
+    }
+    // The trend of each money figure over the periods computed (when there are several).
+    if ind.periods.len() > 1 && zone.is_some() {
+        let z = zone.clone().unwrap_or_default();
+        let labels: Vec<String> = ind.periods.keys().map(|k| period_text(p, k)).collect();
+        let mut series = vec![];
+        for i in ind
+            .set
+            .indicators
+            .iter()
+            .filter(|i| i.unit == huiqi_indicators::Unit::Yi)
+        {
+            let mut data = vec![];
+            for k in ind.periods.keys() {
+                let out = period_out(&p.s, &p.c.principal, k, Some(&z)).await?;
+                let f = out.figures.iter().find(|f| f.indicator == i.id);
+                data.push(f.map_or(Value::Null, |f| yi(&f.value_exact)));
+            }
+            if data.iter().any(|v| !v.is_null() && v.as_f64() != Some(0.0)) {
+                series.push(json!({"name": i.label, "type": "line", "data": data}));
+            }
+        }
+        if !series.is_empty() {
+            charts.push(ChartView {
+                id: "chart-ind-trend".into(),
+                title: p.t("ind.chart.trend").replace("{zone}", &z),
+                option: script_json(&json!({
+                    "tooltip": {"trigger": "axis"},
+                    "legend": {"top": 0, "type": "scroll"},
+                    "grid": {"left": 8, "right": 16, "bottom": 8, "top": 48, "containLabel": true},
+                    "xAxis": {"type": "category", "data": labels},
+                    "yAxis": {"type": "value", "name": p.t("ind.unit_yi")},
+                    "series": series,
+                })),
+            });
+        }
+    }
+    let targets = d
+        .targets
+        .iter()
+        .map(|t| {
+            let dash = || "—".to_string();
+            let (target, completion, pace) = match (t.target, t.target_growth) {
+                (Some(v), _) => (
+                    format!("{v} {}", t.unit),
+                    t.completion.map(|c| format!("{c}%")).unwrap_or_else(dash),
+                    t.pace.map(|c| format!("{c}%")).unwrap_or_else(dash),
+                ),
+                (None, Some(g)) => (
+                    p.t("ind.growth_target").replace("{g}", &g.to_string()),
+                    dash(),
+                    dash(),
+                ),
+                _ => (dash(), dash(), dash()),
+            };
+            let actual = match (t.target, t.actual) {
+                (Some(_), Some(a)) => format!("{} {}", a.round_dp(2), t.unit),
+                (None, Some(a)) => huiqi_indicators::format_growth(Some(a)),
+                _ => dash(),
+            };
+            let (colour, key) = match t.colour {
+                Some(Colour::Green) => ("pace-green", "ind.green"),
+                Some(Colour::Amber) => ("pace-amber", "ind.amber"),
+                Some(Colour::Red) => ("pace-red", "ind.red"),
+                None => ("", "ind.unknown"),
+            };
+            TargetRow {
+                zone: t.zone.clone(),
+                label: t.label.clone(),
+                department: t.department.clone(),
+                target,
+                actual,
+                completion,
+                pace,
+                gap: t.gap_pp.map(|g| format!("{g:+}")).unwrap_or_else(dash),
+                colour,
+                colour_text: p.t(key),
+            }
+        })
+        .collect();
+    let periods = ind
+        .periods
+        .keys()
+        .map(|k| (k.clone(), period_text(p, k), *k == d.period))
+        .collect();
+    let zones = d
+        .zones
+        .iter()
+        .map(|z| (z.clone(), zone.as_ref() == Some(z)))
+        .collect();
+    render(&IndicatorsPage {
+        l,
+        none: false,
+        periods,
+        zones,
+        set: format!("{} v{}", d.set_name, d.set_version),
+        snapshot: d.snapshot_hash.get(..16).unwrap_or_default().to_string(),
+        views,
+        charts,
+        targets,
+        unzoned: d.firms_without_zone,
+    })
+}
+
+fn card(p: &Page, period: &str, f: &FigureOut, drill: bool) -> Card {
+    let dash = || "—".to_string();
+    let ratio = f.measure == "ratio";
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    Card {
+        indicator: f.indicator.clone(),
+        label: f.label.clone(),
+        value: match (&f.value, f.suppressed) {
+            (Some(v), _) => v.clone(),
+            (None, true) => p.t("ind.suppressed"),
+            (None, false) => p.t("ind.no_data"),
+        },
+        unit: if f.suppressed || f.no_data {
+            String::new()
+        } else {
+            f.unit.clone()
+        },
+        firms: f.firms.map(|n| n.to_string()).unwrap_or_else(dash),
+        same: if ratio {
+            f.change_pp
+                .clone()
+                .map(|x| format!("{x}pp"))
+                .unwrap_or_else(dash)
+        } else {
+            growth_text(&f.growth_same_set_pct)
+        },
+        nominal: if ratio {
+            dash()
+        } else {
+            growth_text(&f.growth_nominal_pct)
+        },
+        inout: match (f.entries, f.exits) {
+            (Some(i), Some(o)) if !ratio => format!("+{i} / −{o}"),
+            _ => dash(),
+        },
+        title: format!("{}（{}）", f.definition, f.source),
+        suppressed: f.suppressed,
+        href: (drill && !ratio).then(|| {
+            format!(
+                "/indicators/firms?period={}&indicator={}&zone={}",
+                enc(period),
+                enc(&f.indicator),
+                enc(&f.zone)
+            )
+        }),
+    }
+}
+
+pub async fn firms(p: Page) -> Response {
+    let r = firms_inner(&p).await;
+    p.finish(r)
+}
+
+async fn firms_inner(p: &Page) -> ApiResult<Response> {
+    let l = p.layout("ind.firms.title");
+    let need = |k: &str| {
+        query_param(&p.path, k)
+            .filter(|x| !x.is_empty())
+            .ok_or_else(|| ApiError::invalid("缺少参数", "missing parameter").field(k.to_string()))
+    };
+    let (period, indicator, zone) = (need("period")?, need("indicator")?, need("zone")?);
+    let d = firms_out(
+        &p.s,
+        &p.c.principal,
+        &period,
+        &FirmsQ {
+            indicator,
+            zone: zone.clone(),
+        },
+    )
+    .await?;
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    render(&FirmsPage {
+        l,
+        label: d.label,
+        zone: d.zone,
+        period: period_text(p, &d.period),
+        unit: d.unit,
+        total: d.value_exact,
+        same_base: d.same_base_exact,
+        nominal_base: d.nominal_base_exact,
+        count: d.firms.iter().filter(|r| r.in_current).count(),
+        rows: d.firms,
+        back: format!("/indicators?period={}&zone={}", enc(&period), enc(&zone)),
+    })
+}
