@@ -72,6 +72,11 @@ fn each_page_renders_for_its_roles_and_denies_the_others() {
                 &["officer", "reviewer", "finance", "auditor", "leader"],
             ),
             ("/sandbox".into(), &["officer"]),
+            ("/indicators".into(), &["*"]),
+            (
+                "/indicators/firms?period=2021-11&indicator=%E8%BD%AF%E4%BB%B6%E4%B8%9A%E8%90%A5%E4%B8%9A%E6%94%B6%E5%85%A5&zone=%E6%88%90%E9%83%BD%E9%AB%98%E6%96%B0%E5%8C%BA".into(),
+                &["officer"],
+            ),
         ];
         let mut users: Vec<(String, Option<PageClient>)> =
             vec![("anonymous".into(), None), ("firm".into(), None)];
@@ -210,6 +215,7 @@ fn english_and_chinese_pages_leave_no_key_untranslated() {
                     "/login".into(),
                     "/notice".into(),
                     "/policy".into(),
+                    "/indicators".into(),
                 ],
             ),
             (
@@ -228,6 +234,8 @@ fn english_and_chinese_pages_leave_no_key_untranslated() {
                     "/sandbox".into(),
                     "/corrections".into(),
                     format!("/trace/{}", s.firms_with_lines(HIGHTECH).await[0].1[0]),
+                    "/indicators?period=2021-11&zone=%E6%88%90%E9%83%BD%E9%AB%98%E6%96%B0%E5%8C%BA".into(),
+                    "/indicators/firms?period=2022-11&indicator=%E6%96%B0%E5%A2%9E%E9%AB%98%E4%BC%81&zone=%E5%B9%BF%E5%B7%9E%E9%AB%98%E6%96%B0%E5%8C%BA".into(),
                 ],
             ),
             (
@@ -737,5 +745,65 @@ fn the_sandbox_page_simulates_a_change() {
         // Not for a reviewer.
         let reviewer = PageClient::login(&s.base, "reviewer").await;
         assert_eq!(reviewer.get("/sandbox").await.status, 403);
+    });
+}
+
+/// The indicators page shows the API's figures: a card's value is the API's, a small cell is
+/// hidden from the leader and shown to the officer, the targets row carries its colour, and the
+/// officer's firm list totals the card.
+#[test]
+fn the_indicators_page_shows_the_api_figures() {
+    each_backend(async |s: &Server| {
+        let leader = PageClient::login(&s.base, "leader").await;
+        let officer = PageClient::login(&s.base, "officer").await;
+        let r = leader.get("/indicators?period=2021-11").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for want in [
+            "2056.40",
+            "+46.9%",
+            "1940.00",
+            "81.5",
+            "广州高新区",
+            "长沙高新区",
+            "data-chart=\"chart-ind-0\"",
+        ] {
+            assert!(r.body.contains(want), "{want} not on the page");
+        }
+        // 宁波's one listing of 2021 is a cell of one firm: hidden from the leader …
+        let card = |body: &str, id: &str, zone: &str| -> String {
+            let z = body.find(&format!("data-zone=\"{zone}\"")).unwrap();
+            let rest = &body[z..];
+            let c = rest.find(&format!("data-indicator=\"{id}\"")).unwrap();
+            rest[c..].chars().take(900).collect()
+        };
+        let hidden = card(&r.body, "新增上市企业", "宁波高新区");
+        assert!(hidden.contains("不予显示"), "{hidden}");
+        // … and shown to the officer, who can follow it to its firm.
+        let r = officer.get("/indicators?period=2021-11").await;
+        let shown = card(&r.body, "新增上市企业", "宁波高新区");
+        assert!(
+            shown.contains("<strong data-testid=\"value\">1</strong>"),
+            "{shown}"
+        );
+        assert!(shown.contains("data-testid=\"drill\""), "{shown}");
+        // Huangpu's target row in 2022: 87.0% against 91.7%, amber.
+        let r = leader.get("/indicators?period=2022-11").await;
+        let row = r
+            .body
+            .find("class=\"pace-amber\"")
+            .expect("an amber target row");
+        let row: String = r.body[row..].chars().take(400).collect();
+        assert!(row.contains("87.0%"), "{row}");
+        // The officer's firm list totals the card (yuan, exact).
+        let f = officer
+            .get("/indicators/firms?period=2021-11&indicator=%E8%BD%AF%E4%BB%B6%E4%B8%9A%E8%90%A5%E4%B8%9A%E6%94%B6%E5%85%A5&zone=%E6%88%90%E9%83%BD%E9%AB%98%E6%96%B0%E5%8C%BA")
+            .await;
+        assert_eq!(f.status, 200, "{}", f.body);
+        assert!(
+            f.body
+                .contains("<strong data-testid=\"total\">205640000000</strong>"),
+            "{}",
+            f.body
+        );
     });
 }
