@@ -43,7 +43,17 @@ rm -f "$DB"*
 "$BIN" ledger --db "$DB" --actor reviewer approve --all --clause 高企认定奖励 >&2
 "$BIN" ledger --db "$DB" --actor officer announce --all --days 7 >&2
 
-"$BIN" serve --addr 127.0.0.1:$PORT --db "$DB" --policy policies/ningbo --snapshot "$SNAP" >"$WORK/server.log" 2>&1 &
+# Zone indicators of the seed page's four zones, precomputed for two periods (served from memory).
+if [[ ! -f $WORK/indicators/2022-11/manifest.json ]]; then
+  "$BIN" gen --seed-zones --out "$WORK/seed" --force >&2
+  "$BIN" ingest --policy policies/ningbo --mapping "$WORK/seed/mapping.toml" --snapshots "$WORK/seed-snapshots" >&2
+  SEEDSNAP=$(dirname "$(ls "$WORK"/seed-snapshots/*/manifest.json | head -1)")
+  for p in 2021-11 2022-11; do
+    "$BIN" indicators --snapshot "$SEEDSNAP" --period $p --out "$WORK/indicators/$p" --force >/dev/null
+  done
+fi
+
+"$BIN" serve --addr 127.0.0.1:$PORT --db "$DB" --policy policies/ningbo --snapshot "$SNAP" --indicators "$WORK/indicators" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.05; done
@@ -98,4 +108,7 @@ bench_page "/corrections" officer "$OFFICER"
 bench_page "/trace/$LINE" auditor "$AUDITOR"
 bench_page "/audit" auditor "$AUDITOR"
 bench_page "/dashboard" leader "$LEADER"
+bench_page "/indicators?period=2021-11" leader "$LEADER"
+bench_page "/indicators?period=2022-11&zone=%E5%B9%BF%E5%B7%9E%E9%AB%98%E6%96%B0%E5%8C%BA" leader "$LEADER"
+bench_page "/indicators/firms?period=2021-11&indicator=%E8%BD%AF%E4%BB%B6%E4%B8%9A%E8%90%A5%E4%B8%9A%E6%94%B6%E5%85%A5&zone=%E6%88%90%E9%83%BD%E9%AB%98%E6%96%B0%E5%8C%BA" officer "$OFFICER"
 echo "server RSS: $(ps -o rss= -p $SERVER) KB"

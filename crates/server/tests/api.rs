@@ -946,6 +946,9 @@ fn every_openapi_path_as_every_role_leaks_nothing() {
             "/api/v1/policy/clauses/{name}",
             "/api/v1/calculate",
             "/api/v1/notice",
+            // Zone indicators are public (small cells suppressed; firm lists are the officer's).
+            "/api/v1/indicators",
+            "/api/v1/indicators/{period}",
         ];
         // Firm and anonymous first (before any staff step changes what is public).
         let mut callers: Vec<(&str, Client)> = vec![("public", anon), ("firm", s.login(&a).await)];
@@ -979,6 +982,7 @@ fn every_openapi_path_as_every_role_leaks_nothing() {
                                 .replace("{uscc}", uscc)
                                 .replace("{action}", action)
                                 .replace("{name}", &urlencode(HIGHTECH))
+                                .replace("{period}", "2021-11")
                                 .replace("{id}", &id);
                             if !concrete.contains(&p) {
                                 concrete.push(p);

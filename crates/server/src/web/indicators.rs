@@ -52,6 +52,14 @@ pub struct TargetRow {
     pub colour_text: String,
 }
 
+/// One indicator across the zones shown (the seed page's zones side by side).
+pub struct CompareRow {
+    pub label: String,
+    pub unit: String,
+    /// Per zone: the value and its growth (同口径 for sums, 名义 for counts).
+    pub cells: Vec<(String, String)>,
+}
+
 pub struct ChartView {
     pub id: String,
     pub title: String,
@@ -68,6 +76,8 @@ struct IndicatorsPage {
     set: String,
     snapshot: String,
     views: Vec<ZoneView>,
+    compare_zones: Vec<String>,
+    compare: Vec<CompareRow>,
     charts: Vec<ChartView>,
     targets: Vec<TargetRow>,
     unzoned: u64,
@@ -126,6 +136,8 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
             set: String::new(),
             snapshot: String::new(),
             views: vec![],
+            compare_zones: vec![],
+            compare: vec![],
             charts: vec![],
             targets: vec![],
             unzoned: 0,
@@ -160,6 +172,35 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
             zone: (*z).clone(),
             groups,
         });
+    }
+    // Every indicator across the zones, when more than one is shown.
+    let mut compare = vec![];
+    if shown_zones.len() > 1 {
+        for i in &ind.set.indicators {
+            let cells: Vec<(String, String)> = shown_zones
+                .iter()
+                .map(|z| {
+                    d.figures
+                        .iter()
+                        .find(|f| f.indicator == i.id && &f.zone == *z)
+                        .map(|f| {
+                            let c = card(p, &d.period, f, false);
+                            let g = if f.measure == "sum" {
+                                c.same
+                            } else {
+                                c.nominal
+                            };
+                            (c.value, g)
+                        })
+                        .unwrap_or_else(|| ("·".into(), String::new()))
+                })
+                .collect();
+            compare.push(CompareRow {
+                label: i.label.clone(),
+                unit: i.unit.as_str().into(),
+                cells,
+            });
+        }
     }
     // The money figures of each zone shown: this period against the same months a year
     // earlier (同口径 base), exact 亿元 from the API's exact 元.
@@ -304,6 +345,12 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
         set: format!("{} v{}", d.set_name, d.set_version),
         snapshot: d.snapshot_hash.get(..16).unwrap_or_default().to_string(),
         views,
+        compare_zones: if compare.is_empty() {
+            vec![]
+        } else {
+            shown_zones.iter().map(|z| (*z).clone()).collect()
+        },
+        compare,
         charts,
         targets,
         unzoned: d.firms_without_zone,
