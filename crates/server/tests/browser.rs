@@ -471,6 +471,43 @@ fn the_workflow_in_a_browser() {
         r.find("div.chart[data-chart='chart-by-clause'][data-drawn='1'] svg")
             .await;
         r.shot("dashboard-en").await;
+        // The zone indicators: the chart drawn, the card and the side-by-side cell equal to the
+        // API's figure, the target row behind 序时进度 coloured amber.
+        r.go("/indicators?period=2022-11").await;
+        webcommon::assert_translated("indicators (en)", &r.source().await);
+        r.find("div.chart[data-chart='chart-ind-0'][data-drawn='1'] svg")
+            .await;
+        let api =
+            r.c.execute(
+                "return fetch('/api/v1/indicators/2022-11').then(x => x.json()).then(d => d.figures.find(f => f.indicator == '新增高企' && f.zone == '广州高新区').value)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let card =
+            r.c.execute(
+                "return document.querySelector('[data-zone=\"广州高新区\"] [data-indicator=\"新增高企\"] [data-testid=value]').textContent",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let cell =
+            r.c.execute(
+                "return [...document.querySelectorAll('[data-testid=compare] tbody tr')].find(tr => tr.cells[0].textContent == '新增高新技术企业').cells[2].firstChild.textContent.trim()",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!((&api, &card, &cell), (&json!("87"), &json!("87"), &json!("87")));
+        let colour =
+            r.c.execute(
+                "return getComputedStyle(document.querySelector('tr.pace-amber .pace-dot')).backgroundColor",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(colour, json!("rgb(249, 168, 37)"));
+        r.shot("indicators-en").await;
         r.go("/data").await;
         webcommon::assert_translated("data (en)", &r.source().await);
         r.shot("data-en").await;
