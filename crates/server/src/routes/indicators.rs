@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, State};
 use axum::{Extension, Json};
-use huiqi::indicators::{IndicatorsRequest, Output, Progress};
+use huiqi::indicators::{Output, Progress};
 use huiqi_indicators::progress::shown;
 use huiqi_indicators::{format_growth, format_value, IndicatorSet, Measure, Unit};
 use serde::{Deserialize, Serialize};
@@ -51,21 +51,6 @@ impl Indicators {
             set: set_loaded,
             periods,
         })
-    }
-
-    /// Computes the set for each period over a snapshot into `dir/<period>` (the demo's
-    /// preparation), then loads them.
-    pub fn compute(dir: &Path, set: &Path, snapshot: &Path, periods: &[&str]) -> huiqi::Result<()> {
-        for p in periods {
-            huiqi::indicators::indicators(&IndicatorsRequest {
-                set: set.to_path_buf(),
-                snapshot: snapshot.to_path_buf(),
-                period: p.to_string(),
-                out: Some(dir.join(p)),
-                force: true,
-            })?;
-        }
-        Ok(())
     }
 }
 

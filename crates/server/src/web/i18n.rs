@@ -486,6 +486,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("ind.suppressed", "不予显示", "suppressed"),
     ("ind.no_data", "无数据", "no data"),
     ("ind.compare", "各园区对比", "Zones side by side"),
+    ("ind.money", "政策资金兑现（预算、审核、公示、拨付、追回，按条款）见驾驶舱 →", "Money by policy (budget, approved, notice, paid, recovered, by clause) on the dashboard →"),
     ("ind.unit", "单位", "Unit"),
     ("ind.compare_note", "数值下方为同比：合计类为同口径增速，计数类为名义增减；“·”表示该指标不适用于该园区", "Under each value its change on a year earlier: same-set growth for sums, the nominal change for counts; “·”: the indicator does not apply to the zone"),
     ("ind.suppressed_note", "企业少于3家，按统计法不予显示", "fewer than 3 firms: not shown (statistics law)"),

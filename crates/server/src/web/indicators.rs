@@ -81,6 +81,8 @@ struct IndicatorsPage {
     charts: Vec<ChartView>,
     targets: Vec<TargetRow>,
     unzoned: u64,
+    /// The caller may read the money by policy (the 驾驶舱).
+    money: bool,
 }
 
 #[derive(askama::Template)]
@@ -141,6 +143,7 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
             charts: vec![],
             targets: vec![],
             unzoned: 0,
+            money: false,
         });
     };
     let period = query_param(&p.path, "period")
@@ -354,6 +357,11 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
         charts,
         targets,
         unzoned: d.firms_without_zone,
+        money: p.s.authz.allowed(
+            &p.c.principal,
+            crate::authz::Act::Reconcile,
+            &crate::authz::Resource::Zone,
+        ),
     })
 }
 
