@@ -18,6 +18,7 @@ use std::path::Path;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
 use datafusion::common::{Column, JoinType, ScalarValue};
+use datafusion::execution::config::SessionConfig;
 use datafusion::functions_aggregate::expr_fn::{bool_or, max, min, sum};
 use datafusion::logical_expr::{cast, Expr};
 use datafusion::prelude::*;
@@ -110,6 +111,13 @@ pub struct Figure {
     pub exits: i64,
 }
 
+impl Computed {
+    /// The drill-down rows as values (for tests and small sets: a million firms make millions).
+    pub fn firm_rows(&self) -> Vec<FirmRow> {
+        crate::output::rows_from(&self.rows)
+    }
+}
+
 impl Figure {
     /// A sum or ratio over no firm: no data for the period (shown as —, not 0).
     pub fn no_data(&self, m: Measure) -> bool {
@@ -150,7 +158,9 @@ impl Figure {
 pub struct Computed {
     pub period: Period,
     pub figures: Vec<Figure>,
-    pub firms: Vec<FirmRow>,
+    /// The drill-down: every indicator's firms (in its set now or a year earlier), in the
+    /// columns of `indicator_firms.parquet`, by indicator then credit code.
+    pub rows: Vec<RecordBatch>,
     /// Firms of the snapshot in no zone at the period's end (not in any figure).
     pub firms_without_zone: u64,
     pub zones: Vec<String>,
@@ -404,65 +414,134 @@ pub async fn compute(set: &IndicatorSet, dir: &Path, period: Period) -> Result<C
         let a = e(df.aggregate(vec![c(scol::FIRM_ID).alias(&key)], aggs))?;
         wide = e(wide.join(a, JoinType::Left, &[scol::FIRM_ID], &[key.as_str()], None))?;
     }
-    let wide = e(wide.cache().await)?;
+    // One partition sorted by credit code: each indicator's rows come out in that order (a filter
+    // and a projection over a single partition keep it), so the outputs are the same bytes every
+    // time without a sort per indicator.
+    let sorted = e(e(wide.sort(vec![c(scol::FIRM_ID).sort(true, false)]))?
+        .collect()
+        .await)?;
+    let one = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+    let wide = e(one.read_batches(sorted))?;
 
     // Firms in no zone at the period's end.
     let nozone = e(e(wide.clone().filter(c(&z1).is_null()))?.count().await)? as u64;
 
-    let mut firms = vec![];
+    // Each indicator's firms (in its set now or a year earlier) as Arrow batches in the
+    // drill-down's columns, summed exactly as they arrive: no per-firm objects are built.
+    let zero = || lit(ScalarValue::Decimal128(Some(0), 38, 12));
+    let mut by: BTreeMap<(String, String), Figure> = BTreeMap::new();
+    let mut rows = vec![];
     for ((ind, (p1, p0)), (v1, v0)) in set.indicators.iter().zip(preds).zip(vals) {
         if ind.measure == Measure::Ratio {
             continue;
         }
         let df = e(wide.clone().filter(p1.clone().or(p0.clone())))?;
         let df = e(df.select(vec![
-            cast(c(scol::FIRM_ID), DataType::Utf8).alias("id"),
+            lit(ind.id.as_str()).alias("indicator"),
+            cast(c(scol::FIRM_ID), DataType::Utf8).alias("firm_id"),
             cast(c(scol::NAME), DataType::Utf8).alias("name"),
-            cast(c(&z1), DataType::Utf8).alias("z1"),
-            cast(c(&z0), DataType::Utf8).alias("z0"),
-            p1.alias("in1"),
-            p0.alias("in0"),
-            v1.alias("v1"),
-            v0.alias("v0"),
+            cast(c(&z1), DataType::Utf8).alias("zone"),
+            cast(c(&z0), DataType::Utf8).alias("zone_base"),
+            p1.alias("in_current"),
+            p0.alias("in_base"),
+            e(when(v1.clone().is_null(), zero()).otherwise(v1))?.alias("value"),
+            e(when(v0.clone().is_null(), zero()).otherwise(v0))?.alias("base_value"),
         ]))?;
         for b in e(df.collect().await)? {
-            rows_of(&ind.id, &b, &mut firms)?;
+            accumulate(&ind.id, &b, &mut by)?;
+            rows.push(b);
         }
     }
-    firms.sort_by(|a, b| (&a.indicator, &a.firm_id).cmp(&(&b.indicator, &b.firm_id)));
-    let figures = figures(set, &zones, &firms)?;
+    let figures = figures(set, &zones, &by)?;
     Ok(Computed {
         period,
         figures,
-        firms,
+        rows,
         firms_without_zone: nozone,
         zones,
     })
 }
 
-fn rows_of(id: &str, b: &RecordBatch, out: &mut Vec<FirmRow>) -> Result<()> {
+fn blank(i: &str, z: &str) -> Figure {
+    Figure {
+        indicator: i.to_string(),
+        zone: z.to_string(),
+        value: 0,
+        firms: 0,
+        same_base: 0,
+        nominal_base: 0,
+        firms_base: 0,
+        entries: 0,
+        exits: 0,
+    }
+}
+
+/// Adds one batch of an indicator's firm rows to its figures by zone (exact, checked).
+fn accumulate(
+    id: &str,
+    b: &RecordBatch,
+    by: &mut BTreeMap<(String, String), Figure>,
+) -> Result<()> {
     let s = |i: usize| b.column(i).as_string::<i32>();
-    let (ids, names, z1, z0) = (s(0), s(1), s(2), s(3));
-    let (in1, in0) = (b.column(4).as_boolean(), b.column(5).as_boolean());
+    let (z1, z0) = (s(3), s(4));
+    let (in1, in0) = (b.column(5).as_boolean(), b.column(6).as_boolean());
     let (v1, v0) = (
-        b.column(6).as_primitive::<Decimal128Type>(),
         b.column(7).as_primitive::<Decimal128Type>(),
+        b.column(8).as_primitive::<Decimal128Type>(),
     );
-    let opt = |a: &datafusion::arrow::array::StringArray, r: usize| {
-        (!a.is_null(r)).then(|| a.value(r).to_string())
-    };
+    fn zone(a: &datafusion::arrow::array::StringArray, r: usize) -> &str {
+        if a.is_null(r) {
+            ""
+        } else {
+            a.value(r)
+        }
+    }
+    // This batch's figures by zone (a handful: found by a linear look-up, no key allocated per
+    // row), merged into `by` at the end.
+    let mut local: Vec<Figure> = vec![];
+    fn get<'a>(local: &'a mut Vec<Figure>, id: &str, z: &str) -> &'a mut Figure {
+        let k = match local.iter().position(|f| f.zone == z) {
+            Some(k) => k,
+            None => {
+                local.push(blank(id, z));
+                local.len() - 1
+            }
+        };
+        &mut local[k]
+    }
     for r in 0..b.num_rows() {
-        out.push(FirmRow {
-            indicator: id.to_string(),
-            firm_id: ids.value(r).to_string(),
-            name: names.value(r).to_string(),
-            zone: opt(z1, r),
-            zone_base: opt(z0, r),
-            in_current: in1.value(r),
-            in_base: in0.value(r),
-            value: if v1.is_null(r) { 0 } else { v1.value(r) },
-            base_value: if v0.is_null(r) { 0 } else { v0.value(r) },
-        });
+        let (now, then) = (in1.value(r), in0.value(r));
+        let (za, zb) = (zone(z1, r), zone(z0, r));
+        let same_zone = !z1.is_null(r) && !z0.is_null(r) && za == zb;
+        if now {
+            let f = get(&mut local, id, za);
+            add(&mut f.value, v1.value(r))?;
+            add(&mut f.same_base, v0.value(r))?;
+            f.firms += 1;
+            if !(then && same_zone) {
+                f.entries += 1;
+            }
+        }
+        if then {
+            let f = get(&mut local, id, zb);
+            add(&mut f.nominal_base, v0.value(r))?;
+            f.firms_base += 1;
+            if !(now && same_zone) {
+                f.exits += 1;
+            }
+        }
+    }
+    for f in local {
+        let t = by
+            .entry((id.to_string(), f.zone.clone()))
+            .or_insert_with(|| blank(id, &f.zone));
+        add(&mut t.value, f.value)?;
+        add(&mut t.same_base, f.same_base)?;
+        add(&mut t.nominal_base, f.nominal_base)?;
+        t.firms += f.firms;
+        t.firms_base += f.firms_base;
+        t.entries += f.entries;
+        t.exits += f.exits;
     }
     Ok(())
 }
@@ -481,44 +560,11 @@ fn add(a: &mut i128, b: i128) -> Result<()> {
 
 /// The figures of every indicator in every zone, summed exactly from the per-firm rows; ratios
 /// from their two components.
-fn figures(set: &IndicatorSet, zones: &[String], firms: &[FirmRow]) -> Result<Vec<Figure>> {
-    let mut by: BTreeMap<(&str, &str), Figure> = BTreeMap::new();
-    let blank = |i: &str, z: &str| Figure {
-        indicator: i.to_string(),
-        zone: z.to_string(),
-        value: 0,
-        firms: 0,
-        same_base: 0,
-        nominal_base: 0,
-        firms_base: 0,
-        entries: 0,
-        exits: 0,
-    };
-    for r in firms {
-        if r.in_current {
-            let z = r.zone.as_deref().unwrap_or_default();
-            let f = by
-                .entry((&r.indicator, z))
-                .or_insert_with(|| blank(&r.indicator, z));
-            add(&mut f.value, r.value)?;
-            add(&mut f.same_base, r.base_value)?;
-            f.firms += 1;
-            if !(r.in_base && r.zone_base == r.zone) {
-                f.entries += 1;
-            }
-        }
-        if r.in_base {
-            let z = r.zone_base.as_deref().unwrap_or_default();
-            let f = by
-                .entry((&r.indicator, z))
-                .or_insert_with(|| blank(&r.indicator, z));
-            add(&mut f.nominal_base, r.base_value)?;
-            f.firms_base += 1;
-            if !(r.in_current && r.zone_base == r.zone) {
-                f.exits += 1;
-            }
-        }
-    }
+fn figures(
+    set: &IndicatorSet,
+    zones: &[String],
+    by: &BTreeMap<(String, String), Figure>,
+) -> Result<Vec<Figure>> {
     let mut out = vec![];
     for ind in &set.indicators {
         for z in zones {
@@ -527,7 +573,7 @@ fn figures(set: &IndicatorSet, zones: &[String], firms: &[FirmRow]) -> Result<Ve
             }
             let f = if ind.measure == Measure::Ratio {
                 let get = |id: &Option<String>| {
-                    by.get(&(id.as_deref().unwrap_or_default(), z.as_str()))
+                    by.get(&(id.clone().unwrap_or_default(), z.clone()))
                         .cloned()
                         .unwrap_or_else(|| blank("", z))
                 };
@@ -550,7 +596,7 @@ fn figures(set: &IndicatorSet, zones: &[String], firms: &[FirmRow]) -> Result<Ve
                     exits: 0,
                 }
             } else {
-                by.get(&(ind.id.as_str(), z.as_str()))
+                by.get(&(ind.id.clone(), z.clone()))
                     .cloned()
                     .unwrap_or_else(|| blank(&ind.id, z))
             };

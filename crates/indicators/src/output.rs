@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, Decimal128Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Int64Type, Schema};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -53,11 +53,55 @@ fn write(path: &Path, batch: RecordBatch) -> Result<String> {
     let mut w = ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(Error::engine)?;
     w.write(&batch).map_err(Error::engine)?;
     w.close().map_err(Error::engine)?;
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    file_sha256(path)
+}
+
+/// The drill-down's columns (as `compute` selects them).
+pub fn firms_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("indicator", DataType::Utf8, false),
+        Field::new("firm_id", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("zone", DataType::Utf8, true),
+        Field::new("zone_base", DataType::Utf8, true),
+        Field::new("in_current", DataType::Boolean, false),
+        Field::new("in_base", DataType::Boolean, false),
+        Field::new("value", dec(), false),
+        Field::new("base_value", dec(), false),
+    ]))
+}
+
+/// Streams the drill-down batches into one Parquet file (never all in one buffer).
+fn write_rows(path: &Path, rows: &[RecordBatch]) -> Result<String> {
+    let schema = firms_schema();
+    let props = WriterProperties::builder()
+        .set_created_by("huiqi indicators v1".into())
+        .build();
+    let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = ArrowWriter::try_new(f, schema.clone(), Some(props)).map_err(Error::engine)?;
+    for b in rows {
+        // The same columns under the file's schema (nullability as declared).
+        let b =
+            RecordBatch::try_new(schema.clone(), b.columns().to_vec()).map_err(Error::engine)?;
+        w.write(&b).map_err(Error::engine)?;
+    }
+    w.close().map_err(Error::engine)?;
+    file_sha256(path)
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut h = Sha256::new();
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn decimals(v: impl Iterator<Item = i128>) -> Result<ArrayRef> {
@@ -107,41 +151,9 @@ pub fn write_all(
         ],
     )
     .map_err(Error::engine)?;
-    let r = &c.firms;
-    let firms = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("indicator", DataType::Utf8, false),
-            Field::new("firm_id", DataType::Utf8, false),
-            Field::new("name", DataType::Utf8, false),
-            Field::new("zone", DataType::Utf8, true),
-            Field::new("zone_base", DataType::Utf8, true),
-            Field::new("in_current", DataType::Boolean, false),
-            Field::new("in_base", DataType::Boolean, false),
-            Field::new("value", dec(), false),
-            Field::new("base_value", dec(), false),
-        ])),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                r.iter().map(|x| &x.indicator),
-            )),
-            Arc::new(StringArray::from_iter_values(r.iter().map(|x| &x.firm_id))),
-            Arc::new(StringArray::from_iter_values(r.iter().map(|x| &x.name))),
-            Arc::new(StringArray::from_iter(r.iter().map(|x| x.zone.as_deref()))),
-            Arc::new(StringArray::from_iter(
-                r.iter().map(|x| x.zone_base.as_deref()),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                r.iter().map(|x| Some(x.in_current)),
-            )),
-            Arc::new(BooleanArray::from_iter(r.iter().map(|x| Some(x.in_base)))),
-            decimals(r.iter().map(|x| x.value))?,
-            decimals(r.iter().map(|x| x.base_value))?,
-        ],
-    )
-    .map_err(Error::engine)?;
     let mut files = std::collections::BTreeMap::new();
     files.insert(FIGURES.to_string(), write(&dir.join(FIGURES), figures)?);
-    files.insert(FIRMS.to_string(), write(&dir.join(FIRMS), firms)?);
+    files.insert(FIRMS.to_string(), write_rows(&dir.join(FIRMS), &c.rows)?);
     let m = Manifest {
         kind: "indicators".into(),
         set_name: set.name.clone(),
@@ -232,8 +244,19 @@ pub fn read(dir: &Path) -> Result<Output> {
             });
         }
     }
+    let firms = rows_from(&batches(&dir.join(FIRMS))?);
+    Ok(Output {
+        manifest: m,
+        period,
+        figures,
+        firms,
+    })
+}
+
+/// Drill-down batches as values.
+pub fn rows_from(batches: &[RecordBatch]) -> Vec<FirmRow> {
     let mut firms = vec![];
-    for b in batches(&dir.join(FIRMS))? {
+    for b in batches {
         let s = |i: usize| b.column(i).as_string::<i32>().clone();
         let d = |i: usize| b.column(i).as_primitive::<Decimal128Type>().clone();
         let (ind, id, name, z, zb) = (s(0), s(1), s(2), s(3), s(4));
@@ -254,10 +277,5 @@ pub fn read(dir: &Path) -> Result<Output> {
             });
         }
     }
-    Ok(Output {
-        manifest: m,
-        period,
-        figures,
-        firms,
-    })
+    firms
 }

@@ -369,14 +369,13 @@ async fn same_set_and_nominal_growth_by_hand() {
 
     // new: F3's first certificate (2021-03-15) is new; F1's renewal (2021-02-01) is not; F5's
     // (2021-04-10) is after the period. A year earlier F4's first (2020-02-02).
+    let rows = c.firm_rows();
     let nw = fig(&c, "new", "A");
     assert_eq!((nw.value, nw.nominal_base), (y(1), y(1)));
-    assert!(c
-        .firms
+    assert!(rows
         .iter()
         .any(|r| r.indicator == "new" && r.firm_id == "F3" && r.in_current));
-    assert!(!c
-        .firms
+    assert!(!rows
         .iter()
         .any(|r| r.indicator == "new" && r.firm_id == "F1"));
 
@@ -389,8 +388,7 @@ async fn same_set_and_nominal_growth_by_hand() {
 
     // The drill-down rows sum to every figure exactly.
     for f in c.figures.iter().filter(|f| f.indicator != "share") {
-        let sum: i128 = c
-            .firms
+        let sum: i128 = rows
             .iter()
             .filter(|r| {
                 r.indicator == f.indicator && r.in_current && r.zone.as_deref() == Some(&f.zone)
@@ -413,7 +411,21 @@ async fn same_set_and_nominal_growth_by_hand() {
     huiqi_indicators::output::write_all(&out, &set, "h", &c).unwrap();
     let back = huiqi_indicators::output::read(&out).unwrap();
     assert_eq!(back.figures, c.figures);
-    assert_eq!(back.firms, c.firms);
+    assert_eq!(back.firms, rows);
+    // The rows come by indicator (the set's order) then credit code.
+    let order: Vec<(usize, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                set.indicators
+                    .iter()
+                    .position(|i| i.id == r.indicator)
+                    .unwrap(),
+                r.firm_id.as_str(),
+            )
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
     let p = out.join(huiqi_indicators::output::FIGURES);
     let mut bytes = std::fs::read(&p).unwrap();
     let k = bytes.len() / 2;
