@@ -66,8 +66,24 @@ pub fn indicators(r: &IndicatorsRequest) -> Result<IndicatorsReport> {
         crate::outdir::check_writable(out, &OUT_DIR, r.force)?;
     }
     let snap = crate::data::snapshot_manifest(&r.snapshot)?;
-    crate::data::verify_snapshot(&r.snapshot, &snap.hash)?;
-    let computed = crate::ledger::block_on(huiqi_indicators::compute(&set, &r.snapshot, period))??;
+    // The snapshot's files are checked against its manifest beside the computation; nothing is
+    // written or shown unless both succeed.
+    let keep_rows = r.out.is_some();
+    let (verified, computed) = std::thread::scope(|s| {
+        let v = s.spawn(|| crate::data::verify_snapshot(&r.snapshot, &snap.hash));
+        let c = crate::ledger::block_on(huiqi_indicators::compute_with(
+            &set,
+            &r.snapshot,
+            period,
+            keep_rows,
+        ));
+        let v = v
+            .join()
+            .unwrap_or_else(|_| Err(Error::plain("snapshot verification panicked")));
+        (v, c)
+    });
+    verified?;
+    let computed = computed??;
     let manifest = match &r.out {
         Some(out) => {
             let staged = crate::outdir::stage(out)?;

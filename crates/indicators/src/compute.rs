@@ -215,6 +215,17 @@ fn values_of(t: &Test) -> &[String] {
 
 /// Computes every indicator of `set` for `period` over the snapshot in `dir`.
 pub async fn compute(set: &IndicatorSet, dir: &Path, period: Period) -> Result<Computed> {
+    compute_with(set, dir, period, true).await
+}
+
+/// [`compute`]; without `rows` the firm rows are neither kept nor ordered (the figures do not
+/// depend on order): what printing the figures needs, at a fraction of the memory.
+pub async fn compute_with(
+    set: &IndicatorSet,
+    dir: &Path,
+    period: Period,
+    rows: bool,
+) -> Result<Computed> {
     let manifest: huiqi_files::snapshot::Manifest = serde_json::from_slice(
         &std::fs::read(dir.join(huiqi_files::snapshot::MANIFEST)).map_err(|x| Error::io(dir, x))?,
     )
@@ -417,11 +428,16 @@ pub async fn compute(set: &IndicatorSet, dir: &Path, period: Period) -> Result<C
     // One partition sorted by credit code: each indicator's rows come out in that order (a filter
     // and a projection over a single partition keep it), so the outputs are the same bytes every
     // time without a sort per indicator.
-    let sorted = e(e(wide.sort(vec![c(scol::FIRM_ID).sort(true, false)]))?
-        .collect()
-        .await)?;
-    let one = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-    let wide = e(one.read_batches(sorted))?;
+    let wide = if rows {
+        let sorted = e(e(wide.sort(vec![c(scol::FIRM_ID).sort(true, false)]))?
+            .collect()
+            .await)?;
+        let one = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+        e(one.read_batches(sorted))?
+    } else {
+        e(wide.cache().await)?
+    };
+    let keep_rows = rows;
 
     // Firms in no zone at the period's end.
     let nozone = e(e(wide.clone().filter(c(&z1).is_null()))?.count().await)? as u64;
@@ -431,6 +447,15 @@ pub async fn compute(set: &IndicatorSet, dir: &Path, period: Period) -> Result<C
     let zero = || lit(ScalarValue::Decimal128(Some(0), 38, 12));
     let mut by: BTreeMap<(String, String), Figure> = BTreeMap::new();
     let mut rows = vec![];
+    // Without rows kept, the credit code and name are not selected (a constant stands in, so the
+    // batch keeps the drill-down's column positions).
+    let text = |col: &str, alias: &str| {
+        if keep_rows {
+            cast(c(col), DataType::Utf8).alias(alias)
+        } else {
+            lit("").alias(alias)
+        }
+    };
     for ((ind, (p1, p0)), (v1, v0)) in set.indicators.iter().zip(preds).zip(vals) {
         if ind.measure == Measure::Ratio {
             continue;
@@ -438,8 +463,8 @@ pub async fn compute(set: &IndicatorSet, dir: &Path, period: Period) -> Result<C
         let df = e(wide.clone().filter(p1.clone().or(p0.clone())))?;
         let df = e(df.select(vec![
             lit(ind.id.as_str()).alias("indicator"),
-            cast(c(scol::FIRM_ID), DataType::Utf8).alias("firm_id"),
-            cast(c(scol::NAME), DataType::Utf8).alias("name"),
+            text(scol::FIRM_ID, "firm_id"),
+            text(scol::NAME, "name"),
             cast(c(&z1), DataType::Utf8).alias("zone"),
             cast(c(&z0), DataType::Utf8).alias("zone_base"),
             p1.alias("in_current"),
@@ -449,7 +474,9 @@ pub async fn compute(set: &IndicatorSet, dir: &Path, period: Period) -> Result<C
         ]))?;
         for b in e(df.collect().await)? {
             accumulate(&ind.id, &b, &mut by)?;
-            rows.push(b);
+            if keep_rows {
+                rows.push(b);
+            }
         }
     }
     let figures = figures(set, &zones, &by)?;

@@ -14,7 +14,7 @@ pub mod output;
 pub mod progress;
 pub mod set;
 
-pub use compute::{compute, Computed, Figure, FirmRow, Period, SCALE};
+pub use compute::{compute, compute_with, Computed, Figure, FirmRow, Period, SCALE};
 pub use error::{Error, Result};
 pub use progress::{format_growth, format_value, progress, Colour, Progress};
 pub use set::{Indicator, IndicatorSet, Measure, Unit};

@@ -398,6 +398,13 @@ async fn same_set_and_nominal_growth_by_hand() {
         assert_eq!(sum, f.value, "{} {}", f.indicator, f.zone);
     }
 
+    // Without the rows kept (and unordered), the same figures.
+    let lean = huiqi_indicators::compute_with(&set, &snap, c.period, false)
+        .await
+        .unwrap();
+    assert_eq!(lean.figures, c.figures);
+    assert!(lean.rows.is_empty());
+
     // Target 100 元 by year end, paced M/12 = 25% after March: 69% done, 44 points ahead.
     let p = huiqi_indicators::progress(&set, c.period, &c.figures);
     assert_eq!(p.len(), 1);
