@@ -786,6 +786,14 @@ fn the_indicators_page_shows_the_api_figures() {
             "{shown}"
         );
         assert!(shown.contains("data-testid=\"drill\""), "{shown}");
+        // The figures and targets download as XLSX (a zip), for anyone who reads the page.
+        let x = leader.get("/indicators/export.xlsx?period=2021-11").await;
+        assert_eq!(x.status, 200);
+        assert!(x.body.starts_with("PK"), "not an XLSX");
+        let x = PageClient::new(&s.base)
+            .get("/indicators/export.xlsx?period=1999-11")
+            .await;
+        assert_eq!(x.status, 404);
         // Huangpu's target row in 2022: 87.0% against 91.7%, amber.
         let r = leader.get("/indicators?period=2022-11").await;
         let row = r

@@ -81,6 +81,8 @@ struct IndicatorsPage {
     charts: Vec<ChartView>,
     targets: Vec<TargetRow>,
     unzoned: u64,
+    /// The export link's query (period and zone).
+    export: String,
     /// The caller may read the money by policy (the 驾驶舱).
     money: bool,
 }
@@ -143,6 +145,7 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
             charts: vec![],
             targets: vec![],
             unzoned: 0,
+            export: String::new(),
             money: false,
         });
     };
@@ -357,6 +360,12 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
         charts,
         targets,
         unzoned: d.firms_without_zone,
+        export: format!(
+            "period={}&zone={}",
+            form_urlencoded::byte_serialize(d.period.as_bytes()).collect::<String>(),
+            form_urlencoded::byte_serialize(zone.as_deref().unwrap_or("").as_bytes())
+                .collect::<String>()
+        ),
         money: p.s.authz.allowed(
             &p.c.principal,
             crate::authz::Act::Reconcile,
@@ -450,4 +459,157 @@ async fn firms_inner(p: &Page) -> ApiResult<Response> {
         rows: d.firms,
         back: format!("/indicators?period={}&zone={}", enc(&period), enc(&zone)),
     })
+}
+
+/// `/indicators/export.xlsx?period=&zone=`: the figures as the caller may see them (small cells
+/// suppressed the same way) and the targets, one sheet each. Values as numbers for sums in
+/// Excel, and the exact figure beside each as text.
+pub async fn export(p: Page) -> Response {
+    let r = export_inner(&p).await;
+    p.finish(r)
+}
+
+async fn export_inner(p: &Page) -> ApiResult<Response> {
+    let Some(ind) = p.s.indicators.clone() else {
+        return Err(ApiError::not_found("区级指标", "indicators"));
+    };
+    let period = query_param(&p.path, "period")
+        .filter(|x| !x.is_empty())
+        .or_else(|| ind.periods.keys().next_back().cloned())
+        .unwrap_or_default();
+    let zone = query_param(&p.path, "zone").filter(|x| !x.is_empty());
+    let d = period_out(&p.s, &p.c.principal, &period, zone.as_deref()).await?;
+    let bytes = workbook(p, &d).map_err(ApiError::internal)?;
+    Ok(super::xlsx_download(
+        bytes,
+        &format!("indicators-{}.xlsx", d.period),
+    ))
+}
+
+fn workbook(
+    p: &Page,
+    d: &crate::routes::indicators::IndicatorsOut,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let ws = wb.add_worksheet();
+    ws.set_name(p.t("ind.title"))?;
+    ws.write_string_with_format(
+        0,
+        0,
+        format!("{}（{}）", d.set_name, period_text(p, &d.period)),
+        &bold,
+    )?;
+    let heads = [
+        "ind.zone",
+        "ind.indicator",
+        "ind.unit",
+        "ind.value",
+        "ind.exact",
+        "ind.firms",
+        "ind.same_set",
+        "ind.nominal",
+        "ind.entries",
+        "ind.exits",
+        "ind.definition",
+        "ind.source",
+    ];
+    for (c, h) in heads.iter().enumerate() {
+        ws.write_string_with_format(2, c as u16, p.t(h), &bold)?;
+    }
+    for (i, f) in d.figures.iter().enumerate() {
+        let r = i as u32 + 3;
+        ws.write_string(r, 0, &f.zone)?;
+        ws.write_string(r, 1, &f.label)?;
+        ws.write_string(r, 2, &f.unit)?;
+        match &f.value {
+            // The shown value (rounded as the page shows it) as Excel's number; the exact one
+            // as text beside it.
+            Some(v) => match v.parse::<f64>() {
+                Ok(x) => ws.write_number(r, 3, x)?,
+                Err(_) => ws.write_string(r, 3, v)?,
+            },
+            None if f.suppressed => ws.write_string(r, 3, p.t("ind.suppressed"))?,
+            None => ws.write_string(r, 3, p.t("ind.no_data"))?,
+        };
+        if let Some(x) = &f.value_exact {
+            ws.write_string(r, 4, x)?;
+        }
+        if let Some(n) = f.firms {
+            ws.write_number(r, 5, n as f64)?;
+        }
+        if let Some(g) = &f.growth_same_set_pct {
+            ws.write_string(r, 6, format!("{g}%"))?;
+        }
+        if let Some(g) = &f.growth_nominal_pct {
+            ws.write_string(r, 7, format!("{g}%"))?;
+        }
+        if let (Some(a), Some(b)) = (f.entries, f.exits) {
+            ws.write_number(r, 8, a as f64)?;
+            ws.write_number(r, 9, b as f64)?;
+        }
+        ws.write_string(r, 10, &f.definition)?;
+        ws.write_string(r, 11, &f.source)?;
+    }
+    ws.set_column_width(1, 30)?;
+    ws.set_column_width(10, 60)?;
+    let ts = wb.add_worksheet();
+    ts.set_name(p.t("ind.targets_sheet"))?;
+    let heads = [
+        "ind.zone",
+        "ind.indicator",
+        "ind.department",
+        "ind.target",
+        "ind.actual",
+        "ind.completion",
+        "ind.pace",
+        "ind.gap",
+        "ind.status",
+    ];
+    for (c, h) in heads.iter().enumerate() {
+        ts.write_string_with_format(0, c as u16, p.t(h), &bold)?;
+    }
+    for (i, t) in d.targets.iter().enumerate() {
+        let r = i as u32 + 1;
+        let opt = |x: Option<rust_decimal::Decimal>, suffix: &str| {
+            x.map(|v| format!("{v}{suffix}")).unwrap_or_default()
+        };
+        ts.write_string(r, 0, &t.zone)?;
+        ts.write_string(r, 1, &t.label)?;
+        ts.write_string(r, 2, &t.department)?;
+        ts.write_string(
+            r,
+            3,
+            match (t.target, t.target_growth) {
+                (Some(v), _) => format!("{v} {}", t.unit),
+                (None, Some(g)) => p.t("ind.growth_target").replace("{g}", &g.to_string()),
+                _ => String::new(),
+            },
+        )?;
+        ts.write_string(
+            r,
+            4,
+            match (t.target, t.actual) {
+                (Some(_), Some(a)) => format!("{} {}", a.round_dp(2), t.unit),
+                (None, Some(a)) => huiqi_indicators::format_growth(Some(a)),
+                _ => String::new(),
+            },
+        )?;
+        ts.write_string(r, 5, opt(t.completion, "%"))?;
+        ts.write_string(r, 6, opt(t.pace, "%"))?;
+        ts.write_string(r, 7, opt(t.gap_pp, ""))?;
+        ts.write_string(
+            r,
+            8,
+            p.t(match t.colour {
+                Some(Colour::Green) => "ind.green",
+                Some(Colour::Amber) => "ind.amber",
+                Some(Colour::Red) => "ind.red",
+                None => "ind.unknown",
+            }),
+        )?;
+    }
+    ts.set_column_width(1, 30)?;
+    wb.save_to_buffer()
 }

@@ -112,6 +112,7 @@ pub fn router() -> Router<Shared> {
         .route("/dashboard/export.xlsx", get(dashboard::export))
         .route("/indicators", get(indicators::page))
         .route("/indicators/firms", get(indicators::firms))
+        .route("/indicators/export.xlsx", get(indicators::export))
         .route("/assets/{file}", get(assets::serve))
         .layer(axum::middleware::map_response(security_headers))
 }
