@@ -453,3 +453,123 @@ fn simulate_compares_a_reform_with_the_base_exactly() {
     assert!(!work.join("none").exists());
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// `huiqi gen --seed-zones` → `ingest` → `huiqi indicators`: the seed page's figures printed and
+/// written (twice: the same bytes); a bad period is a usage error; a doctored snapshot and a set
+/// with a bare Chinese key are refused with their reasons, and nothing is written.
+#[test]
+fn indicators_from_the_command_line() {
+    let work = std::env::temp_dir().join(format!("huiqi-ind-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let w = |p: &str| work.join(p).to_string_lossy().into_owned();
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let o = huiqi(&["gen", "--seed-zones", "--out", &w("zones")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = huiqi(&[
+        "ingest",
+        "--policy",
+        "policies/ningbo",
+        "--mapping",
+        &w("zones/mapping.toml"),
+        "--snapshots",
+        &w("snaps"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let snap = std::fs::read_dir(work.join("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let snap = snap.to_string_lossy().into_owned();
+    let o = huiqi(&[
+        "indicators",
+        "--snapshot",
+        &snap,
+        "--period",
+        "2021-11",
+        "--zone",
+        "成都高新区",
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for want in ["2056.40亿元", "+46.9%", "434家", "273.44亿元", "+61.1%"] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    assert!(
+        !out.contains("宁波高新区\n"),
+        "--zone shows one zone:\n{out}"
+    );
+    // Written twice: the same bytes.
+    for d in ["o1", "o2"] {
+        let o = huiqi(&[
+            "indicators",
+            "--snapshot",
+            &snap,
+            "--period",
+            "2021-11",
+            "--out",
+            &w(d),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    for f in [
+        "indicators.parquet",
+        "indicator_firms.parquet",
+        "manifest.json",
+    ] {
+        assert_eq!(
+            std::fs::read(work.join("o1").join(f)).unwrap(),
+            std::fs::read(work.join("o2").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // A bad period: usage (exit 2).
+    let o = huiqi(&["indicators", "--snapshot", &snap, "--period", "2021-13"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // A set with a bare Chinese key: its place and the hint.
+    std::fs::create_dir_all(work.join("badset")).unwrap();
+    std::fs::write(
+        work.join("badset/a.toml"),
+        "[set]\nname = \"x\"\nversion = \"1\"\nzone_fact = \"所属园区\"\n[[indicator]]\nid = \"n\"\nmeasure = \"count\"\nwhere = { 规上企业 = true }\nunit = \"家\"\nsource = \"s\"\ndefinition = \"d\"\n",
+    )
+    .unwrap();
+    let o = huiqi(&[
+        "indicators",
+        "--set",
+        &w("badset"),
+        "--snapshot",
+        &snap,
+        "--period",
+        "2021-11",
+        "--out",
+        &w("o3"),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("a.toml:8:") && out.contains("加引号"), "{out}");
+    assert!(!work.join("o3").exists());
+    // A doctored snapshot (one byte of a table flipped): refused, nothing written.
+    let p = Path::new(&snap).join("monthly.parquet");
+    let mut b = std::fs::read(&p).unwrap();
+    let k = b.len() / 2;
+    b[k] ^= 0x01;
+    std::fs::write(&p, b).unwrap();
+    let o = huiqi(&[
+        "indicators",
+        "--snapshot",
+        &snap,
+        "--period",
+        "2021-11",
+        "--out",
+        &w("o4"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!work.join("o4").exists());
+    let _ = std::fs::remove_dir_all(&work);
+}
