@@ -36,6 +36,10 @@ pub struct DaysToPay {
     pub median: Option<i64>,
     pub p90: Option<i64>,
     pub max: Option<i64>,
+    /// The same in working days (工作日, [`crate::calendar`]): what 兑现时限 are written in.
+    pub median_working: Option<i64>,
+    pub p90_working: Option<i64>,
+    pub max_working: Option<i64>,
     /// (days, lines) for 0–7, 8–15, 16–30, 31–60, 61+ days.
     pub buckets: Vec<(String, i64)>,
 }
@@ -49,6 +53,8 @@ pub struct Dashboard {
     pub by_clause: BTreeMap<String, BTreeMap<String, i64>>,
     /// Firms with an award line that is neither rejected nor superseded.
     pub firms_reached: i64,
+    /// The same by clause.
+    pub firms_by_clause: BTreeMap<String, i64>,
     pub firms_paid: i64,
     pub days_to_pay: DaysToPay,
     /// Lines waiting (computed, approved, confirmed, exported) since before the cut-off,
@@ -145,6 +151,17 @@ impl Ledger {
                 &args![period],
             )
             .await?;
+        for r in db
+            .rows(
+                "SELECT e.clause, COUNT(DISTINCT e.firm_id) FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
+                 WHERE e.period = $1 AND i.state NOT IN ('rejected', 'superseded') AND i.kind <> 'recovery' \
+                 GROUP BY e.clause",
+                &args![period],
+            )
+            .await?
+        {
+            d.firms_by_clause.insert(r.s(0), r.i(1));
+        }
         d.firms_paid = db
             .int(
                 "SELECT COUNT(DISTINCT e.firm_id) FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
@@ -152,17 +169,20 @@ impl Ledger {
                 &args![period],
             )
             .await?;
-        let mut spans: Vec<i64> = db
+        let paid = db
             .rows(
                 "SELECT i.created_at, p.paid_at FROM payments p JOIN items i ON i.id = p.item_id \
                  JOIN entitlements e ON e.id = i.entitlement_id WHERE e.period = $1",
                 &args![period],
             )
-            .await?
-            .iter()
-            .filter_map(|r| days(&r.s(0), &r.s(1)))
-            .collect();
+            .await?;
+        let mut spans: Vec<i64> = paid.iter().filter_map(|r| days(&r.s(0), &r.s(1))).collect();
         spans.sort_unstable();
+        let mut working: Vec<i64> = paid
+            .iter()
+            .filter_map(|r| crate::calendar::working_days(&r.s(0), &r.s(1)))
+            .collect();
+        working.sort_unstable();
         let bucket =
             |lo: i64, hi: i64| spans.iter().filter(|x| **x >= lo && **x <= hi).count() as i64;
         d.days_to_pay = DaysToPay {
@@ -170,6 +190,9 @@ impl Ledger {
             median: percentile(&spans, 50),
             p90: percentile(&spans, 90),
             max: spans.last().copied(),
+            median_working: percentile(&working, 50),
+            p90_working: percentile(&working, 90),
+            max_working: working.last().copied(),
             buckets: vec![
                 ("0–7".into(), bucket(i64::MIN, 7)),
                 ("8–15".into(), bucket(8, 15)),

@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod batch;
+pub mod calendar;
 mod check;
 pub mod content;
 pub mod corrections;

@@ -18,13 +18,17 @@ use crate::extract::Query;
 use crate::routes::zone::{recon_out, ReconOut};
 use crate::state::Shared;
 
+/// 60 working days: the time limit 惠企 rules commonly set for paying an award once it is due.
+pub const DEFAULT_OVERDUE_WORKING_DAYS: i64 = 60;
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DashQ {
     /// The period (default: the latest in the ledger).
     pub period: Option<i64>,
-    /// A line waiting this many days for its next step is overdue (default 30, 1–365).
+    /// A line waiting more than this many working days (工作日: weekends, public holidays and
+    /// exchanged days counted as in China) for its next step is overdue (default 60, 1–365).
     pub overdue_days: Option<i64>,
 }
 
@@ -41,6 +45,8 @@ pub struct StateOut {
 #[derive(Clone, Serialize, ToSchema)]
 pub struct ClauseStateOut {
     pub clause: String,
+    /// Firms with a line of the clause that is neither rejected nor superseded.
+    pub firms: i64,
     /// state → 分 (superseded lines left out).
     pub fen_by_state: std::collections::BTreeMap<String, i64>,
 }
@@ -57,6 +63,10 @@ pub struct DaysOut {
     pub median: Option<i64>,
     pub p90: Option<i64>,
     pub max: Option<i64>,
+    /// The same in working days.
+    pub median_working: Option<i64>,
+    pub p90_working: Option<i64>,
+    pub max_working: Option<i64>,
     pub buckets: Vec<BucketOut>,
 }
 
@@ -131,17 +141,17 @@ pub async fn dashboard(
 pub async fn figures(s: &Shared, c: &Caller, q: DashQ) -> ApiResult<Arc<DashboardOut>> {
     s.authorize(&c.principal, Act::Reconcile, &Resource::Zone)
         .await?;
-    let days = q.overdue_days.unwrap_or(30);
+    let days = q.overdue_days.unwrap_or(DEFAULT_OVERDUE_WORKING_DAYS);
     if !(1..=365).contains(&days) {
-        return Err(
-            ApiError::invalid("逾期天数应在1至365之间", "overdue_days is 1 to 365")
-                .field("overdue_days"),
-        );
+        return Err(ApiError::invalid(
+            "逾期工作日数应在1至365之间",
+            "overdue_days (working days) is 1 to 365",
+        )
+        .field("overdue_days"));
     }
-    // The cut-off at a day's start (UTC), so the cache holds for the day.
-    let cut = (chrono::Utc::now() - chrono::Duration::days(days))
-        .format("%Y-%m-%dT00:00:00Z")
-        .to_string();
+    // The cut-off at the start of a day in China, so the cache holds for the day.
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let cut = huiqi_ledger::calendar::overdue_cutoff(&now, days).unwrap_or(now);
     let key: Key = (q.period, days, cut.clone());
     let seq = crate::ledger_read!(s, |l| huiqi::ledger::head_seq(l).await).await??;
     if let Some(d) = s.dashboards.get(&key, seq) {
@@ -187,6 +197,7 @@ pub async fn figures(s: &Shared, c: &Caller, q: DashQ) -> ApiResult<Arc<Dashboar
             .by_clause
             .iter()
             .map(|(c, m)| ClauseStateOut {
+                firms: d.firms_by_clause.get(c).copied().unwrap_or(0),
                 clause: c.clone(),
                 fen_by_state: m.clone(),
             })
@@ -199,6 +210,9 @@ pub async fn figures(s: &Shared, c: &Caller, q: DashQ) -> ApiResult<Arc<Dashboar
             median: d.days_to_pay.median,
             p90: d.days_to_pay.p90,
             max: d.days_to_pay.max,
+            median_working: d.days_to_pay.median_working,
+            p90_working: d.days_to_pay.p90_working,
+            max_working: d.days_to_pay.max_working,
             buckets: d
                 .days_to_pay
                 .buckets

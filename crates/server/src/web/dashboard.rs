@@ -123,7 +123,7 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
                 buckets: vec![],
                 overdue: vec![],
                 overdue_total: 0,
-                overdue_days: 30,
+                overdue_days: crate::routes::dashboard::DEFAULT_OVERDUE_WORKING_DAYS,
                 export: String::new(),
             })
         }
@@ -160,13 +160,19 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
             label: p.t("dash.days_median"),
             value: d
                 .days_to_pay
-                .median
+                .median_working
                 .map(|x| x.to_string())
                 .unwrap_or_else(|| "—".into()),
-            note: d
-                .days_to_pay
-                .p90
-                .map(|x| p.t("dash.days_p90").replace("{n}", &x.to_string())),
+            note: d.days_to_pay.median.map(|x| {
+                p.t("dash.days_calendar")
+                    .replace("{n}", &x.to_string())
+                    .replace(
+                        "{p90}",
+                        &d.days_to_pay
+                            .p90_working
+                            .map_or("—".into(), |x| x.to_string()),
+                    )
+            }),
         },
         Kpi {
             label: p
