@@ -187,7 +187,22 @@ fn write_derived(
         list.update(format!("{},{},{},{},{}\n", r.0, r.1, r.2, r.3, r.4).as_bytes());
     }
     manifest.rows.awards = t.rows;
-    let hash = crate::source::hex(&t.finish()?.finalize());
+    let mut h = t.finish()?;
+    // The optional tables come over as they are, after the awards (their place in the hash).
+    for name in [layout::PROJECTS] {
+        let file = layout::table_file(name);
+        if !src.join(&file).is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(src.join(&file)).map_err(|e| Error::io(src.join(&file), e))?;
+        h.update(file.as_bytes());
+        h.update([0u8]);
+        h.update(&bytes);
+        let mut out = File::create(tmp.join(&file)).map_err(Error::lib)?;
+        out.write_all(&bytes).map_err(Error::lib)?;
+        out.sync_all().map_err(Error::lib)?;
+    }
+    let hash = crate::source::hex(&h.finalize());
     manifest.sources.push(SourceInfo {
         file: origin.to_string(),
         sha256: crate::source::hex(&list.finalize()),

@@ -68,6 +68,8 @@ pub struct Mapping {
     pub events: Vec<EventSource>,
     #[serde(default)]
     pub awards: Vec<AwardSource>,
+    #[serde(default)]
+    pub projects: Vec<ProjectSource>,
 }
 
 /// A fact's column: just the header, or the header with its own unit / yes-no words.
@@ -155,6 +157,28 @@ pub struct AwardSource {
     pub period: String,
     pub tranche: Option<String>,
     pub amount: String,
+    pub unit: Option<String>,
+}
+
+/// Investment projects (固定资产投资项目库): one row per project and month — the project's own
+/// zone (a value of an enum-valued event fact such as 所属园区), its builder (optional: a credit
+/// code, which need not be a firm of the register) and the investment completed that month.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSource {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub id: String,
+    pub name: String,
+    pub zone: String,
+    /// The enum-valued event fact whose values the zone column takes (e.g. 所属园区).
+    pub zone_fact: String,
+    pub firm: Option<String>,
+    pub year: String,
+    pub month: String,
+    pub investment: String,
     pub unit: Option<String>,
 }
 
@@ -309,6 +333,21 @@ pub struct AwardPlan {
     pub unit: Unit,
 }
 
+#[derive(Clone, Debug)]
+pub struct ProjectPlan {
+    pub file: FileRef,
+    pub id: String,
+    pub name: String,
+    pub zone: String,
+    /// The zone column's allowed values (the zone fact's enum).
+    pub zones: Vec<String>,
+    pub firm: Option<String>,
+    pub year: String,
+    pub month: String,
+    pub investment: String,
+    pub unit: Unit,
+}
+
 /// A mapping checked against a program: every fact exists and sits in a source of its period kind.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -317,16 +356,18 @@ pub struct Plan {
     pub monthly: Vec<PeriodPlan>,
     pub events: Vec<EventPlan>,
     pub awards: Vec<AwardPlan>,
+    pub projects: Vec<ProjectPlan>,
 }
 
 impl Plan {
-    /// Every source file, in mapping order (firms, yearly, monthly, events, awards).
+    /// Every source file, in mapping order (firms, yearly, monthly, events, awards, projects).
     pub fn files(&self) -> Vec<&FileRef> {
         let mut v = vec![&self.firms.file];
         v.extend(self.yearly.iter().map(|s| &s.file));
         v.extend(self.monthly.iter().map(|s| &s.file));
         v.extend(self.events.iter().map(|s| &s.file));
         v.extend(self.awards.iter().map(|s| &s.file));
+        v.extend(self.projects.iter().map(|s| &s.file));
         v
     }
 }
@@ -848,6 +889,44 @@ impl Checker<'_> {
                 unit,
             });
         }
+        let mut projects = vec![];
+        for (i, s) in m.projects.iter().enumerate() {
+            let key = format!("projects[{i}]");
+            let file = self.file(&key, &s.file, &s.sheet, &s.encoding, &s.delimiter);
+            let unit = self.unit(&format!("{key}.unit"), &s.unit, Unit::Yuan);
+            self.header_unit(&file, s.investment.trim(), unit, &format!("{key}.unit"));
+            let zf = s.zone_fact.trim();
+            let zones = match self
+                .program
+                .fact_by_name(zf)
+                .map(|id| &self.program.facts[id])
+            {
+                Some(f) if f.kind == PeriodKind::Event => match f.ty {
+                    Ty::Enum(e) => self.program.enums[e].variants.clone(),
+                    _ => vec![],
+                },
+                _ => vec![],
+            };
+            if zones.is_empty() {
+                self.err(
+                    &format!("{key}.zone_fact"),
+                    format!("zone_fact `{zf}` 应是政策包中带枚举值的事件事实（如 所属园区）"),
+                    format!("zone_fact `{zf}` must be an event fact of the pack with enum values (such as 所属园区)"),
+                );
+            }
+            projects.push(ProjectPlan {
+                file,
+                id: s.id.trim().into(),
+                name: s.name.trim().into(),
+                zone: s.zone.trim().into(),
+                zones,
+                firm: s.firm.as_ref().map(|x| x.trim().to_string()),
+                year: s.year.trim().into(),
+                month: s.month.trim().into(),
+                investment: s.investment.trim().into(),
+                unit,
+            });
+        }
         if self.errors.is_empty() {
             Ok(Plan {
                 firms,
@@ -855,6 +934,7 @@ impl Checker<'_> {
                 monthly,
                 events,
                 awards,
+                projects,
             })
         } else {
             Err(self.errors)

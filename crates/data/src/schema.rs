@@ -101,6 +101,18 @@ pub fn awards() -> SchemaRef {
     ]))
 }
 
+pub fn projects() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        key(col::PROJECT_ID, DataType::Utf8),
+        key(col::NAME, DataType::Utf8),
+        key(col::ZONE, DataType::Utf8),
+        Field::new(col::FIRM_ID, DataType::Utf8, true),
+        key(col::YEAR, DataType::Int32),
+        key(col::MONTH, DataType::Int32),
+        key(col::INVESTMENT, decimal()),
+    ]))
+}
+
 /// `money`, `ratio`, …, or the enum's name; None for events without a value.
 pub fn type_name(p: &Program, f: &Fact) -> Option<String> {
     Some(match f.ty {

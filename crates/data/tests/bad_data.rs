@@ -115,6 +115,63 @@ fn the_common_files_are_valid() {
     );
 }
 
+#[test]
+fn projects_ingest_into_a_table_of_their_own_and_enter_the_hash() {
+    let plain = ingest(
+        &corpus().join("common/mapping.toml"),
+        &ningbo(),
+        &tmp("projects-plain"),
+        20,
+    )
+    .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(plain.rows.projects, None);
+    assert!(!plain.dir.join("projects.parquet").exists());
+    let d = tmp("projects-ok");
+    let m = std::fs::read_to_string(corpus().join("project-two-zones/mapping.toml"))
+        .unwrap()
+        .replace(
+            "../common/",
+            &format!("{}/", corpus().join("common").display()),
+        );
+    std::fs::write(d.join("mapping.toml"), m).unwrap();
+    // A builder outside the register is fine; an empty builder too; amounts in 万元 exactly.
+    std::fs::write(
+        d.join("项目.csv"),
+        "项目代码,项目名称,所属园区,建设单位统一社会信用代码,年度,月份,本月完成投资（万元）
+         P2,乙项目,成都高新区,,2022,1,0.0001
+         P1,甲项目,宁波高新区,91330201MA2H4A3X2L,2022,3,1200.5
+         P1,甲项目,宁波高新区,91330201MA2H4A3X2L,2021,12,300
+",
+    )
+    .unwrap();
+    let info = ingest(&d.join("mapping.toml"), &ningbo(), &d.join("snaps"), 20)
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(info.rows.projects, Some(3));
+    assert_ne!(info.hash, plain.hash, "the projects table enters the hash");
+    assert_eq!(
+        huiqi_files::snapshot::content_hash(&info.dir).unwrap(),
+        info.hash
+    );
+    // Sorted by project, year, month; 1200.5万元 = 12,005,000 元 exactly.
+    let f = std::fs::File::open(info.dir.join("projects.parquet")).unwrap();
+    let batches: Vec<_> = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    use arrow::array::{Array, AsArray};
+    let b = &batches[0];
+    let ids: Vec<&str> = b.column(0).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(ids, ["P1", "P1", "P2"]);
+    let inv = b
+        .column(6)
+        .as_primitive::<arrow::datatypes::Decimal128Type>();
+    assert_eq!(inv.value(1), 12_005_000 * 1_000_000_000_000);
+    assert_eq!(inv.value(2), 1_000_000_000_000, "0.0001万元 = 1 元");
+    assert!(b.column(3).is_null(2), "no builder");
+}
+
 /// A case directory in the temp dir: the common files, plus `files`, plus a mapping whose
 /// yearly source is `tax` (with `extra` mapping lines for it).
 fn case(name: &str, tax: &str, tax_extra: &str) -> PathBuf {

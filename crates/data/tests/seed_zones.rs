@@ -303,7 +303,8 @@ fn check_figures(z: &Zones) {
         .count();
     assert!((200..=800).contains(&cs), "{cs}");
 
-    // 营业收入 of a complete year is the sum of its twelve months; 2022 is not complete.
+    // 营业收入 of a complete year is the sum of its twelve months; 2022's annual return (the
+    // months end in November) is January–November plus December at November's level.
     for f in &z.firms {
         for y in [2020, 2021] {
             let months = z.cum(f, "月度营业收入", y, 12);
@@ -312,7 +313,13 @@ fn check_figures(z: &Zones) {
                 None => assert_eq!(months, 0, "{} {y}", f.id),
             }
         }
-        assert_eq!(z.yearly(f, "营业收入", 2022), None);
+        let (jan_nov, jan_oct) = (
+            z.cum(f, "月度营业收入", 2022, 11),
+            z.cum(f, "月度营业收入", 2022, 10),
+        );
+        if let Some(v) = z.yearly(f, "营业收入", 2022) {
+            assert_eq!(v, jan_nov + (jan_nov - jan_oct), "{}", f.id);
+        }
     }
 }
 
@@ -349,7 +356,8 @@ fn seed_zones_reproduce_the_published_figures() {
             "税务_年度申报",
             "科技_高新技术企业",
             "经信_战新企业",
-            "金融办_上市进程"
+            "金融办_上市进程",
+            "发改_固定资产投资项目"
         ]
     );
 
@@ -367,6 +375,7 @@ fn seed_zones_reproduce_the_published_figures() {
         ingest(&a.join("mapping.toml"), &p, &d.join("snap"), 20).unwrap_or_else(|r| panic!("{r}"));
     assert_eq!(info.rows.firms, stats.files[0].1);
     assert_eq!(info.rows.monthly, stats.files[3].1);
+    assert_eq!(info.rows.projects, Some(stats.files[9].1));
     // Listings are rare: 7 records of 5 广州 firms, 2 of one 宁波 firm, 5 of two 长沙 firms.
     assert_eq!(stats.files[8].1, 14);
     let events: u64 = [1, 2, 6, 7, 8].iter().map(|&i| stats.files[i].1).sum();

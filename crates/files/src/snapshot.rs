@@ -19,6 +19,11 @@ pub const MONTHLY: &str = "monthly";
 pub const EVENTS: &str = "events";
 /// Award history: `firm_id`, `clause`, `period`, `tranche`, `amount`.
 pub const AWARDS: &str = "awards";
+/// Optional: investment projects (项目库), one row per project and month — `project_id`,
+/// `name`, `zone`, `firm_id` (the builder, nullable), `year`, `month`, `investment` (元,
+/// Decimal128(38, 12)); sorted by project, year, month. Present only when the mapping has
+/// `[[projects]]`; then it enters the content hash after [`TABLES`].
+pub const PROJECTS: &str = "projects";
 
 /// Column names shared by the tables.
 pub mod col {
@@ -44,6 +49,12 @@ pub mod col {
     pub const TRANCHE: &str = "tranche";
     /// Awards: the amount in 元, Decimal128(38, 12).
     pub const AMOUNT: &str = "amount";
+    /// Projects: the project's code.
+    pub const PROJECT_ID: &str = "project_id";
+    /// Projects: the zone the project is in.
+    pub const ZONE: &str = "zone";
+    /// Projects: investment completed in the month, 元, Decimal128(38, 12).
+    pub const INVESTMENT: &str = "investment";
 }
 
 /// `<table>.parquet`.
@@ -59,6 +70,9 @@ pub struct Rows {
     pub monthly: u64,
     pub events: u64,
     pub awards: u64,
+    /// Rows of the optional projects table (absent: no such table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projects: Option<u64>,
 }
 
 /// One source file an ingest read.
@@ -91,7 +105,10 @@ pub fn content_hash(dir: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    for t in TABLES {
+    let optional = [PROJECTS]
+        .into_iter()
+        .filter(|t| dir.join(table_file(t)).is_file());
+    for t in TABLES.into_iter().chain(optional) {
         let name = table_file(t);
         h.update(name.as_bytes());
         h.update([0u8]);

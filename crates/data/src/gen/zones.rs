@@ -1436,6 +1436,155 @@ const FILES: [(&str, &[&str]); 9] = [
     ("金融办_上市进程", &["统一社会信用代码", "上市阶段", "日期"]),
 ];
 
+/// The investment projects file (固定资产投资项目库, 发改).
+const PROJECTS_FILE: (&str, &[&str]) = (
+    "发改_固定资产投资项目",
+    &[
+        "项目代码",
+        "项目名称",
+        "所属园区",
+        "建设单位统一社会信用代码",
+        "年度",
+        "月份",
+        "本月完成投资（万元）",
+    ],
+);
+
+/// Projects per zone and their investment completed in 1–11月 2022 and 1–11月 2021 (元). The seed
+/// page publishes Huangpu's target (固投超2000亿元) but no actual: these totals are assumed, set so
+/// that 广州高新区 stands a little behind 序时进度 (1786.40亿 of 2000亿 after 11 months: 89.3% against
+/// 91.7%).
+const PROJECT_ZONES: [(usize, usize, i64, i64); 4] = [
+    (GZ, 240, 178_640_000_000, 159_812_000_000),
+    (CD, 160, 98_025_000_000, 90_310_000_000),
+    (NB, 110, 46_180_000_000, 40_550_000_000),
+    (CS, 50, 12_006_000_000, 11_840_000_000),
+];
+
+/// Administrative division codes in the zones' project codes (广州黄埔、成都高新、宁波高新、长沙岳麓).
+const PROJECT_AREAS: [&str; 4] = ["440112", "510109", "330201", "430104"];
+
+const PROJECT_KINDS: [&str; 8] = [
+    "智能制造产业园",
+    "研发中心建设",
+    "生产线技术改造",
+    "总部大楼",
+    "数据中心",
+    "新材料生产基地",
+    "生物医药产业化基地",
+    "科技孵化器",
+];
+
+/// 固投 projects of the four zones, 2020-01 – 2022-11, one row per project and month with
+/// investment; 1–11月 2021 and 2022 of each zone sum exactly to [`PROJECT_ZONES`]. Drawn from a
+/// generator of their own, so the firms' files do not change with them.
+fn write_projects(
+    out_dir: &Path,
+    seed: u64,
+    xlsx: bool,
+    firms: &[ZFirm],
+) -> Result<(String, u64), Error> {
+    let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x5052_4f4a_4543_5453);
+    let mut sheet = Sheet::create(out_dir, PROJECTS_FILE.0, PROJECTS_FILE.1, xlsx)?;
+    let mut serial = 0u32;
+    for &(z, n, total22, total21) in &PROJECT_ZONES {
+        // Builders: firms in the zone at some point.
+        let members: Vec<&ZFirm> = firms
+            .iter()
+            .filter(|f| f.stints.iter().any(|s| s.value == z))
+            .collect();
+        // Each project: a start month (0 = 2020-01) and a duration; active months up to 2022-11.
+        struct P {
+            code: String,
+            name: String,
+            builder: Option<String>,
+            months: Vec<usize>,
+        }
+        let mut ps = vec![];
+        for _ in 0..n {
+            serial += 1;
+            let start = r.random_range(0..=33usize);
+            let len = r.random_range(6..=30usize);
+            let months: Vec<usize> = (start..(start + len).min(MONTHS)).collect();
+            let year = 2020 + start / 12;
+            let builder = (!members.is_empty() && r.random_bool(0.7))
+                .then(|| members[r.random_range(0..members.len())]);
+            let name = match builder {
+                Some(f) => format!(
+                    "{}{}项目",
+                    f.name.trim_end_matches("有限公司").trim_end_matches("股份"),
+                    pick(&mut r, &PROJECT_KINDS)
+                ),
+                None => format!(
+                    "{}{}（政府投资）项目",
+                    ZONES[z].trim_end_matches("高新区"),
+                    pick(&mut r, &PROJECT_KINDS)
+                ),
+            };
+            ps.push(P {
+                code: format!(
+                    "{year}-{}-{:02}-01-{serial:06}",
+                    PROJECT_AREAS[z],
+                    r.random_range(13..=75)
+                ),
+                name,
+                builder: builder.map(|f| f.id.clone()),
+                months,
+            });
+        }
+        // Investment by month: the two calibrated windows split exactly, other months drawn.
+        let window = |lo: usize, hi: usize| -> Vec<(usize, usize)> {
+            ps.iter()
+                .enumerate()
+                .flat_map(|(i, p)| {
+                    p.months
+                        .iter()
+                        .filter(move |&&k| (lo..=hi).contains(&k))
+                        .map(move |&k| (i, k))
+                })
+                .collect()
+        };
+        let mut amount: std::collections::HashMap<(usize, usize), i64> = Default::default();
+        for (lo, hi, total) in [(24, 34, total22), (12, 22, total21)] {
+            let cells = window(lo, hi);
+            let w = weights(
+                &cells
+                    .iter()
+                    .map(|_| r.random_range(0.2..1.8f64))
+                    .collect::<Vec<_>>(),
+            );
+            for (cell, a) in cells.into_iter().zip(alloc(total, &w)) {
+                amount.insert(cell, a);
+            }
+        }
+        // Months outside the windows (2020, December 2021) around the 2021 window's average.
+        let per_month = total21 / (window(12, 22).len() as i64).max(1);
+        for (i, p) in ps.iter().enumerate() {
+            for &k in &p.months {
+                let a = *amount
+                    .entry((i, k))
+                    .or_insert_with(|| (per_month as f64 * r.random_range(0.3..1.7)) as i64);
+                let (y, mo) = ((2020 + k / 12).to_string(), (k % 12 + 1).to_string());
+                let builder = p.builder.as_deref().unwrap_or("");
+                sheet.row(&[
+                    F::T(&p.code),
+                    F::T(&p.name),
+                    F::T(ZONES[z]),
+                    if builder.is_empty() {
+                        F::Empty
+                    } else {
+                        F::T(builder)
+                    },
+                    F::T(&y),
+                    F::T(&mo),
+                    wan(a),
+                ])?;
+            }
+        }
+    }
+    sheet.finish(out_dir)
+}
+
 /// Writes every row of one firm.
 fn write_firm(sh: &mut [Sheet], r: &mut ChaCha8Rng, f: &ZFirm, m: &Months) -> Result<(), Error> {
     let founded = f.founded.to_string();
@@ -1485,6 +1634,14 @@ fn write_firm(sh: &mut [Sheet], r: &mut ChaCha8Rng, f: &ZFirm, m: &Months) -> Re
             let ys = (2020 + y).to_string();
             sh[5].row(&[F::T(&f.id), F::T(&f.name), F::T(&ys), wan(rev), wan(rnd)])?;
         }
+    }
+    // 2022's annual return, as filed after the year closed (the monthly data end in November):
+    // January–November, and December at November's level. What the 瞪羚 selection of 2022
+    // reads (the policy takes effect that year).
+    if let Some(nov) = m.rev[MONTHS - 1] {
+        let rev: i64 = m.rev[24..MONTHS].iter().flatten().sum::<i64>() + nov;
+        let rnd = muldiv(rev, f.rnd_rate, 10_000);
+        sh[5].row(&[F::T(&f.id), F::T(&f.name), F::T("2022"), wan(rev), wan(rnd)])?;
     }
     for &d in &f.certs {
         let no = format!(
@@ -1556,7 +1713,9 @@ fn plant_listings(firms: &mut [ZFirm]) {
 
 /// Writes the seed page's four zones into `out_dir`: the departments' exports as CSV (and XLSX
 /// copies when `xlsx`) and `mapping.toml` (and `mapping-xlsx.toml`) for the seed pack
-/// (policies/ningbo). About 4,600 firms, months 2020-01 to 2022-11, complete years 2020 and 2021.
+/// (policies/ningbo). About 4,600 firms, months 2020-01 to 2022-11, complete years 2020 and 2021,
+/// 2022's annual return (January–November and December at November's level, as filed after the
+/// year), and 固投 projects ([`PROJECT_ZONES`]).
 ///
 /// Whatever the seed, the data give exactly (1–11月 2021 against 1–11月 2020, 同口径 growth,
 /// sets as of 2021-11-30 unless said):
@@ -1607,6 +1766,9 @@ pub fn generate_seed_zones(out_dir: &Path, seed: u64, xlsx: bool) -> Result<GenS
     for s in sheets {
         stats.files.push(s.finish(out_dir)?);
     }
+    stats
+        .files
+        .push(write_projects(out_dir, seed, xlsx, &firms)?);
     let n = firms.len();
     let head = format!(
         "# 由 huiqi 生成：种子页四个高新区（广州、成都、宁波、长沙）{n} 家模拟企业 2020年1月–2022年11月的数据，\n\
@@ -1693,6 +1855,18 @@ fact = "上市进程"
 id = "统一社会信用代码"
 date = "日期"
 value = "上市阶段"
+
+[[projects]]                              # 发改：固定资产投资项目库（当月完成投资，万元）
+file = "发改_固定资产投资项目.{ext}"
+id = "项目代码"
+name = "项目名称"
+zone = "所属园区"
+zone_fact = "所属园区"
+firm = "建设单位统一社会信用代码"
+year = "年度"
+month = "月份"
+investment = "本月完成投资（万元）"
+unit = "万元"
 "#
     )
 }

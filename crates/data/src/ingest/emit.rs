@@ -23,6 +23,7 @@ pub(super) struct Data<'a> {
     pub(super) monthly: Vec<PeriodRows>,
     pub(super) events: Vec<Event>,
     pub(super) awards: Vec<AwardRow>,
+    pub(super) projects: Vec<super::projects::ProjectRow>,
 }
 
 /// Removes the temporary directory unless the snapshot was committed.
@@ -82,6 +83,15 @@ impl Data<'_> {
         rows.events = n;
         let (h, n) = self.write_awards(&tmp, h)?;
         rows.awards = n;
+        // The optional tables follow, only when the mapping has them (a snapshot without keeps
+        // the hash it always had).
+        let h = if self.plan.projects.is_empty() {
+            h
+        } else {
+            let (h, n) = self.write_projects(&tmp, h)?;
+            rows.projects = Some(n);
+            h
+        };
         let hash = crate::source::hex(&h.finalize());
 
         let manifest = Manifest {
@@ -170,6 +180,22 @@ impl Data<'_> {
             t.cols[2].i32(Some(a.period));
             t.cols[3].str(Some(&a.tranche));
             t.cols[4].dec(Some(a.fen as i128 * FEN_TO_DEC));
+            t.end_row()?;
+        }
+        let n = t.rows;
+        Ok((t.finish()?, n))
+    }
+
+    fn write_projects(&self, tmp: &Path, h: Sha256) -> Result<(Sha256, u64), Error> {
+        let mut t = Table::create(tmp, layout::PROJECTS, schema::projects(), h)?;
+        for r in &self.projects {
+            t.cols[0].str(Some(&r.id));
+            t.cols[1].str(Some(&r.name));
+            t.cols[2].str(Some(&r.zone));
+            t.cols[3].str(r.firm.as_deref());
+            t.cols[4].i32(Some(r.year));
+            t.cols[5].i32(Some(r.month as i32));
+            t.cols[6].dec(Some(r.fen as i128 * FEN_TO_DEC));
             t.end_row()?;
         }
         let n = t.rows;

@@ -7,6 +7,7 @@
 
 mod emit;
 mod events;
+mod projects;
 mod read;
 mod store;
 
@@ -61,6 +62,7 @@ pub fn ingest(
         .collect();
     let events = events::read_events(&plan, program, &firms, &mut errs, &mut sources);
     let awards = events::read_awards(&plan, program, &firms, &mut errs, &mut sources);
+    let projects = projects::read_projects(&plan, &mut errs, &mut sources);
     if !errs.is_empty() {
         return Err(errs.into_report());
     }
@@ -90,6 +92,7 @@ pub fn ingest(
         monthly,
         events,
         awards,
+        projects,
     };
     data.write(snapshots_dir, source_info)
         .map_err(|e| IngestReport {
