@@ -132,8 +132,7 @@ pub fn seed_zones(
         en: "zone indicators: the seed page's four zones (firm data generated to its published figures, indicators computed back from it)",
         detail: Some(paths.indicator_set.display().to_string()),
     });
-    let program = crate::pack::load(pack)?.program;
-    crate::indicators::seed_zones(&program, &paths.indicator_set, &paths.zones(), &mut |r| {
+    crate::indicators::seed_zones(pack, &paths.indicator_set, &paths.zones(), &mut |r| {
         on(DemoEvent::Indicators(r))
     })
 }

@@ -25,6 +25,8 @@ pub struct IndicatorsRequest {
     /// Writes `indicators.parquet`, `indicator_firms.parquet` and `manifest.json` here.
     pub out: Option<PathBuf>,
     pub force: bool,
+    /// Run directories (`huiqi run` on the same snapshot) that `selected` indicators read.
+    pub runs: Vec<PathBuf>,
 }
 
 pub struct IndicatorsReport {
@@ -66,6 +68,7 @@ pub fn indicators(r: &IndicatorsRequest) -> Result<IndicatorsReport> {
         crate::outdir::check_writable(out, &OUT_DIR, r.force)?;
     }
     let snap = crate::data::snapshot_manifest(&r.snapshot)?;
+    let runs = huiqi_indicators::open_runs(&r.runs, &snap.hash)?;
     // The snapshot's files are checked against its manifest beside the computation; nothing is
     // written or shown unless both succeed.
     let keep_rows = r.out.is_some();
@@ -76,6 +79,7 @@ pub fn indicators(r: &IndicatorsRequest) -> Result<IndicatorsReport> {
             &r.snapshot,
             period,
             keep_rows,
+            &runs,
         ));
         let v = v
             .join()
@@ -114,25 +118,30 @@ pub fn indicators(r: &IndicatorsRequest) -> Result<IndicatorsReport> {
 /// Reads a written output back (each file checked against its manifest) with the set it was
 /// computed from; refuses a set whose hash is not the one recorded.
 pub fn read_output(dir: &Path, set: &Path) -> Result<(IndicatorSet, Output)> {
-    let out = huiqi_indicators::output::read(dir)?;
     let set = load_set(set)?;
+    let out = read_output_of(dir, &set)?;
+    Ok((set, out))
+}
+
+/// [`read_output`] against a set already loaded.
+pub fn read_output_of(dir: &Path, set: &IndicatorSet) -> Result<Output> {
+    let out = huiqi_indicators::output::read(dir)?;
     if set.hash != out.manifest.set_hash {
+        let h = &out.manifest.set_hash[..16.min(out.manifest.set_hash.len())];
         return Err(Error::input(
             format!(
-                "{}：指标由另一版本的指标集计算（{}），与 {} 不符；请重新计算",
+                "{}：指标由另一版本的指标集计算（{h}），与 {} 不符；请重新计算",
                 dir.display(),
-                &out.manifest.set_hash[..16.min(out.manifest.set_hash.len())],
                 set.dir.display()
             ),
             format!(
-                "{}: computed by another version of the indicator set ({}), not {}; compute it again",
+                "{}: computed by another version of the indicator set ({h}), not {}; compute it again",
                 dir.display(),
-                &out.manifest.set_hash[..16.min(out.manifest.set_hash.len())],
                 set.dir.display()
             ),
         ));
     }
-    Ok((set, out))
+    Ok(out)
 }
 
 /// The periods the demo computes for the seed's zones: 1–11月 2021 (Chengdu's and Ningbo's
@@ -143,26 +152,61 @@ pub const SEED_ZONES_SEED: u64 = 2022;
 
 /// The seed page's four zones: generated calibrated to its published aggregates (nothing typed
 /// in: every figure is summed from firm-level rows), ingested into a snapshot under
-/// `work/snapshots`, and the set computed for each of [`SEED_PERIODS`] into
+/// `work/snapshots`, the pack run on it for every year a `selected` indicator reads (瞪羚:
+/// `work/runs/<year>`), and the set computed for each of [`SEED_PERIODS`] into
 /// `work/indicators/<period>`. `each` sees every period's report. Returns the outputs'
 /// directory.
 pub fn seed_zones(
-    program: &huiqi_ir::Program,
+    pack: &Path,
     set: &Path,
     work: &Path,
     each: &mut dyn FnMut(&IndicatorsReport),
 ) -> Result<PathBuf> {
+    let program = crate::pack::load(pack)?.program;
     let data = work.join("data");
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).map_err(|e| Error::io(&data, e))?;
     huiqi_data::generate_seed_zones(&data, SEED_ZONES_SEED, false)
         .map_err(|e| Error::plain(e.to_string()))?;
     let snap = crate::data::ingest(
-        program,
+        &program,
         &data.join("mapping.toml"),
         &work.join("snapshots"),
         50,
     )?;
+    let loaded = load_set(set)?;
+    let mut years = std::collections::BTreeSet::new();
+    for p in SEED_PERIODS {
+        let p = parse_period(p)?;
+        for i in loaded
+            .indicators
+            .iter()
+            .filter(|i| i.measure == huiqi_indicators::Measure::Selected)
+        {
+            years.insert(p.year + i.run_offset);
+            years.insert(p.year - 1 + i.run_offset);
+        }
+    }
+    let mut runs = vec![];
+    for y in years {
+        let out = work.join("runs").join(y.to_string());
+        crate::run::run(
+            &crate::run::RunRequest {
+                policy: pack.to_path_buf(),
+                snapshot: snap.dir.clone(),
+                period: y,
+                out: out.clone(),
+                memory_limit: None,
+                xlsx: false,
+                repeat: 1,
+                chunk_firms: None,
+                force: true,
+                set: vec![],
+            },
+            &|_| {},
+        )?;
+        runs.push(out);
+    }
     let outs = work.join("indicators");
     for p in SEED_PERIODS {
         let r = indicators(&IndicatorsRequest {
@@ -171,6 +215,7 @@ pub fn seed_zones(
             period: p.to_string(),
             out: Some(outs.join(p)),
             force: true,
+            runs: runs.clone(),
         })?;
         each(&r);
     }
@@ -182,4 +227,53 @@ pub fn seed_zones_ready(dir: &Path, set: &Path) -> bool {
     SEED_PERIODS
         .iter()
         .all(|p| read_output(&dir.join(p), set).is_ok())
+}
+
+/// 60 working days: the time limit 惠企 rules commonly set for paying an award once it is due.
+pub const OVERDUE_WORKING_DAYS: i64 = 60;
+
+/// The money the policies pay, from the ledger, to set beside the indicators (the 驾驶舱's
+/// figures): by clause budget → approved → 公示 → paid → recovered, firms reached, working days
+/// from computation to payment, lines overdue.
+pub struct Money {
+    pub reconciliation: crate::ledger::Reconciliation,
+    pub dashboard: huiqi_ledger::dashboard::Dashboard,
+    pub overdue_working_days: i64,
+}
+
+/// The ledger's money for `year` (when it has that period; else its latest), budgets from the
+/// pack under `policies` whose hash the ledger recorded. None when the ledger is empty.
+pub fn money(
+    db: &str,
+    year: i32,
+    policies: &Path,
+    overdue_working_days: i64,
+) -> Result<Option<Money>> {
+    crate::ledger::block_on(async {
+        let mut l = crate::ledger::open_reader(db).await?;
+        let periods = l.periods().await?;
+        let Some(latest) = periods.last().copied() else {
+            return Ok(None);
+        };
+        let period = if periods.contains(&i64::from(year)) {
+            i64::from(year)
+        } else {
+            latest
+        };
+        let src = crate::ledger::BudgetSource::Search(policies);
+        let Some(reconciliation) = crate::ledger::reconcile(&mut l, Some(period), src).await?
+        else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let cut = huiqi_ledger::calendar::overdue_cutoff(&now, overdue_working_days).unwrap_or(now);
+        let Some(dashboard) = crate::ledger::dashboard(&mut l, Some(period), &cut).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Money {
+            reconciliation,
+            dashboard,
+            overdue_working_days,
+        }))
+    })?
 }

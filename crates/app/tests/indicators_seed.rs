@@ -36,12 +36,9 @@ fn the_seed_pages_figures_come_back_from_firm_level_rows() {
     let r = root();
     let work = std::env::temp_dir().join(format!("huiqi-seed-zones-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
-    let program = huiqi::pack::load(&r.join("policies/ningbo"))
-        .unwrap()
-        .program;
     let set = r.join("indicators");
     let mut reports = vec![];
-    let outs = seed_zones(&program, &set, &work, &mut |rep| {
+    let outs = seed_zones(&r.join("policies/ningbo"), &set, &work, &mut |rep| {
         reports.push((
             rep.computed.period.label(),
             rep.computed.figures.clone(),
@@ -63,6 +60,7 @@ fn the_seed_pages_figures_come_back_from_firm_level_rows() {
         period: "2021-11".into(),
         out: None,
         force: false,
+        runs: vec![],
     })
     .unwrap();
     let cd = "成都高新区";
@@ -133,6 +131,42 @@ fn the_seed_pages_figures_come_back_from_firm_level_rows() {
     assert_eq!(t.completion.unwrap().to_string(), "87.0");
     assert_eq!(t.pace.unwrap().to_string(), "91.7");
     assert_eq!(t.colour, Some(Colour::Amber));
+    // 固投 from the projects table (generated totals; the page publishes only the target).
+    let fai = f22
+        .iter()
+        .find(|f| f.indicator == "固定资产投资" && f.zone == hp)
+        .unwrap();
+    assert_eq!(format_value(fai.value, Unit::Yi), "1786.40");
+    let t = p22
+        .iter()
+        .find(|t| t.indicator == "固定资产投资" && t.zone == hp)
+        .unwrap();
+    assert_eq!(t.completion.unwrap().to_string(), "89.3");
+    assert_eq!(t.colour, Some(Colour::Amber));
+    // 瞪羚: the pack's 瞪羚遴选 run on this snapshot; the selection of 2022 is made on 2021's
+    // annual figures, so 2022-11 reads the run of 2021. Every zone's count adds up to the firms
+    // the run selected (all of them in some zone).
+    let gz = f22
+        .iter()
+        .filter(|f| f.indicator == "瞪羚企业")
+        .map(|f| f.firms)
+        .sum::<i64>();
+    let run21: huiqi_files::run::RunManifest = serde_json::from_str(
+        &std::fs::read_to_string(work.join("runs/2021/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let selected = run21
+        .by_clause
+        .iter()
+        .find(|c| c.clause.as_deref() == Some("瞪羚企业奖励"))
+        .map_or(0, |c| c.awards);
+    assert!(
+        gz > 0 && gz as u64 >= selected,
+        "{gz} zoned, {selected} awarded"
+    );
+    assert!(p22
+        .iter()
+        .any(|t| t.indicator == "瞪羚企业" && t.zone == hp && t.target.is_some()));
 
     // Every card's firm list sums to it, in every written output.
     for p in SEED_PERIODS {
@@ -147,5 +181,14 @@ fn the_seed_pages_figures_come_back_from_firm_level_rows() {
             assert_eq!(rows.map(|r| r.value).sum::<i128>(), f.value, "{p} {f:?}");
         }
     }
+    // Outputs computed by another version of the set are refused (a comment changes the hash).
+    let other = work.join("other-set");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["zones.toml", "targets.toml"] {
+        let t = std::fs::read_to_string(set.join(f)).unwrap();
+        std::fs::write(other.join(f), format!("{t}\n# 改过\n")).unwrap();
+    }
+    let e = read_output(&outs.join("2021-11"), &other).err().unwrap();
+    assert!(e.to_string().contains("another version"), "{e}");
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -529,6 +529,55 @@ fn indicators_from_the_command_line() {
             "{f}"
         );
     }
+    // 瞪羚 from a run of the pack on the same snapshot, 固投 from the projects table, and the
+    // money by policy from a ledger the run is recorded in.
+    let o = huiqi(&[
+        "run",
+        "--policy",
+        "policies/ningbo",
+        "--snapshot",
+        &snap,
+        "--period",
+        "2022",
+        "--out",
+        &w("run22"),
+        "--no-xlsx",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let base = [
+        "indicators",
+        "--snapshot",
+        &snap,
+        "--period",
+        "2022-11",
+        "--zone",
+        "广州高新区",
+    ];
+    let o = huiqi(&base);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("需要 2022 年的运行结果"), "{out}");
+    assert!(out.contains("1786.40亿元"), "{out}");
+    let o = huiqi(&["ledger", "record", &w("run22"), "--db", &w("l.sqlite")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut args = base.to_vec();
+    let (run, db) = (w("run22"), w("l.sqlite"));
+    args.extend(["--run", &run, "--ledger", &db]);
+    let o = huiqi(&args);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(!out.contains("需要 2022 年的运行结果"), "{out}");
+    assert!(out.contains("遴选瞪羚企业"), "{out}");
+    assert!(
+        out.contains("政策资金兑现（2022年度") && out.contains("个工作日"),
+        "{out}"
+    );
+    // A ledger that does not exist is an error, not an empty table.
+    let mut args = base.to_vec();
+    let nodb = w("none.sqlite");
+    args.extend(["--ledger", &nodb]);
+    let o = huiqi(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     // A bad period: usage (exit 2).
     let o = huiqi(&["indicators", "--snapshot", &snap, "--period", "2021-13"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));

@@ -29,7 +29,9 @@ use huiqi_ir::date::days_in_month;
 use huiqi_ir::Date;
 
 use crate::error::{Error, Result};
+use crate::runs::RunUsed;
 use crate::set::{FactInfo, IndicatorSet, Measure, Test};
+use huiqi_files::run::col as rcol;
 
 /// Figures are stored as integers scaled by 10^12 (元 for money, firms for counts, a fraction
 /// for ratios): the scale of the snapshot's Decimal128(38, 12) columns.
@@ -121,13 +123,13 @@ impl Computed {
 impl Figure {
     /// A sum or ratio over no firm: no data for the period (shown as —, not 0).
     pub fn no_data(&self, m: Measure) -> bool {
-        self.firms == 0 && matches!(m, Measure::Sum | Measure::Ratio)
+        self.firms == 0 && matches!(m, Measure::Sum | Measure::Ratio | Measure::Investment)
     }
 
-    /// 同口径 growth in percent: for sums only (a count over the same firms is flat by
-    /// construction; its change is the 名义 one).
+    /// 同口径 growth in percent: for sums only — of firms' figures or of projects' investment (a
+    /// count over the same firms is flat by construction; its change is the 名义 one).
     pub fn same_set_growth(&self, m: Measure) -> Option<rust_decimal::Decimal> {
-        (m == Measure::Sum)
+        matches!(m, Measure::Sum | Measure::Investment)
             .then(|| Figure::growth_pct(self.value, self.same_base))
             .flatten()
     }
@@ -164,6 +166,11 @@ pub struct Computed {
     /// Firms of the snapshot in no zone at the period's end (not in any figure).
     pub firms_without_zone: u64,
     pub zones: Vec<String>,
+    /// The runs `selected` indicators were read from.
+    pub runs: Vec<RunUsed>,
+    /// What could not be computed and why (zh, en): a `selected` indicator without the run of
+    /// its year has no figure; without the run a year earlier, no growth and no entries/exits.
+    pub notes: Vec<(String, String)>,
 }
 
 fn c(name: &str) -> Expr {
@@ -213,18 +220,38 @@ fn values_of(t: &Test) -> &[String] {
     }
 }
 
-/// Computes every indicator of `set` for `period` over the snapshot in `dir`.
+/// Computes every indicator of `set` for `period` over the snapshot in `dir` (no runs: a
+/// `selected` indicator gets no figure).
 pub async fn compute(set: &IndicatorSet, dir: &Path, period: Period) -> Result<Computed> {
-    compute_with(set, dir, period, true).await
+    compute_with(set, dir, period, true, &[]).await
+}
+
+/// Whether a run's result row is a selection: an award, or one reduced only by a rule applied
+/// after selection (就高, a pool, a cap) — a firm chosen as 瞪羚 that is paid under another
+/// clause instead was still chosen. Not: a failed condition, missing data, the clause's window,
+/// a zero amount, a negative list, or 未入选.
+fn selected_row() -> Expr {
+    use huiqi_ir::reason::ReasonKind as K;
+    let mut p = c(rcol::AMOUNT_FEN).gt(lit(0i64));
+    for k in [K::ClauseCap, K::TotalCap, K::Exclusive, K::Pool, K::FirmCap] {
+        p = p.or(if k.has_subject() {
+            c(rcol::REASON).like(lit(format!("{}:%", k.key())))
+        } else {
+            c(rcol::REASON).eq(lit(k.key()))
+        });
+    }
+    p
 }
 
 /// [`compute`]; without `rows` the firm rows are neither kept nor ordered (the figures do not
-/// depend on order): what printing the figures needs, at a fraction of the memory.
+/// depend on order): what printing the figures needs, at a fraction of the memory. `runs`
+/// (checked by [`crate::runs::open_runs`]) are what `selected` indicators read.
 pub async fn compute_with(
     set: &IndicatorSet,
     dir: &Path,
     period: Period,
     rows: bool,
+    runs: &[RunUsed],
 ) -> Result<Computed> {
     let manifest: huiqi_files::snapshot::Manifest = serde_json::from_slice(
         &std::fs::read(dir.join(huiqi_files::snapshot::MANIFEST)).map_err(|x| Error::io(dir, x))?,
@@ -259,6 +286,13 @@ pub async fn compute_with(
     // Conditions: (cur, base) predicates over the wide frame, per indicator.
     let mut preds: Vec<(Expr, Expr)> = vec![];
     let mut vals: Vec<(Expr, Expr)> = vec![];
+    // Selections read from runs: run period → (clause, column) pairs; indicators without the
+    // run of their year are skipped.
+    let mut selections: BTreeMap<i32, Vec<(String, String)>> = BTreeMap::new();
+    let mut skipped: std::collections::HashSet<String> = Default::default();
+    let mut no_base: Vec<String> = vec![];
+    let mut notes = vec![];
+    let run_of = |y: i32| runs.iter().find(|r| r.period == y);
     for ind in &set.indicators {
         let mut p1 = c(&z1).is_not_null();
         let mut p0 = c(&z0).is_not_null();
@@ -368,8 +402,47 @@ pub async fn compute_with(
                 p0 = p0.and(within(d0));
                 (one(), one())
             }
-            Measure::Count => (one(), one()),
-            Measure::Ratio => (one(), one()),
+            Measure::Selected => {
+                let clause = ind.clause.as_deref().unwrap_or_default();
+                let (ya, yb) = (y1 + ind.run_offset, y0 + ind.run_offset);
+                let mut sel = |y: i32| -> Option<Expr> {
+                    run_of(y)?;
+                    let n = cols.name(format!("sel:{y}:{clause}"));
+                    let v = selections.entry(y).or_default();
+                    if !v.iter().any(|(_, k)| *k == n) {
+                        v.push((clause.to_string(), n.clone()));
+                    }
+                    Some(c(&n).is_true())
+                };
+                match sel(ya) {
+                    Some(p) => p1 = p1.and(p),
+                    None => {
+                        skipped.insert(ind.id.clone());
+                        notes.push((
+                            format!("{}：需要 {ya} 年的运行结果（--run），未计算", ind.label),
+                            format!("{}: needs the run of {ya} (--run); not computed", ind.label),
+                        ));
+                    }
+                }
+                match sel(yb) {
+                    Some(p) => p0 = p0.and(p),
+                    None => {
+                        p0 = lit(false);
+                        if !skipped.contains(&ind.id) {
+                            no_base.push(ind.id.clone());
+                            notes.push((
+                                format!("{}：没有 {yb} 年的运行结果，不计增速与进出", ind.label),
+                                format!(
+                                    "{}: no run of {yb}; no growth, entries or exits",
+                                    ind.label
+                                ),
+                            ));
+                        }
+                    }
+                }
+                (one(), one())
+            }
+            Measure::Count | Measure::Ratio | Measure::Investment => (one(), one()),
         };
         preds.push((p1.is_true(), p0.is_true()));
         vals.push((v1, v0));
@@ -425,6 +498,44 @@ pub async fn compute_with(
         let a = e(df.aggregate(vec![c(scol::FIRM_ID).alias(&key)], aggs))?;
         wide = e(wide.join(a, JoinType::Left, &[scol::FIRM_ID], &[key.as_str()], None))?;
     }
+    // Each run's selections, one aggregate per run: a column per clause, true where the firm
+    // was selected.
+    for (y, wanted) in &selections {
+        let Some(run) = run_of(*y) else { continue };
+        let key = format!("fid_run{y}");
+        let df = e(ctx
+            .read_parquet(
+                run.results.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await)?;
+        let clauses: Vec<Expr> = wanted.iter().map(|(cl, _)| lit(cl.as_str())).collect();
+        let df = e(df.filter(c(rcol::CLAUSE).in_list(clauses, false)))?;
+        let aggs = wanted
+            .iter()
+            .map(|(cl, n)| {
+                Ok(bool_or(e(when(
+                    c(rcol::CLAUSE).eq(lit(cl.as_str())).and(selected_row()),
+                    lit(true),
+                )
+                .end())?)
+                .alias(n))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let a = e(df.aggregate(
+            vec![cast(c(rcol::FIRM_ID), DataType::Utf8).alias(&key)],
+            aggs,
+        ))?;
+        let wide_key = format!("fid_wide{y}");
+        wide = e(wide.with_column(&wide_key, cast(c(scol::FIRM_ID), DataType::Utf8)))?;
+        wide = e(wide.join(
+            a,
+            JoinType::Left,
+            &[wide_key.as_str()],
+            &[key.as_str()],
+            None,
+        ))?;
+    }
     // One partition sorted by credit code: each indicator's rows come out in that order (a filter
     // and a projection over a single partition keep it), so the outputs are the same bytes every
     // time without a sort per indicator.
@@ -457,7 +568,16 @@ pub async fn compute_with(
         }
     };
     for ((ind, (p1, p0)), (v1, v0)) in set.indicators.iter().zip(preds).zip(vals) {
-        if ind.measure == Measure::Ratio {
+        if ind.measure == Measure::Ratio || skipped.contains(&ind.id) {
+            continue;
+        }
+        if ind.measure == Measure::Investment {
+            for b in investment(&ctx, dir, ind, period, keep_rows).await? {
+                accumulate(&ind.id, &b, &mut by)?;
+                if keep_rows {
+                    rows.push(b);
+                }
+            }
             continue;
         }
         let df = e(wide.clone().filter(p1.clone().or(p0.clone())))?;
@@ -479,14 +599,99 @@ pub async fn compute_with(
             }
         }
     }
-    let figures = figures(set, &zones, &by)?;
+    let mut figures = figures(set, &zones, &by, &skipped)?;
+    // Without last year's selection every firm would look like an entry.
+    for f in figures
+        .iter_mut()
+        .filter(|f| no_base.contains(&f.indicator))
+    {
+        f.entries = 0;
+        f.exits = 0;
+    }
     Ok(Computed {
         period,
         figures,
         rows,
         firms_without_zone: nozone,
         zones,
+        runs: runs.to_vec(),
+        notes,
     })
+}
+
+/// 固投: the projects in the zone that reported investment in 1..=M月 of the year (or of the
+/// year before, for the base), in the drill-down's columns — a project's code and name stand
+/// where a firm's are. A project is in its own zone (the table's), not its builder's.
+async fn investment(
+    ctx: &SessionContext,
+    dir: &Path,
+    ind: &crate::set::Indicator,
+    period: Period,
+    keep_rows: bool,
+) -> Result<Vec<RecordBatch>> {
+    use huiqi_files::snapshot::PROJECTS;
+    let p = dir.join(table_file(PROJECTS));
+    if !p.is_file() {
+        return Err(Error::plain(
+            format!(
+                "指标“{}”合计项目库的投资，但快照中没有项目表（{}）：在映射文件中加入 [[projects]] 后重新导入",
+                ind.id,
+                table_file(PROJECTS)
+            ),
+            format!(
+                "indicator `{}` sums the projects table, which this snapshot lacks ({}): add [[projects]] to the mapping and ingest again",
+                ind.id,
+                table_file(PROJECTS)
+            ),
+        ));
+    }
+    let (y1, y0) = (period.year, period.year - 1);
+    let df = e(ctx
+        .read_parquet(p.to_string_lossy().as_ref(), ParquetReadOptions::default())
+        .await)?;
+    let df = e(df.filter(
+        c(scol::YEAR)
+            .in_list(vec![lit(y1), lit(y0)], false)
+            .and(c(scol::MONTH).lt_eq(lit(period.month as i32))),
+    ))?;
+    let in_year = |y: i32| c(scol::YEAR).eq(lit(y));
+    let df = e(df.aggregate(
+        vec![c(scol::PROJECT_ID)],
+        vec![
+            max(c(scol::NAME)).alias("pname"),
+            max(c(scol::ZONE)).alias("pzone"),
+            sum(e(when(in_year(y1), c(scol::INVESTMENT)).end())?).alias("v1"),
+            sum(e(when(in_year(y0), c(scol::INVESTMENT)).end())?).alias("v0"),
+            bool_or(in_year(y1)).alias("has1"),
+            bool_or(in_year(y0)).alias("has0"),
+        ],
+    ))?;
+    let mut zone_ok = lit(true);
+    if !ind.zones.is_empty() {
+        let zl: Vec<Expr> = ind.zones.iter().map(|z| lit(z.as_str())).collect();
+        zone_ok = c("pzone").in_list(zl, false);
+    }
+    let zero = || lit(ScalarValue::Decimal128(Some(0), 38, 12));
+    let dec = |x: &str| -> Result<Expr> {
+        let v = cast(c(x), DataType::Decimal128(38, 12));
+        e(when(v.clone().is_null(), zero()).otherwise(v))
+    };
+    let mut df = e(df.select(vec![
+        lit(ind.id.as_str()).alias("indicator"),
+        cast(c(scol::PROJECT_ID), DataType::Utf8).alias("firm_id"),
+        cast(c("pname"), DataType::Utf8).alias("name"),
+        cast(e(when(c("has1"), c("pzone")).end())?, DataType::Utf8).alias("zone"),
+        cast(e(when(c("has0"), c("pzone")).end())?, DataType::Utf8).alias("zone_base"),
+        c("has1").and(zone_ok.clone()).is_true().alias("in_current"),
+        c("has0").and(zone_ok).is_true().alias("in_base"),
+        dec("v1")?.alias("value"),
+        dec("v0")?.alias("base_value"),
+    ]))?;
+    if keep_rows {
+        df = e(df.sort(vec![c("firm_id").sort(true, false)]))?;
+    }
+    let batches = e(df.collect().await)?;
+    Ok(batches)
 }
 
 fn blank(i: &str, z: &str) -> Figure {
@@ -591,9 +796,17 @@ fn figures(
     set: &IndicatorSet,
     zones: &[String],
     by: &BTreeMap<(String, String), Figure>,
+    skipped: &std::collections::HashSet<String>,
 ) -> Result<Vec<Figure>> {
     let mut out = vec![];
     for ind in &set.indicators {
+        let part_skipped = [&ind.numerator, &ind.denominator]
+            .into_iter()
+            .flatten()
+            .any(|p| skipped.contains(p));
+        if skipped.contains(&ind.id) || part_skipped {
+            continue;
+        }
         for z in zones {
             if !ind.zones.is_empty() && !ind.zones.contains(z) {
                 continue;

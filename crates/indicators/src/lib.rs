@@ -12,9 +12,11 @@ pub mod compute;
 pub mod error;
 pub mod output;
 pub mod progress;
+pub mod runs;
 pub mod set;
 
 pub use compute::{compute, compute_with, Computed, Figure, FirmRow, Period, SCALE};
 pub use error::{Error, Result};
 pub use progress::{format_growth, format_value, progress, Colour, Progress};
+pub use runs::{open_runs, RunUsed};
 pub use set::{Indicator, IndicatorSet, Measure, Unit};

@@ -37,6 +37,12 @@ pub struct Manifest {
     pub engine_version: String,
     pub zones: Vec<String>,
     pub firms_without_zone: u64,
+    /// The runs `selected` indicators were read from (their manifests' SHA-256).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<crate::runs::RunUsed>,
+    /// What was not computed and why (Chinese).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// File name → SHA-256 of its bytes.
     pub files: std::collections::BTreeMap<String, String>,
 }
@@ -164,6 +170,8 @@ pub fn write_all(
         engine_version: env!("CARGO_PKG_VERSION").into(),
         zones: c.zones.clone(),
         firms_without_zone: c.firms_without_zone,
+        runs: c.runs.clone(),
+        notes: c.notes.iter().map(|(zh, _)| zh.clone()).collect(),
         files,
     };
     let text = serde_json::to_string_pretty(&m).map_err(Error::engine)?;

@@ -27,6 +27,12 @@ pub enum Measure {
     New,
     /// `numerator` ÷ `denominator`, two other indicators of the set.
     Ratio,
+    /// Firms a run selected for `clause` (qualified and within its places — a 遴选 such as
+    /// 瞪羚): read from the run's results, not from the snapshot.
+    Selected,
+    /// 固投: Σ of the investment completed 1..=M月 by the projects in the zone (the snapshot's
+    /// projects table); its "firms" are projects.
+    Investment,
 }
 
 impl Measure {
@@ -36,12 +42,14 @@ impl Measure {
             "count" => Measure::Count,
             "new" => Measure::New,
             "ratio" => Measure::Ratio,
+            "selected" => Measure::Selected,
+            "investment" => Measure::Investment,
             _ => return None,
         })
     }
     /// Figures that accumulate over the months of a year (a 序时进度 applies by default).
     pub fn cumulative(self) -> bool {
-        matches!(self, Measure::Sum | Measure::New)
+        matches!(self, Measure::Sum | Measure::New | Measure::Investment)
     }
 }
 
@@ -118,6 +126,11 @@ pub struct Indicator {
     pub conds: Vec<Cond>,
     pub numerator: Option<String>,
     pub denominator: Option<String>,
+    /// The clause whose selection a `selected` indicator counts.
+    pub clause: Option<String>,
+    /// Which run a `selected` indicator reads: the one whose period is the indicator's year plus
+    /// this (0, or −1 when a year's selection is made on the previous year's annual figures).
+    pub run_offset: i32,
     pub unit: Unit,
     pub source: String,
     pub definition: String,
@@ -226,6 +239,8 @@ struct RawIndicator {
     conds: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     numerator: Option<Spanned<String>>,
     denominator: Option<Spanned<String>>,
+    clause: Option<Spanned<String>>,
+    data_year: Option<Spanned<String>>,
     unit: Spanned<String>,
     source: String,
     definition: String,
@@ -647,11 +662,11 @@ fn indicator(file: &str, text: &str, i: Spanned<RawIndicator>) -> Result<Indicat
         Error::at(
             loc(file, text, r.measure.span().start),
             format!(
-                "measure 只能是 sum、count、new 或 ratio，不是“{}”",
+                "measure 只能是 sum、count、new、ratio、selected 或 investment，不是“{}”",
                 r.measure.get_ref()
             ),
             format!(
-                "measure is sum, count, new or ratio, not `{}`",
+                "measure is sum, count, new, ratio, selected or investment, not `{}`",
                 r.measure.get_ref()
             ),
         )
@@ -698,7 +713,39 @@ fn indicator(file: &str, text: &str, i: Spanned<RawIndicator>) -> Result<Indicat
             "ratio 须写 numerator 与 denominator（两个指标的 id），不写 fact",
             "ratio takes numerator and denominator (two indicator ids), not fact",
         )?,
+        Measure::Selected => need(
+            r.fact.is_none()
+                && r.numerator.is_none()
+                && r.denominator.is_none()
+                && r.clause.is_some(),
+            "selected 须写 clause（所数遴选的条款），不写 fact、numerator、denominator",
+            "selected takes `clause` (the clause whose selection it counts), not fact, numerator or denominator",
+        )?,
+        Measure::Investment => need(
+            r.fact.is_none()
+                && r.numerator.is_none()
+                && r.denominator.is_none()
+                && r.conds.is_empty(),
+            "investment 合计项目库的投资，不写 fact、where、numerator、denominator（项目按自身所属园区计）",
+            "investment sums the projects table: no fact, where, numerator or denominator (a project counts in its own zone)",
+        )?,
     }
+    need(
+        (r.clause.is_none() && r.data_year.is_none()) || measure == Measure::Selected,
+        "clause 与 data_year 只用于 selected",
+        "clause and data_year are for `selected` only",
+    )?;
+    let run_offset = match r.data_year.as_ref().map(|d| d.get_ref().as_str()) {
+        None | Some("same") => 0,
+        Some("previous") => -1,
+        Some(other) => {
+            return Err(Error::at(
+                loc(file, text, r.data_year.as_ref().map_or(0, |d| d.span().start)),
+                format!("data_year 只能是 same（当年运行）或 previous（上年数据的运行），不是“{other}”"),
+                format!("data_year is `same` (the year's run) or `previous` (the run on the previous year's figures), not `{other}`"),
+            ))
+        }
+    };
     need(
         r.values.is_empty() || measure == Measure::New,
         "values 只用于 new（按事件取值计新增）",
@@ -707,10 +754,11 @@ fn indicator(file: &str, text: &str, i: Spanned<RawIndicator>) -> Result<Indicat
     need(
         matches!(
             (measure, unit),
-            (Measure::Sum, _) | (Measure::Count | Measure::New, Unit::Firms)
-        ) || (measure == Measure::Ratio && unit == Unit::Percent),
-        "单位与口径不符：计数与新增用“家”，比率用“%”",
-        "the unit does not fit the measure: counts and `new` in 家, ratios in %",
+            (Measure::Sum, _) | (Measure::Count | Measure::New | Measure::Selected, Unit::Firms)
+        ) || (measure == Measure::Ratio && unit == Unit::Percent)
+            || (measure == Measure::Investment && unit.money()),
+        "单位与口径不符：计数与新增用“家”，比率用“%”，投资用 元、万元 或 亿元",
+        "the unit does not fit the measure: counts and `new` in 家, ratios in %, investment in 元, 万元 or 亿元",
     )?;
     let mut conds = vec![];
     for (k, v) in r.conds {
@@ -754,6 +802,8 @@ fn indicator(file: &str, text: &str, i: Spanned<RawIndicator>) -> Result<Indicat
         conds,
         numerator: r.numerator.map(Spanned::into_inner),
         denominator: r.denominator.map(Spanned::into_inner),
+        clause: r.clause.map(|c| c.into_inner().trim().to_string()),
+        run_offset,
         unit,
         source: r.source,
         definition: r.definition,

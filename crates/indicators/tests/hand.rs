@@ -399,7 +399,7 @@ async fn same_set_and_nominal_growth_by_hand() {
     }
 
     // Without the rows kept (and unordered), the same figures.
-    let lean = huiqi_indicators::compute_with(&set, &snap, c.period, false)
+    let lean = huiqi_indicators::compute_with(&set, &snap, c.period, false, &[])
         .await
         .unwrap();
     assert_eq!(lean.figures, c.figures);
@@ -508,5 +508,299 @@ async fn a_set_naming_what_the_snapshot_lacks_is_refused_with_its_place() {
             e.zh
         );
     }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A run directory as `huiqi run` writes it, reduced to what `selected` reads: results rows of
+/// one clause and a manifest naming the snapshot and the results' hash.
+fn run_dir(
+    dir: &Path,
+    snap_hash: &str,
+    period: i32,
+    rows: &[(&str, i64, Option<&str>)],
+    set: &[&str],
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    let n = rows.len();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("firm_id", DataType::Utf8, false),
+        Field::new("clause", DataType::Utf8, false),
+        Field::new("tranche", DataType::Utf8, true),
+        Field::new("amount_fen", DataType::Int64, false),
+        Field::new("reason", DataType::Utf8, true),
+    ]));
+    let b = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            s(&rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+            s(&vec!["瞪羚"; n]),
+            so(&vec![None; n]),
+            Arc::new(datafusion::arrow::array::Int64Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            so(&rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+        ],
+    )
+    .unwrap();
+    let p = dir.join("results.parquet");
+    let mut w = ArrowWriter::try_new(std::fs::File::create(&p).unwrap(), schema, None).unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+    use sha2::Digest;
+    let h: String = sha2::Sha256::digest(std::fs::read(&p).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let m = huiqi_files::run::RunManifest {
+        engine: huiqi_files::run::Engine {
+            name: "huiqi".into(),
+            version: "t".into(),
+            columnar: "t".into(),
+        },
+        policy: huiqi_files::run::Policy {
+            name: "p".into(),
+            version: "1".into(),
+            hash: "ph".into(),
+            set: set.iter().map(|s| s.to_string()).collect(),
+        },
+        snapshot: huiqi_files::run::Snapshot {
+            hash: snap_hash.into(),
+            dir: "snap".into(),
+        },
+        period,
+        rows: n,
+        firms: n,
+        total_fen: 0,
+        by_clause: vec![],
+        files: vec![huiqi_files::run::FileHash {
+            file: Some("results.parquet".into()),
+            sha256: h,
+        }],
+    };
+    std::fs::write(dir.join("manifest.json"), m.to_json()).unwrap();
+}
+
+#[tokio::test]
+async fn selected_counts_a_runs_selection_in_each_zone() {
+    let d = tmp("selected");
+    let snap = d.join("snap");
+    snapshot(&snap);
+    let hash = huiqi_files::snapshot::content_hash(&snap).unwrap();
+    let setdir = d.join("set");
+    std::fs::create_dir_all(&setdir).unwrap();
+    std::fs::write(
+        setdir.join("set.toml"),
+        "[set]\nname = \"t\"\nversion = \"1\"\nzone_fact = \"所属园区\"\n\n[[indicator]]\nid = \"g\"\nmeasure = \"selected\"\nclause = \"瞪羚\"\ndata_year = \"previous\"\nunit = \"家\"\nsource = \"s\"\ndefinition = \"d\"\n\n[[indicator]]\nid = \"g_it\"\nmeasure = \"selected\"\nclause = \"瞪羚\"\ndata_year = \"previous\"\nwhere = { \"行业\" = \"信息技术服务业\" }\nunit = \"家\"\nsource = \"s\"\ndefinition = \"d\"\n",
+    )
+    .unwrap();
+    let set = IndicatorSet::load(&setdir).unwrap();
+    // Period 2021-03 reads the run of 2020 (data_year = previous), and 2019's for the base.
+    // 2020: F1 awarded; F2 selected but paid under another clause (就高); F3 selected and cut by
+    // a pool; F4 not selected (名额); F5 failed a condition; F6 awarded but in no zone.
+    let r20 = d.join("run2020");
+    run_dir(
+        &r20,
+        &hash,
+        2020,
+        &[
+            ("F1", 30_000_000, None),
+            ("F2", 0, Some("exclusive:就高")),
+            ("F3", 1_000, Some("pool:池")),
+            ("F4", 0, Some("select:遴选")),
+            ("F5", 0, Some("cond:高成长")),
+            ("F6", 30_000_000, None),
+        ],
+        &[],
+    );
+    // 2019: F1 and F4 selected; F5 capped (selected).
+    let r19 = d.join("run2019");
+    run_dir(
+        &r19,
+        &hash,
+        2019,
+        &[
+            ("F1", 30_000_000, None),
+            ("F4", 30_000_000, None),
+            ("F5", 100, Some("cap")),
+        ],
+        &[],
+    );
+    let p = Period::parse("2021-03").unwrap();
+    let runs = huiqi_indicators::open_runs(&[r20.clone(), r19.clone()], &hash).unwrap();
+    let c = huiqi_indicators::compute_with(&set, &snap, p, true, &runs)
+        .await
+        .unwrap();
+    // In A on 2021-03-31: F1, F3 (moved in on 2021-02-01); F2 is in B. A year earlier (zones on
+    // 2020-03-31) A held F1, F2, F4, F5 → selected in 2019: F1, F4, F5.
+    let a = fig(&c, "g", "A");
+    assert_eq!((a.value, a.firms), (y(2), 2), "F1, F3");
+    assert_eq!((a.nominal_base, a.firms_base), (y(3), 3), "F1, F4, F5");
+    assert_eq!((a.entries, a.exits), (1, 2), "F3 in; F4, F5 out");
+    let b = fig(&c, "g", "B");
+    assert_eq!(b.firms, 1, "F2: chosen, paid under another clause");
+    // With a condition: F5 is 制造业.
+    assert_eq!(fig(&c, "g_it", "A").firms_base, 2);
+    assert!(c.notes.is_empty());
+    // The drill-down sums to the card.
+    let rows = c.firm_rows();
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.indicator == "g" && r.in_current && r.zone.as_deref() == Some("A"))
+            .count(),
+        2
+    );
+
+    // Without the base year's run: the figure, no base, no entries or exits, and a note.
+    let only = huiqi_indicators::open_runs(std::slice::from_ref(&r20), &hash).unwrap();
+    let c = huiqi_indicators::compute_with(&set, &snap, p, false, &only)
+        .await
+        .unwrap();
+    let a = fig(&c, "g", "A");
+    assert_eq!((a.firms, a.firms_base, a.entries, a.exits), (2, 0, 0, 0));
+    assert!(
+        c.notes.iter().any(|(zh, _)| zh.contains("2019")),
+        "{:?}",
+        c.notes
+    );
+    // Without any run: no figure at all (not a zero), and a note naming the year needed.
+    let c = huiqi_indicators::compute_with(&set, &snap, p, false, &[])
+        .await
+        .unwrap();
+    assert!(c.figures.iter().all(|f| f.indicator != "g"));
+    assert!(c
+        .notes
+        .iter()
+        .any(|(zh, _)| zh.contains("2020") && zh.contains("--run")));
+
+    // Runs are checked: another snapshot, a doctored results file, a what-if, two of one year.
+    let e = huiqi_indicators::open_runs(std::slice::from_ref(&r20), "0000").unwrap_err();
+    assert!(e.zh.contains("同一份企业数据"), "{}", e.zh);
+    let e = huiqi_indicators::open_runs(&[r20.clone(), r20.clone()], &hash).unwrap_err();
+    assert!(e.zh.contains("同一期间"), "{}", e.zh);
+    let wi = d.join("whatif");
+    run_dir(&wi, &hash, 2020, &[("F1", 1, None)], &["瞪羚遴选名额=200"]);
+    let e = huiqi_indicators::open_runs(&[wi], &hash).unwrap_err();
+    assert!(e.zh.contains("--set"), "{}", e.zh);
+    let mut bytes = std::fs::read(r19.join("results.parquet")).unwrap();
+    let k = bytes.len() / 2;
+    bytes[k] ^= 1;
+    std::fs::write(r19.join("results.parquet"), bytes).unwrap();
+    let e = huiqi_indicators::open_runs(&[r19], &hash).unwrap_err();
+    assert!(e.zh.contains("哈希不符"), "{}", e.zh);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[tokio::test]
+async fn investment_sums_projects_in_their_own_zones() {
+    let d = tmp("investment");
+    let snap = d.join("snap");
+    snapshot(&snap);
+    let setdir = d.join("set");
+    std::fs::create_dir_all(&setdir).unwrap();
+    let head = "[set]\nname = \"t\"\nversion = \"1\"\nzone_fact = \"所属园区\"\n\n";
+    let ind = "[[indicator]]\nid = \"fai\"\nmeasure = \"investment\"\nunit = \"元\"\nsource = \"s\"\ndefinition = \"d\"\n";
+    std::fs::write(setdir.join("set.toml"), format!("{head}{ind}")).unwrap();
+    let set = IndicatorSet::load(&setdir).unwrap();
+    let p = Period::parse("2021-03").unwrap();
+    // No projects table: an error that says what to add.
+    let e = compute(&set, &snap, p).await.unwrap_err();
+    assert!(e.zh.contains("[[projects]]"), "{}", e.zh);
+
+    // Q1 in A: 10 a month in 2020, 20 in 2021 (and 1000 in April, after the period); Q2 in A
+    // starts in 2021; Q3 in B reported in 2020 only; Q4 in A in 2020 only (completed).
+    let rows: Vec<(&str, &str, i32, i32, i64)> = vec![
+        ("Q1", "A", 2020, 1, 10),
+        ("Q1", "A", 2020, 2, 10),
+        ("Q1", "A", 2020, 3, 10),
+        ("Q1", "A", 2021, 1, 20),
+        ("Q1", "A", 2021, 2, 20),
+        ("Q1", "A", 2021, 3, 20),
+        ("Q1", "A", 2021, 4, 1000),
+        ("Q2", "A", 2021, 2, 5),
+        ("Q3", "B", 2020, 1, 7),
+        ("Q4", "A", 2020, 2, 100),
+    ];
+    write(
+        &snap,
+        "projects",
+        vec![
+            (
+                "project_id",
+                DataType::Utf8,
+                s(&rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+            ),
+            (
+                "name",
+                DataType::Utf8,
+                s(&rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+            ),
+            (
+                "zone",
+                DataType::Utf8,
+                s(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+            ),
+            ("firm_id", DataType::Utf8, so(&vec![None; rows.len()])),
+            (
+                "year",
+                DataType::Int32,
+                i(&rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+            ),
+            (
+                "month",
+                DataType::Int32,
+                i(&rows.iter().map(|r| r.3).collect::<Vec<_>>()),
+            ),
+            (
+                "investment",
+                dec(),
+                yuan(&rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+            ),
+        ],
+    );
+    let c = compute(&set, &snap, p).await.unwrap();
+    let a = fig(&c, "fai", "A");
+    // Now: Q1 60 + Q2 5; the same projects a year earlier: Q1 30 (Q2 had none); last year's
+    // projects in A: Q1 30 + Q4 100.
+    assert_eq!((a.value, a.firms), (y(65), 2));
+    assert_eq!(a.same_base, y(30));
+    assert_eq!((a.nominal_base, a.firms_base), (y(130), 2));
+    assert_eq!((a.entries, a.exits), (1, 1), "Q2 new, Q4 completed");
+    let g = |x: Option<rust_decimal::Decimal>| x.map(|d| d.to_string());
+    assert_eq!(
+        g(a.same_set_growth(huiqi_indicators::Measure::Investment)).as_deref(),
+        Some("116.7"),
+        "65 against 30"
+    );
+    assert_eq!(
+        g(a.nominal_growth(huiqi_indicators::Measure::Investment)).as_deref(),
+        Some("-50.0"),
+        "65 against 130"
+    );
+    let b = fig(&c, "fai", "B");
+    assert_eq!((b.value, b.firms, b.nominal_base, b.exits), (0, 0, y(7), 1));
+    // The drill-down lists projects and sums to the card.
+    let sum: i128 = c
+        .firm_rows()
+        .iter()
+        .filter(|r| r.indicator == "fai" && r.in_current && r.zone.as_deref() == Some("A"))
+        .map(|r| r.value)
+        .sum();
+    assert_eq!(sum, a.value);
+    assert_eq!(
+        c.firm_rows()
+            .iter()
+            .map(|r| r.firm_id.as_str())
+            .collect::<Vec<_>>(),
+        ["Q1", "Q2", "Q3", "Q4"]
+    );
+
+    // An investment indicator takes no firm conditions.
+    std::fs::write(
+        setdir.join("set.toml"),
+        format!("{head}{ind}where = {{ \"规上企业\" = true }}\n"),
+    )
+    .unwrap();
+    let e = IndicatorSet::load(&setdir).unwrap_err();
+    assert!(e.zh.contains("investment"), "{}", e.zh);
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -802,6 +802,25 @@ fn the_indicators_page_shows_the_api_figures() {
             .expect("an amber target row");
         let row: String = r.body[row..].chars().take(400).collect();
         assert!(row.contains("87.0%"), "{row}");
+        // 固投 counts projects, and its target row is there (1786.40亿 of 2000亿).
+        let fai = card(&r.body, "固定资产投资", "广州高新区");
+        assert!(fai.contains("项目"), "{fai}");
+        assert!(r.body.contains("1786.40"), "固投 not on the page");
+        // The money by policy beside the figures, for the leader; not for a visitor.
+        let money = r
+            .body
+            .find("data-testid=\"ind-money\"")
+            .expect("the money section");
+        let money: String = r.body[money..].chars().take(3000).collect();
+        assert!(
+            money.contains("政策资金兑现") && money.contains("工作日"),
+            "{money}"
+        );
+        let public = PageClient::new(&s.base)
+            .get("/indicators?period=2022-11")
+            .await;
+        assert_eq!(public.status, 200);
+        assert!(!public.body.contains("ind-money"));
         // The officer's firm list totals the card (yuan, exact).
         let f = officer
             .get("/indicators/firms?period=2021-11&indicator=%E8%BD%AF%E4%BB%B6%E4%B8%9A%E8%90%A5%E4%B8%9A%E6%94%B6%E5%85%A5&zone=%E6%88%90%E9%83%BD%E9%AB%98%E6%96%B0%E5%8C%BA")

@@ -35,6 +35,18 @@ pub struct IndicatorsArgs {
     /// Print the figures as JSON (exact: amounts in 元 as decimal strings).
     #[arg(long)]
     pub json: bool,
+    /// A run directory (`huiqi run` on the same snapshot) that `selected` indicators such as
+    /// 瞪羚 read; repeat for the year before (growth). Checked against its manifest.
+    #[arg(long = "run", value_name = "DIR")]
+    pub runs: Vec<PathBuf>,
+    /// The ledger (SQLite path or postgres://…): print the money the policies pay beside the
+    /// indicators — by clause budget, approved, 公示, paid, recovered, firms reached; working
+    /// days to payment and lines overdue.
+    #[arg(long)]
+    pub ledger: Option<String>,
+    /// With --ledger: a line waiting more than this many working days is overdue.
+    #[arg(long, default_value_t = huiqi::indicators::OVERDUE_WORKING_DAYS)]
+    pub overdue_days: i64,
 }
 
 /// Pads to a display width (CJK characters are two columns wide).
@@ -54,6 +66,7 @@ pub fn indicators(o: &Out, a: &IndicatorsArgs) -> huiqi::Result<ExitCode> {
         period: a.period.clone(),
         out: a.out.clone(),
         force: a.force,
+        runs: a.runs.clone(),
     })?;
     if let Some(z) = &a.zone {
         if !r.computed.zones.contains(z) {
@@ -71,8 +84,19 @@ pub fn indicators(o: &Out, a: &IndicatorsArgs) -> huiqi::Result<ExitCode> {
     }
     let shown = |f: &Figure| a.zone.as_ref().is_none_or(|z| *z == f.zone);
     let period = r.computed.period;
+    let money = match &a.ledger {
+        Some(db) => {
+            huiqi::indicators::money(db, period.year, Path::new("policies"), a.overdue_days)?
+        }
+        None => None,
+    };
     if !a.json {
         render(o, &r, a.zone.as_deref(), a.out.as_deref());
+        match (&a.ledger, &money) {
+            (Some(_), Some(m)) => render_money(o, m),
+            (Some(_), None) => println!("\n{}", o.t("台账为空", "the ledger is empty")),
+            _ => {}
+        }
         return Ok(ExitCode::SUCCESS);
     }
     {
@@ -105,6 +129,9 @@ pub fn indicators(o: &Out, a: &IndicatorsArgs) -> huiqi::Result<ExitCode> {
             "period": period.label(),
             "figures": figs,
             "targets": r.progress.iter().filter(|p| a.zone.as_ref().is_none_or(|z| *z == p.zone)).collect::<Vec<_>>(),
+            "runs": r.computed.runs,
+            "money": money.as_ref().map(money_json),
+            "notes": r.computed.notes.iter().map(|(zh, _)| zh).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     }
@@ -246,6 +273,9 @@ pub fn render(o: &Out, r: &IndicatorsReport, zone: Option<&str>, out: Option<&Pa
             println!("  {mark} {line}  [{}]", p.department);
         }
     }
+    for (zh, en) in &r.computed.notes {
+        println!("\n{}", o.t(&format!("注意：{zh}"), &format!("note: {en}")));
+    }
     if r.computed.firms_without_zone > 0 {
         println!(
             "\n{}",
@@ -270,4 +300,147 @@ pub fn render(o: &Out, r: &IndicatorsReport, zone: Option<&str>, out: Option<&Pa
         );
     }
     eprintln!("{} {} ms", o.t("用时", "took"), r.elapsed_ms);
+}
+
+fn yuan(fen: i64) -> String {
+    huiqi_ledger::yuan(fen)
+}
+
+/// 公示中: lines announced (in or past their window) and those objected to.
+fn in_notice(by_state: &std::collections::BTreeMap<String, i64>) -> i64 {
+    ["announced", "objected"]
+        .iter()
+        .filter_map(|s| by_state.get(*s))
+        .fold(0i64, |a, b| a.saturating_add(*b))
+}
+
+/// The money as JSON (元 as exact decimal strings).
+fn money_json(m: &huiqi::indicators::Money) -> serde_json::Value {
+    let d = &m.dashboard;
+    let rows: Vec<_> = m
+        .reconciliation
+        .rows
+        .iter()
+        .chain(std::iter::once(&m.reconciliation.total))
+        .map(|x| {
+            let total = std::ptr::eq(x, &m.reconciliation.total);
+            let announced = if total {
+                Some(d.by_clause.values().map(in_notice).sum())
+            } else {
+                d.by_clause.get(&x.label).map(in_notice)
+            };
+            let firms = if total {
+                Some(d.firms_reached)
+            } else {
+                d.firms_by_clause.get(&x.label).copied()
+            };
+            serde_json::json!({
+                "clause": x.label,
+                "budget_yuan": x.budget.map(yuan),
+                "approved_yuan": yuan(x.approved),
+                "announced_yuan": announced.map(yuan),
+                "paid_yuan": yuan(x.paid),
+                "recovered_yuan": yuan(x.recovered),
+                "firms": firms,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "period": m.reconciliation.period,
+        "by_clause": rows,
+        "firms_reached": d.firms_reached,
+        "firms_paid": d.firms_paid,
+        "median_working_days_to_pay": d.days_to_pay.median_working,
+        "median_days_to_pay": d.days_to_pay.median,
+        "overdue_working_days": m.overdue_working_days,
+        "overdue_lines": d.overdue_total,
+        "overdue_yuan": yuan(d.overdue_fen),
+    })
+}
+
+/// The money by clause under the indicators.
+fn render_money(o: &Out, m: &huiqi::indicators::Money) {
+    let d = &m.dashboard;
+    println!(
+        "\n{}",
+        o.t(
+            &format!("政策资金兑现（{}年度，台账；元）", m.reconciliation.period),
+            &format!(
+                "money by policy ({}, from the ledger; yuan)",
+                m.reconciliation.period
+            ),
+        )
+    );
+    println!(
+        "  {} {} {} {} {} {} {}",
+        pad(o.t("条款", "clause"), 24),
+        lpad(o.t("预算", "budget"), 16),
+        lpad(o.t("审核通过", "approved"), 16),
+        lpad(o.t("公示中", "in notice"), 16),
+        lpad(o.t("已拨付", "paid"), 16),
+        lpad(o.t("已追回", "recovered"), 14),
+        lpad(o.t("惠及企业", "firms"), 9),
+    );
+    for x in m
+        .reconciliation
+        .rows
+        .iter()
+        .chain(std::iter::once(&m.reconciliation.total))
+    {
+        let total = std::ptr::eq(x, &m.reconciliation.total);
+        let announced = d
+            .by_clause
+            .get(&x.label)
+            .map_or_else(|| "—".into(), |s| yuan(in_notice(s)));
+        let firms = if total {
+            d.firms_reached.to_string()
+        } else {
+            d.firms_by_clause
+                .get(&x.label)
+                .map_or_else(|| "—".into(), |n| n.to_string())
+        };
+        let announced = if total {
+            yuan(d.by_clause.values().map(in_notice).sum())
+        } else {
+            announced
+        };
+        println!(
+            "  {} {} {} {} {} {} {}",
+            pad(
+                if total {
+                    o.t("合计", "total")
+                } else {
+                    &x.label
+                },
+                24
+            ),
+            lpad(&x.budget.map(yuan).unwrap_or_else(|| "—".into()), 16),
+            lpad(&yuan(x.approved), 16),
+            lpad(&announced, 16),
+            lpad(&yuan(x.paid), 16),
+            lpad(&yuan(x.recovered), 14),
+            lpad(&firms, 9),
+        );
+    }
+    let median = d
+        .days_to_pay
+        .median_working
+        .map_or_else(|| "—".into(), |x| x.to_string());
+    println!(
+        "  {}",
+        o.t(
+            &format!(
+                "测算到拨付中位 {median} 个工作日；超过 {} 个工作日未办结 {} 笔（{} 元）",
+                m.overdue_working_days,
+                d.overdue_total,
+                yuan(d.overdue_fen)
+            ),
+            &format!(
+                "computation to payment: median {median} working days; {} lines waiting over {} working days ({} yuan)",
+                d.overdue_total,
+                m.overdue_working_days,
+                yuan(d.overdue_fen)
+            ),
+        )
+    );
 }

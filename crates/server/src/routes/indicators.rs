@@ -44,7 +44,7 @@ impl Indicators {
             .collect();
         dirs.sort();
         for d in dirs {
-            let (_, out) = huiqi::indicators::read_output(&d, set)?;
+            let out = huiqi::indicators::read_output_of(&d, &set_loaded)?;
             periods.insert(out.manifest.period.clone(), out);
         }
         Ok(Indicators {
@@ -108,6 +108,8 @@ pub struct IndicatorsOut {
     pub period: String,
     pub zones: Vec<String>,
     pub firms_without_zone: u64,
+    /// What was not computed and why (e.g. a selection without the run of its year).
+    pub notes: Vec<String>,
     pub figures: Vec<FigureOut>,
     #[schema(value_type = Vec<Object>)]
     pub targets: Vec<Progress>,
@@ -175,6 +177,8 @@ fn measure_name(m: Measure) -> &'static str {
         Measure::Count => "count",
         Measure::New => "new",
         Measure::Ratio => "ratio",
+        Measure::Selected => "selected",
+        Measure::Investment => "investment",
     }
 }
 
@@ -334,6 +338,7 @@ pub async fn period_out(
         period: out.manifest.period.clone(),
         zones: out.manifest.zones.clone(),
         firms_without_zone: out.manifest.firms_without_zone,
+        notes: out.manifest.notes.clone(),
         figures,
         targets,
         drill_down: s.authz.allowed(p, Act::ViewIndicatorFirms, &Resource::Zone),

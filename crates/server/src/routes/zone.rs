@@ -382,6 +382,7 @@ pub struct ReconRowOut {
     pub budget_name: Option<String>,
     /// Exact 元 strings; budget null when the policy declares none.
     pub budget_yuan: Option<String>,
+    pub budget_fen: Option<i64>,
     pub entitlements: i64,
     pub computed_yuan: String,
     pub approved_yuan: String,
@@ -404,6 +405,7 @@ fn recon_row(r: huiqi_ledger::ReconRow) -> ReconRowOut {
     let y = huiqi_ledger::yuan;
     ReconRowOut {
         budget_yuan: r.budget.map(y),
+        budget_fen: r.budget,
         computed_yuan: y(r.computed),
         approved_yuan: y(r.approved),
         paid_yuan: y(r.paid),

@@ -20,6 +20,8 @@ pub struct Card {
     pub label: String,
     pub value: String,
     pub unit: String,
+    /// 企业, or 项目 for investment (固投) figures.
+    pub firms_label: String,
     pub firms: String,
     pub same: String,
     pub nominal: String,
@@ -66,6 +68,30 @@ pub struct ChartView {
     pub option: String,
 }
 
+/// The money the zone's policies pay, beside its indicators (from the ledger, as the 驾驶舱
+/// computes it): by clause, budget → approved → 公示 → paid → recovered, firms reached; days
+/// from computation to payment and lines overdue, in working days.
+pub struct MoneyView {
+    /// The ledger's period shown (the indicators' year when recorded, else the latest).
+    pub period: i64,
+    pub rows: Vec<MoneyRow>,
+    pub total: MoneyRow,
+    pub median_working: String,
+    pub overdue_days: i64,
+    pub overdue_total: i64,
+    pub overdue_amount: String,
+}
+
+pub struct MoneyRow {
+    pub label: String,
+    pub budget: String,
+    pub approved: String,
+    pub announced: String,
+    pub paid: String,
+    pub recovered: String,
+    pub firms: String,
+}
+
 #[derive(askama::Template)]
 #[template(path = "indicators.html")]
 struct IndicatorsPage {
@@ -81,10 +107,12 @@ struct IndicatorsPage {
     charts: Vec<ChartView>,
     targets: Vec<TargetRow>,
     unzoned: u64,
+    notes: Vec<String>,
     /// The export link's query (period and zone).
     export: String,
     /// The caller may read the money by policy (the 驾驶舱).
     money: bool,
+    money_view: Option<MoneyView>,
 }
 
 #[derive(askama::Template)]
@@ -145,8 +173,10 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
             charts: vec![],
             targets: vec![],
             unzoned: 0,
+            notes: vec![],
             export: String::new(),
             money: false,
+            money_view: None,
         });
     };
     let period = query_param(&p.path, "period")
@@ -343,6 +373,11 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
         .iter()
         .map(|z| (z.clone(), zone.as_ref() == Some(z)))
         .collect();
+    let money = p.s.authz.allowed(
+        &p.c.principal,
+        crate::authz::Act::Reconcile,
+        &crate::authz::Resource::Zone,
+    );
     render(&IndicatorsPage {
         l,
         none: false,
@@ -360,18 +395,95 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
         charts,
         targets,
         unzoned: d.firms_without_zone,
+        notes: d.notes.clone(),
         export: format!(
             "period={}&zone={}",
             form_urlencoded::byte_serialize(d.period.as_bytes()).collect::<String>(),
             form_urlencoded::byte_serialize(zone.as_deref().unwrap_or("").as_bytes())
                 .collect::<String>()
         ),
-        money: p.s.authz.allowed(
-            &p.c.principal,
-            crate::authz::Act::Reconcile,
-            &crate::authz::Resource::Zone,
-        ),
+        money_view: if money {
+            money_view(p, &d.period).await?
+        } else {
+            None
+        },
+        money,
     })
+}
+
+/// The ledger's money for the indicators' year (or the latest recorded period), as the 驾驶舱
+/// has it; None when nothing is recorded.
+async fn money_view(p: &Page, period: &str) -> ApiResult<Option<MoneyView>> {
+    use crate::routes::dashboard::{figures, DashQ};
+    let year = period.get(..4).and_then(|y| y.parse::<i64>().ok());
+    let q = |period| DashQ {
+        period,
+        overdue_days: None,
+    };
+    let d = match figures(&p.s, &p.c, q(year)).await {
+        Ok(d) => d,
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
+            match figures(&p.s, &p.c, q(None)).await {
+                Ok(d) => d,
+                Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let state = |clause: &str, st: &str| {
+        d.by_clause
+            .iter()
+            .find(|c| c.clause == clause)
+            .and_then(|c| c.fen_by_state.get(st).copied())
+            .unwrap_or(0)
+    };
+    let firms = |clause: &str| {
+        d.by_clause
+            .iter()
+            .find(|c| c.clause == clause)
+            .map_or(0, |c| c.firms)
+    };
+    let row = |r: &crate::routes::zone::ReconRowOut, announced: String, firms: String| MoneyRow {
+        label: r.label.clone(),
+        budget: r.budget_fen.map_or_else(|| "—".into(), |f| p.short(f)),
+        approved: p.short(r.approved_fen),
+        announced,
+        paid: p.short(r.paid_fen),
+        recovered: p.short(r.recovered_fen),
+        firms,
+    };
+    let recon = &d.reconciliation;
+    let mut rows = vec![];
+    let mut announced_total = 0i64;
+    for r in &recon.rows {
+        // A pool's row over several clauses has no state or firm figures of its own.
+        if !d.by_clause.iter().any(|c| c.clause == r.label) {
+            rows.push(row(r, "—".into(), "—".into()));
+            continue;
+        }
+        // 公示: lines announced (in or past their window) and those objected to.
+        let a = state(&r.label, "announced").saturating_add(state(&r.label, "objected"));
+        announced_total = announced_total.saturating_add(a);
+        rows.push(row(r, p.short(a), firms(&r.label).to_string()));
+    }
+    let total = row(
+        &recon.total,
+        p.short(announced_total),
+        d.firms_reached.to_string(),
+    );
+    Ok(Some(MoneyView {
+        period: d.period,
+        rows,
+        total,
+        median_working: d
+            .days_to_pay
+            .median_working
+            .map_or_else(|| "—".into(), |x| x.to_string()),
+        overdue_days: d.overdue_days,
+        overdue_total: d.overdue_total,
+        overdue_amount: p.money(d.overdue_fen),
+    }))
 }
 
 fn card(p: &Page, period: &str, f: &FigureOut, drill: bool) -> Card {
@@ -391,6 +503,11 @@ fn card(p: &Page, period: &str, f: &FigureOut, drill: bool) -> Card {
         } else {
             f.unit.clone()
         },
+        firms_label: p.t(if f.measure == "investment" {
+            "ind.projects"
+        } else {
+            "ind.firms"
+        }),
         firms: f.firms.map(|n| n.to_string()).unwrap_or_else(dash),
         same: if ratio {
             f.change_pp

@@ -70,7 +70,7 @@ fn indicators(program: &huiqi_ir::Program) -> PathBuf {
     ));
     if !dir.join("ready").exists() {
         let tmp = std::env::temp_dir().join(unique("huiqi-server-indicators-build"));
-        huiqi::indicators::seed_zones(program, &set, &tmp, &mut |_| {}).unwrap();
+        huiqi::indicators::seed_zones(&pack(), &set, &tmp, &mut |_| {}).unwrap();
         std::fs::write(tmp.join("ready"), "").unwrap();
         if std::fs::rename(&tmp, &dir).is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
