@@ -572,7 +572,21 @@ pub async fn compute_with(
             continue;
         }
         if ind.measure == Measure::Investment {
-            for b in investment(&ctx, dir, ind, period, keep_rows).await? {
+            let Some(batches) = investment(&ctx, dir, ind, period, keep_rows).await? else {
+                skipped.insert(ind.id.clone());
+                notes.push((
+                    format!(
+                        "{}：快照中没有项目表（在映射文件中加入 [[projects]] 后重新导入），未计算",
+                        ind.label
+                    ),
+                    format!(
+                        "{}: the snapshot has no projects table (add [[projects]] to the mapping and ingest again); not computed",
+                        ind.label
+                    ),
+                ));
+                continue;
+            };
+            for b in batches {
                 accumulate(&ind.id, &b, &mut by)?;
                 if keep_rows {
                     rows.push(b);
@@ -621,29 +635,19 @@ pub async fn compute_with(
 
 /// 固投: the projects in the zone that reported investment in 1..=M月 of the year (or of the
 /// year before, for the base), in the drill-down's columns — a project's code and name stand
-/// where a firm's are. A project is in its own zone (the table's), not its builder's.
+/// where a firm's are. A project is in its own zone (the table's), not its builder's. None when
+/// the snapshot has no projects table.
 async fn investment(
     ctx: &SessionContext,
     dir: &Path,
     ind: &crate::set::Indicator,
     period: Period,
     keep_rows: bool,
-) -> Result<Vec<RecordBatch>> {
+) -> Result<Option<Vec<RecordBatch>>> {
     use huiqi_files::snapshot::PROJECTS;
     let p = dir.join(table_file(PROJECTS));
     if !p.is_file() {
-        return Err(Error::plain(
-            format!(
-                "指标“{}”合计项目库的投资，但快照中没有项目表（{}）：在映射文件中加入 [[projects]] 后重新导入",
-                ind.id,
-                table_file(PROJECTS)
-            ),
-            format!(
-                "indicator `{}` sums the projects table, which this snapshot lacks ({}): add [[projects]] to the mapping and ingest again",
-                ind.id,
-                table_file(PROJECTS)
-            ),
-        ));
+        return Ok(None);
     }
     let (y1, y0) = (period.year, period.year - 1);
     let df = e(ctx
@@ -691,7 +695,7 @@ async fn investment(
         df = e(df.sort(vec![c("firm_id").sort(true, false)]))?;
     }
     let batches = e(df.collect().await)?;
-    Ok(batches)
+    Ok(Some(batches))
 }
 
 fn blank(i: &str, z: &str) -> Figure {

@@ -702,9 +702,14 @@ async fn investment_sums_projects_in_their_own_zones() {
     std::fs::write(setdir.join("set.toml"), format!("{head}{ind}")).unwrap();
     let set = IndicatorSet::load(&setdir).unwrap();
     let p = Period::parse("2021-03").unwrap();
-    // No projects table: an error that says what to add.
-    let e = compute(&set, &snap, p).await.unwrap_err();
-    assert!(e.zh.contains("[[projects]]"), "{}", e.zh);
+    // No projects table: no figure (not a zero), and a note that says what to add.
+    let c = compute(&set, &snap, p).await.unwrap();
+    assert!(c.figures.iter().all(|f| f.indicator != "fai"));
+    assert!(
+        c.notes.iter().any(|(zh, _)| zh.contains("[[projects]]")),
+        "{:?}",
+        c.notes
+    );
 
     // Q1 in A: 10 a month in 2020, 20 in 2021 (and 1000 in April, after the period); Q2 in A
     // starts in 2021; Q3 in B reported in 2020 only; Q4 in A in 2020 only (completed).
