@@ -329,13 +329,16 @@ fn the_workflow_in_a_browser() {
         r.click("[data-testid=run-submit]").await;
         let t0 = Instant::now();
         loop {
-            let state = r
-                .find("[data-testid=run]")
-                .await
-                .attr("data-state")
-                .await
-                .unwrap()
-                .unwrap_or_default();
+            // The progress element is swapped by the page's next poll; one found just before
+            // a swap is stale: look again.
+            let state = match r.find("[data-testid=run]").await.attr("data-state").await {
+                Ok(s) => s.unwrap_or_default(),
+                Err(e) => {
+                    assert!(t0.elapsed() < Duration::from_secs(120), "{e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
             if state == "done" {
                 break;
             }
