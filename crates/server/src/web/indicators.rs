@@ -420,8 +420,10 @@ async fn money_view(p: &Page, period: &str) -> ApiResult<Option<MoneyView>> {
         period,
         overdue_days: None,
     };
+    // The indicators' year when the ledger holds lines of it, else its latest period.
     let d = match figures(&p.s, &p.c, q(year)).await {
-        Ok(d) => d,
+        Ok(d) if !d.by_state.is_empty() => d,
+        Ok(_) => figures(&p.s, &p.c, q(None)).await?,
         Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
             match figures(&p.s, &p.c, q(None)).await {
                 Ok(d) => d,
@@ -467,11 +469,12 @@ async fn money_view(p: &Page, period: &str) -> ApiResult<Option<MoneyView>> {
         announced_total = announced_total.saturating_add(a);
         rows.push(row(r, p.short(a), firms(&r.label).to_string()));
     }
-    let total = row(
+    let mut total = row(
         &recon.total,
         p.short(announced_total),
         d.firms_reached.to_string(),
     );
+    total.label = p.t("ind.firms.total");
     Ok(Some(MoneyView {
         period: d.period,
         rows,
