@@ -75,6 +75,15 @@ pub enum EventAgg {
         values: Option<Vec<String>>,
         date_col: String,
     },
+    /// `sum(F where c: e)` / `count(F where c)` over the records dated in [from, to]: `filter`
+    /// and `body` are compiled on the events table (fields as its columns); `body` None counts.
+    Records {
+        fact: String,
+        filter: Option<DExpr>,
+        body: Option<DExpr>,
+        from: i32,
+        to: i32,
+    },
 }
 
 pub struct Compiler<'p> {
@@ -95,6 +104,11 @@ pub struct Compiler<'p> {
     pub monthly_latest: BTreeSet<(FactId, i32)>,
     /// (clause, period bound): awards with period < bound.
     pub awards: BTreeSet<(ClauseId, i32)>,
+    /// While compiling the per-record parts of `Expr::Records`: the event fact whose fields
+    /// `Expr::Field` names.
+    record: Option<FactId>,
+    /// The events table's field columns the record aggregates read.
+    pub event_fields: BTreeSet<String>,
     /// Reason texts; a reason column holds `index + 1` (Int32: cheaper than strings to build in
     /// every CASE and to read back).
     pub reason_texts: std::cell::RefCell<Vec<String>>,
@@ -174,6 +188,8 @@ impl<'p> Compiler<'p> {
             monthly_totals: BTreeSet::new(),
             monthly_latest: BTreeSet::new(),
             awards: BTreeSet::new(),
+            record: None,
+            event_fields: BTreeSet::new(),
             reason_texts: Default::default(),
         }
     }
@@ -303,6 +319,16 @@ impl<'p> Compiler<'p> {
             | Expr::Awarded(..) => self.event(e, o, cx, lets)?,
             Expr::Min(_) | Expr::Max(_) | Expr::Abs(_) | Expr::Floor(_) | Expr::Round(..) => {
                 self.function(e, o, cx, lets)?
+            }
+            Expr::Records {
+                fact, filter, body, ..
+            } => self.records(*fact, filter.as_deref(), body.as_deref(), o, cx, lets)?,
+            Expr::Field(i) => {
+                let f = self.record.ok_or("a record field outside sum()/count()")?;
+                let field = &self.p.facts[f].fields[*i].name;
+                let name = huiqi_files::snapshot::event_field_col(&self.p.facts[f].name, field);
+                self.event_fields.insert(name.clone());
+                c(&name)
             }
             Expr::PeriodStart | Expr::PeriodEnd => {
                 if cx == Ctx::Panel {
@@ -560,6 +586,12 @@ impl<'p> Compiler<'p> {
         }
         let y = self.year - o as i32;
         let (from, to) = (days(Date::year_start(y)), days(Date::year_end(y)));
+        // A window's first and last day: earlier periods reach back to any date.
+        let span = |w: EventWindow| match w {
+            EventWindow::Period => (from, to),
+            EventWindow::Before => (i32::MIN, from - 1),
+            EventWindow::Ever => (i32::MIN, to),
+        };
         Ok(match e {
             Expr::Held(f, vals, None) => {
                 let agg = EventAgg::HeldOn {
@@ -586,7 +618,8 @@ impl<'p> Compiler<'p> {
                     ]))
                     .map_err(Error::engine)?
             }
-            Expr::Issued(f, vals) => {
+            Expr::Issued(f, vals, w) => {
+                let (from, to) = span(*w);
                 let agg = EventAgg::DatedIn {
                     fact: self.p.facts[*f].name.clone(),
                     values: self.event_values(*f, vals),
@@ -595,7 +628,8 @@ impl<'p> Compiler<'p> {
                 };
                 datafusion::functions::expr_fn::coalesce(vec![self.event_col(agg), lit(false)])
             }
-            Expr::Occurred(f, v) => {
+            Expr::Occurred(f, v, w) => {
+                let (from, to) = span(*w);
                 let agg = EventAgg::DatedIn {
                     fact: self.p.facts[*f].name.clone(),
                     values: self.event_values(*f, &Some(vec![*v])),
@@ -614,7 +648,8 @@ impl<'p> Compiler<'p> {
                     dlit(Decimal::ZERO),
                 ])
             }
-            Expr::DateOf(f, v) => {
+            Expr::DateOf(f, v, w) => {
+                let (from, to) = span(*w);
                 let value = self
                     .event_values(*f, &Some(vec![*v]))
                     .and_then(|mut vs| vs.pop())
@@ -644,6 +679,36 @@ impl<'p> Compiler<'p> {
             }
             _ => return Err(Error::engine(format!("{e:?} is not event data"))),
         })
+    }
+
+    /// `sum(F where c: e)` / `count(F where c)`: the per-record parts compiled over the events
+    /// table (the checker allows only fields, parameters and constants in them), aggregated
+    /// per firm in `frame::event_columns`.
+    fn records(
+        &mut self,
+        f: FactId,
+        filter: Option<&Expr>,
+        body: Option<&Expr>,
+        o: u32,
+        cx: Ctx,
+        lets: &[Named],
+    ) -> R<DExpr> {
+        if cx == Ctx::Panel {
+            return Err(self.unsupported("sum() / count() over event records"));
+        }
+        let y = self.year - o as i32;
+        let outer = self.record.replace(f);
+        let filter = filter.map(|x| self.cx(x, o, Ctx::Target, lets)).transpose();
+        let body = body.map(|x| self.cx(x, o, Ctx::Target, lets)).transpose();
+        self.record = outer;
+        let agg = EventAgg::Records {
+            fact: self.p.facts[f].name.clone(),
+            filter: filter?,
+            body: body?,
+            from: days(Date::year_start(y)),
+            to: days(Date::year_end(y)),
+        };
+        Ok(self.event_col(agg))
     }
 
     /// `min`, `max`, `abs`, `floor`, `round`.

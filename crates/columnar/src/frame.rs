@@ -255,6 +255,65 @@ async fn event_columns(
                 c(scol::DATE),
             )?),
             EventAgg::HeldAt { .. } => continue,
+            EventAgg::Records {
+                fact,
+                filter,
+                body,
+                from,
+                to,
+            } => {
+                // Four aggregates, combined after: the sum of the values in range, whether a
+                // kept record (or a filter) was missing, and whether one overflowed up or down.
+                let kept = c(scol::FACT)
+                    .eq(lit(fact.clone()))
+                    .and(c(scol::DATE).gt_eq(date32(*from)))
+                    .and(c(scol::DATE).lt_eq(date32(*to)));
+                let value = body
+                    .clone()
+                    .unwrap_or_else(|| lit(crate::udf::dec_lit(rust_decimal::Decimal::ONE)));
+                let v = match filter {
+                    None => value,
+                    Some(f) => e(case(f.clone())
+                        .when(lit(true), value)
+                        .when(
+                            lit(false),
+                            lit(crate::udf::dec_lit(rust_decimal::Decimal::ZERO)),
+                        )
+                        .end())?,
+                };
+                let max = lit(ScalarValue::Decimal128(
+                    Some(huiqi_ir::money::MAX_SCALED),
+                    38,
+                    12,
+                ));
+                let low = lit(ScalarValue::Decimal128(
+                    Some(-huiqi_ir::money::MAX_SCALED),
+                    38,
+                    12,
+                ));
+                let in_range = v
+                    .clone()
+                    .gt_eq(low.clone())
+                    .and(v.clone().lt_eq(max.clone()));
+                let parts = [
+                    ("s", sum(only(kept.clone().and(in_range), v.clone())?)),
+                    (
+                        "m",
+                        bool_or(only(kept.clone().and(v.clone().is_null()), lit(true))?),
+                    ),
+                    (
+                        "p",
+                        bool_or(only(kept.clone().and(v.clone().gt(max)), lit(true))?),
+                    ),
+                    ("n", bool_or(only(kept.and(v.lt(low)), lit(true))?)),
+                ];
+                for (tag, a) in parts {
+                    let part = format!("{name}{tag}");
+                    aggs.push(a.alias(part.as_str()));
+                    names.push(part);
+                }
+                continue;
+            }
         };
         aggs.push(a.alias(name.as_str()));
         names.push(name);
@@ -264,7 +323,70 @@ async fn event_columns(
     }
     let ev = events.ok_or("events not loaded")?;
     let a = e(ev.aggregate(vec![c("fi")], aggs))?;
-    dense(a, n, &names).await
+    let cols = dense(a, n, &names).await?;
+    records_combined(cm, cols)
+}
+
+/// Each record aggregate's four parts (`e{k}s`, `…m`, `…p`, `…n`) as its one column `e{k}`, as
+/// the reference adds up: missing when a kept record was, an overflow when one overflowed (+
+/// first) or the exact total is beyond the range, else the total (0 over no record).
+fn records_combined(
+    cm: &Compiler<'_>,
+    cols: Vec<(String, ArrayRef)>,
+) -> R<Vec<(String, ArrayRef)>> {
+    use datafusion::arrow::array::{Array, BooleanArray, Decimal128Array};
+    use huiqi_ir::money;
+    let mut by_name: HashMap<String, ArrayRef> = cols.into_iter().collect();
+    let mut out = vec![];
+    for (k, agg) in cm.events.iter().enumerate() {
+        let name = format!("e{k}");
+        if !matches!(agg, EventAgg::Records { .. }) {
+            if let Some(a) = by_name.remove(&name) {
+                out.push((name, a));
+            }
+            continue;
+        }
+        let mut part = |tag: &str| {
+            by_name
+                .remove(&format!("{name}{tag}"))
+                .ok_or_else(|| Error::engine(format!("aggregate: no column {name}{tag}")))
+        };
+        let (s, m, p, ng) = (part("s")?, part("m")?, part("p")?, part("n")?);
+        let s = s
+            .as_any()
+            .downcast_ref::<Decimal128Array>()
+            .ok_or("record sum: not a decimal")?;
+        let flag = |a: &ArrayRef| -> R<BooleanArray> {
+            Ok(a.as_any()
+                .downcast_ref::<BooleanArray>()
+                .ok_or("record flag: not a boolean")?
+                .clone())
+        };
+        let (m, p, ng) = (flag(&m)?, flag(&p)?, flag(&ng)?);
+        let on = |a: &BooleanArray, i: usize| a.is_valid(i) && a.value(i);
+        let combined: Decimal128Array = (0..s.len())
+            .map(|i| {
+                if on(&m, i) {
+                    None
+                } else if on(&p, i) {
+                    Some(money::OVERFLOW)
+                } else if on(&ng, i) {
+                    Some(-money::OVERFLOW)
+                } else {
+                    let t = if s.is_valid(i) { s.value(i) } else { 0 };
+                    Some(if money::is_overflow(t) {
+                        money::overflow(t < 0)
+                    } else {
+                        t
+                    })
+                }
+            })
+            .collect::<Decimal128Array>()
+            .with_precision_and_scale(38, 12)
+            .map_err(Error::engine)?;
+        out.push((name, Arc::new(combined) as ArrayRef));
+    }
+    Ok(out)
 }
 
 /// Per (monthly fact, year): the sum of its months with a value (null when none has one), and

@@ -496,6 +496,9 @@ struct Needs {
     yearly: bool,
     panel: bool,
     events: bool,
+    /// The events columns to read (None: all): named when record fields are read, so that a
+    /// snapshot without one is refused by name.
+    event_cols: Option<Vec<String>>,
     monthly: bool,
     /// The monthly columns to read (None: all); for the panel alone only the years matter.
     monthly_cols: Option<Vec<String>>,
@@ -532,6 +535,19 @@ impl Needs {
             yearly: !yearly_facts.is_empty() || panel,
             panel,
             events: !cm.events.is_empty(),
+            event_cols: (!cm.event_fields.is_empty()).then(|| {
+                [
+                    scol::FIRM_ID,
+                    scol::FACT,
+                    scol::DATE,
+                    scol::UNTIL,
+                    scol::VALUE,
+                ]
+                .iter()
+                .map(|c| c.to_string())
+                .chain(cm.event_fields.iter().cloned())
+                .collect()
+            }),
             monthly: panel || monthly_facts,
             monthly_cols: (!monthly_facts)
                 .then(|| vec![scol::FIRM_ID.to_string(), scol::YEAR.to_string()]),
@@ -603,7 +619,7 @@ fn read_tables(dir: &Path, need: &Needs, chunk: Option<&Chunk>) -> R<Tables> {
         });
         let events = s.spawn(|| {
             need.events
-                .then(|| read(dir, CHUNKED[2], None, rows(2)))
+                .then(|| read(dir, CHUNKED[2], need.event_cols.as_deref(), rows(2)))
                 .transpose()
         });
         let awards = s.spawn(|| {

@@ -21,6 +21,7 @@ fact 比例: ratio per year { label "比例" source "税务" }
 enum 阶段 { 一, 二 }
 fact 进程: event 阶段 { label "进程" source "金融办" }
 fact 月营收: money per month { label "月营收" source "税务" }
+fact 贷款: event { label "贷款" source "金融办" field 本金: money }
 "#;
 
 /// A name no other test of this process uses at the same time.
@@ -178,6 +179,7 @@ fn a_schedule_stage_not_reached_is_never_refused() {
                     date: Date::new(2023, 3, 1 + v).unwrap(),
                     until: None,
                     value: Some(v),
+                    nums: vec![],
                 })
                 .collect(),
         );
@@ -192,6 +194,81 @@ fn a_schedule_stage_not_reached_is_never_refused() {
         common::overflow_of_both(&p, &mut fs, 2023, &unique("schedule-overflow")),
         Ok(("B1".to_string(), "上市".to_string()))
     );
+}
+
+/// Firms whose loans of 2023 have these principals (元).
+fn loans(p: &Program, rows: &[(&str, &[&str])]) -> Vec<Firm> {
+    let f = p.fact_by_name("贷款").unwrap();
+    rows.iter()
+        .map(|(id, principals)| {
+            let mut firm = Firm::new(*id, "", p.facts.len());
+            firm.facts[f] = FactData::Events(
+                principals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| EventRec {
+                        date: Date::new(2023, 3, 1 + i as u32).unwrap(),
+                        until: None,
+                        value: None,
+                        nums: vec![Value::Money(v.parse().unwrap())],
+                    })
+                    .collect(),
+            );
+            firm
+        })
+        .collect()
+}
+
+#[test]
+fn record_sums_past_the_range_overflow_alike_in_both() {
+    // Two loans each within the range whose total is not: the sum is an overflow, refused
+    // naming the firm and the clause in both engines.
+    let p = program(&clause(
+        "贴息",
+        "  amount sum(贷款: 本金)
+",
+    ));
+    let mut fs = loans(
+        &p,
+        &[
+            ("A0", &["1000000", "1"]),
+            ("B1", &["50000000000000000", "40000000000000000"]),
+        ],
+    );
+    assert_eq!(
+        common::overflow_of_both(&p, &mut fs, 2023, &unique("records-sum")),
+        Ok(("B1".to_string(), "贴息".to_string()))
+    );
+    // A record value that overflows (up, and down) and a total that does not reach the amount:
+    // +∞ and −∞ compare beyond every number, so min/max bring the amount back, in both.
+    let p = program(
+        &(clause(
+            "上溢",
+            "  amount min(sum(贷款: 本金 * 1000000000), 1万)
+",
+        ) + &clause(
+            "下溢",
+            "  amount max(sum(贷款: 0元 - 本金 * 1000000000), 2万)
+",
+        ) + &clause(
+            "正常",
+            "  amount sum(贷款 where 本金 < 1亿: 本金 * 1%)
+",
+        ) + &clause(
+            "笔数",
+            "  amount count(贷款 where 本金 >= 1亿) * 1000元
+",
+        )),
+    );
+    let mut fs = loans(
+        &p,
+        &[
+            ("A0", &["1000000", "200000000"]),
+            ("B1", &["70000000000000000", "3"]),
+            ("C2", &[]),
+        ],
+    );
+    common::compare_whole_and_chunked(&p, &mut fs, 2023, &unique("records-edges")).unwrap();
 }
 
 #[test]

@@ -44,6 +44,7 @@ fact 进程: event 阶段 { label "进程" source "金融办" }
 fact 人数: count per year { label "人数" source "人社" }
 fact 工位: count static { label "工位" source "园区" }
 fact 月电: count per month { label "月电" source "电力" }
+fact 贷款: event { label "贷款" source "金融办" field 本金: money field 利息: money field 期数: count }
 "#;
 
 /// A rule's figure: the literal `lit` (of `ty`, `money` or `count`), or — half the time — a
@@ -68,7 +69,7 @@ fn clause(r: &mut Rng, i: usize, ps: &mut Vec<String>) -> String {
         let (a, b) = (format!("{}万", r.wan(hi)), format!("{}万", r.wan(hi)));
         fig(r, ps, "money", a, b)
     };
-    let body = match r.below(13) {
+    let body = match r.below(16) {
         // A small total cap against the award history: often cut, sometimes to nothing.
         0 => format!("  require 门槛: 营收 {cmp} {}万\n  amount {}万\n  total cap {}\n", r.wan(5000), r.wan(100), money(r, 40)),
         1 => {
@@ -96,6 +97,23 @@ fn clause(r: &mut Rng, i: usize, ps: &mut Vec<String>) -> String {
         10 => format!("  require 非丙: 行业 not in [丙类]\n  amount round(max(营收 - prev(营收, 2), 0) * 1%, 元)\n  cap {}\n", money(r, 200)),
         // Whole-number facts: yearly, static and a month's total, with money.
         11 => format!("  require 有人: (人数 ?? 0) >= {}\n  amount 人数 * {}元 + (工位 ?? 0) * 100元 + total(月电) * 1元\n  cap {}\n", r.below(50), r.wan(2000), money(r, 30)),
+        // Numbers on event records: per loan, a rate of the principal but not more than the
+        // interest, over the loans of the period (some kept by a filter), capped.
+        13 => {
+            let per = match r.below(3) {
+                0 => format!("min(本金 * {}%, 利息)", r.wan(5)),
+                1 => format!("if 期数 >= {} then 本金 * {}% else 利息 ?? 0", r.below(24), r.wan(4)),
+                _ => format!("round(本金 / 期数 * {}%, 元)", r.wan(9)),
+            };
+            let filter = if r.below(2) == 0 { format!(" where 本金 >= {}万", r.wan(500)) } else { String::new() };
+            format!("  require 有贷款: count(贷款{filter}) >= {}\n  amount sum(贷款{filter}: {per})\n  cap {}\n", r.below(3), money(r, 50))
+        }
+        // Event windows: stages and certificates before the period, or ever up to its end.
+        14 => {
+            let (w1, w2) = (r.pick(&["before", "ever"]), r.pick(&["before", "ever"]));
+            let stage = r.pick(&["一", "二", "三"]);
+            format!("  require 曾到阶段: occurred(进程, {stage}, {w1})\n  require 首次日期: held_at(证书, date_of(进程, {stage}, {w2}))\n  amount if issued(证书, {w1}) then {}万 else {}万\n", r.wan(40), r.wan(20))
+        }
         _ => format!("  require 时点: occurred(进程, 二)\n  require 持证时: held_at(证书, date_of(进程, 二))\n  amount {}万\n", r.wan(100)),
     };
     format!("{head}{body}}}\n")
@@ -239,6 +257,7 @@ fn population(p: &Program, r: &mut Rng) -> Vec<Firm> {
                     date,
                     until,
                     value: None,
+                    nums: vec![],
                 });
             }
             certs.sort_by_key(|e| e.date);
@@ -253,11 +272,43 @@ fn population(p: &Program, r: &mut Rng) -> Vec<Firm> {
                     date: d(y, 1 + r.below(12) as u32, 1 + r.below(28) as u32),
                     until: None,
                     value: Some(s),
+                    nums: vec![],
                 });
                 y += r.below(2) as i32;
             }
             stages.sort_by_key(|e| e.date);
             firm.facts[f("进程")] = FactData::Events(stages);
+            // Loans: a few a year, some numbers missing, two on one day now and then.
+            let mut loans = vec![];
+            for _ in 0..r.below(6) {
+                let date = d(
+                    2019 + r.below(5) as i32,
+                    1 + r.below(12) as u32,
+                    1 + r.below(28) as u32,
+                );
+                let num = |r: &mut Rng, v: Value| if r.below(9) == 0 { Value::Missing } else { v };
+                let principal = Value::Money(rust_decimal::Decimal::new(
+                    r.below(2_000_000_000) as i64 * 100,
+                    2,
+                ));
+                let interest =
+                    Value::Money(rust_decimal::Decimal::new(r.below(200_000_000) as i64, 2));
+                let terms = Value::Count(rust_decimal::Decimal::from(r.below(37)));
+                loans.push(EventRec {
+                    date,
+                    until: None,
+                    value: None,
+                    nums: vec![num(r, principal), num(r, interest), num(r, terms)],
+                });
+                if r.below(5) == 0 {
+                    let mut twin = loans[loans.len() - 1].clone();
+                    twin.nums[0] =
+                        Value::Money(rust_decimal::Decimal::new(r.below(100_000_000) as i64, 0));
+                    loans.push(twin);
+                }
+            }
+            loans.sort_by_key(|e| e.date);
+            firm.facts[f("贷款")] = FactData::Events(loans);
             for c in 0..p.clauses.len() {
                 if r.below(5) == 0 {
                     firm.awards.push(Award {

@@ -135,16 +135,27 @@ fn parse_count(v: &J) -> Option<Decimal> {
 
 /// One value of fact `f` at `field`.
 fn value_of(p: &Program, f: &Fact, v: &J, field: &str) -> Result<Value, FirmFileError> {
+    typed_value(p, f.ty, &f.name, v, field)
+}
+
+/// One value of type `ty` (of the fact or record field `name`) at `field`.
+fn typed_value(
+    p: &Program,
+    ty: Ty,
+    name: &str,
+    v: &J,
+    field: &str,
+) -> Result<Value, FirmFileError> {
     let bad = |zh: String, en: String| {
         fe(
             field,
             zh,
             en,
-            format!("`{}` 的类型是 {:?}", f.name, f.ty),
-            format!("`{}` has type {:?}", f.name, f.ty),
+            format!("`{name}` 的类型是 {ty:?}"),
+            format!("`{name}` has type {ty:?}"),
         )
     };
-    Ok(match f.ty {
+    Ok(match ty {
         Ty::Money => Value::Money(parse_money(v).map_err(|r| {
             bad(
                 format!("金额无效：{}", r.zh),
@@ -466,10 +477,58 @@ fn events(p: &Program, f: &Fact, es: &[J], field: &str) -> Result<FactData, Firm
             }
             _ => None,
         };
-        recs.push(EventRec { date, until, value });
+        let nums = record_fields(p, f, ev, &ef)?;
+        recs.push(EventRec {
+            date,
+            until,
+            value,
+            nums,
+        });
     }
     recs.sort_by_key(|r| r.date);
     Ok(FactData::Events(recs))
+}
+
+/// The numbers of record `ev` (at `ef`) of a fact with fields, each a key beside `date`
+/// (`"本金" = "1000万"`) read like a value of the field's type; an absent one is missing. On a
+/// fact with fields, a key that is neither a field nor `date`, `until` (or `value`, for an
+/// enum-valued fact) is refused.
+fn record_fields(p: &Program, f: &Fact, ev: &J, ef: &str) -> Result<Vec<Value>, FirmFileError> {
+    if f.fields.is_empty() {
+        return Ok(vec![]);
+    }
+    if let J::Object(m) = ev {
+        let enum_valued = matches!(f.ty, Ty::Enum(_));
+        let known = |k: &str| {
+            k == "date"
+                || k == "until"
+                || (k == "value" && enum_valued)
+                || f.fields.iter().any(|x| x.name == k)
+        };
+        if let Some(k) = m.keys().find(|k| !known(k)) {
+            let (zh, en) = crate::schema::field_list(f);
+            let mut keys = vec!["date", "until"];
+            if enum_valued {
+                keys.push("value");
+            }
+            return Err(fe(
+                format!("{ef}.{k}"),
+                format!("`{}` 的记录没有 `{k}` 这一项", f.name),
+                format!("a record of `{}` has no `{k}`", f.name),
+                format!("可用：{}；字段：{zh}", keys.join("、")),
+                format!("keys: {}; fields: {en}", keys.join(", ")),
+            ));
+        }
+    }
+    (f.fields.iter())
+        .map(|x| match ev.get(&x.name) {
+            None => Ok(Value::Missing),
+            Some(v) => {
+                let name = huiqi_files::snapshot::event_field_col(&f.name, &x.name);
+                typed_value(p, x.ty, &name, v, &format!("{ef}.{}", x.name))
+            }
+        })
+        .collect()
 }
 
 fn awards(p: &Program, aw: &J) -> Result<Vec<Award>, FirmFileError> {

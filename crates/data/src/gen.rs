@@ -325,6 +325,16 @@ const ZONES_HEADER: [&str; 4] = ["统一社会信用代码", "园区", "迁入�
 /// The zone every firm of `generate` belongs to.
 const HOME_ZONE: &str = "宁波高新区";
 
+/// The loan export's file name and header (金融办: each new bank loan, its principal and the
+/// interest paid on it that year — the fields of the event fact 新增贷款).
+const LOANS_FILE: &str = "金融办_新增贷款";
+const LOANS_HEADER: [&str; 4] = [
+    "统一社会信用代码",
+    "放款日期",
+    "贷款本金（元）",
+    "实际支付利息（元）",
+];
+
 /// The award history file's name and header (the ledger's export of earlier awards).
 const AWARDS_FILE: &str = "兑现记录";
 const AWARDS_HEADER: [&str; 5] = ["统一社会信用代码", "条款", "年度", "分项", "金额（元）"];
@@ -367,17 +377,7 @@ impl Out {
                 ],
                 xlsx,
             )?,
-            loans: Sheet::create(
-                d,
-                "金融办_贷款贴息",
-                &[
-                    "统一社会信用代码",
-                    "年度",
-                    "当年新增贷款本金（元）",
-                    "实际支付利息（元）",
-                ],
-                xlsx,
-            )?,
+            loans: Sheet::create(d, LOANS_FILE, &LOANS_HEADER, xlsx)?,
             listing: Sheet::create(
                 d,
                 "金融办_上市进程",
@@ -529,6 +529,7 @@ pub fn generate_with(
 }
 
 fn mapping_text(ext: &str, awards: bool) -> String {
+    let [loan_id, loan_date, loan_principal, loan_interest] = LOANS_HEADER;
     let mut text = format!(
         r#"
 [firms]                                   # 市场监管：企业名录
@@ -552,12 +553,13 @@ unit = "万元"
 bools = "是/否"
 facts = {{ "规上企业" = "规模以上工业企业", "商品销售额" = "限额以上批零商品销售额（万元）" }}
 
-[[yearly]]                                # 金融办：贷款贴息（元，带千分位）
-file = "金融办_贷款贴息.{ext}"
-id = "统一社会信用代码"
-year = "年度"
+[[events]]                                # 金融办：新增贷款（每笔：放款日、本金、实付利息；元，带千分位）
+file = "{LOANS_FILE}.{ext}"
+fact = "新增贷款"
+id = "{loan_id}"
+date = "{loan_date}"
 unit = "元"
-facts = {{ "贷款本金" = "当年新增贷款本金（元）", "实付利息" = "实际支付利息（元）" }}
+fields = {{ "本金" = "{loan_principal}", "实付利息" = "{loan_interest}" }}
 
 [[events]]                                # 金融办：上市进程节点
 file = "金融办_上市进程.{ext}"
@@ -860,23 +862,27 @@ fn write_years(o: &mut Out, r: &mut ChaCha8Rng, pf: &Profile) -> Result<(), Erro
                 F::Money(sales, Unit::Wan, dp, false),
             ])?;
         }
-        write_loan(o, r, id, &ys, rev)?;
+        write_loan(o, r, id, y, rev)?;
     }
     Ok(())
 }
 
 /// A year's new loan and the interest paid on it, for some firms (more of the larger ones).
-fn write_loan(o: &mut Out, r: &mut ChaCha8Rng, id: &str, ys: &str, rev: f64) -> Result<(), Error> {
+fn write_loan(o: &mut Out, r: &mut ChaCha8Rng, id: &str, y: i32, rev: f64) -> Result<(), Error> {
     let p_loan = if rev >= 1.0 * YI { 0.4 } else { 0.2 };
     if r.random_bool(p_loan) {
         let principal = round_to(rev * r.random_range(0.05..0.4), 10 * WAN as i64);
         let interest = (principal as f64 * r.random_range(0.0345..0.06) * r.random_range(0.25..1.0))
             .round() as i64;
+        let interest = interest.max(1);
+        // The day comes from the draws already made, so that every other file keeps its bytes.
+        let m = 1 + (interest % 12) as u32;
+        let d = 1 + ((interest / 12) % days_in_month(y, m) as i64) as u32;
         o.loans.row(&[
             F::T(id),
-            F::T(ys),
+            F::T(&Date { y, m, d }.to_string()),
             F::Money(principal, Unit::Yuan, 2, true),
-            F::Money(interest.max(1), Unit::Yuan, 2, true),
+            F::Money(interest, Unit::Yuan, 2, true),
         ])?;
     }
     Ok(())

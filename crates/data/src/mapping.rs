@@ -28,6 +28,17 @@
 //! until = "有效期至"                        # optional
 //! value = "阶段"                            # required for facts with an enum value
 //!
+//! [[events]]                               # an event fact with numbers (`field 本金: money`)
+//! file   = "贷款.csv"
+//! fact   = "贷款"
+//! id     = "统一社会信用代码"
+//! date   = "放款日期"
+//! until  = "到期日"
+//! unit   = "万元"                          # money fields of this file (default 元)
+//! fields = { "本金" = "贷款本金（万元）", "实付利息" = "实付利息（万元）" }
+//! # every field the fact declares needs its column (an empty cell is missing data); with
+//! # fact_column the keys name the fact too: fields = { "贷款.本金" = "本金（万元）" }
+//!
 //! [[awards]]                               # award history (the ledger's export), optional
 //! file = "兑现记录.csv"
 //! id = "统一社会信用代码"
@@ -49,6 +60,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use huiqi_files::snapshot::event_field_col;
 use huiqi_ir::{FactId, PeriodKind, Program, Ty};
 use serde::Deserialize;
 
@@ -143,6 +155,12 @@ pub struct EventSource {
     pub date: String,
     pub until: Option<String>,
     pub value: Option<String>,
+    /// The unit of the money fields' columns (default 元).
+    pub unit: Option<String>,
+    /// The columns of the fact's fields (`field 本金: money`): field = column. With
+    /// `fact_column`, the keys name the fact too (`"贷款.本金"`).
+    #[serde(default)]
+    pub fields: BTreeMap<String, FactColumn>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -269,10 +287,12 @@ pub struct FileRef {
     pub delimiter: u8,
 }
 
-/// One fact's column in a source.
+/// One fact's column in a source (or one field's of an event fact: see [`FieldCol`]).
 #[derive(Clone, Debug)]
 pub struct FactCol {
     pub fact: FactId,
+    /// The type of the column's values: the fact's, or the field's.
+    pub ty: Ty,
     pub column: String,
     pub unit: Unit,
     pub bools: BoolWords,
@@ -312,6 +332,15 @@ pub enum EventFact {
     Column(String),
 }
 
+/// The column of a number each record of an event fact carries (`field 本金: money`).
+#[derive(Clone, Debug)]
+pub struct FieldCol {
+    /// The field's index in the fact's `fields`.
+    pub field: usize,
+    /// The column: `col.fact` is the event fact, `col.ty` the field's type.
+    pub col: FactCol,
+}
+
 #[derive(Clone, Debug)]
 pub struct EventPlan {
     pub file: FileRef,
@@ -320,6 +349,8 @@ pub struct EventPlan {
     pub date: String,
     pub until: Option<String>,
     pub value: Option<String>,
+    /// The field columns, for the fixed fact's fields or (with a fact column) any event fact's.
+    pub fields: Vec<FieldCol>,
 }
 
 #[derive(Clone, Debug)]
@@ -436,6 +467,28 @@ pub fn header_unit(header: &str) -> Option<Unit> {
 fn ratio_text(a: Unit, b: Unit) -> String {
     let (x, y) = (a.fen(), b.fen());
     (x.max(y) / x.min(y)).to_string()
+}
+
+/// How messages name a column's subject: a fact, or a field of an event fact.
+struct Subject {
+    zh: String,
+    en: String,
+}
+
+impl Subject {
+    fn fact(name: &str) -> Subject {
+        Subject {
+            zh: format!("事实 `{name}`"),
+            en: format!("fact `{name}`"),
+        }
+    }
+    fn field(fact: &str, field: &str) -> Subject {
+        let c = event_field_col(fact, field);
+        Subject {
+            zh: format!("字段 `{c}`"),
+            en: format!("field `{c}`"),
+        }
+    }
 }
 
 struct Checker<'a> {
@@ -630,67 +683,97 @@ impl Checker<'_> {
                 continue;
             };
             let ty = self.program.facts[id].ty;
-            let fc = match col {
-                FactColumn::Header(h) => FactCol {
-                    fact: id,
-                    column: h.clone(),
-                    unit,
-                    bools: bools.clone(),
-                    min: None,
-                    max: None,
-                },
-                FactColumn::Detailed(d) => self.detailed(&k, name, id, d, unit, bools),
-            };
-            if fc.column.trim().is_empty() {
-                self.err(&k, "列名为空".into(), "the column header is empty".into());
-                continue;
-            }
             if ty == Ty::Text {
-                self.err(
-                    &k,
-                    format!("事实 `{name}` 是文本类型，不能导入"),
-                    format!("fact `{name}` has type text, which cannot be ingested"),
-                );
+                // Checked after the column so that an empty header is reported first.
+                if self
+                    .column(&k, file, &Subject::fact(name), id, ty, col, unit, bools)
+                    .is_some()
+                {
+                    self.err(
+                        &k,
+                        format!("事实 `{name}` 是文本类型，不能导入"),
+                        format!("fact `{name}` has type text, which cannot be ingested"),
+                    );
+                }
                 continue;
             }
-            let column = fc.column.trim().to_string();
-            if ty == Ty::Money {
-                self.header_unit(file, &column, fc.unit, &k);
+            if let Some(fc) = self.column(&k, file, &Subject::fact(name), id, ty, col, unit, bools)
+            {
+                out.push(fc);
             }
-            out.push(FactCol { column, ..fc });
         }
         out
     }
 
-    /// A fact column written as a table: its own unit, yes/no words and bounds.
+    /// The column of `subject` (fact `id`'s values of type `ty`) at mapping key `k`: a header,
+    /// or a table with its own unit, yes/no words and bounds. None after reporting an empty
+    /// header; a money column's header unit is checked against the unit it is read in.
+    #[allow(clippy::too_many_arguments)]
+    fn column(
+        &mut self,
+        k: &str,
+        file: &FileRef,
+        subject: &Subject,
+        id: FactId,
+        ty: Ty,
+        col: &FactColumn,
+        unit: Unit,
+        bools: &BoolWords,
+    ) -> Option<FactCol> {
+        let fc = match col {
+            FactColumn::Header(h) => FactCol {
+                fact: id,
+                ty,
+                column: h.clone(),
+                unit,
+                bools: bools.clone(),
+                min: None,
+                max: None,
+            },
+            FactColumn::Detailed(d) => self.detailed(k, subject, id, ty, d, unit, bools),
+        };
+        if fc.column.trim().is_empty() {
+            self.err(k, "列名为空".into(), "the column header is empty".into());
+            return None;
+        }
+        let column = fc.column.trim().to_string();
+        if ty == Ty::Money {
+            self.header_unit(file, &column, fc.unit, k);
+        }
+        Some(FactCol { column, ..fc })
+    }
+
+    /// A column written as a table: its own unit, yes/no words and bounds.
+    #[allow(clippy::too_many_arguments)]
     fn detailed(
         &mut self,
         k: &str,
-        name: &str,
+        subject: &Subject,
         id: FactId,
+        ty: Ty,
         d: &DetailedColumn,
         unit: Unit,
         bools: &BoolWords,
     ) -> FactCol {
-        let ty = self.program.facts[id].ty;
+        let (sz, se) = (&subject.zh, &subject.en);
         if d.unit.is_some() && ty != Ty::Money {
             self.err(
                 &format!("{k}.unit"),
-                format!("事实 `{name}` 不是金额，不能指定金额单位"),
-                format!("fact `{name}` is not money; it takes no unit"),
+                format!("{sz} 不是金额，不能指定金额单位"),
+                format!("{se} is not money; it takes no unit"),
             );
         }
         if d.bools.is_some() && ty != Ty::Bool {
             self.err(
                 &format!("{k}.bools"),
-                format!("事实 `{name}` 不是是/否型，不能指定 bools"),
-                format!("fact `{name}` is not a bool; it takes no `bools`"),
+                format!("{sz} 不是是/否型，不能指定 bools"),
+                format!("{se} is not a bool; it takes no `bools`"),
             );
         }
         let u = self.unit(&format!("{k}.unit"), &d.unit, unit);
         let b = self.bools(&format!("{k}.bools"), &d.bools, bools);
-        let min = self.bound(&format!("{k}.min"), name, ty, u, &d.min);
-        let max = self.bound(&format!("{k}.max"), name, ty, u, &d.max);
+        let min = self.bound(&format!("{k}.min"), subject, ty, u, &d.min);
+        let max = self.bound(&format!("{k}.max"), subject, ty, u, &d.max);
         if let (Some(lo), Some(hi)) = (&min, &max) {
             if lo.value > hi.value {
                 self.err(
@@ -702,6 +785,7 @@ impl Checker<'_> {
         }
         FactCol {
             fact: id,
+            ty,
             column: d.column.clone(),
             unit: u,
             bools: b,
@@ -714,7 +798,7 @@ impl Checker<'_> {
     fn bound(
         &mut self,
         key: &str,
-        name: &str,
+        subject: &Subject,
         ty: Ty,
         unit: Unit,
         v: &Option<toml::Value>,
@@ -732,8 +816,11 @@ impl Checker<'_> {
             _ => {
                 self.err(
                     key,
-                    format!("事实 `{name}` 不是金额、计数或比例，不能指定 min/max"),
-                    format!("fact `{name}` is not money, a count or a ratio; it takes no min/max"),
+                    format!("{} 不是金额、计数或比例，不能指定 min/max", subject.zh),
+                    format!(
+                        "{} is not money, a count or a ratio; it takes no min/max",
+                        subject.en
+                    ),
                 );
                 return None;
             }
@@ -806,6 +893,152 @@ impl Checker<'_> {
         }
     }
 
+    /// An event source's `fields`: each key names a field of the source's fact (`本金`), or
+    /// with a fact column a fact and its field (`贷款.本金`). A fixed fact's every field needs
+    /// its column: money left out of a mapping would be missing without anyone noticing.
+    fn event_fields(
+        &mut self,
+        key: &str,
+        file: &FileRef,
+        fact: &EventFact,
+        fields: &BTreeMap<String, FactColumn>,
+        unit: Unit,
+    ) -> Vec<FieldCol> {
+        let p = self.program;
+        let fkey = format!("{key}.fields");
+        let mut out: Vec<FieldCol> = vec![];
+        if let EventFact::Fixed(f) = fact {
+            let fact = &p.facts[*f];
+            if fact.fields.is_empty() && !fields.is_empty() {
+                self.err(
+                    &fkey,
+                    format!(
+                        "事件 `{}` 没有声明字段（field），不能给出 fields",
+                        fact.name
+                    ),
+                    format!(
+                        "event fact `{}` declares no fields; remove `fields`",
+                        fact.name
+                    ),
+                );
+                return out;
+            }
+        }
+        let bools = BoolWords::default();
+        for (name, col) in fields {
+            let k = format!("{fkey}.{name}");
+            let name = name.trim();
+            let Some((f, j)) = self.field_of(&k, fact, name) else {
+                continue;
+            };
+            if out.iter().any(|c| (c.col.fact, c.field) == (f, j)) {
+                let c = event_field_col(&p.facts[f].name, &p.facts[f].fields[j].name);
+                self.err(
+                    &k,
+                    format!("字段 `{c}` 映射了两次"),
+                    format!("field `{c}` is mapped twice"),
+                );
+                continue;
+            }
+            let (fname, field) = (&p.facts[f].name, &p.facts[f].fields[j]);
+            let subject = Subject::field(fname, &field.name);
+            if let Some(col) = self.column(&k, file, &subject, f, field.ty, col, unit, &bools) {
+                out.push(FieldCol { field: j, col });
+            }
+        }
+        if let EventFact::Fixed(f) = fact {
+            let fact = &p.facts[*f];
+            let missing: Vec<&str> = (fact.fields.iter().enumerate())
+                .filter(|(j, _)| {
+                    !fields
+                        .keys()
+                        .any(|k| self.field_of_quiet(*f, k.trim()) == Some(*j))
+                })
+                .map(|(_, x)| x.name.as_str())
+                .collect();
+            if !missing.is_empty() {
+                let example = missing
+                    .iter()
+                    .map(|m| format!("\"{m}\" = \"…\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.err(
+                    &fkey,
+                    format!(
+                        "事件 `{}` 的字段 {} 没有映射列：每个字段都须给出所在列（空单元格即为缺失），如 fields = {{ {example} }}",
+                        fact.name,
+                        missing.join("、")
+                    ),
+                    format!(
+                        "no column for field(s) {} of event fact `{}`: every field needs its column (an empty cell is missing data), e.g. fields = {{ {example} }}",
+                        missing.join(", "),
+                        fact.name
+                    ),
+                );
+            }
+        }
+        out
+    }
+
+    /// The field `name` of the fixed fact `f` (its name, or `fact.field`), without reporting.
+    fn field_of_quiet(&self, f: FactId, name: &str) -> Option<usize> {
+        let fact = &self.program.facts[f];
+        fact.fields
+            .iter()
+            .position(|x| x.name == name || event_field_col(&fact.name, &x.name) == name)
+    }
+
+    /// The (fact, field) a `fields` key names, or None after reporting why not.
+    fn field_of(&mut self, k: &str, fact: &EventFact, name: &str) -> Option<(FactId, usize)> {
+        let p = self.program;
+        match fact {
+            EventFact::Fixed(f) => {
+                let found = self.field_of_quiet(*f, name);
+                if found.is_none() {
+                    let fact = &p.facts[*f];
+                    let (zh, en) = crate::schema::field_list(fact);
+                    self.err(
+                        k,
+                        format!("事件 `{}` 没有字段 `{name}`；它的字段有：{zh}", fact.name),
+                        format!(
+                            "event fact `{}` has no field `{name}`; its fields are: {en}",
+                            fact.name
+                        ),
+                    );
+                }
+                found.map(|j| (*f, j))
+            }
+            EventFact::Column(_) => {
+                let all: Vec<(FactId, usize)> = (0..p.facts.len())
+                    .filter(|&f| p.facts[f].kind == PeriodKind::Event)
+                    .flat_map(|f| (0..p.facts[f].fields.len()).map(move |j| (f, j)))
+                    .collect();
+                let col = |&(f, j): &(FactId, usize)| {
+                    event_field_col(&p.facts[f].name, &p.facts[f].fields[j].name)
+                };
+                if let Some(x) = all.iter().find(|x| col(x) == name) {
+                    return Some(*x);
+                }
+                let mut names: Vec<String> = all.iter().map(col).collect();
+                if names.is_empty() {
+                    names.push("—".into());
+                }
+                self.err(
+                    k,
+                    format!(
+                        "没有字段 `{name}`：按 fact_column 读取时，键写作“事实.字段”；可用：{}",
+                        names.join("、")
+                    ),
+                    format!(
+                        "no field `{name}`: with fact_column, a key names the fact and its field (`fact.field`); available: {}",
+                        names.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     fn check(mut self, m: Mapping) -> Result<Plan, Vec<DataError>> {
         let f = &m.firms;
         let file = self.file("firms", &f.file, &f.sheet, &f.encoding, &f.delimiter);
@@ -864,6 +1097,8 @@ impl Checker<'_> {
                     continue;
                 }
             };
+            let unit = self.unit(&format!("{key}.unit"), &s.unit, Unit::Yuan);
+            let fields = self.event_fields(&key, &file, &fact, &s.fields, unit);
             events.push(EventPlan {
                 file,
                 id: s.id.trim().into(),
@@ -871,6 +1106,7 @@ impl Checker<'_> {
                 date: s.date.trim().into(),
                 until: s.until.as_ref().map(|x| x.trim().to_string()),
                 value: s.value.as_ref().map(|x| x.trim().to_string()),
+                fields,
             });
         }
         let mut awards = vec![];

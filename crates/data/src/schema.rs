@@ -81,14 +81,31 @@ pub fn monthly(p: &Program) -> SchemaRef {
     )
 }
 
-pub fn events() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+/// (event fact, field index) of each field column of the events table, in its order: facts in
+/// declaration order, then each fact's fields in theirs.
+pub fn event_fields(p: &Program) -> Vec<(usize, usize)> {
+    facts_of(p, PeriodKind::Event)
+        .into_iter()
+        .flat_map(|f| (0..p.facts[f].fields.len()).map(move |j| (f, j)))
+        .collect()
+}
+
+/// The events table: the record's key columns, then one Decimal128 column per field of an
+/// event fact (`<fact>.<field>`), present only when some event fact declares fields.
+pub fn events(p: &Program) -> SchemaRef {
+    let mut fields = vec![
         key(col::FIRM_ID, DataType::Utf8),
         key(col::FACT, DataType::Utf8),
         key(col::DATE, DataType::Date32),
         Field::new(col::UNTIL, DataType::Date32, true),
         Field::new(col::VALUE, DataType::Utf8, true),
-    ]))
+    ];
+    for (f, j) in event_fields(p) {
+        let fact = &p.facts[f];
+        let name = layout::event_field_col(&fact.name, &fact.fields[j].name);
+        fields.push(Field::new(name, decimal(), true));
+    }
+    Arc::new(Schema::new(fields))
 }
 
 pub fn awards() -> SchemaRef {
@@ -125,6 +142,31 @@ pub fn type_name(p: &Program, f: &Fact) -> Option<String> {
         Ty::Text => "text".into(),
         Ty::Enum(e) => p.enums[e].name.clone(),
     })
+}
+
+/// A record field's type as the pack writes it: `money`, `ratio` or `count`.
+pub fn field_type_name(t: Ty) -> &'static str {
+    match t {
+        Ty::Money => "money",
+        Ty::Ratio => "ratio",
+        Ty::Count => "count",
+        Ty::Bool => "bool",
+        Ty::Date => "date",
+        Ty::Enum(_) => "enum",
+        Ty::Text => "text",
+    }
+}
+
+/// A fact's fields with their types, for messages: (`本金（money）、实付利息（money）`,
+/// `本金 (money), 实付利息 (money)`).
+pub fn field_list(f: &Fact) -> (String, String) {
+    let zh: Vec<String> = (f.fields.iter())
+        .map(|x| format!("{}（{}）", x.name, field_type_name(x.ty)))
+        .collect();
+    let en: Vec<String> = (f.fields.iter())
+        .map(|x| format!("{} ({})", x.name, field_type_name(x.ty)))
+        .collect();
+    (zh.join("、"), en.join(", "))
 }
 
 pub fn period_name(k: PeriodKind) -> &'static str {

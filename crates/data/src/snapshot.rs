@@ -121,6 +121,27 @@ fn value(p: &Program, ty: Ty, a: &ArrayRef, i: usize) -> Result<Value, Error> {
     })
 }
 
+/// A record field's value at row `i` of its Decimal128 column `col`, or Missing; a count must
+/// be whole.
+fn field_value(ty: Ty, a: &ArrayRef, i: usize, col: &str) -> Result<Value, Error> {
+    if a.is_null(i) {
+        return Ok(Value::Missing);
+    }
+    let d = dec(a.as_primitive::<Decimal128Type>().value(i))?;
+    Ok(match ty {
+        Ty::Money => Value::Money(d),
+        Ty::Ratio => Value::Ratio(d),
+        Ty::Count if d.fract().is_zero() => Value::Count(d),
+        _ => {
+            return Err(bad_table(
+                layout::EVENTS,
+                format!("列 `{col}` 的 {d} 不是整数，而该字段是计数"),
+                format!("column `{col}`: {d} is not a whole number, and the field is a count"),
+            ))
+        }
+    })
+}
+
 /// Firm index of `id`: rows come sorted by firm_id, so a moving cursor finds it; a binary search
 /// covers the rest.
 fn firm_of(ids: &[String], cursor: &mut usize, id: &str, table: &str) -> Result<usize, Error> {
@@ -255,6 +276,14 @@ fn load_events(dir: &Path, p: &Program, ids: &[String], firms: &mut [Firm]) -> R
     let c_date = required(&sch, table, col::DATE, DataType::Date32)?;
     let c_until = required(&sch, table, col::UNTIL, DataType::Date32)?;
     let c_value = required(&sch, table, col::VALUE, DataType::Utf8)?;
+    // Per fact, the columns of its fields (in the fact's order): every field the program's
+    // fact declares must have its column.
+    let mut c_fields: Vec<Vec<usize>> = vec![vec![]; p.facts.len()];
+    for (f, j) in schema::event_fields(p) {
+        let fact = &p.facts[f];
+        let name = layout::event_field_col(&fact.name, &fact.fields[j].name);
+        c_fields[f].push(required(&sch, table, &name, schema::decimal())?);
+    }
     let mut cursor = 0;
     for b in &batches {
         let idc = b.column(c_id).as_string::<i32>();
@@ -286,10 +315,17 @@ fn load_events(dir: &Path, p: &Program, ids: &[String], firms: &mut [Firm]) -> R
                 }
                 _ => None,
             };
+            let nums = (p.facts[fact].fields.iter().zip(&c_fields[fact]))
+                .map(|(field, &c)| {
+                    let col = layout::event_field_col(name, &field.name);
+                    field_value(field.ty, b.column(c), i, &col)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let rec = EventRec {
                 date: from_days(dc.value(i)),
                 until: (!uc.is_null(i)).then(|| from_days(uc.value(i))),
                 value,
+                nums,
             };
             let slot = &mut firms[fi].facts[fact];
             match slot {

@@ -109,9 +109,11 @@ fn the_common_files_are_valid() {
     let snaps = tmp("common-ok");
     let info = ingest(&corpus().join("common/mapping.toml"), &ningbo(), &snaps, 20)
         .unwrap_or_else(|r| panic!("{r}"));
+    // Events: 2 listing stages, 1 certificate and 3 loans (two of one firm on one day, with
+    // different principals: not duplicates).
     assert_eq!(
         (info.rows.firms, info.rows.yearly, info.rows.events),
-        (3, 3, 3)
+        (3, 3, 6)
     );
 }
 
@@ -176,7 +178,7 @@ fn projects_ingest_into_a_table_of_their_own_and_enter_the_hash() {
 /// yearly source is `tax` (with `extra` mapping lines for it).
 fn case(name: &str, tax: &str, tax_extra: &str) -> PathBuf {
     let d = tmp(name);
-    for f in ["企业名录.csv", "上市.csv", "高企.csv"] {
+    for f in ["企业名录.csv", "上市.csv", "高企.csv", "贷款.csv"] {
         std::fs::copy(corpus().join("common").join(f), d.join(f)).unwrap();
     }
     let m = std::fs::read_to_string(corpus().join("common/mapping.toml"))

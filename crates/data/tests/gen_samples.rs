@@ -78,9 +78,9 @@ fn sample_firms_round_trip_exactly_after_the_generated_ones() {
         tax.contains("91330201MA2AFK3J07,宁波东港新材料有限公司,2023,968000,\n"),
         "{tax}"
     );
-    let loans = std::fs::read_to_string(d.join("gen/金融办_贷款贴息.csv")).unwrap();
+    let loans = std::fs::read_to_string(d.join("gen/金融办_新增贷款.csv")).unwrap();
     assert!(
-        loans.contains("91330201144057209R,2023,\"80,000,000.00\",\"2,800,000.00\"\n"),
+        loans.contains("91330201144057209R,2023-03-15,\"80,000,000.00\",\"2,800,000.00\"\n"),
         "{loans}"
     );
 

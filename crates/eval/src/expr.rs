@@ -37,6 +37,8 @@ pub struct Evaluator<'a> {
     pub lets: &'a [Named],
     pub trace: Option<Trace>,
     first_year: Option<i32>,
+    /// The record `Expr::Field` reads, inside `Expr::Records`.
+    record: Option<&'a EventRec>,
 }
 
 fn tag_like(v: &Value, d: Decimal) -> Value {
@@ -146,6 +148,7 @@ impl<'a> Evaluator<'a> {
             lets,
             trace: tracing.then(Trace::default),
             first_year: firm.first_year(),
+            record: None,
         }
     }
 
@@ -214,12 +217,12 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Consecutive(c, n) => self.consecutive(c, *n, y),
             Expr::Held(f, vals, at) => self.held(*f, vals.as_deref(), at.as_deref(), y),
-            Expr::Issued(f, vals) => self.issued(*f, vals.as_deref(), y),
+            Expr::Issued(f, vals, w) => self.issued(*f, vals.as_deref(), *w, y),
             Expr::IssuedBefore(f) => Value::Count(Decimal::from(
                 self.events(*f).iter().filter(|r| r.date.y < y).count(),
             )),
-            Expr::Occurred(f, v) => self.occurred(*f, *v, y),
-            Expr::DateOf(f, v) => self.date_of(*f, *v, y),
+            Expr::Occurred(f, v, w) => self.occurred(*f, *v, *w, y),
+            Expr::DateOf(f, v, w) => self.date_of(*f, *v, *w, y),
             Expr::Total(f) => self.monthly(*f, false, y),
             Expr::Latest(f) => self.monthly(*f, true, y),
             Expr::Awarded(c) => {
@@ -249,6 +252,84 @@ impl<'a> Evaluator<'a> {
             }),
             Expr::PeriodStart => Value::Date(Date::year_start(y)),
             Expr::PeriodEnd => Value::Date(Date::year_end(y)),
+            Expr::Records {
+                agg,
+                fact,
+                filter,
+                body,
+                ty,
+            } => self.records(*agg, *fact, filter.as_deref(), body.as_deref(), *ty, y),
+            Expr::Field(i) => self
+                .record
+                .and_then(|r| r.nums.get(*i).cloned())
+                .unwrap_or(Value::Missing),
+        }
+    }
+
+    /// `sum(F where c: e)` / `count(F where c)` over the records of F dated in year `y`. The
+    /// total is exact and order-free: any record value that overflowed makes it an overflow
+    /// (+ when any went up), else the exact sum, an overflow when beyond the range.
+    fn records(
+        &mut self,
+        agg: RecordAgg,
+        f: FactId,
+        filter: Option<&Expr>,
+        body: Option<&Expr>,
+        ty: Ty,
+        y: i32,
+    ) -> Value {
+        let outer = self.record;
+        let (mut total, mut up, mut down, mut missing) = (0i128, false, false, false);
+        for r in self.events(f).iter().filter(|r| r.date.y == y) {
+            self.record = Some(r);
+            let keep = match filter {
+                None => Some(true),
+                Some(c) => self.eval(c, y).as_bool(),
+            };
+            let v = match (keep, body) {
+                (None, _) => {
+                    missing = true;
+                    continue;
+                }
+                (Some(false), _) => continue,
+                (Some(true), None) => Value::Count(Decimal::ONE),
+                (Some(true), Some(b)) => self.eval(b, y),
+            };
+            let Some(d) = v.num() else {
+                missing = true;
+                continue;
+            };
+            let x = money::scaled_or_overflow(d);
+            if money::is_overflow(x) {
+                if x > 0 {
+                    up = true;
+                } else {
+                    down = true;
+                }
+            } else {
+                total = total.saturating_add(x);
+            }
+        }
+        self.record = outer;
+        // An explanation shows how many records of the period were read (with the source).
+        let n = self.events(f).iter().filter(|r| r.date.y == y).count();
+        self.read(f, Some(y), &Value::Count(Decimal::from(n)));
+        if missing {
+            return Value::Missing;
+        }
+        let scaled = if up {
+            money::OVERFLOW
+        } else if down {
+            -money::OVERFLOW
+        } else if money::is_overflow(total) {
+            money::overflow(total < 0)
+        } else {
+            total
+        };
+        let d = money::from_scaled_or_overflow(scaled);
+        match agg {
+            RecordAgg::Count => Value::Count(d),
+            RecordAgg::Sum => tag_like(&zero_of(ty), d),
         }
     }
 
@@ -433,29 +514,30 @@ impl<'a> Evaluator<'a> {
         v
     }
 
-    fn issued(&mut self, f: FactId, vals: Option<&[u32]>, y: i32) -> Value {
+    fn issued(&mut self, f: FactId, vals: Option<&[u32]>, w: EventWindow, y: i32) -> Value {
         let v = Value::Bool(self.events(f).iter().any(|r| {
-            r.date.y == y && vals.is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
+            w.holds(r.date.y, y) && vals.is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
         }));
         self.read(f, Some(y), &v);
         v
     }
 
-    fn occurred(&mut self, f: FactId, v: u32, y: i32) -> Value {
+    fn occurred(&mut self, f: FactId, v: u32, w: EventWindow, y: i32) -> Value {
         let r = Value::Bool(
             self.events(f)
                 .iter()
-                .any(|r| r.date.y == y && r.value == Some(v)),
+                .any(|r| w.holds(r.date.y, y) && r.value == Some(v)),
         );
         self.read(f, Some(y), &r);
         r
     }
 
-    fn date_of(&mut self, f: FactId, v: u32, y: i32) -> Value {
+    /// The first date (records are sorted by date) of a record with value `v` in the window.
+    fn date_of(&mut self, f: FactId, v: u32, w: EventWindow, y: i32) -> Value {
         let r = self
             .events(f)
             .iter()
-            .find(|r| r.date.y == y && r.value == Some(v))
+            .find(|r| w.holds(r.date.y, y) && r.value == Some(v))
             .map(|r| Value::Date(r.date))
             .unwrap_or(Value::Missing);
         self.read(f, Some(y), &r);

@@ -57,6 +57,13 @@ pub mod col {
     pub const INVESTMENT: &str = "investment";
 }
 
+/// The events table's column for a number every record of `fact` carries (`field 本金:
+/// money`): `<fact>.<field>`, Decimal128(38, 12), null on other facts' rows and where the
+/// source left it empty. Present only when the fact declares fields.
+pub fn event_field_col(fact: &str, field: &str) -> String {
+    format!("{fact}.{field}")
+}
+
 /// `<table>.parquet`.
 pub fn table_file(table: &str) -> String {
     format!("{table}.parquet")

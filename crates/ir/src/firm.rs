@@ -13,6 +13,9 @@ pub struct EventRec {
     pub until: Option<Date>,
     /// Enum variant, for event facts that carry a value.
     pub value: Option<u32>,
+    /// The record's numbers, one per field the fact declares (`Fact::fields`, in that order;
+    /// `Value::Missing` where the source left it empty). Empty for a fact without fields.
+    pub nums: Vec<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]

@@ -74,7 +74,47 @@ pub struct Fact {
     pub kind: PeriodKind,
     pub label: String,
     pub source: String,
+    /// Numbers every record of an event fact carries (`field 本金: money`), in declaration
+    /// order; empty for other facts.
+    pub fields: Vec<RecordField>,
     pub origin: Origin,
+}
+
+/// A number on each record of an event fact: a loan's 本金, a lease's 面积.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordField {
+    pub name: String,
+    /// `Money`, `Ratio` or `Count`.
+    pub ty: Ty,
+}
+
+/// Which records an event function looks at, by their date: those of the evaluated period (the
+/// default), those before it (`before`: every earlier period), or both (`ever`: up to the
+/// period's end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EventWindow {
+    #[default]
+    Period,
+    Before,
+    Ever,
+}
+
+impl EventWindow {
+    /// Whether a record dated in `year` is inside the window of period `period`.
+    pub fn holds(self, year: i32, period: i32) -> bool {
+        match self {
+            EventWindow::Period => year == period,
+            EventWindow::Before => year < period,
+            EventWindow::Ever => year <= period,
+        }
+    }
+}
+
+/// How `sum(F: …)` / `count(F …)` aggregate the records of F dated inside the period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordAgg {
+    Sum,
+    Count,
 }
 
 #[derive(Clone, Debug)]
@@ -205,10 +245,10 @@ pub enum Expr {
     Consecutive(Box<Expr>, u32),
     /// A record of an event fact (value in the list, if given) valid on the date (default: period end).
     Held(FactId, Option<Vec<u32>>, Option<Box<Expr>>),
-    Issued(FactId, Option<Vec<u32>>),
+    Issued(FactId, Option<Vec<u32>>, EventWindow),
     IssuedBefore(FactId),
-    Occurred(FactId, u32),
-    DateOf(FactId, u32),
+    Occurred(FactId, u32, EventWindow),
+    DateOf(FactId, u32, EventWindow),
     /// Sum / last value of a monthly fact over the months of the period.
     Total(FactId),
     Latest(FactId),
@@ -220,6 +260,21 @@ pub enum Expr {
     Round(Box<Expr>, RoundUnit),
     PeriodStart,
     PeriodEnd,
+    /// An aggregate over the records of event fact `fact` dated inside the period: `sum` of
+    /// `body` (per record, over its fields) or `count`, of the records where `filter` holds.
+    /// Missing when a kept record's `body` or any record's `filter` is missing; over no record,
+    /// 0. Overflow is order-free: any overflowed record value, or an exact total beyond the
+    /// range, is an overflow (+ when any record overflowed upwards).
+    Records {
+        agg: RecordAgg,
+        fact: FactId,
+        filter: Option<Box<Expr>>,
+        body: Option<Box<Expr>>,
+        /// The result's type: `Count` for a count, the body's for a sum.
+        ty: Ty,
+    },
+    /// Field `i` of the record being aggregated (only inside `Records`).
+    Field(usize),
 }
 
 #[derive(Clone, Debug)]

@@ -116,6 +116,14 @@ pub enum ExprKind {
         arms: Vec<TierArmAst>,
     },
     Paren(Box<Expr>),
+    /// `sum(F where c: e)` / `count(F where c)`: over the records of event fact F dated in the
+    /// period; `e` and `c` read the record's fields.
+    Records {
+        func: Ident,
+        fact: Ident,
+        filter: Option<Box<Expr>>,
+        body: Option<Box<Expr>>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +160,8 @@ pub struct FactAst {
     /// "static" | "year" | "month" | "event"
     pub kind: String,
     pub fields: Vec<(Ident, String, Span)>,
+    /// `field 本金: money` lines of an event fact: name, type, span.
+    pub record: Vec<(Ident, Ident, Span)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -262,6 +272,8 @@ pub struct EventAst {
     pub date: Date,
     pub until: Option<Date>,
     pub value: Option<Ident>,
+    /// `{本金 = 1000万, 实付利息 = 30万}`: the record's fields.
+    pub nums: Vec<(Ident, Expr, Span)>,
     pub span: Span,
 }
 

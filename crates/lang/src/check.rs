@@ -15,6 +15,7 @@ mod call;
 mod clause;
 mod expr;
 mod items;
+mod records;
 mod rules;
 mod table;
 mod testcase;
@@ -103,6 +104,8 @@ struct Scope<'s> {
     /// The expanded size of each let (see `weight`).
     let_weights: &'s [Weight],
     clause: Option<ClauseId>,
+    /// Inside `sum(F: …)` / `count(F where …)`: the event fact whose record fields are names.
+    record: Option<FactId>,
 }
 
 type R<T> = Result<T, Diag>;

@@ -119,6 +119,25 @@ fn write_expr(s: &mut String, e: &Expr, indent: usize) {
             write_expr(s, x, indent);
             s.push(')');
         }
+        ExprKind::Records {
+            func,
+            fact,
+            filter,
+            body,
+        } => {
+            s.push_str(&func.name);
+            s.push('(');
+            s.push_str(&fact.name);
+            if let Some(c) = filter {
+                s.push_str(" where ");
+                write_expr(s, c, indent);
+            }
+            if let Some(b) = body {
+                s.push_str(": ");
+                write_expr(s, b, indent);
+            }
+            s.push(')');
+        }
     }
 }
 
@@ -320,6 +339,14 @@ impl<'a> Printer<'a> {
                         if let Some(v) = &e.value {
                             s.push_str(&format!(": {}", v.name));
                         }
+                        if !e.nums.is_empty() {
+                            let nums: Vec<String> = e
+                                .nums
+                                .iter()
+                                .map(|(k, v, _)| format!("{} = {}", k.name, expr(v)))
+                                .collect();
+                            s.push_str(&format!(" {{{}}}", nums.join(", ")));
+                        }
                         s
                     })
                     .collect();
@@ -352,6 +379,21 @@ impl<'a> Printer<'a> {
                     it.span.end,
                     &format!("enum {} {{ {} }}", name.name, vs.join(", ")),
                 );
+            }
+            ItemKind::Fact(f) if !f.record.is_empty() => {
+                // A fact with record fields: one line per attribute and field.
+                self.open(s, &fact_head(f));
+                for (k, v, sp) in &f.fields {
+                    self.line(sp.start, sp.end, &format!("{} {}", k.name, quote(v)));
+                }
+                for (name, ty, sp) in &f.record {
+                    self.line(
+                        sp.start,
+                        sp.end,
+                        &format!("field {}: {}", name.name, ty.name),
+                    );
+                }
+                self.close(it.span.end - 1);
             }
             ItemKind::Fact(f) => self.line(s, it.span.end, &fact_line(f)),
             ItemKind::Param(p) => {
@@ -517,6 +559,18 @@ impl<'a> Printer<'a> {
         }
         self.close(f.close.start);
     }
+}
+
+/// `fact 名称: 类型`, without the braces.
+fn fact_head(f: &FactAst) -> String {
+    let ty = match (f.kind.as_str(), &f.ty) {
+        ("event", Some(t)) => format!("event {}", t.name),
+        ("event", None) => "event".to_string(),
+        ("static", Some(t)) => format!("{} static", t.name),
+        (k, Some(t)) => format!("{} per {k}", t.name),
+        _ => String::new(),
+    };
+    format!("fact {}: {ty}", f.name.name)
 }
 
 fn fact_line(f: &FactAst) -> String {

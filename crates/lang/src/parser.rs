@@ -460,17 +460,33 @@ impl Parser {
             (Some(ty), kind.to_string())
         };
         let mut fields = Vec::new();
+        let mut record = Vec::new();
         if self.eat(&Tok::LBrace) {
             while !self.eat(&Tok::RBrace) {
                 let key = self.ident("`label` 或 `source`", "`label` or `source`")?;
+                if key.name == "field" && kind == "event" {
+                    let name = self.ident("字段名称", "a field name")?;
+                    self.expect(
+                        Tok::Colon,
+                        "写作 field 本金: money",
+                        "write field principal: money",
+                    )?;
+                    let ty = self.ident(
+                        "字段类型（money、ratio 或 count）",
+                        "a field type (money, ratio or count)",
+                    )?;
+                    let sp = key.span.to(ty.span);
+                    record.push((name, ty, sp));
+                    continue;
+                }
                 if key.name != "label" && key.name != "source" {
                     return Err(Diag::new(
                         "E0203",
                         key.span,
                         format!("事实声明中未知的字段 `{}`", key.name),
                         format!("unknown fact field `{}`", key.name),
-                        "可用字段：label（名称）、source（数据来源系统）",
-                        "fields: label, source (the source system)",
+                        "可用字段：label（名称）、source（数据来源系统）；事件事实还可有 field 名称: money",
+                        "fields: label, source (the source system); an event fact may also have field name: money",
                     ));
                 }
                 let (v, s) = self.string("文本", "text")?;
@@ -483,6 +499,7 @@ impl Parser {
             ty,
             kind,
             fields,
+            record,
         }))
     }
 
@@ -966,10 +983,33 @@ impl Parser {
             } else {
                 None
             };
+            let mut nums = Vec::new();
+            if self.eat(&Tok::LBrace) {
+                while !self.eat(&Tok::RBrace) {
+                    let name = self.ident("字段名称", "a field name")?;
+                    self.expect(
+                        Tok::Assign,
+                        "写作 {本金 = 1000万, 实付利息 = 30万}",
+                        "write {principal = 1000万, interest = 30万}",
+                    )?;
+                    let e = self.expr()?;
+                    let sp = name.span.to(e.span);
+                    nums.push((name, e, sp));
+                    if !self.eat(&Tok::Comma) {
+                        self.expect(
+                            Tok::RBrace,
+                            "字段之间用逗号分隔，以 } 结束",
+                            "separate fields with commas, close with }",
+                        )?;
+                        break;
+                    }
+                }
+            }
             out.push(EventAst {
                 date,
                 until,
                 value,
+                nums,
                 span: s.to(self.prev_span()),
             });
             if !self.eat(&Tok::Comma) {

@@ -182,10 +182,22 @@ pub fn write_snapshot(p: &Program, firms: &[Firm], dir: &Path) {
 
     let (mut ef, mut efact, mut edate, mut euntil, mut evalue) =
         (vec![], vec![], vec![], vec![], vec![]);
+    // Record fields: one column per (fact, field), null on other facts' rows.
+    let field_cols: Vec<(usize, usize)> = (0..p.facts.len())
+        .flat_map(|f| (0..p.facts[f].fields.len()).map(move |i| (f, i)))
+        .collect();
+    let mut nums: Vec<Vec<Value>> = vec![vec![]; field_cols.len()];
     for firm in firms {
         for (f, data) in firm.facts.iter().enumerate() {
             if let FactData::Events(es) = data {
                 for r in es {
+                    for (k, (ff, i)) in field_cols.iter().enumerate() {
+                        nums[k].push(if *ff == f {
+                            r.nums.get(*i).cloned().unwrap_or(Value::Missing)
+                        } else {
+                            Value::Missing
+                        });
+                    }
                     ef.push(firm.id.clone());
                     efact.push(p.facts[f].name.clone());
                     edate.push(days(r.date));
@@ -199,24 +211,30 @@ pub fn write_snapshot(p: &Program, firms: &[Firm], dir: &Path) {
             }
         }
     }
-    write(
-        dir,
-        "events",
-        vec![
-            Field::new("firm_id", DataType::Utf8, false),
-            Field::new("fact", DataType::Utf8, false),
-            Field::new("date", DataType::Date32, false),
-            Field::new("until", DataType::Date32, true),
-            Field::new("value", DataType::Utf8, true),
-        ],
-        vec![
-            Arc::new(StringArray::from(ef)),
-            Arc::new(StringArray::from(efact)),
-            Arc::new(Date32Array::from(edate)),
-            Arc::new(Date32Array::from(euntil)),
-            Arc::new(StringArray::from(evalue)),
-        ],
-    );
+    let mut efields = vec![
+        Field::new("firm_id", DataType::Utf8, false),
+        Field::new("fact", DataType::Utf8, false),
+        Field::new("date", DataType::Date32, false),
+        Field::new("until", DataType::Date32, true),
+        Field::new("value", DataType::Utf8, true),
+    ];
+    let mut ecols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(ef)),
+        Arc::new(StringArray::from(efact)),
+        Arc::new(Date32Array::from(edate)),
+        Arc::new(Date32Array::from(euntil)),
+        Arc::new(StringArray::from(evalue)),
+    ];
+    for ((f, i), vals) in field_cols.iter().zip(&nums) {
+        let fact = &p.facts[*f];
+        efields.push(Field::new(
+            huiqi_files::snapshot::event_field_col(&fact.name, &fact.fields[*i].name),
+            DataType::Decimal128(38, 12),
+            true,
+        ));
+        ecols.push(array(p, fact.fields[*i].ty, vals));
+    }
+    write(dir, "events", efields, ecols);
 
     let (mut af, mut ac, mut ap, mut at, mut aa) = (vec![], vec![], vec![], vec![], vec![]);
     for firm in firms {

@@ -1,6 +1,7 @@
 //! Sample firms (firm files such as `examples/firms/*.toml`) written into a generated zone after
 //! the generated firms: through the same files and columns, money in each file's unit (万元 in
-//! the tax and statistics exports, 元 with thousands separators in the loan export), dates in
+//! the tax and statistics exports, 元 with thousands separators in the loan export — a loan's
+//! 本金 and 实付利息 beside its date), dates in
 //! each export's spelling, and their award history in `兑现记录.csv`. Ingesting the zone gives
 //! back each sample firm's figures exactly; a fact the files have no column for is an error
 //! naming the firm and the fact, never dropped.
@@ -67,17 +68,19 @@ enum Col {
 
 /// Yearly facts: the file, the column (index in the file's header) and how it is written, as
 /// `mapping_text` maps them.
-const YEARLY: [(&str, Tbl, usize, Col); 6] = [
+const YEARLY: [(&str, Tbl, usize, Col); 4] = [
     ("营业收入", Tbl::Tax, 3, Col::Money(Unit::Wan, false)),
     ("研发费用", Tbl::Tax, 4, Col::Money(Unit::Wan, false)),
     ("规上企业", Tbl::Stats, 2, Col::Bool),
     ("商品销售额", Tbl::Stats, 3, Col::Money(Unit::Wan, false)),
-    ("贷款本金", Tbl::Loans, 2, Col::Money(Unit::Yuan, true)),
-    ("实付利息", Tbl::Loans, 3, Col::Money(Unit::Yuan, true)),
 ];
 
+/// The fields of 新增贷款 and their columns in the loan export (元 with thousands separators).
+const LOAN_FIELDS: [(&str, usize); 2] = [("本金", 2), ("实付利息", 3)];
+
 /// Event facts and their file.
-const EVENTS: [(&str, Tbl); 5] = [
+const EVENTS: [(&str, Tbl); 6] = [
+    ("新增贷款", Tbl::Loans),
     ("上市进程", Tbl::Listing),
     ("荣誉称号", Tbl::Titles),
     ("高企证书", Tbl::Hightech),
@@ -203,6 +206,77 @@ fn variant(p: &Program, ty: Ty, v: u32) -> Option<String> {
     }
 }
 
+/// A loan (新增贷款) as a row of the loan export: the ISO date of the loan, then 本金 and 实付利息
+/// in 元 with thousands separators (empty where missing). The pack's fact must have exactly
+/// those money fields, and a loan no end date or value.
+fn loan_row(
+    p: &Program,
+    f: &Firm,
+    fact: &str,
+    e: &EventRec,
+    xlsx: bool,
+) -> Result<Vec<Cell>, Error> {
+    let Some(fid) = p.fact_by_name(fact) else {
+        return Err(bad(
+            f,
+            fact,
+            "政策包中没有该事实",
+            "the pack has no such fact",
+        ));
+    };
+    let declared = &p.facts[fid].fields;
+    let names: Vec<&str> = declared.iter().map(|x| x.name.as_str()).collect();
+    let want: Vec<&str> = LOAN_FIELDS.iter().map(|(n, _)| *n).collect();
+    if names != want || declared.iter().any(|x| x.ty != Ty::Money) {
+        return Err(bad(
+            f,
+            fact,
+            format!(
+                "生成的贷款文件只有 {} 两个金额列，政策包的字段是 {}",
+                want.join("、"),
+                names.join("、")
+            ),
+            format!(
+                "the generated loan file has the money columns {} only; the pack's fields are {}",
+                want.join(", "),
+                names.join(", ")
+            ),
+        ));
+    }
+    if e.until.is_some() || e.value.is_some() {
+        return Err(bad(
+            f,
+            fact,
+            format!("{} 的贷款带有截止日期或取值，生成的贷款文件没有这些列", e.date),
+            format!(
+                "the loan on {} has an end date or a value; the generated loan file has no such column",
+                e.date
+            ),
+        ));
+    }
+    let mut row = vec![
+        Cell::T(f.id.clone()),
+        Cell::T(e.date.to_string()),
+        Cell::Empty,
+        Cell::Empty,
+    ];
+    for (j, &(name, col)) in LOAN_FIELDS.iter().enumerate() {
+        row[col] = match e.nums.get(j) {
+            None | Some(Value::Missing) => Cell::Empty,
+            Some(Value::Money(m)) => money(f, fact, *m, Unit::Yuan, true, xlsx)?,
+            Some(v) => {
+                return Err(bad(
+                    f,
+                    fact,
+                    format!("{} 的贷款的{name} {v:?} 不是金额", e.date),
+                    format!("the {name} {v:?} of the loan on {} is not money", e.date),
+                ))
+            }
+        };
+    }
+    Ok(row)
+}
+
 /// One event as a row of its file: 上市进程 (ISO date, the stage, no end), 荣誉称号 (`2023/3/1`,
 /// the title, valid until), 高企证书 (ISO dates, no certificate number on file), 严重失信名单
 /// (`2023年3月1日`, removal date), 所属园区 (the zone, ISO 迁入 and 迁出 dates).
@@ -213,6 +287,7 @@ fn event_row(
     ty: Ty,
     t: Tbl,
     e: &EventRec,
+    xlsx: bool,
 ) -> Result<Vec<Cell>, Error> {
     let id = Cell::T(f.id.clone());
     let value = match e.value {
@@ -229,6 +304,20 @@ fn event_row(
         })?),
         None => None,
     };
+    if t == Tbl::Loans {
+        return loan_row(p, f, fact, e, xlsx);
+    }
+    if e.nums.iter().any(|v| !v.is_missing()) {
+        return Err(bad(
+            f,
+            fact,
+            format!("{} 的事件带有字段数值，生成文件中没有字段列", e.date),
+            format!(
+                "the event on {} carries field numbers; the generated file has no column for them",
+                e.date
+            ),
+        ));
+    }
     let valued = matches!(t, Tbl::Listing | Tbl::Titles | Tbl::Zones);
     if valued != value.is_some() {
         return Err(if valued {
@@ -349,7 +438,7 @@ fn firm_rows(
                 return Err(wrong_shape("事件文件", "an event file"));
             };
             for e in es {
-                events.push((t, event_row(p, f, name, fact.ty, t, e)?));
+                events.push((t, event_row(p, f, name, fact.ty, t, e, xlsx)?));
             }
         } else {
             return Err(bad(

@@ -21,7 +21,7 @@ pub(super) struct Data<'a> {
     pub(super) firms: Firms,
     pub(super) yearly: Vec<PeriodRows>,
     pub(super) monthly: Vec<PeriodRows>,
-    pub(super) events: Vec<Event>,
+    pub(super) events: Events,
     pub(super) awards: Vec<AwardRow>,
     pub(super) projects: Vec<super::projects::ProjectRow>,
 }
@@ -151,8 +151,10 @@ impl Data<'_> {
 
     fn write_events(&self, tmp: &Path, h: Sha256) -> Result<(Sha256, u64), Error> {
         let p = self.program;
-        let mut t = Table::create(tmp, layout::EVENTS, schema::events(), h)?;
-        for e in &self.events {
+        let mut t = Table::create(tmp, layout::EVENTS, schema::events(p), h)?;
+        // The field columns after the five of every record: (fact, field).
+        let fields = schema::event_fields(p);
+        for e in &self.events.rows {
             let f = &p.facts[e.fact as usize];
             t.cols[0].str(Some(self.firms.id(e.firm as usize)));
             t.cols[1].str(Some(&f.name));
@@ -165,6 +167,14 @@ impl Data<'_> {
                 _ => None,
             };
             t.cols[4].str(value);
+            let nums = self.events.nums(e, f.fields.len());
+            for (k, &(fact, j)) in fields.iter().enumerate() {
+                let v = (fact == e.fact as usize)
+                    .then(|| nums.get(j).copied())
+                    .flatten()
+                    .filter(|&v| v != NULL128);
+                t.cols[5 + k].dec(v);
+            }
             t.end_row()?;
         }
         let n = t.rows;
@@ -289,6 +299,13 @@ pub(super) fn manifest_schema(p: &Program) -> serde_json::Map<String, serde_json
         e.insert("period".into(), schema::period_name(f.kind).into());
         if let Ty::Enum(en) = f.ty {
             e.insert("values".into(), p.enums[en].variants.clone().into());
+        }
+        // Only when the fact has fields, so that older manifests stay as they were.
+        if !f.fields.is_empty() {
+            let fields: serde_json::Map<String, serde_json::Value> = (f.fields.iter())
+                .map(|x| (x.name.clone(), schema::field_type_name(x.ty).into()))
+                .collect();
+            e.insert("fields".into(), fields.into());
         }
         m.insert(f.name.clone(), e.into());
     }

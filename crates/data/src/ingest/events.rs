@@ -1,9 +1,10 @@
 //! Reading event and award sources: dated records and award history, checked against the
 //! program's event facts, enum values, clauses and tranches.
 
+use huiqi_files::snapshot::event_field_col;
 use huiqi_ir::{ClauseBody, PeriodKind, Program, Ty};
 
-use super::read::{err, unknown_firm};
+use super::read::{err, parse_fact, unknown_firm};
 use super::store::*;
 use crate::dates::{from_days, to_days};
 use crate::error::{reason, DataError, Errors};
@@ -19,14 +20,14 @@ pub(super) fn read_events(
     firms: &Firms,
     errs: &mut Errors,
     sources: &mut Vec<(FileRef, u64)>,
-) -> Vec<Event> {
+) -> Events {
     let event_facts: Vec<&str> = p
         .facts
         .iter()
         .filter(|f| f.kind == PeriodKind::Event)
         .map(|f| f.name.as_str())
         .collect();
-    let mut out = vec![];
+    let mut out = Events::default();
     for (si, s) in plan.events.iter().enumerate() {
         let src = EventSrc {
             p,
@@ -65,7 +66,8 @@ pub(super) fn row_firm(
     }
 }
 
-/// One event source being read: its cells are, in order, id, date, [fact column], [until], [value].
+/// One event source being read: its cells are, in order, id, date, [fact column], [until],
+/// [value], then the field columns.
 struct EventSrc<'a> {
     p: &'a Program,
     s: &'a EventPlan,
@@ -76,7 +78,7 @@ struct EventSrc<'a> {
 
 impl EventSrc<'_> {
     /// Reads the file into `out`; the number of data rows, or None after a file-level problem.
-    fn scan(&self, errs: &mut Errors, out: &mut Vec<Event>) -> Option<u64> {
+    fn scan(&self, errs: &mut Errors, out: &mut Events) -> Option<u64> {
         let s = self.s;
         let mut cols: Vec<&str> = vec![&s.id, &s.date];
         if let EventFact::Column(c) = &s.fact {
@@ -90,11 +92,38 @@ impl EventSrc<'_> {
             cols.push(v);
             cols.len() - 1
         });
-        source::scan(&s.file, &cols, errs, &mut |errs, row, cells| {
-            if let Some(e) = self.row(errs, row, cells, until_at, value_at) {
-                out.push(e);
+        let fields_at = cols.len();
+        cols.extend(s.fields.iter().map(|f| f.col.column.as_str()));
+        let mut too_many = false;
+        let n = source::scan(&s.file, &cols, errs, &mut |errs, row, cells| {
+            let at = Cols {
+                until: until_at,
+                value: value_at,
+                fields: fields_at,
+            };
+            let Some((mut e, nums)) = self.row(errs, row, cells, at) else {
+                return;
+            };
+            if !nums.is_empty() {
+                match u32::try_from(out.nums.len()) {
+                    Ok(i) if i != NO_NUMS => e.nums = i,
+                    _ => {
+                        too_many = true;
+                        return;
+                    }
+                }
+                out.nums.extend(nums);
             }
-        })
+            out.rows.push(e);
+        });
+        if too_many {
+            errs.push(DataError::new(
+                &s.file.shown,
+                "事件记录的数值过多（超过 2³² 个），无法一次导入",
+                "too many numbers on event records (more than 2³²) to ingest at once",
+            ));
+        }
+        n
     }
 
     /// One row: every cell is checked (all problems reported) before the event is kept.
@@ -103,9 +132,9 @@ impl EventSrc<'_> {
         errs: &mut Errors,
         row: u64,
         cells: &[Cell],
-        until_at: Option<usize>,
-        value_at: Option<usize>,
-    ) -> Option<Event> {
+        at: Cols,
+    ) -> Option<(Event, Vec<i128>)> {
+        let (until_at, value_at) = (at.until, at.value);
         let s = self.s;
         let file = &s.file;
         let firm = row_firm(file, row, &s.id, self.firms, &cells[0], errs);
@@ -146,17 +175,109 @@ impl EventSrc<'_> {
                 ));
             }
         }
+        let nums = self.nums(errs, row, &cells[at.fields..], fact);
         let fact = fact?;
         let value = self.value(errs, row, cells, fact, value_at).ok()?;
-        Some(Event {
+        let event = Event {
             firm: firm?,
             fact: fact as u32,
             date: to_days(date?),
             until: until.map_or(NO_DATE, to_days),
             value: value.unwrap_or(NO_VALUE),
+            nums: NO_NUMS,
             row: row as u32,
             src: self.si,
-        })
+        };
+        Some((event, nums.ok()?))
+    }
+
+    /// The record's numbers, one per field of `fact` (scale 12, [`NULL128`] where the cell is
+    /// empty), from the field cells `cells`. Every cell is checked (a cell of another fact's
+    /// field must be empty on this fact's row); Err after reporting a problem.
+    fn nums(
+        &self,
+        errs: &mut Errors,
+        row: u64,
+        cells: &[Cell],
+        fact: Option<usize>,
+    ) -> Result<Vec<i128>, ()> {
+        let (p, s, file) = (self.p, self.s, &self.s.file);
+        let mut ok = true;
+        let mut out = match fact {
+            Some(f) => vec![NULL128; p.facts[f].fields.len()],
+            None => vec![],
+        };
+        let mut mapped = vec![false; out.len()];
+        for fc in &s.fields {
+            if Some(fc.col.fact) == fact {
+                mapped[fc.field] = true;
+            }
+        }
+        for (fc, cell) in s.fields.iter().zip(cells) {
+            let col = &fc.col;
+            let v = match parse_fact(p, col, cell) {
+                Ok(v) => v,
+                Err(r) => {
+                    errs.push(err(file, row, &col.column, r));
+                    ok = false;
+                    continue;
+                }
+            };
+            match fact {
+                Some(f) if f == col.fact => out[fc.field] = scaled(col.ty, v),
+                Some(f) if v != Val::Null => {
+                    let (this, other) = (&p.facts[f].name, &p.facts[col.fact].name);
+                    errs.push(err(
+                        file,
+                        row,
+                        &col.column,
+                        reason(
+                            format!("此列是 `{other}` 的字段，`{this}` 的记录此格应为空"),
+                            format!("this column is a field of `{other}`; it should be empty on a record of `{this}`"),
+                        ),
+                    ));
+                    ok = false;
+                }
+                _ => {}
+            }
+        }
+        // With a fact column, the row's fact may have fields this source gives no column for.
+        if let Some(f) = fact {
+            let fact = &p.facts[f];
+            let missing: Vec<&str> = (fact.fields.iter().zip(&mapped))
+                .filter(|(_, m)| !**m)
+                .map(|(x, _)| x.name.as_str())
+                .collect();
+            if !missing.is_empty() {
+                let keys = missing
+                    .iter()
+                    .map(|m| format!("\"{}\"", event_field_col(&fact.name, m)))
+                    .collect::<Vec<_>>();
+                let name = &fact.name;
+                errs.push(
+                    DataError::new(
+                        &file.shown,
+                        format!(
+                            "事件 `{name}` 的记录带有字段 {}，但映射文件没有给出它们的列（在 fields 中写 {} = \"列名\"）",
+                            missing.join("、"),
+                            keys.join("、")
+                        ),
+                        format!(
+                            "records of `{name}` carry the field(s) {} but the mapping gives no column for them (add {} = \"column\" to `fields`)",
+                            missing.join(", "),
+                            keys.join(", ")
+                        ),
+                    )
+                    .at(row),
+                );
+                ok = false;
+            }
+        }
+        if ok {
+            Ok(out)
+        } else {
+            Err(())
+        }
     }
 
     /// The row's event fact: the source's, or the one its fact column names.
@@ -266,9 +387,38 @@ impl EventSrc<'_> {
     }
 }
 
-/// The snapshot's order: firm, then fact, date and value by name (byte order), then source and
-/// row (so duplicate reports name the earlier row).
-fn sort_events(p: &Program, out: &mut [Event]) {
+/// Where an event source's optional cells are: until, value, and the first field column.
+#[derive(Clone, Copy)]
+struct Cols {
+    until: Option<usize>,
+    value: Option<usize>,
+    fields: usize,
+}
+
+/// A field's parsed cell as the events table holds it: Decimal128 at scale 12.
+fn scaled(ty: Ty, v: Val) -> i128 {
+    match (ty, v) {
+        (Ty::Money, Val::I64(fen)) => fen as i128 * FEN_TO_DEC,
+        (Ty::Count, Val::I64(c)) => c as i128 * ONE_DEC,
+        (Ty::Ratio, Val::I128(r)) => r,
+        _ => NULL128,
+    }
+}
+
+/// The snapshot's order: firm, then fact, date and value by name (byte order), then the
+/// record's numbers (missing first), then source and row (so duplicate reports name the
+/// earlier row).
+fn sort_events(p: &Program, events: &mut Events) {
+    let Events { rows: out, nums } = events;
+    let nfields: Vec<usize> = p.facts.iter().map(|f| f.fields.len()).collect();
+    let numbers = |e: &Event| -> &[i128] {
+        if e.nums == NO_NUMS {
+            return &[];
+        }
+        let start = e.nums as usize;
+        nums.get(start..start + nfields[e.fact as usize])
+            .unwrap_or(&[])
+    };
     let fact_names: Vec<&str> = p.facts.iter().map(|f| f.name.as_str()).collect();
     let fact_rank = ranks(&fact_names);
     let value_rank: Vec<Vec<u32>> = p
@@ -292,29 +442,30 @@ fn sort_events(p: &Program, out: &mut [Event]) {
             1 + value_rank[e.fact as usize][e.value as usize]
         }
     };
-    out.sort_unstable_by_key(|e| {
-        (
-            e.firm,
-            fact_rank[e.fact as usize],
-            e.date,
-            vrank(e),
-            e.src,
-            e.row,
-        )
+    let key = |e: &Event| (e.firm, fact_rank[e.fact as usize], e.date, vrank(e));
+    out.sort_unstable_by(|a, b| {
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| numbers(a).cmp(numbers(b)))
+            .then_with(|| (a.src, a.row).cmp(&(b.src, b.row)))
     });
 }
 
-/// Two sorted events with the same firm, fact, date and value: the later row is reported.
+/// Two sorted events with the same firm, fact, date, value and numbers: the later row is
+/// reported. (Two loans of one day with different principals are two loans.)
 fn report_duplicate_events(
     plan: &Plan,
     p: &Program,
     firms: &Firms,
-    out: &[Event],
+    events: &Events,
     errs: &mut Errors,
 ) {
-    for w in out.windows(2) {
+    let n = |e: &Event| p.facts[e.fact as usize].fields.len();
+    for w in events.rows.windows(2) {
         let (a, b) = (&w[0], &w[1]);
-        if (a.firm, a.fact, a.date, a.value) != (b.firm, b.fact, b.date, b.value) {
+        if (a.firm, a.fact, a.date, a.value) != (b.firm, b.fact, b.date, b.value)
+            || events.nums(a, n(a)) != events.nums(b, n(b))
+        {
             continue;
         }
         let s = &plan.events[b.src as usize];
@@ -329,11 +480,16 @@ fn report_duplicate_events(
             &p.facts[a.fact as usize].name,
             from_days(a.date),
         );
+        let (same, same_en) = if n(a) > 0 {
+            ("，数值也相同", ", with the same numbers")
+        } else {
+            ("", "")
+        };
         errs.push(
             DataError::new(
                 &s.file.shown,
-                format!("重复的事件记录：企业 `{id}` 的 `{fact}` 在 {day} 已有一条（{other}）"),
-                format!("duplicate event: firm `{id}` already has `{fact}` on {day} ({other_en})"),
+                format!("重复的事件记录：企业 `{id}` 的 `{fact}` 在 {day} 已有一条{same}（{other}）"),
+                format!("duplicate event: firm `{id}` already has `{fact}` on {day}{same_en} ({other_en})"),
             )
             .at(b.row as u64)
             .col(&s.date),

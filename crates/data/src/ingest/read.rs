@@ -41,7 +41,7 @@ fn in_range(fc: &FactCol, c: &Cell, v: Val) -> Result<(), Reason> {
 
 fn parse_value(p: &Program, fc: &FactCol, c: &Cell) -> Result<Val, Reason> {
     let o = |v: Option<i64>| v.map_or(Val::Null, Val::I64);
-    Ok(match p.facts[fc.fact].ty {
+    Ok(match fc.ty {
         Ty::Money => o(parse::money(c, fc.unit)?),
         Ty::Count => o(parse::count(c)?),
         Ty::Ratio => parse::ratio(c)?.map_or(Val::Null, Val::I128),

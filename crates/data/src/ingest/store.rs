@@ -107,11 +107,37 @@ pub(super) struct Event {
     pub(super) date: i32,
     pub(super) until: i32,
     pub(super) value: u32,
+    /// Where the record's numbers start in [`Events::nums`] (one per field of its fact);
+    /// [`NO_NUMS`] for a fact without fields.
+    pub(super) nums: u32,
     pub(super) row: u32,
     pub(super) src: u16,
 }
 pub(super) const NO_DATE: i32 = i32::MIN;
 pub(super) const NO_VALUE: u32 = u32::MAX;
+pub(super) const NO_NUMS: u32 = u32::MAX;
+/// A count → Decimal128 at scale 12.
+pub(super) const ONE_DEC: i128 = 1_000_000_000_000;
+
+/// The event records and, side by side, their numbers: Decimal128 at scale 12 (money in 元,
+/// counts whole) with [`NULL128`] for a missing one — the events table's field columns as they
+/// are written. Kept apart so that records without fields cost nothing.
+#[derive(Default)]
+pub(super) struct Events {
+    pub(super) rows: Vec<Event>,
+    pub(super) nums: Vec<i128>,
+}
+
+impl Events {
+    /// The numbers of `e`, `n` of them (its fact's fields).
+    pub(super) fn nums(&self, e: &Event, n: usize) -> &[i128] {
+        if e.nums == NO_NUMS {
+            return &[];
+        }
+        let start = e.nums as usize;
+        self.nums.get(start..start + n).unwrap_or(&[])
+    }
+}
 
 pub(super) struct AwardRow {
     pub(super) firm: u32,

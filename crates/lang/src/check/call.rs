@@ -260,25 +260,52 @@ impl Checker<'_> {
         Ok(x)
     }
 
-    /// `issued(f)`, `issued(f, [v…])`, `issued_before(f)`.
+    /// `issued(f)`, `issued(f, [v…])`, `issued_before(f)`; `issued` may end with a window.
     fn call_issued(&mut self, call: &Call) -> R<(Expr, Ty)> {
         if call.name == "issued_before" {
             call.arity(1, 1, "issued_before(事实)")?;
             let f = self.event_fact(&call.args[0], call.name)?;
             return Ok((Expr::IssuedBefore(f), Ty::Count));
         }
-        call.arity(1, 2, "issued(事实) 或 issued(事实, [取值…])")?;
+        let (args, window) = self.window(call.args);
+        let call = Call { args, ..*call };
+        call.arity(
+            1,
+            2,
+            "issued(事实) 或 issued(事实, [取值…])，可加 before 或 ever",
+        )?;
         let f = self.event_fact(&call.args[0], call.name)?;
         let vals = match call.args.get(1) {
             Some(v) => Some(self.variants(f, v)?),
             None => None,
         };
-        Ok((Expr::Issued(f, vals), Ty::Bool))
+        Ok((Expr::Issued(f, vals, window), Ty::Bool))
     }
 
-    /// `occurred(f, v)` and `date_of(f, v)`: one stage of an event fact.
+    /// A trailing `before` or `ever` of an event function: its window (default: the period),
+    /// and the arguments before it.
+    fn window<'e>(&self, args: &'e [ast::Expr]) -> (&'e [ast::Expr], EventWindow) {
+        let w = match args.last().map(|a| &a.kind) {
+            Some(ExprKind::Name(id)) if id.name == "before" => EventWindow::Before,
+            Some(ExprKind::Name(id)) if id.name == "ever" => EventWindow::Ever,
+            _ => return (args, EventWindow::Period),
+        };
+        (&args[..args.len() - 1], w)
+    }
+
+    /// `occurred(f, v)` and `date_of(f, v)`: one stage of an event fact; a trailing `before` or
+    /// `ever` widens the window to earlier periods.
     fn call_stage(&mut self, call: &Call) -> R<(Expr, Ty)> {
-        call.arity(2, 2, &format!("{}(事实, 取值)", call.name))?;
+        let (args, window) = self.window(call.args);
+        let call = Call { args, ..*call };
+        call.arity(
+            2,
+            2,
+            &format!(
+                "{}(事实, 取值) 或 {}(事实, 取值, before|ever)",
+                call.name, call.name
+            ),
+        )?;
         let f = self.event_fact(&call.args[0], call.name)?;
         let v = match self.variants(f, &call.args[1])?[..] {
             [v] => v,
@@ -294,9 +321,9 @@ impl Checker<'_> {
             }
         };
         if call.name == "occurred" {
-            Ok((Expr::Occurred(f, v), Ty::Bool))
+            Ok((Expr::Occurred(f, v, window), Ty::Bool))
         } else {
-            Ok((Expr::DateOf(f, v), Ty::Date))
+            Ok((Expr::DateOf(f, v, window), Ty::Date))
         }
     }
 

@@ -92,6 +92,7 @@ impl<'a> ClauseParts<'a> {
             lets: let_names.iter().map(|(n, t)| (n.as_str(), *t)).collect(),
             let_weights: &let_weights,
             clause: Some(self.id),
+            record: None,
         };
         if let StmtKind::Let(ne) = &st.kind {
             let new = self.let_stmt(c, ne, &scope);

@@ -80,6 +80,12 @@ impl Checker<'_> {
             ExprKind::If(c, a, b) => self.lower_if(c, a, b, sc, want),
             ExprKind::Tiers { subject, arms } => self.lower_tiers(e.span, subject, arms, sc, want),
             ExprKind::Call { func, args } => self.lower_call(e.span, func, args, sc, want),
+            ExprKind::Records {
+                func,
+                fact,
+                filter,
+                body,
+            } => self.lower_records(e.span, func, fact, filter.as_deref(), body.as_deref(), sc),
         }
     }
 
@@ -235,6 +241,11 @@ impl Checker<'_> {
     /// A name: an enum value the context wants, a let, a fact, a parameter, or any enum value.
     fn lower_name(&mut self, id: &Ident, sc: &Scope, want: Option<Ty>) -> R<(Expr, Ty)> {
         let n = id.name.as_str();
+        if let Some(f) = sc.record {
+            if let Some(i) = self.facts[f].fields.iter().position(|x| x.name == n) {
+                return Ok((Expr::Field(i), self.facts[f].fields[i].ty));
+            }
+        }
         if let Some(Ty::Enum(e)) = want {
             if let Some(v) = self.enums[e].variants.iter().position(|x| x == n) {
                 return Ok((Expr::Lit(Value::Enum(v as u32)), Ty::Enum(e)));
@@ -288,7 +299,7 @@ impl Checker<'_> {
     }
 
     /// An unknown name (E0302), or a value the wanted enum does not have (E0303).
-    fn unknown_name(&self, id: &Ident, sc: &Scope, want: Option<Ty>) -> Diag {
+    pub(super) fn unknown_name(&self, id: &Ident, sc: &Scope, want: Option<Ty>) -> Diag {
         let n = id.name.as_str();
         if let Some(Ty::Enum(e)) = want {
             let en = &self.enums[e];

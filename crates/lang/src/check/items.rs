@@ -277,6 +277,7 @@ impl Checker<'_> {
                     "name the source system, e.g. { label \"Revenue\" source \"tax\" }",
                 ));
             }
+            let fields = self.record_fields(f);
             self.fact_idx.insert(f.name.name.clone(), self.facts.len());
             self.facts.push(Fact {
                 name: f.name.name.clone(),
@@ -284,9 +285,47 @@ impl Checker<'_> {
                 kind,
                 label: get("label").unwrap_or_else(|| f.name.name.clone()),
                 source,
+                fields,
                 origin: self.sm.origin(f.name.span),
             });
         }
+    }
+
+    /// An event fact's record fields: numeric types, each name once (E0331 otherwise).
+    fn record_fields(&mut self, f: &ast::FactAst) -> Vec<RecordField> {
+        let mut out: Vec<RecordField> = vec![];
+        for (name, ty, _) in &f.record {
+            let t = match self.parse_ty(ty) {
+                Ok(t) if t.is_numeric() => t,
+                Ok(_) | Err(_) => {
+                    self.diags.push(err(
+                        "E0331",
+                        ty.span,
+                        format!("字段 `{}` 的类型须为 money、ratio 或 count", name.name),
+                        format!("field `{}` must be money, ratio or count", name.name),
+                        "例如 field 本金: money、field 面积: count",
+                        "e.g. field principal: money, field area: count",
+                    ));
+                    continue;
+                }
+            };
+            if out.iter().any(|x| x.name == name.name) {
+                self.diags.push(err(
+                    "E0331",
+                    name.span,
+                    format!("字段 `{}` 重复声明", name.name),
+                    format!("field `{}` declared twice", name.name),
+                    "删除重复的字段",
+                    "remove the duplicate",
+                ));
+                continue;
+            }
+            out.push(RecordField {
+                name: name.name.clone(),
+                ty: t,
+            });
+        }
+        out
     }
 
     /// A fact's type: an event's enum (bool when it has none), or a value type. None when the

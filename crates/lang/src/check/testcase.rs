@@ -234,7 +234,12 @@ impl Checker<'_> {
 
     /// A constant for a test firm's fact, converted between ratio and count as the fact says.
     fn data_scalar(&mut self, fact: FactId, e: &ast::Expr) -> Option<Value> {
-        let ty = self.facts[fact].ty;
+        let name = self.facts[fact].name.clone();
+        self.data_const(self.facts[fact].ty, &name, e)
+    }
+
+    /// A constant of type `ty` for the fact or field `name`.
+    fn data_const(&mut self, ty: Ty, name: &str, e: &ast::Expr) -> Option<Value> {
         match self.lower(e, &Scope::default(), Some(ty)) {
             Ok((x, t))
                 if t == ty
@@ -260,7 +265,6 @@ impl Checker<'_> {
             }
             Ok((_, t)) => {
                 let want = ty_name(Some(&self.enums), ty);
-                let name = &self.facts[fact].name;
                 let d = self.type_mismatch(
                     e.span,
                     &want,
@@ -472,14 +476,75 @@ impl Checker<'_> {
                 ));
                 continue;
             }
+            let Some(nums) = self.event_nums(fid, name, ev) else {
+                continue;
+            };
             recs.push(EventRec {
                 date: ev.date,
                 until: ev.until,
                 value,
+                nums,
             });
         }
         recs.sort_by_key(|r| r.date);
         FactData::Events(recs)
+    }
+
+    /// An event's numbers in the fact's field order (Missing where not written); None drops
+    /// the event (an unknown or repeated field, or a wrong value, with a diagnostic).
+    fn event_nums(&mut self, fid: FactId, name: &Ident, ev: &ast::EventAst) -> Option<Vec<Value>> {
+        let fields = self.facts[fid].fields.clone();
+        let mut nums = vec![Value::Missing; fields.len()];
+        let mut ok = true;
+        for (k, e, sp) in &ev.nums {
+            let Some(i) = fields.iter().position(|f| f.name == k.name) else {
+                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                let (hz, he) = if names.is_empty() {
+                    (
+                        format!(
+                            "`{}` 的记录没有字段；字段在事实声明中用 field 名称: money 声明",
+                            name.name
+                        ),
+                        format!(
+                            "records of `{}` have no fields; declare them with field name: money",
+                            name.name
+                        ),
+                    )
+                } else {
+                    (
+                        format!("`{}` 的字段：{}", name.name, names.join("、")),
+                        format!("fields of `{}`: {}", name.name, names.join(", ")),
+                    )
+                };
+                self.diags.push(err(
+                    "E0705",
+                    k.span,
+                    format!("`{}` 的记录没有字段 `{}`", name.name, k.name),
+                    format!("records of `{}` have no field `{}`", name.name, k.name),
+                    hz,
+                    he,
+                ));
+                ok = false;
+                continue;
+            };
+            if !nums[i].is_missing() {
+                self.diags.push(err(
+                    "E0705",
+                    *sp,
+                    format!("字段 `{}` 写了两次", k.name),
+                    format!("field `{}` given twice", k.name),
+                    "每个字段只写一次",
+                    "one value per field",
+                ));
+                ok = false;
+                continue;
+            }
+            match self.data_const(fields[i].ty, &fields[i].name, e) {
+                Some(v) => nums[i] = v,
+                None => ok = false,
+            }
+        }
+        ok.then_some(nums)
     }
 
     /// An event's value: required for an event fact with an enum, refused for one without.

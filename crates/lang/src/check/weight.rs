@@ -70,7 +70,9 @@ pub(super) fn weight(e: &Expr, lets: &[Weight], tables: &[Weight]) -> Weight {
         | Expr::Awarded(_)
         | Expr::PeriodStart
         | Expr::PeriodEnd
+        | Expr::Field(_)
         | Expr::Held(_, _, None) => Weight::leaf(),
+        Expr::Records { filter, body, .. } => over(filter.iter().chain(body.iter()).map(|x| w(x))),
         Expr::Local(i) => over(lets.get(*i).copied()),
         Expr::Table(t, x) => over([tables.get(*t).copied().unwrap_or_default(), w(x)]),
         Expr::Not(x)

@@ -343,12 +343,53 @@ impl Parser {
         let span = id.span;
         self.bump();
         if matches!(self.peek(), Tok::LParen) && !self.toks[self.pos].newline_before {
+            if (id.name == "sum" || id.name == "count")
+                && matches!(self.peek_at(1), Tok::Ident(_))
+                && (matches!(self.peek_at(2), Tok::Colon | Tok::RParen)
+                    || matches!(self.peek_at(2), Tok::Ident(w) if w == "where"))
+            {
+                let open = self.bump().span;
+                return self.nested(open, |p| p.records_rest(id, open));
+            }
             let open = self.bump().span;
             let (args, h) = self.nested(open, |p| p.items(Tok::RParen, ARGUMENTS))?;
             let whole = span.to(self.prev_span());
             return grow(ExprKind::Call { func: id, args }, whole, h, open);
         }
         Ok(leaf(ExprKind::Name(id), span))
+    }
+
+    /// `sum(F where c: e)` / `count(F where c)` after the `(` at `open`; `func` is at `sum`.
+    fn records_rest(&mut self, func: Ident, open: Span) -> PResult<Node> {
+        let fact = self.ident("事件事实名称", "an event fact")?;
+        let mut height = 1;
+        let filter = if self.eat_word("where") {
+            let c = self.node()?;
+            height = height.max(c.height);
+            Some(Box::new(c.expr))
+        } else {
+            None
+        };
+        let body = if self.eat(&Tok::Colon) {
+            let b = self.node()?;
+            height = height.max(b.height);
+            Some(Box::new(b.expr))
+        } else {
+            None
+        };
+        self.expect(
+            Tok::RParen,
+            "写作 sum(贷款 where 条件: 每笔金额) 或 count(贷款 where 条件)",
+            "write sum(loans where cond: per-record amount) or count(loans where cond)",
+        )?;
+        let span = func.span.to(self.prev_span());
+        let kind = ExprKind::Records {
+            func,
+            fact,
+            filter,
+            body,
+        };
+        grow(kind, span, height, open)
     }
 
     /// `{ [lo, hi) => value, … }`: the arms, the closing brace and the tallest expression.
