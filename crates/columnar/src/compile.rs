@@ -52,6 +52,8 @@ pub enum EventAgg {
         fact: String,
         values: Option<Vec<String>>,
         date: i32,
+        /// The fact's declared validity, for records without an end.
+        validity: Option<Validity>,
     },
     /// Any record dated in [from, to] (value in the list).
     DatedIn {
@@ -74,6 +76,7 @@ pub enum EventAgg {
         fact: String,
         values: Option<Vec<String>>,
         date_col: String,
+        validity: Option<Validity>,
     },
     /// `sum(F where c: e)` / `count(F where c)` over the records dated in [from, to]: `filter`
     /// and `body` are compiled on the events table (fields as its columns); `body` None counts.
@@ -323,6 +326,19 @@ impl<'p> Compiler<'p> {
             Expr::Records {
                 fact, filter, body, ..
             } => self.records(*fact, filter.as_deref(), body.as_deref(), o, cx, lets)?,
+            Expr::ShiftDate(x, months, days) => {
+                let d = self.cx(x, o, cx, lets)?;
+                self.udf("hq_shift_date", vec![d, lit(*months), lit(*days)])
+            }
+            Expr::DaysBetween(a, b) | Expr::MonthsBetween(a, b) => {
+                let (a2, b2) = (self.cx(a, o, cx, lets)?, self.cx(b, o, cx, lets)?);
+                let f = if matches!(e, Expr::DaysBetween(..)) {
+                    "hq_days_between"
+                } else {
+                    "hq_months_between"
+                };
+                self.udf(f, vec![a2, b2])
+            }
             Expr::Field(i) => {
                 let f = self.record.ok_or("a record field outside sum()/count()")?;
                 let field = &self.p.facts[f].fields[*i].name;
@@ -598,6 +614,7 @@ impl<'p> Compiler<'p> {
                     fact: self.p.facts[*f].name.clone(),
                     values: self.event_values(*f, vals),
                     date: to,
+                    validity: self.p.facts[*f].validity,
                 };
                 datafusion::functions::expr_fn::coalesce(vec![self.event_col(agg), lit(false)])
             }
@@ -609,6 +626,7 @@ impl<'p> Compiler<'p> {
                     fact: self.p.facts[*f].name.clone(),
                     values: self.event_values(*f, vals),
                     date_col: name,
+                    validity: self.p.facts[*f].validity,
                 };
                 let e = self.event_col(agg);
                 when(dx.is_null(), lit(ScalarValue::Null))
@@ -760,6 +778,26 @@ impl<'p> Compiler<'p> {
             money::RoundUnit::Wan => "hq_round_wan",
         };
         self.udf(name, vec![v])
+    }
+
+    /// A record's last valid day: its `until`, else (a declared `valid` duration) its date
+    /// shifted by the duration less a day, as `Fact::until_of`.
+    pub fn until_of(&self, validity: Option<Validity>) -> DExpr {
+        let until = c(huiqi_files::snapshot::col::UNTIL);
+        match validity {
+            Some(Validity::For { months, days }) => datafusion::functions::expr_fn::coalesce(vec![
+                until,
+                self.udf(
+                    "hq_shift_date",
+                    vec![
+                        c(huiqi_files::snapshot::col::DATE),
+                        lit(months),
+                        lit(days - 1),
+                    ],
+                ),
+            ]),
+            _ => until,
+        }
     }
 
     pub fn null_dec(&self) -> DExpr {

@@ -210,13 +210,18 @@ async fn event_columns(
     for (k, agg) in cm.events.iter().enumerate() {
         let name = format!("e{k}");
         let a = match agg {
-            EventAgg::HeldOn { fact, values, date } => bool_or(only(
+            EventAgg::HeldOn {
+                fact,
+                values,
+                date,
+                validity,
+            } => bool_or(only(
                 event_pred(fact, values)
                     .and(c(scol::DATE).lt_eq(date32(*date)))
                     .and(
-                        c(scol::UNTIL)
+                        cm.until_of(*validity)
                             .is_null()
-                            .or(c(scol::UNTIL).gt_eq(date32(*date))),
+                            .or(cm.until_of(*validity).gt_eq(date32(*date))),
                     ),
                 lit(true),
             )?),
@@ -559,8 +564,10 @@ async fn held_at(
             fact,
             values,
             date_col,
+            validity,
         } = agg
         {
+            let until = cm.until_of(*validity);
             let name = format!("e{n_ev}");
             let dates = e(t
                 .clone()
@@ -573,7 +580,7 @@ async fn held_at(
                 e(ev.join(dates, JoinType::Inner, &["fi"], &["kd"], None))?.filter(
                     c(scol::DATE)
                         .lt_eq(c("dd"))
-                        .and(c(scol::UNTIL).is_null().or(c(scol::UNTIL).gt_eq(c("dd")))),
+                        .and(until.clone().is_null().or(until.gt_eq(c("dd")))),
                 ),
             )?;
             let a =

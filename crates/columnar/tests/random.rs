@@ -39,7 +39,7 @@ fact 营收: money per year { label "营收" source "税务" }
 fact 研发: money per year { label "研发" source "税务" }
 fact 规上: bool per year { label "规上" source "统计" }
 fact 行业: 类别 static { label "行业" source "市场监管" }
-fact 证书: event { label "证书" source "科技" }
+fact 证书: event { label "证书" source "科技" valid 2年 }
 fact 进程: event 阶段 { label "进程" source "金融办" }
 fact 人数: count per year { label "人数" source "人社" }
 fact 工位: count static { label "工位" source "园区" }
@@ -69,7 +69,7 @@ fn clause(r: &mut Rng, i: usize, ps: &mut Vec<String>) -> String {
         let (a, b) = (format!("{}万", r.wan(hi)), format!("{}万", r.wan(hi)));
         fig(r, ps, "money", a, b)
     };
-    let body = match r.below(16) {
+    let body = match r.below(17) {
         // A small total cap against the award history: often cut, sometimes to nothing.
         0 => format!("  require 门槛: 营收 {cmp} {}万\n  amount {}万\n  total cap {}\n", r.wan(5000), r.wan(100), money(r, 40)),
         1 => {
@@ -113,6 +113,12 @@ fn clause(r: &mut Rng, i: usize, ps: &mut Vec<String>) -> String {
             let (w1, w2) = (r.pick(&["before", "ever"]), r.pick(&["before", "ever"]));
             let stage = r.pick(&["一", "二", "三"]);
             format!("  require 曾到阶段: occurred(进程, {stage}, {w1})\n  require 首次日期: held_at(证书, date_of(进程, {stage}, {w2}))\n  amount if issued(证书, {w1}) then {}万 else {}万\n", r.wan(40), r.wan(20))
+        }
+        // Date arithmetic: a certificate held two years after the first stage, days and whole
+        // months since it (leap days and month ends come up: dates run to the 28th and over).
+        15 => {
+            let (n, k) = (r.below(900), 1 + r.below(30));
+            format!("  let 起 = date_of(进程, 一, ever)\n  require 两年后持证: held_at(证书, 起 + 2年 - {k}天)\n  require 天数: days_between(起, period_end()) >= {n}\n  amount 1000元 * months_between(起, period_end() - 6个月)\n  cap {}\n", money(r, 30))
         }
         _ => format!("  require 时点: occurred(进程, 二)\n  require 持证时: held_at(证书, date_of(进程, 二))\n  amount {}万\n", r.wan(100)),
     };
@@ -180,8 +186,9 @@ fn program_text(r: &mut Rng) -> String {
     format!("{HEADER}{}{s}", ps.concat())
 }
 
+/// A date; a day past the month's end is its last day (so month ends and 29 February occur).
 fn d(y: i32, m: u32, dd: u32) -> Date {
-    Date::new(y, m, dd.min(28)).unwrap()
+    Date::new(y, m, dd.min(huiqi_ir::date::days_in_month(y, m))).unwrap()
 }
 
 fn population(p: &Program, r: &mut Rng) -> Vec<Firm> {
@@ -251,7 +258,7 @@ fn population(p: &Program, r: &mut Rng) -> Vec<Firm> {
             let mut certs = vec![];
             for _ in 0..r.below(3) {
                 let y = 2018 + r.below(6) as i32;
-                let date = d(y, 1 + r.below(12) as u32, 1 + r.below(28) as u32);
+                let date = d(y, 1 + r.below(12) as u32, 1 + r.below(31) as u32);
                 let until = (r.below(4) != 0).then(|| d(y + 3, date.m, date.d));
                 certs.push(EventRec {
                     date,

@@ -259,6 +259,25 @@ impl<'a> Evaluator<'a> {
                 body,
                 ty,
             } => self.records(*agg, *fact, filter.as_deref(), body.as_deref(), *ty, y),
+            Expr::ShiftDate(x, months, days) => match self.eval(x, y) {
+                Value::Date(d) => d
+                    .shifted(*months, *days)
+                    .map(Value::Date)
+                    .unwrap_or(Value::Missing),
+                _ => Value::Missing,
+            },
+            Expr::DaysBetween(a, b) | Expr::MonthsBetween(a, b) => {
+                match (self.eval(a, y), self.eval(b, y)) {
+                    (Value::Date(a), Value::Date(b)) => {
+                        Value::Count(Decimal::from(if matches!(e, Expr::DaysBetween(..)) {
+                            b.days() - a.days()
+                        } else {
+                            a.months_until(b)
+                        }))
+                    }
+                    _ => Value::Missing,
+                }
+            }
             Expr::Field(i) => self
                 .record
                 .and_then(|r| r.nums.get(*i).cloned())
@@ -504,10 +523,11 @@ impl<'a> Evaluator<'a> {
             },
             None => Date::year_end(y),
         };
+        let fact = &self.program.facts[f];
         let held = self.events(f).iter().any(|r| {
             vals.is_none_or(|vs| r.value.is_some_and(|v| vs.contains(&v)))
                 && r.date <= date
-                && r.until.is_none_or(|u| date <= u)
+                && fact.until_of(r).is_none_or(|u| date <= u)
         });
         let v = Value::Bool(held);
         self.read(f, Some(y), &v);

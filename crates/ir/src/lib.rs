@@ -11,7 +11,7 @@ pub mod reason;
 pub mod uscc;
 pub mod value;
 
-pub use date::Date;
+pub use date::{Date, Validity};
 pub use firm::{Award, EventRec, FactData, Firm};
 pub use program::*;
 pub use value::Value;

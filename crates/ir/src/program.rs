@@ -77,7 +77,19 @@ pub struct Fact {
     /// Numbers every record of an event fact carries (`field 本金: money`), in declaration
     /// order; empty for other facts.
     pub fields: Vec<RecordField>,
+    /// An event fact's `valid 3年` / `valid forever`: how long a record without an end date is
+    /// valid (None: not declared, read as forever — with a warning where `held` uses it).
+    pub validity: Option<crate::date::Validity>,
     pub origin: Origin,
+}
+
+impl Fact {
+    /// The last day a record is valid: its own end, else the one its date and the fact's
+    /// declared validity give (None: no end).
+    pub fn until_of(&self, r: &crate::firm::EventRec) -> Option<Date> {
+        r.until
+            .or_else(|| self.validity.and_then(|v| v.until(r.date)))
+    }
 }
 
 /// A number on each record of an event fact: a loan's 本金, a lease's 面积.
@@ -275,6 +287,13 @@ pub enum Expr {
     },
     /// Field `i` of the record being aggregated (only inside `Records`).
     Field(usize),
+    /// A date `months` calendar months (clamped to the month's end) then `days` days later
+    /// (`发证日期 + 3年`, `d - 30天`); missing beyond year 9999.
+    ShiftDate(Box<Expr>, i64, i64),
+    /// `days_between(a, b)`: days from a to b (count; negative when b is earlier).
+    DaysBetween(Box<Expr>, Box<Expr>),
+    /// `months_between(a, b)`: whole months from a to b (`Date::months_until`).
+    MonthsBetween(Box<Expr>, Box<Expr>),
 }
 
 #[derive(Clone, Debug)]

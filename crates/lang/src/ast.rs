@@ -162,6 +162,20 @@ pub struct FactAst {
     pub fields: Vec<(Ident, String, Span)>,
     /// `field 本金: money` lines of an event fact: name, type, span.
     pub record: Vec<(Ident, Ident, Span)>,
+    /// `valid 3年` / `valid forever` of an event fact.
+    pub valid: Option<(ValidAst, Span)>,
+}
+
+/// How long a record without an end is valid, as written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValidAst {
+    Forever,
+    /// A duration literal: its digits and unit.
+    For {
+        text: String,
+        unit: crate::lexer::Unit,
+        value: Decimal,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

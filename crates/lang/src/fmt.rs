@@ -386,6 +386,9 @@ impl<'a> Printer<'a> {
                 for (k, v, sp) in &f.fields {
                     self.line(sp.start, sp.end, &format!("{} {}", k.name, quote(v)));
                 }
+                if let Some((v, sp)) = &f.valid {
+                    self.line(sp.start, sp.end, &valid_text(v));
+                }
                 for (name, ty, sp) in &f.record {
                     self.line(
                         sp.start,
@@ -561,6 +564,14 @@ impl<'a> Printer<'a> {
     }
 }
 
+/// `valid 3年` / `valid forever`.
+fn valid_text(v: &ValidAst) -> String {
+    match v {
+        ValidAst::Forever => "valid forever".to_string(),
+        ValidAst::For { text, unit, .. } => format!("valid {text}{}", unit.suffix()),
+    }
+}
+
 /// `fact 名称: 类型`, without the braces.
 fn fact_head(f: &FactAst) -> String {
     let ty = match (f.kind.as_str(), &f.ty) {
@@ -581,11 +592,14 @@ fn fact_line(f: &FactAst) -> String {
         (k, Some(t)) => format!("{} per {k}", t.name),
         _ => String::new(),
     };
-    let fields: Vec<String> = f
+    let mut fields: Vec<String> = f
         .fields
         .iter()
         .map(|(k, v, _)| format!("{} {}", k.name, quote(v)))
         .collect();
+    if let Some((v, _)) = &f.valid {
+        fields.push(valid_text(v));
+    }
     let body = if !fields.is_empty() {
         format!(" {{ {} }}", fields.join(" "))
     } else if f.kind == "event" && f.ty.is_none() {

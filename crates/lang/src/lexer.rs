@@ -13,6 +13,10 @@ pub enum Unit {
     Wan,
     Yi,
     Percent,
+    /// Durations (`3年`, `6个月`, `30天`): only in date arithmetic and `valid`.
+    Years,
+    Months,
+    Days,
 }
 
 impl Unit {
@@ -23,7 +27,14 @@ impl Unit {
             Unit::Wan => "万",
             Unit::Yi => "亿",
             Unit::Percent => "%",
+            Unit::Years => "年",
+            Unit::Months => "个月",
+            Unit::Days => "天",
         }
+    }
+
+    pub fn is_duration(self) -> bool {
+        matches!(self, Unit::Years | Unit::Months | Unit::Days)
     }
 }
 
@@ -383,6 +394,12 @@ fn lex_number(file: u32, src: &str, i: usize) -> Result<(Tok, usize), Diag> {
         (Unit::Yuan, true, '元'.len_utf8())
     } else if rest.starts_with('%') {
         (Unit::Percent, false, 1)
+    } else if rest.starts_with('年') {
+        (Unit::Years, false, '年'.len_utf8())
+    } else if rest.starts_with("个月") {
+        (Unit::Months, false, "个月".len())
+    } else if rest.starts_with('天') {
+        (Unit::Days, false, '天'.len_utf8())
     } else {
         (Unit::None, false, 0)
     };
@@ -418,6 +435,17 @@ fn lex_number(file: u32, src: &str, i: usize) -> Result<(Tok, usize), Diag> {
             format!("number `{}` has more than 12 decimal places", &src[i..end]),
             "比例和数值最多12位小数",
             "ratios and numbers carry at most 12 decimal places",
+        );
+    }
+    if unit.is_duration() && (value.normalize().scale() > 0 || value > Decimal::from(100_000)) {
+        return bad(
+            format!("时长 `{}` 须为不超过100000的整数", &src[i..end]),
+            format!(
+                "duration `{}` must be a whole number up to 100000",
+                &src[i..end]
+            ),
+            "例如 3年、6个月、30天",
+            "e.g. 3年, 6个月, 30天",
         );
     }
     if matches!(unit, Unit::Yuan | Unit::Wan | Unit::Yi) && value.normalize().scale() > 2 {

@@ -461,9 +461,34 @@ impl Parser {
         };
         let mut fields = Vec::new();
         let mut record = Vec::new();
+        let mut valid = None;
         if self.eat(&Tok::LBrace) {
             while !self.eat(&Tok::RBrace) {
                 let key = self.ident("`label` 或 `source`", "`label` or `source`")?;
+                if key.name == "valid" && kind == "event" {
+                    let v = match self.peek().clone() {
+                        Tok::Ident(w) if w == "forever" => {
+                            self.bump();
+                            ValidAst::Forever
+                        }
+                        Tok::Num {
+                            text, unit, value, ..
+                        } if unit.is_duration() => {
+                            self.bump();
+                            ValidAst::For { text, unit, value }
+                        }
+                        _ => {
+                            return Err(self.unexpected(
+                                "有效期（如 3年、6个月、30天）或 forever",
+                                "a validity (e.g. 3年, 6个月, 30天) or forever",
+                                "写作 valid 3年：没有有效期止日的记录自发生日起3年内有效",
+                                "write valid 3年: a record without an end is valid for 3 years from its date",
+                            ))
+                        }
+                    };
+                    valid = Some((v, key.span.to(self.prev_span())));
+                    continue;
+                }
                 if key.name == "field" && kind == "event" {
                     let name = self.ident("字段名称", "a field name")?;
                     self.expect(
@@ -485,8 +510,8 @@ impl Parser {
                         key.span,
                         format!("事实声明中未知的字段 `{}`", key.name),
                         format!("unknown fact field `{}`", key.name),
-                        "可用字段：label（名称）、source（数据来源系统）；事件事实还可有 field 名称: money",
-                        "fields: label, source (the source system); an event fact may also have field name: money",
+                        "可用字段：label（名称）、source（数据来源系统）；事件事实还可有 field 名称: money 和 valid 3年",
+                        "fields: label, source (the source system); an event fact may also have field name: money and valid 3年",
                     ));
                 }
                 let (v, s) = self.string("文本", "text")?;
@@ -500,6 +525,7 @@ impl Parser {
             kind,
             fields,
             record,
+            valid,
         }))
     }
 

@@ -13,6 +13,7 @@ use huiqi_ir::money::{self, RoundUnit, ONE};
 use rust_decimal::Decimal;
 
 mod arith;
+mod dates;
 mod fail;
 mod fields;
 mod finish;
@@ -138,6 +139,9 @@ pub fn all() -> Vec<ScalarUDF> {
         // Claims and budgets are non-negative: truncation is the floor.
         share_udf("hq_share", |a, b, d| a * b / d, false),
         share_udf("hq_share_rem", |a, b, d| a * b % d, true),
+        dates::shift_udf(),
+        dates::between_udf("hq_days_between", false),
+        dates::between_udf("hq_months_between", true),
     ]
 }
 

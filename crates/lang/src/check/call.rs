@@ -7,7 +7,7 @@ use crate::ast::ExprKind;
 use crate::lexer::Unit;
 
 /// The built-in functions (for "did you mean").
-const BUILTINS: [&str; 24] = [
+const BUILTINS: [&str; 26] = [
     "prev",
     "growth",
     "cagr",
@@ -32,6 +32,8 @@ const BUILTINS: [&str; 24] = [
     "round",
     "period_start",
     "period_end",
+    "days_between",
+    "months_between",
 ];
 
 /// One call being lowered: the function's name, the call's span and its arguments.
@@ -120,6 +122,7 @@ impl Checker<'_> {
             "min" | "max" => self.call_min_max(&call, sc, want),
             "abs" | "floor" => self.call_abs_floor(&call, sc, want),
             "round" => self.call_round(&call, sc),
+            "days_between" | "months_between" => self.call_between(&call, sc),
             "period_start" | "period_end" => {
                 call.arity(0, 0, &format!("{}()", call.name))?;
                 let e = if call.name == "period_start" {
@@ -231,6 +234,20 @@ impl Checker<'_> {
             call.arity(2, 3, "held_at(事实, [取值…], 日期)")?;
         }
         let f = self.event_fact(&args[0], call.name)?;
+        if self.facts[f].validity.is_none() {
+            let n = self.facts[f].name.clone();
+            self.diags.push(
+                err(
+                    "W0401",
+                    args[0].span,
+                    format!("`{n}` 未声明有效期：没有止日的记录将视为永久有效"),
+                    format!("`{n}` declares no validity: a record without an end date counts as valid for ever"),
+                    "在事实声明中写 valid 3年（无止日的记录自发生日起3年内有效）或 valid forever（确为长期有效）",
+                    "declare valid 3年 (a record without an end is valid 3 years from its date) or valid forever on the fact",
+                )
+                .warning(),
+            );
+        }
         let (vals, date_arg) = match (call.name, args.len()) {
             ("held", 2) => (Some(self.variants(f, &args[1])?), None),
             ("held", _) => (None, None),
@@ -242,6 +259,19 @@ impl Checker<'_> {
             None => None,
         };
         Ok((Expr::Held(f, vals, at), Ty::Bool))
+    }
+
+    /// `days_between(a, b)` / `months_between(a, b)`: from date a to date b, a count.
+    fn call_between(&mut self, call: &Call, sc: &Scope) -> R<(Expr, Ty)> {
+        call.arity(2, 2, &format!("{}(起始日期, 截止日期)", call.name))?;
+        let a = Box::new(self.held_date(&call.args[0], sc)?);
+        let b = Box::new(self.held_date(&call.args[1], sc)?);
+        let e = if call.name == "days_between" {
+            Expr::DaysBetween(a, b)
+        } else {
+            Expr::MonthsBetween(a, b)
+        };
+        Ok((e, Ty::Count))
     }
 
     /// The date argument of `held_at`.

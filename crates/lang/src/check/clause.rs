@@ -304,7 +304,7 @@ impl<'a> ClauseParts<'a> {
         {
             return None;
         }
-        if c.diags.len() > before {
+        if c.errors() > before {
             return None;
         }
         let body = if let Some(a) = self.amount {
@@ -364,7 +364,7 @@ impl<'a> ClauseParts<'a> {
                 "split amounts into tranches or into separate clauses",
             ));
         }
-        if kinds == 0 && c.diags.len() == before {
+        if kinds == 0 && c.errors() == before {
             c.diags.push(err(
                 "E0324",
                 cl.name.span,
@@ -539,7 +539,7 @@ impl Checker<'_> {
         header: &PolicyHeader,
         id: ClauseId,
     ) -> Option<Clause> {
-        let before = self.diags.len();
+        let before = self.errors();
         let mut parts = ClauseParts::new(id, header.window);
         for st in &cl.stmts {
             parts.stmt(self, st);

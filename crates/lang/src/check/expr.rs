@@ -12,6 +12,8 @@ fn number(unit: Unit, value: Decimal, text: &str, want: Option<Ty>) -> (Expr, Ty
     match unit {
         Unit::Yuan | Unit::Wan | Unit::Yi => (Expr::Lit(Value::Money(value)), Ty::Money),
         Unit::Percent => (Expr::Lit(Value::Ratio(value)), Ty::Ratio),
+        // Refused before (`lower`): a duration is no value of its own.
+        Unit::Years | Unit::Months | Unit::Days => (Expr::Lit(Value::Count(value)), Ty::Count),
         Unit::None => {
             if value.is_zero() && matches!(want, Some(Ty::Money)) {
                 (Expr::Lit(Value::Money(Decimal::ZERO)), Ty::Money)
@@ -54,6 +56,17 @@ fn ir_op(op: BinOpAst) -> BinOp {
 impl Checker<'_> {
     pub(super) fn lower(&mut self, e: &ast::Expr, sc: &Scope, want: Option<Ty>) -> R<(Expr, Ty)> {
         match &e.kind {
+            ExprKind::Num { unit, .. } if unit.is_duration() => Err(err(
+                "E0421",
+                e.span,
+                "时长只能用于日期加减或事实的 valid",
+                "a duration only goes with a date (+ or -) or in a fact's valid",
+                "例如 发证日期 + 3年、date_of(上市进程, 上市) - 30天",
+                "e.g. issue_date + 3年, date_of(stages, listed) - 30天",
+            )),
+            ExprKind::Binary(op @ (BinOpAst::Add | BinOpAst::Sub), l, r) if matches!(&r.kind, ExprKind::Num { unit, .. } if unit.is_duration()) => {
+                self.lower_shift(*op, l, r, sc)
+            }
             ExprKind::Num {
                 unit, value, text, ..
             } => Ok(number(*unit, *value, text, want)),
@@ -87,6 +100,36 @@ impl Checker<'_> {
                 body,
             } => self.lower_records(e.span, func, fact, filter.as_deref(), body.as_deref(), sc),
         }
+    }
+
+    /// `date + 3年` / `date - 30天`: a date shifted by a duration literal.
+    fn lower_shift(
+        &mut self,
+        op: BinOpAst,
+        l: &ast::Expr,
+        r: &ast::Expr,
+        sc: &Scope,
+    ) -> R<(Expr, Ty)> {
+        let (x, t) = self.lower(l, sc, Some(Ty::Date))?;
+        if t != Ty::Date {
+            return Err(self.type_mismatch(
+                l.span,
+                "日期",
+                "a date",
+                t,
+                "时长只能加在日期上，例如 date_of(上市进程, 上市) + 3年",
+                "a duration is added to a date, e.g. date_of(stages, listed) + 3年",
+            ));
+        }
+        let ExprKind::Num { unit, value, .. } = &r.kind else {
+            return Err(err(CASCADE, r.span, "", "", "", ""));
+        };
+        let sign = if op == BinOpAst::Sub { -1 } else { 1 };
+        let (months, days) = match super::items::duration(*unit, *value) {
+            Validity::For { months, days } => (months * sign, days * sign),
+            Validity::Forever => (0, 0),
+        };
+        Ok((Expr::ShiftDate(Box::new(x), months, days), Ty::Date))
     }
 
     fn lower_not(&mut self, inner: &ast::Expr, sc: &Scope) -> R<(Expr, Ty)> {

@@ -278,6 +278,10 @@ impl Checker<'_> {
                 ));
             }
             let fields = self.record_fields(f);
+            let validity = f.valid.as_ref().map(|(v, _)| match v {
+                ast::ValidAst::Forever => Validity::Forever,
+                ast::ValidAst::For { unit, value, .. } => duration(*unit, *value),
+            });
             self.fact_idx.insert(f.name.name.clone(), self.facts.len());
             self.facts.push(Fact {
                 name: f.name.name.clone(),
@@ -286,9 +290,16 @@ impl Checker<'_> {
                 label: get("label").unwrap_or_else(|| f.name.name.clone()),
                 source,
                 fields,
+                validity,
                 origin: self.sm.origin(f.name.span),
             });
         }
+    }
+
+    /// How many errors (not warnings) were found so far: a part whose checking added one is
+    /// dropped, a warning keeps it.
+    pub(super) fn errors(&self) -> usize {
+        self.diags.iter().filter(|d| !d.warning).count()
     }
 
     /// An event fact's record fields: numeric types, each name once (E0331 otherwise).
@@ -507,5 +518,19 @@ impl Checker<'_> {
             hash: String::new(),
         };
         Ok((program, warnings))
+    }
+}
+
+/// A duration literal as months and days (years are twelve months).
+pub(super) fn duration(unit: crate::lexer::Unit, value: Decimal) -> Validity {
+    use rust_decimal::prelude::ToPrimitive;
+    let n = value.to_i64().unwrap_or(0);
+    match unit {
+        crate::lexer::Unit::Years => Validity::For {
+            months: n * 12,
+            days: 0,
+        },
+        crate::lexer::Unit::Months => Validity::For { months: n, days: 0 },
+        _ => Validity::For { months: 0, days: n },
     }
 }

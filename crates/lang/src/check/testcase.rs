@@ -22,7 +22,7 @@ impl Checker<'_> {
         clauses: &[Clause],
         reasons: &[String],
     ) -> Option<TestCase> {
-        let before = self.diags.len();
+        let before = self.errors();
         let mut period = None;
         let mut firms = TestFirms::default();
         let mut expects = vec![];
@@ -54,7 +54,7 @@ impl Checker<'_> {
             ));
             return None;
         };
-        if expects.is_empty() && self.diags.len() == before {
+        if expects.is_empty() && self.errors() == before {
             self.diags.push(err(
                 "E0329",
                 t.name_span,
@@ -64,7 +64,7 @@ impl Checker<'_> {
                 "add an expectation, e.g. expect A.clause = 100万",
             ));
         }
-        if self.diags.len() > before {
+        if self.errors() > before {
             return None;
         }
         Some(TestCase {
@@ -285,7 +285,7 @@ impl Checker<'_> {
 
     /// A test firm; None when any of its data is wrong.
     fn check_firm(&mut self, f: &ast::FirmAst) -> Option<Firm> {
-        let before = self.diags.len();
+        let before = self.errors();
         let id = match &f.id {
             Some((code, span)) => {
                 if let Err(e) = huiqi_ir::uscc::validate(code) {
@@ -337,7 +337,7 @@ impl Checker<'_> {
                 }
             }
         }
-        if self.diags.len() > before {
+        if self.errors() > before {
             return None;
         }
         Some(firm)

@@ -88,7 +88,9 @@ pub(super) fn weight(e: &Expr, lets: &[Weight], tables: &[Weight]) -> Weight {
         | Expr::Abs(x)
         | Expr::Floor(x)
         | Expr::Round(x, _)
+        | Expr::ShiftDate(x, _, _)
         | Expr::Held(_, _, Some(x)) => over([w(x)]),
+        Expr::DaysBetween(a, b) | Expr::MonthsBetween(a, b) => over([w(a), w(b)]),
         Expr::Bin(_, a, b) => over([w(a), w(b)]),
         Expr::If(c, a, b) => over([w(c), w(a), w(b)]),
         Expr::Min(xs) | Expr::Max(xs) => over(xs.iter().map(w)),
