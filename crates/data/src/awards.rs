@@ -207,6 +207,7 @@ fn write_derived(
         file: origin.to_string(),
         sha256: crate::source::hex(&list.finalize()),
         rows: rows.len() as u64,
+        ..SourceInfo::default()
     });
     manifest.created_by = format!(
         "huiqi-data {} (snapshot {} with awards from {origin})",
@@ -231,5 +232,6 @@ fn write_derived(
         dir,
         rows: manifest.rows,
         reused,
+        sources: manifest.sources,
     })
 }

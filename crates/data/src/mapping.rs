@@ -52,16 +52,32 @@
 //! Every source may also say `sheet = "…"` (XLSX; default the first sheet), `encoding = "gbk"`
 //! (CSV; default UTF-8) and `delimiter = "\t"` (CSV; default `,`).
 //!
+//! Exports as they are (docs/SNAPSHOT.md, "Exports as they are"): every source may also say
+//!
+//! ```toml
+//! where     = { "状态" = "有效", "结清日期" = "" }   # read only rows whose cells are these
+//! where_not = { "备注" = ["作废", "撤回"] }          # leave out rows whose cell is one of these
+//! derive    = { "年度" = { year_of = "发放日期" } }  # or month_of, const = "…", sum = ["列", …]
+//! values    = { "阶段代码" = { "01" = "辅导期" } }    # codes → the names the pack knows
+//! unknown   = "ignore"                              # or { "阶段代码" = "ignore" }; default refuse
+//! ```
+//!
+//! and `[[events]]` / `[[awards]]` `duplicates = "keep-one"` (default `"refuse"`). `[[awards]]`
+//! takes `date = "发放日期"` instead of `period` (the period is the date's year; payments of one
+//! year on different dates add up), and a staged clause's award without a stage (a prior lump
+//! sum, tranche ""). What was filtered, passed over as unknown or dropped as a duplicate is
+//! counted per source in the manifest.
+//!
 //! `min` / `max` (money, count and ratio columns) are written as a cell of the column would be,
 //! in its unit; a value outside them is refused at its cell. The policy language declares no
 //! ranges, so a zone states what its exports may hold here. A money column whose header names a
 //! unit in brackets (`营业收入（万元）`, `金额(元)`) must be mapped in that unit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use huiqi_files::snapshot::event_field_col;
-use huiqi_ir::{FactId, PeriodKind, Program, Ty};
+use huiqi_ir::{ClauseBody, FactId, PeriodKind, Program, Ty};
 use serde::Deserialize;
 
 use crate::error::DataError;
@@ -105,6 +121,29 @@ pub struct DetailedColumn {
     pub max: Option<toml::Value>,
 }
 
+/// One derived column: exactly one of its keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeriveSpec {
+    /// The year of a date column.
+    pub year_of: Option<String>,
+    /// The month (1–12) of a date column.
+    pub month_of: Option<String>,
+    /// The same text on every row.
+    #[serde(rename = "const")]
+    pub constant: Option<toml::Value>,
+    /// The exact sum of number columns (empty cells count as 0; all empty → empty).
+    pub sum: Option<Vec<String>>,
+}
+
+/// `unknown = "ignore"` for every name column of a section, or per column.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum UnknownSpec {
+    All(String),
+    Columns(BTreeMap<String, String>),
+}
+
 // serde's `flatten` cannot be combined with `deny_unknown_fields` (which catches typos in
 // keys), so the file options are repeated in each source kind.
 
@@ -115,6 +154,21 @@ pub struct FirmSource {
     pub sheet: Option<String>,
     pub encoding: Option<String>,
     pub delimiter: Option<String>,
+    /// Row filters: a row is read only when each named cell is one of the texts given.
+    #[serde(default, rename = "where")]
+    pub where_: BTreeMap<String, toml::Value>,
+    /// Row filters: a row is left out when a named cell is one of the texts given.
+    #[serde(default)]
+    pub where_not: BTreeMap<String, toml::Value>,
+    /// Columns computed from the file's: name → how.
+    #[serde(default)]
+    pub derive: BTreeMap<String, DeriveSpec>,
+    /// Value maps: column → (the file's code → the name the pack knows).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// `"ignore"`: a name the pack does not know is passed over (counted) instead of refused;
+    /// or per column, `{ "阶段" = "ignore" }`.
+    pub unknown: Option<UnknownSpec>,
     pub id: String,
     pub name: String,
     pub unit: Option<String>,
@@ -130,6 +184,21 @@ pub struct PeriodSource {
     pub sheet: Option<String>,
     pub encoding: Option<String>,
     pub delimiter: Option<String>,
+    /// Row filters: a row is read only when each named cell is one of the texts given.
+    #[serde(default, rename = "where")]
+    pub where_: BTreeMap<String, toml::Value>,
+    /// Row filters: a row is left out when a named cell is one of the texts given.
+    #[serde(default)]
+    pub where_not: BTreeMap<String, toml::Value>,
+    /// Columns computed from the file's: name → how.
+    #[serde(default)]
+    pub derive: BTreeMap<String, DeriveSpec>,
+    /// Value maps: column → (the file's code → the name the pack knows).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// `"ignore"`: a name the pack does not know is passed over (counted) instead of refused;
+    /// or per column, `{ "阶段" = "ignore" }`.
+    pub unknown: Option<UnknownSpec>,
     pub id: String,
     pub year: String,
     /// Only for `[[monthly]]`.
@@ -147,6 +216,21 @@ pub struct EventSource {
     pub sheet: Option<String>,
     pub encoding: Option<String>,
     pub delimiter: Option<String>,
+    /// Row filters: a row is read only when each named cell is one of the texts given.
+    #[serde(default, rename = "where")]
+    pub where_: BTreeMap<String, toml::Value>,
+    /// Row filters: a row is left out when a named cell is one of the texts given.
+    #[serde(default)]
+    pub where_not: BTreeMap<String, toml::Value>,
+    /// Columns computed from the file's: name → how.
+    #[serde(default)]
+    pub derive: BTreeMap<String, DeriveSpec>,
+    /// Value maps: column → (the file's code → the name the pack knows).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// `"ignore"`: a name the pack does not know is passed over (counted) instead of refused;
+    /// or per column, `{ "阶段" = "ignore" }`.
+    pub unknown: Option<UnknownSpec>,
     pub id: String,
     /// Every row is this fact …
     pub fact: Option<String>,
@@ -161,6 +245,9 @@ pub struct EventSource {
     /// `fact_column`, the keys name the fact too (`"贷款.本金"`).
     #[serde(default)]
     pub fields: BTreeMap<String, FactColumn>,
+    /// `"keep-one"`: of exact duplicate records (same firm, fact, date, until, value and
+    /// numbers) one is kept and the rest counted; default `"refuse"`.
+    pub duplicates: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,12 +257,33 @@ pub struct AwardSource {
     pub sheet: Option<String>,
     pub encoding: Option<String>,
     pub delimiter: Option<String>,
+    /// Row filters: a row is read only when each named cell is one of the texts given.
+    #[serde(default, rename = "where")]
+    pub where_: BTreeMap<String, toml::Value>,
+    /// Row filters: a row is left out when a named cell is one of the texts given.
+    #[serde(default)]
+    pub where_not: BTreeMap<String, toml::Value>,
+    /// Columns computed from the file's: name → how.
+    #[serde(default)]
+    pub derive: BTreeMap<String, DeriveSpec>,
+    /// Value maps: column → (the file's code → the name the pack knows).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// `"ignore"`: a name the pack does not know is passed over (counted) instead of refused;
+    /// or per column, `{ "阶段" = "ignore" }`.
+    pub unknown: Option<UnknownSpec>,
     pub id: String,
     pub clause: String,
-    pub period: String,
+    /// The period's column (a year) …
+    pub period: Option<String>,
+    /// … or a date column: the period is its year, and payments of one firm, clause, year and
+    /// tranche on different dates are added up.
+    pub date: Option<String>,
     pub tranche: Option<String>,
     pub amount: String,
     pub unit: Option<String>,
+    /// `"keep-one"`: of exact duplicate rows one is kept and the rest counted.
+    pub duplicates: Option<String>,
 }
 
 /// Investment projects (固定资产投资项目库): one row per project and month — the project's own
@@ -188,6 +296,21 @@ pub struct ProjectSource {
     pub sheet: Option<String>,
     pub encoding: Option<String>,
     pub delimiter: Option<String>,
+    /// Row filters: a row is read only when each named cell is one of the texts given.
+    #[serde(default, rename = "where")]
+    pub where_: BTreeMap<String, toml::Value>,
+    /// Row filters: a row is left out when a named cell is one of the texts given.
+    #[serde(default)]
+    pub where_not: BTreeMap<String, toml::Value>,
+    /// Columns computed from the file's: name → how.
+    #[serde(default)]
+    pub derive: BTreeMap<String, DeriveSpec>,
+    /// Value maps: column → (the file's code → the name the pack knows).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// `"ignore"`: a name the pack does not know is passed over (counted) instead of refused;
+    /// or per column, `{ "阶段" = "ignore" }`.
+    pub unknown: Option<UnknownSpec>,
     pub id: String,
     pub name: String,
     pub zone: String,
@@ -309,12 +432,81 @@ pub struct Bound {
     pub text: String,
 }
 
+/// How a section reshapes its rows before they are read: row filters, derived columns, value
+/// maps, and the name columns whose unknown names are passed over. Empty for a mapping without
+/// these keys (rows are then read as they always were).
+#[derive(Clone, Debug, Default)]
+pub struct Shape {
+    pub filters: Vec<Filter>,
+    pub derived: Vec<Derived>,
+    /// Column → (the file's code → the name the pack knows; "" leaves the cell empty).
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Name columns under `unknown = "ignore"`.
+    pub ignore_unknown: BTreeSet<String>,
+}
+
+impl Shape {
+    /// No filters, derived columns or value maps: the file's cells are read as they are.
+    pub fn is_plain(&self) -> bool {
+        self.filters.is_empty() && self.derived.is_empty() && self.values.is_empty()
+    }
+    /// A name the pack does not know in `column` is passed over rather than refused.
+    pub fn ignores(&self, column: &str) -> bool {
+        self.ignore_unknown.contains(column)
+    }
+    /// `column` has a value map.
+    pub fn maps(&self, column: &str) -> bool {
+        self.values.contains_key(column)
+    }
+}
+
+/// `where` (keep) / `where_not` (drop): rows whose cell in `column`, as the file holds it, is
+/// one of `texts` ("" = empty).
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub column: String,
+    /// The mapping key, for messages (`events[0].where.结清日期`).
+    pub key: String,
+    pub texts: Vec<String>,
+    /// true: `where` (the row is read only on a match); false: `where_not`.
+    pub keep: bool,
+}
+
+/// A column computed from the file's.
+#[derive(Clone, Debug)]
+pub struct Derived {
+    pub name: String,
+    /// The mapping key, for messages (`awards[0].derive.年度`).
+    pub key: String,
+    pub op: DeriveOp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeriveOp {
+    YearOf(String),
+    MonthOf(String),
+    Const(String),
+    Sum(Vec<String>),
+}
+
+impl DeriveOp {
+    /// The file's columns it reads.
+    pub fn sources(&self) -> Vec<&str> {
+        match self {
+            DeriveOp::YearOf(c) | DeriveOp::MonthOf(c) => vec![c],
+            DeriveOp::Const(_) => vec![],
+            DeriveOp::Sum(cs) => cs.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct FirmPlan {
     pub file: FileRef,
     pub id: String,
     pub name: String,
     pub facts: Vec<FactCol>,
+    pub shape: Shape,
 }
 
 #[derive(Clone, Debug)]
@@ -324,6 +516,7 @@ pub struct PeriodPlan {
     pub year: String,
     pub month: Option<String>,
     pub facts: Vec<FactCol>,
+    pub shape: Shape,
 }
 
 #[derive(Clone, Debug)]
@@ -351,6 +544,9 @@ pub struct EventPlan {
     pub value: Option<String>,
     /// The field columns, for the fixed fact's fields or (with a fact column) any event fact's.
     pub fields: Vec<FieldCol>,
+    pub shape: Shape,
+    /// `duplicates = "keep-one"`.
+    pub keep_one: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -358,10 +554,15 @@ pub struct AwardPlan {
     pub file: FileRef,
     pub id: String,
     pub clause: String,
+    /// The period's column: a year, or with `by_date` a date (the period is its year).
     pub period: String,
+    pub by_date: bool,
     pub tranche: Option<String>,
     pub amount: String,
     pub unit: Unit,
+    pub shape: Shape,
+    /// `duplicates = "keep-one"`.
+    pub keep_one: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -377,6 +578,7 @@ pub struct ProjectPlan {
     pub month: String,
     pub investment: String,
     pub unit: Unit,
+    pub shape: Shape,
 }
 
 /// A mapping checked against a program: every fact exists and sits in a source of its period kind.
@@ -488,6 +690,82 @@ impl Subject {
             zh: format!("字段 `{c}`"),
             en: format!("field `{c}`"),
         }
+    }
+}
+
+/// A section's shape keys as the mapping writes them.
+struct RawShape<'a> {
+    where_: &'a BTreeMap<String, toml::Value>,
+    where_not: &'a BTreeMap<String, toml::Value>,
+    derive: &'a BTreeMap<String, DeriveSpec>,
+    values: &'a BTreeMap<String, BTreeMap<String, String>>,
+    unknown: &'a Option<UnknownSpec>,
+}
+
+macro_rules! raw_shape {
+    ($s:expr) => {
+        RawShape {
+            where_: &$s.where_,
+            where_not: &$s.where_not,
+            derive: &$s.derive,
+            values: &$s.values,
+            unknown: &$s.unknown,
+        }
+    };
+}
+
+/// A column whose cells are names the pack knows — an enum's values, event facts, clauses,
+/// tranches, zones: what `values` may map to, and where `unknown` applies.
+struct NameCol {
+    column: String,
+    names: Vec<String>,
+    /// An empty cell means something (missing, no value, a lump sum).
+    empty_ok: bool,
+    zh: String,
+    en: String,
+}
+
+/// The tranche names an award of clause `clause` may carry: "" for a clause without tranches,
+/// each tranche's name, or each stage of a schedule — and "" there too, a prior lump sum paid
+/// without a stage, which `awarded()` and `total cap` count like any other award.
+pub(crate) fn tranche_names(p: &Program, clause: usize) -> Vec<String> {
+    match &p.clauses[clause].body {
+        ClauseBody::Amount(_) => vec![String::new()],
+        ClauseBody::Tranches(ts) => ts.iter().map(|t| t.name.clone()).collect(),
+        ClauseBody::Schedule(s) => {
+            let vs = match p.facts[s.fact].ty {
+                Ty::Enum(e) => &p.enums[e].variants,
+                _ => return vec![],
+            };
+            let mut names: Vec<String> = s
+                .stages
+                .iter()
+                .map(|(v, _)| vs[*v as usize].clone())
+                .collect();
+            names.push(String::new());
+            names
+        }
+    }
+}
+
+/// The money columns among `facts`, with the unit each is read in.
+fn money_cols(facts: &[FactCol]) -> impl Iterator<Item = (&str, Unit)> {
+    (facts.iter())
+        .filter(|f| f.ty == Ty::Money)
+        .map(|f| (f.column.as_str(), f.unit))
+}
+
+/// The texts of a `where` / `where_not` entry: a text, a whole number, or a list of them.
+fn filter_texts(v: &toml::Value) -> Option<Vec<String>> {
+    let one = |v: &toml::Value| match v {
+        toml::Value::String(s) => Some(s.trim().to_string()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        _ => None,
+    };
+    match v {
+        toml::Value::Array(a) if !a.is_empty() => a.iter().map(one).collect(),
+        toml::Value::Array(_) => None,
+        v => one(v).map(|t| vec![t]),
     }
 }
 
@@ -866,6 +1144,303 @@ impl Checker<'_> {
         );
     }
 
+    /// `duplicates = "refuse" | "keep-one"`: true for keep-one.
+    fn keep_one(&mut self, key: &str, d: &Option<String>) -> bool {
+        match d.as_deref().map(str::trim) {
+            None | Some("refuse") => false,
+            Some("keep-one") => true,
+            Some(other) => {
+                self.err(
+                    &format!("{key}.duplicates"),
+                    format!("duplicates 应为 \"refuse\"（默认：重复即报错）或 \"keep-one\"（完全相同的行保留一行并计数），实为 `{other}`"),
+                    format!("duplicates must be \"refuse\" (the default: a duplicate is an error) or \"keep-one\" (of exact duplicate rows one is kept, the rest counted), not `{other}`"),
+                );
+                false
+            }
+        }
+    }
+
+    /// Money columns computed as a `sum`: each source header naming a unit must name the one
+    /// the sum is read in (as for a money column of the file itself).
+    fn sum_units<'c>(
+        &mut self,
+        file: &FileRef,
+        shape: &Shape,
+        money: impl IntoIterator<Item = (&'c str, Unit)>,
+    ) {
+        for (column, unit) in money {
+            for d in shape.derived.iter().filter(|d| d.name == column) {
+                if let DeriveOp::Sum(cs) = &d.op {
+                    for c in cs {
+                        self.header_unit(file, c, unit, &d.key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The name columns of a source's enum facts.
+    fn enum_names(&self, facts: &[FactCol]) -> Vec<NameCol> {
+        let p = self.program;
+        facts
+            .iter()
+            .filter_map(|fc| match fc.ty {
+                Ty::Enum(e) => Some(NameCol {
+                    column: fc.column.clone(),
+                    names: p.enums[e].variants.clone(),
+                    empty_ok: true,
+                    zh: format!("枚举 {} 的取值", p.enums[e].name),
+                    en: format!("a value of enum {}", p.enums[e].name),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A section's filters, derived columns, value maps and unknown-name policy, checked:
+    /// `names` are its name columns (what `values` and `unknown` may name).
+    fn shape(&mut self, key: &str, r: RawShape<'_>, names: &[NameCol], used: &[&str]) -> Shape {
+        let mut out = Shape::default();
+        // A derived column is used by the section, or (an error reported below) by another.
+        let sources: Vec<&str> = (r.derive.values())
+            .flat_map(|d| {
+                let one = [&d.year_of, &d.month_of].into_iter().flatten();
+                one.chain(d.sum.iter().flatten()).map(|c| c.trim())
+            })
+            .collect();
+        for (name, d) in r.derive {
+            let k = format!("{key}.derive.{name}");
+            let name = name.trim();
+            if name.is_empty() {
+                self.err(
+                    &k,
+                    "派生列的名字为空".into(),
+                    "the derived column's name is empty".into(),
+                );
+                continue;
+            }
+            let mut ops = vec![];
+            if let Some(c) = &d.year_of {
+                ops.push(DeriveOp::YearOf(c.trim().into()));
+            }
+            if let Some(c) = &d.month_of {
+                ops.push(DeriveOp::MonthOf(c.trim().into()));
+            }
+            if let Some(v) = &d.constant {
+                match v {
+                    toml::Value::String(t) => ops.push(DeriveOp::Const(t.trim().into())),
+                    toml::Value::Integer(i) => ops.push(DeriveOp::Const(i.to_string())),
+                    _ => {
+                        self.err(
+                            &format!("{k}.const"),
+                            "const 应为文本或整数，如 const = \"宁波高新区\" 或 const = 2023".into(),
+                            "const must be a text or a whole number, e.g. const = \"宁波高新区\" or const = 2023".into(),
+                        );
+                        continue;
+                    }
+                }
+            }
+            if let Some(cs) = &d.sum {
+                if cs.is_empty() {
+                    self.err(
+                        &format!("{k}.sum"),
+                        "sum 至少要列出一列，如 sum = [\"本金\", \"利息\"]".into(),
+                        "sum needs at least one column, e.g. sum = [\"本金\", \"利息\"]".into(),
+                    );
+                    continue;
+                }
+                ops.push(DeriveOp::Sum(
+                    cs.iter().map(|c| c.trim().to_string()).collect(),
+                ));
+            }
+            if ops.len() != 1 {
+                self.err(
+                    &k,
+                    "派生列须恰好写一种算法：year_of（日期列的年份）、month_of（日期列的月份）、const（固定值）或 sum（数值列之和）".into(),
+                    "a derived column takes exactly one of year_of (a date column's year), month_of (its month), const (a fixed text) or sum (number columns added up)".into(),
+                );
+                continue;
+            }
+            if !used.contains(&name) && !sources.contains(&name) {
+                self.err(
+                    &k,
+                    format!("本节没有用到派生列 `{name}`：它应是本节某个列名（如 year、facts 中的列）；本节用到的列有：{}", used.join("、")),
+                    format!("this section uses no column `{name}`: a derived column is one the section names (in year, facts, …); the section's columns are: {}", used.join(", ")),
+                );
+                continue;
+            }
+            out.derived.push(Derived {
+                name: name.into(),
+                key: k,
+                op: ops.remove(0),
+            });
+        }
+        let derived: Vec<String> = out.derived.iter().map(|d| d.name.clone()).collect();
+        for d in &out.derived {
+            for src in d.op.sources() {
+                if src.is_empty() {
+                    self.err(
+                        &d.key,
+                        "列名为空".into(),
+                        "the column header is empty".into(),
+                    );
+                } else if derived.iter().any(|x| x == src) {
+                    self.err(
+                        &d.key,
+                        format!("派生列只能由文件中的列算出，`{src}` 本身是派生列"),
+                        format!("a derived column is computed from the file's columns; `{src}` is itself derived"),
+                    );
+                }
+            }
+        }
+        for (neg, map, word) in [(false, r.where_, "where"), (true, r.where_not, "where_not")] {
+            for (col, v) in map {
+                let k = format!("{key}.{word}.{col}");
+                let col = col.trim();
+                if col.is_empty() {
+                    self.err(&k, "列名为空".into(), "the column header is empty".into());
+                    continue;
+                }
+                if derived.iter().any(|x| x == col) {
+                    self.err(
+                        &k,
+                        format!("{word} 比较的是文件中的单元格（在派生与 values 映射之前），派生列 `{col}` 不能用作筛选条件"),
+                        format!("{word} compares the file's cells (before derived columns and value maps); the derived column `{col}` cannot be a filter"),
+                    );
+                    continue;
+                }
+                let Some(texts) = filter_texts(v) else {
+                    self.err(
+                        &k,
+                        "筛选条件应为文本、整数或它们的列表，如 \"\"（空）、\"存续\"、[\"01\", \"02\"]".into(),
+                        "a filter is a text, a whole number or a list of them, e.g. \"\" (empty), \"存续\", [\"01\", \"02\"]".into(),
+                    );
+                    continue;
+                };
+                out.filters.push(Filter {
+                    column: col.into(),
+                    key: k,
+                    texts,
+                    keep: !neg,
+                });
+            }
+        }
+        let list = |names: &[NameCol], sep: &str| -> String {
+            let mut cols: Vec<&str> = names.iter().map(|n| n.column.as_str()).collect();
+            cols.dedup();
+            if cols.is_empty() {
+                "—".into()
+            } else {
+                cols.join(sep)
+            }
+        };
+        for (col, m) in r.values {
+            let k = format!("{key}.values.{col}");
+            let col = col.trim();
+            let roles: Vec<&NameCol> = names.iter().filter(|n| n.column == col).collect();
+            if roles.is_empty() {
+                self.err(
+                    &k,
+                    format!("values 只能用于取值为名称的列（枚举事实、事件取值、事实名、条款、分项、园区）；本节这样的列有：{}", list(names, "、")),
+                    format!("values applies to columns of names (enum facts, event values, fact names, clauses, tranches, zones); this section's are: {}", list(names, ", ")),
+                );
+                continue;
+            }
+            let mut mm = BTreeMap::new();
+            for (code, target) in m {
+                let kc = format!("{k}.{code}");
+                let (code, target) = (code.trim(), target.trim());
+                for role in &roles {
+                    if target.is_empty() && !role.empty_ok {
+                        self.err(
+                            &kc,
+                            format!("此列不能为空，`{code}` 不能映射为空文本"),
+                            format!(
+                                "this column cannot be empty; `{code}` cannot map to an empty text"
+                            ),
+                        );
+                    } else if !target.is_empty() && !role.names.iter().any(|n| n == target) {
+                        self.err(
+                            &kc,
+                            format!(
+                                "`{target}` 不是{}；可用：{}",
+                                role.zh,
+                                role.names
+                                    .iter()
+                                    .filter(|n| !n.is_empty())
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join("、")
+                            ),
+                            format!(
+                                "`{target}` is not {}; use one of: {}",
+                                role.en,
+                                role.names
+                                    .iter()
+                                    .filter(|n| !n.is_empty())
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                    }
+                }
+                mm.insert(code.to_string(), target.to_string());
+            }
+            out.values.insert(col.into(), mm);
+        }
+        let policy = |s: &str| match s.trim() {
+            "ignore" => Some(true),
+            "refuse" => Some(false),
+            _ => None,
+        };
+        let bad_policy = |this: &mut Self, k: &str, s: &str| {
+            this.err(
+                k,
+                format!("unknown 应为 \"ignore\"（不认识的名称跳过并计数）或 \"refuse\"（默认：报错），实为 `{s}`"),
+                format!("unknown must be \"ignore\" (names the pack does not know are passed over and counted) or \"refuse\" (the default: an error), not `{s}`"),
+            );
+        };
+        let ku = format!("{key}.unknown");
+        match r.unknown {
+            None => {}
+            Some(UnknownSpec::All(v)) => match policy(v) {
+                Some(true) if names.is_empty() => self.err(
+                    &ku,
+                    "本节没有取值为名称的列（枚举事实、事件取值、事实名、条款、分项、园区），unknown 无处可用".into(),
+                    "this section has no column of names (enum facts, event values, fact names, clauses, tranches, zones) for unknown to apply to".into(),
+                ),
+                Some(true) => out
+                    .ignore_unknown
+                    .extend(names.iter().map(|n| n.column.clone())),
+                Some(false) => {}
+                None => bad_policy(self, &ku, v),
+            },
+            Some(UnknownSpec::Columns(m)) => {
+                for (col, v) in m {
+                    let k = format!("{ku}.{col}");
+                    let col = col.trim();
+                    if !names.iter().any(|n| n.column == col) {
+                        self.err(
+                            &k,
+                            format!("unknown 只能用于取值为名称的列；本节这样的列有：{}", list(names, "、")),
+                            format!("unknown applies to columns of names; this section's are: {}", list(names, ", ")),
+                        );
+                        continue;
+                    }
+                    match policy(v) {
+                        Some(true) => {
+                            out.ignore_unknown.insert(col.into());
+                        }
+                        Some(false) => {}
+                        None => bad_policy(self, &k, v),
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn period(&mut self, key: &str, s: &PeriodSource, kind: PeriodKind) -> PeriodPlan {
         let file = self.file(key, &s.file, &s.sheet, &s.encoding, &s.delimiter);
         let unit = self.unit(&format!("{key}.unit"), &s.unit, Unit::Yuan);
@@ -884,12 +1459,19 @@ impl Checker<'_> {
             _ => {}
         }
         let facts = self.fact_cols(key, &file, &s.facts, kind, unit, &bools);
+        let names = self.enum_names(&facts);
+        let mut used: Vec<&str> = vec![s.id.trim(), s.year.trim()];
+        used.extend(s.month.as_deref().map(str::trim));
+        used.extend(facts.iter().map(|f| f.column.as_str()));
+        let shape = self.shape(key, raw_shape!(s), &names, &used);
+        self.sum_units(&file, &shape, money_cols(&facts));
         PeriodPlan {
             file,
             id: s.id.trim().into(),
             year: s.year.trim().into(),
             month: s.month.as_ref().map(|m| m.trim().to_string()),
             facts,
+            shape,
         }
     }
 
@@ -1039,17 +1621,103 @@ impl Checker<'_> {
         }
     }
 
+    /// An event source's name columns: the value column (a fixed fact's enum, or with a fact
+    /// column any event fact's) and the fact column.
+    fn event_names(&self, fact: &EventFact, value: Option<&str>) -> Vec<NameCol> {
+        let p = self.program;
+        let mut out = vec![];
+        match fact {
+            EventFact::Fixed(f) => {
+                if let (Ty::Enum(e), Some(v)) = (p.facts[*f].ty, value) {
+                    out.push(NameCol {
+                        column: v.into(),
+                        names: p.enums[e].variants.clone(),
+                        empty_ok: false,
+                        zh: format!("枚举 {} 的取值", p.enums[e].name),
+                        en: format!("a value of enum {}", p.enums[e].name),
+                    });
+                }
+            }
+            EventFact::Column(c) => {
+                let events = || p.facts.iter().filter(|f| f.kind == PeriodKind::Event);
+                out.push(NameCol {
+                    column: c.clone(),
+                    names: events().map(|f| f.name.clone()).collect(),
+                    empty_ok: false,
+                    zh: "政策包中的事件事实".into(),
+                    en: "an event fact of the pack".into(),
+                });
+                if let Some(v) = value {
+                    let mut names: Vec<String> = vec![];
+                    for f in events() {
+                        if let Ty::Enum(e) = f.ty {
+                            for x in &p.enums[e].variants {
+                                if !names.contains(x) {
+                                    names.push(x.clone());
+                                }
+                            }
+                        }
+                    }
+                    out.push(NameCol {
+                        column: v.into(),
+                        names,
+                        empty_ok: true,
+                        zh: "任何带枚举值的事件事实的取值".into(),
+                        en: "a value of any enum-valued event fact".into(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// An award source's name columns: the clause and the tranche.
+    fn award_names(&self, clause: &str, tranche: Option<&str>) -> Vec<NameCol> {
+        let p = self.program;
+        let mut out = vec![NameCol {
+            column: clause.into(),
+            names: p.clauses.iter().map(|c| c.name.clone()).collect(),
+            empty_ok: false,
+            zh: "政策包中的条款".into(),
+            en: "a clause of the pack".into(),
+        }];
+        if let Some(t) = tranche {
+            let mut names: Vec<String> = vec![];
+            for c in 0..p.clauses.len() {
+                for x in tranche_names(p, c) {
+                    if !x.is_empty() && !names.contains(&x) {
+                        names.push(x);
+                    }
+                }
+            }
+            out.push(NameCol {
+                column: t.into(),
+                names,
+                empty_ok: true,
+                zh: "任何条款的分项（分期或阶段）".into(),
+                en: "a tranche (or stage) of some clause".into(),
+            });
+        }
+        out
+    }
+
     fn check(mut self, m: Mapping) -> Result<Plan, Vec<DataError>> {
         let f = &m.firms;
         let file = self.file("firms", &f.file, &f.sheet, &f.encoding, &f.delimiter);
         let unit = self.unit("firms.unit", &f.unit, Unit::Yuan);
         let bools = self.bools("firms.bools", &f.bools, &BoolWords::default());
         let facts = self.fact_cols("firms", &file, &f.facts, PeriodKind::Static, unit, &bools);
+        let names = self.enum_names(&facts);
+        let mut used: Vec<&str> = vec![f.id.trim(), f.name.trim()];
+        used.extend(facts.iter().map(|f| f.column.as_str()));
+        let shape = self.shape("firms", raw_shape!(f), &names, &used);
+        self.sum_units(&file, &shape, money_cols(&facts));
         let firms = FirmPlan {
             file,
             id: f.id.trim().into(),
             name: f.name.trim().into(),
             facts,
+            shape,
         };
         let yearly = (m.yearly.iter().enumerate())
             .map(|(i, s)| self.period(&format!("yearly[{i}]"), s, PeriodKind::Year))
@@ -1099,14 +1767,29 @@ impl Checker<'_> {
             };
             let unit = self.unit(&format!("{key}.unit"), &s.unit, Unit::Yuan);
             let fields = self.event_fields(&key, &file, &fact, &s.fields, unit);
+            let value = s.value.as_ref().map(|x| x.trim().to_string());
+            let names = self.event_names(&fact, value.as_deref());
+            let mut used: Vec<&str> = vec![s.id.trim(), s.date.trim()];
+            if let EventFact::Column(c) = &fact {
+                used.push(c);
+            }
+            used.extend(s.until.as_deref().map(str::trim));
+            used.extend(value.as_deref());
+            used.extend(fields.iter().map(|f| f.col.column.as_str()));
+            let shape = self.shape(&key, raw_shape!(s), &names, &used);
+            let cols: Vec<FactCol> = fields.iter().map(|f| f.col.clone()).collect();
+            self.sum_units(&file, &shape, money_cols(&cols));
+            let keep_one = self.keep_one(&key, &s.duplicates);
             events.push(EventPlan {
                 file,
                 id: s.id.trim().into(),
                 fact,
                 date: s.date.trim().into(),
                 until: s.until.as_ref().map(|x| x.trim().to_string()),
-                value: s.value.as_ref().map(|x| x.trim().to_string()),
+                value,
                 fields,
+                shape,
+                keep_one,
             });
         }
         let mut awards = vec![];
@@ -1115,14 +1798,37 @@ impl Checker<'_> {
             let file = self.file(&key, &s.file, &s.sheet, &s.encoding, &s.delimiter);
             let unit = self.unit(&format!("{key}.unit"), &s.unit, Unit::Yuan);
             self.header_unit(&file, s.amount.trim(), unit, &format!("{key}.unit"));
+            let (period, by_date) = match (&s.period, &s.date) {
+                (Some(p), None) => (p.trim().to_string(), false),
+                (None, Some(d)) => (d.trim().to_string(), true),
+                _ => {
+                    self.err(
+                        &format!("{key}.period"),
+                        "兑现记录需要 period（年度列）或 date（日期列，取其年份为年度）二者之一".into(),
+                        "an award source needs exactly one of `period` (the year column) or `date` (a date column; the period is its year)".into(),
+                    );
+                    continue;
+                }
+            };
+            let clause = s.clause.trim().to_string();
+            let tranche = s.tranche.as_ref().map(|x| x.trim().to_string());
+            let names = self.award_names(&clause, tranche.as_deref());
+            let mut used: Vec<&str> = vec![s.id.trim(), &clause, &period, s.amount.trim()];
+            used.extend(tranche.as_deref());
+            let shape = self.shape(&key, raw_shape!(s), &names, &used);
+            self.sum_units(&file, &shape, [(s.amount.trim(), unit)]);
+            let keep_one = self.keep_one(&key, &s.duplicates);
             awards.push(AwardPlan {
                 file,
                 id: s.id.trim().into(),
-                clause: s.clause.trim().into(),
-                period: s.period.trim().into(),
-                tranche: s.tranche.as_ref().map(|x| x.trim().to_string()),
+                clause,
+                period,
+                by_date,
+                tranche,
                 amount: s.amount.trim().into(),
                 unit,
+                shape,
+                keep_one,
             });
         }
         let mut projects = vec![];
@@ -1150,6 +1856,28 @@ impl Checker<'_> {
                     format!("zone_fact `{zf}` must be an event fact of the pack with enum values (such as 所属园区)"),
                 );
             }
+            let names: Vec<NameCol> = if zones.is_empty() {
+                vec![]
+            } else {
+                vec![NameCol {
+                    column: s.zone.trim().into(),
+                    names: zones.clone(),
+                    empty_ok: false,
+                    zh: format!("`{zf}` 的取值"),
+                    en: format!("a value of `{zf}`"),
+                }]
+            };
+            let mut used: Vec<&str> = vec![
+                s.id.trim(),
+                s.name.trim(),
+                s.zone.trim(),
+                s.year.trim(),
+                s.month.trim(),
+                s.investment.trim(),
+            ];
+            used.extend(s.firm.as_deref().map(str::trim));
+            let shape = self.shape(&key, raw_shape!(s), &names, &used);
+            self.sum_units(&file, &shape, [(s.investment.trim(), unit)]);
             projects.push(ProjectPlan {
                 file,
                 id: s.id.trim().into(),
@@ -1161,6 +1889,7 @@ impl Checker<'_> {
                 month: s.month.trim().into(),
                 investment: s.investment.trim().into(),
                 unit,
+                shape,
             });
         }
         if self.errors.is_empty() {

@@ -46,7 +46,7 @@ pub(crate) fn shown(c: &Cell) -> String {
     }
 }
 
-fn fmt_scaled(m: i128, s: u32) -> String {
+pub(crate) fn fmt_scaled(m: i128, s: u32) -> String {
     if s == 0 {
         return m.to_string();
     }
@@ -317,6 +317,44 @@ pub fn count(c: &Cell) -> R<i64> {
     }
     let v: i64 = int.parse().map_err(|_| bad())?;
     Ok(Some(if neg { -v } else { v }))
+}
+
+/// A plain number, exactly: (mantissa, decimal places), `1,234.5` → (12345, 1). At most 20
+/// integer digits and 12 decimal places (a derived `sum` adds these up).
+pub fn number(c: &Cell) -> R<(i128, u32)> {
+    if c.is_empty() {
+        return Ok(None);
+    }
+    let mut buf = String::new();
+    let bad = || {
+        let (z, e) = kind_of(c);
+        reason(
+            format!("应为数字（如 1234.56 或 1,234.56），实为{z} `{}`", shown(c)),
+            format!(
+                "expected a number (such as 1234.56 or 1,234.56), found {e} `{}`",
+                shown(c)
+            ),
+        )
+    };
+    let t = number_text(c, &mut buf).ok_or_else(bad)?;
+    let (neg, int, frac) =
+        decimal_parts(t).ok_or_else(|| or_full_width("数字", "number", c, &[], bad))?;
+    let frac = frac.trim_end_matches('0');
+    let int = int.trim_start_matches('0');
+    if int.len() > 20 || frac.len() > 12 {
+        return Err(reason(
+            format!("数字 `{}` 超过 20 位整数或 12 位小数", shown(c)),
+            format!(
+                "number `{}` has more than 20 integer digits or 12 decimal places",
+                shown(c)
+            ),
+        ));
+    }
+    let digits: i128 = format!("0{int}{frac}").parse().map_err(|_| bad())?;
+    Ok(Some((
+        if neg { -digits } else { digits },
+        frac.len() as u32,
+    )))
 }
 
 /// A ratio: `3%`, `0.5%` or `0.03`, at most 12 decimal places after conversion.

@@ -53,6 +53,33 @@ pub(crate) fn scan(
     errs: &mut Errors,
     f: &mut RowFn<'_>,
 ) -> Option<u64> {
+    let spec = Spec {
+        columns,
+        keys: &[],
+        derived: &[],
+    };
+    scan_spec(file, &spec, errs, f)
+}
+
+/// The columns a scan asks a file for, and where in the mapping each was asked for.
+pub(crate) struct Spec<'a> {
+    /// Header names, in the order the row callback receives their cells.
+    pub columns: &'a [&'a str],
+    /// The mapping key that named each column (`events[0].where.结清日期`), for the message
+    /// when the file has no such column; shorter than `columns` (or None) for the section's
+    /// own columns, whose messages name the column only.
+    pub keys: &'a [Option<String>],
+    /// Columns the mapping derives (name, key): the file must not have a header of that name.
+    pub derived: &'a [(String, String)],
+}
+
+/// [`scan`] with the columns' mapping keys and the derived names to check against the header.
+pub(crate) fn scan_spec(
+    file: &FileRef,
+    spec: &Spec<'_>,
+    errs: &mut Errors,
+    f: &mut RowFn<'_>,
+) -> Option<u64> {
     if !file.path.is_file() {
         errs.push(DataError::new(&file.shown, "文件不存在", "no such file"));
         return None;
@@ -64,9 +91,9 @@ pub(crate) fn scan(
         .map(|e| e.to_ascii_lowercase())
         .unwrap_or_default();
     match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => xlsx::scan(file, columns, errs, f),
-        "parquet" => parquet_src::scan(file, columns, errs, f),
-        _ => csv_src::scan(file, columns, errs, f),
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => xlsx::scan(file, spec, errs, f),
+        "parquet" => parquet_src::scan(file, spec, errs, f),
+        _ => csv_src::scan(file, spec, errs, f),
     }
 }
 
@@ -87,12 +114,12 @@ fn resolve(
     file: &FileRef,
     header_row: u64,
     headers: &[String],
-    columns: &[&str],
+    spec: &Spec<'_>,
     errs: &mut Errors,
 ) -> Option<Vec<usize>> {
     let mut idx = vec![];
     let mut ok = true;
-    for &c in columns {
+    for (k, &c) in spec.columns.iter().enumerate() {
         let hits: Vec<usize> = (0..headers.len()).filter(|&i| headers[i] == c).collect();
         match hits.len() {
             1 => idx.push(hits[0]),
@@ -109,11 +136,18 @@ fn resolve(
                         format!("; the header has: {}", headers.join(", ")),
                     ),
                 };
+                let (kz, ke) = match spec.keys.get(k).and_then(Option::as_ref) {
+                    Some(key) => (
+                        format!("（映射文件 {key} 要用此列）"),
+                        format!(" (the mapping's {key} reads it)"),
+                    ),
+                    None => (String::new(), String::new()),
+                };
                 errs.push(
                     DataError::new(
                         &file.shown,
-                        format!("找不到列 `{c}`{hz}"),
-                        format!("column `{c}` not found{he}"),
+                        format!("找不到列 `{c}`{kz}{hz}"),
+                        format!("column `{c}` not found{ke}{he}"),
                     )
                     .at(header_row)
                     .col(c),
@@ -131,6 +165,20 @@ fn resolve(
                     .col(c),
                 );
             }
+        }
+    }
+    for (name, key) in spec.derived {
+        if headers.iter().any(|h| h == name) {
+            ok = false;
+            errs.push(
+                DataError::new(
+                    &file.shown,
+                    format!("映射文件 {key} 派生出列 `{name}`，但文件本身已有同名的列：请给派生列另起一个名字"),
+                    format!("the mapping's {key} derives a column `{name}` but the file already has a column of that name: give the derived column another name"),
+                )
+                .at(header_row)
+                .col(name.as_str()),
+            );
         }
     }
     ok.then_some(idx)
@@ -384,10 +432,11 @@ mod csv_src {
 
     pub fn scan(
         file: &FileRef,
-        columns: &[&str],
+        spec: &Spec<'_>,
         errs: &mut Errors,
         f: &mut RowFn<'_>,
     ) -> Option<u64> {
+        let columns = spec.columns;
         let inner = open(file, errs)?;
         let limit = Rc::new(StdCell::new(MAX_RECORD_BYTES));
         let end = Rc::new(StdCell::new(None));
@@ -407,7 +456,7 @@ mod csv_src {
             .from_reader(capped);
         let mut rec = csv::ByteRecord::new();
         let headers = header(file, &mut rdr, &mut rec, &limit, errs)?;
-        let idx = resolve(file, 1, &headers, columns, errs)?;
+        let idx = resolve(file, 1, &headers, spec, errs)?;
         let mut rows = Rows {
             file,
             headers: &headers,
@@ -580,10 +629,11 @@ mod xlsx {
 
     pub fn scan(
         file: &FileRef,
-        columns: &[&str],
+        spec: &Spec<'_>,
         errs: &mut Errors,
         f: &mut RowFn<'_>,
     ) -> Option<u64> {
+        let columns = spec.columns;
         let mut wb = match calamine::open_workbook_auto(&file.path) {
             Ok(w) => w,
             Err(e) => {
@@ -614,7 +664,20 @@ mod xlsx {
                 }
             },
         };
-        let range = match wb.worksheet_range(&sheet) {
+        // calamine 0.38 parses a cell reference with unchecked u32 arithmetic (tafia/calamine
+        // #709): a doctored `r="AAAAAAAAA1"` panics where overflow checks are on (they are, for
+        // calamine, in every profile: Cargo.toml) — caught here as an unreadable sheet.
+        let read =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wb.worksheet_range(&sheet)));
+        let Ok(read) = read else {
+            errs.push(DataError::new(
+                &file.shown,
+                format!("无法读取工作表 `{sheet}`：单元格引用超出 Excel 的范围（文件已损坏或被改动）"),
+                format!("cannot read sheet `{sheet}`: a cell reference beyond Excel's range (the file is damaged or was altered)"),
+            ));
+            return None;
+        };
+        let range = match read {
             Ok(r) => r,
             Err(e) => {
                 errs.push(DataError::new(
@@ -639,7 +702,7 @@ mod xlsx {
             .map(|d| d.to_string().trim().to_string())
             .collect();
         let header_row = r0 as u64 + 1;
-        let idx = resolve(file, header_row, &headers, columns, errs)?;
+        let idx = resolve(file, header_row, &headers, spec, errs)?;
         let mut formulas = Formulas {
             file,
             sheet: &sheet,
@@ -703,9 +766,13 @@ mod xlsx {
                     continue;
                 }
                 let sheet = self.sheet;
-                let formulas = self
-                    .range
-                    .get_or_insert_with(|| wb.worksheet_formula(sheet).unwrap_or_default());
+                let formulas = self.range.get_or_insert_with(|| {
+                    // As for the values: a reference calamine cannot parse reads as no formulas.
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        wb.worksheet_formula(sheet).unwrap_or_default()
+                    }))
+                    .unwrap_or_default()
+                });
                 let at = (
                     self.start.0 + offset as u32,
                     self.start.1 + self.idx[k] as u32,
@@ -771,7 +838,7 @@ mod parquet_src {
 
     pub fn scan(
         file: &FileRef,
-        columns: &[&str],
+        spec: &Spec<'_>,
         errs: &mut Errors,
         f: &mut RowFn<'_>,
     ) -> Option<u64> {
@@ -802,7 +869,7 @@ mod parquet_src {
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        let idx = resolve(file, 1, &headers, columns, errs)?;
+        let idx = resolve(file, 1, &headers, spec, errs)?;
         // Top-level columns only, in file order; map the requested ones to their batch position.
         let mut roots: Vec<usize> = idx.clone();
         roots.sort_unstable();

@@ -83,13 +83,27 @@ pub struct Rows {
 }
 
 /// One source file an ingest read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceInfo {
     /// As the mapping names it (relative to the mapping file).
     pub file: String,
     pub sha256: String,
     /// Data rows read (the header not counted).
     pub rows: u64,
+    /// Rows the mapping's `where` / `where_not` left out (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub filtered: u64,
+    /// Values the mapping's `unknown = "ignore"` passed over: rows skipped (events, awards,
+    /// projects) or cells left missing (firms, yearly, monthly). Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown: u64,
+    /// Exact duplicate rows dropped under `duplicates = "keep-one"` (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicates: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A snapshot's `manifest.json`.

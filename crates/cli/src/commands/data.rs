@@ -77,6 +77,29 @@ pub fn render_ingested(o: &Out, info: &huiqi_data::SnapshotInfo) {
         r.events,
         r.awards
     );
+    // What the mapping passed over, per source (only sources where it passed over something).
+    for src in &info.sources {
+        let counts = [
+            (src.filtered, "行被筛掉", "rows filtered out"),
+            (
+                src.unknown,
+                "个不认识的名称已跳过",
+                "unknown names passed over",
+            ),
+            (
+                src.duplicates,
+                "行完全重复，已去掉",
+                "exact duplicate rows dropped",
+            ),
+        ];
+        let parts: Vec<String> = (counts.iter())
+            .filter(|(n, ..)| *n > 0)
+            .map(|(n, zh, en)| format!("{n} {}", o.t(zh, en)))
+            .collect();
+        if !parts.is_empty() {
+            println!("  {}: {}", src.file, parts.join(o.t("，", ", ")));
+        }
+    }
     if info.reused {
         println!(
             "  {}",

@@ -97,7 +97,7 @@ impl Data<'_> {
         let manifest = Manifest {
             hash: hash.clone(),
             schema: manifest_schema(self.program),
-            sources,
+            sources: sources.clone(),
             rows,
             created_by: format!("huiqi-data {}", env!("CARGO_PKG_VERSION")),
         };
@@ -124,6 +124,7 @@ impl Data<'_> {
             dir,
             rows,
             reused,
+            sources,
         })
     }
 

@@ -2,15 +2,16 @@
 //! program's event facts, enum values, clauses and tranches.
 
 use huiqi_files::snapshot::event_field_col;
-use huiqi_ir::{ClauseBody, PeriodKind, Program, Ty};
+use huiqi_ir::{PeriodKind, Program, Ty};
 
 use super::read::{err, parse_fact, unknown_firm};
+use super::shape::{self, cell_text, unmapped, Source, Stat};
 use super::store::*;
 use crate::dates::{from_days, to_days};
 use crate::error::{reason, DataError, Errors};
-use crate::mapping::{AwardPlan, EventFact, EventPlan, FileRef, Plan};
+use crate::mapping::{tranche_names, AwardPlan, EventFact, EventPlan, FileRef, Plan};
 use crate::parse;
-use crate::source::{self, Cell};
+use crate::source::Cell;
 
 /// Every event source: checked rows, sorted as the snapshot stores them (firm, fact name, date,
 /// value name), with duplicates reported.
@@ -19,7 +20,7 @@ pub(super) fn read_events(
     p: &Program,
     firms: &Firms,
     errs: &mut Errors,
-    sources: &mut Vec<(FileRef, u64)>,
+    sources: &mut Vec<Source>,
 ) -> Events {
     let event_facts: Vec<&str> = p
         .facts
@@ -28,6 +29,8 @@ pub(super) fn read_events(
         .map(|f| f.name.as_str())
         .collect();
     let mut out = Events::default();
+    // Each section's entry in `sources`, for the duplicates dropped after sorting.
+    let mut at = vec![];
     for (si, s) in plan.events.iter().enumerate() {
         let src = EventSrc {
             p,
@@ -36,12 +39,23 @@ pub(super) fn read_events(
             firms,
             event_facts: &event_facts,
         };
-        if let Some(n) = src.scan(errs, &mut out) {
-            sources.push((s.file.clone(), n));
-        }
+        let mut stat = Stat::default();
+        at.push(src.scan(errs, &mut out, &mut stat).map(|n| {
+            sources.push(Source {
+                file: s.file.clone(),
+                rows: n,
+                stat,
+            });
+            sources.len() - 1
+        }));
     }
     sort_events(p, &mut out);
-    report_duplicate_events(plan, p, firms, &out, errs);
+    let dropped = dedup_events(plan, p, firms, &mut out, errs);
+    for (si, d) in dropped.into_iter().enumerate() {
+        if let Some(i) = at[si] {
+            sources[i].stat.duplicates += d;
+        }
+    }
     out
 }
 
@@ -78,7 +92,7 @@ struct EventSrc<'a> {
 
 impl EventSrc<'_> {
     /// Reads the file into `out`; the number of data rows, or None after a file-level problem.
-    fn scan(&self, errs: &mut Errors, out: &mut Events) -> Option<u64> {
+    fn scan(&self, errs: &mut Errors, out: &mut Events, stat: &mut Stat) -> Option<u64> {
         let s = self.s;
         let mut cols: Vec<&str> = vec![&s.id, &s.date];
         if let EventFact::Column(c) = &s.fact {
@@ -95,27 +109,39 @@ impl EventSrc<'_> {
         let fields_at = cols.len();
         cols.extend(s.fields.iter().map(|f| f.col.column.as_str()));
         let mut too_many = false;
-        let n = source::scan(&s.file, &cols, errs, &mut |errs, row, cells| {
-            let at = Cols {
-                until: until_at,
-                value: value_at,
-                fields: fields_at,
-            };
-            let Some((mut e, nums)) = self.row(errs, row, cells, at) else {
-                return;
-            };
-            if !nums.is_empty() {
-                match u32::try_from(out.nums.len()) {
-                    Ok(i) if i != NO_NUMS => e.nums = i,
-                    _ => {
-                        too_many = true;
-                        return;
-                    }
+        let mut unknown = 0;
+        let n = shape::scan(
+            &s.file,
+            &s.shape,
+            &cols,
+            errs,
+            stat,
+            &mut |errs, row, cells| {
+                let at = Cols {
+                    until: until_at,
+                    value: value_at,
+                    fields: fields_at,
+                };
+                if self.unknown_name(cells, value_at) {
+                    unknown += 1;
+                    return;
                 }
-                out.nums.extend(nums);
-            }
-            out.rows.push(e);
-        });
+                let Some((mut e, nums)) = self.row(errs, row, cells, at) else {
+                    return;
+                };
+                if !nums.is_empty() {
+                    match u32::try_from(out.nums.len()) {
+                        Ok(i) if i != NO_NUMS => e.nums = i,
+                        _ => {
+                            too_many = true;
+                            return;
+                        }
+                    }
+                    out.nums.extend(nums);
+                }
+                out.rows.push(e);
+            },
+        );
         if too_many {
             errs.push(DataError::new(
                 &s.file.shown,
@@ -123,7 +149,33 @@ impl EventSrc<'_> {
                 "too many numbers on event records (more than 2³²) to ingest at once",
             ));
         }
+        stat.unknown = unknown;
         n
+    }
+
+    /// Under `unknown = "ignore"`: the row names a fact (fact column) or a value of its fact
+    /// the pack does not know, and is passed over. Empty cells are not unknown names.
+    fn unknown_name(&self, cells: &[Cell], value_at: Option<usize>) -> bool {
+        let (p, s) = (self.p, self.s);
+        let fact = match &s.fact {
+            EventFact::Fixed(f) => Some(*f),
+            EventFact::Column(c) => {
+                let name = cell_text(&cells[2]);
+                match p.fact_by_name(&name) {
+                    Some(f) if p.facts[f].kind == PeriodKind::Event => Some(f),
+                    _ if s.shape.ignores(c) && !name.is_empty() => return true,
+                    _ => None,
+                }
+            }
+        };
+        if let (Some(f), Some(k), Some(col)) = (fact, value_at, &s.value) {
+            if let Ty::Enum(e) = p.facts[f].ty {
+                let en = &p.enums[e];
+                return s.shape.ignores(col)
+                    && parse::variant(&cells[k], &en.name, &en.variants).is_err();
+            }
+        }
+        false
     }
 
     /// One row: every cell is checked (all problems reported) before the event is kept.
@@ -296,9 +348,8 @@ impl EventSrc<'_> {
             Some(f) if p.facts[f].kind == PeriodKind::Event => Some(f),
             _ => {
                 let known = self.event_facts;
-                errs.push(
-                    DataError::new(
-                        &self.s.file.shown,
+                let r = unmapped(
+                    reason(
                         format!(
                             "`{name}` 不是政策包中的事件事实；事件事实有：{}",
                             known.join("、")
@@ -307,10 +358,11 @@ impl EventSrc<'_> {
                             "`{name}` is not an event fact of the pack; the event facts are: {}",
                             known.join(", ")
                         ),
-                    )
-                    .at(row)
-                    .col(c.as_str()),
+                    ),
+                    &self.s.shape,
+                    c,
                 );
+                errs.push(err(&self.s.file, row, c, r));
                 None
             }
         }
@@ -352,7 +404,7 @@ impl EventSrc<'_> {
                         Err(())
                     }
                     Err(r) => {
-                        errs.push(err(file, row, value_col, r));
+                        errs.push(err(file, row, value_col, unmapped(r, &s.shape, value_col)));
                         Err(())
                     }
                 }
@@ -452,23 +504,37 @@ fn sort_events(p: &Program, events: &mut Events) {
 }
 
 /// Two sorted events with the same firm, fact, date, value and numbers: the later row is
-/// reported. (Two loans of one day with different principals are two loans.)
-fn report_duplicate_events(
+/// reported — or, when the two are exact duplicates (the same `until` too) and the later row's
+/// section says `duplicates = "keep-one"`, dropped. (Two loans of one day with different
+/// principals are two loans.) The rows dropped, per event section.
+fn dedup_events(
     plan: &Plan,
     p: &Program,
     firms: &Firms,
-    events: &Events,
+    events: &mut Events,
     errs: &mut Errors,
-) {
+) -> Vec<u64> {
+    let mut dropped = vec![0u64; plan.events.len()];
     let n = |e: &Event| p.facts[e.fact as usize].fields.len();
-    for w in events.rows.windows(2) {
-        let (a, b) = (&w[0], &w[1]);
+    let rows = std::mem::take(&mut events.rows);
+    let mut kept: Vec<Event> = Vec::with_capacity(rows.len());
+    for b in rows {
+        let Some(a) = kept.last() else {
+            kept.push(b);
+            continue;
+        };
         if (a.firm, a.fact, a.date, a.value) != (b.firm, b.fact, b.date, b.value)
-            || events.nums(a, n(a)) != events.nums(b, n(b))
+            || events.nums(a, n(a)) != events.nums(&b, n(&b))
         {
+            kept.push(b);
             continue;
         }
         let s = &plan.events[b.src as usize];
+        let exact = a.until == b.until;
+        if exact && s.keep_one {
+            dropped[b.src as usize] += 1;
+            continue;
+        }
         let (other, other_en) = if a.src == b.src {
             (format!("第{}行", a.row), format!("row {}", a.row))
         } else {
@@ -485,46 +551,43 @@ fn report_duplicate_events(
         } else {
             ("", "")
         };
+        let si = b.src;
+        let (hint, hint_en) = if exact {
+            (
+                format!("；导出文件本就含完全相同的重复行时，可在映射文件 events[{si}] 中写 duplicates = \"keep-one\"（保留一行并计数）"),
+                format!("; if the export holds exact duplicate rows as it is, write duplicates = \"keep-one\" in the mapping's events[{si}] (one is kept, the rest counted)"),
+            )
+        } else {
+            (String::new(), String::new())
+        };
         errs.push(
             DataError::new(
                 &s.file.shown,
-                format!("重复的事件记录：企业 `{id}` 的 `{fact}` 在 {day} 已有一条{same}（{other}）"),
-                format!("duplicate event: firm `{id}` already has `{fact}` on {day}{same_en} ({other_en})"),
+                format!("重复的事件记录：企业 `{id}` 的 `{fact}` 在 {day} 已有一条{same}（{other}）{hint}"),
+                format!("duplicate event: firm `{id}` already has `{fact}` on {day}{same_en} ({other_en}){hint_en}"),
             )
             .at(b.row as u64)
             .col(&s.date),
         );
+        kept.push(b);
     }
+    events.rows = kept;
+    dropped
 }
 
-pub(super) fn tranche_names(p: &Program, clause: usize) -> Vec<String> {
-    match &p.clauses[clause].body {
-        ClauseBody::Amount(_) => vec![String::new()],
-        ClauseBody::Tranches(ts) => ts.iter().map(|t| t.name.clone()).collect(),
-        ClauseBody::Schedule(s) => {
-            let vs = match p.facts[s.fact].ty {
-                Ty::Enum(e) => &p.enums[e].variants,
-                _ => return vec![],
-            };
-            s.stages
-                .iter()
-                .map(|(v, _)| vs[*v as usize].clone())
-                .collect()
-        }
-    }
-}
-
-/// Every award source: checked rows sorted by (firm, clause name, period, tranche), with
-/// duplicates reported.
+/// Every award source: checked rows sorted by (firm, clause name, period, tranche). Two rows of
+/// one key are an error, except that exact duplicates are dropped under `duplicates =
+/// "keep-one"` and that payments on different dates (a `date` column) are added up.
 pub(super) fn read_awards(
     plan: &Plan,
     p: &Program,
     firms: &Firms,
     errs: &mut Errors,
-    sources: &mut Vec<(FileRef, u64)>,
+    sources: &mut Vec<Source>,
 ) -> Vec<AwardRow> {
     let mut out = vec![];
     let clause_names: Vec<&str> = p.clauses.iter().map(|c| c.name.as_str()).collect();
+    let mut at = vec![];
     for (si, s) in plan.awards.iter().enumerate() {
         let mut cols: Vec<&str> = vec![&s.id, &s.clause, &s.period, &s.amount];
         if let Some(t) = &s.tranche {
@@ -537,59 +600,127 @@ pub(super) fn read_awards(
             firms,
             clause_names: &clause_names,
         };
-        let n = source::scan(&s.file, &cols, errs, &mut |errs, row, cells| {
-            if let Some(a) = src.row(errs, row, cells) {
-                out.push(a);
-            }
-        });
-        if let Some(n) = n {
-            sources.push((s.file.clone(), n));
-        }
+        let mut stat = Stat::default();
+        let mut unknown = 0;
+        let n = shape::scan(
+            &s.file,
+            &s.shape,
+            &cols,
+            errs,
+            &mut stat,
+            &mut |errs, row, cells| {
+                if src.unknown_name(cells) {
+                    unknown += 1;
+                    return;
+                }
+                if let Some(a) = src.row(errs, row, cells) {
+                    out.push(a);
+                }
+            },
+        );
+        stat.unknown = unknown;
+        at.push(n.map(|n| {
+            sources.push(Source {
+                file: s.file.clone(),
+                rows: n,
+                stat,
+            });
+            sources.len() - 1
+        }));
     }
     let crank = ranks(&clause_names);
+    let key = |a: &AwardRow| (a.firm, crank[a.clause as usize], a.period);
     out.sort_by(|a, b| {
-        (
-            a.firm,
-            crank[a.clause as usize],
-            a.period,
-            &a.tranche,
-            a.src,
-            a.row,
-        )
-            .cmp(&(
-                b.firm,
-                crank[b.clause as usize],
-                b.period,
-                &b.tranche,
-                b.src,
-                b.row,
-            ))
+        (key(a), &a.tranche, a.date, a.fen, a.src, a.row).cmp(&(
+            key(b),
+            &b.tranche,
+            b.date,
+            b.fen,
+            b.src,
+            b.row,
+        ))
     });
-    for w in out.windows(2) {
-        let (a, b) = (&w[0], &w[1]);
-        if (a.firm, a.clause, a.period, &a.tranche) == (b.firm, b.clause, b.period, &b.tranche) {
-            let s = &plan.awards[b.src as usize];
-            errs.push(
-                DataError::new(
-                    &s.file.shown,
-                    format!(
-                        "重复的兑现记录（与第{}行相同的企业、条款、年度和分项）",
-                        a.row
-                    ),
-                    format!(
-                        "duplicate award (same firm, clause, period and tranche as row {})",
-                        a.row
-                    ),
-                )
-                .at(b.row as u64)
-                .col(&s.clause),
-            );
+    // Each row's amount when kept (a payment added to the first row of its key), None when not.
+    let mut kept: Vec<Option<i64>> = vec![None; out.len()];
+    let mut first = 0;
+    for i in 0..out.len() {
+        let b = &out[i];
+        let same = |a: &AwardRow| {
+            (a.firm, a.clause, a.period, &a.tranche) == (b.firm, b.clause, b.period, &b.tranche)
+        };
+        if i == 0 || !same(&out[i - 1]) {
+            kept[i] = Some(b.fen);
+            first = i;
+            continue;
         }
+        let a = &out[i - 1];
+        let s = &plan.awards[b.src as usize];
+        let exact = (a.date, a.fen) == (b.date, b.fen);
+        if exact && s.keep_one {
+            if let Some(k) = at[b.src as usize] {
+                sources[k].stat.duplicates += 1;
+            }
+            continue;
+        }
+        if !exact && a.date != NO_DATE && b.date != NO_DATE {
+            match kept[first].and_then(|t| t.checked_add(b.fen)) {
+                Some(t) => kept[first] = Some(t),
+                None => errs.push(err(
+                    &s.file,
+                    b.row as u64,
+                    &s.amount,
+                    reason(
+                        "同一企业、条款、年度和分项的兑现金额之和超出范围",
+                        "the sum of the payments of one firm, clause, year and tranche is out of range",
+                    ),
+                )),
+            }
+            continue;
+        }
+        errs.push(duplicate_award(plan, a, b, exact));
     }
-    out
+    out.into_iter()
+        .zip(kept)
+        .filter_map(|(mut a, k)| {
+            a.fen = k?;
+            Some(a)
+        })
+        .collect()
 }
 
-/// One award source being read: its cells are id, clause, period, amount, [tranche].
+/// Row `b` repeats the firm, clause, period and tranche of row `a` (and with `exact` the date
+/// and amount too).
+fn duplicate_award(plan: &Plan, a: &AwardRow, b: &AwardRow, exact: bool) -> DataError {
+    let s = &plan.awards[b.src as usize];
+    let (other, other_en) = if a.src == b.src {
+        (format!("第{}行", a.row), format!("row {}", a.row))
+    } else {
+        let f = &plan.awards[a.src as usize].file.shown;
+        (format!("{f} 第{}行", a.row), format!("{f} row {}", a.row))
+    };
+    let (zh, en) = if exact {
+        let (what, what_en) = if s.by_date {
+            ("日期", "date")
+        } else {
+            ("年度", "period")
+        };
+        let si = b.src;
+        (
+            format!("重复的兑现记录（与{other}的企业、条款、{what}、分项和金额都相同）；导出文件本就含完全相同的重复行时，可在映射文件 awards[{si}] 中写 duplicates = \"keep-one\"（保留一行并计数）"),
+            format!("duplicate award (the same firm, clause, {what_en}, tranche and amount as {other_en}); if the export holds exact duplicate rows as it is, write duplicates = \"keep-one\" in the mapping's awards[{si}] (one is kept, the rest counted)"),
+        )
+    } else {
+        (
+            format!("重复的兑现记录（与{other}相同的企业、条款、年度和分项）"),
+            format!("duplicate award (same firm, clause, period and tranche as {other_en})"),
+        )
+    };
+    DataError::new(&s.file.shown, zh, en)
+        .at(b.row as u64)
+        .col(&s.clause)
+}
+
+/// One award source being read: its cells are id, clause, period (or date), amount, [tranche].
 struct AwardSrc<'a> {
     p: &'a Program,
     s: &'a AwardPlan,
@@ -599,6 +730,23 @@ struct AwardSrc<'a> {
 }
 
 impl AwardSrc<'_> {
+    /// Under `unknown = "ignore"`: the row names a clause, or a tranche of its clause, the pack
+    /// does not know, and is passed over.
+    fn unknown_name(&self, cells: &[Cell]) -> bool {
+        let (p, s) = (self.p, self.s);
+        let name = cell_text(&cells[1]);
+        let Some(c) = p.clause_by_name(&name) else {
+            return !name.is_empty() && s.shape.ignores(&s.clause);
+        };
+        match &s.tranche {
+            Some(t) if s.shape.ignores(t) => {
+                let tranche = cell_text(&cells[4]);
+                !tranche_names(p, c).contains(&tranche)
+            }
+            _ => false,
+        }
+    }
+
     fn row(&self, errs: &mut Errors, row: u64, cells: &[Cell]) -> Option<AwardRow> {
         let (p, s, file) = (self.p, self.s, &self.s.file);
         let firm = row_firm(file, row, &s.id, self.firms, &cells[0], errs);
@@ -611,20 +759,16 @@ impl AwardSrc<'_> {
         let clause = p.clause_by_name(&name);
         if clause.is_none() {
             let names = self.clause_names;
-            errs.push(err(
-                file,
-                row,
-                &s.clause,
-                reason(
-                    format!("政策包中没有条款 `{name}`；条款有：{}", names.join("、")),
-                    format!(
-                        "the pack has no clause `{name}`; its clauses are: {}",
-                        names.join(", ")
-                    ),
+            let r = reason(
+                format!("政策包中没有条款 `{name}`；条款有：{}", names.join("、")),
+                format!(
+                    "the pack has no clause `{name}`; its clauses are: {}",
+                    names.join(", ")
                 ),
-            ));
+            );
+            errs.push(err(file, row, &s.clause, unmapped(r, &s.shape, &s.clause)));
         }
-        let period = parse::year(&cells[2]).map_err(|r| errs.push(err(file, row, &s.period, r)));
+        let (period, date) = self.period(errs, row, &cells[2]);
         let fen = match parse::money(&cells[3], s.unit) {
             Ok(Some(f)) if f >= 0 => Some(f),
             Ok(_) => {
@@ -658,7 +802,8 @@ impl AwardSrc<'_> {
         Some(AwardRow {
             firm: firm?,
             clause: c as u32,
-            period: period.ok()?,
+            period: period?,
+            date,
             tranche,
             fen: fen?,
             row: row as u32,
@@ -666,7 +811,34 @@ impl AwardSrc<'_> {
         })
     }
 
-    /// The tranche is one of the clause's (or empty for a clause without tranches).
+    /// The row's period, and its date when the period comes from a date column ([`NO_DATE`]
+    /// otherwise); None after reporting why not.
+    fn period(&self, errs: &mut Errors, row: u64, cell: &Cell) -> (Option<i32>, i32) {
+        let (s, file) = (self.s, &self.s.file);
+        if !s.by_date {
+            let y = parse::year(cell).map_err(|r| errs.push(err(file, row, &s.period, r)));
+            return (y.ok(), NO_DATE);
+        }
+        match parse::date(cell) {
+            Ok(Some(d)) => (Some(d.y), to_days(d)),
+            Ok(None) => {
+                errs.push(err(
+                    file,
+                    row,
+                    &s.period,
+                    reason("日期为空", "the date is empty"),
+                ));
+                (None, NO_DATE)
+            }
+            Err(r) => {
+                errs.push(err(file, row, &s.period, r));
+                (None, NO_DATE)
+            }
+        }
+    }
+
+    /// The tranche is one of the clause's (or empty for a clause without tranches, or a lump
+    /// sum of a schedule's clause).
     fn tranche_ok(&self, errs: &mut Errors, row: u64, c: usize, name: &str, tranche: &str) -> bool {
         let allowed = tranche_names(self.p, c);
         if allowed.iter().any(|t| t == tranche) {
@@ -683,21 +855,18 @@ impl AwardSrc<'_> {
             })
             .collect::<Vec<_>>();
         let s = self.s;
-        errs.push(err(
-            &s.file,
-            row,
-            s.tranche.as_deref().unwrap_or(&s.clause),
-            reason(
-                format!(
-                    "条款 `{name}` 没有分项 `{tranche}`；可用：{}",
-                    list.join("、")
-                ),
-                format!(
-                    "clause `{name}` has no tranche `{tranche}`; use one of: {}",
-                    list.join(", ")
-                ),
+        let col = s.tranche.as_deref().unwrap_or(&s.clause);
+        let r = reason(
+            format!(
+                "条款 `{name}` 没有分项 `{tranche}`；可用：{}",
+                list.join("、")
             ),
-        ));
+            format!(
+                "clause `{name}` has no tranche `{tranche}`; use one of: {}",
+                list.join(", ")
+            ),
+        );
+        errs.push(err(&s.file, row, col, unmapped(r, &s.shape, col)));
         false
     }
 }

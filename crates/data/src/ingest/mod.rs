@@ -9,6 +9,7 @@ mod emit;
 mod events;
 mod projects;
 mod read;
+mod shape;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,10 @@ pub struct SnapshotInfo {
     pub rows: Rows,
     /// The snapshot already existed (same data) and was reused.
     pub reused: bool,
+    /// The sources this ingest read, with what their mappings passed over (rows filtered,
+    /// unknown names, duplicates dropped) — the manifest's `sources` as this ingest found them
+    /// (a reused snapshot keeps the manifest it was written with).
+    pub sources: Vec<SourceInfo>,
 }
 
 /// Reads, validates and snapshots the data a mapping describes. On any problem nothing is
@@ -67,12 +72,16 @@ pub fn ingest(
         return Err(errs.into_report());
     }
     let mut source_info = vec![];
-    for (f, rows) in sources {
+    for s in sources {
+        let f = &s.file;
         match source::sha256_file(&f.path) {
             Ok(sha256) => source_info.push(SourceInfo {
                 file: f.name.clone(),
                 sha256,
-                rows,
+                rows: s.rows,
+                filtered: s.stat.filtered,
+                unknown: s.stat.unknown,
+                duplicates: s.stat.duplicates,
             }),
             Err(e) => errs.push(DataError::new(
                 &f.shown,

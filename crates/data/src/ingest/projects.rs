@@ -3,10 +3,11 @@
 //! it gets a table of its own, which 固投 indicators sum.
 
 use super::read::err;
+use super::shape::{self, unmapped, Source, Stat};
 use crate::error::{reason, DataError, Errors};
-use crate::mapping::{FileRef, Plan, ProjectPlan};
+use crate::mapping::{Plan, ProjectPlan};
 use crate::parse;
-use crate::source::{self, Cell};
+use crate::source::Cell;
 
 /// One validated row.
 #[derive(Clone, Debug)]
@@ -63,15 +64,11 @@ fn row(
         "the zone is empty",
     );
     if !zone.is_empty() && !s.zones.contains(&zone) {
-        errs.push(err(
-            file,
-            row,
-            &s.zone,
-            reason(
-                format!("园区 `{zone}` 不在取值中（{}）", s.zones.join("、")),
-                format!("zone `{zone}` is not one of {}", s.zones.join(", ")),
-            ),
-        ));
+        let r = reason(
+            format!("园区 `{zone}` 不在取值中（{}）", s.zones.join("、")),
+            format!("zone `{zone}` is not one of {}", s.zones.join(", ")),
+        );
+        errs.push(err(file, row, &s.zone, unmapped(r, &s.shape, &s.zone)));
         ok = false;
     }
     let year = parse::year(&cells[3]).map_err(|r| errs.push(err(file, row, &s.year, r)));
@@ -126,7 +123,7 @@ fn row(
 pub(super) fn read_projects(
     plan: &Plan,
     errs: &mut Errors,
-    sources: &mut Vec<(FileRef, u64)>,
+    sources: &mut Vec<Source>,
 ) -> Vec<ProjectRow> {
     let mut out = vec![];
     for (si, s) in plan.projects.iter().enumerate() {
@@ -134,13 +131,35 @@ pub(super) fn read_projects(
         if let Some(f) = &s.firm {
             cols.push(f);
         }
-        let n = source::scan(&s.file, &cols, errs, &mut |errs, r, cells| {
-            if let Some(x) = row(s, si as u16, errs, r, cells) {
-                out.push(x);
-            }
-        });
+        let mut stat = Stat::default();
+        let mut unknown = 0;
+        let n = shape::scan(
+            &s.file,
+            &s.shape,
+            &cols,
+            errs,
+            &mut stat,
+            &mut |errs, r, cells| {
+                // Under unknown = "ignore", a zone the zone fact does not know passes the row over.
+                if s.shape.ignores(&s.zone) {
+                    let zone = text(&cells[2]);
+                    if zone.is_some_and(|z| !s.zones.contains(&z)) {
+                        unknown += 1;
+                        return;
+                    }
+                }
+                if let Some(x) = row(s, si as u16, errs, r, cells) {
+                    out.push(x);
+                }
+            },
+        );
+        stat.unknown = unknown;
         if let Some(n) = n {
-            sources.push((s.file.clone(), n));
+            sources.push(Source {
+                file: s.file.clone(),
+                rows: n,
+                stat,
+            });
         }
     }
     out.sort_by(|a, b| {

@@ -3,17 +3,37 @@
 
 use huiqi_ir::{Program, Ty};
 
+use super::shape::{self, unmapped, Source, Stat};
 use super::store::*;
 use crate::dates::to_days;
 use crate::error::{reason, DataError, Errors, Reason};
-use crate::mapping::{FactCol, FileRef, PeriodPlan, Plan};
+use crate::mapping::{FactCol, FileRef, PeriodPlan, Plan, Shape};
 use crate::parse;
-use crate::source::{self, Cell};
+use crate::source::Cell;
 
 pub(super) fn parse_fact(p: &Program, fc: &FactCol, c: &Cell) -> Result<Val, Reason> {
     let v = parse_value(p, fc, c)?;
     in_range(fc, c, v)?;
     Ok(v)
+}
+
+/// A fact's cell as the section's mapping reads it: an enum value the pack does not know is
+/// missing (and counted in `unknown`) when the column is under `unknown = "ignore"`.
+pub(super) fn parse_cell(
+    p: &Program,
+    fc: &FactCol,
+    shape: &Shape,
+    c: &Cell,
+    unknown: &mut u64,
+) -> Result<Val, Reason> {
+    match parse_fact(p, fc, c) {
+        Err(_) if matches!(fc.ty, Ty::Enum(_)) && shape.ignores(&fc.column) => {
+            *unknown += 1;
+            Ok(Val::Null)
+        }
+        Err(r) if matches!(fc.ty, Ty::Enum(_)) => Err(unmapped(r, shape, &fc.column)),
+        x => x,
+    }
 }
 
 /// The column's `min` and `max`, if the mapping gives them.
@@ -64,7 +84,7 @@ pub(super) fn read_firms(
     plan: &Plan,
     p: &Program,
     errs: &mut Errors,
-    sources: &mut Vec<(FileRef, u64)>,
+    sources: &mut Vec<Source>,
 ) -> Option<Firms> {
     let s = &plan.firms;
     let mut cols: Vec<&str> = vec![&s.id, &s.name];
@@ -79,42 +99,65 @@ pub(super) fn read_firms(
         .map(|f| Vals::for_type(p.facts[f.fact].ty))
         .collect();
     let file = &s.file;
-    let n = source::scan(file, &cols, errs, &mut |errs, row, cells| {
-        let id = match parse::uscc(&cells[0]) {
-            Ok(id) => id,
-            Err(r) => return errs.push(err(file, row, &s.id, r)),
-        };
-        let mut buf = String::new();
-        match parse::text(&cells[1], &mut buf) {
-            Ok(Some(n)) => names.push_str(n),
-            Ok(None) => errs.push(err(
-                file,
-                row,
-                &s.name,
-                Reason {
-                    zh: "企业名称为空".into(),
-                    en: "the firm name is empty".into(),
-                },
-            )),
-            Err(r) => errs.push(err(file, row, &s.name, r)),
-        }
-        name_ends.push(names.len());
-        ids.push(id);
-        rows.push(row as u32);
-        for (k, fc) in s.facts.iter().enumerate() {
-            let v = parse_fact(p, fc, &cells[2 + k]).unwrap_or_else(|r| {
-                errs.push(err(file, row, &fc.column, r));
-                Val::Null
-            });
-            facts[k].push(v);
-        }
-    })?;
-    sources.push((file.clone(), n));
+    let mut stat = Stat::default();
+    let mut unknown = 0;
+    let n = shape::scan(
+        file,
+        &s.shape,
+        &cols,
+        errs,
+        &mut stat,
+        &mut |errs, row, cells| {
+            let id = match parse::uscc(&cells[0]) {
+                Ok(id) => id,
+                Err(r) => return errs.push(err(file, row, &s.id, r)),
+            };
+            let mut buf = String::new();
+            match parse::text(&cells[1], &mut buf) {
+                Ok(Some(n)) => names.push_str(n),
+                Ok(None) => errs.push(err(
+                    file,
+                    row,
+                    &s.name,
+                    Reason {
+                        zh: "企业名称为空".into(),
+                        en: "the firm name is empty".into(),
+                    },
+                )),
+                Err(r) => errs.push(err(file, row, &s.name, r)),
+            }
+            name_ends.push(names.len());
+            ids.push(id);
+            rows.push(row as u32);
+            for (k, fc) in s.facts.iter().enumerate() {
+                let v =
+                    parse_cell(p, fc, &s.shape, &cells[2 + k], &mut unknown).unwrap_or_else(|r| {
+                        errs.push(err(file, row, &fc.column, r));
+                        Val::Null
+                    });
+                facts[k].push(v);
+            }
+        },
+    )?;
+    stat.unknown = unknown;
+    sources.push(Source {
+        file: file.clone(),
+        rows: n,
+        stat,
+    });
     if n == 0 {
         errs.push(DataError::new(
             &file.shown,
             "企业名录没有数据行",
             "the firm register has no data rows",
+        ));
+        return None;
+    }
+    if stat.filtered == n {
+        errs.push(DataError::new(
+            &file.shown,
+            format!("企业名录的 {n} 行数据都被映射文件的 where / where_not 滤掉了：请核对筛选条件"),
+            format!("the mapping's where / where_not leave out all {n} data rows of the firm register: check the filters"),
         ));
         return None;
     }
@@ -170,7 +213,7 @@ pub(super) fn read_period(
     p: &Program,
     firms: &Firms,
     errs: &mut Errors,
-    sources: &mut Vec<(FileRef, u64)>,
+    sources: &mut Vec<Source>,
 ) -> PeriodRows {
     let mut cols: Vec<&str> = vec![&s.id, &s.year];
     if let Some(m) = &s.month {
@@ -188,46 +231,62 @@ pub(super) fn read_period(
             .collect(),
     };
     let file = &s.file;
-    let n = source::scan(file, &cols, errs, &mut |errs, row, cells| {
-        let firm = match parse::uscc(&cells[0]) {
-            Ok(id) => match firms.find(&id) {
-                Some(f) => Some(f),
-                None => {
-                    errs.push(unknown_firm(file, row, &s.id, &id));
+    let mut stat = Stat::default();
+    let mut unknown = 0;
+    let n = shape::scan(
+        file,
+        &s.shape,
+        &cols,
+        errs,
+        &mut stat,
+        &mut |errs, row, cells| {
+            let firm = match parse::uscc(&cells[0]) {
+                Ok(id) => match firms.find(&id) {
+                    Some(f) => Some(f),
+                    None => {
+                        errs.push(unknown_firm(file, row, &s.id, &id));
+                        None
+                    }
+                },
+                Err(r) => {
+                    errs.push(err(file, row, &s.id, r));
                     None
                 }
-            },
-            Err(r) => {
-                errs.push(err(file, row, &s.id, r));
-                None
-            }
-        };
-        let year = parse::year(&cells[1]).map_err(|r| errs.push(err(file, row, &s.year, r)));
-        let month = match &s.month {
-            Some(m) => parse::month(&cells[2]).map_err(|r| errs.push(err(file, row, m, r))),
-            None => Ok(0),
-        };
-        let vals: Vec<Val> = s
-            .facts
-            .iter()
-            .enumerate()
-            .map(|(k, fc)| {
-                parse_fact(p, fc, &cells[base + k]).unwrap_or_else(|r| {
-                    errs.push(err(file, row, &fc.column, r));
-                    Val::Null
+            };
+            let year = parse::year(&cells[1]).map_err(|r| errs.push(err(file, row, &s.year, r)));
+            let month = match &s.month {
+                Some(m) => parse::month(&cells[2]).map_err(|r| errs.push(err(file, row, m, r))),
+                None => Ok(0),
+            };
+            let vals: Vec<Val> = s
+                .facts
+                .iter()
+                .enumerate()
+                .map(|(k, fc)| {
+                    parse_cell(p, fc, &s.shape, &cells[base + k], &mut unknown).unwrap_or_else(
+                        |r| {
+                            errs.push(err(file, row, &fc.column, r));
+                            Val::Null
+                        },
+                    )
                 })
-            })
-            .collect();
-        if let (Some(f), Ok(y), Ok(m)) = (firm, year, month) {
-            out.keys.push(pack(f, y, m));
-            out.rows.push(row as u32);
-            for (k, v) in vals.into_iter().enumerate() {
-                out.facts[k].push(v);
+                .collect();
+            if let (Some(f), Ok(y), Ok(m)) = (firm, year, month) {
+                out.keys.push(pack(f, y, m));
+                out.rows.push(row as u32);
+                for (k, v) in vals.into_iter().enumerate() {
+                    out.facts[k].push(v);
+                }
             }
-        }
-    });
+        },
+    );
+    stat.unknown = unknown;
     if let Some(n) = n {
-        sources.push((file.clone(), n));
+        sources.push(Source {
+            file: file.clone(),
+            rows: n,
+            stat,
+        });
     }
     // Sort by key (then source row, so duplicate reports are stable) and reject duplicates.
     let mut perm: Vec<u32> = (0..out.keys.len() as u32).collect();

@@ -143,6 +143,8 @@ pub(super) struct AwardRow {
     pub(super) firm: u32,
     pub(super) clause: u32,
     pub(super) period: i32,
+    /// The payment's day when the source has a date column; [`NO_DATE`] otherwise.
+    pub(super) date: i32,
     pub(super) tranche: String,
     pub(super) fen: i64,
     pub(super) row: u32,
