@@ -75,12 +75,6 @@ impl From<huiqi_columnar::Error> for Error {
 
 impl From<huiqi_eval::Overflow> for Error {
     fn from(o: huiqi_eval::Overflow) -> Error {
-        Error::input(
-            format!(
-                "企业 {}，条款“{}”：金额超出精确计算的范围（溢出），不予计算",
-                o.firm, o.clause
-            ),
-            o.to_string(),
-        )
+        Error::input(o.zh(), o.to_string())
     }
 }

@@ -9,24 +9,24 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::cast as arrow_cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, UInt32Type};
 use datafusion::functions::expr_fn::{coalesce, least};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::expr::{Sort, WindowFunction};
-use datafusion::logical_expr::{
-    cast, Expr as DExpr, ExprFunctionExt, WindowFrame, WindowFrameBound, WindowFrameUnits,
-};
+use datafusion::logical_expr::{cast, Expr as DExpr, ExprFunctionExt, WindowFrame};
 use datafusion::prelude::*;
 use datafusion::scalar::ScalarValue;
 use huiqi_ir::reason::ReasonKind;
 use huiqi_ir::*;
 
+use huiqi_ir::exact;
+
 use crate::clause::Plan;
 use crate::compile::{colref as c, Compiler};
+use crate::rank;
 
 use crate::error::Error;
 
@@ -43,6 +43,11 @@ pub const OVERFLOW_CODE: i32 = i32::MAX;
 /// Per firm, the first slot (in clause order) whose amount overflowed; null for none. Made by
 /// stage 0, before any rule can change a reason, and read by `results::res_from`.
 pub const OVERFLOW_COL: &str = "ov";
+
+/// Per firm, the first rule (selects numbered first, then pools) whose ranking score or tie key
+/// for the firm used a value beyond exact arithmetic; null for none. Read by
+/// `results::res_from` when no amount overflowed.
+pub const SCORE_OVERFLOW_COL: &str = "sov";
 
 pub fn amount_col(s: usize) -> String {
     format!("A{s}")
@@ -228,15 +233,17 @@ pub fn slot_columns(
         None => lit(ScalarValue::Int32(None)),
     };
     sel.push(overflow.alias(OVERFLOW_COL));
+    sel.push(lit(ScalarValue::Int32(None)).alias(SCORE_OVERFLOW_COL));
     for x in &plan.excludes {
         sel.push(c(x));
     }
-    for (s, ties) in &plan.selects {
-        sel.push(c(s));
-        sel.extend(ties.iter().map(|t| c(t)));
-    }
-    for s in plan.pool_scores.iter().flatten() {
-        sel.push(c(s));
+    let keys = plan
+        .selects
+        .iter()
+        .flatten()
+        .chain(plan.pool_scores.iter().flatten());
+    for k in keys {
+        sel.extend(k.cols.iter().map(|x| c(x)));
     }
     e(df.select(sel))
 }
@@ -294,39 +301,49 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
         df = restate(df, up)?;
     }
 
-    // Select: rank the clause's candidates (total > 0) by score, ties, credit code. Only the
-    // candidates (a narrow frame: a few columns of usually few firms) are sorted; the losers
-    // go back onto the firm rows by firm index (`with_losers`).
+    // Select: rank the clause's candidates (total > 0) by score, ties, credit code, compared
+    // exactly (`rank.rs`). Only the candidates' key leaves are read back; the losers go back
+    // onto the firm rows by firm index (`with_losers`).
     for (k, sel) in p.selects.iter().enumerate() {
-        let score: &str = &plan.selects[k].0;
-        let ties: &[String] = &plan.selects[k].1;
+        let keys = &plan.selects[k];
         // The candidates and the way back both read the firm rows: materialise them once.
         let (ctx, schema, parts) =
             crate::exec::materialise_parts(df, &format!("before select {}", sel.name)).await?;
         let firms = crate::exec::read_parts(&ctx, schema.clone(), parts.clone())?;
-        let mut order = vec![sort(c(score), false)];
-        for (j, (_, ord)) in sel.tie.iter().enumerate() {
-            order.push(sort(c(&ties[j]), *ord == Order::Asc));
+        let mut narrow = vec![c("fi").alias("sf"), c("fo")];
+        narrow.extend(keys.iter().flat_map(|k| k.cols.iter()).map(|x| c(x)));
+        let cands = e(e(firms.filter(sl.total(sel.clause).gt(wide_fen(0))))?.select(narrow))?;
+        let cands = e(cands.collect().await)?;
+        let mut rows: Vec<(i64, i64, Vec<exact::Exact>)> = vec![];
+        for b in &cands {
+            let (sf, fo) = (rank::ints(b, "sf")?, rank::ints(b, "fo")?);
+            for (i, key) in rank::key_values(b, keys)?.into_iter().enumerate() {
+                rows.push((sf[i], fo[i], key));
+            }
         }
-        order.push(sort(c("fo"), true));
-        let rank = e(row_number().order_by(order).build())?;
-        let mut narrow = vec![c("fi").alias("sf"), c(score), c("fo")];
-        narrow.extend(ties.iter().map(|t| c(t)));
-        let ranked = e(e(firms.filter(sl.total(sel.clause).gt(wide_fen(0))))?.select(narrow))?;
-        let ranked = e(ranked.select(vec![
-            c("sf"),
-            rank.alias("rank"),
-            c(score).is_null().alias("snull"),
-        ]))?;
-        let losers = e(e(
-            ranked.filter(c("rank").gt(lit(p.top(sel, cm.year) as u64)).or(c("snull")))
-        )?
-        .select(vec![c("sf")]))?;
-        let losers = e(losers.collect().await)?;
-        df = with_losers(&ctx, schema, parts, &losers)?;
+        rows.sort_by(|a, b| rank::cmp_rows(keys, &a.2, &b.2).then(a.1.cmp(&b.1)));
+        let top = p.top(sel, cm.year) as usize;
+        let lost = rows
+            .iter()
+            .enumerate()
+            .filter(|(r, x)| *r >= top || !matches!(x.2[0], exact::Exact::Value(_)));
+        let lost: Vec<i64> = lost.map(|(_, x)| x.0).collect();
+        let over: Vec<i64> = rows
+            .iter()
+            .filter(|x| x.2.contains(&exact::Exact::Overflow))
+            .map(|x| x.0)
+            .collect();
+        df = with_losers(&ctx, schema, parts, &lost, &over, k as i32)?;
         let why = code(cm, ReasonKind::NotSelected, &sel.name);
         df = restate(df, sl.zero_all(sel.clause, c("lose"), why, zero.clone())?)?;
-        df = e(df.drop_columns(&["lose"]))?;
+        df = restate(
+            df,
+            vec![(
+                SCORE_OVERFLOW_COL.into(),
+                coalesce(vec![c(SCORE_OVERFLOW_COL), c("sovk")]),
+            )],
+        )?;
+        df = e(df.drop_columns(&["lose", "sovk"]))?;
     }
 
     // Exclusive (就高): the highest positive total wins, the first listed on a tie.
@@ -366,7 +383,8 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
     }
 
     for (k, pool) in p.pools.iter().enumerate() {
-        df = pool_stage(df, cm, &sl, pool, plan.pool_scores[k].as_deref()).await?;
+        let rule = (p.selects.len() + k) as i32;
+        df = pool_stage(df, cm, &sl, pool, plan.pool_scores[k].as_ref(), rule).await?;
     }
 
     // Firm caps: cut the lowest priority first. The cut of a slot is what is left of the
@@ -404,6 +422,7 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
         out.extend([a(s), r(s), pr(s)]);
     }
     out.push(c(OVERFLOW_COL));
+    out.push(c(SCORE_OVERFLOW_COL));
     e(df.select(out))
 }
 
@@ -419,21 +438,17 @@ fn firm_count(parts: &[Vec<RecordBatch>]) -> R<usize> {
     Ok(n)
 }
 
-/// The firm rows with a column `S{s}` per pool slot: the share of (firm, slot) from `shares`
-/// (columns pf, ps, share), null where the firm had no claim on that slot.
+/// The firm rows with a column `S{s}` per pool slot — the share of (firm, slot) from `shares`
+/// (firm index, slot, 分), null where the firm had no claim on that slot — and `extra` dense
+/// columns.
 fn with_shares(
     ctx: &SessionContext,
     schema: SchemaRef,
     parts: Vec<Vec<RecordBatch>>,
-    shares: &[RecordBatch],
+    shares: &[(i64, i64, i64)],
     pool_slots: &[usize],
+    extra: Vec<(String, ArrayRef)>,
 ) -> R<DataFrame> {
-    let int = |b: &RecordBatch, name: &str| -> R<ArrayRef> {
-        let x = b
-            .column_by_name(name)
-            .ok_or_else(|| format!("no column {name}"))?;
-        e(arrow_cast(x, &DataType::Int64))
-    };
     let n = firm_count(&parts)?;
     let slot_of: std::collections::HashMap<i64, usize> = pool_slots
         .iter()
@@ -442,35 +457,18 @@ fn with_shares(
         .collect();
     let mut value = vec![vec![0i64; n]; pool_slots.len()];
     let mut given = vec![vec![false; n]; pool_slots.len()];
-    for b in shares {
-        let (pf, ps, sh) = (int(b, "pf")?, int(b, "ps")?, int(b, "share")?);
-        let (pf, ps, sh) = (
-            pf.as_primitive::<Int64Type>(),
-            ps.as_primitive::<Int64Type>(),
-            sh.as_primitive::<Int64Type>(),
-        );
-        for i in 0..b.num_rows() {
-            if pf.is_null(i) || ps.is_null(i) || sh.is_null(i) {
-                continue;
-            }
-            let (Some(&k), Ok(f)) = (slot_of.get(&ps.value(i)), usize::try_from(pf.value(i)))
-            else {
-                return Err(Error::engine(format!(
-                    "share for slot {} of firm {}",
-                    ps.value(i),
-                    pf.value(i)
-                )));
-            };
-            if f >= n {
-                return Err(Error::engine(format!("share for unknown firm index {f}")));
-            }
-            // One claim per firm and slot; `max` keeps the aggregate's meaning regardless.
-            let v = sh.value(i);
-            value[k][f] = if given[k][f] { value[k][f].max(v) } else { v };
-            given[k][f] = true;
+    for &(pf, ps, v) in shares {
+        let (Some(&k), Ok(f)) = (slot_of.get(&ps), usize::try_from(pf)) else {
+            return Err(Error::engine(format!("share for slot {ps} of firm {pf}")));
+        };
+        if f >= n {
+            return Err(Error::engine(format!("share for unknown firm index {f}")));
         }
+        // One claim per firm and slot; `max` keeps the aggregate's meaning regardless.
+        value[k][f] = if given[k][f] { value[k][f].max(v) } else { v };
+        given[k][f] = true;
     }
-    let dense = value
+    let mut dense: Vec<(String, ArrayRef)> = value
         .into_iter()
         .zip(given)
         .zip(pool_slots)
@@ -479,33 +477,49 @@ fn with_shares(
             (format!("S{s}"), col)
         })
         .collect();
+    dense.extend(extra);
     crate::exec::with_dense(ctx, schema, parts, dense)
 }
 
-/// The firm rows with a column `lose`: whether the firm is among `losers` (column sf, firm
-/// indexes).
+/// The firm rows with a column `lose` (whether the firm index is in `lost`) and `sovk` (`rule`
+/// for the firms in `over`, whose ranking key overflowed; else null).
 fn with_losers(
     ctx: &SessionContext,
     schema: SchemaRef,
     parts: Vec<Vec<RecordBatch>>,
-    losers: &[RecordBatch],
+    lost: &[i64],
+    over: &[i64],
+    rule: i32,
 ) -> R<DataFrame> {
     let n = firm_count(&parts)?;
+    let index = |f: i64| match usize::try_from(f).ok().filter(|&f| f < n) {
+        Some(f) => Ok(f),
+        None => Err(Error::engine(format!("ranking of unknown firm index {f}"))),
+    };
     let mut lose = vec![false; n];
-    for b in losers {
-        let sf = b
-            .column_by_name("sf")
-            .ok_or_else(|| "no column sf".to_string())?;
-        let sf = e(arrow_cast(sf, &DataType::Int64))?;
-        for f in sf.as_primitive::<Int64Type>().iter().flatten() {
-            match usize::try_from(f).ok().filter(|&f| f < n) {
-                Some(f) => lose[f] = true,
-                None => return Err(Error::engine(format!("ranking of unknown firm index {f}"))),
-            }
+    for &f in lost {
+        lose[index(f)?] = true;
+    }
+    let lose: ArrayRef = Arc::new(datafusion::arrow::array::BooleanArray::from(lose));
+    let sov = score_overflows(n, over, rule)?;
+    crate::exec::with_dense(
+        ctx,
+        schema,
+        parts,
+        vec![("lose".into(), lose), ("sovk".into(), sov)],
+    )
+}
+
+/// A dense Int32 column: `rule` at the firm indexes of `over`, null elsewhere.
+fn score_overflows(n: usize, over: &[i64], rule: i32) -> R<ArrayRef> {
+    let mut v = vec![None; n];
+    for &f in over {
+        match usize::try_from(f).ok().filter(|&f| f < n) {
+            Some(f) => v[f] = Some(rule),
+            None => return Err(Error::engine(format!("ranking of unknown firm index {f}"))),
         }
     }
-    let col: ArrayRef = Arc::new(datafusion::arrow::array::BooleanArray::from(lose));
-    crate::exec::with_dense(ctx, schema, parts, vec![("lose".into(), col)])
+    Ok(Arc::new(datafusion::arrow::array::Int32Array::from(v)))
 }
 
 /// A pool's claims — one row per firm and present slot with an amount — shared out, then
@@ -515,7 +529,8 @@ async fn pool_stage(
     cm: &Compiler<'_>,
     sl: &Slots<'_>,
     pool: &Pool,
-    score: Option<&str>,
+    score: Option<&rank::Key>,
+    rule: i32,
 ) -> R<DataFrame> {
     // The claims and the shares' way back both read the firm rows: materialise them once, or
     // every branch would evaluate the whole plan again.
@@ -540,8 +555,8 @@ async fn pool_stage(
                 lit(s as i64).alias("ps"),
                 a(s).alias("pa"),
             ];
-            if let Some(sc) = score {
-                sel.push(c(sc).alias("pscore"));
+            if let Some(k) = score {
+                sel.extend(k.cols.iter().map(|x| c(x)));
             }
             let one = e(e(df.clone().filter(pr(s).and(a(s).gt(fen(0)))))?.select(sel))?;
             claims = Some(match claims {
@@ -561,7 +576,8 @@ async fn pool_stage(
             sort(c("pt"), true),
         ]
     };
-    let shares = match score {
+    let mut over = vec![];
+    let shares: Vec<(i64, i64, i64)> = match score {
         None => {
             // Pro rata: ⌊a·budget/demand⌋, then the 分 left over go one each to the largest
             // remainders (ties by credit code, clause, tranche).
@@ -602,40 +618,85 @@ async fn pool_stage(
                         )?,
                 ),
             )?;
-            restate(claims, vec![("share".into(), share)])?
+            let claims = restate(claims, vec![("share".into(), share)])?;
+            let claims = e(e(claims.select(vec![c("pf"), c("ps"), c("share")]))?
+                .collect()
+                .await)?;
+            let mut out = vec![];
+            for b in &claims {
+                let (pf, ps, sh) = (
+                    rank::ints(b, "pf")?,
+                    rank::ints(b, "ps")?,
+                    rank::ints(b, "share")?,
+                );
+                out.extend((0..b.num_rows()).map(|i| (pf[i], ps[i], sh[i])));
+            }
+            out
         }
-        Some(_) => {
-            // By score: full awards in order while the budget lasts.
-            let desc = matches!(&pool.method, PoolMethod::ByScore(_, Order::Desc));
-            let mut order = vec![sort(c("pscore"), !desc)];
-            order.extend(tie());
-            let frame = WindowFrame::new_bounds(
-                WindowFrameUnits::Rows,
-                WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
-                WindowFrameBound::Preceding(ScalarValue::UInt64(Some(1))),
-            );
-            let claims = restate(
-                claims,
-                vec![(
-                    "before".into(),
-                    window_sum(wide(c("pa")), order, Some(frame))?,
-                )],
-            )?;
-            let left = wide_fen(budget) - coalesce(vec![c("before"), wide_fen(0)]);
-            // 0 ≤ share ≤ the claim: back in Int64.
-            let share = narrow(e(when(left.clone().lt(wide_fen(0)), wide_fen(0))
-                .otherwise(least(vec![wide(c("pa")), left])))?);
-            restate(claims, vec![("share".into(), share)])?
+        Some(key) => {
+            // By score: full awards in exact score order (ties by credit code, clause,
+            // tranche) while the budget lasts; ranked only when oversubscribed, as the
+            // reference does.
+            let claims = e(claims.collect().await)?;
+            let keys = std::slice::from_ref(key);
+            // (tie order [po, pc, pt], firm index, slot, claim in 分, key)
+            let mut rows = vec![];
+            let mut demand: i128 = 0;
+            for b in &claims {
+                let [pf, po, pc, pt, ps, pa] =
+                    ["pf", "po", "pc", "pt", "ps", "pa"].map(|n| rank::ints(b, n));
+                let (pf, po, pc, pt, ps, pa) = (pf?, po?, pc?, pt?, ps?, pa?);
+                for i in 0..b.num_rows() {
+                    demand += pa[i] as i128;
+                    rows.push(([po[i], pc[i], pt[i]], pf[i], ps[i], pa[i], vec![]));
+                }
+            }
+            if demand > budget as i128 {
+                let mut k = 0;
+                for b in &claims {
+                    for key in rank::key_values(b, keys)? {
+                        rows[k].4 = key;
+                        k += 1;
+                    }
+                }
+                over.extend(
+                    rows.iter()
+                        .filter(|r| r.4.contains(&exact::Exact::Overflow))
+                        .map(|r| r.1),
+                );
+                rows.sort_by(|x, y| rank::cmp_rows(keys, &x.4, &y.4).then(x.0.cmp(&y.0)));
+            }
+            let mut left = budget;
+            rows.iter()
+                .map(|r| {
+                    let give = r.3.min(left).max(0);
+                    left -= give;
+                    (r.1, r.2, give)
+                })
+                .collect()
         }
     };
     // Back to one row per firm: the share of each pool slot, null where the firm had no claim.
     // The shares are few (one per claim); they are scattered by firm index into one dense column
     // per slot and gathered onto the firm rows by their `fi` (a hash aggregate by firm and a
     // hash join onto every firm row did the same at several times the cost).
-    let shares = e(e(shares.select(vec![c("pf"), c("ps"), c("share")]))?
-        .collect()
-        .await)?;
-    let df = with_shares(&ctx, schema, parts, &shares, &pool_slots)?;
+    let n = firm_count(&parts)?;
+    let sov = score_overflows(n, &over, rule)?;
+    let df = with_shares(
+        &ctx,
+        schema,
+        parts,
+        &shares,
+        &pool_slots,
+        vec![("sovk".into(), sov)],
+    )?;
+    let df = restate(
+        df,
+        vec![(
+            SCORE_OVERFLOW_COL.into(),
+            coalesce(vec![c(SCORE_OVERFLOW_COL), c("sovk")]),
+        )],
+    )?;
     let why = code(cm, ReasonKind::Pool, &pool.name);
     let mut up = vec![];
     for &s in &pool_slots {
@@ -647,6 +708,7 @@ async fn pool_stage(
         ));
     }
     let df = restate(df, up)?;
-    let drop: Vec<String> = pool_slots.iter().map(|s| format!("S{s}")).collect();
+    let mut drop: Vec<String> = pool_slots.iter().map(|s| format!("S{s}")).collect();
+    drop.push("sovk".into());
     e(df.drop_columns(&drop.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
 }

@@ -32,10 +32,10 @@ pub struct Plan {
     pub slots: Vec<Slot>,
     /// Exclusion rule k matched: column `x{k}`.
     pub excludes: Vec<String>,
-    /// Per select: score column and tie columns.
-    pub selects: Vec<(String, Vec<String>)>,
-    /// Per pool with a score: its column.
-    pub pool_scores: Vec<Option<String>>,
+    /// Per select: its score, then its tie keys, each an exact key over leaf columns.
+    pub selects: Vec<Vec<crate::rank::Key>>,
+    /// Per pool ranked by score: the score.
+    pub pool_scores: Vec<Option<crate::rank::Key>>,
 }
 
 use crate::error::Error;
@@ -360,10 +360,11 @@ impl Compiler<'_> {
         let lo = days(cl.window.0.max(Date::year_start(y)));
         let hi = days(cl.window.1.min(Date::year_end(y)));
         let date = |d: i32| lit(ScalarValue::Date32(Some(d)));
+        let stages = p.stage_amounts(sc, y);
         let cum = |i: usize| -> Decimal {
             match sc.mode {
-                ScheduleMode::Cumulative => sc.stages[i].1,
-                ScheduleMode::Each => sc.stages[..=i].iter().map(|x| x.1).sum(),
+                ScheduleMode::Cumulative => stages[i].1,
+                ScheduleMode::Each => stages[..=i].iter().map(|x| x.1).sum(),
             }
         };
         let mut reached = vec![];
@@ -394,7 +395,7 @@ impl Compiler<'_> {
         let mut used = zero.clone();
         let mut any = lit(false);
         let first_stage = slots.len();
-        for (i, (v, amt)) in sc.stages.iter().enumerate() {
+        for (i, (v, amt)) in stages.iter().enumerate() {
             let payable = reached[i]
                 .clone()
                 .is_not_null()
@@ -477,13 +478,17 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    /// The cross-clause rules' columns: whether each negative list matched, each select's score
-    /// and ties, each pool's score.
+    /// The cross-clause rules' columns: whether each negative list matched, and the leaves of
+    /// each select's score and ties and of each pool's score (ranked exactly: `rank.rs`).
     #[allow(clippy::type_complexity)]
     fn plan_rules(
         &mut self,
         columns: &mut Vec<(String, DExpr)>,
-    ) -> R<(Vec<String>, Vec<(String, Vec<String>)>, Vec<Option<String>>)> {
+    ) -> R<(
+        Vec<String>,
+        Vec<Vec<crate::rank::Key>>,
+        Vec<Option<crate::rank::Key>>,
+    )> {
         let p = self.p;
         let mut excludes = vec![];
         for (k, x) in p.excludes.iter().enumerate() {
@@ -497,31 +502,47 @@ impl Compiler<'_> {
         }
         let mut selects = vec![];
         for (k, sel) in p.selects.iter().enumerate() {
-            let score = self.cx(&sel.score.expr, 0, Ctx::Target, &[])?;
-            let sn = format!("sel{k}");
-            columns.push((sn.clone(), score));
-            let mut ties = vec![];
-            for (j, (t, _)) in sel.tie.iter().enumerate() {
-                let x = self.cx(&t.expr, 0, Ctx::Target, &[])?;
-                let tn = format!("sel{k}_t{j}");
-                columns.push((tn.clone(), x));
-                ties.push(tn);
+            let mut keys =
+                vec![self.rank_key(&sel.score.expr, Order::Desc, &format!("sel{k}"), columns)?];
+            for (j, (t, ord)) in sel.tie.iter().enumerate() {
+                keys.push(self.rank_key(&t.expr, *ord, &format!("sel{k}_t{j}"), columns)?);
             }
-            selects.push((sn, ties));
+            selects.push(keys);
         }
         let mut pool_scores = vec![];
         for (k, pool) in p.pools.iter().enumerate() {
             match &pool.method {
-                PoolMethod::ByScore(n, _) => {
-                    let x = self.cx(&n.expr, 0, Ctx::Target, &[])?;
-                    let name = format!("pool{k}");
-                    columns.push((name.clone(), x));
-                    pool_scores.push(Some(name));
+                PoolMethod::ByScore(n, ord) => {
+                    pool_scores.push(Some(self.rank_key(
+                        &n.expr,
+                        *ord,
+                        &format!("pool{k}"),
+                        columns,
+                    )?));
                 }
                 PoolMethod::ProRata => pool_scores.push(None),
             }
         }
         Ok((excludes, selects, pool_scores))
+    }
+
+    /// An exact ranking key: its leaves as columns `{prefix}_l{i}`.
+    fn rank_key(
+        &mut self,
+        e: &Expr,
+        order: Order,
+        prefix: &str,
+        columns: &mut Vec<(String, DExpr)>,
+    ) -> R<crate::rank::Key> {
+        let score = huiqi_ir::exact::Score::new(e);
+        let mut cols = vec![];
+        for (i, leaf) in score.leaves.iter().enumerate() {
+            let x = self.cx(leaf, 0, Ctx::Target, &[])?;
+            let name = format!("{prefix}_l{i}");
+            columns.push((name.clone(), x));
+            cols.push(name);
+        }
+        Ok(crate::rank::Key { score, cols, order })
     }
 }
 

@@ -19,6 +19,11 @@ pub enum Error {
     /// then clause order — the reference evaluator reports the same one).
     #[error("firm {firm}, clause {clause}: the amount is beyond the range of exact arithmetic (overflow)")]
     Overflow { firm: String, clause: String },
+    /// A ranking score (or tie key) of a `select` or by-score `pool` used a value beyond exact
+    /// arithmetic: the firm and the rule (when no amount overflowed: the first rule in order,
+    /// at its first firm in credit-code order — as the reference evaluator reports).
+    #[error("firm {firm}, rule {rule}: the ranking score is beyond the range of exact arithmetic (overflow)")]
+    ScoreOverflow { firm: String, rule: String },
     /// A results file could not be written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -62,6 +67,9 @@ impl Error {
             }
             Error::Overflow { firm, clause } => {
                 format!("企业 {firm}，条款 {clause}：金额超出精确计算的范围（溢出）")
+            }
+            Error::ScoreOverflow { firm, rule } => {
+                format!("企业 {firm}，规则 {rule}：排序分值超出精确计算的范围（溢出）")
             }
             Error::Io { path, source } => format!("{}：{source}", path.display()),
             Error::Engine(e) => format!("引擎错误：{e}"),

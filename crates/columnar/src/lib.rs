@@ -17,6 +17,7 @@ mod exec;
 pub mod frame;
 pub mod load;
 pub mod output;
+mod rank;
 pub mod reasons;
 mod results;
 mod rows;

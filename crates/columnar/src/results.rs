@@ -7,7 +7,7 @@ use datafusion::arrow::datatypes::{Int32Type, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use huiqi_ir::Program;
 
-use crate::allocate::OVERFLOW_COL;
+use crate::allocate::{OVERFLOW_COL, SCORE_OVERFLOW_COL};
 use crate::compile::Compiler;
 use crate::error::Error;
 use crate::exec::{column, firm_index};
@@ -135,6 +135,36 @@ fn first_overflow(batches: &[RecordBatch], firm_ids: &StringArray) -> R<Option<(
     Ok(first.map(|(f, s)| (f.to_string(), s)))
 }
 
+/// The first ranking score beyond exact arithmetic (`allocate::SCORE_OVERFLOW_COL`): the
+/// least rule index, then the least credit code — as the reference evaluator names it.
+fn first_score_overflow(
+    batches: &[RecordBatch],
+    firm_ids: &StringArray,
+) -> R<Option<(String, usize)>> {
+    let mut first: Option<(usize, &str)> = None;
+    for b in batches {
+        let ov = column(b, SCORE_OVERFLOW_COL)?
+            .as_primitive_opt::<Int32Type>()
+            .ok_or("score overflow column is not Int32")?;
+        if ov.null_count() == ov.len() {
+            continue;
+        }
+        let fi = firm_index(b)?;
+        let fi = fi.as_primitive::<UInt32Type>();
+        for i in (0..ov.len()).filter(|&i| ov.is_valid(i)) {
+            let f = fi.value(i) as usize;
+            if f >= firm_ids.len() {
+                return Err(Error::engine(format!("overflow of unknown firm index {f}")));
+            }
+            let here = (ov.value(i) as usize, firm_ids.value(f));
+            if first.is_none_or(|x| here < x) {
+                first = Some(here);
+            }
+        }
+    }
+    Ok(first.map(|(r, f)| (f.to_string(), r)))
+}
+
 /// The collected rows as `Results` (`rows.rs`).
 pub(crate) fn res_from(
     p: &Program,
@@ -152,6 +182,14 @@ pub(crate) fn res_from(
             .map(|c| c.name.clone())
             .unwrap_or_default();
         return Err(Error::Overflow { firm, clause });
+    }
+    if let Some((firm, r)) = first_score_overflow(batches, &firm_ids)? {
+        let rule = match r.checked_sub(p.selects.len()) {
+            None => p.selects.get(r).map(|s| s.name.clone()),
+            Some(k) => p.pools.get(k).map(|x| x.name.clone()),
+        };
+        let rule = rule.unwrap_or_default();
+        return Err(Error::ScoreOverflow { firm, rule });
     }
     let n = firm_ids.len();
     let ns = plan.slots.len();

@@ -414,3 +414,114 @@ fn the_first_matching_negative_list_names_the_reason() {
     assert!(reason("91330201MA2BBBBB0X").contains("乙名单"), "{got:?}");
     assert!(!reason("91330201MA2CCCCC0X").contains("名单"), "{got:?}");
 }
+
+/// Firms with 营收 in 2022 and 2023 (元) and 比例 in 2023.
+fn two_years(p: &Program, rows: &[(&str, &str, &str, &str)]) -> Vec<Firm> {
+    let f = |name: &str| p.fact_by_name(name).unwrap();
+    let v = |s: &str| s.parse::<Decimal>().unwrap();
+    rows.iter()
+        .map(|(id, before, now, ratio)| {
+            let mut firm = Firm::new(*id, "", p.facts.len());
+            firm.facts[f("营收")] = FactData::Yearly(vec![
+                (2022, Value::Money(v(before))),
+                (2023, Value::Money(v(now))),
+            ]);
+            firm.facts[f("比例")] = FactData::Yearly(vec![(2023, Value::Ratio(v(ratio)))]);
+            firm
+        })
+        .collect()
+}
+
+/// The reference's rows for (firm, clause): amount in 分 and reason text.
+fn outcome(p: &Program, fs: &[Firm], firm: &str, clause: &str) -> (i64, Option<String>) {
+    let rows = common::reference_rows(p, fs, 2023);
+    let r = rows
+        .iter()
+        .find(|r| &*r.firm_id == firm && &*r.clause == clause)
+        .unwrap_or_else(|| panic!("no row for {firm} {clause}"));
+    (r.amount_fen, r.reason.as_deref().map(str::to_string))
+}
+
+// Growth 1/3 + 1/(3·10¹⁴) against exactly 1/3: equal to 12 decimal places, so a truncated
+// score would tie and the credit code (A0 first) would pick the wrong firm.
+const CLOSE: [(&str, &str, &str, &str); 2] = [
+    ("A0", "3000000000000", "4000000000000", "0"),
+    ("B1", "3000000000000", "4000000000000.01", "0"),
+];
+
+#[test]
+fn a_select_ranks_growth_ratios_that_differ_past_twelve_places() {
+    let src = format!(
+        "{}select 遴选 {{ clause 奖励  score growth(营收)  top 1 }}\n",
+        clause("奖励", "  amount 10万\n")
+    );
+    let p = program(&src);
+    let mut fs = two_years(&p, &CLOSE);
+    common::compare_whole_and_chunked(&p, &mut fs, 2023, &unique("exact-select")).unwrap();
+    assert_eq!(outcome(&p, &fs, "B1", "奖励"), (10_000_000, None));
+    assert_eq!(
+        outcome(&p, &fs, "A0", "奖励"),
+        (0, Some("select:遴选".into()))
+    );
+    // A weighted score with a tie key that is itself a quotient ranks exactly as well.
+    let src = format!(
+        "{}select 遴选 {{ clause 奖励  score 60% * growth(营收) + 40% * 比例  top 1  tie 营收 / prev(营收) desc }}\n",
+        clause("奖励", "  amount 10万\n")
+    );
+    let p = program(&src);
+    let mut fs = two_years(&p, &CLOSE);
+    common::compare_whole_and_chunked(&p, &mut fs, 2023, &unique("exact-select-tie")).unwrap();
+    assert_eq!(outcome(&p, &fs, "B1", "奖励"), (10_000_000, None));
+}
+
+#[test]
+fn a_pool_by_score_ranks_exactly() {
+    let src = format!(
+        "{}pool 资金池 {{ clauses [奖励]  budget 10万  by score growth(营收) desc }}\n",
+        clause("奖励", "  amount 10万\n")
+    );
+    let p = program(&src);
+    let mut fs = two_years(&p, &CLOSE);
+    common::compare_whole_and_chunked(&p, &mut fs, 2023, &unique("exact-pool")).unwrap();
+    assert_eq!(outcome(&p, &fs, "B1", "奖励"), (10_000_000, None));
+    assert_eq!(
+        outcome(&p, &fs, "A0", "奖励"),
+        (0, Some("pool:资金池".into()))
+    );
+}
+
+#[test]
+fn a_ranking_score_beyond_exact_arithmetic_refuses_the_run_naming_firm_and_rule() {
+    // round(营收 × 比例) is computed like any expression: 6×10¹⁶ 元 × 2 is beyond the range.
+    let src = format!(
+        "{}select 遴选 {{ clause 奖励  score round(营收 * 比例, 元)  top 1 }}\n",
+        clause("奖励", "  amount 10万\n")
+    );
+    let p = program(&src);
+    let mut fs = two_years(
+        &p,
+        &[
+            ("A0", "1", "2", "0.5"),
+            ("B1", "1", "60000000000000000", "2"),
+            ("C2", "1", "60000000000000000", "3"),
+        ],
+    );
+    let got = common::overflow_of_both(&p, &mut fs, 2023, &unique("score-overflow"));
+    assert_eq!(got, Ok(("B1".to_string(), "遴选".to_string())));
+    // An amount that overflows is named first, whatever the scores.
+    let src = format!(
+        "{}{}select 遴选 {{ clause 奖励  score round(营收 * 比例, 元)  top 1 }}\n",
+        clause("奖励", "  amount 10万\n"),
+        clause("巨额", "  amount 营收 * 比例\n")
+    );
+    let p = program(&src);
+    let mut fs = two_years(
+        &p,
+        &[
+            ("A0", "1", "2", "0.5"),
+            ("B1", "1", "60000000000000000", "2"),
+        ],
+    );
+    let got = common::overflow_of_both(&p, &mut fs, 2023, &unique("score-and-amount"));
+    assert_eq!(got, Ok(("B1".to_string(), "巨额".to_string())));
+}

@@ -235,3 +235,103 @@ fn a_bad_set_is_refused_like_a_bad_value_in_the_pack() {
     let e = bad("封顶", "20万)");
     assert!(e.contains("--set 封顶"), "{e}");
 }
+
+const SCHEDULE: &str = r#"
+policy 上市 { issuer "测试" version "1" effective 2022-01-01 .. 2024-12-31 rounding 分 }
+enum 阶段 { 辅导备案, 上市 }
+fact 上市进程: event 阶段 { label "上市进程" source "金融办" }
+param 备案奖励: money {
+  2022-01-01: 200万
+  2024-01-01: 300万
+}
+param 上市累计: money {
+  2022-01-01: 800万
+}
+clause 上市奖励 {
+  ref "1"
+  text "辅导备案奖励，上市累计奖励"
+  schedule 上市进程 cumulative {
+    辅导备案 => 备案奖励
+    上市     => 上市累计
+  }
+}
+"#;
+
+fn load_schedule(sets: &[huiqi_lang::ParamSet]) -> Result<Program, String> {
+    let dir = std::env::temp_dir().join(format!(
+        "huiqi-params-schedule-{}-{}",
+        std::process::id(),
+        sets.iter().map(|s| s.to_string()).collect::<String>().len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("p.hq"), SCHEDULE).unwrap();
+    let r = huiqi_lang::load_pack_with(&dir, sets);
+    let _ = std::fs::remove_dir_all(&dir);
+    r.map(|l| l.program).map_err(|(sm, ds)| {
+        ds.iter()
+            .map(|d| format!("{} {}", d.code, sm.render(d, huiqi_lang::Lang::En, false)))
+            .collect()
+    })
+}
+
+/// Firms reaching 辅导备案 in 2023 or 2024 and 上市 in 2024.
+fn listing_firms(p: &Program) -> Vec<Firm> {
+    let f = p.fact_by_name("上市进程").unwrap();
+    let ev = |y: i32, v: u32| EventRec {
+        date: Date::new(y, 6, 1).unwrap(),
+        until: None,
+        value: Some(v),
+        nums: vec![],
+    };
+    [
+        ("L01", vec![ev(2023, 0), ev(2024, 1)]),
+        ("L02", vec![ev(2024, 0)]),
+        ("L03", vec![ev(2024, 0), ev(2024, 1)]),
+    ]
+    .into_iter()
+    .map(|(id, es)| {
+        let mut firm = Firm::new(id, "", p.facts.len());
+        firm.facts[f] = FactData::Events(es);
+        firm
+    })
+    .collect()
+}
+
+#[test]
+fn schedule_stage_amounts_may_be_dated_parameters() {
+    let p = load_schedule(&[]).unwrap();
+    let mut fs = listing_firms(&p);
+    for year in [2023, 2024] {
+        common::compare_whole_and_chunked(&p, &mut fs, year, &format!("stages-{year}")).unwrap();
+    }
+    let rows = |p: &Program, fs: &[Firm], year| {
+        common::reference_rows(p, fs, year)
+            .into_iter()
+            .filter(|r| r.amount_fen > 0)
+            .map(|r| (format!("{}.{}", r.firm_id, r.tranche), r.amount_fen))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    // 2023: 备案 pays the 2023 value, 200万.
+    assert_eq!(rows(&p, &fs, 2023)["L01.辅导备案"], 200_000_000);
+    // 2024: 备案 pays 300万; L03 reaches both stages: 300万 then 800万 − 300万.
+    let r = rows(&p, &fs, 2024);
+    assert_eq!(r["L02.辅导备案"], 300_000_000);
+    assert_eq!(r["L03.辅导备案"], 300_000_000);
+    assert_eq!(r["L03.上市"], 500_000_000);
+    // A dated set moves a stage from its day on, as a dated value in the text would.
+    let set = huiqi_lang::ParamSet::parse("上市累计=1000万@2024-01-01").unwrap();
+    let q = load_schedule(&[set]).unwrap();
+    common::compare_whole_and_chunked(&q, &mut fs, 2024, "stages-set").unwrap();
+    assert_eq!(rows(&q, &fs, 2024)["L03.上市"], 700_000_000);
+}
+
+#[test]
+fn a_cumulative_schedule_whose_parameter_would_decrease_is_refused() {
+    // From 2024 the first stage (300万 → 900万 set) would exceed the cumulative 800万.
+    let set = huiqi_lang::ParamSet::parse("备案奖励=900万@2024-01-01").unwrap();
+    let e = load_schedule(&[set]).unwrap_err();
+    assert!(e.contains("E0320") && e.contains("2024-01-01"), "{e}");
+    // A stage amount must not be negative, nor a parameter of another type.
+    let set = huiqi_lang::ParamSet::parse("备案奖励=-1万").unwrap();
+    assert!(load_schedule(&[set]).unwrap_err().contains("E0418"));
+}

@@ -4,12 +4,13 @@
 
 use std::cmp::Ordering;
 
+use huiqi_ir::exact;
 use huiqi_ir::money::{from_fen, to_fen};
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 
 use crate::clause::{eval_clause, Adjustment, ClauseOutcome, Reason};
-use crate::expr::{compare, Evaluator};
+use crate::expr::Evaluator;
 
 /// Everything one firm gets (or not) in one period.
 #[derive(Clone, Debug)]
@@ -42,39 +43,50 @@ fn zero_all(c: &mut ClauseOutcome, reason: Reason) {
     }
 }
 
-fn cmp_values(a: &Value, b: &Value, order: Order) -> Ordering {
-    // Missing scores sort last whatever the direction.
-    match (a.is_missing(), b.is_missing()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Greater,
-        (false, true) => Ordering::Less,
-        _ => {
-            let o = compare(a, b).unwrap_or(Ordering::Equal);
-            if order == Order::Desc {
-                o.reverse()
-            } else {
-                o
-            }
-        }
-    }
-}
-
 /// An amount beyond the range of exact arithmetic (`huiqi_ir::money::MAX_SCALED`, about
-/// 7.9×10¹⁶ 元): the firm (its credit code) and the clause. Such an amount is never paid; the
-/// columnar engine refuses the run with the same firm and clause.
+/// 7.9×10¹⁶ 元), or a ranking score that used such a value: the firm (its credit code) and the
+/// clause (for a score: the `select` or `pool`). Such an amount is never paid; the columnar
+/// engine refuses the run with the same firm and clause.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Overflow {
     pub firm: String,
     pub clause: String,
+    /// A ranking score (of the rule `clause`), not an amount.
+    pub score: bool,
+}
+
+impl Overflow {
+    /// The message in Chinese.
+    pub fn zh(&self) -> String {
+        if self.score {
+            format!(
+                "企业 {}，规则“{}”：排序分值超出精确计算的范围（溢出），不予计算",
+                self.firm, self.clause
+            )
+        } else {
+            format!(
+                "企业 {}，条款“{}”：金额超出精确计算的范围（溢出），不予计算",
+                self.firm, self.clause
+            )
+        }
+    }
 }
 
 impl std::fmt::Display for Overflow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "firm {}, clause {}: the amount is beyond the range of exact arithmetic (overflow)",
-            self.firm, self.clause
-        )
+        if self.score {
+            write!(
+                f,
+                "firm {}, rule {}: the ranking score is beyond the range of exact arithmetic (overflow)",
+                self.firm, self.clause
+            )
+        } else {
+            write!(
+                f,
+                "firm {}, clause {}: the amount is beyond the range of exact arithmetic (overflow)",
+                self.firm, self.clause
+            )
+        }
     }
 }
 
@@ -92,21 +104,34 @@ pub fn first_overflow(p: &Program, firms: &[Firm], outs: &[FirmOutcome]) -> Opti
         .map(|(firm, c)| Overflow {
             firm: firm.to_string(),
             clause: p.clauses[c].name.clone(),
+            score: false,
         })
 }
 
-/// [`evaluate_population`], refused when an amount overflowed ([`first_overflow`]).
+/// [`evaluate_population`], refused when an amount overflowed ([`first_overflow`]) or, failing
+/// that, when a ranking score did (the first rule in order, at its first firm by credit code).
 pub fn try_evaluate_population(
     p: &Program,
     firms: &[Firm],
     year: i32,
     explain: bool,
 ) -> Result<Vec<FirmOutcome>, Overflow> {
-    let outs = evaluate_population(p, firms, year, explain);
-    match first_overflow(p, firms, &outs) {
-        Some(o) => Err(o),
-        None => Ok(outs),
+    match evaluate_population_checked(p, firms, year, explain) {
+        (_, Some(o)) => Err(o),
+        (outs, None) => Ok(outs),
     }
+}
+
+/// [`evaluate_population`] with the overflow [`try_evaluate_population`] refuses, if any.
+pub fn evaluate_population_checked(
+    p: &Program,
+    firms: &[Firm],
+    year: i32,
+    explain: bool,
+) -> (Vec<FirmOutcome>, Option<Overflow>) {
+    let (outs, score) = allocate(p, firms, year, explain);
+    let overflow = first_overflow(p, firms, &outs).or(score);
+    (outs, overflow)
 }
 
 /// Evaluates every firm against every clause for `year`, then allocates. An amount that
@@ -117,13 +142,26 @@ pub fn evaluate_population(
     year: i32,
     explain: bool,
 ) -> Vec<FirmOutcome> {
+    allocate(p, firms, year, explain).0
+}
+
+/// The population's outcomes and the first ranking score that overflowed, if any (that firm
+/// is ranked as if its score were missing).
+fn allocate(
+    p: &Program,
+    firms: &[Firm],
+    year: i32,
+    explain: bool,
+) -> (Vec<FirmOutcome>, Option<Overflow>) {
+    let mut score_overflow = None;
     let mut outs: Vec<FirmOutcome> = firms
         .iter()
         .enumerate()
         .map(|(fi, firm)| evaluate_firm(p, fi, firm, year, explain))
         .collect();
     for s in &p.selects {
-        select(p, s, firms, year, &mut outs);
+        let o = select(p, s, firms, year, &mut outs);
+        score_overflow = score_overflow.or(o);
     }
     for g in &p.exclusives {
         for o in outs.iter_mut() {
@@ -131,14 +169,15 @@ pub fn evaluate_population(
         }
     }
     for pool in &p.pools {
-        share_pool(p, pool, firms, year, &mut outs);
+        let o = share_pool(p, pool, firms, year, &mut outs);
+        score_overflow = score_overflow.or(o);
     }
     for cap in &p.firm_caps {
         for o in outs.iter_mut() {
             firm_cap(p.figure(&cap.limit, year), cap, o);
         }
     }
-    outs
+    (outs, score_overflow)
 }
 
 /// One firm's clauses, then the negative lists that zero them (the first matching rule, in
@@ -175,25 +214,69 @@ fn evaluate_firm(p: &Program, fi: usize, firm: &Firm, year: i32, explain: bool) 
     }
 }
 
-/// Select: rank the firms the clause pays by score, ties, credit code; only the top N keep it
-/// (a missing score never does).
-fn select(p: &Program, s: &Select, firms: &[Firm], year: i32, outs: &mut [FirmOutcome]) {
-    let mut cands: Vec<(usize, Value, Vec<Value>)> = outs
+/// A ranking key's exact value for one firm (`huiqi_ir::exact`): its leaves evaluated like any
+/// expression, its arithmetic done on fractions.
+fn exact_key(p: &Program, firm: &Firm, key: &exact::Score, year: i32) -> exact::Exact {
+    let mut ev = Evaluator::new(p, firm, &[], false);
+    let leaves: Vec<Value> = key.leaves.iter().map(|l| ev.eval(l, year)).collect();
+    key.eval(&leaves)
+}
+
+/// The first firm (by credit code) whose key overflowed, as the rule's overflow.
+fn key_overflow<'f>(
+    rule: &str,
+    mut firms: impl Iterator<Item = (&'f str, bool)>,
+) -> Option<Overflow> {
+    let first = firms.by_ref().filter(|(_, ov)| *ov).map(|(f, _)| f).min()?;
+    Some(Overflow {
+        firm: first.to_string(),
+        clause: rule.to_string(),
+        score: true,
+    })
+}
+
+/// Select: rank the firms the clause pays by score, ties, credit code — compared exactly; only
+/// the top N keep it (a missing score never does). Returns a score or tie that overflowed.
+fn select(
+    p: &Program,
+    s: &Select,
+    firms: &[Firm],
+    year: i32,
+    outs: &mut [FirmOutcome],
+) -> Option<Overflow> {
+    let score = exact::Score::new(&s.score.expr);
+    let ties: Vec<(exact::Score, Order)> = s
+        .tie
+        .iter()
+        .map(|(n, o)| (exact::Score::new(&n.expr), *o))
+        .collect();
+    let mut cands: Vec<(usize, exact::Exact, Vec<exact::Exact>)> = outs
         .iter()
         .filter(|o| o.clauses[s.clause].total() > Decimal::ZERO)
         .map(|o| {
             let firm = &firms[o.firm];
-            let mut ev = Evaluator::new(p, firm, &[], false);
-            let score = ev.eval(&s.score.expr, year);
-            let ties = s.tie.iter().map(|(n, _)| ev.eval(&n.expr, year)).collect();
-            (o.firm, score, ties)
+            let key = exact_key(p, firm, &score, year);
+            let ties = ties
+                .iter()
+                .map(|(t, _)| exact_key(p, firm, t, year))
+                .collect();
+            (o.firm, key, ties)
         })
         .collect();
+    let overflow = key_overflow(
+        &s.name,
+        cands.iter().map(|(fi, k, t)| {
+            let ov = std::iter::once(k)
+                .chain(t)
+                .any(|x| *x == exact::Exact::Overflow);
+            (firms[*fi].id.as_str(), ov)
+        }),
+    );
     cands.sort_by(|a, b| {
-        cmp_values(&a.1, &b.1, Order::Desc)
+        exact::cmp_keys(&a.1, &b.1, Order::Desc)
             .then_with(|| {
-                for (i, (_, ord)) in s.tie.iter().enumerate() {
-                    let o = cmp_values(&a.2[i], &b.2[i], *ord);
+                for (i, (_, ord)) in ties.iter().enumerate() {
+                    let o = exact::cmp_keys(&a.2[i], &b.2[i], *ord);
                     if o != Ordering::Equal {
                         return o;
                     }
@@ -204,7 +287,7 @@ fn select(p: &Program, s: &Select, firms: &[Firm], year: i32, outs: &mut [FirmOu
     });
     let top = p.top(s, year);
     for (rank, (fi, score, _)) in cands.iter().enumerate() {
-        if rank as u32 >= top || score.is_missing() {
+        if rank as u32 >= top || !matches!(score, exact::Exact::Value(_)) {
             zero_all(
                 &mut outs[*fi].clauses[s.clause],
                 Reason::NotSelected {
@@ -215,6 +298,7 @@ fn select(p: &Program, s: &Select, firms: &[Firm], year: i32, outs: &mut [FirmOu
             );
         }
     }
+    overflow
 }
 
 /// Exclusive group (就高): the firm keeps its highest clause; ties go to the first listed.
@@ -244,7 +328,13 @@ fn exclusive(p: &Program, g: &Exclusive, o: &mut FirmOutcome) {
 type Claim = (usize, ClauseId, usize, i64);
 
 /// A pool: when the claims on it exceed its budget, each tranche gets its share in 分.
-fn share_pool(p: &Program, pool: &Pool, firms: &[Firm], year: i32, outs: &mut [FirmOutcome]) {
+fn share_pool(
+    p: &Program,
+    pool: &Pool,
+    firms: &[Firm],
+    year: i32,
+    outs: &mut [FirmOutcome],
+) -> Option<Overflow> {
     let mut claims: Vec<Claim> = vec![];
     for (oi, o) in outs.iter().enumerate() {
         for &c in &pool.clauses {
@@ -259,7 +349,7 @@ fn share_pool(p: &Program, pool: &Pool, firms: &[Firm], year: i32, outs: &mut [F
     let demand: i128 = claims.iter().map(|c| c.3 as i128).sum();
     let budget = to_fen(p.figure(&pool.budget, year)) as i128;
     if demand <= budget {
-        return;
+        return None;
     }
     // Ties by credit code, then clause and tranche order.
     let by_firm = |a: &Claim, b: &Claim| {
@@ -268,15 +358,25 @@ fn share_pool(p: &Program, pool: &Pool, firms: &[Firm], year: i32, outs: &mut [F
             .cmp(&firms[outs[b.0].firm].id)
             .then_with(|| (a.1, a.2).cmp(&(b.1, b.2)))
     };
+    let mut overflow = None;
     let shares: Vec<i64> = match &pool.method {
         PoolMethod::ProRata => pro_rata(&claims, budget, demand, by_firm),
         PoolMethod::ByScore(score, ord) => {
-            let scores: Vec<Value> = claims
+            // Only an oversubscribed pool ranks its claims (the columnar engine likewise).
+            let score = exact::Score::new(&score.expr);
+            let scores: Vec<exact::Exact> = claims
                 .iter()
-                .map(|c| {
-                    Evaluator::new(p, &firms[outs[c.0].firm], &[], false).eval(&score.expr, year)
-                })
+                .map(|c| exact_key(p, &firms[outs[c.0].firm], &score, year))
                 .collect();
+            overflow = key_overflow(
+                &pool.name,
+                claims.iter().zip(&scores).map(|(c, k)| {
+                    (
+                        firms[outs[c.0].firm].id.as_str(),
+                        *k == exact::Exact::Overflow,
+                    )
+                }),
+            );
             by_score(&claims, &scores, *ord, budget, by_firm)
         }
     };
@@ -298,6 +398,7 @@ fn share_pool(p: &Program, pool: &Pool, firms: &[Firm], year: i32, outs: &mut [F
             }
         }
     }
+    overflow
 }
 
 /// Pro rata: every claim's floor share of the budget, then the 分 left over one each to the
@@ -337,14 +438,14 @@ fn pro_rata(
 /// claim gets the remainder.
 fn by_score(
     claims: &[Claim],
-    scores: &[Value],
+    scores: &[exact::Exact],
     ord: Order,
     budget: i128,
     tie: impl Fn(&Claim, &Claim) -> Ordering,
 ) -> Vec<i64> {
     let mut order: Vec<usize> = (0..claims.len()).collect();
     order.sort_by(|&a, &b| {
-        cmp_values(&scores[a], &scores[b], ord).then_with(|| tie(&claims[a], &claims[b]))
+        exact::cmp_keys(&scores[a], &scores[b], ord).then_with(|| tie(&claims[a], &claims[b]))
     });
     let mut left = budget as i64;
     let mut out = vec![0i64; claims.len()];

@@ -336,6 +336,7 @@ impl ClauseEval<'_> {
     fn schedule(&mut self, s: &Schedule, common: Vec<CondOutcome>) -> Vec<TrancheOutcome> {
         let (p, c, year, explain) = (self.p, self.c, self.year, self.explain);
         let reached = reached_stages(s, self.firm);
+        let stages = p.stage_amounts(s, year);
         let cutoff = c.window.0;
         let in_period = |d: Date| d.y == year && d >= cutoff && d <= c.window.1;
         let awarded = self.caps.awarded;
@@ -343,12 +344,12 @@ impl ClauseEval<'_> {
         // stages reached before the window would have paid.
         let mut base = awarded
             + if s.mode == ScheduleMode::Cumulative {
-                forfeited(s, &reached, cutoff)
+                forfeited(s.mode, &stages, &reached, cutoff)
             } else {
                 Decimal::ZERO
             };
         let mut out = vec![];
-        for (i, (v, amt)) in s.stages.iter().enumerate() {
+        for (i, (v, amt)) in stages.iter().enumerate() {
             let Some(d) = reached[i] else { continue };
             if !in_period(d) {
                 continue;
@@ -423,14 +424,19 @@ fn reached_stages(s: &Schedule, firm: &Firm) -> Vec<Option<Date>> {
 
 /// Stages reached before the effective start never pay; in cumulative mode the highest
 /// cumulative amount among them is deducted from later stages.
-fn forfeited(s: &Schedule, reached: &[Option<Date>], cutoff: Date) -> Decimal {
+fn forfeited(
+    mode: ScheduleMode,
+    stages: &[(u32, Decimal)],
+    reached: &[Option<Date>],
+    cutoff: Date,
+) -> Decimal {
     let cum = |i: usize| -> Decimal {
-        match s.mode {
-            ScheduleMode::Cumulative => s.stages[i].1,
-            ScheduleMode::Each => s.stages[..=i].iter().map(|x| x.1).sum(),
+        match mode {
+            ScheduleMode::Cumulative => stages[i].1,
+            ScheduleMode::Each => stages[..=i].iter().map(|x| x.1).sum(),
         }
     };
-    (0..s.stages.len())
+    (0..stages.len())
         .filter(|&i| reached[i].is_some_and(|d| d < cutoff))
         .map(cum)
         .max()

@@ -19,9 +19,27 @@ fn money(d: Decimal, en: bool) -> String {
     }
 }
 
-/// A reason's explanation in Chinese or (`en`) English (`huiqi_ir::reason::Reason::text`).
-pub fn reason_text(r: &Reason, en: bool) -> String {
-    r.text(en)
+/// A reason's explanation in Chinese or (`en`) English (`huiqi_ir::reason::Reason::text`),
+/// after the officer's own text when the failed condition or the matching negative list of
+/// `clause` has one (`reason "…"`).
+pub fn reason_text(p: &Program, clause: ClauseId, r: &Reason, en: bool) -> String {
+    let note = match r {
+        Reason::Condition {
+            name,
+            missing: false,
+        } => p.clauses.get(clause).and_then(|c| c.condition_note(name)),
+        Reason::Excluded { rule } => p
+            .excludes
+            .iter()
+            .find(|x| &x.name == rule)
+            .and_then(|x| x.cond.reason.as_deref()),
+        _ => None,
+    };
+    match note {
+        Some(n) if en => format!("{n} ({})", r.text(en)),
+        Some(n) => format!("{n}（{}）", r.text(en)),
+        None => r.text(en),
+    }
 }
 
 fn value(p: &Program, v: &Value, ty_hint: Option<Ty>, en: bool) -> String {
@@ -197,6 +215,7 @@ fn cond_text(p: &Program, c: &CondOutcome, en: bool, out: &mut String) {
 
 fn tranche_text(
     p: &Program,
+    clause: ClauseId,
     t: &TrancheOutcome,
     en: bool,
     out: &mut String,
@@ -253,7 +272,7 @@ fn tranche_text(
             if en { "adjusted:" } else { "调整：" },
             money(a.before, en),
             money(a.after, en),
-            reason_text(&a.reason, en)
+            reason_text(p, clause, &a.reason, en)
         );
     }
     if let Some(r) = &t.reason {
@@ -262,7 +281,7 @@ fn tranche_text(
                 out,
                 "  {} {}",
                 if en { "reason:" } else { "原因：" },
-                reason_text(r, en)
+                reason_text(p, clause, r, en)
             );
         }
     }
@@ -338,6 +357,7 @@ pub fn explain_text(
             }
             tranche_text(
                 p,
+                c.clause,
                 t,
                 en,
                 &mut out,
@@ -504,13 +524,13 @@ pub struct ExplainJson<'a> {
     clauses: Vec<ClauseJson<'a>>,
 }
 
-fn tranche_json<'a>(p: &'a Program, t: &'a TrancheOutcome) -> TrancheJson<'a> {
+fn tranche_json<'a>(p: &'a Program, clause: ClauseId, t: &'a TrancheOutcome) -> TrancheJson<'a> {
     TrancheJson {
         tranche: &t.tranche,
         amount_yuan: huiqi_ir::money::yuan_string(t.amount),
         amount_fen: huiqi_ir::money::to_fen(t.amount),
         reason: &t.reason,
-        reason_text: t.reason.as_ref().map(|r| reason_text(r, false)),
+        reason_text: t.reason.as_ref().map(|r| reason_text(p, clause, r, false)),
         conditions: t
             .conditions
             .iter()
@@ -573,7 +593,11 @@ pub fn explain_typed<'a>(
                 text: &cl.text,
                 amount_yuan: huiqi_ir::money::yuan_string(c.total()),
                 amount_fen: huiqi_ir::money::to_fen(c.total()),
-                tranches: c.tranches.iter().map(|t| tranche_json(p, t)).collect(),
+                tranches: c
+                    .tranches
+                    .iter()
+                    .map(|t| tranche_json(p, c.clause, t))
+                    .collect(),
             }
         })
         .collect();
@@ -643,6 +667,6 @@ mod tests {
             }),
             r#"{"kind":"exclusive","group":"就高","winner":"条款0"}"#
         );
-        assert_eq!(reason_text(&Reason::TotalCap, false), "已达累计上限");
+        assert_eq!(Reason::TotalCap.text(false), "已达累计上限");
     }
 }

@@ -9,6 +9,7 @@ pub mod expr;
 pub mod runner;
 
 pub use alloc::{
-    evaluate_population, first_overflow, try_evaluate_population, FirmOutcome, Overflow,
+    evaluate_population, evaluate_population_checked, first_overflow, try_evaluate_population,
+    FirmOutcome, Overflow,
 };
 pub use clause::{eval_clause, ClauseOutcome, Reason};

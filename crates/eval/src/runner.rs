@@ -5,7 +5,7 @@ use huiqi_ir::money::{fmt_money_en, fmt_money_zh};
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 
-use crate::alloc::{evaluate_population, first_overflow, FirmOutcome};
+use crate::alloc::{evaluate_population_checked, FirmOutcome};
 use crate::clause::{Reason, TrancheOutcome};
 use crate::explain::reason_text;
 
@@ -81,17 +81,14 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
             own = p.with_params(&t.sets);
             &own
         };
-        let outs = evaluate_population(p, &t.firms, t.period, false);
+        let (outs, overflow) = evaluate_population_checked(p, &t.firms, t.period, false);
         let mut problems = vec![];
         // An amount beyond exact arithmetic is never paid: the test fails, naming it.
-        if let Some(ov) = first_overflow(p, &t.firms, &outs) {
+        if let Some(ov) = overflow {
             problems.push(if en {
                 format!("  {ov}")
             } else {
-                format!(
-                    "  企业 {}，条款 {}：金额超出精确计算的范围（溢出）",
-                    ov.firm, ov.clause
-                )
+                format!("  {}", ov.zh())
             });
         }
         for e in &t.expects {
@@ -114,7 +111,7 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
                     .iter()
                     .flat_map(|(_, rs)| rs.first())
                     .next()
-                    .map(|r| format!(" ({})", reason_text(r, en)))
+                    .map(|r| format!(" ({})", reason_text(p, e.clause.unwrap_or(0), r, en)))
                     .unwrap_or_default();
                 problems.push(format!(
                     "  {}:{}: {what}\n    {} {}\n    {} {}{why}",
@@ -132,7 +129,10 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
                     let actual: Vec<String> = reasons
                         .iter()
                         .map(|(t, rs)| {
-                            let rs: Vec<String> = rs.iter().map(|r| reason_text(r, en)).collect();
+                            let rs: Vec<String> = rs
+                                .iter()
+                                .map(|r| reason_text(p, e.clause.unwrap_or(0), r, en))
+                                .collect();
                             let rs = if rs.is_empty() {
                                 "-".into()
                             } else {

@@ -4,6 +4,7 @@
 //! or of storage.
 
 pub mod date;
+pub mod exact;
 pub mod firm;
 pub mod money;
 pub mod program;

@@ -304,6 +304,9 @@ pub struct Named {
     /// The source text, shown in explanations.
     pub source: String,
     pub origin: Origin,
+    /// A condition's (or negative list's) own reason text (`reason "…"`), shown when it fails
+    /// (matches).
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -323,8 +326,8 @@ pub enum ScheduleMode {
 pub struct Schedule {
     pub fact: FactId,
     pub mode: ScheduleMode,
-    /// (enum variant, amount) in stage order.
-    pub stages: Vec<(u32, Decimal)>,
+    /// (enum variant, amount: a literal or a money parameter) in stage order.
+    pub stages: Vec<(u32, Quantity)>,
 }
 
 #[derive(Clone, Debug)]
@@ -349,6 +352,21 @@ pub struct Clause {
     /// Per firm over all periods (history included).
     pub total_cap: Option<Quantity>,
     pub origin: Origin,
+}
+
+impl Clause {
+    /// The `reason "…"` text of the condition named `name` (the clause's or a tranche's).
+    pub fn condition_note(&self, name: &str) -> Option<&str> {
+        let tranches = match &self.body {
+            ClauseBody::Tranches(ts) => ts.as_slice(),
+            _ => &[],
+        };
+        self.requires
+            .iter()
+            .chain(tranches.iter().flat_map(|t| t.requires.iter()))
+            .find(|n| n.name == name)
+            .and_then(|n| n.reason.as_deref())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -471,6 +489,15 @@ impl Program {
                 .or_else(|| self.params[*p].values.first().and_then(|(_, v)| v.num()))
                 .unwrap_or_default(),
         }
+    }
+
+    /// A schedule's (stage, amount) for `year`: each amount a literal or its parameter's value
+    /// in force at the period's end.
+    pub fn stage_amounts(&self, s: &Schedule, year: i32) -> Vec<(u32, Decimal)> {
+        s.stages
+            .iter()
+            .map(|(v, q)| (*v, self.figure(q, year)))
+            .collect()
     }
 
     /// A select's size for `year`.

@@ -190,6 +190,8 @@ pub struct NamedExpr {
     pub name: Ident,
     pub expr: Expr,
     pub span: Span,
+    /// `reason "…"`: the officer's own text for a condition that fails.
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -362,6 +364,8 @@ pub enum ItemKind {
         name: Ident,
         cond: Expr,
         only: Option<Vec<Ident>>,
+        /// `reason "…"`: the officer's own text for a firm the list excludes.
+        reason: Option<String>,
     },
     Select {
         name: Ident,

@@ -229,6 +229,7 @@ impl<'a> Checker<'a> {
                     ty: t,
                     source: self.text(ne.expr.span),
                     origin: self.sm.origin(ne.span),
+                    reason: ne.reason.clone(),
                 })
             }
             Ok((_, t)) => {

@@ -260,7 +260,12 @@ impl<'a> Printer<'a> {
                 StmtKind::Require(ne) => self.line(
                     s,
                     st.span.end,
-                    &format!("require {}: {}", ne.name.name, self.expr_at(&ne.expr)),
+                    &format!(
+                        "require {}: {}{}",
+                        ne.name.name,
+                        self.expr_at(&ne.expr),
+                        reason_suffix(ne.reason.as_deref())
+                    ),
                 ),
                 StmtKind::Amount(e) => {
                     self.line(s, st.span.end, &format!("amount {}", self.expr_at(e)))
@@ -427,11 +432,17 @@ impl<'a> Printer<'a> {
                 close,
             } => self.pool(s, name, fields, *close),
             ItemKind::Test(t) => self.test(s, t),
-            ItemKind::Exclude { name, cond, only } => {
+            ItemKind::Exclude {
+                name,
+                cond,
+                only,
+                reason,
+            } => {
                 let mut l = format!("exclude {}: {}", name.name, expr(cond));
                 if let Some(o) = only {
                     l.push_str(&format!(" for {}", Self::names(o)));
                 }
+                l.push_str(&reason_suffix(reason.as_deref()));
                 self.line(s, it.span.end, &l);
             }
             ItemKind::Exclusive { name, clauses } => self.line(
@@ -637,4 +648,10 @@ pub fn format_file(file: &File, src: &str) -> String {
 pub fn format_source(src: &str) -> Result<String, crate::Diag> {
     let f = crate::parser::parse_file(0, src)?;
     Ok(format_file(&f, src))
+}
+
+/// ` reason "…"` after a condition that has one.
+fn reason_suffix(r: Option<&str>) -> String {
+    r.map(|t| format!(" reason {}", quote(t)))
+        .unwrap_or_default()
 }

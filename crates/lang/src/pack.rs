@@ -19,13 +19,18 @@ pub struct ParamSet {
 }
 
 impl ParamSet {
-    /// `名称=值` as `--set` takes it.
+    /// `名称=值` as `--set` takes it, or `名称=值@2024-07-01` for a value from that day on (the
+    /// earlier values stay), like a `reform.toml` entry with `from`.
     pub fn parse(arg: &str) -> Option<ParamSet> {
         let (n, v) = arg.split_once('=').or_else(|| arg.split_once('＝'))?;
         let (n, v) = (n.trim(), v.trim());
+        let (v, from) = match v.rsplit_once(['@', '＠']) {
+            Some((v, d)) => (v.trim(), Some(huiqi_ir::Date::parse(d.trim())?)),
+            None => (v, None),
+        };
         (!n.is_empty() && !v.is_empty()).then(|| ParamSet {
             name: n.to_string(),
-            from: None,
+            from,
             value: v.to_string(),
         })
     }
@@ -269,4 +274,23 @@ fn io_diag(f: u32, e: &std::io::Error) -> Diag {
         "检查路径和权限",
         "check the path and permissions",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_may_be_dated() {
+        let s = ParamSet::parse("高企首次认定奖励额=8万@2024-01-01").unwrap();
+        assert_eq!(
+            (s.name.as_str(), s.value.as_str()),
+            ("高企首次认定奖励额", "8万")
+        );
+        assert_eq!(s.from, huiqi_ir::Date::new(2024, 1, 1));
+        let s = ParamSet::parse("瞪羚名额 = 300").unwrap();
+        assert_eq!((s.value.as_str(), s.from), ("300", None));
+        assert!(ParamSet::parse("瞪羚名额=300@2024-13-01").is_none());
+        assert!(ParamSet::parse("瞪羚名额=@2024-01-01").is_none());
+    }
 }

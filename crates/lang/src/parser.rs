@@ -349,7 +349,33 @@ impl Parser {
         } else {
             None
         };
-        Ok(ItemKind::Exclude { name, cond, only })
+        let reason = self.reason_text()?;
+        Ok(ItemKind::Exclude {
+            name,
+            cond,
+            only,
+            reason,
+        })
+    }
+
+    /// An optional `reason "…"` after a condition: the text an explanation gives when it
+    /// fails (or, for a negative list, when it matches).
+    fn reason_text(&mut self) -> PResult<Option<String>> {
+        if !self.eat_word("reason") {
+            return Ok(None);
+        }
+        let (text, span) = self.string("理由文本", "the reason's text")?;
+        if text.trim().is_empty() {
+            return Err(Diag::new(
+                "E0209",
+                span,
+                "理由文本为空",
+                "the reason's text is empty",
+                "写出企业能读懂的原因，例如 reason \"房地产业、金融业企业不适用本条\"",
+                "write a cause a firm can read, e.g. reason \"not for real estate or finance\"",
+            ));
+        }
+        Ok(Some(text))
     }
 
     /// `firm cap Name amount priority [..]`, after `firm`.
@@ -648,10 +674,12 @@ impl Parser {
             )?;
         }
         let expr = self.expr()?;
+        let reason = if is_let { None } else { self.reason_text()? };
         Ok(NamedExpr {
-            span: start.to(expr.span),
+            span: start.to(self.prev_span()),
             name,
             expr,
+            reason,
         })
     }
 

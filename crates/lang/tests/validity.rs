@@ -52,3 +52,62 @@ fn a_declared_validity_silences_the_warning() {
         assert!(l.program.facts[0].validity.is_some(), "{decl}");
     }
 }
+
+/// The hint of the only error in a pack with `clause_body` (Chinese and English).
+fn hint_of(require: &str) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "huiqi-date-hint-{}-{}",
+        std::process::id(),
+        require.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = format!(
+        r#"policy 测试 {{ issuer "测试" version "1" effective 2022-01-01 .. 2024-12-31 rounding 分 }}
+enum 阶段 {{ 辅导备案, 上市 }}
+fact 上市进程: event 阶段 {{ label "上市进程" source "金融办" }}
+clause 上市奖励 {{
+  ref "第一条"
+  text "奖励"
+  require 条件: {require}
+  amount 5万
+}}
+"#
+    );
+    std::fs::write(dir.join("p.hq"), src).unwrap();
+    let r = huiqi_lang::load_pack(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let Err((_, ds)) = r else {
+        panic!("{require} checked")
+    };
+    (
+        ds[0].hint(huiqi_lang::Lang::Zh).to_string(),
+        ds[0].hint(huiqi_lang::Lang::En).to_string(),
+    )
+}
+
+#[test]
+fn date_arithmetic_errors_hint_at_dates_not_money() {
+    let cases = [
+        (
+            "date_of(上市进程, 上市) - date_of(上市进程, 辅导备案, ever) <= 365",
+            "days_between",
+        ),
+        ("date_of(上市进程, 上市) + 3 <= period_end()", "3年"),
+        (
+            "date_of(上市进程, 上市) * 2 <= period_end()",
+            "days_between",
+        ),
+        ("date_of(上市进程, 上市) >= 30", "2023-07-01"),
+    ];
+    for (require, want) in cases {
+        let (zh, en) = hint_of(require);
+        assert!(
+            zh.contains(want) && en.contains(want),
+            "{require}: {zh} / {en}"
+        );
+        assert!(
+            !zh.contains("金额") && !en.contains("money"),
+            "{require}: {zh} / {en}"
+        );
+    }
+}

@@ -639,8 +639,13 @@ fn ingest_and_run_over_http() {
         let snaps = s.state.cfg.work.join("snapshots");
         let count = || std::fs::read_dir(&snaps).map(|d| d.count()).unwrap_or(0);
 
-        // Only the officer brings data in.
-        let (st, v) = upload(&reviewer, zone_upload(&data)).await;
+        // Only the officer brings data in. (A small body: the server refuses before reading
+        // it, and a large one could still be on its way when the connection closes.)
+        let small = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("x.csv"),
+        );
+        let (st, v) = upload(&reviewer, small).await;
         assert_eq!((st, code(&v)), (403, "forbidden"), "{v}");
         // A bad figure: 422 naming the file (as uploaded), the row and the column; nothing written.
         let (st, v) = upload(&officer, zone_upload(&bad)).await;

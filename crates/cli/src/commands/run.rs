@@ -50,16 +50,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
     /// Set a parameter for this run: `--set 名称=值` (repeatable), in the pack's notation
-    /// (`8000万`, `3%`, `20`). Checked as if written in the pack; the manifest records it and
-    /// the policy hash covers it.
+    /// (`8000万`, `3%`, `20`); `--set 名称=值@2024-07-01` from that day on (earlier values
+    /// stay). Checked as if written in the pack; the manifest records it and the policy hash
+    /// covers it.
     #[arg(long = "set", value_name = "名称=值", value_parser = parse_set)]
     pub set: Vec<huiqi::lang::ParamSet>,
 }
 
 /// `--set 名称=值`.
 pub fn parse_set(s: &str) -> Result<huiqi::lang::ParamSet, String> {
-    huiqi::lang::ParamSet::parse(s)
-        .ok_or_else(|| format!("expected 名称=值 (NAME=VALUE), got `{s}`"))
+    huiqi::lang::ParamSet::parse(s).ok_or_else(|| {
+        format!("expected 名称=值 or 名称=值@日期 (NAME=VALUE[@YYYY-MM-DD]), got `{s}`")
+    })
 }
 
 pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {

@@ -113,10 +113,15 @@ pub fn run_columnar(
     Ok(res)
 }
 
-/// An overflow as both engines name it: (credit code, clause).
-fn named(e: &huiqi_columnar::Error) -> Option<(String, String)> {
+/// An overflow as both engines name it: (credit code, clause or rule, of a ranking score).
+fn named(e: &huiqi_columnar::Error) -> Option<(String, String, bool)> {
     match e {
-        huiqi_columnar::Error::Overflow { firm, clause } => Some((firm.clone(), clause.clone())),
+        huiqi_columnar::Error::Overflow { firm, clause } => {
+            Some((firm.clone(), clause.clone(), false))
+        }
+        huiqi_columnar::Error::ScoreOverflow { firm, rule } => {
+            Some((firm.clone(), rule.clone(), true))
+        }
         _ => None,
     }
 }
@@ -135,7 +140,7 @@ pub fn compare_chunked(
     let reference = try_evaluate_population(p, firms, year, false);
     let rows = match (got, reference) {
         (Ok(res), Ok(_)) => res.rows(),
-        (Err(e), Err(ov)) if named(&e) == Some((ov.firm.clone(), ov.clause.clone())) => {
+        (Err(e), Err(ov)) if named(&e) == Some((ov.firm.clone(), ov.clause.clone(), ov.score)) => {
             return Ok(());
         }
         (Err(e), Err(ov)) => return Err(format!("{tag}: columnar: {e}\n  reference: {ov}")),
@@ -173,13 +178,13 @@ pub fn overflow_of_both(
     let _ = std::fs::remove_dir_all(&dir);
     let reference = try_evaluate_population(p, firms, year, false)
         .err()
-        .map(|ov| (ov.firm, ov.clause));
+        .map(|ov| (ov.firm, ov.clause, ov.score));
     let says = |r: &Result<huiqi_columnar::Results, huiqi_columnar::Error>| match r {
         Ok(_) => None,
         Err(e) => named(e),
     };
     match (says(&whole), says(&chunked), reference) {
-        (Some(a), Some(b), Some(c)) if a == b && b == c => Ok(a),
+        (Some(a), Some(b), Some(c)) if a == b && b == c => Ok((a.0, a.1)),
         (a, b, c) => Err(format!(
             "{tag}: columnar {:?} / chunked {:?} / reference {c:?}",
             whole

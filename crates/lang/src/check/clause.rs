@@ -58,6 +58,7 @@ fn amount_named(name: &str, e: &ast::Expr) -> ast::NamedExpr {
         },
         expr: e.clone(),
         span: e.span,
+        reason: None,
     }
 }
 
@@ -202,6 +203,7 @@ impl<'a> ClauseParts<'a> {
             ty: t,
             source: c.text(ne.expr.span),
             origin: c.sm.origin(ne.span),
+            reason: ne.reason.clone(),
         };
         Some((named, t, w))
     }
@@ -413,7 +415,8 @@ fn schedule(c: &mut Checker, s: &ast::ScheduleAst) -> Option<Schedule> {
             return None;
         }
     };
-    let mut stages: Vec<(u32, Decimal)> = vec![];
+    let mut stages: Vec<(u32, Quantity)> = vec![];
+    let mut spans = vec![];
     for (st_id, e, _) in &s.stages {
         let ex = ast::Expr {
             kind: ExprKind::Name(st_id.clone()),
@@ -426,27 +429,78 @@ fn schedule(c: &mut Checker, s: &ast::ScheduleAst) -> Option<Schedule> {
                 continue;
             }
         };
-        let Some(m) = c.const_money(e, "阶段金额", "a stage amount") else {
+        // A literal or a money parameter (dated; `--set` may change it).
+        let Some(m) = c.quantity(
+            e,
+            super::Figure::Money { positive: false },
+            "阶段金额",
+            "a stage amount",
+        ) else {
             continue;
         };
-        if mode == ScheduleMode::Cumulative && stages.last().is_some_and(|(_, p)| m < *p) {
-            c.diags.push(err(
-                "E0320",
-                e.span,
-                "累计方式下各阶段金额须逐级不减",
-                "cumulative stage amounts must not decrease",
-                "cumulative 的金额是累计额：后一阶段不小于前一阶段",
-                "in cumulative mode each amount is a running total",
-            ));
-        }
         // One name gives one value.
-        stages.extend(v.first().map(|v| (*v, m)));
+        if let Some(v) = v.first() {
+            stages.push((*v, m));
+            spans.push(e.span);
+        }
+    }
+    if mode == ScheduleMode::Cumulative {
+        cumulative_never_decreases(c, &stages, &spans);
     }
     Some(Schedule {
         fact: f,
         mode,
         stages,
     })
+}
+
+/// In cumulative mode each stage's amount is a running total: on every day any of the amounts
+/// changes (a parameter's dates), no stage is below the one before.
+fn cumulative_never_decreases(c: &mut Checker, stages: &[(u32, Quantity)], spans: &[Span]) {
+    let mut days = vec![c.policy_start];
+    for (_, q) in stages {
+        if let Quantity::Param(pi) = q {
+            days.extend(c.params[*pi].values.iter().map(|(d, _)| *d));
+        }
+    }
+    days.sort();
+    days.dedup();
+    let at = |c: &Checker, q: &Quantity, day: Date| -> Decimal {
+        match q {
+            Quantity::Lit(d) => *d,
+            Quantity::Param(pi) => c.params[*pi]
+                .values
+                .iter()
+                .rev()
+                .find(|(d, _)| *d <= day)
+                .or(c.params[*pi].values.first())
+                .and_then(|(_, v)| v.num())
+                .unwrap_or_default(),
+        }
+    };
+    for day in days {
+        for i in 1..stages.len() {
+            if at(c, &stages[i].1, day) < at(c, &stages[i - 1].1, day) {
+                let dated = stages[i - 1..=i]
+                    .iter()
+                    .any(|(_, q)| matches!(q, Quantity::Param(_)));
+                let (wz, we) = if dated {
+                    (format!("（自 {day} 起）"), format!(" (from {day})"))
+                } else {
+                    (String::new(), String::new())
+                };
+                c.diags.push(err(
+                    "E0320",
+                    spans[i],
+                    format!("累计方式下各阶段金额须逐级不减{wz}"),
+                    format!("cumulative stage amounts must not decrease{we}"),
+                    "cumulative 的金额是累计额：后一阶段不小于前一阶段",
+                    "in cumulative mode each amount is a running total",
+                ));
+                return;
+            }
+        }
+    }
 }
 
 /// A simple constraint `subject op constant` on one side of a require, for the unreachable check.

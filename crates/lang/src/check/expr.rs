@@ -447,6 +447,22 @@ impl Checker<'_> {
             Add | Sub => match (at, bt) {
                 (x, y) if x == y && x.is_numeric() => x,
                 (x, y) if mixed(x, y) => Ty::Ratio,
+                (Ty::Date, Ty::Date) if op == Sub => {
+                    return unit_err(
+                        "两个日期不能直接相减".into(),
+                        "two dates cannot be subtracted".into(),
+                        "两个日期相隔的天数写作 days_between(a, b)，整月数写作 months_between(a, b)",
+                        "the days between two dates are days_between(a, b), whole months months_between(a, b)",
+                    )
+                }
+                (Ty::Date, _) | (_, Ty::Date) => {
+                    return unit_err(
+                        format!("日期只能加减时长：{} {} {}", tn(at), op.symbol(), tn(bt)),
+                        format!("a date shifts only by a duration: {} {} {}", tn(at), op.symbol(), tn(bt)),
+                        "时长写明单位：日期 + 3年、日期 - 6个月、日期 + 30天",
+                        "write the duration with its unit: date + 3年, date - 6个月, date + 30天",
+                    )
+                }
                 _ => {
                     return unit_err(
                         format!("单位不一致：{} {} {}", tn(at), op.symbol(), tn(bt)),
@@ -456,6 +472,14 @@ impl Checker<'_> {
                     )
                 }
             },
+            Mul | Div if at == Ty::Date || bt == Ty::Date => {
+                return unit_err(
+                    format!("日期不能相乘除：{} {} {}", tn(at), op.symbol(), tn(bt)),
+                    format!("dates cannot be multiplied or divided: {} {} {}", tn(at), op.symbol(), tn(bt)),
+                    "按天或按月折算写作 days_between(a, b) / 365 或 months_between(a, b) / 12",
+                    "prorate by days or months: days_between(a, b) / 365 or months_between(a, b) / 12",
+                )
+            }
             Mul => match (at, bt) {
                 (Ty::Money, Ty::Ratio | Ty::Count) | (Ty::Ratio | Ty::Count, Ty::Money) => Ty::Money,
                 (Ty::Count, Ty::Count) => Ty::Count,
@@ -485,6 +509,14 @@ impl Checker<'_> {
             // `??` is unified in `lower_binary` and never gets here.
             Ge | Gt | Le | Lt | Eq | Ne | Coalesce => {
                 let ok = at == bt && (at.is_numeric() || at == Ty::Date || matches!(op, Eq | Ne)) || mixed(at, bt);
+                if !ok && (at == Ty::Date || bt == Ty::Date) {
+                    return unit_err(
+                        format!("不能比较 {} 与 {}", tn(at), tn(bt)),
+                        format!("cannot compare {} with {}", tn(at), tn(bt)),
+                        "日期与日期比较，例如 date_of(上市进程, 上市) >= 2023-07-01；相隔天数用 days_between(a, b) >= 30",
+                        "compare a date with a date, e.g. date_of(stages, listed) >= 2023-07-01; for days between, days_between(a, b) >= 30",
+                    );
+                }
                 if !ok {
                     return unit_err(
                         format!("不能比较 {} 与 {}", tn(at), tn(bt)),

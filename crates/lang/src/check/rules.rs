@@ -64,8 +64,15 @@ impl Checker<'_> {
                 continue;
             }
             match &it.kind {
-                ItemKind::Exclude { name, cond, only } => {
-                    if let Some(x) = self.exclude(it, name, cond, only.as_deref()) {
+                ItemKind::Exclude {
+                    name,
+                    cond,
+                    only,
+                    reason,
+                } => {
+                    if let Some(x) =
+                        self.exclude(it, name, cond, only.as_deref(), reason.as_deref())
+                    {
                         rules.excludes.push(x);
                     }
                 }
@@ -147,6 +154,7 @@ impl Checker<'_> {
                     ty: t,
                     source: self.text(e.span),
                     origin: self.sm.origin(e.span),
+                    reason: None,
                 })
             }
             Ok((_, t)) => {
@@ -174,11 +182,13 @@ impl Checker<'_> {
         name: &Ident,
         cond: &ast::Expr,
         only: Option<&[Ident]>,
+        reason: Option<&str>,
     ) -> Option<Exclude> {
         let ne = ast::NamedExpr {
             name: name.clone(),
             expr: cond.clone(),
             span: it.span,
+            reason: reason.map(str::to_string),
         };
         let cond = self.named(
             &ne,

@@ -148,7 +148,7 @@ fn clause_views(p: &Page, e: &huiqi::explain::Explanation) -> Vec<ClauseView> {
                 reason: t
                     .reason
                     .as_ref()
-                    .map(|r| huiqi_eval::explain::reason_text(r, en)),
+                    .map(|r| huiqi_eval::explain::reason_text(prog, c.clause, r, en)),
                 formula: t.amount_source.clone(),
                 conditions: t
                     .conditions
