@@ -78,7 +78,7 @@ impl Compiler<'_> {
             huiqi_ir::money::to_scaled(d).ok_or_else(|| format!("{}: cap out of range", cl.name))
         };
         let spec = crate::udf::FinishSpec {
-            unit: self.p.policy.rounding,
+            unit: cl.rounding,
             cap: cl
                 .cap
                 .as_ref()

@@ -771,13 +771,8 @@ impl<'p> Compiler<'p> {
         })
     }
 
-    pub fn round(&self, v: DExpr, u: money::RoundUnit) -> DExpr {
-        let name = match u {
-            money::RoundUnit::Fen => "hq_round_fen",
-            money::RoundUnit::Yuan => "hq_round_yuan",
-            money::RoundUnit::Wan => "hq_round_wan",
-        };
-        self.udf(name, vec![v])
+    pub fn round(&self, v: DExpr, r: money::Rounding) -> DExpr {
+        self.udf(&crate::udf::round_name(r), vec![v])
     }
 
     /// A record's last valid day: its `until`, else (a declared `valid` duration) its date

@@ -525,3 +525,36 @@ fn a_ranking_score_beyond_exact_arithmetic_refuses_the_run_naming_firm_and_rule(
     let got = common::overflow_of_both(&p, &mut fs, 2023, &unique("score-and-amount"));
     assert_eq!(got, Ok(("B1".to_string(), "巨额".to_string())));
 }
+
+#[test]
+fn rounding_as_the_text_says_agrees_in_both_engines() {
+    let src = format!(
+        "{}{}{}",
+        clause("舍去到百元", "  rounding 百元 down\n  amount 营收 * 比例\n"),
+        clause("进位到千元", "  rounding 千元 up\n  amount 营收 * 比例\n"),
+        clause(
+            "表达式取整",
+            "  amount round(营收 * 比例, 元, down) + round(营收 * 比例, 百元, up)\n"
+        )
+    );
+    let rows = [
+        ("A0", "123456.78", "0.1"),
+        ("B1", "100000", "0.123"),
+        ("C2", "99999999999.99", "0.5"),
+        ("D3", "0.01", "0.5"),
+    ];
+    agree(&src, &rows).unwrap();
+    let p = program(&src);
+    let fs = firms(&p, &rows);
+    // 12345.678 元: 12300 down to 百元, 13000 up to 千元, 12345 + 12400 in the expression.
+    assert_eq!(outcome(&p, &fs, "A0", "舍去到百元").0, 1_230_000);
+    assert_eq!(outcome(&p, &fs, "A0", "进位到千元").0, 1_300_000);
+    assert_eq!(outcome(&p, &fs, "A0", "表达式取整").0, 2_474_500);
+    // 12300 exactly stays; half a 分 goes to nothing when dropped, to a 千元 when raised.
+    assert_eq!(outcome(&p, &fs, "B1", "舍去到百元").0, 1_230_000);
+    assert_eq!(
+        outcome(&p, &fs, "D3", "舍去到百元"),
+        (0, Some("zero".into()))
+    );
+    assert_eq!(outcome(&p, &fs, "D3", "进位到千元").0, 100_000);
+}

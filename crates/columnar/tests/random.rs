@@ -63,7 +63,13 @@ fn fig(r: &mut Rng, ps: &mut Vec<String>, ty: &str, lit: String, other: String) 
 
 fn clause(r: &mut Rng, i: usize, ps: &mut Vec<String>) -> String {
     let name = format!("条款{i}");
-    let head = format!("clause {name} {{\n  ref \"第{i}条\"\n  text \"随机条款\"\n");
+    let mut head = format!("clause {name} {{\n  ref \"第{i}条\"\n  text \"随机条款\"\n");
+    // Its own rounding now and then: any unit, any mode.
+    if r.below(3) == 0 {
+        let unit = r.pick(&["分", "元", "百元", "千元", "万元"]);
+        let mode = r.pick(&["", " down", " up", " half_up"]);
+        head.push_str(&format!("  rounding {unit}{mode}\n"));
+    }
     let cmp = r.pick(&[">=", ">", "<", "<="]);
     let mut money = |r: &mut Rng, hi: u64| {
         let (a, b) = (format!("{}万", r.wan(hi)), format!("{}万", r.wan(hi)));
@@ -153,7 +159,8 @@ fn program_text(r: &mut Rng) -> String {
         let method = if r.below(2) == 0 {
             "pro_rata".to_string()
         } else {
-            format!("by score 营收 {}", r.pick(&["desc", "asc"]))
+            let score = r.pick(&["营收", "growth(营收)", "研发 / 营收"]);
+            format!("by score {score} {}", r.pick(&["desc", "asc"]))
         };
         let clause = r.below(n as u64);
         let (a, b) = (
@@ -170,7 +177,12 @@ fn program_text(r: &mut Rng) -> String {
         let (a, b) = ((1 + r.below(4)).to_string(), (1 + r.below(4)).to_string());
         let top = fig(r, &mut ps, "count", a, b);
         s.push_str(&format!(
-            "select 遴选 {{\n  clause 条款{clause}\n  score growth(营收)\n  top {top}\n  tie 营收 {}\n}}\n",
+            "select 遴选 {{\n  clause 条款{clause}\n  score {}\n  top {top}\n  tie 营收 {}\n}}\n",
+            r.pick(&[
+                "growth(营收)",
+                "60% * growth(营收) + 40% * (研发 ?? 0) / 营收",
+                "max(研发 / prev(营收), growth(研发) ?? 0%)",
+            ]),
             r.pick(&["desc", "asc"])
         ));
     }

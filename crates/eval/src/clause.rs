@@ -1,7 +1,7 @@
 //! One clause for one firm and one period: conditions, amount, clause caps — with the evidence
 //! an explanation needs.
 
-use huiqi_ir::money::{self, RoundUnit};
+use huiqi_ir::money::{self, Rounding};
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -162,7 +162,7 @@ pub fn eval_clause(
         explain,
         ev,
         caps: Caps {
-            rounding: p.policy.rounding,
+            rounding: c.rounding,
             cap: c.cap.as_ref().map(|q| p.figure(q, year)),
             total_cap: c.total_cap.as_ref().map(|q| p.figure(q, year)),
             awarded: firm.awarded_before(cid, year),
@@ -218,7 +218,7 @@ fn failed_tranches(
 
 /// Rounding and the clause's caps, applied to each tranche in turn.
 struct Caps {
-    rounding: RoundUnit,
+    rounding: Rounding,
     cap: Option<Decimal>,
     total_cap: Option<Decimal>,
     /// What the clause awarded the firm in earlier periods (against `total cap`).

@@ -287,19 +287,33 @@ pub fn div(a: Decimal, b: Decimal) -> Option<Decimal> {
     from_scaled(div_scaled(to_scaled(a)?, to_scaled(b)?)?)
 }
 
-/// Rounding units for amounts (half up, away from zero at .5).
+/// The unit an amount is rounded to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RoundUnit {
     Fen,
     Yuan,
+    /// 百元
+    Bai,
+    /// 千元
+    Qian,
     Wan,
 }
 
 impl RoundUnit {
+    pub const ALL: [RoundUnit; 5] = [
+        RoundUnit::Fen,
+        RoundUnit::Yuan,
+        RoundUnit::Bai,
+        RoundUnit::Qian,
+        RoundUnit::Wan,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             RoundUnit::Fen => "分",
             RoundUnit::Yuan => "元",
+            RoundUnit::Bai => "百元",
+            RoundUnit::Qian => "千元",
             RoundUnit::Wan => "万元",
         }
     }
@@ -307,30 +321,129 @@ impl RoundUnit {
         match s {
             "分" => Some(RoundUnit::Fen),
             "元" => Some(RoundUnit::Yuan),
+            "百元" => Some(RoundUnit::Bai),
+            "千元" => Some(RoundUnit::Qian),
             "万元" | "万" => Some(RoundUnit::Wan),
+            _ => None,
+        }
+    }
+    /// The unit on the fixed-point scale.
+    pub const fn scaled(self) -> i128 {
+        match self {
+            RoundUnit::Fen => ONE / 100,
+            RoundUnit::Yuan => ONE,
+            RoundUnit::Bai => ONE * 100,
+            RoundUnit::Qian => ONE * 1_000,
+            RoundUnit::Wan => ONE * 10_000,
+        }
+    }
+}
+
+/// How the part below the unit goes: half up (四舍五入, .5 away from zero), down (舍去: toward
+/// zero) or up (进位: away from zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RoundMode {
+    HalfUp,
+    Down,
+    Up,
+}
+
+impl RoundMode {
+    pub const ALL: [RoundMode; 3] = [RoundMode::HalfUp, RoundMode::Down, RoundMode::Up];
+
+    /// The name a pack writes (`half_up`, `down`, `up`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RoundMode::HalfUp => "half_up",
+            RoundMode::Down => "down",
+            RoundMode::Up => "up",
+        }
+    }
+    /// A pack's name for the mode: English or the Chinese term of the texts.
+    pub fn from_name(s: &str) -> Option<RoundMode> {
+        match s {
+            "half_up" | "四舍五入" => Some(RoundMode::HalfUp),
+            "down" | "舍去" => Some(RoundMode::Down),
+            "up" | "进位" => Some(RoundMode::Up),
             _ => None,
         }
     }
 }
 
-pub fn round(d: Decimal, unit: RoundUnit) -> Decimal {
-    let s = RoundingStrategy::MidpointAwayFromZero;
-    match unit {
-        RoundUnit::Fen => d.round_dp_with_strategy(2, s),
-        RoundUnit::Yuan => d.round_dp_with_strategy(0, s),
-        RoundUnit::Wan => (d / wan()).round_dp_with_strategy(0, s) * wan(),
+/// A rounding: the unit and the mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rounding {
+    pub unit: RoundUnit,
+    pub mode: RoundMode,
+}
+
+impl Rounding {
+    /// Half up to the 分: the default.
+    pub const FEN: Rounding = Rounding::half_up(RoundUnit::Fen);
+
+    pub const fn half_up(unit: RoundUnit) -> Rounding {
+        Rounding {
+            unit,
+            mode: RoundMode::HalfUp,
+        }
+    }
+
+    /// As a pack writes it: `元`, `百元 down`.
+    pub fn text(self) -> String {
+        match self.mode {
+            RoundMode::HalfUp => self.unit.name().to_string(),
+            m => format!("{} {}", self.unit.name(), m.name()),
+        }
     }
 }
 
-/// [`round`] on the fixed-point scale (half away from zero), without leaving integers: the
-/// columnar engine rounds millions of amounts per run. Equal to `round` (tested below).
+pub fn round(d: Decimal, r: Rounding) -> Decimal {
+    let s = match r.mode {
+        RoundMode::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+        RoundMode::Down => RoundingStrategy::ToZero,
+        RoundMode::Up => RoundingStrategy::AwayFromZero,
+    };
+    match r.unit {
+        RoundUnit::Fen => d.round_dp_with_strategy(2, s),
+        RoundUnit::Yuan => d.round_dp_with_strategy(0, s),
+        u => {
+            let step = Decimal::from_i128_with_scale(u.scaled(), SCALE);
+            (d / step).round_dp_with_strategy(0, s) * step
+        }
+    }
+}
+
+/// [`round`] on the fixed-point scale, without leaving integers: the columnar engine rounds
+/// millions of amounts per run. Equal to `round` (tested below).
 #[inline]
-pub fn round_scaled(x: i128, unit: RoundUnit) -> i128 {
+pub fn round_scaled(x: i128, r: Rounding) -> i128 {
+    if r.mode != RoundMode::HalfUp {
+        return round_mode(x, r);
+    }
     // One arm per unit, so each divides by a constant (a multiply and a shift, not a `div`).
-    match unit {
+    match r.unit {
         RoundUnit::Fen => round_to::<{ (ONE / 100) as u64 }>(x, div_fen),
         RoundUnit::Yuan => round_to::<{ ONE as u64 }>(x, div_one),
         RoundUnit::Wan => round_to::<{ (ONE * 10_000) as u64 }>(x, |m| m / (ONE as u128 * 10_000)),
+        u => round_mode(x, Rounding::half_up(u)),
+    }
+}
+
+/// Any rounding on the fixed-point scale, on the magnitude (so down is toward zero).
+fn round_mode(x: i128, r: Rounding) -> i128 {
+    let u = r.unit.scaled() as u128;
+    let m = x.unsigned_abs();
+    let (q, rem) = (m / u, m % u);
+    let q = match r.mode {
+        RoundMode::HalfUp => q + u128::from(rem * 2 >= u),
+        RoundMode::Down => q,
+        RoundMode::Up => q + u128::from(rem > 0),
+    };
+    let v = (q * u) as i128;
+    if x < 0 {
+        -v
+    } else {
+        v
     }
 }
 
@@ -366,7 +479,7 @@ pub fn to_fen(d: Decimal) -> i64 {
     } else {
         i64::MAX
     };
-    round(d, RoundUnit::Fen)
+    round(d, Rounding::FEN)
         .checked_mul(Decimal::from(100))
         .and_then(|f| f.to_i64())
         .unwrap_or(saturated)
@@ -579,11 +692,10 @@ mod tests {
     #[test]
     fn round_scaled_is_round() {
         use proptest::prelude::*;
-        let unit = prop_oneof![
-            Just(RoundUnit::Fen),
-            Just(RoundUnit::Yuan),
-            Just(RoundUnit::Wan)
-        ];
+        let unit = (0..RoundUnit::ALL.len(), 0..RoundMode::ALL.len()).prop_map(|(u, m)| Rounding {
+            unit: RoundUnit::ALL[u],
+            mode: RoundMode::ALL[m],
+        });
         // Around midpoints as well as anywhere.
         let x = prop_oneof![
             -(10i128.pow(27))..10i128.pow(27),
@@ -620,8 +732,33 @@ mod tests {
     }
     #[test]
     fn rounding_half_up() {
-        assert_eq!(round(d("0.005"), RoundUnit::Fen), d("0.01"));
-        assert_eq!(round(d("15000"), RoundUnit::Wan), d("20000"));
+        assert_eq!(round(d("0.005"), Rounding::FEN), d("0.01"));
+        assert_eq!(
+            round(d("15000"), Rounding::half_up(RoundUnit::Wan)),
+            d("20000")
+        );
+        // 以下舍去 and 进位, to 百元 and 千元.
+        let r = |u, m| Rounding { unit: u, mode: m };
+        assert_eq!(
+            round(d("1299.99"), r(RoundUnit::Bai, RoundMode::Down)),
+            d("1200")
+        );
+        assert_eq!(
+            round(d("1200.01"), r(RoundUnit::Bai, RoundMode::Up)),
+            d("1300")
+        );
+        assert_eq!(
+            round(d("1500"), r(RoundUnit::Qian, RoundMode::HalfUp)),
+            d("2000")
+        );
+        assert_eq!(
+            round(d("-1299.99"), r(RoundUnit::Bai, RoundMode::Down)),
+            d("-1200")
+        );
+        assert_eq!(
+            round(d("0.019"), r(RoundUnit::Fen, RoundMode::Down)),
+            d("0.01")
+        );
         assert_eq!(to_fen(d("1.235")), 124);
         assert_eq!(div(d("1"), d("3")), Some(d("0.333333333333")));
         assert_eq!(div(d("-1"), d("3")), Some(d("-0.333333333334")));

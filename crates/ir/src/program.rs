@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use crate::date::Date;
 use crate::firm::Firm;
-use crate::money::RoundUnit;
+use crate::money::Rounding;
 use crate::value::Value;
 
 pub type FactId = usize;
@@ -57,7 +57,7 @@ pub struct PolicyHeader {
     pub issuer: String,
     pub version: String,
     pub window: (Date, Date),
-    pub rounding: RoundUnit,
+    pub rounding: Rounding,
 }
 
 #[derive(Clone, Debug)]
@@ -269,7 +269,7 @@ pub enum Expr {
     Max(Vec<Expr>),
     Abs(Box<Expr>),
     Floor(Box<Expr>),
-    Round(Box<Expr>, RoundUnit),
+    Round(Box<Expr>, Rounding),
     PeriodStart,
     PeriodEnd,
     /// An aggregate over the records of event fact `fact` dated inside the period: `sum` of
@@ -351,6 +351,8 @@ pub struct Clause {
     pub cap: Option<Quantity>,
     /// Per firm over all periods (history included).
     pub total_cap: Option<Quantity>,
+    /// How its amount is rounded: its own `rounding`, else the policy's.
+    pub rounding: Rounding,
     pub origin: Origin,
 }
 

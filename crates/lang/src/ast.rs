@@ -143,7 +143,7 @@ pub struct Window {
 pub enum HeaderField {
     Text { key: Ident, value: String },
     Effective(Window),
-    Rounding(Ident),
+    Rounding(RoundingAst),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -219,8 +219,27 @@ pub enum StmtKind {
     Amount(Expr),
     Cap(Expr),
     TotalCap(Expr),
+    /// The clause's own rounding (else the policy's).
+    Rounding(RoundingAst),
     Tranche(TrancheAst),
     Schedule(ScheduleAst),
+}
+
+/// `rounding 元` or `rounding 百元 down`: a unit and an optional mode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoundingAst {
+    pub unit: Ident,
+    pub mode: Option<Ident>,
+}
+
+impl RoundingAst {
+    /// As written, normalised: `元`, `百元 down`.
+    pub fn text(&self) -> String {
+        match &self.mode {
+            Some(m) => format!("{} {}", self.unit.name, m.name),
+            None => self.unit.name.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

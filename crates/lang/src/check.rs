@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use huiqi_ir::money::RoundUnit;
+use huiqi_ir::money::{RoundMode, RoundUnit, Rounding};
 use huiqi_ir::*;
 use rust_decimal::Decimal;
 
@@ -86,6 +86,8 @@ struct Checker<'a> {
     param_idx: HashMap<String, usize>,
     /// The policy's first day: a parameter used as a rule's figure must have a value by then.
     policy_start: Date,
+    /// The policy header's rounding: a clause's unless it has its own.
+    policy_rounding: huiqi_ir::money::Rounding,
     /// The parameters used as rules' figures, and as what (a test's `set` must fit too).
     figure_params: HashMap<ParamId, Figure>,
     tables: Vec<Table>,
@@ -146,6 +148,7 @@ impl<'a> Checker<'a> {
             params: vec![],
             param_idx: HashMap::new(),
             policy_start: Date::year_start(1900),
+            policy_rounding: huiqi_ir::money::Rounding::FEN,
             figure_params: HashMap::new(),
             tables: vec![],
             table_weights: vec![],

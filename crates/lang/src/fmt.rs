@@ -271,6 +271,9 @@ impl<'a> Printer<'a> {
                     self.line(s, st.span.end, &format!("amount {}", self.expr_at(e)))
                 }
                 StmtKind::Cap(e) => self.line(s, st.span.end, &format!("cap {}", expr(e))),
+                StmtKind::Rounding(r) => {
+                    self.line(s, st.span.end, &format!("rounding {}", r.text()))
+                }
                 StmtKind::TotalCap(e) => {
                     self.line(s, st.span.end, &format!("total cap {}", expr(e)))
                 }
@@ -371,7 +374,7 @@ impl<'a> Printer<'a> {
                             format!("{} {}", key.name, quote(value))
                         }
                         HeaderField::Effective(w) => format!("effective {} .. {}", w.from, w.to),
-                        HeaderField::Rounding(id) => format!("rounding {}", id.name),
+                        HeaderField::Rounding(r) => format!("rounding {}", r.text()),
                     };
                     self.line(sp.start, sp.end, &text);
                 }

@@ -23,7 +23,7 @@ type PResult<T> = Result<T, Diag>;
 const ITEM_KEYWORDS: &str =
     "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, test";
 const CLAUSE_KEYWORDS: &str =
-    "ref, text, effective, let, require, amount, cap, total cap, tranche, schedule";
+    "ref, text, effective, let, require, amount, cap, total cap, rounding, tranche, schedule";
 
 pub fn parse_file(file: u32, src: &str) -> PResult<File> {
     let lexed = lex(file, src)?;
@@ -358,6 +358,21 @@ impl Parser {
         })
     }
 
+    /// `分|元|百元|千元|万元 [half_up|down|up]` after `rounding`.
+    fn rounding(&mut self) -> PResult<RoundingAst> {
+        let unit = self.ident(
+            "取整单位（分、元、百元、千元、万元）",
+            "a rounding unit (分, 元, 百元, 千元, 万元)",
+        )?;
+        let mode = match self.peek() {
+            Tok::Ident(w) if huiqi_ir::money::RoundMode::from_name(w).is_some() => {
+                Some(self.ident("取整方式", "a rounding mode")?)
+            }
+            _ => None,
+        };
+        Ok(RoundingAst { unit, mode })
+    }
+
     /// An optional `reason "…"` after a condition: the text an explanation gives when it
     /// fails (or, for a negative list, when it matches).
     fn reason_text(&mut self) -> PResult<Option<String>> {
@@ -422,9 +437,7 @@ impl Parser {
                     HeaderField::Text { key, value }
                 }
                 "effective" => HeaderField::Effective(self.window()?),
-                "rounding" => HeaderField::Rounding(
-                    self.ident("取整单位（分、元、万元）", "a rounding unit (分, 元, 万元)")?,
-                ),
+                "rounding" => HeaderField::Rounding(self.rounding()?),
                 other => {
                     return Err(Diag::new(
                         "E0203",
@@ -632,6 +645,7 @@ impl Parser {
             "require" => StmtKind::Require(self.named_stmt(start, false)?),
             "amount" => StmtKind::Amount(self.expr()?),
             "cap" if !in_tranche => StmtKind::Cap(self.expr()?),
+            "rounding" if !in_tranche => StmtKind::Rounding(self.rounding()?),
             "total" if !in_tranche => {
                 if !self.eat_word("cap") {
                     return Err(self.unexpected(

@@ -7,7 +7,7 @@ use datafusion::arrow::array::{Array, Decimal128Array, Int32Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field};
 use datafusion::common::Result;
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
-use huiqi_ir::money::{self, RoundUnit};
+use huiqi_ir::money::{self, Rounding};
 
 use super::arith::to_fen;
 use super::tiers::{with_interval, Tiers};
@@ -19,7 +19,7 @@ use super::{dec, rows, Arg, DEC};
 /// of a projection per step and a CASE each for the amount and the reason.
 #[derive(Clone, Debug)]
 pub struct FinishSpec {
-    pub unit: RoundUnit,
+    pub unit: Rounding,
     pub cap: Option<i128>,
     pub total_cap: Option<i128>,
     /// Reason codes (`Compiler::reason_code`) for a missing amount, a total cap that left
@@ -395,11 +395,11 @@ mod tests {
     use datafusion::arrow::array::StructArray;
     use datafusion::common::ScalarValue;
     use datafusion::logical_expr::ScalarFunctionArgs;
-    use huiqi_ir::money::ONE;
+    use huiqi_ir::money::{RoundMode, RoundUnit, ONE};
     use proptest::prelude::*;
 
     /// A finish with reason codes 7 (missing amount), 8 (total cap) and 9 (zero).
-    fn test_spec(unit: RoundUnit, cap: Option<i128>, total_cap: Option<i128>) -> FinishSpec {
+    fn test_spec(unit: Rounding, cap: Option<i128>, total_cap: Option<i128>) -> FinishSpec {
         FinishSpec {
             unit,
             cap,
@@ -415,7 +415,8 @@ mod tests {
         #[test]
         fn uniform_finish_equals_row_by_row(
             raw in prop::collection::vec(prop::option::weighted(0.8, prop_oneof![-3i128..30, any::<i128>()]), 0..40),
-            unit in prop_oneof![Just(RoundUnit::Fen), Just(RoundUnit::Yuan), Just(RoundUnit::Wan)],
+            unit in (0..RoundUnit::ALL.len(), 0..RoundMode::ALL.len())
+                .prop_map(|(u, m)| Rounding { unit: RoundUnit::ALL[u], mode: RoundMode::ALL[m] }),
             cap in prop::option::of(0i128..20),
             total_cap in prop::option::of(0i128..20),
             used in prop::option::weighted(0.9, 0i128..10),
@@ -452,7 +453,8 @@ mod tests {
                 0..5,
             ),
             values in prop::collection::vec(prop::option::weighted(0.85, prop_oneof![8 => (-10i128..10).prop_map(|x| x * ONE / 2), 1 => any::<i128>()]), 1..40),
-            unit in prop_oneof![Just(RoundUnit::Fen), Just(RoundUnit::Yuan), Just(RoundUnit::Wan)],
+            unit in (0..RoundUnit::ALL.len(), 0..RoundMode::ALL.len())
+                .prop_map(|(u, m)| Rounding { unit: RoundUnit::ALL[u], mode: RoundMode::ALL[m] }),
             cap in prop::option::of(0i128..8),
             total_cap in prop::option::of(0i128..8),
             used in prop::option::weighted(0.9, 0i128..4),

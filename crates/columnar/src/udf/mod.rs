@@ -9,7 +9,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Primit
 use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Decimal128Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
-use huiqi_ir::money::{self, RoundUnit, ONE};
+use huiqi_ir::money::{self, RoundMode, RoundUnit, Rounding, ONE};
 use rust_decimal::Decimal;
 
 mod arith;
@@ -121,11 +121,6 @@ pub fn all() -> Vec<ScalarUDF> {
                 x.div_euclid(ONE) * ONE
             })
         }),
-        unary("hq_round_fen", |x| Some(round_in_range(x, RoundUnit::Fen))),
-        unary("hq_round_yuan", |x| {
-            Some(round_in_range(x, RoundUnit::Yuan))
-        }),
-        unary("hq_round_wan", |x| Some(round_in_range(x, RoundUnit::Wan))),
         cagr_udf(),
         // min/max with nulls propagated: a CASE would filter and merge every batch.
         binary("hq_min", |a, b| Some(a.min(b))),
@@ -143,15 +138,33 @@ pub fn all() -> Vec<ScalarUDF> {
         dates::between_udf("hq_days_between", false),
         dates::between_udf("hq_months_between", true),
     ]
+    .into_iter()
+    // `round(x, unit, mode)`: one kernel per unit and mode (`round_name`).
+    .chain(RoundUnit::ALL.into_iter().flat_map(|unit| {
+        RoundMode::ALL.into_iter().map(move |mode| {
+            let r = Rounding { unit, mode };
+            unary(&round_name(r), move |x| Some(round_in_range(x, r)))
+        })
+    }))
+    .collect()
+}
+
+/// The kernel of a rounding: `hq_round_{10^k 分}_{mode}`.
+pub fn round_name(r: Rounding) -> String {
+    format!(
+        "hq_round_{}_{}",
+        r.unit.scaled() / (money::ONE / 100),
+        r.mode.name()
+    )
 }
 
 /// `round` of a number; an overflow stays as it is (like the reference's).
 #[inline(always)]
-fn round_in_range(x: i128, unit: RoundUnit) -> i128 {
+fn round_in_range(x: i128, r: Rounding) -> i128 {
     if money::is_overflow(x) {
         x
     } else {
-        money::round_scaled(x, unit)
+        money::round_scaled(x, r)
     }
 }
 

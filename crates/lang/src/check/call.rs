@@ -498,7 +498,7 @@ impl Checker<'_> {
 
     /// `round(money, 分|元|万元)`.
     fn call_round(&mut self, call: &Call, sc: &Scope) -> R<(Expr, Ty)> {
-        call.arity(2, 2, "round(金额, 分|元|万元)")?;
+        call.arity(2, 3, "round(金额, 分|元|百元|千元|万元[, down|up])")?;
         let (x, t) = self.lower(&call.args[0], sc, Some(Ty::Money))?;
         if t != Ty::Money {
             return Err(self.type_mismatch(
@@ -518,13 +518,28 @@ impl Checker<'_> {
             return Err(err(
                 "E0413",
                 call.args[1].span,
-                "取整单位须为 分、元 或 万元",
-                "the rounding unit must be 分, 元 or 万元",
+                "取整单位须为 分、元、百元、千元 或 万元",
+                "the rounding unit must be 分, 元, 百元, 千元 or 万元",
                 "例如 round(x, 元)",
                 "e.g. round(x, 元)",
             ));
         };
-        Ok((Expr::Round(Box::new(x), unit), Ty::Money))
+        let mode = match call.args.get(2).map(|a| &a.kind) {
+            None => Some(RoundMode::HalfUp),
+            Some(ExprKind::Name(id)) => RoundMode::from_name(&id.name),
+            Some(_) => None,
+        };
+        let Some(mode) = mode else {
+            return Err(err(
+                "E0413",
+                call.args[2].span,
+                "取整方式须为 half_up（四舍五入）、down（舍去）或 up（进位）",
+                "the rounding mode must be half_up, down or up",
+                "例如 round(x, 元, down)：不足一元的部分舍去",
+                "e.g. round(x, 元, down): drop what is below one 元",
+            ));
+        };
+        Ok((Expr::Round(Box::new(x), Rounding { unit, mode }), Ty::Money))
     }
 
     /// An integer constant in `min..=1000` (periods, years, places).

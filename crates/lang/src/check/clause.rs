@@ -29,6 +29,7 @@ struct ClauseParts<'a> {
     schedule: Option<Schedule>,
     cap: Option<Quantity>,
     total_cap: Option<Quantity>,
+    rounding: Option<Rounding>,
     names_seen: HashMap<String, Span>,
     /// Ways of paying written (amount, tranches, schedule), counted as written.
     body_count: usize,
@@ -80,6 +81,7 @@ impl<'a> ClauseParts<'a> {
             schedule: None,
             cap: None,
             total_cap: None,
+            rounding: None,
             names_seen: HashMap::new(),
             body_count: 0,
         }
@@ -152,6 +154,10 @@ impl<'a> ClauseParts<'a> {
                     "the total cap",
                 )
             }
+            StmtKind::Rounding(r) => match super::items::rounding_of(r, st.span) {
+                Ok(r) => self.rounding = Some(r),
+                Err(d) => c.diags.push(d),
+            },
             StmtKind::Tranche(t) => self.tranche(c, t, &scope),
             StmtKind::Schedule(s) => {
                 self.body_count += 1;
@@ -326,6 +332,7 @@ impl<'a> ClauseParts<'a> {
             body,
             cap: self.cap,
             total_cap: self.total_cap,
+            rounding: self.rounding.unwrap_or(c.policy_rounding),
             origin: c.sm.origin(cl.name.span),
         })
     }

@@ -53,6 +53,7 @@ pub fn check(files: &[ast::File], sm: &SourceMap) -> Result<(Program, Vec<Diag>)
         return Err(c.diags);
     };
     c.policy_start = header.window.0;
+    c.policy_rounding = header.rounding;
     c.enums(&items, &mut declared);
     c.facts(&items, &mut declared);
     c.params(&items, &mut declared);
@@ -154,7 +155,7 @@ impl Checker<'_> {
             issuer: String::new(),
             version: String::new(),
             window: (Date::year_start(1900), Date::year_end(9999)),
-            rounding: RoundUnit::Fen,
+            rounding: Rounding::FEN,
         };
         let mut have_window = false;
         for (f, span) in &p.fields {
@@ -171,16 +172,9 @@ impl Checker<'_> {
                     h.window = (w.from, w.to);
                     have_window = true;
                 }
-                HeaderField::Rounding(id) => match RoundUnit::from_name(&id.name) {
-                    Some(u) => h.rounding = u,
-                    None => self.diags.push(err(
-                        "E0413",
-                        *span,
-                        "取整单位须为 分、元 或 万元",
-                        "rounding must be 分, 元 or 万元",
-                        "例如 rounding 分",
-                        "e.g. rounding 分",
-                    )),
+                HeaderField::Rounding(r) => match rounding_of(r, *span) {
+                    Ok(r) => h.rounding = r,
+                    Err(d) => self.diags.push(d),
                 },
             }
         }
@@ -533,4 +527,25 @@ pub(super) fn duration(unit: crate::lexer::Unit, value: Decimal) -> Validity {
         crate::lexer::Unit::Months => Validity::For { months: n, days: 0 },
         _ => Validity::For { months: 0, days: n },
     }
+}
+
+/// A `rounding` (the policy's or a clause's): its unit and mode, E0413 for an unknown unit.
+pub(super) fn rounding_of(r: &ast::RoundingAst, span: Span) -> Result<Rounding, Diag> {
+    let Some(unit) = RoundUnit::from_name(&r.unit.name) else {
+        return Err(err(
+            "E0413",
+            span,
+            "取整单位须为 分、元、百元、千元 或 万元",
+            "rounding must be 分, 元, 百元, 千元 or 万元",
+            "例如 rounding 元，或 rounding 百元 down（以下舍去）",
+            "e.g. rounding 元, or rounding 百元 down (drop what is below)",
+        ));
+    };
+    // The parser only takes a known mode; none is half up.
+    let mode = r
+        .mode
+        .as_ref()
+        .and_then(|m| RoundMode::from_name(&m.name))
+        .unwrap_or(RoundMode::HalfUp);
+    Ok(Rounding { unit, mode })
 }
