@@ -667,6 +667,28 @@ fn ingest_and_run_over_http() {
         assert_eq!(st, 201, "{v}");
         let snapshot = v["snapshot"].as_str().unwrap().to_string();
         assert_eq!(snapshot.len(), 16);
+        // Every source file read, with its rows: the tax file's data rows, nothing left out.
+        let tax_rows = std::fs::read_to_string(data.join("税务_年度申报.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            - 1;
+        let tax = v["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["file"]
+                    .as_str()
+                    .is_some_and(|f| f.ends_with("税务_年度申报.csv"))
+            })
+            .unwrap_or_else(|| panic!("no tax source in {v}"));
+        assert_eq!(tax["rows"], tax_rows as u64, "{v}");
+        assert_eq!(
+            (&tax["filtered"], &tax["duplicates"]),
+            (&json!(0), &json!(0)),
+            "{v}"
+        );
         let (st, again) = upload(&officer, zone_upload(&data)).await;
         assert_eq!((st, &again["snapshot"]), (200, &v["snapshot"]), "{again}");
         assert_eq!(count(), 1);

@@ -784,6 +784,24 @@ pub struct IngestOut {
     pub reused: bool,
     #[schema(value_type = Object)]
     pub rows: serde_json::Value,
+    /// Every source file read, with what its mapping passed over.
+    pub sources: Vec<SourceOut>,
+}
+
+/// One source file of an ingest: the rows read and what the mapping left out of them.
+#[derive(Serialize, ToSchema)]
+pub struct SourceOut {
+    /// As the mapping names it.
+    pub file: String,
+    pub sha256: String,
+    /// Data rows read (the header not counted).
+    pub rows: u64,
+    /// Rows the mapping's `where` / `where_not` left out.
+    pub filtered: u64,
+    /// Values `unknown = "ignore"` passed over (rows skipped, or cells left missing).
+    pub unknown: u64,
+    /// Exact duplicate rows dropped under `duplicates = "keep-one"`.
+    pub duplicates: u64,
 }
 
 /// A file name from an upload: its last component, nothing that climbs or hides.
@@ -915,6 +933,18 @@ async fn ingest_in(
             hash,
             reused: info.reused,
             rows: serde_json::to_value(info.rows).map_err(ApiError::internal)?,
+            sources: info
+                .sources
+                .into_iter()
+                .map(|x| SourceOut {
+                    file: x.file,
+                    sha256: x.sha256,
+                    rows: x.rows,
+                    filtered: x.filtered,
+                    unknown: x.unknown,
+                    duplicates: x.duplicates,
+                })
+                .collect(),
         }),
     ))
 }

@@ -47,6 +47,8 @@ pub enum Uploaded {
         reused: bool,
         /// (table, rows)
         rows: Vec<(String, String)>,
+        /// (file, rows read, filtered out, unknown values passed over, duplicates dropped)
+        sources: Vec<(String, u64, u64, u64, u64)>,
     },
     Refused {
         message: String,
@@ -136,6 +138,11 @@ pub async fn upload(p: Page, form: Multipart) -> Response {
                 name: out.snapshot,
                 reused: out.reused,
                 rows,
+                sources: out
+                    .sources
+                    .into_iter()
+                    .map(|x| (x.file, x.rows, x.filtered, x.unknown, x.duplicates))
+                    .collect(),
             }
         }
         // Bad data or a bad form: the problems beside the form, with a 4xx status.
