@@ -17,6 +17,7 @@ pub struct Catalogue {
     pub facts: Vec<FactInfo>,
     pub parameters: Vec<ParamInfo>,
     pub pools: Vec<PoolInfo>,
+    pub firm_caps: Vec<FirmCapInfo>,
     pub tests: Vec<TestInfo>,
 }
 
@@ -57,6 +58,17 @@ pub struct PoolInfo {
     pub budget_yuan: String,
     /// The parameter the budget is, if it is one.
     pub budget_param: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FirmCapInfo {
+    pub name: String,
+    /// Exact 元, two decimals (a parameter's: the value in force at the policy's end).
+    pub limit_yuan: String,
+    /// The years the cap spans, this one included (1: a cap per year; 3: "三年内累计").
+    pub years: u32,
+    /// Every clause, highest priority first (the last is cut first).
+    pub priority: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -136,6 +148,23 @@ pub fn catalogue(p: &Program) -> Catalogue {
                     huiqi_ir::Quantity::Param(i) => Some(p.params[i].name.clone()),
                     huiqi_ir::Quantity::Lit(_) => None,
                 },
+            })
+            .collect(),
+        firm_caps: p
+            .firm_caps
+            .iter()
+            .map(|x| FirmCapInfo {
+                name: x.name.clone(),
+                limit_yuan: p
+                    .figure(&x.limit, p.policy.window.1.y)
+                    .round_dp(2)
+                    .to_string(),
+                years: x.years,
+                priority: x
+                    .priority
+                    .iter()
+                    .map(|c| p.clauses[*c].name.clone())
+                    .collect(),
             })
             .collect(),
         tests: p

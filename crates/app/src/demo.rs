@@ -20,7 +20,7 @@ use crate::{Error, Result};
 /// Where the demo reads and writes.
 #[derive(Clone, Debug)]
 pub struct DemoPaths {
-    /// Policy packs (the seed pack is the first one found).
+    /// Policy packs (the seed pack is the first one found outside `examples/`: `seed_pack`).
     pub policies: PathBuf,
     /// Sample firm files.
     pub firms: PathBuf,
@@ -52,6 +52,16 @@ impl DemoPaths {
 
     pub fn run_dir(&self) -> PathBuf {
         self.work.join("run-2023")
+    }
+
+    /// The demo zone's pack: the first pack under `policies` that is not one of its example
+    /// packs (`policies/examples`, checked and tested with the rest, each for its own measure).
+    pub fn seed_pack(&self) -> Result<PathBuf> {
+        let examples = self.policies.join("examples");
+        crate::pack::find(std::slice::from_ref(&self.policies))?
+            .into_iter()
+            .find(|p| !p.starts_with(&examples))
+            .ok_or_else(|| failed("没有政策包", "no policy pack"))
     }
 }
 
@@ -173,10 +183,7 @@ fn check_and_explain(
     {
         return Err(failed("政策包测试未通过", "a pack's tests failed"));
     }
-    let pack = crate::pack::find(policies)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| failed("没有政策包", "no policy pack"))?;
+    let pack = paths.seed_pack()?;
     let loaded = crate::pack::load(&pack)?;
     let files = crate::explain::firm_files(&paths.firms).map_err(|e| Error::io(&paths.firms, e))?;
     on(DemoEvent::Step {

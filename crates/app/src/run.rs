@@ -59,6 +59,10 @@ pub struct RunReport {
     pub elapsed: Duration,
     pub engine: Duration,
     pub write: Duration,
+    /// Firm caps over several years (`over N年`) that had no award history to read: the
+    /// snapshot's awards table is empty, so each capped only this year (say so: a run meant to
+    /// be recorded reads the history with `--ledger`).
+    pub caps_without_history: Vec<String>,
 }
 
 /// `2G`, `512M`, `64K` or bytes.
@@ -135,7 +139,15 @@ pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
     progress(Progress::Writing);
     let staged = crate::outdir::stage(&r.out)?;
     match write_run(p, &rows, &timings, &snap.hash, r, &staged.dir, started) {
-        Ok(report) => {
+        Ok(mut report) => {
+            if snap.rows.awards == 0 {
+                report.caps_without_history = p
+                    .firm_caps
+                    .iter()
+                    .filter(|c| c.years > 1)
+                    .map(|c| c.name.clone())
+                    .collect();
+            }
             staged.commit()?;
             progress(Progress::Done);
             Ok(report)
@@ -189,6 +201,7 @@ fn write_run(
         elapsed: started.elapsed(),
         engine,
         write: written.time,
+        caps_without_history: vec![],
     })
 }
 

@@ -787,3 +787,143 @@ fn a_payment_export_never_overwrites_the_ledger() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to overwrite"));
     verify(&db);
 }
+
+/// The multi-year flow of a cap over three years ("单个企业三年内累计不超过1500万元",
+/// `policies/examples/fuqing-hq`): run 2022, record, approve; run 2023 with the ledger's history,
+/// record, approve; run 2024 with it — the cap leaves 丙 only what 2022 and 2023 did not use.
+fn three_year_cap_flow(db: &str, w: &Path) {
+    let pack = "policies/examples/fuqing-hq";
+    ok(&[
+        "ingest",
+        "--policy",
+        pack,
+        "--mapping",
+        "examples/fuqing-hq/mapping.toml",
+        "--snapshots",
+        &s(&w.join("snaps")),
+    ]);
+    let snap = std::fs::read_dir(w.join("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let bing = "91350181MA2Y7QH036";
+    // 丙's lines of a run: (clause, 分) of every line with an amount, by clause name.
+    let lines = |run: &Path| -> Vec<(String, i64)> {
+        let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+        let mut rows = csv.lines();
+        let head: Vec<&str> = rows
+            .next()
+            .unwrap()
+            .trim_start_matches('\u{feff}')
+            .split(',')
+            .collect();
+        let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+        let (fc, cc, ac) = (col("统一社会信用代码"), col("条款"), col("金额（分）"));
+        rows.map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|r| r[fc] == bing && r[ac] != "0")
+            .map(|r| (r[cc].to_string(), r[ac].parse().unwrap()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    // A run's directory and what it said on stderr.
+    let run_said = |year: i32, ledger: bool| -> (PathBuf, String) {
+        let out = w.join(format!("run-{year}-{ledger}"));
+        let (y, o, sn) = (year.to_string(), s(&out), s(&snap));
+        let mut args = vec![
+            "run",
+            "--policy",
+            pack,
+            "--snapshot",
+            &sn,
+            "--period",
+            &y,
+            "--out",
+            &o,
+            "--no-xlsx",
+        ];
+        if ledger {
+            args.extend(["--ledger", db]);
+        }
+        let r = huiqi(&args);
+        let said = String::from_utf8_lossy(&r.stderr).into_owned();
+        assert!(r.status.success(), "{said}");
+        (out, said)
+    };
+    let run = |year: i32, ledger: bool| run_said(year, ledger).0;
+    let settle = |run: &Path, at: &str| {
+        ok(&["ledger", "record", &s(run), "--db", db, "--at", at]);
+        ok(&["ledger", "approve", "--all", "--db", db, "--at", at]);
+    };
+    let r22 = run(2022, false);
+    assert_eq!(
+        lines(&r22),
+        vec![("新引进总部贡献奖励".into(), 400_0000_00)]
+    );
+    settle(&r22, "2023-02-01");
+    let r23 = run(2023, true);
+    assert_eq!(
+        lines(&r23),
+        vec![
+            ("新引进总部贡献奖励".into(), 500_0000_00),
+            ("落户增量奖励".into(), 250_0000_00)
+        ]
+    );
+    settle(&r23, "2024-02-01");
+    // 2022 and 2023 used 1150万 of the 1500万: 350万 is left for 2024, cut from the lowest
+    // priority first (落户增量奖励's 125万, then 新引进总部贡献奖励's 500万 down to 350万).
+    let r24 = run(2024, true);
+    assert_eq!(
+        lines(&r24),
+        vec![("新引进总部贡献奖励".into(), 350_0000_00)]
+    );
+    let csv = std::fs::read_to_string(r24.join("results.csv")).unwrap();
+    assert!(
+        csv.lines().any(|l| l.contains(bing)
+            && l.contains("落户增量奖励")
+            && l.contains("firmcap:三年累计上限")),
+        "{csv}"
+    );
+    // Without the ledger's history the run knows of no earlier award: nothing is cut, and the
+    // run says so.
+    let (plain, said) = run_said(2024, false);
+    assert!(
+        said.contains("警告： 三年累计上限 跨年度累计，但本快照没有往期奖励记录"),
+        "{said}"
+    );
+    assert_eq!(
+        lines(&plain),
+        vec![
+            ("新引进总部贡献奖励".into(), 500_0000_00),
+            ("落户增量奖励".into(), 125_0000_00)
+        ]
+    );
+    settle(&r24, "2025-02-01");
+    assert_eq!(
+        query(
+            db,
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
+             WHERE e.firm_id = '91350181MA2Y7QH036' AND i.state = 'approved'"
+        ),
+        1500_0000_00,
+        "three years of approved awards add up to the cap exactly"
+    );
+}
+
+#[test]
+fn a_cap_over_three_years_reads_the_ledgers_history_sqlite() {
+    let w = work("cap3-sqlite");
+    three_year_cap_flow(&s(&w.join("ledger.sqlite")), &w);
+}
+
+#[test]
+fn a_cap_over_three_years_reads_the_ledgers_history_postgres() {
+    let w = work("cap3-pg");
+    let name = format!("huiqi_cap3_{}", std::process::id());
+    pg_exec(&format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+    ));
+    three_year_cap_flow(&pg_url(&name), &w);
+    pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}

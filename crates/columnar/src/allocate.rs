@@ -245,6 +245,7 @@ pub fn slot_columns(
     for k in keys {
         sel.extend(k.cols.iter().map(|x| c(x)));
     }
+    sel.extend(plan.cap_rooms.iter().flatten().map(|x| c(x)));
     e(df.select(sel))
 }
 
@@ -389,10 +390,14 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
 
     // Firm caps: cut the lowest priority first. The cut of a slot is what is left of the
     // excess after the slots cut before it, so every slot is one expression of the same row.
-    for cap in &p.firm_caps {
-        let limit = money::to_fen(p.figure(&cap.limit, cm.year));
+    for (k, cap) in p.firm_caps.iter().enumerate() {
+        // A cap over several years leaves each firm its own room (`Plan::cap_rooms`).
+        let room = match &plan.cap_rooms[k] {
+            Some(col) => wide(c(col)),
+            None => wide_fen(money::to_fen(p.figure(&cap.limit, cm.year))),
+        };
         let total = (0..ns).fold(wide_fen(0), |t, s| t + wide(a(s)));
-        df = restate(df, vec![("excess".into(), total - wide_fen(limit))])?;
+        df = restate(df, vec![("excess".into(), total - room)])?;
         let why = code(cm, ReasonKind::FirmCap, &cap.name);
         let mut before = wide_fen(0);
         let mut up = vec![];

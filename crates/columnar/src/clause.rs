@@ -36,6 +36,9 @@ pub struct Plan {
     pub selects: Vec<Vec<crate::rank::Key>>,
     /// Per pool ranked by score: the score.
     pub pool_scores: Vec<Option<crate::rank::Key>>,
+    /// Per firm cap over several years: column `fcr{k}`, the room left this period in 分
+    /// (Int64) — the limit less the award history of the years before, within 0 ..= limit.
+    pub cap_rooms: Vec<Option<String>>,
 }
 
 use crate::error::Error;
@@ -169,12 +172,14 @@ impl Compiler<'_> {
             }
         }
         let (excludes, selects, pool_scores) = self.plan_rules(&mut columns)?;
+        let cap_rooms = self.plan_cap_rooms(&mut columns);
         Ok(Plan {
             columns,
             slots,
             excludes,
             selects,
             pool_scores,
+            cap_rooms,
         })
     }
 
@@ -524,6 +529,28 @@ impl Compiler<'_> {
             }
         }
         Ok((excludes, selects, pool_scores))
+    }
+
+    /// Per firm cap over several years, the room it leaves this period (`Plan::cap_rooms`),
+    /// as the reference's `alloc::cap_used`: history of the pack's clauses in the years before.
+    fn plan_cap_rooms(&mut self, columns: &mut Vec<(String, DExpr)>) -> Vec<Option<String>> {
+        let p = self.p;
+        let mut rooms = vec![];
+        for (k, cap) in p.firm_caps.iter().enumerate() {
+            if cap.years <= 1 {
+                rooms.push(None);
+                continue;
+            }
+            let limit = self.dlit(p.figure(&cap.limit, self.year));
+            let used = self.award_window(self.year - (cap.years as i32 - 1), self.year);
+            let left = self.udf("hq_sub", vec![limit.clone(), used]);
+            let room = self.udf("hq_max", vec![left, self.dlit(Decimal::ZERO)]);
+            let room = self.udf("hq_min", vec![room, limit]);
+            let name = format!("fcr{k}");
+            columns.push((name.clone(), self.udf("hq_fen", vec![room])));
+            rooms.push(Some(name));
+        }
+        rooms
     }
 
     /// An exact ranking key: its leaves as columns `{prefix}_l{i}`.

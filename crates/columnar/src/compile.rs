@@ -107,6 +107,8 @@ pub struct Compiler<'p> {
     pub monthly_latest: BTreeSet<(FactId, i32)>,
     /// (clause, period bound): awards with period < bound.
     pub awards: BTreeSet<(ClauseId, i32)>,
+    /// [from, to) periods: awards of every clause of the pack in those periods (`award_window`).
+    pub award_windows: BTreeSet<(i32, i32)>,
     /// While compiling the per-record parts of `Expr::Records`: the event fact whose fields
     /// `Expr::Field` names.
     record: Option<FactId>,
@@ -127,6 +129,10 @@ pub fn days(d: Date) -> i32 {
     let doy = (153 * mp + 2) / 5 + dd - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     (era * 146097 + doe - 719468) as i32
+}
+
+pub fn award_window_col(from: i32, to: i32) -> String {
+    format!("awin{from}_{to}")
 }
 
 pub fn col_name_yearly(f: FactId, o: u32) -> String {
@@ -191,6 +197,7 @@ impl<'p> Compiler<'p> {
             monthly_totals: BTreeSet::new(),
             monthly_latest: BTreeSet::new(),
             awards: BTreeSet::new(),
+            award_windows: BTreeSet::new(),
             record: None,
             event_fields: BTreeSet::new(),
             reason_texts: Default::default(),
@@ -247,6 +254,21 @@ impl<'p> Compiler<'p> {
         let name = format!("e{}", self.events.len());
         self.events.push(agg);
         c(&name)
+    }
+
+    /// What the firm was awarded, all clauses of the pack together, in periods `from..to`
+    /// (0 without any).
+    pub fn award_window(&mut self, from: i32, to: i32) -> DExpr {
+        self.award_windows.insert((from, to));
+        datafusion::functions::expr_fn::coalesce(vec![
+            c(&award_window_col(from, to)),
+            dlit(Decimal::ZERO),
+        ])
+    }
+
+    /// Whether the plan reads the awards table.
+    pub fn reads_awards(&self) -> bool {
+        !self.awards.is_empty() || !self.award_windows.is_empty()
     }
 
     fn unsupported(&self, what: &str) -> Error {
@@ -339,6 +361,11 @@ impl<'p> Compiler<'p> {
                 };
                 self.udf(f, vec![a2, b2])
             }
+            Expr::YearOf(d) => {
+                let d = self.cx(d, o, cx, lets)?;
+                self.udf("hq_year", vec![d])
+            }
+            Expr::AtYear(x, at) => self.at_year(x, at, o, cx, lets)?,
             Expr::Field(i) => {
                 let f = self.record.ok_or("a record field outside sum()/count()")?;
                 let field = &self.p.facts[f].fields[*i].name;
@@ -382,6 +409,27 @@ impl<'p> Compiler<'p> {
                 }
             },
         }
+    }
+
+    /// `at_year(x, y)`: x compiled at each offset it can reach, picked by how many years
+    /// before the row's period (`year − o` on the target frame, the panel row's year on the
+    /// panel) `y` is; null for any other `y`, as in the reference.
+    fn at_year(&mut self, x: &Expr, at: &Expr, o: u32, cx: Ctx, lets: &[Named]) -> R<DExpr> {
+        let at = self.cx(at, o, cx, lets)?;
+        let row_year = match cx {
+            Ctx::Target => dlit(Decimal::from(self.year - o as i32)),
+            Ctx::Panel => datafusion::logical_expr::cast(
+                c(huiqi_files::snapshot::col::YEAR) - lit(o as i32),
+                crate::udf::DEC,
+            ),
+        };
+        let back = self.udf("hq_sub", vec![row_year, at]);
+        let mut w = case(back);
+        for k in 0..=AT_YEAR_REACH {
+            let v = self.cx(x, o + k, cx, lets)?;
+            w.when(dlit(Decimal::from(k)), v);
+        }
+        w.end().map_err(Error::engine)
     }
 
     /// A parameter's value in force at the end of the period: a literal on the target frame,

@@ -522,7 +522,7 @@ async fn award_columns(
     n: usize,
     parts: usize,
 ) -> R<Vec<(String, ArrayRef)>> {
-    if cm.awards.is_empty() {
+    if !cm.reads_awards() {
         return Ok(vec![]);
     }
     let p = cm.p;
@@ -541,6 +541,20 @@ async fn award_columns(
             .alias(name.as_str()),
         );
         names.push(name);
+    }
+    if !cm.award_windows.is_empty() {
+        // A cap over several years counts the pack's clauses only (the reference's history
+        // holds no other: `huiqi_data` skips awards of clauses the program lacks).
+        let ours: Vec<DExpr> = p.clauses.iter().map(|cl| lit(cl.name.clone())).collect();
+        for &(from, to) in &cm.award_windows {
+            let name = crate::compile::award_window_col(from, to);
+            let inside = c(scol::PERIOD)
+                .gt_eq(lit(from))
+                .and(c(scol::PERIOD).lt(lit(to)))
+                .and(c(scol::CLAUSE).in_list(ours.clone(), false));
+            aggs.push(sum(only(inside, c(scol::AMOUNT))?).alias(name.as_str()));
+            names.push(name);
+        }
     }
     let a = e(awards.aggregate(vec![c("fi")], aggs))?;
     dense(a, n, &names).await

@@ -551,7 +551,7 @@ impl Needs {
             monthly: panel || monthly_facts,
             monthly_cols: (!monthly_facts)
                 .then(|| vec![scol::FIRM_ID.to_string(), scol::YEAR.to_string()]),
-            awards: !cm.awards.is_empty(),
+            awards: cm.reads_awards(),
             counts: p
                 .facts
                 .iter()

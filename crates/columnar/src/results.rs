@@ -107,15 +107,42 @@ pub(crate) fn credit_order(ids: &StringArray) -> Vec<usize> {
     order
 }
 
-/// The first amount beyond exact arithmetic (`allocate::OVERFLOW_COL`): the firm's credit code
-/// and the slot, the least in credit-code order, then slot (clause) order — the one the reference
-/// evaluator names (`huiqi_eval::first_overflow`).
+/// The first overflowed amount (`allocate::OVERFLOW_COL`): the least credit code, then the
+/// least slot — as the reference evaluator names it.
 fn first_overflow(batches: &[RecordBatch], firm_ids: &StringArray) -> R<Option<(String, usize)>> {
+    first_flagged(batches, firm_ids, OVERFLOW_COL, false)
+}
+
+/// The first ranking score beyond exact arithmetic (`allocate::SCORE_OVERFLOW_COL`): the
+/// least rule index, then the least credit code — as the reference evaluator names it.
+fn first_score_overflow(
+    batches: &[RecordBatch],
+    firm_ids: &StringArray,
+) -> R<Option<(String, usize)>> {
+    first_flagged(batches, firm_ids, SCORE_OVERFLOW_COL, true)
+}
+
+/// The (credit code, value) of the first non-null Int32 in column `name`, least credit code
+/// first — or, `value_first`, least value first and then credit code.
+fn first_flagged(
+    batches: &[RecordBatch],
+    firm_ids: &StringArray,
+    name: &str,
+    value_first: bool,
+) -> R<Option<(String, usize)>> {
     let mut first: Option<(&str, usize)> = None;
+    // Compared as (value, credit code) or (credit code, value).
+    fn key(value_first: bool, (f, v): (&str, usize)) -> (usize, &str, usize) {
+        if value_first {
+            (v, f, 0)
+        } else {
+            (0, f, v)
+        }
+    }
     for b in batches {
-        let ov = column(b, OVERFLOW_COL)?
+        let ov = column(b, name)?
             .as_primitive_opt::<Int32Type>()
-            .ok_or("overflow column is not Int32")?;
+            .ok_or_else(|| format!("{name} column is not Int32"))?;
         if ov.null_count() == ov.len() {
             continue;
         }
@@ -127,42 +154,12 @@ fn first_overflow(batches: &[RecordBatch], firm_ids: &StringArray) -> R<Option<(
                 return Err(Error::engine(format!("overflow of unknown firm index {f}")));
             }
             let here = (firm_ids.value(f), ov.value(i) as usize);
-            if first.is_none_or(|x| here < x) {
+            if first.is_none_or(|x| key(value_first, here) < key(value_first, x)) {
                 first = Some(here);
             }
         }
     }
     Ok(first.map(|(f, s)| (f.to_string(), s)))
-}
-
-/// The first ranking score beyond exact arithmetic (`allocate::SCORE_OVERFLOW_COL`): the
-/// least rule index, then the least credit code — as the reference evaluator names it.
-fn first_score_overflow(
-    batches: &[RecordBatch],
-    firm_ids: &StringArray,
-) -> R<Option<(String, usize)>> {
-    let mut first: Option<(usize, &str)> = None;
-    for b in batches {
-        let ov = column(b, SCORE_OVERFLOW_COL)?
-            .as_primitive_opt::<Int32Type>()
-            .ok_or("score overflow column is not Int32")?;
-        if ov.null_count() == ov.len() {
-            continue;
-        }
-        let fi = firm_index(b)?;
-        let fi = fi.as_primitive::<UInt32Type>();
-        for i in (0..ov.len()).filter(|&i| ov.is_valid(i)) {
-            let f = fi.value(i) as usize;
-            if f >= firm_ids.len() {
-                return Err(Error::engine(format!("overflow of unknown firm index {f}")));
-            }
-            let here = (ov.value(i) as usize, firm_ids.value(f));
-            if first.is_none_or(|x| here < x) {
-                first = Some(here);
-            }
-        }
-    }
-    Ok(first.map(|(r, f)| (f.to_string(), r)))
 }
 
 /// The collected rows as `Results` (`rows.rs`).

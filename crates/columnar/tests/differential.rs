@@ -11,14 +11,32 @@ use std::path::Path;
 #[test]
 fn seed_pack_tests_agree() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let loaded =
-        huiqi_lang::load_pack(&root.join("policies/ningbo")).unwrap_or_else(|_| panic!("pack"));
+    pack_tests_agree(&root.join("policies/ningbo"));
+}
+
+/// The example packs of `policies/examples` (multi-year bases, windows and caps, with award
+/// histories): every test's firms, whole and chunked.
+#[test]
+fn example_pack_tests_agree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples");
+    let packs = huiqi_lang::find_packs(&root).unwrap();
+    assert!(!packs.is_empty());
+    for dir in packs {
+        pack_tests_agree(&dir);
+    }
+}
+
+fn pack_tests_agree(dir: &Path) {
+    let loaded = huiqi_lang::load_pack(dir).unwrap_or_else(|_| panic!("{}", dir.display()));
     let p = &loaded.program;
+    // Labels name the scratch directories: unique per pack, as the packs run side by side.
+    let pack = dir.file_name().and_then(|n| n.to_str()).unwrap_or("pack");
     let mut problems = vec![];
     for (i, t) in p.tests.iter().enumerate() {
         let mut firms = t.firms.clone();
         // Whole, and one firm per chunk.
-        if let Err(e) = common::compare_whole_and_chunked(p, &mut firms, t.period, &format!("t{i}"))
+        if let Err(e) =
+            common::compare_whole_and_chunked(p, &mut firms, t.period, &format!("{pack}-t{i}"))
         {
             problems.push(format!("test \"{}\": {e}", t.name));
         }

@@ -75,7 +75,7 @@ fn clause(r: &mut Rng, i: usize, ps: &mut Vec<String>) -> String {
         let (a, b) = (format!("{}万", r.wan(hi)), format!("{}万", r.wan(hi)));
         fig(r, ps, "money", a, b)
     };
-    let body = match r.below(17) {
+    let body = match r.below(18) {
         // A small total cap against the award history: often cut, sometimes to nothing.
         0 => format!("  require 门槛: 营收 {cmp} {}万\n  amount {}万\n  total cap {}\n", r.wan(5000), r.wan(100), money(r, 40)),
         1 => {
@@ -125,6 +125,22 @@ fn clause(r: &mut Rng, i: usize, ps: &mut Vec<String>) -> String {
         15 => {
             let (n, k) = (r.below(900), 1 + r.below(30));
             format!("  let 起 = date_of(进程, 一, ever)\n  require 两年后持证: held_at(证书, 起 + 2年 - {k}天)\n  require 天数: days_between(起, period_end()) >= {n}\n  amount 1000元 * months_between(起, period_end() - 6个月)\n  cap {}\n", money(r, 30))
+        }
+        // Bases from another year ("以落户当年为基数"): the year of an event, years counted
+        // from it, values at that year — now and then a year beyond `at_year`'s reach or after
+        // the period (missing in both engines).
+        16 => {
+            let base_year = match r.below(3) {
+                0 => format!("year(date_of(进程, {}, ever))", r.pick(&["一", "二"])),
+                1 => match r.below(13) {
+                    0 => "year(period_end()) + 1".to_string(),
+                    k => format!("year(period_end()) - {}", k - 1),
+                },
+                _ => "year(date_of(进程, 一, ever) + 1年)".to_string(),
+            };
+            let base = r.pick(&["营收", "研发 ?? 0", "营收 + (研发 ?? 0)", "max(营收, prev(营收))"]);
+            let (a, b, c) = (r.wan(20), r.wan(10), r.wan(5));
+            format!("  let 基年 = {base_year}\n  let 第几年 = year(period_end()) - 基年\n  require 三年内: 第几年 >= 1 and 第几年 <= 3\n  amount max(营收 - at_year({base}, 基年), 0) * (if 第几年 = 1 then {a}% else if 第几年 = 2 then {b}% else {c}%)\n  cap {}\n", money(r, 100))
         }
         _ => format!("  require 时点: occurred(进程, 二)\n  require 持证时: held_at(证书, date_of(进程, 二))\n  amount {}万\n", r.wan(100)),
     };
@@ -191,8 +207,14 @@ fn program_text(r: &mut Rng) -> String {
         let second = (first + 1 + r.below(n as u64 - 1)) % n as u64;
         let (a, b) = (format!("{}万", r.wan(150)), format!("{}万", r.wan(150)));
         let limit = fig(r, &mut ps, "money", a, b);
+        // Half the time a cap over several years, against the award history.
+        let over = match r.below(4) {
+            0 => " over 2年".to_string(),
+            1 => format!(" over {}年", 3 + r.below(3)),
+            _ => String::new(),
+        };
         s.push_str(&format!(
-            "firm cap 上限 {limit} priority [条款{first}, 条款{second}]\n"
+            "firm cap 上限 {limit}{over} priority [条款{first}, 条款{second}]\n"
         ));
     }
     format!("{HEADER}{}{s}", ps.concat())

@@ -173,8 +173,13 @@ fn allocate(
         score_overflow = score_overflow.or(o);
     }
     for cap in &p.firm_caps {
+        let limit = p.figure(&cap.limit, year);
         for o in outs.iter_mut() {
-            firm_cap(p.figure(&cap.limit, year), cap, o);
+            // Never more than the limit: a negative history (a recovery) frees no extra room.
+            let room = (limit - cap_used(cap, &firms[o.firm], year))
+                .max(Decimal::ZERO)
+                .min(limit);
+            firm_cap(room, cap, o);
         }
     }
     (outs, score_overflow)
@@ -455,6 +460,18 @@ fn by_score(
         left -= give;
     }
     out
+}
+
+/// What a firm cap spanning several years (`over N年`) has already used: the firm's award
+/// history for the pack's clauses in the N − 1 periods before `year` (0 for a cap per period).
+pub fn cap_used(cap: &FirmCap, firm: &Firm, year: i32) -> Decimal {
+    let from = year - (cap.years as i32 - 1);
+    // Checked: a doctored history can hold amounts whose sum no decimal holds; it leaves no room.
+    firm.awards
+        .iter()
+        .filter(|a| a.period >= from && a.period < year)
+        .try_fold(Decimal::ZERO, |t, a| t.checked_add(a.amount))
+        .unwrap_or(Decimal::MAX)
 }
 
 /// Firm cap: cut the lowest-priority clauses first (later tranches first).

@@ -365,6 +365,46 @@ pub fn explain_text(
             );
         }
     }
+    for cap in p.firm_caps.iter().filter(|c| c.years > 1) {
+        let used = crate::alloc::cap_used(cap, firm, year);
+        let cut = o
+            .clauses
+            .iter()
+            .flat_map(|c| &c.tranches)
+            .flat_map(|t| &t.adjustments)
+            .any(|a| matches!(&a.reason, Reason::FirmCap { cap: n } if *n == cap.name));
+        if used.is_zero() && !cut {
+            continue;
+        }
+        let limit = p.figure(&cap.limit, year);
+        let room = (limit - used).max(Decimal::ZERO).min(limit);
+        let from = year - (cap.years as i32 - 1);
+        let _ = if en {
+            writeln!(
+                out,
+                "\n{} ({} over {} years): {}–{} already awarded {}, room this year {}",
+                cap.name,
+                money(limit, en),
+                cap.years,
+                from,
+                year - 1,
+                money(used, en),
+                money(room, en)
+            )
+        } else {
+            writeln!(
+                out,
+                "\n{}（{}年累计 {}）：{}–{}年已获 {}，本年余额 {}",
+                cap.name,
+                cap.years,
+                money(limit, en),
+                from,
+                year - 1,
+                money(used, en),
+                money(room, en)
+            )
+        };
+    }
     let _ = writeln!(
         out,
         "\n{} {}",

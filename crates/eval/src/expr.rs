@@ -3,6 +3,7 @@
 
 use huiqi_ir::money;
 use huiqi_ir::*;
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 
@@ -278,6 +279,19 @@ impl<'a> Evaluator<'a> {
                     _ => Value::Missing,
                 }
             }
+            Expr::YearOf(d) => match self.eval(d, y) {
+                Value::Date(d) => Value::Count(Decimal::from(d.y)),
+                _ => Value::Missing,
+            },
+            Expr::AtYear(x, at) => match self.eval(at, y) {
+                Value::Count(n) if n.fract().is_zero() => {
+                    match Decimal::from(y).checked_sub(n).and_then(|b| b.to_u32()) {
+                        Some(back) if back <= AT_YEAR_REACH => self.eval(x, y - back as i32),
+                        _ => Value::Missing,
+                    }
+                }
+                _ => Value::Missing,
+            },
             Expr::Field(i) => self
                 .record
                 .and_then(|r| r.nums.get(*i).cloned())

@@ -294,7 +294,19 @@ pub enum Expr {
     DaysBetween(Box<Expr>, Box<Expr>),
     /// `months_between(a, b)`: whole months from a to b (`Date::months_until`).
     MonthsBetween(Box<Expr>, Box<Expr>),
+    /// `year(d)`: the calendar year of date d (count).
+    YearOf(Box<Expr>),
+    /// `at_year(x, y)`: x evaluated in year y (a count) — "以落户当年为基数". Missing unless y is
+    /// a whole year from the evaluated period's back to [`AT_YEAR_REACH`] years before it: a
+    /// rule never reads a later year, and the columnar engine compiles x once per year reached.
+    AtYear(Box<Expr>, Box<Expr>),
 }
+
+/// How many years before the evaluated period `at_year` reaches back.
+pub const AT_YEAR_REACH: u32 = 10;
+
+/// The most years a `firm cap … over N年` spans.
+pub const MAX_CAP_YEARS: u32 = 10;
 
 #[derive(Clone, Debug)]
 pub struct Named {
@@ -421,6 +433,10 @@ pub struct Pool {
 pub struct FirmCap {
     pub name: String,
     pub limit: Quantity,
+    /// The years the cap spans, this period's included (`over 3年`: "三年内累计不超过"): the
+    /// room this period is the limit less what the award history holds for the pack's clauses
+    /// in the `years − 1` periods before it (never below 0). 1: a cap per period.
+    pub years: u32,
     /// Every clause, highest priority first.
     pub priority: Vec<ClauseId>,
 }

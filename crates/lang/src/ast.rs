@@ -403,6 +403,8 @@ pub enum ItemKind {
     FirmCap {
         name: Ident,
         limit: Expr,
+        /// `over 3年`: the years the cap spans (as written, and where).
+        over: Option<(Decimal, Span)>,
         priority: Vec<Ident>,
     },
     Test(TestAst),

@@ -456,9 +456,13 @@ impl<'a> Printer<'a> {
             ItemKind::FirmCap {
                 name,
                 limit,
+                over,
                 priority,
             } => {
                 let mut l = format!("firm cap {} {}", name.name, expr(limit));
+                if let Some((years, _)) = over {
+                    l.push_str(&format!(" over {years}年"));
+                }
                 if !priority.is_empty() {
                     l.push_str(&format!(" priority {}", Self::names(priority)));
                 }

@@ -4,7 +4,7 @@
 
 use crate::ast::*;
 use crate::diag::{did_you_mean, guess_hint, Diag, Near, Span};
-use crate::lexer::{lex, Tok, Token};
+use crate::lexer::{lex, Tok, Token, Unit};
 
 mod expr;
 pub use expr::{MAX_HEIGHT, MAX_NESTING};
@@ -405,6 +405,28 @@ impl Parser {
         }
         let name = self.ident("上限名称", "a name for the cap")?;
         let limit = self.expr()?;
+        let over = if self.eat_word("over") {
+            match self.peek().clone() {
+                Tok::Num {
+                    unit: Unit::Years,
+                    value,
+                    ..
+                } => {
+                    self.bump();
+                    Some((value, self.prev_span()))
+                }
+                _ => {
+                    return Err(self.unexpected(
+                        "年数（如 3年）",
+                        "a number of years (e.g. 3年)",
+                        "多年累计上限写作 firm cap 名称 金额 over 3年 priority [..]（本年与此前两年合计）",
+                        "a cap over several years is firm cap Name amount over 3年 priority [..] (this year and the two before)",
+                    ))
+                }
+            }
+        } else {
+            None
+        };
         let priority = if self.eat_word("priority") {
             self.ident_list()?
         } else {
@@ -413,6 +435,7 @@ impl Parser {
         Ok(ItemKind::FirmCap {
             name,
             limit,
+            over,
             priority,
         })
     }

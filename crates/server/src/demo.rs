@@ -75,10 +75,7 @@ fn existing(paths: &DemoPaths, firm_files: &[PathBuf]) -> Option<DemoZone> {
         return None;
     }
     let snapshot = run_snapshot(paths)?;
-    let pack = huiqi::pack::find(std::slice::from_ref(&paths.policies))
-        .ok()?
-        .into_iter()
-        .next()?;
+    let pack = paths.seed_pack().ok()?;
     if !holds_samples(&pack, &snapshot, firm_files) {
         return None;
     }

@@ -545,6 +545,21 @@ fn openapi_catalogue_and_health() {
         assert!(clauses
             .iter()
             .any(|x| x["name"] == HIGHTECH && x["text"].as_str().is_some_and(|t| !t.is_empty())));
+        // The firm caps, with the years they span and the order they cut in.
+        let cap = &cat["firm_caps"][0];
+        let limit = cap["limit_yuan"]
+            .as_str()
+            .and_then(|x| x.parse::<rust_decimal::Decimal>().ok());
+        assert_eq!(
+            (cap["name"].as_str(), limit, cap["years"].as_u64()),
+            (
+                Some("单企业年度上限"),
+                Some(rust_decimal::Decimal::from(15_000_000)),
+                Some(1)
+            ),
+            "{cat}"
+        );
+        assert_eq!(cap["priority"][0], "上市奖励");
         let (st, cl) = c.get(&format!("/api/v1/policy/clauses/{HIGHTECH}")).await;
         assert_eq!((st, cl["department"].as_str()), (200, Some("科技局")));
     });

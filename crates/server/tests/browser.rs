@@ -266,8 +266,14 @@ fn the_workflow_in_a_browser() {
         r.go("/").await;
         r.shot("home").await;
         r.go("/policy").await;
-        assert!(r.source().await.contains(HIGHTECH));
+        let page = r.source().await;
+        assert!(page.contains(HIGHTECH));
+        assert!(page.contains("单企业上限") && page.contains("单企业年度上限"));
         r.shot("policy").await;
+        r.c.execute("document.getElementById('caps').scrollIntoView()", vec![])
+            .await
+            .unwrap();
+        r.shot("policy-caps").await;
 
         // The officer uploads the zone's files: first with a bad figure (row-level errors in a
         // table, nothing written), then as they are (a snapshot); then runs the pack on it and
@@ -514,6 +520,12 @@ fn the_workflow_in_a_browser() {
         r.go("/data").await;
         webcommon::assert_translated("data (en)", &r.source().await);
         r.shot("data-en").await;
+        r.go("/policy").await;
+        assert!(r.source().await.contains("Caps per firm"));
+        r.c.execute("document.getElementById('caps').scrollIntoView()", vec![])
+            .await
+            .unwrap();
+        r.shot("policy-caps-en").await;
         r.click("a.lang").await;
 
         // Not one console error on the way — but the one answer that is a 4xx on purpose: the

@@ -150,6 +150,16 @@ pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {
 /// Money by clause, the total, and where the files went.
 pub fn render(o: &Out, r: &RunReport) {
     let m = &r.manifest;
+    for cap in &r.caps_without_history {
+        eprintln!(
+            "{} {cap} {}",
+            o.t("警告：", "warning:"),
+            o.t(
+                "跨年度累计，但本快照没有往期奖励记录，本次只按本年计；要入账的测算请用 --ledger 读取台账的奖励历史",
+                "spans several years but this snapshot holds no award history, so it capped this year alone; a run to be recorded reads the ledger's history with --ledger"
+            )
+        );
+    }
     if let Some(rows) = r.xlsx_skipped {
         eprintln!(
             "{} ({} > {})",

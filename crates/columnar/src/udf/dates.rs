@@ -87,3 +87,30 @@ pub(super) fn between_udf(name: &str, months: bool) -> ScalarUDF {
         fun,
     )
 }
+
+/// `hq_year(date)`: the calendar year, a count as the engine's decimal (`year(d)`).
+pub(super) fn year_udf() -> ScalarUDF {
+    let fun = Arc::new(move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let n = rows(args);
+        let a = to_array(&args[0], n)?;
+        let a = date32(&a)?;
+        let out: Decimal128Array = (0..n)
+            .map(|i| {
+                if a.is_null(i) {
+                    return None;
+                }
+                Some(Date::from_days(a.value(i) as i64)?.y as i128 * ONE)
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(
+            out.with_precision_and_scale(38, 12)?,
+        )))
+    });
+    create_udf(
+        "hq_year",
+        vec![DataType::Date32],
+        DEC,
+        Volatility::Immutable,
+        fun,
+    )
+}

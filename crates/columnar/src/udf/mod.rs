@@ -137,6 +137,7 @@ pub fn all() -> Vec<ScalarUDF> {
         dates::shift_udf(),
         dates::between_udf("hq_days_between", false),
         dates::between_udf("hq_months_between", true),
+        dates::year_udf(),
     ]
     .into_iter()
     // `round(x, unit, mode)`: one kernel per unit and mode (`round_name`).

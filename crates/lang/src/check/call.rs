@@ -7,7 +7,7 @@ use crate::ast::ExprKind;
 use crate::lexer::Unit;
 
 /// The built-in functions (for "did you mean").
-const BUILTINS: [&str; 26] = [
+const BUILTINS: [&str; 28] = [
     "prev",
     "growth",
     "cagr",
@@ -34,6 +34,8 @@ const BUILTINS: [&str; 26] = [
     "period_end",
     "days_between",
     "months_between",
+    "year",
+    "at_year",
 ];
 
 /// One call being lowered: the function's name, the call's span and its arguments.
@@ -123,6 +125,12 @@ impl Checker<'_> {
             "abs" | "floor" => self.call_abs_floor(&call, sc, want),
             "round" => self.call_round(&call, sc),
             "days_between" | "months_between" => self.call_between(&call, sc),
+            "year" => {
+                call.arity(1, 1, "year(日期)")?;
+                let d = self.held_date(&call.args[0], sc)?;
+                Ok((Expr::YearOf(Box::new(d)), Ty::Count))
+            }
+            "at_year" => self.call_at_year(&call, sc, want),
             "period_start" | "period_end" => {
                 call.arity(0, 0, &format!("{}()", call.name))?;
                 let e = if call.name == "period_start" {
@@ -272,6 +280,24 @@ impl Checker<'_> {
             Expr::MonthsBetween(a, b)
         };
         Ok((e, Ty::Count))
+    }
+
+    /// `at_year(x, 年份)`: x in the year given (a count, e.g. `year(date_of(落户, 本区, ever))`).
+    fn call_at_year(&mut self, call: &Call, sc: &Scope, want: Option<Ty>) -> R<(Expr, Ty)> {
+        call.arity(2, 2, "at_year(x, 年份)")?;
+        let (x, t) = self.lower(&call.args[0], sc, want)?;
+        let (y, ty) = self.lower(&call.args[1], sc, Some(Ty::Count))?;
+        if ty != Ty::Count {
+            return Err(self.type_mismatch(
+                call.args[1].span,
+                "年份（整数）",
+                "a year (a count)",
+                ty,
+                "例如 at_year(营业收入, year(date_of(所属园区, 本园区, ever)))：落户当年的营业收入",
+                "e.g. at_year(revenue, year(date_of(park, ours, ever))): the revenue of the year it moved in",
+            ));
+        }
+        Ok((Expr::AtYear(Box::new(x), Box::new(y)), t))
     }
 
     /// The date argument of `held_at`.

@@ -102,9 +102,10 @@ impl Checker<'_> {
                 ItemKind::FirmCap {
                     name,
                     limit,
+                    over,
                     priority,
                 } => {
-                    if let Some(x) = self.firm_cap(name, limit, priority) {
+                    if let Some(x) = self.firm_cap(name, limit, *over, priority) {
                         rules.firm_caps.push(x);
                     }
                 }
@@ -359,7 +360,31 @@ impl Checker<'_> {
     }
 
     /// A firm cap; clauses it does not list come after the listed ones, in declaration order.
-    fn firm_cap(&mut self, name: &Ident, limit: &ast::Expr, priority: &[Ident]) -> Option<FirmCap> {
+    fn firm_cap(
+        &mut self,
+        name: &Ident,
+        limit: &ast::Expr,
+        over: Option<(Decimal, Span)>,
+        priority: &[Ident],
+    ) -> Option<FirmCap> {
+        let years = match over {
+            None => 1,
+            Some((y, span)) => match u32::try_from(y.normalize().mantissa()) {
+                Ok(n) if y.fract().is_zero() && (1..=MAX_CAP_YEARS).contains(&n) => n,
+                _ => {
+                    let top = MAX_CAP_YEARS;
+                    self.diags.push(err(
+                        "E0332",
+                        span,
+                        format!("多年累计上限的年数须为 1 到 {top} 的整数年，这里是 {y}年"),
+                        format!("a cap over several years spans a whole number of years from 1 to {top}, not {y}"),
+                        "例如 firm cap 三年累计上限 1500万 over 3年：本年与此前两年已获奖励合计不超过1500万",
+                        "e.g. firm cap Name 1500万 over 3年: this year's awards and the two years' before, together",
+                    ));
+                    return None;
+                }
+            },
+        };
         let lim = self.quantity(
             limit,
             Figure::Money { positive: true },
@@ -391,6 +416,7 @@ impl Checker<'_> {
         Some(FirmCap {
             name: name.name.clone(),
             limit: lim,
+            years,
             priority: order,
         })
     }

@@ -91,6 +91,19 @@ pub(super) fn weight(e: &Expr, lets: &[Weight], tables: &[Weight]) -> Weight {
         | Expr::ShiftDate(x, _, _)
         | Expr::Held(_, _, Some(x)) => over([w(x)]),
         Expr::DaysBetween(a, b) | Expr::MonthsBetween(a, b) => over([w(a), w(b)]),
+        Expr::YearOf(x) => over([w(x)]),
+        // The columnar engine compiles x once for every year it can reach.
+        Expr::AtYear(x, y) => {
+            let wx = w(x);
+            let copies = u64::from(AT_YEAR_REACH) + 1;
+            over([
+                Weight {
+                    nodes: wx.nodes.saturating_mul(copies),
+                    ..wx
+                },
+                w(y),
+            ])
+        }
         Expr::Bin(_, a, b) => over([w(a), w(b)]),
         Expr::If(c, a, b) => over([w(c), w(a), w(b)]),
         Expr::Min(xs) | Expr::Max(xs) => over(xs.iter().map(w)),

@@ -296,6 +296,8 @@ struct CataloguePage {
     clauses: Vec<ClauseView>,
     params: Vec<ParamView>,
     pools: Vec<(String, String, String)>,
+    /// Name, span ("每年" or "3年累计"), limit, priority.
+    caps: Vec<(String, String, String, String)>,
     facts: Vec<(String, String, String)>,
 }
 
@@ -353,7 +355,7 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
                     values: q
                         .values
                         .iter()
-                        .map(|(d, v)| (day(d, p.lang), param_text(v)))
+                        .map(|(d, v)| (day(d, p.lang), param_text(p, v)))
                         .collect(),
                 })
                 .collect(),
@@ -374,6 +376,29 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
                     )
                 })
                 .collect(),
+            caps: c
+                .firm_caps
+                .iter()
+                .map(|x| {
+                    let fen = x
+                        .limit_yuan
+                        .parse::<rust_decimal::Decimal>()
+                        .ok()
+                        .map(huiqi_ir::money::to_fen);
+                    let span = if x.years <= 1 {
+                        p.t("policy.cap_year")
+                    } else {
+                        p.t("policy.cap_years").replace("{n}", &x.years.to_string())
+                    };
+                    (
+                        x.name.clone(),
+                        span,
+                        fen.map(|f| p.money(f))
+                            .unwrap_or_else(|| x.limit_yuan.clone()),
+                        x.priority.join(" › "),
+                    )
+                })
+                .collect(),
             facts: c
                 .facts
                 .iter()
@@ -385,7 +410,25 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
 }
 
 /// A parameter's value as the catalogue's JSON gives it (money as exact 元 strings).
-fn param_text(v: &serde_json::Value) -> String {
+/// A parameter's value as the page shows it: money in 元/万元 from the exact figure, a ratio as a
+/// percentage, a count, a date or a name as written (the API's tagged JSON, read back).
+fn param_text(p: &Page, v: &serde_json::Value) -> String {
+    let dec = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .and_then(|x| x.parse::<rust_decimal::Decimal>().ok())
+    };
+    if let Some(d) = dec("money_yuan") {
+        return p.money(huiqi_ir::money::to_fen(d));
+    }
+    if let Some(d) = dec("ratio") {
+        return format!("{}%", (d * rust_decimal::Decimal::from(100)).normalize());
+    }
+    for k in ["count", "date", "name"] {
+        if let Some(x) = v.get(k).and_then(|x| x.as_str()) {
+            return x.to_string();
+        }
+    }
     match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -1,0 +1,75 @@
+//! The seed pack and the example packs of `policies/examples` (each cites the measure it
+//! encodes) pass their own tests on the reference evaluator, in both languages.
+
+use std::path::{Path, PathBuf};
+
+use huiqi_eval::runner::run_tests;
+
+fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
+
+/// Loads the pack at `dir` and runs its tests in Chinese and English: all pass.
+fn passes_its_tests(dir: &Path) {
+    let loaded = huiqi_lang::load_pack(dir).unwrap_or_else(|(sm, ds)| {
+        panic!(
+            "{} does not check:\n{}",
+            dir.display(),
+            ds.iter()
+                .map(|d| sm.render(d, huiqi_lang::Lang::En, false))
+                .collect::<String>()
+        )
+    });
+    let p = &loaded.program;
+    assert!(!p.tests.is_empty(), "{} has no tests", dir.display());
+    for en in [false, true] {
+        let rep = run_tests(p, None, en);
+        let failures: Vec<String> = rep
+            .failed
+            .iter()
+            .map(|f| format!("{}\n{}", f.test, f.message))
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{}:\n{}",
+            dir.display(),
+            failures.join("\n")
+        );
+        assert_eq!(rep.passed, p.tests.len());
+    }
+}
+
+#[test]
+fn seed_pack_tests_pass() {
+    passes_its_tests(&policies().join("ningbo"));
+}
+
+#[test]
+fn example_packs_pass_their_tests() {
+    let packs = huiqi_lang::find_packs(&policies().join("examples")).expect("policies/examples");
+    assert!(!packs.is_empty());
+    for dir in packs {
+        passes_its_tests(&dir);
+    }
+}
+
+/// `explain` shows what a cap over several years has left: the years, what they used, the room.
+#[test]
+fn explain_shows_the_room_a_cap_over_years_leaves() {
+    let root = policies().join("examples/fuqing-hq");
+    let loaded = huiqi_lang::load_pack(&root).unwrap_or_else(|_| panic!("pack"));
+    let p = &loaded.program;
+    let t = p
+        .tests
+        .iter()
+        .find(|t| t.name.starts_with("三年累计上限：此前两年"))
+        .expect("the test");
+    let outs = huiqi_eval::evaluate_population(p, &t.firms, t.period, true);
+    let zh = huiqi_eval::explain::explain_text(p, &t.firms[0], &outs[0], t.period, None, false);
+    assert!(
+        zh.contains("三年累计上限（3年累计 1500万元）：2022–2023年已获 1150万元，本年余额 350万元"),
+        "{zh}"
+    );
+    let en = huiqi_eval::explain::explain_text(p, &t.firms[0], &outs[0], t.period, None, true);
+    assert!(en.contains("2022–2023 already awarded"), "{en}");
+}
