@@ -792,6 +792,8 @@ fn a_payment_export_never_overwrites_the_ledger() {
 /// `policies/examples/fuqing-hq`): run 2022, record, approve; run 2023 with the ledger's history,
 /// record, approve; run 2024 with it — the cap leaves 丙 only what 2022 and 2023 did not use.
 fn three_year_cap_flow(db: &str, w: &Path) {
+    // 1万元 in 分.
+    const WAN: i64 = 1_000_000;
     let pack = "policies/examples/fuqing-hq";
     ok(&[
         "ingest",
@@ -857,27 +859,21 @@ fn three_year_cap_flow(db: &str, w: &Path) {
         ok(&["ledger", "approve", "--all", "--db", db, "--at", at]);
     };
     let r22 = run(2022, false);
-    assert_eq!(
-        lines(&r22),
-        vec![("新引进总部贡献奖励".into(), 400_0000_00)]
-    );
+    assert_eq!(lines(&r22), vec![("新引进总部贡献奖励".into(), 400 * WAN)]);
     settle(&r22, "2023-02-01");
     let r23 = run(2023, true);
     assert_eq!(
         lines(&r23),
         vec![
-            ("新引进总部贡献奖励".into(), 500_0000_00),
-            ("落户增量奖励".into(), 250_0000_00)
+            ("新引进总部贡献奖励".into(), 500 * WAN),
+            ("落户增量奖励".into(), 250 * WAN)
         ]
     );
     settle(&r23, "2024-02-01");
     // 2022 and 2023 used 1150万 of the 1500万: 350万 is left for 2024, cut from the lowest
     // priority first (落户增量奖励's 125万, then 新引进总部贡献奖励's 500万 down to 350万).
     let r24 = run(2024, true);
-    assert_eq!(
-        lines(&r24),
-        vec![("新引进总部贡献奖励".into(), 350_0000_00)]
-    );
+    assert_eq!(lines(&r24), vec![("新引进总部贡献奖励".into(), 350 * WAN)]);
     let csv = std::fs::read_to_string(r24.join("results.csv")).unwrap();
     assert!(
         csv.lines().any(|l| l.contains(bing)
@@ -895,8 +891,8 @@ fn three_year_cap_flow(db: &str, w: &Path) {
     assert_eq!(
         lines(&plain),
         vec![
-            ("新引进总部贡献奖励".into(), 500_0000_00),
-            ("落户增量奖励".into(), 125_0000_00)
+            ("新引进总部贡献奖励".into(), 500 * WAN),
+            ("落户增量奖励".into(), 125 * WAN)
         ]
     );
     settle(&r24, "2025-02-01");
@@ -906,7 +902,7 @@ fn three_year_cap_flow(db: &str, w: &Path) {
             "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
              WHERE e.firm_id = '91350181MA2Y7QH036' AND i.state = 'approved'"
         ),
-        1500_0000_00,
+        1500 * WAN,
         "three years of approved awards add up to the cap exactly"
     );
 }

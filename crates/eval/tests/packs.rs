@@ -1,6 +1,8 @@
 //! The seed pack and the example packs of `policies/examples` (each cites the measure it
 //! encodes) pass their own tests on the reference evaluator, in both languages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use huiqi_eval::runner::run_tests;

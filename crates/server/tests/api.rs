@@ -759,6 +759,24 @@ fn ingest_and_run_over_http() {
             .sum();
         assert_eq!(run["total_fen"].as_i64(), Some(by_clause), "{run}");
         assert!(run["recorded"]["new"].as_u64().unwrap() > 0, "{run}");
+        // It read the ledger's award history: the run's snapshot is the one derived from the
+        // uploaded one under `history/`, and the uploaded snapshots are still just the one.
+        let manifest = std::fs::read_to_string(
+            s.state
+                .cfg
+                .work
+                .join("runs")
+                .join(&id)
+                .join("manifest.json"),
+        )
+        .unwrap();
+        let m: Value = serde_json::from_str(&manifest).unwrap();
+        let dir = m["snapshot"]["dir"].as_str().unwrap();
+        assert!(
+            std::path::Path::new(dir).starts_with(s.state.cfg.work.join("history")),
+            "{manifest}"
+        );
+        assert_eq!(count(), 1);
         // The ledger holds what the run computed: the open lines of this run add up to it.
         let run_id = run["recorded"]["run_id"].as_str().unwrap().to_string();
         let recorded = s

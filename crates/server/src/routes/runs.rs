@@ -507,7 +507,7 @@ fn execute(
     s: Shared,
     rt: tokio::runtime::Handle,
     id: String,
-    req: huiqi::run::RunRequest,
+    mut req: huiqi::run::RunRequest,
     record: bool,
     ctx: huiqi_ledger::Ctx,
 ) {
@@ -528,6 +528,27 @@ fn execute(
         };
         s.jobs.update(&id, |r| r.state = state);
     };
+    // The run reads the award history of this server's ledger, as `huiqi run --ledger` does:
+    // stepped top-ups, total caps, deferred tranches and caps over several years all depend on
+    // what was awarded before, and a second year's run that did not see it would pay again.
+    // Derived snapshots go under `history/`, not among the uploaded ones the pages offer.
+    let (snap, period) = (req.snapshot.clone(), req.period as i64);
+    let history = s.cfg.work.join("history");
+    let derived = rt.block_on(async {
+        crate::ledger_read!(s, |l| huiqi::ledger::derive_snapshot(
+            l,
+            &snap,
+            Some(&history),
+            period,
+            false
+        )
+        .await)
+        .await
+    });
+    match derived.and_then(|r| r.map_err(ApiError::from)) {
+        Ok(d) => req.snapshot = d.dir,
+        Err(e) => return fail(e),
+    }
     let report = match huiqi::run::run(&req, &progress) {
         Ok(r) => r,
         Err(e) => return fail(e.into()),
