@@ -49,6 +49,24 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// `huiqi ingest` of `mapping` for `pack` into `w/snaps`; returns the snapshot's directory.
+fn ingest(pack: &str, mapping: &str, w: &Path) -> PathBuf {
+    ok(&[
+        "ingest",
+        "--policy",
+        pack,
+        "--mapping",
+        mapping,
+        "--snapshots",
+        &s(&w.join("snaps")),
+    ]);
+    std::fs::read_dir(w.join("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap()
+}
+
 /// gen → ingest → run `periods`; returns (snapshot dir, run dirs).
 fn zone(w: &Path, firms: usize, years: &str, periods: &[i32]) -> (PathBuf, Vec<PathBuf>) {
     ok(&[
@@ -62,20 +80,7 @@ fn zone(w: &Path, firms: usize, years: &str, periods: &[i32]) -> (PathBuf, Vec<P
         "--out",
         &s(&w.join("zone")),
     ]);
-    ok(&[
-        "ingest",
-        "--policy",
-        "policies/ningbo",
-        "--mapping",
-        &s(&w.join("zone/mapping.toml")),
-        "--snapshots",
-        &s(&w.join("snaps")),
-    ]);
-    let snap = std::fs::read_dir(w.join("snaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .unwrap();
+    let snap = ingest("policies/ningbo", &s(&w.join("zone/mapping.toml")), w);
     let runs = periods
         .iter()
         .map(|p| {
@@ -795,20 +800,7 @@ fn three_year_cap_flow(db: &str, w: &Path) {
     // 1万元 in 分.
     const WAN: i64 = 1_000_000;
     let pack = "policies/examples/fuqing-hq";
-    ok(&[
-        "ingest",
-        "--policy",
-        pack,
-        "--mapping",
-        "examples/fuqing-hq/mapping.toml",
-        "--snapshots",
-        &s(&w.join("snaps")),
-    ]);
-    let snap = std::fs::read_dir(w.join("snaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .unwrap();
+    let snap = ingest(pack, "examples/fuqing-hq/mapping.toml", w);
     let bing = "91350181MA2Y7QH036";
     // 丙's lines of a run: (clause, 分) of every line with an amount, by clause name.
     let lines = |run: &Path| -> Vec<(String, i64)> {

@@ -173,13 +173,8 @@ fn allocate(
         score_overflow = score_overflow.or(o);
     }
     for cap in &p.firm_caps {
-        let limit = p.figure(&cap.limit, year);
         for o in outs.iter_mut() {
-            // Never more than the limit: a negative history (a recovery) frees no extra room.
-            let room = (limit - cap_used(cap, &firms[o.firm], year))
-                .max(Decimal::ZERO)
-                .min(limit);
-            firm_cap(room, cap, o);
+            firm_cap(cap_room(p, cap, &firms[o.firm], year), cap, o);
         }
     }
     (outs, score_overflow)
@@ -472,6 +467,15 @@ pub fn cap_used(cap: &FirmCap, firm: &Firm, year: i32) -> Decimal {
         .filter(|a| a.period >= from && a.period < year)
         .try_fold(Decimal::ZERO, |t, a| t.checked_add(a.amount))
         .unwrap_or(Decimal::MAX)
+}
+
+/// What a firm cap leaves a firm this period: its limit less [`cap_used`], within 0 ..= the
+/// limit (a negative history, a recovery, frees no extra room).
+pub fn cap_room(p: &Program, cap: &FirmCap, firm: &Firm, year: i32) -> Decimal {
+    let limit = p.figure(&cap.limit, year);
+    (limit - cap_used(cap, firm, year))
+        .max(Decimal::ZERO)
+        .min(limit)
 }
 
 /// Firm cap: cut the lowest-priority clauses first (later tranches first).

@@ -376,8 +376,10 @@ pub fn explain_text(
         if used.is_zero() && !cut {
             continue;
         }
-        let limit = p.figure(&cap.limit, year);
-        let room = (limit - used).max(Decimal::ZERO).min(limit);
+        let (limit, room) = (
+            p.figure(&cap.limit, year),
+            crate::alloc::cap_room(p, cap, firm, year),
+        );
         let from = year - (cap.years as i32 - 1);
         let _ = if en {
             writeln!(

@@ -363,16 +363,10 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
                 .pools
                 .iter()
                 .map(|x| {
-                    let fen = x
-                        .budget_yuan
-                        .parse::<rust_decimal::Decimal>()
-                        .ok()
-                        .map(huiqi_ir::money::to_fen);
                     (
                         x.name.clone(),
                         x.clauses.join("、"),
-                        fen.map(|f| p.money(f))
-                            .unwrap_or_else(|| x.budget_yuan.clone()),
+                        yuan_text(p, &x.budget_yuan),
                     )
                 })
                 .collect(),
@@ -380,11 +374,6 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
                 .firm_caps
                 .iter()
                 .map(|x| {
-                    let fen = x
-                        .limit_yuan
-                        .parse::<rust_decimal::Decimal>()
-                        .ok()
-                        .map(huiqi_ir::money::to_fen);
                     let span = if x.years <= 1 {
                         p.t("policy.cap_year")
                     } else {
@@ -393,8 +382,7 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
                     (
                         x.name.clone(),
                         span,
-                        fen.map(|f| p.money(f))
-                            .unwrap_or_else(|| x.limit_yuan.clone()),
+                        yuan_text(p, &x.limit_yuan),
                         x.priority.join(" › "),
                     )
                 })
@@ -409,19 +397,21 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
     }
 }
 
-/// A parameter's value as the catalogue's JSON gives it (money as exact 元 strings).
+/// An exact 元 string of the catalogue as the page shows money (as written if it is not one).
+fn yuan_text(p: &Page, yuan: &str) -> String {
+    yuan.parse::<rust_decimal::Decimal>()
+        .map(|d| p.money(huiqi_ir::money::to_fen(d)))
+        .unwrap_or_else(|_| yuan.to_string())
+}
+
 /// A parameter's value as the page shows it: money in 元/万元 from the exact figure, a ratio as a
 /// percentage, a count, a date or a name as written (the API's tagged JSON, read back).
 fn param_text(p: &Page, v: &serde_json::Value) -> String {
-    let dec = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .and_then(|x| x.parse::<rust_decimal::Decimal>().ok())
-    };
-    if let Some(d) = dec("money_yuan") {
-        return p.money(huiqi_ir::money::to_fen(d));
+    if let Some(y) = v.get("money_yuan").and_then(|x| x.as_str()) {
+        return yuan_text(p, y);
     }
-    if let Some(d) = dec("ratio") {
+    let ratio = v.get("ratio").and_then(|x| x.as_str());
+    if let Some(d) = ratio.and_then(|x| x.parse::<rust_decimal::Decimal>().ok()) {
         return format!("{}%", (d * rust_decimal::Decimal::from(100)).normalize());
     }
     for k in ["count", "date", "name"] {
