@@ -8,6 +8,7 @@
 //! | [`catalogue`] | a pack's clauses, 条文, facts, dated parameters and tests as data |
 //! | [`explain`] | one firm under a pack, clause by clause; a what-if firm; a snapshot's firms |
 //! | [`data`] | generate a zone, ingest its exports into a snapshot, read a snapshot's manifest |
+//! | [`simulate`], [`groups`] | the 政策沙盘: a reform against the base pack, by clause, group of firms, pool; the budget solver; backtests |
 //! | [`run`] | the whole pack over a snapshot (columnar engine), results and manifest |
 //! | [`ledger`] | record a run, the 免申即享 workflow, queues, exports, reconciliation, verification, award history, accounts |
 //! | [`demo`] | the demo zone end to end |
@@ -17,6 +18,8 @@ pub mod data;
 pub mod demo;
 pub mod error;
 pub mod explain;
+mod first_change;
+pub mod groups;
 pub mod indicators;
 pub mod ledger;
 pub mod outdir;
@@ -24,6 +27,7 @@ pub mod pack;
 pub mod run;
 pub mod simulate;
 mod simulate_xlsx;
+pub mod solve;
 
 pub use error::Error;
 

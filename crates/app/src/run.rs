@@ -104,6 +104,34 @@ pub fn evaluate(
     })
 }
 
+/// [`evaluate`] of two programs over one snapshot (`huiqi_columnar::run_pair`: loaded once when
+/// both read it the same way).
+pub fn evaluate_pair(
+    a: &Program,
+    b: &Program,
+    snapshot: &Path,
+    period: i32,
+    opts: Options,
+) -> Result<(Results, Results)> {
+    let fail = |e: &dyn std::fmt::Display| Error::plain(e.to_string());
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .thread_stack_size(64 << 20)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| fail(&e))?;
+                rt.block_on(huiqi_columnar::run_pair(a, b, snapshot, period, &opts))
+                    .map_err(Error::from)
+            })
+            .map_err(|e| fail(&e))?
+            .join()
+            .map_err(|_| Error::plain("the engine thread panicked"))?
+    })
+}
+
 /// Runs `r.policy` over `r.snapshot` for `r.period` and writes the results into `r.out`.
 pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
     let loaded = crate::pack::load_with(&r.policy, &r.set)?;

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use huiqi_columnar::delta::{self, Delta};
 use huiqi_files::run::FileHash;
@@ -40,6 +41,16 @@ pub struct SimulateRequest {
     pub top: usize,
     pub xlsx: bool,
     pub force: bool,
+    /// Read the award history from this ledger (SQLite path or `postgres://…`), as `huiqi run
+    /// --ledger` does: both versions then see what was awarded before the period.
+    pub ledger: Option<String>,
+    /// Where snapshots derived with the ledger's history go (default: beside the snapshot).
+    pub history_dir: Option<PathBuf>,
+    /// Backtest: these past periods too, each with the ledger's history before it, against
+    /// what the ledger says was paid for it. Needs `ledger`.
+    pub backtest: Vec<i32>,
+    /// The budget solver's answer this reform is (recorded in the summary).
+    pub solved: Option<crate::solve::Solved>,
 }
 
 /// A `reform.toml`: dated parameter overrides of the base pack.
@@ -155,8 +166,44 @@ pub struct Sums {
 #[derive(Clone, Debug, Serialize)]
 pub struct ClauseSums {
     pub clause: String,
+    /// Joint: both runs whole, so the clause's Δ includes what the cross-clause rules moved.
     #[serde(flatten)]
     pub sums: Sums,
+    /// Stand-alone: the clause's own amounts before the cross-clause rules (negative lists,
+    /// select, 就高, pools, firm caps) in both runs — what this change does to the clause alone.
+    pub standalone: Alone,
+}
+
+/// Base, reform and Δ of stand-alone amounts (`huiqi_columnar::Options::standalone`).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Alone {
+    pub base_fen: i64,
+    pub reform_fen: i64,
+    pub delta_fen: i64,
+}
+
+/// A pool (资金池) under both versions: what was claimed of it and the share paid.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct PoolSides {
+    pub pool: String,
+    pub base: Option<PoolSide>,
+    pub reform: Option<PoolSide>,
+    /// Firms whose own claims on the pool did not change but who get less, with the pool's
+    /// budget unchanged: others' claims grew. Counted and summed; listed firms are labelled
+    /// (`FirmDelta::by_others`).
+    pub losers_by_others: usize,
+    pub loss_by_others_fen: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct PoolSide {
+    pub budget_fen: i64,
+    /// Claims that reached the pool: stand-alone amounts of its clauses not zeroed by an
+    /// earlier rule (negative lists, select, 就高).
+    pub demand_fen: i64,
+    /// The share of a claim paid, in basis points (万分之一), truncated: 10000 when the budget
+    /// covers the demand.
+    pub factor_bp: i64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -170,8 +217,11 @@ pub struct GroupSums {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Grouping {
-    /// The static fact grouped by.
+    /// The static fact or declared grouping (`groups.toml`) grouped by.
     pub by: String,
+    /// How a declared grouping classifies firms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
     pub groups: Vec<GroupSums>,
 }
 
@@ -196,6 +246,16 @@ pub struct FirmDelta {
     pub delta_fen: i64,
     /// The clauses whose amount changed, with their Δ.
     pub clauses: Vec<(String, i64)>,
+    /// Set when the firm's own stand-alone amounts did not change: what moved its award is a
+    /// rule across firms — a pool shared by other claims or another budget, a ranking with other
+    /// entrants or places — as the rule's result text, e.g. `pool:研发资金池`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_others: Option<String>,
+    /// Per changed clause, the first condition (in written order) whose outcome changed, as a
+    /// sentence ("营收门槛：营业收入 9200万 ≥ 1亿 → ≥ 8000万，现达标"); filled by the reference
+    /// evaluator for the listed firms only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_changes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -212,13 +272,57 @@ pub struct Summary {
     /// Everything: firms gaining and losing.
     pub all: Sums,
     /// By clause, joint (both runs whole: each clause's Δ includes what the interacting rules —
-    /// 就高, caps, pools — moved into or out of it), so they add up to the total.
+    /// 就高, caps, pools — moved into or out of it), so they add up to the total; and each
+    /// clause's stand-alone Δ beside it, which does not.
     pub by_clause: Vec<ClauseSums>,
+    /// Σ of the clauses' stand-alone Δ.
+    pub standalone_delta_fen: i64,
+    /// What the cross-clause rules (negative lists, select, 就高, pools, firm caps) make of the
+    /// change: `total_delta_fen − standalone_delta_fen`. Shown as its own line, never as a
+    /// clause.
+    pub interaction_fen: i64,
     pub groupings: Vec<Grouping>,
+    /// Gainers and losers by |Δ| in 元.
     pub bands: Vec<Band>,
+    /// Gainers and losers by Δ as a share of the firm's base award (`新获` when it had none).
+    pub pct_bands: Vec<Band>,
+    pub pools: Vec<PoolSides>,
     pub top_gainers: Vec<FirmDelta>,
     pub top_losers: Vec<FirmDelta>,
+    /// Award lines the ledger holds for periods before this one (with `ledger`): the history
+    /// both versions read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_awards: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backtest: Vec<BacktestYear>,
+    /// With `--solve`: how the parameter's value was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solve: Option<crate::solve::Solved>,
     pub files: Vec<FileHash>,
+}
+
+/// One past period of a backtest: both versions with the ledger's history before it, and what
+/// the ledger says was paid for it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BacktestYear {
+    pub period: i32,
+    pub base_fen: i64,
+    pub reform_fen: i64,
+    pub delta_fen: i64,
+    /// Awarded for the period: approved (and every later state), net of adjustments.
+    pub awarded_fen: i64,
+    /// Paid for the period, net of recoveries (the ledger's 拨付 less 追回).
+    pub paid_fen: i64,
+    pub by_clause: Vec<BacktestClause>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BacktestClause {
+    pub clause: String,
+    pub base_fen: i64,
+    pub reform_fen: i64,
+    pub awarded_fen: i64,
+    pub paid_fen: i64,
 }
 
 pub struct SimReport {
@@ -253,30 +357,119 @@ const BANDS: [(i64, &str); 5] = [
     (i64::MAX, "> 1000万"),
 ];
 
+/// Bands of |Δ| as a share of the base award, in basis points; a firm with no base award is
+/// `新获` (gainers) — a loser always had one.
+const PCT_BANDS: [(i128, &str); 5] = [
+    (1_000, "(0, 10%]"),
+    (2_500, "(10%, 25%]"),
+    (5_000, "(25%, 50%]"),
+    (10_000, "(50%, 100%]"),
+    (i128::MAX, "> 100%"),
+];
+const NEW_AWARD: &str = "新获";
+
+fn empty_bands(names: impl Iterator<Item = &'static str>) -> Vec<Band> {
+    names
+        .map(|b| Band {
+            band: b.to_string(),
+            gainers: 0,
+            gain_fen: 0,
+            losers: 0,
+            loss_fen: 0,
+        })
+        .collect()
+}
+
+fn add_to_band(b: &mut Band, dd: i64) {
+    if dd > 0 {
+        b.gainers += 1;
+        b.gain_fen += dd;
+    } else {
+        b.losers += 1;
+        b.loss_fen += dd;
+    }
+}
+
+/// A pool as each version of the pack defines it: its clauses' names and its budget in 分.
+#[derive(Clone, Debug)]
+pub struct PoolDef {
+    pub name: String,
+    pub base: Option<(Vec<String>, i64)>,
+    pub reform: Option<(Vec<String>, i64)>,
+}
+
+/// The pools of both packs, matched by name.
+pub fn pool_defs(base: &Program, reform: &Program, year: i32) -> Vec<PoolDef> {
+    let side = |p: &Program, name: &str| {
+        p.pools.iter().find(|x| x.name == name).map(|x| {
+            (
+                x.clauses
+                    .iter()
+                    .map(|&c| p.clauses[c].name.clone())
+                    .collect(),
+                huiqi_ir::money::to_fen(p.figure(&x.budget, year)),
+            )
+        })
+    };
+    let mut names: Vec<&str> = base.pools.iter().map(|x| x.name.as_str()).collect();
+    for x in &reform.pools {
+        if !names.contains(&x.name.as_str()) {
+            names.push(&x.name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| PoolDef {
+            name: n.to_string(),
+            base: side(base, n),
+            reform: side(reform, n),
+        })
+        .collect()
+}
+
+/// Whether a result reason is a rule applied before pools (a claim it zeroed never reached one).
+fn zeroed_before_pools(reason: Option<&str>) -> bool {
+    reason.is_some_and(|r| {
+        r.starts_with("excl:") || r.starts_with("select:") || r.starts_with("exclusive:")
+    })
+}
+
 /// What `summarise` finds in a delta.
 pub struct Figures {
     pub all: Sums,
     pub by_clause: Vec<ClauseSums>,
+    pub standalone_delta_fen: i64,
     pub groupings: Vec<Grouping>,
     pub bands: Vec<Band>,
+    pub pct_bands: Vec<Band>,
+    pub pools: Vec<PoolSides>,
     pub top_gainers: Vec<FirmDelta>,
     pub top_losers: Vec<FirmDelta>,
 }
 
-/// The figures of a delta: totals, by clause, by group, bands and the top firms.
+/// The figures of a delta: totals, by clause (joint and stand-alone), by group, bands, pools
+/// and the top firms.
 pub fn summarise(
     d: &Delta,
-    groups: &[(String, Vec<Option<String>>)],
+    groups: &[Grouping0],
     names: &[Option<String>],
+    pools: &[PoolDef],
     top: usize,
 ) -> Figures {
     let nf = d.firms();
     let nk = d.keys.len();
-    // Per firm: base, reform; per key: sums and each firm's Δ in it.
+    let alone = !d.base_alone_fen.is_empty() || d.is_empty();
+    let base_alone = |i: usize| d.base_alone_fen.get(i).copied().unwrap_or(0);
+    let reform_alone = |i: usize| d.reform_alone_fen.get(i).copied().unwrap_or(0);
+    // Per firm: base, reform, whether its own stand-alone amounts moved; per key: sums and each
+    // firm's Δ in it.
     let mut firm_base = vec![0i64; nf];
     let mut firm_reform = vec![0i64; nf];
+    let mut own_moved = vec![!alone; nf];
     let mut key_sums = vec![Sums::default(); nk];
+    let mut key_alone = vec![Alone::default(); nk];
     let mut changed: Vec<Vec<(u32, i64)>> = vec![vec![]; nf];
+    let mut by_others_rule: Vec<Option<Arc<str>>> = vec![None; nf];
     for i in 0..d.len() {
         let (f, k) = (d.firm[i] as usize, d.key[i] as usize);
         firm_base[f] += d.base_fen[i];
@@ -285,12 +478,25 @@ pub fn summarise(
         s.base_fen += d.base_fen[i];
         s.reform_fen += d.reform_fen[i];
         s.delta_fen += d.delta(i);
+        let (ba, ra) = (base_alone(i), reform_alone(i));
+        key_alone[k].base_fen += ba;
+        key_alone[k].reform_fen += ra;
+        key_alone[k].delta_fen += ra - ba;
+        if ba != ra {
+            own_moved[f] = true;
+        }
         if d.delta(i) != 0 {
             changed[f].push((k as u32, d.delta(i)));
+            // The rule that now cuts the row (or cut it before), named by the run's reason.
+            let why = d.reform_reason[i].clone().filter(|r| is_shared_rule(r));
+            let why = why.or_else(|| d.base_reason[i].clone().filter(|r| is_shared_rule(r)));
+            if by_others_rule[f].is_none() {
+                by_others_rule[f] = why;
+            }
         }
     }
     // A clause's gainers and losers: firms whose Δ over the clause's tranches is ±.
-    let mut by_clause_name: BTreeMap<usize, (String, Sums)> = BTreeMap::new();
+    let mut by_clause_name: BTreeMap<usize, (String, Sums, Alone)> = BTreeMap::new();
     let mut clause_of_key = vec![0usize; nk];
     let mut clause_ids: Vec<String> = vec![];
     for (k, (c, _)) in d.keys.iter().enumerate() {
@@ -304,10 +510,13 @@ pub fn summarise(
         clause_of_key[k] = id;
         let e = by_clause_name
             .entry(id)
-            .or_insert_with(|| (c.to_string(), Sums::default()));
+            .or_insert_with(|| (c.to_string(), Sums::default(), Alone::default()));
         e.1.base_fen += key_sums[k].base_fen;
         e.1.reform_fen += key_sums[k].reform_fen;
         e.1.delta_fen += key_sums[k].delta_fen;
+        e.2.base_fen += key_alone[k].base_fen;
+        e.2.reform_fen += key_alone[k].reform_fen;
+        e.2.delta_fen += key_alone[k].delta_fen;
     }
     for ch in &changed {
         let mut per: BTreeMap<usize, i64> = BTreeMap::new();
@@ -320,48 +529,64 @@ pub fn summarise(
             }
         }
     }
+    let standalone_delta_fen = by_clause_name.values().map(|e| e.2.delta_fen).sum();
     let by_clause = by_clause_name
         .into_values()
-        .map(|(clause, sums)| ClauseSums { clause, sums })
-        .collect();
-    let mut all = Sums::default();
-    let mut bands: Vec<Band> = BANDS
-        .iter()
-        .map(|(_, b)| Band {
-            band: b.to_string(),
-            gainers: 0,
-            gain_fen: 0,
-            losers: 0,
-            loss_fen: 0,
+        .map(|(clause, sums, standalone)| ClauseSums {
+            clause,
+            sums,
+            standalone,
         })
         .collect();
+    let mut all = Sums::default();
+    let mut bands = empty_bands(BANDS.iter().map(|b| b.1));
+    let mut pct_bands = empty_bands(PCT_BANDS.iter().map(|b| b.1));
+    pct_bands.push(Band {
+        band: NEW_AWARD.into(),
+        gainers: 0,
+        gain_fen: 0,
+        losers: 0,
+        loss_fen: 0,
+    });
     for f in 0..nf {
         all.base_fen += firm_base[f];
         all.reform_fen += firm_reform[f];
         let dd = firm_reform[f] - firm_base[f];
         all.delta_fen += dd;
         count_firm(&mut all, dd);
-        if dd != 0 {
-            let k = BANDS
-                .iter()
-                .position(|(hi, _)| dd.unsigned_abs() <= *hi as u64)
-                .unwrap_or(BANDS.len() - 1);
-            if dd > 0 {
-                bands[k].gainers += 1;
-                bands[k].gain_fen += dd;
-            } else {
-                bands[k].losers += 1;
-                bands[k].loss_fen += dd;
-            }
+        if dd == 0 {
+            continue;
         }
+        let k = BANDS
+            .iter()
+            .position(|(hi, _)| dd.unsigned_abs() <= *hi as u64)
+            .unwrap_or(BANDS.len() - 1);
+        add_to_band(&mut bands[k], dd);
+        let k = if firm_base[f] <= 0 {
+            PCT_BANDS.len()
+        } else {
+            // |Δ| × 10000 ≤ hi × base, exactly (i128: both factors are below 2⁶³).
+            let (ad, b) = (dd.unsigned_abs() as i128 * 10_000, firm_base[f] as i128);
+            PCT_BANDS
+                .iter()
+                .position(|(hi, _)| *hi == i128::MAX || ad <= hi * b)
+                .unwrap_or(PCT_BANDS.len() - 1)
+        };
+        add_to_band(&mut pct_bands[k], dd);
     }
     let groupings = groups
         .iter()
-        .map(|(by, vals)| {
-            let mut g: BTreeMap<String, GroupSums> = BTreeMap::new();
+        .map(|g| {
+            let mut out: BTreeMap<(usize, String), GroupSums> = BTreeMap::new();
             for f in 0..nf {
-                let v = vals[f].clone().unwrap_or_else(|| "(无)".into());
-                let e = g.entry(v.clone()).or_insert_with(|| GroupSums {
+                let v = g.values[f].clone().unwrap_or_else(|| NO_VALUE.into());
+                // Declared classes keep their declared order; other values follow by name.
+                let rank = g
+                    .order
+                    .iter()
+                    .position(|x| *x == v)
+                    .unwrap_or(g.order.len());
+                let e = out.entry((rank, v.clone())).or_insert_with(|| GroupSums {
                     value: v,
                     firms: 0,
                     sums: Sums::default(),
@@ -374,11 +599,79 @@ pub fn summarise(
                 count_firm(&mut e.sums, dd);
             }
             Grouping {
-                by: by.clone(),
-                groups: g.into_values().collect(),
+                by: g.by.clone(),
+                definition: g.definition.clone(),
+                groups: out.into_values().collect(),
             }
         })
         .collect();
+    // Pools: each version's demand and factor, from the stand-alone claims that reached it.
+    let mut pool_sides: Vec<PoolSides> = pools
+        .iter()
+        .map(|p| PoolSides {
+            pool: p.name.clone(),
+            ..Default::default()
+        })
+        .collect();
+    if alone {
+        let mut demand = vec![(0i64, 0i64); pools.len()];
+        for i in 0..d.len() {
+            for (j, p) in pools.iter().enumerate() {
+                let has = |side: &Option<(Vec<String>, i64)>| {
+                    side.as_ref()
+                        .is_some_and(|(cs, _)| cs.iter().any(|c| **c == *d.clause(i)))
+                };
+                if has(&p.base) && !zeroed_before_pools(d.base_reason[i].as_deref()) {
+                    demand[j].0 += base_alone(i).max(0);
+                }
+                if has(&p.reform) && !zeroed_before_pools(d.reform_reason[i].as_deref()) {
+                    demand[j].1 += reform_alone(i).max(0);
+                }
+            }
+        }
+        let side = |def: &Option<(Vec<String>, i64)>, demand: i64| {
+            def.as_ref().map(|(_, budget)| PoolSide {
+                budget_fen: *budget,
+                demand_fen: demand,
+                factor_bp: if demand <= *budget {
+                    10_000
+                } else {
+                    (*budget as i128 * 10_000 / demand as i128) as i64
+                },
+            })
+        };
+        for (j, p) in pools.iter().enumerate() {
+            pool_sides[j].base = side(&p.base, demand[j].0);
+            pool_sides[j].reform = side(&p.reform, demand[j].1);
+        }
+    }
+    let by_others = |f: usize| -> Option<String> {
+        if own_moved[f] || firm_reform[f] == firm_base[f] {
+            return None;
+        }
+        by_others_rule[f].as_deref().map(str::to_string)
+    };
+    for f in 0..nf {
+        let dd = firm_reform[f] - firm_base[f];
+        if dd >= 0 {
+            continue;
+        }
+        if let Some(rule) = by_others(f) {
+            // Only others' claims can have moved it when the pool's budget is the same.
+            let same_budget = |name: &str| {
+                pools.iter().any(|p| {
+                    p.name == name
+                        && matches!((&p.base, &p.reform), (Some(a), Some(b)) if a.1 == b.1)
+                })
+            };
+            if let Some(ps) = pool_sides.iter_mut().find(|p| {
+                rule.strip_prefix("pool:") == Some(p.pool.as_str()) && same_budget(&p.pool)
+            }) {
+                ps.losers_by_others += 1;
+                ps.loss_by_others_fen += dd;
+            }
+        }
+    }
     let firm_delta = |f: usize| FirmDelta {
         firm_id: d.firm_ids.value(f).to_string(),
         name: names.get(f).cloned().flatten().unwrap_or_default(),
@@ -395,6 +688,8 @@ pub fn summarise(
                 .map(|(c, dd)| (clause_ids[c].clone(), dd))
                 .collect()
         },
+        by_others: by_others(f),
+        first_changes: vec![],
     };
     // Largest |Δ| first; ties by credit code (the firms are in credit-code order).
     let mut order: Vec<usize> = (0..nf)
@@ -416,11 +711,46 @@ pub fn summarise(
     Figures {
         all,
         by_clause,
+        standalone_delta_fen,
         groupings,
         bands,
+        pct_bands,
+        pools: pool_sides,
         top_gainers: gainers,
         top_losers: losers,
     }
+}
+
+/// A result reason naming a rule whose outcome for one firm depends on the others: a pool's
+/// share or a ranking's places.
+///
+/// [`rule_text`] says it in words.
+fn is_shared_rule(r: &str) -> bool {
+    r.starts_with("pool:") || r.starts_with("select:")
+}
+
+/// A rule across firms in words: `pool:研发资金池` → `资金池「研发资金池」`.
+pub fn rule_text(rule: &str, en: bool) -> String {
+    match (rule.split_once(':'), en) {
+        (Some(("pool", n)), false) => format!("资金池「{n}」"),
+        (Some(("pool", n)), true) => format!("pool `{n}`"),
+        (Some(("select", n)), false) => format!("遴选「{n}」"),
+        (Some(("select", n)), true) => format!("ranking `{n}`"),
+        _ => rule.to_string(),
+    }
+}
+
+/// What a firm has when it has no value for a grouping.
+pub const NO_VALUE: &str = "(无)";
+
+/// A grouping's values per firm (in the delta's firm order), before summing.
+#[derive(Clone, Debug)]
+pub struct Grouping0 {
+    pub by: String,
+    pub definition: Option<String>,
+    /// Declared classes in their order (a derived grouping's); empty for a fact's values.
+    pub order: Vec<String>,
+    pub values: Vec<Option<String>>,
 }
 
 /// The static enum and bool facts of a pack: what the figures are broken down by by default.
@@ -432,6 +762,90 @@ pub fn default_groups(p: &Program) -> Vec<String> {
         .collect()
 }
 
+/// A snapshot derived from `snapshot` whose awards are the ledger's history before `period`.
+pub fn with_history(
+    db: &str,
+    snapshot: &Path,
+    dir: Option<&Path>,
+    period: i32,
+) -> Result<crate::ledger::DerivedSnapshot> {
+    crate::ledger::block_on(async {
+        let mut l = crate::ledger::open(db).await?;
+        let d = crate::ledger::derive_snapshot(&mut l, snapshot, dir, period as i64, false).await;
+        l.close().await;
+        d
+    })?
+}
+
+/// Each backtest period: both versions over the snapshot with the ledger's history before it,
+/// by clause, beside what the ledger says was paid for that period.
+fn backtest(
+    r: &SimulateRequest,
+    db: &str,
+    source: &Path,
+    base: &Program,
+    reform: &Program,
+) -> Result<Vec<BacktestYear>> {
+    let mut periods = r.backtest.clone();
+    periods.sort_unstable();
+    periods.dedup();
+    if periods.is_empty() {
+        return Ok(vec![]);
+    }
+    // Awarded and paid per (period, clause), net: every line up to the last backtest period.
+    let last = *periods.last().unwrap_or(&r.period);
+    let (awarded, paid) = crate::ledger::block_on(async {
+        let mut l = crate::ledger::open(db).await?;
+        let a = l.awards(last as i64 + 1, false).await;
+        let p = l.awards(last as i64 + 1, true).await;
+        l.close().await;
+        Ok::<_, Error>((a?, p?))
+    })??;
+    let mut out = vec![];
+    for p in periods {
+        let d = with_history(db, source, r.history_dir.as_deref(), p)?;
+        let (b, f) =
+            crate::run::evaluate_pair(base, reform, &d.dir, p, huiqi_columnar::Options::default())?;
+        let mut by: BTreeMap<String, BacktestClause> = BTreeMap::new();
+        fn entry<'a>(
+            by: &'a mut BTreeMap<String, BacktestClause>,
+            c: &str,
+        ) -> &'a mut BacktestClause {
+            by.entry(c.to_string()).or_insert_with(|| BacktestClause {
+                clause: c.to_string(),
+                base_fen: 0,
+                reform_fen: 0,
+                awarded_fen: 0,
+                paid_fen: 0,
+            })
+        }
+        for i in 0..b.len() {
+            entry(&mut by, b.clause(i)).base_fen += b.amount_fen[i];
+        }
+        for i in 0..f.len() {
+            entry(&mut by, f.clause(i)).reform_fen += f.amount_fen[i];
+        }
+        for a in awarded.iter().filter(|a| a.period == p as i64) {
+            entry(&mut by, &a.clause).awarded_fen += a.fen;
+        }
+        for a in paid.iter().filter(|a| a.period == p as i64) {
+            entry(&mut by, &a.clause).paid_fen += a.fen;
+        }
+        let by_clause: Vec<BacktestClause> = by.into_values().collect();
+        let sum = |g: fn(&BacktestClause) -> i64| by_clause.iter().map(g).sum::<i64>();
+        out.push(BacktestYear {
+            period: p,
+            base_fen: sum(|c| c.base_fen),
+            reform_fen: sum(|c| c.reform_fen),
+            delta_fen: sum(|c| c.reform_fen) - sum(|c| c.base_fen),
+            awarded_fen: sum(|c| c.awarded_fen),
+            paid_fen: sum(|c| c.paid_fen),
+            by_clause,
+        });
+    }
+    Ok(out)
+}
+
 /// Runs base and reform over the snapshot, compares them, writes the directory.
 pub fn simulate(r: &SimulateRequest) -> Result<SimReport> {
     let started = std::time::Instant::now();
@@ -441,42 +855,92 @@ pub fn simulate(r: &SimulateRequest) -> Result<SimReport> {
         Reform::Sets(sets) => (crate::pack::load_with(&r.base, sets)?, sets.clone()),
     };
     crate::outdir::check_writable(&r.out, &SIM_DIR, r.force)?;
+    if !r.backtest.is_empty() && r.ledger.is_none() {
+        return Err(Error::usage(
+            "回测需要台账（--ledger）：与实际拨付比较",
+            "a backtest needs the ledger (--ledger): it compares with what was paid",
+        ));
+    }
+    // With a ledger, both versions read its award history (top-ups, caps over years).
+    let source = r.snapshot.clone();
+    let (snapshot, history_awards) = match &r.ledger {
+        Some(db) => {
+            let d = with_history(db, &r.snapshot, r.history_dir.as_deref(), r.period)?;
+            (d.dir, Some(d.awards))
+        }
+        None => (r.snapshot.clone(), None),
+    };
+    let r = &SimulateRequest {
+        snapshot,
+        ..r.clone()
+    };
     let snap = crate::data::snapshot_manifest(&r.snapshot)?;
     let groups: Vec<String> = if r.groups.is_empty() {
         default_groups(&base.program)
     } else {
         r.groups.clone()
     };
-    let opts = || huiqi_columnar::Options::default();
+    let opts = || huiqi_columnar::Options {
+        standalone: true,
+        ..Default::default()
+    };
     // The snapshot is checked against its manifest beside the two runs; nothing is written
     // unless all three succeed.
-    let (b, f, v) = std::thread::scope(|s| {
+    let (bf, v) = std::thread::scope(|s| {
         let v = s.spawn(|| crate::data::verify_snapshot(&r.snapshot, &snap.hash));
-        let b = crate::run::evaluate(&base.program, &r.snapshot, r.period, opts());
-        let f = crate::run::evaluate(&reform.program, &r.snapshot, r.period, opts());
+        let bf = crate::run::evaluate_pair(
+            &base.program,
+            &reform.program,
+            &r.snapshot,
+            r.period,
+            opts(),
+        );
         let v = v
             .join()
             .unwrap_or_else(|_| Err(Error::plain("snapshot verification panicked")));
-        (b, f, v)
+        (bf, v)
     });
     v?;
-    let (b, _) = b?;
-    let (f, _) = f?;
+    let (b, f) = bf?;
     let d = delta::diff(&b, &f)?;
+    drop((b, f));
     let mut group_vals = vec![];
     for g in &groups {
-        group_vals.push((g.clone(), delta::firm_column(&r.snapshot, g, &d.firm_ids)?));
+        group_vals.push(Grouping0 {
+            by: g.clone(),
+            definition: None,
+            order: vec![],
+            values: delta::firm_column(&r.snapshot, g, &d.firm_ids)?,
+        });
     }
+    group_vals.extend(crate::groups::evaluate(
+        &r.base,
+        &crate::groups::read(&r.base)?,
+        &r.snapshot,
+        r.period,
+        &d,
+    )?);
     let names = delta::firm_column(&r.snapshot, huiqi_files::snapshot::col::NAME, &d.firm_ids)
         .unwrap_or_default();
+    let pools = pool_defs(&base.program, &reform.program, r.period);
     let Figures {
         all,
         by_clause,
+        standalone_delta_fen,
         groupings,
         bands,
-        top_gainers,
-        top_losers,
-    } = summarise(&d, &group_vals, &names, r.top);
+        pct_bands,
+        pools,
+        mut top_gainers,
+        mut top_losers,
+    } = summarise(&d, &group_vals, &names, &pools, r.top);
+    crate::first_change::fill(
+        &base.program,
+        &reform.program,
+        &r.snapshot,
+        r.period,
+        top_gainers.iter_mut().chain(top_losers.iter_mut()),
+    )?;
     let side = |l: &huiqi_lang::Loaded, set: &[ParamSet]| PackSide {
         name: l.program.policy.name.clone(),
         version: l.program.policy.version.clone(),
@@ -495,12 +959,24 @@ pub fn simulate(r: &SimulateRequest) -> Result<SimReport> {
         total_delta_fen: all.delta_fen,
         all,
         by_clause,
+        standalone_delta_fen,
+        interaction_fen: 0,
         groupings,
         bands,
+        pct_bands,
+        pools,
         top_gainers,
         top_losers,
+        history_awards: None,
+        backtest: vec![],
+        solve: r.solved.clone(),
         files: vec![],
     };
+    summary.interaction_fen = summary.total_delta_fen - summary.standalone_delta_fen;
+    summary.history_awards = history_awards;
+    if let Some(db) = &r.ledger {
+        summary.backtest = backtest(r, db, &source, &base.program, &reform.program)?;
+    }
     let staged = crate::outdir::stage(&r.out)?;
     let written = (|| -> Result<()> {
         let pq = staged.dir.join("delta.parquet");

@@ -116,19 +116,127 @@ pub fn write(s: &Summary, d: &Delta, names: &[Option<String>], path: &Path) -> R
     ws.write_string(
         r0 + 3,
         0,
-        "按条款的变化为两次完整测算之差（含就高、封顶、资金池等规则的相互影响），各条款之和等于合计。",
+        "按条款的变化（联合）为两次完整测算之差（含就高、封顶、资金池等规则的相互影响），各条款之和等于合计。",
     )
     .map_err(e)?;
+    ws.write_string(
+        r0 + 4,
+        0,
+        "单独测算：各条款自身金额（不计负面清单、遴选、就高、资金池、单企业上限）的变化；其和加上“跨条款规则的相互影响”等于合计，单独测算之和本身不等于合计。",
+    )
+    .map_err(e)?;
+    ws.write_string_with_format(r0 + 5, 0, "单独测算之和（分）", &f.bold)
+        .map_err(e)?;
+    ws.write_number(r0 + 5, 1, s.standalone_delta_fen as f64)
+        .map_err(e)?;
+    ws.write_string_with_format(r0 + 6, 0, "相互影响（分）", &f.bold)
+        .map_err(e)?;
+    ws.write_number(r0 + 6, 1, s.interaction_fen as f64)
+        .map_err(e)?;
 
     let ws = wb.add_worksheet();
     ws.set_name("按条款").map_err(e)?;
     let mut cols = vec!["条款"];
     cols.extend(SUM_COLS);
+    cols.extend([
+        "单独测算基线（分）",
+        "单独测算改革后（分）",
+        "单独测算变化（分）",
+    ]);
     header(ws, &f, &cols)?;
+    let alone = SUM_COLS.len() as u16 + 1;
     for (r, c) in s.by_clause.iter().enumerate() {
         let row = r as u32 + 1;
         ws.write_string(row, 0, &c.clause).map_err(e)?;
         sums(ws, &f, row, 1, &c.sums)?;
+        for (k, v) in [
+            c.standalone.base_fen,
+            c.standalone.reform_fen,
+            c.standalone.delta_fen,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            ws.write_number(row, alone + k as u16, v as f64)
+                .map_err(e)?;
+        }
+    }
+    // Not a clause: what the rules across clauses and firms make of the stand-alone changes.
+    let row = s.by_clause.len() as u32 + 2;
+    ws.write_string_with_format(row, 0, "跨条款规则的相互影响", &f.bold)
+        .map_err(e)?;
+    ws.write_number(row, alone + 2, s.interaction_fen as f64)
+        .map_err(e)?;
+
+    let ws = wb.add_worksheet();
+    ws.set_name("分档").map_err(e)?;
+    header(
+        ws,
+        &f,
+        &[
+            "档位",
+            "受益企业数",
+            "受益金额（分）",
+            "受损企业数",
+            "受损金额（分）",
+        ],
+    )?;
+    let mut row = 1u32;
+    for (title, bands) in [
+        ("按变化金额（元）", &s.bands),
+        ("按变化占基线奖励的比例", &s.pct_bands),
+    ] {
+        ws.write_string_with_format(row, 0, title, &f.bold)
+            .map_err(e)?;
+        row += 1;
+        for b in bands.iter() {
+            ws.write_string(row, 0, &b.band).map_err(e)?;
+            for (k, v) in [b.gainers as i64, b.gain_fen, b.losers as i64, b.loss_fen]
+                .into_iter()
+                .enumerate()
+            {
+                ws.write_number(row, k as u16 + 1, v as f64).map_err(e)?;
+            }
+            row += 1;
+        }
+        row += 1;
+    }
+
+    if !s.pools.is_empty() {
+        let ws = wb.add_worksheet();
+        ws.set_name("资金池").map_err(e)?;
+        header(
+            ws,
+            &f,
+            &[
+                "资金池",
+                "基线预算（分）",
+                "基线申领（分）",
+                "基线兑付比例（万分之）",
+                "改革后预算（分）",
+                "改革后申领（分）",
+                "改革后兑付比例（万分之）",
+                "仅因他人申领增加而受损企业数",
+                "其受损金额（分）",
+            ],
+        )?;
+        for (r, p) in s.pools.iter().enumerate() {
+            let row = r as u32 + 1;
+            ws.write_string(row, 0, &p.pool).map_err(e)?;
+            for (k, side) in [&p.base, &p.reform].into_iter().enumerate() {
+                if let Some(x) = side {
+                    let c = 1 + 3 * k as u16;
+                    ws.write_number(row, c, x.budget_fen as f64).map_err(e)?;
+                    ws.write_number(row, c + 1, x.demand_fen as f64)
+                        .map_err(e)?;
+                    ws.write_number(row, c + 2, x.factor_bp as f64).map_err(e)?;
+                }
+            }
+            ws.write_number(row, 7, p.losers_by_others as f64)
+                .map_err(e)?;
+            ws.write_number(row, 8, p.loss_by_others_fen as f64)
+                .map_err(e)?;
+        }
     }
 
     for g in &s.groupings {
@@ -149,6 +257,39 @@ pub fn write(s: &Summary, d: &Delta, names: &[Option<String>], path: &Path) -> R
             ws.write_number(row, 1, x.firms as f64).map_err(e)?;
             sums(ws, &f, row, 2, &x.sums)?;
         }
+    }
+
+    let ws = wb.add_worksheet();
+    ws.set_name("重点企业").map_err(e)?;
+    header(
+        ws,
+        &f,
+        &[
+            "统一社会信用代码",
+            "企业名称",
+            "变化（分）",
+            "变化的条款",
+            "首个结果改变的条件",
+            "因他人变化",
+        ],
+    )?;
+    ws.set_column_width(3, 40).map_err(e)?;
+    ws.set_column_width(4, 80).map_err(e)?;
+    for (r, x) in s.top_gainers.iter().chain(&s.top_losers).enumerate() {
+        let row = r as u32 + 1;
+        ws.write_string(row, 0, &x.firm_id).map_err(e)?;
+        ws.write_string(row, 1, &x.name).map_err(e)?;
+        ws.write_number(row, 2, x.delta_fen as f64).map_err(e)?;
+        let clauses: Vec<String> = x
+            .clauses
+            .iter()
+            .map(|(c, d)| format!("{c} {d:+}分"))
+            .collect();
+        ws.write_string(row, 3, clauses.join("；")).map_err(e)?;
+        ws.write_string(row, 4, x.first_changes.join("；"))
+            .map_err(e)?;
+        ws.write_string(row, 5, x.by_others.clone().unwrap_or_default())
+            .map_err(e)?;
     }
 
     let ws = wb.add_worksheet();

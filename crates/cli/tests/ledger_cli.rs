@@ -887,6 +887,63 @@ fn three_year_cap_flow(db: &str, w: &Path) {
             ("落户增量奖励".into(), 125 * WAN)
         ]
     );
+    // The 政策沙盘 over the same history: a three-year cap of 2000万 leaves 丙 850万 of room in
+    // 2024, so its whole 625万 is paid (+275万 on the pack as it is); the backtest of 2022 and
+    // 2023 computes exactly what the ledger approved for them, and nothing was paid yet.
+    let reform = w.join("fuqing-2000");
+    std::fs::create_dir_all(&reform).unwrap();
+    for e in std::fs::read_dir(format!("../../{pack}")).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("三年累计上限 1500万 over", "三年累计上限 2000万 over");
+        std::fs::write(reform.join(p.file_name().unwrap()), text).unwrap();
+    }
+    let sim = w.join("sim");
+    ok(&[
+        "simulate",
+        "--policy",
+        pack,
+        "--reform",
+        &s(&reform),
+        "--snapshot",
+        &s(&snap),
+        "--period",
+        "2024",
+        "--ledger",
+        db,
+        "--backtest",
+        "2022..2023",
+        "--out",
+        &s(&sim),
+        "--no-xlsx",
+    ]);
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sim.join("summary.json")).unwrap()).unwrap();
+    let total = |run: &Path| -> i64 {
+        let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+        let mut rows = csv.lines();
+        let head: Vec<&str> = rows.next().unwrap().split(',').collect();
+        let ac = head.iter().position(|h| *h == "金额（分）").unwrap();
+        rows.map(|l| l.split(',').nth(ac).unwrap().parse::<i64>().unwrap())
+            .sum()
+    };
+    assert_eq!(j["total_base_fen"].as_i64().unwrap(), total(&r24), "{j}");
+    assert!(j["history_awards"].as_u64().unwrap() >= 3, "{j}");
+    let bing_delta = j["top_gainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["firm_id"] == bing)
+        .map(|f| f["delta_fen"].as_i64().unwrap());
+    assert_eq!(bing_delta, Some(275 * WAN), "{j}");
+    let bt = j["backtest"].as_array().unwrap();
+    assert_eq!(bt.len(), 2);
+    for (b, run) in bt.iter().zip([&r22, &r23]) {
+        assert_eq!(b["base_fen"].as_i64().unwrap(), total(run), "{b}");
+        assert_eq!(b["awarded_fen"], b["base_fen"], "{b}");
+        assert_eq!(b["paid_fen"], 0, "{b}");
+    }
     settle(&r24, "2025-02-01");
     assert_eq!(
         query(

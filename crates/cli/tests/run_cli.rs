@@ -373,6 +373,8 @@ fn simulate_compares_a_reform_with_the_base_exactly() {
     assert_eq!(same["all"]["gainers"], 0);
     assert_eq!(same["base"]["hash"], same["reform"]["hash"]);
     assert!(same["total_base_fen"].as_i64().unwrap() > 0);
+    assert_eq!(same["standalone_delta_fen"], 0);
+    assert_eq!(same["interaction_fen"], 0);
     // A reform.toml: a bigger 研发资金池 and a higher 高企 award from 2023.
     std::fs::write(
         work.join("reform.toml"),
@@ -407,6 +409,10 @@ fn simulate_compares_a_reform_with_the_base_exactly() {
         "by_clause",
         "groupings",
         "bands",
+        "pct_bands",
+        "pools",
+        "standalone_delta_fen",
+        "interaction_fen",
     ] {
         assert_eq!(toml[k], edited[k], "{k}");
     }
@@ -426,6 +432,89 @@ fn simulate_compares_a_reform_with_the_base_exactly() {
     assert_eq!(sum(&toml["by_clause"]), total);
     for g in toml["groupings"].as_array().unwrap() {
         assert_eq!(sum(&g["groups"]), total, "{}", g["by"]);
+        let firms: u64 = g["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["firms"].as_u64().unwrap())
+            .sum();
+        assert_eq!(firms, toml["firms"].as_u64().unwrap(), "{}", g["by"]);
+    }
+    // The declared groupings (policies/ningbo/groups.toml): size class, 规上, 高企.
+    let by: Vec<&str> = toml["groupings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["by"].as_str().unwrap())
+        .collect();
+    for want in ["行业", "规模", "规上", "高企"] {
+        assert!(by.contains(&want), "{want} not in {by:?}");
+    }
+    let classes = |name: &str| -> Vec<String> {
+        toml["groupings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["by"] == name)
+            .unwrap()["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Declared classes keep their order; a generated zone has firms of more than one size.
+    let sizes = classes("规模");
+    assert!(sizes.len() >= 2, "{sizes:?}");
+    let order = ["大型", "中型", "小型", "微型", "(未划型)"];
+    let pos: Vec<usize> = sizes
+        .iter()
+        .map(|v| order.iter().position(|o| o == v).unwrap())
+        .collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    assert!(classes("规上")
+        .iter()
+        .all(|v| ["规上", "规下", "(未划型)"].contains(&v.as_str())));
+    // Stand-alone by clause beside joint: the stand-alone sum and the interactions make the
+    // total, and the stand-alone column alone does not pretend to.
+    let alone: i64 = toml["by_clause"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["standalone"]["delta_fen"].as_i64().unwrap())
+        .sum();
+    assert_eq!(alone, toml["standalone_delta_fen"].as_i64().unwrap());
+    assert_eq!(
+        alone + toml["interaction_fen"].as_i64().unwrap(),
+        total,
+        "{}",
+        toml["by_clause"]
+    );
+    // The 研发资金池: 1000万 → 3000万 of budget; the share paid never falls.
+    let pool = &toml["pools"].as_array().unwrap()[0];
+    assert_eq!(pool["pool"], "研发资金池");
+    assert_eq!(pool["base"]["budget_fen"], 1_000_000_000i64);
+    assert_eq!(pool["reform"]["budget_fen"], 3_000_000_000i64);
+    assert!(
+        pool["reform"]["factor_bp"].as_i64().unwrap()
+            >= pool["base"]["factor_bp"].as_i64().unwrap()
+    );
+    // Both kinds of bands hold every firm that moved.
+    for bands in ["bands", "pct_bands"] {
+        let b = toml[bands].as_array().unwrap();
+        let moved: u64 = b
+            .iter()
+            .map(|x| x["gainers"].as_u64().unwrap() + x["losers"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            moved,
+            toml["all"]["gainers"].as_u64().unwrap() + toml["all"]["losers"].as_u64().unwrap(),
+            "{bands}"
+        );
+    }
+    // The listed firms say what changed for them (the reference evaluator's sentences).
+    for f in toml["top_gainers"].as_array().unwrap() {
+        assert!(!f["first_changes"].as_array().unwrap().is_empty(), "{f}");
     }
     assert_eq!(
         toml["all"]["gain_fen"].as_i64().unwrap() + toml["all"]["loss_fen"].as_i64().unwrap(),
@@ -450,6 +539,101 @@ fn simulate_compares_a_reform_with_the_base_exactly() {
         &w("none"),
     ]);
     assert_eq!(o.status.code(), Some(2));
+    assert!(!work.join("none").exists());
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `huiqi simulate --solve`: the budget solver finds the 研发资金池's budget that keeps the
+/// whole pack within a total — its total within, one 分 more over — and simulates that value;
+/// a budget below what the pack pays anyway and an unknown parameter are refused.
+#[test]
+fn simulate_solves_a_parameter_for_a_budget() {
+    let (work, snap) = small_zone("solve");
+    let w = |p: &str| work.join(p).to_string_lossy().into_owned();
+    let solve = |out: &str, budget: &str, extra: &[&str]| {
+        let mut a = vec![
+            "simulate",
+            "--policy",
+            "policies/ningbo",
+            "--snapshot",
+            &snap,
+            "--period",
+            "2023",
+            "--no-xlsx",
+            "--solve",
+            "研发资金池预算",
+            "--budget",
+            budget,
+            "--out",
+        ];
+        let out = w(out);
+        a.push(&out);
+        a.extend(extra);
+        huiqi(&a)
+    };
+    // The largest budget in the range fits 100亿: the answer is the range's end; its
+    // simulation's base is the pack as it is.
+    let o = solve("probe", "100亿", &["--range", "100万..2000万"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("probe/summary.json")).unwrap()).unwrap();
+    let base = s["total_base_fen"].as_i64().unwrap();
+    // A budget 300万 over the pack's total: the pool may grow by at most 300万 (the pool is
+    // oversubscribed at 1000万 in this zone, so every 分 of budget is paid).
+    let budget_fen = base + 300_000_000;
+    let budget = format!("{}元", budget_fen / 100);
+    let o = solve("solved", &budget, &["--range", "100万..2000万"]);
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(said.contains("预算求解"), "{said}");
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("solved/summary.json")).unwrap()).unwrap();
+    let solved = &s["solve"];
+    assert!(
+        solved["total_fen"].as_i64().unwrap() <= budget_fen,
+        "{solved}"
+    );
+    assert_eq!(solved["direction"], "increasing");
+    if let Some(next) = solved["next"].as_object() {
+        assert!(next["total_fen"].as_i64().unwrap() > budget_fen, "{solved}");
+    }
+    // The simulation is of the value found.
+    assert_eq!(
+        s["reform"]["set"][0].as_str().unwrap(),
+        format!("研发资金池预算={}", solved["value"].as_str().unwrap())
+    );
+    assert_eq!(s["total_reform_fen"], solved["total_fen"]);
+    // Whatever the value, the pack pays more than 1元: refused, nothing written.
+    let o = solve("none", "1元", &["--range", "100万..2000万"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!work.join("none").exists());
+    let o = solve(
+        "none",
+        "1亿",
+        &["--range", "0..2000万", "--set", "瞪羚遴选名额=5"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = huiqi(&[
+        "simulate",
+        "--policy",
+        "policies/ningbo",
+        "--snapshot",
+        &snap,
+        "--period",
+        "2023",
+        "--solve",
+        "没有这个参数",
+        "--budget",
+        "1亿",
+        "--out",
+        &w("none"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!work.join("none").exists());
     let _ = std::fs::remove_dir_all(&work);
 }

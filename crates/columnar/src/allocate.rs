@@ -58,6 +58,10 @@ pub fn reason_col(s: usize) -> String {
 pub fn present_col(s: usize) -> String {
     format!("P{s}")
 }
+/// A slot's stage-0 amount, kept unchanged by the rules (`Compiler::standalone`).
+pub fn standalone_col(s: usize) -> String {
+    format!("Q{s}")
+}
 
 fn a(s: usize) -> DExpr {
     c(&amount_col(s))
@@ -204,6 +208,9 @@ pub fn slot_columns(
             Some(_) => e(when(present, fen_amount).otherwise(fen(0)))?,
             None => fen_amount,
         };
+        if cm.standalone {
+            sel.push(amount.clone().alias(standalone_col(s)));
+        }
         sel.push(amount.alias(amount_col(s)));
         sel.push(
             cm.udf("hq_nz32", vec![c(&slot.reason)])
@@ -425,6 +432,9 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
     let mut out = vec![c("fi")];
     for s in 0..ns {
         out.extend([a(s), r(s), pr(s)]);
+        if cm.standalone {
+            out.push(c(&standalone_col(s)));
+        }
     }
     out.push(c(OVERFLOW_COL));
     out.push(c(SCORE_OVERFLOW_COL));

@@ -117,6 +117,9 @@ pub struct Compiler<'p> {
     /// Reason texts; a reason column holds `index + 1` (Int32: cheaper than strings to build in
     /// every CASE and to read back).
     pub reason_texts: std::cell::RefCell<Vec<String>>,
+    /// Keep each slot's stage-0 amount (`allocate::standalone_col`) through the cross-clause
+    /// rules, for the 政策沙盘's stand-alone figures (`Options::standalone`).
+    pub standalone: bool,
 }
 
 pub fn days(d: Date) -> i32 {
@@ -201,6 +204,7 @@ impl<'p> Compiler<'p> {
             record: None,
             event_fields: BTreeSet::new(),
             reason_texts: Default::default(),
+            standalone: false,
         }
     }
 

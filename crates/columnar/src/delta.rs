@@ -37,6 +37,10 @@ pub struct Delta {
     pub reform_fen: Vec<i64>,
     pub base_reason: Vec<Option<Arc<str>>>,
     pub reform_reason: Vec<Option<Arc<str>>>,
+    /// Stand-alone amounts (`Results::standalone_fen`, 0 where a run has no row), when both runs
+    /// kept them; else empty.
+    pub base_alone_fen: Vec<i64>,
+    pub reform_alone_fen: Vec<i64>,
 }
 
 impl Delta {
@@ -113,8 +117,13 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
         reform_fen: vec![],
         base_reason: vec![],
         reform_reason: vec![],
+        base_alone_fen: vec![],
+        reform_alone_fen: vec![],
     };
-    type Side = (i64, Option<Arc<str>>);
+    let alone = !base.standalone_fen.is_empty() || base.is_empty();
+    let alone = alone && (!reform.standalone_fen.is_empty() || reform.is_empty());
+    let alone_of = |r: &Results, i: usize| r.standalone_fen.get(i).copied().unwrap_or(0);
+    type Side = (i64, Option<Arc<str>>, i64);
     let mut here: Vec<(u32, Option<Side>, Option<Side>)> = vec![];
     for f in 0..base.firm_ids.len() {
         here.clear();
@@ -122,7 +131,11 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
             let k = bk[base.slot[i] as usize];
             here.push((
                 k,
-                Some((base.amount_fen[i], base.reasons.shared(base.reason[i]))),
+                Some((
+                    base.amount_fen[i],
+                    base.reasons.shared(base.reason[i]),
+                    alone_of(base, i),
+                )),
                 None,
             ));
         }
@@ -131,6 +144,7 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
             let side = (
                 reform.amount_fen[i],
                 reform.reasons.shared(reform.reason[i]),
+                alone_of(reform, i),
             );
             match here.iter_mut().find(|h| h.0 == k) {
                 Some(h) => h.2 = Some(side),
@@ -139,8 +153,12 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
         }
         here.sort_by_key(|h| h.0);
         for (k, b, r) in here.drain(..) {
-            let (bf, bw) = b.unwrap_or((0, None));
-            let (rf, rw) = r.unwrap_or((0, None));
+            let (bf, bw, ba) = b.unwrap_or((0, None, 0));
+            let (rf, rw, ra) = r.unwrap_or((0, None, 0));
+            if alone {
+                d.base_alone_fen.push(ba);
+                d.reform_alone_fen.push(ra);
+            }
             d.firm.push(f as u32);
             d.key.push(k);
             d.base_fen.push(bf);
@@ -178,18 +196,30 @@ pub fn write_parquet(d: &Delta, path: &Path) -> R<String> {
     let step = 256 * 1024;
     for start in (0..d.len()).step_by(step) {
         let r = start..(start + step).min(d.len());
-        let text = |f: &dyn Fn(usize) -> Option<String>| -> ArrayRef {
-            Arc::new(r.clone().map(f).collect::<StringArray>())
-        };
+        // Built from borrowed texts: no string is allocated per row.
         let cols: Vec<ArrayRef> = vec![
-            text(&|i| Some(d.firm_id(i).to_string())),
-            text(&|i| Some(d.clause(i).to_string())),
-            text(&|i| Some(d.tranche(i).to_string())),
+            Arc::new(StringArray::from_iter_values(
+                r.clone().map(|i| d.firm_id(i)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                r.clone().map(|i| d.clause(i)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                r.clone().map(|i| d.tranche(i)),
+            )),
             Arc::new(Int64Array::from(d.base_fen[r.clone()].to_vec())),
             Arc::new(Int64Array::from(d.reform_fen[r.clone()].to_vec())),
             Arc::new(r.clone().map(|i| d.delta(i)).collect::<Int64Array>()),
-            text(&|i| d.base_reason[i].as_deref().map(str::to_string)),
-            text(&|i| d.reform_reason[i].as_deref().map(str::to_string)),
+            Arc::new(
+                r.clone()
+                    .map(|i| d.base_reason[i].as_deref())
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                r.clone()
+                    .map(|i| d.reform_reason[i].as_deref())
+                    .collect::<StringArray>(),
+            ),
         ];
         let batch = RecordBatch::try_new(schema.clone(), cols).map_err(Error::engine)?;
         w.write(&batch).map_err(Error::engine)?;
@@ -261,6 +291,7 @@ mod tests {
             slot: rows.iter().map(|r| r.1).collect(),
             amount_fen: rows.iter().map(|r| r.2).collect(),
             reason: rows.iter().map(|r| r.3).collect(),
+            standalone_fen: vec![],
         }
     }
 

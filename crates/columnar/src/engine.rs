@@ -49,6 +49,9 @@ pub struct Options {
     /// slot columns of every firm are kept for the cross-clause rules, so memory follows the
     /// chunk, not the snapshot. Needs a snapshot in credit-code order (as `huiqi ingest` writes).
     pub chunk_firms: Option<usize>,
+    /// Also give each row's stand-alone amount (`Results::standalone_fen`): the clause's own
+    /// amount before the cross-clause rules (negative lists, select, 就高, pools, firm caps).
+    pub standalone: bool,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
                 .unwrap_or(2),
             repeat: 1,
             chunk_firms: None,
+            standalone: false,
         }
     }
 }
@@ -141,6 +145,37 @@ pub async fn run(p: &Program, snapshot: &Path, year: i32, opts: &Options) -> R<(
     Ok((res, timings))
 }
 
+/// Two programs over the same snapshot and year — the 政策沙盘's base and reform. When both
+/// read the same columns the same way (`load::load_key`: a reform that only sets parameters),
+/// the snapshot is loaded once and both are computed over it; otherwise, and when chunked, two
+/// whole runs.
+pub async fn run_pair(
+    a: &Program,
+    b: &Program,
+    snapshot: &Path,
+    year: i32,
+    opts: &Options,
+) -> R<(Results, Results)> {
+    let key = |p: &Program| -> R<String> {
+        let mut cm = Compiler::new(p, year);
+        cm.plan()?;
+        Ok(load::load_key(&cm))
+    };
+    if opts.chunk_firms.is_some() || key(a)? != key(b)? {
+        let (ra, _) = run(a, snapshot, year, opts).await?;
+        let (rb, _) = run(b, snapshot, year, opts).await?;
+        return Ok((ra, rb));
+    }
+    let loaded = {
+        let mut cm = Compiler::new(a, year);
+        cm.plan()?;
+        load::load(snapshot, &cm)?
+    };
+    let (ra, _) = compute(a, year, loaded.clone(), opts).await?;
+    let (rb, _) = compute(b, year, loaded, opts).await?;
+    Ok((ra, rb))
+}
+
 /// One evaluation over loaded columns: plan, execute, results.
 async fn compute(
     p: &Program,
@@ -151,6 +186,7 @@ async fn compute(
     let mut timings = Timings::default();
     let ctx = session(opts)?;
     let mut cm = Compiler::new(p, year);
+    cm.standalone = opts.standalone;
     let plan = cm.plan()?;
     let firm_ids = loaded.firm_ids.clone();
     let sorted = loaded.sorted;
@@ -189,6 +225,7 @@ async fn run_chunked(
     let mut timings = Timings::default();
     let ctx = session(opts)?;
     let mut cm = Compiler::new(p, year);
+    cm.standalone = opts.standalone;
     let plan = cm.plan()?;
     let width = opts.partitions.max(1);
     let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; width];

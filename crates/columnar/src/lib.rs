@@ -23,7 +23,7 @@ mod results;
 mod rows;
 pub mod udf;
 
-pub use engine::{run, Options, Timings};
+pub use engine::{run, run_pair, Options, Timings};
 pub use error::Error;
 pub use reasons::Reasons;
 pub use results::{Results, Row};

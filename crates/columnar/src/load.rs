@@ -409,6 +409,49 @@ fn gather_all(jobs: &[(&ArrayRef, &UInt32Array)]) -> R<Vec<ArrayRef>> {
         .collect()
 }
 
+/// What a load reads and how it lays it out, as a text: two compilers with the same key load
+/// the same columns into the same places, so one load serves both (a reform that only sets
+/// parameters). Any difference — a fact's type, an offset — gives another key.
+pub fn load_key(cm: &Compiler<'_>) -> String {
+    let need = Needs::of(cm);
+    let mut counts: Vec<&String> = need.counts.iter().collect();
+    counts.sort();
+    let facts: Vec<(&str, String, String)> =
+        cm.p.facts
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    format!("{:?}", f.ty),
+                    format!("{:?}", f.kind),
+                )
+            })
+            .collect();
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{}{}{}{}{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+        facts,
+        need.statics,
+        need.firm_cols,
+        need.yearly_cols,
+        need.event_cols,
+        need.yearly,
+        need.panel,
+        need.events,
+        need.monthly,
+        need.awards,
+        need.monthly_cols,
+        counts,
+        cm.target_yearly,
+        cm.panel_yearly,
+        cm.statics,
+        cm.monthly_totals,
+        cm.monthly_latest,
+        cm.awards,
+        cm.award_windows,
+        cm.year
+    )
+}
+
 /// Every firm of the snapshot.
 pub fn load(dir: &Path, cm: &Compiler<'_>) -> R<Loaded> {
     load_rows(dir, cm, None)

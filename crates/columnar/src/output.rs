@@ -309,6 +309,7 @@ mod tests {
             slot: vec![0, 1, 0],
             amount_fen: vec![-500, 123456, 0],
             reason: vec![0, 0, 0],
+            standalone_fen: vec![],
         }
     }
 

@@ -47,6 +47,9 @@ pub struct Results {
     pub amount_fen: Vec<i64>,
     /// Reason code (0: none).
     pub reason: Vec<u32>,
+    /// With `Options::standalone`: each row's stand-alone amount in 分 — the clause's own,
+    /// before the cross-clause rules. Empty otherwise.
+    pub standalone_fen: Vec<i64>,
 }
 
 impl Default for Results {
@@ -60,11 +63,16 @@ impl Default for Results {
             slot: vec![],
             amount_fen: vec![],
             reason: vec![],
+            standalone_fen: vec![],
         }
     }
 }
 
 impl Results {
+    /// Firms evaluated (rows are only those of present slots).
+    pub fn firms(&self) -> usize {
+        self.firm_ids.len()
+    }
     pub fn len(&self) -> usize {
         self.firm.len()
     }

@@ -26,6 +26,8 @@ type R<T> = crate::error::Result<T>;
 struct SlotColumns<'a> {
     amount: Vec<&'a [i64]>,
     reason: Vec<&'a [i32]>,
+    /// Stand-alone amounts (`allocate::standalone_col`), when the run keeps them; else empty.
+    standalone: Vec<&'a [i64]>,
     /// None when every row is present.
     present: Vec<Option<BooleanBuffer>>,
     /// Present rows over all slots: the result rows this batch gives.
@@ -37,10 +39,19 @@ impl<'a> SlotColumns<'a> {
         let mut c = SlotColumns {
             amount: Vec::with_capacity(slots),
             reason: Vec::with_capacity(slots),
+            standalone: vec![],
             present: Vec::with_capacity(slots),
             present_rows: 0,
         };
+        let keeps = b
+            .schema()
+            .column_with_name(&allocate::standalone_col(0))
+            .is_some();
         for s in 0..slots {
+            if keeps {
+                c.standalone
+                    .push(typed::<Int64Array>(b, &allocate::standalone_col(s))?.values());
+            }
             c.amount
                 .push(typed::<Int64Array>(b, &allocate::amount_col(s))?.values());
             c.reason
@@ -160,7 +171,8 @@ fn result_column<T: Copy>(
 /// a firm: the firm and slot columns on one core, the amounts and reasons on another.
 pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
     let total: usize = runs.iter().map(|r| r.cols.present_rows).sum();
-    let ((firm, slot), (amount, reason)) = std::thread::scope(|sc| {
+    let keeps = runs.iter().all(|r| !r.cols.standalone.is_empty());
+    let ((firm, slot), (amount, reason, standalone)) = std::thread::scope(|sc| {
         let ids = sc.spawn(|| {
             (
                 result_column(
@@ -194,12 +206,23 @@ pub(crate) fn fill(runs: &[Run], by_clause: &[usize], res: &mut Results) {
                 |r, s, j| r.cols.reason[s][j] as u32,
                 |r, s, out| out.extend(r.cols.reason[s].iter().map(|&x| x as u32)),
             ),
+            match keeps && !runs.is_empty() {
+                true => result_column(
+                    runs,
+                    by_clause,
+                    total,
+                    |r, s, j| r.cols.standalone[s][j],
+                    |r, s, out| out.extend_from_slice(r.cols.standalone[s]),
+                ),
+                false => vec![],
+            },
         );
         // The other thread's panic, if any, goes on here.
         let ids = ids.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         (ids, values)
     });
     (res.firm, res.slot, res.amount_fen, res.reason) = (firm, slot, amount, reason);
+    res.standalone_fen = standalone;
 }
 
 /// Fills `res`'s row columns from batches in any order (each firm exactly once over all of
@@ -266,6 +289,8 @@ pub(crate) fn scatter(
     res.slot = vec![0; total];
     res.amount_fen = vec![0; total];
     res.reason = vec![0; total];
+    let keeps = parts.iter().all(|(_, c)| !c.standalone.is_empty()) && !parts.is_empty();
+    res.standalone_fen = if keeps { vec![0; total] } else { vec![] };
     for (fi, cols) in &parts {
         for (j, &f) in fi.iter().enumerate() {
             let r = rank[f as usize];
@@ -278,6 +303,9 @@ pub(crate) fn scatter(
                 res.slot[i] = s as u32;
                 res.amount_fen[i] = cols.amount[s][j];
                 res.reason[i] = cols.reason[s][j] as u32;
+                if keeps {
+                    res.standalone_fen[i] = cols.standalone[s][j];
+                }
                 i += 1;
             }
         }

@@ -439,9 +439,27 @@ fn reform_agrees(seed: u64) -> Result<(), String> {
     let snap =
         std::env::temp_dir().join(format!("huiqi-reform-snap-{}-{seed}", std::process::id()));
     common::support::write_snapshot(&base, &firms, &snap);
-    let b = common::run_columnar(&base, &snap, year, "reform-base", None);
-    let f = common::run_columnar(&reform, &snap, year, "reform-new", None);
+    // Both runs keep the stand-alone amounts (whole or in chunks): the final amounts must be
+    // the reference's all the same, and the stand-alone ones the reference's without the rules.
+    let chunk = match r.below(2) {
+        0 => None,
+        _ => Some(1 + r.below(5) as usize),
+    };
+    let b = common::run_columnar_with(&base, &snap, year, "reform-base", chunk, true);
+    let f = common::run_columnar_with(&reform, &snap, year, "reform-new", chunk, true);
+    // The pair over one load (a reform of parameters reads the snapshot as the base does):
+    // the same rows as two runs.
+    let pair = common::run_pair_columnar(&base, &reform, &snap, year);
     let _ = std::fs::remove_dir_all(&snap);
+    if let (Ok(b), Ok(f), Ok((pb, pf))) = (&b, &f, &pair) {
+        for (one, two) in [(b, pb), (f, pf)] {
+            if one.rows() != two.rows() || one.standalone_fen != two.standalone_fen {
+                return Err(format!(
+                    "seed {seed}: run_pair differs from two runs\n{text}"
+                ));
+            }
+        }
+    }
     let (b, f) = match (b, f) {
         (Ok(b), Ok(f)) => (b, f),
         // An overflow in either run: the differential tests cover its agreement.
@@ -449,6 +467,44 @@ fn reform_agrees(seed: u64) -> Result<(), String> {
     };
     let d = huiqi_columnar::delta::diff(&b, &f).map_err(|e| e.to_string())?;
     let key = |f: &str, c: &str, t: &str| (f.to_string(), c.to_string(), t.to_string());
+    // Stand-alone: each clause on its own, as the reference computes it with no rule across
+    // clauses or firms.
+    let mut alone_got = std::collections::BTreeMap::new();
+    for i in 0..d.len() {
+        alone_got.insert(
+            key(d.firm_id(i), d.clause(i), d.tranche(i)),
+            (d.base_alone_fen[i], d.reform_alone_fen[i]),
+        );
+    }
+    let mut alone_want = std::collections::BTreeMap::new();
+    for (side, p) in [(0, &base), (1, &reform)] {
+        let mut p = p.clone();
+        p.excludes.clear();
+        p.selects.clear();
+        p.exclusives.clear();
+        p.pools.clear();
+        p.firm_caps.clear();
+        if huiqi_eval::try_evaluate_population(&p, &firms, year, false).is_err() {
+            return Ok(());
+        }
+        for row in common::reference_rows(&p, &firms, year) {
+            let e = alone_want
+                .entry(key(&row.firm_id, &row.clause, &row.tranche))
+                .or_insert((0i64, 0i64));
+            if side == 0 {
+                e.0 = row.amount_fen;
+            } else {
+                e.1 = row.amount_fen;
+            }
+        }
+    }
+    alone_got.retain(|_, v| *v != (0, 0));
+    alone_want.retain(|_, v| *v != (0, 0));
+    if alone_got != alone_want {
+        return Err(format!(
+            "stand-alone: seed {seed}, period {year}, chunk {chunk:?}, sets {sets:?}\n{text}\ncolumnar {alone_got:?}\nreference {alone_want:?}"
+        ));
+    }
     let mut got = std::collections::BTreeMap::new();
     for i in 0..d.len() {
         got.insert(

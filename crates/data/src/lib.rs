@@ -20,4 +20,4 @@ mod write;
 pub use error::{DataError, Error, IngestReport};
 pub use gen::{generate, generate_seed_zones, GenStats};
 pub use ingest::{ingest, SnapshotInfo};
-pub use snapshot::{load_snapshot, read_manifest, Manifest, Rows, SourceInfo};
+pub use snapshot::{load_snapshot, load_snapshot_firms, read_manifest, Manifest, Rows, SourceInfo};

@@ -24,12 +24,60 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Error> {
     serde_json::from_str(&text).map_err(|e| Error::io(&p, e))
 }
 
-fn read_table(dir: &Path, name: &str) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+/// The firms a load keeps (None: every firm).
+type Only<'a> = Option<&'a std::collections::BTreeSet<String>>;
+
+/// A table's rows — with `only`, those of the named firms alone: a row filter on the credit
+/// code, so the other columns of the other firms are never decoded.
+fn read_table_of(
+    dir: &Path,
+    name: &str,
+    only: Only,
+) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+    use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
+    use parquet::arrow::ProjectionMask;
     let p = dir.join(layout::table_file(name));
     let e = |x: &dyn std::fmt::Display| Error::io(&p, x);
     let f = File::open(&p).map_err(|x| e(&x))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|x| e(&x))?;
+    let mut b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|x| e(&x))?;
     let schema = b.schema().clone();
+    if let Some(keep) = only {
+        let idx = schema.index_of(col::FIRM_ID).map_err(|x| e(&x))?;
+        // Tables are sorted by credit code: a row group whose [min, max] holds none of the firms
+        // is skipped whole, from its statistics.
+        let groups: Vec<usize> = (0..b.metadata().num_row_groups())
+            .filter(|&g| {
+                let stats = b.metadata().row_group(g).column(idx).statistics();
+                let Some(parquet::file::statistics::Statistics::ByteArray(st)) = stats else {
+                    return true;
+                };
+                match (
+                    st.min_opt().and_then(|v| v.as_utf8().ok()),
+                    st.max_opt().and_then(|v| v.as_utf8().ok()),
+                ) {
+                    (Some(lo), Some(hi)) => keep
+                        .range::<str, _>((
+                            std::ops::Bound::Included(lo),
+                            std::ops::Bound::Included(hi),
+                        ))
+                        .next()
+                        .is_some(),
+                    _ => true,
+                }
+            })
+            .collect();
+        b = b.with_row_groups(groups);
+        let keep: std::collections::HashSet<String> = keep.iter().cloned().collect();
+        let mask = ProjectionMask::roots(b.parquet_schema(), [idx]);
+        let pred = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+            let ids = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+            let ids = ids.as_string::<i32>();
+            Ok((0..ids.len())
+                .map(|i| Some(ids.is_valid(i) && keep.contains(ids.value(i))))
+                .collect())
+        });
+        b = b.with_row_filter(RowFilter::new(vec![Box::new(pred)]));
+    }
     let batches = b
         .with_batch_size(65_536)
         .build()
@@ -168,12 +216,26 @@ fn firm_of(ids: &[String], cursor: &mut usize, id: &str, table: &str) -> Result<
 /// Columns for facts the program does not declare are ignored; facts without a column are
 /// missing. Event facts and clauses the program does not know are skipped.
 pub fn load_snapshot(dir: &Path, program: &Program) -> Result<Vec<Firm>, Error> {
-    let mut firms = load_firms(dir, program)?;
+    load_snapshot_of(dir, program, None)
+}
+
+/// [`load_snapshot`] for the named firms only (those the snapshot has, sorted): a few firms of
+/// a large snapshot without decoding the others' rows.
+pub fn load_snapshot_firms(
+    dir: &Path,
+    program: &Program,
+    ids: &std::collections::BTreeSet<String>,
+) -> Result<Vec<Firm>, Error> {
+    load_snapshot_of(dir, program, Some(ids))
+}
+
+fn load_snapshot_of(dir: &Path, program: &Program, only: Only) -> Result<Vec<Firm>, Error> {
+    let mut firms = load_firms(dir, program, only)?;
     let ids: Vec<String> = firms.iter().map(|f| f.id.clone()).collect();
-    load_periods(dir, program, &ids, &mut firms, PeriodKind::Year)?;
-    load_periods(dir, program, &ids, &mut firms, PeriodKind::Month)?;
-    load_events(dir, program, &ids, &mut firms)?;
-    load_awards(dir, program, &ids, &mut firms)?;
+    load_periods(dir, program, &ids, &mut firms, PeriodKind::Year, only)?;
+    load_periods(dir, program, &ids, &mut firms, PeriodKind::Month, only)?;
+    load_events(dir, program, &ids, &mut firms, only)?;
+    load_awards(dir, program, &ids, &mut firms, only)?;
     // The files are sorted already; sorting again makes the contract hold even for snapshots
     // written by other tools. Stable sorts keep the file's order among equal keys.
     for f in &mut firms {
@@ -190,9 +252,9 @@ pub fn load_snapshot(dir: &Path, program: &Program) -> Result<Vec<Firm>, Error> 
 }
 
 /// The firms table: one `Firm` per row with its static facts; rows must be sorted by id.
-fn load_firms(dir: &Path, p: &Program) -> Result<Vec<Firm>, Error> {
+fn load_firms(dir: &Path, p: &Program, only: Only) -> Result<Vec<Firm>, Error> {
     let table = layout::FIRMS;
-    let (sch, batches) = read_table(dir, table)?;
+    let (sch, batches) = read_table_of(dir, table, only)?;
     let id_c = required(&sch, table, col::FIRM_ID, DataType::Utf8)?;
     let name_c = required(&sch, table, col::NAME, DataType::Utf8)?;
     let statics = fact_columns(p, &sch, table, PeriodKind::Static)?;
@@ -228,12 +290,13 @@ fn load_periods(
     ids: &[String],
     firms: &mut [Firm],
     kind: PeriodKind,
+    only: Only,
 ) -> Result<(), Error> {
     let table = match kind {
         PeriodKind::Month => layout::MONTHLY,
         _ => layout::YEARLY,
     };
-    let (sch, batches) = read_table(dir, table)?;
+    let (sch, batches) = read_table_of(dir, table, only)?;
     let id_c = required(&sch, table, col::FIRM_ID, DataType::Utf8)?;
     let y_c = required(&sch, table, col::YEAR, DataType::Int32)?;
     let m_c = match kind {
@@ -268,9 +331,15 @@ fn load_periods(
 }
 
 /// The events table into each firm's event facts.
-fn load_events(dir: &Path, p: &Program, ids: &[String], firms: &mut [Firm]) -> Result<(), Error> {
+fn load_events(
+    dir: &Path,
+    p: &Program,
+    ids: &[String],
+    firms: &mut [Firm],
+    only: Only,
+) -> Result<(), Error> {
     let table = layout::EVENTS;
-    let (sch, batches) = read_table(dir, table)?;
+    let (sch, batches) = read_table_of(dir, table, only)?;
     let c_id = required(&sch, table, col::FIRM_ID, DataType::Utf8)?;
     let c_fact = required(&sch, table, col::FACT, DataType::Utf8)?;
     let c_date = required(&sch, table, col::DATE, DataType::Date32)?;
@@ -338,9 +407,15 @@ fn load_events(dir: &Path, p: &Program, ids: &[String], firms: &mut [Firm]) -> R
 }
 
 /// The awards table into each firm's award history (clauses the program lacks are skipped).
-fn load_awards(dir: &Path, p: &Program, ids: &[String], firms: &mut [Firm]) -> Result<(), Error> {
+fn load_awards(
+    dir: &Path,
+    p: &Program,
+    ids: &[String],
+    firms: &mut [Firm],
+    only: Only,
+) -> Result<(), Error> {
     let table = layout::AWARDS;
-    let (sch, batches) = read_table(dir, table)?;
+    let (sch, batches) = read_table_of(dir, table, only)?;
     let c_id = required(&sch, table, col::FIRM_ID, DataType::Utf8)?;
     let c_clause = required(&sch, table, col::CLAUSE, DataType::Utf8)?;
     let c_period = required(&sch, table, col::PERIOD, DataType::Int32)?;

@@ -10,4 +10,4 @@ pub mod pack;
 pub mod parser;
 
 pub use diag::{Diag, Lang, SourceMap, Span};
-pub use pack::{find_packs, load_pack, load_pack_with, Loaded, ParamSet};
+pub use pack::{find_packs, load_pack, load_pack_with, load_pack_with_extra, Loaded, ParamSet};

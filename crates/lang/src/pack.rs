@@ -97,6 +97,17 @@ pub fn load_pack(path: &Path) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
 /// as a written one (its type, and every use: a cap, a budget, a select's size). The content
 /// hash covers the sets too: a run with a set is not the pack's own run.
 pub fn load_pack_with(path: &Path, sets: &[ParamSet]) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
+    load_pack_with_extra(path, sets, &[])
+}
+
+/// [`load_pack_with`] and further sources checked with the pack — `(shown name, text)`, e.g.
+/// the 政策沙盘's groupings written as clauses over the pack's facts — which are not part of
+/// the pack: they do not enter its hash.
+pub fn load_pack_with_extra(
+    path: &Path,
+    sets: &[ParamSet],
+    extra: &[(String, String)],
+) -> Result<Loaded, (SourceMap, Vec<Diag>)> {
     let mut sm = SourceMap::default();
     let paths = if path.is_file() {
         vec![path.to_path_buf()]
@@ -152,6 +163,13 @@ pub fn load_pack_with(path: &Path, sets: &[ParamSet]) -> Result<Loaded, (SourceM
             }
         };
         let f = sm.add(shown, text);
+        match crate::parser::parse_file(f, &sm.files[f as usize].1) {
+            Ok(file) => files.push(file),
+            Err(d) => diags.push(d),
+        }
+    }
+    for (shown, text) in extra {
+        let f = sm.add(shown.clone(), text.clone());
         match crate::parser::parse_file(f, &sm.files[f as usize].1) {
             Ok(file) => files.push(file),
             Err(d) => diags.push(d),

@@ -891,6 +891,41 @@ fn ingest_and_run_over_http() {
             .get_text("/api/v1/simulations/..%2F..%2Fruns/files/summary.json")
             .await;
         assert_eq!(st, 404);
+        // Stand-alone beside joint, with what the rules across clauses make of it.
+        assert_eq!(
+            summary["standalone_delta_fen"].as_i64().unwrap()
+                + summary["interaction_fen"].as_i64().unwrap(),
+            total
+        );
+        // The budget solver over HTTP: the served pack's total with the 研发资金池 budget solved
+        // for a budget its base total fits; and a backtest of 2022 against the service's ledger.
+        let base_total = summary["total_base_fen"].as_i64().unwrap();
+        let budget = format!("{}元", base_total / 100 + 1);
+        let (st, v) = officer
+            .post_json(
+                "/api/v1/simulations",
+                &json!({"period": 2023, "snapshot": snapshot, "set": [],
+                        "solve": {"param": "研发资金池预算", "budget": budget, "range": "100万..2000万"},
+                        "backtest": [2022]}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        let solved = &v["summary"]["solve"];
+        assert!(
+            solved["total_fen"].as_i64().unwrap() <= base_total + 100,
+            "{solved}"
+        );
+        assert_eq!(v["summary"]["total_reform_fen"], solved["total_fen"]);
+        assert_eq!(v["summary"]["backtest"][0]["period"], 2022, "{v}");
+        for bad in [
+            json!({"period": 2023, "set": ["瞪羚遴选名额=3"], "solve": {"param": "研发资金池预算", "budget": "1亿"}}),
+            json!({"period": 2023, "set": [], "solve": {"param": "没有", "budget": "1亿"}}),
+            json!({"period": 2023, "set": [], "solve": {"param": "研发资金池预算", "budget": "很多"}}),
+            json!({"period": 2023, "set": [], "backtest": [1800]}),
+        ] {
+            let (st, v) = officer.post_json("/api/v1/simulations", &bad).await;
+            assert_eq!(st, 422, "{bad}: {v}");
+        }
         // A set the pack refuses (a ratio for money; no such parameter): 422 naming `set`.
         for bad in ["高企首次认定奖励额=20%", "没有这个参数=1", "不是设定"] {
             let (st, v) = officer

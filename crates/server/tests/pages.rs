@@ -735,6 +735,70 @@ fn the_sandbox_page_simulates_a_change() {
         assert!(r.body.contains("高企首次认定奖励额=20万"));
         assert!(r.body.contains("data-testid=\"sandbox-clauses\""));
         assert!(r.body.contains("/api/v1/simulations/"));
+        // The charts and the new figures: a waterfall with the changed clause's bar, the
+        // stand-alone column and the interaction row, the bands by share of the base award,
+        // the stacked bars by 规模 with its definition.
+        let section = |body: &str, id: &str| -> String {
+            let i = body
+                .find(&format!("data-testid=\"{id}\""))
+                .unwrap_or_else(|| panic!("no {id}: {body}"));
+            body[i..].chars().take(6000).collect()
+        };
+        let wf = section(&r.body, "sandbox-waterfall");
+        assert!(wf.contains("<svg") && wf.contains("<rect"), "{wf}");
+        assert!(wf.contains(&format!("data-bar=\"{HIGHTECH}\"")), "{wf}");
+        assert!(wf.contains("现行合计") && wf.contains("调整后合计"), "{wf}");
+        assert!(r.body.contains("data-testid=\"sandbox-alone\""));
+        assert!(r.body.contains("单独测算的变化"));
+        assert!(section(&r.body, "sandbox-interaction").contains("跨条款规则的相互影响"));
+        assert!(section(&r.body, "sandbox-pct-bands").contains("新获"));
+        let st = section(&r.body, "sandbox-stacked");
+        assert!(
+            st.contains("<svg") && st.contains("规模") && st.contains("<title"),
+            "{st}"
+        );
+        assert!(
+            r.body.contains("统计上大中小微型企业划分办法"),
+            "the grouping's definition"
+        );
+        // A backtest year: the table of computed and paid; a year that is not one: 422.
+        let r = officer
+            .post_form(
+                "/sandbox",
+                &[
+                    ("period", "2023"),
+                    ("p:高企首次认定奖励额", "20万"),
+                    ("backtest", "2022"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let bt = section(&r.body, "sandbox-backtest");
+        assert!(bt.contains("<td>2022</td>"), "{bt}");
+        let r = officer
+            .post_form(
+                "/sandbox",
+                &[
+                    ("period", "2023"),
+                    ("p:高企首次认定奖励额", "20万"),
+                    ("backtest", "20x2"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("20x2"), "{}", r.body);
+        // In English, every new text is translated.
+        officer.set_lang("en").await;
+        let r = officer
+            .post_form(
+                "/sandbox",
+                &[("period", "2023"), ("p:高企首次认定奖励额", "20万")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_translated("/sandbox (result)", &r.body);
+        assert!(r.body.contains("Interaction of the cross-clause rules"));
+        officer.set_lang("zh").await;
         let r = officer
             .post_form(
                 "/sandbox",

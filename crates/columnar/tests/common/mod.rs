@@ -81,6 +81,56 @@ pub fn run_columnar(
     tag: &str,
     chunk: Option<usize>,
 ) -> Result<huiqi_columnar::Results, huiqi_columnar::Error> {
+    run_columnar_with(p, dir, year, tag, chunk, false)
+}
+
+/// `huiqi_columnar::run_pair`: two programs over one snapshot (loaded once when they read it
+/// the same way), stand-alone amounts kept.
+pub fn run_pair_columnar(
+    a: &Program,
+    b: &Program,
+    dir: &Path,
+    year: i32,
+) -> Result<(huiqi_columnar::Results, huiqi_columnar::Results), huiqi_columnar::Error> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_stack_size(64 << 20)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(huiqi_columnar::run_pair(
+                    a,
+                    b,
+                    dir,
+                    year,
+                    &Options {
+                        memory_limit: None,
+                        partitions: 2,
+                        repeat: 1,
+                        chunk_firms: None,
+                        standalone: true,
+                    },
+                ))
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+}
+
+/// [`run_columnar`], also keeping each row's stand-alone amount when `standalone`.
+pub fn run_columnar_with(
+    p: &Program,
+    dir: &Path,
+    year: i32,
+    tag: &str,
+    chunk: Option<usize>,
+    standalone: bool,
+) -> Result<huiqi_columnar::Results, huiqi_columnar::Error> {
     let (res, timings) = std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(256 << 20)
@@ -100,6 +150,7 @@ pub fn run_columnar(
                         partitions: 2,
                         repeat: 1,
                         chunk_firms: chunk,
+                        standalone,
                     },
                 ))
             })

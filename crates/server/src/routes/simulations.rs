@@ -33,6 +33,24 @@ pub struct SimulateIn {
     pub groups: Vec<String>,
     /// How many of the largest gainers and losers to name (default 20, at most 200).
     pub top: Option<usize>,
+    /// Past periods to backtest against what this service's ledger says was paid (at most 10).
+    #[serde(default)]
+    pub backtest: Vec<i32>,
+    /// The budget solver instead of `set`: the value of one parameter that keeps the period's
+    /// total within a budget, then simulated against the pack as it is.
+    #[serde(default)]
+    pub solve: Option<SolveIn>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SolveIn {
+    /// A money, count or ratio parameter of the served pack.
+    pub param: String,
+    /// The budget in the pack's notation (`5000万`).
+    pub budget: String,
+    /// `LOW..HIGH` in the pack's notation; default 0 to twice the value in force.
+    pub range: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -73,7 +91,32 @@ pub async fn start(
         return Err(ApiError::invalid("年度超出范围", "period out of range").field("period"));
     }
     let sets = super::runs::parse_sets(&b.set)?;
-    if sets.is_empty() {
+    let solve = match &b.solve {
+        None => None,
+        Some(_) if !sets.is_empty() => {
+            return Err(ApiError::invalid(
+                "求解预算时不能再设定参数（set）",
+                "set no parameters when solving for a budget",
+            )
+            .field("set"))
+        }
+        Some(x) => {
+            let budget_fen = huiqi::solve::parse_budget(&x.budget).map_err(|_| {
+                ApiError::invalid("预算不是金额", "the budget is not an amount").field("budget")
+            })?;
+            let range = match &x.range {
+                None => None,
+                Some(r) => Some(huiqi::solve::parse_range(r).ok_or_else(|| {
+                    ApiError::invalid("范围应为 低..高", "the range is LOW..HIGH").field("range")
+                })?),
+            };
+            if !s.program.params.iter().any(|p| p.name == x.param) {
+                return Err(ApiError::invalid("未知的参数", "unknown parameter").field("param"));
+            }
+            Some((x.param.clone(), budget_fen, range))
+        }
+    };
+    if sets.is_empty() && solve.is_none() {
         return Err(ApiError::invalid(
             "请至少设定一个参数（名称=值）",
             "set at least one parameter (NAME=VALUE)",
@@ -81,6 +124,13 @@ pub async fn start(
         .field("set"));
     }
     super::runs::check_sets(&s, &sets).await?;
+    if b.backtest.len() > 10 || b.backtest.iter().any(|p| !(1900..=2200).contains(p)) {
+        return Err(ApiError::invalid(
+            "回测年度至多10个，且须在1900–2200之间",
+            "at most 10 backtest periods, each within 1900–2200",
+        )
+        .field("backtest"));
+    }
     let (snapshot, _) = super::runs::resolve_snapshot(&s, b.snapshot.as_deref())?;
     if BUSY.swap(true, Ordering::SeqCst) {
         return Err(ApiError::conflict(
@@ -100,14 +150,22 @@ pub async fn start(
         top: b.top.unwrap_or(20).min(200),
         xlsx: true,
         force: false,
+        // Both versions read this service's award history, as its runs do.
+        ledger: Some(s.cfg.db.clone()),
+        history_dir: Some(s.cfg.work.join("history")),
+        backtest: b.backtest.clone(),
+        solved: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name(format!("simulate-{id}"))
         .spawn(move || {
             super::runs::background_priority();
-            let _ = tx.send(huiqi::simulate::simulate(&req));
+            let r = solve_then_simulate(req, solve);
+            // Free the slot before answering: a caller who starts the next simulation on the
+            // answer must not find this one still in progress.
             drop(slot);
+            let _ = tx.send(r);
         })
         .map_err(ApiError::internal)?;
     let r = rx
@@ -117,6 +175,39 @@ pub async fn start(
         id,
         summary: r.summary,
     }))
+}
+
+/// The simulation, of the solver's value when there is a budget to solve for (over the
+/// snapshot with the ledger's history, as the simulation reads it).
+fn solve_then_simulate(
+    mut req: huiqi::simulate::SimulateRequest,
+    solve: Option<(String, i64, Option<(String, String)>)>,
+) -> huiqi::Result<huiqi::simulate::SimReport> {
+    if let Some((param, budget_fen, range)) = solve {
+        let snapshot = match &req.ledger {
+            Some(db) => {
+                huiqi::simulate::with_history(
+                    db,
+                    &req.snapshot,
+                    req.history_dir.as_deref(),
+                    req.period,
+                )?
+                .dir
+            }
+            None => req.snapshot.clone(),
+        };
+        let solved = huiqi::solve::solve(&huiqi::solve::SolveRequest {
+            base: req.base.clone(),
+            snapshot,
+            period: req.period,
+            param,
+            budget_fen,
+            range,
+        })?;
+        req.reform = huiqi::simulate::Reform::Sets(vec![huiqi::solve::as_set(&solved)]);
+        req.solved = Some(solved);
+    }
+    huiqi::simulate::simulate(&req)
 }
 
 /// A simulation's file: `delta.parquet`, `reform.xlsx` or `summary.json`.
