@@ -5,6 +5,7 @@
 #
 #   FIRMS=50000 REPEAT=3 bash bench/simulate.sh
 #   HUIQI_BIN=/path/to/huiqi FIRMS=1000000 bash bench/simulate.sh
+#   SOLVE=1 bash bench/simulate.sh              # also the budget solver
 #
 # Data under /var/tmp/huiqi-bench/simulate-$FIRMS (never in the repository).
 set -euo pipefail
@@ -60,4 +61,12 @@ read -r simx_s simx_mb < <(best "$BIN" simulate --policy policies/ningbo --refor
 printf '%-44s %8s s %7s MB\n' "run (one engine run, results written)" "$run_s" "$run_mb"
 printf '%-44s %8s s %7s MB  (%.2f× the run)\n' "simulate (two runs + join + summary)" "$sim_s" "$sim_mb" "$(echo "$sim_s / $run_s" | bc -l)"
 printf '%-44s %8s s %7s MB\n' "simulate with reform.xlsx" "$simx_s" "$simx_mb"
-python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("total Δ", s["total_delta_fen"], "分;", s["all"]["gainers"], "gaining,", s["all"]["losers"], "losing")' "$WORK/sim/summary.json"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("total Δ", s["total_delta_fen"], "分;", s["all"]["gainers"], "gaining,", s["all"]["losers"], "losing; stand-alone", s["standalone_delta_fen"], "interaction", s["interaction_fen"])' "$WORK/sim/summary.json"
+# The budget solver (SOLVE=1): the 研发资金池's budget for a total 300万 over the pack's own —
+# each evaluation a whole run of the pack.
+if [[ ${SOLVE:-0} == 1 ]]; then
+  budget=$(python3 -c 'import json,sys; print((json.load(open(sys.argv[1]))["total_base_fen"] + 300000000) // 100)' "$WORK/sim/summary.json")
+  read -r solve_s solve_mb < <(best "$BIN" simulate --policy policies/ningbo --snapshot "$SNAP" --period 2023 --out "$WORK/solve" --force --no-xlsx --solve 研发资金池预算 --budget "${budget}元" --range 100万..5000万)
+  n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["solve"]["probes"]))' "$WORK/solve/summary.json")
+  printf '%-44s %8s s %7s MB  (%s evaluations)\n' "simulate --solve (budget solver + simulation)" "$solve_s" "$solve_mb" "$n"
+fi

@@ -427,6 +427,25 @@ pub fn pool_defs(base: &Program, reform: &Program, year: i32) -> Vec<PoolDef> {
         .collect()
 }
 
+/// Clause name → the rule across firms it takes part in (`pool:名称`, `select:名称`), in either
+/// version (the base's first).
+pub fn shared_rules(base: &Program, reform: &Program) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for p in [base, reform] {
+        for pool in &p.pools {
+            for &c in &pool.clauses {
+                out.entry(p.clauses[c].name.clone())
+                    .or_insert_with(|| format!("pool:{}", pool.name));
+            }
+        }
+        for sel in &p.selects {
+            out.entry(p.clauses[sel.clause].name.clone())
+                .or_insert_with(|| format!("select:{}", sel.name));
+        }
+    }
+    out
+}
+
 /// Whether a result reason is a rule applied before pools (a claim it zeroed never reached one).
 fn zeroed_before_pools(reason: Option<&str>) -> bool {
     reason.is_some_and(|r| {
@@ -454,6 +473,7 @@ pub fn summarise(
     groups: &[Grouping0],
     names: &[Option<String>],
     pools: &[PoolDef],
+    shared: &BTreeMap<String, String>,
     top: usize,
 ) -> Figures {
     let nf = d.firms();
@@ -487,9 +507,11 @@ pub fn summarise(
         }
         if d.delta(i) != 0 {
             changed[f].push((k as u32, d.delta(i)));
-            // The rule that now cuts the row (or cut it before), named by the run's reason.
+            // The rule across firms the row's clause takes part in (a pool scales a share
+            // down without a reason; a ranking names itself when it drops a firm).
             let why = d.reform_reason[i].clone().filter(|r| is_shared_rule(r));
             let why = why.or_else(|| d.base_reason[i].clone().filter(|r| is_shared_rule(r)));
+            let why = why.or_else(|| shared.get(d.clause(i)).map(|r| Arc::from(r.as_str())));
             if by_others_rule[f].is_none() {
                 by_others_rule[f] = why;
             }
@@ -923,6 +945,7 @@ pub fn simulate(r: &SimulateRequest) -> Result<SimReport> {
     let names = delta::firm_column(&r.snapshot, huiqi_files::snapshot::col::NAME, &d.firm_ids)
         .unwrap_or_default();
     let pools = pool_defs(&base.program, &reform.program, r.period);
+    let shared = shared_rules(&base.program, &reform.program);
     let Figures {
         all,
         by_clause,
@@ -933,7 +956,7 @@ pub fn simulate(r: &SimulateRequest) -> Result<SimReport> {
         pools,
         mut top_gainers,
         mut top_losers,
-    } = summarise(&d, &group_vals, &names, &pools, r.top);
+    } = summarise(&d, &group_vals, &names, &pools, &shared, r.top);
     crate::first_change::fill(
         &base.program,
         &reform.program,

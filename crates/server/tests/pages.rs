@@ -761,6 +761,50 @@ fn the_sandbox_page_simulates_a_change() {
             r.body.contains("统计上大中小微型企业划分办法"),
             "the grouping's definition"
         );
+        // Each listed firm links to its explanation under the reform: the served pack with
+        // the simulation's parameters set, said at the top; a visitor-made id is a 404.
+        let link = section(&r.body, "sandbox-explain-reform");
+        let href = r.body[..r
+            .body
+            .find("data-testid=\"sandbox-explain-reform\"")
+            .unwrap()]
+            .rsplit("href=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        assert!(href.contains("&sim="), "{href} {link}");
+        let e = officer.get(&href).await;
+        assert_eq!(e.status, 200, "{}", e.body);
+        assert!(
+            section(&e.body, "check-reform").contains("高企首次认定奖励额=20万"),
+            "{}",
+            e.body
+        );
+        let bad = href.split("&sim=").next().unwrap().to_string() + "&sim=..%2F..%2Fledger";
+        assert_eq!(officer.get(&bad).await.status, 404);
+        // A smaller pool: the R&D clause loses in red, the pool pays a share, and the loss is
+        // the rules' interaction (the clause's stand-alone amounts do not change).
+        let r = officer
+            .post_form(
+                "/sandbox",
+                &[("period", "2023"), ("p:研发资金池预算", "500万")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(section(&r.body, "sandbox-waterfall").contains("fill=\"#b42318\""));
+        let pools = section(&r.body, "sandbox-pools");
+        assert!(
+            pools.contains("研发资金池") && pools.contains("100.00% → "),
+            "{pools}"
+        );
+        let inter = section(&r.body, "sandbox-interaction");
+        assert!(
+            inter[..inter.find("</tr>").unwrap()].contains("-"),
+            "{inter}"
+        );
         // A backtest year: the table of computed and paid; a year that is not one: 422.
         let r = officer
             .post_form(

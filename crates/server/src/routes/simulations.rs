@@ -210,6 +210,35 @@ fn solve_then_simulate(
     huiqi::simulate::simulate(&req)
 }
 
+/// The parameters a simulation of this server set (its `summary.json`), to explain a firm
+/// under them. 404 for an id that is not one.
+pub fn reform_sets(s: &Shared, id: &str) -> ApiResult<Vec<huiqi::lang::ParamSet>> {
+    if id.is_empty() || id.len() > 40 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(ApiError::not_found("该测算", "simulation"));
+    }
+    let text = std::fs::read_to_string(dir(s, id).join("summary.json"))
+        .map_err(|_| ApiError::not_found("该测算", "simulation"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| ApiError::not_found("该测算", "simulation"))?;
+    v["reform"]["set"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            // As the summary writes a set: `名称=值` or `名称=值 (from 2024-01-01)`.
+            let t = x.as_str().unwrap_or_default();
+            let t = match t.strip_suffix(')').and_then(|t| t.split_once(" (from ")) {
+                Some((set, from)) => format!("{set}@{from}"),
+                None => t.to_string(),
+            };
+            huiqi::lang::ParamSet::parse(&t)
+                .ok_or_else(|| ApiError::not_found("该测算", "simulation"))
+        })
+        .collect()
+}
+
 /// A simulation's file: `delta.parquet`, `reform.xlsx` or `summary.json`.
 #[utoipa::path(get, path = "/api/v1/simulations/{id}/files/{name}", tag = "runs",
     params(("id" = String, Path), ("name" = String, Path)),

@@ -70,6 +70,8 @@ struct CheckPage {
     excluded_by: Vec<String>,
     estimate_note: bool,
     snapshot: String,
+    /// Explained under a 政策沙盘 reform (`?sim=`): its parameters set, and the simulation.
+    reform: Option<(String, String)>,
 }
 
 fn shown(p: &Program, v: &Value, ty: Option<Ty>, en: bool) -> Option<String> {
@@ -106,7 +108,20 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
         ),
         None => None,
     };
-    let e = huiqi::explain::explain(&s.program, firm, period, None)?;
+    // `?sim=ID`: the firm under a simulation's reform (the served pack with its parameters set),
+    // for whoever may see simulations.
+    let reform = match query_param(&p.path, "sim") {
+        Some(id) => {
+            s.authorize(p.p(), Act::ViewRun, &Resource::Zone).await?;
+            let sets = crate::routes::simulations::reform_sets(s, &id)?;
+            let shown: Vec<String> = sets.iter().map(|x| x.to_string()).collect();
+            let l = huiqi::pack::load_with(&s.cfg.policy, &sets)?;
+            Some((l.program, id, shown.join("；")))
+        }
+        None => None,
+    };
+    let program = reform.as_ref().map(|r| &r.0).unwrap_or(&s.program);
+    let e = huiqi::explain::explain(program, firm, period, None)?;
     let clauses = clause_views(p, &e);
     let o = e.outcome();
     let total = huiqi_ir::money::to_fen(o.total());
@@ -126,6 +141,7 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
             .as_deref()
             .map(|h| h.chars().take(12).collect())
             .unwrap_or_default(),
+        reform: reform.as_ref().map(|r| (r.1.clone(), r.2.clone())),
     };
     render(&page)
 }
