@@ -68,10 +68,11 @@ fn scale(ty: Ty) -> Result<Decimal> {
     })
 }
 
-/// An integer number of units as the pack writes the value.
+/// An integer number of units as the pack writes the value (`2000万元`, `1234.56元`, `20`,
+/// `12.5%`).
 fn text(ty: Ty, units: i64) -> String {
     match ty {
-        Ty::Money => format!("{}元", Decimal::new(units, 2).normalize()),
+        Ty::Money => huiqi_ir::money::fmt_money_zh(Decimal::new(units, 2)),
         Ty::Count => units.to_string(),
         _ => format!("{}%", Decimal::new(units, 2).normalize()),
     }

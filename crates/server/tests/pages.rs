@@ -850,6 +850,33 @@ fn the_sandbox_page_simulates_a_change() {
             )
             .await;
         assert_eq!(r.status, 422, "{}", r.body);
+        // The budget solver from the page: a budget the pack's total already fits leaves the
+        // 研发资金池 at the end of the range, and the simulation is of that value.
+        let r = officer
+            .post_form(
+                "/sandbox",
+                &[
+                    ("period", "2023"),
+                    ("solve_param", "研发资金池预算"),
+                    ("solve_budget", "100亿"),
+                    ("solve_range", "100万..2000万"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let solved = section(&r.body, "sandbox-solved");
+        assert!(solved.contains("研发资金池预算 = 2000万元"), "{solved}");
+        let r = officer
+            .post_form(
+                "/sandbox",
+                &[
+                    ("period", "2023"),
+                    ("solve_param", "研发资金池预算"),
+                    ("solve_budget", "很多"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
         // Not for a reviewer.
         let reviewer = PageClient::login(&s.base, "reviewer").await;
         assert_eq!(reviewer.get("/sandbox").await.status, 403);

@@ -201,6 +201,19 @@ struct ResultView {
     gainers: Vec<FirmView>,
     losers: Vec<FirmView>,
     backtest: Vec<BacktestRow>,
+    solved: Option<SolvedView>,
+}
+
+/// The budget solver's answer: the value found and its total, the next value's total (over the
+/// budget), how many runs it took.
+struct SolvedView {
+    param: String,
+    current: String,
+    value: String,
+    total: String,
+    budget: String,
+    next: Option<(String, String)>,
+    probes: usize,
 }
 
 #[derive(askama::Template)]
@@ -211,6 +224,10 @@ struct SandboxPage {
     snapshots: Vec<(String, String, bool)>,
     period: i32,
     backtest: String,
+    /// The solver's fields as typed: parameter, budget, range.
+    solve: (String, String, String),
+    /// Parameters the solver can search (money, count, ratio).
+    solvable: Vec<String>,
     result: Option<ResultView>,
 }
 
@@ -549,6 +566,18 @@ fn view(p: &Page, id: String, s: &Summary) -> ResultView {
             .collect(),
         standalone: signed(p, s.standalone_delta_fen),
         interaction: signed(p, s.interaction_fen),
+        solved: s.solve.as_ref().map(|x| SolvedView {
+            param: x.param.clone(),
+            current: x.current.clone(),
+            value: x.value.clone(),
+            total: p.money(x.total_fen),
+            budget: p.money(x.budget_fen),
+            next: x
+                .next
+                .as_ref()
+                .map(|n| (n.value.clone(), p.money(n.total_fen))),
+            probes: x.probes.len(),
+        }),
         waterfall: waterfall(p, s),
         stacked: stacked(p, &s.groupings),
         groupings: s
@@ -648,8 +677,21 @@ async fn page_inner(p: &Page) -> ApiResult<Response> {
         snapshots: snapshots(p),
         period,
         backtest: String::new(),
+        solve: Default::default(),
+        solvable: solvable(p),
         result: None,
     })
+}
+
+/// The parameters the budget solver can search.
+fn solvable(p: &Page) -> Vec<String> {
+    use huiqi_ir::Ty;
+    p.s.program
+        .params
+        .iter()
+        .filter(|x| matches!(x.ty, Ty::Money | Ty::Count | Ty::Ratio))
+        .map(|x| x.name.clone())
+        .collect()
 }
 
 /// The form: every parameter field that was filled in is set; the API's simulation runs.
@@ -674,14 +716,29 @@ async fn run_inner(p: &Page, f: &Form) -> ApiResult<Response> {
                 (!v.is_empty()).then(|| (x.name.clone(), v.to_string()))
             })
             .collect();
+    // A parameter to solve for: the budget solver instead of the parameters typed.
+    let field = |k: &str| f.text(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let typed_solve = (
+        field("solve_param"),
+        field("solve_budget"),
+        field("solve_range"),
+    );
+    let solve = (!typed_solve.0.is_empty()).then(|| routes::simulations::SolveIn {
+        param: typed_solve.0.clone(),
+        budget: typed_solve.1.clone(),
+        range: (!typed_solve.2.is_empty()).then(|| typed_solve.2.clone()),
+    });
     let b = routes::simulations::SimulateIn {
         period,
         snapshot: f.text("snapshot"),
-        set: typed.iter().map(|(n, v)| format!("{n}={v}")).collect(),
+        set: match solve {
+            Some(_) => vec![],
+            None => typed.iter().map(|(n, v)| format!("{n}={v}")).collect(),
+        },
         groups: vec![],
         top: Some(20),
         backtest,
-        solve: None,
+        solve,
     };
     let Json(out) =
         routes::simulations::start(State(p.s.clone()), Extension(p.c.clone()), Body(b)).await?;
@@ -691,6 +748,8 @@ async fn run_inner(p: &Page, f: &Form) -> ApiResult<Response> {
         snapshots: snapshots(p),
         period,
         backtest: f.text("backtest").unwrap_or_default(),
+        solve: typed_solve,
+        solvable: solvable(p),
         result: Some(view(p, out.id, &out.summary)),
     })
 }
