@@ -509,8 +509,9 @@ pub fn summarise(
             changed[f].push((k as u32, d.delta(i)));
             // The rule across firms the row's clause takes part in (a pool scales a share
             // down without a reason; a ranking names itself when it drops a firm).
-            let why = d.reform_reason[i].clone().filter(|r| is_shared_rule(r));
-            let why = why.or_else(|| d.base_reason[i].clone().filter(|r| is_shared_rule(r)));
+            let why = d.reform_reason(i).filter(|r| is_shared_rule(r));
+            let why = why.or_else(|| d.base_reason(i).filter(|r| is_shared_rule(r)));
+            let why = why.map(Arc::from);
             let why = why.or_else(|| shared.get(d.clause(i)).map(|r| Arc::from(r.as_str())));
             if by_others_rule[f].is_none() {
                 by_others_rule[f] = why;
@@ -643,10 +644,10 @@ pub fn summarise(
                     side.as_ref()
                         .is_some_and(|(cs, _)| cs.iter().any(|c| **c == *d.clause(i)))
                 };
-                if has(&p.base) && !zeroed_before_pools(d.base_reason[i].as_deref()) {
+                if has(&p.base) && !zeroed_before_pools(d.base_reason(i)) {
                     demand[j].0 += base_alone(i).max(0);
                 }
-                if has(&p.reform) && !zeroed_before_pools(d.reform_reason[i].as_deref()) {
+                if has(&p.reform) && !zeroed_before_pools(d.reform_reason(i)) {
                     demand[j].1 += reform_alone(i).max(0);
                 }
             }
@@ -924,90 +925,129 @@ pub fn simulate(r: &SimulateRequest) -> Result<SimReport> {
     });
     v?;
     let (b, f) = bf?;
+    let t = |what: &str| {
+        if std::env::var_os("HUIQI_TIMINGS").is_some() {
+            eprintln!("simulate: {what} at {:?}", started.elapsed());
+        }
+    };
+    t("both runs");
     let d = delta::diff(&b, &f)?;
     drop((b, f));
-    let mut group_vals = vec![];
-    for g in &groups {
-        group_vals.push(Grouping0 {
-            by: g.clone(),
-            definition: None,
-            order: vec![],
-            values: delta::firm_column(&r.snapshot, g, &d.firm_ids)?,
-        });
-    }
-    group_vals.extend(crate::groups::evaluate(
-        &r.base,
-        &crate::groups::read(&r.base)?,
-        &r.snapshot,
-        r.period,
-        &d,
-    )?);
-    let names = delta::firm_column(&r.snapshot, huiqi_files::snapshot::col::NAME, &d.firm_ids)
-        .unwrap_or_default();
-    let pools = pool_defs(&base.program, &reform.program, r.period);
-    let shared = shared_rules(&base.program, &reform.program);
-    let Figures {
-        all,
-        by_clause,
-        standalone_delta_fen,
-        groupings,
-        bands,
-        pct_bands,
-        pools,
-        mut top_gainers,
-        mut top_losers,
-    } = summarise(&d, &group_vals, &names, &pools, &shared, r.top);
-    crate::first_change::fill(
-        &base.program,
-        &reform.program,
-        &r.snapshot,
-        r.period,
-        top_gainers.iter_mut().chain(top_losers.iter_mut()),
-    )?;
-    let side = |l: &huiqi_lang::Loaded, set: &[ParamSet]| PackSide {
-        name: l.program.policy.name.clone(),
-        version: l.program.policy.version.clone(),
-        hash: l.program.hash.clone(),
-        set: set.iter().map(|s| s.to_string()).collect(),
-    };
-    let mut summary = Summary {
-        base: side(&base, &[]),
-        reform: side(&reform, &reform_sets),
-        snapshot: snap.hash.clone(),
-        period: r.period,
-        engine: format!("huiqi {} (datafusion 55)", env!("CARGO_PKG_VERSION")),
-        firms: d.firms(),
-        total_base_fen: all.base_fen,
-        total_reform_fen: all.reform_fen,
-        total_delta_fen: all.delta_fen,
-        all,
-        by_clause,
-        standalone_delta_fen,
-        interaction_fen: 0,
-        groupings,
-        bands,
-        pct_bands,
-        pools,
-        top_gainers,
-        top_losers,
-        history_awards: None,
-        backtest: vec![],
-        solve: r.solved.clone(),
-        files: vec![],
-    };
-    summary.interaction_fen = summary.total_delta_fen - summary.standalone_delta_fen;
-    summary.history_awards = history_awards;
-    if let Some(db) = &r.ledger {
-        summary.backtest = backtest(r, db, &source, &base.program, &reform.program)?;
-    }
+    t("diff");
     let staged = crate::outdir::stage(&r.out)?;
+    let pq = staged.dir.join("delta.parquet");
+    // delta.parquet is written on a thread of its own while the figures are made.
+    let (figures, written) = std::thread::scope(|sc| {
+        let writer = sc.spawn(|| delta::write_parquet(&d, &pq));
+        let figures = (|| -> Result<(Summary, Vec<Option<String>>)> {
+            // The static facts grouped by and the firms' names, in one pass over the firms table.
+            let mut cols: Vec<&str> = groups.iter().map(String::as_str).collect();
+            cols.push(huiqi_files::snapshot::col::NAME);
+            let mut read = delta::firm_columns(&r.snapshot, &cols, &d.firm_ids)?;
+            let names = read.pop().unwrap_or_default();
+            let mut group_vals: Vec<Grouping0> = groups
+                .iter()
+                .zip(read)
+                .map(|(g, values)| Grouping0 {
+                    by: g.clone(),
+                    definition: None,
+                    order: vec![],
+                    values,
+                })
+                .collect();
+            group_vals.extend(crate::groups::evaluate(
+                &r.base,
+                &crate::groups::read(&r.base)?,
+                &r.snapshot,
+                r.period,
+                &d,
+            )?);
+            t("groupings and names");
+            let pools = pool_defs(&base.program, &reform.program, r.period);
+            let shared = shared_rules(&base.program, &reform.program);
+            let Figures {
+                all,
+                by_clause,
+                standalone_delta_fen,
+                groupings,
+                bands,
+                pct_bands,
+                pools,
+                mut top_gainers,
+                mut top_losers,
+            } = summarise(&d, &group_vals, &names, &pools, &shared, r.top);
+            t("summarise");
+            crate::first_change::fill(
+                &base.program,
+                &reform.program,
+                &r.snapshot,
+                r.period,
+                top_gainers.iter_mut().chain(top_losers.iter_mut()),
+            )?;
+            t("first changes");
+            let side = |l: &huiqi_lang::Loaded, set: &[ParamSet]| PackSide {
+                name: l.program.policy.name.clone(),
+                version: l.program.policy.version.clone(),
+                hash: l.program.hash.clone(),
+                set: set.iter().map(|s| s.to_string()).collect(),
+            };
+            let mut summary = Summary {
+                base: side(&base, &[]),
+                reform: side(&reform, &reform_sets),
+                snapshot: snap.hash.clone(),
+                period: r.period,
+                engine: format!("huiqi {} (datafusion 55)", env!("CARGO_PKG_VERSION")),
+                firms: d.firms(),
+                total_base_fen: all.base_fen,
+                total_reform_fen: all.reform_fen,
+                total_delta_fen: all.delta_fen,
+                all,
+                by_clause,
+                standalone_delta_fen,
+                interaction_fen: 0,
+                groupings,
+                bands,
+                pct_bands,
+                pools,
+                top_gainers,
+                top_losers,
+                history_awards: None,
+                backtest: vec![],
+                solve: r.solved.clone(),
+                files: vec![],
+            };
+            summary.interaction_fen = summary.total_delta_fen - summary.standalone_delta_fen;
+            summary.history_awards = history_awards;
+            if let Some(db) = &r.ledger {
+                summary.backtest = backtest(r, db, &source, &base.program, &reform.program)?;
+            }
+            Ok((summary, names))
+        })();
+        let written = match writer.join() {
+            Ok(w) => w.map_err(Error::from),
+            Err(_) => Err(Error::plain("the delta.parquet writer panicked")),
+        };
+        (figures, written)
+    });
+    let (mut summary, names) = match (figures, written) {
+        (Ok((mut summary, names)), Ok(h)) => {
+            summary.files.push(FileHash {
+                file: Some("delta.parquet".into()),
+                sha256: h,
+            });
+            (summary, names)
+        }
+        (Err(e), _) => {
+            staged.abandon();
+            return Err(e);
+        }
+        (_, Err(e)) => {
+            staged.abandon();
+            return Err(e);
+        }
+    };
+    t("figures and delta.parquet");
     let written = (|| -> Result<()> {
-        let pq = staged.dir.join("delta.parquet");
-        let h = delta::write_parquet(&d, &pq)?;
-        summary.files.push(FileHash {
-            file: Some("delta.parquet".into()),
-            sha256: h,
-        });
         if r.xlsx {
             let x = staged.dir.join("reform.xlsx");
             crate::simulate_xlsx::write(&summary, &d, &names, &x)?;
@@ -1021,6 +1061,7 @@ pub fn simulate(r: &SimulateRequest) -> Result<SimReport> {
         let p = staged.dir.join("summary.json");
         std::fs::write(&p, json + "\n").map_err(|e| Error::io(&p, e))
     })();
+    t("written");
     match written {
         Ok(()) => staged.commit()?,
         Err(e) => {

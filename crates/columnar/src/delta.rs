@@ -9,7 +9,10 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, DictionaryArray, Int32Array, Int64Array, StringArray,
+};
+use datafusion::arrow::datatypes::Int32Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions;
@@ -35,8 +38,12 @@ pub struct Delta {
     /// 分; 0 where a run has no row.
     pub base_fen: Vec<i64>,
     pub reform_fen: Vec<i64>,
-    pub base_reason: Vec<Option<Arc<str>>>,
-    pub reform_reason: Vec<Option<Arc<str>>>,
+    /// Reason codes of each run's row (0: none, or no row), texts in `base_reasons` /
+    /// `reform_reasons` (`base_reason(i)`, `reform_reason(i)`).
+    pub base_code: Vec<u32>,
+    pub reform_code: Vec<u32>,
+    pub base_reasons: crate::Reasons,
+    pub reform_reasons: crate::Reasons,
     /// Stand-alone amounts (`Results::standalone_fen`, 0 where a run has no row), when both runs
     /// kept them; else empty.
     pub base_alone_fen: Vec<i64>,
@@ -66,6 +73,12 @@ impl Delta {
     }
     pub fn tranche(&self, i: usize) -> &str {
         &self.keys[self.key[i] as usize].1
+    }
+    pub fn base_reason(&self, i: usize) -> Option<&str> {
+        self.base_reasons.text(self.base_code[i])
+    }
+    pub fn reform_reason(&self, i: usize) -> Option<&str> {
+        self.reform_reasons.text(self.reform_code[i])
     }
 }
 
@@ -107,6 +120,35 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
             .collect()
     };
     let (bk, rk) = (slot_keys(base), slot_keys(reform));
+    let alone = !base.standalone_fen.is_empty() || base.is_empty();
+    let alone = alone && (!reform.standalone_fen.is_empty() || reform.is_empty());
+    // Rows in the same places in both runs with the same slots (a reform that sets parameters
+    // leaves every slot's presence alone): the join is a copy, column by column.
+    if bk == rk && base.firm == reform.firm && base.slot == reform.slot {
+        let key_of_slot = |s: &u32| bk[*s as usize];
+        return Ok(Delta {
+            firm_ids: base.firm_ids.clone(),
+            keys,
+            firm: base.firm.clone(),
+            key: base.slot.iter().map(key_of_slot).collect(),
+            base_fen: base.amount_fen.clone(),
+            reform_fen: reform.amount_fen.clone(),
+            base_code: base.reason.clone(),
+            reform_code: reform.reason.clone(),
+            base_reasons: base.reasons.clone(),
+            reform_reasons: reform.reasons.clone(),
+            base_alone_fen: if alone {
+                base.standalone_fen.clone()
+            } else {
+                vec![]
+            },
+            reform_alone_fen: if alone {
+                reform.standalone_fen.clone()
+            } else {
+                vec![]
+            },
+        });
+    }
     let (br, rr) = (firm_ranges(base), firm_ranges(reform));
     let mut d = Delta {
         firm_ids: base.firm_ids.clone(),
@@ -115,15 +157,16 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
         key: vec![],
         base_fen: vec![],
         reform_fen: vec![],
-        base_reason: vec![],
-        reform_reason: vec![],
+        base_code: vec![],
+        reform_code: vec![],
+        base_reasons: base.reasons.clone(),
+        reform_reasons: reform.reasons.clone(),
         base_alone_fen: vec![],
         reform_alone_fen: vec![],
     };
-    let alone = !base.standalone_fen.is_empty() || base.is_empty();
-    let alone = alone && (!reform.standalone_fen.is_empty() || reform.is_empty());
     let alone_of = |r: &Results, i: usize| r.standalone_fen.get(i).copied().unwrap_or(0);
-    type Side = (i64, Option<Arc<str>>, i64);
+    // (amount, reason code, stand-alone amount)
+    type Side = (i64, u32, i64);
     let mut here: Vec<(u32, Option<Side>, Option<Side>)> = vec![];
     for f in 0..base.firm_ids.len() {
         here.clear();
@@ -131,21 +174,13 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
             let k = bk[base.slot[i] as usize];
             here.push((
                 k,
-                Some((
-                    base.amount_fen[i],
-                    base.reasons.shared(base.reason[i]),
-                    alone_of(base, i),
-                )),
+                Some((base.amount_fen[i], base.reason[i], alone_of(base, i))),
                 None,
             ));
         }
         for i in rr[f].clone() {
             let k = rk[reform.slot[i] as usize];
-            let side = (
-                reform.amount_fen[i],
-                reform.reasons.shared(reform.reason[i]),
-                alone_of(reform, i),
-            );
+            let side = (reform.amount_fen[i], reform.reason[i], alone_of(reform, i));
             match here.iter_mut().find(|h| h.0 == k) {
                 Some(h) => h.2 = Some(side),
                 None => here.push((k, None, Some(side))),
@@ -153,8 +188,8 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
         }
         here.sort_by_key(|h| h.0);
         for (k, b, r) in here.drain(..) {
-            let (bf, bw, ba) = b.unwrap_or((0, None, 0));
-            let (rf, rw, ra) = r.unwrap_or((0, None, 0));
+            let (bf, bw, ba) = b.unwrap_or((0, 0, 0));
+            let (rf, rw, ra) = r.unwrap_or((0, 0, 0));
             if alone {
                 d.base_alone_fen.push(ba);
                 d.reform_alone_fen.push(ra);
@@ -163,8 +198,8 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
             d.key.push(k);
             d.base_fen.push(bf);
             d.reform_fen.push(rf);
-            d.base_reason.push(bw);
-            d.reform_reason.push(rw);
+            d.base_code.push(bw);
+            d.reform_code.push(rw);
         }
     }
     Ok(d)
@@ -173,15 +208,17 @@ pub fn diff(base: &Results, reform: &Results) -> R<Delta> {
 /// Writes `delta.parquet` (firm_id, clause, tranche, base_fen, reform_fen, delta_fen,
 /// base_reason, reform_reason); returns its sha256.
 pub fn write_parquet(d: &Delta, path: &Path) -> R<String> {
+    let text = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    // Read back (the Arrow schema is not stored), every text column is a string column.
     let schema = Arc::new(Schema::new(vec![
         Field::new("firm_id", DataType::Utf8, false),
-        Field::new("clause", DataType::Utf8, false),
-        Field::new("tranche", DataType::Utf8, false),
+        Field::new("clause", text(), false),
+        Field::new("tranche", text(), false),
         Field::new("base_fen", DataType::Int64, false),
         Field::new("reform_fen", DataType::Int64, false),
         Field::new("delta_fen", DataType::Int64, false),
-        Field::new("base_reason", DataType::Utf8, true),
-        Field::new("reform_reason", DataType::Utf8, true),
+        Field::new("base_reason", text(), true),
+        Field::new("reform_reason", text(), true),
     ]));
     let props = WriterProperties::builder()
         .set_created_by("huiqi simulate v1".into())
@@ -193,33 +230,49 @@ pub fn write_parquet(d: &Delta, path: &Path) -> R<String> {
     let out = crate::output::create(path)?;
     let mut w =
         ArrowWriter::try_new_with_options(out, schema.clone(), options).map_err(Error::engine)?;
+    let clause_values: ArrayRef =
+        Arc::new(StringArray::from_iter_values(d.keys.iter().map(|k| &*k.0)));
+    let tranche_values: ArrayRef =
+        Arc::new(StringArray::from_iter_values(d.keys.iter().map(|k| &*k.1)));
+    let base_reasons: ArrayRef = Arc::new(StringArray::from_iter_values(d.base_reasons.texts()));
+    let reform_reasons: ArrayRef =
+        Arc::new(StringArray::from_iter_values(d.reform_reasons.texts()));
     let step = 256 * 1024;
     for start in (0..d.len()).step_by(step) {
         let r = start..(start + step).min(d.len());
-        // Built from borrowed texts: no string is allocated per row.
+        // Built from borrowed texts: no string is allocated per row. Clause, tranche and
+        // reasons are a few dozen texts: dictionary arrays over them (Parquet stores strings).
+        let dict = |keys: Vec<i32>, values: &ArrayRef| -> R<ArrayRef> {
+            Ok(Arc::new(
+                DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values.clone())
+                    .map_err(Error::engine)?,
+            ))
+        };
+        let key_rows: Vec<i32> = d.key[r.clone()].iter().map(|&k| k as i32).collect();
+        // A reason code of 0 is no reason: a null.
+        let reason_rows = |codes: &[u32]| -> Int32Array {
+            codes[r.clone()]
+                .iter()
+                .map(|&c| (c != 0).then_some(c as i32))
+                .collect()
+        };
+        let with_nulls = |keys: Int32Array, values: &ArrayRef| -> R<ArrayRef> {
+            Ok(Arc::new(
+                DictionaryArray::<Int32Type>::try_new(keys, values.clone())
+                    .map_err(Error::engine)?,
+            ))
+        };
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(
                 r.clone().map(|i| d.firm_id(i)),
             )),
-            Arc::new(StringArray::from_iter_values(
-                r.clone().map(|i| d.clause(i)),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                r.clone().map(|i| d.tranche(i)),
-            )),
+            dict(key_rows.clone(), &clause_values)?,
+            dict(key_rows, &tranche_values)?,
             Arc::new(Int64Array::from(d.base_fen[r.clone()].to_vec())),
             Arc::new(Int64Array::from(d.reform_fen[r.clone()].to_vec())),
             Arc::new(r.clone().map(|i| d.delta(i)).collect::<Int64Array>()),
-            Arc::new(
-                r.clone()
-                    .map(|i| d.base_reason[i].as_deref())
-                    .collect::<StringArray>(),
-            ),
-            Arc::new(
-                r.clone()
-                    .map(|i| d.reform_reason[i].as_deref())
-                    .collect::<StringArray>(),
-            ),
+            with_nulls(reason_rows(&d.base_code), &base_reasons)?,
+            with_nulls(reason_rows(&d.reform_code), &reform_reasons)?,
         ];
         let batch = RecordBatch::try_new(schema.clone(), cols).map_err(Error::engine)?;
         w.write(&batch).map_err(Error::engine)?;
@@ -232,6 +285,19 @@ pub fn write_parquet(d: &Delta, path: &Path) -> R<String> {
 /// One text column of the snapshot's `firms.parquet` (a static fact: 行业, a size class…), in
 /// the order of `firm_ids` (credit codes, sorted); None where the firm has no value.
 pub fn firm_column(dir: &Path, column: &str, firm_ids: &StringArray) -> R<Vec<Option<String>>> {
+    Ok(firm_columns(dir, &[column], firm_ids)?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// [`firm_column`] for several columns, read in one pass. The firms table is sorted by credit
+/// code like `firm_ids`, so rows are matched in step; a table in another order is matched by
+/// credit code.
+pub fn firm_columns(
+    dir: &Path,
+    columns: &[&str],
+    firm_ids: &StringArray,
+) -> R<Vec<Vec<Option<String>>>> {
     use datafusion::arrow::array::AsArray;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use datafusion::parquet::arrow::ProjectionMask;
@@ -246,27 +312,53 @@ pub fn firm_column(dir: &Path, column: &str, firm_ids: &StringArray) -> R<Vec<Op
             .index_of(name)
             .map_err(|_| Error::engine(format!("{}: no column {name}", path.display())))
     };
-    let (ci, vi) = (idx(huiqi_files::snapshot::col::FIRM_ID)?, idx(column)?);
-    let mask = ProjectionMask::roots(b.parquet_schema(), [ci, vi]);
+    let ci = idx(huiqi_files::snapshot::col::FIRM_ID)?;
+    let vis: Vec<usize> = columns.iter().map(|c| idx(c)).collect::<R<_>>()?;
+    let mut roots = vec![ci];
+    roots.extend(&vis);
+    let mask = ProjectionMask::roots(b.parquet_schema(), roots.iter().copied());
     let reader = b.with_projection(mask).build().map_err(Error::engine)?;
-    let mut by_id: HashMap<String, Option<String>> = HashMap::new();
+    // The projected batch's columns come in the file's order: find each one's place.
+    let mut sorted = roots.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let at = |root: usize| sorted.iter().position(|&x| x == root).unwrap_or(0);
+    let n = firm_ids.len();
+    let mut out: Vec<Vec<Option<String>>> = vec![vec![None; n]; columns.len()];
+    let mut by_id: Option<HashMap<String, usize>> = None;
+    let mut next = 0usize;
     for batch in reader {
         let batch = batch.map_err(Error::engine)?;
-        let ids = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)
+        let ids = datafusion::arrow::compute::cast(batch.column(at(ci)), &DataType::Utf8)
             .map_err(Error::engine)?;
-        let vals = datafusion::arrow::compute::cast(batch.column(1), &DataType::Utf8)
-            .map_err(Error::engine)?;
-        let (ids, vals) = (ids.as_string::<i32>(), vals.as_string::<i32>());
+        let ids = ids.as_string::<i32>();
+        let vals: Vec<ArrayRef> = vis
+            .iter()
+            .map(|&v| {
+                datafusion::arrow::compute::cast(batch.column(at(v)), &DataType::Utf8)
+                    .map_err(Error::engine)
+            })
+            .collect::<R<_>>()?;
         for i in 0..batch.num_rows() {
-            by_id.insert(
-                ids.value(i).to_string(),
-                vals.is_valid(i).then(|| vals.value(i).to_string()),
-            );
+            let id = ids.value(i);
+            // In step with `firm_ids` while the table is; else by credit code.
+            let f = if by_id.is_none() && next < n && firm_ids.value(next) == id {
+                next += 1;
+                Some(next - 1)
+            } else {
+                let map = by_id.get_or_insert_with(|| {
+                    (0..n).map(|k| (firm_ids.value(k).to_string(), k)).collect()
+                });
+                map.get(id).copied()
+            };
+            let Some(f) = f else { continue };
+            for (k, v) in vals.iter().enumerate() {
+                let v = v.as_string::<i32>();
+                out[k][f] = v.is_valid(i).then(|| v.value(i).to_string());
+            }
         }
     }
-    Ok((0..firm_ids.len())
-        .map(|i| by_id.get(firm_ids.value(i)).cloned().flatten())
-        .collect())
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -369,6 +461,46 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         let _ = std::fs::remove_dir_all(&dir);
+        // The same rows in both runs (a reform of parameters): the copy path gives what the
+        // join gives, reasons by their texts.
+        let mut reasons = Reasons::default();
+        let cut = reasons.code("pool:研发资金池");
+        let one = results(
+            &[("甲", ""), ("乙", "首期")],
+            &[(0, 0, 100, 0), (0, 1, 50, 0), (1, 0, 7, 0)],
+            &reasons,
+        );
+        let two = results(
+            &[("甲", ""), ("乙", "首期")],
+            &[(0, 0, 90, cut), (0, 1, 50, 0), (1, 0, 7, 0)],
+            &reasons,
+        );
+        let same = diff(&one, &two).unwrap();
+        let got: Vec<(String, String, i64, i64, Option<String>)> = (0..same.len())
+            .map(|i| {
+                (
+                    same.firm_id(i).into(),
+                    same.clause(i).into(),
+                    same.base_fen[i],
+                    same.reform_fen[i],
+                    same.reform_reason(i).map(str::to_string),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "A".into(),
+                    "甲".into(),
+                    100,
+                    90,
+                    Some("pool:研发资金池".into())
+                ),
+                ("A".into(), "乙".into(), 50, 50, None),
+                ("B".into(), "甲".into(), 7, 7, None),
+            ]
+        );
         // Not the same firms: refused.
         let mut other = reform.clone();
         other.firm_ids = StringArray::from(vec!["A", "B", "D"]);

@@ -166,13 +166,18 @@ pub async fn run_pair(
         let (rb, _) = run(b, snapshot, year, opts).await?;
         return Ok((ra, rb));
     }
+    let t0 = Instant::now();
     let loaded = {
         let mut cm = Compiler::new(a, year);
         cm.plan()?;
         load::load(snapshot, &cm)?
     };
-    let (ra, _) = compute(a, year, loaded.clone(), opts).await?;
-    let (rb, _) = compute(b, year, loaded, opts).await?;
+    let load = t0.elapsed();
+    let (ra, ta) = compute(a, year, loaded.clone(), opts).await?;
+    let (rb, tb) = compute(b, year, loaded, opts).await?;
+    if std::env::var_os("HUIQI_TIMINGS").is_some() {
+        eprintln!("run_pair: one load {load:?}; computes {ta:?} and {tb:?}");
+    }
     Ok((ra, rb))
 }
 
