@@ -213,6 +213,10 @@ pub struct GroupSums {
     pub firms: usize,
     #[serde(flatten)]
     pub sums: Sums,
+    /// The group's gainers and losers in the bands of |Δ| and of Δ as a share of the base
+    /// award (the same bands as the summary's).
+    pub bands: Vec<Band>,
+    pub pct_bands: Vec<Band>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -563,14 +567,14 @@ pub fn summarise(
         .collect();
     let mut all = Sums::default();
     let mut bands = empty_bands(BANDS.iter().map(|b| b.1));
-    let mut pct_bands = empty_bands(PCT_BANDS.iter().map(|b| b.1));
-    pct_bands.push(Band {
-        band: NEW_AWARD.into(),
-        gainers: 0,
-        gain_fen: 0,
-        losers: 0,
-        loss_fen: 0,
-    });
+    let mut pct_bands = empty_bands(
+        PCT_BANDS
+            .iter()
+            .map(|b| b.1)
+            .chain(std::iter::once(NEW_AWARD)),
+    );
+    // Each moving firm's bands (|Δ|, share), for the groups' bands too.
+    let mut band_of: Vec<Option<(usize, usize)>> = vec![None; nf];
     for f in 0..nf {
         all.base_fen += firm_base[f];
         all.reform_fen += firm_reform[f];
@@ -585,6 +589,7 @@ pub fn summarise(
             .position(|(hi, _)| dd.unsigned_abs() <= *hi as u64)
             .unwrap_or(BANDS.len() - 1);
         add_to_band(&mut bands[k], dd);
+        let abs_k = k;
         let k = if firm_base[f] <= 0 {
             PCT_BANDS.len()
         } else {
@@ -596,6 +601,7 @@ pub fn summarise(
                 .unwrap_or(PCT_BANDS.len() - 1)
         };
         add_to_band(&mut pct_bands[k], dd);
+        band_of[f] = Some((abs_k, k));
     }
     let groupings = groups
         .iter()
@@ -613,6 +619,13 @@ pub fn summarise(
                     value: v,
                     firms: 0,
                     sums: Sums::default(),
+                    bands: empty_bands(BANDS.iter().map(|b| b.1)),
+                    pct_bands: empty_bands(
+                        PCT_BANDS
+                            .iter()
+                            .map(|b| b.1)
+                            .chain(std::iter::once(NEW_AWARD)),
+                    ),
                 });
                 e.firms += 1;
                 e.sums.base_fen += firm_base[f];
@@ -620,6 +633,10 @@ pub fn summarise(
                 let dd = firm_reform[f] - firm_base[f];
                 e.sums.delta_fen += dd;
                 count_firm(&mut e.sums, dd);
+                if let Some((a, p)) = band_of[f] {
+                    add_to_band(&mut e.bands[a], dd);
+                    add_to_band(&mut e.pct_bands[p], dd);
+                }
             }
             Grouping {
                 by: g.by.clone(),

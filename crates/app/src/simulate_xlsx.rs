@@ -257,6 +257,39 @@ pub fn write(s: &Summary, d: &Delta, names: &[Option<String>], path: &Path) -> R
             ws.write_number(row, 1, x.firms as f64).map_err(e)?;
             sums(ws, &f, row, 2, &x.sums)?;
         }
+        // Below: each group's gainers and losers by band (|Δ|, then share of the base award).
+        let mut row = g.groups.len() as u32 + 2;
+        for (k, h) in [
+            g.by.as_str(),
+            "档位",
+            "受益企业数",
+            "受益金额（分）",
+            "受损企业数",
+            "受损金额（分）",
+        ]
+        .iter()
+        .enumerate()
+        {
+            ws.write_string_with_format(row, k as u16, *h, &f.bold)
+                .map_err(e)?;
+        }
+        row += 1;
+        for x in &g.groups {
+            for b in x.bands.iter().chain(&x.pct_bands) {
+                if b.gainers + b.losers == 0 {
+                    continue;
+                }
+                ws.write_string(row, 0, &x.value).map_err(e)?;
+                ws.write_string(row, 1, &b.band).map_err(e)?;
+                for (k, v) in [b.gainers as i64, b.gain_fen, b.losers as i64, b.loss_fen]
+                    .into_iter()
+                    .enumerate()
+                {
+                    ws.write_number(row, k as u16 + 2, v as f64).map_err(e)?;
+                }
+                row += 1;
+            }
+        }
     }
 
     let ws = wb.add_worksheet();

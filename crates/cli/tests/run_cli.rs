@@ -439,6 +439,23 @@ fn simulate_compares_a_reform_with_the_base_exactly() {
             .map(|x| x["firms"].as_u64().unwrap())
             .sum();
         assert_eq!(firms, toml["firms"].as_u64().unwrap(), "{}", g["by"]);
+        // Each group's bands hold its moving firms; over the groups, the summary's bands.
+        for (bands, all) in [("bands", &toml["bands"]), ("pct_bands", &toml["pct_bands"])] {
+            for (k, band) in all.as_array().unwrap().iter().enumerate() {
+                let over: u64 = g["groups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x[bands][k]["gainers"].as_u64().unwrap())
+                    .sum();
+                assert_eq!(
+                    over,
+                    band["gainers"].as_u64().unwrap(),
+                    "{} {bands} {k}",
+                    g["by"]
+                );
+            }
+        }
     }
     // The declared groupings (policies/ningbo/groups.toml): size class, 规上, 高企.
     let by: Vec<&str> = toml["groupings"]
