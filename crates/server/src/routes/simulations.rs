@@ -177,11 +177,14 @@ pub async fn start(
     }))
 }
 
+/// A budget to solve for: the parameter, the budget in 分, the range (low, high).
+type Solve = (String, i64, Option<(String, String)>);
+
 /// The simulation, of the solver's value when there is a budget to solve for (over the
 /// snapshot with the ledger's history, as the simulation reads it).
 fn solve_then_simulate(
     mut req: huiqi::simulate::SimulateRequest,
-    solve: Option<(String, i64, Option<(String, String)>)>,
+    solve: Option<Solve>,
 ) -> huiqi::Result<huiqi::simulate::SimReport> {
     if let Some((param, budget_fen, range)) = solve {
         let snapshot = match &req.ledger {

@@ -416,7 +416,7 @@ fn waterfall(p: &Page, s: &Summary) -> Waterfall {
                 w: (b - a).max(1),
                 y: row_y(k),
                 text_y: row_y(k) + BAR - 4,
-                fill: *fill,
+                fill,
             }
         })
         .collect();
@@ -450,7 +450,8 @@ fn stacked(p: &Page, groupings: &[Grouping]) -> Option<Stacked> {
     const LABEL_W: i64 = 140;
     const PLOT_W: i64 = 480;
     const GAP: i64 = 12;
-    const VALUE_W: i64 = 260;
+    // Room for "0 gain · 118 lose · 152 unchanged (of 270)" at 13px.
+    const VALUE_W: i64 = 340;
     const ROW: i64 = 28;
     const BAR: i64 = 18;
     const LEGEND: i64 = 28;
@@ -491,8 +492,8 @@ fn stacked(p: &Page, groupings: &[Grouping]) -> Option<Stacked> {
                 segs.push(Seg {
                     x: LABEL_W + a,
                     w,
-                    fill: *fill,
-                    ink: *ink,
+                    fill,
+                    ink,
                     count: *n,
                     fits: w >= 8 * n.to_string().len() as i64 + 6,
                     text_x: LABEL_W + a + w / 2,
