@@ -124,26 +124,110 @@ fn total(r: &SolveRequest, ty: Ty, units: i64) -> Result<i64> {
     Ok(res.amount_fen.iter().sum())
 }
 
-/// The evaluations made, each once.
-#[derive(Default)]
-struct Evals {
+/// The evaluations made, each once: (value in units, total in 分) in the order made.
+struct Evals<'a> {
+    total: Box<dyn FnMut(i64) -> Result<i64> + 'a>,
     seen: Vec<(i64, i64)>,
-    probes: Vec<Probe>,
 }
 
-impl Evals {
-    fn at(&mut self, r: &SolveRequest, ty: Ty, u: i64) -> Result<i64> {
+impl Evals<'_> {
+    fn at(&mut self, u: i64) -> Result<i64> {
         if let Some(&(_, t)) = self.seen.iter().find(|(x, _)| *x == u) {
             return Ok(t);
         }
-        let t = total(r, ty, u)?;
+        let t = (self.total)(u)?;
         self.seen.push((u, t));
-        self.probes.push(Probe {
-            value: text(ty, u),
-            total_fen: t,
-        });
         Ok(t)
     }
+}
+
+/// What the search finds, in units of the parameter.
+#[derive(Debug, PartialEq, Eq)]
+enum Found {
+    /// The value and its total; the next value past it and its total (over the budget), when
+    /// it is in the range; whether the total grows with the value.
+    Value {
+        value: i64,
+        total: i64,
+        next: Option<(i64, i64)>,
+        up: bool,
+    },
+    /// The total does not move one way over the range.
+    NotMonotone,
+    /// Even the least total of the range is over the budget: that total.
+    OverBudget(i64),
+}
+
+/// How many evenly spaced values the range is sampled at before bisecting.
+const SAMPLES: i64 = 5;
+
+/// The value in `lo..=hi` that keeps the total within `budget`: sampled first (the totals must
+/// move one way), then bisected to one unit, each new total checked to lie between its
+/// neighbours'. Increasing: the largest such value; decreasing: the smallest.
+fn search(lo: i64, hi: i64, budget: i64, ev: &mut Evals) -> Result<Found> {
+    let xs: Vec<i64> = (0..SAMPLES)
+        .map(|i| lo + ((hi - lo) as i128 * i as i128 / (SAMPLES - 1) as i128) as i64)
+        .collect();
+    let mut ts = vec![];
+    for &x in &xs {
+        ts.push(ev.at(x)?);
+    }
+    let up = ts.windows(2).all(|w| w[0] <= w[1]);
+    let down = ts.windows(2).all(|w| w[0] >= w[1]);
+    if !up && !down {
+        return Ok(Found::NotMonotone);
+    }
+    let within = |t: i64| t <= budget;
+    // The end of the range where the total is least, and the other.
+    let (good_end, bad_end) = if up { (lo, hi) } else { (hi, lo) };
+    let least = ev.at(good_end)?;
+    if !within(least) {
+        return Ok(Found::OverBudget(least));
+    }
+    let most = ev.at(bad_end)?;
+    let (value, total) = if within(most) {
+        (bad_end, most)
+    } else {
+        // Invariant: `good` within the budget, `bad` over it; they close to one unit apart,
+        // starting from the samples either side of the boundary.
+        let (mut good, mut bad) = (good_end, bad_end);
+        for (&x, &t) in xs.iter().zip(&ts) {
+            if within(t) && (x - bad).abs() < (good - bad).abs() {
+                good = x;
+            }
+            if !within(t) && (x - good).abs() < (bad - good).abs() {
+                bad = x;
+            }
+        }
+        let (mut tg, mut tb) = (ev.at(good)?, ev.at(bad)?);
+        while (bad - good).abs() > 1 {
+            let mid = good + (bad - good) / 2;
+            let t = ev.at(mid)?;
+            // Between its neighbours' totals, or the total does not move one way after all.
+            if t < tg.min(tb) || t > tg.max(tb) {
+                return Ok(Found::NotMonotone);
+            }
+            if within(t) {
+                (good, tg) = (mid, t);
+            } else {
+                (bad, tb) = (mid, t);
+            }
+        }
+        (good, tg)
+    };
+    let step = if up { value + 1 } else { value - 1 };
+    let next = if (lo..=hi).contains(&step) {
+        let t = ev.at(step)?;
+        (!within(t)).then_some((step, t))
+    } else {
+        None
+    };
+    Ok(Found::Value {
+        value,
+        total,
+        next,
+        up,
+    })
 }
 
 fn not_monotone(param: &str, probes: &[Probe]) -> Error {
@@ -162,9 +246,6 @@ fn not_monotone(param: &str, probes: &[Probe]) -> Error {
         ),
     )
 }
-
-/// How many evenly spaced values the range is sampled at before bisecting.
-const SAMPLES: i64 = 5;
 
 pub fn solve(r: &SolveRequest) -> Result<Solved> {
     let l = crate::pack::load(&r.base)?;
@@ -203,26 +284,22 @@ pub fn solve(r: &SolveRequest) -> Result<Solved> {
             "the range is empty: give --range LOW..HIGH (default: 0 to twice the value in force)",
         ));
     }
-    let mut ev = Evals::default();
-    // Sampled over the range: the totals must move one way.
-    let xs: Vec<i64> = (0..SAMPLES)
-        .map(|i| lo + ((hi - lo) as i128 * i as i128 / (SAMPLES - 1) as i128) as i64)
+    let mut ev = Evals {
+        total: Box::new(|u| total(r, ty, u)),
+        seen: vec![],
+    };
+    let found = search(lo, hi, r.budget_fen, &mut ev)?;
+    let probes: Vec<Probe> = ev
+        .seen
+        .iter()
+        .map(|&(u, t)| Probe {
+            value: text(ty, u),
+            total_fen: t,
+        })
         .collect();
-    let mut ts = vec![];
-    for &x in &xs {
-        ts.push(ev.at(r, ty, x)?);
-    }
-    let up = ts.windows(2).all(|w| w[0] <= w[1]);
-    let down = ts.windows(2).all(|w| w[0] >= w[1]);
-    if !up && !down {
-        return Err(not_monotone(&r.param, &ev.probes));
-    }
-    let within = |t: i64| t <= r.budget_fen;
-    // The end of the range where the total is least, and the other.
-    let (good_end, bad_end) = if up { (lo, hi) } else { (hi, lo) };
-    let least = ev.at(r, ty, good_end)?;
-    if !within(least) {
-        return Err(Error::input(
+    match found {
+        Found::NotMonotone => Err(not_monotone(&r.param, &probes)),
+        Found::OverBudget(least) => Err(Error::input(
             format!(
                 "参数 `{}` 在范围内取任何值，合计都超出预算（最少 {} 元）",
                 r.param,
@@ -233,63 +310,29 @@ pub fn solve(r: &SolveRequest) -> Result<Solved> {
                 r.param,
                 huiqi_ledger::yuan(least)
             ),
-        ));
+        )),
+        Found::Value {
+            value,
+            total,
+            next,
+            up,
+        } => Ok(Solved {
+            param: r.param.clone(),
+            budget_fen: r.budget_fen,
+            current: current
+                .map(|_| text(ty, current_units))
+                .unwrap_or_else(|| "(无)".into()),
+            range: (text(ty, lo), text(ty, hi)),
+            direction: if up { "increasing" } else { "decreasing" }.into(),
+            value: text(ty, value),
+            total_fen: total,
+            next: next.map(|(u, t)| Probe {
+                value: text(ty, u),
+                total_fen: t,
+            }),
+            probes,
+        }),
     }
-    let most = ev.at(r, ty, bad_end)?;
-    let (value, total_at) = if within(most) {
-        (bad_end, most)
-    } else {
-        // Invariant: `good` within the budget, `bad` over it; they close to one unit apart,
-        // starting from the samples either side of the boundary.
-        let (mut good, mut bad) = (good_end, bad_end);
-        for (&x, &t) in xs.iter().zip(&ts) {
-            if within(t) && (x - bad).abs() < (good - bad).abs() {
-                good = x;
-            }
-            if !within(t) && (x - good).abs() < (bad - good).abs() {
-                bad = x;
-            }
-        }
-        let (mut tg, mut tb) = (ev.at(r, ty, good)?, ev.at(r, ty, bad)?);
-        while (bad - good).abs() > 1 {
-            let mid = good + (bad - good) / 2;
-            let t = ev.at(r, ty, mid)?;
-            // Between its neighbours' totals, or the total does not move one way after all.
-            if t < tg.min(tb) || t > tg.max(tb) {
-                return Err(not_monotone(&r.param, &ev.probes));
-            }
-            if within(t) {
-                (good, tg) = (mid, t);
-            } else {
-                (bad, tb) = (mid, t);
-            }
-        }
-        (good, tg)
-    };
-    let step = if up { value + 1 } else { value - 1 };
-    let next = if (lo..=hi).contains(&step) {
-        let t = ev.at(r, ty, step)?;
-        (!within(t)).then(|| Probe {
-            value: text(ty, step),
-            total_fen: t,
-        })
-    } else {
-        None
-    };
-    let probes = ev.probes;
-    Ok(Solved {
-        param: r.param.clone(),
-        budget_fen: r.budget_fen,
-        current: current
-            .map(|_| text(ty, current_units))
-            .unwrap_or_else(|| "(无)".into()),
-        range: (text(ty, lo), text(ty, hi)),
-        direction: if up { "increasing" } else { "decreasing" }.into(),
-        value: text(ty, value),
-        total_fen: total_at,
-        next,
-        probes,
-    })
 }
 
 /// The value found as a `--set`, to simulate it against the pack as it is.
@@ -318,4 +361,105 @@ pub fn parse_range(s: &str) -> Option<(String, String)> {
     let (a, b) = s.split_once("..")?;
     let (a, b) = (a.trim(), b.trim());
     (!a.is_empty() && !b.is_empty()).then(|| (a.to_string(), b.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn run(lo: i64, hi: i64, budget: i64, f: impl Fn(i64) -> i64) -> (Found, usize) {
+        let mut ev = Evals {
+            total: Box::new(|u| Ok(f(u))),
+            seen: vec![],
+        };
+        let found = search(lo, hi, budget, &mut ev).unwrap();
+        (found, ev.seen.len())
+    }
+
+    /// A pool's budget: the total grows with it until the claims are covered. The largest value
+    /// within the budget is found to the unit, with the next one over it.
+    #[test]
+    fn an_increasing_total_gives_the_largest_value_within_the_budget() {
+        let f = |u: i64| 5_000 + u.min(70_000);
+        let (found, runs) = run(0, 100_000, 50_000, f);
+        assert_eq!(
+            found,
+            Found::Value {
+                value: 45_000,
+                total: 50_000,
+                next: Some((45_001, 50_001)),
+                up: true
+            }
+        );
+        assert!(runs <= 5 + 2 + 20, "{runs}");
+        // A budget the whole range fits: its end, and no next value.
+        assert_eq!(
+            run(0, 100_000, 10_000_000, f).0,
+            Found::Value {
+                value: 100_000,
+                total: 75_000,
+                next: None,
+                up: true
+            }
+        );
+    }
+
+    /// A threshold: the higher it is, the fewer firms qualify. The smallest value within the
+    /// budget is found.
+    #[test]
+    fn a_decreasing_total_gives_the_smallest_value_within_the_budget() {
+        let f = |u: i64| 1_000_000 - 7 * u;
+        match run(0, 100_000, 500_000, f).0 {
+            Found::Value {
+                value, total, up, ..
+            } => {
+                assert!(!up);
+                assert!(
+                    total <= 500_000 && f(value - 1) > 500_000,
+                    "{value} {total}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Totals that go up and down are reported, never answered — whether the samples show it
+    /// or only the bisection finds it between two samples.
+    #[test]
+    fn a_total_that_does_not_move_one_way_is_reported() {
+        // Seen in the samples (0, 25, 50, 75, 100).
+        assert_eq!(run(0, 100, 40, |u| (u - 50).abs()).0, Found::NotMonotone);
+        // Monotone at the samples, a dip between 0 and 25 that the bisection meets.
+        let dip = |u: i64| {
+            if (10..=14).contains(&u) {
+                -1_000
+            } else {
+                u * 10
+            }
+        };
+        assert_eq!(run(0, 100, 150, dip).0, Found::NotMonotone);
+    }
+
+    #[test]
+    fn a_budget_below_the_least_total_is_refused_with_that_total() {
+        assert_eq!(run(0, 100, 10, |u| 20 + u).0, Found::OverBudget(20));
+        assert_eq!(run(0, 100, 10, |u| 200 - u).0, Found::OverBudget(100));
+    }
+
+    #[test]
+    fn values_are_written_as_the_pack_writes_them() {
+        assert_eq!(text(Ty::Money, 2_000_000_000), "2000万元");
+        assert_eq!(text(Ty::Money, 123_456), "1234.56元");
+        assert_eq!(text(Ty::Count, 20), "20");
+        assert_eq!(text(Ty::Ratio, 1_250), "12.5%");
+        assert_eq!(
+            parse_range("100万..2000万"),
+            Some(("100万".into(), "2000万".into()))
+        );
+        assert_eq!(parse_range("..5"), None);
+        assert_eq!(parse_budget("5000万").unwrap(), 5_000_000_000);
+        assert!(parse_budget("很多").is_err());
+    }
 }

@@ -10,9 +10,12 @@ use proptest::prelude::*;
 
 fn seed_sources() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/ningbo");
+    // The pack's sources (the directory also holds groups.toml, the 政策沙盘's groupings).
     let mut out: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hq"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     out.sort();
     out

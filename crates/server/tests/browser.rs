@@ -359,6 +359,26 @@ fn the_workflow_in_a_browser() {
         assert!(!r.text("[data-testid=run-recorded]").await.is_empty());
         r.shot("run-done").await;
 
+        // The 政策沙盘: a smaller R&D pool — the waterfall drawn as SVG with the R&D clause's
+        // bar, the stacked bars by 规模; a listed firm explained under the reform.
+        r.go("/sandbox").await;
+        r.find("[data-testid='param-研发资金池预算']")
+            .await
+            .send_keys("500万")
+            .await
+            .unwrap();
+        r.click("[data-testid=sandbox-run]").await;
+        r.find("[data-testid=sandbox-waterfall] svg g[data-bar='研发费用补助'] rect")
+            .await;
+        r.find("[data-testid=sandbox-stacked] svg rect").await;
+        r.shot("sandbox").await;
+        r.click("[data-testid=sandbox-explain-reform]").await;
+        assert!(r
+            .text("[data-testid=check-reform]")
+            .await
+            .contains("研发资金池预算=500万"));
+        r.shot("sandbox-firm-reform").await;
+
         // The reviewer approves the whole clause.
         r.login("reviewer").await;
         r.go("/review?state=computed").await;
