@@ -286,6 +286,10 @@ pub struct Summary {
     /// clause.
     pub interaction_fen: i64,
     pub groupings: Vec<Grouping>,
+    /// The sha256 of the `groups.toml` the declared groupings came from (it is not part of the
+    /// pack's hash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups_sha256: Option<String>,
     /// Gainers and losers by |Δ| in 元.
     pub bands: Vec<Band>,
     /// Gainers and losers by Δ as a share of the firm's base award (`新获` when it had none).
@@ -1022,6 +1026,13 @@ pub fn simulate(r: &SimulateRequest) -> Result<SimReport> {
                 by_clause,
                 standalone_delta_fen,
                 interaction_fen: 0,
+                groups_sha256: {
+                    let g = r.base.join(crate::groups::FILE);
+                    match g.is_file() {
+                        true => Some(huiqi_columnar::output::file_sha256(&g)?),
+                        false => None,
+                    }
+                },
                 groupings,
                 bands,
                 pct_bands,

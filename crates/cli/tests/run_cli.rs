@@ -457,7 +457,9 @@ fn simulate_compares_a_reform_with_the_base_exactly() {
             }
         }
     }
-    // The declared groupings (policies/ningbo/groups.toml): size class, 规上, 高企.
+    // The declared groupings (policies/ningbo/groups.toml): size class, 规上, 高企; the file's
+    // hash is recorded (it is not part of the pack's).
+    assert_eq!(toml["groups_sha256"].as_str().unwrap().len(), 64);
     let by: Vec<&str> = toml["groupings"]
         .as_array()
         .unwrap()
