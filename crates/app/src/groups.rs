@@ -151,11 +151,7 @@ pub fn evaluate(
     for c in &mut p.clauses {
         c.window = (Date::year_start(1), Date::year_end(9999));
     }
-    p.excludes.clear();
-    p.selects.clear();
-    p.exclusives.clear();
-    p.pools.clear();
-    p.firm_caps.clear();
+    p.drop_cross_clause_rules();
     p.tests.clear();
     let (res, _) = crate::run::evaluate(&p, snapshot, period, huiqi_columnar::Options::default())?;
     if res.firms() != d.firms()

@@ -85,6 +85,17 @@ pub fn evaluate(
     period: i32,
     opts: Options,
 ) -> Result<(Results, huiqi_columnar::Timings)> {
+    on_engine_thread(|| huiqi_columnar::run(program, snapshot, period, &opts))
+}
+
+/// Runs an engine future on a thread of its own with a large stack (deep plans) and a
+/// multi-threaded runtime.
+fn on_engine_thread<T, F, Fut>(f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce() -> Fut + Send,
+    Fut: std::future::Future<Output = huiqi_columnar::error::Result<T>>,
+{
     let fail = |e: &dyn std::fmt::Display| Error::plain(e.to_string());
     std::thread::scope(|s| {
         std::thread::Builder::new()
@@ -95,8 +106,7 @@ pub fn evaluate(
                     .enable_all()
                     .build()
                     .map_err(|e| fail(&e))?;
-                rt.block_on(huiqi_columnar::run(program, snapshot, period, &opts))
-                    .map_err(Error::from)
+                rt.block_on(f()).map_err(Error::from)
             })
             .map_err(|e| fail(&e))?
             .join()
@@ -113,23 +123,7 @@ pub fn evaluate_pair(
     period: i32,
     opts: Options,
 ) -> Result<(Results, Results)> {
-    let fail = |e: &dyn std::fmt::Display| Error::plain(e.to_string());
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .stack_size(256 << 20)
-            .spawn_scoped(s, || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .thread_stack_size(64 << 20)
-                    .enable_all()
-                    .build()
-                    .map_err(|e| fail(&e))?;
-                rt.block_on(huiqi_columnar::run_pair(a, b, snapshot, period, &opts))
-                    .map_err(Error::from)
-            })
-            .map_err(|e| fail(&e))?
-            .join()
-            .map_err(|_| Error::plain("the engine thread panicked"))?
-    })
+    on_engine_thread(|| huiqi_columnar::run_pair(a, b, snapshot, period, &opts))
 }
 
 /// Runs `r.policy` over `r.snapshot` for `r.period` and writes the results into `r.out`.

@@ -484,6 +484,17 @@ pub struct Program {
 }
 
 impl Program {
+    /// Drops the rules across clauses and firms — negative lists, selects, 就高 groups, pools,
+    /// firm caps: what is left computes each clause on its own (the 政策沙盘's stand-alone
+    /// figures, a grouping's probe clauses).
+    pub fn drop_cross_clause_rules(&mut self) {
+        self.excludes.clear();
+        self.selects.clear();
+        self.exclusives.clear();
+        self.pools.clear();
+        self.firm_caps.clear();
+    }
+
     /// The value of a parameter in force at the end of `year` (Missing before its first date).
     pub fn param_at(&self, p: ParamId, year: i32) -> Value {
         let at = crate::date::Date::year_end(year);

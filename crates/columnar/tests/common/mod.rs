@@ -92,34 +92,8 @@ pub fn run_pair_columnar(
     dir: &Path,
     year: i32,
 ) -> Result<(huiqi_columnar::Results, huiqi_columnar::Results), huiqi_columnar::Error> {
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .stack_size(256 << 20)
-            .spawn_scoped(s, || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .thread_stack_size(64 << 20)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(huiqi_columnar::run_pair(
-                    a,
-                    b,
-                    dir,
-                    year,
-                    &Options {
-                        memory_limit: None,
-                        partitions: 2,
-                        repeat: 1,
-                        chunk_firms: None,
-                        standalone: true,
-                    },
-                ))
-            })
-            .unwrap()
-            .join()
-            .unwrap()
-    })
+    let opts = options(None, true);
+    on_engine_thread(|| huiqi_columnar::run_pair(a, b, dir, year, &opts))
 }
 
 /// [`run_columnar`], also keeping each row's stand-alone amount when `standalone`.
@@ -131,37 +105,45 @@ pub fn run_columnar_with(
     chunk: Option<usize>,
     standalone: bool,
 ) -> Result<huiqi_columnar::Results, huiqi_columnar::Error> {
-    let (res, timings) = std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .stack_size(256 << 20)
-            .spawn_scoped(s, || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .thread_stack_size(64 << 20)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(run(
-                    p,
-                    dir,
-                    year,
-                    &Options {
-                        memory_limit: None,
-                        partitions: 2,
-                        repeat: 1,
-                        chunk_firms: chunk,
-                        standalone,
-                    },
-                ))
-            })
-            .unwrap()
-            .join()
-            .unwrap()
-    })?;
+    let opts = options(chunk, standalone);
+    let (res, timings) = on_engine_thread(|| run(p, dir, year, &opts))?;
     if std::env::var("HUIQI_TIMINGS").is_ok() {
         eprintln!("{tag}: {timings:?}");
     }
     Ok(res)
+}
+
+/// Two partitions, as the tests' two worker threads.
+fn options(chunk_firms: Option<usize>, standalone: bool) -> Options {
+    Options {
+        memory_limit: None,
+        partitions: 2,
+        repeat: 1,
+        chunk_firms,
+        standalone,
+    }
+}
+
+/// An engine future on a thread with a large stack (deep plans), on two worker threads.
+fn on_engine_thread<T: Send, Fut: std::future::Future<Output = T>>(
+    f: impl FnOnce() -> Fut + Send,
+) -> T {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, || {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_stack_size(64 << 20)
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(f())
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    })
 }
 
 /// An overflow as both engines name it: (credit code, clause or rule, of a ranking score).
