@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use huiqi_ledger::{
-    read_paid_file, read_results, Action, BatchPaySummary, Budget, CancelSummary, Ctx, Ledger,
-    ListRow, ReconRow, RecordSummary, Selection, StatusLine, VerifyReport,
+    read_paid_file, read_results, Action, AwardOut, BatchPaySummary, Budget, CancelSummary, Ctx,
+    Ledger, ListRow, ReconRow, RecordSummary, Selection, StatusLine, VerifyReport,
 };
 
 use crate::{Error, Result};
@@ -379,6 +379,59 @@ pub async fn derive_snapshot(
     })
 }
 
+/// One firm's award history in the ledger before `period` (approved and later states, net of
+/// adjustments): what a firm's check reads, as `run --ledger` reads the whole ledger's.
+pub async fn firm_history(l: &mut Ledger, firm_id: &str, period: i32) -> Result<Vec<AwardOut>> {
+    Ok(l.firm_awards(firm_id, period as i64, false).await?)
+}
+
+/// `firm` with the ledger's award history: a ledger award replaces the snapshot's award of the
+/// same clause, period and tranche, the others stay — as [`derive_snapshot`] merges them for a
+/// run, so a check and a run agree. Awards of clauses the pack does not have are left out (the
+/// snapshot loader does the same). Returns how many ledger awards were applied.
+pub fn with_history(
+    program: &huiqi_ir::Program,
+    firm: &mut huiqi_ir::Firm,
+    awards: &[AwardOut],
+) -> usize {
+    let mut applied = 0;
+    for a in awards {
+        let (Some(clause), Ok(period)) =
+            (program.clause_by_name(&a.clause), i32::try_from(a.period))
+        else {
+            continue;
+        };
+        firm.awards
+            .retain(|x| !(x.clause == clause && x.period == period && x.tranche == a.tranche));
+        firm.awards.push(huiqi_ir::Award {
+            clause,
+            period,
+            tranche: a.tranche.clone(),
+            amount: huiqi_ir::money::from_fen(a.fen).normalize(),
+        });
+        applied += 1;
+    }
+    applied
+}
+
+/// Opens the ledger `db` and merges `firm`'s award history before `period` (default: the firm's
+/// latest year) into it ([`with_history`]): `huiqi explain --ledger`, what a firm's check on the
+/// server reads. Returns the ledger awards applied.
+pub async fn merge_firm_history(
+    db: &str,
+    program: &huiqi_ir::Program,
+    firm: &mut huiqi_ir::Firm,
+    period: Option<i32>,
+) -> Result<usize> {
+    let Some(year) = period.or_else(|| crate::explain::latest_year(firm)) else {
+        return Ok(0);
+    };
+    let mut l = open(db).await?;
+    let awards = firm_history(&mut l, &firm.id, year).await;
+    l.close().await;
+    Ok(with_history(program, firm, &awards?))
+}
+
 /// Opens the ledger, derives the snapshot and closes it: `run --ledger`.
 pub async fn history_snapshot(
     db: &str,
@@ -490,4 +543,54 @@ pub async fn head_seq(l: &mut Ledger) -> Result<i64> {
 /// payment; None when there is no such line.
 pub async fn trace(l: &mut Ledger, line: i64) -> Result<Option<huiqi_ledger::trace::Trace>> {
     Ok(l.trace(line).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn award(clause: &str, period: i64, tranche: &str, fen: i64) -> AwardOut {
+        AwardOut {
+            firm_id: "F".into(),
+            clause: clause.into(),
+            period,
+            tranche: tranche.into(),
+            fen,
+        }
+    }
+
+    /// The ledger wins per (clause, period, tranche); the snapshot's other awards stay; a clause
+    /// the pack does not know is left out.
+    #[test]
+    fn history_replaces_by_key_and_keeps_the_rest() {
+        let p = crate::pack::load(Path::new("../../policies/ningbo"))
+            .unwrap()
+            .program;
+        let scale = p.clause_by_name("小升规奖励").unwrap();
+        let mut firm = huiqi_ir::Firm::new("F", "F", p.facts.len());
+        for (period, fen) in [(2020, 1_000), (2021, 2_000)] {
+            firm.awards.push(huiqi_ir::Award {
+                clause: scale,
+                period,
+                tranche: "首次入规".into(),
+                amount: huiqi_ir::money::from_fen(fen),
+            });
+        }
+        let applied = with_history(
+            &p,
+            &mut firm,
+            &[
+                award("小升规奖励", 2021, "首次入规", 20_000_000),
+                award("没有这一条", 2021, "", 5),
+            ],
+        );
+        assert_eq!(applied, 1);
+        let mut got: Vec<(i32, i64)> = firm
+            .awards
+            .iter()
+            .map(|a| (a.period, huiqi_ir::money::to_fen(a.amount)))
+            .collect();
+        got.sort();
+        assert_eq!(got, [(2020, 1_000), (2021, 20_000_000)]);
+    }
 }

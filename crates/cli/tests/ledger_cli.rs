@@ -123,6 +123,15 @@ fn is_ledger(db: &str) -> bool {
     })
 }
 
+fn query_text(db: &str, sql: &str) -> String {
+    rt().block_on(async {
+        let mut l = Ledger::open(db).await.unwrap();
+        let r = l.db.row(sql, &[]).await.unwrap().expect("a row");
+        l.close().await;
+        r.s(0)
+    })
+}
+
 fn query(db: &str, sql: &str) -> i64 {
     rt().block_on(async {
         let mut l = Ledger::open(db).await.unwrap();
@@ -258,6 +267,49 @@ fn a_deferred_tranche_pays_once_the_ledger_says_the_first_was_awarded() {
         "SELECT COUNT(*) FROM entitlements WHERE period = 2024 AND tranche = '持续在库'",
     );
     assert_eq!(payable as usize, n);
+
+    // `explain --ledger` reads one firm's history the same way: a firm of the ledger whose 2022
+    // first tranche is approved, given as a firm file that entered 规上 in 2022 and stayed.
+    let id = query_text(
+        &db,
+        "SELECT e.firm_id FROM entitlements e JOIN items i ON i.entitlement_id = e.id \
+         WHERE e.clause = '小升规奖励' AND e.period = 2022 AND i.state = 'approved' ORDER BY e.firm_id LIMIT 1",
+    );
+    let firm = w.join("firm.toml");
+    std::fs::write(
+        &firm,
+        format!(
+            "id = \"{id}\"\nname = \"纳规企业\"\n\n[facts]\n\"规上企业\" = {{ 2021 = false, 2022 = true, 2023 = true, 2024 = true }}\n"
+        ),
+    )
+    .unwrap();
+    let second = |extra: &[&str]| {
+        let mut args = vec![
+            "explain",
+            "policies/ningbo",
+            firm.to_str().unwrap(),
+            "--period",
+            "2024",
+            "--clause",
+            "小升规奖励",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let v: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        v["total_fen"].as_i64().unwrap()
+    };
+    assert_eq!(second(&[]), 0, "the firm file alone has no earlier award");
+    assert_eq!(second(&["--ledger", &db]), 20_000_000);
+    // A ledger that is not there is an error, not a new empty ledger.
+    let o = huiqi(&[
+        "explain",
+        "policies/ningbo",
+        firm.to_str().unwrap(),
+        "--ledger",
+        &s(&w.join("no-such.sqlite")),
+    ]);
+    assert!(!o.status.success());
+    assert!(!w.join("no-such.sqlite").exists());
 }
 
 /// Takes a fresh ledger to `lines` confirmed lines and writes the filled-in payment file.

@@ -339,19 +339,38 @@ impl Ledger {
     /// What the ledger says was awarded (`paid_only`: paid) for periods before `before`, net of
     /// adjustments, per (firm, clause, period, tranche) — the engine's award history.
     pub async fn awards(&mut self, before: i64, paid_only: bool) -> Result<Vec<AwardOut>, Error> {
+        self.awards_where(before, paid_only, None).await
+    }
+
+    /// [`Ledger::awards`] of one firm: the history a firm's check reads (the
+    /// `UNIQUE (firm_id, …)` index finds its lines).
+    pub async fn firm_awards(
+        &mut self,
+        firm_id: &str,
+        before: i64,
+        paid_only: bool,
+    ) -> Result<Vec<AwardOut>, Error> {
+        self.awards_where(before, paid_only, Some(firm_id)).await
+    }
+
+    async fn awards_where(
+        &mut self,
+        before: i64,
+        paid_only: bool,
+        firm: Option<&str>,
+    ) -> Result<Vec<AwardOut>, Error> {
         let states = if paid_only { "'paid'" } else { AWARDED };
-        let rows = self
-            .db
-            .rows(
-                &format!(
-                    "SELECT e.firm_id, e.clause, e.period, e.tranche, CAST(SUM(i.amount_fen) AS BIGINT) \
-                     FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
-                     WHERE e.period < $1 AND i.state IN ({states}) \
-                     GROUP BY e.firm_id, e.clause, e.period, e.tranche ORDER BY e.firm_id, e.clause, e.period, e.tranche"
-                ),
-                &args![before],
-            )
-            .await?;
+        let sql = format!(
+            "SELECT e.firm_id, e.clause, e.period, e.tranche, CAST(SUM(i.amount_fen) AS BIGINT) \
+             FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
+             WHERE e.period < $1 AND i.state IN ({states}){} \
+             GROUP BY e.firm_id, e.clause, e.period, e.tranche ORDER BY e.firm_id, e.clause, e.period, e.tranche",
+            if firm.is_some() { " AND e.firm_id = $2" } else { "" }
+        );
+        let rows = match firm {
+            Some(f) => self.db.rows(&sql, &args![before, f]).await?,
+            None => self.db.rows(&sql, &args![before]).await?,
+        };
         Ok(rows
             .into_iter()
             .filter(|r| r.i(4) > 0)

@@ -4,12 +4,13 @@
 //! runs the jobs handlers send it, in order, on a single-threaded runtime; a handler awaits its
 //! answer. One thread holds the only writing connection (writes serialise there anyway);
 //! `readers` more hold read-only connections, so pages and queues do not wait behind each other
-//! or behind a write (SQLite in WAL mode and PostgreSQL both read beside a writer). The firm
-//! check never comes here.
+//! or behind a write (SQLite in WAL mode and PostgreSQL both read beside a writer). A firm's
+//! check comes here only for a firm's award history, and not at all while the audit head it was
+//! answered at has not moved.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use huiqi_ledger::Ledger;
@@ -31,6 +32,15 @@ struct Worker {
 pub struct LedgerHandle {
     writer: Worker,
     readers: Vec<Worker>,
+    /// The audit chain's head as last seen: read after every write of this process and every
+    /// second by `crate::watch_ledger` (another process may write the same database). What a
+    /// firm's check read from the ledger is cached under it.
+    head: Arc<AtomicI64>,
+}
+
+/// The audit chain's head, or None when it cannot be read now.
+fn head_seq(l: &mut Ledger) -> LocalFuture<'_, Option<i64>> {
+    Box::pin(async move { l.head_seq().await.ok() })
 }
 
 fn stopped() -> ApiError {
@@ -121,10 +131,13 @@ impl LedgerHandle {
                 .await?,
             );
         }
-        Ok(LedgerHandle {
+        let h = LedgerHandle {
             writer,
             readers: rs,
-        })
+            head: Arc::new(AtomicI64::new(-1)),
+        };
+        h.refresh_head(false).await;
+        Ok(h)
     }
 
     /// Runs `f` on the writer's thread and returns what it returns.
@@ -133,7 +146,27 @@ impl LedgerHandle {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut Ledger) -> LocalFuture<'a, T> + Send + 'static,
     {
-        self.writer.run(f).await
+        let r = self.writer.run(f).await;
+        self.refresh_head(true).await;
+        r
+    }
+
+    /// The audit chain's head as last seen (-1 before the first read).
+    pub fn head(&self) -> i64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Reads the audit chain's head again (on the writer's connection when `writer`: after its
+    /// own write, which a reader in WAL mode sees as well, but the writer at once).
+    pub(crate) async fn refresh_head(&self, writer: bool) {
+        let seq = if writer {
+            self.writer.run(head_seq).await
+        } else {
+            self.read(head_seq).await
+        };
+        if let Ok(Some(seq)) = seq {
+            self.head.fetch_max(seq, Ordering::AcqRel);
+        }
     }
 
     /// Runs `f`, which only reads, on the reader with the fewest jobs waiting (the writer when

@@ -65,7 +65,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         )?)),
         None => None,
     };
-    Ok(Arc::new(state::AppState {
+    let s = Arc::new(state::AppState {
         cfg,
         program,
         catalogue,
@@ -78,7 +78,25 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         notices: Default::default(),
         checks: crate::routes::firm::CheckCache::new(check_cache_bytes),
         indicators,
-    }))
+    });
+    watch_ledger(&s, std::time::Duration::from_secs(1));
+    Ok(s)
+}
+
+/// Reads the ledger's audit head every `every` while the state lives: a write by another
+/// process on the same database (`huiqi ledger …` beside the server) reaches the firms'
+/// checks within that time (this process's own writes at once).
+pub fn watch_ledger(s: &Shared, every: std::time::Duration) {
+    let weak = Arc::downgrade(s);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(s) = weak.upgrade() else { break };
+            s.ledger.refresh_head(false).await;
+        }
+    });
 }
 
 /// A snapshot's firms, after checking its files are the content its manifest names (a doctored

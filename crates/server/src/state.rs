@@ -1,7 +1,7 @@
 //! What the service holds while it runs: the configuration, the policy pack (loaded and
 //! checked once), the firms of the current snapshot keyed by credit code (the figures a firm's
-//! check evaluates, with no database on that path), the ledger connection, the Cedar policies
-//! and the live sessions.
+//! check evaluates; only their award history comes from the ledger), the ledger connection,
+//! the Cedar policies and the live sessions.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1636,6 +1636,119 @@ fn a_check_asked_twice_is_the_same_answer() {
     });
 }
 
+/// A firm's check reads the ledger's award history as the run that pays reads it. The sample
+/// firm reached 辅导期 (cumulative 300万) in 2022 and 材料受理 (cumulative 600万) in 2023; its 2023
+/// 上市奖励 is 600万 less what the ledger says 上市奖励 awarded it. While the 2022 line is only
+/// computed the check says 600万; once the 金融办 reviewer approves it, the next check (not the
+/// cached answer) says 300万 — exactly `explain` with that award in the history.
+#[test]
+fn a_check_reads_the_ledger_history() {
+    const LISTING: &str = "上市奖励";
+    const FIRM: &str = "91330201MA28C1E48H";
+    common::each_backend_in(common::listing_zone, async |s: &Server| {
+        let p = &s.state.program;
+        let served = s.state.served();
+        let on_file = served.firms[FIRM].clone();
+        assert!(on_file.awards.is_empty());
+        // The 2022 run recorded: the firm's 辅导期 tranche is a computed line, not yet awarded.
+        let out = s.dir.join("run-2022");
+        let req = huiqi::run::RunRequest {
+            policy: common::pack(),
+            snapshot: served.dir.clone().unwrap(),
+            period: 2022,
+            out: out.clone(),
+            memory_limit: None,
+            xlsx: false,
+            repeat: 1,
+            chunk_firms: None,
+            force: false,
+            set: vec![],
+        };
+        huiqi::run::run(&req, &|_| {}).unwrap();
+        let ctx = huiqi::ledger::ctx(Some("test-setup"), None).unwrap();
+        let snap = req.snapshot.clone();
+        huiqi_server::ledger!(s.state, |l| huiqi::ledger::record(
+            l,
+            &ctx,
+            &out,
+            Some(&snap)
+        )
+        .await)
+        .await
+        .unwrap()
+        .unwrap();
+        let line = s
+            .sql_int(
+                "SELECT i.id FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
+                 WHERE e.firm_id = $1 AND e.clause = $2 AND e.period = 2022",
+                vec![FIRM.into(), LISTING.into()],
+            )
+            .await;
+        assert!(line > 0);
+        let listing = |v: &Value| -> i64 {
+            v["clauses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["clause"] == LISTING)
+                .map(|c| c["amount_fen"].as_i64().unwrap())
+                .sum()
+        };
+        let officer = s.login("officer").await;
+        let path = format!("/api/v1/firms/{FIRM}/check?period=2023");
+        let (st, before) = officer.get(&path).await;
+        assert_eq!(st, 200, "{before}");
+        let want = huiqi::explain::explain(p, on_file.clone(), Some(2023), None)
+            .unwrap()
+            .json();
+        assert_eq!(before["clauses"], want["clauses"]);
+        assert_eq!(listing(&before), 600_000_000, "{before}");
+        // The 金融办 reviewer approves the line: now it counts as awarded.
+        let ctx = huiqi_ledger::Ctx::now("test-setup");
+        huiqi_server::auth::put_account(
+            &s.state,
+            &ctx,
+            "reviewer-jrb",
+            huiqi_server::authz::Role::Reviewer,
+            None,
+            Some("金融办".into()),
+            common::PASSWORD,
+        )
+        .await
+        .unwrap();
+        let reviewer = s.login("reviewer-jrb").await;
+        let (st, v) = reviewer
+            .post_json("/api/v1/lines/approve", &json!({"ids": [line]}))
+            .await;
+        assert_eq!((st, v["count"].as_u64()), (200, Some(1)), "{v}");
+        let (st, after) = officer.get(&path).await;
+        assert_eq!(st, 200, "{after}");
+        let mut firm = on_file.clone();
+        firm.awards.push(huiqi_ir::Award {
+            clause: p.clause_by_name(LISTING).unwrap(),
+            period: 2022,
+            tranche: "辅导期".into(),
+            // As the snapshot loader holds amounts: normalised (3000000, not 3000000.00).
+            amount: huiqi_ir::money::from_fen(300_000_000).normalize(),
+        });
+        let want = huiqi::explain::explain(p, firm, Some(2023), None)
+            .unwrap()
+            .json();
+        assert_eq!(after["clauses"], want["clauses"]);
+        assert_eq!(listing(&after), 300_000_000, "{after}");
+        // The firm's 政策体检 page reads the same history: 300万, not 600万.
+        s.firm_account(FIRM).await;
+        let firm_c = s.login(FIRM).await;
+        let (st, html) = firm_c.get_text(&format!("/firm/{FIRM}?period=2023")).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("上市奖励"), "{html}");
+        assert!(
+            html.contains("300万元") && !html.contains("600万元"),
+            "{html}"
+        );
+    });
+}
+
 /// Zone indicators: everyone reads them (the public too) with small cells suppressed; only the
 /// officer sees every cell and the firms behind a figure, which sum to it exactly.
 #[test]

@@ -28,6 +28,11 @@ pub struct ExplainArgs {
     /// (`--set 高企首次认定奖励额=8万`). Repeatable; an empty value removes a figure.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_change)]
     pub set: Vec<huiqi::explain::Change>,
+    /// Read the firm's award history from this ledger (SQLite path or postgres:// URL): an
+    /// award there replaces the firm file's award of the same clause, period and tranche, as
+    /// `run --ledger` and the server's check read it.
+    #[arg(long, value_name = "DB")]
+    pub ledger: Option<String>,
 }
 
 fn parse_change(s: &str) -> Result<huiqi::explain::Change, String> {
@@ -83,7 +88,22 @@ pub fn explain(o: &Out, a: &ExplainArgs) -> huiqi::Result<ExitCode> {
         }
     }
     o.diags(&loaded.sources, &loaded.warnings);
-    let firm = huiqi::explain::read_firm(&loaded.program, &a.firm)?;
+    let mut firm = huiqi::explain::read_firm(&loaded.program, &a.firm)?;
+    if let Some(db) = &a.ledger {
+        let n = huiqi::ledger::block_on(huiqi::ledger::merge_firm_history(
+            db,
+            &loaded.program,
+            &mut firm,
+            a.period,
+        ))??;
+        eprintln!(
+            "{}",
+            o.t(
+                &format!("台账中本企业此前的奖励：{n} 项"),
+                &format!("earlier awards of this firm in the ledger: {n}")
+            )
+        );
+    }
     if !facts.is_empty() {
         if a.clause.is_some() {
             return Err(huiqi::Error::usage(

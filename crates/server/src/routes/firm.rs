@@ -2,9 +2,10 @@
 //! `GET /api/v1/policy/clauses/{name}`, `POST /api/v1/calculate` (what-if figures) and
 //! `GET /api/v1/firms/{uscc}/check` (the figures on file), `GET /api/v1/firms/{uscc}/status`.
 //!
-//! The check runs the reference evaluator through `huiqi::explain` on the firm held in
-//! memory: no database, one Cedar decision; the answer is kept ([`CheckCache`]) and served again
-//! as bytes. The evaluation time (or `cache;desc=hit`) goes out in `Server-Timing`.
+//! The check runs the reference evaluator through `huiqi::explain` on the firm held in memory
+//! with its award history from the ledger ([`firm_on_file`]), one Cedar decision; the answer is
+//! kept ([`CheckCache`]) and served again as bytes. The evaluation time (or `cache;desc=hit`,
+//! `cache;desc=revalidated`) goes out in `Server-Timing`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -18,6 +19,7 @@ use axum::http::header::HeaderName;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use huiqi_ir::Firm;
+use huiqi_ledger::AwardOut;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -142,23 +144,57 @@ pub async fn check(
 ) -> ApiResult<Response> {
     s.authorize(&c.principal, Act::CheckFirm, &Resource::Firm(uscc.clone()))
         .await?;
-    let served = s.served();
-    // An answer is for one snapshot: its name is part of the key.
+    if q.period.is_some_and(|p| !(1900..=2200).contains(&p)) {
+        return Err(ApiError::invalid("年度超出范围", "period out of range").field("period"));
+    }
+    // An answer is for one snapshot (its name is in the key) and one award history: while the
+    // ledger has not moved it is served as it is; after a write the firm's history is read
+    // again and the answer kept when that firm's history is unchanged.
     let key = (
-        format!("{}:{uscc}", served.name().unwrap_or_default()),
+        format!("{}:{uscc}", s.served().name().unwrap_or_default()),
         q.period,
     );
-    if let Some(body) = s.checks.get(&key) {
+    let head = s.ledger.head();
+    if let Some(body) = s.checks.fresh(&key, head) {
         return Ok(json_bytes(body, "cache;desc=hit"));
     }
-    let firm = served
+    let (firm, history) = firm_with_history(&s, &uscc, q.period).await?;
+    if let Some(body) = s.checks.revalidate(&key, head, &history) {
+        return Ok(json_bytes(body, "cache;desc=revalidated"));
+    }
+    let (body, timing) = decided_bytes(&s, firm, q.period)?;
+    s.checks.put(key, head, history, body.clone());
+    Ok(json_bytes(body, &timing))
+}
+
+/// A firm of the snapshot in service with the ledger's award history before the period checked
+/// (the period asked for, or the firm's latest year), merged as `run --ledger` merges it: every
+/// check of the figures on file evaluates this, so a check agrees with the run that pays (a
+/// stepped top-up pays the difference, a cap over years sees what was used).
+pub async fn firm_on_file(s: &Shared, uscc: &str, period: Option<i32>) -> ApiResult<Firm> {
+    Ok(firm_with_history(s, uscc, period).await?.0)
+}
+
+/// [`firm_on_file`] and the ledger history it merged.
+async fn firm_with_history(
+    s: &Shared,
+    uscc: &str,
+    period: Option<i32>,
+) -> ApiResult<(Firm, Vec<AwardOut>)> {
+    let mut firm = s
+        .served()
         .firms
-        .get(&uscc)
+        .get(uscc)
         .cloned()
         .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;
-    let (body, timing) = decided_bytes(&s, firm, q.period)?;
-    s.checks.put(key, body.clone());
-    Ok(json_bytes(body, &timing))
+    let Some(year) = period.or_else(|| huiqi::explain::latest_year(&firm)) else {
+        return Ok((firm, vec![]));
+    };
+    let id = uscc.to_string();
+    let awards =
+        crate::ledger_read!(s, |l| huiqi::ledger::firm_history(l, &id, year).await).await??;
+    huiqi::ledger::with_history(&s.program, &mut firm, &awards);
+    Ok((firm, awards))
 }
 
 fn json_bytes(body: Bytes, timing: &str) -> Response {
@@ -178,19 +214,35 @@ fn json_bytes(body: Bytes, timing: &str) -> Response {
         .into_response()
 }
 
-/// The answers of `GET /api/v1/firms/{uscc}/check` by firm and period. An answer is a pure
-/// function of the served pack and snapshot, which are fixed for the life of the process, so
-/// once computed it is the answer; the cache holds at most `budget` bytes (the oldest answers
-/// leave first), so memory stays flat however many firms ask.
+/// The answers of `GET /api/v1/firms/{uscc}/check` by snapshot, firm and period. An answer is
+/// a pure function of the served pack, the snapshot and the firm's award history in the ledger;
+/// each is kept with the history it read and the ledger head it was last known good at. The
+/// cache holds at most `budget` bytes (the oldest answers leave first), so memory stays flat
+/// however many firms ask.
 pub struct CheckCache {
     budget: usize,
     inner: Mutex<CacheInner>,
 }
 
+type CheckKey = (String, Option<i32>);
+
+struct Entry {
+    /// The ledger head at which `history` was last read (or found unchanged).
+    head: i64,
+    history: Vec<AwardOut>,
+    body: Bytes,
+}
+
+impl Entry {
+    fn bytes(&self) -> usize {
+        self.body.len() + self.history.len() * std::mem::size_of::<AwardOut>()
+    }
+}
+
 #[derive(Default)]
 struct CacheInner {
-    map: HashMap<(String, Option<i32>), Bytes>,
-    order: VecDeque<(String, Option<i32>)>,
+    map: HashMap<CheckKey, Entry>,
+    order: VecDeque<CheckKey>,
     bytes: usize,
 }
 
@@ -209,31 +261,54 @@ impl CheckCache {
         }
     }
 
-    fn get(&self, k: &(String, Option<i32>)) -> Option<Bytes> {
-        self.inner.lock().ok()?.map.get(k).cloned()
+    /// The answer, when it was computed or revalidated at ledger head `head`.
+    fn fresh(&self, k: &CheckKey, head: i64) -> Option<Bytes> {
+        let c = self.inner.lock().ok()?;
+        let e = c.map.get(k)?;
+        (e.head == head).then(|| e.body.clone())
     }
 
-    fn put(&self, k: (String, Option<i32>), v: Bytes) {
-        if v.len() > self.budget {
+    /// The answer when the firm's history now is the one it was computed from; it is then good
+    /// at `head` too.
+    fn revalidate(&self, k: &CheckKey, head: i64, history: &[AwardOut]) -> Option<Bytes> {
+        let mut c = self.inner.lock().ok()?;
+        let e = c.map.get_mut(k)?;
+        if e.history != history {
+            return None;
+        }
+        e.head = e.head.max(head);
+        Some(e.body.clone())
+    }
+
+    fn put(&self, k: CheckKey, head: i64, history: Vec<AwardOut>, body: Bytes) {
+        let e = Entry {
+            head,
+            history,
+            body,
+        };
+        let size = e.bytes();
+        if size > self.budget {
             return;
         }
         let Ok(mut c) = self.inner.lock() else {
             return;
         };
-        if c.map.contains_key(&k) {
-            return;
+        if let Some(old) = c.map.remove(&k) {
+            // A newer answer for the key: it keeps the key's place in the order.
+            c.bytes -= old.bytes();
+        } else {
+            c.order.push_back(k.clone());
         }
-        while c.bytes + v.len() > self.budget {
+        while c.bytes + size > self.budget {
             let Some(old) = c.order.pop_front() else {
                 break;
             };
             if let Some(b) = c.map.remove(&old) {
-                c.bytes -= b.len();
+                c.bytes -= b.bytes();
             }
         }
-        c.bytes += v.len();
-        c.order.push_back(k.clone());
-        c.map.insert(k, v);
+        c.bytes += size;
+        c.map.insert(k, e);
     }
 
     /// (answers, bytes) held now.
@@ -272,12 +347,14 @@ pub async fn what_if(
 ) -> ApiResult<Json<serde_json::Value>> {
     s.authorize(&c.principal, Act::CheckFirm, &Resource::Firm(uscc.clone()))
         .await?;
-    Ok(Json(what_if_of(&s, &uscc, b.period, &b.changes)?.json()))
+    Ok(Json(
+        what_if_of(&s, &uscc, b.period, &b.changes).await?.json(),
+    ))
 }
 
 /// The what-if on a firm of the current snapshot (the API's and the page's one path).
-pub fn what_if_of<'s>(
-    s: &'s AppState,
+pub async fn what_if_of<'s>(
+    s: &'s Shared,
     uscc: &str,
     period: Option<i32>,
     changes: &[huiqi::explain::Change],
@@ -291,12 +368,7 @@ pub fn what_if_of<'s>(
                 .field("changes"),
         );
     }
-    let firm = s
-        .served()
-        .firms
-        .get(uscc)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;
+    let firm = firm_on_file(s, uscc, period).await?;
     Ok(huiqi::explain::what_if(&s.program, firm, period, changes)?)
 }
 
@@ -406,19 +478,45 @@ mod tests {
     fn the_check_cache_keeps_within_its_budget_oldest_out_first() {
         let c = CheckCache::new(100);
         for n in 0..10 {
-            c.put(key(n), Bytes::from(vec![b'x'; 30]));
+            c.put(key(n), 1, vec![], Bytes::from(vec![b'x'; 30]));
             assert!(c.size().1 <= 100, "{:?}", c.size());
         }
         assert_eq!(c.size(), (3, 90));
-        assert!(c.get(&key(9)).is_some() && c.get(&key(7)).is_some());
-        assert!(c.get(&key(6)).is_none(), "the oldest left first");
-        // An answer larger than the whole budget is not kept; a key already held is not doubled.
-        c.put(key(99), Bytes::from(vec![b'x'; 101]));
-        c.put(key(9), Bytes::from(vec![b'y'; 30]));
+        assert!(c.fresh(&key(9), 1).is_some() && c.fresh(&key(7), 1).is_some());
+        assert!(c.fresh(&key(6), 1).is_none(), "the oldest left first");
+        // An answer larger than the whole budget is not kept; a newer answer replaces the old.
+        c.put(key(99), 1, vec![], Bytes::from(vec![b'x'; 101]));
+        c.put(key(9), 2, vec![], Bytes::from(vec![b'y'; 30]));
         assert_eq!(c.size(), (3, 90));
-        assert_eq!(c.get(&key(9)).as_deref(), Some(&[b'x'; 30][..]));
+        assert_eq!(c.fresh(&key(9), 2).as_deref(), Some(&[b'y'; 30][..]));
         let off = CheckCache::new(0);
-        off.put(key(1), Bytes::from_static(b"{}"));
+        off.put(key(1), 1, vec![], Bytes::from_static(b"{}"));
         assert_eq!(off.size(), (0, 0));
+    }
+
+    /// After the ledger moves an answer is not fresh; it is served again only when the firm's
+    /// history is the one it was computed from.
+    #[test]
+    fn an_answer_outlives_a_write_only_with_the_same_history() {
+        let c = CheckCache::new(1 << 20);
+        let h = |fen| {
+            vec![AwardOut {
+                firm_id: "F".into(),
+                clause: "小升规奖励".into(),
+                period: 2021,
+                tranche: "首次入规".into(),
+                fen,
+            }]
+        };
+        c.put(key(1), 5, h(100), Bytes::from_static(b"a"));
+        assert!(c.fresh(&key(1), 6).is_none());
+        assert_eq!(
+            c.revalidate(&key(1), 6, &h(100)).as_deref(),
+            Some(&b"a"[..])
+        );
+        assert_eq!(c.fresh(&key(1), 6).as_deref(), Some(&b"a"[..]));
+        assert!(c.fresh(&key(1), 7).is_none());
+        assert!(c.revalidate(&key(1), 7, &h(200)).is_none());
+        assert!(c.revalidate(&key(1), 7, &[]).is_none());
     }
 }

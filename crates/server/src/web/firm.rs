@@ -92,11 +92,6 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
     s.authorize(p.p(), Act::CheckFirm, &Resource::Firm(uscc.clone()))
         .await?;
     let served = s.served();
-    let firm = served
-        .firms
-        .get(&uscc)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("该企业", "firm in the current snapshot"))?;
     let period = match query_param(&p.path, "period") {
         Some(x) => Some(
             x.parse::<i32>()
@@ -120,6 +115,8 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
         }
         None => None,
     };
+    // The figures on file with the ledger's award history, as the API's check reads them.
+    let firm = routes::firm::firm_on_file(s, &uscc, period).await?;
     let program = reform.as_ref().map(|r| &r.0).unwrap_or(&s.program);
     let e = huiqi::explain::explain(program, firm, period, None)?;
     let clauses = clause_views(p, &e);
@@ -330,7 +327,7 @@ async fn what_if_inner(p: &Page, uscc: String) -> ApiResult<Response> {
             value: v.clone(),
         })
         .collect();
-    let w = routes::firm::what_if_of(s, &uscc, Some(year), &changes)?;
+    let w = routes::firm::what_if_of(s, &uscc, Some(year), &changes).await?;
     let inputs = editable
         .iter()
         .map(|&f| {

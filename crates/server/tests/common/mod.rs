@@ -80,12 +80,32 @@ fn indicators(program: &huiqi_ir::Program) -> PathBuf {
 }
 
 pub fn zone() -> Zone {
+    zone_named("300", 300, None)
+}
+
+/// The sample firm of examples/firms that reached 辅导期 in 2022 and 材料受理 in 2023, without
+/// the 2022 award its file records, beside 100 generated firms: its 2023 上市奖励 depends on
+/// what the ledger says was awarded for 2022.
+pub fn listing_zone() -> Zone {
+    let program = huiqi::pack::load(&pack()).unwrap().program;
+    let file = repo_root().join("examples/firms/mingzhou_weidianzi.toml");
+    let mut firm = huiqi::explain::read_firm(&program, &file).unwrap();
+    firm.awards.clear();
+    let samples = huiqi::data::SampleFirms {
+        program,
+        firms: vec![firm],
+    };
+    zone_named("listing-100", 100, Some(samples))
+}
+
+/// A zone built once per pack and `tag` (generated, ingested, its 2023 run made).
+fn zone_named(tag: &str, firms: usize, samples: Option<huiqi::data::SampleFirms>) -> Zone {
     let program = huiqi::pack::load(&pack()).unwrap().program;
     let key = &program.hash[..12];
-    let dir = std::env::temp_dir().join(format!("huiqi-server-zone-{key}-300"));
+    let dir = std::env::temp_dir().join(format!("huiqi-server-zone-{key}-{tag}"));
     if !dir.join("ready").exists() {
         let tmp = std::env::temp_dir().join(unique("huiqi-server-zone-build"));
-        build_zone(&program, &tmp);
+        build_zone(&program, &tmp, firms, samples);
         std::fs::write(tmp.join("ready"), "").unwrap();
         // Another process may have won the race: then use its copy.
         if std::fs::rename(&tmp, &dir).is_err() {
@@ -105,15 +125,20 @@ pub fn zone() -> Zone {
     }
 }
 
-fn build_zone(program: &huiqi_ir::Program, dir: &Path) {
+fn build_zone(
+    program: &huiqi_ir::Program,
+    dir: &Path,
+    firms: usize,
+    samples: Option<huiqi::data::SampleFirms>,
+) {
     let gen = huiqi::data::GenRequest {
-        firms: 300,
+        firms,
         years: (2019, 2023),
         seed: 11,
         out: dir.join("zone"),
         xlsx: false,
         force: false,
-        samples: None,
+        samples,
     };
     huiqi::data::generate(&gen).unwrap();
     let info = huiqi::data::ingest(
@@ -179,7 +204,7 @@ pub struct Server {
     backend: Backend,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    dir: PathBuf,
+    pub dir: PathBuf,
 }
 
 pub const PASSWORD: &str = "correct-horse-9";
@@ -198,7 +223,11 @@ pub const STAFF: &[(&str, Role, Option<&str>)] = &[
 
 impl Server {
     pub async fn start(backend: Backend) -> Server {
-        let zone = zone();
+        Server::start_in(backend, zone()).await
+    }
+
+    /// A server over another zone.
+    pub async fn start_in(backend: Backend, zone: Zone) -> Server {
         let dir = tempdir();
         let db = match backend {
             Backend::Sqlite => dir.join("ledger.sqlite").display().to_string(),
@@ -412,6 +441,14 @@ pub fn each_backend<F>(f: F)
 where
     F: AsyncFn(&Server),
 {
+    each_backend_in(zone, f)
+}
+
+/// [`each_backend`] over the zone `zone` makes.
+pub fn each_backend_in<F>(zone: fn() -> Zone, f: F)
+where
+    F: AsyncFn(&Server),
+{
     // The zone is built before any runtime exists (the engine runs on its own).
     let _ = zone();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -421,7 +458,7 @@ where
         .unwrap();
     rt.block_on(async {
         for b in [Backend::Sqlite, Backend::Postgres] {
-            let s = Server::start(b).await;
+            let s = Server::start_in(b, zone()).await;
             f(&s).await;
             s.stop().await;
         }
