@@ -68,9 +68,11 @@ cookie() { login "$1" "$2" >/dev/null; awk '$6 == "huiqi_session" {print "huiqi_
 account '{"name":"officer","role":"officer","password":"bench-pw-officer"}'
 account '{"name":"leader","role":"leader","password":"bench-pw-leader"}'
 account '{"name":"auditor","role":"auditor","password":"bench-pw-auditor"}'
+account '{"name":"finance","role":"finance","password":"bench-pw-finance"}'
 OFFICER=$(cookie officer bench-pw-officer)
 LEADER=$(cookie leader bench-pw-leader)
 AUDITOR=$(cookie auditor bench-pw-auditor)
+FINANCE=$(cookie finance bench-pw-finance)
 # A firm with a line in 公示, and that line.
 J=$(curl -s -H "Cookie: $OFFICER" "$B/api/v1/lines?state=announced&limit=1")
 FIRM=$(sed 's/.*"firm":"\([0-9A-Z]*\)".*/\1/' <<<"$J")
@@ -95,6 +97,7 @@ bench_page() {
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   printf '%-44s %-8s %10s %9s %9s %9s%s\n' "$path" "$who" "$rps" "$p50" "$p99" "$size" "${non2xx:+  non-2xx: $non2xx}"
 }
+bench_page "/" public ""
 bench_page "/notice" public ""
 bench_page "/policy" public ""
 bench_page "/firm/$FIRM" firm "$FIRMC"
@@ -104,9 +107,11 @@ bench_page "/firm/$FIRM/corrections" firm "$FIRMC"
 bench_page "/review?state=computed" officer "$OFFICER"
 bench_page "/review?state=announced&page=3" officer "$OFFICER"
 bench_page "/data" officer "$OFFICER"
+bench_page "/sandbox" officer "$OFFICER"
 bench_page "/corrections" officer "$OFFICER"
 bench_page "/trace/$LINE" auditor "$AUDITOR"
 bench_page "/audit" auditor "$AUDITOR"
+bench_page "/finance" finance "$FINANCE"
 bench_page "/dashboard" leader "$LEADER"
 bench_page "/indicators?period=2021-11" leader "$LEADER"
 bench_page "/indicators?period=2022-11&zone=%E5%B9%BF%E5%B7%9E%E9%AB%98%E6%96%B0%E5%8C%BA" leader "$LEADER"

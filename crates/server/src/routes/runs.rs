@@ -481,19 +481,26 @@ pub async fn start(
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
-/// Lowers this thread to the lowest CPU priority (nice 19). The engine's threads start from
-/// it and inherit it (on Linux the nice value is per thread and copied to new threads), so a
-/// population run takes only the CPU that firms' checks and pages leave: a check waits
-/// behind nothing a run does.
+/// Lowers this thread to the lowest CPU priority: nice 19 and the `SCHED_IDLE` policy. The
+/// engine's threads start from it and inherit both (on Linux they are per thread and copied to
+/// new threads), so a population run takes only the CPU that firms' checks and pages leave. Nice
+/// 19 alone still lets a run's thread keep the core for a scheduler slice when a request
+/// arrives (the p99 of checks measured 6.8 ms at 10,000/s beside 1M-firm runs); a `SCHED_IDLE`
+/// thread is preempted at once by any normal thread that wakes.
 pub(crate) fn background_priority() {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
-        let r = unsafe {
+        // SAFETY: gettid, setpriority and sched_setscheduler take plain integers and a pointer
+        // to a parameter block that lives on this stack for the call.
+        let (r, idle) = unsafe {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            libc::setpriority(libc::PRIO_PROCESS, tid, 19)
+            let param = libc::sched_param { sched_priority: 0 };
+            (
+                libc::setpriority(libc::PRIO_PROCESS, tid, 19),
+                libc::sched_setscheduler(tid as libc::pid_t, libc::SCHED_IDLE, &param),
+            )
         };
-        if r != 0 {
+        if r != 0 || idle != 0 {
             eprintln!(
                 "huiqi: could not lower the run's priority: {}",
                 std::io::Error::last_os_error()
@@ -974,16 +981,17 @@ async fn ingest_in(
 mod priority_tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-    /// The calling thread's nice value, from /proc (field 19 of its stat line).
-    fn nice() -> i64 {
+    /// The calling thread's (nice value, scheduling policy), from /proc (fields 19 and 41 of
+    /// its stat line).
+    fn nice() -> (i64, i64) {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
         // The command name (field 2) may hold spaces; fields after its ')' are plain.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        rest.split(' ').nth(16).unwrap().parse().unwrap()
+        let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        (rest[16].parse().unwrap(), rest[38].parse().unwrap())
     }
 
     #[test]
-    fn a_run_thread_and_the_threads_it_starts_run_at_nice_19() {
+    fn a_run_thread_and_the_threads_it_starts_run_at_nice_19_and_sched_idle() {
         let base = nice();
         let (own, child) = std::thread::spawn(|| {
             super::background_priority();
@@ -992,7 +1000,8 @@ mod priority_tests {
         })
         .join()
         .unwrap();
-        assert_eq!((own, child), (19, 19));
+        let idle = (19, libc::SCHED_IDLE as i64);
+        assert_eq!((own, child), (idle, idle));
         // The rest of the process is untouched.
         assert_eq!(std::thread::spawn(nice).join().unwrap(), base);
     }
