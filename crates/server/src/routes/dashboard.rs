@@ -4,6 +4,7 @@
 //! ledger by a few aggregate queries and kept until the ledger changes (the audit chain's head
 //! names the state it was computed from) or the day turns (the overdue cut-off moves).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -107,21 +108,30 @@ pub struct DashboardOut {
 /// (period asked, overdue days, cut-off) → (ledger head, figures).
 type Key = (Option<i64>, i64, String);
 
-/// The last dashboard computed.
+/// The dashboards computed at the ledger's current head, by what was asked.
 #[derive(Default)]
-pub struct DashCache(Mutex<Option<(Key, i64, Arc<DashboardOut>)>>);
+pub struct DashCache(Mutex<HashMap<Key, (i64, Arc<DashboardOut>)>>);
+
+/// Figures kept at once: the pages ask for a few periods (the dashboard's, the indicators'
+/// year and the latest, the finance page's), each recomputed only when the ledger moves.
+const DASH_KEYS: usize = 16;
 
 impl DashCache {
     fn get(&self, k: &Key, seq: i64) -> Option<Arc<DashboardOut>> {
         let g = self.0.lock().ok()?;
-        match &*g {
-            Some((key, s, d)) if key == k && *s == seq => Some(d.clone()),
+        match g.get(k) {
+            Some((s, d)) if *s == seq => Some(d.clone()),
             _ => None,
         }
     }
     fn put(&self, k: Key, seq: i64, d: Arc<DashboardOut>) {
         if let Ok(mut g) = self.0.lock() {
-            *g = Some((k, seq, d));
+            // Figures of an older ledger state are of no further use.
+            g.retain(|_, (s, _)| *s == seq);
+            if g.len() >= DASH_KEYS {
+                g.clear();
+            }
+            g.insert(k, (seq, d));
         }
     }
 }
