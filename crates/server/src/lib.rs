@@ -106,8 +106,10 @@ pub fn load_served(
     dir: &std::path::Path,
 ) -> Result<state::Served, huiqi::Error> {
     let m = huiqi::data::verified_manifest(dir)?;
+    let firms = huiqi::explain::load_firms(program, dir)?;
     Ok(state::Served {
-        firms: huiqi::explain::load_firms(program, dir)?,
+        latest_year: firms.values().filter_map(huiqi::explain::latest_year).max(),
+        firms,
         hash: Some(m.hash),
         dir: Some(dir.to_path_buf()),
     })

@@ -75,6 +75,9 @@ pub struct Served {
     /// The snapshot's content hash, when there is one.
     pub hash: Option<String>,
     pub dir: Option<PathBuf>,
+    /// The latest year any firm has yearly data for: the period a run or a simulation
+    /// defaults to (computed once: the pages ask on every request).
+    pub latest_year: Option<i32>,
 }
 
 impl Served {

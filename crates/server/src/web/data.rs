@@ -105,13 +105,7 @@ async fn page_inner(p: &Page, uploaded: Option<Uploaded>) -> ApiResult<Response>
         })
         .collect();
     // The period a run defaults to: the latest year the served firms have data for.
-    let period = s
-        .served()
-        .firms
-        .values()
-        .filter_map(huiqi::explain::latest_year)
-        .max()
-        .unwrap_or(2023);
+    let period = s.served().latest_year.unwrap_or(2023);
     render(&DataPage {
         l: p.layout("data.title"),
         uploaded,

@@ -656,12 +656,7 @@ fn snapshots(p: &Page) -> Vec<(String, String, bool)> {
 }
 
 fn default_period(p: &Page) -> i32 {
-    p.s.served()
-        .firms
-        .values()
-        .filter_map(huiqi::explain::latest_year)
-        .max()
-        .unwrap_or(2023)
+    p.s.served().latest_year.unwrap_or(2023)
 }
 
 pub async fn page(p: Page) -> Response {
