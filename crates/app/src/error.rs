@@ -34,6 +34,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The message in Chinese and in English.
+    pub fn texts(&self) -> (String, String) {
+        match self {
+            Error::Usage { zh, en } | Error::Input { zh, en } => (zh.clone(), en.clone()),
+            Error::FirmFile { err, .. } => (err.zh.clone(), err.en.clone()),
+            Error::Ledger(l) => (l.zh.clone(), l.en.clone()),
+            e => (e.to_string(), e.to_string()),
+        }
+    }
+
     pub fn usage(zh: impl Into<String>, en: impl Into<String>) -> Error {
         Error::Usage {
             zh: zh.into(),

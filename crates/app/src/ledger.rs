@@ -545,6 +545,134 @@ pub async fn trace(l: &mut Ledger, line: i64) -> Result<Option<huiqi_ledger::tra
     Ok(l.trace(line).await?)
 }
 
+/// A traced line's figure recomputed by the reference evaluator from the run's policy and the
+/// firm as the run read it; or why it cannot be (zh, en).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recomputed {
+    pub fen: Option<i64>,
+    /// Equal to what the ledger says the run computed.
+    pub matches: Option<bool>,
+    pub zh: String,
+    pub en: String,
+}
+
+impl Recomputed {
+    fn unavailable((zh, en): (String, String)) -> Recomputed {
+        Recomputed {
+            fen: None,
+            matches: None,
+            zh,
+            en,
+        }
+    }
+}
+
+/// Why a firm cannot be read as a run read it (zh, en).
+pub type Unavailable = (String, String);
+
+/// The snapshot a run read, among `dirs` (each a snapshot, or a directory of snapshots named by
+/// their hash's first 16 hex digits): the one whose manifest names `hash`.
+pub fn find_snapshot(dirs: &[PathBuf], hash: &str) -> Option<PathBuf> {
+    let short = &hash[..16.min(hash.len())];
+    dirs.iter()
+        .flat_map(|d| [d.clone(), d.join(short)])
+        .find(|d| crate::data::snapshot_manifest(d).is_ok_and(|m| m.hash == hash))
+}
+
+/// One firm of the snapshot in `dir`, after checking (when `verify`) that the snapshot's files
+/// are what its manifest says: a doctored table is never recomputed under the recorded hash.
+pub fn snapshot_firm(
+    program: &huiqi_ir::Program,
+    dir: &Path,
+    hash: &str,
+    firm_id: &str,
+    verify: bool,
+) -> std::result::Result<huiqi_ir::Firm, Unavailable> {
+    let text = |e: Error| e.texts();
+    if verify {
+        crate::data::verify_snapshot(dir, hash).map_err(text)?;
+    }
+    let ids = std::collections::BTreeSet::from([firm_id.to_string()]);
+    huiqi_data::load_snapshot_firms(dir, program, &ids)
+        .map_err(|e| text(Error::plain(format!("{}: {e}", dir.display()))))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            (
+                "快照中没有该企业".into(),
+                "the snapshot has no such firm".into(),
+            )
+        })
+}
+
+/// Recomputes the traced line's entitlement figure — what its latest run computed (the run that
+/// made the line, or a later one that refigured it) — with `program` when it is that run's
+/// policy, reading the firm through `firm` (given that run's snapshot hash): the same check for
+/// the auditor's page and `huiqi ledger trace`.
+pub fn recompute(
+    program: &huiqi_ir::Program,
+    t: &huiqi_ledger::trace::Trace,
+    firm: impl FnOnce(&str) -> std::result::Result<huiqi_ir::Firm, Unavailable>,
+) -> Recomputed {
+    let no = |zh: &str, en: &str| Recomputed::unavailable((zh.into(), en.into()));
+    let run = &t.computed_by;
+    if program.hash != run.policy_hash {
+        return no(
+            "所用政策版本与该测算不同，无法复算（可用 huiqi run 按上述哈希复现）",
+            "the policy version at hand is not the run's; it cannot be recomputed (huiqi run with the hashes above reproduces it)",
+        );
+    }
+    let Some(c) = program.clause_by_name(&t.clause) else {
+        return no("政策包中没有该条款", "the pack has no such clause");
+    };
+    if crate::catalogue::population_clause(program, c) {
+        return no(
+            "该条款按全体企业分配（资金池或遴选），单户不能复算",
+            "the clause is allocated over all firms (a pool or a ranking): one firm alone cannot recompute it",
+        );
+    }
+    let Ok(year) = i32::try_from(t.period) else {
+        return no("年度无效", "bad period");
+    };
+    let f = match firm(&run.snapshot_hash) {
+        Ok(f) => f,
+        Err(why) => return Recomputed::unavailable(why),
+    };
+    let e = match crate::explain::explain(program, f, Some(year), None) {
+        Ok(e) => e,
+        Err(e) => return Recomputed::unavailable(e.texts()),
+    };
+    let fen = e
+        .outcome()
+        .clauses
+        .iter()
+        .find(|x| x.clause == c)
+        .and_then(|x| x.tranches.iter().find(|tr| tr.tranche == t.tranche))
+        .map(|tr| huiqi_ir::money::to_fen(tr.amount))
+        .unwrap_or(0);
+    let matches = fen == t.computed_fen;
+    Recomputed {
+        fen: Some(fen),
+        matches: Some(matches),
+        zh: if matches {
+            format!(
+                "按最近一次测算 {} 的政策版本与数据快照复算，金额与台账一致",
+                run.run_id
+            )
+        } else {
+            format!(
+                "按最近一次测算 {} 复算，金额与台账不一致，请核查",
+                run.run_id
+            )
+        },
+        en: if matches {
+            format!("recomputed from the policy version and snapshot of the latest run {}: the ledger's amount matches", run.run_id)
+        } else {
+            format!("recomputed as of the latest run {}: the amount differs from the ledger's — investigate", run.run_id)
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -310,6 +310,62 @@ fn a_deferred_tranche_pays_once_the_ledger_says_the_first_was_awarded() {
     ]);
     assert!(!o.status.success());
     assert!(!w.join("no-such.sqlite").exists());
+
+    // `ledger trace` recomputes a 2024 deferred-tranche line from the snapshot its run read
+    // (derived with the ledger's history, beside the original): the ledger's figure.
+    let line = query(
+        &db,
+        "SELECT MIN(i.id) FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
+         WHERE e.period = 2024 AND e.tranche = '持续在库'",
+    );
+    let store = s(snap.parent().unwrap());
+    let trace = |dirs: &str| {
+        huiqi(&[
+            "ledger",
+            "trace",
+            &line.to_string(),
+            "--db",
+            &db,
+            "--snapshots",
+            dirs,
+        ])
+    };
+    let o = trace(&store);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        said.contains("200000.00 元  按最近一次测算")
+            && said.contains("的政策版本与数据快照复算，金额与台账一致"),
+        "{said}"
+    );
+    // Given only the original snapshot it says the run's is not there.
+    let o = trace(&s(&snap));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("找不到该测算所用的数据快照"));
+    // A doctored derived snapshot is refused, never recomputed under the recorded hash.
+    let hash = query_text(
+        &db,
+        "SELECT r.snapshot_hash FROM runs r WHERE r.period = 2024",
+    );
+    let awards = snap
+        .parent()
+        .unwrap()
+        .join(&hash[..16])
+        .join(huiqi_files::snapshot::table_file(
+            huiqi_files::snapshot::AWARDS,
+        ));
+    let mut bytes = std::fs::read(&awards).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&awards, bytes).unwrap();
+    let said = String::from_utf8_lossy(&trace(&store).stdout).to_string();
+    assert!(
+        said.contains("快照文件的内容与其清单中的哈希不符"),
+        "{said}"
+    );
 }
 
 /// Takes a fresh ledger to `lines` confirmed lines and writes the filled-in payment file.

@@ -18,6 +18,14 @@ pub struct RunInfo {
     pub recorded_by: String,
 }
 
+/// A run named by its id and the hashes of what it read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRef {
+    pub run_id: String,
+    pub policy_hash: String,
+    pub snapshot_hash: String,
+}
+
 /// One line of an entitlement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Version {
@@ -44,6 +52,9 @@ pub struct Trace {
     pub state: String,
     /// What the latest run computed for the entitlement.
     pub computed_fen: i64,
+    /// That latest run (the entitlement's `last_run_id`): where `computed_fen` comes from — the
+    /// run that made this line, or a later one that refigured it.
+    pub computed_by: RunRef,
     /// The run that made this line.
     pub run: RunInfo,
     pub versions: Vec<Version>,
@@ -58,8 +69,10 @@ impl Ledger {
         let Some(r) = db
             .row(
                 "SELECT i.id, e.id, e.firm_id, COALESCE(f.name, ''), e.clause, e.period, e.tranche, i.kind, i.amount_fen, i.state, e.computed_fen, \
-                 r.run_id, r.period, r.policy_name, r.policy_hash, r.snapshot_hash, r.engine_version, r.results_sha256, r.recorded_at, r.recorded_by \
+                 r.run_id, r.period, r.policy_name, r.policy_hash, r.snapshot_hash, r.engine_version, r.results_sha256, r.recorded_at, r.recorded_by, \
+                 l.run_id, l.policy_hash, l.snapshot_hash \
                  FROM items i JOIN entitlements e ON e.id = i.entitlement_id JOIN runs r ON r.run_id = i.run_id \
+                 JOIN runs l ON l.run_id = e.last_run_id \
                  LEFT JOIN firms f ON f.firm_id = e.firm_id WHERE i.id = $1",
                 &args![line],
             )
@@ -104,6 +117,11 @@ impl Ledger {
             fen: r.i(8),
             state: r.s(9),
             computed_fen: r.i(10),
+            computed_by: RunRef {
+                run_id: r.s(20),
+                policy_hash: r.s(21),
+                snapshot_hash: r.s(22),
+            },
             run: RunInfo {
                 run_id: r.s(11),
                 period: r.i(12),

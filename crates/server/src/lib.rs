@@ -78,6 +78,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         notices: Default::default(),
         checks: crate::routes::firm::CheckCache::new(check_cache_bytes),
         indicators,
+        verified_snapshots: Default::default(),
     });
     watch_ledger(&s, std::time::Duration::from_secs(1));
     Ok(s)

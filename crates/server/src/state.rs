@@ -106,6 +106,9 @@ pub struct AppState {
     pub checks: crate::routes::firm::CheckCache,
     /// Zone indicators (precomputed outputs, loaded at start-up).
     pub indicators: Option<Arc<crate::routes::indicators::Indicators>>,
+    /// Snapshots (by content hash) whose files this process has checked against their
+    /// manifest: an auditor's trace reads a run's own snapshot, and checks it once.
+    pub verified_snapshots: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 pub type Shared = Arc<AppState>;

@@ -739,16 +739,7 @@ fn ingest_and_run_over_http() {
         assert_eq!(st, 202, "{v}");
         let id = v["id"].as_str().unwrap().to_string();
         // Follow it until it is done (recorded into the ledger).
-        let mut run = Value::Null;
-        for _ in 0..600 {
-            let (st, v) = reviewer.get(&format!("/api/v1/runs/{id}")).await;
-            assert_eq!(st, 200, "{v}");
-            if v["state"] == "done" || v["state"] == "failed" {
-                run = v;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        let run = common::wait_run(&reviewer, &id).await;
         assert_eq!(run["state"], "done", "{run}");
         assert_eq!(run["firms"], 40, "{run}");
         let by_clause: i64 = run["by_clause"]
@@ -1652,21 +1643,9 @@ fn a_check_reads_the_ledger_history() {
         assert!(on_file.awards.is_empty());
         // The 2022 run recorded: the firm's 辅导期 tranche is a computed line, not yet awarded.
         let out = s.dir.join("run-2022");
-        let req = huiqi::run::RunRequest {
-            policy: common::pack(),
-            snapshot: served.dir.clone().unwrap(),
-            period: 2022,
-            out: out.clone(),
-            memory_limit: None,
-            xlsx: false,
-            repeat: 1,
-            chunk_firms: None,
-            force: false,
-            set: vec![],
-        };
-        huiqi::run::run(&req, &|_| {}).unwrap();
+        let snap = served.dir.clone().unwrap();
+        common::run_period(&snap, 2022, &out);
         let ctx = huiqi::ledger::ctx(Some("test-setup"), None).unwrap();
-        let snap = req.snapshot.clone();
         huiqi_server::ledger!(s.state, |l| huiqi::ledger::record(
             l,
             &ctx,
@@ -1745,6 +1724,78 @@ fn a_check_reads_the_ledger_history() {
         assert!(
             html.contains("300万元") && !html.contains("600万元"),
             "{html}"
+        );
+        // The 2023 run started from the service reads the same history (a snapshot derived
+        // under history/) and records 300万; the auditor's trace recomputes the line from that
+        // very snapshot and finds the ledger's figure.
+        let (st, v) = officer
+            .post_json("/api/v1/runs", &json!({"period": 2023}))
+            .await;
+        assert_eq!(st, 202, "{v}");
+        let run = common::wait_run(&officer, v["id"].as_str().unwrap()).await;
+        assert_eq!(run["state"], "done", "{run}");
+        let line = s
+            .sql_int(
+                "SELECT MAX(i.id) FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
+                 WHERE e.firm_id = $1 AND e.clause = $2 AND e.period = 2023",
+                vec![FIRM.into(), LISTING.into()],
+            )
+            .await;
+        let auditor = s.login("auditor").await;
+        let (st, t) = auditor.get(&format!("/api/v1/lines/{line}/trace")).await;
+        assert_eq!(st, 200, "{t}");
+        assert_ne!(
+            t["run"]["snapshot_hash"].as_str(),
+            served.hash.as_deref(),
+            "{t}"
+        );
+        assert_eq!(t["computed_fen"], 300_000_000, "{t}");
+        assert_eq!(t["computed_run_id"], t["run"]["run_id"], "{t}");
+        assert_eq!(t["recomputed"]["available"], true, "{t}");
+        assert_eq!(t["recomputed"]["matches"], true, "{t}");
+        assert_eq!(t["recomputed"]["amount_fen"], 300_000_000, "{t}");
+        // The line the zone's own 2023 run made (600万, superseded by this run's 300万) is
+        // recomputed as of the entitlement's latest run: 300万, the ledger's figure — not one
+        // run's snapshot against another run's amount.
+        let first = s
+            .sql_int(
+                "SELECT MIN(i.id) FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
+                 WHERE e.firm_id = $1 AND e.clause = $2 AND e.period = 2023",
+                vec![FIRM.into(), LISTING.into()],
+            )
+            .await;
+        assert_ne!(first, line);
+        let (st, t0) = auditor.get(&format!("/api/v1/lines/{first}/trace")).await;
+        assert_eq!(st, 200, "{t0}");
+        assert_eq!(
+            (t0["state"].as_str(), t0["amount_fen"].as_i64()),
+            (Some("superseded"), Some(600_000_000)),
+            "{t0}"
+        );
+        assert_eq!(t0["recomputed"]["matches"], true, "{t0}");
+        assert_eq!(t0["recomputed"]["amount_fen"], 300_000_000, "{t0}");
+        // A doctored derived snapshot is refused, never recomputed under the recorded hash
+        // (a fresh server: this one has checked the files already).
+        let hash = t["run"]["snapshot_hash"].as_str().unwrap();
+        let dir = s.state.cfg.work.join("history").join(&hash[..16]);
+        assert!(dir.join("manifest.json").is_file(), "{}", dir.display());
+        s.state.verified_snapshots.lock().unwrap().clear();
+        let awards = dir.join(huiqi_files::snapshot::table_file(
+            huiqi_files::snapshot::AWARDS,
+        ));
+        let mut bytes = std::fs::read(&awards).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        std::fs::write(&awards, bytes).unwrap();
+        let (st, t) = auditor.get(&format!("/api/v1/lines/{line}/trace")).await;
+        assert_eq!(st, 200, "{t}");
+        assert_eq!(t["recomputed"]["available"], false, "{t}");
+        assert!(
+            t["recomputed"]["en"]
+                .as_str()
+                .unwrap()
+                .contains("do not match"),
+            "{t}"
         );
     });
 }

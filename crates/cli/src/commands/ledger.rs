@@ -157,6 +157,19 @@ pub enum LedgerCmd {
     },
     /// Check the audit hash chain and the current states against it.
     Verify,
+    /// Trace a line's figure to its run, policy and snapshot hashes, its versions and payment,
+    /// and recompute it from the run's own snapshot.
+    Trace {
+        /// The line's number (明细号).
+        line: i64,
+        /// The policy pack to recompute with (its hash must be the run's).
+        #[arg(long, default_value = "policies/ningbo")]
+        policy: PathBuf,
+        /// Where the run's snapshot may be: a snapshot, or a directory of snapshots named by
+        /// their hash (repeatable; runs with `--ledger` read a snapshot derived beside theirs).
+        #[arg(long = "snapshots", default_values = ["var/snapshots"])]
+        snapshots: Vec<PathBuf>,
+    },
     /// Award history for the engine: a snapshot like --snapshot whose awards table is what the
     /// ledger says was awarded (or paid) before --period.
     Awards {
@@ -342,6 +355,32 @@ async fn dispatch(o: &Out, l: &mut Ledger, cmd: &LedgerCmd, ctx: &Ctx) -> huiqi:
                 return Ok(ExitCode::from(1));
             }
         }
+        LedgerCmd::Trace {
+            line,
+            policy,
+            snapshots,
+        } => {
+            let Some(t) = uc::trace(l, *line).await? else {
+                return Err(huiqi::Error::input(
+                    format!("台账中没有明细 {line}"),
+                    format!("the ledger has no line {line}"),
+                ));
+            };
+            let program = huiqi::pack::load(policy)?.program;
+            let r = uc::recompute(&program, &t, |hash| {
+                let dir = uc::find_snapshot(snapshots, hash).ok_or_else(|| {
+                    (
+                        format!("在 {} 中找不到该测算所用的数据快照", paths(snapshots)),
+                        format!("the run's snapshot is not under {}", paths(snapshots)),
+                    )
+                })?;
+                uc::snapshot_firm(&program, &dir, hash, &t.firm_id, true)
+            });
+            show::trace(o, &t, &r);
+            if r.matches == Some(false) {
+                return Ok(ExitCode::from(1));
+            }
+        }
         LedgerCmd::Awards {
             period,
             snapshot,
@@ -354,4 +393,11 @@ async fn dispatch(o: &Out, l: &mut Ledger, cmd: &LedgerCmd, ctx: &Ctx) -> huiqi:
         _ => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn paths(p: &[PathBuf]) -> String {
+    p.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,7 +1,7 @@
 //! How the ledger's outcomes read on a terminal: in Chinese by default, amounts in 元 exact to
 //! the 分.
 
-use huiqi::ledger::{DerivedSnapshot, NoticeExport, PaymentsExport, Reconciliation};
+use huiqi::ledger::{DerivedSnapshot, NoticeExport, PaymentsExport, Recomputed, Reconciliation};
 use huiqi_ledger::{
     Action, BatchPaySummary, CancelSummary, ReconRow, RecordSummary, StatusLine, VerifyReport,
 };
@@ -310,4 +310,78 @@ pub fn status(o: &Out, code: &str, lines: &[StatusLine]) {
             println!("    {:<10} {at}", step_name(o, act));
         }
     }
+}
+
+/// A traced line: its entitlement, the run behind it, its versions and payment, and the
+/// recomputation.
+pub fn trace(o: &Out, t: &huiqi_ledger::trace::Trace, r: &Recomputed) {
+    let tranche = if t.tranche.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", t.tranche)
+    };
+    println!(
+        "{} {}  {} {}  {} {}{}",
+        o.t("明细", "line"),
+        t.line,
+        t.firm_id,
+        t.name,
+        t.period,
+        t.clause,
+        tranche
+    );
+    println!(
+        "  {}: {} {}  {}: {}  {}: {} {}",
+        o.t("金额", "amount"),
+        yuan(t.fen),
+        o.t("元", "yuan"),
+        o.t("状态", "state"),
+        t.state,
+        o.t("测算金额", "computed"),
+        yuan(t.computed_fen),
+        o.t("元", "yuan"),
+    );
+    let run = &t.run;
+    println!(
+        "  {}: {} ({} {}, {} {})",
+        o.t("测算", "run"),
+        run.run_id,
+        o.t("入账", "recorded"),
+        run.recorded_at,
+        o.t("经办", "by"),
+        run.recorded_by,
+    );
+    println!(
+        "    {}: {} {}",
+        o.t("政策", "policy"),
+        run.policy_name,
+        run.policy_hash
+    );
+    println!("    {}: {}", o.t("数据快照", "snapshot"), run.snapshot_hash);
+    println!("    {}: {}", o.t("结果文件", "results"), run.results_sha256);
+    println!("    {}: {}", o.t("引擎", "engine"), run.engine_version);
+    for v in &t.versions {
+        println!(
+            "  {} {} v{} {} {} {} {}",
+            o.t("版本", "version"),
+            v.line,
+            v.version,
+            v.kind,
+            yuan(v.fen),
+            v.state,
+            v.created_at
+        );
+    }
+    if let Some((reference, at, by)) = &t.payment {
+        println!("  {}: {reference} {at} {by}", o.t("支付", "paid"));
+    }
+    let figure = match r.fen {
+        Some(f) => format!("{} {}  ", yuan(f), o.t("元", "yuan")),
+        None => String::new(),
+    };
+    println!(
+        "  {}: {figure}{}",
+        o.t("复算", "recomputed"),
+        o.t(&r.zh, &r.en)
+    );
 }

@@ -76,6 +76,8 @@ pub struct TraceOut {
     pub amount_yuan: String,
     pub amount_fen: i64,
     pub state: String,
+    /// The entitlement's latest run: what `computed_fen` comes from and what is recomputed.
+    pub computed_run_id: String,
     /// What the entitlement's latest run computed.
     pub computed_yuan: String,
     pub computed_fen: i64,
@@ -88,66 +90,51 @@ pub struct TraceOut {
     pub recomputed: RecomputedOut,
 }
 
+/// The traced figure recomputed here: the firm as the run read it — from the served snapshot
+/// when it is the run's, else from the run's own snapshot on this server (the one it started
+/// with, one ingested here, or one a run derived with the ledger's award history under
+/// `history/`, which every run started from the service reads), its files checked once per
+/// process.
 fn recompute(s: &AppState, t: &huiqi_ledger::trace::Trace) -> RecomputedOut {
-    let no = |zh: &str, en: &str| RecomputedOut {
-        available: false,
-        amount_fen: None,
-        amount_yuan: None,
-        matches: None,
-        zh: zh.into(),
-        en: en.into(),
+    let firm = |hash: &str| {
+        let served = s.served();
+        if served.hash.as_deref() == Some(hash) {
+            return served.firms.get(&t.firm_id).cloned().ok_or_else(|| {
+                (
+                    "快照中没有该企业".into(),
+                    "the snapshot has no such firm".into(),
+                )
+            });
+        }
+        let dirs: Vec<_> = [
+            s.cfg.snapshot.clone(),
+            Some(s.cfg.work.join("snapshots")),
+            Some(s.cfg.work.join("history")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let Some(dir) = huiqi::ledger::find_snapshot(&dirs, hash) else {
+            return Err((
+                "本服务上找不到该测算所用的数据快照，无法当场复算（可用 huiqi run 按上述哈希复现）".into(),
+                "this server does not hold the run's snapshot; it cannot recompute here (huiqi run with the hashes above reproduces it)".into(),
+            ));
+        };
+        let known = s.verified_snapshots.lock().is_ok_and(|v| v.contains(hash));
+        let f = huiqi::ledger::snapshot_firm(&s.program, &dir, hash, &t.firm_id, !known)?;
+        if let Ok(mut v) = s.verified_snapshots.lock() {
+            v.insert(hash.to_string());
+        }
+        Ok(f)
     };
-    let served = s.served();
-    let same_snapshot = served.hash.as_deref() == Some(t.run.snapshot_hash.as_str());
-    if s.program.hash != t.run.policy_hash || !same_snapshot {
-        return no(
-            "本服务当前的政策版本或数据快照与该测算不同，无法当场复算（可用 huiqi run 按上述哈希复现）",
-            "this server serves another policy version or snapshot than the run's; it cannot recompute here (huiqi run with the hashes above reproduces it)",
-        );
-    }
-    let Some(c) = s.program.clause_by_name(&t.clause) else {
-        return no("政策包中没有该条款", "the pack has no such clause");
-    };
-    if huiqi::catalogue::population_clause(&s.program, c) {
-        return no(
-            "该条款按全体企业分配（资金池或遴选），单户不能复算",
-            "the clause is allocated over all firms (a pool or a ranking): one firm alone cannot recompute it",
-        );
-    }
-    let Some(firm) = served.firms.get(&t.firm_id) else {
-        return no("快照中没有该企业", "the snapshot has no such firm");
-    };
-    let Ok(year) = i32::try_from(t.period) else {
-        return no("年度无效", "bad period");
-    };
-    let e = match huiqi::explain::explain(&s.program, firm.clone(), Some(year), None) {
-        Ok(e) => e,
-        Err(e) => return no(&e.to_string(), &e.to_string()),
-    };
-    let fen = e
-        .outcome()
-        .clauses
-        .iter()
-        .find(|x| x.clause == c)
-        .and_then(|x| x.tranches.iter().find(|tr| tr.tranche == t.tranche))
-        .map(|tr| huiqi_ir::money::to_fen(tr.amount))
-        .unwrap_or(0);
-    let matches = fen == t.computed_fen;
+    let r = huiqi::ledger::recompute(&s.program, t, firm);
     RecomputedOut {
-        available: true,
-        amount_fen: Some(fen),
-        amount_yuan: Some(huiqi_ledger::yuan(fen)),
-        matches: Some(matches),
-        zh: if matches {
-            "按该测算的政策版本与数据快照当场复算，金额与台账一致".into()
-        } else {
-            "当场复算金额与台账不一致，请核查".into()
-        },
-        en: if matches {
-            "recomputed here from the run's policy version and snapshot: the ledger's amount matches".into()
-        } else {
-            "recomputed here: the amount differs from the ledger's — investigate".into()
-        },
+        available: r.fen.is_some(),
+        amount_fen: r.fen,
+        amount_yuan: r.fen.map(huiqi_ledger::yuan),
+        matches: r.matches,
+        zh: r.zh,
+        en: r.en,
     }
 }
 
@@ -201,7 +188,11 @@ pub async fn trace(
     .await??;
     events.sort_by_key(|e| e.event.seq);
     let y = huiqi_ledger::yuan;
-    let recomputed = recompute(&s, &t);
+    // Reading the run's own snapshot is file work (checked once, then one firm's rows).
+    let (s2, t2) = (s.clone(), t.clone());
+    let recomputed = tokio::task::spawn_blocking(move || recompute(&s2, &t2))
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(TraceOut {
         line: t.line,
         entitlement: t.entitlement,
@@ -209,6 +200,7 @@ pub async fn trace(
         amount_fen: t.fen,
         computed_yuan: y(t.computed_fen),
         computed_fen: t.computed_fen,
+        computed_run_id: t.computed_by.run_id.clone(),
         run: RunOut {
             run_id: t.run.run_id.clone(),
             period: t.run.period,

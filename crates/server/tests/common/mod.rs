@@ -148,11 +148,16 @@ fn build_zone(
         20,
     )
     .unwrap();
+    run_period(&info.dir, 2023, &dir.join("run"));
+}
+
+/// The seed pack run over `snapshot` for `period` into `out` (no workbook), as `huiqi run`.
+pub fn run_period(snapshot: &Path, period: i32, out: &Path) -> huiqi::run::RunReport {
     let req = huiqi::run::RunRequest {
         policy: pack(),
-        snapshot: info.dir.clone(),
-        period: 2023,
-        out: dir.join("run"),
+        snapshot: snapshot.to_path_buf(),
+        period,
+        out: out.to_path_buf(),
         memory_limit: None,
         xlsx: false,
         repeat: 1,
@@ -160,7 +165,7 @@ fn build_zone(
         force: false,
         set: vec![],
     };
-    huiqi::run::run(&req, &|_| {}).unwrap();
+    huiqi::run::run(&req, &|_| {}).unwrap()
 }
 
 pub fn pg_admin_url() -> String {
@@ -423,6 +428,19 @@ impl Client {
         let rb = self.http.delete(format!("{}{path}", self.base));
         decode(self.with_csrf(rb).send().await.unwrap()).await
     }
+}
+
+/// Follows a run started over HTTP until it is done or failed (two minutes at most).
+pub async fn wait_run(c: &Client, id: &str) -> Value {
+    for _ in 0..600 {
+        let (st, v) = c.get(&format!("/api/v1/runs/{id}")).await;
+        assert_eq!(st, 200, "{v}");
+        if v["state"] == "done" || v["state"] == "failed" {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("run {id} did not finish");
 }
 
 pub async fn decode(r: reqwest::Response) -> (u16, Value) {
