@@ -293,7 +293,8 @@ impl Ledger {
         for chunk in lines.chunks(500) {
             let entities: Vec<String> = chunk.iter().map(|l| format!("'item:{l}'")).collect();
             let sql = format!(
-                "SELECT entity, actor FROM audit_events WHERE action = $1 AND entity IN ({}) ORDER BY seq",
+                "SELECT entity, actor FROM {} WHERE action = $1 AND entity IN ({}) ORDER BY seq",
+                self.db.events_by_entity(),
                 entities.join(", ")
             );
             for r in self.db.rows(&sql, &args![action]).await? {

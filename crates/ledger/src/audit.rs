@@ -321,7 +321,8 @@ pub(crate) async fn events_of(
         Some(a) => format!("action = '{a}' AND "),
         None => String::new(),
     };
-    let sql = format!("SELECT {EVENT_COLS} FROM audit_events WHERE {filter}entity IN (");
+    let table = db.events_by_entity();
+    let sql = format!("SELECT {EVENT_COLS} FROM {table} WHERE {filter}entity IN (");
     let mut out: Vec<Event> = crate::content::rows_in(db, &sql, &args)
         .await?
         .into_iter()

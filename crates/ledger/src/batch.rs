@@ -17,7 +17,7 @@ use crate::db::Db;
 use crate::payfile::{classify, pay_all, refuse, LineError, PaidFile, Verdict};
 use crate::report::ListRow;
 use crate::settle::settle_waiting;
-use crate::workflow::{select_lines, transition, Line, Selection};
+use crate::workflow::{select_lines, transition_all, Line, Selection};
 use crate::{args, Ctx, Error, Ledger, State};
 
 /// Where a batch is.
@@ -217,20 +217,21 @@ async fn export_tx(db: &mut Db, ctx: &Ctx, sel: &Selection) -> Result<Option<i64
         &serde_json::json!({"state": "exported", "lines": lines.len(), "total_fen": total, "items": ids})
             .to_string(),
     );
-    for l in &lines {
-        transition(
-            db,
-            &mut chain,
-            ctx,
-            l,
-            "export",
-            State::Exported,
-            None,
-            serde_json::json!({"batch": id}),
-            |st| not_confirmed(l.id(), st),
-        )
-        .await?;
-    }
+    let moves = lines
+        .iter()
+        .map(|l| (l, serde_json::json!({"batch": id})))
+        .collect();
+    transition_all(
+        db,
+        &mut chain,
+        ctx,
+        moves,
+        "export",
+        State::Exported,
+        None,
+        not_confirmed,
+    )
+    .await?;
     chain.flush(db).await?;
     Ok(Some(id))
 }
@@ -335,26 +336,21 @@ async fn cancel_tx(db: &mut Db, ctx: &Ctx, b: i64, reason: &str) -> Result<Cance
         r#"{"state":"exported"}"#,
         &serde_json::json!({"state": "cancelled", "reason": reason}).to_string(),
     );
-    for l in &lines {
-        transition(
-            db,
-            &mut chain,
-            ctx,
-            l,
-            "return",
-            State::Confirmed,
-            None,
-            serde_json::json!({"batch": null, "reason": reason}),
-            |st| {
-                Error::db(format!(
-                    "line {} changed underneath: {}",
-                    l.id(),
-                    st.as_str()
-                ))
-            },
-        )
-        .await?;
-    }
+    let moves = lines
+        .iter()
+        .map(|l| (l, serde_json::json!({"batch": null, "reason": reason})))
+        .collect();
+    transition_all(
+        db,
+        &mut chain,
+        ctx,
+        moves,
+        "return",
+        State::Confirmed,
+        None,
+        |id, st| Error::db(format!("line {id} changed underneath: {}", st.as_str())),
+    )
+    .await?;
     // Settled with the batch they were in (the rows as they were, batch included).
     let rows: Vec<ItemRow> = lines.iter().map(|l| l.row.clone()).collect();
     let w = settle_waiting(db, &mut chain, ctx, &rows).await?;

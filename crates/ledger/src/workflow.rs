@@ -168,25 +168,34 @@ pub(crate) async fn lines_by_id(
     from: &[State],
     illegal: impl Fn(i64, State) -> Error,
 ) -> Result<Vec<Line>, Error> {
-    let mut out = vec![];
     let mut seen = HashSet::new();
-    for &id in ids {
-        if !seen.insert(id) {
-            continue;
-        }
-        let r = db
-            .row(
-                &format!("SELECT {ITEM_COLS}, e.firm_id, e.clause, e.period, e.tranche {LINE_SELECT} WHERE i.id = $1"),
-                &args![id],
+    let ids: Vec<i64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+    // Read in chunks (a bulk step by ids named thousands), judged in the order given.
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(MOVE_CHUNK) {
+        let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        for r in db
+            .rows(
+                &format!(
+                    "SELECT {ITEM_COLS}, e.firm_id, e.clause, e.period, e.tranche {LINE_SELECT} WHERE i.id IN ({})",
+                    list.join(", ")
+                ),
+                &[],
             )
             .await?
-            .ok_or_else(|| {
-                Error::input(
-                    format!("没有编号为 {id} 的奖励明细"),
-                    format!("no award line {id}"),
-                )
-            })?;
-        let l = line_of(&r);
+        {
+            let l = line_of(&r);
+            found.insert(l.id(), l);
+        }
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let l = found.remove(&id).ok_or_else(|| {
+            Error::input(
+                format!("没有编号为 {id} 的奖励明细"),
+                format!("no award line {id}"),
+            )
+        })?;
         if !from.contains(&l.state()) {
             return Err(illegal(id, l.state()));
         }
@@ -236,6 +245,52 @@ pub(crate) async fn select_lines(
     Ok(db.rows(&sql, &args).await?.iter().map(line_of).collect())
 }
 
+/// The line as it is after a step that adds `extra` to its event: a notice or batch the step
+/// names replaces the row's own.
+fn after_step(l: &Line, extra: &serde_json::Value) -> ItemRow {
+    let mut after_row = l.row.clone();
+    if let Some(n) = extra.get("notice").and_then(serde_json::Value::as_i64) {
+        after_row.notice = Some(n);
+    }
+    if let Some(b) = extra.get("batch") {
+        after_row.batch = b.as_i64();
+    }
+    after_row
+}
+
+/// The audit event of a line moved to `to`: the step's reason and `extra`, and the whole line
+/// as it is after the step.
+#[allow(clippy::too_many_arguments)]
+fn push_moved(
+    chain: &mut Chain,
+    ctx: &Ctx,
+    l: &Line,
+    after_row: &ItemRow,
+    action: &str,
+    to: State,
+    reason: Option<&str>,
+    extra: serde_json::Value,
+) -> Result<(), Error> {
+    let mut after = serde_json::json!({"state": to.as_str()});
+    if let Some(r) = reason {
+        after["reason"] = r.into();
+    }
+    if let serde_json::Value::Object(m) = extra {
+        for (k, v) in m {
+            after[k] = v;
+        }
+    }
+    after["line"] = serde_json::to_value(snap(after_row, &l.key)).map_err(Error::db)?;
+    chain.push(
+        ctx,
+        action,
+        &format!("item:{}", l.id()),
+        &state_json(l.state(), None),
+        &after.to_string(),
+    );
+    Ok(())
+}
+
 /// Moves one line from its state to `to`, or fails if another writer moved it first; the
 /// event carries the line as it is after the step, and `extra`.
 #[allow(clippy::too_many_arguments)]
@@ -250,13 +305,7 @@ pub(crate) async fn transition(
     extra: serde_json::Value,
     on_race: impl Fn(State) -> Error,
 ) -> Result<(), Error> {
-    let mut after_row = l.row.clone();
-    if let Some(n) = extra.get("notice").and_then(serde_json::Value::as_i64) {
-        after_row.notice = Some(n);
-    }
-    if let Some(b) = extra.get("batch") {
-        after_row.batch = b.as_i64();
-    }
+    let after_row = after_step(l, &extra);
     let n = db
         .exec(
             "UPDATE items SET state = $1, updated_at = $2, reason = COALESCE($3, reason), notice_id = $4, batch_id = $5 WHERE id = $6 AND state = $7",
@@ -271,38 +320,101 @@ pub(crate) async fn transition(
             .unwrap_or(l.state());
         return Err(on_race(now));
     }
-    let mut after = serde_json::json!({"state": to.as_str()});
-    if let Some(r) = reason {
-        after["reason"] = r.into();
-    }
-    if let serde_json::Value::Object(m) = extra {
-        for (k, v) in m {
-            after[k] = v;
+    push_moved(chain, ctx, l, &after_row, action, to, reason, extra)
+}
+
+/// Line ids one bulk statement names (written into it as integers, so no backend's limit on
+/// bound parameters applies).
+const MOVE_CHUNK: usize = 2000;
+
+/// [`transition`] for many lines, each with its event's `extra`: one
+/// `UPDATE … WHERE state = ? AND id IN (…)` per chunk of lines that leave the same state for the
+/// same notice and batch, instead of one statement per line (a bulk approval of half a million
+/// lines was half a million round trips). A chunk that moves fewer rows than it names lost a
+/// race with another writer: the first such line is named and the caller's transaction rolls
+/// back whole. The events are the ones [`transition`] writes, line by line, in the given order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn transition_all(
+    db: &mut Db,
+    chain: &mut Chain,
+    ctx: &Ctx,
+    moves: Vec<(&Line, serde_json::Value)>,
+    action: &str,
+    to: State,
+    reason: Option<&str>,
+    on_race: impl Fn(i64, State) -> Error,
+) -> Result<(), Error> {
+    let afters: Vec<ItemRow> = moves.iter().map(|(l, x)| after_step(l, x)).collect();
+    // Lines grouped by what the statement sets and expects, in first-seen order.
+    let mut groups: Vec<((State, Option<i64>, Option<i64>), Vec<i64>)> = vec![];
+    for ((l, _), after) in moves.iter().zip(&afters) {
+        let k = (l.state(), after.notice, after.batch);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, ids)) => ids.push(l.id()),
+            None => groups.push((k, vec![l.id()])),
         }
     }
-    after["line"] = serde_json::to_value(snap(&after_row, &l.key)).map_err(Error::db)?;
-    chain.push(
-        ctx,
-        action,
-        &format!("item:{}", l.id()),
-        &state_json(l.state(), None),
-        &after.to_string(),
-    );
+    for ((from, notice, batch), ids) in &groups {
+        for chunk in ids.chunks(MOVE_CHUNK) {
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let n = db
+                .exec(
+                    &format!(
+                        "UPDATE items SET state = $1, updated_at = $2, reason = COALESCE($3, reason), notice_id = $4, batch_id = $5 WHERE state = $6 AND id IN ({})",
+                        list.join(", ")
+                    ),
+                    &args![to.as_str(), &ctx.at, reason.map(str::to_string), *notice, *batch, from.as_str()],
+                )
+                .await?;
+            if n as usize != chunk.len() {
+                // Someone moved a line first (the statement moved only the others): name it.
+                let rows = db
+                    .rows(
+                        &format!(
+                            "SELECT id, state FROM items WHERE id IN ({}) AND state <> $1 ORDER BY id",
+                            list.join(", ")
+                        ),
+                        &args![to.as_str()],
+                    )
+                    .await?;
+                let (id, now) = rows
+                    .first()
+                    .map(|r| (r.i(0), State::parse(&r.s(1)).unwrap_or(*from)))
+                    .unwrap_or((chunk[0], *from));
+                return Err(on_race(id, now));
+            }
+        }
+    }
+    for ((l, extra), after) in moves.into_iter().zip(&afters) {
+        push_moved(chain, ctx, l, after, action, to, reason, extra)?;
+    }
     Ok(())
 }
 
-async fn window_check(db: &mut Db, ctx: &Ctx, l: &Line, a: &Action) -> Result<(), Error> {
+/// Notice windows read once per step: (opens, closes) by notice id.
+type Windows = std::collections::HashMap<i64, (String, String)>;
+
+async fn window_check(
+    db: &mut Db,
+    windows: &mut Windows,
+    ctx: &Ctx,
+    l: &Line,
+    a: &Action,
+) -> Result<(), Error> {
     let Some(nid) = l.row.notice else {
         return Ok(());
     };
-    let r = db
-        .row(
-            "SELECT opens, closes FROM notices WHERE id = $1",
-            &args![nid],
-        )
-        .await?
-        .ok_or_else(|| Error::db(format!("notice {nid} is missing")))?;
-    let (opens, closes) = (r.s(0), r.s(1));
+    if !windows.contains_key(&nid) {
+        let r = db
+            .row(
+                "SELECT opens, closes FROM notices WHERE id = $1",
+                &args![nid],
+            )
+            .await?
+            .ok_or_else(|| Error::db(format!("notice {nid} is missing")))?;
+        windows.insert(nid, (r.s(0), r.s(1)));
+    }
+    let (opens, closes) = windows[&nid].clone();
     if ctx.at < opens || ctx.at > closes {
         return Err(Error::input(
             format!(
@@ -389,44 +501,64 @@ async fn apply_tx(db: &mut Db, ctx: &Ctx, sel: &Selection, a: &Action) -> Result
     {
         notice = Some(new_notice(db, &mut chain, ctx, (title, opens, closes), lines.len()).await?);
     }
-    let mut next_rec = db
-        .int("SELECT COALESCE(MAX(id), 0) FROM recoveries", &[])
-        .await?
-        + 1;
-    for l in &lines {
-        let mut extra = serde_json::json!({});
-        match a {
-            Action::Confirm | Action::Object { .. } => window_check(db, ctx, l, a).await?,
-            Action::Announce { .. } => extra = serde_json::json!({"notice": notice}),
-            Action::Pay { reference } => {
-                let id = next_payment(db).await?;
-                pay_line(db, &mut chain, ctx, l, reference, id, |st| {
-                    illegal(l.id(), st, a)
-                })
-                .await?;
-                continue;
-            }
-            Action::Recover { reason } => {
-                db.exec(
-                    "INSERT INTO recoveries (id, item_id, amount_fen, reason, at, actor) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &args![next_rec, l.id(), l.row.amount_fen, reason, &ctx.at, &ctx.actor],
-                )
-                .await?;
-                extra = serde_json::json!({"amount_fen": l.row.amount_fen, "recovery": next_rec});
-                next_rec += 1;
-            }
-            _ => {}
+    if let Action::Pay { reference } = a {
+        // One line (checked above).
+        for l in &lines {
+            let id = next_payment(db).await?;
+            pay_line(db, &mut chain, ctx, l, reference, id, |st| {
+                illegal(l.id(), st, a)
+            })
+            .await?;
         }
-        transition(
+    } else {
+        let mut windows = Windows::new();
+        let mut recoveries = vec![];
+        let mut next_rec = db
+            .int("SELECT COALESCE(MAX(id), 0) FROM recoveries", &[])
+            .await?
+            + 1;
+        let mut moves = Vec::with_capacity(lines.len());
+        for l in &lines {
+            let extra = match a {
+                Action::Confirm | Action::Object { .. } => {
+                    window_check(db, &mut windows, ctx, l, a).await?;
+                    serde_json::json!({})
+                }
+                Action::Announce { .. } => serde_json::json!({"notice": notice}),
+                Action::Recover { reason } => {
+                    recoveries.push(
+                        args![
+                            next_rec,
+                            l.id(),
+                            l.row.amount_fen,
+                            reason,
+                            &ctx.at,
+                            &ctx.actor
+                        ]
+                        .to_vec(),
+                    );
+                    next_rec += 1;
+                    serde_json::json!({"amount_fen": l.row.amount_fen, "recovery": next_rec - 1})
+                }
+                _ => serde_json::json!({}),
+            };
+            moves.push((l, extra));
+        }
+        db.bulk_insert(
+            "recoveries",
+            &["id", "item_id", "amount_fen", "reason", "at", "actor"],
+            &recoveries,
+        )
+        .await?;
+        transition_all(
             db,
             &mut chain,
             ctx,
-            l,
+            moves,
             a.name(),
             a.to(),
             a.reason(),
-            extra,
-            |st| illegal(l.id(), st, a),
+            |id, st| illegal(id, st, a),
         )
         .await?;
     }
