@@ -346,7 +346,9 @@ pub(crate) async fn transition_all(
 ) -> Result<(), Error> {
     let afters: Vec<ItemRow> = moves.iter().map(|(l, x)| after_step(l, x)).collect();
     // Lines grouped by what the statement sets and expects, in first-seen order.
-    let mut groups: Vec<((State, Option<i64>, Option<i64>), Vec<i64>)> = vec![];
+    // (from, notice, batch) → the lines that move so.
+    type Group = ((State, Option<i64>, Option<i64>), Vec<i64>);
+    let mut groups: Vec<Group> = vec![];
     for ((l, _), after) in moves.iter().zip(&afters) {
         let k = (l.state(), after.notice, after.batch);
         match groups.iter_mut().find(|(g, _)| *g == k) {
@@ -404,7 +406,7 @@ async fn window_check(
     let Some(nid) = l.row.notice else {
         return Ok(());
     };
-    if !windows.contains_key(&nid) {
+    if let std::collections::hash_map::Entry::Vacant(v) = windows.entry(nid) {
         let r = db
             .row(
                 "SELECT opens, closes FROM notices WHERE id = $1",
@@ -412,7 +414,7 @@ async fn window_check(
             )
             .await?
             .ok_or_else(|| Error::db(format!("notice {nid} is missing")))?;
-        windows.insert(nid, (r.s(0), r.s(1)));
+        v.insert((r.s(0), r.s(1)));
     }
     let (opens, closes) = windows[&nid].clone();
     if ctx.at < opens || ctx.at > closes {
