@@ -61,14 +61,6 @@ impl Bits {
             n,
         }
     }
-    fn ones(n: usize) -> Bits {
-        let mut b = Bits {
-            w: vec![u64::MAX; n.div_ceil(64)],
-            n,
-        };
-        b.trim();
-        b
-    }
     fn trim(&mut self) {
         if self.n % 64 != 0 {
             if let Some(last) = self.w.last_mut() {

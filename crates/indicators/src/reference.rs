@@ -17,8 +17,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, JoinType, ScalarValue};
 use datafusion::execution::config::SessionConfig;
 use datafusion::functions_aggregate::expr_fn::{bool_or, max, min, sum};
