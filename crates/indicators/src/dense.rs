@@ -25,7 +25,9 @@ use datafusion::arrow::compute::{cast, concat, sort_to_indices, take, BatchCoale
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, Field, Int32Type, Int64Type, Schema, SchemaRef,
 };
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter,
+};
 use datafusion::parquet::arrow::ProjectionMask;
 
 use huiqi_data::dates::to_days;
@@ -129,29 +131,47 @@ fn engine_at(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::engine(format!("{}: {e}", path.display()))
 }
 
-/// The columns `want` of a Parquet file (all of them must exist), in batches.
-fn read(path: &Path, want: &[&str]) -> Result<Vec<RecordBatch>> {
+/// The columns `want` of a Parquet file (all of them must exist), batch by batch; with
+/// `years`, only the rows whose `year` is one of them (decoded first, the other columns only
+/// where it passes).
+fn open(
+    path: &Path,
+    want: &[&str],
+    years: Option<[i32; 2]>,
+) -> Result<impl Iterator<Item = Result<RecordBatch>>> {
     let bytes = Bytes::from(std::fs::read(path).map_err(|e| Error::io(path, e))?);
     let b = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| engine_at(path, e))?;
     let schema = b.schema().clone();
-    let mut roots = vec![];
-    for w in want {
-        let i = schema.index_of(w).map_err(|_| {
+    let root = |w: &str| {
+        schema.index_of(w).map_err(|_| {
             Error::plain(
                 format!("{}：没有列“{w}”", path.display()),
                 format!("{}: no column `{w}`", path.display()),
             )
-        })?;
-        roots.push(i);
-    }
+        })
+    };
+    let roots = want.iter().map(|w| root(w)).collect::<Result<Vec<_>>>()?;
     let mask = ProjectionMask::roots(b.parquet_schema(), roots);
-    let r = b
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| engine_at(path, e))?;
-    r.collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| engine_at(path, e))
+    let mut b = b.with_projection(mask).with_batch_size(64 * 1024);
+    if let Some(ys) = years {
+        let yr = ProjectionMask::roots(b.parquet_schema(), [root(scol::YEAR)?]);
+        let pred = ArrowPredicateFn::new(yr, move |batch: RecordBatch| {
+            let y = cast(batch.column(0), &DataType::Int32)?;
+            let y = y.as_primitive::<Int32Type>();
+            Ok(BooleanArray::from_iter(
+                y.iter().map(|v| Some(v.is_some_and(|v| ys.contains(&v)))),
+            ))
+        });
+        b = b.with_row_filter(RowFilter::new(vec![Box::new(pred)]));
+    }
+    let r = b.build().map_err(|e| engine_at(path, e))?;
+    let path = path.to_path_buf();
+    Ok(r.map(move |x| x.map_err(|e| engine_at(&path, e))))
+}
+
+/// [`open`], every batch.
+fn read(path: &Path, want: &[&str]) -> Result<Vec<RecordBatch>> {
+    open(path, want, None)?.collect()
 }
 
 fn col<'a>(path: &Path, b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
@@ -976,9 +996,10 @@ fn read_events(
 ) -> Result<EventsRead> {
     let n = ids.len();
     let path = dir.join(table_file(EVENTS));
-    let batches = read(
+    let batches = open(
         &path,
         &[scol::FIRM_ID, scol::FACT, scol::DATE, scol::UNTIL, scol::VALUE],
+        None,
     )?;
     let mut zdict = Dict::default();
     let (mut z1, mut z0) = (vec![NONE; n], vec![NONE; n]);
@@ -1029,7 +1050,8 @@ fn read_events(
         uses[k].first.push(j);
     }
     let mut walk = Walk::new(ids);
-    for b in &batches {
+    for b in batches {
+        let b = &b?;
         let fid = utf8(&path, b, scol::FIRM_ID)?;
         let fact = utf8(&path, b, scol::FACT)?;
         let date = date32(&path, b, scol::DATE)?;
@@ -1105,7 +1127,7 @@ fn read_yearly(
     let path = dir.join(table_file(YEARLY));
     let mut want = vec![scol::FIRM_ID, scol::YEAR];
     want.extend(facts.iter().chain(sums).map(String::as_str));
-    let batches = read(&path, &want)?;
+    let batches = open(&path, &want, Some([y1, y0]))?;
     let mut codes: Vec<YearCodes> = facts
         .iter()
         .map(|f| YearCodes {
@@ -1117,7 +1139,8 @@ fn read_yearly(
     let mut amounts: Vec<Amounts> = sums.iter().map(|f| Amounts::new(f, n)).collect();
     let mut factors = vec![1i128; sums.len()];
     let mut walk = Walk::new(ids);
-    for b in &batches {
+    for b in batches {
+        let b = &b?;
         let fid = utf8(&path, b, scol::FIRM_ID)?;
         let year = int32(&path, b, scol::YEAR)?;
         let year = year.as_primitive::<Int32Type>();
@@ -1176,11 +1199,12 @@ fn read_monthly(
     let path = dir.join(table_file(MONTHLY));
     let mut want = vec![scol::FIRM_ID, scol::YEAR, scol::MONTH];
     want.extend(sums.iter().map(String::as_str));
-    let batches = read(&path, &want)?;
+    let batches = open(&path, &want, Some([y1, y0]))?;
     let mut amounts: Vec<Amounts> = sums.iter().map(|f| Amounts::new(f, n)).collect();
     let mut factors = vec![1i128; sums.len()];
     let mut walk = Walk::new(ids);
-    for b in &batches {
+    for b in batches {
+        let b = &b?;
         let fid = utf8(&path, b, scol::FIRM_ID)?;
         let year = int32(&path, b, scol::YEAR)?;
         let year = year.as_primitive::<Int32Type>();
@@ -1235,12 +1259,14 @@ fn read_runs(runs: &[RunUsed], ids: &StringArray, sels: &[(i32, String)]) -> Res
             continue;
         }
         let path = &run.results;
-        let batches = read(
+        let batches = open(
             path,
             &[rcol::FIRM_ID, rcol::CLAUSE, rcol::AMOUNT_FEN, rcol::REASON],
+            None,
         )?;
         let mut walk = Walk::new(ids);
-        for b in &batches {
+        for b in batches {
+            let b = &b?;
             let fid = utf8(path, b, rcol::FIRM_ID)?;
             let clause = utf8(path, b, rcol::CLAUSE)?;
             let reason = utf8(path, b, rcol::REASON)?;
