@@ -26,7 +26,6 @@ use crate::error::{Error, Result};
 use crate::runs::RunUsed;
 use crate::set::{IndicatorSet, Measure};
 
-
 /// Figures are stored as integers scaled by 10^12 (元 for money, firms for counts, a fraction
 /// for ratios): the scale of the snapshot's Decimal128(38, 12) columns.
 pub const SCALE: i128 = 1_000_000_000_000;
@@ -166,7 +165,6 @@ pub struct Computed {
     /// its year has no figure; without the run a year earlier, no growth and no entries/exits.
     pub notes: Vec<(String, String)>,
 }
-
 
 /// Computes every indicator of `set` for `period` over the snapshot in `dir` (no runs: a
 /// `selected` indicator gets no figure).

@@ -18,8 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, RecordBatch, StringArray,
-    UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, RecordBatch, StringArray, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, concat, sort_to_indices, take, BatchCoalescer};
 use datafusion::arrow::datatypes::{
@@ -186,7 +185,10 @@ fn col<'a>(path: &Path, b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> 
 fn bad_type(path: &Path, name: &str, t: &DataType) -> Error {
     Error::plain(
         format!("{}：列“{name}”的类型 {t} 无法用于指标", path.display()),
-        format!("{}: column `{name}` has type {t}, unusable here", path.display()),
+        format!(
+            "{}: column `{name}` has type {t}, unusable here",
+            path.display()
+        ),
     )
 }
 
@@ -277,7 +279,12 @@ struct Dict {
 
 impl Dict {
     fn id(&mut self, s: &str) -> u32 {
-        if let Some(&k) = self.map.get(s) {
+        // An enum has a handful of values: a scan beats hashing them.
+        if self.names.len() <= 16 {
+            if let Some(k) = self.names.iter().position(|n| n == s) {
+                return k as u32;
+            }
+        } else if let Some(&k) = self.map.get(s) {
             return k;
         }
         let k = self.names.len() as u32;
@@ -400,10 +407,7 @@ fn read_firms(
     } else {
         StringArray::from_iter_values(std::iter::empty::<&str>())
     };
-    let mut cols = statics
-        .iter()
-        .map(|s| cat(s))
-        .collect::<Result<Vec<_>>>()?;
+    let mut cols = statics.iter().map(|s| cat(s)).collect::<Result<Vec<_>>>()?;
     let n = ids.len();
     if !(1..n).all(|i| ids.value(i - 1) < ids.value(i)) {
         // Not in order (or a credit code twice): put it in order, then look for twins.
@@ -696,9 +700,8 @@ pub(crate) fn compute(
     let n = firms.ids.len();
     let ids = &firms.ids;
     let ((events, yearly), (monthly, sels)) = std::thread::scope(|s| {
-        let yearly = (!year_facts.is_empty() || !yearly_sums.is_empty()).then(|| {
-            s.spawn(|| read_yearly(dir, ids, (y1, y0), &year_facts, &yearly_sums))
-        });
+        let yearly = (!year_facts.is_empty() || !yearly_sums.is_empty())
+            .then(|| s.spawn(|| read_yearly(dir, ids, (y1, y0), &year_facts, &yearly_sums)));
         let monthly = (!monthly_sums.is_empty())
             .then(|| s.spawn(|| read_monthly(dir, ids, (y1, y0), period.month, &monthly_sums)));
         let sels = (!selections.is_empty()).then(|| s.spawn(|| read_runs(runs, ids, &selections)));
@@ -714,10 +717,17 @@ pub(crate) fn compute(
     let sel_bits = sels.transpose()?.unwrap_or_default();
 
     let firms_without_zone = zone_now.iter().filter(|&&z| z == NONE).count() as u64;
-    let zone_ok = |z: &[u32], only: &[String]| -> Bits {
+    // In a zone now / a year earlier: every indicator without its own list of zones starts
+    // from these.
+    let in_zone = [
+        Bits::from_fn(n, |i| zone_now[i] != NONE),
+        Bits::from_fn(n, |i| zone_base[i] != NONE),
+    ];
+    let zone_ok = |y: usize, only: &[String]| -> Bits {
         if only.is_empty() {
-            return Bits::from_fn(n, |i| z[i] != NONE);
+            return in_zone[y].clone();
         }
+        let z = if y == 0 { &zone_now } else { &zone_base };
         let ok: Vec<bool> = zdict.names.iter().map(|s| only.contains(s)).collect();
         Bits::from_fn(n, |i| z[i] != NONE && ok[z[i] as usize])
     };
@@ -765,8 +775,8 @@ pub(crate) fn compute(
             continue;
         }
         // The set now and a year earlier.
-        let mut in1 = zone_ok(&zone_now, &ind.zones);
-        let mut in0 = zone_ok(&zone_base, &ind.zones);
+        let mut in1 = zone_ok(0, &ind.zones);
+        let mut in0 = zone_ok(1, &ind.zones);
         for (at, t) in &plan.conds {
             let (a, b) = match at {
                 CondAt::Static(k) => {
@@ -830,11 +840,7 @@ pub(crate) fn compute(
 
         // Figures by zone.
         let any = in1.or(&in0);
-        let mut acc: Vec<Figure> = zdict
-            .names
-            .iter()
-            .map(|z| blank(&ind.id, z))
-            .collect();
+        let mut acc: Vec<Figure> = zdict.names.iter().map(|z| blank(&ind.id, z)).collect();
         let mut touched = vec![false; acc.len()];
         for i in any.ones_iter() {
             let (now, then) = (in1.get(i), in0.get(i));
@@ -967,9 +973,10 @@ fn firm_rows(
         ))
     };
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            std::iter::repeat_n(id, idx.len()),
-        )),
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            id,
+            idx.len(),
+        ))),
         take(&firms.ids, &ix, None).map_err(Error::engine)?,
         take(&firms.names, &ix, None).map_err(Error::engine)?,
         zone(zone_now),
@@ -998,7 +1005,13 @@ fn read_events(
     let path = dir.join(table_file(EVENTS));
     let batches = open(
         &path,
-        &[scol::FIRM_ID, scol::FACT, scol::DATE, scol::UNTIL, scol::VALUE],
+        &[
+            scol::FIRM_ID,
+            scol::FACT,
+            scol::DATE,
+            scol::UNTIL,
+            scol::VALUE,
+        ],
         None,
     )?;
     let mut zdict = Dict::default();
@@ -1390,11 +1403,13 @@ fn investment(
     let step = if keep_rows { BATCH } else { ps.len().max(1) };
     for chunk in ps.chunks(step) {
         let zone_at = |y: usize| -> ArrayRef {
-            Arc::new(StringArray::from_iter(
-                chunk
-                    .iter()
-                    .map(|(_, p)| if p.has[y] { p.zone.as_deref() } else { None }),
-            ))
+            Arc::new(StringArray::from_iter(chunk.iter().map(|(_, p)| {
+                if p.has[y] {
+                    p.zone.as_deref()
+                } else {
+                    None
+                }
+            })))
         };
         let flag = |y: usize| -> ArrayRef {
             Arc::new(BooleanArray::from_iter(
@@ -1411,9 +1426,10 @@ fn investment(
             decimals(v.into_iter())
         };
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                std::iter::repeat_n(ind.id.as_str(), chunk.len()),
-            )),
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                ind.id.as_str(),
+                chunk.len(),
+            ))),
             Arc::new(StringArray::from_iter_values(
                 chunk.iter().map(|(k, _)| k.as_str()),
             )),

@@ -29,11 +29,11 @@ use huiqi_data::dates::to_days;
 use huiqi_files::snapshot::{col as scol, table_file, EVENTS, FIRMS, MONTHLY, YEARLY};
 use huiqi_ir::Date;
 
+use crate::compute::{accumulate, figures, Computed, Figure, Period};
 use crate::error::{Error, Result};
 use crate::runs::RunUsed;
 use crate::set::{FactInfo, IndicatorSet, Measure, Test};
 use huiqi_files::run::col as rcol;
-use crate::compute::{accumulate, figures, Computed, Figure, Period};
 
 fn c(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
@@ -553,4 +553,3 @@ async fn investment(
     let batches = e(df.collect().await)?;
     Ok(Some(batches))
 }
-

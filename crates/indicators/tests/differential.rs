@@ -66,7 +66,10 @@ fn same(set: &IndicatorSet, snap: &Path, period: &str, runs: &[RunUsed], work: &
     assert_eq!(lean.figures, old.figures, "{period}: figures without rows");
     assert!(lean.rows.is_empty());
     // The written files, byte for byte.
-    let (da, db) = (work.join(format!("new-{period}")), work.join(format!("old-{period}")));
+    let (da, db) = (
+        work.join(format!("new-{period}")),
+        work.join(format!("old-{period}")),
+    );
     for (d, c) in [(&da, &new), (&db, &old)] {
         std::fs::create_dir_all(d).unwrap();
         huiqi_indicators::output::write_all(d, set, "h", c).unwrap();
@@ -231,10 +234,18 @@ fn random_snapshot(dir: &Path, n: usize, seed: u64, shuffled: bool) -> String {
         vec![
             ("firm_id", DataType::Utf8, strs(&f)),
             ("year", DataType::Int32, ints(&y)),
-            ("规上企业", DataType::Boolean, Arc::new(BooleanArray::from(reg))),
+            (
+                "规上企业",
+                DataType::Boolean,
+                Arc::new(BooleanArray::from(reg)),
+            ),
             ("等级", DataType::Utf8, ostrs(&grade)),
             ("营业收入", dec(), money(&rev)),
-            ("从业人数", DataType::Int64, Arc::new(Int64Array::from(staff))),
+            (
+                "从业人数",
+                DataType::Int64,
+                Arc::new(Int64Array::from(staff)),
+            ),
         ],
     );
     // monthly: 月度营业收入 (money), 月度订单 (count); some firms skip months or years
@@ -267,7 +278,11 @@ fn random_snapshot(dir: &Path, n: usize, seed: u64, shuffled: bool) -> String {
             ("year", DataType::Int32, ints(&y)),
             ("month", DataType::Int32, ints(&m)),
             ("月度营业收入", dec(), money(&mrev)),
-            ("月度订单", DataType::Int64, Arc::new(Int64Array::from(orders))),
+            (
+                "月度订单",
+                DataType::Int64,
+                Arc::new(Int64Array::from(orders)),
+            ),
         ],
     );
     // events: zone records (moves, gaps, overlaps), a chain tag, a certificate, listing stages
@@ -451,7 +466,11 @@ fn random_run(dir: &Path, snap_hash: &str, period: i32, n: usize, seed: u64) {
         for clause in ["其他", "瞪羚"] {
             f.push(format!("91330200{:010}", i * 7 + 3));
             c.push(clause.to_string());
-            a.push(if r.chance(30) { r.below(1000) as i64 } else { 0 });
+            a.push(if r.chance(30) {
+                r.below(1000) as i64
+            } else {
+                0
+            });
             why.push(reasons[r.below(reasons.len() as u64) as usize].map(str::to_string));
         }
     }
@@ -728,7 +747,11 @@ fn a_firm_twice_in_the_firms_table_is_an_error() {
             Period::parse("2021-11").unwrap(),
         ))
         .unwrap_err();
-    assert!(e.en.contains("91330200B") && e.en.contains("more than one row"), "{}", e.en);
+    assert!(
+        e.en.contains("91330200B") && e.en.contains("more than one row"),
+        "{}",
+        e.en
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -738,7 +761,10 @@ fn an_overflowing_sum_is_an_error() {
     let snap = d.join("snap");
     random_snapshot(&snap, 100, 5, false);
     // Two firms in one zone whose monthly figures sum past i128.
-    let ids: Vec<String> = ["91330200A", "91330200B"].iter().map(|s| s.to_string()).collect();
+    let ids: Vec<String> = ["91330200A", "91330200B"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     write(
         &snap,
         "firms",
@@ -765,7 +791,11 @@ fn an_overflowing_sum_is_an_error() {
                         .unwrap(),
                 ),
             ),
-            ("月度订单", DataType::Int64, Arc::new(Int64Array::from(vec![1, 1]))),
+            (
+                "月度订单",
+                DataType::Int64,
+                Arc::new(Int64Array::from(vec![1, 1])),
+            ),
         ],
     );
     let z = |s: &str| Some(s.to_string());
@@ -774,8 +804,16 @@ fn an_overflowing_sum_is_an_error() {
         "events",
         vec![
             ("firm_id", DataType::Utf8, strs(&ids)),
-            ("fact", DataType::Utf8, strs(&["所属园区".into(), "所属园区".into()])),
-            ("date", DataType::Date32, Arc::new(Date32Array::from(vec![0, 0]))),
+            (
+                "fact",
+                DataType::Utf8,
+                strs(&["所属园区".into(), "所属园区".into()]),
+            ),
+            (
+                "date",
+                DataType::Date32,
+                Arc::new(Date32Array::from(vec![0, 0])),
+            ),
             (
                 "until",
                 DataType::Date32,
