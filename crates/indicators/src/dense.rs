@@ -63,7 +63,7 @@ impl Bits {
         }
     }
     fn trim(&mut self) {
-        if self.n % 64 != 0 {
+        if !self.n.is_multiple_of(64) {
             if let Some(last) = self.w.last_mut() {
                 *last &= (1u64 << (self.n % 64)) - 1;
             }
@@ -305,6 +305,9 @@ impl Dict {
     }
 }
 
+/// A static fact's value per firm (an index into its dictionary, or [`NONE`]).
+type Codes = (Vec<u32>, Dict);
+
 /// The firms table: credit codes ascending (a firm's index is its position).
 struct Firms {
     ids: StringArray,
@@ -367,11 +370,7 @@ impl<'a> Walk<'a> {
 }
 
 /// The firms table (names only when `names`: the drill-down's).
-fn read_firms(
-    dir: &Path,
-    statics: &[String],
-    names: bool,
-) -> Result<(Firms, Vec<(Vec<u32>, Dict)>)> {
+fn read_firms(dir: &Path, statics: &[String], names: bool) -> Result<(Firms, Vec<Codes>)> {
     let path = dir.join(table_file(FIRMS));
     let mut want = vec![scol::FIRM_ID];
     if names {
