@@ -57,19 +57,7 @@ fn worker() {
                 all: true,
                 ..Default::default()
             };
-            let steps = [
-                (Action::Approve, "2024-02-10"),
-                (
-                    Action::Announce {
-                        title: format!("公示 {name}"),
-                        opens: "2024-03-01T00:00:00Z".into(),
-                        closes: "2024-03-08T00:00:00Z".into(),
-                    },
-                    "2024-03-01",
-                ),
-                (Action::Confirm, "2024-03-02"),
-            ];
-            for (a, at) in steps {
+            for (a, at) in steps(&name, None) {
                 if let Err(e) = l.apply(&ctx(at), &every, &a).await {
                     assert_eq!(e.kind, huiqi_ledger::ErrorKind::Input, "{}", e.en);
                 }
@@ -80,26 +68,11 @@ fn worker() {
                 ids: vec![id],
                 ..Default::default()
             };
-            let steps = [
-                (Action::Approve, "2024-02-10"),
-                (
-                    Action::Announce {
-                        title: format!("公示 {name}"),
-                        opens: "2024-03-01T00:00:00Z".into(),
-                        closes: "2024-03-08T00:00:00Z".into(),
-                    },
-                    "2024-03-01",
-                ),
-                (Action::Confirm, "2024-03-02"),
-                (
-                    Action::Pay {
-                        reference: format!("{name}-{id}"),
-                    },
-                    "2024-03-20",
-                ),
-            ];
             // In bulk mode only the payment is left, line by line.
-            for (a, at) in steps.into_iter().skip(if bulk { 3 } else { 0 }) {
+            for (a, at) in steps(&name, Some(id))
+                .into_iter()
+                .skip(if bulk { 3 } else { 0 })
+            {
                 match l.apply(&ctx(at), &sel, &a).await {
                     Ok(_) if matches!(a, Action::Pay { .. }) => paid += 1,
                     Ok(_) => {}
@@ -110,6 +83,27 @@ fn worker() {
         println!("PAID {paid}");
         l.close().await;
     });
+}
+
+/// A worker's steps, each with its date: approve → announce → confirm, then (for one line) pay.
+fn steps(name: &str, pay: Option<i64>) -> Vec<(Action, &'static str)> {
+    let mut v = vec![
+        (Action::Approve, "2024-02-10"),
+        (
+            Action::Announce {
+                title: format!("公示 {name}"),
+                opens: "2024-03-01T00:00:00Z".into(),
+                closes: "2024-03-08T00:00:00Z".into(),
+            },
+            "2024-03-01",
+        ),
+        (Action::Confirm, "2024-03-02"),
+    ];
+    if let Some(id) = pay {
+        let reference = format!("{name}-{id}");
+        v.push((Action::Pay { reference }, "2024-03-20"));
+    }
+    v
 }
 
 fn now_ms() -> u128 {
