@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use crate::audit::Chain;
-use crate::check::check_lines;
+use crate::check::{check_lines, check_read};
 use crate::content::ItemRow;
 use crate::db::Db;
 use crate::payfile::{classify, pay_all, refuse, LineError, PaidFile, Verdict};
@@ -197,7 +197,7 @@ async fn export_tx(db: &mut Db, ctx: &Ctx, sel: &Selection) -> Result<Option<i64
         return Ok(None);
     }
     let ids: Vec<i64> = lines.iter().map(Line::id).collect();
-    check_lines(db, &ids).await?;
+    check_read(db, &lines).await?;
     let mut chain = Chain::open(db).await?;
     let id = db
         .int("SELECT COALESCE(MAX(id), 0) FROM payment_batches", &[])
@@ -263,7 +263,7 @@ async fn verdicts(db: &mut Db, file: &PaidFile) -> Result<Verdicts, Error> {
     let mut seen = Default::default();
     for pl in &file.lines {
         match classify(db, pl, Some(b), &mut seen).await? {
-            Verdict::Pay(l) => todo.push((l, pl.reference.clone())),
+            Verdict::Pay(l) => todo.push((*l, pl.reference.clone())),
             Verdict::Already => already += 1,
             Verdict::Bad(e) => refused.push(e),
         }

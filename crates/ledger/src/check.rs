@@ -9,6 +9,7 @@ use crate::audit::{check_chain, events_of, load_events, Event, Problem, VerifyRe
 use crate::content::{ent_rows, item_rows, line_digest_row, EntKey, EntRow, ItemRow};
 use crate::db::Db;
 use crate::replay::{LegacyRun, Model};
+use crate::workflow::Line;
 use crate::{args, Error};
 
 /// At most this many differences are listed (then a count of the rest).
@@ -584,10 +585,30 @@ pub(crate) async fn check_lines(db: &mut Db, ids: &[i64]) -> Result<(), Error> {
     ent_ids.sort_unstable();
     ent_ids.dedup();
     let ents = ent_rows(db, &ent_ids).await?;
-    let m = replay_lines(db, &items, &ents).await?;
+    check_rows(db, &items, &ents).await
+}
+
+/// [`check_lines`] of lines a step has just read in its write transaction (with their
+/// entitlements' rows): the same comparison, without reading the rows a second time.
+pub(crate) async fn check_read(db: &mut Db, lines: &[Line]) -> Result<(), Error> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut items: Vec<ItemRow> = lines.iter().map(|l| l.row.clone()).collect();
+    items.sort_by_key(|r| r.id);
+    items.dedup_by_key(|r| r.id);
+    let mut ents: Vec<EntRow> = lines.iter().map(|l| l.ent.clone()).collect();
+    ents.sort_by_key(|e| e.id);
+    ents.dedup_by_key(|e| e.id);
+    check_rows(db, &items, &ents).await
+}
+
+/// The rows `items` (sorted by id) and `ents` (their entitlements) against their events.
+async fn check_rows(db: &mut Db, items: &[ItemRow], ents: &[EntRow]) -> Result<(), Error> {
+    let m = replay_lines(db, items, ents).await?;
     let by_id: HashMap<i64, &EntRow> = ents.iter().map(|e| (e.id, e)).collect();
     let mut bad: Vec<(i64, Vec<Problem>)> = vec![];
-    for r in &items {
+    for r in items {
         let mut d = Diff::default();
         compare_item(&mut d, r, &m);
         if let Some(e) = by_id.get(&r.entitlement) {

@@ -103,6 +103,114 @@ enum Inner {
 pub struct Db {
     inner: Inner,
     in_tx: bool,
+    /// `HUIQI_SQL_PROFILE=1`: every statement's time, printed when the connection goes.
+    profile: Option<Profile>,
+}
+
+/// Time per distinct statement (`HUIQI_SQL_PROFILE=1`), printed to stderr, slowest first, when
+/// the connection is closed or dropped. Statements that differ only in their parameter or id
+/// lists (`IN (…)`, multi-row `VALUES`) count as one. `HUIQI_SQL_PROFILE=plan` also prints the
+/// plan each statement had the first time it ran (SQLite `EXPLAIN QUERY PLAN`, PostgreSQL
+/// `EXPLAIN`, with the same arguments).
+#[derive(Default)]
+struct Profile {
+    /// Normalised SQL → (calls, rows returned, total time).
+    by_sql: std::collections::HashMap<String, (u64, u64, Duration)>,
+    /// Normalised SQL → its plan, when asked for.
+    plans: Option<std::collections::HashMap<String, String>>,
+}
+
+impl Profile {
+    fn from_env() -> Option<Profile> {
+        let v = std::env::var("HUIQI_SQL_PROFILE").ok()?;
+        if v.is_empty() || v == "0" {
+            return None;
+        }
+        Some(Profile {
+            by_sql: Default::default(),
+            plans: (v == "plan").then(Default::default),
+        })
+    }
+
+    /// Whether `sql`'s plan is wanted and not taken yet.
+    fn wants_plan(&self, sql: &str) -> bool {
+        let head = sql.trim_start().get(..6).unwrap_or("").to_ascii_uppercase();
+        self.plans.as_ref().is_some_and(|p| {
+            matches!(head.as_str(), "SELECT" | "UPDATE" | "DELETE" | "WITH R")
+                && !p.contains_key(&normalise(sql))
+        })
+    }
+
+    fn add(&mut self, sql: &str, rows: u64, took: Duration) {
+        let e = self.by_sql.entry(normalise(sql)).or_default();
+        e.0 += 1;
+        e.1 += rows;
+        e.2 += took;
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        let mut all: Vec<_> = self.by_sql.iter().collect();
+        all.sort_by_key(|b| std::cmp::Reverse(b.1 .2));
+        let total: Duration = all.iter().map(|(_, v)| v.2).sum();
+        eprintln!(
+            "SQL profile: {} statements, {} distinct, {:.3} s",
+            all.iter().map(|(_, v)| v.0).sum::<u64>(),
+            all.len(),
+            total.as_secs_f64()
+        );
+        eprintln!("{:>10} {:>8} {:>10}  statement", "total s", "calls", "rows");
+        for (sql, (n, rows, t)) in all {
+            let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            let short: String = one_line.chars().take(300).collect();
+            eprintln!("{:>10.3} {n:>8} {rows:>10}  {short}", t.as_secs_f64());
+            if let Some(plan) = self.plans.as_ref().and_then(|p| p.get(sql)) {
+                eprintln!("{:>31}plan: {plan}", "");
+            }
+        }
+    }
+}
+
+/// The SQL with parameters as `?`, integer literals as `N`, and lists of them (and repeated
+/// `(…)` rows) collapsed, so chunked statements share one entry.
+fn normalise(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len().min(512));
+    let mut chars = sql.chars().peekable();
+    let mut prev_word = false;
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+            prev_word = false;
+        } else if c.is_ascii_digit() && !prev_word {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('N');
+            prev_word = false;
+        } else {
+            prev_word = c.is_alphanumeric() || c == '_';
+            out.push(c);
+        }
+    }
+    // Lists: "?, ?, ?" / "N, N" / "'item:N', 'item:N'" → one; multi-row VALUES "(?),(?)" → "(?)".
+    let mut s = out;
+    for (from, to) in [
+        ("?, ?", "?"),
+        ("?,?", "?"),
+        ("N, N", "N"),
+        ("(?),(?)", "(?)"),
+        ("'item:N', 'item:N'", "'item:N'"),
+        ("'entitlement:N', 'entitlement:N'", "'entitlement:N'"),
+    ] {
+        while s.contains(from) {
+            s = s.replace(from, to);
+        }
+    }
+    s
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +305,10 @@ async fn open_sqlite(path: &str, create: bool) -> Result<SqliteConnection, Error
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(60))
+        // A bulk step reads and rewrites hundreds of MB of a zone's ledger: with SQLite's
+        // default 2 MB page cache every page came from the OS again (pread) and dirty pages
+        // spilled to the WAL mid-transaction. At most 128 MiB per connection, taken as used.
+        .pragma("cache_size", "-131072")
         .foreign_keys(true);
     SqliteConnection::connect_with(&opts).await.map_err(dberr)
 }
@@ -287,6 +399,7 @@ impl Db {
         Ok(Db {
             inner,
             in_tx: false,
+            profile: Profile::from_env(),
         })
     }
 
@@ -310,16 +423,23 @@ impl Db {
     }
 
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
-        match &mut self.inner {
+        let t0 = self.profile.is_some().then(std::time::Instant::now);
+        let r = match &mut self.inner {
             Inner::Lite(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
             Inner::Pg(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
         }
-        .map_err(dberr)
+        .map_err(dberr);
+        if let (Some(p), Some(t0)) = (&mut self.profile, t0) {
+            p.add(sql, 0, t0.elapsed());
+        }
+        r
     }
 
     /// Executes one statement; returns the rows affected.
     pub async fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<u64, Error> {
-        match &mut self.inner {
+        self.take_plan(sql, args).await;
+        let t0 = self.profile.is_some().then(std::time::Instant::now);
+        let r = match &mut self.inner {
             Inner::Lite(c) => bind_all!(sqlx::query(sql), args)
                 .execute(c)
                 .await
@@ -329,10 +449,47 @@ impl Db {
                 .await
                 .map(|r| r.rows_affected()),
         }
-        .map_err(dberr)
+        .map_err(dberr);
+        if let (Some(p), Some(t0)) = (&mut self.profile, t0) {
+            p.add(sql, 0, t0.elapsed());
+        }
+        r
     }
 
     pub async fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, Error> {
+        self.take_plan(sql, args).await;
+        let t0 = self.profile.is_some().then(std::time::Instant::now);
+        let r = self.rows_inner(sql, args).await;
+        if let (Some(p), Some(t0)) = (&mut self.profile, t0) {
+            let n = r.as_ref().map_or(0, |v| v.len() as u64);
+            p.add(sql, n, t0.elapsed());
+        }
+        r
+    }
+
+    /// `HUIQI_SQL_PROFILE=plan`: the plan of a statement not seen yet, with these arguments.
+    async fn take_plan(&mut self, sql: &str, args: &[Arg]) {
+        if !self.profile.as_ref().is_some_and(|p| p.wants_plan(sql)) {
+            return;
+        }
+        let (explain, col) = match self.backend() {
+            Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), 3),
+            Backend::Postgres => (format!("EXPLAIN {sql}"), 0),
+        };
+        let plan = match self.rows_inner(&explain, args).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| r.s(col).trim().to_string())
+                .collect::<Vec<_>>()
+                .join(" / "),
+            Err(e) => format!("(no plan: {e})"),
+        };
+        if let Some(p) = self.profile.as_mut().and_then(|p| p.plans.as_mut()) {
+            p.insert(normalise(sql), plan);
+        }
+    }
+
+    async fn rows_inner(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, Error> {
         match &mut self.inner {
             Inner::Lite(c) => {
                 let rs = bind_all!(sqlx::query(sql), args)
@@ -413,7 +570,16 @@ impl Db {
             return Ok(());
         }
         if self.backend() == Backend::Postgres {
-            return self.copy_in(table, cols, rows).await;
+            let t0 = self.profile.is_some().then(std::time::Instant::now);
+            let r = self.copy_in(table, cols, rows).await;
+            if let (Some(p), Some(t0)) = (&mut self.profile, t0) {
+                p.add(
+                    &format!("COPY {table} ({}) FROM STDIN", cols.join(", ")),
+                    0,
+                    t0.elapsed(),
+                );
+            }
+            return r;
         }
         // SQLite allows 32766 parameters per statement; a fixed chunk keeps one cached statement.
         let per = (30_000 / cols.len()).clamp(1, 16);
@@ -502,5 +668,26 @@ fn copy_text(buf: &mut Vec<u8>, s: &str) {
             b'\r' => buf.extend_from_slice(b"\\r"),
             _ => buf.push(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn profile_keys_collapse_lists() {
+        assert_eq!(
+            normalise("SELECT a FROM t WHERE id IN ($1, $2, $3) AND x = 'v2'"),
+            "SELECT a FROM t WHERE id IN (?) AND x = 'v2'"
+        );
+        assert_eq!(
+            normalise("UPDATE items SET s = $1 WHERE state = $6 AND id IN (12, 13, 140)"),
+            "UPDATE items SET s = ? WHERE state = ? AND id IN (N)"
+        );
+        assert_eq!(
+            normalise("INSERT INTO t (a, b) VALUES ($1,$2),($3,$4),($5,$6)"),
+            "INSERT INTO t (a, b) VALUES (?)"
+        );
     }
 }

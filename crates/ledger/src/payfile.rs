@@ -13,10 +13,11 @@ use std::path::Path;
 use huiqi_files::csv::safe_cell;
 
 use crate::audit::Chain;
-use crate::check::check_lines;
-use crate::content::{EntKey, ItemRow, ITEM_COLS};
+use crate::check::check_read;
 use crate::db::Db;
-use crate::workflow::{after_payments, illegal, next_payment, pay_line, Action, Line};
+use crate::workflow::{
+    after_payments, illegal, line_of, next_payment, pay_line, Action, Line, LINE_COLS, LINE_NCOLS,
+};
 use crate::{args, Ctx, Error, Ledger, State};
 
 /// One line of a payment result file.
@@ -238,7 +239,7 @@ fn plain_reference(r: &str) -> bool {
 
 /// What to do with one line of a file.
 pub(crate) enum Verdict {
-    Pay(Line),
+    Pay(Box<Line>),
     /// Paid before under the same reference.
     Already,
     Bad(LineError),
@@ -285,7 +286,7 @@ pub(crate) async fn classify(
     }
     let Some(row) = db
         .row(
-            &format!("SELECT {ITEM_COLS}, e.firm_id, e.clause, e.period, e.tranche, p.reference FROM items i JOIN entitlements e ON e.id = i.entitlement_id LEFT JOIN payments p ON p.item_id = i.id WHERE i.id = $1"),
+            &format!("SELECT {LINE_COLS}, p.reference FROM items i JOIN entitlements e ON e.id = i.entitlement_id LEFT JOIN payments p ON p.item_id = i.id WHERE i.id = $1"),
             &args![item],
         )
         .await?
@@ -295,15 +296,7 @@ pub(crate) async fn classify(
             format!("no award line {item} (unknown entitlement)"),
         );
     };
-    let l = Line {
-        row: ItemRow::of(&row),
-        key: EntKey {
-            firm: row.s(11),
-            clause: row.s(12),
-            period: row.i(13),
-            tranche: row.s(14),
-        },
-    };
+    let l = line_of(&row);
     if let Some(b) = batch {
         if l.row.batch != Some(b) {
             return bad(
@@ -312,7 +305,7 @@ pub(crate) async fn classify(
             );
         }
     }
-    let firm = &l.key.firm;
+    let firm = &l.key().firm;
     if let Some(f) = &pl.firm_id {
         if f != firm && *f != safe_cell(firm) {
             return bad(
@@ -330,7 +323,7 @@ pub(crate) async fn classify(
             );
         }
     }
-    match (l.state(), row.os(15)) {
+    match (l.state(), row.os(LINE_NCOLS)) {
         (State::Paid | State::Recovered, Some(have)) if have == *r => Ok(Verdict::Already),
         (State::Paid | State::Recovered, Some(have)) => bad(
             format!("明细 {item} 已以流水号 {have} 拨付，不能再次拨付"),
@@ -349,7 +342,7 @@ pub(crate) async fn classify(
                     format!("payment reference {r} already paid line {}", p.i(0)),
                 );
             }
-            Ok(Verdict::Pay(l))
+            Ok(Verdict::Pay(Box::new(l)))
         }
         (st, _) => {
             let e = illegal(item, st, &pay_action());
@@ -387,8 +380,8 @@ pub(crate) async fn pay_all(
     ctx: &Ctx,
     todo: &[(Line, String)],
 ) -> Result<PayFileSummary, Error> {
-    let ids: Vec<i64> = todo.iter().map(|t| t.0.id()).collect();
-    check_lines(db, &ids).await?;
+    let lines: Vec<Line> = todo.iter().map(|t| t.0.clone()).collect();
+    check_read(db, &lines).await?;
     let mut sum = PayFileSummary::default();
     let mut chain = Chain::open(db).await?;
     for (l, reference) in todo {
@@ -400,7 +393,6 @@ pub(crate) async fn pay_all(
         sum.paid += 1;
         sum.paid_fen += l.row.amount_fen;
     }
-    let lines: Vec<Line> = todo.iter().map(|t| t.0.clone()).collect();
     sum.adjustments = after_payments(db, &mut chain, ctx, &lines).await?;
     chain.flush(db).await?;
     Ok(sum)
@@ -417,7 +409,7 @@ async fn pay_file_tx(
     let mut seen = Default::default();
     for pl in lines {
         match classify(db, pl, None, &mut seen).await? {
-            Verdict::Pay(l) => todo.push((l, pl.reference.clone())),
+            Verdict::Pay(l) => todo.push((*l, pl.reference.clone())),
             Verdict::Already => already += 1,
             Verdict::Bad(e) => errs.push(e),
         }

@@ -9,8 +9,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use crate::audit::Chain;
 use crate::batch::close_batches;
-use crate::check::check_lines;
-use crate::content::{snap, EntKey, ItemRow, ITEM_COLS};
+use crate::check::check_read;
+use crate::content::{snap, EntKey, EntRow, ItemRow};
 use crate::db::{Arg, Db, Row};
 use crate::record::state_json;
 use crate::settle::settle_waiting;
@@ -130,11 +130,12 @@ pub(crate) fn illegal(id: i64, st: State, a: &Action) -> Error {
     )
 }
 
-/// A line as a step reads it: the row and its entitlement's key.
+/// A line as a step reads it: the row and its entitlement's row (read together, so the check
+/// against the audit chain compares these very rows instead of reading them again).
 #[derive(Clone, Debug)]
 pub(crate) struct Line {
     pub row: ItemRow,
-    pub key: EntKey,
+    pub ent: EntRow,
 }
 
 impl Line {
@@ -144,19 +145,36 @@ impl Line {
     pub fn state(&self) -> State {
         self.row.state()
     }
+    pub fn key(&self) -> &EntKey {
+        &self.ent.key
+    }
 }
 
 const LINE_SELECT: &str = "FROM items i JOIN entitlements e ON e.id = i.entitlement_id";
 
-fn line_of(r: &Row) -> Line {
+/// The columns [`line_of`] reads: `ITEM_COLS`, then the entitlement's (its id is the line's
+/// `entitlement_id`).
+pub(crate) const LINE_COLS: &str = "i.id, i.state, i.reason, i.entitlement_id, i.version, i.kind, i.amount_fen, i.run_id, i.original_id, i.notice_id, i.batch_id, e.firm_id, e.clause, e.period, e.tranche, e.computed_fen, e.run_id, e.last_run_id";
+
+/// Columns of [`LINE_COLS`].
+pub(crate) const LINE_NCOLS: usize = 18;
+
+pub(crate) fn line_of(r: &Row) -> Line {
+    let row = ItemRow::of(r);
     Line {
-        row: ItemRow::of(r),
-        key: EntKey {
-            firm: r.s(11),
-            clause: r.s(12),
-            period: r.i(13),
-            tranche: r.s(14),
+        ent: EntRow {
+            id: row.entitlement,
+            key: EntKey {
+                firm: r.s(11),
+                clause: r.s(12),
+                period: r.i(13),
+                tranche: r.s(14),
+            },
+            computed_fen: r.i(15),
+            run: r.s(16),
+            last_run: r.s(17),
         },
+        row,
     }
 }
 
@@ -177,7 +195,7 @@ pub(crate) async fn lines_by_id(
         for r in db
             .rows(
                 &format!(
-                    "SELECT {ITEM_COLS}, e.firm_id, e.clause, e.period, e.tranche {LINE_SELECT} WHERE i.id IN ({})",
+                    "SELECT {LINE_COLS} {LINE_SELECT} WHERE i.id IN ({})",
                     list.join(", ")
                 ),
                 &[],
@@ -222,7 +240,7 @@ pub(crate) async fn select_lines(
     }
     let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
     let mut sql = format!(
-        "SELECT {ITEM_COLS}, e.firm_id, e.clause, e.period, e.tranche {LINE_SELECT} WHERE i.state IN ({})",
+        "SELECT {LINE_COLS} {LINE_SELECT} WHERE i.state IN ({})",
         states.join(", ")
     );
     let mut args: Vec<Arg> = vec![];
@@ -280,7 +298,7 @@ fn push_moved(
             after[k] = v;
         }
     }
-    after["line"] = serde_json::to_value(snap(after_row, &l.key)).map_err(Error::db)?;
+    after["line"] = serde_json::to_value(snap(after_row, l.key())).map_err(Error::db)?;
     chain.push(
         ctx,
         action,
@@ -345,27 +363,50 @@ pub(crate) async fn transition_all(
     on_race: impl Fn(i64, State) -> Error,
 ) -> Result<(), Error> {
     let afters: Vec<ItemRow> = moves.iter().map(|(l, x)| after_step(l, x)).collect();
-    // Lines grouped by what the statement sets and expects, in first-seen order.
-    // (from, notice, batch) → the lines that move so.
-    type Group = ((State, Option<i64>, Option<i64>), Vec<i64>);
+    // Lines grouped by what the statement sets and expects, in first-seen order: (from, the
+    // notice and batch after, whether each changes) → the lines that move so. A column that
+    // does not change is not set, so its index (and foreign key) is not touched.
+    type Group = ((State, Option<i64>, Option<i64>, bool, bool), Vec<i64>);
     let mut groups: Vec<Group> = vec![];
     for ((l, _), after) in moves.iter().zip(&afters) {
-        let k = (l.state(), after.notice, after.batch);
+        let k = (
+            l.state(),
+            after.notice,
+            after.batch,
+            after.notice != l.row.notice,
+            after.batch != l.row.batch,
+        );
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, ids)) => ids.push(l.id()),
             None => groups.push((k, vec![l.id()])),
         }
     }
-    for ((from, notice, batch), ids) in &groups {
+    for ((from, notice, batch, set_notice, set_batch), ids) in &groups {
+        let mut set = String::from("state = $1, updated_at = $2");
+        let mut a: Vec<Arg> = args![to.as_str(), &ctx.at, from.as_str()].to_vec();
+        for (col, yes, v) in [
+            (
+                "reason",
+                reason.is_some(),
+                Arg::from(reason.map(str::to_string)),
+            ),
+            ("notice_id", *set_notice, Arg::from(*notice)),
+            ("batch_id", *set_batch, Arg::from(*batch)),
+        ] {
+            if yes {
+                a.push(v);
+                set.push_str(&format!(", {col} = ${}", a.len()));
+            }
+        }
         for chunk in ids.chunks(MOVE_CHUNK) {
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             let n = db
                 .exec(
                     &format!(
-                        "UPDATE items SET state = $1, updated_at = $2, reason = COALESCE($3, reason), notice_id = $4, batch_id = $5 WHERE state = $6 AND id IN ({})",
+                        "UPDATE items SET {set} WHERE state = $3 AND id IN ({})",
                         list.join(", ")
                     ),
-                    &args![to.as_str(), &ctx.at, reason.map(str::to_string), *notice, *batch, from.as_str()],
+                    &a,
                 )
                 .await?;
             if n as usize != chunk.len() {
@@ -492,7 +533,7 @@ async fn apply_tx(db: &mut Db, ctx: &Ctx, sel: &Selection, a: &Action) -> Result
         ));
     }
     let ids: Vec<i64> = lines.iter().map(Line::id).collect();
-    check_lines(db, &ids).await?;
+    check_read(db, &lines).await?;
     let mut chain = Chain::open(db).await?;
     let mut notice = None;
     if let Action::Announce {
