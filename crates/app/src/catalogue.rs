@@ -18,6 +18,7 @@ pub struct Catalogue {
     pub parameters: Vec<ParamInfo>,
     pub pools: Vec<PoolInfo>,
     pub firm_caps: Vec<FirmCapInfo>,
+    pub group_caps: Vec<GroupCapInfo>,
     pub tests: Vec<TestInfo>,
 }
 
@@ -72,6 +73,19 @@ pub struct FirmCapInfo {
 }
 
 #[derive(Clone, Debug, Serialize)]
+pub struct GroupCapInfo {
+    pub name: String,
+    /// The text fact whose value names a firm's group (实际控制人).
+    pub by: String,
+    /// Exact 元, two decimals (a parameter's: the value in force at the policy's end).
+    pub limit_yuan: String,
+    /// The clauses covered, highest priority first (the last is cut first).
+    pub clauses: Vec<String>,
+    /// Who is served first: `amount desc`, or the key's source text and direction.
+    pub order: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct TestInfo {
     pub name: String,
     pub period: i32,
@@ -80,9 +94,12 @@ pub struct TestInfo {
     pub source: String,
 }
 
-/// Whether clause `c` is allocated over the population (pool or selection).
+/// Whether clause `c` is allocated over the population (pool, selection or a cap shared by a
+/// group of firms).
 pub fn population_clause(p: &Program, c: usize) -> bool {
-    p.pools.iter().any(|x| x.clauses.contains(&c)) || p.selects.iter().any(|s| s.clause == c)
+    p.pools.iter().any(|x| x.clauses.contains(&c))
+        || p.selects.iter().any(|s| s.clause == c)
+        || p.group_caps.iter().any(|g| g.clauses.contains(&c))
 }
 
 /// The catalogue of a loaded pack.
@@ -167,6 +184,27 @@ pub fn catalogue(p: &Program) -> Catalogue {
                     .collect(),
             })
             .collect(),
+        group_caps: p
+            .group_caps
+            .iter()
+            .map(|x| GroupCapInfo {
+                name: x.name.clone(),
+                by: p.facts[x.by].name.clone(),
+                limit_yuan: p
+                    .figure(&x.limit, p.policy.window.1.y)
+                    .round_dp(2)
+                    .to_string(),
+                clauses: x
+                    .clauses
+                    .iter()
+                    .map(|c| p.clauses[*c].name.clone())
+                    .collect(),
+                order: match &x.order {
+                    huiqi_ir::GroupOrder::Amount(o) => format!("amount {}", dir(*o)),
+                    huiqi_ir::GroupOrder::Key(n, o) => format!("{} {}", n.source, dir(*o)),
+                },
+            })
+            .collect(),
         tests: p
             .tests
             .iter()
@@ -183,4 +221,11 @@ pub fn catalogue(p: &Program) -> Catalogue {
 
 fn param_value(p: &Program, v: &Value, ty: huiqi_ir::Ty) -> serde_json::Value {
     huiqi_eval::explain::json_value(p, v, Some(ty))
+}
+
+fn dir(o: huiqi_ir::Order) -> &'static str {
+    match o {
+        huiqi_ir::Order::Asc => "asc",
+        huiqi_ir::Order::Desc => "desc",
+    }
 }

@@ -139,9 +139,12 @@ impl Explanation<'_> {
         )
     }
 
-    /// Selections and pools are allocated over a population: alone, a firm is its own population.
+    /// Selections, pools and group caps are allocated over a population: alone, a firm is its
+    /// own population.
     pub fn population_caveat(&self) -> bool {
-        !self.program.selects.is_empty() || !self.program.pools.is_empty()
+        !self.program.selects.is_empty()
+            || !self.program.pools.is_empty()
+            || !self.program.group_caps.is_empty()
     }
 
     pub fn outcome(&self) -> &huiqi_eval::FirmOutcome {

@@ -1,5 +1,6 @@
 //! The allocation stage as DataFusion plan stages, in the reference's order
-//! (`huiqi_eval::alloc`): negative lists → select → exclusive (就高) → pools → firm caps.
+//! (`huiqi_eval::alloc`): negative lists → select → exclusive (就高) → pools → firm caps → group
+//! caps.
 //!
 //! Every slot (clause × tranche) is three columns on the firm row: `A{s}` (Int64 分), `R{s}`
 //! (Int32 reason code, 0 = none) and `P{s}` (whether the slot is a row of the result). A rule
@@ -253,6 +254,10 @@ pub fn slot_columns(
         sel.extend(k.cols.iter().map(|x| c(x)));
     }
     sel.extend(plan.cap_rooms.iter().flatten().map(|x| c(x)));
+    for (g, key) in &plan.group_caps {
+        sel.push(c(g));
+        sel.extend(key.iter().flat_map(|k| k.cols.iter()).map(|x| c(x)));
+    }
     e(df.select(sel))
 }
 
@@ -429,6 +434,11 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
         df = e(df.drop_columns(&["excess"]))?;
     }
 
+    for (k, cap) in p.group_caps.iter().enumerate() {
+        let rule = (p.selects.len() + p.pools.len() + k) as i32;
+        df = group_cap_stage(df, cm, &sl, cap, &plan.group_caps[k], rule).await?;
+    }
+
     let mut out = vec![c("fi")];
     for s in 0..ns {
         out.extend([a(s), r(s), pr(s)]);
@@ -453,14 +463,14 @@ fn firm_count(parts: &[Vec<RecordBatch>]) -> R<usize> {
     Ok(n)
 }
 
-/// The firm rows with a column `S{s}` per pool slot — the share of (firm, slot) from `shares`
-/// (firm index, slot, 分), null where the firm had no claim on that slot — and `extra` dense
-/// columns.
+/// The firm rows with a column `{prefix}{s}` per pool slot — the share of (firm, slot) from
+/// `shares` (firm index, slot, 分), null where the firm had no claim on that slot — and `extra`
+/// dense columns. Each stage names its columns apart (`S` a pool's, `G` a group cap's).
 fn with_shares(
     ctx: &SessionContext,
     schema: SchemaRef,
     parts: Vec<Vec<RecordBatch>>,
-    shares: &[(i64, i64, i64)],
+    (prefix, shares): (&str, &[(i64, i64, i64)]),
     pool_slots: &[usize],
     extra: Vec<(String, ArrayRef)>,
 ) -> R<DataFrame> {
@@ -489,7 +499,7 @@ fn with_shares(
         .zip(pool_slots)
         .map(|((v, g), s)| {
             let col: ArrayRef = Arc::new(Int64Array::new(v.into(), Some(NullBuffer::from(g))));
-            (format!("S{s}"), col)
+            (format!("{prefix}{s}"), col)
         })
         .collect();
     dense.extend(extra);
@@ -535,6 +545,164 @@ fn score_overflows(n: usize, over: &[i64], rule: i32) -> R<ArrayRef> {
         }
     }
     Ok(Arc::new(datafusion::arrow::array::Int32Array::from(v)))
+}
+
+/// A group cap: the firms with a positive covered amount are read back with their group and
+/// serving key, served group by group in the reference's order (`huiqi_eval::alloc`), and the
+/// slots cut go back onto the firm rows by firm index.
+async fn group_cap_stage(
+    df: DataFrame,
+    cm: &Compiler<'_>,
+    sl: &Slots<'_>,
+    cap: &GroupCap,
+    (group_col, key): &(String, Option<rank::Key>),
+    rule: i32,
+) -> R<DataFrame> {
+    let (ctx, schema, parts) =
+        crate::exec::materialise_parts(df, &format!("before group cap {}", cap.name)).await?;
+    let df = crate::exec::read_parts(&ctx, schema.clone(), parts.clone())?;
+    // The covered slots in priority order (a clause's tranches in order): cut from the last.
+    let slots: Vec<usize> = cap.clauses.iter().flat_map(|&cl| sl.of(cl)).collect();
+    if slots.is_empty() {
+        return Ok(df);
+    }
+    let covered = slots.iter().fold(wide_fen(0), |t, &s| t + wide(a(s)));
+    let mut sel = vec![
+        c("fi").alias("gf"),
+        c("fo").alias("go"),
+        cast(c(group_col), DataType::Utf8).alias("gg"),
+    ];
+    sel.extend(
+        slots
+            .iter()
+            .enumerate()
+            .map(|(j, &s)| a(s).alias(format!("ga{j}"))),
+    );
+    if let Some(k) = key {
+        sel.extend(k.cols.iter().map(|x| c(x)));
+    }
+    let members = e(
+        e(e(df.clone().filter(covered.gt(wide_fen(0))))?.select(sel))?
+            .collect()
+            .await,
+    )?;
+    struct Member {
+        fi: i64,
+        fo: i64,
+        group: Option<String>,
+        amounts: Vec<i64>,
+        total: i128,
+        key: exact::Exact,
+    }
+    let mut rows: Vec<Member> = vec![];
+    for b in &members {
+        let (gf, go) = (rank::ints(b, "gf")?, rank::ints(b, "go")?);
+        let gg = b
+            .column_by_name("gg")
+            .and_then(|x| x.as_string_opt::<i32>())
+            .ok_or_else(|| Error::engine("group column is not text"))?;
+        let amounts: Vec<Vec<i64>> = (0..slots.len())
+            .map(|j| rank::ints(b, &format!("ga{j}")))
+            .collect::<R<_>>()?;
+        let keys = match key {
+            Some(k) => Some(rank::key_values(b, std::slice::from_ref(k))?),
+            None => None,
+        };
+        for i in 0..b.num_rows() {
+            let amounts: Vec<i64> = amounts.iter().map(|col| col[i]).collect();
+            let group = (datafusion::arrow::array::Array::is_valid(gg, i)
+                && !gg.value(i).is_empty())
+            .then(|| gg.value(i).to_string());
+            rows.push(Member {
+                fi: gf[i],
+                fo: go[i],
+                group,
+                total: amounts.iter().map(|&x| x as i128).sum(),
+                amounts,
+                key: keys
+                    .as_ref()
+                    .and_then(|k| k[i].first().cloned())
+                    .unwrap_or(exact::Exact::Missing),
+            });
+        }
+    }
+    let over: Vec<i64> = rows
+        .iter()
+        .filter(|m| m.key == exact::Exact::Overflow)
+        .map(|m| m.fi)
+        .collect();
+    // Groups by name (a firm without one alone, in credit-code order, after them); inside a
+    // group the declared order, then credit code.
+    let group_key = |m: &Member| match &m.group {
+        Some(g) => (false, g.clone(), 0),
+        None => (true, String::new(), m.fo),
+    };
+    rows.sort_by(|x, y| {
+        group_key(x)
+            .cmp(&group_key(y))
+            .then_with(|| match &cap.order {
+                GroupOrder::Amount(Order::Desc) => y.total.cmp(&x.total),
+                GroupOrder::Amount(Order::Asc) => x.total.cmp(&y.total),
+                GroupOrder::Key(_, ord) => exact::cmp_keys(&x.key, &y.key, *ord),
+            })
+            .then(x.fo.cmp(&y.fo))
+    });
+    let limit = money::to_fen(cm.p.figure(&cap.limit, cm.year)) as i128;
+    let mut shares: Vec<(i64, i64, i64)> = vec![];
+    let mut room = limit;
+    for (i, m) in rows.iter().enumerate() {
+        let same = i > 0 && m.group.is_some() && rows[i - 1].group == m.group;
+        if !same {
+            room = limit;
+        }
+        let give = m.total.min(room);
+        room -= give;
+        let mut excess = m.total - give;
+        for (j, &s) in slots.iter().enumerate().rev() {
+            if excess == 0 {
+                break;
+            }
+            let amt = m.amounts[j] as i128;
+            if amt == 0 {
+                continue;
+            }
+            let cut = amt.min(excess);
+            excess -= cut;
+            // 0 ≤ amt − cut ≤ amt, an Int64 amount.
+            shares.push((m.fi, s as i64, (amt - cut) as i64));
+        }
+    }
+    let n = firm_count(&parts)?;
+    let sov = score_overflows(n, &over, rule)?;
+    let df = with_shares(
+        &ctx,
+        schema,
+        parts,
+        ("G", &shares),
+        &slots,
+        vec![("sovk".into(), sov)],
+    )?;
+    let df = restate(
+        df,
+        vec![(
+            SCORE_OVERFLOW_COL.into(),
+            coalesce(vec![c(SCORE_OVERFLOW_COL), c("sovk")]),
+        )],
+    )?;
+    let why = code(cm, ReasonKind::GroupCap, &cap.name);
+    let mut up = vec![];
+    for &s in &slots {
+        let sh = c(&format!("G{s}"));
+        up.push((amount_col(s), coalesce(vec![sh.clone(), a(s)])));
+        up.push((
+            reason_col(s),
+            e(when(sh.clone().eq(fen(0)), why.clone()).otherwise(r(s)))?,
+        ));
+    }
+    let df = restate(df, up)?;
+    let mut drop: Vec<String> = slots.iter().map(|s| format!("G{s}")).collect();
+    drop.push("sovk".into());
+    e(df.drop_columns(&drop.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
 }
 
 /// A pool's claims — one row per firm and present slot with an amount — shared out, then
@@ -701,7 +869,7 @@ async fn pool_stage(
         &ctx,
         schema,
         parts,
-        &shares,
+        ("S", &shares),
         &pool_slots,
         vec![("sovk".into(), sov)],
     )?;

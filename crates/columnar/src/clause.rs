@@ -39,6 +39,9 @@ pub struct Plan {
     /// Per firm cap over several years: column `fcr{k}`, the room left this period in 分
     /// (Int64) — the limit less the award history of the years before, within 0 ..= limit.
     pub cap_rooms: Vec<Option<String>>,
+    /// Per group cap: column `gcg{k}`, the firm's group (the text fact's value, null: none),
+    /// and the exact key of its serving order (None: by the covered amount).
+    pub group_caps: Vec<(String, Option<crate::rank::Key>)>,
 }
 
 use crate::error::Error;
@@ -173,6 +176,7 @@ impl Compiler<'_> {
         }
         let (excludes, selects, pool_scores) = self.plan_rules(&mut columns)?;
         let cap_rooms = self.plan_cap_rooms(&mut columns);
+        let group_caps = self.plan_group_caps(&mut columns)?;
         Ok(Plan {
             columns,
             slots,
@@ -180,6 +184,7 @@ impl Compiler<'_> {
             selects,
             pool_scores,
             cap_rooms,
+            group_caps,
         })
     }
 
@@ -551,6 +556,28 @@ impl Compiler<'_> {
             rooms.push(Some(name));
         }
         rooms
+    }
+
+    /// Per group cap, the firm's group and its serving key (`Plan::group_caps`).
+    fn plan_group_caps(
+        &mut self,
+        columns: &mut Vec<(String, DExpr)>,
+    ) -> R<Vec<(String, Option<crate::rank::Key>)>> {
+        let p = self.p;
+        let mut out = vec![];
+        for (k, cap) in p.group_caps.iter().enumerate() {
+            let g = self.cx(&Expr::Fact(cap.by), 0, Ctx::Target, &[])?;
+            let name = format!("gcg{k}");
+            columns.push((name.clone(), g));
+            let key = match &cap.order {
+                GroupOrder::Key(n, ord) => {
+                    Some(self.rank_key(&n.expr, *ord, &format!("gc{k}"), columns)?)
+                }
+                GroupOrder::Amount(_) => None,
+            };
+            out.push((name, key));
+        }
+        Ok(out)
     }
 
     /// An exact ranking key: its leaves as columns `{prefix}_l{i}`.

@@ -191,7 +191,10 @@ pub(crate) fn res_from(
     if let Some((firm, r)) = first_score_overflow(batches, &firm_ids)? {
         let rule = match r.checked_sub(p.selects.len()) {
             None => p.selects.get(r).map(|s| s.name.clone()),
-            Some(k) => p.pools.get(k).map(|x| x.name.clone()),
+            Some(k) => match k.checked_sub(p.pools.len()) {
+                None => p.pools.get(k).map(|x| x.name.clone()),
+                Some(g) => p.group_caps.get(g).map(|x| x.name.clone()),
+            },
         };
         let rule = rule.unwrap_or_default();
         return Err(Error::ScoreOverflow { firm, rule });

@@ -45,6 +45,8 @@ fact 人数: count per year { label "人数" source "人社" }
 fact 工位: count static { label "工位" source "园区" }
 fact 月电: count per month { label "月电" source "电力" }
 fact 贷款: event { label "贷款" source "金融办" field 本金: money field 利息: money field 期数: count }
+fact 集团: text per year { label "实际控制人" source "市场监管" }
+fact 母公司: text static { label "母公司" source "市场监管" }
 "#;
 
 /// A rule's figure: the literal `lit` (of `ty`, `money` or `count`), or — half the time — a
@@ -217,6 +219,30 @@ fn program_text(r: &mut Rng) -> String {
             "firm cap 上限 {limit}{over} priority [条款{first}, 条款{second}]\n"
         ));
     }
+    if r.below(2) == 0 {
+        // A cap shared by the firms of a group, over some clauses or all, served in one of the
+        // orders a text may declare.
+        let (a, b) = (format!("{}万", r.wan(120)), format!("{}万", r.wan(120)));
+        let limit = fig(r, &mut ps, "money", a, b);
+        let by = r.pick(&["集团", "集团", "母公司"]);
+        let clauses = if r.below(3) == 0 {
+            String::new()
+        } else {
+            let first = r.below(n as u64);
+            let second = (first + 1 + r.below(n as u64 - 1)) % n as u64;
+            format!("  clauses [条款{first}, 条款{second}]\n")
+        };
+        let order = r.pick(&[
+            "amount desc",
+            "amount asc",
+            "营收 desc",
+            "date_of(进程, 一, ever)",
+            "growth(营收) desc",
+        ]);
+        s.push_str(&format!(
+            "group cap 集团上限 {{\n  by {by}\n  limit {limit}\n{clauses}  order {order}\n}}\n"
+        ));
+    }
     format!("{HEADER}{}{s}", ps.concat())
 }
 
@@ -319,6 +345,24 @@ fn population(p: &Program, r: &mut Rng) -> Vec<Firm> {
             }
             stages.sort_by_key(|e| e.date);
             firm.facts[f("进程")] = FactData::Events(stages);
+            // Few groups, so that members share a cap; some years without one, a firm moving
+            // between groups now and then.
+            let groups = ["甲集团", "乙集团", "丙集团"];
+            let mut home = r.below(3) as usize;
+            let mut member = vec![];
+            for y in 2019..=2023 {
+                if r.below(6) == 0 {
+                    home = r.below(3) as usize;
+                }
+                if r.below(5) != 0 {
+                    member.push((y, Value::Text(groups[home].to_string())));
+                }
+            }
+            firm.facts[f("集团")] = FactData::Yearly(member);
+            if r.below(4) != 0 {
+                firm.facts[f("母公司")] =
+                    FactData::Static(Value::Text(groups[r.below(2) as usize].to_string()));
+            }
             // Loans: a few a year, some numbers missing, two on one day now and then.
             let mut loans = vec![];
             for _ in 0..r.below(6) {

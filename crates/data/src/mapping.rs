@@ -961,20 +961,6 @@ impl Checker<'_> {
                 continue;
             };
             let ty = self.program.facts[id].ty;
-            if ty == Ty::Text {
-                // Checked after the column so that an empty header is reported first.
-                if self
-                    .column(&k, file, &Subject::fact(name), id, ty, col, unit, bools)
-                    .is_some()
-                {
-                    self.err(
-                        &k,
-                        format!("事实 `{name}` 是文本类型，不能导入"),
-                        format!("fact `{name}` has type text, which cannot be ingested"),
-                    );
-                }
-                continue;
-            }
             if let Some(fc) = self.column(&k, file, &Subject::fact(name), id, ty, col, unit, bools)
             {
                 out.push(fc);

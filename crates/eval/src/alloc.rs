@@ -1,5 +1,5 @@
 //! Evaluates a population for one period and applies the cross-clause rules in their fixed
-//! order: negative lists → clauses → select → exclusive (就高) → pools → firm caps.
+//! order: negative lists → clauses → select → exclusive (就高) → pools → firm caps → group caps.
 //! Pools and caps work in integer 分 so totals are exact.
 
 use std::cmp::Ordering;
@@ -176,6 +176,10 @@ fn allocate(
         for o in outs.iter_mut() {
             firm_cap(cap_room(p, cap, &firms[o.firm], year), cap, o);
         }
+    }
+    for cap in &p.group_caps {
+        let o = group_cap(p, cap, firms, year, &mut outs);
+        score_overflow = score_overflow.or(o);
     }
     (outs, score_overflow)
 }
@@ -478,17 +482,120 @@ pub fn cap_room(p: &Program, cap: &FirmCap, firm: &Firm, year: i32) -> Decimal {
         .min(limit)
 }
 
-/// Firm cap: cut the lowest-priority clauses first (later tranches first).
-fn firm_cap(limit: Decimal, cap: &FirmCap, o: &mut FirmOutcome) {
-    let total = o.total();
-    if total <= limit {
-        return;
+/// The group a firm belongs to for a group cap: the value of the cap's text fact in `year`
+/// (None: the firm is a group of its own).
+pub fn group_of(cap: &GroupCap, firm: &Firm, year: i32) -> Option<String> {
+    match firm.value_at(cap.by, year) {
+        Value::Text(t) if !t.is_empty() => Some(t),
+        _ => None,
     }
-    let mut excess = total - limit;
-    for &c in cap.priority.iter().rev() {
+}
+
+/// A group cap: the members of each group (firms with a positive covered amount) are served in
+/// the declared order — ties, and a missing key, by credit code — each getting what is left of
+/// the group's room; a member's excess is cut from its lowest-priority clause (later tranches
+/// first). Returns an order key that overflowed.
+fn group_cap(
+    p: &Program,
+    cap: &GroupCap,
+    firms: &[Firm],
+    year: i32,
+    outs: &mut [FirmOutcome],
+) -> Option<Overflow> {
+    let covered =
+        |o: &FirmOutcome| -> Decimal { cap.clauses.iter().map(|&c| o.clauses[c].total()).sum() };
+    // (outcome index, group, covered amount, key)
+    let mut members: Vec<(usize, Option<String>, Decimal, exact::Exact)> = vec![];
+    let key = match &cap.order {
+        GroupOrder::Key(n, _) => Some(exact::Score::new(&n.expr)),
+        GroupOrder::Amount(_) => None,
+    };
+    for (oi, o) in outs.iter().enumerate() {
+        let amount = covered(o);
+        if amount <= Decimal::ZERO {
+            continue;
+        }
+        let firm = &firms[o.firm];
+        let k = match &key {
+            Some(k) => exact_key(p, firm, k, year),
+            None => exact::Exact::Missing,
+        };
+        members.push((oi, group_of(cap, firm, year), amount, k));
+    }
+    let overflow = key_overflow(
+        &cap.name,
+        members.iter().map(|m| {
+            (
+                firms[outs[m.0].firm].id.as_str(),
+                m.3 == exact::Exact::Overflow,
+            )
+        }),
+    );
+    let id = |m: &(usize, Option<String>, Decimal, exact::Exact)| firms[outs[m.0].firm].id.as_str();
+    // A firm without a group is a group of its own: keyed by its credit code, apart from names.
+    members.sort_by(|a, b| {
+        let ga = (a.1.is_none(), a.1.as_deref().unwrap_or(id(a)));
+        let gb = (b.1.is_none(), b.1.as_deref().unwrap_or(id(b)));
+        ga.cmp(&gb)
+            .then_with(|| match &cap.order {
+                GroupOrder::Amount(ord) => match ord {
+                    Order::Desc => b.2.cmp(&a.2),
+                    Order::Asc => a.2.cmp(&b.2),
+                },
+                GroupOrder::Key(_, ord) => exact::cmp_keys(&a.3, &b.3, *ord),
+            })
+            .then_with(|| id(a).cmp(id(b)))
+    });
+    let limit = p.figure(&cap.limit, year);
+    let mut i = 0;
+    while i < members.len() {
+        let mut j = i;
+        while j < members.len()
+            && members[j].1 == members[i].1
+            && (members[i].1.is_some() || j == i)
+        {
+            j += 1;
+        }
+        let group = members[i]
+            .1
+            .clone()
+            .unwrap_or_else(|| firms[outs[members[i].0].firm].id.clone());
+        let mut room = limit;
+        let mut used: Vec<(String, Decimal)> = vec![];
+        for m in &members[i..j] {
+            let give = m.2.min(room);
+            room -= give;
+            if give < m.2 {
+                let reason = Reason::GroupCap {
+                    cap: cap.name.clone(),
+                    group: group.clone(),
+                    used: used.clone(),
+                };
+                cut_lowest(&cap.clauses, m.2 - give, reason, &mut outs[m.0]);
+            }
+            if give > Decimal::ZERO {
+                let f = &firms[outs[m.0].firm];
+                let label = if f.name.is_empty() {
+                    f.id.clone()
+                } else {
+                    f.name.clone()
+                };
+                used.push((label, give));
+            }
+        }
+        i = j;
+    }
+    overflow
+}
+
+/// Cuts `excess` from the clauses of `priority` — the last first, later tranches first — naming
+/// `reason` on every cut and as the reason of a tranche cut to zero.
+fn cut_lowest(priority: &[ClauseId], excess: Decimal, reason: Reason, o: &mut FirmOutcome) {
+    let mut excess = excess;
+    for &c in priority.iter().rev() {
         for t in o.clauses[c].tranches.iter_mut().rev() {
             if excess.is_zero() {
-                break;
+                return;
             }
             if t.amount.is_zero() {
                 continue;
@@ -498,17 +605,25 @@ fn firm_cap(limit: Decimal, cap: &FirmCap, o: &mut FirmOutcome) {
             t.amount -= cut;
             excess -= cut;
             t.adjustments.push(Adjustment {
-                reason: Reason::FirmCap {
-                    cap: cap.name.clone(),
-                },
+                reason: reason.clone(),
                 before,
                 after: t.amount,
             });
             if t.amount.is_zero() {
-                t.reason = Some(Reason::FirmCap {
-                    cap: cap.name.clone(),
-                });
+                t.reason = Some(reason.clone());
             }
         }
     }
+}
+
+/// Firm cap: cut the lowest-priority clauses first (later tranches first).
+fn firm_cap(limit: Decimal, cap: &FirmCap, o: &mut FirmOutcome) {
+    let total = o.total();
+    if total <= limit {
+        return;
+    }
+    let reason = Reason::FirmCap {
+        cap: cap.name.clone(),
+    };
+    cut_lowest(&cap.priority, total - limit, reason, o);
 }

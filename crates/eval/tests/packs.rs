@@ -75,3 +75,30 @@ fn explain_shows_the_room_a_cap_over_years_leaves() {
     let en = huiqi_eval::explain::explain_text(p, &t.firms[0], &outs[0], t.period, None, true);
     assert!(en.contains("2022–2023 already awarded"), "{en}");
 }
+
+/// `explain` of a firm a group cap cut names the group and what its sister firms took before it.
+#[test]
+fn explain_names_the_group_and_who_used_its_room() {
+    let root = policies().join("examples/group-cap");
+    let loaded = huiqi_lang::load_pack(&root).unwrap_or_else(|_| panic!("pack"));
+    let p = &loaded.program;
+    let t = p
+        .tests
+        .iter()
+        .find(|t| t.name.starts_with("同一集团：先认定"))
+        .expect("the test");
+    let outs = huiqi_eval::evaluate_population(p, &t.firms, t.period, true);
+    // 甲二 is the second firm: 甲一 took 250万 of the group's 400万 first.
+    let zh = huiqi_eval::explain::explain_text(p, &t.firms[1], &outs[1], t.period, None, false);
+    assert!(
+        zh.contains("集团上限 同一集团年度上限（甲集团）：集团额度已由 甲一 使用 250万元"),
+        "{zh}"
+    );
+    let en = huiqi_eval::explain::explain_text(p, &t.firms[1], &outs[1], t.period, None, true);
+    assert!(
+        en.contains(
+            "group cap 同一集团年度上限 (甲集团): the group's room was used by 甲一 (250 wan yuan)"
+        ),
+        "{en}"
+    );
+}

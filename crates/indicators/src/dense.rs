@@ -554,16 +554,23 @@ fn selected_row(amount_fen: Option<i64>, reason: Option<&str>) -> bool {
         return true;
     }
     let Some(r) = reason else { return false };
-    [K::ClauseCap, K::TotalCap, K::Exclusive, K::Pool, K::FirmCap]
-        .into_iter()
-        .any(|k| {
-            if k.has_subject() {
-                r.strip_prefix(k.key())
-                    .is_some_and(|rest| rest.starts_with(':'))
-            } else {
-                r == k.key()
-            }
-        })
+    [
+        K::ClauseCap,
+        K::TotalCap,
+        K::Exclusive,
+        K::Pool,
+        K::FirmCap,
+        K::GroupCap,
+    ]
+    .into_iter()
+    .any(|k| {
+        if k.has_subject() {
+            r.strip_prefix(k.key())
+                .is_some_and(|rest| rest.starts_with(':'))
+        } else {
+            r == k.key()
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -83,13 +83,20 @@ fn values_of(t: &Test) -> &[String] {
 }
 
 /// Whether a run's result row is a selection: an award, or one reduced only by a rule applied
-/// after selection (就高, a pool, a cap) — a firm chosen as 瞪羚 that is paid under another
+/// after selection (就高, a pool, a cap, a group cap) — a firm chosen as 瞪羚 that is paid under another
 /// clause instead was still chosen. Not: a failed condition, missing data, the clause's window,
 /// a zero amount, a negative list, or 未入选.
 fn selected_row() -> Expr {
     use huiqi_ir::reason::ReasonKind as K;
     let mut p = c(rcol::AMOUNT_FEN).gt(lit(0i64));
-    for k in [K::ClauseCap, K::TotalCap, K::Exclusive, K::Pool, K::FirmCap] {
+    for k in [
+        K::ClauseCap,
+        K::TotalCap,
+        K::Exclusive,
+        K::Pool,
+        K::FirmCap,
+        K::GroupCap,
+    ] {
         p = p.or(if k.has_subject() {
             c(rcol::REASON).like(lit(format!("{}:%", k.key())))
         } else {

@@ -441,6 +441,31 @@ pub struct FirmCap {
     pub priority: Vec<ClauseId>,
 }
 
+/// Who a group cap serves first.
+#[derive(Clone, Debug)]
+pub enum GroupOrder {
+    /// By the firm's covered amount before the cap ("按金额"), in the order given.
+    Amount(Order),
+    /// By a per-firm key — a date (first come, first served: `date_of(…)`, as days) or a
+    /// number — compared exactly like a ranking; a missing key is served last.
+    Key(Named, Order),
+}
+
+/// A cap shared by related firms ("同一集团（同一实际控制人）内企业合计不超过…"): firms with the
+/// same value of a text fact (the controller, as of the evaluated period) share `limit` over the
+/// clauses covered; a firm without a value is a group of its own. Members are served in `order`,
+/// ties by credit code; each gets what is left of the room, cut from its lowest-priority clause.
+#[derive(Clone, Debug)]
+pub struct GroupCap {
+    pub name: String,
+    /// The text fact whose value names the group (static or per year).
+    pub by: FactId,
+    pub limit: Quantity,
+    /// The clauses covered, highest priority first (cut from the last).
+    pub clauses: Vec<ClauseId>,
+    pub order: GroupOrder,
+}
+
 /// An expectation of a test: firm, clause (None: the firm's total), tranche, amount, reason.
 #[derive(Clone, Debug)]
 pub struct Expect {
@@ -478,6 +503,7 @@ pub struct Program {
     pub exclusives: Vec<Exclusive>,
     pub pools: Vec<Pool>,
     pub firm_caps: Vec<FirmCap>,
+    pub group_caps: Vec<GroupCap>,
     pub tests: Vec<TestCase>,
     /// Content hash of the pack's sources (sorted by path), for run manifests.
     pub hash: String,
@@ -485,7 +511,7 @@ pub struct Program {
 
 impl Program {
     /// Drops the rules across clauses and firms — negative lists, selects, 就高 groups, pools,
-    /// firm caps: what is left computes each clause on its own (the 政策沙盘's stand-alone
+    /// firm caps, group caps: what is left computes each clause on its own (the 政策沙盘's stand-alone
     /// figures, a grouping's probe clauses).
     pub fn drop_cross_clause_rules(&mut self) {
         self.excludes.clear();
@@ -493,6 +519,7 @@ impl Program {
         self.exclusives.clear();
         self.pools.clear();
         self.firm_caps.clear();
+        self.group_caps.clear();
     }
 
     /// The value of a parameter in force at the end of `year` (Missing before its first date).

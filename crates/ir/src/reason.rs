@@ -52,6 +52,14 @@ pub enum Reason {
     FirmCap {
         cap: String,
     },
+    /// A cap shared by a group of related firms (`group cap`): the group (the value of its
+    /// text fact, or the firm itself) and the members served before this firm with what they
+    /// took (credit code or name, 元), in the order served.
+    GroupCap {
+        cap: String,
+        group: String,
+        used: Vec<(String, rust_decimal::Decimal)>,
+    },
 }
 
 /// The kind of a reason, without its particulars. A failed condition is two kinds: not met
@@ -70,11 +78,12 @@ pub enum ReasonKind {
     Exclusive = 9,
     Pool = 10,
     FirmCap = 11,
+    GroupCap = 12,
 }
 
 impl ReasonKind {
     /// Every kind, in code order.
-    pub const ALL: [ReasonKind; 11] = [
+    pub const ALL: [ReasonKind; 12] = [
         ReasonKind::Condition,
         ReasonKind::Missing,
         ReasonKind::OutOfWindow,
@@ -86,6 +95,7 @@ impl ReasonKind {
         ReasonKind::Exclusive,
         ReasonKind::Pool,
         ReasonKind::FirmCap,
+        ReasonKind::GroupCap,
     ];
 
     /// The stable numeric code of the kind (never 0: 0 is "no reason" wherever codes are stored).
@@ -112,6 +122,7 @@ impl ReasonKind {
             ReasonKind::Exclusive => "exclusive",
             ReasonKind::Pool => "pool",
             ReasonKind::FirmCap => "firmcap",
+            ReasonKind::GroupCap => "groupcap",
         }
     }
 
@@ -180,6 +191,7 @@ impl Reason {
             Reason::Exclusive { .. } => ReasonKind::Exclusive,
             Reason::Pool { .. } => ReasonKind::Pool,
             Reason::FirmCap { .. } => ReasonKind::FirmCap,
+            Reason::GroupCap { .. } => ReasonKind::GroupCap,
         }
     }
 
@@ -190,7 +202,7 @@ impl Reason {
             Reason::Excluded { rule } | Reason::NotSelected { rule, .. } => Some(rule),
             Reason::Exclusive { group, .. } => Some(group),
             Reason::Pool { pool } => Some(pool),
-            Reason::FirmCap { cap } => Some(cap),
+            Reason::FirmCap { cap } | Reason::GroupCap { cap, .. } => Some(cap),
             Reason::OutOfWindow | Reason::ZeroAmount | Reason::ClauseCap | Reason::TotalCap => None,
         }
     }
@@ -236,6 +248,17 @@ impl Reason {
             }
             Reason::Pool { pool } => format!("资金池 {pool} 按比例分配"),
             Reason::FirmCap { cap } => format!("单企业上限 {cap}"),
+            Reason::GroupCap { cap, group, used } => {
+                let by: Vec<String> = used
+                    .iter()
+                    .map(|(f, a)| format!("{f} 使用 {}", crate::money::fmt_money_zh(*a)))
+                    .collect();
+                if by.is_empty() {
+                    format!("集团上限 {cap}（{group}）")
+                } else {
+                    format!("集团上限 {cap}（{group}）：集团额度已由 {}", by.join("、"))
+                }
+            }
         }
     }
 
@@ -260,6 +283,20 @@ impl Reason {
             }
             Reason::Pool { pool } => format!("budget pool {pool} scaled pro rata"),
             Reason::FirmCap { cap } => format!("per-firm cap {cap}"),
+            Reason::GroupCap { cap, group, used } => {
+                let by: Vec<String> = used
+                    .iter()
+                    .map(|(f, a)| format!("{f} ({})", crate::money::fmt_money_en(*a)))
+                    .collect();
+                if by.is_empty() {
+                    format!("group cap {cap} ({group})")
+                } else {
+                    format!(
+                        "group cap {cap} ({group}): the group's room was used by {}",
+                        by.join(", ")
+                    )
+                }
+            }
         }
     }
 
@@ -306,13 +343,18 @@ mod tests {
             Reason::FirmCap {
                 cap: "上限".into()
             },
+            Reason::GroupCap {
+                cap: "集团上限".into(),
+                group: "甲集团".into(),
+                used: vec![("甲一".into(), rust_decimal::Decimal::new(3_200_000, 0))],
+            },
         ]
     }
 
     #[test]
     fn codes_are_stable_and_distinct() {
         let codes: Vec<u8> = ReasonKind::ALL.iter().map(|k| k.code()).collect();
-        assert_eq!(codes, (1..=11).collect::<Vec<u8>>());
+        assert_eq!(codes, (1..=12).collect::<Vec<u8>>());
         for k in ReasonKind::ALL {
             assert_eq!(ReasonKind::from_code(k.code()), Some(k));
         }
@@ -337,7 +379,8 @@ mod tests {
                 "select:遴选",
                 "exclusive:就高",
                 "pool:资金池",
-                "firmcap:上限"
+                "firmcap:上限",
+                "groupcap:集团上限"
             ]
         );
         assert_eq!(Reason::missing_amount().result_text(), "miss:amount");
@@ -360,7 +403,8 @@ mod tests {
                 "遴选：排名第3，名额2",
                 "就高不重复（就高）：已享受 条款0",
                 "资金池 资金池 按比例分配",
-                "单企业上限 上限"
+                "单企业上限 上限",
+                "集团上限 集团上限（甲集团）：集团额度已由 甲一 使用 320万元"
             ]
         );
         assert_eq!(
@@ -376,7 +420,8 @@ mod tests {
                 "遴选: ranked 3, 2 places",
                 "highest only (就高): receives 条款0 instead",
                 "budget pool 资金池 scaled pro rata",
-                "per-firm cap 上限"
+                "per-firm cap 上限",
+                "group cap 集团上限 (甲集团): the group's room was used by 甲一 (320 wan yuan)"
             ]
         );
         let unranked = Reason::NotSelected {
@@ -417,6 +462,7 @@ mod tests {
         assert_eq!(matched("条款0"), Vec::<usize>::new());
         assert_eq!(matched("资金池"), [9]);
         assert_eq!(matched("上限"), [10]);
+        assert_eq!(matched("集团上限"), [11]);
     }
 
     #[test]

@@ -286,6 +286,18 @@ pub enum PoolField {
     ByScore(SortKey),
 }
 
+#[derive(Clone, Debug, PartialEq)]
+pub enum GroupCapField {
+    /// The text fact whose value names a firm's group.
+    By(Ident),
+    Limit(Expr),
+    Clauses(Vec<Ident>),
+    /// `order amount desc|asc`: by the covered amount (the ident is `amount`, for its span).
+    OrderAmount(Ident, bool),
+    /// `order 表达式 asc|desc`: by a per-firm date or number.
+    OrderKey(SortKey),
+}
+
 /// A value written for a fact in a test firm.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataValue {
@@ -406,6 +418,12 @@ pub enum ItemKind {
         /// `over 3年`: the years the cap spans (as written, and where).
         over: Option<(Decimal, Span)>,
         priority: Vec<Ident>,
+    },
+    /// `group cap 名称 { by 事实  limit 金额  clauses [..]  order amount desc | order 表达式 asc }`
+    GroupCap {
+        name: Ident,
+        fields: Vec<(GroupCapField, Span)>,
+        close: Span,
     },
     Test(TestAst),
 }

@@ -434,6 +434,11 @@ impl<'a> Printer<'a> {
                 fields,
                 close,
             } => self.pool(s, name, fields, *close),
+            ItemKind::GroupCap {
+                name,
+                fields,
+                close,
+            } => self.group_cap(s, name, fields, *close),
             ItemKind::Test(t) => self.test(s, t),
             ItemKind::Exclude {
                 name,
@@ -496,6 +501,23 @@ impl<'a> Printer<'a> {
                 PoolField::Budget(e) => format!("budget {}", expr(e)),
                 PoolField::ProRata => "pro_rata".into(),
                 PoolField::ByScore(k) => format!("by score {}", sort_key(k)),
+            };
+            self.line(sp.start, sp.end, &text);
+        }
+        self.close(close.start);
+    }
+
+    fn group_cap(&mut self, s: u32, name: &Ident, fields: &[(GroupCapField, Span)], close: Span) {
+        self.open(s, &format!("group cap {}", name.name));
+        for (f, sp) in fields {
+            let text = match f {
+                GroupCapField::By(id) => format!("by {}", id.name),
+                GroupCapField::Limit(e) => format!("limit {}", expr(e)),
+                GroupCapField::Clauses(ids) => format!("clauses {}", Self::names(ids)),
+                GroupCapField::OrderAmount(_, desc) => {
+                    format!("order amount {}", if *desc { "desc" } else { "asc" })
+                }
+                GroupCapField::OrderKey(k) => format!("order {}", sort_key(k)),
             };
             self.line(sp.start, sp.end, &text);
         }

@@ -21,7 +21,7 @@ pub struct Parser {
 type PResult<T> = Result<T, Diag>;
 
 const ITEM_KEYWORDS: &str =
-    "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, test";
+    "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, group cap, test";
 const CLAUSE_KEYWORDS: &str =
     "ref, text, effective, let, require, amount, cap, total cap, rounding, tranche, schedule";
 
@@ -287,6 +287,7 @@ impl Parser {
             }
             "pool" => self.pool()?,
             "firm" => self.firm_cap()?,
+            "group" => self.group_cap()?,
             "test" => self.test()?,
             other => return Err(unknown_item(other, kw)),
         };
@@ -868,6 +869,72 @@ impl Parser {
         })
     }
 
+    /// `group cap Name { by 事实 limit 金额 clauses [..] order amount desc }`, after `group`.
+    fn group_cap(&mut self) -> PResult<ItemKind> {
+        if !self.eat_word("cap") {
+            return Err(self.unexpected(
+                "`cap`",
+                "`cap`",
+                "集团上限写作 group cap 名称 { by 实际控制人 limit 金额 order amount desc }",
+                "write group cap Name { by Controller limit amount order amount desc }",
+            ));
+        }
+        let name = self.ident("上限名称", "a name for the cap")?;
+        self.expect(
+            Tok::LBrace,
+            "写作 group cap 名称 { by 实际控制人 limit 金额 clauses [..] order amount desc }",
+            "write group cap Name { by Controller limit amount clauses [..] order amount desc }",
+        )?;
+        let mut fields = Vec::new();
+        let close = loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                break self.bump().span;
+            }
+            let key = self.ident(
+                "`by`、`limit`、`clauses` 或 `order`",
+                "`by`, `limit`, `clauses` or `order`",
+            )?;
+            let f = match key.name.as_str() {
+                "by" => GroupCapField::By(self.ident("文本事实名称", "a text fact's name")?),
+                "limit" => GroupCapField::Limit(self.expr()?),
+                "clauses" => GroupCapField::Clauses(self.ident_list()?),
+                "order" => {
+                    if self.is_word("amount") {
+                        let id = self.ident("amount", "amount")?;
+                        let desc = if self.is_word("desc") {
+                            self.bump();
+                            true
+                        } else {
+                            if self.is_word("asc") {
+                                self.bump();
+                            }
+                            false
+                        };
+                        GroupCapField::OrderAmount(id, desc)
+                    } else {
+                        GroupCapField::OrderKey(self.sort_key()?)
+                    }
+                }
+                other => {
+                    return Err(Diag::new(
+                        "E0203",
+                        key.span,
+                        format!("group cap 中未知的字段 `{other}`"),
+                        format!("unknown group cap field `{other}`"),
+                        "可用字段：by、limit、clauses、order",
+                        "fields: by, limit, clauses, order",
+                    ))
+                }
+            };
+            fields.push((f, key.span.to(self.prev_span())));
+        };
+        Ok(ItemKind::GroupCap {
+            name,
+            fields,
+            close,
+        })
+    }
+
     fn test(&mut self) -> PResult<ItemKind> {
         let (name, name_span) = self.string("测试名称（带引号）", "a quoted test name")?;
         self.expect(
@@ -1117,7 +1184,7 @@ impl Parser {
 }
 
 fn unknown_item(word: &str, at: Span) -> Diag {
-    const ITEMS: [&str; 12] = [
+    const ITEMS: [&str; 13] = [
         "policy",
         "enum",
         "fact",
@@ -1129,6 +1196,7 @@ fn unknown_item(word: &str, at: Span) -> Diag {
         "exclusive",
         "pool",
         "firm",
+        "group",
         "test",
     ];
     let keywords = (

@@ -24,6 +24,7 @@ pub(super) struct Data<'a> {
     pub(super) events: Events,
     pub(super) awards: Vec<AwardRow>,
     pub(super) projects: Vec<super::projects::ProjectRow>,
+    pub(super) texts: Texts,
 }
 
 /// Removes the temporary directory unless the snapshot was committed.
@@ -37,9 +38,10 @@ impl Drop for TempDir {
     }
 }
 
-pub(super) fn put(col: &mut crate::write::Col, p: &Program, fact: usize, v: Val) {
+pub(super) fn put(col: &mut crate::write::Col, p: &Program, texts: &Texts, fact: usize, v: Val) {
     let ty = p.facts[fact].ty;
     match (ty, v) {
+        (Ty::Text, Val::I64(i)) => col.str(texts.get(i)),
         (Ty::Money, Val::I64(f)) => col.dec(Some(f as i128 * FEN_TO_DEC)),
         (Ty::Ratio, Val::I128(r)) => col.dec(Some(r)),
         (Ty::Money | Ty::Ratio, _) => col.dec(None),
@@ -142,7 +144,7 @@ impl Data<'_> {
             t.cols[1].str(Some(self.firms.name(i)));
             for (k, &f) in statics.iter().enumerate() {
                 let v = static_col[k].map_or(Val::Null, |c| self.firms.facts[c].get(i));
-                put(&mut t.cols[2 + k], p, f, v);
+                put(&mut t.cols[2 + k], p, &self.texts, f, v);
             }
             t.end_row()?;
         }
@@ -280,7 +282,7 @@ impl Data<'_> {
                 t.cols[2].i32(Some(key_month(key)));
             }
             for (k, &f) in facts.iter().enumerate() {
-                put(&mut t.cols[base + k], p, f, vals[k]);
+                put(&mut t.cols[base + k], p, &self.texts, f, vals[k]);
             }
             t.end_row()?;
         }

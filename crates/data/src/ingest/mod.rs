@@ -51,19 +51,20 @@ pub fn ingest(
     })?;
     let mut errs = Errors::new(max_errors);
     let mut sources = vec![];
-    let firms = read::read_firms(&plan, program, &mut errs, &mut sources);
+    let mut texts = store::Texts::default();
+    let firms = read::read_firms(&plan, program, &mut errs, &mut sources, &mut texts);
     let Some(firms) = firms else {
         return Err(errs.into_report());
     };
     let yearly: Vec<_> = plan
         .yearly
         .iter()
-        .map(|s| read::read_period(s, program, &firms, &mut errs, &mut sources))
+        .map(|s| read::read_period(s, program, &firms, &mut errs, &mut sources, &mut texts))
         .collect();
     let monthly: Vec<_> = plan
         .monthly
         .iter()
-        .map(|s| read::read_period(s, program, &firms, &mut errs, &mut sources))
+        .map(|s| read::read_period(s, program, &firms, &mut errs, &mut sources, &mut texts))
         .collect();
     let events = events::read_events(&plan, program, &firms, &mut errs, &mut sources);
     let awards = events::read_awards(&plan, program, &firms, &mut errs, &mut sources);
@@ -102,6 +103,7 @@ pub fn ingest(
         events,
         awards,
         projects,
+        texts,
     };
     data.write(snapshots_dir, source_info)
         .map_err(|e| IngestReport {

@@ -25,7 +25,11 @@ pub(super) fn parse_cell(
     shape: &Shape,
     c: &Cell,
     unknown: &mut u64,
+    texts: &mut Texts,
 ) -> Result<Val, Reason> {
+    if fc.ty == Ty::Text {
+        return texts.parse(c);
+    }
     match parse_fact(p, fc, c) {
         Err(_) if matches!(fc.ty, Ty::Enum(_)) && shape.ignores(&fc.column) => {
             *unknown += 1;
@@ -85,6 +89,7 @@ pub(super) fn read_firms(
     p: &Program,
     errs: &mut Errors,
     sources: &mut Vec<Source>,
+    texts: &mut Texts,
 ) -> Option<Firms> {
     let s = &plan.firms;
     let mut cols: Vec<&str> = vec![&s.id, &s.name];
@@ -130,8 +135,8 @@ pub(super) fn read_firms(
             ids.push(id);
             rows.push(row as u32);
             for (k, fc) in s.facts.iter().enumerate() {
-                let v =
-                    parse_cell(p, fc, &s.shape, &cells[2 + k], &mut unknown).unwrap_or_else(|r| {
+                let v = parse_cell(p, fc, &s.shape, &cells[2 + k], &mut unknown, texts)
+                    .unwrap_or_else(|r| {
                         errs.push(err(file, row, &fc.column, r));
                         Val::Null
                     });
@@ -214,6 +219,7 @@ pub(super) fn read_period(
     firms: &Firms,
     errs: &mut Errors,
     sources: &mut Vec<Source>,
+    texts: &mut Texts,
 ) -> PeriodRows {
     let mut cols: Vec<&str> = vec![&s.id, &s.year];
     if let Some(m) = &s.month {
@@ -263,12 +269,11 @@ pub(super) fn read_period(
                 .iter()
                 .enumerate()
                 .map(|(k, fc)| {
-                    parse_cell(p, fc, &s.shape, &cells[base + k], &mut unknown).unwrap_or_else(
-                        |r| {
+                    parse_cell(p, fc, &s.shape, &cells[base + k], &mut unknown, texts)
+                        .unwrap_or_else(|r| {
                             errs.push(err(file, row, &fc.column, r));
                             Val::Null
-                        },
-                    )
+                        })
                 })
                 .collect();
             if let (Some(f), Ok(y), Ok(m)) = (firm, year, month) {

@@ -14,6 +14,54 @@ pub(super) enum Val {
     I128(i128),
 }
 
+/// The longest text a text fact holds (a group's name), in characters.
+pub(super) const MAX_TEXT: usize = 200;
+
+/// The values of text facts (a group's name: "实际控制人"), each distinct text stored once; a
+/// cell holds its index as `Val::I64`.
+#[derive(Default)]
+pub(super) struct Texts {
+    all: Vec<Box<str>>,
+    index: std::collections::HashMap<Box<str>, i64>,
+}
+
+impl Texts {
+    /// A text cell: trimmed, empty is missing; refused when too long or holding control
+    /// characters (a line break in a group's name is a broken export, not a name).
+    pub(super) fn parse(&mut self, c: &crate::source::Cell) -> Result<Val, crate::error::Reason> {
+        let mut buf = String::new();
+        let Some(t) = crate::parse::text(c, &mut buf)? else {
+            return Ok(Val::Null);
+        };
+        if t.chars().count() > MAX_TEXT {
+            return Err(crate::error::reason(
+                format!("文本超过 {MAX_TEXT} 个字符"),
+                format!("the text is longer than {MAX_TEXT} characters"),
+            ));
+        }
+        if t.chars().any(char::is_control) {
+            return Err(crate::error::reason(
+                "文本含有控制字符（如换行）",
+                "the text holds control characters (such as a line break)",
+            ));
+        }
+        if let Some(&i) = self.index.get(t) {
+            return Ok(Val::I64(i));
+        }
+        let i = self.all.len() as i64;
+        self.all.push(t.into());
+        self.index.insert(t.into(), i);
+        Ok(Val::I64(i))
+    }
+
+    pub(super) fn get(&self, i: i64) -> Option<&str> {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.all.get(i))
+            .map(|t| &**t)
+    }
+}
+
 /// One fact's values for the rows of a source: money in 分, counts, bools 0/1, dates as days,
 /// enum variants by index — all `i64` — and ratios at scale 12.
 pub(super) enum Vals {

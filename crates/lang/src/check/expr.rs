@@ -320,6 +320,16 @@ impl Checker<'_> {
     fn fact_value(&self, id: &Ident, f: FactId) -> R<(Expr, Ty)> {
         let n = id.name.as_str();
         let fact = &self.facts[f];
+        if fact.ty == Ty::Text {
+            return Err(err(
+                "E0422",
+                id.span,
+                format!("`{n}` 是文本事实，不能用于计算或条件"),
+                format!("`{n}` is a text fact; it cannot be computed with or tested"),
+                format!("文本事实只用于 group cap 的分组：by {n}"),
+                format!("a text fact only groups firms for a group cap: by {n}"),
+            ));
+        }
         match fact.kind {
             PeriodKind::Static | PeriodKind::Year => Ok((Expr::Fact(f), fact.ty)),
             PeriodKind::Month => Err(err(

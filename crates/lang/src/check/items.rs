@@ -352,6 +352,20 @@ impl Checker<'_> {
                     Some(Ty::Bool)
                 }
             },
+            // A text (a group's name: "实际控制人") is only ever compared for equality by a
+            // `group cap`; it exists per firm or per year.
+            (Some(t), PeriodKind::Static | PeriodKind::Year) if t.name == "text" => Some(Ty::Text),
+            (Some(t), _) if t.name == "text" => {
+                self.diags.push(err(
+                    "E0333",
+                    t.span,
+                    "文本事实只能是 static 或 per year",
+                    "a text fact is static or per year",
+                    "例如 fact 实际控制人: text per year { label \"实际控制人\" source \"市场监管\" }",
+                    "e.g. fact 实际控制人: text per year { label \"controller\" source \"registry\" }",
+                ));
+                None
+            }
             (Some(t), _) => self.parse_ty(t).map_err(|d| self.diags.push(d)).ok(),
         }
     }
@@ -495,6 +509,7 @@ impl Checker<'_> {
             exclusives,
             pools,
             firm_caps,
+            group_caps,
         } = rules;
         let program = Program {
             policy: header,
@@ -508,6 +523,7 @@ impl Checker<'_> {
             exclusives,
             pools,
             firm_caps,
+            group_caps,
             tests,
             hash: String::new(),
         };

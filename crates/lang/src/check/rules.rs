@@ -1,4 +1,5 @@
-//! Cross-clause rules: negative lists, selections, exclusive groups, pools and firm caps.
+//! Cross-clause rules: negative lists, selections, exclusive groups, pools, firm caps and group
+//! caps.
 
 use super::items::Declared;
 use super::*;
@@ -12,6 +13,7 @@ pub(super) struct Rules {
     pub(super) exclusives: Vec<Exclusive>,
     pub(super) pools: Vec<Pool>,
     pub(super) firm_caps: Vec<FirmCap>,
+    pub(super) group_caps: Vec<GroupCap>,
 }
 
 impl Rules {
@@ -28,6 +30,7 @@ impl Rules {
         reasons.extend(self.exclusives.iter().map(|x| x.name.clone()));
         reasons.extend(self.pools.iter().map(|x| x.name.clone()));
         reasons.extend(self.firm_caps.iter().map(|x| x.name.clone()));
+        reasons.extend(self.group_caps.iter().map(|x| x.name.clone()));
         for cl in clauses {
             reasons.extend(cl.requires.iter().map(|r| r.name.clone()));
             if let ClauseBody::Tranches(ts) = &cl.body {
@@ -57,7 +60,8 @@ impl Checker<'_> {
                 | ItemKind::Select { name, .. }
                 | ItemKind::Exclusive { name, .. }
                 | ItemKind::Pool { name, .. }
-                | ItemKind::FirmCap { name, .. } => name,
+                | ItemKind::FirmCap { name, .. }
+                | ItemKind::GroupCap { name, .. } => name,
                 _ => continue,
             };
             if declared.dup(self, name, "规则", "rule") {
@@ -107,6 +111,15 @@ impl Checker<'_> {
                 } => {
                     if let Some(x) = self.firm_cap(name, limit, *over, priority) {
                         rules.firm_caps.push(x);
+                    }
+                }
+                ItemKind::GroupCap {
+                    name,
+                    fields,
+                    close,
+                } => {
+                    if let Some(x) = self.group_cap(name, fields, *close) {
+                        rules.group_caps.push(x);
                     }
                 }
                 _ => {}
@@ -357,6 +370,123 @@ impl Checker<'_> {
             return None;
         }
         Some(budget)
+    }
+
+    /// A group cap: `by` a text fact, a positive `limit`, the `clauses` it covers (default
+    /// every clause, in declaration order) and the `order` members are served in.
+    fn group_cap(
+        &mut self,
+        name: &Ident,
+        fields: &[(ast::GroupCapField, Span)],
+        close: Span,
+    ) -> Option<GroupCap> {
+        use ast::GroupCapField as F;
+        let (mut by, mut limit, mut clauses, mut order) = (None, None, None, None);
+        let mut ok = true;
+        for (f, _) in fields {
+            match f {
+                F::By(id) => match self.fact_idx.get(&id.name).copied() {
+                    Some(fid) if self.facts[fid].ty == Ty::Text => by = Some(fid),
+                    _ => {
+                        ok = false;
+                        self.diags.push(err(
+                            "E0334",
+                            id.span,
+                            format!("`{}` 不是文本事实，不能用来划分集团", id.name),
+                            format!("`{}` is not a text fact; it cannot name a group", id.name),
+                            "声明一个文本事实，例如 fact 实际控制人: text per year { … }，再写 by 实际控制人",
+                            "declare a text fact, e.g. fact 实际控制人: text per year { … }, then by 实际控制人",
+                        ));
+                    }
+                },
+                F::Limit(e) => {
+                    limit = self.quantity(
+                        e,
+                        Figure::Money { positive: true },
+                        "集团上限",
+                        "the group cap",
+                    );
+                    if limit
+                        .as_ref()
+                        .and_then(Quantity::literal)
+                        .is_some_and(|l| l <= Decimal::ZERO)
+                    {
+                        self.diags.push(err(
+                            "E0314",
+                            e.span,
+                            "集团上限须大于 0",
+                            "the group cap must be positive",
+                            "例如 limit 2000万",
+                            "e.g. limit 2000万",
+                        ));
+                        limit = None;
+                    }
+                    ok &= limit.is_some();
+                }
+                F::Clauses(ids) => {
+                    clauses = self.clause_list(ids);
+                    ok &= clauses.is_some();
+                }
+                F::OrderAmount(_, desc) => order = Some(GroupOrder::Amount(self::order(*desc))),
+                F::OrderKey(k) => match self.group_key(&k.expr) {
+                    Some(n) => order = Some(GroupOrder::Key(n, self::order(k.desc))),
+                    None => ok = false,
+                },
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let missing = match (by, limit, order) {
+            (Some(by), Some(limit), Some(order)) => {
+                return Some(GroupCap {
+                    name: name.name.clone(),
+                    by,
+                    limit,
+                    clauses: clauses.unwrap_or_else(|| (0..self.clause_idx.len()).collect()),
+                    order,
+                })
+            }
+            (None, _, _) => "by",
+            (_, None, _) => "limit",
+            _ => "order",
+        };
+        self.diags.push(err(
+            "E0312",
+            close,
+            format!("group cap 缺少 {missing}"),
+            format!("group cap lacks {missing}"),
+            "group cap 须有 by（文本事实）、limit（金额）、order（amount desc 或一个日期、数值）",
+            "a group cap needs by (a text fact), limit (an amount) and order (amount desc, or a date or number)",
+        ));
+        None
+    }
+
+    /// A group cap's serving order: a number, or a date (as days since 1900-01-01, so that it
+    /// ranks like a number: first come, first served is `order date_of(…)`, ascending).
+    fn group_key(&mut self, e: &ast::Expr) -> Option<Named> {
+        match self.lower(e, &Scope::default(), None) {
+            Ok((x, Ty::Date)) => {
+                if let Err(d) = self.check_expanded(&x, &Scope::default(), e.span) {
+                    self.diags.push(d);
+                    return None;
+                }
+                let origin = huiqi_ir::date::Date::year_start(1900);
+                Some(Named {
+                    name: "order".into(),
+                    expr: Expr::DaysBetween(Box::new(Expr::Lit(Value::Date(origin))), Box::new(x)),
+                    ty: Ty::Count,
+                    source: self.text(e.span),
+                    origin: self.sm.origin(e.span),
+                    reason: None,
+                })
+            }
+            Ok(_) => self.lower_score("order", e),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
     }
 
     /// A firm cap; clauses it does not list come after the listed ones, in declaration order.

@@ -240,6 +240,21 @@ impl Checker<'_> {
 
     /// A constant of type `ty` for the fact or field `name`.
     fn data_const(&mut self, ty: Ty, name: &str, e: &ast::Expr) -> Option<Value> {
+        if ty == Ty::Text {
+            // A group's name, written as a name: `实际控制人 = 甲集团`.
+            if let ExprKind::Name(id) = &e.kind {
+                return Some(Value::Text(id.name.clone()));
+            }
+            self.diags.push(err(
+                "E0414",
+                e.span,
+                format!("`{name}` 是文本事实，测试中写作一个名称"),
+                format!("`{name}` is a text fact; a test gives it as a name"),
+                format!("例如 {name} = 甲集团"),
+                format!("e.g. {name} = 甲集团"),
+            ));
+            return None;
+        }
         match self.lower(e, &Scope::default(), Some(ty)) {
             Ok((x, t))
                 if t == ty

@@ -400,6 +400,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("policy.cap_span", "范围", "Span"),
     ("policy.cap_year", "每年", "per year"),
     ("policy.cap_years", "{n}年累计（含本年）", "{n} years together (this one included)"),
+    ("policy.cap_group", "同一{by}的企业每年合计", "per year, together for firms with the same {by}"),
     ("policy.cap_limit", "金额", "Limit"),
     ("policy.cap_priority", "削减顺序（靠后的先削）", "Priority (the last is cut first)"),
     ("policy.facts", "数据项", "Facts"),

@@ -386,6 +386,14 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
                         x.priority.join(" › "),
                     )
                 })
+                .chain(c.group_caps.iter().map(|x| {
+                    (
+                        x.name.clone(),
+                        p.t("policy.cap_group").replace("{by}", &x.by),
+                        yuan_text(p, &x.limit_yuan),
+                        x.clauses.join(" › "),
+                    )
+                }))
                 .collect(),
             facts: c
                 .facts
