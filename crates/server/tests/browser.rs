@@ -268,7 +268,7 @@ fn the_workflow_in_a_browser() {
         r.go("/policy").await;
         let page = r.source().await;
         assert!(page.contains(HIGHTECH));
-        assert!(page.contains("单企业上限") && page.contains("单企业年度上限"));
+        assert!(page.contains("单企业与集团上限") && page.contains("单企业年度上限"));
         r.shot("policy").await;
         r.c.execute("document.getElementById('caps').scrollIntoView()", vec![])
             .await

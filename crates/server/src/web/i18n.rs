@@ -395,7 +395,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("policy.pools", "资金池", "Budget pools"),
     ("policy.pool", "资金池", "Pool"),
     ("policy.budget", "预算", "Budget"),
-    ("policy.caps", "单企业上限", "Caps per firm"),
+    ("policy.caps", "单企业与集团上限", "Caps per firm and per group"),
     ("policy.cap", "上限", "Cap"),
     ("policy.cap_span", "范围", "Span"),
     ("policy.cap_year", "每年", "per year"),
