@@ -361,6 +361,7 @@ fn manifest(
                 amount_fen: *f,
             })
             .collect(),
+        clawbacks: None,
         files,
     })
 }

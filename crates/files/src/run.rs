@@ -9,6 +9,9 @@ pub const TIMINGS: &str = "timings.json";
 pub const RESULTS_PARQUET: &str = "results.parquet";
 pub const RESULTS_CSV: &str = "results.csv";
 pub const RESULTS_XLSX: &str = "results.xlsx";
+/// What the pack's `clawback` rules recover this period (only when the pack has some).
+pub const CLAWBACKS_PARQUET: &str = "clawbacks.parquet";
+pub const CLAWBACKS_CSV: &str = "clawbacks.csv";
 
 /// The results' columns, one row per firm × clause × tranche, in file order.
 pub mod col {
@@ -18,6 +21,39 @@ pub mod col {
     pub const AMOUNT_YUAN: &str = "amount_yuan";
     pub const AMOUNT_FEN: &str = "amount_fen";
     pub const REASON: &str = "reason";
+}
+
+/// The columns of `clawbacks.parquet`, one row per firm × rule × earlier award recovered from,
+/// in file order (credit code, then rule order, then clause order, tranche, award period).
+pub mod clawback_col {
+    /// Utf8: the firm's credit code.
+    pub const FIRM_ID: &str = "firm_id";
+    /// Utf8: the `clawback` rule.
+    pub const RULE: &str = "rule";
+    /// Utf8: the clause, tranche (empty for a clause of one) and period of the award recovered
+    /// from — a key of the award history (the ledger's entitlement of that award).
+    pub const CLAUSE: &str = "clause";
+    pub const TRANCHE: &str = "tranche";
+    /// Int32.
+    pub const AWARD_PERIOD: &str = "award_period";
+    /// Int64: what the history held for that award before this rule (net of earlier
+    /// recoveries, and of the rules declared before this one in the same run), in 分, rounded
+    /// half up.
+    pub const BASE_FEN: &str = "base_fen";
+    /// Utf8: the share recovered, as written for a person: `3/5` (按剩余年限), `100%`.
+    pub const SHARE: &str = "share";
+    /// Int64, above zero: the amount to recover, in 分.
+    pub const AMOUNT_FEN: &str = "amount_fen";
+}
+
+/// What the clawback rules of a run recovered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clawbacks {
+    /// Every clawback rule the run evaluated, in declared order — also those that recovered
+    /// nothing (a rerun without a row for a rule it evaluated means nothing to recover).
+    pub rules: Vec<String>,
+    pub rows: usize,
+    pub amount_fen: i64,
 }
 
 /// `manifest.json` of a run. Field order is the file's key order: the same inputs give a
@@ -34,6 +70,9 @@ pub struct RunManifest {
     pub firms: usize,
     pub total_fen: i64,
     pub by_clause: Vec<ClauseTotal>,
+    /// Present only when the pack has `clawback` rules (older manifests stay byte-identical).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clawbacks: Option<Clawbacks>,
     pub files: Vec<FileHash>,
 }
 
@@ -146,6 +185,7 @@ mod tests {
                 awards: 1,
                 amount_fen: 100,
             }],
+            clawbacks: None,
             files: vec![FileHash {
                 file: Some(RESULTS_PARQUET.into()),
                 sha256: "ef".into(),
@@ -165,5 +205,15 @@ mod tests {
         assert_eq!(RunManifest::from_json(&text).unwrap(), m);
         assert_eq!(m.file_hash(RESULTS_PARQUET), Some("ef"));
         assert_eq!(m.file_hash(RESULTS_CSV), None);
+        assert!(!text.contains("clawbacks"), "{text}");
+        let with = RunManifest {
+            clawbacks: Some(Clawbacks {
+                rules: vec!["迁出追回".into()],
+                rows: 1,
+                amount_fen: 600_000_00,
+            }),
+            ..m
+        };
+        assert_eq!(RunManifest::from_json(&with.to_json()).unwrap(), with);
     }
 }

@@ -520,6 +520,7 @@ fn random_run(dir: &Path, snap_hash: &str, period: i32, n: usize, seed: u64) {
         firms: n,
         total_fen: 0,
         by_clause: vec![],
+        clawbacks: None,
         files: vec![huiqi_files::run::FileHash {
             file: Some("results.parquet".into()),
             sha256: h,

@@ -572,6 +572,7 @@ fn run_dir(
         firms: n,
         total_fen: 0,
         by_clause: vec![],
+        clawbacks: None,
         files: vec![huiqi_files::run::FileHash {
             file: Some("results.parquet".into()),
             sha256: h,

@@ -322,6 +322,7 @@ fn run_dir(base: &Path, snap_rel: &str, cols: Vec<(&str, ArrayRef)>) -> std::pat
         firms: 2,
         total_fen: 0,
         by_clause: vec![],
+        clawbacks: None,
         files: vec![runfile::FileHash {
             file: Some(runfile::RESULTS_PARQUET.into()),
             sha256: sha256(&results),
