@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod clause;
+pub mod clawback;
 pub mod explain;
 pub mod expr;
 pub mod runner;

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::alloc::{evaluate_population_checked, FirmOutcome};
 use crate::clause::{Reason, TrancheOutcome};
+use crate::clawback::{population_clawbacks, recovery_text, Recovery};
 use crate::explain::reason_text;
 
 #[derive(Debug)]
@@ -91,7 +92,56 @@ pub fn run_tests(p: &Program, filter: Option<&str>, en: bool) -> Report {
                 format!("  {}", ov.zh())
             });
         }
+        // What the clawback rules recover, only when some expectation looks at it.
+        let recovered = if t.expects.iter().any(|e| e.clawback.is_some()) {
+            match population_clawbacks(p, &t.firms, t.period) {
+                Ok(r) => r,
+                Err(b) => {
+                    problems.push(if en {
+                        format!("  {b}")
+                    } else {
+                        format!("  {}", b.zh())
+                    });
+                    vec![vec![]; t.firms.len()]
+                }
+            }
+        } else {
+            vec![]
+        };
         for e in &t.expects {
+            if let Some(k) = e.clawback {
+                let rs: Vec<&Recovery> = recovered[e.firm]
+                    .iter()
+                    .filter(|r| r.rule == k && e.clause.is_none_or(|c| c == r.clause))
+                    .collect();
+                let got: Decimal = rs.iter().map(|r| r.amount()).sum();
+                if got != e.amount {
+                    let what = format!(
+                        "{}.{}{}",
+                        t.firm_labels[e.firm],
+                        p.clawbacks[k].name,
+                        e.clause
+                            .map(|c| format!(".{}", p.clauses[c].name))
+                            .unwrap_or_default()
+                    );
+                    let lines: Vec<String> = rs.iter().map(|r| recovery_text(p, r, en)).collect();
+                    problems.push(format!(
+                        "  {}:{}: {what}\n    {} {}\n    {} {}{}",
+                        e.origin.line,
+                        e.origin.col,
+                        if en { "expected:" } else { "期望：" },
+                        money(e.amount),
+                        if en { "actual:  " } else { "实际：" },
+                        money(got),
+                        if lines.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", lines.join("; "))
+                        }
+                    ));
+                }
+                continue;
+            }
             let o = &outs[e.firm];
             let (got, reasons) = expected_of(o, e);
             let what = match e.clause {

@@ -102,3 +102,46 @@ fn explain_names_the_group_and_who_used_its_room() {
         "{en}"
     );
 }
+
+/// A clawback's amount is explained from the award it takes back: the year, what the history
+/// held, the share and the amount.
+#[test]
+fn a_clawback_explains_the_award_it_takes_back() {
+    let root = policies().join("examples/clawback");
+    let loaded = huiqi_lang::load_pack(&root).unwrap_or_else(|_| panic!("pack"));
+    let p = &loaded.program;
+    let t = p
+        .tests
+        .iter()
+        .find(|t| t.name.starts_with("2024年迁出"))
+        .expect("the test");
+    let recs = huiqi_eval::clawback::clawbacks(p, &t.firms[0], t.period).expect("in range");
+    let zh: Vec<String> = recs
+        .iter()
+        .map(|r| huiqi_eval::clawback::recovery_text(p, r, false))
+        .collect();
+    assert_eq!(
+        zh,
+        [
+            "追回 迁出追回：2022年 研发投入奖励 已获 300万元，按剩余3/5年限追回 180万元",
+            "追回 迁出追回：2023年 研发投入奖励 已获 200万元，按剩余4/5年限追回 160万元"
+        ]
+    );
+    let en = huiqi_eval::clawback::recovery_text(p, &recs[0], true);
+    assert!(
+        en.contains("3/5 of the term remaining, 180 wan yuan recovered"),
+        "{en}"
+    );
+    // A test that expects the wrong amount fails and shows the recoveries.
+    let mut wrong = p.clone();
+    wrong.tests.retain(|x| x.name == t.name);
+    wrong.tests[0].expects.retain(|e| e.clawback.is_some());
+    wrong.tests[0].expects[0].amount = rust_decimal::Decimal::from(3_000_000);
+    let rep = huiqi_eval::runner::run_tests(&wrong, None, false);
+    assert_eq!(rep.failed.len(), 1);
+    assert!(
+        rep.failed[0].message.contains("按剩余3/5年限追回"),
+        "{}",
+        rep.failed[0].message
+    );
+}

@@ -466,11 +466,95 @@ pub struct GroupCap {
     pub order: GroupOrder,
 }
 
+/// How much of an earlier award a clawback takes back.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Share {
+    /// "按剩余年限比例": (years − years since the award) / years of what is left of it.
+    Remaining,
+    /// A fixed share, above 0 and at most 100% ("追回已拨付资金": 100%).
+    Ratio(Decimal),
+}
+
+/// A clawback (追回) rule: when a firm has a `trigger` event dated in the evaluated period, it
+/// recovers `share` of what the award history holds for each award of the `clauses` in the
+/// `years` periods before it (net of earlier recoveries and of the rules declared before this
+/// one). It never changes the period's own awards (a negative list does that); it gives
+/// amounts to recover, which `ledger record` turns into recovery lines.
+#[derive(Clone, Debug)]
+pub struct Clawback {
+    pub name: String,
+    pub reference: String,
+    pub text: String,
+    /// An event fact: a record dated inside the period triggers the rule.
+    pub trigger: FactId,
+    /// The periods before the evaluated one whose awards it reaches (1–10).
+    pub years: u32,
+    pub share: Share,
+    /// The clauses whose awards it recovers from, in declaration order.
+    pub clauses: Vec<ClauseId>,
+}
+
+impl Clawback {
+    /// The share of an award of `award_period` recovered in `period`, as (numerator,
+    /// denominator); None when the award is outside the window or nothing of it is left.
+    /// `remaining`: (years − (period − award_period)) / years — an award of the year before a
+    /// five-year rule is 4/5 recovered, one five years before 0/5 (nothing).
+    pub fn share_of(&self, award_period: i32, period: i32) -> Option<(i128, i128)> {
+        let elapsed = i64::from(period) - i64::from(award_period);
+        if elapsed < 1 || elapsed > i64::from(self.years) {
+            return None;
+        }
+        match &self.share {
+            Share::Remaining => {
+                let left = i64::from(self.years) - elapsed;
+                (left > 0).then(|| (i128::from(left), i128::from(self.years)))
+            }
+            Share::Ratio(r) => {
+                let r = r.normalize();
+                Some((r.mantissa(), 10i128.pow(r.scale())))
+            }
+        }
+    }
+
+    /// A share as a person reads it: `3/5` (of the years left), `100%`.
+    pub fn share_text(&self, num: i128, den: i128) -> String {
+        match &self.share {
+            Share::Remaining => format!("{num}/{den}"),
+            Share::Ratio(r) => crate::money::fmt_ratio(*r),
+        }
+    }
+}
+
+/// Decimal places a clawback's fixed share may have (`33.3333%` is 0.333333): the product of
+/// an amount and the share's numerator then stays well inside 128 bits.
+pub const MAX_SHARE_PLACES: u32 = 6;
+
+/// `base` (on the fixed-point scale, 10^-12 元) × num / den, rounded half up to 分; None when
+/// the base is an overflow or beyond what a result carries (`money::MAX_AMOUNT_SCALED`).
+pub fn recover_fen(base: i128, num: i128, den: i128) -> Option<i64> {
+    if crate::money::beyond_amount(base) {
+        return None;
+    }
+    if base <= 0 || num <= 0 || den <= 0 {
+        return Some(0);
+    }
+    // base < 10^28, num < 10^6 (MAX_SHARE_PLACES): the product is below 10^34.
+    let units = base.checked_mul(num)?;
+    let per_fen = den.checked_mul(crate::money::ONE / 100)?;
+    let (q, r) = (units / per_fen, units % per_fen);
+    let fen = q + i128::from(r * 2 >= per_fen);
+    i64::try_from(fen).ok()
+}
+
 /// An expectation of a test: firm, clause (None: the firm's total), tranche, amount, reason.
 #[derive(Clone, Debug)]
 pub struct Expect {
     pub firm: usize,
+    /// With `clawback`: only what the rule recovers from this clause's awards (None: all).
     pub clause: Option<ClauseId>,
+    /// `expect 甲.迁出追回[.条款] = 60万`: what a clawback rule recovers from the firm this
+    /// period (its index in `Program::clawbacks`), instead of an award.
+    pub clawback: Option<usize>,
     pub tranche: Option<String>,
     pub amount: Decimal,
     pub because: Option<String>,
@@ -504,6 +588,8 @@ pub struct Program {
     pub pools: Vec<Pool>,
     pub firm_caps: Vec<FirmCap>,
     pub group_caps: Vec<GroupCap>,
+    /// In declared order: a later rule recovers from what the earlier ones left.
+    pub clawbacks: Vec<Clawback>,
     pub tests: Vec<TestCase>,
     /// Content hash of the pack's sources (sorted by path), for run manifests.
     pub hash: String,

@@ -286,6 +286,21 @@ pub enum PoolField {
     ByScore(SortKey),
 }
 
+/// A field of `clawback 名称 { … }`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClawbackField {
+    Ref(String),
+    Text(String),
+    /// The event fact whose record, dated in the period, triggers the rule.
+    When(Ident),
+    /// `window 5年`: the years of awards it reaches back (as written, and where).
+    Window(Decimal, Span),
+    /// `share remaining` (the ident, for its span) or `share 100%`.
+    ShareRemaining(Ident),
+    Share(Expr),
+    Clauses(Vec<Ident>),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum GroupCapField {
     /// The text fact whose value names a firm's group.
@@ -423,6 +438,12 @@ pub enum ItemKind {
     GroupCap {
         name: Ident,
         fields: Vec<(GroupCapField, Span)>,
+        close: Span,
+    },
+    /// `clawback 名称 { ref "…" text "…" when 事件 window 5年 share remaining clauses [..] }`
+    Clawback {
+        name: Ident,
+        fields: Vec<(ClawbackField, Span)>,
         close: Span,
     },
     Test(TestAst),

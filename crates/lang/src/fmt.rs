@@ -439,6 +439,11 @@ impl<'a> Printer<'a> {
                 fields,
                 close,
             } => self.group_cap(s, name, fields, *close),
+            ItemKind::Clawback {
+                name,
+                fields,
+                close,
+            } => self.clawback(s, name, fields, *close),
             ItemKind::Test(t) => self.test(s, t),
             ItemKind::Exclude {
                 name,
@@ -518,6 +523,23 @@ impl<'a> Printer<'a> {
                     format!("order amount {}", if *desc { "desc" } else { "asc" })
                 }
                 GroupCapField::OrderKey(k) => format!("order {}", sort_key(k)),
+            };
+            self.line(sp.start, sp.end, &text);
+        }
+        self.close(close.start);
+    }
+
+    fn clawback(&mut self, s: u32, name: &Ident, fields: &[(ClawbackField, Span)], close: Span) {
+        self.open(s, &format!("clawback {}", name.name));
+        for (f, sp) in fields {
+            let text = match f {
+                ClawbackField::Ref(t) => format!("ref {}", quote(t)),
+                ClawbackField::Text(t) => format!("text {}", quote(t)),
+                ClawbackField::When(id) => format!("when {}", id.name),
+                ClawbackField::Window(y, _) => format!("window {y}年"),
+                ClawbackField::ShareRemaining(_) => "share remaining".into(),
+                ClawbackField::Share(e) => format!("share {}", expr(e)),
+                ClawbackField::Clauses(ids) => format!("clauses {}", Self::names(ids)),
             };
             self.line(sp.start, sp.end, &text);
         }

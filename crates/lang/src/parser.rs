@@ -21,7 +21,7 @@ pub struct Parser {
 type PResult<T> = Result<T, Diag>;
 
 const ITEM_KEYWORDS: &str =
-    "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, group cap, test";
+    "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, group cap, clawback, test";
 const CLAUSE_KEYWORDS: &str =
     "ref, text, effective, let, require, amount, cap, total cap, rounding, tranche, schedule";
 
@@ -288,6 +288,7 @@ impl Parser {
             "pool" => self.pool()?,
             "firm" => self.firm_cap()?,
             "group" => self.group_cap()?,
+            "clawback" => self.clawback()?,
             "test" => self.test()?,
             other => return Err(unknown_item(other, kw)),
         };
@@ -935,6 +936,78 @@ impl Parser {
         })
     }
 
+    /// `clawback Name { ref "…" text "…" when 事件 window 5年 share remaining|比例 clauses [..] }`,
+    /// after `clawback`.
+    fn clawback(&mut self) -> PResult<ItemKind> {
+        let name = self.ident("追回规则名称", "a name for the clawback")?;
+        self.expect(
+            Tok::LBrace,
+            "写作 clawback 名称 { when 迁出本区 window 5年 share remaining }",
+            "write clawback Name { when MovedOut window 5年 share remaining }",
+        )?;
+        let mut fields = Vec::new();
+        let close = loop {
+            if matches!(self.peek(), Tok::RBrace) {
+                break self.bump().span;
+            }
+            let key = self.ident(
+                "`ref`、`text`、`when`、`window`、`share` 或 `clauses`",
+                "`ref`, `text`, `when`, `window`, `share` or `clauses`",
+            )?;
+            let f = match key.name.as_str() {
+                "ref" => {
+                    ClawbackField::Ref(self.string("条文出处（带引号）", "a quoted reference")?.0)
+                }
+                "text" => {
+                    ClawbackField::Text(self.string("条文原文（带引号）", "the quoted text")?.0)
+                }
+                "when" => ClawbackField::When(self.ident("事件事实名称", "an event fact's name")?),
+                "window" => match self.peek().clone() {
+                    Tok::Num {
+                        unit: Unit::Years,
+                        value,
+                        ..
+                    } => {
+                        self.bump();
+                        ClawbackField::Window(value, self.prev_span())
+                    }
+                    _ => {
+                        return Err(self.unexpected(
+                            "年数（如 5年）",
+                            "a number of years (e.g. 5年)",
+                            "写作 window 5年：追回此前五个年度的奖励",
+                            "write window 5年: awards of the five periods before",
+                        ))
+                    }
+                },
+                "share" => {
+                    if self.is_word("remaining") {
+                        ClawbackField::ShareRemaining(self.ident("remaining", "remaining")?)
+                    } else {
+                        ClawbackField::Share(self.expr()?)
+                    }
+                }
+                "clauses" => ClawbackField::Clauses(self.ident_list()?),
+                other => {
+                    return Err(Diag::new(
+                        "E0203",
+                        key.span,
+                        format!("clawback 中未知的字段 `{other}`"),
+                        format!("unknown clawback field `{other}`"),
+                        "可用字段：ref、text、when、window、share、clauses",
+                        "fields: ref, text, when, window, share, clauses",
+                    ))
+                }
+            };
+            fields.push((f, key.span.to(self.prev_span())));
+        };
+        Ok(ItemKind::Clawback {
+            name,
+            fields,
+            close,
+        })
+    }
+
     fn test(&mut self) -> PResult<ItemKind> {
         let (name, name_span) = self.string("测试名称（带引号）", "a quoted test name")?;
         self.expect(
@@ -1184,7 +1257,7 @@ impl Parser {
 }
 
 fn unknown_item(word: &str, at: Span) -> Diag {
-    const ITEMS: [&str; 13] = [
+    const ITEMS: [&str; 14] = [
         "policy",
         "enum",
         "fact",
@@ -1197,6 +1270,7 @@ fn unknown_item(word: &str, at: Span) -> Diag {
         "pool",
         "firm",
         "group",
+        "clawback",
         "test",
     ];
     let keywords = (

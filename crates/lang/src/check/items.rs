@@ -85,7 +85,7 @@ pub fn check(files: &[ast::File], sm: &SourceMap) -> Result<(Program, Vec<Diag>)
         let reasons = rules.reasons(&clauses);
         for it in &items {
             if let ItemKind::Test(t) = &it.kind {
-                if let Some(tc) = c.check_test(t, &clauses, &reasons) {
+                if let Some(tc) = c.check_test(t, &clauses, &reasons, &rules.clawbacks) {
                     tests.push(tc);
                 }
             }
@@ -510,6 +510,7 @@ impl Checker<'_> {
             pools,
             firm_caps,
             group_caps,
+            clawbacks,
         } = rules;
         let program = Program {
             policy: header,
@@ -524,6 +525,7 @@ impl Checker<'_> {
             pools,
             firm_caps,
             group_caps,
+            clawbacks,
             tests,
             hash: String::new(),
         };

@@ -14,6 +14,7 @@ pub(super) struct Rules {
     pub(super) pools: Vec<Pool>,
     pub(super) firm_caps: Vec<FirmCap>,
     pub(super) group_caps: Vec<GroupCap>,
+    pub(super) clawbacks: Vec<Clawback>,
 }
 
 impl Rules {
@@ -61,7 +62,8 @@ impl Checker<'_> {
                 | ItemKind::Exclusive { name, .. }
                 | ItemKind::Pool { name, .. }
                 | ItemKind::FirmCap { name, .. }
-                | ItemKind::GroupCap { name, .. } => name,
+                | ItemKind::GroupCap { name, .. }
+                | ItemKind::Clawback { name, .. } => name,
                 _ => continue,
             };
             if declared.dup(self, name, "规则", "rule") {
@@ -120,6 +122,15 @@ impl Checker<'_> {
                 } => {
                     if let Some(x) = self.group_cap(name, fields, *close) {
                         rules.group_caps.push(x);
+                    }
+                }
+                ItemKind::Clawback {
+                    name,
+                    fields,
+                    close,
+                } => {
+                    if let Some(x) = self.clawback(name, fields, *close) {
+                        rules.clawbacks.push(x);
                     }
                 }
                 _ => {}
@@ -458,6 +469,132 @@ impl Checker<'_> {
             format!("group cap lacks {missing}"),
             "group cap 须有 by（文本事实）、limit（金额）、order（amount desc 或一个日期、数值）",
             "a group cap needs by (a text fact), limit (an amount) and order (amount desc, or a date or number)",
+        ));
+        None
+    }
+
+    /// A clawback: the event that triggers it, the years it reaches back, the share and the
+    /// clauses (default every clause), with the text it encodes.
+    fn clawback(
+        &mut self,
+        name: &Ident,
+        fields: &[(ast::ClawbackField, Span)],
+        close: Span,
+    ) -> Option<Clawback> {
+        use ast::ClawbackField as F;
+        let (mut reference, mut text, mut trigger, mut years, mut share, mut clauses) =
+            (None, None, None, None, None, None);
+        let mut ok = true;
+        for (f, _) in fields {
+            match f {
+                F::Ref(t) => reference = Some(t.clone()),
+                F::Text(t) => text = Some(t.clone()),
+                F::When(id) => match self.fact_idx.get(&id.name).copied() {
+                    Some(fid) if self.facts[fid].kind == PeriodKind::Event => trigger = Some(fid),
+                    _ => {
+                        ok = false;
+                        self.diags.push(err(
+                            "E0335",
+                            id.span,
+                            format!("`{}` 不是事件事实，不能触发追回", id.name),
+                            format!("`{}` is not an event fact; it cannot trigger a clawback", id.name),
+                            "声明一个事件事实，例如 fact 迁出本区: event { … }：本年度内有一条记录即触发",
+                            "declare an event fact, e.g. fact 迁出本区: event { … }: a record dated in the period triggers it",
+                        ));
+                    }
+                },
+                F::Window(y, span) => match u32::try_from(y.normalize().mantissa()) {
+                    Ok(n) if y.fract().is_zero() && (1..=MAX_CAP_YEARS).contains(&n) => {
+                        years = Some(n)
+                    }
+                    _ => {
+                        ok = false;
+                        let top = MAX_CAP_YEARS;
+                        self.diags.push(err(
+                            "E0336",
+                            *span,
+                            format!("追回的年限须为 1 到 {top} 的整数年，这里是 {y}年"),
+                            format!("a clawback reaches back a whole number of years from 1 to {top}, not {y}"),
+                            "例如 window 5年：此前五个年度获得的奖励",
+                            "e.g. window 5年: the awards of the five periods before",
+                        ));
+                    }
+                },
+                F::ShareRemaining(_) => share = Some(Share::Remaining),
+                F::Share(e) => match self.lower(e, &Scope::default(), Some(Ty::Ratio)) {
+                    Ok((x, Ty::Ratio)) => match const_value(&x) {
+                        Some(Value::Ratio(r))
+                            if r > Decimal::ZERO
+                                && r <= Decimal::ONE
+                                && r.normalize().scale() <= MAX_SHARE_PLACES =>
+                        {
+                            share = Some(Share::Ratio(r))
+                        }
+                        _ => {
+                            ok = false;
+                            self.diags.push(err(
+                                "E0337",
+                                e.span,
+                                "追回比例须是大于 0、不超过 100% 的常数（至多 4 位百分比小数）",
+                                "a clawback's share is a constant above 0 and at most 100% (at most 4 decimals of a percent)",
+                                "例如 share 100%，或 share remaining（按剩余年限比例）",
+                                "e.g. share 100%, or share remaining (by the years left)",
+                            ));
+                        }
+                    },
+                    Ok(_) => {
+                        ok = false;
+                        self.diags.push(err(
+                            "E0337",
+                            e.span,
+                            "追回比例须是比例（如 100%）或 remaining",
+                            "a clawback's share is a ratio (e.g. 100%) or remaining",
+                            "例如 share 100%，或 share remaining（按剩余年限比例）",
+                            "e.g. share 100%, or share remaining (by the years left)",
+                        ));
+                    }
+                    Err(d) => {
+                        ok = false;
+                        self.diags.push(d);
+                    }
+                },
+                F::Clauses(ids) => {
+                    clauses = self.clause_list(ids);
+                    ok &= clauses.is_some();
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let missing = match (reference, text, trigger, years, share) {
+            (Some(reference), Some(text), Some(trigger), Some(years), Some(share)) => {
+                let mut clauses = clauses.unwrap_or_else(|| (0..self.clause_idx.len()).collect());
+                // Declaration order: the order rows and explanations list them in.
+                clauses.sort_unstable();
+                return Some(Clawback {
+                    name: name.name.clone(),
+                    reference,
+                    text,
+                    trigger,
+                    years,
+                    share,
+                    clauses,
+                });
+            }
+            (None, ..) => "ref",
+            (_, None, ..) => "text",
+            (_, _, None, ..) => "when",
+            (_, _, _, None, _) => "window",
+            _ => "share",
+        };
+        self.diags.push(err(
+            "E0312",
+            close,
+            format!("clawback 缺少 {missing}"),
+            format!("clawback lacks {missing}"),
+            "clawback 须有 ref、text（所依据的条文）、when（事件事实）、window（年数）、share（remaining 或比例）",
+            "a clawback needs ref, text (the measure it encodes), when (an event fact), window (years) and share (remaining or a ratio)",
         ));
         None
     }

@@ -21,6 +21,7 @@ impl Checker<'_> {
         t: &ast::TestAst,
         clauses: &[Clause],
         reasons: &[String],
+        clawbacks: &[Clawback],
     ) -> Option<TestCase> {
         let before = self.errors();
         let mut period = None;
@@ -37,7 +38,9 @@ impl Checker<'_> {
                     }
                 }
                 TestStmt::Expect(e) => {
-                    if let Some(x) = self.check_expect(e, &firms.labels, clauses, reasons) {
+                    if let Some(x) =
+                        self.check_expect(e, &firms.labels, clauses, reasons, clawbacks)
+                    {
                         expects.push(x);
                     }
                 }
@@ -145,6 +148,7 @@ impl Checker<'_> {
         labels: &[String],
         clauses: &[Clause],
         reasons: &[String],
+        clawbacks: &[Clawback],
     ) -> Option<Expect> {
         let Some(fi) = labels.iter().position(|l| *l == e.firm.name) else {
             self.diags.push(err(
@@ -157,6 +161,9 @@ impl Checker<'_> {
             ));
             return None;
         };
+        if let Some(k) = clawbacks.iter().position(|c| c.name == e.clause.name) {
+            return self.expect_clawback(e, fi, k, &clawbacks[k]);
+        }
         let clause = if e.clause.name == "total" {
             None
         } else {
@@ -206,9 +213,60 @@ impl Checker<'_> {
         Some(Expect {
             firm: fi,
             clause,
+            clawback: None,
             tranche: e.tranche.as_ref().map(|x| x.name.clone()),
             amount,
             because: e.because.as_ref().map(|b| b.name.clone()),
+            origin: self.sm.origin(e.span),
+        })
+    }
+
+    /// `expect 甲.规则[.条款] = 金额`: what a clawback rule recovers from the firm (from one of
+    /// the clauses it covers), a plain amount without `because`.
+    fn expect_clawback(
+        &mut self,
+        e: &ast::ExpectAst,
+        firm: usize,
+        k: usize,
+        rule: &Clawback,
+    ) -> Option<Expect> {
+        let clause =
+            match &e.tranche {
+                None => None,
+                Some(c) => match self.clause_idx.get(&c.name).copied() {
+                    Some(x) if rule.clauses.contains(&x) => Some(x),
+                    _ => {
+                        self.diags.push(err(
+                        "E0326",
+                        c.span,
+                        format!("追回规则 `{}` 不追回条款 `{}` 的奖励", rule.name, c.name),
+                        format!("clawback `{}` recovers nothing of clause `{}`", rule.name, c.name),
+                        "写 expect 企业.追回规则 = 金额（合计），或其 clauses 中的一个条款",
+                        "write expect firm.rule = amount (in all), or one of the rule's clauses",
+                    ));
+                        return None;
+                    }
+                },
+            };
+        if let Some(b) = &e.because {
+            self.diags.push(err(
+                "E0327",
+                b.span,
+                "追回金额的期望不带 because",
+                "an expected clawback takes no because",
+                "删去 because …：追回只有金额",
+                "drop because …: a clawback is only an amount",
+            ));
+            return None;
+        }
+        let amount = self.const_money(&e.amount, "期望金额", "the expected amount")?;
+        Some(Expect {
+            firm,
+            clause,
+            clawback: Some(k),
+            tranche: None,
+            amount,
+            because: None,
             origin: self.sm.origin(e.span),
         })
     }
