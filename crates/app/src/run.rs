@@ -151,16 +151,28 @@ pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
         (e, v)
     });
     verified?;
-    let (rows, timings) = evaluated.map_err(|e| match e {
+    let fail = |e: Error| match e {
         Error::Input { zh, en } => Error::Input {
             zh: format!("运行失败: {zh}"),
             en: format!("run failed: {en}"),
         },
         e => e,
-    })?;
+    };
+    let (rows, timings) = evaluated.map_err(fail)?;
+    // What the clawback rules recover: the awards table joined with the trigger events.
+    let recovered = if p.clawbacks.is_empty() {
+        vec![]
+    } else {
+        on_engine_thread(|| huiqi_columnar::clawback::clawbacks(p, &r.snapshot, r.period))
+            .map_err(fail)?
+    };
     progress(Progress::Writing);
     let staged = crate::outdir::stage(&r.out)?;
-    match write_run(p, &rows, &timings, &snap.hash, r, &staged.dir, started) {
+    let out = Outcome {
+        rows: &rows,
+        recovered: &recovered,
+    };
+    match write_run(p, &out, &timings, &snap.hash, r, &staged.dir, started) {
         Ok(mut report) => {
             if snap.rows.awards == 0 {
                 report.caps_without_history = p
@@ -181,18 +193,32 @@ pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
     }
 }
 
-/// Writes the results, the manifest and the timings into `dir`.
+/// What a run computed: the results and what the clawback rules recover.
+struct Outcome<'a> {
+    rows: &'a Results,
+    recovered: &'a [huiqi_columnar::clawback::Recovery],
+}
+
+/// Writes the results, the clawbacks (when the pack has rules for them), the manifest and the
+/// timings into `dir`.
 fn write_run(
     p: &Program,
-    rows: &Results,
+    out: &Outcome<'_>,
     timings: &huiqi_columnar::Timings,
     snapshot_hash: &str,
     r: &RunRequest,
     dir: &Path,
     started: Instant,
 ) -> Result<RunReport> {
-    let written = write_outputs(rows, dir, r.xlsx)?;
-    let manifest = manifest(p, rows, snapshot_hash, r, written.files)?;
+    let rows = out.rows;
+    let mut written = write_outputs(rows, dir, r.xlsx)?;
+    let clawbacks = if p.clawbacks.is_empty() {
+        None
+    } else {
+        Some(write_clawbacks(p, out.recovered, dir, &mut written.files)?)
+    };
+    let mut manifest = manifest(p, rows, snapshot_hash, r, written.files)?;
+    manifest.clawbacks = clawbacks;
     let engine = timings.load + timings.plan + timings.execute + timings.results;
     let timing = files::Timings {
         load_ms: timings.load.as_millis(),
@@ -224,6 +250,45 @@ fn write_run(
         engine,
         write: written.time,
         caps_without_history: vec![],
+    })
+}
+
+/// Writes `clawbacks.parquet` and `clawbacks.csv` (also when nothing is recovered: the ledger
+/// then knows the rules were evaluated) and lists them with the files; the manifest's entry.
+fn write_clawbacks(
+    p: &Program,
+    recs: &[huiqi_columnar::clawback::Recovery],
+    dir: &Path,
+    files: &mut Vec<FileHash>,
+) -> Result<files::Clawbacks> {
+    use huiqi_columnar::clawback;
+    let fail = |e: &dyn std::fmt::Display| Error::plain(e.to_string());
+    for (file, write) in [
+        (
+            files::CLAWBACKS_PARQUET,
+            clawback::write_parquet as fn(&Program, &[clawback::Recovery], &Path) -> _,
+        ),
+        (files::CLAWBACKS_CSV, clawback::write_csv),
+    ] {
+        let sha256 = write(p, recs, &dir.join(file)).map_err(|e| fail(&e))?;
+        files.push(FileHash {
+            file: Some(file.into()),
+            sha256,
+        });
+    }
+    let amount_fen = recs
+        .iter()
+        .try_fold(0i64, |t, r| t.checked_add(r.amount_fen))
+        .ok_or_else(|| {
+            Error::input(
+                "追回金额合计超出 i64 分的范围",
+                "the total to recover does not fit in an i64 of 分",
+            )
+        })?;
+    Ok(files::Clawbacks {
+        rules: p.clawbacks.iter().map(|c| c.name.clone()).collect(),
+        rows: recs.len(),
+        amount_fen,
     })
 }
 

@@ -1080,3 +1080,208 @@ fn a_cap_over_three_years_reads_the_ledgers_history_postgres() {
     three_year_cap_flow(&pg_url(&name), &w);
     pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
+
+/// Every open line of the ledger through review, 公示, confirmation and a treasury batch paid
+/// in full (recovery lines included: the money came back).
+fn pay_all(db: &str, w: &Path, year: i32) {
+    let at = |md: &str| format!("{year}-{md}");
+    ok(&["ledger", "approve", "--all", "--db", db, "--at", &at("02-02")]);
+    ok(&[
+        "ledger",
+        "announce",
+        "--all",
+        "--db",
+        db,
+        "--at",
+        &at("03-01"),
+        "--days",
+        "7",
+    ]);
+    ok(&["ledger", "confirm", "--all", "--db", db, "--at", &at("03-02")]);
+    let f = w.join(format!("payments-{year}.csv"));
+    ok(&["ledger", "export", "payments", "--out", &s(&f), "--db", db]);
+    let text = std::fs::read_to_string(&f).unwrap();
+    let header = text.lines().next().unwrap();
+    let line_col = header
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .position(|c| c == "明细号")
+        .unwrap();
+    let mut out = String::new();
+    for (k, l) in text.lines().enumerate() {
+        if k == 0 {
+            out.push_str(l);
+        } else {
+            let id = l.split(',').nth(line_col).unwrap();
+            out.push_str(&format!("{l}BANK-{year}-{id}"));
+        }
+        out.push('\n');
+    }
+    let paid = w.join(format!("paid-{year}.csv"));
+    std::fs::write(&paid, out).unwrap();
+    ok(&[
+        "ledger",
+        "pay",
+        "--file",
+        &s(&paid),
+        "--db",
+        db,
+        "--at",
+        &at("03-20"),
+    ]);
+}
+
+/// Issue 18's multi-year flow with the clawback example (`policies/examples/clawback`): 2022
+/// and 2023 are run, recorded and paid; 2024 runs on what the ledger says was paid — a firm
+/// that moved out gives back the years left of its 2022 and 2023 awards, a firm put on the
+/// credit blacklist gives back the last two years', a firm at its three-year cap gets nothing
+/// more — and recording it turns the clawbacks into recovery lines that go through the same
+/// steps, after which the history the engine reads is net of them.
+fn clawback_flow(db: &str, w: &Path) {
+    const WAN: i64 = 1_000_000;
+    let pack = "policies/examples/clawback";
+    let snap = ingest(pack, "examples/clawback/mapping.toml", w);
+    let (jia, yi, ding) = (
+        "91330200MA2K1H1A0H",
+        "91330200MA2K1H2B1B",
+        "91330200MA2K1H4D3Y",
+    );
+    let run = |year: i32| -> PathBuf {
+        let out = w.join(format!("run-{year}"));
+        let (y, o, sn) = (year.to_string(), s(&out), s(&snap));
+        let mut args = vec![
+            "run",
+            "--policy",
+            pack,
+            "--snapshot",
+            &sn,
+            "--period",
+            &y,
+            "--out",
+            &o,
+            "--no-xlsx",
+        ];
+        if year > 2022 {
+            args.extend(["--ledger", db, "--ledger-paid-only"]);
+        }
+        ok(&args);
+        out
+    };
+    // (credit code, clause, 分) of every line with an amount.
+    let awards = |run: &Path| -> Vec<(String, String, i64)> {
+        let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+        let mut v: Vec<(String, String, i64)> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|r| r[4] != "0")
+            .map(|r| (r[0].to_string(), r[1].to_string(), r[4].parse().unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    for year in [2022, 2023] {
+        let r = run(year);
+        let m = std::fs::read_to_string(r.join("manifest.json")).unwrap();
+        assert!(m.contains("\"clawbacks\""), "{m}");
+        let rows = std::fs::read_to_string(r.join("clawbacks.csv")).unwrap();
+        assert_eq!(rows.lines().count(), 1, "nothing to recover in {year}: {rows}");
+        ok(&[
+            "ledger",
+            "record",
+            &s(&r),
+            "--db",
+            db,
+            "--at",
+            &format!("{}-02-01", year + 1),
+        ]);
+        pay_all(db, w, year + 1);
+    }
+    let r24 = run(2024);
+    // 甲 moved out and 乙 is blacklisted (both excluded this year); 丁's three years are full.
+    assert_eq!(
+        awards(&r24),
+        vec![(
+            "91330200MA2K1H3C25".to_string(),
+            "研发投入奖励".to_string(),
+            123_456_780
+        )]
+    );
+    let csv = std::fs::read_to_string(r24.join("results.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(ding) && l.ends_with("firmcap:三年累计上限")),
+        "{csv}"
+    );
+    let got = std::fs::read_to_string(r24.join("clawbacks.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = got.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let short: Vec<(&str, &str, &str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r[0], r[1], r[4], r[6], r[8]))
+        .collect();
+    assert_eq!(
+        short,
+        vec![
+            (jia, "迁出追回", "2022", "3/5", "180000000"),
+            (jia, "迁出追回", "2023", "4/5", "160000000"),
+            (yi, "失信追回", "2022", "100%", "150000000"),
+            (yi, "失信追回", "2023", "100%", "120000000"),
+        ],
+        "{got}"
+    );
+    let out = ok(&["ledger", "record", &s(&r24), "--db", db, "--at", "2025-02-01"]);
+    assert!(out.contains("2024"), "{out}");
+    // Each clawback is an entitlement of 2024 under its rule, recovering from its award.
+    assert_eq!(
+        query(
+            db,
+            "SELECT CAST(SUM(computed_fen) AS BIGINT) FROM entitlements WHERE clause IN ('迁出追回', '失信追回')"
+        ),
+        -610 * WAN
+    );
+    assert_eq!(
+        query(
+            db,
+            "SELECT COUNT(*) FROM items WHERE kind = 'recovery' AND state = 'computed' AND amount_fen < 0"
+        ),
+        4
+    );
+    pay_all(db, w, 2025);
+    // What the engine reads back for 2025: 甲's awards net of what it gave back, 乙's gone.
+    let history = rt().block_on(async {
+        let mut l = Ledger::open(db).await.unwrap();
+        let a = l.awards(2025, true).await.unwrap();
+        l.close().await;
+        a
+    });
+    let of = |firm: &str| -> Vec<(i64, i64)> {
+        history
+            .iter()
+            .filter(|a| a.firm_id == firm)
+            .map(|a| (a.period, a.fen))
+            .collect()
+    };
+    assert_eq!(of(jia), vec![(2022, 120 * WAN), (2023, 40 * WAN)]);
+    assert_eq!(of(yi), vec![]);
+    // Recording 2024 again changes nothing; the chain and every table agree.
+    let again = ok(&["ledger", "record", &s(&r24), "--db", db, "--at", "2025-04-01"]);
+    assert!(again.contains("已入账，未做任何改动"), "{again}");
+    verify(db);
+}
+
+#[test]
+fn clawbacks_and_a_rolling_cap_over_three_years_sqlite() {
+    let w = work("clawback-sqlite");
+    clawback_flow(&s(&w.join("ledger.sqlite")), &w);
+}
+
+#[test]
+fn clawbacks_and_a_rolling_cap_over_three_years_postgres() {
+    let w = work("clawback-pg");
+    let name = format!("huiqi_clawback_{}", std::process::id());
+    pg_exec(&format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+    ));
+    clawback_flow(&pg_url(&name), &w);
+    pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}

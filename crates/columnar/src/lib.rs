@@ -9,6 +9,7 @@
 
 pub mod allocate;
 pub mod clause;
+pub mod clawback;
 pub mod compile;
 pub mod delta;
 mod engine;

@@ -57,7 +57,7 @@ pub struct Loaded {
 /// over all row groups into one array each: no concatenation copies them afterwards. (Split by
 /// row groups, every loaded column was copied once more to join the parts: at 1M firms, a
 /// sixth of the run's page faults.)
-fn read(
+pub(crate) fn read(
     dir: &Path,
     table: &str,
     columns: Option<&[String]>,

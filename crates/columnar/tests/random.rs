@@ -243,6 +243,22 @@ fn program_text(r: &mut Rng) -> String {
             "group cap 集团上限 {{\n  by {by}\n  limit {limit}\n{clauses}  order {order}\n}}\n"
         ));
     }
+    // Clawbacks: none, one or two, triggered by certificates or loans dated in the period, over
+    // some clauses or all, by the years left or a fixed share (the later takes what the
+    // earlier left).
+    for k in 0..r.below(3) {
+        let when = r.pick(&["证书", "贷款"]);
+        let window = 1 + r.below(5);
+        let share = r.pick(&["remaining", "remaining", "100%", "50%", "33.3333%"]);
+        let clauses = if r.below(2) == 0 {
+            String::new()
+        } else {
+            format!("  clauses [条款{}]\n", r.below(n as u64))
+        };
+        s.push_str(&format!(
+            "clawback 追回{k} {{\n  ref \"第九条\"\n  text \"随机追回\"\n  when {when}\n  window {window}年\n  share {share}\n{clauses}}}\n"
+        ));
+    }
     format!("{HEADER}{}{s}", ps.concat())
 }
 
@@ -402,6 +418,24 @@ fn population(p: &Program, r: &mut Rng) -> Vec<Firm> {
                         tranche: String::new(),
                         amount: rust_decimal::Decimal::new(r.below(30_000_000) as i64, 2),
                     });
+                }
+                // More history for the clawbacks to reach: other years (before, in and after
+                // the period), a tranche now and then, odd 分.
+                for _ in 0..r.below(3) {
+                    let award = Award {
+                        clause: c,
+                        period: 2016 + r.below(8) as i32,
+                        tranche: r.pick(&["", "", "一期"]).to_string(),
+                        amount: rust_decimal::Decimal::new(1 + r.below(30_000_001) as i64, 2),
+                    };
+                    let same = |a: &Award| {
+                        a.clause == award.clause
+                            && a.period == award.period
+                            && a.tranche == award.tranche
+                    };
+                    if !firm.awards.iter().any(same) {
+                        firm.awards.push(award);
+                    }
                 }
             }
             firm

@@ -413,7 +413,32 @@ pub fn explain_text(
         if en { "total:" } else { "合计：" },
         money(o.total(), en)
     );
+    if only.is_none() && !p.clawbacks.is_empty() {
+        clawback_text(p, firm, year, en, &mut out);
+    }
     out
+}
+
+/// What the clawback rules recover from the firm this period, one line per earlier award.
+fn clawback_text(p: &Program, firm: &Firm, year: i32, en: bool, out: &mut String) {
+    match crate::clawback::clawbacks(p, firm, year) {
+        Ok(recs) if recs.is_empty() => {}
+        Ok(recs) => {
+            let total: i64 = recs.iter().map(|r| r.amount_fen).sum();
+            let _ = writeln!(
+                out,
+                "\n{} {}",
+                if en { "to recover:" } else { "应追回：" },
+                money(huiqi_ir::money::from_fen(total), en)
+            );
+            for r in &recs {
+                let _ = writeln!(out, "  {}", crate::clawback::recovery_text(p, r, en));
+            }
+        }
+        Err(b) => {
+            let _ = writeln!(out, "\n{}", if en { b.to_string() } else { b.zh() });
+        }
+    }
 }
 
 /// A value as the JSON explanation writes it: `null`, `true`, `{"money_yuan": "…"}`,
@@ -564,6 +589,24 @@ pub struct ExplainJson<'a> {
     total_yuan: String,
     total_fen: i64,
     clauses: Vec<ClauseJson<'a>>,
+    /// What the pack's clawback rules recover from the firm this period (absent without any).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    clawbacks: Vec<ClawbackJson<'a>>,
+}
+
+/// One amount a clawback rule recovers.
+#[derive(Serialize)]
+pub struct ClawbackJson<'a> {
+    rule: &'a str,
+    reference: &'a str,
+    clause: &'a str,
+    tranche: String,
+    award_period: i32,
+    base_fen: i64,
+    share: String,
+    amount_yuan: String,
+    amount_fen: i64,
+    text: String,
 }
 
 fn tranche_json<'a>(p: &'a Program, clause: ClauseId, t: &'a TrancheOutcome) -> TrancheJson<'a> {
@@ -658,6 +701,27 @@ pub fn explain_typed<'a>(
         total_yuan: huiqi_ir::money::yuan_string(o.total()),
         total_fen: huiqi_ir::money::to_fen(o.total()),
         clauses,
+        // A history beyond exact arithmetic recovers nothing here; the run refuses it.
+        clawbacks: crate::clawback::clawbacks(p, firm, year)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|_| only.is_none())
+            .map(|r| {
+                let rule = &p.clawbacks[r.rule];
+                ClawbackJson {
+                    rule: &rule.name,
+                    reference: &rule.reference,
+                    clause: &p.clauses[r.clause].name,
+                    award_period: r.award_period,
+                    base_fen: r.base_fen,
+                    share: rule.share_text(r.num, r.den),
+                    amount_yuan: huiqi_ir::money::yuan_string(r.amount()),
+                    amount_fen: r.amount_fen,
+                    text: crate::clawback::recovery_text(p, &r, false),
+                    tranche: r.tranche,
+                }
+            })
+            .collect(),
     }
 }
 

@@ -200,6 +200,15 @@ pub fn render(o: &Out, r: &RunReport) {
         m.by_clause.iter().map(|c| c.awards).sum::<u64>(),
         crate::render::yuan(m.total_fen)
     );
+    if let Some(c) = &m.clawbacks {
+        println!(
+            "{:<16} {:>10} {:>20}  ({})",
+            o.t("追回", "clawbacks"),
+            c.rows,
+            crate::render::yuan(c.amount_fen),
+            c.rules.join(o.t("、", ", "))
+        );
+    }
     println!(
         "{} {}, {} {}, {} {:.2}s ({} {:.2}s, {} {:.2}s), {} {}",
         m.firms,

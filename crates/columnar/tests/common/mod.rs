@@ -192,7 +192,76 @@ pub fn compare_chunked(
         }
         return Err(msg);
     }
+    if chunk.is_none() {
+        compare_clawbacks(p, firms, dir, year, tag)?;
+    }
     Ok(())
+}
+
+/// What the clawback rules recover, by both engines: the same rows, or the same firm and rule
+/// refused.
+pub fn compare_clawbacks(
+    p: &Program,
+    firms: &[Firm],
+    dir: &Path,
+    year: i32,
+    tag: &str,
+) -> Result<(), String> {
+    if p.clawbacks.is_empty() {
+        return Ok(());
+    }
+    type Key = (String, usize, usize, String, i32, i64, i128, i128, i64);
+    let got = on_engine_thread(|| huiqi_columnar::clawback::clawbacks(p, dir, year)).map(|rs| {
+        rs.into_iter()
+            .map(|r| {
+                (
+                    r.firm_id.to_string(),
+                    r.rule,
+                    r.clause,
+                    r.tranche,
+                    r.award_period,
+                    r.base_fen,
+                    r.num,
+                    r.den,
+                    r.amount_fen,
+                )
+            })
+            .collect::<Vec<Key>>()
+    });
+    let want = huiqi_eval::clawback::population_clawbacks(p, firms, year).map(|per| {
+        let mut v: Vec<Key> = vec![];
+        for (f, rs) in per.into_iter().enumerate() {
+            for r in rs {
+                v.push((
+                    firms[f].id.clone(),
+                    r.rule,
+                    r.clause,
+                    r.tranche,
+                    r.award_period,
+                    r.base_fen,
+                    r.num,
+                    r.den,
+                    r.amount_fen,
+                ));
+            }
+        }
+        v.sort();
+        v
+    });
+    match (got, want) {
+        (Ok(a), Ok(b)) if a == b => Ok(()),
+        (Ok(a), Ok(b)) => Err(format!(
+            "{tag}: clawbacks disagree\n  columnar {a:?}\n  ref      {b:?}"
+        )),
+        (Err(e), Err(b)) if e.to_string().contains(&format!("firm {}, clawback {}", b.firm, b.rule)) => {
+            Ok(())
+        }
+        (a, b) => Err(format!(
+            "{tag}: clawbacks: columnar {:?} / reference {:?}",
+            a.map_err(|e| e.to_string()),
+            b.map_err(|e| e.to_string())
+        )),
+    }
 }
 
 /// The overflow both engines refuse the run with (whole and one firm per chunk), when they
