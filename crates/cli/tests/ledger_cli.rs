@@ -1085,7 +1085,15 @@ fn a_cap_over_three_years_reads_the_ledgers_history_postgres() {
 /// in full (recovery lines included: the money came back).
 fn pay_all(db: &str, w: &Path, year: i32) {
     let at = |md: &str| format!("{year}-{md}");
-    ok(&["ledger", "approve", "--all", "--db", db, "--at", &at("02-02")]);
+    ok(&[
+        "ledger",
+        "approve",
+        "--all",
+        "--db",
+        db,
+        "--at",
+        &at("02-02"),
+    ]);
     ok(&[
         "ledger",
         "announce",
@@ -1097,7 +1105,15 @@ fn pay_all(db: &str, w: &Path, year: i32) {
         "--days",
         "7",
     ]);
-    ok(&["ledger", "confirm", "--all", "--db", db, "--at", &at("03-02")]);
+    ok(&[
+        "ledger",
+        "confirm",
+        "--all",
+        "--db",
+        db,
+        "--at",
+        &at("03-02"),
+    ]);
     let f = w.join(format!("payments-{year}.csv"));
     ok(&["ledger", "export", "payments", "--out", &s(&f), "--db", db]);
     let text = std::fs::read_to_string(&f).unwrap();
@@ -1185,7 +1201,11 @@ fn clawback_flow(db: &str, w: &Path) {
         let m = std::fs::read_to_string(r.join("manifest.json")).unwrap();
         assert!(m.contains("\"clawbacks\""), "{m}");
         let rows = std::fs::read_to_string(r.join("clawbacks.csv")).unwrap();
-        assert_eq!(rows.lines().count(), 1, "nothing to recover in {year}: {rows}");
+        assert_eq!(
+            rows.lines().count(),
+            1,
+            "nothing to recover in {year}: {rows}"
+        );
         ok(&[
             "ledger",
             "record",
@@ -1214,7 +1234,11 @@ fn clawback_flow(db: &str, w: &Path) {
         "{csv}"
     );
     let got = std::fs::read_to_string(r24.join("clawbacks.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = got.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = got
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     let short: Vec<(&str, &str, &str, &str, &str)> = rows
         .iter()
         .map(|r| (r[0], r[1], r[4], r[6], r[8]))
@@ -1229,7 +1253,15 @@ fn clawback_flow(db: &str, w: &Path) {
         ],
         "{got}"
     );
-    let out = ok(&["ledger", "record", &s(&r24), "--db", db, "--at", "2025-02-01"]);
+    let out = ok(&[
+        "ledger",
+        "record",
+        &s(&r24),
+        "--db",
+        db,
+        "--at",
+        "2025-02-01",
+    ]);
     assert!(out.contains("2024"), "{out}");
     // Each clawback is an entitlement of 2024 under its rule, recovering from its award.
     assert_eq!(
@@ -1264,7 +1296,15 @@ fn clawback_flow(db: &str, w: &Path) {
     assert_eq!(of(jia), vec![(2022, 120 * WAN), (2023, 40 * WAN)]);
     assert_eq!(of(yi), vec![]);
     // Recording 2024 again changes nothing; the chain and every table agree.
-    let again = ok(&["ledger", "record", &s(&r24), "--db", db, "--at", "2025-04-01"]);
+    let again = ok(&[
+        "ledger",
+        "record",
+        &s(&r24),
+        "--db",
+        db,
+        "--at",
+        "2025-04-01",
+    ]);
     assert!(again.contains("已入账，未做任何改动"), "{again}");
     verify(db);
 }

@@ -60,10 +60,7 @@ pub async fn clawbacks(p: &Program, dir: &Path, year: i32) -> R<Vec<Recovery>> {
         .enumerate()
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
-    let (from, to) = (
-        days(Date::year_start(year)),
-        days(Date::year_end(year)),
-    );
+    let (from, to) = (days(Date::year_start(year)), days(Date::year_end(year)));
     // (firm, clause, tranche, period) → 分 the earlier rules took this period.
     let mut taken: HashMap<(Arc<str>, ClauseId, String, i32), i64> = HashMap::new();
     let mut out = vec![];
@@ -93,11 +90,17 @@ pub async fn clawbacks(p: &Program, dir: &Path, year: i32) -> R<Vec<Recovery>> {
         let reached = ctx
             .read_batch(awards.clone())?
             .filter(
-                col(c::CLAUSE).in_list(names, false).and(
-                    col(c::PERIOD).between(lit(year - rule.years as i32), lit(year - 1)),
-                ),
+                col(c::CLAUSE)
+                    .in_list(names, false)
+                    .and(col(c::PERIOD).between(lit(year - rule.years as i32), lit(year - 1))),
             )?
-            .join(triggered, JoinType::LeftSemi, &[c::FIRM_ID], &["t_firm"], None)?
+            .join(
+                triggered,
+                JoinType::LeftSemi,
+                &[c::FIRM_ID],
+                &["t_firm"],
+                None,
+            )?
             .select_columns(&[c::FIRM_ID, c::CLAUSE, c::TRANCHE, c::PERIOD, c::AMOUNT])?;
         // Each award's history, summed exactly on the fixed-point scale (the amounts are
         // Decimal128(38, 12): already that scale).
@@ -213,7 +216,9 @@ pub fn write_parquet(p: &Program, recs: &[Recovery], path: &Path) -> R<String> {
         Arc::new(Int32Array::from_iter_values(
             recs.iter().map(|r| r.award_period),
         )),
-        Arc::new(Int64Array::from_iter_values(recs.iter().map(|r| r.base_fen))),
+        Arc::new(Int64Array::from_iter_values(
+            recs.iter().map(|r| r.base_fen),
+        )),
         texts(&|r| p.clawbacks[r.rule].share_text(r.num, r.den)),
         Arc::new(Int64Array::from_iter_values(
             recs.iter().map(|r| r.amount_fen),
@@ -226,12 +231,9 @@ pub fn write_parquet(p: &Program, recs: &[Recovery], path: &Path) -> R<String> {
                 .build(),
         )
         .with_skip_arrow_metadata(true);
-    let mut w = ArrowWriter::try_new_with_options(
-        crate::output::create(path)?,
-        schema.clone(),
-        options,
-    )
-    .map_err(Error::engine)?;
+    let mut w =
+        ArrowWriter::try_new_with_options(crate::output::create(path)?, schema.clone(), options)
+            .map_err(Error::engine)?;
     let batch = RecordBatch::try_new(schema, cols).map_err(Error::engine)?;
     w.write(&batch).map_err(Error::engine)?;
     let mut h = w.into_inner().map_err(Error::engine)?;

@@ -253,7 +253,10 @@ pub fn compare_clawbacks(
         (Ok(a), Ok(b)) => Err(format!(
             "{tag}: clawbacks disagree\n  columnar {a:?}\n  ref      {b:?}"
         )),
-        (Err(e), Err(b)) if e.to_string().contains(&format!("firm {}, clawback {}", b.firm, b.rule)) => {
+        (Err(e), Err(b))
+            if e.to_string()
+                .contains(&format!("firm {}, clawback {}", b.firm, b.rule)) =>
+        {
             Ok(())
         }
         (a, b) => Err(format!(

@@ -103,6 +103,7 @@ fn restored(dir: &FsPath) -> Option<RunView> {
         total_yuan: Some(huiqi_ledger::yuan(m.total_fen)),
         total_fen: Some(m.total_fen),
         by_clause: clause_sums(&m),
+        clawbacks: clawback_sum(&m),
         recorded: job.recorded,
         set: m.policy.set.clone(),
         error: None,
@@ -124,6 +125,27 @@ fn clause_sums(m: &huiqi_files::run::RunManifest) -> Vec<ClauseSum> {
             })
         })
         .collect()
+}
+
+/// What a run's clawback rules recover (None when the pack has none).
+fn clawback_sum(m: &huiqi_files::run::RunManifest) -> Option<ClawbackSum> {
+    m.clawbacks.as_ref().map(|c| ClawbackSum {
+        rules: c.rules.clone(),
+        rows: c.rows,
+        amount_yuan: huiqi_ledger::yuan(c.amount_fen),
+        amount_fen: c.amount_fen,
+    })
+}
+
+/// What a run's clawback rules recover from earlier awards (`clawbacks.parquet`).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClawbackSum {
+    /// Every clawback rule evaluated, in declared order.
+    pub rules: Vec<String>,
+    /// Firm × rule × earlier award rows.
+    pub rows: usize,
+    pub amount_yuan: String,
+    pub amount_fen: i64,
 }
 
 /// A clause's awards in a run.
@@ -167,6 +189,9 @@ pub struct RunView {
     pub total_yuan: Option<String>,
     pub total_fen: Option<i64>,
     pub by_clause: Vec<ClauseSum>,
+    /// What the pack's clawback rules recover this period (absent without any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clawbacks: Option<ClawbackSum>,
     pub recorded: Option<Recorded>,
     /// Parameters set for this run (`名称=值`): a what-if run, never recorded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -442,6 +467,7 @@ pub async fn start(
         total_yuan: None,
         total_fen: None,
         by_clause: vec![],
+        clawbacks: None,
         recorded: None,
         set: b.set.clone(),
         error: None,
@@ -562,8 +588,10 @@ fn execute(
     };
     let m = &report.manifest;
     let by_clause = clause_sums(m);
+    let clawbacks = clawback_sum(m);
     s.jobs.update(&id, |r| {
         r.firms = Some(m.firms);
+        r.clawbacks = clawbacks;
         r.total_fen = Some(m.total_fen);
         r.total_yuan = Some(huiqi_ledger::yuan(m.total_fen));
         r.by_clause = by_clause;
@@ -765,7 +793,8 @@ pub async fn results(
     }))
 }
 
-/// A finished run's files: `results.csv`, `results.xlsx`, `results.parquet`, `manifest.json`.
+/// A finished run's files: `results.csv`, `results.xlsx`, `results.parquet`, `manifest.json`,
+/// and with clawback rules `clawbacks.csv` and `clawbacks.parquet`.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/files/{name}", tag = "runs",
     params(("id" = String, Path), ("name" = String, Path)),
     responses((status = 200, description = "the file"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -783,7 +812,10 @@ pub async fn file(
         n if n == rf::RESULTS_XLSX => {
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         }
-        n if n == rf::RESULTS_PARQUET => "application/vnd.apache.parquet",
+        n if n == rf::RESULTS_PARQUET || n == rf::CLAWBACKS_PARQUET => {
+            "application/vnd.apache.parquet"
+        }
+        n if n == rf::CLAWBACKS_CSV => "text/csv; charset=utf-8",
         n if n == rf::MANIFEST => "application/json",
         _ => return Err(ApiError::not_found("该文件", "file")),
     };

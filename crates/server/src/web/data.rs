@@ -242,6 +242,8 @@ struct RunPage {
     elapsed: Option<String>,
     /// (clause, awards, amount)
     by_clause: Vec<(String, u64, String)>,
+    /// What the clawback rules recover: (rules, rows, amount).
+    clawbacks: Option<(String, usize, String)>,
     recorded: Option<String>,
     /// Parameters set for this run (a what-if, never recorded).
     set: Vec<String>,
@@ -332,15 +334,19 @@ async fn run_inner(p: &Page, id: String) -> ApiResult<Response> {
     });
     use huiqi_files::run as rf;
     let files = if r.state == "done" {
-        [
+        let mut names = vec![
             rf::RESULTS_XLSX,
             rf::RESULTS_CSV,
             rf::RESULTS_PARQUET,
             rf::MANIFEST,
-        ]
-        .iter()
-        .map(|n| (n.to_string(), format!("/api/v1/runs/{id}/files/{n}")))
-        .collect()
+        ];
+        if r.clawbacks.is_some() {
+            names.extend([rf::CLAWBACKS_CSV, rf::CLAWBACKS_PARQUET]);
+        }
+        names
+            .iter()
+            .map(|n| (n.to_string(), format!("/api/v1/runs/{id}/files/{n}")))
+            .collect()
     } else {
         vec![]
     };
@@ -362,6 +368,10 @@ async fn run_inner(p: &Page, id: String) -> ApiResult<Response> {
             .iter()
             .map(|c| (c.clause.clone(), c.awards, p.money(c.amount_fen)))
             .collect(),
+        clawbacks: r
+            .clawbacks
+            .as_ref()
+            .map(|c| (c.rules.join("、"), c.rows, p.money(c.amount_fen))),
         recorded,
         set: r.set.clone(),
         files,

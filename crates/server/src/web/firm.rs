@@ -69,6 +69,9 @@ struct CheckPage {
     clauses: Vec<ClauseView>,
     excluded_by: Vec<String>,
     estimate_note: bool,
+    /// What the clawback rules recover from the firm this period: the total and one line per
+    /// earlier award (none: the section is not shown).
+    clawbacks: Option<(String, Vec<String>)>,
     snapshot: String,
     /// Explained under a 政策沙盘 reform (`?sim=`): its parameters set, and the simulation.
     reform: Option<(String, String)>,
@@ -133,6 +136,7 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
         clauses,
         excluded_by: o.excluded_by.clone(),
         estimate_note: e.population_caveat(),
+        clawbacks: clawback_view(p, program, &e),
         snapshot: served
             .hash
             .as_deref()
@@ -141,6 +145,25 @@ async fn check_inner(p: &Page, uscc: String) -> ApiResult<Response> {
         reform: reform.as_ref().map(|r| (r.1.clone(), r.2.clone())),
     };
     render(&page)
+}
+
+/// The recoveries a firm's check shows, as `explain` words them.
+fn clawback_view(
+    p: &Page,
+    program: &Program,
+    e: &huiqi::explain::Explanation,
+) -> Option<(String, Vec<String>)> {
+    let en = p.lang == crate::web::i18n::Lang::En;
+    let recs = huiqi_eval::clawback::clawbacks(program, &e.firm, e.year).ok()?;
+    if recs.is_empty() {
+        return None;
+    }
+    let total: i64 = recs.iter().map(|r| r.amount_fen).sum();
+    let lines = recs
+        .iter()
+        .map(|r| huiqi_eval::clawback::recovery_text(program, r, en))
+        .collect();
+    Some((p.money(total), lines))
 }
 
 /// Every clause of an explanation as the check and the what-if pages show it.
