@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{Decimal128Type, Int32Type};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int32Type};
 use datafusion::logical_expr::JoinType;
 use datafusion::prelude::*;
 use huiqi_files::snapshot::{self, col as c};
@@ -106,11 +107,19 @@ pub async fn clawbacks(p: &Program, dir: &Path, year: i32) -> R<Vec<Recovery>> {
         // Decimal128(38, 12): already that scale).
         let mut held: BTreeMap<(Arc<str>, ClauseId, String, i32), i128> = BTreeMap::new();
         for b in reached.collect().await? {
-            let firm = b.column(0).as_string::<i32>();
-            let clause = b.column(1).as_string::<i32>();
-            let tranche = b.column(2).as_string::<i32>();
-            let period = b.column(3).as_primitive::<Int32Type>();
-            let amount = b.column(4).as_primitive::<Decimal128Type>();
+            // The snapshot's contract types (docs/SNAPSHOT.md), whatever view of them the plan
+            // passes on.
+            let utf8 = |k: usize| cast(b.column(k), &DataType::Utf8);
+            let (firm, clause, tranche) = (utf8(0)?, utf8(1)?, utf8(2)?);
+            let (firm, clause, tranche) = (
+                firm.as_string::<i32>(),
+                clause.as_string::<i32>(),
+                tranche.as_string::<i32>(),
+            );
+            let period = cast(b.column(3), &DataType::Int32)?;
+            let period = period.as_primitive::<Int32Type>();
+            let amount = cast(b.column(4), &DataType::Decimal128(38, 12))?;
+            let amount = amount.as_primitive::<Decimal128Type>();
             for i in 0..b.num_rows() {
                 if firm.is_null(i) || clause.is_null(i) || period.is_null(i) {
                     continue;
