@@ -296,3 +296,59 @@ fn a_closed_pipe_ends_quietly() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `explain` of a firm that moved out: its own figures say what it gives back, from which
+/// award, at what share — in text (zh, en) and in JSON (what `POST /calculate` answers).
+#[test]
+fn explain_lists_what_a_clawback_recovers() {
+    let d = tempdir("explain-clawback");
+    let f = d.join("moved.toml");
+    std::fs::write(
+        &f,
+        r#"id = "91330200MA2K1H1A0H"
+name = "甲迁出科技有限公司"
+
+[facts]
+"研发费用" = { 2024 = "2500万" }
+"迁出本区" = [ { date = 2024-06-30 } ]
+
+[[awards]]
+clause = "研发投入奖励"
+period = 2022
+amount = "300万"
+
+[[awards]]
+clause = "研发投入奖励"
+period = 2023
+amount = "200万"
+"#,
+    )
+    .unwrap();
+    let pack = "policies/examples/clawback";
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["explain", pack, f.to_str().unwrap(), "--period", "2024"];
+        a.extend_from_slice(extra);
+        a
+    };
+    let o = huiqi(&args(&[]));
+    let zh = text(&o);
+    assert!(o.status.success(), "{zh}");
+    assert!(zh.contains("应追回：340万元"), "{zh}");
+    assert!(
+        zh.contains("追回 迁出追回：2022年 研发投入奖励 已获 300万元，按剩余3/5年限追回 180万元"),
+        "{zh}"
+    );
+    let en = text(&huiqi(&args(&["--lang", "en"])));
+    assert!(en.contains("4/5 of the term remaining"), "{en}");
+    let o = huiqi(&args(&["--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cb = v["clawbacks"].as_array().unwrap();
+    assert_eq!(cb.len(), 2);
+    assert_eq!(cb[0]["rule"], "迁出追回");
+    assert_eq!(cb[0]["share"], "3/5");
+    assert_eq!(cb[0]["amount_fen"], 180_000_000);
+    assert_eq!(cb[1]["amount_fen"], 160_000_000);
+    // The firm gets nothing new this year: it moved out.
+    assert_eq!(v["total_fen"], 0);
+    let _ = std::fs::remove_dir_all(&d);
+}
