@@ -19,7 +19,23 @@ pub struct Catalogue {
     pub pools: Vec<PoolInfo>,
     pub firm_caps: Vec<FirmCapInfo>,
     pub group_caps: Vec<GroupCapInfo>,
+    pub clawbacks: Vec<ClawbackInfo>,
     pub tests: Vec<TestInfo>,
+}
+
+/// A clawback (追回) rule as the policy page lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClawbackInfo {
+    pub name: String,
+    pub reference: String,
+    pub text: String,
+    /// The event fact whose record, dated in a period, triggers it.
+    pub when: String,
+    /// The periods before whose awards it reaches.
+    pub years: u32,
+    /// `remaining` (by the years left) or a ratio such as `100%`.
+    pub share: String,
+    pub clauses: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -203,6 +219,26 @@ pub fn catalogue(p: &Program) -> Catalogue {
                     huiqi_ir::GroupOrder::Amount(o) => format!("amount {}", dir(*o)),
                     huiqi_ir::GroupOrder::Key(n, o) => format!("{} {}", n.source, dir(*o)),
                 },
+            })
+            .collect(),
+        clawbacks: p
+            .clawbacks
+            .iter()
+            .map(|x| ClawbackInfo {
+                name: x.name.clone(),
+                reference: x.reference.clone(),
+                text: x.text.clone(),
+                when: p.facts[x.trigger].name.clone(),
+                years: x.years,
+                share: match &x.share {
+                    huiqi_ir::Share::Remaining => "remaining".into(),
+                    huiqi_ir::Share::Ratio(r) => huiqi_ir::money::fmt_ratio(*r),
+                },
+                clauses: x
+                    .clauses
+                    .iter()
+                    .map(|c| p.clauses[*c].name.clone())
+                    .collect(),
             })
             .collect(),
         tests: p

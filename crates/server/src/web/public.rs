@@ -298,6 +298,8 @@ struct CataloguePage {
     pools: Vec<(String, String, String)>,
     /// Name, span ("每年" or "3年累计"), limit, priority.
     caps: Vec<(String, String, String, String)>,
+    /// (rule, reference and text, trigger and reach, share, clauses)
+    clawbacks: Vec<(String, String, String, String, String)>,
     facts: Vec<(String, String, String)>,
 }
 
@@ -394,6 +396,26 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
                         x.clauses.join(" › "),
                     )
                 }))
+                .collect(),
+            clawbacks: c
+                .clawbacks
+                .iter()
+                .map(|x| {
+                    let share = if x.share == "remaining" {
+                        p.t("policy.clawback_remaining")
+                    } else {
+                        x.share.clone()
+                    };
+                    (
+                        x.name.clone(),
+                        format!("{} {}", x.reference, x.text),
+                        p.t("policy.clawback_when")
+                            .replace("{when}", &x.when)
+                            .replace("{n}", &x.years.to_string()),
+                        share,
+                        x.clauses.join("、"),
+                    )
+                })
                 .collect(),
             facts: c
                 .facts
