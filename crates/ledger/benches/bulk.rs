@@ -62,6 +62,7 @@ fn input(n: usize) -> RunInput {
             .collect::<BTreeSet<_>>(),
         names,
         rows,
+        ..Default::default()
     }
 }
 

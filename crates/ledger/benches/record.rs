@@ -48,6 +48,7 @@ fn input(n: usize) -> RunInput {
             .collect::<BTreeSet<_>>(),
         names: HashMap::new(),
         rows,
+        ..Default::default()
     }
 }
 

@@ -118,6 +118,15 @@ fn compare_ent(d: &mut Diff, r: &EntRow, m: &Model) {
     d.col(t, &row, "computed_fen", &r.computed_fen, &e.computed);
     d.col(t, &row, "run_id", &r.run, &e.run);
     d.col(t, &row, "last_run_id", &r.last_run, &e.last_run);
+    d.col(t, &row, "target_clause", &r.target.clause, &e.target.clause);
+    d.col(t, &row, "target_period", &r.target.period, &e.target.period);
+    d.col(
+        t,
+        &row,
+        "target_tranche",
+        &r.target.tranche,
+        &e.target.tranche,
+    );
 }
 
 /// Every row of `sql` compared by `each`; rows the model holds that the table lacks are missing.
@@ -218,7 +227,7 @@ fn item_signature(it: &crate::replay::ItemM) -> Option<String> {
     )
 }
 
-const ENT_SIG: [(&str, bool, bool); 7] = [
+const ENT_SIG: [(&str, bool, bool); 10] = [
     ("e.firm_id", false, false),
     ("e.clause", false, false),
     ("e.period", true, false),
@@ -226,13 +235,20 @@ const ENT_SIG: [(&str, bool, bool); 7] = [
     ("e.computed_fen", true, false),
     ("e.run_id", false, false),
     ("e.last_run_id", false, false),
+    ("e.target_clause", false, true),
+    ("e.target_period", true, true),
+    ("e.target_tranche", false, true),
 ];
 
 fn ent_signature(e: &crate::replay::EntM) -> Option<String> {
     let k = &e.key;
+    let t = &e.target;
     if [&k.firm, &k.clause, &k.tranche, &e.run, &e.last_run]
         .iter()
         .any(|t| has_mark(t))
+        || [&t.clause, &t.tranche]
+            .iter()
+            .any(|x| x.as_deref().is_some_and(has_mark))
     {
         return None;
     }
@@ -245,6 +261,9 @@ fn ent_signature(e: &crate::replay::EntM) -> Option<String> {
             e.computed.to_string(),
             e.run.clone(),
             e.last_run.clone(),
+            opt(&t.clause),
+            opt(&t.period),
+            opt(&t.tranche),
         ]
         .join(SEP),
     )

@@ -6,6 +6,9 @@
 //! * Every event about a line carries the whole line after the event ([`LineSnap`]): its
 //!   entitlement and key, version, kind, amount, run, original line, notice and batch.
 //! * A `refigure` event carries the entitlement's key and new figure.
+//! * A clawback's entitlement (a recovery a rule computed) also names its target, the earlier
+//!   award it recovers from: its `record` key is `[rule, tranche, target clause, target period,
+//!   target tranche]` instead of `[clause, tranche]`.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +41,44 @@ pub struct EntKey {
     pub tranche: String,
 }
 
+/// The earlier award a clawback's entitlement recovers from (all `None` on an award's).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub clause: Option<String>,
+    pub period: Option<i64>,
+    pub tranche: Option<String>,
+}
+
+impl Target {
+    pub fn of(clause: &str, period: i64, tranche: &str) -> Target {
+        Target {
+            clause: Some(clause.to_string()),
+            period: Some(period),
+            tranche: Some(tranche.to_string()),
+        }
+    }
+    pub fn is_some(&self) -> bool {
+        self.clause.is_some() || self.period.is_some() || self.tranche.is_some()
+    }
+}
+
+/// A key of a `record` event: `[clause, tranche]` of an award, `[rule, tranche, target clause,
+/// target period, target tranche]` of a clawback (JSON arrays of 2 or 5 elements).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub(crate) enum KeyOut<'a> {
+    Award(&'a str, &'a str),
+    Clawback(&'a str, String, &'a str, i64, &'a str),
+}
+
+/// A key of a `record` event, as read back.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum KeyIn {
+    Award(String, String),
+    Clawback(String, String, String, i64, String),
+}
+
 /// The `after` of a `record` event. The first ten fields are those of ledgers recorded before
 /// the content was committed (`new_lines_sha256` alone stood for the lines then).
 #[derive(Serialize)]
@@ -56,11 +97,35 @@ pub(crate) struct RecordAfter<'a> {
     pub manifest_sha256: String,
     /// (credit code, name) of the firms this run named first.
     pub firms: Vec<(&'a str, &'a str)>,
-    /// (clause, tranche) pairs, indexed by `lines`.
-    pub keys: Vec<(&'a str, &'a str)>,
+    /// Keys ([`KeyOut`]), indexed by `lines`.
+    pub keys: Vec<KeyOut<'a>>,
     /// (line id, entitlement id, credit code, index into `keys`, 分) of each new entitlement
-    /// and its award line (version 0, kind `award`, state `computed`, in the event's period).
+    /// and its first line (version 0, state `computed`, in the event's period; kind `award`, or
+    /// `recovery` for a negative figure — a clawback's).
     pub lines: Vec<(i64, i64, &'a str, usize, i64)>,
+    /// New clawback entitlements and their figures (negative); absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub new_clawbacks: u64,
+    #[serde(skip_serializing_if = "is_zero_i")]
+    pub new_clawback_fen: i64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_i(v: &i64) -> bool {
+    *v == 0
+}
+
+/// The kind of an entitlement's first line: a negative figure (a clawback's) is a recovery even
+/// though nothing was paid on this entitlement.
+pub(crate) fn first_kind(fen: i64) -> &'static str {
+    if fen < 0 {
+        "recovery"
+    } else {
+        "award"
+    }
 }
 
 /// A `record` event's `after`, as read back (content fields absent on older ledgers).
@@ -80,7 +145,7 @@ pub(crate) struct RecordIn {
     pub policy_name: Option<String>,
     pub manifest_sha256: Option<String>,
     pub firms: Option<Vec<(String, String)>>,
-    pub keys: Option<Vec<(String, String)>>,
+    pub keys: Option<Vec<KeyIn>>,
     pub lines: Option<Vec<RecordLine>>,
 }
 
@@ -143,10 +208,11 @@ pub struct EntRow {
     pub computed_fen: i64,
     pub run: String,
     pub last_run: String,
+    /// A clawback's target (the award it recovers from).
+    pub target: Target,
 }
 
-pub(crate) const ENT_COLS: &str =
-    "e.id, e.firm_id, e.clause, e.period, e.tranche, e.computed_fen, e.run_id, e.last_run_id";
+pub(crate) const ENT_COLS: &str = "e.id, e.firm_id, e.clause, e.period, e.tranche, e.computed_fen, e.run_id, e.last_run_id, e.target_clause, e.target_period, e.target_tranche";
 
 impl EntRow {
     pub(crate) fn of(r: &Row) -> EntRow {
@@ -161,6 +227,11 @@ impl EntRow {
             computed_fen: r.i(5),
             run: r.s(6),
             last_run: r.s(7),
+            target: Target {
+                clause: r.os(8),
+                period: r.oi(9),
+                tranche: r.os(10),
+            },
         }
     }
 }

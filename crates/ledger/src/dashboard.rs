@@ -29,7 +29,7 @@ pub struct Overdue {
     pub since: String,
 }
 
-/// Days from computation to payment over the paid lines.
+/// Days from computation to payment over the paid lines (recovery lines left out).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DaysToPay {
     pub paid_lines: i64,
@@ -55,6 +55,7 @@ pub struct Dashboard {
     pub firms_reached: i64,
     /// The same by clause.
     pub firms_by_clause: BTreeMap<String, i64>,
+    /// Firms with a paid line that is not a recovery.
     pub firms_paid: i64,
     pub days_to_pay: DaysToPay,
     /// Lines waiting (computed, approved, confirmed, exported) since before the cut-off,
@@ -110,6 +111,11 @@ impl Ledger {
             period,
             ..Default::default()
         };
+        // Money by state and by clause is signed: recovery lines (a rerun's, and clawbacks —
+        // entitlements of the period the rule recovered in, their clause the rule) net against
+        // awards, so `paid` is what went out less what came back. Firms reached and paid, and
+        // days to pay, leave recovery lines out: a firm that only returns money was not reached
+        // by an award nor paid, and collecting a recovery is not 兑现.
         let mut by_state: BTreeMap<String, StateFigure> = BTreeMap::new();
         for r in db
             .rows(
@@ -165,14 +171,14 @@ impl Ledger {
         d.firms_paid = db
             .int(
                 "SELECT COUNT(DISTINCT e.firm_id) FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
-                 WHERE e.period = $1 AND i.state = 'paid'",
+                 WHERE e.period = $1 AND i.state = 'paid' AND i.kind <> 'recovery'",
                 &args![period],
             )
             .await?;
         let paid = db
             .rows(
                 "SELECT i.created_at, p.paid_at FROM payments p JOIN items i ON i.id = p.item_id \
-                 JOIN entitlements e ON e.id = i.entitlement_id WHERE e.period = $1",
+                 JOIN entitlements e ON e.id = i.entitlement_id WHERE e.period = $1 AND i.kind <> 'recovery'",
                 &args![period],
             )
             .await?;

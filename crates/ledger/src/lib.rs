@@ -45,7 +45,7 @@ pub use payfile::{
     read_paid_file, read_payment_file, LineError, PaidFile, PayFileSummary, PaymentLine,
 };
 pub use queue::{LineFilter, LinePage, LineRow};
-pub use record::{RecordSummary, ResultRow, RunInput};
+pub use record::{ClawbackRow, RecordSummary, ResultRow, RunInput};
 pub use report::{AwardOut, Budget, ListRow, ReconRow, StatusLine};
 pub use results::read_results;
 pub use workflow::{Action, Selection};

@@ -1,14 +1,19 @@
 //! Recording a run: its manifest and its entitlements, all or nothing, idempotent. The
 //! `record` event carries everything it creates (firm names, entitlements and their award
-//! lines), so `verify` can replay it.
+//! lines), so `verify` can replay it. A run's clawbacks (recoveries its rules computed from
+//! earlier awards) become entitlements of the run's period with a negative figure and a target,
+//! and go through the same figures-and-lines logic as awards.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
 use crate::audit::Chain;
 use crate::check::{check_entitlements, check_lines};
-use crate::content::{ent_rows, line_digest_row, EntKey, EntRow, RecordAfter};
+use crate::content::{
+    ent_rows, first_kind, line_digest_row, EntKey, EntRow, KeyOut, RecordAfter, Target,
+};
 use crate::db::{Arg, Db};
 use crate::settle::{ent_lines, resettle};
 use crate::{args, Ctx, Error, Ledger, State};
@@ -24,8 +29,34 @@ pub struct ResultRow {
     pub fen: i64,
 }
 
+/// One row of a run's `clawbacks.parquet`: recover `fen` (above zero) from the firm's earlier
+/// award (`clause`, `tranche`, `award_period`) by the clawback rule `rule`, in the run's period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClawbackRow {
+    pub firm_id: String,
+    pub rule: String,
+    pub clause: String,
+    /// Empty for a clause of one tranche.
+    pub tranche: String,
+    pub award_period: i64,
+    pub fen: i64,
+}
+
+impl ClawbackRow {
+    /// The tranche of the clawback's entitlement (keyed firm, rule, the run's period, this): the
+    /// award it recovers from, `{clause}@{period}` or `{clause}·{tranche}@{period}` — so one
+    /// rule recovering from two awards of a firm makes two entitlements.
+    pub fn entitlement_tranche(&self) -> String {
+        if self.tranche.is_empty() {
+            format!("{}@{}", self.clause, self.award_period)
+        } else {
+            format!("{}·{}@{}", self.clause, self.tranche, self.award_period)
+        }
+    }
+}
+
 /// A run as the ledger records it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunInput {
     /// First 16 hex digits of the manifest's SHA-256: the same run always has the same id.
     pub run_id: String,
@@ -43,6 +74,11 @@ pub struct RunInput {
     pub clauses: BTreeSet<String>,
     /// Firm names (from the run's snapshot), where known.
     pub names: HashMap<String, String>,
+    /// What the run's clawback rules recover (`clawbacks.parquet`; empty without such rules).
+    pub clawbacks: Vec<ClawbackRow>,
+    /// Every clawback rule the run evaluated (the manifest's `clawbacks.rules`): a ledger
+    /// clawback of such a rule, in the run's period, that the run no longer gives is zero.
+    pub rules: BTreeSet<String>,
 }
 
 /// What recording did.
@@ -55,6 +91,9 @@ pub struct RecordSummary {
     /// New entitlements (each with its award line).
     pub new: u64,
     pub new_fen: i64,
+    /// New clawback entitlements (each with its recovery line) and their figures (negative).
+    pub new_clawbacks: u64,
+    pub new_clawback_fen: i64,
     /// Entitlements whose figure equals the ledger's.
     pub unchanged: u64,
     /// Entitlements whose figure changed.
@@ -69,7 +108,7 @@ pub struct RecordSummary {
     pub waiting: u64,
 }
 
-const ENT_TABLE_COLS: [&str; 8] = [
+const ENT_TABLE_COLS: [&str; 11] = [
     "id",
     "firm_id",
     "clause",
@@ -78,6 +117,9 @@ const ENT_TABLE_COLS: [&str; 8] = [
     "computed_fen",
     "run_id",
     "last_run_id",
+    "target_clause",
+    "target_period",
+    "target_tranche",
 ];
 const ITEM_TABLE_COLS: [&str; 12] = [
     "id",
@@ -102,7 +144,7 @@ impl Ledger {
         let sum = self
             .write(async |db: &mut Db| record_tx(db, ctx, run).await)
             .await?;
-        if sum.new > 0 || sum.changed > 0 {
+        if sum.new > 0 || sum.new_clawbacks > 0 || sum.changed > 0 {
             // Thousands of lines just arrived: fresh statistics let the planner read a firm's
             // lines through the firm's index rather than every line of a state (a firm's page
             // went from ~14 ms to well under 1 ms on a 50k-firm zone). After the commit: the
@@ -113,8 +155,58 @@ impl Ledger {
     }
 }
 
-/// The ledger's entitlements of a period, by key: (id, figure, seen in this run).
-type Existing = HashMap<(String, String, String), (i64, i64, bool)>;
+/// An entitlement of the run's period in the ledger.
+struct Known {
+    id: i64,
+    fen: i64,
+    /// Given by this run.
+    seen: bool,
+    /// Set on a clawback's.
+    target: Target,
+}
+
+/// The ledger's entitlements of a period, by key (firm, clause, tranche).
+type Existing = HashMap<(String, String, String), Known>;
+
+/// A figure the run gives: an award (a results row) or a clawback (negative, with its target).
+struct Entry<'a> {
+    firm: &'a str,
+    clause: &'a str,
+    tranche: Cow<'a, str>,
+    fen: i64,
+    target: Target,
+    key: KeyOut<'a>,
+}
+
+/// The run's figures: its results rows, then its clawbacks.
+fn entries(run: &RunInput) -> impl Iterator<Item = Entry<'_>> {
+    let awards = run.rows.iter().map(|r| Entry {
+        firm: &r.firm_id,
+        clause: &r.clause,
+        tranche: Cow::Borrowed(&r.tranche),
+        fen: r.fen,
+        target: Target::default(),
+        key: KeyOut::Award(&r.clause, &r.tranche),
+    });
+    let clawbacks = run.clawbacks.iter().map(|c| {
+        let tranche = c.entitlement_tranche();
+        Entry {
+            firm: &c.firm_id,
+            clause: &c.rule,
+            key: KeyOut::Clawback(
+                &c.rule,
+                tranche.clone(),
+                &c.clause,
+                c.award_period,
+                &c.tranche,
+            ),
+            tranche: Cow::Owned(tranche),
+            fen: -c.fen,
+            target: Target::of(&c.clause, c.award_period, &c.tranche),
+        }
+    });
+    awards.chain(clawbacks)
+}
 
 /// What a run adds: the rows to insert and the event's content.
 struct Plan<'a> {
@@ -122,7 +214,7 @@ struct Plan<'a> {
     items: Vec<Vec<Arg>>,
     /// (entitlement, new figure) of each changed figure, by entitlement.
     changed: Vec<(i64, i64)>,
-    keys: Vec<(&'a str, &'a str)>,
+    keys: Vec<KeyOut<'a>>,
     lines: Vec<(i64, i64, &'a str, usize, i64)>,
     digest: Sha256,
 }
@@ -133,6 +225,26 @@ async fn record_tx(db: &mut Db, ctx: &Ctx, run: &RunInput) -> Result<RecordSumma
         period: run.period,
         ..Default::default()
     };
+    // A clawback recovers something: its figure is negative, never zero (the file's reader
+    // refuses such rows; a caller building a RunInput itself may not).
+    if let Some(c) = run.clawbacks.iter().find(|c| c.fen <= 0) {
+        return Err(Error::input(
+            format!(
+                "追回 {} {} {} 的金额应大于零：{}",
+                c.firm_id,
+                c.rule,
+                c.entitlement_tranche(),
+                c.fen
+            ),
+            format!(
+                "clawback {} {} {}: the amount must be above zero, not {}",
+                c.firm_id,
+                c.rule,
+                c.entitlement_tranche(),
+                c.fen
+            ),
+        ));
+    }
     if db
         .row(
             "SELECT run_id FROM runs WHERE run_id = $1",
@@ -153,12 +265,24 @@ async fn record_tx(db: &mut Db, ctx: &Ctx, run: &RunInput) -> Result<RecordSumma
     let mut existing: Existing = HashMap::new();
     for r in db
         .rows(
-            "SELECT id, firm_id, clause, tranche, computed_fen FROM entitlements WHERE period = $1",
+            "SELECT id, firm_id, clause, tranche, computed_fen, target_clause, target_period, target_tranche FROM entitlements WHERE period = $1",
             &args![run.period],
         )
         .await?
     {
-        existing.insert((r.s(1), r.s(2), r.s(3)), (r.i(0), r.i(4), false));
+        existing.insert(
+            (r.s(1), r.s(2), r.s(3)),
+            Known {
+                id: r.i(0),
+                fen: r.i(4),
+                seen: false,
+                target: Target {
+                    clause: r.os(5),
+                    period: r.oi(6),
+                    tranche: r.os(7),
+                },
+            },
+        );
     }
     let plan = plan(db, ctx, run, &mut existing, &mut sum).await?;
     // The lines a changed figure touches must hold what the chain says before they move.
@@ -184,6 +308,8 @@ async fn record_tx(db: &mut Db, ctx: &Ctx, run: &RunInput) -> Result<RecordSumma
         firms,
         keys: plan.keys,
         lines: plan.lines,
+        new_clawbacks: sum.new_clawbacks,
+        new_clawback_fen: sum.new_clawback_fen,
     };
     let after = serde_json::to_string(&after).map_err(Error::db)?;
     chain.push(ctx, "record", &format!("run:{}", run.run_id), "{}", &after);
@@ -218,49 +344,62 @@ async fn plan<'a>(
         lines: vec![],
         digest: Sha256::new(),
     };
-    let mut key_index: HashMap<(&str, &str), usize> = HashMap::new();
-    for r in &run.rows {
-        let key = (r.firm_id.clone(), r.clause.clone(), r.tranche.clone());
+    let mut key_index: HashMap<KeyOut<'a>, usize> = HashMap::new();
+    for r in entries(run) {
+        let key = (
+            r.firm.to_string(),
+            r.clause.to_string(),
+            r.tranche.to_string(),
+        );
         if let Some(e) = existing.get_mut(&key) {
-            if e.2 {
+            if e.target != r.target {
+                return Err(conflict(r.firm, r.clause, run.period, &r.tranche));
+            }
+            if e.seen {
                 return Err(Error::input(
-                    format!(
-                        "运行结果中 {} {} {} 出现两次",
-                        r.firm_id, r.clause, r.tranche
-                    ),
+                    format!("运行结果中 {} {} {} 出现两次", r.firm, r.clause, r.tranche),
                     format!(
                         "the results list {} {} {} twice",
-                        r.firm_id, r.clause, r.tranche
+                        r.firm, r.clause, r.tranche
                     ),
                 ));
             }
-            e.2 = true;
-            if e.1 == r.fen {
+            e.seen = true;
+            if e.fen == r.fen {
                 sum.unchanged += 1;
             } else {
-                p.changed.push((e.0, r.fen));
+                p.changed.push((e.id, r.fen));
             }
             continue;
         }
-        existing.insert(key, (next_ent, r.fen, true));
-        p.ents.push(
-            args![
-                next_ent,
-                &r.firm_id,
-                &r.clause,
-                run.period,
-                &r.tranche,
-                r.fen,
-                &run.run_id,
-                &run.run_id
-            ]
-            .to_vec(),
+        existing.insert(
+            key,
+            Known {
+                id: next_ent,
+                fen: r.fen,
+                seen: true,
+                target: r.target.clone(),
+            },
         );
+        let t = &r.target;
+        p.ents.push(vec![
+            Arg::from(next_ent),
+            Arg::from(r.firm),
+            Arg::from(r.clause),
+            Arg::from(run.period),
+            Arg::from(r.tranche.as_ref()),
+            Arg::from(r.fen),
+            Arg::from(&run.run_id),
+            Arg::from(&run.run_id),
+            Arg::S(t.clause.clone()),
+            Arg::I(t.period),
+            Arg::S(t.tranche.clone()),
+        ]);
         p.items.push(vec![
             Arg::from(next_item),
             Arg::from(next_ent),
             Arg::from(0),
-            Arg::from("award"),
+            Arg::from(first_kind(r.fen)),
             Arg::from(r.fen),
             Arg::from(State::Computed.as_str()),
             Arg::from(&run.run_id),
@@ -271,36 +410,53 @@ async fn plan<'a>(
             Arg::from(&ctx.at),
         ]);
         let ek = EntKey {
-            firm: r.firm_id.clone(),
-            clause: r.clause.clone(),
+            firm: r.firm.to_string(),
+            clause: r.clause.to_string(),
             period: run.period,
-            tranche: r.tranche.clone(),
+            tranche: r.tranche.to_string(),
         };
         p.digest
             .update(line_digest_row(next_item, next_ent, &ek, r.fen).as_bytes());
         let n = key_index.len();
-        let k = *key_index
-            .entry((r.clause.as_str(), r.tranche.as_str()))
-            .or_insert(n);
+        let k = *key_index.entry(r.key.clone()).or_insert(n);
         if k == p.keys.len() {
-            p.keys.push((r.clause.as_str(), r.tranche.as_str()));
+            p.keys.push(r.key);
         }
-        p.lines
-            .push((next_item, next_ent, r.firm_id.as_str(), k, r.fen));
-        sum.new += 1;
-        sum.new_fen += r.fen;
+        p.lines.push((next_item, next_ent, r.firm, k, r.fen));
+        if t.is_some() {
+            sum.new_clawbacks += 1;
+            sum.new_clawback_fen += r.fen;
+        } else {
+            sum.new += 1;
+            sum.new_fen += r.fen;
+        }
         next_ent += 1;
         next_item += 1;
     }
-    // Figures the run no longer gives, in the clauses it evaluated, are now zero.
-    for ((_, clause, _), (id, fen, seen)) in existing.iter() {
-        if !seen && *fen != 0 && run.clauses.contains(clause) {
-            p.changed.push((*id, 0));
+    // Figures the run no longer gives are now zero: awards of the clauses it evaluated,
+    // clawbacks of the rules it evaluated.
+    for ((_, clause, _), e) in existing.iter() {
+        let evaluated = if e.target.is_some() {
+            run.rules.contains(clause)
+        } else {
+            run.clauses.contains(clause)
+        };
+        if !e.seen && e.fen != 0 && evaluated {
+            p.changed.push((e.id, 0));
         }
     }
     p.changed.sort();
     sum.changed = p.changed.len() as u64;
     Ok(p)
+}
+
+/// A key the ledger holds for another kind of entitlement (an award's key given by a clawback or
+/// the other way round) or for a clawback of another award.
+fn conflict(firm: &str, clause: &str, period: i64, tranche: &str) -> Error {
+    Error::input(
+        format!("{firm} {clause} {period} {tranche}：台账中同一键的权益是另一类（奖励或追回）或追回的是另一笔奖励"),
+        format!("{firm} {clause} {period} {tranche}: the ledger's entitlement of this key is of the other kind (award or clawback) or recovers from another award"),
+    )
 }
 
 /// The entitlements whose figure changes, and all their lines, against the chain.

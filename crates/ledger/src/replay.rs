@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use crate::audit::{Event, Problem};
-use crate::content::{EntKey, LineSnap, RecordIn};
+use crate::content::{first_kind, EntKey, KeyIn, LineSnap, RecordIn, Target};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RunM {
@@ -28,6 +28,7 @@ pub(crate) struct EntM {
     pub computed: i64,
     pub run: String,
     pub last_run: String,
+    pub target: Target,
 }
 
 #[derive(Clone, Debug)]
@@ -235,13 +236,17 @@ impl Model {
         for (id, name) in r.firms.unwrap_or_default() {
             self.firms.entry(id).or_insert(name);
         }
-        let lines: Vec<(i64, i64, EntKey, i64)> = match (r.lines, r.keys) {
+        let lines: Vec<(i64, i64, EntKey, Target, i64)> = match (r.lines, r.keys) {
             (Some(lines), Some(keys)) => {
                 let mut out = Vec::with_capacity(lines.len());
                 for (item, ent, firm, k, fen) in lines {
-                    let Some((clause, tranche)) = keys.get(k) else {
+                    let Some(key) = keys.get(k) else {
                         self.unreadable(e, "a line whose key index is out of range");
                         continue;
+                    };
+                    let ((clause, tranche), target) = match key {
+                        KeyIn::Award(c, t) => ((c, t), Target::default()),
+                        KeyIn::Clawback(c, t, tc, tp, tt) => ((c, t), Target::of(tc, *tp, tt)),
                     };
                     let key = EntKey {
                         firm,
@@ -249,17 +254,23 @@ impl Model {
                         period: r.period,
                         tranche: tranche.clone(),
                     };
-                    out.push((item, ent, key, fen));
+                    out.push((item, ent, key, target, fen));
                 }
                 out
             }
+            // Ledgers recorded before events carried their content had no clawbacks.
             _ => self
                 .legacy
                 .get(run)
-                .map(|l| l.lines.clone())
+                .map(|l| {
+                    l.lines
+                        .iter()
+                        .map(|(i, en, k, f)| (*i, *en, k.clone(), Target::default(), *f))
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
-        for (item, ent, key, fen) in lines {
+        for (item, ent, key, target, fen) in lines {
             if self.wants_ent(ent) || self.wants_item(item) {
                 self.ents.insert(
                     ent,
@@ -268,6 +279,7 @@ impl Model {
                         computed: fen,
                         run: run.to_string(),
                         last_run: run.to_string(),
+                        target,
                     },
                 );
             }
@@ -278,7 +290,7 @@ impl Model {
                     ItemM {
                         ent,
                         version: Some(0),
-                        kind: "award".into(),
+                        kind: first_kind(fen).into(),
                         amount: fen,
                         run: run.to_string(),
                         original: None,

@@ -337,7 +337,9 @@ impl Ledger {
     }
 
     /// What the ledger says was awarded (`paid_only`: paid) for periods before `before`, net of
-    /// adjustments, per (firm, clause, period, tranche) — the engine's award history.
+    /// adjustments and of clawbacks recorded before `before` (counted toward the award they
+    /// recover from), per (firm, clause, period, tranche) — the engine's award history. A key
+    /// whose net is not above zero (fully recovered) is left out.
     pub async fn awards(&mut self, before: i64, paid_only: bool) -> Result<Vec<AwardOut>, Error> {
         self.awards_where(before, paid_only, None).await
     }
@@ -360,11 +362,17 @@ impl Ledger {
         firm: Option<&str>,
     ) -> Result<Vec<AwardOut>, Error> {
         let states = if paid_only { "'paid'" } else { AWARDED };
+        // A clawback's lines count toward the award it recovers from (its target), so the
+        // history is net of recoveries; it is chosen by its own period (a clawback recorded in
+        // a later period is not part of an earlier period's history). A target's columns are
+        // all set or all NULL.
         let sql = format!(
-            "SELECT e.firm_id, e.clause, e.period, e.tranche, CAST(SUM(i.amount_fen) AS BIGINT) \
+            "SELECT e.firm_id, COALESCE(e.target_clause, e.clause) AS c, COALESCE(e.target_period, e.period) AS p, \
+             COALESCE(e.target_tranche, e.tranche) AS t, CAST(SUM(i.amount_fen) AS BIGINT) \
              FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
              WHERE e.period < $1 AND i.state IN ({states}){} \
-             GROUP BY e.firm_id, e.clause, e.period, e.tranche ORDER BY e.firm_id, e.clause, e.period, e.tranche",
+             GROUP BY e.firm_id, COALESCE(e.target_clause, e.clause), COALESCE(e.target_period, e.period), COALESCE(e.target_tranche, e.tranche) \
+             ORDER BY e.firm_id, c, p, t",
             if firm.is_some() { " AND e.firm_id = $2" } else { "" }
         );
         let rows = match firm {

@@ -1,6 +1,7 @@
 //! Reading a run directory for `ledger record`: its manifest (`huiqi_files::run::RunManifest`),
-//! its results (`results.parquet`, checked against the manifest's hash) and the firm names of
-//! the snapshot it ran on (`huiqi_files::snapshot`).
+//! its results (`results.parquet`, checked against the manifest's hash), its clawbacks
+//! (`clawbacks.parquet`, when the manifest has a `clawbacks` entry; checked the same way) and
+//! the firm names of the snapshot it ran on (`huiqi_files::snapshot`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, StringArray};
-use arrow::datatypes::{DataType, Int64Type, Schema};
+use arrow::datatypes::{DataType, Int32Type, Int64Type, Schema};
 use arrow::record_batch::RecordBatch;
 use huiqi_files::run::{self as runfile, RunManifest};
 use huiqi_files::snapshot;
@@ -16,7 +17,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use sha2::{Digest, Sha256};
 
-use crate::record::{ResultRow, RunInput};
+use crate::record::{ClawbackRow, ResultRow, RunInput};
 use crate::Error;
 
 fn bad(p: &Path, zh: &str, en: &str) -> Error {
@@ -84,11 +85,16 @@ pub fn read_results(run_dir: &Path, snapshot_dir: Option<&Path>) -> Result<RunIn
         ));
     }
     let (rows, clauses) = read_rows(&rp)?;
+    let (clawbacks, rules) = read_run_clawbacks(run_dir, &mp, &m)?;
     let snap = match snapshot_dir {
         Some(d) => d.to_path_buf(),
         None => find_snapshot(run_dir, &m.snapshot)?,
     };
-    let firms: HashSet<&str> = rows.iter().map(|r| r.firm_id.as_str()).collect();
+    let firms: HashSet<&str> = rows
+        .iter()
+        .map(|r| r.firm_id.as_str())
+        .chain(clawbacks.iter().map(|c| c.firm_id.as_str()))
+        .collect();
     let names = read_names(&snap, &firms)?;
     Ok(RunInput {
         run_id,
@@ -102,7 +108,77 @@ pub fn read_results(run_dir: &Path, snapshot_dir: Option<&Path>) -> Result<RunIn
         rows,
         clauses,
         names,
+        clawbacks,
+        rules,
     })
+}
+
+/// The run's clawbacks and the rules it evaluated, when its manifest has a `clawbacks` entry:
+/// `clawbacks.parquet` checked against the manifest's hash, like the results. Without the
+/// entry (a pack without clawback rules, an older run) there are none — and a manifest listing
+/// the file without the entry is refused.
+fn read_run_clawbacks(
+    run_dir: &Path,
+    mp: &Path,
+    m: &RunManifest,
+) -> Result<(Vec<ClawbackRow>, BTreeSet<String>), Error> {
+    let listed = m.file_hash(runfile::CLAWBACKS_PARQUET);
+    let Some(c) = &m.clawbacks else {
+        if listed.is_some() {
+            return Err(bad(
+                mp,
+                "清单列有 clawbacks.parquet 的哈希，却没有 clawbacks 项",
+                "the manifest lists a clawbacks.parquet hash but has no clawbacks entry",
+            ));
+        }
+        return Ok((vec![], BTreeSet::new()));
+    };
+    let want = listed.ok_or_else(|| {
+        bad(
+            mp,
+            "清单有 clawbacks 项，却没有 clawbacks.parquet 的哈希",
+            "the manifest has a clawbacks entry but lists no clawbacks.parquet hash",
+        )
+    })?;
+    let cp = run_dir.join(runfile::CLAWBACKS_PARQUET);
+    if !cp.exists() {
+        return Err(bad(
+            &cp,
+            "运行清单有追回（clawbacks），但运行目录中没有该文件",
+            "the run manifest has clawbacks, but the run directory has no such file",
+        ));
+    }
+    if sha256_file(&cp)? != want {
+        return Err(bad(
+            &cp,
+            "文件与运行清单中的哈希不符（追回结果被改动过？）",
+            "does not match the hash in the run manifest (were the clawbacks edited?)",
+        ));
+    }
+    let rules: BTreeSet<String> = c.rules.iter().cloned().collect();
+    let rows = read_clawbacks(&cp, &rules)?;
+    let total = rows
+        .iter()
+        .try_fold(0i64, |t, r| t.checked_add(r.fen))
+        .ok_or_else(|| bad(&cp, "追回金额合计溢出", "the clawbacks' total overflows"))?;
+    if rows.len() != c.rows || total != c.amount_fen {
+        return Err(bad(
+            &cp,
+            &format!(
+                "有 {} 行、合计 {total} 分，运行清单记的是 {} 行、{} 分",
+                rows.len(),
+                c.rows,
+                c.amount_fen
+            ),
+            &format!(
+                "has {} rows totalling {total} fen; the run manifest says {} rows, {} fen",
+                rows.len(),
+                c.rows,
+                c.amount_fen
+            ),
+        ));
+    }
+    Ok((rows, rules))
 }
 
 /// The snapshot a run names. Its `dir` is as `huiqi run` was given it, relative to the
@@ -183,9 +259,17 @@ fn not_type(p: &Path, name: &str, t: &DataType, zh: &str, en: &str) -> Error {
     )
 }
 
+/// Integer columns: (name, type, its name for people in Chinese).
+type IntCol<'a> = (&'a str, DataType, &'a str);
+
+fn int64(name: &str) -> IntCol<'_> {
+    (name, DataType::Int64, "64 位整数")
+}
+
 /// Checks the schema before reading: every column a known type.
-fn check_schema(p: &Path, schema: &Schema, text: &[&str], ints: &[&str]) -> Result<(), Error> {
-    for name in text.iter().chain(ints) {
+fn check_schema(p: &Path, schema: &Schema, text: &[&str], ints: &[IntCol]) -> Result<(), Error> {
+    let names = text.iter().copied().chain(ints.iter().map(|c| c.0));
+    for name in names {
         let f = schema
             .field_with_name(name)
             .map_err(|_| bad(p, &format!("缺少列 {name}"), &format!("no column {name}")))?;
@@ -198,11 +282,13 @@ fn check_schema(p: &Path, schema: &Schema, text: &[&str], ints: &[&str]) -> Resu
             inner,
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
         );
-        if text.contains(name) && !is_text {
+        if text.contains(&name) && !is_text {
             return Err(not_type(p, name, t, "文本", "text"));
         }
-        if ints.contains(name) && *t != DataType::Int64 {
-            return Err(not_type(p, name, t, "64 位整数", "Int64"));
+        if let Some((_, want, zh)) = ints.iter().find(|c| c.0 == name) {
+            if t != want {
+                return Err(not_type(p, name, t, zh, &want.to_string()));
+            }
         }
     }
     Ok(())
@@ -211,7 +297,7 @@ fn check_schema(p: &Path, schema: &Schema, text: &[&str], ints: &[&str]) -> Resu
 fn open_parquet(
     p: &Path,
     text: &[&str],
-    ints: &[&str],
+    ints: &[IntCol],
 ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, Error> {
     let f = File::open(p).map_err(|e| io(p, e))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(f)
@@ -219,7 +305,7 @@ fn open_parquet(
     let schema: Arc<Schema> = b.schema().clone();
     check_schema(p, &schema, text, ints)?;
     let mut idx = vec![];
-    for name in text.iter().chain(ints) {
+    for name in text.iter().copied().chain(ints.iter().map(|c| c.0)) {
         idx.push(
             schema
                 .index_of(name)
@@ -239,7 +325,7 @@ fn read_rows(rp: &Path) -> Result<(Vec<ResultRow>, BTreeSet<String>), Error> {
     let reader = open_parquet(
         rp,
         &[col::FIRM_ID, col::CLAUSE, col::TRANCHE],
-        &[col::AMOUNT_FEN],
+        &[int64(col::AMOUNT_FEN)],
     )?;
     let mut rows = vec![];
     let mut clauses = BTreeSet::new();
@@ -302,6 +388,122 @@ fn read_rows(rp: &Path) -> Result<(Vec<ResultRow>, BTreeSet<String>), Error> {
         at += batch.num_rows();
     }
     Ok((rows, clauses))
+}
+
+/// The rows of `clawbacks.parquet`: every key column set, every amount above zero, every rule
+/// one the manifest says the run evaluated, no key (firm, rule, clause, tranche, award period)
+/// twice. An error names the row (counted from 1).
+fn read_clawbacks(cp: &Path, rules: &BTreeSet<String>) -> Result<Vec<ClawbackRow>, Error> {
+    use runfile::clawback_col as col;
+    let text = [col::FIRM_ID, col::RULE, col::CLAUSE, col::TRANCHE];
+    let reader = open_parquet(
+        cp,
+        &text,
+        &[
+            (col::AWARD_PERIOD, DataType::Int32, "32 位整数"),
+            int64(col::AMOUNT_FEN),
+        ],
+    )?;
+    let mut rows: Vec<ClawbackRow> = vec![];
+    let mut seen: HashMap<(String, String, String, String, i64), usize> = HashMap::new();
+    let mut at = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(cp, &e.to_string(), &e.to_string()))?;
+        let cols = text
+            .iter()
+            .map(|c| text_column(cp, &batch, c))
+            .collect::<Result<Vec<ArrayRef>, Error>>()?;
+        let strs = cols
+            .iter()
+            .zip(text)
+            .map(|(a, c)| strings(cp, a, c))
+            .collect::<Result<Vec<&StringArray>, Error>>()?;
+        let period = batch
+            .column_by_name(col::AWARD_PERIOD)
+            .and_then(|c| c.as_primitive_opt::<Int32Type>())
+            .ok_or_else(|| not_int(cp, col::AWARD_PERIOD))?;
+        let amount = batch
+            .column_by_name(col::AMOUNT_FEN)
+            .and_then(|c| c.as_primitive_opt::<Int64Type>())
+            .ok_or_else(|| not_int(cp, col::AMOUNT_FEN))?;
+        for i in 0..batch.num_rows() {
+            let n = at + i + 1;
+            let null = text
+                .iter()
+                .zip(&strs)
+                .find(|(_, a)| a.is_null(i))
+                .map(|(c, _)| *c)
+                .or_else(|| period.is_null(i).then_some(col::AWARD_PERIOD))
+                .or_else(|| amount.is_null(i).then_some(col::AMOUNT_FEN));
+            if let Some(c) = null {
+                return Err(bad(
+                    cp,
+                    &format!("第{n}行的 {c} 为空"),
+                    &format!("row {n}: {c} is null"),
+                ));
+            }
+            let fen = amount.value(i);
+            if fen <= 0 {
+                return Err(bad(
+                    cp,
+                    &format!("第{n}行的追回金额 amount_fen 应大于零，实为 {fen}"),
+                    &format!("row {n}: amount_fen must be above zero, not {fen}"),
+                ));
+            }
+            let r = ClawbackRow {
+                firm_id: strs[0].value(i).to_string(),
+                rule: strs[1].value(i).to_string(),
+                clause: strs[2].value(i).to_string(),
+                tranche: strs[3].value(i).to_string(),
+                award_period: i64::from(period.value(i)),
+                fen,
+            };
+            if !rules.contains(&r.rule) {
+                return Err(bad(
+                    cp,
+                    &format!(
+                        "第{n}行的追回规则“{}”不在运行清单的 clawbacks.rules 中",
+                        r.rule
+                    ),
+                    &format!(
+                        "row {n}: rule {} is not among the run manifest's clawbacks.rules",
+                        r.rule
+                    ),
+                ));
+            }
+            let key = (
+                r.firm_id.clone(),
+                r.rule.clone(),
+                r.clause.clone(),
+                r.tranche.clone(),
+                r.award_period,
+            );
+            if let Some(m) = seen.insert(key, n) {
+                return Err(bad(
+                    cp,
+                    &format!(
+                        "第{n}行与第{m}行重复（企业 {}、规则 {}、条款 {}、分期 {}、年度 {}）",
+                        r.firm_id, r.rule, r.clause, r.tranche, r.award_period
+                    ),
+                    &format!(
+                        "row {n} repeats row {m} (firm {}, rule {}, clause {}, tranche {:?}, award period {})",
+                        r.firm_id, r.rule, r.clause, r.tranche, r.award_period
+                    ),
+                ));
+            }
+            rows.push(r);
+        }
+        at += batch.num_rows();
+    }
+    Ok(rows)
+}
+
+fn not_int(p: &Path, name: &str) -> Error {
+    bad(
+        p,
+        &format!("{name} 不是整数列"),
+        &format!("{name} is not an integer column"),
+    )
 }
 
 /// Names of the firms `want` from the snapshot's firms table.

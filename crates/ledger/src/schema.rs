@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "correction requests", V4),
     (5, "lines by notice", V5),
     (6, "queues by state in line order", V6),
+    (7, "clawback targets", V7),
 ];
 
 const V1: &str = r#"
@@ -256,6 +257,95 @@ CREATE INDEX items_notice ON items (notice_id);
 /// line of the state for each page (18 ms for a 25,000-line queue, 1 ms for the SQL alone).
 const V6: &str = r#"
 CREATE INDEX items_state_id ON items (state, id);
+"#;
+
+/// Clawbacks computed by rules: an entitlement may be a recovery from an earlier award (its
+/// target: `target_clause`, `target_period`, `target_tranche`, all set or all NULL) with a
+/// negative figure. Adding the columns alone would not do: V1's `CHECK (computed_fen >= 0)`
+/// refuses the negative figure, and neither backend can change a CHECK in SQL both accept, so
+/// `entitlements` is rebuilt — and with it every table that references it (`items`, then
+/// `payments` and `recoveries`), children first, as V2 did. An award's figure is still never
+/// negative, a clawback's never positive.
+const V7: &str = r#"
+CREATE TABLE entitlements_v7 (
+    id BIGINT PRIMARY KEY,
+    firm_id TEXT NOT NULL,
+    clause TEXT NOT NULL,
+    period BIGINT NOT NULL,
+    tranche TEXT NOT NULL,
+    computed_fen BIGINT NOT NULL,
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    last_run_id TEXT NOT NULL REFERENCES runs (run_id),
+    target_clause TEXT,
+    target_period BIGINT,
+    target_tranche TEXT,
+    UNIQUE (firm_id, clause, period, tranche),
+    CHECK ((target_clause IS NULL AND target_period IS NULL AND target_tranche IS NULL)
+        OR (target_clause IS NOT NULL AND target_period IS NOT NULL AND target_tranche IS NOT NULL)),
+    CHECK ((target_clause IS NULL AND computed_fen >= 0) OR (target_clause IS NOT NULL AND computed_fen <= 0))
+);
+INSERT INTO entitlements_v7 (id, firm_id, clause, period, tranche, computed_fen, run_id, last_run_id)
+    SELECT id, firm_id, clause, period, tranche, computed_fen, run_id, last_run_id FROM entitlements;
+
+CREATE TABLE items_v7 (
+    id BIGINT PRIMARY KEY,
+    entitlement_id BIGINT NOT NULL REFERENCES entitlements_v7 (id),
+    version BIGINT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('award', 'topup', 'recovery')),
+    amount_fen BIGINT NOT NULL CHECK (amount_fen <> 0),
+    state TEXT NOT NULL CHECK (state IN ('computed', 'approved', 'rejected', 'announced', 'objected',
+        'confirmed', 'exported', 'paid', 'recovered', 'superseded')),
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    original_id BIGINT,
+    reason TEXT,
+    notice_id BIGINT REFERENCES notices (id),
+    batch_id BIGINT REFERENCES payment_batches (id),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (entitlement_id, version)
+);
+INSERT INTO items_v7 (id, entitlement_id, version, kind, amount_fen, state, run_id, original_id, reason, notice_id, batch_id, created_at, updated_at)
+    SELECT id, entitlement_id, version, kind, amount_fen, state, run_id, original_id, reason, notice_id, batch_id, created_at, updated_at FROM items;
+
+CREATE TABLE payments_v7 (
+    id BIGINT PRIMARY KEY,
+    item_id BIGINT NOT NULL UNIQUE REFERENCES items_v7 (id),
+    reference TEXT NOT NULL UNIQUE,
+    amount_fen BIGINT NOT NULL,
+    paid_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    batch_id BIGINT REFERENCES payment_batches (id)
+);
+INSERT INTO payments_v7 (id, item_id, reference, amount_fen, paid_at, actor, batch_id)
+    SELECT id, item_id, reference, amount_fen, paid_at, actor, batch_id FROM payments;
+
+CREATE TABLE recoveries_v7 (
+    id BIGINT PRIMARY KEY,
+    item_id BIGINT NOT NULL UNIQUE REFERENCES items_v7 (id),
+    amount_fen BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+INSERT INTO recoveries_v7 (id, item_id, amount_fen, reason, at, actor)
+    SELECT id, item_id, amount_fen, reason, at, actor FROM recoveries;
+
+DROP TABLE recoveries;
+DROP TABLE payments;
+DROP TABLE items;
+DROP TABLE entitlements;
+ALTER TABLE entitlements_v7 RENAME TO entitlements;
+ALTER TABLE items_v7 RENAME TO items;
+ALTER TABLE payments_v7 RENAME TO payments;
+ALTER TABLE recoveries_v7 RENAME TO recoveries;
+CREATE INDEX entitlements_period_clause ON entitlements (period, clause);
+CREATE INDEX items_state ON items (state);
+CREATE INDEX items_batch ON items (batch_id);
+CREATE INDEX items_notice ON items (notice_id);
+CREATE INDEX items_state_id ON items (state, id);
+-- At most one outstanding (open or exported) line per entitlement.
+CREATE UNIQUE INDEX items_one_open ON items (entitlement_id)
+    WHERE state IN ('computed', 'approved', 'announced', 'objected', 'confirmed', 'exported');
 "#;
 
 /// Whether the database holds a ledger (its migrations table).

@@ -35,8 +35,9 @@ pub(crate) struct Settled {
 }
 
 /// The entitlement now computes to `fen` (by `run_id`): its open lines are superseded, and one
-/// new line carries `fen − paid`: a top-up, a recovery, or a replacement award when nothing was
-/// ever paid. The caller has checked the lines against the chain and holds the write lock.
+/// new line carries `fen − paid`: a recovery (negative), a top-up (positive, after a payment)
+/// or a replacement award (positive, nothing ever paid). The caller has checked the lines
+/// against the chain and holds the write lock.
 pub(crate) async fn resettle(
     db: &mut Db,
     chain: &mut Chain,
@@ -66,12 +67,15 @@ pub(crate) async fn resettle(
     if delta == 0 {
         return Ok(out);
     }
-    let kind = if !ever_paid {
-        "award"
-    } else if delta > 0 {
-        "topup"
-    } else {
+    // A negative difference is always a recovery — also on a clawback's entitlement, whose
+    // figure is negative though nothing was ever paid on it; a positive one replaces the award
+    // when nothing was paid, else it is a top-up (on a clawback collected: money given back).
+    let kind = if delta < 0 {
         "recovery"
+    } else if !ever_paid {
+        "award"
+    } else {
+        "topup"
     };
     let id = db
         .int("SELECT COALESCE(MAX(id), 0) FROM items", &[])

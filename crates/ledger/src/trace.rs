@@ -50,6 +50,9 @@ pub struct Trace {
     pub kind: String,
     pub fen: i64,
     pub state: String,
+    /// A clawback's: the award it recovers from (clause, period, tranche); its `clause` is the
+    /// rule.
+    pub target: Option<(String, i64, String)>,
     /// What the latest run computed for the entitlement.
     pub computed_fen: i64,
     /// That latest run (the entitlement's `last_run_id`): where `computed_fen` comes from — the
@@ -70,7 +73,7 @@ impl Ledger {
             .row(
                 "SELECT i.id, e.id, e.firm_id, COALESCE(f.name, ''), e.clause, e.period, e.tranche, i.kind, i.amount_fen, i.state, e.computed_fen, \
                  r.run_id, r.period, r.policy_name, r.policy_hash, r.snapshot_hash, r.engine_version, r.results_sha256, r.recorded_at, r.recorded_by, \
-                 l.run_id, l.policy_hash, l.snapshot_hash \
+                 l.run_id, l.policy_hash, l.snapshot_hash, e.target_clause, e.target_period, e.target_tranche \
                  FROM items i JOIN entitlements e ON e.id = i.entitlement_id JOIN runs r ON r.run_id = i.run_id \
                  JOIN runs l ON l.run_id = e.last_run_id \
                  LEFT JOIN firms f ON f.firm_id = e.firm_id WHERE i.id = $1",
@@ -116,6 +119,10 @@ impl Ledger {
             kind: r.s(7),
             fen: r.i(8),
             state: r.s(9),
+            target: match (r.os(23), r.oi(24), r.os(25)) {
+                (Some(c), Some(p), Some(t)) => Some((c, p, t)),
+                _ => None,
+            },
             computed_fen: r.i(10),
             computed_by: RunRef {
                 run_id: r.s(20),

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashSet};
 use crate::audit::Chain;
 use crate::batch::close_batches;
 use crate::check::check_read;
-use crate::content::{snap, EntKey, EntRow, ItemRow};
+use crate::content::{snap, EntKey, EntRow, ItemRow, Target};
 use crate::db::{Arg, Db, Row};
 use crate::record::state_json;
 use crate::settle::settle_waiting;
@@ -154,10 +154,10 @@ const LINE_SELECT: &str = "FROM items i JOIN entitlements e ON e.id = i.entitlem
 
 /// The columns [`line_of`] reads: `ITEM_COLS`, then the entitlement's (its id is the line's
 /// `entitlement_id`).
-pub(crate) const LINE_COLS: &str = "i.id, i.state, i.reason, i.entitlement_id, i.version, i.kind, i.amount_fen, i.run_id, i.original_id, i.notice_id, i.batch_id, e.firm_id, e.clause, e.period, e.tranche, e.computed_fen, e.run_id, e.last_run_id";
+pub(crate) const LINE_COLS: &str = "i.id, i.state, i.reason, i.entitlement_id, i.version, i.kind, i.amount_fen, i.run_id, i.original_id, i.notice_id, i.batch_id, e.firm_id, e.clause, e.period, e.tranche, e.computed_fen, e.run_id, e.last_run_id, e.target_clause, e.target_period, e.target_tranche";
 
 /// Columns of [`LINE_COLS`].
-pub(crate) const LINE_NCOLS: usize = 18;
+pub(crate) const LINE_NCOLS: usize = 21;
 
 pub(crate) fn line_of(r: &Row) -> Line {
     let row = ItemRow::of(r);
@@ -173,6 +173,11 @@ pub(crate) fn line_of(r: &Row) -> Line {
             computed_fen: r.i(15),
             run: r.s(16),
             last_run: r.s(17),
+            target: Target {
+                clause: r.os(18),
+                period: r.oi(19),
+                tranche: r.os(20),
+            },
         },
         row,
     }

@@ -129,6 +129,7 @@ pub fn run_with(
             (F1.to_string(), "美旭精密".to_string()),
             (F2.to_string(), "甬江科技".to_string()),
         ]),
+        ..Default::default()
     }
 }
 
