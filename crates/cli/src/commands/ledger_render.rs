@@ -42,6 +42,16 @@ pub fn recorded(o: &Out, s: &RecordSummary) {
         s.recoveries,
         o.t("条追回", "recoveries"),
     );
+    if s.new_clawbacks > 0 {
+        println!(
+            "  {} {} {} {} {}",
+            o.t("追回规则新增", "clawback rules added"),
+            s.new_clawbacks,
+            o.t("项应追回，共", "amounts to recover,"),
+            yuan(s.new_clawback_fen.saturating_neg()),
+            o.t("元（待审核、公示后办理）", "yuan (to review and announce like any line)"),
+        );
+    }
 }
 
 /// `N 条明细 → 已审核`, and the line ids when there are few.
