@@ -170,6 +170,11 @@ pub struct Recorded {
     pub superseded: u64,
     pub topups: u64,
     pub recoveries: u64,
+    /// New amounts to recover from the clawback rules, and their total (negative 分).
+    #[serde(default)]
+    pub clawbacks: u64,
+    #[serde(default)]
+    pub clawback_fen: i64,
 }
 
 /// A run: where it is, and when done what it computed.
@@ -616,6 +621,8 @@ fn execute(
                     superseded: sum.superseded,
                     topups: sum.topups,
                     recoveries: sum.recoveries,
+                    clawbacks: sum.new_clawbacks,
+                    clawback_fen: sum.new_clawback_fen,
                 })
             }),
             Err(e) => return fail(e),
