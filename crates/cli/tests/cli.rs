@@ -333,7 +333,7 @@ amount = "200万"
     let o = huiqi(&args(&[]));
     let zh = text(&o);
     assert!(o.status.success(), "{zh}");
-    assert!(zh.contains("应追回：340万元"), "{zh}");
+    assert!(zh.contains("应追回： 340万元"), "{zh}");
     assert!(
         zh.contains("追回 迁出追回：2022年 研发投入奖励 已获 300万元，按剩余3/5年限追回 180万元"),
         "{zh}"
