@@ -210,7 +210,7 @@ mod tests {
             clawbacks: Some(Clawbacks {
                 rules: vec!["迁出追回".into()],
                 rows: 1,
-                amount_fen: 600_000_00,
+                amount_fen: 60_000_000,
             }),
             ..m
         };

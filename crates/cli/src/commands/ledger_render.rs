@@ -49,7 +49,10 @@ pub fn recorded(o: &Out, s: &RecordSummary) {
             s.new_clawbacks,
             o.t("项应追回，共", "amounts to recover,"),
             yuan(s.new_clawback_fen.saturating_neg()),
-            o.t("元（待审核、公示后办理）", "yuan (to review and announce like any line)"),
+            o.t(
+                "元（待审核、公示后办理）",
+                "yuan (to review and announce like any line)"
+            ),
         );
     }
 }
