@@ -359,6 +359,7 @@ pub async fn derive_snapshot(
             period: a.period as i32,
             tranche: a.tranche,
             fen: a.fen,
+            replaces: a.held,
         })
         .collect();
     let parent = out
@@ -386,9 +387,10 @@ pub async fn firm_history(l: &mut Ledger, firm_id: &str, period: i32) -> Result<
 }
 
 /// `firm` with the ledger's award history: a ledger award replaces the snapshot's award of the
-/// same clause, period and tranche, the others stay — as [`derive_snapshot`] merges them for a
-/// run, so a check and a run agree. Awards of clauses the pack does not have are left out (the
-/// snapshot loader does the same). Returns how many ledger awards were applied.
+/// same clause, period and tranche (and removes it when recovered in full), a clawback of an
+/// award only the snapshot holds is taken off it, the others stay — as [`derive_snapshot`]
+/// merges them for a run, so a check and a run agree. Awards of clauses the pack does not have
+/// are left out (the snapshot loader does the same). Returns how many ledger awards were applied.
 pub fn with_history(
     program: &huiqi_ir::Program,
     firm: &mut huiqi_ir::Firm,
@@ -401,14 +403,27 @@ pub fn with_history(
         else {
             continue;
         };
-        firm.awards
-            .retain(|x| !(x.clause == clause && x.period == period && x.tranche == a.tranche));
-        firm.awards.push(huiqi_ir::Award {
-            clause,
-            period,
-            tranche: a.tranche.clone(),
-            amount: huiqi_ir::money::from_fen(a.fen).normalize(),
-        });
+        let same = |x: &huiqi_ir::Award| {
+            x.clause == clause && x.period == period && x.tranche == a.tranche
+        };
+        let amount = if a.held {
+            huiqi_ir::money::from_fen(a.fen)
+        } else {
+            // Only the firm's own record holds this award: take the recovery off it.
+            let Some(had) = firm.awards.iter().find(|x| same(x)).map(|x| x.amount) else {
+                continue;
+            };
+            had + huiqi_ir::money::from_fen(a.fen)
+        };
+        firm.awards.retain(|x| !same(x));
+        if amount > rust_decimal::Decimal::ZERO {
+            firm.awards.push(huiqi_ir::Award {
+                clause,
+                period,
+                tranche: a.tranche.clone(),
+                amount: amount.normalize(),
+            });
+        }
         applied += 1;
     }
     applied
@@ -684,6 +699,7 @@ mod tests {
             period,
             tranche: tranche.into(),
             fen,
+            held: true,
         }
     }
 
@@ -720,5 +736,22 @@ mod tests {
             .collect();
         got.sort();
         assert_eq!(got, [(2020, 1_000), (2021, 20_000_000)]);
+        // A clawback of the snapshot's 2020 award (the ledger does not hold it) is taken off it;
+        // the ledger's 2021 award recovered in full is gone, not the snapshot's again.
+        let recovery = AwardOut {
+            held: false,
+            ..award("小升规奖励", 2020, "首次入规", -400)
+        };
+        with_history(
+            &p,
+            &mut firm,
+            &[recovery, award("小升规奖励", 2021, "首次入规", 0)],
+        );
+        let got: Vec<(i32, i64)> = firm
+            .awards
+            .iter()
+            .map(|a| (a.period, huiqi_ir::money::to_fen(a.amount)))
+            .collect();
+        assert_eq!(got, [(2020, 600)]);
     }
 }

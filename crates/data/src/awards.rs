@@ -2,7 +2,7 @@
 //! was awarded. The other tables are copied byte for byte; the result is content-hashed like
 //! any snapshot, so a run over it names exactly what it read.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -27,6 +27,10 @@ pub struct AwardIn {
     pub period: i32,
     pub tranche: String,
     pub fen: i64,
+    /// True: this figure replaces the snapshot's award of the key (none when it is 0 or less).
+    /// False: it is added to the snapshot's award of the key (a recovery from an award the
+    /// snapshot holds and the ledger does not); without one it changes nothing.
+    pub replaces: bool,
 }
 
 /// What `with_awards` wrote.
@@ -93,21 +97,39 @@ fn read_awards(dir: &Path) -> Result<Vec<Row>, Error> {
 /// holds, sorted: (rows, replaced, unknown firms).
 fn merge(src: &Path, awards: &[AwardIn]) -> Result<(Vec<Row>, usize, usize), Error> {
     let firms = read_firm_ids(src)?;
-    let keys: HashSet<(&str, &str, i32, &str)> = awards
-        .iter()
-        .map(|a| (&*a.firm_id, &*a.clause, a.period, &*a.tranche))
-        .collect();
+    let key = |a: &'_ AwardIn| {
+        (
+            a.firm_id.clone(),
+            a.clause.clone(),
+            a.period,
+            a.tranche.clone(),
+        )
+    };
+    let keys: HashSet<(String, String, i32, String)> =
+        awards.iter().filter(|a| a.replaces).map(key).collect();
+    // Recoveries from awards only the snapshot holds: added to them.
+    let mut less: HashMap<(String, String, i32, String), i128> = HashMap::new();
+    for a in awards.iter().filter(|a| !a.replaces) {
+        *less.entry(key(a)).or_insert(0) += a.fen as i128 * FEN_TO_DEC;
+    }
     let mut rows: Vec<Row> = vec![];
     let mut replaced = 0;
-    for r in read_awards(src)? {
-        if keys.contains(&(&*r.0, &*r.1, r.2, &*r.3)) {
+    for mut r in read_awards(src)? {
+        let k = (r.0.clone(), r.1.clone(), r.2, r.3.clone());
+        if keys.contains(&k) {
             replaced += 1;
+        } else if let Some(d) = less.get(&k) {
+            replaced += 1;
+            r.4 += d;
+            if r.4 > 0 {
+                rows.push(r);
+            }
         } else {
             rows.push(r);
         }
     }
     let mut unknown_firms = 0;
-    for a in awards {
+    for a in awards.iter().filter(|a| a.replaces && a.fen > 0) {
         if firms.contains(&a.firm_id) {
             rows.push((
                 a.firm_id.clone(),

@@ -332,6 +332,7 @@ fields = {{ "贷款.本金" = "贷款.本金", "贷款.实付利息" = "贷款.�
             period: 2022,
             tranche: String::new(),
             fen: 100,
+            replaces: true,
         }],
         &d.join("snap"),
         "ledger",
@@ -349,6 +350,42 @@ fields = {{ "贷款.本金" = "贷款.本金", "贷款.实付利息" = "贷款.�
     assert_eq!(
         read_manifest(&derived.info.dir).unwrap().schema["贷款"]["fields"],
         m.schema["贷款"]["fields"]
+    );
+    // A clawback of an award only the snapshot holds is taken off it; recovered in full (or a
+    // ledger award at 0) the award is gone; a recovery of an award the snapshot lacks changes
+    // nothing.
+    let with = |fen: i64, period: i32, replaces: bool| {
+        huiqi_data::awards::with_awards(
+            &derived.info.dir,
+            &[huiqi_data::awards::AwardIn {
+                firm_id: A.into(),
+                clause: "贴息".into(),
+                period,
+                tranche: String::new(),
+                fen,
+                replaces,
+            }],
+            &d.join("snap"),
+            "ledger",
+        )
+        .unwrap()
+    };
+    let awards_of = |dir: &std::path::Path| -> Vec<(i32, rust_decimal::Decimal)> {
+        load_snapshot(dir, &p)
+            .unwrap()
+            .iter()
+            .flat_map(|f| f.awards.iter().map(|a| (a.period, a.amount)))
+            .collect()
+    };
+    assert_eq!(
+        awards_of(&with(-40, 2022, false).info.dir),
+        vec![(2022, rust_decimal::Decimal::new(60, 2))]
+    );
+    assert!(awards_of(&with(-100, 2022, false).info.dir).is_empty());
+    assert!(awards_of(&with(0, 2022, true).info.dir).is_empty());
+    assert_eq!(
+        awards_of(&with(-40, 2021, false).info.dir),
+        vec![(2022, rust_decimal::Decimal::new(100, 2))]
     );
 }
 

@@ -71,7 +71,13 @@ pub struct AwardOut {
     pub clause: String,
     pub period: i64,
     pub tranche: String,
+    /// Net: 0 or less when it was recovered in full.
     pub fen: i64,
+    /// The ledger holds the award itself (its entitlement): `fen` replaces any other record of
+    /// it, and an award it leaves at 0 or less is gone. False: the ledger holds only clawbacks
+    /// of an award it does not hold (the snapshot's own history, from before the ledger) —
+    /// `fen` (negative) is what to take off that award.
+    pub held: bool,
 }
 
 impl Ledger {
@@ -338,8 +344,10 @@ impl Ledger {
 
     /// What the ledger says was awarded (`paid_only`: paid) for periods before `before`, net of
     /// adjustments and of clawbacks recorded before `before` (counted toward the award they
-    /// recover from), per (firm, clause, period, tranche) — the engine's award history. A key
-    /// whose net is not above zero (fully recovered) is left out.
+    /// recover from), per (firm, clause, period, tranche) — the engine's award history. Every
+    /// key with a counted line is given, a fully recovered one at 0 (it must not fall back to
+    /// another record of the award), and a clawback of an award the ledger does not hold as
+    /// such (`AwardOut::held` false).
     pub async fn awards(&mut self, before: i64, paid_only: bool) -> Result<Vec<AwardOut>, Error> {
         self.awards_where(before, paid_only, None).await
     }
@@ -368,7 +376,8 @@ impl Ledger {
         // all set or all NULL.
         let sql = format!(
             "SELECT e.firm_id, COALESCE(e.target_clause, e.clause) AS c, COALESCE(e.target_period, e.period) AS p, \
-             COALESCE(e.target_tranche, e.tranche) AS t, CAST(SUM(i.amount_fen) AS BIGINT) \
+             COALESCE(e.target_tranche, e.tranche) AS t, CAST(SUM(i.amount_fen) AS BIGINT), \
+             MAX(CASE WHEN e.target_clause IS NULL THEN 1 ELSE 0 END) \
              FROM items i JOIN entitlements e ON e.id = i.entitlement_id \
              WHERE e.period < $1 AND i.state IN ({states}){} \
              GROUP BY e.firm_id, COALESCE(e.target_clause, e.clause), COALESCE(e.target_period, e.period), COALESCE(e.target_tranche, e.tranche) \
@@ -381,13 +390,13 @@ impl Ledger {
         };
         Ok(rows
             .into_iter()
-            .filter(|r| r.i(4) > 0)
             .map(|r| AwardOut {
                 firm_id: r.s(0),
                 clause: r.s(1),
                 period: r.i(2),
                 tranche: r.s(3),
                 fen: r.i(4),
+                held: r.i(5) == 1,
             })
             .collect())
     }

@@ -329,6 +329,7 @@ fn award(firm: &str, clause: &str, tranche: &str, fen: i64) -> AwardOut {
         period: 2023,
         tranche: tranche.into(),
         fen,
+        held: true,
     }
 }
 
@@ -564,7 +565,7 @@ fn clawbacks_are_recorded_worked_netted_and_rerun() {
         );
         assert_intact(&mut l).await;
 
-        // A full recovery drops the award out of the history.
+        // A full recovery leaves the award at 0: it must not fall back to another record.
         let run_d = year2(&base, "y2d", Some(5_000_000), None);
         record(&mut l, &run_d, "2024-09-01").await;
         let c = ent_lines(&mut l, F1, RULE, 2024).await.last().unwrap().0;
@@ -573,7 +574,7 @@ fn clawbacks_are_recorded_worked_netted_and_rerun() {
             .unwrap();
         assert_eq!(
             l.awards(2025, false).await.unwrap(),
-            vec![award(F2, RV, "", 100_000_000)]
+            vec![award(F1, HT, "首次认定", 0), award(F2, RV, "", 100_000_000)]
         );
         assert_intact(&mut l).await;
 

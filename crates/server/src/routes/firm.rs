@@ -506,6 +506,7 @@ mod tests {
                 period: 2021,
                 tranche: "首次入规".into(),
                 fen,
+                held: true,
             }]
         };
         c.put(key(1), 5, h(100), Bytes::from_static(b"a"));
