@@ -412,27 +412,32 @@ fn confirmed_ledger(db: &str, run: &Path, w: &Path, lines: usize) -> PathBuf {
     ]);
     let f = w.join("payments.csv");
     ok(&["ledger", "export", "payments", "--out", &s(&f), "--db", db]);
-    let text = std::fs::read_to_string(&f).unwrap();
-    let mut out = String::new();
-    // The batch file names its batch first (批次号), then the line (明细号).
+    let paid = w.join("paid.csv");
+    fill_references(&f, &paid, "BANK");
+    paid
+}
+
+/// The treasury's answer to a payment file: each line with its reference `{prefix}-{line}`
+/// filled in (the batch file names its batch first, 批次号, then the line, 明细号).
+fn fill_references(export: &Path, paid: &Path, prefix: &str) {
+    let text = std::fs::read_to_string(export).unwrap();
     let header = text.lines().next().unwrap();
     let line_col = header
         .trim_start_matches('\u{feff}')
         .split(',')
         .position(|c| c == "明细号")
         .unwrap();
+    let mut out = String::new();
     for (k, l) in text.lines().enumerate() {
         if k == 0 {
             out.push_str(l);
         } else {
             let id = l.split(',').nth(line_col).unwrap();
-            out.push_str(&format!("{l}BANK-{id}"));
+            out.push_str(&format!("{l}{prefix}-{id}"));
         }
         out.push('\n');
     }
-    let paid = w.join("paid.csv");
-    std::fs::write(&paid, out).unwrap();
-    paid
+    std::fs::write(paid, out).unwrap();
 }
 
 /// Spawns `args`, SIGKILLs it after `after` (if still running); true if it was killed.
@@ -1116,25 +1121,8 @@ fn pay_all(db: &str, w: &Path, year: i32) {
     ]);
     let f = w.join(format!("payments-{year}.csv"));
     ok(&["ledger", "export", "payments", "--out", &s(&f), "--db", db]);
-    let text = std::fs::read_to_string(&f).unwrap();
-    let header = text.lines().next().unwrap();
-    let line_col = header
-        .trim_start_matches('\u{feff}')
-        .split(',')
-        .position(|c| c == "明细号")
-        .unwrap();
-    let mut out = String::new();
-    for (k, l) in text.lines().enumerate() {
-        if k == 0 {
-            out.push_str(l);
-        } else {
-            let id = l.split(',').nth(line_col).unwrap();
-            out.push_str(&format!("{l}BANK-{year}-{id}"));
-        }
-        out.push('\n');
-    }
     let paid = w.join(format!("paid-{year}.csv"));
-    std::fs::write(&paid, out).unwrap();
+    fill_references(&f, &paid, &format!("BANK-{year}"));
     ok(&[
         "ledger",
         "pay",
