@@ -60,6 +60,20 @@ pub struct PolicyHeader {
     pub rounding: Rounding,
 }
 
+/// Another policy pack taken into this one's runs (`import 名称 from "目录"`): its clauses,
+/// parameters, tables and rules are in this program under `名称.…`, and its own rules apply to
+/// its own clauses only.
+#[derive(Clone, Debug)]
+pub struct PackRef {
+    pub name: String,
+    pub title: String,
+    pub issuer: String,
+    pub version: String,
+    pub window: (Date, Date),
+    /// The imported pack's own content hash (as `huiqi check` of it alone gives).
+    pub hash: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct EnumDef {
     pub name: String,
@@ -591,8 +605,11 @@ pub struct Program {
     /// In declared order: a later rule recovers from what the earlier ones left.
     pub clawbacks: Vec<Clawback>,
     pub tests: Vec<TestCase>,
-    /// Content hash of the pack's sources (sorted by path), for run manifests.
+    /// Content hash of the pack's sources (sorted by path), for run manifests; it covers the
+    /// imported packs' hashes.
     pub hash: String,
+    /// The packs this one imports, in the order of their `import` lines.
+    pub packs: Vec<PackRef>,
 }
 
 impl Program {

@@ -398,6 +398,12 @@ pub struct TestAst {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemKind {
     Policy(PolicyAst),
+    /// `import 政策名称 from "../目录"`: another policy pack taken into this pack's runs; its
+    /// clauses are named `政策名称.条款` here.
+    Import {
+        name: Ident,
+        path: (String, Span),
+    },
     Enum {
         name: Ident,
         variants: Vec<Ident>,

@@ -21,7 +21,7 @@ mod table;
 mod testcase;
 mod weight;
 
-pub use items::check;
+pub use items::{check, check_packs, ImportScope};
 use weight::Weight;
 pub use weight::MAX_EXPANDED_NODES;
 
@@ -84,10 +84,14 @@ struct Checker<'a> {
     fact_idx: HashMap<String, usize>,
     params: Vec<Param>,
     param_idx: HashMap<String, usize>,
-    /// The policy's first day: a parameter used as a rule's figure must have a value by then.
-    policy_start: Date,
-    /// The policy header's rounding: a clause's unless it has its own.
-    policy_rounding: huiqi_ir::money::Rounding,
+    /// The packs checked together: 0 this one, i + 1 its i-th import. A parameter used as a
+    /// rule's figure must have a value from its pack's first day; a clause rounds as its pack's
+    /// header says unless it has its own rounding.
+    packs: Vec<PackCtx>,
+    /// Which pack each source file belongs to (absent: this one).
+    file_pack: HashMap<u32, usize>,
+    /// The pack of each declared clause, by id.
+    clause_pack: Vec<usize>,
     /// The parameters used as rules' figures, and as what (a test's `set` must fit too).
     figure_params: HashMap<ParamId, Figure>,
     tables: Vec<Table>,
@@ -97,6 +101,25 @@ struct Checker<'a> {
     clause_idx: HashMap<String, usize>,
     /// Names whose declaration already failed: uses of them are not reported again.
     failed: std::collections::HashSet<String>,
+}
+
+/// A pack's part in a check: the prefix its clauses, parameters, tables and rules carry (`""`
+/// for the pack checked, `名称.` for an imported one), its window and rounding.
+#[derive(Clone, Debug)]
+struct PackCtx {
+    prefix: String,
+    window: (Date, Date),
+    rounding: huiqi_ir::money::Rounding,
+}
+
+impl Default for PackCtx {
+    fn default() -> Self {
+        PackCtx {
+            prefix: String::new(),
+            window: (Date::year_start(1900), Date::year_end(9999)),
+            rounding: huiqi_ir::money::Rounding::FEN,
+        }
+    }
 }
 
 /// What names an expression may see.
@@ -136,6 +159,32 @@ fn const_value(e: &Expr) -> Option<Value> {
     }
 }
 
+impl Checker<'_> {
+    /// The pack the source at `span` belongs to.
+    fn pack_of(&self, span: Span) -> usize {
+        self.file_pack.get(&span.file).copied().unwrap_or(0)
+    }
+
+    /// The key a clause, parameter or table name written at `span` is declared under: an
+    /// imported pack's own names carry its prefix; this pack writes another pack's names in
+    /// full (`政策名.条款`).
+    fn key<'n>(&self, span: Span, name: &'n str) -> std::borrow::Cow<'n, str> {
+        match self.pack_of(span) {
+            0 => std::borrow::Cow::Borrowed(name),
+            p => std::borrow::Cow::Owned(format!("{}{name}", self.packs[p].prefix)),
+        }
+    }
+
+    /// The clauses of the pack of the rule written at `span`: what a rule covers by default
+    /// (a pack's rules never reach another pack's clauses unless they name them).
+    fn own_clauses(&self, span: Span) -> Vec<ClauseId> {
+        let p = self.pack_of(span);
+        (0..self.clause_pack.len())
+            .filter(|&i| self.clause_pack[i] == p)
+            .collect()
+    }
+}
+
 impl<'a> Checker<'a> {
     fn new(sm: &'a SourceMap) -> Checker<'a> {
         Checker {
@@ -147,8 +196,9 @@ impl<'a> Checker<'a> {
             fact_idx: HashMap::new(),
             params: vec![],
             param_idx: HashMap::new(),
-            policy_start: Date::year_start(1900),
-            policy_rounding: huiqi_ir::money::Rounding::FEN,
+            packs: vec![PackCtx::default()],
+            file_pack: HashMap::new(),
+            clause_pack: vec![],
             figure_params: HashMap::new(),
             tables: vec![],
             table_weights: vec![],
@@ -260,7 +310,7 @@ impl<'a> Checker<'a> {
         let ast::ExprKind::Name(id) = &e.kind else {
             return self.literal_figure(e, fig, what_zh, what_en);
         };
-        let Some(&pi) = self.param_idx.get(&id.name) else {
+        let Some(&pi) = self.param_idx.get(&*self.key(id.span, &id.name)) else {
             return self.literal_figure(e, fig, what_zh, what_en);
         };
         let prm = &self.params[pi];
@@ -284,7 +334,7 @@ impl<'a> Checker<'a> {
             self.diags.push(d);
             return None;
         }
-        let start = self.policy_start;
+        let start = self.packs[self.pack_of(e.span)].window.0;
         if prm.values.first().is_none_or(|(d, _)| *d > start) {
             self.diags.push(err(
                 "E0417",

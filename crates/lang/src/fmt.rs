@@ -380,6 +380,11 @@ impl<'a> Printer<'a> {
                 }
                 self.close(it.span.end - 1);
             }
+            ItemKind::Import { name, path } => self.line(
+                s,
+                it.span.end,
+                &format!("import {} from {}", name.name, quote(&path.0)),
+            ),
             ItemKind::Enum { name, variants } => {
                 let vs: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
                 self.line(

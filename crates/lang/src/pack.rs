@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 use crate::ast;
 use crate::diag::{Diag, SourceMap};
 
+mod import;
+
 /// A parameter set from outside the pack (`--set 名称=值`, a reform's override): from `from` on
 /// (None: for all time) its value is `value`, in the pack's own notation (`8000万`, `3%`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +125,88 @@ pub fn load_pack_with_extra(
     let mut files = vec![];
     let mut diags = vec![];
     let mut hasher = Sha256::new();
-    for p in &paths {
+    read_sources(&mut sm, &paths, &mut hasher, &mut files, &mut diags);
+    for (shown, text) in extra {
+        let f = sm.add(shown.clone(), text.clone());
+        match crate::parser::parse_file(f, &sm.files[f as usize].1) {
+            Ok(file) => files.push(file),
+            Err(d) => diags.push(d),
+        }
+    }
+    if paths.is_empty() {
+        let f = sm.add(path.display().to_string(), String::new());
+        diags.push(Diag::new(
+            "E0100",
+            crate::Span {
+                file: f,
+                start: 0,
+                end: 0,
+            },
+            "目录中没有 .hq 文件",
+            "no .hq files in the directory",
+            "政策包是一个包含 .hq 文件的目录",
+            "a policy pack is a directory of .hq files",
+        ));
+    }
+    if !diags.is_empty() {
+        return Err((sm, diags));
+    }
+    let base = if path.is_file() {
+        path.parent().unwrap_or(Path::new("."))
+    } else {
+        path
+    };
+    let imports = match import::take_imports(&mut sm, &mut files, base, &mut hasher) {
+        Ok(i) => i,
+        Err(d) => return Err((sm, d)),
+    };
+    for set in sets {
+        hasher.update(b"\0--set\0");
+        hasher.update(set.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(
+            set.from
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        hasher.update([0]);
+        hasher.update(set.value.as_bytes());
+        if let Err(d) = apply_set(&mut sm, &mut files, set) {
+            diags.push(d);
+        }
+    }
+    if !diags.is_empty() {
+        return Err((sm, diags));
+    }
+    let (scopes, hashes): (Vec<_>, Vec<_>) = imports.into_iter().map(|i| (i.scope, i.hash)).unzip();
+    match crate::check::check_packs(&files, &sm, &scopes) {
+        Ok((mut program, warnings)) => {
+            program.hash = format!("{:x}", hasher.finalize());
+            for (p, h) in program.packs.iter_mut().zip(hashes) {
+                p.hash = h;
+            }
+            Ok(Loaded {
+                program,
+                sources: sm,
+                files,
+                warnings,
+            })
+        }
+        Err(d) => Err((sm, d)),
+    }
+}
+
+/// Reads and parses `paths` into `files` (diagnostics into `diags`), hashing each file's name
+/// and bytes.
+fn read_sources(
+    sm: &mut SourceMap,
+    paths: &[PathBuf],
+    hasher: &mut Sha256,
+    files: &mut Vec<ast::File>,
+    diags: &mut Vec<Diag>,
+) {
+    for p in paths {
         let shown = p.display().to_string();
         let bytes = match std::fs::read(p) {
             Ok(b) => b,
@@ -167,62 +250,6 @@ pub fn load_pack_with_extra(
             Ok(file) => files.push(file),
             Err(d) => diags.push(d),
         }
-    }
-    for (shown, text) in extra {
-        let f = sm.add(shown.clone(), text.clone());
-        match crate::parser::parse_file(f, &sm.files[f as usize].1) {
-            Ok(file) => files.push(file),
-            Err(d) => diags.push(d),
-        }
-    }
-    if paths.is_empty() {
-        let f = sm.add(path.display().to_string(), String::new());
-        diags.push(Diag::new(
-            "E0100",
-            crate::Span {
-                file: f,
-                start: 0,
-                end: 0,
-            },
-            "目录中没有 .hq 文件",
-            "no .hq files in the directory",
-            "政策包是一个包含 .hq 文件的目录",
-            "a policy pack is a directory of .hq files",
-        ));
-    }
-    if !diags.is_empty() {
-        return Err((sm, diags));
-    }
-    for set in sets {
-        hasher.update(b"\0--set\0");
-        hasher.update(set.name.as_bytes());
-        hasher.update([0]);
-        hasher.update(
-            set.from
-                .map(|d| d.to_string())
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        hasher.update([0]);
-        hasher.update(set.value.as_bytes());
-        if let Err(d) = apply_set(&mut sm, &mut files, set) {
-            diags.push(d);
-        }
-    }
-    if !diags.is_empty() {
-        return Err((sm, diags));
-    }
-    match crate::check::check(&files, &sm) {
-        Ok((mut program, warnings)) => {
-            program.hash = format!("{:x}", hasher.finalize());
-            Ok(Loaded {
-                program,
-                sources: sm,
-                files,
-                warnings,
-            })
-        }
-        Err(d) => Err((sm, d)),
     }
 }
 

@@ -21,7 +21,7 @@ pub struct Parser {
 type PResult<T> = Result<T, Diag>;
 
 const ITEM_KEYWORDS: &str =
-    "policy, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, group cap, clawback, test";
+    "policy, import, enum, fact, param, table, clause, exclude, select, exclusive, pool, firm cap, group cap, clawback, test";
 const CLAUSE_KEYWORDS: &str =
     "ref, text, effective, let, require, amount, cap, total cap, rounding, tranche, schedule";
 
@@ -175,6 +175,37 @@ impl Parser {
         }
     }
 
+    /// A name, or a name of another policy pack's item: `政策名.条款名`, written without spaces
+    /// around the dot.
+    pub(crate) fn qualified(&mut self, what_zh: &str, what_en: &str) -> PResult<Ident> {
+        let mut id = self.ident(what_zh, what_en)?;
+        self.extend_qualified(&mut id);
+        Ok(id)
+    }
+
+    /// Joins `.名称` parts that follow `id` (just read) without spaces.
+    pub(crate) fn extend_qualified(&mut self, id: &mut Ident) {
+        loop {
+            let dot = &self.toks[self.pos];
+            let Some(next) = self.toks.get(self.pos + 1) else {
+                return;
+            };
+            let joined = matches!(dot.tok, Tok::Dot)
+                && dot.span.start == id.span.end
+                && next.span.start == dot.span.end;
+            let Tok::Ident(part) = &next.tok else {
+                return;
+            };
+            if !joined {
+                return;
+            }
+            id.name = format!("{}.{part}", id.name);
+            id.span = id.span.to(next.span);
+            self.bump();
+            self.bump();
+        }
+    }
+
     fn string(&mut self, what_zh: &str, what_en: &str) -> PResult<(String, Span)> {
         match self.peek().clone() {
             Tok::Str(s) => Ok((s, self.bump().span)),
@@ -244,7 +275,7 @@ impl Parser {
         )?;
         let mut out = Vec::new();
         while !self.eat(&Tok::RBracket) {
-            out.push(self.ident("条款名称", "a clause name")?);
+            out.push(self.qualified("条款名称", "a clause name")?);
             if !self.eat(&Tok::Comma) {
                 self.expect(
                     Tok::RBracket,
@@ -273,6 +304,22 @@ impl Parser {
         self.bump();
         let kind = match word.as_str() {
             "policy" => self.policy()?,
+            "import" => {
+                let name = self.ident("政策名称", "a policy name")?;
+                if !self.eat_word("from") {
+                    return Err(self.unexpected(
+                        " `from`",
+                        "`from`",
+                        "写作 import 政策名称 from \"../其他政策包目录\"",
+                        "write import PolicyName from \"../other-pack\"",
+                    ));
+                }
+                let path = self.string(
+                    "政策包目录（相对于本包）",
+                    "the pack's directory (relative to this one)",
+                )?;
+                ItemKind::Import { name, path }
+            }
             "enum" => self.enum_item()?,
             "fact" => self.fact()?,
             "param" => self.param()?,
@@ -789,7 +836,7 @@ impl Parser {
                 "`clause`, `score`, `top` or `tie`",
             )?;
             let f = match key.name.as_str() {
-                "clause" => SelectField::Clause(self.ident("条款名称", "a clause name")?),
+                "clause" => SelectField::Clause(self.qualified("条款名称", "a clause name")?),
                 "score" => SelectField::Score(self.expr()?),
                 "top" => SelectField::Top(self.expr()?),
                 "tie" => {
@@ -1067,11 +1114,7 @@ impl Parser {
             "write expect firm.clause = amount",
         )?;
         let clause = self.ident("条款名称或 total", "a clause name or total")?;
-        let tranche = if self.eat(&Tok::Dot) {
-            Some(self.ident("分期名称", "a tranche name")?)
-        } else {
-            None
-        };
+        let (clause, tranche) = self.clause_and_tranche(clause)?;
         self.expect(
             Tok::Assign,
             "写作 expect 企业.条款 = 金额",
@@ -1079,7 +1122,7 @@ impl Parser {
         )?;
         let amount = self.expr()?;
         let because = if self.eat_word("because") {
-            Some(self.ident(
+            Some(self.qualified(
                 "原因（条件或规则名称）",
                 "a reason (condition or rule name)",
             )?)
@@ -1094,6 +1137,25 @@ impl Parser {
             amount,
             because,
         })
+    }
+
+    /// After a test's clause name: `.分期`, or `.条款.分期` when the first name is another
+    /// pack's (`市级政策.专精特新奖励.首期`). `a.b` is ambiguous here — a tranche of clause `a`,
+    /// or clause `b` of pack `a` — and the checker decides by the names declared.
+    fn clause_and_tranche(&mut self, clause: Ident) -> PResult<(Ident, Option<Ident>)> {
+        if !self.eat(&Tok::Dot) {
+            return Ok((clause, None));
+        }
+        let second = self.ident("分期名称", "a tranche name")?;
+        if !self.eat(&Tok::Dot) {
+            return Ok((clause, Some(second)));
+        }
+        let third = self.ident("分期名称", "a tranche name")?;
+        let joined = Ident {
+            name: format!("{}.{}", clause.name, second.name),
+            span: clause.span.to(second.span),
+        };
+        Ok((joined, Some(third)))
     }
 
     fn firm(&mut self) -> PResult<FirmAst> {
@@ -1116,11 +1178,7 @@ impl Parser {
             let name = self.ident("事实名称或 awarded", "a fact name or awarded")?;
             if name.name == "awarded" && !matches!(self.peek(), Tok::Assign) {
                 let clause = self.ident("条款名称", "a clause name")?;
-                let tranche = if self.eat(&Tok::Dot) {
-                    Some(self.ident("分期名称", "a tranche name")?)
-                } else {
-                    None
-                };
+                let (clause, tranche) = self.clause_and_tranche(clause)?;
                 let (period, _) = self.year()?;
                 self.expect(
                     Tok::Assign,
@@ -1257,8 +1315,9 @@ impl Parser {
 }
 
 fn unknown_item(word: &str, at: Span) -> Diag {
-    const ITEMS: [&str; 14] = [
+    const ITEMS: [&str; 15] = [
         "policy",
+        "import",
         "enum",
         "fact",
         "param",

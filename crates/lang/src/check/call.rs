@@ -107,7 +107,7 @@ impl Checker<'_> {
             span,
             args,
         };
-        if let Some(&tid) = self.table_idx.get(call.name) {
+        if let Some(&tid) = self.table_idx.get(&*self.key(func.span, call.name)) {
             return self.call_table(&call, tid, sc);
         }
         match call.name {
@@ -464,7 +464,7 @@ impl Checker<'_> {
                 "e.g. awarded(clause)",
             ));
         };
-        match self.clause_idx.get(&id.name) {
+        match self.clause_idx.get(&*self.key(id.span, &id.name)) {
             Some(&c) => Ok((Expr::Awarded(c), Ty::Money)),
             None => {
                 Err(self

@@ -332,7 +332,9 @@ impl<'a> ClauseParts<'a> {
             body,
             cap: self.cap,
             total_cap: self.total_cap,
-            rounding: self.rounding.unwrap_or(c.policy_rounding),
+            rounding: self
+                .rounding
+                .unwrap_or(c.packs[c.pack_of(cl.name.span)].rounding),
             origin: c.sm.origin(cl.name.span),
         })
     }
@@ -464,7 +466,7 @@ fn schedule(c: &mut Checker, s: &ast::ScheduleAst) -> Option<Schedule> {
 /// In cumulative mode each stage's amount is a running total: on every day any of the amounts
 /// changes (a parameter's dates), no stage is below the one before.
 fn cumulative_never_decreases(c: &mut Checker, stages: &[(u32, Quantity)], spans: &[Span]) {
-    let mut days = vec![c.policy_start];
+    let mut days: Vec<Date> = c.packs.iter().map(|p| p.window.0).collect();
     for (_, q) in stages {
         if let Quantity::Param(pi) = q {
             days.extend(c.params[*pi].values.iter().map(|(d, _)| *d));
@@ -594,14 +596,9 @@ fn check_requires_reachable(c: &mut Checker, reqs: &[(&ast::NamedExpr, &Named)])
 }
 
 impl Checker<'_> {
-    pub(super) fn check_clause(
-        &mut self,
-        cl: &ast::ClauseAst,
-        header: &PolicyHeader,
-        id: ClauseId,
-    ) -> Option<Clause> {
+    pub(super) fn check_clause(&mut self, cl: &ast::ClauseAst, id: ClauseId) -> Option<Clause> {
         let before = self.errors();
-        let mut parts = ClauseParts::new(id, header.window);
+        let mut parts = ClauseParts::new(id, self.packs[self.pack_of(cl.name.span)].window);
         for st in &cl.stmts {
             parts.stmt(self, st);
         }

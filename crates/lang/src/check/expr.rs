@@ -300,7 +300,7 @@ impl Checker<'_> {
         if let Some(&f) = self.fact_idx.get(n) {
             return self.fact_value(id, f);
         }
-        if let Some(&p) = self.param_idx.get(n) {
+        if let Some(&p) = self.param_idx.get(&*self.key(id.span, n)) {
             return Ok((Expr::Param(p), self.params[p].ty));
         }
         if want.is_none() {

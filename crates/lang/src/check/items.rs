@@ -45,15 +45,94 @@ impl Declared {
 
 /// Checks a parsed pack. Returns the program and its warnings, or every error found.
 pub fn check(files: &[ast::File], sm: &SourceMap) -> Result<(Program, Vec<Diag>), Vec<Diag>> {
+    check_packs(files, sm, &[])
+}
+
+/// A pack taken into another's check (`import 名称 from "目录"`): the import's name, and the
+/// source files that are its own. Its clauses, parameters, tables and rules are already named
+/// `名称.…` in those files (see `pack::load_pack`), and its tests are left out.
+pub struct ImportScope {
+    pub name: Ident,
+    pub files: Vec<u32>,
+}
+
+/// [`check`] of a pack and the packs it imports, as one program: every file not in an
+/// import's scope is the pack's own.
+pub fn check_packs(
+    files: &[ast::File],
+    sm: &SourceMap,
+    imports: &[ImportScope],
+) -> Result<(Program, Vec<Diag>), Vec<Diag>> {
     let mut c = Checker::new(sm);
     let items: Vec<&ast::Item> = files.iter().flat_map(|f| f.items.iter()).collect();
     let mut declared = Declared::default();
-    let Some(header) = c.header(&items) else {
+    for (i, imp) in imports.iter().enumerate() {
+        for f in &imp.files {
+            c.file_pack.insert(*f, i + 1);
+        }
+    }
+    let own: Vec<&ast::Item> = items
+        .iter()
+        .copied()
+        .filter(|it| c.pack_of(it.span) == 0)
+        .collect();
+    let Some(header) = c.header(&own) else {
         c.diags.push(no_header(files));
         return Err(c.diags);
     };
-    c.policy_start = header.window.0;
-    c.policy_rounding = header.rounding;
+    c.packs[0].window = header.window;
+    c.packs[0].rounding = header.rounding;
+    let mut packs = vec![];
+    for (i, imp) in imports.iter().enumerate() {
+        let theirs: Vec<&ast::Item> = items
+            .iter()
+            .copied()
+            .filter(|it| c.pack_of(it.span) == i + 1)
+            .collect();
+        let Some(h) = c.header(&theirs) else {
+            c.diags.push(err(
+                "E0309",
+                imp.name.span,
+                format!("被引入的政策包 `{}` 缺少 policy 声明", imp.name.name),
+                format!("the imported pack `{}` has no policy header", imp.name.name),
+                "被引入的目录须是一个完整的政策包",
+                "an imported directory must be a whole policy pack",
+            ));
+            continue;
+        };
+        if h.name != imp.name.name {
+            c.diags.push(err(
+                "E0340",
+                imp.name.span,
+                format!(
+                    "引入的名称 `{}` 与该政策包的名称 `{}` 不符",
+                    imp.name.name, h.name
+                ),
+                format!(
+                    "the import's name `{}` is not the pack's name `{}`",
+                    imp.name.name, h.name
+                ),
+                format!("写作 import {} from …", h.name),
+                format!("write import {} from …", h.name),
+            ));
+        }
+        c.packs.push(PackCtx {
+            prefix: format!("{}.", imp.name.name),
+            window: h.window,
+            rounding: h.rounding,
+        });
+        packs.push(PackRef {
+            name: imp.name.name.clone(),
+            title: h.title,
+            issuer: h.issuer,
+            version: h.version,
+            window: h.window,
+            hash: String::new(),
+        });
+    }
+    if c.packs.len() != imports.len() + 1 {
+        return Err(c.diags);
+    }
     c.enums(&items, &mut declared);
     c.facts(&items, &mut declared);
     c.params(&items, &mut declared);
@@ -68,13 +147,15 @@ pub fn check(files: &[ast::File], sm: &SourceMap) -> Result<(Program, Vec<Diag>)
         if !declared.dup(&mut c, &cl.name, "条款", "clause") {
             c.clause_idx
                 .insert(cl.name.name.clone(), c.clause_idx.len());
+            let p = c.pack_of(cl.name.span);
+            c.clause_pack.push(p);
         }
     }
     // Tables before clauses: clauses call them.
     c.tables(&items, &mut declared);
     let mut clauses = vec![];
     for cl in &clause_asts {
-        if let Some(x) = c.check_clause(cl, &header, clauses.len()) {
+        if let Some(x) = c.check_clause(cl, clauses.len()) {
             clauses.push(x);
         }
     }
@@ -91,7 +172,10 @@ pub fn check(files: &[ast::File], sm: &SourceMap) -> Result<(Program, Vec<Diag>)
             }
         }
     }
-    c.finish(header, clauses, rules, tests)
+    c.finish(header, clauses, rules, tests).map(|(mut p, w)| {
+        p.packs = packs;
+        (p, w)
+    })
 }
 
 fn no_header(files: &[ast::File]) -> Diag {
@@ -528,6 +612,7 @@ impl Checker<'_> {
             clawbacks,
             tests,
             hash: String::new(),
+            packs: vec![],
         };
         Ok((program, warnings))
     }

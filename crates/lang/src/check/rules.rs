@@ -143,7 +143,7 @@ impl Checker<'_> {
     fn clause_list(&mut self, ids: &[Ident]) -> Option<Vec<ClauseId>> {
         let mut out = vec![];
         for id in ids {
-            let Some(&x) = self.clause_idx.get(&id.name) else {
+            let Some(&x) = self.clause_idx.get(&*self.key(id.span, &id.name)) else {
                 let d = self
                     .unknown_clause(id, ("条款须用 clause 声明", "declare clauses with clause"));
                 self.diags.push(d);
@@ -226,6 +226,8 @@ impl Checker<'_> {
         );
         let clauses = match only {
             Some(ids) => Some(self.clause_list(ids)?),
+            // Packs taken together: a negative list covers its own pack's clauses.
+            None if self.packs.len() > 1 => Some(self.own_clauses(name.span)),
             None => None,
         };
         Some(Exclude {
@@ -454,7 +456,7 @@ impl Checker<'_> {
                     name: name.name.clone(),
                     by,
                     limit,
-                    clauses: clauses.unwrap_or_else(|| (0..self.clause_idx.len()).collect()),
+                    clauses: clauses.unwrap_or_else(|| self.own_clauses(name.span)),
                     order,
                 })
             }
@@ -569,7 +571,7 @@ impl Checker<'_> {
         }
         let missing = match (reference, text, trigger, years, share) {
             (Some(reference), Some(text), Some(trigger), Some(years), Some(share)) => {
-                let mut clauses = clauses.unwrap_or_else(|| (0..self.clause_idx.len()).collect());
+                let mut clauses = clauses.unwrap_or_else(|| self.own_clauses(name.span));
                 // Declaration order: the order rows and explanations list them in.
                 clauses.sort_unstable();
                 return Some(Clawback {
@@ -675,7 +677,7 @@ impl Checker<'_> {
         }
         let mut order = self.clause_list(priority)?;
         let lim = lim?;
-        for i in 0..self.clause_idx.len() {
+        for i in self.own_clauses(name.span) {
             if !order.contains(&i) {
                 order.push(i);
             }

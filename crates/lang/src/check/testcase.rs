@@ -142,6 +142,23 @@ impl Checker<'_> {
         firms.firms.push(self.check_firm(f).unwrap_or_default());
     }
 
+    /// A test's `条款.分期` that is another pack's clause (`政策名.条款`): the clause, without a
+    /// tranche. Anything else as written.
+    fn test_clause(&self, clause: &Ident, tranche: &Option<Ident>) -> (Ident, Option<Ident>) {
+        if let Some(t) = tranche {
+            let joined = format!("{}.{}", clause.name, t.name);
+            if !self.clause_idx.contains_key(&clause.name) && self.clause_idx.contains_key(&joined)
+            {
+                let id = Ident {
+                    name: joined,
+                    span: clause.span.to(t.span),
+                };
+                return (id, None);
+            }
+        }
+        (clause.clone(), tranche.clone())
+    }
+
     fn check_expect(
         &mut self,
         e: &ast::ExpectAst,
@@ -150,6 +167,12 @@ impl Checker<'_> {
         reasons: &[String],
         clawbacks: &[Clawback],
     ) -> Option<Expect> {
+        let (clause, tranche) = self.test_clause(&e.clause, &e.tranche);
+        let e = &ast::ExpectAst {
+            clause,
+            tranche,
+            ..e.clone()
+        };
         let Some(fi) = labels.iter().position(|l| *l == e.firm.name) else {
             self.diags.push(err(
                 "E0325",
@@ -387,6 +410,7 @@ impl Checker<'_> {
                     amount,
                     ..
                 } => {
+                    let (clause, tranche) = &self.test_clause(clause, tranche);
                     let Some(&cid) = self.clause_idx.get(&clause.name) else {
                         self.diags.push(err(
                             "E0304",

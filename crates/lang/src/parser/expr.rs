@@ -339,9 +339,10 @@ impl Parser {
     }
 
     /// A name, or a call when `(` follows on the same line.
-    fn name_or_call(&mut self, id: Ident) -> PResult<Node> {
-        let span = id.span;
+    fn name_or_call(&mut self, mut id: Ident) -> PResult<Node> {
         self.bump();
+        self.extend_qualified(&mut id);
+        let span = id.span;
         if matches!(self.peek(), Tok::LParen) && !self.toks[self.pos].newline_before {
             if (id.name == "sum" || id.name == "count")
                 && matches!(self.peek_at(1), Tok::Ident(_))
