@@ -20,7 +20,29 @@ pub struct Catalogue {
     pub firm_caps: Vec<FirmCapInfo>,
     pub group_caps: Vec<GroupCapInfo>,
     pub clawbacks: Vec<ClawbackInfo>,
+    /// 就高不重复 groups: of the clauses listed, a firm gets only the highest in a period.
+    pub exclusives: Vec<ExclusiveInfo>,
+    /// Other packs taken into this pack's runs (`import`): their clauses are listed here as
+    /// `名称.条款`.
+    pub imports: Vec<ImportInfo>,
     pub tests: Vec<TestInfo>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExclusiveInfo {
+    pub name: String,
+    pub clauses: Vec<String>,
+}
+
+/// A pack imported into this one, as its own header says.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportInfo {
+    pub name: String,
+    pub title: String,
+    pub issuer: String,
+    pub version: String,
+    pub hash: String,
+    pub window: (String, String),
 }
 
 /// A clawback (追回) rule as the policy page lists it.
@@ -239,6 +261,30 @@ pub fn catalogue(p: &Program) -> Catalogue {
                     .iter()
                     .map(|c| p.clauses[*c].name.clone())
                     .collect(),
+            })
+            .collect(),
+        exclusives: p
+            .exclusives
+            .iter()
+            .map(|x| ExclusiveInfo {
+                name: x.name.clone(),
+                clauses: x
+                    .clauses
+                    .iter()
+                    .map(|c| p.clauses[*c].name.clone())
+                    .collect(),
+            })
+            .collect(),
+        imports: p
+            .packs
+            .iter()
+            .map(|x| ImportInfo {
+                name: x.name.clone(),
+                title: x.title.clone(),
+                issuer: x.issuer.clone(),
+                version: x.version.clone(),
+                hash: x.hash.clone(),
+                window: (x.window.0.to_string(), x.window.1.to_string()),
             })
             .collect(),
         tests: p

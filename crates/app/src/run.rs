@@ -405,6 +405,15 @@ fn manifest(
             version: p.policy.version.clone(),
             hash: p.hash.clone(),
             set: r.set.iter().map(|s| s.to_string()).collect(),
+            imports: p
+                .packs
+                .iter()
+                .map(|x| files::ImportedPack {
+                    name: x.name.clone(),
+                    version: x.version.clone(),
+                    hash: x.hash.clone(),
+                })
+                .collect(),
         },
         snapshot: files::Snapshot {
             hash: snapshot_hash.to_string(),

@@ -1314,3 +1314,183 @@ fn clawbacks_and_a_rolling_cap_over_three_years_postgres() {
     clawback_flow(&pg_url(&name), &w);
     pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
+
+/// Issue 18's 就高 across two policy documents (`policies/examples/jiugao`, which imports
+/// `policies/examples/jiugao-city`), over three years in the ledger: each year's run takes both
+/// packs and records every pack's hash; the same recognition in one year pays only the higher
+/// of the two awards; a later, higher recognition tops up only what the ledger says was paid —
+/// an award rejected in review is not deducted.
+fn jiugao_flow(db: &str, w: &Path) {
+    const WAN: i64 = 1_000_000;
+    let pack = "policies/examples/jiugao";
+    let snap = ingest(pack, "examples/jiugao/mapping.toml", w);
+    let (jia, yi, bing, ding) = (
+        "91330200MA2K1H1A0H",
+        "91330200MA2K1H2B1B",
+        "91330200MA2K1H3C25",
+        "91330200MA2K1H4D3Y",
+    );
+    let city = "市级专精特新政策.专精特新奖励";
+    let run = |year: i32| -> PathBuf {
+        let out = w.join(format!("run-{year}"));
+        let (y, o, sn) = (year.to_string(), s(&out), s(&snap));
+        let mut args = vec![
+            "run",
+            "--policy",
+            pack,
+            "--snapshot",
+            &sn,
+            "--period",
+            &y,
+            "--out",
+            &o,
+            "--no-xlsx",
+        ];
+        if year > 2022 {
+            args.extend(["--ledger", db, "--ledger-paid-only"]);
+        }
+        ok(&args);
+        out
+    };
+    let awards = |run: &Path| -> Vec<(String, String, i64)> {
+        let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+        let mut v: Vec<(String, String, i64)> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|r| r[4] != "0")
+            .map(|r| (r[0].to_string(), r[1].to_string(), r[4].parse().unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let own = |f: &str, c: &str, fen: i64| (f.to_string(), c.to_string(), fen);
+    // 2022: only the city's document is in force.
+    let r22 = run(2022);
+    let m = std::fs::read_to_string(r22.join("manifest.json")).unwrap();
+    let city_hash = huiqi_lang::load_pack(&root().join("policies/examples/jiugao-city"))
+        .map_err(|_| "the city pack checks")
+        .unwrap()
+        .program
+        .hash;
+    assert!(
+        m.contains("\"imports\"") && m.contains("\"市级专精特新政策\"") && m.contains(&city_hash),
+        "the manifest names the imported pack and its hash: {m}"
+    );
+    assert_eq!(
+        awards(&r22),
+        vec![own(yi, city, 20 * WAN), own(ding, city, 20 * WAN)]
+    );
+    ok(&[
+        "ledger",
+        "record",
+        &s(&r22),
+        "--db",
+        db,
+        "--at",
+        "2023-02-01",
+    ]);
+    // 丁's award is rejected in review: never paid.
+    ok(&[
+        "ledger",
+        "reject",
+        "--all",
+        "--firm",
+        ding,
+        "--reason",
+        "材料不实",
+        "--db",
+        db,
+        "--at",
+        "2023-02-02",
+    ]);
+    pay_all(db, w, 2023);
+    // 2023: 甲's recognition is rewarded by both documents — only the district's higher 30万;
+    // 丙 is on the city's blacklist, which does not reach the district's clause.
+    let r23 = run(2023);
+    assert_eq!(
+        awards(&r23),
+        vec![
+            own(jia, "区级专精特新奖励", 30 * WAN),
+            own(bing, "区级专精特新奖励", 30 * WAN),
+        ]
+    );
+    let csv = std::fs::read_to_string(r23.join("results.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(&format!("{jia},{city},")) && l.ends_with("exclusive:市区就高")),
+        "{csv}"
+    );
+    ok(&[
+        "ledger",
+        "record",
+        &s(&r23),
+        "--db",
+        db,
+        "--at",
+        "2024-02-01",
+    ]);
+    pay_all(db, w, 2024);
+    // 2024: three firms become national 小巨人. Each tops up to 100万 what it was paid before:
+    // 甲 the district's 30万, 乙 the city's 20万, 丁 nothing (its 20万 was rejected).
+    let r24 = run(2024);
+    assert_eq!(
+        awards(&r24),
+        vec![
+            own(jia, "小巨人奖励", 70 * WAN),
+            own(yi, "小巨人奖励", 80 * WAN),
+            own(ding, "小巨人奖励", 100 * WAN),
+        ]
+    );
+    ok(&[
+        "ledger",
+        "record",
+        &s(&r24),
+        "--db",
+        db,
+        "--at",
+        "2025-02-01",
+    ]);
+    pay_all(db, w, 2025);
+    // Over the three years each firm was paid 100万 for its recognitions, 丙 30万.
+    let paid = |firm: &str| {
+        query(
+            db,
+            &format!(
+                "SELECT CAST(COALESCE(SUM(p.amount_fen), 0) AS BIGINT) FROM payments p \
+                 JOIN items i ON i.id = p.item_id JOIN entitlements e ON e.id = i.entitlement_id \
+                 WHERE e.firm_id = '{firm}'"
+            ),
+        )
+    };
+    assert_eq!(
+        [paid(jia), paid(yi), paid(bing), paid(ding)],
+        [100 * WAN, 100 * WAN, 30 * WAN, 100 * WAN]
+    );
+    // The ledger keeps the imported clause under its full name.
+    assert_eq!(
+        query(
+            db,
+            &format!("SELECT COUNT(*) FROM entitlements WHERE clause = '{city}'")
+        ),
+        2
+    );
+    verify(db);
+}
+
+#[test]
+fn highest_only_across_two_policy_documents_over_three_years_sqlite() {
+    let w = work("jiugao-sqlite");
+    jiugao_flow(&s(&w.join("ledger.sqlite")), &w);
+}
+
+#[test]
+fn highest_only_across_two_policy_documents_over_three_years_postgres() {
+    let w = work("jiugao-pg");
+    let name = format!("huiqi_jiugao_{}", std::process::id());
+    pg_exec(&format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+    ));
+    jiugao_flow(&pg_url(&name), &w);
+    pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}

@@ -92,6 +92,18 @@ pub struct Policy {
     /// Parameters set from outside the pack for this run (`--set 名称=值`), as given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set: Vec<String>,
+    /// The packs this pack imports (`import 名称 from "目录"`), taken into the run with it, each
+    /// with its own hash (which `hash` covers). Absent for a pack without imports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<ImportedPack>,
+}
+
+/// A pack taken into a run by `import`: its name, version and own content hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedPack {
+    pub name: String,
+    pub version: String,
+    pub hash: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +183,7 @@ mod tests {
                 version: "1".into(),
                 hash: "ab".into(),
                 set: vec![],
+                imports: vec![],
             },
             snapshot: Snapshot {
                 hash: "cd".into(),

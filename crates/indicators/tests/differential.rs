@@ -510,6 +510,7 @@ fn random_run(dir: &Path, snap_hash: &str, period: i32, n: usize, seed: u64) {
             version: "1".into(),
             hash: "ph".into(),
             set: vec![],
+            imports: vec![],
         },
         snapshot: huiqi_files::run::Snapshot {
             hash: snap_hash.into(),

@@ -562,6 +562,7 @@ fn run_dir(
             version: "1".into(),
             hash: "ph".into(),
             set: set.iter().map(|s| s.to_string()).collect(),
+            imports: vec![],
         },
         snapshot: huiqi_files::run::Snapshot {
             hash: snap_hash.into(),

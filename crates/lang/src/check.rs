@@ -448,6 +448,21 @@ impl<'a> Checker<'a> {
     /// An unknown clause (E0304), with a guess among the declared ones; `otherwise` is the hint
     /// when nothing is close.
     fn unknown_clause(&self, id: &Ident, otherwise: (&str, &str)) -> Diag {
+        if let Some((pack, _)) = id.name.split_once('.') {
+            if !self.packs.iter().any(|p| p.prefix == format!("{pack}.")) {
+                return err(
+                    "E0304",
+                    id.span,
+                    format!("未知的条款 `{}`：本政策包没有引入政策包 `{pack}`", id.name),
+                    format!(
+                        "unknown clause `{}`: this pack imports no pack `{pack}`",
+                        id.name
+                    ),
+                    format!("先写 import {pack} from \"../该政策包的目录\""),
+                    format!("first write import {pack} from \"../its-directory\""),
+                );
+            }
+        }
         let names = self.clause_names();
         let (hint_zh, hint_en) = guess_hint(
             did_you_mean(&id.name, names, Near::Name),

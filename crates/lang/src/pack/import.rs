@@ -8,7 +8,7 @@
 //! then the same.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -53,7 +53,7 @@ pub(crate) fn take_imports(
             ));
             continue;
         }
-        let dir = base.join(&rel);
+        let dir = clean(&base.join(&rel));
         if dir.canonicalize().ok() == own_dir {
             diags.push(Diag::new(
                 "E0341",
@@ -114,6 +114,28 @@ pub(crate) fn take_imports(
     } else {
         Err(diags)
     }
+}
+
+/// `a/b/../c` as `a/c`, without touching the file system: diagnostics show the imported
+/// files' paths as a person would write them.
+fn clean(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 /// The facts and enums declared so far, by name: their shape and where.

@@ -300,6 +300,10 @@ struct CataloguePage {
     caps: Vec<(String, String, String, String)>,
     /// (rule, reference and text, trigger and reach, share, clauses)
     clawbacks: Vec<(String, String, String, String, String)>,
+    /// 就高 groups: name, clauses.
+    exclusives: Vec<(String, String)>,
+    /// Imported packs: name, title and issuer, version, window, hash.
+    imports: Vec<(String, String, String, String, String)>,
     facts: Vec<(String, String, String)>,
 }
 
@@ -414,6 +418,28 @@ async fn catalogue_inner(p: &Page) -> ApiResult<Response> {
                             .replace("{n}", &x.years.to_string()),
                         share,
                         x.clauses.join("、"),
+                    )
+                })
+                .collect(),
+            exclusives: c
+                .exclusives
+                .iter()
+                .map(|x| (x.name.clone(), x.clauses.join("、")))
+                .collect(),
+            imports: c
+                .imports
+                .iter()
+                .map(|x| {
+                    (
+                        x.name.clone(),
+                        format!("{} · {}", x.title, x.issuer),
+                        x.version.clone(),
+                        format!(
+                            "{} – {}",
+                            day(&x.window.0, p.lang),
+                            day(&x.window.1, p.lang)
+                        ),
+                        x.hash.chars().take(12).collect(),
                     )
                 })
                 .collect(),
