@@ -408,7 +408,12 @@ pub async fn rules(mut df: DataFrame, cm: &Compiler<'_>, plan: &Plan) -> R<DataF
             Some(col) => wide(c(col)),
             None => wide_fen(money::to_fen(p.figure(&cap.limit, cm.year))),
         };
-        let total = (0..ns).fold(wide_fen(0), |t, s| t + wide(a(s)));
+        // Over the clauses it covers (every clause of its pack, and any it names of another).
+        let total = cap
+            .priority
+            .iter()
+            .flat_map(|&cl| sl.of(cl))
+            .fold(wide_fen(0), |t, s| t + wide(a(s)));
         df = restate(df, vec![("excess".into(), total - room)])?;
         let why = code(cm, ReasonKind::FirmCap, &cap.name);
         let mut before = wide_fen(0);

@@ -537,7 +537,7 @@ impl Compiler<'_> {
     }
 
     /// Per firm cap over several years, the room it leaves this period (`Plan::cap_rooms`),
-    /// as the reference's `alloc::cap_used`: history of the pack's clauses in the years before.
+    /// as the reference's `alloc::cap_used`: history of the clauses it covers in the years before.
     fn plan_cap_rooms(&mut self, columns: &mut Vec<(String, DExpr)>) -> Vec<Option<String>> {
         let p = self.p;
         let mut rooms = vec![];
@@ -547,7 +547,8 @@ impl Compiler<'_> {
                 continue;
             }
             let limit = self.dlit(p.figure(&cap.limit, self.year));
-            let used = self.award_window(self.year - (cap.years as i32 - 1), self.year);
+            let used =
+                self.award_window(self.year - (cap.years as i32 - 1), self.year, &cap.priority);
             let left = self.udf("hq_sub", vec![limit.clone(), used]);
             let room = self.udf("hq_max", vec![left, self.dlit(Decimal::ZERO)]);
             let room = self.udf("hq_min", vec![room, limit]);

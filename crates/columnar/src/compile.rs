@@ -107,8 +107,9 @@ pub struct Compiler<'p> {
     pub monthly_latest: BTreeSet<(FactId, i32)>,
     /// (clause, period bound): awards with period < bound.
     pub awards: BTreeSet<(ClauseId, i32)>,
-    /// [from, to) periods: awards of every clause of the pack in those periods (`award_window`).
-    pub award_windows: BTreeSet<(i32, i32)>,
+    /// [from, to) periods and clauses (sorted): the awards of those clauses in those periods
+    /// (`award_window`).
+    pub award_windows: BTreeSet<(i32, i32, Vec<ClauseId>)>,
     /// While compiling the per-record parts of `Expr::Records`: the event fact whose fields
     /// `Expr::Field` names.
     record: Option<FactId>,
@@ -134,8 +135,9 @@ pub fn days(d: Date) -> i32 {
     (era * 146097 + doe - 719468) as i32
 }
 
-pub fn award_window_col(from: i32, to: i32) -> String {
-    format!("awin{from}_{to}")
+pub fn award_window_col(from: i32, to: i32, clauses: &[ClauseId]) -> String {
+    let ids: Vec<String> = clauses.iter().map(|c| c.to_string()).collect();
+    format!("awin{from}_{to}_{}", ids.join("_"))
 }
 
 pub fn col_name_yearly(f: FactId, o: u32) -> String {
@@ -262,12 +264,13 @@ impl<'p> Compiler<'p> {
 
     /// What the firm was awarded, all clauses of the pack together, in periods `from..to`
     /// (0 without any).
-    pub fn award_window(&mut self, from: i32, to: i32) -> DExpr {
-        self.award_windows.insert((from, to));
-        datafusion::functions::expr_fn::coalesce(vec![
-            c(&award_window_col(from, to)),
-            dlit(Decimal::ZERO),
-        ])
+    pub fn award_window(&mut self, from: i32, to: i32, clauses: &[ClauseId]) -> DExpr {
+        let mut cs = clauses.to_vec();
+        cs.sort_unstable();
+        cs.dedup();
+        let name = award_window_col(from, to, &cs);
+        self.award_windows.insert((from, to, cs));
+        datafusion::functions::expr_fn::coalesce(vec![c(&name), dlit(Decimal::ZERO)])
     }
 
     /// Whether the plan reads the awards table.

@@ -543,15 +543,19 @@ async fn award_columns(
         names.push(name);
     }
     if !cm.award_windows.is_empty() {
-        // A cap over several years counts the pack's clauses only (the reference's history
-        // holds no other: `huiqi_data` skips awards of clauses the program lacks).
-        let ours: Vec<DExpr> = p.clauses.iter().map(|cl| lit(cl.name.clone())).collect();
-        for &(from, to) in &cm.award_windows {
-            let name = crate::compile::award_window_col(from, to);
+        // A cap over several years counts the clauses it covers only: its own pack's, and any
+        // of another it names (`import`).
+        for (from, to, clauses) in &cm.award_windows {
+            let (from, to) = (*from, *to);
+            let name = crate::compile::award_window_col(from, to, clauses);
+            let ours: Vec<DExpr> = clauses
+                .iter()
+                .map(|&cl| lit(p.clauses[cl].name.clone()))
+                .collect();
             let inside = c(scol::PERIOD)
                 .gt_eq(lit(from))
                 .and(c(scol::PERIOD).lt(lit(to)))
-                .and(c(scol::CLAUSE).in_list(ours.clone(), false));
+                .and(c(scol::CLAUSE).in_list(ours, false));
             aggs.push(sum(only(inside, c(scol::AMOUNT))?).alias(name.as_str()));
             names.push(name);
         }

@@ -28,6 +28,13 @@ fn example_pack_tests_agree() {
     }
 }
 
+/// Two packs run together (`import`), whose rules keep to their own clauses.
+#[test]
+fn imported_pack_tests_agree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/import-scope");
+    pack_tests_agree(&root.join("district"));
+}
+
 fn pack_tests_agree(dir: &Path) {
     let loaded = huiqi_lang::load_pack(dir).unwrap_or_else(|_| panic!("{}", dir.display()));
     let p = &loaded.program;

@@ -462,13 +462,14 @@ fn by_score(
 }
 
 /// What a firm cap spanning several years (`over N年`) has already used: the firm's award
-/// history for the pack's clauses in the N − 1 periods before `year` (0 for a cap per period).
+/// history for the clauses it covers (its pack's, and any of another pack it names) in the
+/// N − 1 periods before `year` (0 for a cap per period).
 pub fn cap_used(cap: &FirmCap, firm: &Firm, year: i32) -> Decimal {
     let from = year - (cap.years as i32 - 1);
     // Checked: a doctored history can hold amounts whose sum no decimal holds; it leaves no room.
     firm.awards
         .iter()
-        .filter(|a| a.period >= from && a.period < year)
+        .filter(|a| a.period >= from && a.period < year && cap.priority.contains(&a.clause))
         .try_fold(Decimal::ZERO, |t, a| t.checked_add(a.amount))
         .unwrap_or(Decimal::MAX)
 }
@@ -616,9 +617,10 @@ fn cut_lowest(priority: &[ClauseId], excess: Decimal, reason: Reason, o: &mut Fi
     }
 }
 
-/// Firm cap: cut the lowest-priority clauses first (later tranches first).
+/// Firm cap over the clauses it covers: cut the lowest-priority clauses first (later tranches
+/// first).
 fn firm_cap(limit: Decimal, cap: &FirmCap, o: &mut FirmOutcome) {
-    let total = o.total();
+    let total: Decimal = cap.priority.iter().map(|&c| o.clauses[c].total()).sum();
     if total <= limit {
         return;
     }

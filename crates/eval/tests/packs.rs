@@ -46,6 +46,14 @@ fn seed_pack_tests_pass() {
     passes_its_tests(&policies().join("ningbo"));
 }
 
+/// Two packs run together (`import`): each one's negative list and cap over several years keep
+/// to its own clauses and their history.
+#[test]
+fn imported_packs_keep_their_rules_to_their_own_clauses() {
+    passes_its_tests(&policies().join("../tests/fixtures/import-scope/district"));
+    passes_its_tests(&policies().join("../tests/fixtures/import-scope/city"));
+}
+
 #[test]
 fn example_packs_pass_their_tests() {
     let packs = huiqi_lang::find_packs(&policies().join("examples")).expect("policies/examples");
