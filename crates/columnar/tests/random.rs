@@ -453,15 +453,30 @@ proptest! {
     #[test]
     fn random_policies_agree(seed in 1u64..u64::MAX) {
         let mut r = Rng(seed);
-        let text = program_text(&mut r);
-        let dir = std::env::temp_dir().join(format!("huiqi-rand-{}-{seed}", std::process::id()));
+        let mut text = program_text(&mut r);
+        let root = std::env::temp_dir().join(format!("huiqi-rand-{}-{seed}", std::process::id()));
+        let dir = root.join("main");
         std::fs::create_dir_all(&dir).unwrap();
+        // A third of the packs import another random pack (`import`): its own rules keep to
+        // its clauses; this pack's 就高 group and cap reach across.
+        if r.below(3) == 0 {
+            let other = program_text(&mut r).replace("policy 随机政策", "policy 其他政策");
+            std::fs::create_dir_all(root.join("other")).unwrap();
+            std::fs::write(root.join("other/p.hq"), &other).unwrap();
+            text.push_str(&format!(
+                "import 其他政策 from \"../other\"\nexclusive 跨包就高 [条款0, 其他政策.条款{}]\nfirm cap 跨包上限 {}万{} priority [其他政策.条款1, 条款1]\n",
+                r.below(2),
+                r.wan(150),
+                if r.below(2) == 0 { " over 2年" } else { "" },
+            ));
+            text.push_str(&format!("# imported:\n{}", other.lines().map(|l| format!("# {l}\n")).collect::<String>()));
+        }
         std::fs::write(dir.join("p.hq"), &text).unwrap();
         let loaded = match huiqi_lang::load_pack(&dir) {
             Ok(l) => l,
             Err((sm, ds)) => panic!("generated pack does not check:\n{text}\n{}", ds.iter().map(|d| sm.render(d, huiqi_lang::Lang::En, false)).collect::<String>()),
         };
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&root);
         let p = &loaded.program;
         let mut firms = population(p, &mut r);
         dedup_ids(&mut firms);

@@ -208,6 +208,7 @@ fn write_run(base: &Path, name: &str, spec: RunSpec) -> PathBuf {
             version: "1".into(),
             hash: "policyhash".into(),
             set: vec![],
+            imports: vec![],
         },
         snapshot: runfile::Snapshot {
             hash: "snaphash".into(),

@@ -312,6 +312,7 @@ fn run_dir(base: &Path, snap_rel: &str, cols: Vec<(&str, ArrayRef)>) -> std::pat
             version: "1".into(),
             hash: "policyhash".into(),
             set: vec![],
+            imports: vec![],
         },
         snapshot: runfile::Snapshot {
             hash: "snaphash".into(),
