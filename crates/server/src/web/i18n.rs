@@ -406,6 +406,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("policy.imports", "一并运行的政策", "Policies run with this one"),
     ("policy.imports_note", "这些政策文件与本政策一起运行：其条款名为“政策名称.条款”，其规则只作用于其自身的条款；运行清单记下每个政策包的哈希。", "These policy documents run together with this one: their clauses are named “policy.clause”, their own rules cover only their own clauses, and the run manifest records every pack's hash."),
     ("policy.import", "政策", "Policy"),
+    ("policy.source", "来源", "Source"),
     ("policy.import_title", "文件与发文单位", "Document and issuer"),
     ("policy.import_hash", "哈希", "Hash"),
     ("policy.clawback", "规则", "Rule"),
