@@ -190,11 +190,7 @@ pub fn catalogue(p: &Program) -> Catalogue {
             .iter()
             .map(|x| PoolInfo {
                 name: x.name.clone(),
-                clauses: x
-                    .clauses
-                    .iter()
-                    .map(|c| p.clauses[*c].name.clone())
-                    .collect(),
+                clauses: clause_names(p, &x.clauses),
                 budget_yuan: p
                     .figure(&x.budget, p.policy.window.1.y)
                     .round_dp(2)
@@ -215,11 +211,7 @@ pub fn catalogue(p: &Program) -> Catalogue {
                     .round_dp(2)
                     .to_string(),
                 years: x.years,
-                priority: x
-                    .priority
-                    .iter()
-                    .map(|c| p.clauses[*c].name.clone())
-                    .collect(),
+                priority: clause_names(p, &x.priority),
             })
             .collect(),
         group_caps: p
@@ -232,11 +224,7 @@ pub fn catalogue(p: &Program) -> Catalogue {
                     .figure(&x.limit, p.policy.window.1.y)
                     .round_dp(2)
                     .to_string(),
-                clauses: x
-                    .clauses
-                    .iter()
-                    .map(|c| p.clauses[*c].name.clone())
-                    .collect(),
+                clauses: clause_names(p, &x.clauses),
                 order: match &x.order {
                     huiqi_ir::GroupOrder::Amount(o) => format!("amount {}", dir(*o)),
                     huiqi_ir::GroupOrder::Key(n, o) => format!("{} {}", n.source, dir(*o)),
@@ -256,11 +244,7 @@ pub fn catalogue(p: &Program) -> Catalogue {
                     huiqi_ir::Share::Remaining => "remaining".into(),
                     huiqi_ir::Share::Ratio(r) => huiqi_ir::money::fmt_ratio(*r),
                 },
-                clauses: x
-                    .clauses
-                    .iter()
-                    .map(|c| p.clauses[*c].name.clone())
-                    .collect(),
+                clauses: clause_names(p, &x.clauses),
             })
             .collect(),
         exclusives: p
@@ -268,11 +252,7 @@ pub fn catalogue(p: &Program) -> Catalogue {
             .iter()
             .map(|x| ExclusiveInfo {
                 name: x.name.clone(),
-                clauses: x
-                    .clauses
-                    .iter()
-                    .map(|c| p.clauses[*c].name.clone())
-                    .collect(),
+                clauses: clause_names(p, &x.clauses),
             })
             .collect(),
         imports: p
@@ -310,4 +290,9 @@ fn dir(o: huiqi_ir::Order) -> &'static str {
         huiqi_ir::Order::Asc => "asc",
         huiqi_ir::Order::Desc => "desc",
     }
+}
+
+/// The names of clauses, by id, in the order given.
+fn clause_names(p: &Program, ids: &[huiqi_ir::ClauseId]) -> Vec<String> {
+    ids.iter().map(|&c| p.clauses[c].name.clone()).collect()
 }

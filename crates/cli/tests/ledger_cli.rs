@@ -1135,6 +1135,44 @@ fn pay_all(db: &str, w: &Path, year: i32) {
     ]);
 }
 
+/// `huiqi run` of `pack` for `year` into `w/run-YEAR`; after 2022 on the ledger's history of
+/// what was paid (`--ledger --ledger-paid-only`).
+fn paid_only_run(pack: &str, snap: &Path, db: &str, w: &Path, year: i32) -> PathBuf {
+    let out = w.join(format!("run-{year}"));
+    let (y, o, sn) = (year.to_string(), s(&out), s(snap));
+    let mut args = vec![
+        "run",
+        "--policy",
+        pack,
+        "--snapshot",
+        &sn,
+        "--period",
+        &y,
+        "--out",
+        &o,
+        "--no-xlsx",
+    ];
+    if year > 2022 {
+        args.extend(["--ledger", db, "--ledger-paid-only"]);
+    }
+    ok(&args);
+    out
+}
+
+/// (credit code, clause, 分) of every line of a run's results.csv with an amount, sorted.
+fn awards(run: &Path) -> Vec<(String, String, i64)> {
+    let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+    let mut v: Vec<(String, String, i64)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[4] != "0")
+        .map(|r| (r[0].to_string(), r[1].to_string(), r[4].parse().unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
 /// Issue 18's multi-year flow with the clawback example (`policies/examples/clawback`): 2022
 /// and 2023 are run, recorded and paid; 2024 runs on what the ledger says was paid — a firm
 /// that moved out gives back the years left of its 2022 and 2023 awards, a firm put on the
@@ -1150,40 +1188,7 @@ fn clawback_flow(db: &str, w: &Path) {
         "91330200MA2K1H2B1B",
         "91330200MA2K1H4D3Y",
     );
-    let run = |year: i32| -> PathBuf {
-        let out = w.join(format!("run-{year}"));
-        let (y, o, sn) = (year.to_string(), s(&out), s(&snap));
-        let mut args = vec![
-            "run",
-            "--policy",
-            pack,
-            "--snapshot",
-            &sn,
-            "--period",
-            &y,
-            "--out",
-            &o,
-            "--no-xlsx",
-        ];
-        if year > 2022 {
-            args.extend(["--ledger", db, "--ledger-paid-only"]);
-        }
-        ok(&args);
-        out
-    };
-    // (credit code, clause, 分) of every line with an amount.
-    let awards = |run: &Path| -> Vec<(String, String, i64)> {
-        let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
-        let mut v: Vec<(String, String, i64)> = csv
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').collect::<Vec<_>>())
-            .filter(|r| r[4] != "0")
-            .map(|r| (r[0].to_string(), r[1].to_string(), r[4].parse().unwrap()))
-            .collect();
-        v.sort();
-        v
-    };
+    let run = |year: i32| paid_only_run(pack, &snap, db, w, year);
     for year in [2022, 2023] {
         let r = run(year);
         let m = std::fs::read_to_string(r.join("manifest.json")).unwrap();
@@ -1331,39 +1336,7 @@ fn jiugao_flow(db: &str, w: &Path) {
         "91330200MA2K1H4D3Y",
     );
     let city = "市级专精特新政策.专精特新奖励";
-    let run = |year: i32| -> PathBuf {
-        let out = w.join(format!("run-{year}"));
-        let (y, o, sn) = (year.to_string(), s(&out), s(&snap));
-        let mut args = vec![
-            "run",
-            "--policy",
-            pack,
-            "--snapshot",
-            &sn,
-            "--period",
-            &y,
-            "--out",
-            &o,
-            "--no-xlsx",
-        ];
-        if year > 2022 {
-            args.extend(["--ledger", db, "--ledger-paid-only"]);
-        }
-        ok(&args);
-        out
-    };
-    let awards = |run: &Path| -> Vec<(String, String, i64)> {
-        let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
-        let mut v: Vec<(String, String, i64)> = csv
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').collect::<Vec<_>>())
-            .filter(|r| r[4] != "0")
-            .map(|r| (r[0].to_string(), r[1].to_string(), r[4].parse().unwrap()))
-            .collect();
-        v.sort();
-        v
-    };
+    let run = |year: i32| paid_only_run(pack, &snap, db, w, year);
     let own = |f: &str, c: &str, fen: i64| (f.to_string(), c.to_string(), fen);
     // 2022: only the city's document is in force.
     let r22 = run(2022);
