@@ -1,7 +1,11 @@
 //! The demo zone end to end: check and test the seed pack, explain the sample firms, generate a
 //! zone (the sample firms written after the generated ones, so the snapshot holds them), ingest
 //! it, run the pack over it, and carry the 高企 awards through the ledger — record, approve, 公示,
-//! confirm, pay — then a firm's status, the reconciliation and the audit check.
+//! confirm, pay — then a firm's status, the reconciliation and the audit check. Then the
+//! multi-year flow of issue 18 on the clawback example (`policies/examples/clawback`,
+//! `examples/clawback`): 2022 and 2023 run, recorded and paid; 2024 run on what the ledger says
+//! was paid, with clawbacks and a three-year cap, its recovery lines carried through the same
+//! steps. Last, the seed page's four zones and their indicators.
 //!
 //! Each step's outcome goes to a callback as a [`DemoEvent`]: the CLI renders it as it renders the
 //! same subcommand; the service prepares its demo zone with the same steps.
@@ -28,6 +32,14 @@ pub struct DemoPaths {
     pub work: PathBuf,
     /// The zone indicator set (the seed's four zones are computed with it).
     pub indicator_set: PathBuf,
+    /// The multi-year example's data (`examples/clawback`: its mapping and tables); its pack is
+    /// `policies/examples/clawback`.
+    pub multiyear: PathBuf,
+    /// The demo zone's ledger: a PostgreSQL URL (a database that holds no ledger yet), or None
+    /// for the SQLite file [`DemoPaths::ledger`].
+    pub db: Option<String>,
+    /// The multi-year flow's ledger, likewise (default: `multiyear/ledger.sqlite` under `work`).
+    pub multiyear_db: Option<String>,
 }
 
 impl DemoPaths {
@@ -38,7 +50,20 @@ impl DemoPaths {
             firms: root.join("examples/firms"),
             work: root.join("var/demo"),
             indicator_set: root.join(crate::indicators::DEFAULT_SET),
+            multiyear: root.join("examples/clawback"),
+            db: None,
+            multiyear_db: None,
         }
+    }
+
+    /// The multi-year flow's pack.
+    pub fn multiyear_pack(&self) -> PathBuf {
+        self.policies.join("examples/clawback")
+    }
+
+    /// The multi-year flow's snapshots, runs and default ledger.
+    pub fn multiyear_work(&self) -> PathBuf {
+        self.work.join("multiyear")
     }
 
     /// The seed's four zones: their data, snapshot and indicator outputs.
@@ -120,6 +145,7 @@ pub fn run(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<DemoZ
     let (pack, samples) = check_and_explain(paths, on)?;
     let snapshot = zone(paths, &pack, samples, on)?;
     ledger_steps(paths, on)?;
+    multiyear(paths, on)?;
     seed_zones(paths, &pack, on)?;
     Ok(DemoZone {
         pack,
@@ -129,7 +155,7 @@ pub fn run(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<DemoZ
     })
 }
 
-/// Step 12: the seed page's four zones, generated calibrated to its published figures, and the
+/// Step 13: the seed page's four zones, generated calibrated to its published figures, and the
 /// zone indicators computed from their firm-level rows.
 pub fn seed_zones(
     paths: &DemoPaths,
@@ -137,7 +163,7 @@ pub fn seed_zones(
     on: &mut dyn FnMut(DemoEvent<'_>),
 ) -> Result<PathBuf> {
     on(DemoEvent::Step {
-        n: 12,
+        n: 13,
         zh: "区级指标：种子页四个高新区（按其公布的数字生成企业数据，再由企业数据算出指标）",
         en: "zone indicators: the seed page's four zones (firm data generated to its published figures, indicators computed back from it)",
         detail: Some(paths.indicator_set.display().to_string()),
@@ -277,17 +303,42 @@ fn zone(
 /// Steps 7–11: the run into the embedded ledger, then review, 公示, confirmation and payment of
 /// a few awards, a firm's status, the reconciliation and the audit check.
 fn ledger_steps(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<()> {
-    let db = paths.ledger();
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
-    }
-    let db_s = db.display().to_string();
+    let db = fresh_ledger(paths.db.as_deref(), &paths.ledger())?;
     ledger_uc::block_on(async {
-        let mut l = ledger_uc::open_or_create(&db_s).await?;
+        let mut l = empty_ledger(&db).await?;
         let r = ledger_script(paths, &mut l, on).await;
         l.close().await;
         r
     })?
+}
+
+/// The ledger a demo step writes: `url` when given (PostgreSQL), else the SQLite file `file`,
+/// removed first (the demo owns its directory; a database someone names is never cleared).
+fn fresh_ledger(url: Option<&str>, file: &Path) -> Result<String> {
+    if let Some(u) = url {
+        return Ok(u.to_string());
+    }
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+    }
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(file.display().to_string())
+}
+
+/// Opens (creating) the ledger at `db` and refuses one that already holds events: the demo
+/// writes dated steps from a clean start and would mix with what is there.
+async fn empty_ledger(db: &str) -> Result<huiqi_ledger::Ledger> {
+    let mut l = ledger_uc::open_or_create(db).await?;
+    if ledger_uc::head_seq(&mut l).await? > 0 {
+        l.close().await;
+        return Err(Error::usage(
+            "示范流程需要一个空台账：该数据库中已有台账记录（请换一个空数据库）",
+            "the demo needs an empty ledger: this database already holds one (give an empty database)",
+        ));
+    }
+    Ok(l)
 }
 
 fn at(day: &str) -> Result<Ctx> {
@@ -399,6 +450,154 @@ async fn ledger_script(
         zh: "校验审计哈希链",
         en: "verify the audit hash chain",
         detail: None,
+    });
+    let v = ledger_uc::verify(l).await?;
+    on(DemoEvent::Verified(&v));
+    if !v.ok() {
+        return Err(failed("审计链校验失败", "the audit chain did not verify"));
+    }
+    Ok(())
+}
+
+/// The years of the multi-year flow: the first two are run, recorded and paid; the last runs
+/// on what the ledger says was paid.
+pub const MULTIYEAR: [i32; 3] = [2022, 2023, 2024];
+
+/// Step 12: issue 18's multi-year flow on the clawback example. 2022 and 2023 are run, recorded,
+/// approved, announced, confirmed and paid; 2024 runs on the ledger's history of what was paid
+/// (as `run --ledger --ledger-paid-only`): a firm that moved out gives back the years left of
+/// its awards, a blacklisted firm the last two years', a firm at its three-year cap gets
+/// nothing more. Recording 2024 turns the clawbacks into recovery lines, carried through the
+/// same steps; then the moved-out firm's status and the audit check. Returns the ledger.
+pub fn multiyear(paths: &DemoPaths, on: &mut dyn FnMut(DemoEvent<'_>)) -> Result<String> {
+    let pack = paths.multiyear_pack();
+    let work = paths.multiyear_work();
+    let (first, last) = (MULTIYEAR[0], MULTIYEAR[MULTIYEAR.len() - 1]);
+    let zh = format!(
+        "多年度：{first}–{}年兑现，{last}年按台账已拨付记录追回并执行三年累计上限",
+        last - 1
+    );
+    let en = format!(
+        "several years: {first}–{} paid; {last} on the ledger's paid history, with clawbacks and a three-year cap",
+        last - 1
+    );
+    on(DemoEvent::Step {
+        n: 12,
+        zh: &zh,
+        en: &en,
+        detail: Some(pack.display().to_string()),
+    });
+    let loaded = crate::pack::load(&pack)?;
+    let info = crate::data::ingest(
+        &loaded.program,
+        &paths.multiyear.join("mapping.toml"),
+        &work.join("snapshots"),
+        50,
+    )?;
+    on(DemoEvent::Ingested(&info));
+    let db = fresh_ledger(paths.multiyear_db.as_deref(), &work.join("ledger.sqlite"))?;
+    ledger_uc::block_on(async {
+        let mut l = empty_ledger(&db).await?;
+        let r = multiyear_script(&pack, &info.dir, &work, &mut l, on).await;
+        l.close().await;
+        r
+    })??;
+    Ok(db)
+}
+
+async fn multiyear_script(
+    pack: &Path,
+    snapshot: &Path,
+    work: &Path,
+    l: &mut huiqi_ledger::Ledger,
+    on: &mut dyn FnMut(DemoEvent<'_>),
+) -> Result<()> {
+    let mut moved_out = None;
+    for (i, year) in MULTIYEAR.into_iter().enumerate() {
+        // Every year after the first evaluates the ledger's history of what was paid.
+        let snap = if i == 0 {
+            snapshot.to_path_buf()
+        } else {
+            ledger_uc::derive_snapshot(l, snapshot, None, year.into(), true)
+                .await?
+                .dir
+        };
+        let zh =
+            format!("{year}年度：运行（读取台账已拨付记录）→ 入账 → 审核 → 公示 → 确认 → 拨付");
+        let en = format!(
+            "{year}: run (on the ledger's paid history) → record → approve → 公示 → confirm → pay"
+        );
+        on(DemoEvent::Step {
+            n: 12,
+            zh: &zh,
+            en: &en,
+            detail: None,
+        });
+        let req = RunRequest {
+            policy: pack.to_path_buf(),
+            snapshot: snap,
+            period: year,
+            out: work.join(format!("run-{year}")),
+            memory_limit: None,
+            xlsx: false,
+            repeat: 1,
+            chunk_firms: None,
+            force: false,
+            set: vec![],
+        };
+        let mut report = crate::run::run(&req, &|_| {})?;
+        if i == 0 {
+            // The measure's first year: there is no history to cap over, and the run says so
+            // only for a snapshot that may lack one.
+            report.caps_without_history.clear();
+        }
+        on(DemoEvent::Ran(&report));
+        let day = |md: &str| format!("{}-{md}", year + 1);
+        let s = ledger_uc::record(l, &at(&day("02-01"))?, &req.out, None).await?;
+        on(DemoEvent::Recorded(&s));
+        if s.new_clawbacks > 0 && moved_out.is_none() {
+            let f = huiqi_ledger::LineFilter {
+                period: Some(year.into()),
+                limit: Some(1000),
+                ..Default::default()
+            };
+            let page = ledger_uc::lines(l, &f).await?;
+            moved_out = page
+                .rows
+                .into_iter()
+                .find(|r| r.kind == "recovery")
+                .map(|r| r.firm_id);
+        }
+        moved(l, on, &day("02-10"), select(vec![], None), Action::Approve).await?;
+        let ctx = at(&day("03-01"))?;
+        let (opens, closes) = ledger_uc::notice_window(&ctx, None, None, Some(7))?;
+        let announce = Action::Announce {
+            title: format!("{year}年度研发投入奖励及追回公示"),
+            opens,
+            closes,
+        };
+        moved(l, on, &day("03-01"), select(vec![], None), announce).await?;
+        let confirmed = moved(l, on, &day("03-02"), select(vec![], None), Action::Confirm).await?;
+        for id in confirmed {
+            let pay = Action::Pay {
+                reference: format!("YF{}{id:06}", year + 1),
+            };
+            moved(l, on, &day("03-20"), select(vec![id], None), pay).await?;
+        }
+    }
+    let Some(code) = moved_out else {
+        return Err(failed("没有追回", "nothing was clawed back"));
+    };
+    on(DemoEvent::Step {
+        n: 12,
+        zh: "被追回企业的兑现进度：奖励与追回明细",
+        en: "the status of a firm clawed back from: its awards and recovery lines",
+        detail: Some(code.clone()),
+    });
+    let lines = ledger_uc::status(l, &code).await?;
+    on(DemoEvent::Status {
+        credit_code: &code,
+        lines: &lines,
     });
     let v = ledger_uc::verify(l).await?;
     on(DemoEvent::Verified(&v));

@@ -386,6 +386,12 @@ pub async fn firm_history(l: &mut Ledger, firm_id: &str, period: i32) -> Result<
     Ok(l.firm_awards(firm_id, period as i64, false).await?)
 }
 
+/// The entitlements recorded after entitlement id `after`, as (id, firm): the server keeps the
+/// set of firms with any history, so a check of a firm without one reads nothing.
+pub async fn entitlement_firms_after(l: &mut Ledger, after: i64) -> Result<Vec<(i64, String)>> {
+    Ok(l.entitlement_firms_after(after).await?)
+}
+
 /// `firm` with the ledger's award history: a ledger award replaces the snapshot's award of the
 /// same clause, period and tranche (and removes it when recovered in full), a clawback of an
 /// award only the snapshot holds is taken off it, the others stay — as [`derive_snapshot`]

@@ -57,10 +57,8 @@ fn the_demo_snapshot_holds_every_sample_firm_decided_as_from_its_file() {
     let r = root();
     let dir = tempdir("demo-zone");
     let paths = DemoPaths {
-        policies: r.join("policies"),
-        firms: r.join("examples/firms"),
         work: dir.join("var/demo"),
-        indicator_set: r.join("indicators"),
+        ..DemoPaths::under(&r)
     };
     let zone = huiqi::demo::run(&paths, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
     let program = huiqi::pack::load(&zone.pack).unwrap().program;
@@ -108,5 +106,102 @@ fn the_demo_snapshot_holds_every_sample_firm_decided_as_from_its_file() {
         with_lines >= 1,
         "no sample firm has an award line in the demo ledger"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The demo's step 12 (issue 18's multi-year flow) on the ledger `db`: what 2024 recovered and
+/// what the engine reads back for 2025.
+fn multiyear_on(dir: &Path, db: Option<String>) {
+    const WAN: i64 = 1_000_000;
+    let paths = DemoPaths {
+        work: dir.join("var/demo"),
+        multiyear_db: db,
+        ..DemoPaths::under(&root())
+    };
+    let mut said = vec![];
+    let db = huiqi::demo::multiyear(&paths, &mut |e| {
+        if let huiqi::demo::DemoEvent::Status { credit_code, lines } = e {
+            said.push((credit_code.to_string(), lines.len()));
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (jia, yi) = ("91330200MA2K1H1A0H", "91330200MA2K1H2B1B");
+    // The firm shown is the one that moved out: two awards and two recovery lines.
+    assert_eq!(said, vec![(jia.to_string(), 4)]);
+    let (recovered, history, verified) = huiqi::ledger::block_on(async {
+        let mut l = huiqi::ledger::open(&db).await.unwrap();
+        let f = huiqi_ledger::LineFilter {
+            states: vec![huiqi_ledger::State::Paid],
+            limit: Some(1000),
+            ..Default::default()
+        };
+        let page = huiqi::ledger::lines(&mut l, &f).await.unwrap();
+        let recovered: i64 = page
+            .rows
+            .iter()
+            .filter(|r| r.kind == "recovery")
+            .map(|r| r.fen)
+            .sum();
+        let history = l.awards(2025, true).await.unwrap();
+        let v = huiqi::ledger::verify(&mut l).await.unwrap();
+        l.close().await;
+        (recovered, history, v.ok())
+    })
+    .unwrap();
+    assert!(verified);
+    // 甲 gives back 3/5 of 300万 and 4/5 of 200万; 乙 the last two years' 150万 + 120万.
+    assert_eq!(recovered, -610 * WAN);
+    let of = |firm: &str| -> Vec<(i64, i64)> {
+        history
+            .iter()
+            .filter(|a| a.firm_id == firm)
+            .map(|a| (a.period, a.fen))
+            .collect()
+    };
+    assert_eq!(of(jia), vec![(2022, 120 * WAN), (2023, 40 * WAN)]);
+    assert_eq!(of(yi), vec![(2022, 0), (2023, 0)]);
+}
+
+#[test]
+fn the_demos_multiyear_flow_recovers_and_caps_sqlite() {
+    let dir = tempdir("demo-multiyear");
+    multiyear_on(&dir, None);
+    assert!(dir.join("var/demo/multiyear/ledger.sqlite").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_demos_multiyear_flow_recovers_and_caps_postgres() {
+    let dir = tempdir("demo-multiyear-pg");
+    let admin = std::env::var("HUIQI_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("huiqi_demo_multiyear_{}", std::process::id());
+    let exec = |sql: String| {
+        huiqi::ledger::block_on(async {
+            let mut db = huiqi_ledger::Db::open(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required: {e}"));
+            db.batch(&sql).await.unwrap();
+            db.close().await;
+        })
+        .unwrap()
+    };
+    exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    exec(format!("CREATE DATABASE {name}"));
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    multiyear_on(&dir, Some(url.clone()));
+    // A second demo into the same database is refused: it never mixes with a ledger there.
+    let paths = DemoPaths {
+        work: dir.join("var/demo"),
+        multiyear_db: Some(url),
+        ..DemoPaths::under(&root())
+    };
+    let again = huiqi::demo::multiyear(&paths, &mut |_| {}).unwrap_err();
+    let said = again.to_string();
+    assert!(
+        said.contains("空台账") || said.contains("empty ledger"),
+        "{said}"
+    );
+    exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     let _ = std::fs::remove_dir_all(&dir);
 }

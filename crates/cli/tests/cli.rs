@@ -243,8 +243,8 @@ fn the_demo_runs_end_to_end_and_leaves_a_verified_ledger() {
             "demo",
             "--policies",
             &r.join("policies").display().to_string(),
-            "--firms",
-            &r.join("examples/firms").display().to_string(),
+            "--examples",
+            &r.join("examples").display().to_string(),
             "--indicators",
             &r.join("indicators").display().to_string(),
         ])
@@ -258,8 +258,13 @@ fn the_demo_runs_end_to_end_and_leaves_a_verified_ledger() {
         "审计链完整",
         "3 条明细  → 企业已确认",
         "预算取自",
-        // Step 12: the seed page's zone figures, computed back from firm-level rows.
-        "12. 区级指标",
+        // Step 12: issue 18's multi-year flow — 2024 recovers from what 2022 and 2023 paid.
+        "12. 多年度",
+        "12. 2024年度",
+        "迁出追回、失信追回",
+        "91330200MA2K1H1A0H",
+        // Step 13: the seed page's zone figures, computed back from firm-level rows.
+        "13. 区级指标",
         "2056.40亿元",
         "+46.9%",
         "1940.00亿元",
@@ -275,6 +280,8 @@ fn the_demo_runs_end_to_end_and_leaves_a_verified_ledger() {
         "ledger.sqlite",
         "ledger-export/公示名单-1.xlsx",
         "ledger-export/公示名单-1.csv",
+        "multiyear/ledger.sqlite",
+        "multiyear/run-2024/clawbacks.csv",
     ] {
         assert!(work.join(f).exists(), "{f} missing");
     }

@@ -363,6 +363,25 @@ impl Ledger {
         self.awards_where(before, paid_only, Some(firm_id)).await
     }
 
+    /// The entitlements recorded after entitlement `after`, as (id, firm): which firms have
+    /// any history at all. Ids only grow (writers serialise and number from the maximum), so a
+    /// reader that remembers the last id it saw reads only what is new.
+    pub async fn entitlement_firms_after(
+        &mut self,
+        after: i64,
+    ) -> Result<Vec<(i64, String)>, Error> {
+        Ok(self
+            .db
+            .rows(
+                "SELECT id, firm_id FROM entitlements WHERE id > $1 ORDER BY id",
+                &args![after],
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.i(0), r.s(1)))
+            .collect())
+    }
+
     async fn awards_where(
         &mut self,
         before: i64,

@@ -77,6 +77,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         dashboards: Default::default(),
         notices: Default::default(),
         checks: crate::routes::firm::CheckCache::new(check_cache_bytes),
+        lined: Default::default(),
         indicators,
         verified_snapshots: Default::default(),
     });

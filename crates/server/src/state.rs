@@ -104,6 +104,8 @@ pub struct AppState {
     pub notices: crate::routes::zone::NoticeCache,
     /// Firms' check answers, kept (the pack and the snapshot do not change while serving).
     pub checks: crate::routes::firm::CheckCache,
+    /// Which firms have any line in the ledger: a check of one without reads nothing.
+    pub lined: crate::routes::firm::LinedFirms,
     /// Zone indicators (precomputed outputs, loaded at start-up).
     pub indicators: Option<Arc<crate::routes::indicators::Indicators>>,
     /// Snapshots (by content hash) whose files this process has checked against their

@@ -1641,6 +1641,22 @@ fn a_check_reads_the_ledger_history() {
         let served = s.state.served();
         let on_file = served.firms[FIRM].clone();
         assert!(on_file.awards.is_empty());
+        let listing = |v: &Value| -> i64 {
+            v["clauses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["clause"] == LISTING)
+                .map(|c| c["amount_fen"].as_i64().unwrap())
+                .sum()
+        };
+        let officer = s.login("officer").await;
+        let path = format!("/api/v1/firms/{FIRM}/check?period=2023");
+        // Checked before the firm has any line: nothing to read (the server knows which firms
+        // have lines), and the answer is kept until the ledger moves.
+        let (st, first) = officer.get(&path).await;
+        assert_eq!(st, 200, "{first}");
+        assert_eq!(listing(&first), 600_000_000, "{first}");
         // The 2022 run recorded: the firm's 辅导期 tranche is a computed line, not yet awarded.
         let out = s.dir.join("run-2022");
         let snap = served.dir.clone().unwrap();
@@ -1664,17 +1680,6 @@ fn a_check_reads_the_ledger_history() {
             )
             .await;
         assert!(line > 0);
-        let listing = |v: &Value| -> i64 {
-            v["clauses"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|c| c["clause"] == LISTING)
-                .map(|c| c["amount_fen"].as_i64().unwrap())
-                .sum()
-        };
-        let officer = s.login("officer").await;
-        let path = format!("/api/v1/firms/{FIRM}/check?period=2023");
         let (st, before) = officer.get(&path).await;
         assert_eq!(st, 200, "{before}");
         let want = huiqi::explain::explain(p, on_file.clone(), Some(2023), None)

@@ -17,6 +17,18 @@ pub struct DemoArgs {
     /// Sample firm files (default: ./examples/firms).
     #[arg(long)]
     pub firms: Option<PathBuf>,
+    /// The example data (default: ./examples): sample firms in `firms/` (unless --firms), the
+    /// multi-year flow's tables in `clawback/`.
+    #[arg(long)]
+    pub examples: Option<PathBuf>,
+    /// The demo zone's ledger on PostgreSQL (`postgres://…`, a database that holds no ledger
+    /// yet; default: var/demo/ledger.sqlite).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// The multi-year flow's ledger on PostgreSQL, likewise (default:
+    /// var/demo/multiyear/ledger.sqlite).
+    #[arg(long)]
+    pub multiyear_db: Option<String>,
     /// The zone indicator set (default: ./indicators).
     #[arg(long)]
     pub indicators: Option<PathBuf>,
@@ -28,9 +40,15 @@ pub fn demo(o: &Out, a: &DemoArgs) -> huiqi::Result<ExitCode> {
     if let Some(p) = &a.policies {
         paths.policies = p.clone();
     }
+    if let Some(e) = &a.examples {
+        paths.firms = e.join("firms");
+        paths.multiyear = e.join("clawback");
+    }
     if let Some(f) = &a.firms {
         paths.firms = f.clone();
     }
+    paths.db = a.db.clone();
+    paths.multiyear_db = a.multiyear_db.clone();
     if let Some(i) = &a.indicators {
         paths.indicator_set = i.clone();
     }

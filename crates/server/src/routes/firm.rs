@@ -7,7 +7,7 @@
 //! kept ([`CheckCache`]) and served again as bytes. The evaluation time (or `cache;desc=hit`,
 //! `cache;desc=revalidated`) goes out in `Server-Timing`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -190,11 +190,91 @@ async fn firm_with_history(
     let Some(year) = period.or_else(|| huiqi::explain::latest_year(&firm)) else {
         return Ok((firm, vec![]));
     };
+    // Most firms have no line in the ledger: for them there is nothing to read.
+    if !s.lined.may_have(s, uscc, s.ledger.head()).await? {
+        return Ok((firm, vec![]));
+    }
     let id = uscc.to_string();
     let awards =
         crate::ledger_read!(s, |l| huiqi::ledger::firm_history(l, &id, year).await).await??;
     huiqi::ledger::with_history(&s.program, &mut firm, &awards);
     Ok((firm, awards))
+}
+
+/// The firms with any entitlement in the ledger, as of an audit head: a check that misses the
+/// cache reads a firm's award history only when the firm has some (a read is a hop to a ledger
+/// thread and back; at the zone's scale most firms have none). Refreshed when the head moves,
+/// by reading only the entitlements recorded since the last one seen. Firms are kept as
+/// 64-bit hashes: a collision only costs a read that finds nothing.
+pub struct LinedFirms {
+    known: std::sync::RwLock<Lined>,
+    /// One refresh at a time; the others wait for it and find the set fresh.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+struct Lined {
+    /// The head the set is complete for (i64::MIN: never read).
+    head: i64,
+    last_id: i64,
+    firms: HashSet<u64>,
+}
+
+impl Default for LinedFirms {
+    fn default() -> Self {
+        LinedFirms {
+            known: std::sync::RwLock::new(Lined {
+                head: i64::MIN,
+                last_id: 0,
+                firms: HashSet::new(),
+            }),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+fn firm_key(uscc: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    uscc.hash(&mut h);
+    h.finish()
+}
+
+impl LinedFirms {
+    fn fresh(&self, uscc: &str, head: i64) -> Option<bool> {
+        let k = match self.known.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        (k.head >= head).then(|| k.firms.contains(&firm_key(uscc)))
+    }
+
+    /// Whether `uscc` may have award history in the ledger at `head`.
+    pub async fn may_have(&self, s: &Shared, uscc: &str, head: i64) -> ApiResult<bool> {
+        if let Some(b) = self.fresh(uscc, head) {
+            return Ok(b);
+        }
+        let _one = self.refresh.lock().await;
+        if let Some(b) = self.fresh(uscc, head) {
+            return Ok(b);
+        }
+        let after = match self.known.read() {
+            Ok(g) => g.last_id,
+            Err(p) => p.into_inner().last_id,
+        };
+        let new = crate::ledger_read!(s, |l| huiqi::ledger::entitlement_firms_after(l, after)
+            .await)
+        .await??;
+        let mut k = match self.known.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for (id, firm) in new {
+            k.last_id = k.last_id.max(id);
+            k.firms.insert(firm_key(&firm));
+        }
+        k.head = k.head.max(head);
+        Ok(k.firms.contains(&firm_key(uscc)))
+    }
 }
 
 fn json_bytes(body: Bytes, timing: &str) -> Response {
