@@ -23,6 +23,12 @@ fn demo_root() -> PathBuf {
     std::fs::create_dir_all(root.join("examples/firms")).unwrap();
     std::os::unix::fs::symlink(repo_root().join("policies"), root.join("policies")).unwrap();
     std::os::unix::fs::symlink(repo_root().join("indicators"), root.join("indicators")).unwrap();
+    // The multi-year step's data (`huiqi demo` step 12).
+    std::os::unix::fs::symlink(
+        repo_root().join("examples/clawback"),
+        root.join("examples/clawback"),
+    )
+    .unwrap();
     for e in std::fs::read_dir(repo_root().join("examples/firms")).unwrap() {
         let p = e.unwrap().path();
         std::fs::copy(&p, root.join("examples/firms").join(p.file_name().unwrap())).unwrap();
