@@ -283,16 +283,13 @@ fn zone(
         detail: None,
     });
     let req = RunRequest {
-        policy: pack.to_path_buf(),
-        snapshot: info.dir.clone(),
-        period: PERIOD,
-        out: paths.run_dir(),
-        memory_limit: None,
         xlsx: true,
-        repeat: 1,
-        chunk_firms: None,
-        force: false,
-        set: vec![],
+        ..RunRequest::new(
+            pack.to_path_buf(),
+            info.dir.clone(),
+            PERIOD,
+            paths.run_dir(),
+        )
     };
     // The callback is borrowed mutably by the steps around the run; progress is reported after.
     let report = crate::run::run(&req, &|_| {})?;
@@ -533,18 +530,12 @@ async fn multiyear_script(
             en: &en,
             detail: None,
         });
-        let req = RunRequest {
-            policy: pack.to_path_buf(),
-            snapshot: snap,
-            period: year,
-            out: work.join(format!("run-{year}")),
-            memory_limit: None,
-            xlsx: false,
-            repeat: 1,
-            chunk_firms: None,
-            force: false,
-            set: vec![],
-        };
+        let req = RunRequest::new(
+            pack.to_path_buf(),
+            snap,
+            year,
+            work.join(format!("run-{year}")),
+        );
         let mut report = crate::run::run(&req, &|_| {})?;
         if i == 0 {
             // The measure's first year: there is no history to cap over, and the run says so

@@ -192,16 +192,8 @@ pub fn seed_zones(
         let out = work.join("runs").join(y.to_string());
         crate::run::run(
             &crate::run::RunRequest {
-                policy: pack.to_path_buf(),
-                snapshot: snap.dir.clone(),
-                period: y,
-                out: out.clone(),
-                memory_limit: None,
-                xlsx: false,
-                repeat: 1,
-                chunk_firms: None,
                 force: true,
-                set: vec![],
+                ..crate::run::RunRequest::new(pack.to_path_buf(), snap.dir.clone(), y, out.clone())
             },
             &|_| {},
         )?;

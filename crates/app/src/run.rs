@@ -31,6 +31,26 @@ pub struct RunRequest {
     pub set: Vec<huiqi_lang::ParamSet>,
 }
 
+impl RunRequest {
+    /// A run of `policy` over `snapshot` for `period` into `out`, as a person asks for one: no
+    /// memory limit, no XLSX, computed once, all firms at a time, nothing overwritten, no
+    /// parameter set from outside.
+    pub fn new(policy: PathBuf, snapshot: PathBuf, period: i32, out: PathBuf) -> RunRequest {
+        RunRequest {
+            policy,
+            snapshot,
+            period,
+            out,
+            memory_limit: None,
+            xlsx: false,
+            repeat: 1,
+            chunk_firms: None,
+            force: false,
+            set: vec![],
+        }
+    }
+}
+
 /// A run directory is recognised by its manifest.
 const RUN_DIR: crate::outdir::Kind<'static> = crate::outdir::Kind {
     marker: files::MANIFEST,

@@ -490,16 +490,9 @@ pub async fn start(
         runs.push(view.clone());
     }
     let req = huiqi::run::RunRequest {
-        policy: s.cfg.policy.clone(),
-        snapshot: snapshot_dir.clone(),
-        period: b.period,
-        out,
-        memory_limit: None,
         xlsx: true,
-        repeat: 1,
-        chunk_firms: None,
-        force: false,
         set: sets,
+        ..huiqi::run::RunRequest::new(s.cfg.policy.clone(), snapshot_dir.clone(), b.period, out)
     };
     let record = b.record.unwrap_or(b.set.is_empty());
     let ctx = c.ctx();

@@ -153,18 +153,8 @@ fn build_zone(
 
 /// The seed pack run over `snapshot` for `period` into `out` (no workbook), as `huiqi run`.
 pub fn run_period(snapshot: &Path, period: i32, out: &Path) -> huiqi::run::RunReport {
-    let req = huiqi::run::RunRequest {
-        policy: pack(),
-        snapshot: snapshot.to_path_buf(),
-        period,
-        out: out.to_path_buf(),
-        memory_limit: None,
-        xlsx: false,
-        repeat: 1,
-        chunk_firms: None,
-        force: false,
-        set: vec![],
-    };
+    let req =
+        huiqi::run::RunRequest::new(pack(), snapshot.to_path_buf(), period, out.to_path_buf());
     huiqi::run::run(&req, &|_| {}).unwrap()
 }
 
