@@ -208,10 +208,9 @@ fn entries(run: &RunInput) -> impl Iterator<Item = Entry<'_>> {
     awards.chain(clawbacks)
 }
 
-/// What a run adds: the rows to insert and the event's content.
+/// What a run adds: the event's content, from which the new rows are made as they are inserted
+/// (a million rows of values held at once cost more memory than the rest of the record).
 struct Plan<'a> {
-    ents: Vec<Vec<Arg>>,
-    items: Vec<Vec<Arg>>,
     /// (entitlement, new figure) of each changed figure, by entitlement.
     changed: Vec<(i64, i64)>,
     keys: Vec<KeyOut<'a>>,
@@ -284,14 +283,50 @@ async fn record_tx(db: &mut Db, ctx: &Ctx, run: &RunInput) -> Result<RecordSumma
             },
         );
     }
-    let plan = plan(db, ctx, run, &mut existing, &mut sum).await?;
+    let plan = plan(db, run, &mut existing, &mut sum).await?;
     // The lines a changed figure touches must hold what the chain says before they move.
     check_changed(db, &plan.changed).await?;
     let firms = new_firms(db, run).await?;
-    db.bulk_insert("entitlements", &ENT_TABLE_COLS, &plan.ents)
+    let ents = plan.lines.iter().map(|&(_, ent, firm, k, fen)| {
+        let (clause, tranche, t) = match &plan.keys[k] {
+            KeyOut::Award(clause, tranche) => (*clause, *tranche, Target::default()),
+            KeyOut::Clawback(rule, tranche, clause, period, of) => {
+                (*rule, tranche.as_str(), Target::of(clause, *period, of))
+            }
+        };
+        [
+            Arg::from(ent),
+            Arg::from(firm),
+            Arg::from(clause),
+            Arg::from(run.period),
+            Arg::from(tranche),
+            Arg::from(fen),
+            Arg::from(&run.run_id),
+            Arg::from(&run.run_id),
+            Arg::S(t.clause),
+            Arg::I(t.period),
+            Arg::S(t.tranche),
+        ]
+    });
+    db.bulk_insert("entitlements", &ENT_TABLE_COLS, ents)
         .await?;
-    db.bulk_insert("items", &ITEM_TABLE_COLS, &plan.items)
-        .await?;
+    let items = plan.lines.iter().map(|&(item, ent, _, _, fen)| {
+        [
+            Arg::from(item),
+            Arg::from(ent),
+            Arg::from(0),
+            Arg::from(first_kind(fen)),
+            Arg::from(fen),
+            Arg::from(State::Computed.as_str()),
+            Arg::from(&run.run_id),
+            Arg::I(None),
+            Arg::S(None),
+            Arg::I(None),
+            Arg::from(&ctx.at),
+            Arg::from(&ctx.at),
+        ]
+    });
+    db.bulk_insert("items", &ITEM_TABLE_COLS, items).await?;
     let after = RecordAfter {
         period: run.period,
         policy_hash: &run.policy_hash,
@@ -323,7 +358,6 @@ async fn record_tx(db: &mut Db, ctx: &Ctx, run: &RunInput) -> Result<RecordSumma
 /// The new entitlements and lines of a run, and the figures it changes.
 async fn plan<'a>(
     db: &mut Db,
-    ctx: &Ctx,
     run: &'a RunInput,
     existing: &mut Existing,
     sum: &mut RecordSummary,
@@ -337,8 +371,6 @@ async fn plan<'a>(
         .await?
         + 1;
     let mut p = Plan {
-        ents: vec![],
-        items: vec![],
         changed: vec![],
         keys: vec![],
         lines: vec![],
@@ -381,34 +413,6 @@ async fn plan<'a>(
                 target: r.target.clone(),
             },
         );
-        let t = &r.target;
-        p.ents.push(vec![
-            Arg::from(next_ent),
-            Arg::from(r.firm),
-            Arg::from(r.clause),
-            Arg::from(run.period),
-            Arg::from(r.tranche.as_ref()),
-            Arg::from(r.fen),
-            Arg::from(&run.run_id),
-            Arg::from(&run.run_id),
-            Arg::S(t.clause.clone()),
-            Arg::I(t.period),
-            Arg::S(t.tranche.clone()),
-        ]);
-        p.items.push(vec![
-            Arg::from(next_item),
-            Arg::from(next_ent),
-            Arg::from(0),
-            Arg::from(first_kind(r.fen)),
-            Arg::from(r.fen),
-            Arg::from(State::Computed.as_str()),
-            Arg::from(&run.run_id),
-            Arg::I(None),
-            Arg::S(None),
-            Arg::I(None),
-            Arg::from(&ctx.at),
-            Arg::from(&ctx.at),
-        ]);
         let ek = EntKey {
             firm: r.firm.to_string(),
             clause: r.clause.to_string(),
@@ -423,7 +427,7 @@ async fn plan<'a>(
             p.keys.push(r.key);
         }
         p.lines.push((next_item, next_ent, r.firm, k, r.fen));
-        if t.is_some() {
+        if r.target.is_some() {
             sum.new_clawbacks += 1;
             sum.new_clawback_fen += r.fen;
         } else {

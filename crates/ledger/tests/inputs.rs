@@ -454,3 +454,68 @@ fn a_gbk_paid_file_reads_as_its_utf8_copy() {
     assert!(e.en.contains("neither UTF-8 nor GBK"), "{}", e.en);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The bulk insert (SQLite: multi-row VALUES statements; PostgreSQL: COPY's text format) stores
+/// exactly what it was given: quotes, backslashes, control characters (not NUL, which
+/// PostgreSQL text cannot hold), formulas, bidi
+/// overrides, characters outside the BMP, NULLs and the ends of i64 — rows made as they are
+/// inserted, across chunk and buffer boundaries.
+#[test]
+fn bulk_insert_stores_exactly_what_it_was_given() {
+    use huiqi_ledger::db::{Arg, Db};
+    let mut texts: Vec<String> = NASTY.iter().map(|s| s.to_string()).collect();
+    texts.extend(
+        [
+            "引号\"与\\反斜杠\\\"",
+            "制表\t换行\n回车\r",
+            "控制字符\u{1}\u{1f}\u{7f}",
+            "𠀋𝄞😀",
+            "",
+            "null",
+            "[1,2]",
+            "{\"a\":1}",
+            "  前后空格  ",
+            "\\u0000",
+        ]
+        .map(String::from),
+    );
+    let ints = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+    // 45,000 rows: thousands of SQLite statements, several of COPY's 1 MB sends.
+    let rows: Vec<Vec<Arg>> = (0..45_000usize)
+        .map(|i| {
+            let t = &texts[i % texts.len()];
+            vec![
+                Arg::from(i as i64),
+                Arg::I((i % 5 != 0).then_some(ints[i % ints.len()])),
+                Arg::S((i % 7 != 0).then(|| t.clone())),
+                Arg::from(format!("{t}#{i}")),
+            ]
+        })
+        .collect();
+    each_backend(async |target: &str| {
+        let mut db = Db::open(target).await.unwrap();
+        db.batch("CREATE TABLE bulk_t (id BIGINT PRIMARY KEY, n BIGINT, s TEXT, t TEXT NOT NULL)")
+            .await
+            .unwrap();
+        // A plain transaction: this database holds no ledger (no chain head to lock).
+        db.batch("BEGIN").await.unwrap();
+        db.bulk_insert("bulk_t", &["id", "n", "s", "t"], rows.iter().cloned())
+            .await
+            .unwrap();
+        db.batch("COMMIT").await.unwrap();
+        let back = db
+            .rows("SELECT id, n, s, t FROM bulk_t ORDER BY id", &[])
+            .await
+            .unwrap();
+        assert_eq!(back.len(), rows.len(), "{target}");
+        for (r, want) in back.iter().zip(&rows) {
+            let got = [
+                Arg::I(Some(r.i(0))),
+                Arg::I(r.oi(1)),
+                Arg::S(r.os(2)),
+                Arg::S(r.os(3)),
+            ];
+            assert_eq!(&got[..], &want[..], "{target}");
+        }
+    });
+}
