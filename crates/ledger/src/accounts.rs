@@ -57,6 +57,23 @@ fn event_json(v: serde_json::Value) -> String {
     v.to_string()
 }
 
+const SESSION_SELECT: &str =
+    "SELECT s.token_sha256, s.user_name, s.csrf, s.created_at, s.last_seen, s.expires_at, \
+    u.name, u.role, u.firm_id, u.department, u.password_hash, u.active, u.failed, u.locked_until \
+    FROM sessions s JOIN users u ON u.name = s.user_name";
+
+fn session_of(r: &Row) -> (SessionRow, Account) {
+    let s = SessionRow {
+        token_sha256: r.s(0),
+        user: r.s(1),
+        csrf: r.s(2),
+        created_at: r.s(3),
+        last_seen: r.s(4),
+        expires_at: r.s(5),
+    };
+    (s, account_of(&Row(r.0[6..].to_vec())))
+}
+
 impl Ledger {
     /// Creates the account or replaces its role, firm, department and password (the failure
     /// count and lock are cleared). An audit event `account` names who did it; the hash is not
@@ -190,22 +207,15 @@ impl Ledger {
         &mut self,
         token_sha256: &str,
     ) -> Result<Option<(SessionRow, Account)>, Error> {
-        let sql = "SELECT s.token_sha256, s.user_name, s.csrf, s.created_at, s.last_seen, s.expires_at, \
-                   u.name, u.role, u.firm_id, u.department, u.password_hash, u.active, u.failed, u.locked_until \
-                   FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.token_sha256 = $1";
-        let Some(r) = self.db.row(sql, &args![token_sha256]).await? else {
-            return Ok(None);
-        };
-        let s = SessionRow {
-            token_sha256: r.s(0),
-            user: r.s(1),
-            csrf: r.s(2),
-            created_at: r.s(3),
-            last_seen: r.s(4),
-            expires_at: r.s(5),
-        };
-        let a = account_of(&Row(r.0[6..].to_vec()));
-        Ok(Some((s, a)))
+        let sql = format!("{SESSION_SELECT} WHERE s.token_sha256 = $1");
+        let r = self.db.row(&sql, &args![token_sha256]).await?;
+        Ok(r.as_ref().map(session_of))
+    }
+
+    /// Every session and its account (a server loads them when it starts).
+    pub async fn sessions(&mut self) -> Result<Vec<(SessionRow, Account)>, Error> {
+        let rows = self.db.rows(SESSION_SELECT, &[]).await?;
+        Ok(rows.iter().map(session_of).collect())
     }
 
     /// Records activity on a session (the idle timeout counts from here).

@@ -62,6 +62,10 @@ struct Live {
 #[derive(Default)]
 pub struct Sessions {
     live: Mutex<HashMap<String, Live>>,
+    /// Every session of the database was loaded at start-up ([`load_sessions`]): since then
+    /// only this process makes sessions, so a token not in memory is unknown without asking
+    /// the database (a flood of made-up cookies would otherwise cost a read each).
+    loaded: std::sync::atomic::AtomicBool,
 }
 
 impl Sessions {
@@ -287,41 +291,74 @@ async fn lookup(s: &Shared, sha: &str) -> Option<Live> {
         }
         None => {}
     }
-    // Not in memory (the server restarted): the database decides.
+    if s.sessions.loaded.load(std::sync::atomic::Ordering::Acquire) {
+        return None;
+    }
+    // Not in memory and not loaded at start-up (a state built without it): the database decides.
     let sha_owned = sha.to_string();
     let found = crate::ledger_read!(s, |l| l.session(&sha_owned).await).await;
     let (row, acct) = found.ok()?.ok()??;
-    let now = huiqi_ledger::now();
-    let idle_end = chrono::DateTime::parse_from_rfc3339(&row.last_seen)
-        .ok()
-        .and_then(|t| chrono::Duration::from_std(s.cfg.idle).ok().map(|d| t + d))
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    let (sha1, name) = (sha.to_string(), acct.name.clone());
-    if row.expires_at <= now || idle_end.is_none_or(|e| e <= now) {
+    let name = acct.name.clone();
+    let Some(live) = live_of(s, &row, &acct) else {
+        let sha1 = sha.to_string();
         let _ = crate::ledger!(s, |l| l
             .end_session(&Ctx::now(&name), &sha1, "expire")
             .await)
         .await;
         return None;
-    }
-    let touched = now.clone();
+    };
+    let (sha1, touched) = (sha.to_string(), huiqi_ledger::now());
     let _ = crate::ledger!(s, |l| l.touch_session(&sha1, &touched).await).await;
-    let left = chrono::DateTime::parse_from_rfc3339(&row.expires_at)
-        .ok()
-        .map(|e| {
-            (e.with_timezone(&chrono::Utc) - chrono::Utc::now())
-                .num_seconds()
-                .max(0)
-        })
-        .unwrap_or(0);
     let live = Live {
-        principal: principal_of(&acct),
-        csrf: row.csrf,
         last_seen: Instant::now(),
-        ends: Instant::now() + Duration::from_secs(left as u64),
+        ..live
     };
     s.sessions.put(sha.to_string(), live.clone());
     Some(live)
+}
+
+/// A stored session as it lives in memory, or None when it has ended (its absolute end passed,
+/// or idle since its last recorded request for longer than the idle timeout).
+fn live_of(s: &Shared, row: &SessionRow, acct: &Account) -> Option<Live> {
+    let parse = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let now = chrono::Utc::now();
+    let idle = chrono::Duration::from_std(s.cfg.idle).ok()?;
+    let last_seen = parse(&row.last_seen)?;
+    let ends = parse(&row.expires_at)?;
+    if ends <= now || last_seen + idle <= now {
+        return None;
+    }
+    let ago = (now - last_seen).to_std().unwrap_or_default();
+    let left = (ends - now).to_std().unwrap_or_default();
+    Some(Live {
+        principal: principal_of(acct),
+        csrf: row.csrf.clone(),
+        last_seen: Instant::now().checked_sub(ago).unwrap_or_else(Instant::now),
+        ends: Instant::now() + left,
+    })
+}
+
+/// Loads every live session of the database into memory; from then on a token not in memory
+/// is unknown without a read. Called once when the server starts (one process serves a
+/// ledger's sessions; a second server on the same database would not see the first's logins
+/// made after it started — their users log in again).
+pub async fn load_sessions(s: &Shared) -> ApiResult<usize> {
+    let all = crate::ledger_read!(s, |l| l.sessions().await).await??;
+    let mut n = 0;
+    for (row, acct) in &all {
+        if let Some(live) = live_of(s, row, acct) {
+            s.sessions.put(row.token_sha256.clone(), live);
+            n += 1;
+        }
+    }
+    s.sessions
+        .loaded
+        .store(true, std::sync::atomic::Ordering::Release);
+    Ok(n)
 }
 
 /// A new session: its token (for the cookie), CSRF token and principal.

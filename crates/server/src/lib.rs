@@ -81,6 +81,12 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         indicators,
         verified_snapshots: Default::default(),
     });
+    auth::load_sessions(&s).await.map_err(|e| {
+        StartError::other(
+            format!("读取会话失败：{}", e.body.zh),
+            format!("reading the sessions failed: {}", e.body.en),
+        )
+    })?;
     watch_ledger(&s, std::time::Duration::from_secs(1));
     Ok(s)
 }

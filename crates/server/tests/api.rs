@@ -1890,3 +1890,63 @@ fn indicators_are_public_and_their_firms_the_officers() {
         s.stop().await;
     });
 }
+
+/// A server over the same ledger, started now, on its own port; the client `c`'s cookies and
+/// CSRF token pointed at it.
+async fn restarted(s: &Server, c: &Client) -> (Client, tokio::task::JoinHandle<()>) {
+    let again = huiqi_server::build(s.state.cfg.clone()).await.unwrap();
+    let listener = huiqi_server::bind(&again).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = huiqi_server::serve_until(again, listener, std::future::pending()).await;
+    });
+    let c2 = Client {
+        http: c.http.clone(),
+        base,
+        csrf: c.csrf.clone(),
+    };
+    (c2, task)
+}
+
+/// Sessions outlive a restart: a server loads the database's live sessions when it starts, so
+/// a made-up token is refused without a read. One that ended while it was down is refused.
+#[test]
+fn sessions_outlive_a_restart_and_made_up_ones_are_unknown() {
+    each_backend(async |s: &Server| {
+        let c = s.login("officer").await;
+        let (c2, task) = restarted(s, &c).await;
+        let (st, who) = c2.get("/api/v1/session").await;
+        assert_eq!((st, who["user"].as_str()), (200, Some("officer")), "{who}");
+        assert_eq!(who["csrf_token"].as_str(), c.csrf.as_deref());
+        // Its CSRF token came along: a state-changing request passes the check.
+        let (st, v) = c2
+            .post_json("/api/v1/lines/approve", &json!({"ids": [-1]}))
+            .await;
+        assert_ne!((st, code(&v)), (403, "csrf"), "{v}");
+        // A made-up token is nobody.
+        let forged = reqwest::Client::new()
+            .get(format!("{}/api/v1/lines", c2.base))
+            .header("Cookie", format!("huiqi_session={}", "ab".repeat(32)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status().as_u16(), 401);
+        task.abort();
+
+        // The session's absolute end passes while no server runs: the next one refuses it.
+        huiqi_server::ledger!(s.state, |l| l
+            .db
+            .exec(
+                "UPDATE sessions SET expires_at = '2000-01-01T00:00:00Z'",
+                &[]
+            )
+            .await)
+        .await
+        .unwrap()
+        .unwrap();
+        let (c3, task) = restarted(s, &c).await;
+        let (st, _) = c3.get("/api/v1/lines").await;
+        assert_eq!(st, 401);
+        task.abort();
+    });
+}

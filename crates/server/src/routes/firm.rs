@@ -114,9 +114,9 @@ fn decided_bytes(s: &AppState, firm: Firm, period: Option<i32>) -> ApiResult<(By
     }
     let t0 = Instant::now();
     let e = huiqi::explain::explain(&s.program, firm, period, None)?;
-    let estimated: Vec<&str> = (0..s.program.clauses.len())
-        .filter(|c| huiqi::catalogue::population_clause(&s.program, *c))
-        .map(|c| s.program.clauses[c].name.as_str())
+    let estimated: Vec<&str> = (s.catalogue.clauses.iter())
+        .filter(|c| c.population)
+        .map(|c| c.name.as_str())
         .collect();
     let out = Decided {
         explanation: e.json_typed(),
@@ -455,8 +455,10 @@ pub async fn what_if_of<'s>(
 #[derive(Deserialize, ToSchema)]
 pub struct CalculateIn {
     /// A firm file as JSON (the same format as `huiqi explain`'s firm files: id, name, facts…).
+    /// Kept as its JSON text: the firm file's reader parses it once (no tree built, printed and
+    /// parsed again).
     #[schema(value_type = Object)]
-    pub firm: serde_json::Value,
+    pub firm: Box<serde_json::value::RawValue>,
     pub period: Option<i32>,
 }
 
@@ -470,8 +472,7 @@ pub async fn calculate(
 ) -> ApiResult<Response> {
     s.authorize(&c.principal, Act::Calculate, &Resource::Catalogue)
         .await?;
-    let text = b.firm.to_string();
-    let firm = huiqi::explain::parse_firm(&s.program, &text, true)?;
+    let firm = huiqi::explain::parse_firm(&s.program, b.firm.get(), true)?;
     decided(&s, firm, b.period)
 }
 
