@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# CPU time per request of huiqi serve: the server's utime + stime (from /proc) over an 8-second
+# closed-loop wrk run, divided by the requests it answered. Four requests: /healthz, the cached
+# one-firm check (officer session), POST /api/v1/calculate with a sample firm file (officer
+# session and CSRF token), and a made-up session cookie (401). Open-loop latency is serve.sh's job;
+# this says what a request costs, which is what the latency at 10,000 req/s on 2 cores is made of.
+#
+#   HUIQI_BIN=/path/to/huiqi bash bench/serve_cpu.sh     # a prebuilt binary
+#   bash bench/serve_cpu.sh                              # builds release first
+#
+# Uses the 50,000-firm zone of bench/serve.sh (generated here when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/huiqi-target}
+PORT=${PORT:-18090}
+W=/var/tmp/huiqi-bench/serve-50000
+mkdir -p "$W"
+if [[ -n ${HUIQI_BIN:-} ]]; then
+  BIN=$HUIQI_BIN
+else
+  cargo build --release -p huiqi-cli >&2
+  BIN=$CARGO_TARGET_DIR/release/huiqi
+fi
+[[ -f $W/zone/mapping.toml ]] || "$BIN" gen --firms 50000 --years 2019..2023 --seed 42 --out "$W/zone" >&2
+ls "$W"/snapshots/*/manifest.json >/dev/null 2>&1 ||
+  "$BIN" ingest --policy policies/ningbo --mapping "$W/zone/mapping.toml" --snapshots "$W/snapshots" >&2
+SNAP=$(dirname "$(ls "$W"/snapshots/*/manifest.json | head -1)")
+D=$(mktemp -d)
+"$BIN" serve --addr 127.0.0.1:$PORT --db "$D/ledger.sqlite" --policy policies/ningbo --snapshot "$SNAP" >"$D/server.log" 2>&1 &
+S=$!
+trap 'kill $S 2>/dev/null || true; rm -rf "$D"' EXIT
+until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.05; done
+PW=$(sed -n 's/.*admin \/ \([0-9a-f]*\).*/\1/p' "$D/server.log" | head -1)
+token() { sed 's/.*"csrf_token":"\([0-9a-f]*\)".*/\1/' "$1"; }
+curl -sf -c "$D/a.jar" -H 'content-type: application/json' -d "{\"user\":\"admin\",\"password\":\"$PW\"}" "http://127.0.0.1:$PORT/api/v1/session" >"$D/a.json"
+curl -sf -b "$D/a.jar" -H "X-CSRF-Token: $(token "$D/a.json")" -H 'content-type: application/json' \
+  -d '{"name":"officer","role":"officer","password":"bench-officer-pw"}' "http://127.0.0.1:$PORT/api/v1/users" >/dev/null
+curl -sf -c "$D/o.jar" -H 'content-type: application/json' -d '{"user":"officer","password":"bench-officer-pw"}' "http://127.0.0.1:$PORT/api/v1/session" >"$D/o.json"
+CSRF=$(token "$D/o.json")
+COOKIE=$(awk '$6 == "huiqi_session" {print "huiqi_session=" $7}' "$D/o.jar")
+USCC=$(head -2 "$W/zone/企业名录.csv" | tail -1 | cut -d, -f1)
+python3 -c 'import json,tomllib; print(json.dumps({"firm": tomllib.load(open("examples/firms/mingzhou_weidianzi.toml","rb")), "period": 2023}, ensure_ascii=False, default=str))' >"$D/body.json"
+cat >"$D/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = io.open("$D/body.json"):read("a")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Cookie"] = "$COOKIE"
+wrk.headers["X-CSRF-Token"] = "$CSRF"
+LUA
+cpu() { awk '{print $14 + $15}' "/proc/$S/stat"; }
+hz=$(getconf CLK_TCK)
+measure() {
+  local label=$1 c0 c1 out n
+  shift
+  c0=$(cpu)
+  out=$(wrk -t1 -c8 -d8s "$@" 2>&1)
+  c1=$(cpu)
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  printf '  %-22s %9s requests %12s req/s   %6s µs CPU/request\n' "$label" "$n" \
+    "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" "$(echo "scale=1; ($c1 - $c0) * 1000000 / $hz / $n" | bc)"
+}
+echo "huiqi serve CPU per request — $(date '+%Y-%m-%d %H:%M') — $(nproc) cores — $(git rev-parse --short HEAD)"
+measure /healthz "http://127.0.0.1:$PORT/healthz"
+curl -sf -o /dev/null -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023"
+measure "check (cached)" -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/firms/$USCC/check?period=2023"
+measure "POST /calculate" -s "$D/post.lua" "http://127.0.0.1:$PORT/api/v1/calculate"
+measure "made-up cookie (401)" -H "Cookie: huiqi_session=$(printf 'ab%.0s' {1..32})" "http://127.0.0.1:$PORT/api/v1/lines"
