@@ -209,7 +209,7 @@ fn entries(run: &RunInput) -> impl Iterator<Item = Entry<'_>> {
 }
 
 /// What a run adds: the event's content, from which the new rows are made as they are inserted
-/// (a million rows of values held at once cost more memory than the rest of the record).
+/// (chunk by chunk, rather than held whole beside it).
 struct Plan<'a> {
     /// (entitlement, new figure) of each changed figure, by entitlement.
     changed: Vec<(i64, i64)>,
