@@ -202,31 +202,10 @@ impl Ledger {
         .await
     }
 
-    /// The session with this token hash and its account, if both exist.
-    pub async fn session(
-        &mut self,
-        token_sha256: &str,
-    ) -> Result<Option<(SessionRow, Account)>, Error> {
-        let sql = format!("{SESSION_SELECT} WHERE s.token_sha256 = $1");
-        let r = self.db.row(&sql, &args![token_sha256]).await?;
-        Ok(r.as_ref().map(session_of))
-    }
-
     /// Every session and its account (a server loads them when it starts).
     pub async fn sessions(&mut self) -> Result<Vec<(SessionRow, Account)>, Error> {
         let rows = self.db.rows(SESSION_SELECT, &[]).await?;
         Ok(rows.iter().map(session_of).collect())
-    }
-
-    /// Records activity on a session (the idle timeout counts from here).
-    pub async fn touch_session(&mut self, token_sha256: &str, at: &str) -> Result<(), Error> {
-        self.db
-            .exec(
-                "UPDATE sessions SET last_seen = $2 WHERE token_sha256 = $1",
-                &args![token_sha256, at],
-            )
-            .await?;
-        Ok(())
     }
 
     /// Ends a session (logout, or expiry found on use): an audit event `logout` (or `expire`).

@@ -62,10 +62,6 @@ struct Live {
 #[derive(Default)]
 pub struct Sessions {
     live: Mutex<HashMap<String, Live>>,
-    /// Every session of the database was loaded at start-up ([`load_sessions`]): since then
-    /// only this process makes sessions, so a token not in memory is unknown without asking
-    /// the database (a flood of made-up cookies would otherwise cost a read each).
-    loaded: std::sync::atomic::AtomicBool,
 }
 
 impl Sessions {
@@ -278,43 +274,21 @@ fn constant_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The live session of a token hash. Every session was loaded when the server started
+/// ([`load_sessions`]) and only this process makes them: a token not in memory is unknown,
+/// without asking the database (a flood of made-up cookies would otherwise cost a read each).
 async fn lookup(s: &Shared, sha: &str) -> Option<Live> {
-    match s.sessions.get(sha, s.cfg.idle) {
-        Some(Ok(l)) => return Some(l),
-        Some(Err(())) => {
+    match s.sessions.get(sha, s.cfg.idle)? {
+        Ok(l) => Some(l),
+        Err(()) => {
             let sha = sha.to_string();
             let _ = crate::ledger!(s, |l| l
                 .end_session(&Ctx::now("system"), &sha, "expire")
                 .await)
             .await;
-            return None;
+            None
         }
-        None => {}
     }
-    if s.sessions.loaded.load(std::sync::atomic::Ordering::Acquire) {
-        return None;
-    }
-    // Not in memory and not loaded at start-up (a state built without it): the database decides.
-    let sha_owned = sha.to_string();
-    let found = crate::ledger_read!(s, |l| l.session(&sha_owned).await).await;
-    let (row, acct) = found.ok()?.ok()??;
-    let name = acct.name.clone();
-    let Some(live) = live_of(s, &row, &acct) else {
-        let sha1 = sha.to_string();
-        let _ = crate::ledger!(s, |l| l
-            .end_session(&Ctx::now(&name), &sha1, "expire")
-            .await)
-        .await;
-        return None;
-    };
-    let (sha1, touched) = (sha.to_string(), huiqi_ledger::now());
-    let _ = crate::ledger!(s, |l| l.touch_session(&sha1, &touched).await).await;
-    let live = Live {
-        last_seen: Instant::now(),
-        ..live
-    };
-    s.sessions.put(sha.to_string(), live.clone());
-    Some(live)
 }
 
 /// A stored session as it lives in memory, or None when it has ended (its absolute end passed,
@@ -355,9 +329,6 @@ pub async fn load_sessions(s: &Shared) -> ApiResult<usize> {
             n += 1;
         }
     }
-    s.sessions
-        .loaded
-        .store(true, std::sync::atomic::Ordering::Release);
     Ok(n)
 }
 
