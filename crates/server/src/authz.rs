@@ -253,6 +253,27 @@ pub struct Authz {
     /// a remembered one is exactly what Cedar would say again; the hot paths (a firm's check,
     /// calculate) ask the same question thousands of times a second.
     memo: std::sync::Mutex<HashMap<(Principal, Act, Resource), bool>>,
+    /// No policy names a firm (no `Huiqi::Firm::"…"` literal anywhere): then a decision about
+    /// a firm depends only on whether it is the principal's own, and every other firm's is
+    /// remembered as one (see [`Authz::allowed`]).
+    firm_blind: bool,
+}
+
+/// The firm decisions about every firm but the principal's own are asked and remembered as:
+/// not a credit code, so no principal's firm and no account can be it.
+const ANOTHER_FIRM: &str = "\u{0}another firm";
+
+/// Whether a policy (as Cedar's JSON form) holds an entity literal of type `ty` anywhere: its
+/// scope (`{"entity": {"type", "id"}}`) or its conditions (`{"__entity": {"type", "id"}}`).
+fn names_entity_of(v: &serde_json::Value, ty: &str) -> bool {
+    match v {
+        serde_json::Value::Object(m) => {
+            (m.get("type").and_then(serde_json::Value::as_str) == Some(ty) && m.contains_key("id"))
+                || m.values().any(|x| names_entity_of(x, ty))
+        }
+        serde_json::Value::Array(a) => a.iter().any(|x| names_entity_of(x, ty)),
+        _ => false,
+    }
 }
 
 /// Decisions remembered before the memo starts afresh (a bound: principals come and go).
@@ -353,6 +374,13 @@ impl Authz {
             }
             by_action.insert(act, set);
         }
+        let mut firm_blind = true;
+        for p in policies.policies() {
+            let json = p
+                .to_json()
+                .map_err(|e| AuthzError(format!("authz/huiqi.cedar: {e}")))?;
+            firm_blind &= !names_entity_of(&json, "Huiqi::Firm");
+        }
         Ok(Authz {
             schema,
             policies,
@@ -361,6 +389,7 @@ impl Authz {
             departments: by_clause,
             types,
             memo: Default::default(),
+            firm_blind,
         })
     }
 
@@ -383,18 +412,27 @@ impl Authz {
 
     /// Cedar's decision. An entity that does not fit the schema is a deny (and a bug).
     pub fn allowed(&self, p: &Principal, a: Act, r: &Resource) -> bool {
-        // Only decisions about the zone-wide resources are remembered: there are few of them
-        // (principals × actions), and they are asked on every request (calculate, the menu). A
-        // firm's or a line's is asked about that one resource; remembering each would grow the
-        // map (and rehash it under its lock) with every firm of the zone.
-        if matches!(r, Resource::Firm(_) | Resource::Line { .. }) {
-            return self.decide(p, a, r).unwrap_or(false);
-        }
-        let key = (p.clone(), a, r.clone());
+        // Remembered: decisions about the zone-wide resources — there are few of them
+        // (principals × actions), and they are asked on every request (calculate, the menu) —
+        // and about firms, as "the principal's own" or "another": when no policy names a firm,
+        // Cedar sees nothing of a firm but its id, which it can only compare with the
+        // principal's firm, so every other firm gets the decision `ANOTHER_FIRM` gets (a check
+        // of each firm of the zone in turn asked Cedar 50,000 times the same question). A
+        // line's decision depends on the line's attributes: it is asked each time.
+        let key = match r {
+            Resource::Line { .. } => return self.decide(p, a, r).unwrap_or(false),
+            Resource::Firm(f) if p.firm.as_deref() == Some(f.as_str()) => r.clone(),
+            Resource::Firm(_) if self.firm_blind && p.firm.as_deref() != Some(ANOTHER_FIRM) => {
+                Resource::Firm(ANOTHER_FIRM.into())
+            }
+            Resource::Firm(_) => return self.decide(p, a, r).unwrap_or(false),
+            _ => r.clone(),
+        };
+        let key = (p.clone(), a, key);
         if let Some(d) = self.memo.lock().ok().and_then(|m| m.get(&key).copied()) {
             return d;
         }
-        let d = self.decide(p, a, r).unwrap_or(false);
+        let d = self.decide(p, a, &key.2).unwrap_or(false);
         if let Ok(mut m) = self.memo.lock() {
             if m.len() >= MEMO_MAX {
                 m.clear();

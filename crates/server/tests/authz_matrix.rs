@@ -210,3 +210,76 @@ fn deciding_many_at_once_equals_deciding_each() {
         }
     }
 }
+
+/// The remembered decisions (`allowed`) are Cedar's own (`check`) for every row of the matrix
+/// and for many firms, whichever is asked first: a firm's decision is remembered as "own" or
+/// "another", and a wrong abstraction would let one firm's answer stand for another's.
+#[test]
+fn remembered_decisions_are_cedars_for_every_firm() {
+    let authz = Authz::load().unwrap();
+    let firms: Vec<String> = (0..50)
+        .map(|k| format!("91330201MA2{k:05}0X"))
+        .chain([OWN_FIRM.to_string(), OTHER_FIRM.to_string()])
+        .collect();
+    for pass in 0..2 {
+        for role in Role::ALL {
+            for active in [true, false] {
+                let p = principal(role, active);
+                for act in Act::ALL {
+                    // The second pass asks in the other order, so each order fills the memo.
+                    let order: Vec<&String> = if pass == 0 {
+                        firms.iter().collect()
+                    } else {
+                        firms.iter().rev().collect()
+                    };
+                    for f in order {
+                        let r = Resource::Firm(f.clone());
+                        let want = authz.check(&p, act, &r).unwrap_or(false);
+                        assert_eq!(
+                            authz.allowed(&p, act, &r),
+                            want,
+                            "{role:?} (active {active}) {act:?} on firm {f}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A policy that names a firm turns the "another firm" memo off: that firm's decision is its
+/// own, asked before or after any other's.
+#[test]
+fn a_policy_naming_a_firm_is_decided_for_that_firm_alone() {
+    let named = format!(
+        "{}\npermit(principal, action == Huiqi::Action::\"check_firm\", resource == Huiqi::Firm::\"{OTHER_FIRM}\");",
+        huiqi_server::authz::POLICIES
+    );
+    let authz = Authz::from_texts(
+        huiqi_server::authz::SCHEMA,
+        &named,
+        huiqi_server::authz::DEPARTMENTS,
+    )
+    .unwrap();
+    let public = Principal::anonymous();
+    let any = Resource::Firm("91330201MA2CCCCC0X".into());
+    let it = Resource::Firm(OTHER_FIRM.into());
+    for _ in 0..2 {
+        assert!(!authz.allowed(&public, Act::CheckFirm, &any));
+        assert!(authz.allowed(&public, Act::CheckFirm, &it));
+        assert!(!authz.allowed(&public, Act::CheckFirm, &any));
+    }
+    // The same in a condition instead of the scope.
+    let in_when = format!(
+        "{}\npermit(principal, action == Huiqi::Action::\"check_firm\", resource) when {{ resource == Huiqi::Firm::\"{OTHER_FIRM}\" }};",
+        huiqi_server::authz::POLICIES
+    );
+    let authz = Authz::from_texts(
+        huiqi_server::authz::SCHEMA,
+        &in_when,
+        huiqi_server::authz::DEPARTMENTS,
+    )
+    .unwrap();
+    assert!(!authz.allowed(&public, Act::CheckFirm, &any));
+    assert!(authz.allowed(&public, Act::CheckFirm, &it));
+}
