@@ -259,8 +259,8 @@ pub struct Authz {
     firm_blind: bool,
 }
 
-/// The firm decisions about every firm but the principal's own are asked and remembered as:
-/// not a credit code, so no principal's firm and no account can be it.
+/// The id under which decisions about every firm but the principal's own are asked and
+/// remembered: not a credit code, so no principal's firm can be it.
 const ANOTHER_FIRM: &str = "\u{0}another firm";
 
 /// Whether a policy (as Cedar's JSON form) holds an entity literal of type `ty` anywhere: its
