@@ -247,39 +247,34 @@ fn remembered_decisions_are_cedars_for_every_firm() {
     }
 }
 
-/// A policy that names a firm turns the "another firm" memo off: that firm's decision is its
-/// own, asked before or after any other's.
-#[test]
-fn a_policy_naming_a_firm_is_decided_for_that_firm_alone() {
-    let named = format!(
-        "{}\npermit(principal, action == Huiqi::Action::\"check_firm\", resource == Huiqi::Firm::\"{OTHER_FIRM}\");",
-        huiqi_server::authz::POLICIES
-    );
-    let authz = Authz::from_texts(
+/// The embedded policies and one more.
+fn with_policy(extra: &str) -> Authz {
+    let policies = format!("{}\n{extra}", huiqi_server::authz::POLICIES);
+    Authz::from_texts(
         huiqi_server::authz::SCHEMA,
-        &named,
+        &policies,
         huiqi_server::authz::DEPARTMENTS,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A policy that names a firm turns the "another firm" memo off: that firm's decision is its
+/// own, asked before or after any other's — whether the firm is named in the scope or in a
+/// condition.
+#[test]
+fn a_policy_naming_a_firm_is_decided_for_that_firm_alone() {
     let public = Principal::anonymous();
     let any = Resource::Firm("91330201MA2CCCCC0X".into());
     let it = Resource::Firm(OTHER_FIRM.into());
-    for _ in 0..2 {
-        assert!(!authz.allowed(&public, Act::CheckFirm, &any));
-        assert!(authz.allowed(&public, Act::CheckFirm, &it));
-        assert!(!authz.allowed(&public, Act::CheckFirm, &any));
+    for extra in [
+        format!("permit(principal, action == Huiqi::Action::\"check_firm\", resource == Huiqi::Firm::\"{OTHER_FIRM}\");"),
+        format!("permit(principal, action == Huiqi::Action::\"check_firm\", resource) when {{ resource == Huiqi::Firm::\"{OTHER_FIRM}\" }};"),
+    ] {
+        let authz = with_policy(&extra);
+        for _ in 0..2 {
+            assert!(!authz.allowed(&public, Act::CheckFirm, &any), "{extra}");
+            assert!(authz.allowed(&public, Act::CheckFirm, &it), "{extra}");
+            assert!(!authz.allowed(&public, Act::CheckFirm, &any), "{extra}");
+        }
     }
-    // The same in a condition instead of the scope.
-    let in_when = format!(
-        "{}\npermit(principal, action == Huiqi::Action::\"check_firm\", resource) when {{ resource == Huiqi::Firm::\"{OTHER_FIRM}\" }};",
-        huiqi_server::authz::POLICIES
-    );
-    let authz = Authz::from_texts(
-        huiqi_server::authz::SCHEMA,
-        &in_when,
-        huiqi_server::authz::DEPARTMENTS,
-    )
-    .unwrap();
-    assert!(!authz.allowed(&public, Act::CheckFirm, &any));
-    assert!(authz.allowed(&public, Act::CheckFirm, &it));
 }
