@@ -250,6 +250,7 @@ impl Ledger {
     ) -> Result<(), Error> {
         for own in [
             "item:",
+            crate::audit::STEP_ENTITY,
             "run:",
             "entitlement:",
             "notice:",
@@ -278,22 +279,24 @@ impl Ledger {
         lines: &[i64],
         action: &str,
     ) -> Result<Vec<(i64, String)>, Error> {
-        let mut out = Vec::with_capacity(lines.len());
+        let mut last = std::collections::HashMap::new();
         for chunk in lines.chunks(500) {
-            let entities: Vec<String> = chunk.iter().map(|l| format!("'item:{l}'")).collect();
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             let sql = format!(
-                "SELECT entity, actor FROM {} WHERE action = $1 AND entity IN ({}) ORDER BY seq",
-                self.db.events_by_entity(),
-                entities.join(", ")
+                "SELECT l.item_id, a.actor FROM {} JOIN audit_events a ON a.seq = l.seq \
+                 WHERE a.action = $1 AND l.item_id IN ({}) ORDER BY a.seq",
+                self.db.line_events_as_l(),
+                list.join(", ")
             );
+            // In seq order: the last event of the action wins.
             for r in self.db.rows(&sql, &args![action]).await? {
-                if let Some(id) = r.s(0).strip_prefix("item:").and_then(|x| x.parse().ok()) {
-                    out.retain(|(l, _): &(i64, String)| *l != id);
-                    out.push((id, r.s(1)));
-                }
+                last.insert(r.i(0), r.s(1));
             }
         }
-        Ok(out)
+        Ok(lines
+            .iter()
+            .filter_map(|l| last.remove(l).map(|a| (*l, a)))
+            .collect())
     }
 
     /// A page of the audit trail, newest first, optionally about one entity (`user:officer`,
@@ -309,9 +312,18 @@ impl Ledger {
         limit: i64,
         head: i64,
     ) -> Result<(i64, Vec<EventHead>), Error> {
-        let (cond, a) = match entity {
-            Some(e) => ("WHERE entity = $1", args![e].to_vec()),
-            None => ("", vec![]),
+        // A line's events are found through the line → event index (a bulk step's event is
+        // about many lines, its entity is not `item:N`).
+        let line = entity
+            .and_then(|e| e.strip_prefix("item:"))
+            .and_then(|x| x.parse::<i64>().ok());
+        let (cond, a) = match (entity, line) {
+            (_, Some(id)) => (
+                "WHERE seq IN (SELECT seq FROM line_events WHERE item_id = $1)",
+                args![id].to_vec(),
+            ),
+            (Some(e), None) => ("WHERE entity = $1", args![e].to_vec()),
+            (None, None) => ("", vec![]),
         };
         let total = self
             .db

@@ -69,11 +69,14 @@ impl Event {
     }
 }
 
-/// Events appended within one write transaction; `flush` writes them and moves the head.
+/// Events appended within one write transaction; `flush` writes them, their rows of the line →
+/// event index, and moves the head.
 pub struct Chain {
     seq: i64,
     hash: String,
     pending: Vec<Vec<Arg>>,
+    /// (line, seq) of the pending events about lines.
+    lines: Vec<(i64, i64)>,
 }
 
 impl Chain {
@@ -87,10 +90,33 @@ impl Chain {
             seq: r.i(0),
             hash: r.s(1),
             pending: vec![],
+            lines: vec![],
         })
     }
 
+    /// Appends an event; one about a line (`item:N`) is indexed under it.
     pub fn push(&mut self, ctx: &Ctx, action: &str, entity: &str, before: &str, after: &str) {
+        self.append(ctx, action, entity, before, after);
+        if let Some(id) = entity.strip_prefix("item:").and_then(|x| x.parse().ok()) {
+            self.lines.push((id, self.seq));
+        }
+    }
+
+    /// Appends one event about many lines (a bulk step, entity `lines`), indexed under each.
+    pub fn push_lines(
+        &mut self,
+        ctx: &Ctx,
+        action: &str,
+        before: &str,
+        after: &str,
+        ids: impl Iterator<Item = i64>,
+    ) {
+        self.append(ctx, action, STEP_ENTITY, before, after);
+        let seq = self.seq;
+        self.lines.extend(ids.map(|id| (id, seq)));
+    }
+
+    fn append(&mut self, ctx: &Ctx, action: &str, entity: &str, before: &str, after: &str) {
         let seq = self.seq + 1;
         let hash = digest(
             seq, &self.hash, &ctx.actor, &ctx.at, action, entity, before, after,
@@ -133,6 +159,14 @@ impl Chain {
             &self.pending,
         )
         .await?;
+        db.bulk_insert(
+            "line_events",
+            &["item_id", "seq"],
+            self.lines
+                .iter()
+                .map(|&(id, seq)| [Arg::from(id), Arg::from(seq)]),
+        )
+        .await?;
         db.exec(
             "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
             &args![self.seq, self.hash],
@@ -141,6 +175,10 @@ impl Chain {
         Ok(())
     }
 }
+
+/// The entity of an event about many lines: it lists them (`after_json.lines`), and the line →
+/// event index points each of them at it.
+pub const STEP_ENTITY: &str = "lines";
 
 /// What `verify` found wrong first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,11 +361,39 @@ pub(crate) async fn events_of(
     };
     let table = db.events_by_entity();
     let sql = format!("SELECT {EVENT_COLS} FROM {table} WHERE {filter}entity IN (");
-    let mut out: Vec<Event> = crate::content::rows_in(db, &sql, &args)
+    let out: Vec<Event> = crate::content::rows_in(db, &sql, &args)
         .await?
         .into_iter()
         .map(event_of)
         .collect();
+    own_hashes(out)
+}
+
+/// The events about these lines (through the line → event index), in seq order, each checked
+/// against its own hash.
+pub(crate) async fn events_of_lines(db: &mut Db, ids: &[i64]) -> Result<Vec<Event>, Error> {
+    let args: Vec<Arg> = ids.iter().map(|&i| Arg::from(i)).collect();
+    let table = db.line_events();
+    let sql = format!("SELECT DISTINCT seq FROM {table} WHERE item_id IN (");
+    let mut seqs: Vec<i64> = crate::content::rows_in(db, &sql, &args)
+        .await?
+        .iter()
+        .map(|r| r.i(0))
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let seqs: Vec<Arg> = seqs.into_iter().map(Arg::from).collect();
+    let sql = format!("SELECT {EVENT_COLS} FROM audit_events WHERE seq IN (");
+    let out = crate::content::rows_in(db, &sql, &seqs)
+        .await?
+        .into_iter()
+        .map(event_of)
+        .collect();
+    own_hashes(out)
+}
+
+/// Events sorted by seq, refused (an integrity error) if one no longer matches its own hash.
+fn own_hashes(mut out: Vec<Event>) -> Result<Vec<Event>, Error> {
     out.sort_by_key(|e| e.seq);
     if let Some(e) = out.iter().find(|e| e.recompute(e.seq) != e.hash) {
         let p = Problem::Edited { seq: e.seq };

@@ -17,7 +17,7 @@ use crate::db::Db;
 use crate::payfile::{classify, pay_all, refuse, LineError, PaidFile, Verdict};
 use crate::report::ListRow;
 use crate::settle::settle_waiting;
-use crate::workflow::{select_lines, transition_all, Line, Selection};
+use crate::workflow::{select_lines, transition_all, Line, Selection, Step};
 use crate::{args, Ctx, Error, Ledger, State};
 
 /// Where a batch is.
@@ -217,21 +217,16 @@ async fn export_tx(db: &mut Db, ctx: &Ctx, sel: &Selection) -> Result<Option<i64
         &serde_json::json!({"state": "exported", "lines": lines.len(), "total_fen": total, "items": ids})
             .to_string(),
     );
-    let moves = lines
-        .iter()
-        .map(|l| (l, serde_json::json!({"batch": id})))
-        .collect();
-    transition_all(
-        db,
-        &mut chain,
-        ctx,
-        moves,
-        "export",
-        State::Exported,
-        None,
-        not_confirmed,
-    )
-    .await?;
+    let step = Step {
+        action: "export",
+        to: State::Exported,
+        reason: None,
+        said: None,
+        notice: None,
+        batch: Some(Some(id)),
+        recoveries: vec![],
+    };
+    transition_all(db, &mut chain, ctx, &lines, &step, not_confirmed).await?;
     chain.flush(db).await?;
     Ok(Some(id))
 }
@@ -336,20 +331,18 @@ async fn cancel_tx(db: &mut Db, ctx: &Ctx, b: i64, reason: &str) -> Result<Cance
         r#"{"state":"exported"}"#,
         &serde_json::json!({"state": "cancelled", "reason": reason}).to_string(),
     );
-    let moves = lines
-        .iter()
-        .map(|l| (l, serde_json::json!({"batch": null, "reason": reason})))
-        .collect();
-    transition_all(
-        db,
-        &mut chain,
-        ctx,
-        moves,
-        "return",
-        State::Confirmed,
-        None,
-        |id, st| Error::db(format!("line {id} changed underneath: {}", st.as_str())),
-    )
+    let step = Step {
+        action: "return",
+        to: State::Confirmed,
+        reason: None,
+        said: Some(reason),
+        notice: None,
+        batch: Some(None),
+        recoveries: vec![],
+    };
+    transition_all(db, &mut chain, ctx, &lines, &step, |id, st| {
+        Error::db(format!("line {id} changed underneath: {}", st.as_str()))
+    })
     .await?;
     // Settled with the batch they were in (the rows as they were, batch included).
     let rows: Vec<ItemRow> = lines.iter().map(|l| l.row.clone()).collect();

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::audit::{check_chain, events_of, load_events, Event, Problem, VerifyReport};
+use crate::audit::{
+    check_chain, events_of, events_of_lines, load_events, Event, Problem, VerifyReport,
+};
 use crate::content::{ent_rows, item_rows, line_digest_row, EntKey, EntRow, ItemRow};
 use crate::db::Db;
 use crate::replay::{LegacyRun, Model};
@@ -478,6 +480,53 @@ async fn compare_runs_firms(d: &mut Diff, db: &mut Db, m: &Model) -> Result<(), 
     Ok(())
 }
 
+/// The line → event index against the one the chain implies: a row pointing a line at an event
+/// not about it (or at none) is unrecorded; an event's line without its row is missing (a step's
+/// check would not see that event).
+async fn compare_line_index(
+    d: &mut Diff,
+    db: &mut Db,
+    mut want: Vec<(i64, i64)>,
+) -> Result<(), Error> {
+    want.sort_unstable();
+    want.dedup();
+    let have: Vec<(i64, i64)> = db
+        .rows(
+            "SELECT item_id, seq FROM line_events ORDER BY item_id, seq",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.i(0), r.i(1)))
+        .collect();
+    let name = |(line, seq): (i64, i64)| format!("line {line} → event #{seq}");
+    let (mut i, mut j) = (0, 0);
+    while i < have.len() || j < want.len() {
+        match (have.get(i), want.get(j)) {
+            (Some(h), Some(w)) if h == w => {
+                i += 1;
+                j += 1;
+            }
+            (Some(&h), w) if w.is_none_or(|&w| h < w) => {
+                d.push(Problem::Unrecorded {
+                    table: "line_events".into(),
+                    row: name(h),
+                });
+                i += 1;
+            }
+            (_, Some(&w)) => {
+                d.push(Problem::Missing {
+                    table: "line_events".into(),
+                    row: name(w),
+                });
+                j += 1;
+            }
+            (_, None) => i += 1,
+        }
+    }
+    Ok(())
+}
+
 /// The content of record events written before events carried it: the run's award lines
 /// from the tables, checked against the event's line digest.
 async fn legacy_runs(
@@ -552,6 +601,7 @@ pub(crate) async fn verify(db: &mut Db) -> Result<VerifyReport, Error> {
         compare_money(&mut d, db, &m).await?;
         compare_notices_batches(&mut d, db, &m).await?;
         compare_runs_firms(&mut d, db, &m).await?;
+        compare_line_index(&mut d, db, std::mem::take(&mut m.line_index)).await?;
         problems = d.finish();
     }
     Ok(VerifyReport {
@@ -569,8 +619,12 @@ async fn replay_lines(db: &mut Db, items: &[ItemRow], ents: &[EntRow]) -> Result
         .map(|r| r.entitlement)
         .chain(ents.iter().map(|e| e.id))
         .collect();
-    let mut entities: Vec<String> = want_items.iter().map(|i| format!("item:{i}")).collect();
-    entities.extend(want_ents.iter().map(|e| format!("entitlement:{e}")));
+    let mut lines: Vec<i64> = want_items.iter().copied().collect();
+    lines.sort_unstable();
+    let entities: Vec<String> = want_ents
+        .iter()
+        .map(|e| format!("entitlement:{e}"))
+        .collect();
     let mut runs: Vec<String> = items
         .iter()
         .map(|r| format!("run:{}", r.run))
@@ -579,7 +633,8 @@ async fn replay_lines(db: &mut Db, items: &[ItemRow], ents: &[EntRow]) -> Result
         .into_iter()
         .collect();
     runs.sort();
-    let mut events = events_of(db, &entities, None).await?;
+    let mut events = events_of_lines(db, &lines).await?;
+    events.extend(events_of(db, &entities, None).await?);
     events.extend(events_of(db, &runs, Some("record")).await?);
     events.sort_by_key(|e| e.seq);
     events.dedup_by_key(|e| e.seq);

@@ -3,8 +3,10 @@
 //!
 //! * A `record` event lists the firms it named, and each new entitlement with its award line
 //!   (ids, credit code, clause, period, tranche, amount) — see [`RecordAfter`].
-//! * Every event about a line carries the whole line after the event ([`LineSnap`]): its
+//! * Every event about one line carries the whole line after the event ([`LineSnap`]): its
 //!   entitlement and key, version, kind, amount, run, original line, notice and batch.
+//! * A bulk step is one event about many lines ([`StepOut`]): the lines' ids, what each became,
+//!   and the SHA-256 of their [`LineSnap`]s after the step ([`lines_digest`]).
 //! * A `refigure` event carries the entitlement's key and new figure.
 //! * A clawback's entitlement (a recovery a rule computed) also names its target, the earlier
 //!   award it recovers from: its `record` key is `[rule, tranche, target clause, target period,
@@ -126,6 +128,60 @@ pub(crate) fn first_kind(fen: i64) -> &'static str {
     } else {
         "award"
     }
+}
+
+/// A bulk step's event (`after_json` of an event whose entity is [`crate::audit::STEP_ENTITY`]):
+/// what every line it lists became. One event per step, not one per line: a step over half a
+/// million lines wrote half a million events, 21% of its time.
+#[derive(Serialize)]
+pub(crate) struct StepOut<'a> {
+    pub state: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<i64>,
+    /// `Some(None)` (written as `null`): the lines left their batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Option<i64>>,
+    pub lines: &'a [i64],
+    /// (recovery row, 分) of each line, in order (recover).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub recoveries: &'a [(i64, i64)],
+    /// [`lines_digest`] of the lines after the step, in order.
+    pub lines_sha256: String,
+}
+
+/// [`StepOut`] as read back.
+#[derive(Deserialize)]
+pub(crate) struct StepIn {
+    pub state: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub notice: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    pub batch: Option<Option<i64>>,
+    pub lines: Vec<i64>,
+    #[serde(default)]
+    pub recoveries: Vec<(i64, i64)>,
+    pub lines_sha256: String,
+}
+
+/// A field that is present, even as `null`, is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+/// SHA-256 of lines, each as its [`LineSnap`] JSON and a newline.
+pub(crate) fn lines_digest(snaps: impl Iterator<Item = LineSnap>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for s in snaps {
+        // A LineSnap of strings and integers always serialises.
+        h.update(serde_json::to_string(&s).unwrap_or_default().as_bytes());
+        h.update(b"\n");
+    }
+    format!("{:x}", h.finalize())
 }
 
 /// A `record` event's `after`, as read back (content fields absent on older ledgers).

@@ -410,7 +410,6 @@ impl Db {
         }
     }
 
-    /// Runs SQL without parameters (several statements allowed).
     /// The audit events table for a lookup by entity. SQLite plans from the statistics of the
     /// last ANALYZE — taken when a run is recorded, while the table holds a handful of events —
     /// and with them chose to scan every event once per chunk of entities (a bulk step over half
@@ -422,6 +421,23 @@ impl Db {
         }
     }
 
+    /// The line → event index for a lookup by line (named for SQLite, as above).
+    pub fn line_events(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "line_events INDEXED BY line_events_by_line",
+            Backend::Postgres => "line_events",
+        }
+    }
+
+    /// [`Db::line_events`] under the alias `l`, for a join.
+    pub fn line_events_as_l(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "line_events AS l INDEXED BY line_events_by_line",
+            Backend::Postgres => "line_events AS l",
+        }
+    }
+
+    /// Runs SQL without parameters (several statements allowed).
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
         let t0 = self.profile.is_some().then(std::time::Instant::now);
         let r = match &mut self.inner {

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::audit::{Event, Problem};
-use crate::content::{first_kind, EntKey, KeyIn, LineSnap, RecordIn, Target};
+use crate::audit::{Event, Problem, STEP_ENTITY};
+use crate::content::{first_kind, lines_digest, EntKey, KeyIn, LineSnap, RecordIn, StepIn, Target};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RunM {
@@ -117,6 +117,9 @@ pub(crate) struct Model {
     /// Some: only these lines and entitlements are kept (a step's check).
     want: Option<(HashSet<i64>, HashSet<i64>)>,
     max_version: HashMap<i64, i64>,
+    /// (line, seq) of every event about a line: the line → event index as the chain implies
+    /// it (kept when every row is replayed).
+    pub line_index: Vec<(i64, i64)>,
 }
 
 fn entity_id(entity: &str, prefix: &str) -> Option<i64> {
@@ -184,11 +187,21 @@ impl Model {
             }
             return;
         }
+        if e.entity == STEP_ENTITY {
+            match serde_json::from_str::<StepIn>(&e.after) {
+                Ok(st) => self.step(e, st),
+                Err(_) => self.unreadable(e, "an unreadable step"),
+            }
+            return;
+        }
         let Ok(after) = serde_json::from_str::<Value>(&e.after) else {
             self.unreadable(e, "not JSON");
             return;
         };
         if let Some(id) = entity_id(&e.entity, "item:") {
+            if self.want.is_none() {
+                self.line_index.push((id, e.seq));
+            }
             if e.action == "adjust" {
                 self.adjust(id, &after);
             } else {
@@ -334,6 +347,69 @@ impl Model {
                 reason: None,
             },
         );
+    }
+
+    /// A bulk step: each line it lists moved as a one-line event of the same action would have
+    /// moved it. When every row is replayed, the lines after it must be what its digest says.
+    fn step(&mut self, e: &Event, st: StepIn) {
+        if !st.recoveries.is_empty() && st.recoveries.len() != st.lines.len() {
+            self.unreadable(e, "a step whose recoveries do not match its lines");
+            return;
+        }
+        let full = self.want.is_none();
+        for (k, &id) in st.lines.iter().enumerate() {
+            if full {
+                self.line_index.push((id, e.seq));
+            }
+            if !self.wants_item(id) {
+                continue;
+            }
+            let Some(it) = self.items.get_mut(&id) else {
+                self.unreadable(e, "an event about a line no event created");
+                continue;
+            };
+            it.state = st.state.clone();
+            if matches!(e.action.as_str(), "reject" | "object" | "recover") {
+                if let Some(r) = &st.reason {
+                    it.reason = Some(r.clone());
+                }
+            }
+            if let Some(n) = st.notice {
+                it.notice = Some(n);
+            }
+            if let Some(b) = st.batch {
+                it.batch = b;
+            }
+            if e.action == "recover" {
+                let Some(&(rec, amount)) = st.recoveries.get(k) else {
+                    self.unreadable(e, "a recovery step without its recoveries");
+                    continue;
+                };
+                self.recoveries.insert(
+                    id,
+                    RecM {
+                        id: Some(rec),
+                        amount,
+                        reason: st.reason.clone().unwrap_or_default(),
+                        at: e.at.clone(),
+                        actor: e.actor.clone(),
+                    },
+                );
+            }
+        }
+        if full {
+            let snaps: Option<Vec<LineSnap>> = st.lines.iter().map(|&id| self.snap(id)).collect();
+            let have = snaps.map(|v| lines_digest(v.into_iter()));
+            if have.as_deref() != Some(st.lines_sha256.as_str()) {
+                self.inconsistent.push(Problem::Mismatch {
+                    table: "audit_events".into(),
+                    row: e.seq.to_string(),
+                    column: "after_json.lines_sha256".into(),
+                    found: st.lines_sha256,
+                    expected: have.unwrap_or_else(|| "(lines the chain does not have)".into()),
+                });
+            }
+        }
     }
 
     fn transition(&mut self, e: &Event, id: i64, after: &Value) {

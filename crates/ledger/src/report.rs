@@ -96,13 +96,11 @@ impl Ledger {
         for r in rows {
             let line = r.i(5);
             let mut steps = vec![("record".to_string(), r.s(11))];
-            for ev in db
-                .rows(
-                    "SELECT action, at FROM audit_events WHERE entity = $1 ORDER BY seq",
-                    &args![format!("item:{line}")],
-                )
-                .await?
-            {
+            let sql = format!(
+                "SELECT a.action, a.at FROM {} JOIN audit_events a ON a.seq = l.seq WHERE l.item_id = $1 ORDER BY a.seq",
+                db.line_events_as_l()
+            );
+            for ev in db.rows(&sql, &args![line]).await? {
                 if ev.s(0) != "adjust" {
                     steps.push((ev.s(0), ev.s(1)));
                 }

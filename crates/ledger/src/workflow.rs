@@ -3,14 +3,15 @@
 //! with the rows affected checked, so two processes can never both move the same line; a
 //! payment is also a row in `payments`, UNIQUE per line. Before moving a line, a step replays
 //! its audit events and refuses it if its row no longer holds what they say (amount, keys,
-//! state, notice, batch); each step's event carries the whole line.
+//! state, notice, batch). A step is one audit event listing its lines and the digest of what
+//! each became; a payment, which carries its own reference, is one event per line.
 
 use std::collections::{BTreeSet, HashSet};
 
 use crate::audit::Chain;
 use crate::batch::close_batches;
 use crate::check::check_read;
-use crate::content::{snap, EntKey, EntRow, ItemRow, Target};
+use crate::content::{lines_digest, snap, EntKey, EntRow, ItemRow, StepOut, Target};
 use crate::db::{Arg, Db, Row};
 use crate::record::state_json;
 use crate::settle::settle_waiting;
@@ -350,53 +351,75 @@ pub(crate) async fn transition(
 /// bound parameters applies).
 const MOVE_CHUNK: usize = 2000;
 
-/// [`transition`] for many lines, each with its event's `extra`: one
-/// `UPDATE … WHERE state = ? AND id IN (…)` per chunk of lines that leave the same state for the
-/// same notice and batch, instead of one statement per line (a bulk approval of half a million
-/// lines was half a million round trips). A chunk that moves fewer rows than it names lost a
-/// race with another writer: the first such line is named and the caller's transaction rolls
-/// back whole. The events are the ones [`transition`] writes, line by line, in the given order.
-#[allow(clippy::too_many_arguments)]
+/// What a bulk step does to every line it moves, besides moving it to `to`.
+pub(crate) struct Step<'a> {
+    pub action: &'a str,
+    pub to: State,
+    /// Written into each line's `reason` (reject, object, recover) …
+    pub reason: Option<&'a str>,
+    /// … or only said in the event (why a batch came back).
+    pub said: Option<&'a str>,
+    /// The notice the lines are published in (announce).
+    pub notice: Option<i64>,
+    /// The lines' batch after the step: export `Some(Some(b))`, return `Some(None)`.
+    pub batch: Option<Option<i64>>,
+    /// (recovery row, 分) of each line, in order (recover).
+    pub recoveries: Vec<(i64, i64)>,
+}
+
+impl Step<'_> {
+    fn after(&self, l: &Line) -> ItemRow {
+        let mut r = l.row.clone();
+        if let Some(n) = self.notice {
+            r.notice = Some(n);
+        }
+        if let Some(b) = self.batch {
+            r.batch = b;
+        }
+        r
+    }
+}
+
+/// Moves many lines to `step.to`, each from the state it was read in: one
+/// `UPDATE … WHERE state = ? AND id IN (…)` per chunk of lines that leave the same state, and
+/// one audit event for the whole step, listing the lines (entity `lines`, indexed under each
+/// line). A chunk that moves fewer rows than it names lost a race with another writer: the
+/// first such line is named and the caller's transaction rolls back whole.
 pub(crate) async fn transition_all(
     db: &mut Db,
     chain: &mut Chain,
     ctx: &Ctx,
-    moves: Vec<(&Line, serde_json::Value)>,
-    action: &str,
-    to: State,
-    reason: Option<&str>,
+    lines: &[Line],
+    step: &Step<'_>,
     on_race: impl Fn(i64, State) -> Error,
 ) -> Result<(), Error> {
-    let afters: Vec<ItemRow> = moves.iter().map(|(l, x)| after_step(l, x)).collect();
-    // Lines grouped by what the statement sets and expects, in first-seen order: (from, the
-    // notice and batch after, whether each changes) → the lines that move so. A column that
-    // does not change is not set, so its index (and foreign key) is not touched.
-    type Group = ((State, Option<i64>, Option<i64>, bool, bool), Vec<i64>);
+    // Lines grouped by the state they leave and whether their notice or batch changes, in
+    // first-seen order. A column that does not change is not set, so its index (and foreign
+    // key) is not touched.
+    type Group = ((State, bool, bool), Vec<i64>);
     let mut groups: Vec<Group> = vec![];
-    for ((l, _), after) in moves.iter().zip(&afters) {
+    for l in lines {
         let k = (
             l.state(),
-            after.notice,
-            after.batch,
-            after.notice != l.row.notice,
-            after.batch != l.row.batch,
+            step.notice.is_some_and(|n| l.row.notice != Some(n)),
+            step.batch.is_some_and(|b| l.row.batch != b),
         );
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, ids)) => ids.push(l.id()),
             None => groups.push((k, vec![l.id()])),
         }
     }
-    for ((from, notice, batch, set_notice, set_batch), ids) in &groups {
+    for ((from, set_notice, set_batch), ids) in &groups {
         let mut set = String::from("state = $1, updated_at = $2");
-        let mut a: Vec<Arg> = args![to.as_str(), &ctx.at, from.as_str()].to_vec();
+        let mut a: Vec<Arg> = args![step.to.as_str(), &ctx.at, from.as_str()].to_vec();
         for (col, yes, v) in [
             (
                 "reason",
-                reason.is_some(),
-                Arg::from(reason.map(str::to_string)),
+                step.reason.is_some(),
+                Arg::from(step.reason.map(str::to_string)),
             ),
-            ("notice_id", *set_notice, Arg::from(*notice)),
-            ("batch_id", *set_batch, Arg::from(*batch)),
+            ("notice_id", *set_notice, Arg::from(step.notice)),
+            ("batch_id", *set_batch, Arg::from(step.batch.flatten())),
         ] {
             if yes {
                 a.push(v);
@@ -422,7 +445,7 @@ pub(crate) async fn transition_all(
                             "SELECT id, state FROM items WHERE id IN ({}) AND state <> $1 ORDER BY id",
                             list.join(", ")
                         ),
-                        &args![to.as_str()],
+                        &args![step.to.as_str()],
                     )
                     .await?;
                 let (id, now) = rows
@@ -433,9 +456,27 @@ pub(crate) async fn transition_all(
             }
         }
     }
-    for ((l, extra), after) in moves.into_iter().zip(&afters) {
-        push_moved(chain, ctx, l, after, action, to, reason, extra)?;
+    let mut from = std::collections::BTreeMap::new();
+    for l in lines {
+        *from.entry(l.state().as_str()).or_insert(0u64) += 1;
     }
+    let ids: Vec<i64> = lines.iter().map(Line::id).collect();
+    let after = StepOut {
+        state: step.to.as_str(),
+        reason: step.reason.or(step.said),
+        notice: step.notice,
+        batch: step.batch,
+        lines: &ids,
+        recoveries: &step.recoveries,
+        lines_sha256: lines_digest(lines.iter().map(|l| snap(&step.after(l), l.key()))),
+    };
+    chain.push_lines(
+        ctx,
+        step.action,
+        &serde_json::json!({ "from": from }).to_string(),
+        &serde_json::to_string(&after).map_err(Error::db)?,
+        ids.iter().copied(),
+    );
     Ok(())
 }
 
@@ -560,54 +601,44 @@ async fn apply_tx(db: &mut Db, ctx: &Ctx, sel: &Selection, a: &Action) -> Result
         }
     } else {
         let mut windows = Windows::new();
-        let mut recoveries = vec![];
-        let mut next_rec = db
-            .int("SELECT COALESCE(MAX(id), 0) FROM recoveries", &[])
-            .await?
-            + 1;
-        let mut moves = Vec::with_capacity(lines.len());
-        for l in &lines {
-            let extra = match a {
-                Action::Confirm | Action::Object { .. } => {
+        let mut step = Step {
+            action: a.name(),
+            to: a.to(),
+            reason: a.reason(),
+            said: None,
+            notice,
+            batch: None,
+            recoveries: vec![],
+        };
+        match a {
+            Action::Confirm | Action::Object { .. } => {
+                for l in &lines {
                     window_check(db, &mut windows, ctx, l, a).await?;
-                    serde_json::json!({})
                 }
-                Action::Announce { .. } => serde_json::json!({"notice": notice}),
-                Action::Recover { reason } => {
-                    recoveries.push(
-                        args![
-                            next_rec,
-                            l.id(),
-                            l.row.amount_fen,
-                            reason,
-                            &ctx.at,
-                            &ctx.actor
-                        ]
-                        .to_vec(),
-                    );
-                    next_rec += 1;
-                    serde_json::json!({"amount_fen": l.row.amount_fen, "recovery": next_rec - 1})
-                }
-                _ => serde_json::json!({}),
-            };
-            moves.push((l, extra));
+            }
+            Action::Recover { reason } => {
+                let first = db
+                    .int("SELECT COALESCE(MAX(id), 0) FROM recoveries", &[])
+                    .await?
+                    + 1;
+                step.recoveries = (first..)
+                    .zip(&lines)
+                    .map(|(id, l)| (id, l.row.amount_fen))
+                    .collect();
+                db.bulk_insert(
+                    "recoveries",
+                    &["id", "item_id", "amount_fen", "reason", "at", "actor"],
+                    step.recoveries.iter().zip(&lines).map(|(&(id, fen), l)| {
+                        args![id, l.id(), fen, reason.as_str(), &ctx.at, &ctx.actor]
+                    }),
+                )
+                .await?;
+            }
+            _ => {}
         }
-        db.bulk_insert(
-            "recoveries",
-            &["id", "item_id", "amount_fen", "reason", "at", "actor"],
-            &recoveries,
-        )
-        .await?;
-        transition_all(
-            db,
-            &mut chain,
-            ctx,
-            moves,
-            a.name(),
-            a.to(),
-            a.reason(),
-            |id, st| illegal(id, st, a),
-        )
+        transition_all(db, &mut chain, ctx, &lines, &step, |id, st| {
+            illegal(id, st, a)
+        })
         .await?;
     }
     if matches!(a, Action::Pay { .. }) {

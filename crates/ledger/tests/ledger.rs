@@ -688,3 +688,200 @@ fn a_reader_sees_commits_and_cannot_write() {
         w.close().await;
     });
 }
+
+async fn count_events(l: &mut huiqi_ledger::Ledger) -> i64 {
+    l.db.int("SELECT COUNT(*) FROM audit_events", &[])
+        .await
+        .unwrap()
+}
+
+/// Re-hashes the chain from event `from` on (a forger with write access to the database who
+/// also rewrites every later hash and the head), so only the replay can tell.
+async fn rehash_from(l: &mut huiqi_ledger::Ledger, from: i64) {
+    let events = huiqi_ledger::audit::load_events(&mut l.db).await.unwrap();
+    let mut prev = match from {
+        1 => "0".repeat(64),
+        _ => events[(from - 2) as usize].hash.clone(),
+    };
+    for e in events.iter().filter(|e| e.seq >= from) {
+        let h = huiqi_ledger::audit::digest(
+            e.seq, &prev, &e.actor, &e.at, &e.action, &e.entity, &e.before, &e.after,
+        );
+        l.db.exec(
+            "UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE seq = $3",
+            &huiqi_ledger::args![prev.clone(), h.clone(), e.seq],
+        )
+        .await
+        .unwrap();
+        prev = h;
+    }
+    l.db.exec(
+        "UPDATE audit_head SET hash = $1 WHERE id = 1",
+        &huiqi_ledger::args![prev],
+    )
+    .await
+    .unwrap();
+}
+
+/// Issue 21: a bulk step writes one audit event listing its lines (not one per line), indexed
+/// under each line; timelines, who-approved and the step checks find it through the index, and
+/// `verify` replays it (the lines' digest included) and checks the index.
+#[test]
+fn a_bulk_step_is_one_event_indexed_under_each_line() {
+    each_backend(async |t| {
+        let mut l = open(t).await;
+        let rows: Vec<String> = (0..40).map(|i| format!("9133020{i:04}AAAAAAX")).collect();
+        let r: Vec<(&str, &str, &str, i64)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.as_str(), HT, "首次认定", 1_000 + i as i64))
+            .collect();
+        l.record(&ctx("2024-02-01"), &run(2023, "steps", &r))
+            .await
+            .unwrap();
+        let before = count_events(&mut l).await;
+        l.apply(
+            &ctx("2024-02-02"),
+            &ids(&[7]),
+            &Action::Reject {
+                reason: "失信".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let moved = l
+            .apply(&ctx("2024-02-10"), &all(), &Action::Approve)
+            .await
+            .unwrap();
+        assert_eq!(moved.len(), 39);
+        assert_eq!(count_events(&mut l).await, before + 2, "one event per step");
+        let approve_seq = before + 2;
+        let indexed =
+            l.db.int(
+                "SELECT COUNT(*) FROM line_events WHERE seq = $1",
+                &huiqi_ledger::args![approve_seq],
+            )
+            .await
+            .unwrap();
+        assert_eq!(indexed, 39);
+        // Who approved, a line's timeline and its events page find the step's event.
+        let who = l.actors_of(&[1, 7, 40], "approve").await.unwrap();
+        assert_eq!(who, vec![(1, "tester".into()), (40, "tester".into())]);
+        let st = l.status(&rows[0]).await.unwrap();
+        let steps: Vec<&str> = st[0].steps.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(steps, ["record", "approve"]);
+        let (n, page) = l.events_page(Some("item:1"), 0, 10, 200).await.unwrap();
+        assert_eq!((n, page[0].event.seq), (1, approve_seq));
+        // The rest of the workflow in bulk, a batch returned, payments and a recovery step.
+        l.apply(&ctx("2024-03-01"), &all(), &announce())
+            .await
+            .unwrap();
+        l.apply(&ctx("2024-03-03"), &all(), &Action::Confirm)
+            .await
+            .unwrap();
+        let b = l
+            .export_batch(&ctx("2024-03-05"), &all())
+            .await
+            .unwrap()
+            .unwrap();
+        l.cancel_batch(&ctx("2024-03-06"), b.id, "账号有误")
+            .await
+            .unwrap();
+        for id in [2, 3] {
+            l.apply(&ctx("2024-03-20"), &ids(&[id]), &pay(&format!("R-{id}")))
+                .await
+                .unwrap();
+        }
+        l.apply(
+            &ctx("2024-04-01"),
+            &ids(&[2, 3]),
+            &Action::Recover {
+                reason: "骗取补贴".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let v = l.verify().await.unwrap();
+        assert!(v.ok(), "{:?}", v.problems);
+        // The index is checked: a row removed, a row added.
+        l.db.exec(
+            "DELETE FROM line_events WHERE item_id = 5 AND seq = $1",
+            &huiqi_ledger::args![approve_seq],
+        )
+        .await
+        .unwrap();
+        l.db.batch("INSERT INTO line_events (item_id, seq) VALUES (6, 1)")
+            .await
+            .unwrap();
+        assert_eq!(
+            l.verify().await.unwrap().problems,
+            vec![
+                Problem::Missing {
+                    table: "line_events".into(),
+                    row: format!("line 5 → event #{approve_seq}"),
+                },
+                Problem::Unrecorded {
+                    table: "line_events".into(),
+                    row: "line 6 → event #1".into(),
+                },
+            ]
+        );
+        l.db.exec(
+            "INSERT INTO line_events (item_id, seq) VALUES (5, $1)",
+            &huiqi_ledger::args![approve_seq],
+        )
+        .await
+        .unwrap();
+        l.db.batch("DELETE FROM line_events WHERE item_id = 6 AND seq = 1")
+            .await
+            .unwrap();
+        assert!(l.verify().await.unwrap().ok());
+        // A step's event whose lines' digest is not what its lines became, the chain re-hashed
+        // after it: the replay names the event.
+        l.db.exec(
+            "UPDATE audit_events SET after_json = REPLACE(after_json, '\"lines_sha256\":\"', '\"lines_sha256\":\"0') WHERE seq = $1",
+            &huiqi_ledger::args![approve_seq],
+        )
+        .await
+        .unwrap();
+        rehash_from(&mut l, approve_seq).await;
+        let p = l.verify().await.unwrap().problems;
+        assert!(
+            matches!(&p[..], [Problem::Mismatch { table, row, column, .. }]
+                if table == "audit_events" && *row == approve_seq.to_string() && column == "after_json.lines_sha256"),
+            "{p:?}"
+        );
+        l.close().await;
+    });
+}
+
+/// A step checks each line against its events found through the index: a line whose row was
+/// moved back behind the chain's back is refused, bulk or not.
+#[test]
+fn a_step_refuses_a_line_moved_back_behind_a_bulk_event() {
+    each_backend(async |t| {
+        let mut l = open(t).await;
+        let r = run(
+            2023,
+            "a",
+            &[
+                (F1, HT, "首次认定", 5_000_000),
+                (F2, HT, "首次认定", 5_000_000),
+                (F3, RV, "", 100_000_000),
+            ],
+        );
+        l.record(&ctx("2024-02-01"), &r).await.unwrap();
+        l.apply(&ctx("2024-02-10"), &all(), &Action::Approve)
+            .await
+            .unwrap();
+        l.db.batch("UPDATE items SET state = 'computed' WHERE id = 2")
+            .await
+            .unwrap();
+        let e = l
+            .apply(&ctx("2024-02-11"), &ids(&[2]), &Action::Approve)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+        l.close().await;
+    });
+}

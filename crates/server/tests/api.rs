@@ -351,11 +351,11 @@ fn two_reviewers_approving_at_once_move_each_line_once() {
         assert_eq!(moved, ids.len() as u64, "{a:?} {b:?}");
         let ev = s
             .sql_int(
-                "SELECT COUNT(*) FROM audit_events WHERE action = 'approve'",
+                "SELECT COUNT(*) FROM line_events l JOIN audit_events a ON a.seq = l.seq WHERE a.action = 'approve'",
                 vec![],
             )
             .await;
-        assert_eq!(ev, ids.len() as i64);
+        assert_eq!(ev, ids.len() as i64, "each line approved once");
     });
 }
 
