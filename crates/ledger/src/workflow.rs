@@ -245,10 +245,7 @@ pub(crate) async fn select_lines(
         ));
     }
     let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
-    let mut sql = format!(
-        "SELECT {LINE_COLS} {LINE_SELECT} WHERE i.state IN ({})",
-        states.join(", ")
-    );
+    let mut sql = format!("{LINE_SELECT} WHERE i.state IN ({})", states.join(", "));
     let mut args: Vec<Arg> = vec![];
     if let Some(f) = &sel.firm {
         args.push(f.into());
@@ -262,12 +259,38 @@ pub(crate) async fn select_lines(
         args.push(p.into());
         sql.push_str(&format!(" AND e.period = ${}", args.len()));
     }
-    sql.push_str(" ORDER BY i.id");
-    if let Some(n) = sel.limit {
-        sql.push_str(&format!(" LIMIT {}", n.max(0)));
+    // In chunks of lines after the last one read (a chunk's packed JSON stays a few MB).
+    let mut out: Vec<Line> = vec![];
+    let cols: Vec<&str> = LINE_COLS.split(", ").collect();
+    let mut left = sel.limit.map(|n| n.max(0));
+    loop {
+        let n = left.map_or(SELECT_CHUNK, |l| l.min(SELECT_CHUNK));
+        if n == 0 {
+            break;
+        }
+        let after = out
+            .last()
+            .map_or(String::new(), |l| format!(" AND i.id > {}", l.id()));
+        let rest = format!("{sql}{after} ORDER BY i.id LIMIT {n}");
+        let mut chunk: Vec<Line> = db
+            .rows_packed(&cols, &rest, &args)
+            .await?
+            .iter()
+            .map(line_of)
+            .collect();
+        chunk.sort_by_key(Line::id);
+        let got = chunk.len() as i64;
+        out.append(&mut chunk);
+        left = left.map(|l| l - got);
+        if got < n {
+            break;
+        }
     }
-    Ok(db.rows(&sql, &args).await?.iter().map(line_of).collect())
+    Ok(out)
 }
+
+/// Lines a bulk selection reads per statement.
+const SELECT_CHUNK: i64 = 50_000;
 
 /// The line as it is after a step that adds `extra` to its event: a notice or batch the step
 /// names replaces the row's own.

@@ -517,5 +517,15 @@ fn bulk_insert_stores_exactly_what_it_was_given() {
             ];
             assert_eq!(&got[..], &want[..], "{target}");
         }
+        // Read back packed (SQLite: one JSON array), every value as `rows` gives it.
+        let mut packed = db
+            .rows_packed(&["id", "n", "s", "t"], "FROM bulk_t WHERE id >= 0", &[])
+            .await
+            .unwrap();
+        packed.sort_by_key(|r| r.i(0));
+        assert_eq!(packed.len(), back.len(), "{target}");
+        for (p, r) in packed.iter().zip(&back) {
+            assert_eq!(p.0, r.0, "{target}");
+        }
     });
 }
