@@ -373,8 +373,8 @@ pub(crate) async fn events_of(
 /// against its own hash.
 pub(crate) async fn events_of_lines(db: &mut Db, ids: &[i64]) -> Result<Vec<Event>, Error> {
     let args: Vec<Arg> = ids.iter().map(|&i| Arg::from(i)).collect();
-    let table = db.line_events();
-    let sql = format!("SELECT DISTINCT seq FROM {table} WHERE item_id IN (");
+    let table = db.line_events_as_l();
+    let sql = format!("SELECT DISTINCT l.seq FROM {table} WHERE l.item_id IN (");
     let mut seqs: Vec<i64> = crate::content::rows_in(db, &sql, &args)
         .await?
         .iter()

@@ -459,15 +459,8 @@ impl Db {
         }
     }
 
-    /// The line → event index for a lookup by line (named for SQLite, as above).
-    pub fn line_events(&self) -> &'static str {
-        match self.backend() {
-            Backend::Sqlite => "line_events INDEXED BY line_events_by_line",
-            Backend::Postgres => "line_events",
-        }
-    }
-
-    /// [`Db::line_events`] under the alias `l`, for a join.
+    /// The line → event index under the alias `l`, for a lookup by line (named for SQLite, as
+    /// above).
     pub fn line_events_as_l(&self) -> &'static str {
         match self.backend() {
             Backend::Sqlite => "line_events AS l INDEXED BY line_events_by_line",

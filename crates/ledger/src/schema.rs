@@ -369,7 +369,7 @@ CREATE INDEX items_notice ON items (notice_id) WHERE notice_id IS NOT NULL;
 /// who-approved-it find them without scanning. Every event about a line has a row — the
 /// per-line events (`item:N`) too, so readers need no second lookup; the rows for the events
 /// written before this index are filled in here. `verify` rebuilds the index from the chain and
-/// compares. SQLite's planner is told to use the index by name (`Db::line_events`).
+/// compares. SQLite's planner is told to use the index by name (`Db::line_events_as_l`).
 const V9: &str = r#"
 CREATE TABLE line_events (
     item_id BIGINT NOT NULL,
