@@ -83,6 +83,13 @@ impl From<huiqi_columnar::Error> for Error {
     }
 }
 
+#[cfg(feature = "distributed")]
+impl From<huiqi_cluster::Error> for Error {
+    fn from(e: huiqi_cluster::Error) -> Error {
+        Error::input(e.zh, e.en)
+    }
+}
+
 impl From<huiqi_eval::Overflow> for Error {
     fn from(o: huiqi_eval::Overflow) -> Error {
         Error::input(o.zh(), o.to_string())

@@ -29,6 +29,9 @@ pub struct RunRequest {
     pub force: bool,
     /// Parameters set from outside the pack (`--set 名称=值`), recorded in the manifest.
     pub set: Vec<huiqi_lang::ParamSet>,
+    /// `df://HOST:PORT`: evaluate the chunks of firms on this Apache Ballista cluster (a build
+    /// with the `distributed` feature); the results are the same bytes as on one machine.
+    pub cluster: Option<String>,
 }
 
 impl RunRequest {
@@ -47,6 +50,7 @@ impl RunRequest {
             chunk_firms: None,
             force: false,
             set: vec![],
+            cluster: None,
         }
     }
 }
@@ -110,11 +114,12 @@ pub fn evaluate(
 
 /// Runs an engine future on a thread of its own with a large stack (deep plans) and a
 /// multi-threaded runtime.
-fn on_engine_thread<T, F, Fut>(f: F) -> Result<T>
+fn on_engine_thread<T, E, F, Fut>(f: F) -> Result<T>
 where
     T: Send,
+    Error: From<E>,
     F: FnOnce() -> Fut + Send,
-    Fut: std::future::Future<Output = huiqi_columnar::error::Result<T>>,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
 {
     let fail = |e: &dyn std::fmt::Display| Error::plain(e.to_string());
     std::thread::scope(|s| {
@@ -132,6 +137,47 @@ where
             .join()
             .map_err(|_| Error::plain("the engine thread panicked"))?
     })
+}
+
+/// [`evaluate`] on an Apache Ballista cluster (`huiqi_cluster`): the chunks of firms on its
+/// executors, the cross-clause rules here.
+#[cfg(feature = "distributed")]
+fn evaluate_on_cluster(
+    url: &str,
+    program: &Program,
+    r: &RunRequest,
+    snapshot_hash: &str,
+    opts: Options,
+) -> Result<(Results, huiqi_columnar::Timings)> {
+    let submit = huiqi_cluster::Submit {
+        url,
+        program,
+        pack: &r.policy,
+        sets: &r.set,
+        snapshot: &r.snapshot,
+        snapshot_hash,
+        period: r.period,
+        chunk_firms: r
+            .chunk_firms
+            .filter(|&n| n > 0)
+            .unwrap_or(huiqi_cluster::DEFAULT_CHUNK_FIRMS),
+        opts: &opts,
+    };
+    on_engine_thread(|| huiqi_cluster::run(&submit))
+}
+
+#[cfg(not(feature = "distributed"))]
+fn evaluate_on_cluster(
+    _url: &str,
+    _program: &Program,
+    _r: &RunRequest,
+    _snapshot_hash: &str,
+    _opts: Options,
+) -> Result<(Results, huiqi_columnar::Timings)> {
+    Err(Error::usage(
+        "这个 huiqi 构建不含集群运行：请以 `--features distributed` 构建 huiqi-cli",
+        "this huiqi was built without cluster runs: build huiqi-cli with `--features distributed`",
+    ))
 }
 
 /// [`evaluate`] of two programs over one snapshot (`huiqi_columnar::run_pair`: loaded once when
@@ -164,7 +210,10 @@ pub fn run(r: &RunRequest, progress: &dyn Fn(Progress)) -> Result<RunReport> {
     // is written unless both agree.
     let (evaluated, verified) = std::thread::scope(|s| {
         let v = s.spawn(|| crate::data::verify_snapshot(&r.snapshot, &snap.hash));
-        let e = evaluate(p, &r.snapshot, r.period, opts);
+        let e = match &r.cluster {
+            None => evaluate(p, &r.snapshot, r.period, opts),
+            Some(url) => evaluate_on_cluster(url, p, r, &snap.hash, opts),
+        };
         let v = v
             .join()
             .unwrap_or_else(|_| Err(Error::plain("snapshot verification panicked")));

@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod commands;
 mod render;
 
+#[cfg(feature = "distributed")]
+use commands::cluster;
 use commands::{data, demo, explain, indicators, ledger, pack, run, serve, simulate};
 use render::Out;
 
@@ -104,6 +106,11 @@ enum Cmd {
     /// The 免申即享 service: HTTP API with OpenAPI, accounts and Cedar authorization
     /// (`--demo`: the demo zone with demo accounts).
     Serve(serve::ServeArgs),
+    /// An Apache Ballista cluster for `huiqi run --cluster`: a scheduler and executors that
+    /// know huiqi's plan (a build with the `distributed` feature).
+    #[cfg(feature = "distributed")]
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
 }
 
 fn try_main(o: &Out, cmd: Cmd) -> huiqi::Result<ExitCode> {
@@ -122,6 +129,8 @@ fn try_main(o: &Out, cmd: Cmd) -> huiqi::Result<ExitCode> {
         Cmd::Ledger(a) => ledger::ledger(o, &a),
         Cmd::Status(a) => ledger::status(o, &a),
         Cmd::Serve(a) => serve::serve(o, &a),
+        #[cfg(feature = "distributed")]
+        Cmd::Cluster(c) => cluster::cluster(o, c),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, Int32Array, StringArray};
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -217,9 +217,141 @@ async fn compute(
     Ok((res, timings))
 }
 
+/// What one chunk of firms gives the cross-clause rules: its stage-0 slot columns
+/// (`allocate::slot_columns`), in batches of consecutive firms numbered in the whole snapshot
+/// (`fi` offset by the chunk's first firm). A cluster's executor computes one of these per task.
+pub struct ChunkSlots {
+    pub schema: SchemaRef,
+    /// The chunk's partitions, in order.
+    pub parts: Vec<Vec<RecordBatch>>,
+    /// The chunk's credit codes, in firm order.
+    pub firm_ids: StringArray,
+    pub load: Duration,
+    pub plan: Duration,
+    pub execute: Duration,
+}
+
+/// One chunk of firms evaluated up to stage 0 of the allocation, in a session of its own.
+pub async fn chunk_slots(
+    p: &Program,
+    snapshot: &Path,
+    year: i32,
+    chunk: &load::Chunk,
+    opts: &Options,
+) -> R<ChunkSlots> {
+    let ctx = session(opts)?;
+    let mut cm = Compiler::new(p, year);
+    cm.standalone = opts.standalone;
+    let plan = cm.plan()?;
+    chunk_slots_in(&ctx, &cm, &plan, snapshot, chunk, opts).await
+}
+
+async fn chunk_slots_in(
+    ctx: &SessionContext,
+    cm: &Compiler<'_>,
+    plan: &crate::clause::Plan,
+    snapshot: &Path,
+    chunk: &load::Chunk,
+    opts: &Options,
+) -> R<ChunkSlots> {
+    let t0 = Instant::now();
+    let loaded = load::load_rows(snapshot, cm, Some(chunk))?;
+    let load = t0.elapsed();
+    if !loaded.sorted {
+        return Err("a chunk of firms is not in credit-code order".into());
+    }
+    let firm_ids = loaded.firm_ids.clone();
+    let t1 = Instant::now();
+    let df = frame::build(ctx, loaded, cm, opts.partitions).await?;
+    let df = add_columns(df, &plan.columns)?;
+    let offset = i32::try_from(chunk.firms.start).map_err(|_| "too many firms")?;
+    let df = allocate::slot_columns(df, cm, plan, "fi", offset)?;
+    let plan_time = t1.elapsed();
+    let t2 = Instant::now();
+    let (_, schema, parts) = materialise_parts(df, "chunk").await?;
+    Ok(ChunkSlots {
+        schema,
+        parts,
+        firm_ids,
+        load,
+        plan: plan_time,
+        execute: t2.elapsed(),
+    })
+}
+
+/// The schema of every chunk's slot columns (`slots_schema`), from a chunk of no firms: what a
+/// plan that gathers chunks declares before any chunk is evaluated.
+pub async fn chunk_schema(p: &Program, snapshot: &Path, year: i32, opts: &Options) -> R<SchemaRef> {
+    let none = load::Chunk {
+        firms: 0..0,
+        tables: std::array::from_fn(|_| 0..0),
+    };
+    let got = chunk_slots(p, snapshot, year, &none, opts).await?;
+    Ok(slots_schema(&got.schema))
+}
+
+/// The schema every chunk's slot columns are read back with: the same fields, every one
+/// nullable (a column one chunk has no null in is nullable in another).
+pub fn slots_schema(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The cross-clause rules over every firm's slot columns, gathered from the chunks in firm
+/// order (each partition's batches are runs of consecutive firms), then the results.
+/// `firm_ids` are the credit codes of every firm, in order: the chunks' ids concatenated.
+pub async fn rules_over_slots(
+    p: &Program,
+    year: i32,
+    opts: &Options,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+    firm_ids: StringArray,
+) -> R<(Results, Timings)> {
+    let mut timings = Timings::default();
+    let ctx = session(opts)?;
+    let mut cm = Compiler::new(p, year);
+    cm.standalone = opts.standalone;
+    let plan = cm.plan()?;
+    let t1 = Instant::now();
+    let df = allocate::rules(read_parts(&ctx, schema, parts)?, &cm, &plan).await?;
+    let batches = collect_final(df).await?;
+    timings.execute = t1.elapsed();
+    let t2 = Instant::now();
+    let res = res_from(p, &cm, &plan, &batches, firm_ids, true)?;
+    timings.results = t2.elapsed();
+    Ok((res, timings))
+}
+
+/// Deals a chunk's partitions out to `width` partitions: partition k of a chunk to k % width.
+pub fn deal_parts(into: &mut [Vec<RecordBatch>], got: Vec<Vec<RecordBatch>>) {
+    let width = into.len().max(1);
+    for (k, part) in got.into_iter().enumerate() {
+        if let Some(p) = into.get_mut(k % width) {
+            p.extend(part);
+        }
+    }
+}
+
+/// The credit codes of several chunks as one array, in order.
+pub fn concat_ids(ids: &[StringArray]) -> R<StringArray> {
+    let refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
+    let all = datafusion::arrow::compute::concat(&refs).map_err(Error::engine)?;
+    Ok(all
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or("firm ids")?
+        .clone())
+}
+
 /// `run` a chunk of firms at a time (`Options::chunk_firms`): each chunk is loaded, evaluated
-/// up to stage 0 of the allocation (`allocate::slot_columns`) and kept only as those columns;
-/// the cross-clause rules then run once over every firm's slot columns.
+/// up to stage 0 of the allocation (`chunk_slots`) and kept only as those columns; the
+/// cross-clause rules then run once over every firm's slot columns (`rules_over_slots`).
 async fn run_chunked(
     p: &Program,
     snapshot: &Path,
@@ -232,55 +364,23 @@ async fn run_chunked(
     let mut cm = Compiler::new(p, year);
     cm.standalone = opts.standalone;
     let plan = cm.plan()?;
-    let width = opts.partitions.max(1);
-    let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; width];
+    let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; opts.partitions.max(1)];
     let mut ids: Vec<StringArray> = vec![];
     let mut schema = None;
     for chunk in chunks {
-        let t0 = Instant::now();
-        let loaded = load::load_rows(snapshot, &cm, Some(chunk))?;
-        timings.load += t0.elapsed();
-        if !loaded.sorted {
-            return Err("a chunk of firms is not in credit-code order".into());
-        }
-        ids.push(loaded.firm_ids.clone());
-        let t1 = Instant::now();
-        let df = frame::build(&ctx, loaded, &cm, opts.partitions).await?;
-        let df = add_columns(df, &plan.columns)?;
-        let offset = i32::try_from(chunk.firms.start).map_err(|_| "too many firms")?;
-        let df = allocate::slot_columns(df, &cm, &plan, "fi", offset)?;
-        timings.plan += t1.elapsed();
-        let t2 = Instant::now();
-        let (_, sch, got) = materialise_parts(df, "chunk").await?;
-        timings.execute += t2.elapsed();
-        // Each batch is a run of consecutive firms, whichever partition it lands in.
-        for (k, part) in got.into_iter().enumerate() {
-            parts[k % width].extend(part);
-        }
-        schema = Some(sch);
+        let got = chunk_slots_in(&ctx, &cm, &plan, snapshot, chunk, opts).await?;
+        timings.load += got.load;
+        timings.plan += got.plan;
+        timings.execute += got.execute;
+        ids.push(got.firm_ids);
+        deal_parts(&mut parts, got.parts);
+        schema = Some(got.schema);
     }
-    // Every column nullable: a column one chunk has no null in is nullable in another.
-    let schema = schema.ok_or("no chunks")?;
-    let schema = Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect::<Vec<_>>(),
-    ));
-    let t1 = Instant::now();
-    let df = allocate::rules(read_parts(&ctx, schema, parts)?, &cm, &plan).await?;
-    let batches = collect_final(df).await?;
-    timings.execute += t1.elapsed();
-    let refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
-    let firm_ids = datafusion::arrow::compute::concat(&refs).map_err(Error::engine)?;
-    let firm_ids = firm_ids
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or("firm ids")?
-        .clone();
-    let t2 = Instant::now();
-    let res = res_from(p, &cm, &plan, &batches, firm_ids, true)?;
-    timings.results = t2.elapsed();
+    let schema: SchemaRef = schema.ok_or("no chunks")?;
+    let schema = slots_schema(&schema);
+    let firm_ids = concat_ids(&ids)?;
+    let (res, t) = rules_over_slots(p, year, opts, schema, parts, firm_ids).await?;
+    timings.execute += t.execute;
+    timings.results = t.results;
     Ok((res, timings))
 }

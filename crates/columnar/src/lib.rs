@@ -24,7 +24,10 @@ mod results;
 mod rows;
 pub mod udf;
 
-pub use engine::{run, run_pair, Options, Timings};
+pub use engine::{
+    chunk_schema, chunk_slots, concat_ids, deal_parts, rules_over_slots, run, run_pair,
+    slots_schema, ChunkSlots, Options, Timings,
+};
 pub use error::Error;
 pub use reasons::Reasons;
 pub use results::{Results, Row};

@@ -473,14 +473,20 @@ const CHUNKED: [&str; 4] = [
     snapshot::AWARDS,
 ];
 
+/// The credit codes of every firm of a snapshot, in the firms table's order (a chunk's firms
+/// are a range of it).
+pub fn firm_ids(dir: &Path) -> R<StringArray> {
+    utf8(col(
+        &read(dir, snapshot::FIRMS, Some(&[scol::FIRM_ID.into()]), None)?,
+        scol::FIRM_ID,
+    )?)
+}
+
 /// The snapshot cut into chunks of at most `size` firms, from the credit codes alone (each
 /// table's `firm_id` column is read once). None when a table is not in credit-code order (a
 /// hand-made snapshot): then only a whole load is possible.
 pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
-    let ids = utf8(col(
-        &read(dir, snapshot::FIRMS, Some(&[scol::FIRM_ID.into()]), None)?,
-        scol::FIRM_ID,
-    )?)?;
+    let ids = firm_ids(dir)?;
     let sorted = |a: &StringArray| (1..a.len()).all(|i| a.value(i - 1) <= a.value(i));
     if !sorted(&ids) || ids.is_empty() {
         return Ok(None);

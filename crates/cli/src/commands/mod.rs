@@ -1,5 +1,7 @@
 //! One module per subcommand (or family): arguments, one call into the `huiqi` crate, rendering.
 
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod data;
 pub mod demo;
 pub mod explain;

@@ -55,6 +55,12 @@ pub struct RunArgs {
     /// covers it.
     #[arg(long = "set", value_name = "名称=值", value_parser = parse_set)]
     pub set: Vec<huiqi::lang::ParamSet>,
+    /// Evaluate the chunks of firms on an Apache Ballista cluster (`huiqi cluster scheduler`
+    /// and `huiqi cluster executor`, in a build with the `distributed` feature): the scheduler
+    /// as `df://HOST:PORT`. Every node reads the pack and the snapshot at the same absolute
+    /// paths; the results and manifest are the same bytes as on one machine.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 /// `--set 名称=值`.
@@ -119,6 +125,7 @@ pub fn run(o: &Out, a: &RunArgs) -> huiqi::Result<ExitCode> {
         chunk_firms: a.chunk_firms,
         force: a.force,
         set: a.set.clone(),
+        cluster: a.cluster.clone(),
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new_spinner();
