@@ -123,7 +123,9 @@ impl Job {
     }
 
     /// Checks that the snapshot this node reads is the one the run was submitted with (its
-    /// manifest's content hash; the client verified the content itself).
+    /// manifest's content hash; the client verified the content itself). Read again for every
+    /// task, unlike the program: the manifest is a small file, and a snapshot replaced in the
+    /// middle of a run is then refused by the next task instead of mixing two snapshots.
     pub fn check_snapshot(&self) -> Result<()> {
         let hash = snapshot_hash(&self.snapshot)?;
         if hash != self.snapshot_hash {

@@ -127,12 +127,13 @@ pub async fn run(s: &Submit<'_>) -> Result<(Results, Timings)> {
     let pack = absolute(s.pack)?;
     let snapshot = absolute(s.snapshot)?;
     let t0 = Instant::now();
-    let chunks = load::chunks(&snapshot, s.chunk_firms.max(1))?.ok_or_else(|| {
-        Error::new(
-            "集群运行需要按统一社会信用代码排序的快照（huiqi ingest 写出的快照即是）",
-            "a cluster run needs a snapshot in credit-code order (as huiqi ingest writes it)",
-        )
-    })?;
+    let load::Cut { chunks, firm_ids } = load::chunks(&snapshot, s.chunk_firms.max(1))?
+        .ok_or_else(|| {
+            Error::new(
+                "集群运行需要按统一社会信用代码排序的快照（huiqi ingest 写出的快照即是）",
+                "a cluster run needs a snapshot in credit-code order (as huiqi ingest writes it)",
+            )
+        })?;
     timings.load = t0.elapsed();
     let t1 = Instant::now();
     let schema = huiqi_columnar::chunk_schema(s.program, &snapshot, s.period, s.opts).await?;
@@ -189,7 +190,6 @@ pub async fn run(s: &Submit<'_>) -> Result<(Results, Timings)> {
         .map_err(|e| Error::during("集群运行失败", "the cluster run failed", e))?;
     // In firm order, then dealt out to the partitions as a chunked run deals them.
     batches.sort_by_key(first_firm);
-    let firm_ids = load::firm_ids(&snapshot)?;
     every_firm_once(&batches, firm_ids.len())?;
     let mut parts = vec![vec![]; s.opts.partitions.max(1)];
     let width = parts.len();

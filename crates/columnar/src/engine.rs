@@ -82,6 +82,19 @@ fn session(opts: &Options) -> R<SessionContext> {
     Ok(ctx)
 }
 
+/// What every evaluation starts from: a session, the program compiled for `year` and its plan.
+fn prepare<'p>(
+    p: &'p Program,
+    year: i32,
+    opts: &Options,
+) -> R<(SessionContext, Compiler<'p>, crate::clause::Plan)> {
+    let ctx = session(opts)?;
+    let mut cm = Compiler::new(p, year);
+    cm.standalone = opts.standalone;
+    let plan = cm.plan()?;
+    Ok((ctx, cm, plan))
+}
+
 /// Adds `fo`, each firm's position in credit-code order, to the per-firm batch: ties in
 /// rankings and pools go by credit code, and an unsorted snapshot's `fi` is not that order.
 fn with_order(base: RecordBatch, ids: &StringArray) -> R<RecordBatch> {
@@ -114,11 +127,11 @@ fn with_order(base: RecordBatch, ids: &StringArray) -> R<RecordBatch> {
 pub async fn run(p: &Program, snapshot: &Path, year: i32, opts: &Options) -> R<(Results, Timings)> {
     if let Some(size) = opts.chunk_firms {
         let t = Instant::now();
-        if let Some(chunks) = load::chunks(snapshot, size)?.filter(|c| c.len() > 1) {
-            let cut = t.elapsed();
-            let (res, mut timings) = run_chunked(p, snapshot, year, &chunks, opts).await?;
+        if let Some(cut) = load::chunks(snapshot, size)?.filter(|c| c.chunks.len() > 1) {
+            let elapsed = t.elapsed();
+            let (res, mut timings) = run_chunked(p, snapshot, year, &cut.chunks, opts).await?;
             // Cutting the chunks read every table's credit codes: part of loading.
-            timings.load += cut;
+            timings.load += elapsed;
             return Ok((res, timings));
         }
     }
@@ -189,10 +202,7 @@ async fn compute(
     opts: &Options,
 ) -> R<(Results, Timings)> {
     let mut timings = Timings::default();
-    let ctx = session(opts)?;
-    let mut cm = Compiler::new(p, year);
-    cm.standalone = opts.standalone;
-    let plan = cm.plan()?;
+    let (ctx, cm, plan) = prepare(p, year, opts)?;
     let firm_ids = loaded.firm_ids.clone();
     let sorted = loaded.sorted;
     let t0 = Instant::now();
@@ -239,10 +249,7 @@ pub async fn chunk_slots(
     chunk: &load::Chunk,
     opts: &Options,
 ) -> R<ChunkSlots> {
-    let ctx = session(opts)?;
-    let mut cm = Compiler::new(p, year);
-    cm.standalone = opts.standalone;
-    let plan = cm.plan()?;
+    let (ctx, cm, plan) = prepare(p, year, opts)?;
     chunk_slots_in(&ctx, &cm, &plan, snapshot, chunk, opts).await
 }
 
@@ -314,10 +321,7 @@ pub async fn rules_over_slots(
     firm_ids: StringArray,
 ) -> R<(Results, Timings)> {
     let mut timings = Timings::default();
-    let ctx = session(opts)?;
-    let mut cm = Compiler::new(p, year);
-    cm.standalone = opts.standalone;
-    let plan = cm.plan()?;
+    let (ctx, cm, plan) = prepare(p, year, opts)?;
     let t1 = Instant::now();
     let df = allocate::rules(read_parts(&ctx, schema, parts)?, &cm, &plan).await?;
     let batches = collect_final(df).await?;
@@ -360,10 +364,7 @@ async fn run_chunked(
     opts: &Options,
 ) -> R<(Results, Timings)> {
     let mut timings = Timings::default();
-    let ctx = session(opts)?;
-    let mut cm = Compiler::new(p, year);
-    cm.standalone = opts.standalone;
-    let plan = cm.plan()?;
+    let (ctx, cm, plan) = prepare(p, year, opts)?;
     let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; opts.partitions.max(1)];
     let mut ids: Vec<StringArray> = vec![];
     let mut schema = None;

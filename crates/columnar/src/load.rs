@@ -475,17 +475,24 @@ const CHUNKED: [&str; 4] = [
 
 /// The credit codes of every firm of a snapshot, in the firms table's order (a chunk's firms
 /// are a range of it).
-pub fn firm_ids(dir: &Path) -> R<StringArray> {
+fn firm_ids(dir: &Path) -> R<StringArray> {
     utf8(col(
         &read(dir, snapshot::FIRMS, Some(&[scol::FIRM_ID.into()]), None)?,
         scol::FIRM_ID,
     )?)
 }
 
+/// A snapshot cut into chunks, with the credit codes the cut was made from.
+pub struct Cut {
+    pub chunks: Vec<Chunk>,
+    /// Every firm's credit code, in order (the chunks' firm ranges index it).
+    pub firm_ids: StringArray,
+}
+
 /// The snapshot cut into chunks of at most `size` firms, from the credit codes alone (each
 /// table's `firm_id` column is read once). None when a table is not in credit-code order (a
 /// hand-made snapshot): then only a whole load is possible.
-pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
+pub fn chunks(dir: &Path, size: usize) -> R<Option<Cut>> {
     let ids = firm_ids(dir)?;
     let sorted = |a: &StringArray| (1..a.len()).all(|i| a.value(i - 1) <= a.value(i));
     if !sorted(&ids) || ids.is_empty() {
@@ -524,16 +531,18 @@ pub fn chunks(dir: &Path, size: usize) -> R<Option<Vec<Chunk>>> {
         c[0] = 0; // rows before the first firm name no firm: the first chunk's load reports them
         cuts.push(c);
     }
-    Ok(Some(
-        starts
-            .iter()
-            .enumerate()
-            .map(|(k, &f)| Chunk {
-                firms: f..(f + size).min(n),
-                tables: std::array::from_fn(|t| cuts[t][k]..cuts[t][k + 1]),
-            })
-            .collect(),
-    ))
+    let chunks = starts
+        .iter()
+        .enumerate()
+        .map(|(k, &f)| Chunk {
+            firms: f..(f + size).min(n),
+            tables: std::array::from_fn(|t| cuts[t][k]..cuts[t][k + 1]),
+        })
+        .collect();
+    Ok(Some(Cut {
+        chunks,
+        firm_ids: ids,
+    }))
 }
 
 /// Which tables and columns a plan reads.
