@@ -11,26 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn huiqi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_huiqi"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use crate::support;
+use support::{assert_ok as ok, gen_and_ingest, huiqi, root};
 
 /// A port nothing listens on now.
 fn free_port() -> u16 {
@@ -134,40 +116,12 @@ fn cluster(work: &Path, n: usize) -> Cluster {
 
 /// Generates a zone (with the sample firms when `samples`), ingests it, returns the snapshot.
 fn zone(work: &Path, firms: usize, samples: bool) -> String {
-    let w = |p: &str| work.join(p).to_string_lossy().into_owned();
     let n = firms.to_string();
-    let mut args = vec![
-        "gen",
-        "--firms",
-        &n,
-        "--years",
-        "2019..2023",
-        "--seed",
-        "42",
-        "--out",
-    ];
-    let zone = w("zone");
-    args.push(&zone);
+    let mut args = vec!["--firms", &n, "--years", "2019..2023", "--seed", "42"];
     if samples {
         args.extend(["--firms-from", "examples/firms"]);
     }
-    ok(&huiqi(&args));
-    ok(&huiqi(&[
-        "ingest",
-        "--policy",
-        "policies/ningbo",
-        "--mapping",
-        &w("zone/mapping.toml"),
-        "--snapshots",
-        &w("snaps"),
-    ]));
-    std::fs::read_dir(work.join("snaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
+    gen_and_ingest(work, &args).to_string_lossy().into_owned()
 }
 
 fn run(snapshot: &str, out: &Path, extra: &[&str]) -> Output {

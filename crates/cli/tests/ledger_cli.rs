@@ -6,25 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use huiqi_ledger::Ledger;
 use rand::{Rng, SeedableRng};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_huiqi"));
-    c.args(args).current_dir(root());
-    c
-}
-
-fn huiqi(args: &[&str]) -> Output {
-    cmd(args).output().unwrap()
-}
+use crate::support;
+use support::{cmd, gen_and_ingest, huiqi, ingest, root, s};
 
 fn ok(args: &[&str]) -> String {
     let o = huiqi(args);
@@ -45,42 +34,10 @@ fn work(name: &str) -> PathBuf {
     w
 }
 
-fn s(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-/// `huiqi ingest` of `mapping` for `pack` into `w/snaps`; returns the snapshot's directory.
-fn ingest(pack: &str, mapping: &str, w: &Path) -> PathBuf {
-    ok(&[
-        "ingest",
-        "--policy",
-        pack,
-        "--mapping",
-        mapping,
-        "--snapshots",
-        &s(&w.join("snaps")),
-    ]);
-    std::fs::read_dir(w.join("snaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .unwrap()
-}
-
 /// gen → ingest → run `periods`; returns (snapshot dir, run dirs).
 fn zone(w: &Path, firms: usize, years: &str, periods: &[i32]) -> (PathBuf, Vec<PathBuf>) {
-    ok(&[
-        "gen",
-        "--firms",
-        &firms.to_string(),
-        "--years",
-        years,
-        "--seed",
-        "5",
-        "--out",
-        &s(&w.join("zone")),
-    ]);
-    let snap = ingest("policies/ningbo", &s(&w.join("zone/mapping.toml")), w);
+    let n = firms.to_string();
+    let snap = gen_and_ingest(w, &["--firms", &n, "--years", years, "--seed", "5"]);
     let runs = periods
         .iter()
         .map(|p| {

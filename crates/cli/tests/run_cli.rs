@@ -6,16 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::Command;
 
-fn huiqi(args: &[&str]) -> std::process::Output {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    Command::new(env!("CARGO_BIN_EXE_huiqi"))
-        .args(args)
-        .current_dir(root)
-        .output()
-        .unwrap()
-}
+use crate::support;
+use support::{gen_and_ingest, huiqi};
 
 #[test]
 fn runs_are_reproducible() {
@@ -99,24 +92,7 @@ fn runs_are_reproducible() {
 fn small_zone(tag: &str) -> (std::path::PathBuf, String) {
     let work = std::env::temp_dir().join(format!("huiqi-run-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
-    let w = |p: &str| work.join(p).to_string_lossy().into_owned();
-    let o = huiqi(&["gen", "--firms", "200", "--seed", "5", "--out", &w("zone")]);
-    assert!(o.status.success());
-    let o = huiqi(&[
-        "ingest",
-        "--policy",
-        "policies/ningbo",
-        "--mapping",
-        &w("zone/mapping.toml"),
-        "--snapshots",
-        &w("snaps"),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let snap = std::fs::read_dir(work.join("snaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .unwrap();
+    let snap = gen_and_ingest(&work, &["--firms", "200", "--seed", "5"]);
     (work, snap.to_string_lossy().into_owned())
 }
 
@@ -212,7 +188,7 @@ fn run_output_never_destroys_and_appears_whole() {
 #[test]
 fn an_overflowing_amount_is_refused_by_both_engines_naming_firm_and_clause() {
     let (work, snap) = small_zone("overflow");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = support::root();
     let pack = work.join("pack");
     std::fs::create_dir_all(&pack).unwrap();
     for e in std::fs::read_dir(root.join("policies/ningbo")).unwrap() {

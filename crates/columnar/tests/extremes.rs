@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
-mod common;
+use crate::common;
 
 use huiqi_ir::*;
 use rust_decimal::Decimal;

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
-mod common;
+use crate::common;
 
 use huiqi_ir::*;
 use proptest::prelude::*;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -123,7 +123,8 @@ fn race(target: &str, bulk: bool) -> (usize, usize) {
         }
         c.args([
             "--exact",
-            "worker",
+            // This file is the module `concurrency` of the crate's one test binary.
+            "concurrency::worker",
             "--ignored",
             "--nocapture",
             "--test-threads",

@@ -14,8 +14,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod webcommon;
+use crate::common;
+use crate::webcommon;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -6,8 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod webcommon;
+use crate::common;
+use crate::webcommon;
 
 use common::{each_backend, Server};
 use webcommon::{assert_translated, csrf_of, fill_references, upload_token_of, PageClient};
