@@ -6,6 +6,7 @@
 #
 #   bash bench/cluster.sh                                  # SIZES="1000000"
 #   SIZES="100000 1000000" CHUNK=100000 bash bench/cluster.sh
+#   SIZES=10000000 CHUNK=1000000 bash bench/cluster.sh     # no whole run past WHOLE_MAX firms
 #   HUIQI_BIN=/path/huiqi HUIQI_BIN_COMMIT=abc1234 bash bench/cluster.sh   # a prebuilt binary
 #
 # The binary must be built with `--features distributed`. Zones are generated under
@@ -18,6 +19,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/huiqi-target}"
 ROOT="${BENCH_ROOT:-/var/tmp/huiqi-bench}"
 SIZES="${SIZES:-1000000}"
 CHUNK="${CHUNK:-100000}"
+WHOLE_MAX="${WHOLE_MAX:-2000000}"
 POLICY="${POLICY:-$REPO/policies/ningbo}"
 PERIOD="${PERIOD:-2023}"
 CORES="$(nproc)"
@@ -82,8 +84,10 @@ for N in $SIZES; do
     snap=$(find "$D/snapshots" -mindepth 1 -maxdepth 1 -type d | head -1)
   fi
   sync
-  runs=(
-    "one machine, whole|"
+  runs=()
+  # A whole run holds every firm's columns at once: past WHOLE_MAX firms only chunked runs.
+  (( N <= WHOLE_MAX )) && runs+=("one machine, whole|")
+  runs+=(
     "one machine, --chunk-firms $CHUNK|--chunk-firms $CHUNK"
     "cluster, 1 executor × $CORES threads|--cluster URL --chunk-firms $CHUNK|1|$CORES"
     "cluster, 2 executors × $((CORES / 2 > 0 ? CORES / 2 : 1)) threads|--cluster URL --chunk-firms $CHUNK|2|$((CORES / 2 > 0 ? CORES / 2 : 1))"
