@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support;
-use support::{assert_ok as ok, gen_and_ingest, huiqi, root};
+use support::{assert_ok as ok, cmd, gen_and_ingest};
 
 /// A port nothing listens on now.
 fn free_port() -> u16 {
@@ -35,15 +35,7 @@ impl Drop for Proc {
 
 fn spawn(args: &[&str], log: &Path) -> Proc {
     let f = std::fs::File::create(log).unwrap();
-    Proc(
-        Command::new(env!("CARGO_BIN_EXE_huiqi"))
-            .args(args)
-            .current_dir(root())
-            .stdout(Stdio::null())
-            .stderr(f)
-            .spawn()
-            .unwrap(),
-    )
+    Proc(cmd(args).stdout(Stdio::null()).stderr(f).spawn().unwrap())
 }
 
 struct Cluster {
@@ -124,7 +116,8 @@ fn zone(work: &Path, firms: usize, samples: bool) -> String {
     gen_and_ingest(work, &args).to_string_lossy().into_owned()
 }
 
-fn run(snapshot: &str, out: &Path, extra: &[&str]) -> Output {
+/// `huiqi run` of the seed pack for 2023 over `snapshot` into `out`, with `extra`.
+fn run_cmd(snapshot: &str, out: &Path, extra: &[&str]) -> Command {
     let out = out.to_string_lossy().into_owned();
     let mut args = vec![
         "run",
@@ -138,7 +131,11 @@ fn run(snapshot: &str, out: &Path, extra: &[&str]) -> Output {
         &out,
     ];
     args.extend(extra);
-    huiqi(&args)
+    cmd(&args)
+}
+
+fn run(snapshot: &str, out: &Path, extra: &[&str]) -> Output {
+    run_cmd(snapshot, out, extra).output().unwrap()
 }
 
 const FILES: [&str; 3] = ["results.parquet", "results.csv", "manifest.json"];
@@ -231,28 +228,15 @@ fn a_cluster_run_gives_the_single_machine_bytes_or_nothing() {
     let out = w.join("killed");
     // The earlier runs' results are still in executor 0's work directory.
     let before = files_under(&w.join("executor-0"));
-    let child = Command::new(env!("CARGO_BIN_EXE_huiqi"))
-        .args([
-            "run",
-            "--policy",
-            "policies/ningbo",
-            "--snapshot",
-            &snap,
-            "--period",
-            "2023",
-            "--out",
-            out.to_str().unwrap(),
-            "--no-xlsx",
-            "--cluster",
-            &c.url,
-            "--chunk-firms",
-            "2000",
-        ])
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = run_cmd(
+        &snap,
+        &out,
+        &["--no-xlsx", "--cluster", &c.url, "--chunk-firms", "2000"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let t = Instant::now();
     while files_under(&w.join("executor-0")) <= before {
         assert!(

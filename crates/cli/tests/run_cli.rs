@@ -15,34 +15,10 @@ fn runs_are_reproducible() {
     let work = std::env::temp_dir().join(format!("huiqi-run-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let w = |p: &str| work.join(p).to_string_lossy().into_owned();
-    assert!(huiqi(&[
-        "gen",
-        "--firms",
-        "300",
-        "--years",
-        "2019..2023",
-        "--seed",
-        "3",
-        "--out",
-        &w("zone")
-    ])
-    .status
-    .success());
-    let o = huiqi(&[
-        "ingest",
-        "--policy",
-        "policies/ningbo",
-        "--mapping",
-        &w("zone/mapping.toml"),
-        "--snapshots",
-        &w("snaps"),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let snap = std::fs::read_dir(work.join("snaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .unwrap();
+    let snap = gen_and_ingest(
+        &work,
+        &["--firms", "300", "--years", "2019..2023", "--seed", "3"],
+    );
     let snap = snap.to_string_lossy().into_owned();
     // The second run computes three times over the snapshot read once (`--repeat`, for
     // benchmarks): what it writes must not depend on that.
