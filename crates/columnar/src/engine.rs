@@ -129,7 +129,7 @@ pub async fn run(p: &Program, snapshot: &Path, year: i32, opts: &Options) -> R<(
         let t = Instant::now();
         if let Some(cut) = load::chunks(snapshot, size)?.filter(|c| c.chunks.len() > 1) {
             let elapsed = t.elapsed();
-            let (res, mut timings) = run_chunked(p, snapshot, year, &cut.chunks, opts).await?;
+            let (res, mut timings) = run_chunked(p, snapshot, year, cut, opts).await?;
             // Cutting the chunks read every table's credit codes: part of loading.
             timings.load += elapsed;
             return Ok((res, timings));
@@ -234,8 +234,6 @@ pub struct ChunkSlots {
     pub schema: SchemaRef,
     /// The chunk's partitions, in order.
     pub parts: Vec<Vec<RecordBatch>>,
-    /// The chunk's credit codes, in firm order.
-    pub firm_ids: StringArray,
     pub load: Duration,
     pub plan: Duration,
     pub execute: Duration,
@@ -267,7 +265,6 @@ async fn chunk_slots_in(
     if !loaded.sorted {
         return Err("a chunk of firms is not in credit-code order".into());
     }
-    let firm_ids = loaded.firm_ids.clone();
     let t1 = Instant::now();
     let df = frame::build(ctx, loaded, cm, opts.partitions).await?;
     let df = add_columns(df, &plan.columns)?;
@@ -279,7 +276,6 @@ async fn chunk_slots_in(
     Ok(ChunkSlots {
         schema,
         parts,
-        firm_ids,
         load,
         plan: plan_time,
         execute: t2.elapsed(),
@@ -311,7 +307,7 @@ pub fn slots_schema(schema: &Schema) -> SchemaRef {
 
 /// The cross-clause rules over every firm's slot columns, gathered from the chunks in firm
 /// order (each partition's batches are runs of consecutive firms), then the results.
-/// `firm_ids` are the credit codes of every firm, in order: the chunks' ids concatenated.
+/// `firm_ids` are the credit codes of every firm, in order (the snapshot's `load::Cut`).
 pub async fn rules_over_slots(
     p: &Program,
     year: i32,
@@ -342,17 +338,6 @@ pub fn deal_parts(into: &mut [Vec<RecordBatch>], got: Vec<Vec<RecordBatch>>) {
     }
 }
 
-/// The credit codes of several chunks as one array, in order.
-pub fn concat_ids(ids: &[StringArray]) -> R<StringArray> {
-    let refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
-    let all = datafusion::arrow::compute::concat(&refs).map_err(Error::engine)?;
-    Ok(all
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or("firm ids")?
-        .clone())
-}
-
 /// `run` a chunk of firms at a time (`Options::chunk_firms`): each chunk is loaded, evaluated
 /// up to stage 0 of the allocation (`chunk_slots`) and kept only as those columns; the
 /// cross-clause rules then run once over every firm's slot columns (`rules_over_slots`).
@@ -360,27 +345,24 @@ async fn run_chunked(
     p: &Program,
     snapshot: &Path,
     year: i32,
-    chunks: &[load::Chunk],
+    cut: load::Cut,
     opts: &Options,
 ) -> R<(Results, Timings)> {
     let mut timings = Timings::default();
     let (ctx, cm, plan) = prepare(p, year, opts)?;
     let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; opts.partitions.max(1)];
-    let mut ids: Vec<StringArray> = vec![];
     let mut schema = None;
-    for chunk in chunks {
+    for chunk in &cut.chunks {
         let got = chunk_slots_in(&ctx, &cm, &plan, snapshot, chunk, opts).await?;
         timings.load += got.load;
         timings.plan += got.plan;
         timings.execute += got.execute;
-        ids.push(got.firm_ids);
         deal_parts(&mut parts, got.parts);
         schema = Some(got.schema);
     }
     let schema: SchemaRef = schema.ok_or("no chunks")?;
     let schema = slots_schema(&schema);
-    let firm_ids = concat_ids(&ids)?;
-    let (res, t) = rules_over_slots(p, year, opts, schema, parts, firm_ids).await?;
+    let (res, t) = rules_over_slots(p, year, opts, schema, parts, cut.firm_ids).await?;
     timings.execute += t.execute;
     timings.results = t.results;
     Ok((res, timings))

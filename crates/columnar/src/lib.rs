@@ -25,8 +25,8 @@ mod rows;
 pub mod udf;
 
 pub use engine::{
-    chunk_schema, chunk_slots, concat_ids, deal_parts, rules_over_slots, run, run_pair,
-    slots_schema, ChunkSlots, Options, Timings,
+    chunk_schema, chunk_slots, deal_parts, rules_over_slots, run, run_pair, slots_schema,
+    ChunkSlots, Options, Timings,
 };
 pub use error::Error;
 pub use reasons::Reasons;
