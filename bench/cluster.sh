@@ -10,7 +10,7 @@
 #   HUIQI_BIN=/path/huiqi HUIQI_BIN_COMMIT=abc1234 bash bench/cluster.sh   # a prebuilt binary
 #
 # The binary must be built with `--features distributed`. Zones are generated under
-# /var/tmp/huiqi-bench/cluster-<N>/ (reused when their snapshot is there); a summary goes to
+# /var/tmp/huiqi-bench/cluster-<N>/ (the generated files and the snapshot reused when there); a summary goes to
 # /var/tmp/huiqi-bench/cluster-<timestamp>.tsv.
 set -euo pipefail
 
@@ -77,10 +77,16 @@ for N in $SIZES; do
   mkdir -p "$D"
   snap=$(find "$D/snapshots" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -1 || true)
   if [[ -z "$snap" ]]; then
-    echo "== $N firms: generate and ingest → $D" >&2
-    rm -rf "$D/gen" "$D/snapshots"
-    "$BIN" --lang en gen --firms "$N" --years 2019..2023 --seed 42 --out "$D/gen" >"$D/gen.log"
-    "$BIN" --lang en ingest --policy "$POLICY" --mapping "$D/gen/mapping.toml" --snapshots "$D/snapshots" >"$D/ingest.log"
+    rm -rf "$D/snapshots"
+    if [[ ! -f "$D/gen/mapping.toml" ]]; then
+      echo "== $N firms: generate → $D/gen" >&2
+      rm -rf "$D/gen"
+      "$BIN" --lang en gen --firms "$N" --years 2019..2023 --seed 42 --out "$D/gen" >"$D/gen.log"
+    fi
+    echo "== $N firms: ingest → $D/snapshots" >&2
+    /usr/bin/time -v -o "$D/ingest.time" "$BIN" --lang en ingest --policy "$POLICY" \
+      --mapping "$D/gen/mapping.toml" --snapshots "$D/snapshots" >"$D/ingest.log"
+    echo "   ingest: $(awk -F': ' '/Elapsed/ {print $2}' "$D/ingest.time") wall, $(rss_mb "$D/ingest.time") MB peak" >&2
     snap=$(find "$D/snapshots" -mindepth 1 -maxdepth 1 -type d | head -1)
   fi
   sync
