@@ -259,8 +259,11 @@ pub(crate) async fn select_lines(
         args.push(p.into());
         sql.push_str(&format!(" AND e.period = ${}", args.len()));
     }
-    // In chunks of lines after the last one read (a chunk's packed JSON stays a few MB).
-    let mut out: Vec<Line> = vec![];
+    // In chunks of lines after the last one read (a chunk's packed JSON stays a few MB),
+    // moved into one vector at the end: appending each chunk regrew (copied) every line read
+    // before it into fresh pages.
+    let mut chunks: Vec<Vec<Line>> = vec![];
+    let mut last: Option<i64> = None;
     let cols: Vec<&str> = LINE_COLS.split(", ").collect();
     let mut left = sel.limit.map(|n| n.max(0));
     loop {
@@ -268,9 +271,7 @@ pub(crate) async fn select_lines(
         if n == 0 {
             break;
         }
-        let after = out
-            .last()
-            .map_or(String::new(), |l| format!(" AND i.id > {}", l.id()));
+        let after = last.map_or(String::new(), |id| format!(" AND i.id > {id}"));
         let rest = format!("{sql}{after} ORDER BY i.id LIMIT {n}");
         let mut chunk: Vec<Line> = db
             .rows_packed(&cols, &rest, &args)
@@ -280,11 +281,16 @@ pub(crate) async fn select_lines(
             .collect();
         chunk.sort_by_key(Line::id);
         let got = chunk.len() as i64;
-        out.append(&mut chunk);
+        last = chunk.last().map(Line::id).or(last);
+        chunks.push(chunk);
         left = left.map(|l| l - got);
         if got < n {
             break;
         }
+    }
+    let mut out = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+    for chunk in chunks {
+        out.extend(chunk);
     }
     Ok(out)
 }
