@@ -10,8 +10,8 @@
 #   HUIQI_BIN=/path/huiqi HUIQI_BIN_COMMIT=abc1234 bash bench/cluster.sh   # a prebuilt binary
 #
 # The binary must be built with `--features distributed`. Zones are generated under
-# /var/tmp/huiqi-bench/cluster-<N>/ (the generated files and the snapshot reused when there); a summary goes to
-# /var/tmp/huiqi-bench/cluster-<timestamp>.tsv.
+# /var/tmp/huiqi-bench/cluster-<N>/ (the generated files and the snapshot reused when there);
+# a summary goes to /var/tmp/huiqi-bench/cluster-<timestamp>.tsv.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
