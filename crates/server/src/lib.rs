@@ -88,6 +88,7 @@ pub async fn build(cfg: Config) -> Result<Shared, StartError> {
         )
     })?;
     watch_ledger(&s, std::time::Duration::from_secs(1));
+    routes::firm::warm_checks(&s);
     Ok(s)
 }
 

@@ -38,6 +38,8 @@ pub struct Config {
     pub lockout: Duration,
     /// Bytes of firms' check answers kept (`routes::firm::CheckCache`).
     pub check_cache_bytes: usize,
+    /// Fill that cache in the background with every firm's answer (`routes::firm::warm_checks`).
+    pub warm_checks: bool,
     /// Read-only ledger connections beside the one writer (pages and queues read there).
     pub ledger_readers: usize,
     /// Zone indicators in service: a directory of `huiqi indicators --out` outputs (one
@@ -59,7 +61,8 @@ impl Config {
             absolute: Duration::from_secs(8 * 3600),
             max_failures: 5,
             lockout: Duration::from_secs(15 * 60),
-            check_cache_bytes: 128 << 20,
+            check_cache_bytes: 256 << 20,
+            warm_checks: true,
             ledger_readers: 2,
             indicators: None,
             indicator_set: PathBuf::from(huiqi::indicators::DEFAULT_SET),

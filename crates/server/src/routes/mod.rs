@@ -68,6 +68,8 @@ pub struct Health {
     pub policy_hash: String,
     pub snapshot: Option<String>,
     pub firms: usize,
+    /// Firms' check answers kept (filled in the background after start-up).
+    pub checks_kept: usize,
 }
 
 /// Liveness and what is loaded.
@@ -79,6 +81,7 @@ pub async fn healthz(axum::extract::State(s): axum::extract::State<Shared>) -> J
         policy_hash: s.program.hash.clone(),
         snapshot: s.served().hash.clone(),
         firms: s.served().firms.len(),
+        checks_kept: s.checks.size().0,
     })
 }
 

@@ -341,6 +341,7 @@ pub async fn activate(
     .await)
     .await??;
     s.serve_snapshot(next);
+    crate::routes::firm::warm_checks(&s);
     Ok(Json(out))
 }
 

@@ -223,6 +223,17 @@ impl Server {
 
     /// A server over another zone.
     pub async fn start_in(backend: Backend, zone: Zone) -> Server {
+        Server::start_with(backend, zone, |_| {}).await
+    }
+
+    /// A server over `zone` whose configuration `tune` changes first. The tests' servers do not
+    /// fill the check cache in the background (each test says what it asked for) unless
+    /// `tune` turns it on.
+    pub async fn start_with(
+        backend: Backend,
+        zone: Zone,
+        tune: impl FnOnce(&mut Config),
+    ) -> Server {
         let dir = tempdir();
         let db = match backend {
             Backend::Sqlite => dir.join("ledger.sqlite").display().to_string(),
@@ -234,6 +245,8 @@ impl Server {
         cfg.indicator_set = repo_root().join("indicators");
         cfg.work = dir.join("work");
         cfg.addr = "127.0.0.1:0".parse().unwrap();
+        cfg.warm_checks = false;
+        tune(&mut cfg);
         let state = huiqi_server::build(cfg).await.unwrap();
         let ctx = huiqi::ledger::ctx(Some("test-setup"), None).unwrap();
         let (run, snap) = (zone.run.clone(), zone.snapshot.clone());
