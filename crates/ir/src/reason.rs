@@ -126,6 +126,29 @@ impl ReasonKind {
         }
     }
 
+    /// The kind of a results file's reason text (`cond:门槛` → `Condition`, `window`).
+    pub fn of_result_text(text: &str) -> Option<ReasonKind> {
+        let key = text.split_once(':').map_or(text, |(k, _)| k);
+        ReasonKind::ALL.into_iter().find(|k| k.key() == key)
+    }
+
+    /// Whether the firm met the clause's own conditions and this kind cut the amount (a cap,
+    /// a ranking, an exclusive group, a pool): a zero for such a reason is a row a person
+    /// reads, where a failed condition, missing data, the window, a computed zero or a
+    /// negative list is not (`results.csv` keeps only the rows a person reads).
+    pub const fn cut_after_qualifying(self) -> bool {
+        matches!(
+            self,
+            ReasonKind::ClauseCap
+                | ReasonKind::TotalCap
+                | ReasonKind::NotSelected
+                | ReasonKind::Exclusive
+                | ReasonKind::Pool
+                | ReasonKind::FirmCap
+                | ReasonKind::GroupCap
+        )
+    }
+
     /// Whether the kind names something: a condition, rule, group, pool or cap.
     pub const fn has_subject(self) -> bool {
         !matches!(
@@ -361,6 +384,38 @@ mod tests {
         assert_eq!(ReasonKind::from_code(0), None);
         let kinds: Vec<ReasonKind> = one_of_each().iter().map(Reason::kind).collect();
         assert_eq!(kinds, ReasonKind::ALL);
+    }
+
+    /// A result text gives its kind back, whatever its subject holds (a `:` included).
+    #[test]
+    fn a_result_text_names_its_kind() {
+        for r in one_of_each() {
+            assert_eq!(ReasonKind::of_result_text(&r.result_text()), Some(r.kind()));
+        }
+        assert_eq!(
+            ReasonKind::of_result_text("cond:a:b"),
+            Some(ReasonKind::Condition)
+        );
+        for bad in ["", "conditions", "Cond:x", ":x"] {
+            assert_eq!(ReasonKind::of_result_text(bad), None, "{bad}");
+        }
+        let cut: Vec<&str> = ReasonKind::ALL
+            .into_iter()
+            .filter(|k| k.cut_after_qualifying())
+            .map(ReasonKind::key)
+            .collect();
+        assert_eq!(
+            cut,
+            [
+                "cap",
+                "totalcap",
+                "select",
+                "exclusive",
+                "pool",
+                "firmcap",
+                "groupcap"
+            ]
+        );
     }
 
     #[test]
