@@ -482,8 +482,9 @@ impl CheckCache {
         self.insert(k, head, history, body, true);
     }
 
-    /// Keeps an answer; when `evict` is false only if it fits without pushing another out
-    /// (the background fill). Returns whether it was kept.
+    /// Keeps an answer; when `evict` is false only if it fits without pushing another out, and
+    /// never over an answer already kept (the background fill: a request may have kept one
+    /// since the fill looked). Returns false only when there was no room.
     fn insert(
         &self,
         k: CheckKey,
@@ -504,7 +505,10 @@ impl CheckCache {
         let Ok(mut c) = self.inner.lock() else {
             return false;
         };
-        if !evict && (c.bytes + size > self.budget || c.map.contains_key(&k)) {
+        if !evict && c.map.contains_key(&k) {
+            return true;
+        }
+        if !evict && c.bytes + size > self.budget {
             return false;
         }
         if let Some(old) = c.map.remove(&k) {
@@ -837,6 +841,22 @@ mod tests {
         let off = CheckCache::new(0);
         off.put(key(1), 1, vec![], raw(b"{}".to_vec()));
         assert_eq!(off.size(), (0, 0));
+    }
+
+    /// The background fill never pushes an answer out and never replaces one a request kept;
+    /// only a full budget stops it.
+    #[test]
+    fn the_fill_keeps_what_is_there_and_stops_when_full() {
+        let c = CheckCache::new(100);
+        c.put(key(1), 1, vec![], raw(vec![b'a'; 30]));
+        assert!(c.insert(key(1), 1, vec![], raw(vec![b'b'; 30]), false));
+        assert_eq!(
+            c.fresh(&key(1), 1).and_then(|a| a.json().ok()),
+            Some(Bytes::from(vec![b'a'; 30]))
+        );
+        assert!(c.insert(key(2), 1, vec![], raw(vec![b'c'; 60]), false));
+        assert!(!c.insert(key(3), 1, vec![], raw(vec![b'd'; 20]), false));
+        assert_eq!(c.size(), (2, 90));
     }
 
     /// After the ledger moves an answer is not fresh; it is served again only when the firm's
