@@ -56,29 +56,26 @@ wrk.headers["Cookie"] = "$COOKIE"
 wrk.headers["X-CSRF-Token"] = "$CSRF"
 LUA
 tail -n +2 "$W/zone/企业名录.csv" | cut -d, -f1 | tr -d '"' >"$D/firms.txt"
-cat >"$D/every.lua" <<LUA
+# A wrk script that walks every firm's check in turn, with the officer's cookie and any
+# further Lua header fields given.
+walk() {
+  cat >"$1" <<LUA
 local firms = {}
 for line in io.lines("$D/firms.txt") do firms[#firms + 1] = line end
 local i = 0
 request = function()
   i = i % #firms + 1
-  return wrk.format("GET", "/api/v1/firms/" .. firms[i] .. "/check?period=2023", {["Cookie"] = "$COOKIE"})
+  return wrk.format("GET", "/api/v1/firms/" .. firms[i] .. "/check?period=2023", {["Cookie"] = "$COOKIE"${2:-}})
 end
 LUA
+}
+walk "$D/every.lua"
 # A second server on the same ledger (it loads the officer's session) that keeps no answer.
 P0=$((PORT + 1))
 "$BIN" serve --addr 127.0.0.1:$P0 --db "$D/ledger.sqlite" --policy policies/ningbo --snapshot "$SNAP" --check-cache-mb 0 >"$D/server0.log" 2>&1 &
 S0=$!
 until curl -sf "http://127.0.0.1:$P0/healthz" >/dev/null; do sleep 0.05; done
-cat >"$D/every-gzip.lua" <<LUA
-local firms = {}
-for line in io.lines("$D/firms.txt") do firms[#firms + 1] = line end
-local i = 0
-request = function()
-  i = i % #firms + 1
-  return wrk.format("GET", "/api/v1/firms/" .. firms[i] .. "/check?period=2023", {["Cookie"] = "$COOKIE", ["Accept-Encoding"] = "gzip, deflate, br"})
-end
-LUA
+walk "$D/every-gzip.lua" ', ["Accept-Encoding"] = "gzip, deflate, br"'
 cpu() { awk '{print $14 + $15}' "/proc/${PID:-$S}/stat"; }
 hz=$(getconf CLK_TCK)
 measure() {

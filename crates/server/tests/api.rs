@@ -1697,12 +1697,7 @@ fn a_check_without_a_period_is_the_latest_year_kept_once() {
 #[test]
 fn every_firm_is_answered_before_it_asks() {
     let _ = common::zone();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    common::runtime().block_on(async {
         let s = Server::start_with(common::Backend::Sqlite, common::zone(), |c| {
             c.warm_checks = true
         })

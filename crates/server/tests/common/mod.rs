@@ -465,6 +465,15 @@ where
     each_backend_in(zone, f)
 }
 
+/// The runtime a test's servers and clients run on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// [`each_backend`] over the zone `zone` makes.
 pub fn each_backend_in<F>(zone: fn() -> Zone, f: F)
 where
@@ -472,12 +481,7 @@ where
 {
     // The zone is built before any runtime exists (the engine runs on its own).
     let _ = zone();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    runtime().block_on(async {
         for b in [Backend::Sqlite, Backend::Postgres] {
             let s = Server::start_in(b, zone()).await;
             f(&s).await;
